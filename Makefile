@@ -1,0 +1,52 @@
+# The README's two commands: `make demo` and `make test`. Both set themselves up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+VENDOR := static/vendor/htmx.min.js static/vendor/chart.umd.js
+
+.PHONY: setup demo test bench lint check compile serve clean
+
+setup: $(PY_STAMP) $(NODE_STAMP) $(VENDOR)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+static/vendor/htmx.min.js: $(NODE_STAMP)
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+static/vendor/chart.umd.js: $(NODE_STAMP)
+	mkdir -p static/vendor
+	cp node_modules/chart.js/dist/chart.umd.js $@
+
+# Sets up, migrates the SQLite default, starts a local anvil (state under var/), loads the demo world,
+# runs one market day through all seven steps, prints a summary and serves the portal on :8000.
+demo: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo --serve
+
+# Sets up and runs the whole suite (Postgres/Redis when DATABASE_URL/REDIS_URL say so).
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+compile: $(NODE_STAMP)
+	node contracts/compile.js
+
+bench: setup
+	$(BIN)/python bench/bench_merkle.py
+
+clean:
+	rm -rf var/ static/vendor/

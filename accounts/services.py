@@ -1,0 +1,102 @@
+"""Write services for participants: zones, organisations, users, premises, meters."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from flexplatform.errors import ApplicationError
+
+from .models import GridZone, Membership, Meter, Organisation, Premise
+
+User = get_user_model()
+
+ROLE_FOR_KIND = {
+    Organisation.Kind.CONSUMER: Membership.Role.CONSUMER,
+    Organisation.Kind.AGGREGATOR: Membership.Role.AGGREGATOR,
+    Organisation.Kind.GRID_OPERATOR: Membership.Role.GRID_OPERATOR,
+    Organisation.Kind.PLATFORM: Membership.Role.ADMIN,
+}
+
+
+def zone_create(*, code: str, name: str, kind: str = GridZone.Kind.ISO_ZONE, parent: GridZone | None = None) -> GridZone:
+    zone, _ = GridZone.objects.get_or_create(code=code, defaults={"name": name, "kind": kind, "parent": parent})
+    return zone
+
+
+def organisation_create(*, name: str, kind: str, service_zones: list[GridZone] | None = None) -> Organisation:
+    with transaction.atomic():
+        org, _ = Organisation.objects.get_or_create(name=name, kind=kind)
+        if service_zones:
+            if kind != Organisation.Kind.GRID_OPERATOR:
+                raise ApplicationError("Only grid operators have a service area.", fields={"service_zones": ["Not allowed."]})
+            org.service_zones.add(*service_zones)
+    return org
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email: str,
+    password: str,
+    organisation: Organisation,
+    role: str | None = None,
+    verified: bool = False,
+    password_is_hashed: bool = False,
+):
+    """Create (or return) a user with a membership; ``verified`` marks the email address as confirmed.
+
+    ``password_is_hashed`` takes an already hashed password (bulk loads hash one password once)."""
+    from allauth.account.models import EmailAddress
+
+    email = email.strip().lower()
+    user = User.objects.filter(email__iexact=email).first()
+    if user is None:
+        if password_is_hashed:
+            user = User.objects.create(username=email, email=email, password=password)
+        else:
+            user = User.objects.create_user(username=email, email=email, password=password)
+    Membership.objects.get_or_create(
+        user=user, organisation=organisation, defaults={"role": role or ROLE_FOR_KIND[organisation.kind]}
+    )
+    EmailAddress.objects.get_or_create(user=user, email=email, defaults={"primary": True, "verified": verified})
+    return user
+
+
+def premise_create(
+    *,
+    organisation: Organisation,
+    name: str,
+    segment: str,
+    grid_zone: GridZone,
+    timezone: str = "UTC",
+    address: str = "",
+    aggregator: Organisation | None = None,
+) -> Premise:
+    if organisation.kind != Organisation.Kind.CONSUMER:
+        raise ApplicationError("Premises belong to consumer organisations.", fields={"organisation": ["Not a consumer."]})
+    if aggregator is not None and aggregator.kind != Organisation.Kind.AGGREGATOR:
+        raise ApplicationError("Not an aggregator.", fields={"aggregator": ["Not an aggregator."]})
+    premise, _ = Premise.objects.get_or_create(
+        organisation=organisation,
+        name=name,
+        defaults={
+            "segment": segment,
+            "grid_zone": grid_zone,
+            "timezone": timezone,
+            "address": address,
+            "aggregator": aggregator,
+        },
+    )
+    return premise
+
+
+def meter_create(*, premise: Premise, meter_id: str, interval_minutes: int = 15) -> Meter:
+    if interval_minutes not in (5, 15, 30, 60):
+        raise ApplicationError("Interval must be 5, 15, 30 or 60 minutes.", fields={"interval_minutes": ["Invalid."]})
+    meter, _ = Meter.objects.get_or_create(
+        meter_id=meter_id, defaults={"premise": premise, "interval_minutes": interval_minutes}
+    )
+    if meter.premise_id != premise.pk:
+        raise ApplicationError("Meter id already registered at another premise.", fields={"meter_id": ["Taken."]})
+    return meter

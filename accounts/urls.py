@@ -1,0 +1,13 @@
+"""Portal URLs: the landing page and one dashboard per role."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("consumer/", views.consumer_dashboard, name="consumer"),
+    path("aggregator/", views.aggregator_dashboard, name="aggregator"),
+    path("operator/", views.operator_console, name="operator"),
+    path("verify/", views.verify_page, name="verify"),
+]

@@ -1,0 +1,24 @@
+"""Celery adapters for activation."""
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True)
+def create_event_for_award(award_id: int) -> int:
+    from .services import event_create_for_award
+
+    return event_create_for_award(award_id=award_id).pk
+
+
+@shared_task
+def advance_events() -> int:
+    from .services import events_advance
+
+    return events_advance()
+
+
+@shared_task(acks_late=True)
+def verify_due_events() -> list[int]:
+    from .services import events_verify_due
+
+    return events_verify_due()

@@ -1,0 +1,1 @@
+"""Baseline methods: pure functions over interval data, no ORM."""

@@ -1,0 +1,64 @@
+"""Shared API helpers: role permissions and the ``Idempotency-Key`` header for POSTs that create orders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from accounts.selectors import user_organisations, user_role
+
+
+class HasRole(BasePermission):
+    """Grants access to users whose portal role is one of ``roles`` (set on the view as ``allowed_roles``)."""
+
+    message = "Your role may not use this endpoint."
+
+    def has_permission(self, request, view) -> bool:
+        allowed = getattr(view, "allowed_roles", ())
+        return bool(request.user and request.user.is_authenticated and user_role(request.user) in allowed)
+
+
+def acting_organisation(user, role: str):
+    orgs = user_organisations(user, role=role)
+    return orgs[0] if orgs else None
+
+
+def idempotent_post(request, scope: str, handler) -> Response:
+    """Run ``handler()`` once per (user, scope, Idempotency-Key); a repeat returns the first response.
+
+    Semantics as Stripe documents them: the same key with a different body is refused (409).
+    """
+    from accounts.models import IdempotencyRecord
+
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        return handler()
+    body_hash = hashlib.sha256(json.dumps(request.data, sort_keys=True, default=str).encode()).hexdigest()
+    existing = IdempotencyRecord.objects.filter(user=request.user, scope=scope, key=key).first()
+    if existing is not None:
+        if existing.request_hash != body_hash:
+            return Response(
+                {"code": "idempotency_key_reused", "detail": "This Idempotency-Key was used with another body.", "fields": {}},
+                status=409,
+            )
+        return Response(existing.response_body, status=existing.response_status)
+    try:
+        with transaction.atomic():
+            response = handler()
+            if response.status_code < 500:
+                IdempotencyRecord.objects.create(
+                    user=request.user,
+                    scope=scope,
+                    key=key,
+                    request_hash=body_hash,
+                    response_status=response.status_code,
+                    response_body=response.data,
+                )
+    except IntegrityError:
+        existing = IdempotencyRecord.objects.get(user=request.user, scope=scope, key=key)
+        return Response(existing.response_body, status=existing.response_status)
+    return response

@@ -1,0 +1,268 @@
+"""The demo scenario: a world of participants with weeks of meter data, and one market day through all seven steps.
+
+Everything goes through the apps' services and tasks, exactly as the portal, API and Celery would call them.
+The market day is *yesterday* (local time of the demo grid), replayed with a simulated clock: offers before
+gate closure, the operator's requests, clearing, events, the meter data of the day (with each dispatched
+resource's response), verification, settlement, and anchoring of the day's settlement hours on chain.
+Running it again is harmless: the world is created once, each day is run once.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts import services as accounts_services
+from accounts.models import GridZone, Meter, Organisation, Premise
+from activation.models import DREvent, EventVerification
+from activation.services import events_advance, events_verify_due
+from assessment.models import MeterReading
+from assessment.services import flexibility_assess, interval_starts, meter_readings_record
+from assessment.synthetic import load_profile_kwh, response_kwh
+from market.models import Award, FlexibilityOffer, FlexibilityRequest
+from market.services import offer_submit, request_submit
+from settlement.models import PeriodAnchor, SettlementItem
+from settlement.selectors import ledger_is_balanced
+from settlement.services.anchoring import periods_anchor_closed
+
+TZ = "America/New_York"
+PASSWORD = "flexdemo-2026"  # noqa: S105 - the published demo password
+HISTORY_DAYS = 35
+EVENT_LOCAL_START = time(17, 0)
+EVENT_HOURS = 2
+N_RESIDENTIAL, N_COMMERCIAL, N_INDUSTRIAL = 40, 14, 6
+FEEDERS = ["feeder-e1a", "feeder-e1b", "feeder-e2a", "feeder-e2b"]
+SUBSTATION_OF = {"feeder-e1a": "sub-east-1", "feeder-e1b": "sub-east-1", "feeder-e2a": "sub-east-2", "feeder-e2b": "sub-east-2"}
+PRICE_RANGE = {"residential": (150, 260), "commercial": (110, 210), "industrial": (80, 160)}
+MAX_PRICE = Decimal("250.00")
+
+
+@dataclass
+class World:
+    operator: Organisation
+    aggregator: Organisation
+    premises: list[Premise] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+
+def market_day(now: datetime | None = None) -> date:
+    now = now or timezone.now()
+    return now.astimezone(ZoneInfo(TZ)).date() - timedelta(days=1)
+
+
+def event_window(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, EVENT_LOCAL_START, tzinfo=ZoneInfo(TZ)).astimezone(UTC)
+    return start, start + timedelta(hours=EVENT_HOURS)
+
+
+def local_day_bounds(day: date) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(TZ)
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def world_load(
+    *, n_residential: int = N_RESIDENTIAL, n_commercial: int = N_COMMERCIAL, n_industrial: int = N_INDUSTRIAL
+) -> World:
+    """Zones, one grid operator, one aggregator and consumers (by default 60) with premises and 15-minute
+    meters (idempotent)."""
+    segments = (
+        [Premise.Segment.RESIDENTIAL] * n_residential
+        + [Premise.Segment.COMMERCIAL] * n_commercial
+        + [Premise.Segment.INDUSTRIAL] * n_industrial
+    )
+    with transaction.atomic():
+        iso = accounts_services.zone_create(code="iso-east", name="ISO East", kind=GridZone.Kind.ISO_ZONE)
+        subs = {
+            code: accounts_services.zone_create(code=code, name=code.replace("-", " ").title(), kind=GridZone.Kind.SUBSTATION, parent=iso)
+            for code in sorted(set(SUBSTATION_OF.values()))
+        }
+        feeders = {
+            code: accounts_services.zone_create(code=code, name=code.replace("-", " ").title(), kind=GridZone.Kind.FEEDER, parent=subs[SUBSTATION_OF[code]])
+            for code in FEEDERS
+        }
+        operator = accounts_services.organisation_create(
+            name="East Grid DSO", kind=Organisation.Kind.GRID_OPERATOR, service_zones=[iso]
+        )
+        aggregator = accounts_services.organisation_create(name="BrightFlex Aggregation", kind=Organisation.Kind.AGGREGATOR)
+        platform = accounts_services.organisation_create(name="FlexMarket Platform", kind=Organisation.Kind.PLATFORM)
+        world = World(operator=operator, aggregator=aggregator)
+        hashed = make_password(PASSWORD)
+        admin = accounts_services.user_create(email="admin@demo.flex", password=hashed, password_is_hashed=True, organisation=platform, verified=True)
+        if not admin.is_superuser:
+            admin.is_staff = admin.is_superuser = True
+            admin.save(update_fields=["is_staff", "is_superuser"])
+        accounts_services.user_create(email="operator@demo.flex", password=hashed, password_is_hashed=True, organisation=operator, verified=True)
+        accounts_services.user_create(email="aggregator@demo.flex", password=hashed, password_is_hashed=True, organisation=aggregator, verified=True)
+        world.logins += [
+            ("admin (admin console)", "admin@demo.flex"),
+            ("grid operator", "operator@demo.flex"),
+            ("aggregator", "aggregator@demo.flex"),
+        ]
+        for i, segment in enumerate(segments):
+            n = i + 1
+            label = {"residential": "Household", "commercial": "Business", "industrial": "Factory"}[segment]
+            org = accounts_services.organisation_create(name=f"{label} {n:02d}", kind=Organisation.Kind.CONSUMER)
+            email = f"consumer{n:02d}@demo.flex"
+            accounts_services.user_create(email=email, password=hashed, password_is_hashed=True, organisation=org, verified=True)
+            # Three of four households are enrolled with the aggregator; businesses and factories sell directly.
+            enrolled = segment == Premise.Segment.RESIDENTIAL and i % 4 != 0
+            premise = accounts_services.premise_create(
+                organisation=org,
+                name=f"{label} {n:02d} site",
+                segment=segment,
+                grid_zone=feeders[FEEDERS[i % len(FEEDERS)]],
+                timezone=TZ,
+                address=f"{100 + n} Grid Street, Eastville",
+                aggregator=aggregator if enrolled else None,
+            )
+            accounts_services.meter_create(premise=premise, meter_id=f"MTR-{n:04d}", interval_minutes=15)
+            world.premises.append(premise)
+            if n in (1, 2, n_residential + 1, n_residential + n_commercial + 1):
+                world.logins.append((f"{segment} consumer{' (via aggregator)' if enrolled else ''}", email))
+    return world
+
+
+def _meter_seed(meter: Meter) -> int:
+    return meter.pk * 7919
+
+
+def history_load(*, world: World, until: date, days: int = HISTORY_DAYS) -> int:
+    """Meter data for the ``days`` local days before ``until`` (idempotent; only missing days are made)."""
+    stored = 0
+    first_day = until - timedelta(days=days)
+    start, _ = local_day_bounds(first_day)
+    end, _ = local_day_bounds(until)
+    for premise in world.premises:
+        meter = premise.meters.get()
+        have = set(MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", flat=True))
+        starts = [s for s in interval_starts(start, end, meter.interval_minutes) if s not in have]
+        if not starts:
+            continue
+        values = load_profile_kwh(segment=premise.segment, seed=_meter_seed(meter), starts=starts, tz=TZ)
+        stored += meter_readings_record(meter=meter, readings=list(zip(starts, values, strict=True)))
+    return stored
+
+
+@dataclass
+class DayResult:
+    day: date
+    offers: int = 0
+    requests: int = 0
+    awards: int = 0
+    awarded_kw: Decimal = Decimal("0")
+    events: int = 0
+    delivered_kwh: Decimal = Decimal("0")
+    payments: int = 0
+    paid: Decimal = Decimal("0")
+    anchors: list[PeriodAnchor] = field(default_factory=list)
+    ledger_balanced: bool = True
+    already_run: bool = False
+
+
+def market_day_run(*, world: World, day: date, now: datetime | None = None) -> DayResult:
+    """Steps 2-7 for one market day. Safe to call again: what is done is not redone."""
+    now = now or timezone.now()
+    window_start, window_end = event_window(day)
+    result = DayResult(day=day)
+    rng = random.Random(day.toordinal())  # noqa: S311 - demo prices, not security
+    requests = FlexibilityRequest.objects.filter(operator=world.operator, window_start=window_start)
+    if requests.exists():
+        result.already_run = True
+    else:
+        gate_closure = window_start - timedelta(hours=26)
+        # Step 2: assessment (baseline for the window, flexible kW per premise).
+        capacity = {}
+        for premise in world.premises:
+            capacity[premise.pk] = flexibility_assess(
+                premise=premise, window_start=window_start, window_end=window_end, now=gate_closure
+            ).capacity_kw
+        # Step 3: offers, by the premise owner or, for enrolled households, by the aggregator.
+        for premise in world.premises:
+            kw = capacity[premise.pk]
+            if kw <= 0:
+                continue
+            lo, hi = PRICE_RANGE[premise.segment]
+            offer_submit(
+                seller=premise.aggregator or premise.organisation,
+                premise=premise,
+                zone=premise.grid_zone,
+                kw=kw,
+                price_per_mwh=Decimal(rng.randint(lo * 100, hi * 100)) / 100,
+                window_start=window_start,
+                window_end=window_end,
+            )
+        # Step 4: the operator requests ~60 % of what is offered in each substation; clearing runs in Celery.
+        for sub in GridZone.objects.filter(kind=GridZone.Kind.SUBSTATION).order_by("code"):
+            offered = FlexibilityOffer.objects.filter(
+                premise__grid_zone__parent=sub, window_start=window_start, status=FlexibilityOffer.Status.OPEN
+            ).aggregate(kw=Sum("kw"))["kw"] or Decimal("0")
+            if offered:
+                request_submit(
+                    operator=world.operator,
+                    zone=sub,
+                    kw=(offered * Decimal("0.6")).quantize(Decimal("0.001")),
+                    max_price_per_mwh=MAX_PRICE,
+                    window_start=window_start,
+                    window_end=window_end,
+                )
+        # Step 5: awards became events with dispatch signals (Celery, chained on commit); the clock runs the day.
+        events_advance(now=window_start)
+        events_advance(now=window_end)
+        # The day's meter data arrives, with each dispatched resource's response.
+        _day_readings(world=world, day=day)
+    # Step 6: verification of every completed event with complete data (then step 7, settlement, chained).
+    events_verify_due(now=local_day_bounds(day)[1] + timedelta(hours=2))
+    # Step 7: the day's settlement hours are closed: seal, anchor on chain, confirm.
+    result.anchors = periods_anchor_closed(now=now, wait=True)
+    _summarise(result, world=world, window_start=window_start)
+    return result
+
+
+def _day_readings(*, world: World, day: date) -> None:
+    start, end = local_day_bounds(day)
+    events = {e.premise_id: e for e in DREvent.objects.filter(start__gte=start, start__lt=end)}
+    for premise in world.premises:
+        meter = premise.meters.get()
+        starts = interval_starts(start, end, meter.interval_minutes)
+        values = load_profile_kwh(segment=premise.segment, seed=_meter_seed(meter), starts=starts, tz=TZ)
+        event = events.get(premise.pk)
+        if event is not None:
+            # Most respond fully, some partly, a few not at all.
+            r = random.Random(event.pk).random()  # noqa: S311
+            compliance = 0.0 if r < 0.08 else (0.55 if r < 0.25 else 1.0)
+            idx = [i for i, s in enumerate(starts) if event.start <= s < event.end]
+            actual = response_kwh(
+                baseline_kwh=[values[i] for i in idx], reduction_kw=event.target_kw, interval_minutes=meter.interval_minutes, compliance=compliance
+            )
+            for i, v in zip(idx, actual, strict=True):
+                values[i] = v
+        meter_readings_record(meter=meter, readings=list(zip(starts, values, strict=True)))
+
+
+def _summarise(result: DayResult, *, world: World, window_start: datetime) -> None:
+    awards = Award.objects.filter(window_start=window_start, request__operator=world.operator)
+    result.offers = FlexibilityOffer.objects.filter(window_start=window_start).count()
+    result.requests = FlexibilityRequest.objects.filter(window_start=window_start, operator=world.operator).count()
+    result.awards = awards.count()
+    result.awarded_kw = awards.aggregate(kw=Sum("kw"))["kw"] or Decimal("0")
+    result.events = DREvent.objects.filter(award__in=awards).count()
+    result.delivered_kwh = EventVerification.objects.filter(event__award__in=awards).aggregate(
+        kwh=Sum("delivered_kwh")
+    )["kwh"] or Decimal("0")
+    items = SettlementItem.objects.filter(award__in=awards)
+    result.payments = items.count()
+    result.paid = items.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    result.anchors = list(
+        PeriodAnchor.objects.filter(period__items__in=items).distinct().select_related("period").order_by("period__start")
+    )
+    result.ledger_balanced = ledger_is_balanced()

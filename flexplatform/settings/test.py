@@ -1,0 +1,17 @@
+"""Settings for the test suite: Postgres and Redis when DATABASE_URL / REDIS_URL say so, else SQLite and eager."""
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR, env
+
+VAR_DIR.mkdir(exist_ok=True)
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests use an in-process EVM unless a test asks for anvil explicitly.
+CHAIN_RPC_URL = env("TEST_CHAIN_RPC_URL", default="eth-tester://")
+CHAIN_CONFIRMATIONS = 0
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Tasks run in-process in tests; the worker test switches eager mode off and uses the real Redis broker.
+CELERY_TASK_ALWAYS_EAGER = True

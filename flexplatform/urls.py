@@ -1,0 +1,21 @@
+"""URL map: portal, allauth, admin, the REST API under /api/v1/ and its OpenAPI schema."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+api_v1 = [
+    path("accounts/", include(("accounts.api", "accounts"), namespace="accounts")),
+    path("market/", include(("market.api", "market"), namespace="market")),
+    path("activation/", include(("activation.api", "activation"), namespace="activation")),
+    path("settlement/", include(("settlement.api", "settlement"), namespace="settlement")),
+]
+
+urlpatterns = [
+    path("", include(("accounts.urls", "portal"), namespace="portal")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]

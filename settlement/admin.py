@@ -1,0 +1,86 @@
+from django.contrib import admin
+
+from .models import (
+    ChainAccount,
+    ChainDeployment,
+    JournalEntry,
+    LedgerAccount,
+    PeriodAnchor,
+    Posting,
+    SettlementItem,
+    SettlementPeriod,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The ledger is append-only: the admin shows it but never edits or deletes it."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(LedgerAccount)
+class LedgerAccountAdmin(admin.ModelAdmin):
+    list_display = ["code", "organisation", "kind", "asset", "allow_negative"]
+    list_filter = ["kind", "asset"]
+    search_fields = ["code", "organisation__name"]
+
+
+class PostingInline(admin.TabularInline):
+    model = Posting
+    extra = 0
+    can_delete = False
+    readonly_fields = ["account", "asset", "amount"]
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(ReadOnlyAdmin):
+    list_display = ["business_key", "memo", "created_at", "reverses"]
+    search_fields = ["business_key", "memo"]
+    inlines = [PostingInline]
+
+
+@admin.register(Posting)
+class PostingAdmin(ReadOnlyAdmin):
+    list_display = ["entry", "account", "asset", "amount"]
+    list_filter = ["asset", "account__kind"]
+    search_fields = ["account__code", "entry__business_key"]
+
+
+@admin.register(SettlementPeriod)
+class SettlementPeriodAdmin(admin.ModelAdmin):
+    list_display = ["start", "end", "sealed_at"]
+    date_hierarchy = "start"
+
+
+@admin.register(SettlementItem)
+class SettlementItemAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "payee", "premise", "quantity_kwh", "price_per_mwh", "amount", "currency", "period"]
+    list_filter = ["kind", "currency"]
+    search_fields = ["business_key", "payee__name"]
+
+
+@admin.register(PeriodAnchor)
+class PeriodAnchorAdmin(admin.ModelAdmin):
+    list_display = ["period", "leaf_count", "root", "status", "tx_hash", "block_number", "gas_used"]
+    list_filter = ["status"]
+    search_fields = ["root", "tx_hash"]
+    exclude = ["tree_dump", "raw_tx"]
+    readonly_fields = ["period", "root", "leaf_count", "deployment", "nonce", "tx_hash", "block_number", "block_hash", "gas_used"]
+
+
+@admin.register(ChainDeployment)
+class ChainDeploymentAdmin(admin.ModelAdmin):
+    list_display = ["address", "chain_id", "rpc_url", "created_at"]
+    list_filter = ["chain_id"]
+
+
+@admin.register(ChainAccount)
+class ChainAccountAdmin(admin.ModelAdmin):
+    list_display = ["address", "chain_id", "next_nonce"]

@@ -1,0 +1,61 @@
+"""Read models for settlement: earnings, items, anchors, proofs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import QuerySet, Sum
+
+from accounts.models import Organisation
+
+from .models import LedgerAccount, PeriodAnchor, Posting, SettlementItem
+
+
+def settlement_items_for(*, organisations: list[Organisation]) -> QuerySet[SettlementItem]:
+    return SettlementItem.objects.filter(payee__in=organisations).select_related("premise", "period", "event")
+
+
+def earnings_total(*, organisations: list[Organisation], currency: str) -> Decimal:
+    return Posting.objects.filter(
+        account__organisation__in=organisations, account__kind=LedgerAccount.Kind.PARTICIPANT, asset=currency
+    ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+
+
+def ledger_is_balanced() -> bool:
+    """True when every journal entry's postings sum to zero per asset."""
+    unbalanced = (
+        Posting.objects.values("entry_id", "asset").annotate(total=Sum("amount")).exclude(total=0).exists()
+    )
+    return not unbalanced
+
+
+def anchors_recent(limit: int = 50) -> QuerySet[PeriodAnchor]:
+    return PeriodAnchor.objects.select_related("period", "deployment").order_by("-period__start")[:limit]
+
+
+def item_proof(*, item: SettlementItem) -> dict | None:
+    """The leaf values, proof and anchoring facts of an item, or None while its period is not sealed."""
+    from .merkle import MerkleTree, leaf_hash
+    from .services.anchoring import item_leaf_values
+
+    anchor = PeriodAnchor.objects.filter(period_id=item.period_id).select_related("deployment", "period").first()
+    if anchor is None:
+        return None
+    tree = MerkleTree.load(anchor.tree_dump)
+    values = item_leaf_values(item)
+    leaf = leaf_hash(values)
+    proof = tree.proof(leaf)
+    return {
+        "item_id": item.pk,
+        "leaf_encoding": list(anchor.tree_dump.get("leafEncoding", [])),
+        "leaf_values": [str(values[0]), "0x" + values[1].hex(), "0x" + values[2].hex(), str(values[3]), str(values[4])],
+        "leaf": "0x" + leaf.hex(),
+        "proof": ["0x" + p.hex() for p in proof],
+        "root": anchor.root,
+        "period": int(anchor.period.start.timestamp()),
+        "status": anchor.status,
+        "tx_hash": anchor.tx_hash,
+        "block_number": anchor.block_number,
+        "chain_id": anchor.deployment.chain_id if anchor.deployment else None,
+        "contract_address": anchor.deployment.address if anchor.deployment else None,
+    }

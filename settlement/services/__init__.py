@@ -1,0 +1,1 @@
+"""Write services for settlement: the ledger, payments, anchoring."""

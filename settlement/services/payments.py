@@ -1,0 +1,99 @@
+"""Payments for verified delivery.
+
+Performance payment (rule ``performance-1``): ``amount = delivered kWh x clearing price per MWh / 1000``,
+rounded half-up to the currency's minor unit (cents). The operator that bought the flexibility pays the
+premise's owner: one journal entry debits the operator's payable account and credits the participant.
+Rounding happens once per item, so an item's amount equals its journal entry to the cent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Organisation
+from activation.models import DREvent, EventVerification
+from flexplatform.errors import ApplicationError
+
+from ..models import LedgerAccount, SettlementItem, SettlementPeriod
+from .ledger import account_for, journal_post
+
+CENT = Decimal("0.01")
+PERIOD = timedelta(hours=1)
+
+
+def performance_amount(*, delivered_kwh: Decimal, price_per_mwh: Decimal) -> Decimal:
+    return (delivered_kwh * price_per_mwh / Decimal(1000)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def hour_floor(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def period_for(*, delivery_start: datetime, now: datetime) -> SettlementPeriod:
+    """The open period an item joins: its delivery hour, or, if that hour is already sealed, the current hour.
+
+    The period row is locked, so an item and the sealing of its period cannot interleave.
+    """
+    for start in (hour_floor(delivery_start), hour_floor(now)):
+        SettlementPeriod.objects.get_or_create(start=start, defaults={"end": start + PERIOD})
+        period = SettlementPeriod.objects.select_for_update().get(start=start)
+        if period.sealed_at is None:
+            return period
+    start = hour_floor(now) + PERIOD
+    SettlementPeriod.objects.get_or_create(start=start, defaults={"end": start + PERIOD})
+    return SettlementPeriod.objects.select_for_update().get(start=start)
+
+
+def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -> SettlementItem:
+    """Pay the premise owner for the event's verified delivery, exactly once (business key per event)."""
+    now = now or timezone.now()
+    business_key = f"performance:event:{event_id}"
+    with transaction.atomic():
+        existing = SettlementItem.objects.filter(business_key=business_key).first()
+        if existing is not None:
+            return existing
+        event = DREvent.objects.select_for_update().select_related("award__request__operator", "premise").get(
+            pk=event_id
+        )
+        verification = EventVerification.objects.filter(event=event).first()
+        if verification is None:
+            raise ApplicationError(f"Event {event.pk} has not been verified.", code="not_verified")
+        existing = SettlementItem.objects.filter(business_key=business_key).first()
+        if existing is not None:  # settled by a concurrent worker while we waited for the lock
+            return existing
+        currency = settings.SETTLEMENT_CURRENCY
+        award = event.award
+        payee: Organisation = event.premise.organisation
+        operator: Organisation = award.request.operator
+        amount = performance_amount(
+            delivered_kwh=verification.delivered_kwh, price_per_mwh=award.clearing_price_per_mwh
+        )
+        period = period_for(delivery_start=event.start, now=now)
+        memo = f"Performance payment, event {event.pk}: {verification.delivered_kwh} kWh at {award.clearing_price_per_mwh}/MWh"
+        legs = []
+        if amount:
+            legs = [
+                (account_for(organisation=operator, kind=LedgerAccount.Kind.OPERATOR_PAYABLE, asset=currency), -amount),
+                (account_for(organisation=payee, kind=LedgerAccount.Kind.PARTICIPANT, asset=currency), amount),
+            ]
+        entry = journal_post(business_key=business_key, memo=memo, legs=legs) if legs else None
+        return SettlementItem.objects.create(
+            business_key=business_key,
+            kind=SettlementItem.Kind.PERFORMANCE,
+            payee=payee,
+            premise=event.premise,
+            event=event,
+            award=award,
+            quantity_kwh=verification.delivered_kwh,
+            price_per_mwh=award.clearing_price_per_mwh,
+            amount=amount,
+            currency=currency,
+            delivery_start=event.start,
+            period=period,
+            journal_entry=entry,
+        )

@@ -1,0 +1,54 @@
+"""Checking a payment's Merkle proof: locally, and through the anchoring contract's ``verify`` view."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from ..merkle import leaf_hash, verify_proof
+
+
+def _bytes32(value: str) -> bytes:
+    return bytes.fromhex(value.removeprefix("0x"))
+
+
+def proof_verify_on_chain(
+    *, period: int, leaf: str, proof: list[str], contract_address: str | None = None, leaf_values: list[str] | None = None
+) -> dict:
+    """Ask the chain whether ``leaf`` with ``proof`` belongs to the root anchored for ``period``.
+
+    When ``leaf_values`` are given, the leaf is also recomputed from them, so a bundle whose values were
+    edited fails even if its leaf hash was left alone.
+    """
+    from .anchoring import chain_client, deployment_current
+
+    leaf_b = _bytes32(leaf)
+    proof_b = [_bytes32(p) for p in proof]
+    leaf_matches_values = None
+    if leaf_values is not None:
+        values = (
+            int(leaf_values[0]),
+            _bytes32(leaf_values[1]),
+            _bytes32(leaf_values[2]),
+            int(leaf_values[3]),
+            int(leaf_values[4]),
+        )
+        leaf_matches_values = leaf_hash(values) == leaf_b
+    client = chain_client()
+    deployment = deployment_current(client=client)
+    address = contract_address or deployment.address
+    if address.lower() != deployment.address.lower():
+        client = client.with_key(settings.CHAIN_PRIVATE_KEY)
+        client.contract_address = address
+    root, leaf_count, _ = client.root_of(period)
+    on_chain = client.verify(period, proof_b, leaf_b)
+    valid = on_chain and leaf_matches_values is not False
+    return {
+        "valid": valid,
+        "verified_on_chain": on_chain,
+        "leaf_matches_values": leaf_matches_values,
+        "root_on_chain": "0x" + root.hex(),
+        "leaf_count": leaf_count,
+        "locally_valid": verify_proof(root, leaf_b, proof_b),
+        "chain_id": client.chain_id,
+        "contract_address": address,
+    }
