@@ -12,6 +12,9 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 ///
 ///      Storage: one `Anchor` per period, two slots: slot 0 = root, slot 1 = leafCount | anchoredAt.
 ///      The cost of `anchor` is therefore constant: it never depends on the number of leaves.
+///      On prague it is ~70.8k gas: 21,000 intrinsic + 2 x 22,100 for two slots written from zero
+///      + 2,100 for the cold role check + calldata and the event. (Storing the root alone would
+///      cost ~48.6k; leafCount and anchoredAt in the second slot are the extra ~22k.)
 ///      `anchoredAt` is the BLOCK NUMBER of the anchoring transaction (not a timestamp), so that
 ///      the off-chain side can compare it with receipts and detect reorganisations.
 contract FlexAnchor is AccessControl {

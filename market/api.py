@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import path
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -17,6 +18,15 @@ from . import selectors, services
 from .models import Award, FlexibilityOffer, FlexibilityRequest
 
 SELLER_ROLES = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A datetime that must carry its offset: a naive time is refused, never silently read as UTC."""
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            raise serializers.ValidationError("Give a timezone (e.g. 2026-11-24T17:00:00Z).", code="naive_datetime")
+        return super().enforce_timezone(value)
 
 
 class OfferOutputSerializer(serializers.ModelSerializer):
@@ -36,8 +46,8 @@ class OfferListCreateApi(APIView):
         zone = serializers.SlugRelatedField(slug_field="code", queryset=GridZone.objects.all())
         kw = serializers.DecimalField(max_digits=12, decimal_places=3)
         price_per_mwh = serializers.DecimalField(max_digits=12, decimal_places=2)
-        window_start = serializers.DateTimeField()
-        window_end = serializers.DateTimeField()
+        window_start = AwareDateTimeField()
+        window_end = AwareDateTimeField()
 
     @extend_schema(responses=OfferOutputSerializer(many=True))
     def get(self, request):
@@ -94,8 +104,8 @@ class RequestListCreateApi(APIView):
         zone = serializers.SlugRelatedField(slug_field="code", queryset=GridZone.objects.all())
         kw = serializers.DecimalField(max_digits=12, decimal_places=3)
         max_price_per_mwh = serializers.DecimalField(max_digits=12, decimal_places=2)
-        window_start = serializers.DateTimeField()
-        window_end = serializers.DateTimeField()
+        window_start = AwareDateTimeField()
+        window_end = AwareDateTimeField()
 
     @extend_schema(responses=RequestOutputSerializer(many=True))
     def get(self, request):

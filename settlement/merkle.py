@@ -77,8 +77,15 @@ _LEAF_BYTES = _WORD * len(LEAF_ENCODING)
 _UINT256_LIMIT = 1 << 256
 _INT256_LIMIT = 1 << 255
 _UINT64_LIMIT = 1 << 64
-# Rows hashed per batch: bounds the temporary memory of the encoders and proof gathering.
+_INT64_LIMIT = 1 << 63
+# abi.encode of a leaf whose uint256 id and int256 amount fit in 64 bits: the high 24 bytes of
+# the id and period words are zero, those of the amount word are its sign extension.
+_LEAF_STRUCT_64 = struct.Struct(">24xQ32s32s24sq24xQ").pack
+_ZERO_EXTENSION = bytes(24)
+_SIGN_EXTENSION = b"\xff" * 24
+# Rows hashed per batch, and proofs gathered per batch: bound the temporary memory.
 _CHUNK = 1 << 15
+_PROOF_CHUNK = 1 << 13
 
 
 def keccak256(data: bytes | bytearray | memoryview) -> bytes:
@@ -120,7 +127,32 @@ def _bytes32_field(value: Any, name: str) -> bytes:
 
 
 def encode_leaf(values: Sequence[Any]) -> bytes:
-    """``abi.encode`` of one leaf (see ``LEAF_ENCODING``): 160 bytes, packed by hand."""
+    """``abi.encode`` of one leaf (see ``LEAF_ENCODING``): 160 bytes, packed by hand.
+
+    Raises ``TypeError`` / ``ValueError`` for a value of the wrong type or out of its ABI range.
+    """
+    # Fast path (plain ints within 64 bits and bytes, the common case): one struct.pack.
+    # Anything else (bigger ints, numpy scalars, bad values) takes the checked path.
+    if len(values) == 5:
+        item_id, participant, asset, amount, period_start = values
+        if (
+            type(item_id) is int
+            and type(amount) is int
+            and type(period_start) is int
+            and type(participant) is bytes
+            and type(asset) is bytes
+            and len(participant) == _WORD
+            and len(asset) == _WORD
+            and 0 <= item_id < _UINT64_LIMIT
+            and -_INT64_LIMIT <= amount < _INT64_LIMIT
+            and 0 <= period_start < _UINT64_LIMIT
+        ):
+            sign = _SIGN_EXTENSION if amount < 0 else _ZERO_EXTENSION
+            return _LEAF_STRUCT_64(item_id, participant, asset, sign, amount, period_start)
+    return _encode_leaf_checked(values)
+
+
+def _encode_leaf_checked(values: Sequence[Any]) -> bytes:
     if len(values) != len(LEAF_ENCODING):
         raise ValueError(f"a leaf has {len(LEAF_ENCODING)} values, got {len(values)}")
     item_id = _int_field(values[0], "item id")
@@ -165,16 +197,16 @@ def leaf_hashes(rows: Iterable[Sequence[Any]]) -> bytes:
     Checks every value like :func:`encode_leaf`. For large columnar inputs (numpy arrays from a
     query) :func:`leaf_hashes_columns` is faster.
     """
-    out = bytearray()
+    out: list[bytes] = []
     batch: list[bytes] = []
     for row in rows:
         batch.append(encode_leaf(row))
         if len(batch) == _CHUNK:
-            out += _double_hash_records(b"".join(batch), _LEAF_BYTES)
+            out.append(_double_hash_records(b"".join(batch), _LEAF_BYTES))
             batch.clear()
     if batch:
-        out += _double_hash_records(b"".join(batch), _LEAF_BYTES)
-    return bytes(out)
+        out.append(_double_hash_records(b"".join(batch), _LEAF_BYTES))
+    return b"".join(out)
 
 
 def _bytes32_column(column: Any, n: int, name: str) -> np.ndarray:
@@ -203,7 +235,7 @@ def _uint64_column(column: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be a 1-d integer array")
     if arr.dtype.kind == "i" and arr.size and arr.min() < 0:
         raise ValueError(f"{name} must not be negative")
-    return arr.astype(np.uint64)
+    return arr.astype(np.uint64, copy=False)
 
 
 def leaf_hashes_columns(
@@ -229,12 +261,12 @@ def leaf_hashes_columns(
         raise ValueError("amounts must be a 1-d integer array")
     if amts.dtype.kind == "u" and amts.size and int(amts.max()) > np.iinfo(np.int64).max:
         raise ValueError("amounts beyond int64: use leaf_hashes()")
-    amts = amts.astype(np.int64)
+    amts = amts.astype(np.int64, copy=False)
     starts = _uint64_column(period_starts, "period starts")
     if not (refs.shape[0] == assets.shape[0] == amts.shape[0] == starts.shape[0] == n):
         raise ValueError("all columns must have the same length")
 
-    out = bytearray()
+    out: list[bytes] = []
     for lo in range(0, n, _CHUNK):
         hi = min(lo + _CHUNK, n)
         m = hi - lo
@@ -246,8 +278,8 @@ def leaf_hashes_columns(
         enc[chunk_amounts < 0, 96:120] = 0xFF  # sign extension of the int256 word
         enc[:, 120:128] = chunk_amounts.astype(">i8").view(np.uint8).reshape(m, 8)
         enc[:, 152:160] = starts[lo:hi].astype(">u8").view(np.uint8).reshape(m, 8)
-        out += _double_hash_records(enc.tobytes(), _LEAF_BYTES)
-    return bytes(out)
+        out.append(_double_hash_records(enc.tobytes(), _LEAF_BYTES))
+    return b"".join(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,18 +332,19 @@ def _greater(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _sort_order(leaves: np.ndarray) -> np.ndarray:
     """Stable argsort of ``(n, 32)`` rows as big-endian integers (OZ ``sortLeaves``)."""
-    words = _words(leaves)
-    order = np.argsort(words[:, 0], kind="stable")
-    first = words[order, 0]
-    if first.shape[0] > 1 and bool(np.any(first[1:] == first[:-1])):
+    head = np.ascontiguousarray(leaves[:, :8]).view(">u8").ravel().astype(np.uint64)
+    order = np.argsort(head, kind="stable")
+    head = head[order]
+    if head.shape[0] > 1 and bool(np.any(head[1:] == head[:-1])):
         # Equal leading 64 bits (duplicate leaves or adversarial input): full 256-bit stable sort.
+        words = _words(leaves)
         order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))
     return order
 
 
 def _hash_level(children: np.ndarray) -> bytes:
     """Node hashes of consecutive child pairs of ``children`` (shape ``(2m, 32)``), concatenated."""
-    out = bytearray()
+    out: list[bytes] = []
     k, d = keccak_256, _digest
     for lo in range(0, children.shape[0], 2 * _CHUNK):
         block = children[lo : lo + 2 * _CHUNK]
@@ -321,8 +354,8 @@ def _hash_level(children: np.ndarray) -> bytes:
         pairs[:, :_WORD] = np.where(swap[:, None], b, a)
         pairs[:, _WORD:] = np.where(swap[:, None], a, b)
         data = pairs.tobytes()
-        out += b"".join([d(k(data[o : o + 64])) for o in range(0, len(data), 64)])
-    return bytes(out)
+        out.append(b"".join([d(k(data[o : o + 64])) for o in range(0, len(data), 64)]))
+    return b"".join(out)
 
 
 def _leaf_array(leaves: Any) -> np.ndarray:
@@ -496,7 +529,7 @@ class MerkleTree:
             siblings = np.where(inner, (heap ^ 1) - 1, 0)
             yield np.take(tree, siblings, axis=0).tobytes(), inner.sum(axis=1).tolist(), depth
 
-    def packed_proofs(self, *, chunk: int = _CHUNK) -> Iterator[bytes]:
+    def packed_proofs(self, *, chunk: int = _PROOF_CHUNK) -> Iterator[bytes]:
         """Every proof in value order, each as the concatenation of its sibling hashes
         (``32 * len`` bytes): one object per proof, cheap to store; ``split_proof`` splits it."""
         for data, lengths, depth in self._proof_batches(chunk):
@@ -505,7 +538,7 @@ class MerkleTree:
                 start = row * stride
                 yield data[start : start + length * _WORD]
 
-    def proofs(self, *, chunk: int = _CHUNK) -> Iterator[list[bytes]]:
+    def proofs(self, *, chunk: int = _PROOF_CHUNK) -> Iterator[list[bytes]]:
         """Every proof in value order (item ``i`` equals ``proof(i)``), produced lazily in batches."""
         for data, lengths, depth in self._proof_batches(chunk):
             stride = depth * _WORD

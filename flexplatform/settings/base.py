@@ -146,6 +146,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 ANCHOR_INTERVAL_MINUTES = env.int("ANCHOR_INTERVAL_MINUTES", default=60)
 CELERY_BEAT_SCHEDULE = {
+    "advance-events": {"task": "activation.tasks.advance_events", "schedule": 60.0},
+    "verify-due-events": {"task": "activation.tasks.verify_due_events", "schedule": 15 * 60.0},
     "anchor-closed-periods": {
         "task": "settlement.tasks.anchor_closed_periods",
         "schedule": ANCHOR_INTERVAL_MINUTES * 60.0,
@@ -166,5 +168,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"web3": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "web3": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }

@@ -270,7 +270,7 @@ class AnchorClient:
         if max_priority_fee_per_gas is None:
             try:
                 max_priority_fee_per_gas = int(self.w3.eth.max_priority_fee)
-            except Exception:  # noqa: BLE001 - nodes without eth_maxPriorityFeePerGas
+            except Exception:  # nodes without eth_maxPriorityFeePerGas
                 max_priority_fee_per_gas = DEFAULT_PRIORITY_FEE
         if max_fee_per_gas is None:
             base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
@@ -365,9 +365,30 @@ class AnchorClient:
         )
 
     def send_raw(self, raw: bytes | str) -> str:
-        """Broadcast a signed transaction; returns its hash (0x hex)."""
+        """Broadcast a signed transaction; returns its hash (0x hex).
+
+        Idempotent: re-sending a transaction the node already has (pending or mined; nodes
+        answer "already known" or "nonce too low") returns its hash instead of raising.
+        """
         payload = bytes.fromhex(raw[2:] if raw.startswith("0x") else raw) if isinstance(raw, str) else bytes(raw)
-        return _hex(bytes(self.w3.eth.send_raw_transaction(payload)))
+        try:
+            return _hex(bytes(self.w3.eth.send_raw_transaction(payload)))
+        except Exception:
+            from settlement.merkle import keccak256
+
+            tx_hash = _hex(keccak256(payload))  # hash of a (typed) transaction = keccak of its raw bytes
+            if not self.has_transaction(tx_hash):
+                raise
+            return tx_hash
+
+    def has_transaction(self, tx_hash: str) -> bool:
+        """Whether the node knows ``tx_hash`` (pending in its pool or mined)."""
+        from web3.exceptions import TransactionNotFound
+
+        try:
+            return self.w3.eth.get_transaction(tx_hash) is not None
+        except TransactionNotFound:
+            return False
 
     def wait(self, tx_hash: str, *, timeout: float | None = None) -> AnchorReceipt:
         """Wait until ``tx_hash`` is mined (web3 ``TimeExhausted`` after ``timeout``)."""

@@ -137,9 +137,7 @@ def decode_revert_data(data: bytes) -> RevertInfo:
         values = decode(list(error.types), data[4:])
     except DecodingError:
         return RevertInfo(name=error.name, args=(data[4:],), data=data)
-    args = tuple(
-        to_checksum_address(v) if t == "address" else v for t, v in zip(error.types, values, strict=True)
-    )
+    args = tuple(to_checksum_address(v) if t == "address" else v for t, v in zip(error.types, values, strict=True))
     return RevertInfo(name=error.name, args=args, data=data)
 
 

@@ -15,7 +15,7 @@ def expect_revert(fn: Callable[[], Any], error_name: str, *args: Any) -> RevertI
     when given). Works for web3's ContractCustomError (anvil) and eth-tester's TransactionFailed."""
     try:
         fn()
-    except Exception as exc:  # noqa: BLE001 - any backend's revert exception
+    except Exception as exc:  # any backend's revert exception
         try:
             info = decode_revert(exc)
         except ValueError:

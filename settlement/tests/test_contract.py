@@ -228,3 +228,31 @@ def test_artifact_is_not_stale() -> None:
     assert artifact.settings["evmVersion"] == "prague"
     assert artifact.settings["optimizer"] == {"enabled": True, "runs": 200}
     assert artifact.compiler_version.startswith("0.8.37")
+
+
+def test_resending_a_known_transaction_is_harmless(client: AnchorClient) -> None:
+    signed = client.build_anchor_tx(500, ROOT, 5, nonce=client.pending_nonce())
+    assert client.send_raw(signed.raw) == signed.tx_hash
+    client.wait(signed.tx_hash)
+    assert client.send_raw(signed.raw) == signed.tx_hash  # already mined: same hash, no error
+    assert client.has_transaction(signed.tx_hash)
+    assert not client.has_transaction("0x" + "00" * 32)
+    stale = client.build_anchor_tx(501, ROOT, 5, nonce=client.pending_nonce(), gas=100_000)
+    client.anchor(502, OTHER_ROOT, 1)  # takes the nonce the stale transaction was signed with
+    with pytest.raises(Exception):  # noqa: B017 - nonce too low, backend-specific exception type
+        client.send_raw(stale.raw)
+
+
+def test_anvil_state_file_keeps_the_chain(tmp_path: Path) -> None:
+    if not anvil_binary().is_file():
+        pytest.skip("anvil binary not found")
+    state = tmp_path / "anvil-state.json"
+    with AnvilProcess(state_file=state) as node:
+        first = AnchorClient(node.url, ANVIL_DEV_KEY)
+        address = first.deploy()
+        receipt = first.anchor(1, ROOT, 42)
+    assert not node.running
+    assert state.is_file()
+    with AnvilProcess(state_file=state) as node:
+        again = AnchorClient(node.url, ANVIL_DEV_KEY, address)
+        assert again.root_of(1) == AnchoredRoot(ROOT, 42, receipt.block_number)

@@ -246,9 +246,7 @@ def test_columns_match_rows() -> None:
     amounts = rng.integers(-(2**62), 2**62, size=n, dtype=np.int64)
     amounts[:3] = [np.iinfo(np.int64).min, -1, np.iinfo(np.int64).max]
     starts = np.full(n, UINT64_MAX, dtype=np.uint64)
-    rows = [
-        (int(ids[i]), refs[i].tobytes(), assets[i].tobytes(), int(amounts[i]), int(starts[i])) for i in range(n)
-    ]
+    rows = [(int(ids[i]), refs[i].tobytes(), assets[i].tobytes(), int(amounts[i]), int(starts[i])) for i in range(n)]
     expected = leaf_hashes(rows)
     assert len(expected) == 32 * n
     assert expected[:32] == leaf_hash(rows[0])

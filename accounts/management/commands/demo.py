@@ -72,10 +72,10 @@ class Command(BaseCommand):
         w(self.style.MIGRATE_HEADING(f"Market day {r.day.isoformat()} ({demo.TZ})" + (" — already run, summary from the database" if r.already_run else "")))
         w(f"  1 onboarding     {len(world.premises)} premises with 15-minute meters")
         w(f"  3 offers         {r.offers}")
-        w(f"  4 requests       {r.requests}, awards {r.awards}, awarded {r.awarded_kw} kW")
+        w(f"  4 requests       {r.requests}, awards {r.awards}, awarded {r.awarded_kw:.3f} kW")
         w(f"  5 events         {r.events} dispatched")
-        w(f"  6 verified       {r.delivered_kwh} kWh delivered")
-        w(f"  7 payments       {r.payments}, total {r.paid} {settings.SETTLEMENT_CURRENCY}; ledger balanced: {r.ledger_balanced}")
+        w(f"  6 verified       {r.delivered_kwh:.4f} kWh delivered")
+        w(f"  7 payments       {r.payments}, total {r.paid:.2f} {settings.SETTLEMENT_CURRENCY}; ledger balanced: {r.ledger_balanced}")
         for a in r.anchors:
             w(f"    anchored hour {a.period.start:%Y-%m-%d %H:%M}Z  leaves {a.leaf_count}  root {a.root}")
             w(f"                  status {a.status}  tx {a.tx_hash}  block {a.block_number}")

@@ -1,0 +1,207 @@
+"""Who may see and do what: the REST API and the portal per role, the OpenAPI document, and payment proofs."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+import yaml
+from django.contrib.auth import get_user_model
+from django.test import Client
+from drf_spectacular.validation import validate_schema
+from rest_framework.test import APIClient
+
+from accounts.models import Premise
+from activation.models import DREvent
+from flexplatform import demo
+from market.models import FlexibilityOffer, FlexibilityRequest
+from settlement.models import SettlementItem
+
+ERROR_KEYS = {"code", "detail", "fields"}
+LIST_ENDPOINTS = [
+    "/api/v1/accounts/premises/",
+    "/api/v1/market/offers/",
+    "/api/v1/market/requests/",
+    "/api/v1/market/awards/",
+    "/api/v1/activation/events/",
+    "/api/v1/settlement/items/",
+]
+CONSUMERS = ["consumer01@demo.flex", "consumer02@demo.flex", "consumer04@demo.flex", "consumer06@demo.flex"]
+
+
+def _portal_client(email: str) -> Client:
+    client = Client()
+    client.force_login(get_user_model().objects.get(email=email))
+    return client
+
+
+def _ids(response) -> set[int]:
+    assert response.status_code == 200, response.content
+    return {row["id"] for row in response.json()}
+
+
+def _items_of(email: str):
+    return SettlementItem.objects.filter(payee__memberships__user__email=email)
+
+
+@pytest.mark.django_db
+def test_anonymous_api_calls_are_refused_in_the_error_format():
+    client = APIClient()
+    for url in LIST_ENDPOINTS:
+        response = client.get(url)
+        assert response.status_code in (401, 403), url
+        assert set(response.json()) == ERROR_KEYS, url
+    assert client.get("/api/v1/settlement/items/1/proof/").status_code in (401, 403)
+
+
+def test_wrong_role_is_refused(small_world, api_for):
+    start, end = demo.event_window(small_world.day)
+    request_body = {
+        "zone": "sub-east-1", "kw": "5.000", "max_price_per_mwh": "200.00",
+        "window_start": start.isoformat(), "window_end": end.isoformat(),
+    }
+    premise = small_world.premises[0]
+    offer_body = {
+        "premise": premise.pk, "zone": premise.grid_zone.code, "kw": "0.100", "price_per_mwh": "100.00",
+        "window_start": start.isoformat(), "window_end": end.isoformat(),
+    }
+    refusals = [
+        ("consumer01@demo.flex", "/api/v1/market/requests/", request_body),
+        ("aggregator@demo.flex", "/api/v1/market/requests/", request_body),
+        ("operator@demo.flex", "/api/v1/market/offers/", offer_body),
+    ]
+    for email, url, body in refusals:
+        response = api_for(email).post(url, body, format="json")
+        assert response.status_code == 403, (email, url)
+        assert set(response.json()) == ERROR_KEYS
+    # Reading the other side's list is refused as well.
+    assert api_for("operator@demo.flex").get("/api/v1/market/offers/").status_code == 403
+    assert api_for("consumer01@demo.flex").get("/api/v1/market/requests/").status_code == 403
+    assert FlexibilityRequest.objects.count() == 0
+    assert FlexibilityOffer.objects.count() == 0
+
+
+def test_premises_are_visible_to_owner_aggregator_and_zone_operator_only(small_world, api_for):
+    premises = {p.name: p.pk for p in small_world.premises}
+    url = "/api/v1/accounts/premises/"
+    assert _ids(api_for("consumer01@demo.flex").get(url)) == {premises["Household 01 site"]}
+    assert _ids(api_for("consumer04@demo.flex").get(url)) == {premises["Business 04 site"]}
+    enrolled = set(Premise.objects.filter(aggregator=small_world.aggregator).values_list("pk", flat=True))
+    assert enrolled == {premises["Household 02 site"], premises["Household 03 site"]}
+    assert _ids(api_for("aggregator@demo.flex").get(url)) == enrolled
+    assert _ids(api_for("operator@demo.flex").get(url)) == set(premises.values())
+
+
+def test_portal_pages_send_anonymous_to_login_and_refuse_other_roles(small_world):
+    anonymous = Client().get("/consumer/")
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith("/accounts/login/")
+    assert _portal_client("consumer01@demo.flex").get("/operator/").status_code == 403
+    assert _portal_client("consumer01@demo.flex").get("/aggregator/").status_code == 403
+    assert _portal_client("operator@demo.flex").get("/consumer/").status_code == 403
+    assert _portal_client("aggregator@demo.flex").get("/operator/").status_code == 403
+    # The landing page sends each role to its own dashboard.
+    assert _portal_client("consumer01@demo.flex").get("/")["Location"] == "/consumer/"
+    assert _portal_client("operator@demo.flex").get("/")["Location"] == "/operator/"
+
+
+@pytest.mark.django_db
+def test_openapi_document_is_valid_and_docs_render():
+    client = Client()
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    schema = yaml.safe_load(response.content)
+    assert schema["openapi"].startswith("3.")
+    validate_schema(schema)
+    for path in ("/api/v1/market/offers/", "/api/v1/market/requests/", "/api/v1/settlement/items/{id}/proof/"):
+        assert path in schema["paths"], path
+    as_json = client.get("/api/schema/?format=json")
+    assert as_json.status_code == 200
+    assert json.loads(as_json.content)["paths"].keys() == schema["paths"].keys()
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"swagger-ui" in docs.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_market_day_each_role_sees_only_its_own_events_and_payments(small_world, api_for):
+    result = demo.market_day_run(world=small_world, day=small_world.day)
+    assert result.payments > 0
+    all_items = set(SettlementItem.objects.values_list("pk", flat=True))
+
+    seen_items: set[int] = set()
+    for email in CONSUMERS:
+        client = api_for(email)
+        own_premises = set(Premise.objects.filter(organisation__memberships__user__email=email).values_list("pk", flat=True))
+        items = _ids(client.get("/api/v1/settlement/items/"))
+        assert items == set(_items_of(email).values_list("pk", flat=True)), email
+        seen_items |= items
+        events = _ids(client.get("/api/v1/activation/events/"))
+        assert events == set(DREvent.objects.filter(premise__in=own_premises).values_list("pk", flat=True)), email
+    # Every payment went to one of these consumers, and none saw another's.
+    assert seen_items == all_items
+    assert all(len(_items_of(e)) < len(all_items) for e in CONSUMERS)
+
+    enrolled_events = set(DREvent.objects.filter(premise__aggregator=small_world.aggregator).values_list("pk", flat=True))
+    assert _ids(api_for("aggregator@demo.flex").get("/api/v1/activation/events/")) == enrolled_events
+    assert _ids(api_for("operator@demo.flex").get("/api/v1/activation/events/")) == set(
+        DREvent.objects.values_list("pk", flat=True)
+    )
+
+    # The dashboards show each role its data.
+    payee = next(e for e in CONSUMERS if _items_of(e).exists())
+    page = _portal_client(payee).get("/consumer/")
+    assert page.status_code == 200
+    earned = sum((i.amount for i in _items_of(payee)), Decimal("0"))
+    assert page.context["earnings"] == earned
+    text = page.content.decode()
+    assert f"{earned:.2f} USD" in text
+    premise_name = Premise.objects.get(organisation__memberships__user__email=payee).name
+    assert premise_name in text
+    others = [p.name for p in small_world.premises if p.name != premise_name]
+    assert not any(name in text for name in others)
+
+    page = _portal_client("aggregator@demo.flex").get("/aggregator/")
+    assert page.status_code == 200
+    assert {p.pk for p in page.context["premises"]} == set(
+        Premise.objects.filter(aggregator=small_world.aggregator).values_list("pk", flat=True)
+    )
+    assert "Household 02 site" in page.content.decode()
+
+    page = _portal_client("operator@demo.flex").get("/operator/")
+    assert page.status_code == 200
+    assert len(page.context["runs"]) == result.requests == 2
+    assert page.context["delivered_kwh"] == result.delivered_kwh > 0
+    assert "sub-east-1" in page.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_payment_proof_verifies_on_chain_and_a_tampered_one_does_not(small_world, api_for):
+    demo.market_day_run(world=small_world, day=small_world.day)
+    payee = next(e for e in CONSUMERS if _items_of(e).exists())
+    stranger = next(e for e in CONSUMERS if e != payee)
+    item = _items_of(payee).first()
+
+    response = api_for(payee).get(f"/api/v1/settlement/items/{item.pk}/proof/")
+    assert response.status_code == 200, response.content
+    bundle = response.json()
+    assert bundle["item_id"] == item.pk
+    assert bundle["status"] == "confirmed"
+    assert int(bundle["leaf_values"][3]) == int(item.amount * 100)
+
+    public = APIClient()  # anyone may check a proof, no login needed
+    verdict = public.post("/api/v1/settlement/proofs/verify/", bundle, format="json")
+    assert verdict.status_code == 200, verdict.content
+    assert verdict.json()["valid"] is True
+    assert verdict.json()["root_on_chain"] == bundle["root"]
+
+    tampered = dict(bundle, leaf_values=list(bundle["leaf_values"]))
+    tampered["leaf_values"][3] = str(int(bundle["leaf_values"][3]) + 100)  # one more dollar
+    verdict = public.post("/api/v1/settlement/proofs/verify/", tampered, format="json")
+    assert verdict.status_code == 200
+    assert verdict.json()["valid"] is False
+
+    denied = api_for(stranger).get(f"/api/v1/settlement/items/{item.pk}/proof/")
+    assert denied.status_code == 404
+    assert set(denied.json()) == ERROR_KEYS
