@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+
 from ..merkle import MerkleTree, asset_code, participant_ref
 from ..models import ChainAccount, ChainDeployment, PeriodAnchor, SettlementItem, SettlementPeriod
 
