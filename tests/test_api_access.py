@@ -27,7 +27,7 @@ LIST_ENDPOINTS = [
     "/api/v1/activation/events/",
     "/api/v1/settlement/items/",
 ]
-CONSUMERS = ["consumer01@demo.flex", "consumer02@demo.flex", "consumer04@demo.flex", "consumer06@demo.flex"]
+CONSUMERS = [f"consumer{n:02d}@demo.flex" for n in range(1, 7)]  # the small world's six consumers
 
 
 def _portal_client(email: str) -> Client:

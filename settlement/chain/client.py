@@ -165,6 +165,9 @@ class AnchorClient:
         scheme = urlsplit(rpc_url).scheme
         if scheme not in ("http", "https", ETH_TESTER_SCHEME):
             raise ValueError(f"unsupported RPC URL {rpc_url!r}: use http(s):// or eth-tester://")
+        key_hex = private_key[2:] if private_key.startswith("0x") else private_key
+        if len(key_hex) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key_hex):
+            raise ValueError("private_key must be 32 bytes of hex")
         self.rpc_url = rpc_url
         self._private_key = private_key
         self.contract_address = contract_address

@@ -206,9 +206,12 @@ def test_decode_revert_refuses_non_reverts() -> None:
         decode_revert(RuntimeError("connection refused"))
 
 
-def test_client_rejects_unknown_url_scheme() -> None:
+def test_client_rejects_bad_configuration() -> None:
     with pytest.raises(ValueError):
         AnchorClient("ws://127.0.0.1:8545", ANVIL_DEV_KEY)
+    with pytest.raises(ValueError):
+        AnchorClient("eth-tester://", "0x1234")
+    assert "ac0974" not in repr(AnchorClient("eth-tester://", ANVIL_DEV_KEY))
 
 
 def test_artifact_is_not_stale() -> None:
