@@ -18,7 +18,9 @@ def _daily_load(premises, days: int = 14) -> dict:
     from assessment.models import MeterReading
 
     meter_ids = [m.pk for p in premises for m in p.meters.all()]
-    latest = MeterReading.objects.filter(meter_id__in=meter_ids).order_by("-start").values_list("start", flat=True).first()
+    latest = (
+        MeterReading.objects.filter(meter_id__in=meter_ids).order_by("-start").values_list("start", flat=True).first()
+    )
     if latest is None:
         return {"labels": [], "values": []}
     tz = ZoneInfo(premises[0].timezone) if premises else ZoneInfo("UTC")

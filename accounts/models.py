@@ -86,6 +86,8 @@ class Premise(models.Model):
     segment = models.CharField(max_length=16, choices=Segment.choices)
     grid_zone = models.ForeignKey(GridZone, on_delete=models.PROTECT, related_name="premises")
     timezone = models.CharField(max_length=64, default="UTC")
+    utility_account_number = models.CharField(max_length=64, blank=True)
+    tariff = models.CharField(max_length=64, blank=True)
     aggregator = models.ForeignKey(
         Organisation,
         null=True,
@@ -110,17 +112,22 @@ class Premise(models.Model):
 class Meter(models.Model):
     """An interval meter at a premise."""
 
+    class Kind(models.TextChoices):
+        AMI = "ami", "AMI revenue meter"
+        SUB_METER = "sub_meter", "Sub-meter"
+        DEVICE_TELEMETRY = "device_telemetry", "Device telemetry"
+
     premise = models.ForeignKey(Premise, on_delete=models.PROTECT, related_name="meters")
     meter_id = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.AMI)
     interval_minutes = models.PositiveSmallIntegerField(default=15)
+    has_export_channel = models.BooleanField(default=False, help_text="Measures export (generation) as well as import.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["meter_id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(interval_minutes__in=[5, 15, 30, 60]), name="meter_interval_5_15_30_60"
-            ),
+            models.CheckConstraint(condition=Q(interval_minutes__in=[5, 15, 30, 60]), name="meter_interval_5_15_30_60"),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
@@ -88,3 +89,20 @@ def premises_offerable_by(organisation: Organisation) -> QuerySet[Premise]:
     if organisation.kind == Organisation.Kind.CONSUMER:
         return Premise.objects.filter(organisation=organisation)
     return Premise.objects.none()
+
+
+@dataclass(frozen=True)
+class TradingStatus:
+    allowed: bool
+    reasons: tuple[str, ...] = ()
+
+
+def organisation_trading_status(organisation: Organisation) -> TradingStatus:
+    """Whether an organisation may sell flexibility now, and why not.
+
+    The single gate the market calls before accepting an offer. Today: only consumers and aggregators sell.
+    (Consumer verification — KYC, consent, compliance — adds its reasons here.)
+    """
+    if organisation.kind not in (Organisation.Kind.CONSUMER, Organisation.Kind.AGGREGATOR):
+        return TradingStatus(False, ("Only consumers and aggregators sell flexibility.",))
+    return TradingStatus(True)

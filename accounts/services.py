@@ -19,7 +19,9 @@ ROLE_FOR_KIND = {
 }
 
 
-def zone_create(*, code: str, name: str, kind: str = GridZone.Kind.ISO_ZONE, parent: GridZone | None = None) -> GridZone:
+def zone_create(
+    *, code: str, name: str, kind: str = GridZone.Kind.ISO_ZONE, parent: GridZone | None = None
+) -> GridZone:
     zone, _ = GridZone.objects.get_or_create(code=code, defaults={"name": name, "kind": kind, "parent": parent})
     return zone
 
@@ -29,7 +31,9 @@ def organisation_create(*, name: str, kind: str, service_zones: list[GridZone] |
         org, _ = Organisation.objects.get_or_create(name=name, kind=kind)
         if service_zones:
             if kind != Organisation.Kind.GRID_OPERATOR:
-                raise ApplicationError("Only grid operators have a service area.", fields={"service_zones": ["Not allowed."]})
+                raise ApplicationError(
+                    "Only grid operators have a service area.", fields={"service_zones": ["Not allowed."]}
+                )
             org.service_zones.add(*service_zones)
     return org
 
@@ -74,7 +78,9 @@ def premise_create(
     aggregator: Organisation | None = None,
 ) -> Premise:
     if organisation.kind != Organisation.Kind.CONSUMER:
-        raise ApplicationError("Premises belong to consumer organisations.", fields={"organisation": ["Not a consumer."]})
+        raise ApplicationError(
+            "Premises belong to consumer organisations.", fields={"organisation": ["Not a consumer."]}
+        )
     if aggregator is not None and aggregator.kind != Organisation.Kind.AGGREGATOR:
         raise ApplicationError("Not an aggregator.", fields={"aggregator": ["Not an aggregator."]})
     premise, _ = Premise.objects.get_or_create(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.db.models import QuerySet
 
@@ -29,6 +30,18 @@ def baseline_intervals(*, meter: Meter, start: datetime, end: datetime) -> dict[
 
 
 def assessment_for_window(*, premise: Premise, start: datetime, end: datetime) -> FlexibilityAssessment | None:
-    return FlexibilityAssessment.objects.filter(
-        premise=premise, window_start__lte=start, window_end__gte=end
-    ).order_by("-assessed_at").first()
+    return (
+        FlexibilityAssessment.objects.filter(premise=premise, window_start__lte=start, window_end__gte=end)
+        .order_by("-assessed_at")
+        .first()
+    )
+
+
+def accredited_capacity_kw(*, premise: Premise, start: datetime, end: datetime) -> Decimal | None:
+    """The kW the market lets a premise sell over ``[start, end)``, or None if it has not been assessed.
+
+    The single capacity gate the market calls. Today: the assessed capacity for the window (no performance
+    history yet, so a reliability factor of 1).
+    """
+    assessment = assessment_for_window(premise=premise, start=start, end=end)
+    return None if assessment is None else assessment.capacity_kw

@@ -57,7 +57,9 @@ def meter_readings_record(*, meter: Meter, readings: Sequence[tuple[datetime, De
     rows = []
     for i, (start, kwh) in enumerate(readings):
         if timezone.is_naive(start):
-            raise ApplicationError(f"Reading {i + 1}: time has no timezone.", fields={f"readings.{i}.start": ["Naive."]})
+            raise ApplicationError(
+                f"Reading {i + 1}: time has no timezone.", fields={f"readings.{i}.start": ["Naive."]}
+            )
         if int(start.timestamp()) % step:
             raise ApplicationError(
                 f"Reading {i + 1}: {start.isoformat()} is not on a {meter.interval_minutes}-minute boundary.",
@@ -73,7 +75,9 @@ def meter_readings_record(*, meter: Meter, readings: Sequence[tuple[datetime, De
 
 
 @transaction.atomic
-def baseline_compute(*, meter: Meter, window_start: datetime, window_end: datetime, now: datetime | None = None) -> Baseline:
+def baseline_compute(
+    *, meter: Meter, window_start: datetime, window_end: datetime, now: datetime | None = None
+) -> Baseline:
     """Compute (once) the meter's baseline for a window from the history before the window's day."""
     _check_window(window_start, window_end, meter.interval_minutes)
     existing = Baseline.objects.filter(

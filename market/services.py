@@ -10,8 +10,8 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import GridZone, Organisation, Premise
-from accounts.selectors import premises_offerable_by, zone_with_descendant_ids
-from assessment.selectors import assessment_for_window
+from accounts.selectors import organisation_trading_status, premises_offerable_by, zone_with_descendant_ids
+from assessment.selectors import accredited_capacity_kw
 from flexplatform.errors import ApplicationError, NotPermitted
 
 from .clearing import OfferIn, clear_merit_order
@@ -52,6 +52,9 @@ def offer_submit(
     _check_positive("kw", kw)
     _check_positive("price_per_mwh", price_per_mwh, allow_zero=True)
     _check_window(window_start, window_end)
+    status = organisation_trading_status(seller)
+    if not status.allowed:
+        raise NotPermitted("This participant may not trade: " + " ".join(status.reasons), code="trading_suspended")
     if not premises_offerable_by(seller).filter(pk=premise.pk).exists():
         raise NotPermitted("This seller may not offer this premise.", fields={"premise": ["Not yours to offer."]})
     if premise.grid_zone_id not in zone_with_descendant_ids([zone]):
@@ -61,27 +64,22 @@ def offer_submit(
         )
     # Lock the premise so concurrent offers cannot together exceed its capacity.
     Premise.objects.select_for_update().get(pk=premise.pk)
-    assessment = assessment_for_window(premise=premise, start=window_start, end=window_end)
-    if assessment is None:
+    capacity_kw = accredited_capacity_kw(premise=premise, start=window_start, end=window_end)
+    if capacity_kw is None:
         raise ApplicationError(
             "The premise has no flexibility assessment for this window.",
             code="not_assessed",
             fields={"window_start": ["No assessed capacity for this window."]},
         )
-    committed = (
-        FlexibilityOffer.objects.filter(
-            premise=premise,
-            window_start__lt=window_end,
-            window_end__gt=window_start,
-        )
-        .filter(Q(status=FlexibilityOffer.Status.OPEN))
-        .aggregate(total=Sum("kw"))["total"]
-        or Decimal("0")
-    )
-    awarded = Award.objects.filter(
-        premise=premise, window_start__lt=window_end, window_end__gt=window_start
-    ).aggregate(total=Sum("kw"))["total"] or Decimal("0")
-    available = assessment.capacity_kw - committed - awarded
+    committed = FlexibilityOffer.objects.filter(
+        premise=premise,
+        window_start__lt=window_end,
+        window_end__gt=window_start,
+    ).filter(Q(status=FlexibilityOffer.Status.OPEN)).aggregate(total=Sum("kw"))["total"] or Decimal("0")
+    awarded = Award.objects.filter(premise=premise, window_start__lt=window_end, window_end__gt=window_start).aggregate(
+        total=Sum("kw")
+    )["total"] or Decimal("0")
+    available = capacity_kw - committed - awarded
     if kw > available:
         raise ApplicationError(
             f"Offer of {kw} kW exceeds the premise's available capacity of {max(available, Decimal(0))} kW.",
@@ -187,7 +185,12 @@ def request_clear(*, request_id: int, now: datetime | None = None) -> ClearingRu
                     "max_price_per_mwh": str(request.max_price_per_mwh),
                 },
                 "offers": [
-                    {"id": o.pk, "kw": str(o.kw), "price_per_mwh": str(o.price_per_mwh), "submitted_at": o.created_at.isoformat()}
+                    {
+                        "id": o.pk,
+                        "kw": str(o.kw),
+                        "price_per_mwh": str(o.price_per_mwh),
+                        "submitted_at": o.created_at.isoformat(),
+                    }
                     for o in offers
                 ],
             },

@@ -53,9 +53,7 @@ def eligible_days(
         {
             d
             for d in available_days
-            if earliest <= d < target_day
-            and d not in excluded_set
-            and (not weekdays_only or d.weekday() < 5)
+            if earliest <= d < target_day and d not in excluded_set and (not weekdays_only or d.weekday() < 5)
         },
         reverse=True,
     )

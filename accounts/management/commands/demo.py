@@ -42,12 +42,16 @@ class Command(BaseCommand):
             world = demo.world_load()
             day = demo.market_day()
             stored = demo.history_load(world=world, until=day)
-            self.stdout.write(f"World: 1 grid operator, 1 aggregator, {len(world.premises)} consumer premises; "
-                              f"{stored} new meter readings.")
+            self.stdout.write(
+                f"World: 1 grid operator, 1 aggregator, {len(world.premises)} consumer premises; "
+                f"{stored} new meter readings."
+            )
             result = demo.market_day_run(world=world, day=day)
             self._print_summary(world, result, time.monotonic() - t0)
             if options["serve"]:
-                self.stdout.write(self.style.SUCCESS(f"Serving the portal at http://{options['addr']}/ (Ctrl-C to stop)"))
+                self.stdout.write(
+                    self.style.SUCCESS(f"Serving the portal at http://{options['addr']}/ (Ctrl-C to stop)")
+                )
                 call_command("runserver", options["addr"], use_reloader=False)
 
     def _ensure_chain(self, stack: contextlib.ExitStack) -> None:
@@ -69,13 +73,20 @@ class Command(BaseCommand):
     def _print_summary(self, world, r, seconds: float) -> None:
         w = self.stdout.write
         w("")
-        w(self.style.MIGRATE_HEADING(f"Market day {r.day.isoformat()} ({demo.TZ})" + (" — already run, summary from the database" if r.already_run else "")))
+        w(
+            self.style.MIGRATE_HEADING(
+                f"Market day {r.day.isoformat()} ({demo.TZ})"
+                + (" — already run, summary from the database" if r.already_run else "")
+            )
+        )
         w(f"  1 onboarding     {len(world.premises)} premises with 15-minute meters")
         w(f"  3 offers         {r.offers}")
         w(f"  4 requests       {r.requests}, awards {r.awards}, awarded {r.awarded_kw:.3f} kW")
         w(f"  5 events         {r.events} dispatched")
         w(f"  6 verified       {r.delivered_kwh:.4f} kWh delivered")
-        w(f"  7 payments       {r.payments}, total {r.paid:.2f} {settings.SETTLEMENT_CURRENCY}; ledger balanced: {r.ledger_balanced}")
+        w(
+            f"  7 payments       {r.payments}, total {r.paid:.2f} {settings.SETTLEMENT_CURRENCY}; ledger balanced: {r.ledger_balanced}"
+        )
         for a in r.anchors:
             w(f"    anchored hour {a.period.start:%Y-%m-%d %H:%M}Z  leaves {a.leaf_count}  root {a.root}")
             w(f"                  status {a.status}  tx {a.tx_hash}  block {a.block_number}")
