@@ -178,8 +178,9 @@ class AnchorClient:
         self._account: LocalAccount | None = None
         self._chain_id: int | None = None
 
-    def __repr__(self) -> str:  # never shows the key
-        return f"<AnchorClient {self.rpc_url} contract={self.contract_address}>"
+    def __repr__(self) -> str:  # never shows the key, nor URL paths/credentials (API keys live there)
+        parts = urlsplit(self.rpc_url)
+        return f"<AnchorClient {parts.scheme}://{parts.hostname or parts.netloc} contract={self.contract_address}>"
 
     # -- connection ----------------------------------------------------------------------------
 
