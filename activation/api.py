@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,7 +30,7 @@ class EventOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     verification = serializers.SerializerMethodField()
 
-    @extend_schema(exclude=True)
+    @extend_schema_field(VerificationSerializer(allow_null=True))
     def get_verification(self, obj):
         v = getattr(obj, "verification", None)
         return VerificationSerializer(v).data if v else None

@@ -49,6 +49,9 @@ class OfferListCreateApi(APIView):
         window_start = AwareDateTimeField()
         window_end = AwareDateTimeField()
 
+        class Meta:
+            ref_name = "OfferSubmit"  # the OpenAPI component's name; nested "Input"s would collide
+
     @extend_schema(responses=OfferOutputSerializer(many=True))
     def get(self, request):
         seller = self._seller(request)
@@ -106,6 +109,9 @@ class RequestListCreateApi(APIView):
         max_price_per_mwh = serializers.DecimalField(max_digits=12, decimal_places=2)
         window_start = AwareDateTimeField()
         window_end = AwareDateTimeField()
+
+        class Meta:
+            ref_name = "RequestSubmit"
 
     @extend_schema(responses=RequestOutputSerializer(many=True))
     def get(self, request):

@@ -66,6 +66,9 @@ class ProofVerifyApi(APIView):
         contract_address = serializers.RegexField(r"^0x[0-9a-fA-F]{40}$", required=False, allow_null=True)
         leaf_values = serializers.ListField(child=serializers.CharField(), required=False)
 
+        class Meta:
+            ref_name = "ProofVerify"
+
     @extend_schema(request=InputSerializer, responses=dict)
     def post(self, request):
         data = self.InputSerializer(data=request.data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import Organisation
 
@@ -16,15 +16,21 @@ def settlement_items_for(*, organisations: list[Organisation]) -> QuerySet[Settl
 
 
 def earnings_total(*, organisations: list[Organisation], currency: str) -> Decimal:
-    return Posting.objects.filter(
+    total = Posting.objects.filter(
         account__organisation__in=organisations, account__kind=LedgerAccount.Kind.PARTICIPANT, asset=currency
     ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    return total.quantize(Decimal("0.0001"))  # SQLite sums decimals as floats
 
 
 def ledger_is_balanced() -> bool:
     """True when every journal entry's postings sum to zero per asset."""
+    # Off by half a unit of the amount's last (4th) place or more: exact on Postgres, float-tolerant on SQLite.
+    half_unit = Decimal("0.00005")
     unbalanced = (
-        Posting.objects.values("entry_id", "asset").annotate(total=Sum("amount")).exclude(total=0).exists()
+        Posting.objects.values("entry_id", "asset")
+        .annotate(total=Sum("amount"))
+        .filter(Q(total__gte=half_unit) | Q(total__lte=-half_unit))
+        .exists()
     )
     return not unbalanced
 

@@ -45,6 +45,14 @@ def _items_of(email: str):
     return SettlementItem.objects.filter(payee__memberships__user__email=email)
 
 
+@pytest.fixture
+def world(db):
+    """The small world's participants, zones and premises without meter history: enough where nothing is assessed."""
+    world = demo.world_load(n_residential=3, n_commercial=2, n_industrial=1)
+    world.day = demo.market_day()
+    return world
+
+
 @pytest.mark.django_db
 def test_anonymous_api_calls_are_refused_in_the_error_format():
     client = APIClient()
@@ -55,16 +63,23 @@ def test_anonymous_api_calls_are_refused_in_the_error_format():
     assert client.get("/api/v1/settlement/items/1/proof/").status_code in (401, 403)
 
 
-def test_wrong_role_is_refused(small_world, api_for):
-    start, end = demo.event_window(small_world.day)
+def test_wrong_role_is_refused(world, api_for):
+    start, end = demo.event_window(world.day)
     request_body = {
-        "zone": "sub-east-1", "kw": "5.000", "max_price_per_mwh": "200.00",
-        "window_start": start.isoformat(), "window_end": end.isoformat(),
+        "zone": "sub-east-1",
+        "kw": "5.000",
+        "max_price_per_mwh": "200.00",
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
     }
-    premise = small_world.premises[0]
+    premise = world.premises[0]
     offer_body = {
-        "premise": premise.pk, "zone": premise.grid_zone.code, "kw": "0.100", "price_per_mwh": "100.00",
-        "window_start": start.isoformat(), "window_end": end.isoformat(),
+        "premise": premise.pk,
+        "zone": premise.grid_zone.code,
+        "kw": "0.100",
+        "price_per_mwh": "100.00",
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
     }
     refusals = [
         ("consumer01@demo.flex", "/api/v1/market/requests/", request_body),
@@ -82,18 +97,18 @@ def test_wrong_role_is_refused(small_world, api_for):
     assert FlexibilityOffer.objects.count() == 0
 
 
-def test_premises_are_visible_to_owner_aggregator_and_zone_operator_only(small_world, api_for):
-    premises = {p.name: p.pk for p in small_world.premises}
+def test_premises_are_visible_to_owner_aggregator_and_zone_operator_only(world, api_for):
+    premises = {p.name: p.pk for p in world.premises}
     url = "/api/v1/accounts/premises/"
     assert _ids(api_for("consumer01@demo.flex").get(url)) == {premises["Household 01 site"]}
     assert _ids(api_for("consumer04@demo.flex").get(url)) == {premises["Business 04 site"]}
-    enrolled = set(Premise.objects.filter(aggregator=small_world.aggregator).values_list("pk", flat=True))
+    enrolled = set(Premise.objects.filter(aggregator=world.aggregator).values_list("pk", flat=True))
     assert enrolled == {premises["Household 02 site"], premises["Household 03 site"]}
     assert _ids(api_for("aggregator@demo.flex").get(url)) == enrolled
     assert _ids(api_for("operator@demo.flex").get(url)) == set(premises.values())
 
 
-def test_portal_pages_send_anonymous_to_login_and_refuse_other_roles(small_world):
+def test_portal_pages_send_anonymous_to_login_and_refuse_other_roles(world):
     anonymous = Client().get("/consumer/")
     assert anonymous.status_code == 302
     assert anonymous["Location"].startswith("/accounts/login/")
@@ -116,6 +131,17 @@ def test_openapi_document_is_valid_and_docs_render():
     validate_schema(schema)
     for path in ("/api/v1/market/offers/", "/api/v1/market/requests/", "/api/v1/settlement/items/{id}/proof/"):
         assert path in schema["paths"], path
+    # Each POST documents its own body (nested "InputSerializer"s must not collapse into one component).
+    bodies = {
+        "/api/v1/market/offers/": {"premise", "kw", "price_per_mwh"},
+        "/api/v1/market/requests/": {"zone", "kw", "max_price_per_mwh"},
+        "/api/v1/settlement/proofs/verify/": {"period", "leaf", "proof"},
+    }
+    for path, fields in bodies.items():
+        ref = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        component = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+        assert set(component["required"]) >= fields, path
+        assert "premise" not in component["properties"] or path.endswith("/offers/"), path
     as_json = client.get("/api/schema/?format=json")
     assert as_json.status_code == 200
     assert json.loads(as_json.content)["paths"].keys() == schema["paths"].keys()
@@ -125,15 +151,29 @@ def test_openapi_document_is_valid_and_docs_render():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_after_a_market_day_each_role_sees_only_its_own_events_and_payments(small_world, api_for):
+def test_after_a_market_day_each_role_sees_only_its_own_events_and_payments(
+    small_world, api_for, django_assert_max_num_queries
+):
     result = demo.market_day_run(world=small_world, day=small_world.day)
     assert result.payments > 0
     all_items = set(SettlementItem.objects.values_list("pk", flat=True))
 
+    # Lists cost a fixed handful of queries, not one per row.
+    for email, urls in (
+        ("operator@demo.flex", [u for u in LIST_ENDPOINTS if "/offers/" not in u]),
+        ("admin@demo.flex", ["/api/v1/market/awards/", "/api/v1/activation/events/", "/api/v1/settlement/items/"]),
+    ):
+        for url in urls:
+            client = api_for(email)
+            with django_assert_max_num_queries(6):
+                assert client.get(url).status_code == 200, (email, url)
+
     seen_items: set[int] = set()
     for email in CONSUMERS:
         client = api_for(email)
-        own_premises = set(Premise.objects.filter(organisation__memberships__user__email=email).values_list("pk", flat=True))
+        own_premises = set(
+            Premise.objects.filter(organisation__memberships__user__email=email).values_list("pk", flat=True)
+        )
         items = _ids(client.get("/api/v1/settlement/items/"))
         assert items == set(_items_of(email).values_list("pk", flat=True)), email
         seen_items |= items
@@ -143,7 +183,9 @@ def test_after_a_market_day_each_role_sees_only_its_own_events_and_payments(smal
     assert seen_items == all_items
     assert all(len(_items_of(e)) < len(all_items) for e in CONSUMERS)
 
-    enrolled_events = set(DREvent.objects.filter(premise__aggregator=small_world.aggregator).values_list("pk", flat=True))
+    enrolled_events = set(
+        DREvent.objects.filter(premise__aggregator=small_world.aggregator).values_list("pk", flat=True)
+    )
     assert _ids(api_for("aggregator@demo.flex").get("/api/v1/activation/events/")) == enrolled_events
     assert _ids(api_for("operator@demo.flex").get("/api/v1/activation/events/")) == set(
         DREvent.objects.values_list("pk", flat=True)

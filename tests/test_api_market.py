@@ -39,6 +39,14 @@ def _token_client(email: str) -> APIClient:
 
 
 @pytest.fixture
+def world(db):
+    """The small world's participants, zones and premises without meter history: enough where nothing is assessed."""
+    world = demo.world_load(n_residential=3, n_commercial=2, n_industrial=1)
+    world.day = demo.market_day()
+    return world
+
+
+@pytest.fixture
 def assessed(small_world):
     """Household 01 (consumer01, sells directly) assessed for the demo's event window."""
     start, end = demo.event_window(small_world.day)
@@ -61,7 +69,7 @@ def _offer_body(premise, assessment, **overrides) -> dict:
     return body
 
 
-def test_token_endpoint_refuses_a_wrong_password(small_world):
+def test_token_endpoint_refuses_a_wrong_password(world):
     response = APIClient().post(TOKEN, {"username": "consumer01@demo.flex", "password": "wrong"}, format="json")
     assert response.status_code == 400
     assert set(response.json()) == ERROR_KEYS
@@ -145,9 +153,7 @@ def test_idempotency_key_replays_the_first_response_and_refuses_another_body(ass
     assert again.json() == first.json()
     assert FlexibilityOffer.objects.count() == 1
 
-    changed = client.post(
-        OFFERS, {**body, "price_per_mwh": "99.00"}, format="json", HTTP_IDEMPOTENCY_KEY="offer-key-1"
-    )
+    changed = client.post(OFFERS, {**body, "price_per_mwh": "99.00"}, format="json", HTTP_IDEMPOTENCY_KEY="offer-key-1")
     assert changed.status_code == 409
     assert set(changed.json()) == ERROR_KEYS
     assert FlexibilityOffer.objects.count() == 1
@@ -161,7 +167,7 @@ def test_idempotency_key_replays_the_first_response_and_refuses_another_body(ass
 
 def test_consumer_may_not_offer_another_consumers_premise(small_world, api_for):
     start, end = demo.event_window(small_world.day)
-    other = small_world.premises[3]  # Business 04, not consumer01's
+    other = small_world.premises[3]  # Business 04, not consumer01's; assessed, so only ownership is in the way
     assessment = flexibility_assess(premise=other, window_start=start, window_end=end)
     response = api_for("consumer01@demo.flex").post(OFFERS, _offer_body(other, assessment), format="json")
     assert response.status_code == 403
@@ -195,8 +201,13 @@ def test_operator_request_in_its_zone_is_cleared_and_awards_are_visible(
     with django_capture_on_commit_callbacks(execute=True):
         response = operator.post(
             REQUESTS,
-            {"zone": "sub-east-1", "kw": str(want), "max_price_per_mwh": "200.00",
-             "window_start": _iso(start), "window_end": _iso(end)},
+            {
+                "zone": "sub-east-1",
+                "kw": str(want),
+                "max_price_per_mwh": "200.00",
+                "window_start": _iso(start),
+                "window_end": _iso(end),
+            },
             format="json",
         )
     assert response.status_code == 201, response.content
@@ -217,13 +228,18 @@ def test_operator_request_in_its_zone_is_cleared_and_awards_are_visible(
     assert api_for("consumer04@demo.flex").get(AWARDS).json() == []
 
 
-def test_operator_request_outside_its_service_area_is_forbidden(small_world, api_for):
-    start, end = demo.event_window(small_world.day)
+def test_operator_request_outside_its_service_area_is_forbidden(world, api_for):
+    start, end = demo.event_window(world.day)
     accounts_services.zone_create(code="iso-west", name="ISO West", kind=GridZone.Kind.ISO_ZONE)
     response = api_for("operator@demo.flex").post(
         REQUESTS,
-        {"zone": "iso-west", "kw": "10.000", "max_price_per_mwh": "200.00",
-         "window_start": _iso(start), "window_end": _iso(end)},
+        {
+            "zone": "iso-west",
+            "kw": "10.000",
+            "max_price_per_mwh": "200.00",
+            "window_start": _iso(start),
+            "window_end": _iso(end),
+        },
         format="json",
     )
     assert response.status_code == 403
@@ -233,17 +249,27 @@ def test_operator_request_outside_its_service_area_is_forbidden(small_world, api
     assert FlexibilityRequest.objects.count() == 0
 
 
-def test_operator_request_for_zero_kw_is_refused(small_world, api_for):
-    start, end = demo.event_window(small_world.day)
-    response = api_for("operator@demo.flex").post(
-        REQUESTS,
-        {"zone": "sub-east-1", "kw": "0", "max_price_per_mwh": "200.00",
-         "window_start": _iso(start), "window_end": _iso(end)},
-        format="json",
-    )
-    assert response.status_code == 400
-    body = response.json()
-    assert set(body) == ERROR_KEYS
-    assert "kw" in body["fields"]
+def test_invalid_operator_requests_are_refused_naming_the_field(world, api_for):
+    start, end = demo.event_window(world.day)
+    client = api_for("operator@demo.flex")
+    valid = {
+        "zone": "sub-east-1",
+        "kw": "10.000",
+        "max_price_per_mwh": "200.00",
+        "window_start": _iso(start),
+        "window_end": _iso(end),
+    }
+    cases = [
+        ("kw", {"kw": "0"}),
+        ("max_price_per_mwh", {"max_price_per_mwh": "-1.00"}),
+        ("window_end", {"window_end": _iso(start)}),
+        ("window_end", {"window_end": end.replace(tzinfo=None).isoformat()}),
+    ]
+    for field, override in cases:
+        response = client.post(REQUESTS, {**valid, **override}, format="json")
+        assert response.status_code == 400, (field, override, response.content)
+        body = response.json()
+        assert set(body) == ERROR_KEYS
+        assert field in body["fields"], (field, body)
     assert FlexibilityRequest.objects.count() == 0
     assert Award.objects.count() == 0

@@ -40,8 +40,14 @@ def account_for(*, organisation: Organisation | None, kind: str, asset: str) -> 
     return account
 
 
+# A posting's amount has four decimal places. SQLite sums decimals as floats (0.1 + 0.2 - 0.3 is 5.6e-17 there),
+# so sums are rounded back to those places; on Postgres (exact numeric) this changes nothing.
+AMOUNT_QUANTUM = Decimal("0.0001")
+
+
 def account_balance(account: LedgerAccount) -> Decimal:
-    return Posting.objects.filter(account=account).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    total = Posting.objects.filter(account=account).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    return total.quantize(AMOUNT_QUANTUM)
 
 
 @transaction.atomic
