@@ -21,6 +21,14 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
+def world(db):
+    """The small world's participants, zones and premises without meter history (nothing assessed)."""
+    world = demo.world_load(n_residential=3, n_commercial=2, n_industrial=1)
+    world.day = demo.market_day()
+    return world
+
+
+@pytest.fixture
 def small_world(db):
     """The demo's world, smaller: 3 households (2 via the aggregator), 2 businesses, 1 factory, 21 days of data."""
     world = demo.world_load(n_residential=3, n_commercial=2, n_industrial=1)

@@ -45,14 +45,6 @@ def _items_of(email: str):
     return SettlementItem.objects.filter(payee__memberships__user__email=email)
 
 
-@pytest.fixture
-def world(db):
-    """The small world's participants, zones and premises without meter history: enough where nothing is assessed."""
-    world = demo.world_load(n_residential=3, n_commercial=2, n_industrial=1)
-    world.day = demo.market_day()
-    return world
-
-
 @pytest.mark.django_db
 def test_anonymous_api_calls_are_refused_in_the_error_format():
     client = APIClient()

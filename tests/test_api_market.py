@@ -39,14 +39,6 @@ def _token_client(email: str) -> APIClient:
 
 
 @pytest.fixture
-def world(db):
-    """The small world's participants, zones and premises without meter history: enough where nothing is assessed."""
-    world = demo.world_load(n_residential=3, n_commercial=2, n_industrial=1)
-    world.day = demo.market_day()
-    return world
-
-
-@pytest.fixture
 def assessed(small_world):
     """Household 01 (consumer01, sells directly) assessed for the demo's event window."""
     start, end = demo.event_window(small_world.day)

@@ -3,7 +3,7 @@
 from .base import *  # noqa: F403
 from .base import VAR_DIR, env
 
-VAR_DIR.mkdir(exist_ok=True)
+(VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tests use an in-process EVM unless a test asks for anvil explicitly.
