@@ -127,7 +127,9 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
         )
         VerificationInterval.objects.bulk_create(
             [
-                VerificationInterval(verification=verification, start=s, baseline_kwh=b, actual_kwh=a, delivered_kwh=d)
+                VerificationInterval(
+                    verification=verification, start=s, baseline_kwh=b, actual_kwh=a, delivered_kwh=d
+                )
                 for s, b, a, d in rows
             ]
         )
@@ -140,9 +142,9 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
 def events_verify_due(*, now: datetime | None = None) -> list[int]:
     """Verify every completed event without a verification whose meter data is complete."""
     verified = []
-    for event_id in DREvent.objects.filter(status=DREvent.Status.COMPLETED, verification__isnull=True).values_list(
-        "pk", flat=True
-    ):
+    for event_id in DREvent.objects.filter(
+        status=DREvent.Status.COMPLETED, verification__isnull=True
+    ).values_list("pk", flat=True):
         try:
             event_verify(event_id=event_id, now=now)
         except ApplicationError as exc:

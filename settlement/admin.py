@@ -72,17 +72,7 @@ class PeriodAnchorAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["root", "tx_hash"]
     exclude = ["tree_dump", "raw_tx"]
-    readonly_fields = [
-        "period",
-        "root",
-        "leaf_count",
-        "deployment",
-        "nonce",
-        "tx_hash",
-        "block_number",
-        "block_hash",
-        "gas_used",
-    ]
+    readonly_fields = ["period", "root", "leaf_count", "deployment", "nonce", "tx_hash", "block_number", "block_hash", "gas_used"]
 
 
 @admin.register(ChainDeployment)

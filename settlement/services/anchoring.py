@@ -49,9 +49,7 @@ def item_leaf_values(item: SettlementItem) -> tuple:
 
 def period_leaf_values(period: SettlementPeriod) -> list[tuple]:
     start = int(period.start.timestamp())
-    rows = (
-        SettlementItem.objects.filter(period=period).order_by("pk").values_list("pk", "payee_id", "currency", "amount")
-    )
+    rows = SettlementItem.objects.filter(period=period).order_by("pk").values_list("pk", "payee_id", "currency", "amount")
     return [(pk, organisation_ref(payee), asset_code(cur), int(amount * 100), start) for pk, payee, cur, amount in rows]
 
 
@@ -113,11 +111,7 @@ def _broadcast(client, anchor: PeriodAnchor) -> None:
     try:
         client.send_raw(bytes.fromhex(anchor.raw_tx.removeprefix("0x")))
     except Exception as exc:  # the node may already know the transaction; the receipt decides
-        if (
-            client.receipt(anchor.tx_hash) is None
-            and "known" not in str(exc).lower()
-            and "nonce too low" not in str(exc).lower()
-        ):
+        if client.receipt(anchor.tx_hash) is None and "known" not in str(exc).lower() and "nonce too low" not in str(exc).lower():
             raise
     PeriodAnchor.objects.filter(pk=anchor.pk, status=PeriodAnchor.Status.SIGNED).update(
         status=PeriodAnchor.Status.SUBMITTED, submitted_at=timezone.now()
@@ -193,12 +187,9 @@ def periods_anchor_closed(*, now: datetime | None = None, client=None, wait: boo
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.ANCHOR_GRACE_MINUTES)
     out = []
-    for period_id in (
-        SettlementPeriod.objects.filter(end__lte=cutoff)
-        .exclude(anchor__status=PeriodAnchor.Status.CONFIRMED)
-        .order_by("start")
-        .values_list("pk", flat=True)
-    ):
+    for period_id in SettlementPeriod.objects.filter(end__lte=cutoff).exclude(
+        anchor__status=PeriodAnchor.Status.CONFIRMED
+    ).order_by("start").values_list("pk", flat=True):
         anchor = period_seal(period_id=period_id, now=now)
         if anchor is None:
             continue

@@ -12,12 +12,7 @@ def _bytes32(value: str) -> bytes:
 
 
 def proof_verify_on_chain(
-    *,
-    period: int,
-    leaf: str,
-    proof: list[str],
-    contract_address: str | None = None,
-    leaf_values: list[str] | None = None,
+    *, period: int, leaf: str, proof: list[str], contract_address: str | None = None, leaf_values: list[str] | None = None
 ) -> dict:
     """Ask the chain whether ``leaf`` with ``proof`` belongs to the root anchored for ``period``.
 
