@@ -21,7 +21,12 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts import services as accounts_services
-from accounts.models import GridZone, Meter, Organisation, Premise
+from accounts.consents import consent_grant, enrolment_create
+from accounts.kyc.providers import AutoApproveProvider
+from accounts.kyc.services import verification_case_create, verification_case_submit, verification_document_add
+from accounts.mfa import totp_activate
+from accounts.models import Consent, GridZone, Meter, Organisation, Premise, VerificationCase, VerificationDocument
+from accounts.selectors import consents_active, current_verification
 from activation.models import DREvent, EventVerification
 from activation.services import events_advance, events_verify_due
 from assessment.models import MeterReading
@@ -35,12 +40,22 @@ from settlement.services.anchoring import periods_anchor_closed
 
 TZ = "America/New_York"
 PASSWORD = "flexdemo-2026"  # noqa: S105 - the published demo password
+# The published TOTP secret of the demo's operator and admin (MFA is required for them): add it to an
+# authenticator app, or compute a code with allauth.mfa.totp.internal.auth.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPFLEXDEMO2026AAAA"  # noqa: S105 - published demo secret
+JURISDICTION = "US-FERC2222-PJM"
+AGGREGATOR_LICENCE = "PJM-DERA-0042"
 HISTORY_DAYS = 35
 EVENT_LOCAL_START = time(17, 0)
 EVENT_HOURS = 2
 N_RESIDENTIAL, N_COMMERCIAL, N_INDUSTRIAL = 40, 14, 6
 FEEDERS = ["feeder-e1a", "feeder-e1b", "feeder-e2a", "feeder-e2b"]
-SUBSTATION_OF = {"feeder-e1a": "sub-east-1", "feeder-e1b": "sub-east-1", "feeder-e2a": "sub-east-2", "feeder-e2b": "sub-east-2"}
+SUBSTATION_OF = {
+    "feeder-e1a": "sub-east-1",
+    "feeder-e1b": "sub-east-1",
+    "feeder-e2a": "sub-east-2",
+    "feeder-e2b": "sub-east-2",
+}
 PRICE_RANGE = {"residential": (150, 260), "commercial": (110, 210), "industrial": (80, 160)}
 MAX_PRICE = Decimal("250.00")
 
@@ -81,28 +96,53 @@ def world_load(
         + [Premise.Segment.INDUSTRIAL] * n_industrial
     )
     with transaction.atomic():
-        iso = accounts_services.zone_create(code="iso-east", name="ISO East", kind=GridZone.Kind.ISO_ZONE)
+        iso = accounts_services.zone_create(
+            code="iso-east", name="ISO East", kind=GridZone.Kind.ISO_ZONE, jurisdiction=JURISDICTION
+        )
         subs = {
-            code: accounts_services.zone_create(code=code, name=code.replace("-", " ").title(), kind=GridZone.Kind.SUBSTATION, parent=iso)
+            code: accounts_services.zone_create(
+                code=code, name=code.replace("-", " ").title(), kind=GridZone.Kind.SUBSTATION, parent=iso
+            )
             for code in sorted(set(SUBSTATION_OF.values()))
         }
         feeders = {
-            code: accounts_services.zone_create(code=code, name=code.replace("-", " ").title(), kind=GridZone.Kind.FEEDER, parent=subs[SUBSTATION_OF[code]])
+            code: accounts_services.zone_create(
+                code=code,
+                name=code.replace("-", " ").title(),
+                kind=GridZone.Kind.FEEDER,
+                parent=subs[SUBSTATION_OF[code]],
+            )
             for code in FEEDERS
         }
         operator = accounts_services.organisation_create(
             name="East Grid DSO", kind=Organisation.Kind.GRID_OPERATOR, service_zones=[iso]
         )
-        aggregator = accounts_services.organisation_create(name="BrightFlex Aggregation", kind=Organisation.Kind.AGGREGATOR)
+        aggregator = accounts_services.organisation_create(
+            name="BrightFlex Aggregation", kind=Organisation.Kind.AGGREGATOR
+        )
         platform = accounts_services.organisation_create(name="FlexMarket Platform", kind=Organisation.Kind.PLATFORM)
         world = World(operator=operator, aggregator=aggregator)
         hashed = make_password(PASSWORD)
-        admin = accounts_services.user_create(email="admin@demo.flex", password=hashed, password_is_hashed=True, organisation=platform, verified=True)
+        admin = accounts_services.user_create(
+            email="admin@demo.flex", password=hashed, password_is_hashed=True, organisation=platform, verified=True
+        )
         if not admin.is_superuser:
             admin.is_staff = admin.is_superuser = True
             admin.save(update_fields=["is_staff", "is_superuser"])
-        accounts_services.user_create(email="operator@demo.flex", password=hashed, password_is_hashed=True, organisation=operator, verified=True)
-        accounts_services.user_create(email="aggregator@demo.flex", password=hashed, password_is_hashed=True, organisation=aggregator, verified=True)
+        operator_user = accounts_services.user_create(
+            email="operator@demo.flex", password=hashed, password_is_hashed=True, organisation=operator, verified=True
+        )
+        aggregator_user = accounts_services.user_create(
+            email="aggregator@demo.flex",
+            password=hashed,
+            password_is_hashed=True,
+            organisation=aggregator,
+            verified=True,
+        )
+        for user in (admin, operator_user):
+            totp_activate(user=user, secret=TOTP_SECRET)
+        accounts_services.aggregator_licence_set(organisation=aggregator, licence_number=AGGREGATOR_LICENCE)
+        _verify(aggregator, user=aggregator_user, number="REG-BRIGHTFLEX", segment=None)
         world.logins += [
             ("admin (admin console)", "admin@demo.flex"),
             ("grid operator", "operator@demo.flex"),
@@ -113,7 +153,9 @@ def world_load(
             label = {"residential": "Household", "commercial": "Business", "industrial": "Factory"}[segment]
             org = accounts_services.organisation_create(name=f"{label} {n:02d}", kind=Organisation.Kind.CONSUMER)
             email = f"consumer{n:02d}@demo.flex"
-            accounts_services.user_create(email=email, password=hashed, password_is_hashed=True, organisation=org, verified=True)
+            user = accounts_services.user_create(
+                email=email, password=hashed, password_is_hashed=True, organisation=org, verified=True
+            )
             # Three of four households are enrolled with the aggregator; businesses and factories sell directly.
             enrolled = segment == Premise.Segment.RESIDENTIAL and i % 4 != 0
             premise = accounts_services.premise_create(
@@ -123,13 +165,68 @@ def world_load(
                 grid_zone=feeders[FEEDERS[i % len(FEEDERS)]],
                 timezone=TZ,
                 address=f"{100 + n} Grid Street, Eastville",
-                aggregator=aggregator if enrolled else None,
+                utility_account_number=f"UA-{n:06d}",
+                utility_account_holder=org.name,
             )
             accounts_services.meter_create(premise=premise, meter_id=f"MTR-{n:04d}", interval_minutes=15)
+            # KYC through the provider interface (automatic approval of clean cases), consent, then enrolment.
+            _verify(org, user=user, number=f"P{n:07d}", segment=segment)
+            if enrolled:
+                _consent_and_enrol(premise=premise, aggregator=aggregator, owner=user, aggregator_user=aggregator_user)
             world.premises.append(premise)
             if n in (1, 2, n_residential + 1, n_residential + n_commercial + 1):
                 world.logins.append((f"{segment} consumer{' (via aggregator)' if enrolled else ''}", email))
     return world
+
+
+def _verify(org: Organisation, *, user, number: str, segment: str | None) -> None:
+    """KYC (households) or KYB (businesses, factories, the aggregator), decided by the automatic provider."""
+    if current_verification(org) is not None:
+        return
+    business = segment != Premise.Segment.RESIDENTIAL
+    case = VerificationCase.objects.filter(organisation=org, status=VerificationCase.Status.DRAFT).first()
+    if case is None:
+        case = verification_case_create(
+            organisation=org,
+            legal_name=org.name,
+            kind=VerificationCase.Kind.KYB if business else VerificationCase.Kind.KYC,
+            level=VerificationCase.Level.ENHANCED if business else VerificationCase.Level.BASIC,
+            by=user,
+        )
+    expires = timezone.now().date() + timedelta(days=5 * 365)
+    if business:
+        verification_document_add(
+            case=case,
+            doc_type=VerificationDocument.DocType.BUSINESS_REGISTRATION,
+            number=f"BR-{number}",
+            holder_name=org.name,
+            issuing_country="US",
+            by=user,
+        )
+    else:
+        verification_document_add(
+            case=case,
+            doc_type=VerificationDocument.DocType.PASSPORT,
+            number=number,
+            holder_name=org.name,
+            issuing_country="US",
+            expires_on=expires,
+            by=user,
+        )
+    verification_case_submit(case=case, by=user, provider=AutoApproveProvider())
+
+
+def _consent_and_enrol(*, premise: Premise, aggregator: Organisation, owner, aggregator_user) -> None:
+    if not consents_active().filter(premise=premise, aggregator=aggregator).exists():
+        consent_grant(
+            premise=premise,
+            aggregator=aggregator,
+            by=owner,
+            scopes=[Consent.Scope.INTERVAL_READINGS, Consent.Scope.DEVICE_CONTROL],
+            expires_at=timezone.now() + timedelta(days=365),
+        )
+    enrolment_create(premise=premise, aggregator=aggregator, by=aggregator_user)
+    premise.refresh_from_db(fields=["aggregator"])
 
 
 def _meter_seed(meter: Meter) -> int:
@@ -144,7 +241,9 @@ def history_load(*, world: World, until: date, days: int = HISTORY_DAYS) -> int:
     end, _ = local_day_bounds(until)
     for premise in world.premises:
         meter = premise.meters.get()
-        have = set(MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", flat=True))
+        have = set(
+            MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", flat=True)
+        )
         starts = [s for s in interval_starts(start, end, meter.interval_minutes) if s not in have]
         if not starts:
             continue
@@ -242,7 +341,10 @@ def _day_readings(*, world: World, day: date) -> None:
             compliance = 0.0 if r < 0.08 else (0.55 if r < 0.25 else 1.0)
             idx = [i for i, s in enumerate(starts) if event.start <= s < event.end]
             actual = response_kwh(
-                baseline_kwh=[values[i] for i in idx], reduction_kw=event.target_kw, interval_minutes=meter.interval_minutes, compliance=compliance
+                baseline_kwh=[values[i] for i in idx],
+                reduction_kw=event.target_kw,
+                interval_minutes=meter.interval_minutes,
+                compliance=compliance,
             )
             for i, v in zip(idx, actual, strict=True):
                 values[i] = v
@@ -263,6 +365,9 @@ def _summarise(result: DayResult, *, world: World, window_start: datetime) -> No
     result.payments = items.count()
     result.paid = items.aggregate(total=Sum("amount"))["total"] or Decimal("0")
     result.anchors = list(
-        PeriodAnchor.objects.filter(period__items__in=items).distinct().select_related("period").order_by("period__start")
+        PeriodAnchor.objects.filter(period__items__in=items)
+        .distinct()
+        .select_related("period")
+        .order_by("period__start")
     )
     result.ledger_balanced = ledger_is_balanced()
