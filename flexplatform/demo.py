@@ -41,7 +41,7 @@ from settlement.services.anchoring import periods_anchor_closed
 TZ = "America/New_York"
 PASSWORD = "flexdemo-2026"  # noqa: S105 - the published demo password
 # The published TOTP secret of the demo's operator and admin (MFA is required for them): add it to an
-# authenticator app, or compute a code with allauth.mfa.totp.internal.auth.
+# authenticator app to sign in to the portal as them.
 TOTP_SECRET = "JBSWY3DPEHPK3PXPFLEXDEMO2026AAAA"  # noqa: S105 - published demo secret
 JURISDICTION = "US-FERC2222-PJM"
 AGGREGATOR_LICENCE = "PJM-DERA-0042"
@@ -50,12 +50,7 @@ EVENT_LOCAL_START = time(17, 0)
 EVENT_HOURS = 2
 N_RESIDENTIAL, N_COMMERCIAL, N_INDUSTRIAL = 40, 14, 6
 FEEDERS = ["feeder-e1a", "feeder-e1b", "feeder-e2a", "feeder-e2b"]
-SUBSTATION_OF = {
-    "feeder-e1a": "sub-east-1",
-    "feeder-e1b": "sub-east-1",
-    "feeder-e2a": "sub-east-2",
-    "feeder-e2b": "sub-east-2",
-}
+SUBSTATION_OF = {"feeder-e1a": "sub-east-1", "feeder-e1b": "sub-east-1", "feeder-e2a": "sub-east-2", "feeder-e2b": "sub-east-2"}
 PRICE_RANGE = {"residential": (150, 260), "commercial": (110, 210), "industrial": (80, 160)}
 MAX_PRICE = Decimal("250.00")
 
@@ -96,49 +91,28 @@ def world_load(
         + [Premise.Segment.INDUSTRIAL] * n_industrial
     )
     with transaction.atomic():
-        iso = accounts_services.zone_create(
-            code="iso-east", name="ISO East", kind=GridZone.Kind.ISO_ZONE, jurisdiction=JURISDICTION
-        )
+        iso = accounts_services.zone_create(code="iso-east", name="ISO East", kind=GridZone.Kind.ISO_ZONE, jurisdiction=JURISDICTION)
         subs = {
-            code: accounts_services.zone_create(
-                code=code, name=code.replace("-", " ").title(), kind=GridZone.Kind.SUBSTATION, parent=iso
-            )
+            code: accounts_services.zone_create(code=code, name=code.replace("-", " ").title(), kind=GridZone.Kind.SUBSTATION, parent=iso)
             for code in sorted(set(SUBSTATION_OF.values()))
         }
         feeders = {
-            code: accounts_services.zone_create(
-                code=code,
-                name=code.replace("-", " ").title(),
-                kind=GridZone.Kind.FEEDER,
-                parent=subs[SUBSTATION_OF[code]],
-            )
+            code: accounts_services.zone_create(code=code, name=code.replace("-", " ").title(), kind=GridZone.Kind.FEEDER, parent=subs[SUBSTATION_OF[code]])
             for code in FEEDERS
         }
         operator = accounts_services.organisation_create(
             name="East Grid DSO", kind=Organisation.Kind.GRID_OPERATOR, service_zones=[iso]
         )
-        aggregator = accounts_services.organisation_create(
-            name="BrightFlex Aggregation", kind=Organisation.Kind.AGGREGATOR
-        )
+        aggregator = accounts_services.organisation_create(name="BrightFlex Aggregation", kind=Organisation.Kind.AGGREGATOR)
         platform = accounts_services.organisation_create(name="FlexMarket Platform", kind=Organisation.Kind.PLATFORM)
         world = World(operator=operator, aggregator=aggregator)
         hashed = make_password(PASSWORD)
-        admin = accounts_services.user_create(
-            email="admin@demo.flex", password=hashed, password_is_hashed=True, organisation=platform, verified=True
-        )
+        admin = accounts_services.user_create(email="admin@demo.flex", password=hashed, password_is_hashed=True, organisation=platform, verified=True)
         if not admin.is_superuser:
             admin.is_staff = admin.is_superuser = True
             admin.save(update_fields=["is_staff", "is_superuser"])
-        operator_user = accounts_services.user_create(
-            email="operator@demo.flex", password=hashed, password_is_hashed=True, organisation=operator, verified=True
-        )
-        aggregator_user = accounts_services.user_create(
-            email="aggregator@demo.flex",
-            password=hashed,
-            password_is_hashed=True,
-            organisation=aggregator,
-            verified=True,
-        )
+        operator_user = accounts_services.user_create(email="operator@demo.flex", password=hashed, password_is_hashed=True, organisation=operator, verified=True)
+        aggregator_user = accounts_services.user_create(email="aggregator@demo.flex", password=hashed, password_is_hashed=True, organisation=aggregator, verified=True)
         for user in (admin, operator_user):
             totp_activate(user=user, secret=TOTP_SECRET)
         accounts_services.aggregator_licence_set(organisation=aggregator, licence_number=AGGREGATOR_LICENCE)
@@ -153,9 +127,7 @@ def world_load(
             label = {"residential": "Household", "commercial": "Business", "industrial": "Factory"}[segment]
             org = accounts_services.organisation_create(name=f"{label} {n:02d}", kind=Organisation.Kind.CONSUMER)
             email = f"consumer{n:02d}@demo.flex"
-            user = accounts_services.user_create(
-                email=email, password=hashed, password_is_hashed=True, organisation=org, verified=True
-            )
+            user = accounts_services.user_create(email=email, password=hashed, password_is_hashed=True, organisation=org, verified=True)
             # Three of four households are enrolled with the aggregator; businesses and factories sell directly.
             enrolled = segment == Premise.Segment.RESIDENTIAL and i % 4 != 0
             premise = accounts_services.premise_create(
@@ -193,25 +165,15 @@ def _verify(org: Organisation, *, user, number: str, segment: str | None) -> Non
             level=VerificationCase.Level.ENHANCED if business else VerificationCase.Level.BASIC,
             by=user,
         )
-    expires = timezone.now().date() + timedelta(days=5 * 365)
     if business:
         verification_document_add(
-            case=case,
-            doc_type=VerificationDocument.DocType.BUSINESS_REGISTRATION,
-            number=f"BR-{number}",
-            holder_name=org.name,
-            issuing_country="US",
-            by=user,
+            case=case, doc_type=VerificationDocument.DocType.BUSINESS_REGISTRATION, number=f"BR-{number}",
+            holder_name=org.name, issuing_country="US", by=user,
         )
     else:
         verification_document_add(
-            case=case,
-            doc_type=VerificationDocument.DocType.PASSPORT,
-            number=number,
-            holder_name=org.name,
-            issuing_country="US",
-            expires_on=expires,
-            by=user,
+            case=case, doc_type=VerificationDocument.DocType.PASSPORT, number=number, holder_name=org.name,
+            issuing_country="US", expires_on=timezone.now().date() + timedelta(days=5 * 365), by=user,
         )
     verification_case_submit(case=case, by=user, provider=AutoApproveProvider())
 
@@ -241,9 +203,7 @@ def history_load(*, world: World, until: date, days: int = HISTORY_DAYS) -> int:
     end, _ = local_day_bounds(until)
     for premise in world.premises:
         meter = premise.meters.get()
-        have = set(
-            MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", flat=True)
-        )
+        have = set(MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", flat=True))
         starts = [s for s in interval_starts(start, end, meter.interval_minutes) if s not in have]
         if not starts:
             continue
@@ -341,10 +301,7 @@ def _day_readings(*, world: World, day: date) -> None:
             compliance = 0.0 if r < 0.08 else (0.55 if r < 0.25 else 1.0)
             idx = [i for i, s in enumerate(starts) if event.start <= s < event.end]
             actual = response_kwh(
-                baseline_kwh=[values[i] for i in idx],
-                reduction_kw=event.target_kw,
-                interval_minutes=meter.interval_minutes,
-                compliance=compliance,
+                baseline_kwh=[values[i] for i in idx], reduction_kw=event.target_kw, interval_minutes=meter.interval_minutes, compliance=compliance
             )
             for i, v in zip(idx, actual, strict=True):
                 values[i] = v
@@ -365,9 +322,6 @@ def _summarise(result: DayResult, *, world: World, window_start: datetime) -> No
     result.payments = items.count()
     result.paid = items.aggregate(total=Sum("amount"))["total"] or Decimal("0")
     result.anchors = list(
-        PeriodAnchor.objects.filter(period__items__in=items)
-        .distinct()
-        .select_related("period")
-        .order_by("period__start")
+        PeriodAnchor.objects.filter(period__items__in=items).distinct().select_related("period").order_by("period__start")
     )
     result.ledger_balanced = ledger_is_balanced()

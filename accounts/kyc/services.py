@@ -228,8 +228,8 @@ def verification_case_decide(
     *, case: VerificationCase, reviewer, approve: bool, reason: str, now: datetime | None = None
 ) -> VerificationCase:
     """A reviewer's decision on a case in the review queue. A reason is required; it is kept with the decision."""
-    from ..selectors import user_role
     from ..models import Membership
+    from ..selectors import user_role
 
     if user_role(reviewer) != Membership.Role.ADMIN:
         raise NotPermitted("Only platform admins review verification cases.")
