@@ -287,3 +287,39 @@ def organisation_trading_status(organisation: Organisation, *, now: datetime | N
     if failing:
         return TradingStatus(False, tuple(r.detail for r in failing))
     return TradingStatus(True)
+
+
+def verified_resources_for(user, *, now: datetime | None = None) -> list[dict]:
+    """Premises in the operator's zones (all, for admins and auditors) that their seller may offer now: the
+    aggregator holding an active consented enrolment, or else the owner; the seller's trading gate passes."""
+    now = now or timezone.now()
+    role = user_role(user)
+    qs = Premise.objects.select_related("organisation", "grid_zone").order_by("id")
+    if role == Membership.Role.GRID_OPERATOR:
+        qs = qs.filter(grid_zone_id__in=operator_zone_ids(user))
+    elif role not in READ_ALL_ROLES:
+        return []
+    enrolled = dict(enrolments_active(now=now).values_list("premise_id", "aggregator_id"))
+    sellers = {o.pk: o for o in Organisation.objects.filter(pk__in=set(enrolled.values()))}
+    status_cache: dict[int, bool] = {}
+    out = []
+    for premise in qs:
+        verification = current_verification(premise.organisation, now=now)
+        if verification is None:
+            continue
+        seller = sellers.get(enrolled.get(premise.pk)) or premise.organisation
+        if seller.pk not in status_cache:
+            status_cache[seller.pk] = organisation_trading_status(seller, now=now).allowed
+        if not status_cache[seller.pk]:
+            continue
+        out.append(
+            {
+                "id": premise.pk,
+                "name": premise.name,
+                "segment": premise.segment,
+                "zone": premise.grid_zone.code,
+                "seller": seller.name,
+                "owner_verified_until": verification.verified_until,
+            }
+        )
+    return out
