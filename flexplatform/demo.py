@@ -42,7 +42,7 @@ TZ = "America/New_York"
 PASSWORD = "flexdemo-2026"  # noqa: S105 - the published demo password
 # The published TOTP secret of the demo's operator and admin (MFA is required for them): add it to an
 # authenticator app to sign in to the portal as them.
-TOTP_SECRET = "JBSWY3DPEHPK3PXPFLEXDEMO2026AAAA"  # noqa: S105 - published demo secret
+TOTP_SECRET = "JBSWY3DPEHPK3PXPFLEXDEMOTWOZZAAA"  # noqa: S105 - published demo secret
 JURISDICTION = "US-FERC2222-PJM"
 AGGREGATOR_LICENCE = "PJM-DERA-0042"
 HISTORY_DAYS = 35
