@@ -1,6 +1,28 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
-from .models import GridZone, IdempotencyRecord, Membership, Meter, Organisation, Premise
+from flexplatform.errors import ApplicationError
+
+from .audit import audit_entries
+from .kyc.services import verification_case_decide
+from .models import (
+    AuditEntry,
+    Consent,
+    Enrolment,
+    GridZone,
+    IdempotencyRecord,
+    Membership,
+    Meter,
+    Organisation,
+    Premise,
+    VerificationCase,
+    VerificationDecision,
+    VerificationDocument,
+    WalletLink,
+)
 
 
 @admin.register(GridZone)
@@ -60,3 +82,121 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
     list_display = ["user", "scope", "key", "response_status", "created_at"]
     list_filter = ["scope", "response_status"]
     search_fields = ["key", "user__email"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Status changes go through services; the admin shows records, it does not edit them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class VerificationDocumentInline(admin.TabularInline):
+    model = VerificationDocument
+    extra = 0
+    can_delete = False
+    readonly_fields = ["doc_type", "number", "issuing_country", "holder_name", "expires_on", "file", "uploaded_at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class VerificationDecisionInline(admin.TabularInline):
+    model = VerificationDecision
+    extra = 0
+    can_delete = False
+    readonly_fields = ["created_at", "provider", "outcome", "reasons", "decided_by"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept with the decision and audited.")
+
+
+@admin.register(VerificationCase)
+class VerificationCaseAdmin(ReadOnlyAdmin):
+    """The KYC review queue: filter on "In review"; open a case and decide it with a reason."""
+
+    list_display = ["id", "legal_name", "organisation", "kind", "level", "status", "submitted_at", "verified_until"]
+    list_filter = ["status", "kind", "level"]
+    search_fields = ["legal_name", "organisation__name", "documents__number"]
+    readonly_fields = [
+        "organisation", "subject_user", "kind", "level", "legal_name", "status", "review_flags", "created_at",
+        "submitted_at", "decided_at", "verified_until",
+    ]
+    inlines = [VerificationDocumentInline, VerificationDecisionInline]
+    change_form_template = "admin/accounts/verificationcase/change_form.html"
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/decide/", self.admin_site.admin_view(self.decide_view), name="accounts_verificationcase_decide"),
+        ] + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        if "status__exact" not in request.GET and not request.GET:
+            return redirect(reverse("admin:accounts_verificationcase_changelist") + "?status__exact=in_review")
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        case = get_object_or_404(VerificationCase, pk=object_id)
+        extra_context["decision_form"] = DecisionForm() if case.status == VerificationCase.Status.IN_REVIEW else None
+        extra_context["audit"] = audit_entries(subject_type=AuditEntry.Subject.VERIFICATION_CASE, subject_id=case.pk)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def decide_view(self, request, pk):
+        case = get_object_or_404(VerificationCase, pk=pk)
+        form = DecisionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                verification_case_decide(
+                    case=case,
+                    reviewer=request.user,
+                    approve=form.cleaned_data["decision"] == "approve",
+                    reason=form.cleaned_data["reason"],
+                )
+            except ApplicationError as exc:
+                messages.error(request, exc.detail)
+            else:
+                messages.success(request, f"Case {case.pk}: {form.cleaned_data['decision']}d.")
+                return redirect(reverse("admin:accounts_verificationcase_changelist") + "?status__exact=in_review")
+        context = {**self.admin_site.each_context(request), "case": case, "decision_form": form, "opts": self.model._meta}
+        return TemplateResponse(request, "admin/accounts/verificationcase/decide.html", context)
+
+
+@admin.register(Consent)
+class ConsentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "premise", "aggregator", "purpose", "status", "granted_at", "expires_at", "revoked_at"]
+    list_filter = ["status", "purpose", "aggregator"]
+    search_fields = ["premise__name", "aggregator__name"]
+
+
+@admin.register(Enrolment)
+class EnrolmentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "premise", "aggregator", "service", "status", "starts_at", "ends_at"]
+    list_filter = ["status", "service", "aggregator"]
+    search_fields = ["premise__name", "aggregator__name"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["at", "subject_type", "subject_id", "organisation", "actor", "from_status", "to_status", "reason"]
+    list_filter = ["subject_type", "to_status"]
+    search_fields = ["reason", "organisation__name", "actor__email"]
+
+
+@admin.register(WalletLink)
+class WalletLinkAdmin(ReadOnlyAdmin):
+    list_display = ["user", "address", "linked_at"]
+    search_fields = ["address", "user__email"]

@@ -1,15 +1,30 @@
-"""Accounts API: premises visible to the caller, and API tokens."""
+"""Accounts API: premises, API tokens (MFA for operators and admins), KYC cases, consents and enrolments,
+verified resources for operators, compliance status, the audit trail, wallet linking (EIP-4361)."""
 
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from flexplatform.api import HasRole, acting_organisation
+from flexplatform.errors import NotPermitted
+
+from . import consents as consent_services
+from . import selectors, wallets
+from .audit import audit_entries
+from .kyc import services as kyc
+from .mfa import mfa_required, totp_authenticator, totp_verify
+from .models import Consent, Enrolment, Membership, Organisation, VerificationCase, VerificationDocument
 from .selectors import premises_visible_to
+
+R = Membership.Role
+READ_ALL = (R.ADMIN, R.AUDITOR)
 
 
 class PremiseOutputSerializer(serializers.Serializer):
@@ -29,10 +44,354 @@ class PremiseListApi(APIView):
 
 
 class TokenApi(ObtainAuthToken):
-    """Exchange a username (the email) and password for an API token."""
+    """Exchange a username (the email) and password for an API token. Grid operators and admins must also send
+    ``otp``, a current code of their TOTP authenticator, and get no token before they have set one up."""
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.serializer_class(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        if mfa_required(user):
+            if totp_authenticator(user) is None:
+                raise NotPermitted(
+                    "Set up two-factor authentication (TOTP) in the portal first.", code="mfa_setup_required"
+                )
+            if not totp_verify(user, str(request.data.get("otp", ""))):
+                raise NotPermitted(
+                    "A current TOTP code is required.", code="mfa_required", fields={"otp": ["Invalid or missing."]}
+                )
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+# --- KYC -----------------------------------------------------------------------------------------------------
+
+
+class DocumentOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = VerificationDocument
+        fields = ["id", "doc_type", "number", "issuing_country", "holder_name", "expires_on", "uploaded_at"]
+
+
+class CaseOutputSerializer(serializers.ModelSerializer):
+    documents = DocumentOutputSerializer(many=True, read_only=True)
+    decisions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VerificationCase
+        fields = [
+            "id",
+            "organisation",
+            "kind",
+            "level",
+            "legal_name",
+            "status",
+            "review_flags",
+            "submitted_at",
+            "decided_at",
+            "verified_until",
+            "documents",
+            "decisions",
+        ]
+
+    def get_decisions(self, case) -> list[dict]:
+        return [
+            {"provider": d.provider, "outcome": d.outcome, "reasons": d.reasons, "at": d.created_at}
+            for d in case.decisions.all()
+        ]
+
+
+def _own_case(request, pk) -> VerificationCase:
+    orgs = [o.pk for o in selectors.user_organisations(request.user, role=selectors.user_role(request.user))]
+    return get_object_or_404(VerificationCase, pk=pk, organisation_id__in=orgs)
+
+
+class CaseListCreateApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (R.CONSUMER, R.AGGREGATOR)
+
+    class InputSerializer(serializers.Serializer):
+        legal_name = serializers.CharField(max_length=200)
+        level = serializers.ChoiceField(choices=VerificationCase.Level.choices, required=False)
+
+    @extend_schema(responses=CaseOutputSerializer(many=True))
+    def get(self, request):
+        org = acting_organisation(request.user, selectors.user_role(request.user))
+        cases = VerificationCase.objects.filter(organisation=org).prefetch_related("documents", "decisions")
+        return Response(CaseOutputSerializer(cases, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: CaseOutputSerializer})
+    def post(self, request):
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        org = acting_organisation(request.user, selectors.user_role(request.user))
+        case = kyc.verification_case_create(organisation=org, by=request.user, **s.validated_data)
+        return Response(CaseOutputSerializer(case).data, status=status.HTTP_201_CREATED)
+
+
+class CaseDocumentApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (R.CONSUMER, R.AGGREGATOR)
+
+    class InputSerializer(serializers.Serializer):
+        doc_type = serializers.ChoiceField(choices=VerificationDocument.DocType.choices)
+        number = serializers.CharField(max_length=64)
+        holder_name = serializers.CharField(max_length=200)
+        issuing_country = serializers.CharField(max_length=2, required=False, default="")
+        expires_on = serializers.DateField(required=False, allow_null=True)
+        file = serializers.FileField(required=False)
+
+    @extend_schema(request=InputSerializer, responses={201: DocumentOutputSerializer})
+    def post(self, request, pk):
+        case = _own_case(request, pk)
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        doc = kyc.verification_document_add(case=case, by=request.user, **s.validated_data)
+        return Response(DocumentOutputSerializer(doc).data, status=status.HTTP_201_CREATED)
+
+
+class CaseSubmitApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (R.CONSUMER, R.AGGREGATOR)
+
+    @extend_schema(request=None, responses=CaseOutputSerializer)
+    def post(self, request, pk):
+        case = kyc.verification_case_submit(case=_own_case(request, pk), by=request.user)
+        return Response(CaseOutputSerializer(case).data)
+
+
+# --- Consent and enrolment ----------------------------------------------------------------------------------
+
+
+class ConsentOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Consent
+        fields = [
+            "id",
+            "premise",
+            "aggregator",
+            "scopes",
+            "purpose",
+            "status",
+            "granted_at",
+            "expires_at",
+            "revoked_at",
+        ]
+
+
+class ConsentListCreateApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (R.CONSUMER, R.AGGREGATOR, *READ_ALL)
+
+    class InputSerializer(serializers.Serializer):
+        premise = serializers.IntegerField()
+        aggregator = serializers.PrimaryKeyRelatedField(
+            queryset=Organisation.objects.filter(kind=Organisation.Kind.AGGREGATOR)
+        )
+        scopes = serializers.ListField(child=serializers.ChoiceField(choices=Consent.Scope.choices), min_length=1)
+        purpose = serializers.ChoiceField(
+            choices=Consent.Purpose.choices, default=Consent.Purpose.FLEXIBILITY_AGGREGATION
+        )
+        expires_at = serializers.DateTimeField()
+
+    @extend_schema(responses=ConsentOutputSerializer(many=True))
+    def get(self, request):
+        role = selectors.user_role(request.user)
+        qs = Consent.objects.all()
+        if role == R.CONSUMER:
+            qs = qs.filter(premise__organisation__in=selectors.user_organisations(request.user, role=role))
+        elif role == R.AGGREGATOR:
+            qs = qs.filter(aggregator__in=selectors.user_organisations(request.user, role=role))
+        return Response(ConsentOutputSerializer(qs, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: ConsentOutputSerializer})
+    def post(self, request):
+        if selectors.user_role(request.user) != R.CONSUMER:
+            raise NotPermitted("Only the premise owner gives consent.")
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        v = s.validated_data
+        premise = get_object_or_404(premises_visible_to(request.user), pk=v["premise"])
+        consent = consent_services.consent_grant(
+            premise=premise,
+            aggregator=v["aggregator"],
+            by=request.user,
+            scopes=v["scopes"],
+            purpose=v["purpose"],
+            expires_at=v["expires_at"],
+        )
+        return Response(ConsentOutputSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+
+class ConsentRevokeApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (R.CONSUMER,)
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(required=False, default="", allow_blank=True)
+
+    @extend_schema(request=InputSerializer, responses=ConsentOutputSerializer)
+    def post(self, request, pk):
+        orgs = selectors.user_organisations(request.user, role=R.CONSUMER)
+        consent = get_object_or_404(Consent, pk=pk, premise__organisation__in=orgs)
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        consent = consent_services.consent_revoke(consent=consent, by=request.user, reason=s.validated_data["reason"])
+        return Response(ConsentOutputSerializer(consent).data)
+
+
+class EnrolmentOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Enrolment
+        fields = ["id", "premise", "aggregator", "consent", "service", "starts_at", "ends_at", "status", "created_at"]
+
+
+class EnrolmentListCreateApi(APIView):
+    """Aggregators enroll premises whose owners have consented to them."""
+
+    permission_classes = [HasRole]
+    allowed_roles = (R.AGGREGATOR, *READ_ALL)
+
+    class InputSerializer(serializers.Serializer):
+        premise = serializers.IntegerField()
+        service = serializers.ChoiceField(
+            choices=Enrolment.Service.choices, default=Enrolment.Service.LOCAL_FLEXIBILITY
+        )
+        starts_at = serializers.DateTimeField(required=False)
+        ends_at = serializers.DateTimeField(required=False)
+
+    @extend_schema(responses=EnrolmentOutputSerializer(many=True))
+    def get(self, request):
+        qs = Enrolment.objects.all()
+        if selectors.user_role(request.user) == R.AGGREGATOR:
+            qs = qs.filter(aggregator__in=selectors.user_organisations(request.user, role=R.AGGREGATOR))
+        return Response(EnrolmentOutputSerializer(qs, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: EnrolmentOutputSerializer})
+    def post(self, request):
+        if selectors.user_role(request.user) != R.AGGREGATOR:
+            raise NotPermitted("Only aggregators enroll premises.")
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        v = s.validated_data
+        aggregator = acting_organisation(request.user, R.AGGREGATOR)
+        # Only premises that consented to this aggregator are visible to it: anything else is "not found".
+        premise = get_object_or_404(premises_visible_to(request.user), pk=v.pop("premise"))
+        enrolment = consent_services.enrolment_create(premise=premise, aggregator=aggregator, by=request.user, **v)
+        return Response(EnrolmentOutputSerializer(enrolment).data, status=status.HTTP_201_CREATED)
+
+
+class VerifiedResourceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    segment = serializers.CharField()
+    zone = serializers.CharField()
+    seller = serializers.CharField()
+    owner_verified_until = serializers.DateTimeField()
+
+
+class VerifiedResourcesApi(APIView):
+    """Resources in the operator's service area (its zones and every zone below) that may be offered now."""
+
+    permission_classes = [HasRole]
+    allowed_roles = (R.GRID_OPERATOR, *READ_ALL)
+
+    @extend_schema(responses=VerifiedResourceSerializer(many=True))
+    def get(self, request):
+        return Response(VerifiedResourceSerializer(selectors.verified_resources_for(request.user), many=True).data)
+
+
+class ComplianceStatusApi(APIView):
+    """The caller's organisation's compliance status: every rule with its result, and whether it may trade."""
+
+    permission_classes = [HasRole]
+    allowed_roles = (R.CONSUMER, R.AGGREGATOR)
+
+    def get(self, request):
+        org = acting_organisation(request.user, selectors.user_role(request.user))
+        rules = selectors.organisation_compliance(org)
+        trading = selectors.organisation_trading_status(org)
+        return Response(
+            {
+                "organisation": org.pk,
+                "may_trade": trading.allowed,
+                "reasons": list(trading.reasons),
+                "failing": [r.as_dict() for r in rules if not r.passed],
+                "rules": [r.as_dict() for r in rules],
+            }
+        )
+
+
+class AuditListApi(APIView):
+    """The audit trail of verification, consent, enrolment and wallet status changes (admins and auditors)."""
+
+    permission_classes = [HasRole]
+    allowed_roles = READ_ALL
+
+    def get(self, request):
+        qs = audit_entries(subject_type=request.query_params.get("subject_type"))[:500]
+        return Response(
+            [
+                {
+                    "id": e.id,
+                    "subject_type": e.subject_type,
+                    "subject_id": e.subject_id,
+                    "organisation": e.organisation_id,
+                    "actor": e.actor.email if e.actor else None,
+                    "from_status": e.from_status,
+                    "to_status": e.to_status,
+                    "reason": e.reason,
+                    "at": e.at,
+                }
+                for e in qs
+            ]
+        )
+
+
+class WalletNonceApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        address = serializers.CharField(max_length=42)
+        chain_id = serializers.IntegerField(default=1)
+
+    @extend_schema(request=InputSerializer)
+    def post(self, request):
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        nonce = wallets.wallet_nonce_issue(
+            user=request.user,
+            address=s.validated_data["address"],
+            domain=request.get_host(),
+            uri=request.build_absolute_uri("/"),
+            chain_id=s.validated_data["chain_id"],
+        )
+        return Response({"message": nonce.message, "nonce": nonce.nonce, "expires_at": nonce.expires_at}, status=201)
+
+
+class WalletLinkApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        message = serializers.CharField()
+        signature = serializers.CharField(max_length=200)
+
+    @extend_schema(request=InputSerializer)
+    def post(self, request):
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        link = wallets.wallet_link(user=request.user, domain=request.get_host(), **s.validated_data)
+        return Response({"address": link.address, "linked_at": link.linked_at})
 
 
 urlpatterns = [
     path("premises/", PremiseListApi.as_view(), name="premises"),
     path("auth/token/", TokenApi.as_view(), name="token"),
+    path("kyc/cases/", CaseListCreateApi.as_view(), name="kyc-cases"),
+    path("kyc/cases/<int:pk>/documents/", CaseDocumentApi.as_view(), name="kyc-case-documents"),
+    path("kyc/cases/<int:pk>/submit/", CaseSubmitApi.as_view(), name="kyc-case-submit"),
+    path("consents/", ConsentListCreateApi.as_view(), name="consents"),
+    path("consents/<int:pk>/revoke/", ConsentRevokeApi.as_view(), name="consent-revoke"),
+    path("enrolments/", EnrolmentListCreateApi.as_view(), name="enrolments"),
+    path("resources/verified/", VerifiedResourcesApi.as_view(), name="verified-resources"),
+    path("compliance/", ComplianceStatusApi.as_view(), name="compliance"),
+    path("audit/", AuditListApi.as_view(), name="audit"),
+    path("wallet/nonce/", WalletNonceApi.as_view(), name="wallet-nonce"),
+    path("wallet/link/", WalletLinkApi.as_view(), name="wallet-link"),
 ]

@@ -1,4 +1,5 @@
-"""Participants: organisations, their members and roles, grid zones, premises and meters."""
+"""Participants: organisations, their members and roles, grid zones, premises and meters; KYC/KYB verification
+cases, consents and enrolments, the audit trail of their status changes, and linked wallets."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ class GridZone(models.Model):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ISO_ZONE)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    jurisdiction = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Compliance profile code (accounts/compliance.py); blank inherits the parent zone's.",
+    )
 
     class Meta:
         ordering = ["code"]
@@ -41,6 +47,10 @@ class Organisation(models.Model):
     service_zones = models.ManyToManyField(
         GridZone, blank=True, related_name="operators", help_text="Grid operators: the zones of their service area."
     )
+    licence_number = models.CharField(
+        max_length=64, blank=True, help_text="Aggregators: registration/licence as an aggregator in its market."
+    )
+    licence_expires_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -59,6 +69,7 @@ class Membership(models.Model):
         AGGREGATOR = "aggregator", "Aggregator"
         GRID_OPERATOR = "grid_operator", "Grid operator"
         ADMIN = "admin", "Platform admin"
+        AUDITOR = "auditor", "Auditor (read-only)"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
@@ -87,6 +98,9 @@ class Premise(models.Model):
     grid_zone = models.ForeignKey(GridZone, on_delete=models.PROTECT, related_name="premises")
     timezone = models.CharField(max_length=64, default="UTC")
     utility_account_number = models.CharField(max_length=64, blank=True)
+    utility_account_holder = models.CharField(
+        max_length=200, blank=True, help_text="The name on the utility account; KYC documents must match it."
+    )
     tariff = models.CharField(max_length=64, blank=True)
     aggregator = models.ForeignKey(
         Organisation,
@@ -95,7 +109,8 @@ class Premise(models.Model):
         on_delete=models.PROTECT,
         related_name="enrolled_premises",
         limit_choices_to={"kind": Organisation.Kind.AGGREGATOR},
-        help_text="The aggregator this premise is enrolled with, if any.",
+        help_text="The aggregator this premise is enrolled with, if any. Maintained only by the enrolment and "
+        "consent services (a cache of the active Enrolment); consent-aware reads go through Enrolment.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -150,3 +165,275 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class VerificationCase(models.Model):
+    """A KYC (person) or KYB (organisation) verification: draft -> submitted -> in review -> verified / rejected,
+    and verified -> expired after ``KYC_VALIDITY_DAYS``. Status changes only through ``accounts.kyc.services``."""
+
+    class Kind(models.TextChoices):
+        KYC = "kyc", "KYC (person)"
+        KYB = "kyb", "KYB (organisation)"
+
+    class Level(models.TextChoices):
+        BASIC = "basic", "Basic (identity document)"
+        ENHANCED = "enhanced", "Enhanced (identity and business registration)"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+        IN_REVIEW = "in_review", "In review"
+        VERIFIED = "verified", "Verified"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+
+    OPEN_STATUSES = (Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW)
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="verification_cases")
+    subject_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="verification_cases"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.BASIC)
+    legal_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    review_flags = models.JSONField(default=list, blank=True, help_text="Rule findings the reviewer must look at.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    verified_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation"],
+                condition=Q(status__in=["draft", "submitted", "in_review"]),
+                name="verification_one_open_case_per_org",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="verified") | Q(verified_until__isnull=False),
+                name="verification_verified_has_expiry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} {self.legal_name} ({self.status})"
+
+
+class VerificationDocument(models.Model):
+    """A document uploaded to a verification case."""
+
+    class DocType(models.TextChoices):
+        PASSPORT = "passport", "Passport"
+        NATIONAL_ID = "national_id", "National identity card"
+        DRIVING_LICENCE = "driving_licence", "Driving licence"
+        BUSINESS_REGISTRATION = "business_registration", "Business registration"
+        UTILITY_BILL = "utility_bill", "Utility bill"
+
+    IDENTITY_TYPES = (DocType.PASSPORT, DocType.NATIONAL_ID, DocType.DRIVING_LICENCE, DocType.BUSINESS_REGISTRATION)
+
+    case = models.ForeignKey(VerificationCase, on_delete=models.CASCADE, related_name="documents")
+    doc_type = models.CharField(max_length=24, choices=DocType.choices)
+    number = models.CharField(max_length=64)
+    issuing_country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2.")
+    holder_name = models.CharField(max_length=200)
+    expires_on = models.DateField(null=True, blank=True)
+    identity_key = models.CharField(max_length=120, db_index=True, help_text="Normalised type:country:number.")
+    file = models.FileField(upload_to="kyc/%Y/%m/", blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "doc_type", "number"], name="verification_document_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_doc_type_display()} {self.number}"
+
+
+class VerificationDecision(models.Model):
+    """A decision on a case by a provider (automatic rules, auto-approval) or a human reviewer, with reasons."""
+
+    class Provider(models.TextChoices):
+        RULES = "rules", "Automatic rule checks"
+        MANUAL = "manual", "Manual review"
+        AUTO = "auto", "Automatic approval"
+        SYSTEM = "system", "System (expiry)"
+
+    class Outcome(models.TextChoices):
+        PASS = "pass", "Rules passed"
+        REFER = "refer", "Referred to manual review"
+        APPROVE = "approve", "Approved"
+        REJECT = "reject", "Rejected"
+        EXPIRE = "expire", "Expired"
+
+    case = models.ForeignKey(VerificationCase, on_delete=models.CASCADE, related_name="decisions")
+    provider = models.CharField(max_length=8, choices=Provider.choices)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    reasons = models.JSONField(default=list, blank=True, help_text='[{"rule": ..., "detail": ...}]')
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.outcome} on case {self.case_id}"
+
+
+class Consent(models.Model):
+    """A consumer's consent for an aggregator to use a premise's data for a purpose until it expires.
+
+    Revocable at any time; revocation stops data use and removes the premise from future offers."""
+
+    class Purpose(models.TextChoices):
+        FLEXIBILITY_AGGREGATION = "flexibility_aggregation", "Aggregate and offer the premise's flexibility"
+        DATA_ANALYSIS = "data_analysis", "Analyse consumption data only"
+
+    class Scope(models.TextChoices):
+        INTERVAL_READINGS = "interval_readings", "Interval meter readings"
+        DEVICE_TELEMETRY = "device_telemetry", "Device telemetry"
+        DEVICE_CONTROL = "device_control", "Device control (dispatch)"
+        BILLING = "billing", "Tariff and billing data"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    premise = models.ForeignKey(Premise, on_delete=models.PROTECT, related_name="consents")
+    aggregator = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="consents_received")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    scopes = models.JSONField(help_text="The data the aggregator may use (Consent.Scope values).")
+    purpose = models.CharField(max_length=32, choices=Purpose.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    granted_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["premise", "aggregator", "purpose"],
+                condition=Q(status="active"),
+                name="consent_one_active_per_premise_aggregator_purpose",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("granted_at")), name="consent_expires_after_grant"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Consent #{self.pk} {self.premise} -> {self.aggregator} ({self.status})"
+
+
+class Enrolment(models.Model):
+    """A premise enrolled with an aggregator for a service over a period, under a consent."""
+
+    class Service(models.TextChoices):
+        ENERGY = "energy", "Energy (demand response)"
+        CAPACITY = "capacity", "Capacity"
+        RESERVE = "reserve", "Reserves / balancing"
+        LOCAL_FLEXIBILITY = "local_flexibility", "Local (DSO) flexibility"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ENDED = "ended", "Ended"
+
+    premise = models.ForeignKey(Premise, on_delete=models.PROTECT, related_name="enrolments")
+    aggregator = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="enrolments")
+    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="enrolments")
+    service = models.CharField(max_length=20, choices=Service.choices, default=Service.LOCAL_FLEXIBILITY)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Open-ended when empty (bounded by the consent).")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["premise", "aggregator", "service"],
+                condition=Q(status="active"),
+                name="enrolment_one_active_per_premise_aggregator_service",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Enrolment #{self.pk} {self.premise} with {self.aggregator} ({self.service}, {self.status})"
+
+
+class AuditEntry(models.Model):
+    """One status change of a verification case, consent or enrolment: who, when, from -> to, why. Append-only."""
+
+    class Subject(models.TextChoices):
+        VERIFICATION_CASE = "verification_case", "Verification case"
+        CONSENT = "consent", "Consent"
+        ENROLMENT = "enrolment", "Enrolment"
+        WALLET = "wallet", "Wallet link"
+
+    subject_type = models.CharField(max_length=20, choices=Subject.choices)
+    subject_id = models.PositiveBigIntegerField()
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["subject_type", "subject_id"], name="audit_subject_idx")]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.subject_type}#{self.subject_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class SiweNonce(models.Model):
+    """A one-time nonce for an EIP-4361 (Sign-In with Ethereum) message; used at most once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=32, unique=True)
+    message = models.TextField()
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.nonce
+
+
+class WalletLink(models.Model):
+    """A web3 wallet linked to a user by a verified EIP-4361 signature."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet")
+    address = models.CharField(max_length=42, unique=True, help_text="EIP-55 checksummed.")
+    message = models.TextField()
+    signature = models.CharField(max_length=132)
+    linked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.address

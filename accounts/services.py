@@ -20,10 +20,28 @@ ROLE_FOR_KIND = {
 
 
 def zone_create(
-    *, code: str, name: str, kind: str = GridZone.Kind.ISO_ZONE, parent: GridZone | None = None
+    *, code: str, name: str, kind: str = GridZone.Kind.ISO_ZONE, parent: GridZone | None = None, jurisdiction: str = ""
 ) -> GridZone:
-    zone, _ = GridZone.objects.get_or_create(code=code, defaults={"name": name, "kind": kind, "parent": parent})
+    from .compliance import PROFILES
+
+    if jurisdiction and jurisdiction not in PROFILES:
+        raise ApplicationError("Unknown jurisdiction.", fields={"jurisdiction": [f"One of {', '.join(PROFILES)}."]})
+    zone, _ = GridZone.objects.get_or_create(
+        code=code, defaults={"name": name, "kind": kind, "parent": parent, "jurisdiction": jurisdiction}
+    )
     return zone
+
+
+def aggregator_licence_set(*, organisation: Organisation, licence_number: str, expires_on=None) -> Organisation:
+    """Record an aggregator's registration/licence (checked by the jurisdiction's compliance rules)."""
+    if organisation.kind != Organisation.Kind.AGGREGATOR:
+        raise ApplicationError(
+            "Only aggregators hold an aggregator licence.", fields={"organisation": ["Not an aggregator."]}
+        )
+    organisation.licence_number = licence_number.strip()
+    organisation.licence_expires_on = expires_on
+    organisation.save(update_fields=["licence_number", "licence_expires_on"])
+    return organisation
 
 
 def organisation_create(*, name: str, kind: str, service_zones: list[GridZone] | None = None) -> Organisation:
@@ -75,14 +93,15 @@ def premise_create(
     grid_zone: GridZone,
     timezone: str = "UTC",
     address: str = "",
-    aggregator: Organisation | None = None,
+    utility_account_number: str = "",
+    utility_account_holder: str = "",
+    tariff: str = "",
 ) -> Premise:
+    """Register a premise. Enrolment with an aggregator is separate: ``accounts.consents`` (consent first)."""
     if organisation.kind != Organisation.Kind.CONSUMER:
         raise ApplicationError(
             "Premises belong to consumer organisations.", fields={"organisation": ["Not a consumer."]}
         )
-    if aggregator is not None and aggregator.kind != Organisation.Kind.AGGREGATOR:
-        raise ApplicationError("Not an aggregator.", fields={"aggregator": ["Not an aggregator."]})
     premise, _ = Premise.objects.get_or_create(
         organisation=organisation,
         name=name,
@@ -91,7 +110,9 @@ def premise_create(
             "grid_zone": grid_zone,
             "timezone": timezone,
             "address": address,
-            "aggregator": aggregator,
+            "utility_account_number": utility_account_number,
+            "utility_account_holder": utility_account_holder,
+            "tariff": tariff,
         },
     )
     return premise

@@ -10,4 +10,6 @@ urlpatterns = [
     path("aggregator/", views.aggregator_dashboard, name="aggregator"),
     path("operator/", views.operator_console, name="operator"),
     path("verify/", views.verify_page, name="verify"),
+    path("onboarding/", views.onboarding, name="onboarding"),
+    path("onboarding/<slug:step>/", views.onboarding, name="onboarding-step"),
 ]

@@ -53,5 +53,84 @@ def operator_console(request):
     return render(request, "portal/operator.html", dashboards.operator_console(user=request.user))
 
 
+@login_required
+def onboarding(request, step: str | None = None):
+    """The onboarding wizard: account -> premise -> consent (optional) -> KYC upload, with visible progress."""
+    from datetime import timedelta as _td
+
+    from django import forms
+
+    from flexplatform.errors import ApplicationError
+
+    from . import consents, services
+    from . import onboarding as ob
+    from .kyc import services as kyc
+    from .models import Consent, GridZone, Organisation, Premise, VerificationCase, VerificationDocument
+
+    progress = ob.onboarding_progress(request.user)
+    step = step or progress["current"] or "kyc"
+    org = progress["organisation"]
+    if step != "account" and org is None:
+        return redirect("portal:onboarding-step", step="account")
+
+    class AccountForm(forms.Form):
+        name = forms.CharField(max_length=200, label="Household or business name")
+
+    class PremiseForm(forms.Form):
+        name = forms.CharField(max_length=200)
+        segment = forms.ChoiceField(choices=Premise.Segment.choices)
+        grid_zone = forms.ModelChoiceField(queryset=GridZone.objects.filter(kind=GridZone.Kind.FEEDER))
+        address = forms.CharField(max_length=300)
+        utility_account_number = forms.CharField(max_length=64)
+        utility_account_holder = forms.CharField(max_length=200)
+        tariff = forms.CharField(max_length=64, required=False)
+        timezone = forms.CharField(max_length=64, initial="America/New_York")
+
+    class ConsentForm(forms.Form):
+        premise = forms.ModelChoiceField(queryset=Premise.objects.filter(organisation=org))
+        aggregator = forms.ModelChoiceField(queryset=Organisation.objects.filter(kind=Organisation.Kind.AGGREGATOR))
+        scopes = forms.MultipleChoiceField(choices=Consent.Scope.choices, widget=forms.CheckboxSelectMultiple)
+        months = forms.IntegerField(min_value=1, max_value=36, initial=12, label="Valid for (months)")
+
+    class KycForm(forms.Form):
+        legal_name = forms.CharField(max_length=200)
+        doc_type = forms.ChoiceField(choices=VerificationDocument.DocType.choices)
+        number = forms.CharField(max_length=64)
+        issuing_country = forms.CharField(max_length=2, initial="US")
+        expires_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+        file = forms.FileField(required=False)
+
+    form_class = {"account": AccountForm, "premise": PremiseForm, "consent": ConsentForm, "kyc": KycForm}.get(step)
+    if form_class is None:
+        raise PermissionDenied("Unknown step.")
+    form = form_class(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            if step == "account":
+                ob.consumer_organisation_register(user=request.user, name=d["name"])
+            elif step == "premise":
+                services.premise_create(organisation=org, **d)
+            elif step == "consent":
+                consents.consent_grant(premise=d["premise"], aggregator=d["aggregator"], by=request.user,
+                                       scopes=d["scopes"], expires_at=timezone.now() + _td(days=30 * d["months"]))
+            else:
+                case = VerificationCase.objects.filter(organisation=org, status=VerificationCase.Status.DRAFT).first()
+                case = case or kyc.verification_case_create(organisation=org, legal_name=d["legal_name"], by=request.user)
+                kyc.verification_document_add(case=case, doc_type=d["doc_type"], number=d["number"],
+                                              holder_name=d["legal_name"], issuing_country=d["issuing_country"],
+                                              expires_on=d["expires_on"], file=d["file"], by=request.user)
+                kyc.verification_case_submit(case=case, by=request.user)
+        except ApplicationError as exc:
+            form.add_error(None, exc.detail)
+            for field, msgs in exc.fields.items():
+                for m in msgs:
+                    form.add_error(field if field in form.fields else None, m)
+        else:
+            return redirect("portal:onboarding")
+    context = {**ob.onboarding_progress(request.user), "step": step, "form": form}
+    return render(request, "portal/onboarding.html", context)
+
+
 def verify_page(request):
     return render(request, "portal/verify.html", {"now": timezone.now() - timedelta(0)})

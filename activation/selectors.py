@@ -13,7 +13,7 @@ from .models import DREvent
 def events_visible_to(user) -> QuerySet[DREvent]:
     qs = DREvent.objects.select_related("premise", "zone", "verification", "award")
     role = user_role(user)
-    if role == Membership.Role.ADMIN:
+    if role in (Membership.Role.ADMIN, Membership.Role.AUDITOR):
         return qs
     if role == Membership.Role.GRID_OPERATOR:
         return qs.filter(award__request__operator__in=user_organisations(user, role=role))

@@ -6,7 +6,7 @@ import hashlib
 import json
 
 from django.db import IntegrityError, transaction
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from accounts.selectors import user_organisations, user_role
@@ -18,8 +18,23 @@ class HasRole(BasePermission):
     message = "Your role may not use this endpoint."
 
     def has_permission(self, request, view) -> bool:
-        allowed = getattr(view, "allowed_roles", ())
-        return bool(request.user and request.user.is_authenticated and user_role(request.user) in allowed)
+        if not (request.user and request.user.is_authenticated):
+            return False
+        role = user_role(request.user)
+        if role == "auditor":  # auditors read everything and write nothing
+            return request.method in SAFE_METHODS
+        return role in getattr(view, "allowed_roles", ())
+
+
+class AuditorReadOnly(BasePermission):
+    """Auditors may read every endpoint and write none (a default permission, and part of ``HasRole``)."""
+
+    message = "Auditors have read-only access."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS or not getattr(request.user, "is_authenticated", False):
+            return True
+        return user_role(request.user) != "auditor"
 
 
 def acting_organisation(user, role: str):

@@ -21,7 +21,12 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts import services as accounts_services
-from accounts.models import GridZone, Meter, Organisation, Premise
+from accounts.consents import consent_grant, enrolment_create
+from accounts.kyc.providers import AutoApproveProvider
+from accounts.kyc.services import verification_case_create, verification_case_submit, verification_document_add
+from accounts.mfa import totp_activate
+from accounts.models import Consent, GridZone, Meter, Organisation, Premise, VerificationCase, VerificationDocument
+from accounts.selectors import consents_active, current_verification
 from activation.models import DREvent, EventVerification
 from activation.services import events_advance, events_verify_due
 from assessment.models import MeterReading
@@ -35,6 +40,11 @@ from settlement.services.anchoring import periods_anchor_closed
 
 TZ = "America/New_York"
 PASSWORD = "flexdemo-2026"  # noqa: S105 - the published demo password
+# The published TOTP secret of the demo's operator and admin (MFA is required for them): add it to an
+# authenticator app to sign in to the portal as them.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPFLEXDEMOTWOZZAAA"  # noqa: S105 - published demo secret
+JURISDICTION = "US-FERC2222-PJM"
+AGGREGATOR_LICENCE = "PJM-DERA-0042"
 HISTORY_DAYS = 35
 EVENT_LOCAL_START = time(17, 0)
 EVENT_HOURS = 2
@@ -81,7 +91,7 @@ def world_load(
         + [Premise.Segment.INDUSTRIAL] * n_industrial
     )
     with transaction.atomic():
-        iso = accounts_services.zone_create(code="iso-east", name="ISO East", kind=GridZone.Kind.ISO_ZONE)
+        iso = accounts_services.zone_create(code="iso-east", name="ISO East", kind=GridZone.Kind.ISO_ZONE, jurisdiction=JURISDICTION)
         subs = {
             code: accounts_services.zone_create(code=code, name=code.replace("-", " ").title(), kind=GridZone.Kind.SUBSTATION, parent=iso)
             for code in sorted(set(SUBSTATION_OF.values()))
@@ -101,8 +111,12 @@ def world_load(
         if not admin.is_superuser:
             admin.is_staff = admin.is_superuser = True
             admin.save(update_fields=["is_staff", "is_superuser"])
-        accounts_services.user_create(email="operator@demo.flex", password=hashed, password_is_hashed=True, organisation=operator, verified=True)
-        accounts_services.user_create(email="aggregator@demo.flex", password=hashed, password_is_hashed=True, organisation=aggregator, verified=True)
+        operator_user = accounts_services.user_create(email="operator@demo.flex", password=hashed, password_is_hashed=True, organisation=operator, verified=True)
+        aggregator_user = accounts_services.user_create(email="aggregator@demo.flex", password=hashed, password_is_hashed=True, organisation=aggregator, verified=True)
+        for user in (admin, operator_user):
+            totp_activate(user=user, secret=TOTP_SECRET)
+        accounts_services.aggregator_licence_set(organisation=aggregator, licence_number=AGGREGATOR_LICENCE)
+        _verify(aggregator, user=aggregator_user, number="REG-BRIGHTFLEX", segment=None)
         world.logins += [
             ("admin (admin console)", "admin@demo.flex"),
             ("grid operator", "operator@demo.flex"),
@@ -113,7 +127,7 @@ def world_load(
             label = {"residential": "Household", "commercial": "Business", "industrial": "Factory"}[segment]
             org = accounts_services.organisation_create(name=f"{label} {n:02d}", kind=Organisation.Kind.CONSUMER)
             email = f"consumer{n:02d}@demo.flex"
-            accounts_services.user_create(email=email, password=hashed, password_is_hashed=True, organisation=org, verified=True)
+            user = accounts_services.user_create(email=email, password=hashed, password_is_hashed=True, organisation=org, verified=True)
             # Three of four households are enrolled with the aggregator; businesses and factories sell directly.
             enrolled = segment == Premise.Segment.RESIDENTIAL and i % 4 != 0
             premise = accounts_services.premise_create(
@@ -123,13 +137,58 @@ def world_load(
                 grid_zone=feeders[FEEDERS[i % len(FEEDERS)]],
                 timezone=TZ,
                 address=f"{100 + n} Grid Street, Eastville",
-                aggregator=aggregator if enrolled else None,
+                utility_account_number=f"UA-{n:06d}",
+                utility_account_holder=org.name,
             )
             accounts_services.meter_create(premise=premise, meter_id=f"MTR-{n:04d}", interval_minutes=15)
+            # KYC through the provider interface (automatic approval of clean cases), consent, then enrolment.
+            _verify(org, user=user, number=f"P{n:07d}", segment=segment)
+            if enrolled:
+                _consent_and_enrol(premise=premise, aggregator=aggregator, owner=user, aggregator_user=aggregator_user)
             world.premises.append(premise)
             if n in (1, 2, n_residential + 1, n_residential + n_commercial + 1):
                 world.logins.append((f"{segment} consumer{' (via aggregator)' if enrolled else ''}", email))
     return world
+
+
+def _verify(org: Organisation, *, user, number: str, segment: str | None) -> None:
+    """KYC (households) or KYB (businesses, factories, the aggregator), decided by the automatic provider."""
+    if current_verification(org) is not None:
+        return
+    business = segment != Premise.Segment.RESIDENTIAL
+    case = VerificationCase.objects.filter(organisation=org, status=VerificationCase.Status.DRAFT).first()
+    if case is None:
+        case = verification_case_create(
+            organisation=org,
+            legal_name=org.name,
+            kind=VerificationCase.Kind.KYB if business else VerificationCase.Kind.KYC,
+            level=VerificationCase.Level.ENHANCED if business else VerificationCase.Level.BASIC,
+            by=user,
+        )
+    if business:
+        verification_document_add(
+            case=case, doc_type=VerificationDocument.DocType.BUSINESS_REGISTRATION, number=f"BR-{number}",
+            holder_name=org.name, issuing_country="US", by=user,
+        )
+    else:
+        verification_document_add(
+            case=case, doc_type=VerificationDocument.DocType.PASSPORT, number=number, holder_name=org.name,
+            issuing_country="US", expires_on=timezone.now().date() + timedelta(days=5 * 365), by=user,
+        )
+    verification_case_submit(case=case, by=user, provider=AutoApproveProvider())
+
+
+def _consent_and_enrol(*, premise: Premise, aggregator: Organisation, owner, aggregator_user) -> None:
+    if not consents_active().filter(premise=premise, aggregator=aggregator).exists():
+        consent_grant(
+            premise=premise,
+            aggregator=aggregator,
+            by=owner,
+            scopes=[Consent.Scope.INTERVAL_READINGS, Consent.Scope.DEVICE_CONTROL],
+            expires_at=timezone.now() + timedelta(days=365),
+        )
+    enrolment_create(premise=premise, aggregator=aggregator, by=aggregator_user)
+    premise.refresh_from_db(fields=["aggregator"])
 
 
 def _meter_seed(meter: Meter) -> int:

@@ -21,7 +21,7 @@ def requests_for_operator(*, operator: Organisation | None) -> QuerySet[Flexibil
 def awards_visible_to(user) -> QuerySet[Award]:
     qs = Award.objects.select_related("premise", "request", "offer")
     role = user_role(user)
-    if role == Membership.Role.ADMIN:
+    if role in (Membership.Role.ADMIN, Membership.Role.AUDITOR):
         return qs
     if role == Membership.Role.GRID_OPERATOR:
         return qs.filter(request__operator__in=user_organisations(user, role=role))

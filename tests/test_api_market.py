@@ -31,8 +31,13 @@ def _iso(dt) -> str:
 
 def _token_client(email: str) -> APIClient:
     """Log in the way an integration would: exchange email and password for a token."""
+    from accounts.tests.helpers import totp_now
+
     client = APIClient()
-    response = client.post(TOKEN, {"username": email, "password": demo.PASSWORD}, format="json")
+    body = {"username": email, "password": demo.PASSWORD}
+    if email in ("operator@demo.flex", "admin@demo.flex"):  # MFA: a current TOTP code as well
+        body["otp"] = totp_now(demo.TOTP_SECRET)
+    response = client.post(TOKEN, body, format="json")
     assert response.status_code == 200, response.content
     client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
     return client

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "accounts",
     "assessment",
     "market",
@@ -50,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.mfa.RequireMFAMiddleware",
 ]
 
 ROOT_URLCONF = "flexplatform.urls"
@@ -112,12 +114,22 @@ ACCOUNT_UNIQUE_EMAIL = True
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="flexplatform@localhost")
 
+# MFA (TOTP) through allauth; required for grid-operator and admin accounts (accounts/mfa.py).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "FlexMarket"
+MFA_ADAPTER = "accounts.mfa.MFAAdapter"
+
+# KYC / KYB (accounts/kyc/): how long a verification lasts, the sanctions list screened, the deciding provider.
+KYC_VALIDITY_DAYS = env.int("KYC_VALIDITY_DAYS", default=365)
+KYC_SANCTIONS_LIST_PATH = env("KYC_SANCTIONS_LIST_PATH", default=str(BASE_DIR / "accounts" / "data" / "sanctions_sample.csv"))
+KYC_PROVIDER = env("KYC_PROVIDER", default="manual")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "flexplatform.api.AuditorReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -150,6 +162,8 @@ ANCHOR_INTERVAL_MINUTES = env.int("ANCHOR_INTERVAL_MINUTES", default=60)
 CELERY_BEAT_SCHEDULE = {
     "advance-events": {"task": "activation.tasks.advance_events", "schedule": 60.0},
     "verify-due-events": {"task": "activation.tasks.verify_due_events", "schedule": 15 * 60.0},
+    "expire-verifications": {"task": "accounts.tasks.expire_verifications", "schedule": 60 * 60.0},
+    "expire-consents": {"task": "accounts.tasks.expire_consents", "schedule": 15 * 60.0},
     "anchor-closed-periods": {
         "task": "settlement.tasks.anchor_closed_periods",
         "schedule": ANCHOR_INTERVAL_MINUTES * 60.0,

@@ -1,0 +1,1 @@
+"""KYC / KYB: verification cases, the provider interface and its implementations, automatic rule checks."""
