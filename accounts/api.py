@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
@@ -307,6 +308,7 @@ class ComplianceStatusApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = (R.CONSUMER, R.AGGREGATOR)
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         org = acting_organisation(request.user, selectors.user_role(request.user))
         rules = selectors.organisation_compliance(org)
@@ -328,6 +330,7 @@ class AuditListApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READ_ALL
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         qs = audit_entries(subject_type=request.query_params.get("subject_type"))[:500]
         return Response(
@@ -353,7 +356,7 @@ class WalletNonceApi(APIView):
         address = serializers.CharField(max_length=42)
         chain_id = serializers.IntegerField(default=1)
 
-    @extend_schema(request=InputSerializer)
+    @extend_schema(request=InputSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -372,7 +375,7 @@ class WalletLinkApi(APIView):
         message = serializers.CharField()
         signature = serializers.CharField(max_length=200)
 
-    @extend_schema(request=InputSerializer)
+    @extend_schema(request=InputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
