@@ -30,8 +30,18 @@ class ItemOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = SettlementItem
         fields = [
-            "id", "kind", "payee", "premise", "event", "quantity_kwh", "price_per_mwh", "amount", "currency",
-            "delivery_start", "period_start", "created_at",
+            "id",
+            "kind",
+            "payee",
+            "premise",
+            "event",
+            "quantity_kwh",
+            "price_per_mwh",
+            "amount",
+            "currency",
+            "delivery_start",
+            "period_start",
+            "created_at",
         ]
 
 
@@ -49,7 +59,9 @@ class ItemProofApi(APIView):
         item = get_object_or_404(items_visible_to(request.user), pk=pk)
         bundle = selectors.item_proof(item=item)
         if bundle is None:
-            return Response({"code": "not_anchored", "detail": "The item's period is not sealed yet.", "fields": {}}, status=409)
+            return Response(
+                {"code": "not_anchored", "detail": "The item's period is not sealed yet.", "fields": {}}, status=409
+            )
         return Response(bundle)
 
 
@@ -81,8 +93,16 @@ class AnchorOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = PeriodAnchor
         fields = [
-            "period_start", "root", "leaf_count", "status", "tx_hash", "block_number", "gas_used",
-            "contract_address", "chain_id", "confirmed_at",
+            "period_start",
+            "root",
+            "leaf_count",
+            "status",
+            "tx_hash",
+            "block_number",
+            "gas_used",
+            "contract_address",
+            "chain_id",
+            "confirmed_at",
         ]
 
 

@@ -8,7 +8,7 @@ from django.db.models import QuerySet, Sum
 
 from accounts.models import Organisation
 
-from .models import LedgerAccount, PeriodAnchor, Posting, SettlementItem
+from .models import AnchorAlert, LedgerAccount, PeriodAnchor, Posting, SettlementItem
 
 
 def settlement_items_for(*, organisations: list[Organisation]) -> QuerySet[SettlementItem]:
@@ -23,14 +23,16 @@ def earnings_total(*, organisations: list[Organisation], currency: str) -> Decim
 
 def ledger_is_balanced() -> bool:
     """True when every journal entry's postings sum to zero per asset."""
-    unbalanced = (
-        Posting.objects.values("entry_id", "asset").annotate(total=Sum("amount")).exclude(total=0).exists()
-    )
+    unbalanced = Posting.objects.values("entry_id", "asset").annotate(total=Sum("amount")).exclude(total=0).exists()
     return not unbalanced
 
 
 def anchors_recent(limit: int = 50) -> QuerySet[PeriodAnchor]:
     return PeriodAnchor.objects.select_related("period", "deployment").order_by("-period__start")[:limit]
+
+
+def anchor_alerts_open() -> list[AnchorAlert]:
+    return list(AnchorAlert.objects.filter(resolved_at__isnull=True).select_related("anchor__period"))
 
 
 def item_proof(*, item: SettlementItem) -> dict | None:
@@ -46,16 +48,20 @@ def item_proof(*, item: SettlementItem) -> dict | None:
     leaf = leaf_hash(values)
     proof = tree.proof(leaf)
     return {
+        "format": "flexplatform-proof-v1",
         "item_id": item.pk,
         "leaf_encoding": list(anchor.tree_dump.get("leafEncoding", [])),
         "leaf_values": [str(values[0]), "0x" + values[1].hex(), "0x" + values[2].hex(), str(values[3]), str(values[4])],
         "leaf": "0x" + leaf.hex(),
         "proof": ["0x" + p.hex() for p in proof],
         "root": anchor.root,
+        "leaf_count": anchor.leaf_count,
         "period": int(anchor.period.start.timestamp()),
+        "period_start": anchor.period.start.isoformat(),
         "status": anchor.status,
         "tx_hash": anchor.tx_hash,
         "block_number": anchor.block_number,
+        "block_hash": anchor.block_hash or None,
         "chain_id": anchor.deployment.chain_id if anchor.deployment else None,
         "contract_address": anchor.deployment.address if anchor.deployment else None,
     }

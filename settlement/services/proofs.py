@@ -12,7 +12,12 @@ def _bytes32(value: str) -> bytes:
 
 
 def proof_verify_on_chain(
-    *, period: int, leaf: str, proof: list[str], contract_address: str | None = None, leaf_values: list[str] | None = None
+    *,
+    period: int,
+    leaf: str,
+    proof: list[str],
+    contract_address: str | None = None,
+    leaf_values: list[str] | None = None,
 ) -> dict:
     """Ask the chain whether ``leaf`` with ``proof`` belongs to the root anchored for ``period``.
 
@@ -39,7 +44,8 @@ def proof_verify_on_chain(
     if address.lower() != deployment.address.lower():
         client = client.with_key(settings.CHAIN_PRIVATE_KEY)
         client.contract_address = address
-    root, leaf_count, _ = client.root_of(period)
+    root = client.root_of(period)
+    leaf_count = client.leaf_count_of(period) if root != bytes(32) else 0
     on_chain = client.verify(period, proof_b, leaf_b)
     valid = on_chain and leaf_matches_values is not False
     return {
