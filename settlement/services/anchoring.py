@@ -338,17 +338,19 @@ def anchor_advance(*, anchor_id: int, client=None) -> PeriodAnchor:
     """Move one anchor as far as the chain allows now: sign, broadcast, replace if underpriced, confirm."""
     client = client or chain_client()
     deployment = deployment_current(client=client)
-    _sign(anchor_id=anchor_id, client=client, deployment=deployment)
-    _broadcast(anchor_id=anchor_id, client=client)
+    for _attempt in range(2):  # a second round when a re-broadcast found its nonce taken (back to BUILT)
+        _sign(anchor_id=anchor_id, client=client, deployment=deployment)
+        _broadcast(anchor_id=anchor_id, client=client)
+        if PeriodAnchor.objects.filter(pk=anchor_id, status=PeriodAnchor.Status.BUILT).exists() is False:
+            break
     anchor = anchor_confirm(anchor_id=anchor_id, client=client)
     if anchor.status == PeriodAnchor.Status.SUBMITTED and anchor.block_number is None:
-        if _lost_from_pool(client, anchor):
+        # Underpriced first (a node may also evict such a transaction); else re-send one the node lost.
+        if not _replace_if_underpriced(anchor_id=anchor_id, client=client) and _lost_from_pool(client, anchor):
             PeriodAnchor.objects.filter(pk=anchor_id, status=PeriodAnchor.Status.SUBMITTED).update(
                 status=PeriodAnchor.Status.SIGNED
             )
             _broadcast(anchor_id=anchor_id, client=client)
-        elif _replace_if_underpriced(anchor_id=anchor_id, client=client):
-            pass
         anchor = anchor_confirm(anchor_id=anchor_id, client=client)
     return anchor
 
@@ -409,18 +411,24 @@ def periods_anchor_closed(*, now: datetime | None = None, client=None, wait: boo
     cutoff = now - timedelta(minutes=settings.ANCHOR_GRACE_MINUTES)
     out: list[PeriodAnchor] = []
     anchor = None
+    # Sealing needs no chain: every closed hour gets its root now, whatever the chain's state.
+    anchor_ids = []
+    for period_id in (
+        SettlementPeriod.objects.filter(end__lte=cutoff)
+        .exclude(anchor__status__in=[PeriodAnchor.Status.CONFIRMED, PeriodAnchor.Status.FAILED])
+        .order_by("start")
+        .values_list("pk", flat=True)
+    ):
+        sealed = period_seal(period_id=period_id, now=now)
+        if sealed is not None:
+            anchor_ids.append(sealed.pk)
     try:
         client = client or chain_client()
         anchors_check_reorgs(client=client)
-        for period_id in (
-            SettlementPeriod.objects.filter(end__lte=cutoff)
-            .exclude(anchor__status__in=[PeriodAnchor.Status.CONFIRMED, PeriodAnchor.Status.FAILED])
-            .order_by("start")
-            .values_list("pk", flat=True)
-        ):
-            anchor = period_seal(period_id=period_id, now=now)
-            if anchor is None:
-                continue
+        # Every anchor not yet confirmed (including re-organised ones), in period order.
+        pending = [PeriodAnchor.Status.BUILT, PeriodAnchor.Status.SIGNED, PeriodAnchor.Status.SUBMITTED]
+        anchor_ids = list(PeriodAnchor.objects.filter(status__in=pending).values_list("pk", flat=True))
+        for anchor in PeriodAnchor.objects.filter(pk__in=anchor_ids).order_by("period__start"):
             anchor = anchor_advance(anchor_id=anchor.pk, client=client)
             if wait and anchor.status == PeriodAnchor.Status.SUBMITTED:
                 client.wait(anchor.tx_hash)
@@ -428,8 +436,9 @@ def periods_anchor_closed(*, now: datetime | None = None, client=None, wait: boo
             out.append(anchor)
     except (ConnectionError, OSError) as exc:
         log.warning("chain unreachable, periods wait: %s", exc)
-        if anchor is not None:
-            PeriodAnchor.objects.filter(pk=anchor.pk).update(last_error=f"Chain unreachable: {exc}")
+        PeriodAnchor.objects.filter(pk__in=anchor_ids).exclude(status=PeriodAnchor.Status.CONFIRMED).update(
+            last_error=f"Chain unreachable: {exc}"
+        )
     except ChainRevert as exc:
         log.error("anchoring refused by the contract: %s", exc)
         if anchor is not None:
