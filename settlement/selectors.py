@@ -11,6 +11,16 @@ from accounts.models import Organisation
 from .models import AnchorAlert, LedgerAccount, PeriodAnchor, Posting, SettlementItem
 
 
+def items_visible_to(user) -> QuerySet[SettlementItem]:
+    """Settlement items a user may see: their organisations' (all of them for a platform admin)."""
+    from accounts.models import Membership
+    from accounts.selectors import user_organisations, user_role
+
+    if user_role(user) == Membership.Role.ADMIN:
+        return SettlementItem.objects.select_related("period", "premise")
+    return settlement_items_for(organisations=user_organisations(user))
+
+
 def settlement_items_for(*, organisations: list[Organisation]) -> QuerySet[SettlementItem]:
     return SettlementItem.objects.filter(payee__in=organisations).select_related("premise", "period", "event")
 

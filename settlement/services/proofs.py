@@ -30,14 +30,17 @@ def proof_verify_on_chain(
     proof_b = [_bytes32(p) for p in proof]
     leaf_matches_values = None
     if leaf_values is not None:
-        values = (
-            int(leaf_values[0]),
-            _bytes32(leaf_values[1]),
-            _bytes32(leaf_values[2]),
-            int(leaf_values[3]),
-            int(leaf_values[4]),
-        )
-        leaf_matches_values = leaf_hash(values) == leaf_b
+        try:
+            values = (
+                int(leaf_values[0]),
+                _bytes32(leaf_values[1]),
+                _bytes32(leaf_values[2]),
+                int(leaf_values[3]),
+                int(leaf_values[4]),
+            )
+            leaf_matches_values = leaf_hash(values) == leaf_b
+        except (ValueError, TypeError, IndexError):  # malformed values cannot match any leaf
+            leaf_matches_values = False
     client = chain_client()
     deployment = deployment_current(client=client)
     address = contract_address or deployment.address
