@@ -40,7 +40,9 @@ class JournalEntry(models.Model):
     business_key = models.CharField(max_length=200, unique=True)
     memo = models.CharField(max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
-    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
 
     class Meta:
         ordering = ["id"]
