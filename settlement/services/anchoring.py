@@ -355,15 +355,6 @@ def anchor_advance(*, anchor_id: int, client=None) -> PeriodAnchor:
     return anchor
 
 
-# Kept for callers of the first version: sign and broadcast (no confirmation).
-def anchor_submit(*, anchor_id: int, client=None) -> PeriodAnchor:
-    client = client or chain_client()
-    deployment = deployment_current(client=client)
-    _sign(anchor_id=anchor_id, client=client, deployment=deployment)
-    _broadcast(anchor_id=anchor_id, client=client)
-    return PeriodAnchor.objects.get(pk=anchor_id)
-
-
 def _lost_from_pool(client, anchor: PeriodAnchor) -> bool:
     """None of the anchor's transactions is known to the node (dropped pool, restarted node, reorg)."""
     hashes = list(anchor.transactions.values_list("tx_hash", flat=True)) or [anchor.tx_hash]
