@@ -369,8 +369,9 @@ def anchors_check_reorgs(*, client=None) -> list[PeriodAnchor]:
     head = client.block_number()
     window = settings.CHAIN_REORG_WINDOW_BLOCKS
     reorged = []
+    deployment = deployment_current(client=client)
     for anchor in PeriodAnchor.objects.filter(
-        status=PeriodAnchor.Status.CONFIRMED, block_number__gte=max(head - window, 0)
+        status=PeriodAnchor.Status.CONFIRMED, deployment=deployment, block_number__gte=max(head - window, 0)
     ).order_by("period__start"):
         if client.block_hash(anchor.block_number) == anchor.block_hash:
             continue
@@ -435,4 +436,8 @@ def periods_anchor_closed(*, now: datetime | None = None, client=None, wait: boo
         if anchor is not None:
             PeriodAnchor.objects.filter(pk=anchor.pk).update(last_error=f"Refused by the contract: {exc}")
             alert_raise(anchor=anchor, kind=AnchorAlert.Kind.ANCHOR_FAILED, detail=f"Refused by the contract: {exc}")
+    except Exception as exc:  # any other node error: record it and stop; the next run resumes in order
+        log.exception("anchoring stopped by a node error")
+        if anchor is not None:
+            PeriodAnchor.objects.filter(pk=anchor.pk).update(last_error=f"Node error: {exc}"[:2000])
     return out
