@@ -246,3 +246,38 @@ def test_two_concurrent_tasks_never_reuse_or_skip_a_nonce(on_anvil: AnchorClient
     assert ChainAccount.objects.get().next_nonce == start_nonce + 6
     counts = _events_by_period(on_anvil)
     assert all(counts[period_number(a.period)] == 1 for a in anchors)
+
+
+def test_reverted_transaction_against_a_foreign_root_fails_with_an_alert(on_anvil: AnchorClient) -> None:
+    from settlement.chain import ANVIL_DEV_KEYS
+
+    client = on_anvil
+    anchoring.deployment_current(client=client)
+    intruder = client.with_key(ANVIL_DEV_KEYS[2])
+    client.grant_anchorer(intruder.address)  # e.g. a second, misconfigured platform instance
+    items_create(closed_hours(1))
+    client._rpc("evm_setAutomine", [False])
+    try:
+        periods_anchor_closed()
+        (anchor,) = _anchors()
+        assert anchor.status == PeriodAnchor.Status.SUBMITTED
+        period = period_number(anchor.period)
+        foreign = intruder.build_anchor_tx(
+            period, b"\x02" * 32, 1, nonce=intruder.pending_nonce(), max_priority_fee_per_gas=50 * 10**9,
+            max_fee_per_gas=100 * 10**9,
+        )  # fmt: skip
+        intruder.send_raw(foreign.raw)
+        client.mine(1)  # the higher tip goes first: our transaction reverts with PeriodAlreadyAnchored
+    finally:
+        client._rpc("evm_setAutomine", [True])
+    assert client.receipt(anchor.tx_hash).status == 0
+
+    periods_anchor_closed()
+
+    anchor = _anchors()[0]
+    assert anchor.status == PeriodAnchor.Status.FAILED
+    assert "different root" in anchor.last_error
+    alert = AnchorAlert.objects.get(anchor=anchor)
+    assert alert.kind == AnchorAlert.Kind.CHAIN_MISMATCH
+    periods_anchor_closed()  # a failed period is not re-sent
+    assert AnchorTransaction.objects.count() == 1
