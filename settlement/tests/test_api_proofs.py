@@ -87,6 +87,10 @@ def test_bundle_download_and_public_verification(anchored) -> None:
     bad = public.post("/api/v1/settlement/proofs/verify/", {"period": -1, "leaf": "0x12", "proof": []}, format="json")
     assert bad.status_code == 400 and set(bad.json()["fields"]) >= {"period", "leaf"}
 
+    nowhere = dict(bundle, contract_address="0x" + "12" * 20)
+    missing = public.post("/api/v1/settlement/proofs/verify/", nowhere, format="json")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
     page = Client().get("/verify/")
     assert page.status_code == 200 and 'data-testid="bundle-file"' in page.content.decode()
 
