@@ -71,7 +71,7 @@ def aggregator_dashboard(*, user) -> dict:
 def operator_console(*, user) -> dict:
     from activation.selectors import events_visible_to
     from market.selectors import clearing_runs_for_zones
-    from settlement.selectors import anchors_recent
+    from settlement.selectors import anchor_alerts_open, anchors_recent
 
     orgs = user_organisations(user, role=Membership.Role.GRID_OPERATOR)
     runs = list(clearing_runs_for_zones(user).order_by("-cleared_at")[:50])
@@ -84,6 +84,7 @@ def operator_console(*, user) -> dict:
         "events": events,
         "delivered_kwh": delivered,
         "anchors": list(anchors_recent(24)),
+        "anchor_alerts": anchor_alerts_open(),
     }
 
 

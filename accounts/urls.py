@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from settlement import views as settlement_views
+
 from . import views
 
 urlpatterns = [
@@ -12,4 +14,5 @@ urlpatterns = [
     path("verify/", views.verify_page, name="verify"),
     path("onboarding/", views.onboarding, name="onboarding"),
     path("onboarding/<slug:step>/", views.onboarding, name="onboarding-step"),
+    path("payments/<int:pk>/", settlement_views.payment_detail, name="payment"),
 ]

@@ -106,6 +106,11 @@ def bench_tree_traced(n: int) -> None:
     )
 
 
+def _calldata_gas(client, tx_hash: str) -> int:
+    data = bytes(client.w3.eth.get_transaction(tx_hash)["input"])
+    return sum(4 if b == 0 else 16 for b in data)
+
+
 def bench_gas(n: int, root: bytes, *, use_anvil: bool) -> None:
     from settlement.chain import ANVIL_DEV_KEY, AnchorClient, AnvilProcess
     from settlement.chain.anvil import anvil_binary
@@ -130,7 +135,14 @@ def bench_gas(n: int, root: bytes, *, use_anvil: bool) -> None:
                 f"gas per anchor on {label:10s}: leafCount=1 -> {one.gas_used:,}   leafCount={n:,} -> {many.gas_used:,}"
                 f"   (~{elapsed * 1000:.0f} ms per signed round trip)"
             )
-            assert client.root_of(2).root == root
+            assert client.root_of(2) == root
+            assert client.leaf_count_of(2) == n  # read back from the RootAnchored log
+            execution = [r.gas_used - _calldata_gas(client, r.tx_hash) for r in (one, many)]
+            print(
+                f"  execution gas (without calldata): {execution[0]:,} / {execution[1]:,}"
+                f"   {'equal' if execution[0] == execution[1] else 'DIFFERENT'};"
+                f" target < 60,000 per anchor: {'met' if max(one.gas_used, many.gas_used) < 60_000 else 'MISSED'}"
+            )
         finally:
             if node is not None:
                 node.stop()

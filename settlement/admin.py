@@ -1,6 +1,8 @@
 from django.contrib import admin
 
 from .models import (
+    AnchorAlert,
+    AnchorTransaction,
     ChainAccount,
     ChainDeployment,
     JournalEntry,
@@ -66,13 +68,35 @@ class SettlementItemAdmin(ReadOnlyAdmin):
     search_fields = ["business_key", "payee__name"]
 
 
+class AnchorTransactionInline(admin.TabularInline):
+    model = AnchorTransaction
+    extra = 0
+    can_delete = False
+    fields = ["kind", "nonce", "tx_hash", "max_fee_per_gas", "max_priority_fee_per_gas", "gas", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(PeriodAnchor)
 class PeriodAnchorAdmin(admin.ModelAdmin):
+    inlines = [AnchorTransactionInline]
     list_display = ["period", "leaf_count", "root", "status", "tx_hash", "block_number", "gas_used"]
     list_filter = ["status"]
     search_fields = ["root", "tx_hash"]
     exclude = ["tree_dump", "raw_tx"]
-    readonly_fields = ["period", "root", "leaf_count", "deployment", "nonce", "tx_hash", "block_number", "block_hash", "gas_used"]
+    readonly_fields = [
+        "period",
+        "root",
+        "leaf_count",
+        "deployment",
+        "nonce",
+        "tx_hash",
+        "block_number",
+        "block_hash",
+        "gas_used",
+    ]
 
 
 @admin.register(ChainDeployment)
@@ -84,3 +108,22 @@ class ChainDeploymentAdmin(admin.ModelAdmin):
 @admin.register(ChainAccount)
 class ChainAccountAdmin(admin.ModelAdmin):
     list_display = ["address", "chain_id", "next_nonce"]
+
+
+@admin.register(AnchorAlert)
+class AnchorAlertAdmin(admin.ModelAdmin):
+    """Integrity alerts of anchored periods (raised by the audit and the anchoring pipeline)."""
+
+    list_display = ["created_at", "kind", "anchor", "detail", "last_seen_at", "resolved_at"]
+    list_filter = ["kind", ("resolved_at", admin.EmptyFieldListFilter)]
+    readonly_fields = ["anchor", "kind", "detail", "created_at", "last_seen_at"]
+    actions = ["mark_resolved"]
+
+    @admin.action(description="Mark selected alerts resolved")
+    def mark_resolved(self, request, queryset):
+        from django.utils import timezone
+
+        queryset.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
+
+    def has_add_permission(self, request):
+        return False

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import extend_schema
@@ -10,18 +13,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Membership
-from accounts.selectors import user_organisations, user_role
-
 from . import selectors
 from .models import PeriodAnchor, SettlementItem
 from .services.proofs import proof_verify_on_chain
 
-
-def items_visible_to(user):
-    if user_role(user) == Membership.Role.ADMIN:
-        return SettlementItem.objects.select_related("period", "premise")
-    return selectors.settlement_items_for(organisations=user_organisations(user))
+items_visible_to = selectors.items_visible_to
 
 
 class ItemOutputSerializer(serializers.ModelSerializer):
@@ -30,8 +26,18 @@ class ItemOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = SettlementItem
         fields = [
-            "id", "kind", "payee", "premise", "event", "quantity_kwh", "price_per_mwh", "amount", "currency",
-            "delivery_start", "period_start", "created_at",
+            "id",
+            "kind",
+            "payee",
+            "premise",
+            "event",
+            "quantity_kwh",
+            "price_per_mwh",
+            "amount",
+            "currency",
+            "delivery_start",
+            "period_start",
+            "created_at",
         ]
 
 
@@ -49,8 +55,26 @@ class ItemProofApi(APIView):
         item = get_object_or_404(items_visible_to(request.user), pk=pk)
         bundle = selectors.item_proof(item=item)
         if bundle is None:
-            return Response({"code": "not_anchored", "detail": "The item's period is not sealed yet.", "fields": {}}, status=409)
+            return Response(
+                {"code": "not_anchored", "detail": "The item's period is not sealed yet.", "fields": {}}, status=409
+            )
         return Response(bundle)
+
+
+class ItemProofDownloadApi(APIView):
+    """The proof bundle as a JSON file download, for ``docs/verify_bundle.py`` or the /verify/ page."""
+
+    @extend_schema(responses=dict)
+    def get(self, request, pk: int):
+        item = get_object_or_404(items_visible_to(request.user), pk=pk)
+        bundle = selectors.item_proof(item=item)
+        if bundle is None:
+            return Response(
+                {"code": "not_anchored", "detail": "The item's period is not sealed yet.", "fields": {}}, status=409
+            )
+        response = HttpResponse(json.dumps(bundle, indent=2) + "\n", content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="payment-{item.pk}-proof.json"'
+        return response
 
 
 class ProofVerifyApi(APIView):
@@ -84,8 +108,16 @@ class AnchorOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = PeriodAnchor
         fields = [
-            "period_start", "root", "leaf_count", "status", "tx_hash", "block_number", "gas_used",
-            "contract_address", "chain_id", "confirmed_at",
+            "period_start",
+            "root",
+            "leaf_count",
+            "status",
+            "tx_hash",
+            "block_number",
+            "gas_used",
+            "contract_address",
+            "chain_id",
+            "confirmed_at",
         ]
 
 
@@ -100,6 +132,7 @@ class AnchorListApi(APIView):
 urlpatterns = [
     path("items/", ItemListApi.as_view(), name="items"),
     path("items/<int:pk>/proof/", ItemProofApi.as_view(), name="item-proof"),
+    path("items/<int:pk>/proof/download/", ItemProofDownloadApi.as_view(), name="item-proof-download"),
     path("proofs/verify/", ProofVerifyApi.as_view(), name="proof-verify"),
     path("anchors/", AnchorListApi.as_view(), name="anchors"),
 ]

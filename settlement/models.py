@@ -180,3 +180,69 @@ class ChainAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} on chain {self.chain_id}"
+
+
+# --- Anchoring: transactions, replacements and audit alerts (issue 8) ------------------------------------
+
+
+class AnchorTransaction(models.Model):
+    """Every signed anchoring transaction of a period, stored before it is broadcast.
+
+    A fee replacement is a second row with the SAME nonce and higher fees; a re-submission after a
+    reorganisation or a revert is a row with a new nonce. Whichever transaction is mined wins
+    (``PeriodAnchor.tx_hash`` then points at it)."""
+
+    class Kind(models.TextChoices):
+        ORIGINAL = "original", "Original"
+        FEE_REPLACEMENT = "fee_replacement", "Fee replacement (same nonce)"
+        RESUBMISSION = "resubmission", "Re-submission (new nonce)"
+
+    anchor = models.ForeignKey(PeriodAnchor, on_delete=models.PROTECT, related_name="transactions")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    chain_id = models.PositiveBigIntegerField()
+    sender = models.CharField(max_length=42)
+    nonce = models.PositiveBigIntegerField()
+    tx_hash = models.CharField(max_length=66, unique=True)
+    raw_tx = models.TextField()
+    gas = models.PositiveBigIntegerField()
+    max_fee_per_gas = models.PositiveBigIntegerField()
+    max_priority_fee_per_gas = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["chain_id", "sender", "nonce"], name="anchor_tx_sender_nonce")]
+
+    def __str__(self) -> str:
+        return f"{self.tx_hash[:12]}… nonce {self.nonce} ({self.kind})"
+
+
+class AnchorAlert(models.Model):
+    """A problem with an anchored period that a person must look at (shown in the admin and the console).
+
+    One open alert per (anchor, kind): re-running the audit does not pile up duplicates."""
+
+    class Kind(models.TextChoices):
+        DATABASE_CHANGED = "database_changed", "Settlement rows differ from the anchored root"
+        CHAIN_MISMATCH = "chain_mismatch", "Chain holds a different root"
+        MISSING_ON_CHAIN = "missing_on_chain", "Root missing on chain"
+        LEAF_COUNT_MISMATCH = "leaf_count_mismatch", "Leaf count differs from the chain's event"
+        ANCHOR_FAILED = "anchor_failed", "Anchoring failed"
+
+    anchor = models.ForeignKey(PeriodAnchor, on_delete=models.PROTECT, related_name="alerts")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    detail = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["anchor", "kind"], condition=Q(resolved_at__isnull=True), name="anchor_alert_one_open_per_kind"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.anchor.period}"

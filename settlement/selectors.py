@@ -8,7 +8,17 @@ from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import Organisation
 
-from .models import LedgerAccount, PeriodAnchor, Posting, SettlementItem
+from .models import AnchorAlert, LedgerAccount, PeriodAnchor, Posting, SettlementItem
+
+
+def items_visible_to(user) -> QuerySet[SettlementItem]:
+    """Settlement items a user may see: their organisations' (all of them for a platform admin)."""
+    from accounts.models import Membership
+    from accounts.selectors import user_organisations, user_role
+
+    if user_role(user) == Membership.Role.ADMIN:
+        return SettlementItem.objects.select_related("period", "premise")
+    return settlement_items_for(organisations=user_organisations(user))
 
 
 def settlement_items_for(*, organisations: list[Organisation]) -> QuerySet[SettlementItem]:
@@ -39,6 +49,10 @@ def anchors_recent(limit: int = 50) -> QuerySet[PeriodAnchor]:
     return PeriodAnchor.objects.select_related("period", "deployment").order_by("-period__start")[:limit]
 
 
+def anchor_alerts_open() -> list[AnchorAlert]:
+    return list(AnchorAlert.objects.filter(resolved_at__isnull=True).select_related("anchor__period"))
+
+
 def item_proof(*, item: SettlementItem) -> dict | None:
     """The leaf values, proof and anchoring facts of an item, or None while its period is not sealed."""
     from .merkle import MerkleTree, leaf_hash
@@ -52,16 +66,20 @@ def item_proof(*, item: SettlementItem) -> dict | None:
     leaf = leaf_hash(values)
     proof = tree.proof(leaf)
     return {
+        "format": "flexplatform-proof-v1",
         "item_id": item.pk,
         "leaf_encoding": list(anchor.tree_dump.get("leafEncoding", [])),
         "leaf_values": [str(values[0]), "0x" + values[1].hex(), "0x" + values[2].hex(), str(values[3]), str(values[4])],
         "leaf": "0x" + leaf.hex(),
         "proof": ["0x" + p.hex() for p in proof],
         "root": anchor.root,
+        "leaf_count": anchor.leaf_count,
         "period": int(anchor.period.start.timestamp()),
+        "period_start": anchor.period.start.isoformat(),
         "status": anchor.status,
         "tx_hash": anchor.tx_hash,
         "block_number": anchor.block_number,
+        "block_hash": anchor.block_hash or None,
         "chain_id": anchor.deployment.chain_id if anchor.deployment else None,
         "contract_address": anchor.deployment.address if anchor.deployment else None,
     }

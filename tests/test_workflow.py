@@ -92,7 +92,7 @@ def test_seven_steps_end_to_end(small_world):
     for anchor in anchors:
         recomputed = tree_for_values(period_leaf_values(anchor.period)).root
         assert client.contract_address == anchor.deployment.address
-        on_chain, leaf_count, _ = client.root_of(int(anchor.period.start.timestamp()))
+        on_chain, leaf_count, _ = client.anchored_root(int(anchor.period.start.timestamp()))
         assert on_chain == recomputed
         assert "0x" + on_chain.hex() == anchor.root
         assert leaf_count == anchor.leaf_count

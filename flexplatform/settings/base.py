@@ -159,6 +159,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 ANCHOR_INTERVAL_MINUTES = env.int("ANCHOR_INTERVAL_MINUTES", default=60)
+ANCHOR_AUDIT_INTERVAL_MINUTES = env.int("ANCHOR_AUDIT_INTERVAL_MINUTES", default=24 * 60)
 CELERY_BEAT_SCHEDULE = {
     "advance-events": {"task": "activation.tasks.advance_events", "schedule": 60.0},
     "verify-due-events": {"task": "activation.tasks.verify_due_events", "schedule": 15 * 60.0},
@@ -168,12 +169,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "settlement.tasks.anchor_closed_periods",
         "schedule": ANCHOR_INTERVAL_MINUTES * 60.0,
     },
+    "audit-anchors": {"task": "settlement.tasks.audit_anchors", "schedule": ANCHOR_AUDIT_INTERVAL_MINUTES * 60.0},
 }
 
 # Chain: anchoring goes to any Ethereum JSON-RPC endpoint; ``eth-tester://`` is an in-process EVM.
 CHAIN_RPC_URL = env("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
 CHAIN_PRIVATE_KEY = env("CHAIN_PRIVATE_KEY", default=ANVIL_DEV_PRIVATE_KEY)
 CHAIN_CONFIRMATIONS = env.int("CHAIN_CONFIRMATIONS", default=1)
+# Confirmed anchors whose block is this recent are re-checked for reorganisations on every run.
+CHAIN_REORG_WINDOW_BLOCKS = env.int("CHAIN_REORG_WINDOW_BLOCKS", default=128)
 # An hour is anchored once it has ended and this many minutes more have passed.
 ANCHOR_GRACE_MINUTES = env.int("ANCHOR_GRACE_MINUTES", default=5)
 

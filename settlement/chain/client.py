@@ -91,8 +91,8 @@ class SignedAnchorTx:
 
 
 class AnchoredRoot(NamedTuple):
-    """What ``rootOf(period)`` returns; all zero when the period is not anchored.
-    ``anchored_at`` is the block number of the anchoring transaction."""
+    """A period's root (``rootOf``) with its leaf count and block number (from the ``RootAnchored``
+    log); all zero when the period is not anchored."""
 
     root: bytes
     leaf_count: int
@@ -428,9 +428,33 @@ class AnchorClient:
             return None
         return self._receipt(receipt)
 
-    def root_of(self, period: int) -> AnchoredRoot:
-        root, leaf_count, anchored_at = self.contract().functions.rootOf(period).call()
-        return AnchoredRoot(bytes(root), int(leaf_count), int(anchored_at))
+    def root_of(self, period: int) -> bytes:
+        """The root anchored for ``period`` (contract storage); 32 zero bytes when none."""
+        return bytes(self.contract().functions.rootOf(period).call())
+
+    def anchor_event(self, period: int, *, from_block: int = 0) -> AnchorEvent | None:
+        """The ``RootAnchored`` log of ``period`` on the node's canonical chain (``None`` if absent).
+
+        The contract stores only the root (one slot, see docs/adr/0003-anchor-gas.md); the leaf
+        count and block number live in this event, filtered by its indexed ``period`` topic.
+        """
+        events = self.anchor_events(from_block=from_block, period=period)
+        return events[-1] if events else None
+
+    def leaf_count_of(self, period: int, *, from_block: int = 0) -> int | None:
+        """The leaf count anchored with ``period``'s root, read from its event log."""
+        event = self.anchor_event(period, from_block=from_block)
+        return None if event is None else event.leaf_count
+
+    def anchored_root(self, period: int, *, from_block: int = 0) -> AnchoredRoot:
+        """Root (storage) with leaf count and block number (event log); all zero when not anchored."""
+        root = self.root_of(period)
+        if root == bytes(32):
+            return AnchoredRoot(root, 0, 0)
+        event = self.anchor_event(period, from_block=from_block)
+        if event is None or event.root != root:  # pragma: no cover - the log is written with the root
+            return AnchoredRoot(root, 0, 0)
+        return AnchoredRoot(root, event.leaf_count, event.block_number)
 
     def verify(self, period: int, proof: Sequence[bytes | str], leaf: bytes | str) -> bool:
         """On-chain ``verify(period, proof, leaf)`` (a view call, no transaction)."""
@@ -449,9 +473,12 @@ class AnchorClient:
         checksum = self.w3.to_checksum_address(address)
         return self._transact(self.contract().functions.grantRole(self.anchorer_role(), checksum))
 
-    def anchor_events(self, from_block: int = 0, to_block: int | str = "latest") -> list[AnchorEvent]:
-        """``RootAnchored`` logs of the contract between two blocks (inclusive)."""
-        logs = self.contract().events.RootAnchored().get_logs(from_block=from_block, to_block=to_block)
+    def anchor_events(
+        self, from_block: int = 0, to_block: int | str = "latest", *, period: int | None = None
+    ) -> list[AnchorEvent]:
+        """``RootAnchored`` logs of the contract between two blocks (inclusive), optionally of one period."""
+        filters = {} if period is None else {"argument_filters": {"period": period}}
+        logs = self.contract().events.RootAnchored().get_logs(from_block=from_block, to_block=to_block, **filters)
         return [
             AnchorEvent(
                 period=int(log["args"]["period"]),
@@ -464,6 +491,10 @@ class AnchorClient:
             )
             for log in logs
         ]
+
+    def base_fee(self) -> int:
+        """Base fee per gas of the latest block (what a pending transaction must at least offer)."""
+        return int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
 
     # -- development nodes (anvil; eth-tester where it has an equivalent) -----------------------
 
