@@ -10,8 +10,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
+from accounts.mfa import totp_activate
 from accounts.models import Membership, Organisation
 from accounts.services import organisation_create, user_create
+from flexplatform.demo import TOTP_SECRET
 from settlement.chain import reset_eth_tester
 from settlement.models import AnchorAlert, PeriodAnchor
 from settlement.services import anchoring
@@ -40,6 +42,7 @@ def _console_client(*, staff: bool) -> Client:
     if staff:
         user.is_staff = user.is_superuser = True
         user.save(update_fields=["is_staff", "is_superuser"])
+    totp_activate(user=user, secret=TOTP_SECRET)  # operators and admins must have MFA
     client = Client()
     client.force_login(user)
     return client
