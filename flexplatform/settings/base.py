@@ -6,6 +6,7 @@ Every environment variable the platform reads is listed in the README's configur
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -152,7 +153,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "settlement.tasks.anchor_closed_periods",
         "schedule": ANCHOR_INTERVAL_MINUTES * 60.0,
     },
+    "assessment-recompute-nightly": {
+        "task": "assessment.tasks.assessment_recompute_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
+# Assessment: the baseline settled against (unless a premise's program says otherwise) and the forecast
+# baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).
+ASSESSMENT_BASELINE_METHOD = env("ASSESSMENT_BASELINE_METHOD", default="caiso-10in10")
+ASSESSMENT_FORECAST_METHOD = env("ASSESSMENT_FORECAST_METHOD", default="caiso-10in10-unadjusted")
 
 # Chain: anchoring goes to any Ethereum JSON-RPC endpoint; ``eth-tester://`` is an in-process EVM.
 CHAIN_RPC_URL = env("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
