@@ -114,7 +114,12 @@ def load_shift_kwh(
 
 
 def availability_scores(
-    load_kw: np.ndarray, hour_of_week: np.ndarray, *, flexible_share: float, device_factor: float = 1.0, reliability: float = 1.0
+    load_kw: np.ndarray,
+    hour_of_week: np.ndarray,
+    *,
+    flexible_share: float,
+    device_factor: float = 1.0,
+    reliability: float = 1.0,
 ) -> np.ndarray:
     """Curtailment availability score 0-100 for each of the 168 hours of the week.
 
@@ -157,7 +162,9 @@ def season_of(day: date) -> str | None:
     return None
 
 
-def seasonal_profiles(hourly_kw: np.ndarray, days: Sequence[date], *, flexible_share: float, weekend: Sequence[bool]) -> dict:
+def seasonal_profiles(
+    hourly_kw: np.ndarray, days: Sequence[date], *, flexible_share: float, weekend: Sequence[bool]
+) -> dict:
     """Mean flexible kW by hour of day for {winter, summer} × {weekday, weekend}.
 
     ``hourly_kw`` is ``(days, 24)``; profiles without data are omitted (a resource with only spring
@@ -174,6 +181,8 @@ def seasonal_profiles(hourly_kw: np.ndarray, days: Sequence[date], *, flexible_s
             block = hourly_kw[rows]
             with np.errstate(invalid="ignore"):
                 count = np.isfinite(block).sum(axis=0)
-                mean = np.where(count > 0, np.where(np.isfinite(block), block, 0).sum(axis=0) / np.maximum(count, 1), 0.0)
+                mean = np.where(
+                    count > 0, np.where(np.isfinite(block), block, 0).sum(axis=0) / np.maximum(count, 1), 0.0
+                )
             out.setdefault(season, {})[kind] = [round(float(v) * flexible_share, 3) for v in mean]
     return out

@@ -154,7 +154,9 @@ def accredited_capacity_kw(*, premise: Premise, start: datetime, end: datetime) 
     assessment = assessment_for_window(premise=premise, start=start, end=end)
     if assessment is None:
         return None
-    kw = (assessment.capacity_kw * reliability_factor_for(premise=premise)).quantize(ACCREDITED_QUANT, rounding=ROUND_DOWN)
+    kw = (assessment.capacity_kw * reliability_factor_for(premise=premise)).quantize(
+        ACCREDITED_QUANT, rounding=ROUND_DOWN
+    )
     declaration = availability_current(premise=premise, start=start, end=end)
     if declaration is not None:
         kw = min(kw, declaration.available_kw)
@@ -223,12 +225,18 @@ def accuracy_report(*, meter: Meter) -> list[BaselineAccuracy]:
 def baseline_vs_actual(*, premise: Premise) -> dict:
     """The premise's latest baseline against its metered load (chart data; floats for display only)."""
     meter = premise.meters.order_by("id").first()
-    baseline = None if meter is None else Baseline.objects.filter(meter=meter).order_by("-window_start", "-computed_at").first()
+    baseline = (
+        None
+        if meter is None
+        else Baseline.objects.filter(meter=meter).order_by("-window_start", "-computed_at").first()
+    )
     if baseline is None:
         return {"labels": [], "baseline": [], "actual": [], "method": None, "days_used": []}
     zone = ZoneInfo(premise.timezone)
     base = list(baseline.intervals.values_list("start", "kwh"))
-    actual = dict(meter_readings(meter=meter, start=baseline.window_start, end=baseline.window_end).values_list("start", "kwh"))
+    actual = dict(
+        meter_readings(meter=meter, start=baseline.window_start, end=baseline.window_end).values_list("start", "kwh")
+    )
     return {
         "labels": [s.astimezone(zone).strftime("%H:%M") for s, _ in base],
         "baseline": [float(k) for _, k in base],

@@ -137,13 +137,17 @@ def baseline_compute(
     starts = interval_starts(window_start, window_end, meter.interval_minutes)
     day_ord, slot = local_slots(starts, tz, meter.interval_minutes)
     if len(set(day_ord.tolist())) != 1:
-        raise ApplicationError("A baseline window must lie within one local day.", fields={"window_end": ["Spans days."]})
+        raise ApplicationError(
+            "A baseline window must lie within one local day.", fields={"window_end": ["Spans days."]}
+        )
     target_day = date.fromordinal(int(day_ord[0]))
     lookback = int(parameters.get("lookback_days", METHODS[method]["lookback_days"]))
     grid = selectors.meter_day_grid(meter=meter, first_day=target_day - timedelta(days=lookback), last_day=target_day)
     first_slot, last_slot = int(slot.min()), int(slot.max()) + 1
     excluded = selectors.baseline_excluded_days(meter=meter, grid=grid, before=target_day)
-    temperature = selectors.temperature_grid(meter=meter, grid=grid) if METHODS[method]["family"] == "caltrack" else None
+    temperature = (
+        selectors.temperature_grid(meter=meter, grid=grid) if METHODS[method]["family"] == "caltrack" else None
+    )
     try:
         outcome = compute_baseline(
             method=method,
@@ -157,7 +161,10 @@ def baseline_compute(
         )
     except InsufficientHistory as exc:
         raise ApplicationError(f"Meter {meter.meter_id}: {exc}.", code="insufficient_history") from exc
-    values = [Decimal(repr(float(outcome.values[k - first_slot]))).quantize(KWH_QUANT, rounding=ROUND_HALF_UP) for k in slot.tolist()]
+    values = [
+        Decimal(repr(float(outcome.values[k - first_slot]))).quantize(KWH_QUANT, rounding=ROUND_HALF_UP)
+        for k in slot.tolist()
+    ]
     stored_parameters = {**outcome.parameters, "tz": tz, "adjustment": round(outcome.adjustment, 6)}
     baseline = Baseline.objects.create(
         meter=meter,
@@ -332,7 +339,9 @@ def flexibility_profile_compute(
     meter = premise.meters.order_by("id").first()
     if meter is None:
         return None
-    grid = selectors.meter_day_grid(meter=meter, first_day=as_of - timedelta(days=history_days), last_day=as_of - timedelta(days=1))
+    grid = selectors.meter_day_grid(
+        meter=meter, first_day=as_of - timedelta(days=history_days), last_day=as_of - timedelta(days=1)
+    )
     sph = 60 // meter.interval_minutes
     read = ~np.isnan(grid.values)
     if not read.any():
@@ -348,14 +357,22 @@ def flexibility_profile_compute(
     typical_kw = float(np.nanmean(hourly_kw)) if np.isfinite(hourly_kw).any() else 0.0
     devices = selectors.device_constraints_for(premise=premise, typical_kw=typical_kw)
     reliability = float(selectors.reliability_factor_for(premise=premise))
-    device_factor = sum(d.power_kw for d in devices if d.available) / max(sum(d.power_kw for d in devices), 1e-9) if devices else 0.0
+    device_factor = (
+        sum(d.power_kw for d in devices if d.available) / max(sum(d.power_kw for d in devices), 1e-9)
+        if devices
+        else 0.0
+    )
     scores = availability_scores(
         hourly_kw.ravel(), how.ravel(), flexible_share=share, device_factor=device_factor, reliability=reliability
     )
     weekday_rows = [i for i, d in enumerate(days) if d.weekday() < 5]
     peak = slice(*PEAK_HOURS)
     with np.errstate(invalid="ignore"):
-        peak_load = np.nanmean(hourly_kw[weekday_rows, peak], axis=0) if weekday_rows else np.zeros(PEAK_HOURS[1] - PEAK_HOURS[0])
+        peak_load = (
+            np.nanmean(hourly_kw[weekday_rows, peak], axis=0)
+            if weekday_rows
+            else np.zeros(PEAK_HOURS[1] - PEAK_HOURS[0])
+        )
     peak_load = np.nan_to_num(peak_load)
     peak_kw = peak_shaving_kw(peak_load, devices, peak_hours=PEAK_HOURS[1] - PEAK_HOURS[0])
     # Shift out of the peak window into the night (00:00-06:00): gap from 21:00 to 00:00 is 3 h.

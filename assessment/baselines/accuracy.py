@@ -82,7 +82,14 @@ def backtest(
         except ValueError:
             continue
         out.append(
-            Accuracy(method=method, n=int(sum(np.isfinite(y).sum() for y in ys)), days=scored, relative_error_pct=rel, nmbe_pct=nmbe, cvrmse_pct=cv)
+            Accuracy(
+                method=method,
+                n=int(sum(np.isfinite(y).sum() for y in ys)),
+                days=scored,
+                relative_error_pct=rel,
+                nmbe_pct=nmbe,
+                cvrmse_pct=cv,
+            )
         )
     return out
 

@@ -113,11 +113,17 @@ def compute(
         like = _like_days(days, target_day, pool_weekends=family == "caiso", holidays=holiday_set)
         eligible = (like & not_excluded)[None, :]
         if family == "caiso":
-            result = caiso_10in10(history, eligible, day_of, weekday=weekday_target, adjust=spec["adjust"], **common, **params)
+            result = caiso_10in10(
+                history, eligible, day_of, weekday=weekday_target, adjust=spec["adjust"], **common, **params
+            )
         elif family == "pjm":
-            result = pjm_cbl(history, eligible, day_of, weekday=weekday_target, adjust=spec["adjust"], **common, **params)
+            result = pjm_cbl(
+                history, eligible, day_of, weekday=weekday_target, adjust=spec["adjust"], **common, **params
+            )
         elif family == "nyiso":
-            result = nyiso_cbl(history, eligible, day_of, weekday=weekday_target, adjust=spec["adjust"], **common, **params)
+            result = nyiso_cbl(
+                history, eligible, day_of, weekday=weekday_target, adjust=spec["adjust"], **common, **params
+            )
         else:  # pjm-match-day: any eligible non-event, non-holiday day of the same weekday/weekend kind
             result = pjm_match_day(history, eligible, day_of, **common, **params)
     used = [d for d, u in zip(days, result.days_used[0], strict=False) if u] if result.days_used.size else []

@@ -99,7 +99,9 @@ def build_grid(
         np.add.at(count, (row[keep], slot[keep]), 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         values = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return DayGrid(values=values, days=[first_day + timedelta(days=i) for i in range(n_days)], interval_minutes=interval_minutes)
+    return DayGrid(
+        values=values, days=[first_day + timedelta(days=i) for i in range(n_days)], interval_minutes=interval_minutes
+    )
 
 
 def local_day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:

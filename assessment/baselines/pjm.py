@@ -88,7 +88,13 @@ def pjm_cbl(
 
 
 def pjm_same_day(
-    day_of: np.ndarray, *, event_start: int, event_end: int, slots_per_hour: int, before_hours: int = 3, after_hours: int = 2
+    day_of: np.ndarray,
+    *,
+    event_start: int,
+    event_end: int,
+    slots_per_hour: int,
+    before_hours: int = 3,
+    after_hours: int = 2,
 ) -> BatchResult:
     """PJM Same Day (3+2): average event-day load in hours -4..-2 and +2..+3 around the event."""
     gap = slots_per_hour
