@@ -313,3 +313,21 @@ def accredited_capacity_by_zone_hour(*, zone_ids: set[int], day: date) -> dict[s
         for h in range(24):
             row[h] += per[p.pk][h]
     return dict(sorted(out.items()))
+
+
+def premise_flexibility_summary(*, premise: Premise) -> dict:
+    """For the consumer portal: flexibility score and what drives it, and the baseline-vs-actual chart."""
+    profile = flexibility_profile_latest(premise=premise)
+    return {
+        "premise": premise,
+        "profile": profile,
+        "reliability_factor": reliability_factor_for(premise=premise),
+        "chart": baseline_vs_actual(premise=premise),
+        "chart_id": f"baseline-{premise.pk}",
+    }
+
+
+def coming_day(*, premises) -> date:
+    """Tomorrow in the premises' local time (the first premise's zone; UTC without premises)."""
+    tz = ZoneInfo(premises[0].timezone) if premises else UTC
+    return (timezone.now().astimezone(tz) + timedelta(days=1)).date()

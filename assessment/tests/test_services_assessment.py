@@ -225,3 +225,32 @@ def test_market_day_builds_performance_history_and_derates_capacity(small_world)
     assert FlexibilityProfile.objects.filter(premise=premise).exists()
     assert BaselineAccuracy.objects.filter(meter__premise=premise).exists()
     assert Baseline.objects.filter(method="caiso-10in10-unadjusted").exists()
+
+
+def test_new_meter_data_enqueues_recomputation_on_commit(small_world, django_capture_on_commit_callbacks):
+    premise = small_world.premises[0]
+    meter = premise.meters.get()
+    start, end = demo.local_day_bounds(small_world.day)
+    from assessment.synthetic import load_profile_kwh
+
+    starts = services.interval_starts(start, end, meter.interval_minutes)
+    values = load_profile_kwh(segment=premise.segment, seed=1, starts=starts, tz=premise.timezone)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.meter_readings_record(meter=meter, readings=list(zip(starts, values, strict=True)))
+    assert len(callbacks) == 1
+    profile = FlexibilityProfile.objects.get(premise=premise)
+    assert profile.as_of == small_world.day + timedelta(days=1)
+    assert BaselineAccuracy.objects.filter(meter=meter, recommended=True).count() == 1
+    # Re-sending the same readings stores nothing and enqueues nothing.
+    with django_capture_on_commit_callbacks(execute=True) as again:
+        services.meter_readings_record(meter=meter, readings=list(zip(starts, values, strict=True)))
+    assert again == []
+
+
+def test_nightly_recomputation_is_scheduled_and_covers_every_meter(small_world, settings):
+    from assessment import tasks
+
+    entry = settings.CELERY_BEAT_SCHEDULE["assessment-recompute-nightly"]
+    assert entry["task"] == "assessment.tasks.assessment_recompute_nightly"
+    assert tasks.assessment_recompute_nightly.delay().get() == len(small_world.premises)
+    assert FlexibilityProfile.objects.count() == len(small_world.premises)

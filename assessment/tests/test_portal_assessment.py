@@ -1,0 +1,38 @@
+"""The portal shows the consumer's flexibility and baseline vs actual, and the aggregator's capacity by hour."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.models import Membership
+from assessment import services
+from flexplatform import demo
+
+
+def _login(email: str) -> Client:
+    from django.contrib.auth import get_user_model
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(email=email))
+    return client
+
+
+@pytest.mark.django_db
+def test_consumer_sees_flexibility_score_drivers_and_baseline_chart(small_world):
+    premise = small_world.premises[4]
+    services.flexibility_profile_compute(premise=premise, as_of=small_world.day)
+    start, end = demo.event_window(small_world.day)
+    services.baseline_compute(meter=premise.meters.get(), window_start=start, window_end=end)
+    email = Membership.objects.filter(organisation=premise.organisation).first().user.email
+    html = _login(email).get("/consumer/").content.decode()
+    assert 'data-testid="flex-score"' in html
+    assert "reliability factor 1.0000" in html
+    assert f'id="baseline-{premise.pk}"' in html and "caiso-10in10" in html
+
+
+@pytest.mark.django_db
+def test_aggregator_sees_portfolio_capacity_by_hour(small_world):
+    html = _login("aggregator@demo.flex").get("/aggregator/").content.decode()
+    assert 'data-testid="capacity-by-hour"' in html
+    assert html.count("<th>", html.index('data-testid="capacity-by-hour"')) >= 24
