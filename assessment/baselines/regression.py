@@ -9,7 +9,7 @@ LBNL 2011, as adopted by CalTRACK and implemented in `opendsm`/`eemeter`):
 * temperature enters as a piecewise-linear function with knots at 30, 45, 55, 65, 75 and 90 °F,
   fitted separately for occupied and unoccupied hours; a segment with fewer than 20 hours of data is
   merged into its neighbour (CalTRACK's minimum bin size);
-* fitted by ordinary least squares.
+* fitted by ordinary least squares (normal equations, minimum-norm solution).
 
 ``opendsm`` could not be used (it pins pandas/scipy stacks not installed here), so the model is
 implemented directly with ``numpy.linalg.lstsq`` (minimum-norm solution, deterministic). CalTRACK's
@@ -85,6 +85,12 @@ def _design(how: np.ndarray, temp_f: np.ndarray, knots: list[float], occupied: n
     return np.hstack([tow, feats * occ, feats * (1.0 - occ)])
 
 
+def _least_squares(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Minimum-norm least squares through the normal equations (X'X is small: <= ~190 columns)."""
+    coef, *_ = np.linalg.lstsq(x.T @ x, x.T @ y, rcond=None)
+    return coef
+
+
 def fit_towt(load: np.ndarray, how: np.ndarray, temp_c: np.ndarray) -> TowtModel:
     """Fit on hourly ``load`` (kWh), hour-of-week ``how`` (0..167) and temperature (°C); NaN rows dropped."""
     load, how, temp_f = np.asarray(load, float), np.asarray(how, np.int64), c_to_f(temp_c)
@@ -96,12 +102,12 @@ def fit_towt(load: np.ndarray, how: np.ndarray, temp_c: np.ndarray) -> TowtModel
     hdd = np.maximum(50.0 - temp_f, 0.0)
     cdd = np.maximum(temp_f - 65.0, 0.0)
     simple = np.stack([np.ones_like(load), hdd, cdd], axis=1)
-    beta, *_ = np.linalg.lstsq(simple, load, rcond=None)
+    beta = _least_squares(simple, load)
     positive = (load - simple @ beta) > 0
     share = np.bincount(how, weights=positive.astype(float), minlength=168) / np.maximum(
         np.bincount(how, minlength=168), 1
     )
     occupied = share > OCCUPANCY_THRESHOLD
     knots = _knots_for(temp_f)
-    coef, *_ = np.linalg.lstsq(_design(how, temp_f, knots, occupied), load, rcond=None)
+    coef = _least_squares(_design(how, temp_f, knots, occupied), load)
     return TowtModel(coef=coef, knots=knots, occupied=occupied)

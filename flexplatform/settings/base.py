@@ -3,10 +3,15 @@
 Every environment variable the platform reads is listed in the README's configuration table.
 """
 
+import os
 from pathlib import Path
 
-import environ
-from celery.schedules import crontab
+# Baseline regressions solve many small least-squares systems: multi-threaded BLAS only thrashes the
+# cores that web and Celery processes share. Set before numpy loads; override in the environment.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import environ  # noqa: E402
+from celery.schedules import crontab  # noqa: E402
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
