@@ -126,6 +126,14 @@ def test_accredited_capacity_respects_a_current_declaration(small_world, api_for
     )
     assert r.status_code == 201, r.content
     assert selectors.accredited_capacity_kw(premise=premise, start=window[0], end=window[1]) == Decimal("1.500")
+    # The market's gate follows at once: an offer above the declared kW is refused, one within it accepted.
+    from market.services import offer_submit
+
+    offer = {"seller": premise.organisation, "premise": premise, "zone": premise.grid_zone, "price_per_mwh": Decimal("100")}
+    with pytest.raises(ApplicationError) as exc:
+        offer_submit(**offer, kw=Decimal("1.6"), window_start=window[0], window_end=window[1])
+    assert exc.value.code == "over_capacity"
+    assert offer_submit(**offer, kw=Decimal("1.5"), window_start=window[0], window_end=window[1]).kw == Decimal("1.5")
     # A declaration that ended before the window does not apply.
     assert (
         selectors.accredited_capacity_kw(
@@ -254,3 +262,37 @@ def test_nightly_recomputation_is_scheduled_and_covers_every_meter(small_world, 
     assert entry["task"] == "assessment.tasks.assessment_recompute_nightly"
     assert tasks.assessment_recompute_nightly.delay().get() == len(small_world.premises)
     assert FlexibilityProfile.objects.count() == len(small_world.premises)
+
+
+def test_baseline_on_dst_days_lines_up_by_wall_clock(small_world):
+    """The 25-hour day: both UTC passes of 01:00-02:00 local get the baseline of 01:xx; the 23-hour day
+    has no 02:xx intervals and its baseline is computed for the hours that exist."""
+    from assessment.synthetic import load_profile_kwh
+
+    premise = small_world.premises[3]
+    meter = premise.meters.get()
+    tz = premise.timezone  # America/New_York
+    first, _ = demo.local_day_bounds(date(2025, 2, 1))
+    _, last = demo.local_day_bounds(date(2025, 11, 3))
+    starts = services.interval_starts(first, last, meter.interval_minutes)
+    values = load_profile_kwh(segment=premise.segment, seed=11, starts=starts, tz=tz)
+    services.meter_readings_record(meter=meter, readings=list(zip(starts, values, strict=True)))
+    from datetime import UTC, datetime
+
+    # 2025-11-02 05:00-07:00 UTC = 01:00 EDT .. 01:00 EST .. 02:00 EST (a Sunday: weekend/holiday days).
+    fall = services.baseline_compute(
+        meter=meter, window_start=datetime(2025, 11, 2, 5, tzinfo=UTC), window_end=datetime(2025, 11, 2, 7, tzinfo=UTC)
+    )
+    rows = list(fall.intervals.values_list("kwh", flat=True))
+    assert len(rows) == 8 and rows[:4] == rows[4:]
+    assert all(date.fromisoformat(d).weekday() >= 5 for d in fall.days_used)
+    # 2025-03-09 06:00-08:00 UTC = 01:00-01:45 EST, then 03:00-03:45 EDT: 8 intervals, all with a baseline.
+    spring = services.baseline_compute(
+        meter=meter, window_start=datetime(2025, 3, 9, 6, tzinfo=UTC), window_end=datetime(2025, 3, 9, 8, tzinfo=UTC)
+    )
+    assert spring.intervals.count() == 8 and all(k > 0 for k in spring.intervals.values_list("kwh", flat=True))
+    # A weekday after the spring change uses weekdays only, including ones before the change.
+    monday = services.baseline_compute(
+        meter=meter, window_start=datetime(2025, 3, 10, 21, tzinfo=UTC), window_end=datetime(2025, 3, 10, 23, tzinfo=UTC)
+    )
+    assert len(monday.days_used) == 10 and min(monday.days_used) < "2025-03-09"
