@@ -11,8 +11,10 @@ LBNL 2011, as adopted by CalTRACK and implemented in `opendsm`/`eemeter`):
   merged into its neighbour (CalTRACK's minimum bin size);
 * fitted by ordinary least squares (normal equations, minimum-norm solution).
 
-``opendsm`` could not be used (it pins pandas/scipy stacks not installed here), so the model is
-implemented directly with ``numpy.linalg.lstsq`` (minimum-norm solution, deterministic). CalTRACK's
+``opendsm`` 1.2.7 does resolve with ``multimethod<2``, but it brings about 40 packages (pandas, pyarrow,
+numba/llvmlite, scikit-learn, statsmodels, matplotlib, sympy, ...) into the shared environment for one
+model, so it is not installed: the model is implemented here with numpy least squares (minimum-norm
+solution, deterministic). CalTRACK's
 weighting of the three calendar months around each month is not applied: one model is fitted on the
 look-back days given.
 """
