@@ -331,3 +331,25 @@ def coming_day(*, premises) -> date:
     """Tomorrow in the premises' local time (the first premise's zone; UTC without premises)."""
     tz = ZoneInfo(premises[0].timezone) if premises else UTC
     return (timezone.now().astimezone(tz) + timedelta(days=1)).date()
+
+
+def portfolio_flexibility(*, premises) -> dict:
+    """Flexibility measures summed over a portfolio (latest profile of each premise).
+
+    Peak-shaving kW and load-shifting kWh add up; the availability score by hour of week is the
+    average of the members' scores weighted by their peak-shaving kW (members without a profile count 0).
+    """
+    profiles = [p for p in (flexibility_profile_latest(premise=x) for x in premises) if p is not None]
+    weights = np.array([float(p.peak_shaving_kw) for p in profiles])
+    scores = np.array([p.availability_scores for p in profiles], dtype=float) if profiles else np.zeros((0, 168))
+    if profiles and weights.sum() > 0:
+        by_hour = np.rint(weights @ scores / weights.sum()).astype(int).tolist()
+    else:
+        by_hour = [0] * 168
+    return {
+        "members": len(premises),
+        "profiled": len(profiles),
+        "peak_shaving_kw": sum((p.peak_shaving_kw for p in profiles), Decimal("0")),
+        "load_shift_kwh": sum((p.load_shift_kwh for p in profiles), Decimal("0")),
+        "availability_scores": by_hour,
+    }

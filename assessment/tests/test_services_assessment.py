@@ -129,7 +129,12 @@ def test_accredited_capacity_respects_a_current_declaration(small_world, api_for
     # The market's gate follows at once: an offer above the declared kW is refused, one within it accepted.
     from market.services import offer_submit
 
-    offer = {"seller": premise.organisation, "premise": premise, "zone": premise.grid_zone, "price_per_mwh": Decimal("100")}
+    offer = {
+        "seller": premise.organisation,
+        "premise": premise,
+        "zone": premise.grid_zone,
+        "price_per_mwh": Decimal("100"),
+    }
     with pytest.raises(ApplicationError) as exc:
         offer_submit(**offer, kw=Decimal("1.6"), window_start=window[0], window_end=window[1])
     assert exc.value.code == "over_capacity"
@@ -229,6 +234,13 @@ def test_market_day_builds_performance_history_and_derates_capacity(small_world)
     assert selectors.accredited_capacity_kw(premise=premise, start=start, end=end) == (
         assessed.capacity_kw * rf
     ).quantize(Decimal("0.001"), rounding="ROUND_DOWN")
+    # The event day is excluded from later baselines of the same day type (a week on).
+    later = demo.event_window(small_world.day + timedelta(days=7))
+    b = services.baseline_compute(meter=premise.meters.get(), window_start=later[0], window_end=later[1])
+    assert small_world.day.isoformat() not in b.days_used
+    other = next(p for p in small_world.premises if not p.events.exists())
+    b_other = services.baseline_compute(meter=other.meters.get(), window_start=later[0], window_end=later[1])
+    assert small_world.day.isoformat() in b_other.days_used  # a premise without an event keeps the day
     # New meter data triggered the recomputation on commit.
     assert FlexibilityProfile.objects.filter(premise=premise).exists()
     assert BaselineAccuracy.objects.filter(meter__premise=premise).exists()
@@ -293,6 +305,8 @@ def test_baseline_on_dst_days_lines_up_by_wall_clock(small_world):
     assert spring.intervals.count() == 8 and all(k > 0 for k in spring.intervals.values_list("kwh", flat=True))
     # A weekday after the spring change uses weekdays only, including ones before the change.
     monday = services.baseline_compute(
-        meter=meter, window_start=datetime(2025, 3, 10, 21, tzinfo=UTC), window_end=datetime(2025, 3, 10, 23, tzinfo=UTC)
+        meter=meter,
+        window_start=datetime(2025, 3, 10, 21, tzinfo=UTC),
+        window_end=datetime(2025, 3, 10, 23, tzinfo=UTC),
     )
     assert len(monday.days_used) == 10 and min(monday.days_used) < "2025-03-09"
