@@ -318,8 +318,11 @@ def accredited_capacity_by_zone_hour(*, zone_ids: set[int], day: date) -> dict[s
 def premise_flexibility_summary(*, premise: Premise) -> dict:
     """For the consumer portal: flexibility score and what drives it, and the baseline-vs-actual chart."""
     profile = flexibility_profile_latest(premise=premise)
+    meter = premise.meters.order_by("id").first()
+    report = [] if meter is None else accuracy_report(meter=meter)
     return {
         "premise": premise,
+        "recommended": next((a for a in report if a.recommended), None),
         "profile": profile,
         "reliability_factor": reliability_factor_for(premise=premise),
         "chart": baseline_vs_actual(premise=premise),

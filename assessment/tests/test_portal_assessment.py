@@ -22,6 +22,8 @@ def _login(email: str) -> Client:
 def test_consumer_sees_flexibility_score_drivers_and_baseline_chart(small_world):
     premise = small_world.premises[4]
     services.flexibility_profile_compute(premise=premise, as_of=small_world.day)
+    report = services.baseline_accuracy_report(meter=premise.meters.get(), as_of=small_world.day)
+    best = next(r for r in report if r.recommended)
     start, end = demo.event_window(small_world.day)
     services.baseline_compute(meter=premise.meters.get(), window_start=start, window_end=end)
     email = Membership.objects.filter(organisation=premise.organisation).first().user.email
@@ -29,6 +31,7 @@ def test_consumer_sees_flexibility_score_drivers_and_baseline_chart(small_world)
     assert 'data-testid="flex-score"' in html
     assert "reliability factor 1.0000" in html
     assert f'id="baseline-{premise.pk}"' in html and "caiso-10in10" in html
+    assert f"Most accurate baseline for you: {best.method}" in html
 
 
 @pytest.mark.django_db
