@@ -47,11 +47,19 @@ def consumer_dashboard(*, user, currency: str) -> dict:
         "items": items,
         "events": list(events_visible_to(user).order_by("-start")[:20]),
         "load_chart": _daily_load(premises),
+        "flexibility": _flexibility(premises),
     }
+
+
+def _flexibility(premises) -> list[dict]:
+    from assessment.selectors import premise_flexibility_summary
+
+    return [premise_flexibility_summary(premise=p) for p in premises]
 
 
 def aggregator_dashboard(*, user) -> dict:
     from activation.selectors import events_visible_to
+    from assessment.selectors import coming_day, portfolio_capacity_by_hour, portfolio_flexibility
     from market.selectors import awards_visible_to, offers_for_seller
 
     orgs = user_organisations(user, role=Membership.Role.AGGREGATOR)
@@ -65,6 +73,11 @@ def aggregator_dashboard(*, user) -> dict:
         "awards": awards,
         "awarded_kw": sum((a.kw for a in awards), Decimal("0")),
         "events": list(events_visible_to(user).order_by("-start")[:50]),
+        "flexibility": portfolio_flexibility(premises=premises),
+        "capacity_day": (day := coming_day(premises=premises)),
+        "capacity_by_hour": [
+            {"hour": h, "kw": kw} for h, kw in enumerate(portfolio_capacity_by_hour(premises=premises, day=day))
+        ],
     }
 
 

@@ -90,3 +90,104 @@ class FlexibilityAssessment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.premise} {self.capacity_kw} kW"
+
+
+# --- Baseline programs, accuracy, flexibility profiles, availability (assessment issue) ------------
+
+
+class BaselineProgram(models.Model):
+    """A demand-response program's choice of baseline method and its parameters."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    method = models.CharField(max_length=40, help_text="A key of assessment.baselines.compute.METHODS.")
+    parameters = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.method})"
+
+
+class ProgramEnrolment(models.Model):
+    """Which baseline program a premise is settled under (one at a time)."""
+
+    premise = models.OneToOneField("accounts.Premise", on_delete=models.CASCADE, related_name="baseline_enrolment")
+    program = models.ForeignKey(BaselineProgram, on_delete=models.PROTECT, related_name="enrolments")
+    enrolled_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.premise_id} -> {self.program.code}"
+
+
+class BaselineAccuracy(models.Model):
+    """A method's back-test on a meter's held-out non-event days (ASHRAE Guideline 14 metrics)."""
+
+    meter = models.ForeignKey("accounts.Meter", on_delete=models.CASCADE, related_name="baseline_accuracy")
+    method = models.CharField(max_length=40)
+    as_of = models.DateField()
+    days = models.PositiveSmallIntegerField()
+    intervals = models.PositiveIntegerField()
+    relative_error_pct = models.DecimalField(max_digits=9, decimal_places=3)
+    nmbe_pct = models.DecimalField(max_digits=9, decimal_places=3)
+    cvrmse_pct = models.DecimalField(max_digits=9, decimal_places=3)
+    meets_guideline14 = models.BooleanField()
+    recommended = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["meter", "as_of", "cvrmse_pct"]
+        constraints = [
+            models.UniqueConstraint(fields=["meter", "method", "as_of"], name="accuracy_unique_meter_method_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} {self.method} CV(RMSE) {self.cvrmse_pct} %"
+
+
+class FlexibilityProfile(models.Model):
+    """A premise's flexibility measures as of a day (recomputed when meter data lands and nightly)."""
+
+    premise = models.ForeignKey("accounts.Premise", on_delete=models.CASCADE, related_name="flexibility_profiles")
+    as_of = models.DateField()
+    availability_scores = models.JSONField(help_text="168 integers 0-100, Monday 00:00 local first.")
+    seasonal = models.JSONField(default=dict)
+    peak_shaving_kw = models.DecimalField(max_digits=12, decimal_places=3)
+    load_shift_kwh = models.DecimalField(max_digits=12, decimal_places=3)
+    reliability_factor = models.DecimalField(max_digits=5, decimal_places=4)
+    score = models.PositiveSmallIntegerField(help_text="Mean availability score over the system peak hours.")
+    drivers = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-as_of"]
+        constraints = [models.UniqueConstraint(fields=["premise", "as_of"], name="profile_unique_premise_day")]
+
+    def __str__(self) -> str:
+        return f"{self.premise_id} {self.as_of} score {self.score}"
+
+
+class AvailabilityDeclaration(models.Model):
+    """A real-time declaration: the premise can deliver at most ``available_kw`` until ``valid_until``."""
+
+    premise = models.ForeignKey("accounts.Premise", on_delete=models.CASCADE, related_name="availability")
+    declared_by = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    available_kw = models.DecimalField(max_digits=12, decimal_places=3)
+    soc_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["premise", "valid_until"], name="availability_premise_until")]
+        constraints = [
+            models.CheckConstraint(condition=Q(valid_until__gt=models.F("valid_from")), name="availability_window"),
+            models.CheckConstraint(condition=Q(available_kw__gte=0), name="availability_kw_non_negative"),
+            models.CheckConstraint(
+                condition=Q(soc_percent__isnull=True) | Q(soc_percent__gte=0, soc_percent__lte=100),
+                name="availability_soc_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.premise_id} {self.available_kw} kW until {self.valid_until:%Y-%m-%d %H:%M}"

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo
 
+import numpy as np
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import Meter, Premise
 
-from .models import BaselineInterval, FlexibilityAssessment, MeterReading
+from .baselines.grid import DayGrid, build_grid, local_day_bounds
+from .flexibility import DeviceConstraint, reliability_factor
+from .models import (
+    AvailabilityDeclaration,
+    Baseline,
+    BaselineAccuracy,
+    BaselineInterval,
+    FlexibilityAssessment,
+    FlexibilityProfile,
+    MeterReading,
+)
 
 
 def meter_readings(*, meter: Meter, start: datetime, end: datetime) -> QuerySet[MeterReading]:
@@ -37,11 +50,309 @@ def assessment_for_window(*, premise: Premise, start: datetime, end: datetime) -
     )
 
 
+# --- Baseline inputs, performance, availability and capacity read models (assessment issue) --------
+
+ACCREDITED_QUANT = Decimal("0.001")
+PERFORMANCE_EVENTS = 10  # the reliability factor looks at the most recent verified events
+
+
+def meter_day_grid(*, meter: Meter, first_day: date, last_day: date) -> DayGrid:
+    """The meter's readings for local days ``first_day..last_day`` as a (days x slots) grid."""
+    tz = meter.premise.timezone
+    start, _ = local_day_bounds(first_day, tz)
+    _, end = local_day_bounds(last_day, tz)
+    rows = list(MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", "kwh"))
+    epoch = np.array([int(s.timestamp()) for s, _ in rows], dtype=np.int64)
+    kwh = np.array([float(k) for _, k in rows], dtype=np.float64)
+    return build_grid(
+        epoch=epoch, kwh=kwh, tz=tz, interval_minutes=meter.interval_minutes, first_day=first_day, last_day=last_day
+    )
+
+
+def outage_days(grid: DayGrid) -> set[date]:
+    """Days the meter read but recorded no load at all (supply outage): excluded like event days."""
+    vals = grid.values
+    read = ~np.isnan(vals)
+    zero = read.any(axis=1) & (np.where(read, vals, 0.0).sum(axis=1) == 0)
+    return {d for d, z in zip(grid.days, zero, strict=True) if z}
+
+
+def baseline_excluded_days(*, meter: Meter, grid: DayGrid, before: date) -> set[date]:
+    """Event days of the premise and outage days (NERC holidays are handled by day type)."""
+    from activation.selectors import event_days_for_premise
+
+    events = event_days_for_premise(premise_id=meter.premise_id, tz=meter.premise.timezone)
+    return {d for d in events if d < before} | outage_days(grid)
+
+
+def temperature_grid(*, meter: Meter, grid: DayGrid) -> np.ndarray:
+    """Outdoor temperature (°C) per grid cell at the premise.
+
+    The platform has no weather feed yet: this is the synthetic weather of the demo world
+    (``assessment.synthetic``, seeded per meter as the demo seeds it). Replace with a weather service
+    when one exists; the regression baseline only needs this array.
+    """
+    from .synthetic import _EPOCH_ORDINAL, _temperature
+
+    spd = grid.slots_per_day
+    day = np.array([d.toordinal() - _EPOCH_ORDINAL for d in grid.days], dtype=np.float64)
+    frac = (np.arange(spd) + 0.5) / spd
+    return _temperature((day[:, None] + frac[None, :]).ravel(), meter.pk * 7919).reshape(len(grid.days), spd)
+
+
+def performance_history(*, premise: Premise, limit: int | None = None) -> list[dict]:
+    """Delivered vs committed per past verified event of the premise, newest first."""
+    from activation.models import EventVerification
+
+    qs = (
+        EventVerification.objects.filter(event__premise=premise)
+        .select_related("event")
+        .order_by("-event__start", "-pk")
+    )
+    if limit:
+        qs = qs[:limit]
+    out = []
+    for v in qs:
+        ratio = v.delivered_kwh / v.committed_kwh if v.committed_kwh else None
+        out.append(
+            {
+                "event": v.event_id,
+                "start": v.event.start,
+                "end": v.event.end,
+                "committed_kwh": v.committed_kwh,
+                "delivered_kwh": v.delivered_kwh,
+                "performance": None if ratio is None else ratio.quantize(Decimal("0.0001")),
+            }
+        )
+    return out
+
+
+def reliability_factor_for(*, premise: Premise) -> Decimal:
+    """Σ min(delivered, committed) / Σ committed over the last ``PERFORMANCE_EVENTS`` events; 1 without history."""
+    history = performance_history(premise=premise, limit=PERFORMANCE_EVENTS)
+    factor = reliability_factor(
+        [float(h["delivered_kwh"]) for h in history], [float(h["committed_kwh"]) for h in history]
+    )
+    return Decimal(repr(factor)).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+
+
+def availability_current(*, premise: Premise, start: datetime, end: datetime) -> AvailabilityDeclaration | None:
+    """The latest availability declaration covering any part of ``[start, end)``."""
+    return (
+        AvailabilityDeclaration.objects.filter(premise=premise, valid_from__lt=end, valid_until__gt=start)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
 def accredited_capacity_kw(*, premise: Premise, start: datetime, end: datetime) -> Decimal | None:
     """The kW the market lets a premise sell over ``[start, end)``, or None if it has not been assessed.
 
-    The single capacity gate the market calls. Today: the assessed capacity for the window (no performance
-    history yet, so a reliability factor of 1).
+    The single capacity gate the market calls: assessed capacity × reliability factor (from delivered vs
+    committed on past events), and never more than a current availability declaration covering the window.
     """
     assessment = assessment_for_window(premise=premise, start=start, end=end)
-    return None if assessment is None else assessment.capacity_kw
+    if assessment is None:
+        return None
+    kw = (assessment.capacity_kw * reliability_factor_for(premise=premise)).quantize(
+        ACCREDITED_QUANT, rounding=ROUND_DOWN
+    )
+    declaration = availability_current(premise=premise, start=start, end=end)
+    if declaration is not None:
+        kw = min(kw, declaration.available_kw)
+    return kw
+
+
+def device_constraints_for(*, premise: Premise, typical_kw: float) -> list[DeviceConstraint]:
+    """The premise's flexible devices as :class:`DeviceConstraint` inputs.
+
+    Built from segment-level defaults until the device registry (accounts ``Device`` with capabilities)
+    is merged; then this selector maps each registered device's capabilities instead. A current
+    availability declaration with a state of charge sets the storage's SoC.
+    """
+    defaults = SEGMENT_DEVICES.get(premise.segment, [])
+    now = timezone.now()
+    declaration = availability_current(premise=premise, start=now, end=now + timedelta(minutes=1))
+    out = []
+    for d in defaults:
+        power = d["power_share"] * typical_kw
+        energy = d.get("hours", 0.0) * power
+        soc = d.get("soc", 0.5)
+        if d["kind"] == "storage" and declaration is not None and declaration.soc_percent is not None:
+            soc = float(declaration.soc_percent) / 100.0
+        out.append(
+            DeviceConstraint(
+                kind=d["kind"],
+                power_kw=power,
+                share_of_load=d.get("share_of_load", 0.0),
+                energy_kwh=energy,
+                soc=soc,
+                max_shift_hours=d.get("max_shift_hours", 24.0),
+            )
+        )
+    return out
+
+
+# Segment defaults (fractions of the premise's typical demand): what a typical site of the segment has.
+SEGMENT_DEVICES: dict[str, list[dict]] = {
+    Premise.Segment.RESIDENTIAL: [
+        {"kind": "curtailable", "power_share": 0.35, "share_of_load": 0.30},  # HVAC set-back
+        {"kind": "deferrable", "power_share": 0.25, "share_of_load": 0.15, "max_shift_hours": 8.0},  # water heater / EV
+    ],
+    Premise.Segment.COMMERCIAL: [
+        {"kind": "curtailable", "power_share": 0.25, "share_of_load": 0.20},  # HVAC, lighting
+        {"kind": "deferrable", "power_share": 0.10, "share_of_load": 0.05, "max_shift_hours": 4.0},
+    ],
+    Premise.Segment.INDUSTRIAL: [
+        {"kind": "curtailable", "power_share": 0.10, "share_of_load": 0.10},
+        {"kind": "deferrable", "power_share": 0.10, "share_of_load": 0.08, "max_shift_hours": 12.0},  # batch process
+        {"kind": "storage", "power_share": 0.05, "hours": 2.0, "soc": 0.8},
+    ],
+}
+
+
+def flexibility_profile_latest(*, premise: Premise) -> FlexibilityProfile | None:
+    return FlexibilityProfile.objects.filter(premise=premise).order_by("-as_of").first()
+
+
+def accuracy_report(*, meter: Meter) -> list[BaselineAccuracy]:
+    latest = BaselineAccuracy.objects.filter(meter=meter).order_by("-as_of").values_list("as_of", flat=True).first()
+    if latest is None:
+        return []
+    return list(BaselineAccuracy.objects.filter(meter=meter, as_of=latest).order_by("cvrmse_pct", "method"))
+
+
+def baseline_vs_actual(*, premise: Premise) -> dict:
+    """The premise's latest baseline against its metered load (chart data; floats for display only)."""
+    meter = premise.meters.order_by("id").first()
+    baseline = (
+        None
+        if meter is None
+        else Baseline.objects.filter(meter=meter).order_by("-window_start", "-computed_at").first()
+    )
+    if baseline is None:
+        return {"labels": [], "baseline": [], "actual": [], "method": None, "days_used": []}
+    zone = ZoneInfo(premise.timezone)
+    base = list(baseline.intervals.values_list("start", "kwh"))
+    actual = dict(
+        meter_readings(meter=meter, start=baseline.window_start, end=baseline.window_end).values_list("start", "kwh")
+    )
+    return {
+        "labels": [s.astimezone(zone).strftime("%H:%M") for s, _ in base],
+        "baseline": [float(k) for _, k in base],
+        "actual": [float(actual[s]) if s in actual else None for s, _ in base],
+        "method": baseline.method,
+        "parameters": baseline.parameters,
+        "days_used": baseline.days_used,
+        "window_start": baseline.window_start,
+    }
+
+
+def hourly_capacity_forecast(*, premises, day: date) -> dict[int, list[Decimal]]:
+    """Accredited kW per local hour of ``day`` for each premise (premise id -> 24 values; fewer on DST days
+    are padded with zeros): the CAISO 10-in-10 forecast (unadjusted) of each hour's demand × the segment's
+    flexible share × the reliability factor, capped by availability declarations covering the hour."""
+    from .baselines.compute import compute as compute_baseline
+    from .services import FLEX_SHARE
+
+    out: dict[int, list[Decimal]] = {}
+    for premise in premises:
+        meter = premise.meters.order_by("id").first()
+        hours = [Decimal("0")] * 24
+        out[premise.pk] = hours
+        if meter is None:
+            continue
+        grid = meter_day_grid(meter=meter, first_day=day - timedelta(days=45), last_day=day)
+        try:
+            outcome = compute_baseline(
+                method="caiso-10in10-unadjusted",
+                grid=grid,
+                target_day=day,
+                start_slot=0,
+                end_slot=grid.slots_per_day,
+                excluded_days=baseline_excluded_days(meter=meter, grid=grid, before=day),
+            )
+        except ValueError:
+            continue
+        sph = 60 // meter.interval_minutes
+        hourly_kwh = np.nan_to_num(outcome.values.reshape(24, sph)).sum(axis=1)
+        factor = reliability_factor_for(premise=premise) * FLEX_SHARE[premise.segment]
+        start, _ = local_day_bounds(day, premise.timezone)
+        zone = ZoneInfo(premise.timezone)
+        declarations = list(
+            AvailabilityDeclaration.objects.filter(
+                premise=premise, valid_until__gt=start, valid_from__lt=start + timedelta(hours=25)
+            ).order_by("-created_at", "-pk")
+        )
+        for h in range(24):
+            kw = (Decimal(repr(float(hourly_kwh[h]))) * factor).quantize(ACCREDITED_QUANT, rounding=ROUND_DOWN)
+            local = datetime(day.year, day.month, day.day, h, tzinfo=zone)
+            h_start = local.astimezone(UTC)
+            h_end = h_start + timedelta(hours=1)
+            for dcl in declarations:
+                if dcl.valid_from < h_end and dcl.valid_until > h_start:
+                    kw = min(kw, dcl.available_kw)
+                    break
+            hours[h] = kw
+    return out
+
+
+def portfolio_capacity_by_hour(*, premises, day: date) -> list[Decimal]:
+    """Sum over the portfolio of accredited kW per local hour of ``day``."""
+    per = hourly_capacity_forecast(premises=premises, day=day)
+    return [sum((v[h] for v in per.values()), Decimal("0")) for h in range(24)]
+
+
+def accredited_capacity_by_zone_hour(*, zone_ids: set[int], day: date) -> dict[str, list[Decimal]]:
+    """Accredited kW per grid zone (code) and local hour of ``day``, for premises in the zones given."""
+    premises = list(Premise.objects.filter(grid_zone_id__in=zone_ids).select_related("grid_zone").order_by("pk"))
+    per = hourly_capacity_forecast(premises=premises, day=day)
+    out: dict[str, list[Decimal]] = {}
+    for p in premises:
+        row = out.setdefault(p.grid_zone.code, [Decimal("0")] * 24)
+        for h in range(24):
+            row[h] += per[p.pk][h]
+    return dict(sorted(out.items()))
+
+
+def premise_flexibility_summary(*, premise: Premise) -> dict:
+    """For the consumer portal: flexibility score and what drives it, and the baseline-vs-actual chart."""
+    profile = flexibility_profile_latest(premise=premise)
+    meter = premise.meters.order_by("id").first()
+    report = [] if meter is None else accuracy_report(meter=meter)
+    return {
+        "premise": premise,
+        "recommended": next((a for a in report if a.recommended), None),
+        "profile": profile,
+        "reliability_factor": reliability_factor_for(premise=premise),
+        "chart": baseline_vs_actual(premise=premise),
+        "chart_id": f"baseline-{premise.pk}",
+    }
+
+
+def coming_day(*, premises) -> date:
+    """Tomorrow in the premises' local time (the first premise's zone; UTC without premises)."""
+    tz = ZoneInfo(premises[0].timezone) if premises else UTC
+    return (timezone.now().astimezone(tz) + timedelta(days=1)).date()
+
+
+def portfolio_flexibility(*, premises) -> dict:
+    """Flexibility measures summed over a portfolio (latest profile of each premise).
+
+    Peak-shaving kW and load-shifting kWh add up; the availability score by hour of week is the
+    average of the members' scores weighted by their peak-shaving kW (members without a profile count 0).
+    """
+    profiles = [p for p in (flexibility_profile_latest(premise=x) for x in premises) if p is not None]
+    weights = np.array([float(p.peak_shaving_kw) for p in profiles])
+    scores = np.array([p.availability_scores for p in profiles], dtype=float) if profiles else np.zeros((0, 168))
+    if profiles and weights.sum() > 0:
+        by_hour = np.rint(weights @ scores / weights.sum()).astype(int).tolist()
+    else:
+        by_hour = [0] * 168
+    return {
+        "members": len(premises),
+        "profiled": len(profiles),
+        "peak_shaving_kw": sum((p.peak_shaving_kw for p in profiles), Decimal("0")),
+        "load_shift_kwh": sum((p.load_shift_kwh for p in profiles), Decimal("0")),
+        "availability_scores": by_hour,
+    }

@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from datetime import date, datetime, timedelta
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
+import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Meter, Premise
-from flexplatform.errors import ApplicationError
+from accounts.models import Meter, Organisation, Premise
+from flexplatform.errors import ApplicationError, NotPermitted
 
-from .baselines.day_average import InsufficientHistory, day_average_baseline
-from .models import Baseline, BaselineInterval, FlexibilityAssessment, MeterReading
+from . import selectors
+from .baselines.accuracy import backtest, recommend
+from .baselines.compute import METHODS
+from .baselines.compute import compute as compute_baseline
+from .baselines.grid import local_slots
+from .baselines.selection import InsufficientHistory
+from .flexibility import availability_scores, load_shift_kwh, peak_shaving_kw, seasonal_profiles
+from .models import (
+    AvailabilityDeclaration,
+    Baseline,
+    BaselineAccuracy,
+    BaselineInterval,
+    BaselineProgram,
+    FlexibilityAssessment,
+    FlexibilityProfile,
+    MeterReading,
+    ProgramEnrolment,
+)
 
-BASELINE_METHOD = "day-average-10-of-10"
-BASELINE_LOOKBACK_DAYS = 45
+KWH_QUANT = Decimal("0.0001")
 
 # Share of a premise's baseline demand in the window that its segment can typically shed
 # (thin foundation rule; the assessment issue replaces it with device-level capability).
@@ -71,49 +88,96 @@ def meter_readings_record(*, meter: Meter, readings: Sequence[tuple[datetime, De
         rows.append(MeterReading(meter=meter, start=start, kwh=kwh))
     before = MeterReading.objects.filter(meter=meter).count()
     MeterReading.objects.bulk_create(rows, ignore_conflicts=True, batch_size=5000)
-    return MeterReading.objects.filter(meter=meter).count() - before
+    stored = MeterReading.objects.filter(meter=meter).count() - before
+    if stored:
+        from . import tasks
+
+        meter_id = meter.pk
+        transaction.on_commit(lambda: tasks.assessment_recompute_meter.delay(meter_id))
+    return stored
+
+
+def _method_for(meter: Meter, method: str | None, parameters: dict | None) -> tuple[str, dict]:
+    """The method and parameters: explicit, else the premise's program, else the platform default."""
+    if method is not None:
+        return method, dict(parameters or {})
+    enrolment = ProgramEnrolment.objects.filter(premise_id=meter.premise_id).select_related("program").first()
+    if enrolment is not None:
+        return enrolment.program.method, dict(enrolment.program.parameters)
+    return settings.ASSESSMENT_BASELINE_METHOD, {}
 
 
 @transaction.atomic
 def baseline_compute(
-    *, meter: Meter, window_start: datetime, window_end: datetime, now: datetime | None = None
+    *,
+    meter: Meter,
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime | None = None,
+    method: str | None = None,
+    parameters: dict | None = None,
 ) -> Baseline:
-    """Compute (once) the meter's baseline for a window from the history before the window's day."""
+    """Compute (once per meter, method and window) the meter's baseline for a window within one local day.
+
+    The method is the premise's program's (``ProgramEnrolment``) or the platform default
+    (``ASSESSMENT_BASELINE_METHOD``, CAISO 10-in-10 with the day-of adjustment). Event days of the
+    premise, NERC holidays (by day type) and outage days are excluded. The stored baseline carries the
+    method, its parameters (with the day-of adjustment applied) and the days used.
+    """
     _check_window(window_start, window_end, meter.interval_minutes)
+    method, parameters = _method_for(meter, method, parameters)
+    if method not in METHODS:
+        raise ApplicationError(f"Unknown baseline method {method!r}.", fields={"method": ["Unknown method."]})
     existing = Baseline.objects.filter(
-        meter=meter, method=BASELINE_METHOD, window_start=window_start, window_end=window_end
+        meter=meter, method=method, window_start=window_start, window_end=window_end
     ).first()
     if existing is not None:
         return existing
-    history = list(
-        MeterReading.objects.filter(
-            meter=meter,
-            start__gte=window_start - timedelta(days=BASELINE_LOOKBACK_DAYS + 1),
-            start__lt=window_start,
-        ).values_list("start", "kwh")
-    )
     tz = meter.premise.timezone
+    starts = interval_starts(window_start, window_end, meter.interval_minutes)
+    day_ord, slot = local_slots(starts, tz, meter.interval_minutes)
+    if len(set(day_ord.tolist())) != 1:
+        raise ApplicationError(
+            "A baseline window must lie within one local day.", fields={"window_end": ["Spans days."]}
+        )
+    target_day = date.fromordinal(int(day_ord[0]))
+    lookback = int(parameters.get("lookback_days", METHODS[method]["lookback_days"]))
+    grid = selectors.meter_day_grid(meter=meter, first_day=target_day - timedelta(days=lookback), last_day=target_day)
+    first_slot, last_slot = int(slot.min()), int(slot.max()) + 1
+    excluded = selectors.baseline_excluded_days(meter=meter, grid=grid, before=target_day)
+    temperature = (
+        selectors.temperature_grid(meter=meter, grid=grid) if METHODS[method]["family"] == "caltrack" else None
+    )
     try:
-        result = day_average_baseline(
-            readings=history,
-            window=interval_starts(window_start, window_end, meter.interval_minutes),
-            tz=tz,
-            lookback_days=BASELINE_LOOKBACK_DAYS,
+        outcome = compute_baseline(
+            method=method,
+            grid=grid,
+            target_day=target_day,
+            start_slot=first_slot,
+            end_slot=last_slot,
+            excluded_days=excluded,
+            parameters=parameters,
+            temperature=temperature,
         )
     except InsufficientHistory as exc:
         raise ApplicationError(f"Meter {meter.meter_id}: {exc}.", code="insufficient_history") from exc
+    values = [
+        Decimal(repr(float(outcome.values[k - first_slot]))).quantize(KWH_QUANT, rounding=ROUND_HALF_UP)
+        for k in slot.tolist()
+    ]
+    stored_parameters = {**outcome.parameters, "tz": tz, "adjustment": round(outcome.adjustment, 6)}
     baseline = Baseline.objects.create(
         meter=meter,
-        method=BASELINE_METHOD,
-        parameters=result.parameters,
-        days_used=[d.isoformat() for d in result.days_used],
+        method=method,
+        parameters=stored_parameters,
+        days_used=[d.isoformat() for d in outcome.days_used],
         window_start=window_start,
         window_end=window_end,
-        total_kwh=result.total_kwh,
+        total_kwh=sum(values, Decimal("0")),
         computed_at=now or timezone.now(),
     )
     BaselineInterval.objects.bulk_create(
-        [BaselineInterval(baseline=baseline, start=s, kwh=k) for s, k in result.intervals]
+        [BaselineInterval(baseline=baseline, start=s, kwh=k) for s, k in zip(starts, values, strict=True)]
     )
     return baseline
 
@@ -131,7 +195,14 @@ def flexibility_assess(
     meter = premise.meters.order_by("id").first()
     if meter is None:
         raise ApplicationError("The premise has no meter.", code="no_meter")
-    baseline = baseline_compute(meter=meter, window_start=window_start, window_end=window_end, now=now)
+    # Assessed before the event day: a forecast method (no day-of data yet).
+    baseline = baseline_compute(
+        meter=meter,
+        window_start=window_start,
+        window_end=window_end,
+        now=now,
+        method=settings.ASSESSMENT_FORECAST_METHOD,
+    )
     hours = Decimal((window_end - window_start).total_seconds()) / Decimal(3600)
     baseline_kw = (baseline.total_kwh / hours).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
     capacity_kw = (baseline_kw * FLEX_SHARE[premise.segment]).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
@@ -145,3 +216,253 @@ def flexibility_assess(
         method=f"segment-share:{FLEX_SHARE[premise.segment]}",
         assessed_at=now or timezone.now(),
     )
+
+
+# --- Programs, accuracy report, flexibility profile, availability declarations --------------------
+
+ACCURACY_TEST_DAYS = 10
+ACCURACY_METHODS = (
+    "caiso-10in10",
+    "caiso-10in10-unadjusted",
+    "pjm-cbl",
+    "pjm-same-day",
+    "pjm-match-day",
+    "nyiso-cbl",
+    "caltrack-hourly",
+)
+PEAK_HOURS = (16, 21)  # system peak, local hours [16:00, 21:00)
+
+
+@transaction.atomic
+def baseline_program_set(*, code: str, name: str, method: str, parameters: dict | None = None) -> BaselineProgram:
+    """Create or change a program's baseline method; baselines already computed keep their method."""
+    if method not in METHODS:
+        raise ApplicationError(f"Unknown baseline method {method!r}.", fields={"method": ["Unknown method."]})
+    program, _ = BaselineProgram.objects.update_or_create(
+        code=code, defaults={"name": name, "method": method, "parameters": dict(parameters or {})}
+    )
+    return program
+
+
+@transaction.atomic
+def program_enrol(*, premise: Premise, program: BaselineProgram, now: datetime | None = None) -> ProgramEnrolment:
+    enrolment, _ = ProgramEnrolment.objects.update_or_create(
+        premise=premise, defaults={"program": program, "enrolled_at": now or timezone.now()}
+    )
+    return enrolment
+
+
+def _d3(value: float) -> Decimal:
+    return Decimal(repr(float(value))).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+
+
+@transaction.atomic
+def baseline_accuracy_report(
+    *,
+    meter: Meter,
+    as_of: date,
+    methods: Sequence[str] = ACCURACY_METHODS,
+    test_days: int = ACCURACY_TEST_DAYS,
+    window_hours: tuple[int, int] = PEAK_HOURS,
+    now: datetime | None = None,
+) -> list[BaselineAccuracy]:
+    """Back-test each method on the meter's most recent held-out non-event weekdays before ``as_of``.
+
+    Each test day is treated as an event day over ``window_hours`` (local); the baseline is computed from
+    the days before it and compared with what the meter actually read. Stores one row per method
+    (replacing that day's report) and flags the recommended method.
+    """
+    from .baselines.calendar import is_nerc_holiday
+
+    longest = max(METHODS[m]["lookback_days"] for m in methods)
+    first = as_of - timedelta(days=longest + test_days * 2)
+    grid = selectors.meter_day_grid(meter=meter, first_day=first, last_day=as_of - timedelta(days=1))
+    excluded = selectors.baseline_excluded_days(meter=meter, grid=grid, before=as_of)
+    sph = 60 // meter.interval_minutes
+    s0, s1 = window_hours[0] * sph, window_hours[1] * sph
+    candidates = [
+        d
+        for d, row in zip(grid.days, grid.values, strict=True)
+        if d.weekday() < 5 and not is_nerc_holiday(d) and d not in excluded and not np.isnan(row[s0:s1]).any()
+    ]
+    held_out = candidates[-test_days:]
+    temperature = None
+    if any(METHODS[m]["family"] == "caltrack" for m in methods):
+        temperature = selectors.temperature_grid(meter=meter, grid=grid)
+
+    def baseline_for(method: str, day: date) -> np.ndarray:
+        return compute_baseline(
+            method=method,
+            grid=grid,
+            target_day=day,
+            start_slot=s0,
+            end_slot=s1,
+            excluded_days=excluded,
+            temperature=temperature,
+        ).values
+
+    results = backtest(
+        methods=methods,
+        test_days=held_out,
+        actual_for=lambda d: grid.values[grid.index_of(d), s0:s1],
+        baseline_for=baseline_for,
+    )
+    best = recommend(results)
+    BaselineAccuracy.objects.filter(meter=meter, as_of=as_of).delete()
+    rows = [
+        BaselineAccuracy(
+            meter=meter,
+            method=r.method,
+            as_of=as_of,
+            days=r.days,
+            intervals=r.n,
+            relative_error_pct=_d3(r.relative_error_pct),
+            nmbe_pct=_d3(r.nmbe_pct),
+            cvrmse_pct=_d3(r.cvrmse_pct),
+            meets_guideline14=r.meets_guideline14,
+            recommended=best is not None and r.method == best.method,
+            computed_at=now or timezone.now(),
+        )
+        for r in results
+    ]
+    return BaselineAccuracy.objects.bulk_create(rows)
+
+
+@transaction.atomic
+def flexibility_profile_compute(
+    *, premise: Premise, as_of: date, history_days: int = 90, now: datetime | None = None
+) -> FlexibilityProfile | None:
+    """Recompute the premise's flexibility measures from its meter history before ``as_of``.
+
+    Returns None when the premise has no meter data yet.
+    """
+    meter = premise.meters.order_by("id").first()
+    if meter is None:
+        return None
+    grid = selectors.meter_day_grid(
+        meter=meter, first_day=as_of - timedelta(days=history_days), last_day=as_of - timedelta(days=1)
+    )
+    sph = 60 // meter.interval_minutes
+    read = ~np.isnan(grid.values)
+    if not read.any():
+        return None
+    excluded = selectors.baseline_excluded_days(meter=meter, grid=grid, before=as_of)
+    keep_days = np.array([d not in excluded for d in grid.days]) & read.any(axis=1)
+    days = [d for d, k in zip(grid.days, keep_days, strict=True) if k]
+    blocks = grid.values[keep_days].reshape(len(days), 24, sph)
+    with np.errstate(invalid="ignore"):
+        hourly_kw = np.where(np.isnan(blocks).all(axis=-1), np.nan, np.nansum(blocks, axis=-1))  # kWh per hour = kW
+    how = np.array([[d.weekday() * 24 + h for h in range(24)] for d in days])
+    share = float(FLEX_SHARE[premise.segment])
+    typical_kw = float(np.nanmean(hourly_kw)) if np.isfinite(hourly_kw).any() else 0.0
+    devices = selectors.device_constraints_for(premise=premise, typical_kw=typical_kw)
+    reliability = float(selectors.reliability_factor_for(premise=premise))
+    device_factor = (
+        sum(d.power_kw for d in devices if d.available) / max(sum(d.power_kw for d in devices), 1e-9)
+        if devices
+        else 0.0
+    )
+    scores = availability_scores(
+        hourly_kw.ravel(), how.ravel(), flexible_share=share, device_factor=device_factor, reliability=reliability
+    )
+    weekday_rows = [i for i, d in enumerate(days) if d.weekday() < 5]
+    peak = slice(*PEAK_HOURS)
+    with np.errstate(invalid="ignore"):
+        peak_load = (
+            np.nanmean(hourly_kw[weekday_rows, peak], axis=0)
+            if weekday_rows
+            else np.zeros(PEAK_HOURS[1] - PEAK_HOURS[0])
+        )
+    peak_load = np.nan_to_num(peak_load)
+    peak_kw = peak_shaving_kw(peak_load, devices, peak_hours=PEAK_HOURS[1] - PEAK_HOURS[0])
+    # Shift out of the peak window into the night (00:00-06:00): gap from 21:00 to 00:00 is 3 h.
+    shift = load_shift_kwh(peak_load, 6.0, devices, interval_hours=1.0, gap_hours=3.0)
+    seasonal = seasonal_profiles(hourly_kw, days, flexible_share=share, weekend=[d.weekday() >= 5 for d in days])
+    peak_hours_of_week = [d * 24 + h for d in range(5) for h in range(*PEAK_HOURS)]
+    score = int(round(float(np.mean(scores[peak_hours_of_week]))))
+    drivers = {
+        "flexible_share": share,
+        "reliability_factor": reliability,
+        "devices_online": device_factor,
+        "typical_kw": round(typical_kw, 3),
+        "history_days": len(days),
+        "events_excluded": len([d for d in excluded if grid.index_of(d) is not None]),
+        "device_source": "segment defaults",
+    }
+    profile, _ = FlexibilityProfile.objects.update_or_create(
+        premise=premise,
+        as_of=as_of,
+        defaults={
+            "availability_scores": [int(x) for x in scores],
+            "seasonal": seasonal,
+            "peak_shaving_kw": _d3(peak_kw),
+            "load_shift_kwh": _d3(shift),
+            "reliability_factor": Decimal(repr(reliability)).quantize(Decimal("0.0001"), rounding=ROUND_DOWN),
+            "score": score,
+            "drivers": drivers,
+            "computed_at": now or timezone.now(),
+        },
+    )
+    return profile
+
+
+@transaction.atomic
+def availability_declare(
+    *,
+    premise: Premise,
+    organisation: Organisation,
+    available_kw: Decimal,
+    valid_until: datetime,
+    soc_percent: Decimal | None = None,
+    now: datetime | None = None,
+) -> AvailabilityDeclaration:
+    """Declare what the premise can deliver from now until ``valid_until``; it caps offers at once.
+
+    Only the premise's owner or its aggregator may declare.
+    """
+    now = now or timezone.now()
+    if organisation.pk not in (premise.organisation_id, premise.aggregator_id):
+        raise NotPermitted("You may not declare availability for this premise.", fields={"premise": ["Not yours."]})
+    errors: dict[str, list[str]] = {}
+    if timezone.is_naive(valid_until):
+        errors["valid_until"] = ["Naive datetime."]
+    elif valid_until <= now:
+        errors["valid_until"] = ["Must be in the future."]
+    if Decimal(available_kw) < 0:
+        errors["available_kw"] = ["Must not be negative."]
+    if soc_percent is not None and not (Decimal("0") <= Decimal(soc_percent) <= Decimal("100")):
+        errors["soc_percent"] = ["Must be between 0 and 100."]
+    if errors:
+        raise ApplicationError("Invalid availability declaration.", fields=errors)
+    Premise.objects.select_for_update().filter(pk=premise.pk).first()
+    return AvailabilityDeclaration.objects.create(
+        premise=premise,
+        declared_by=organisation,
+        available_kw=Decimal(available_kw),
+        soc_percent=None if soc_percent is None else Decimal(soc_percent),
+        valid_from=now,
+        valid_until=valid_until,
+        created_at=now,
+    )
+
+
+def assessment_recompute_meter(*, meter_id: int, as_of: date | None = None, now: datetime | None = None) -> None:
+    """Recompute a meter's accuracy report and its premise's flexibility profile (after new data, nightly)."""
+    meter = Meter.objects.select_related("premise").get(pk=meter_id)
+    if as_of is None:
+        latest = MeterReading.objects.filter(meter=meter).order_by("-start").values_list("start", flat=True).first()
+        if latest is None:
+            return
+        from zoneinfo import ZoneInfo
+
+        as_of = latest.astimezone(ZoneInfo(meter.premise.timezone)).date() + timedelta(days=1)
+    baseline_accuracy_report(meter=meter, as_of=as_of, now=now)
+    flexibility_profile_compute(premise=meter.premise, as_of=as_of, now=now)
+
+
+def assessment_recompute_all(*, now: datetime | None = None) -> int:
+    """Nightly: every meter with data."""
+    ids = list(MeterReading.objects.values_list("meter_id", flat=True).distinct().order_by("meter_id"))
+    for meter_id in ids:
+        assessment_recompute_meter(meter_id=meter_id, now=now)
+    return len(ids)

@@ -30,6 +30,7 @@ from accounts.selectors import consents_active, current_verification
 from activation.models import DREvent, EventVerification
 from activation.services import events_advance, events_verify_due
 from assessment.models import MeterReading
+from assessment.selectors import accredited_capacity_kw
 from assessment.services import flexibility_assess, interval_starts, meter_readings_record
 from assessment.synthetic import load_profile_kwh, response_kwh
 from market.models import Award, FlexibilityOffer, FlexibilityRequest
@@ -242,9 +243,9 @@ def market_day_run(*, world: World, day: date, now: datetime | None = None) -> D
         # Step 2: assessment (baseline for the window, flexible kW per premise).
         capacity = {}
         for premise in world.premises:
-            capacity[premise.pk] = flexibility_assess(
-                premise=premise, window_start=window_start, window_end=window_end, now=gate_closure
-            ).capacity_kw
+            flexibility_assess(premise=premise, window_start=window_start, window_end=window_end, now=gate_closure)
+            # What the market lets it sell: assessed kW x reliability factor, capped by declarations.
+            capacity[premise.pk] = accredited_capacity_kw(premise=premise, start=window_start, end=window_end)
         # Step 3: offers, by the premise owner or, for enrolled households, by the aggregator.
         for premise in world.premises:
             kw = capacity[premise.pk]

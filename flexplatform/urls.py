@@ -9,6 +9,7 @@ api_v1 = [
     path("market/", include(("market.api", "market"), namespace="market")),
     path("activation/", include(("activation.api", "activation"), namespace="activation")),
     path("settlement/", include(("settlement.api", "settlement"), namespace="settlement")),
+    path("assessment/", include(("assessment.api", "assessment"), namespace="assessment")),
 ]
 
 urlpatterns = [

@@ -3,9 +3,15 @@
 Every environment variable the platform reads is listed in the README's configuration table.
 """
 
+import os
 from pathlib import Path
 
-import environ
+# Baseline regressions solve many small least-squares systems: multi-threaded BLAS only thrashes the
+# cores that web and Celery processes share. Set before numpy loads; override in the environment.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import environ  # noqa: E402
+from celery.schedules import crontab  # noqa: E402
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -170,7 +176,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": ANCHOR_INTERVAL_MINUTES * 60.0,
     },
     "audit-anchors": {"task": "settlement.tasks.audit_anchors", "schedule": ANCHOR_AUDIT_INTERVAL_MINUTES * 60.0},
+    "assessment-recompute-nightly": {
+        "task": "assessment.tasks.assessment_recompute_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
+# Assessment: the baseline settled against (unless a premise's program says otherwise) and the forecast
+# baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).
+ASSESSMENT_BASELINE_METHOD = env("ASSESSMENT_BASELINE_METHOD", default="caiso-10in10")
+ASSESSMENT_FORECAST_METHOD = env("ASSESSMENT_FORECAST_METHOD", default="caiso-10in10-unadjusted")
 
 # Chain: anchoring goes to any Ethereum JSON-RPC endpoint; ``eth-tester://`` is an in-process EVM.
 CHAIN_RPC_URL = env("CHAIN_RPC_URL", default="http://127.0.0.1:8545")

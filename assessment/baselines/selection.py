@@ -1,0 +1,96 @@
+"""Vectorised building blocks shared by the day-matching baselines (CAISO, PJM, NYISO).
+
+Arrays carry a leading meter axis ``M`` so one call computes many meters: ``history`` is
+``(M, D, S)`` kWh per local day (oldest first, all before the target day) and wall-clock slot,
+NaN where there is no reading; ``eligible`` is ``(M, D)``; ``day_of`` is ``(M, S)`` for the target
+day. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class InsufficientHistory(ValueError):
+    """Fewer eligible days (or readings) than the method's minimum."""
+
+
+@dataclass
+class BatchResult:
+    """Baseline kWh per event slot ``(M, E)``, the days used ``(M, D)``, adjustment ``(M,)``, ``ok`` ``(M,)``."""
+
+    values: np.ndarray
+    days_used: np.ndarray
+    adjustment: np.ndarray
+    ok: np.ndarray
+    parameters: dict = field(default_factory=dict)
+
+
+def most_recent(eligible: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` most recent eligible days per meter (days run oldest to newest along the last axis)."""
+    from_end = np.cumsum(eligible[..., ::-1], axis=-1)[..., ::-1]
+    return eligible & (from_end <= n)
+
+
+def nan_mean_days(history: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean over the masked days of each slot, ignoring NaN: ``(M, D, S), (M, D) -> (M, S)``."""
+    use = mask[..., None] & ~np.isnan(history)
+    total = np.where(use, history, 0.0).sum(axis=-2)
+    count = use.sum(axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def period_usage(history: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Average kWh per slot over slots ``[start, end)`` of each day, NaN-aware: ``(M, D)``."""
+    part = history[..., start:end]
+    count = (~np.isnan(part)).sum(axis=-1)
+    total = np.where(np.isnan(part), 0.0, part).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def recent_without_low_usage(
+    eligible: np.ndarray, usage: np.ndarray, n: int, *, threshold: float = 0.25, rounds: int = 5
+) -> np.ndarray:
+    """The ``n`` most recent eligible days, replacing low-usage days (PJM Manual 11, NYISO EDRP/SCR).
+
+    A day whose average event-period usage is below ``threshold`` x the average over the selected days
+    is dropped and the next most recent eligible day takes its place; repeated until stable.
+    Days without any event-period reading count as ineligible.
+    """
+    pool = eligible & ~np.isnan(usage)
+    for _ in range(rounds):
+        chosen = most_recent(pool, n)
+        count = chosen.sum(axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            avg = np.where(chosen, usage, 0.0).sum(axis=-1, keepdims=True) / np.maximum(count, 1)
+        low = chosen & (usage < threshold * avg)
+        if not low.any():
+            return chosen
+        pool = pool & ~low
+    return most_recent(pool, n)
+
+
+def highest(chosen: np.ndarray, usage: np.ndarray, k: int) -> np.ndarray:
+    """Of the chosen days, the ``k`` with the highest usage (ties: the more recent day wins)."""
+    score = np.where(chosen, usage, -np.inf)[..., ::-1]  # newest first so a stable sort prefers recent days
+    order = np.argsort(-score, axis=-1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(order.shape[-1])[None, :].repeat(order.shape[0], 0), axis=-1)
+    top = (rank < k)[..., ::-1]
+    return top & chosen
+
+
+def window_mean(values: np.ndarray, start: int, end: int) -> np.ndarray:
+    """NaN-aware mean over slots ``[start, end)`` (clipped to the day): ``(M, S) -> (M,)``; NaN if empty."""
+    start, end = max(start, 0), min(end, values.shape[-1])
+    if end <= start:
+        return np.full(values.shape[:-1], np.nan)
+    part = values[..., start:end]
+    count = (~np.isnan(part)).sum(axis=-1)
+    total = np.where(np.isnan(part), 0.0, part).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)

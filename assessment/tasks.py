@@ -1,0 +1,17 @@
+"""Celery adapters for assessment: recompute when meter data lands, and nightly."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(ignore_result=True)
+def assessment_recompute_meter(meter_id: int) -> None:
+    services.assessment_recompute_meter(meter_id=meter_id)
+
+
+@shared_task(ignore_result=True)
+def assessment_recompute_nightly() -> int:
+    return services.assessment_recompute_all()
