@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -145,3 +146,55 @@ def flexibility_assess(
         method=f"segment-share:{FLEX_SHARE[premise.segment]}",
         assessed_at=now or timezone.now(),
     )
+
+
+@transaction.atomic
+def meter_status_refresh(*, meter: Meter, now: datetime | None = None):
+    """Re-assess a meter's connectivity, data quality and validation over the last ``METER_VALIDATION_MIN_DAYS``
+    complete local days, and store it on its :class:`~assessment.models.MeterStatus`."""
+    from django.conf import settings
+
+    from . import quality
+    from .models import MeterStatus
+
+    now = now or timezone.now()
+    status, _ = MeterStatus.objects.select_for_update().get_or_create(meter=meter)
+    tz = meter.premise.timezone
+    min_days = settings.METER_VALIDATION_MIN_DAYS
+    last_day = now.astimezone(ZoneInfo(tz)).date() - timedelta(days=1)
+    first_day = last_day - timedelta(days=min_days - 1)
+    window_start, _ = quality.local_day_bounds(first_day, tz)
+    _, window_end = quality.local_day_bounds(last_day, tz)
+    readings = list(
+        MeterReading.objects.filter(meter=meter, start__gte=window_start, start__lt=window_end).values_list(
+            "start", "kwh"
+        )
+    )
+    report = quality.assess_quality(
+        readings, first_day=first_day, last_day=last_day, tz=tz, interval_minutes=meter.interval_minutes
+    )
+    latest = MeterReading.objects.filter(meter=meter).order_by("-start").values_list("start", flat=True).first()
+    earliest = MeterReading.objects.filter(meter=meter).order_by("start").values_list("start", flat=True).first()
+    history_days = 0 if earliest is None else max((window_end - max(earliest, window_start)).days, 0)
+    link = quality.connectivity(latest_start=latest, interval_minutes=meter.interval_minutes, now=now)
+    decision = quality.validation_decision(
+        ownership_verified=status.ownership_verified_at is not None,
+        history_days=history_days,
+        report=report,
+        link=link,
+        min_days=min_days,
+        min_completeness=settings.METER_VALIDATION_MIN_COMPLETENESS,
+    )
+    status.connectivity = link
+    status.latest_reading_start = latest
+    status.quality_score = report.score
+    status.completeness = Decimal(str(round(report.completeness, 4)))
+    status.clean_days = report.clean_days
+    status.issues = {**report.issues(), "clean_share": round(report.clean_share, 4), "days": min_days}
+    if decision.validated and not status.validated:
+        status.validated_at = now
+    status.validated = decision.validated
+    status.reasons = list(decision.reasons)
+    status.checked_at = now
+    status.save()
+    return status

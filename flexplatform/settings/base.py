@@ -174,3 +174,8 @@ LOGGING = {
         "celery.app.trace": {"level": "WARNING"},
     },
 }
+
+# Meters: validation needs this much clean history; CSV uploads from this size go through the Postgres COPY path.
+METER_VALIDATION_MIN_DAYS = env.int("METER_VALIDATION_MIN_DAYS", default=30)
+METER_VALIDATION_MIN_COMPLETENESS = env.float("METER_VALIDATION_MIN_COMPLETENESS", default=0.90)
+METER_BULK_IMPORT_MIN_BYTES = env.int("METER_BULK_IMPORT_MIN_BYTES", default=1_000_000)
