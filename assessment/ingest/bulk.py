@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import BinaryIO
 
 import psycopg
-from django.db import DataError, connection, transaction
+from django.db import DataError, ProgrammingError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Meter
@@ -100,6 +100,7 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
     revision_t = ReadingRevision._meta.db_table
     meter_t = Meter._meta.db_table
     with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS pg_temp.ingest_staging")
         cur.execute(
             "CREATE TEMPORARY TABLE ingest_staging (line bigint GENERATED ALWAYS AS IDENTITY (START 2), "
             "meter_ref text, start_text text, kwh numeric, account_ref text) ON COMMIT DROP"
@@ -187,7 +188,9 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
                     """  # noqa: S608
                 )
                 written = cur.rowcount
-        except psycopg.errors.CardinalityViolation as exc:
+        except ProgrammingError as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.CardinalityViolation):
+                raise
             cur.execute(
                 "SELECT meter_ref, start_text::timestamptz, array_agg(line ORDER BY line) FROM ingest_staging "
                 "GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY min(line) LIMIT 20"
