@@ -175,7 +175,10 @@ def meter_status_refresh(*, meter: Meter, now: datetime | None = None):
     )
     latest = MeterReading.objects.filter(meter=meter).order_by("-start").values_list("start", flat=True).first()
     earliest = MeterReading.objects.filter(meter=meter).order_by("start").values_list("start", flat=True).first()
-    history_days = 0 if earliest is None else max((window_end - max(earliest, window_start)).days, 0)
+    history_days = 0
+    if earliest is not None:
+        first_local = max(earliest.astimezone(ZoneInfo(tz)).date(), first_day)
+        history_days = max((last_day - first_local).days + 1, 0)
     link = quality.connectivity(latest_start=latest, interval_minutes=meter.interval_minutes, now=now)
     decision = quality.validation_decision(
         ownership_verified=status.ownership_verified_at is not None,
