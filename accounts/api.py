@@ -36,3 +36,8 @@ urlpatterns = [
     path("premises/", PremiseListApi.as_view(), name="premises"),
     path("auth/token/", TokenApi.as_view(), name="token"),
 ]
+
+# Devices (accounts/device_api.py).
+from .device_api import urlpatterns as device_urlpatterns  # noqa: E402
+
+urlpatterns += device_urlpatterns

@@ -157,10 +157,10 @@ def main() -> None:
               f"(generated in {time.perf_counter() - t0:.1f} s)")  # fmt: skip
         with connection.cursor() as cur:
             cur.execute("SELECT version()")
-            print(cur.fetchone()[0].split(",")[0])
+            print(cur.fetchone()[0].split(",")[0], flush=True)
         _empty_table()
         raw_s = raw_copy(raw_path)
-        print(f"raw COPY           {raw_s:8.1f} s  {rows / raw_s:12,.0f} readings/s")
+        print(f"raw COPY           {raw_s:8.1f} s  {rows / raw_s:12,.0f} readings/s", flush=True)
         _empty_table()
         plat_s, batch = platform_import(platform_path, admin)
         assert (batch.rows_total, batch.rows_new) == (rows, rows), batch
@@ -169,7 +169,9 @@ def main() -> None:
         if args.reimport:
             again_s, again = platform_import(platform_path, admin)
             assert again.rows_unchanged == rows, again
-            print(f"platform re-send   {again_s:8.1f} s  {rows / again_s:12,.0f} readings/s  (all unchanged)")
+            print(
+                f"platform re-send   {again_s:8.1f} s  {rows / again_s:12,.0f} readings/s  (all unchanged)", flush=True
+            )
         _empty_table()
 
 
