@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from assessment import views as assessment_views
+
 from . import views
 
 urlpatterns = [
@@ -10,4 +12,5 @@ urlpatterns = [
     path("aggregator/", views.aggregator_dashboard, name="aggregator"),
     path("operator/", views.operator_console, name="operator"),
     path("verify/", views.verify_page, name="verify"),
+    path("consumer/consumption/", assessment_views.consumption_page, name="consumption"),
 ]
