@@ -154,7 +154,7 @@ def main() -> None:
         platform_path, raw_path, rows = _write_files(meters, args.days, Path(tmp))
         size_mb = platform_path.stat().st_size / 1e6
         print(f"{args.meters} meters x {args.days} days x 96 = {rows:,} readings; CSV {size_mb:,.0f} MB "
-              f"(generated in {time.perf_counter() - t0:.1f} s)")  # fmt: skip
+              f"(generated in {time.perf_counter() - t0:.1f} s)", flush=True)  # fmt: skip
         with connection.cursor() as cur:
             cur.execute("SELECT version()")
             print(cur.fetchone()[0].split(",")[0], flush=True)
@@ -165,7 +165,7 @@ def main() -> None:
         plat_s, batch = platform_import(platform_path, admin)
         assert (batch.rows_total, batch.rows_new) == (rows, rows), batch
         print(f"platform bulk      {plat_s:8.1f} s  {rows / plat_s:12,.0f} readings/s  "
-              f"({raw_s / plat_s:.0%} of raw COPY speed; target >= 50%)")  # fmt: skip
+              f"({raw_s / plat_s:.0%} of raw COPY speed; target >= 50%)", flush=True)  # fmt: skip
         if args.reimport:
             again_s, again = platform_import(platform_path, admin)
             assert again.rows_unchanged == rows, again
