@@ -16,9 +16,11 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Membership
+from accounts.models import Membership, Meter
+from accounts.selectors import premises_visible_to, user_role
+from accounts.services import meter_create
 from flexplatform.api import HasRole
-from flexplatform.errors import ApplicationError
+from flexplatform.errors import ApplicationError, NotFound, NotPermitted
 
 from .ingest.bulk import readings_bulk_import
 from .ingest.csvfile import parse_csv, parse_start
@@ -143,13 +145,36 @@ class MeterOutputSerializer(serializers.Serializer):
     timezone = serializers.CharField(source="premise.timezone")
 
 
+class MeterRegisterInputSerializer(serializers.Serializer):
+    premise = serializers.IntegerField()
+    meter_id = serializers.CharField(max_length=64)
+    kind = serializers.ChoiceField(choices=Meter.Kind.choices, default=Meter.Kind.AMI)
+    interval_minutes = serializers.ChoiceField(choices=[5, 15, 30, 60], default=15)
+    has_export_channel = serializers.BooleanField(default=False)
+
+
 class MeterListApi(APIView):
+    """List the meters you may read; register a meter at one of your premises (owner, aggregator, admin)."""
+
     permission_classes = [HasRole]
     allowed_roles = READERS
 
     @extend_schema(responses=MeterOutputSerializer(many=True))
     def get(self, request):
         return Response(MeterOutputSerializer(meters_readable_by(request.user), many=True).data)
+
+    @extend_schema(request=MeterRegisterInputSerializer, responses={201: MeterOutputSerializer})
+    def post(self, request):
+        if user_role(request.user) not in WRITERS:
+            raise NotPermitted("Grid operators read meters only.")
+        data = MeterRegisterInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        premise = premises_visible_to(request.user).filter(pk=values.pop("premise")).first()
+        if premise is None:
+            raise NotFound("No such premise among yours.")
+        meter = meter_create(premise=premise, **values)
+        return Response(MeterOutputSerializer(meter).data, status=status.HTTP_201_CREATED)
 
 
 class ReadingOutputSerializer(serializers.Serializer):

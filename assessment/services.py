@@ -201,3 +201,13 @@ def meter_status_refresh(*, meter: Meter, now: datetime | None = None):
     status.checked_at = now
     status.save()
     return status
+
+
+def meter_statuses_refresh(*, now: datetime | None = None) -> int:
+    """Refresh the status of every meter, one transaction per meter; returns how many were refreshed."""
+    now = now or timezone.now()
+    count = 0
+    for meter in Meter.objects.select_related("premise").order_by("pk").iterator(chunk_size=200):
+        meter_status_refresh(meter=meter, now=now)
+        count += 1
+    return count

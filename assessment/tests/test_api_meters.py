@@ -122,3 +122,19 @@ def test_large_csv_upload_goes_through_copy(meter_world, api_for):
     assert response.json()["source"] == "bulk" and response.json()["rows_new"] == 2
     bad = _csv_upload(api_for("alice@t.test"), CSV + b"A-1,2026-01-05T05:30Z,-3\n")
     assert bad.status_code == 400 and bad.json()["fields"]["records"] == ["line 4: negative energy -3 kWh"]
+
+
+def test_meter_registration(meter_world, api_for):
+    url = "/api/v1/assessment/meters/"
+    body = {"premise": meter_world.alice_site.pk, "meter_id": "A-2", "kind": "sub_meter", "interval_minutes": 5,
+            "has_export_channel": True}  # fmt: skip
+    created = api_for("alice@t.test").post(url, body, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json() == {"meter_id": "A-2", "premise": "Alice home", "kind": "sub_meter", "interval_minutes": 5,
+                              "has_export_channel": True, "timezone": "America/New_York"}  # fmt: skip
+    assert api_for("bob@t.test").post(url, {**body, "meter_id": "A-3"}, format="json").status_code == 404
+    assert api_for("op@t.test").post(url, {**body, "meter_id": "A-3"}, format="json").status_code == 403
+    bad = api_for("alice@t.test").post(url, {**body, "meter_id": "A-3", "interval_minutes": 10}, format="json")
+    assert bad.status_code == 400 and "interval_minutes" in bad.json()["fields"]
+    taken = api_for("bob@t.test").post(url, {**body, "premise": meter_world.bob_site.pk}, format="json")
+    assert taken.status_code == 400 and taken.json()["fields"] == {"meter_id": ["Taken."]}

@@ -138,3 +138,14 @@ def test_no_validation_without_ownership(meter_world):
     _load(meter_world, 30, until=date(2026, 3, 20), account="")
     status = meter_status_refresh(meter=meter_world.alice_meter, now=now)
     assert not status.validated and status.reasons[0].startswith("Ownership not shown")
+
+
+def test_beat_task_refreshes_every_meter(meter_world):
+    from assessment.models import MeterStatus
+    from assessment.tasks import refresh_meter_statuses
+
+    _load(meter_world, 3, until=date(2026, 3, 20))
+    assert refresh_meter_statuses.delay().get() == 2
+    statuses = {s.meter.meter_id: s for s in MeterStatus.objects.select_related("meter")}
+    assert statuses["A-1"].latest_reading_start is not None and statuses["A-1"].checked_at is not None
+    assert statuses["B-1"].connectivity == "never" and not statuses["B-1"].validated

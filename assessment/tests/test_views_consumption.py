@@ -17,7 +17,9 @@ def _client(user):
 
 
 def test_consumption_page_shows_own_meter_only(meter_world):
-    lines = [f"A-1,2026-01-05T{h:02d}:{m:02d}Z,{'2.0' if h == 22 else '0.5'}" for h in range(24) for m in (0, 15, 30, 45)]
+    lines = [
+        f"A-1,2026-01-05T{h:02d}:{m:02d}Z,{'2.0' if h == 22 else '0.5'}" for h in range(24) for m in (0, 15, 30, 45)
+    ]
     readings_import(user=None, source="csv", parsed=parse_csv("meter_id,start,kwh\n" + "\n".join(lines)))
     page = _client(meter_world.users["alice"]).get("/consumer/consumption/")
     assert page.status_code == 200

@@ -152,6 +152,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "settlement.tasks.anchor_closed_periods",
         "schedule": ANCHOR_INTERVAL_MINUTES * 60.0,
     },
+    "refresh-meter-statuses": {"task": "assessment.tasks.refresh_meter_statuses", "schedule": 60 * 60.0},
 }
 
 # Chain: anchoring goes to any Ethereum JSON-RPC endpoint; ``eth-tester://`` is an in-process EVM.
