@@ -67,12 +67,20 @@ class DeviceListApi(APIView):
         return Response(DeviceOutputSerializer(device).data, status=status.HTTP_201_CREATED)
 
 
+class CapabilityOutputSerializer(serializers.Serializer):
+    device = serializers.IntegerField()
+    kw = serializers.DecimalField(max_digits=12, decimal_places=3)
+    reasons = serializers.ListField(child=serializers.CharField())
+    rebound_kwh = serializers.DecimalField(max_digits=12, decimal_places=3)
+
+
 class DeviceCapabilityApi(APIView):
     """The controllable kW counted for a device and why; ``?event_minutes=&notice_minutes=`` describe the event."""
 
     permission_classes = [HasRole]
     allowed_roles = READERS
 
+    @extend_schema(responses=CapabilityOutputSerializer)
     def get(self, request, pk: int):
         device = devices_visible_to(request.user).filter(pk=pk).first()
         if device is None:

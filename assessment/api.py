@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -53,19 +54,20 @@ def _batch_response(batch: ImportBatch) -> Response:
     return Response(ImportBatchOutputSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
+class ReadingsBatchInputSerializer(serializers.Serializer):
+    account_number = serializers.CharField(required=False, allow_blank=True, default="")
+    readings = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=100_000)
+
+
 class ReadingsBatchApi(APIView):
     """POST a JSON batch of readings; stored all-or-nothing."""
 
     permission_classes = [HasRole]
     allowed_roles = WRITERS
 
-    class InputSerializer(serializers.Serializer):
-        account_number = serializers.CharField(required=False, allow_blank=True, default="")
-        readings = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=100_000)
-
-    @extend_schema(request=InputSerializer, responses={201: ImportBatchOutputSerializer})
+    @extend_schema(request=ReadingsBatchInputSerializer, responses={201: ImportBatchOutputSerializer})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = ReadingsBatchInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         batch = readings_import(
             user=request.user,
@@ -247,6 +249,7 @@ class MeterConsumptionApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, meter_id: str):
         meter = meter_visible(user=request.user, meter_id=meter_id)
         return Response({"meter_id": meter.meter_id, **meter_consumption(meter=meter).as_dict()})
