@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 AGGREGATE_SQL = """
 SELECT s.meter_ref, m.id, count(*), min(s.line),
-       min(s.line) FILTER (WHERE s.start_text !~ %s OR s.kwh < 0 OR scale(s.kwh) > 4 OR s.kwh >= 1e8),
+       min(s.line) FILTER (WHERE s.start_text !~ %s OR s.kwh < 0 OR s.kwh >= 1e8 OR s.kwh <> round(s.kwh, 4)),
        min(s.account_ref), max(s.account_ref)
 FROM ingest_staging s LEFT JOIN {meter_t} m ON m.meter_id = s.meter_ref
 GROUP BY s.meter_ref, m.id

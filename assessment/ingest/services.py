@@ -29,6 +29,7 @@ from ..selectors import meters_writable_by
 from .types import MAX_ERRORS, ParsedReading, ParseResult, RecordError
 
 KWH_MAX = Decimal("1e8")
+KWH_STEP = Decimal("0.0001")  # the precision readings are stored with
 
 
 class ImportRejected(ApplicationError):
@@ -114,7 +115,7 @@ def validate_rows(rows: Sequence[ParsedReading], meters: dict[str, Meter]) -> li
             )
         if row.kwh < 0:
             errors.append(RecordError(row.ref, f"negative energy {row.kwh} kWh"))
-        elif row.kwh >= KWH_MAX or row.kwh.as_tuple().exponent < -4:
+        elif row.kwh >= KWH_MAX or row.kwh != row.kwh.quantize(KWH_STEP):
             errors.append(RecordError(row.ref, f"{row.kwh} kWh: more than 4 decimals or out of range"))
         key = (row.meter_id, row.start)
         if key in seen:

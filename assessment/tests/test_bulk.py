@@ -70,3 +70,7 @@ def test_bulk_permissions_and_account(meter_world):
         "A-1,2026-01-05T00:30:00-05:00,3", "3,A-1,2026-01-05T00:30:00-05:00"), account_number="ACCT-ALICE-1")  # fmt: skip
     assert MeterReading.objects.count() == 3
     assert MeterStatus.objects.get(meter=meter_world.alice_meter).ownership_verified_at is not None
+
+
+def test_bulk_trailing_zeros_are_not_extra_decimals(meter_world):
+    assert _bulk(meter_world, "meter_id,start,kwh\nA-1,2026-01-05T05:00Z,1.500000\n").rows_new == 1

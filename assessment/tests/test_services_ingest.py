@@ -110,3 +110,8 @@ def test_espi_import_checks_duration_account_and_local_time(meter_world):
         readings_import(user=meter_world.users["alice"], source="espi", parsed=parse_espi(pacific, meter_id="A-1"))
     assert "tzOffset -28800 s is not the standard offset of America/New_York (-18000 s)" in exc.value.detail
     assert ImportBatch.objects.count() == 1
+
+
+def test_trailing_zeros_are_not_extra_decimals(meter_world):
+    batch = _import(meter_world, _csv("A-1,2026-01-05T05:00Z,1.500000"))
+    assert batch.rows_new == 1 and MeterReading.objects.get().kwh == Decimal("1.5")
