@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 AGGREGATE_SQL = """
 SELECT s.meter_ref, m.id, count(*), min(s.line),
        min(s.line) FILTER (WHERE s.start_text !~ %s OR s.kwh < 0 OR s.kwh >= 1e8 OR s.kwh <> round(s.kwh, 4)),
-       min(s.account_ref), max(s.account_ref)
+       min(nullif(trim(s.account_ref), '')), max(nullif(trim(s.account_ref), ''))
 FROM ingest_staging s LEFT JOIN {meter_t} m ON m.meter_id = s.meter_ref
 GROUP BY s.meter_ref, m.id
 """
@@ -134,7 +134,7 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
                 [bad[:20]],
             )
             raise ImportRejected([_explain(row) for row in cur.fetchall()])
-        accounts = {a for g in groups for a in (g[5], g[6]) if a is not None}
+        accounts = {a.strip() for g in groups for a in (g[5], g[6]) if a and a.strip()}
         if len(accounts) > 1:
             raise ImportRejected(
                 [RecordError("account_number", f"the file names several utility accounts: {sorted(accounts)}")]

@@ -77,7 +77,7 @@ def parse_csv(data: str | bytes) -> ParseResult:
         except ValueError as exc:
             result.error(ref, str(exc))
             continue
-        if "account_number" in col:
+        if "account_number" in col and fields[col["account_number"]].strip():
             accounts.add(fields[col["account_number"]].strip())
         result.rows.append(ParsedReading(meter_id=meter_id, start=start, kwh=kwh, ref=ref))
     if len(accounts) > 1:

@@ -74,3 +74,11 @@ def test_bulk_permissions_and_account(meter_world):
 
 def test_bulk_trailing_zeros_are_not_extra_decimals(meter_world):
     assert _bulk(meter_world, "meter_id,start,kwh\nA-1,2026-01-05T05:00Z,1.500000\n").rows_new == 1
+
+
+def test_bulk_account_column_blank_cells_ignored_two_accounts_refused(meter_world):
+    rows = "meter_id,start,kwh,account_number\nA-1,2026-01-05T05:00Z,1,ACCT-ALICE-1\nA-1,2026-01-05T05:15Z,1,\n"
+    assert _bulk(meter_world, rows).account_number == "ACCT-ALICE-1"
+    with pytest.raises(ImportRejected) as exc:
+        _bulk(meter_world, rows + "A-1,2026-01-05T05:30Z,1,OTHER\n")
+    assert "several utility accounts" in exc.value.detail
