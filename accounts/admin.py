@@ -200,3 +200,23 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 class WalletLinkAdmin(ReadOnlyAdmin):
     list_display = ["user", "address", "linked_at"]
     search_fields = ["address", "user__email"]
+# Devices
+from .models import Device  # noqa: E402
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = ["name", "premise", "kind", "control_channel", "rated_kw", "min_kw", "max_kw", "active"]
+    list_filter = ["kind", "control_channel", "active"]
+    search_fields = ["name", "premise__name", "channel_address"]
+    raw_id_fields = ["premise"]
+    readonly_fields = ["counted_kw"]
+
+    @admin.display(description="Counted kW (60-minute event)")
+    def counted_kw(self, obj):
+        from .device_services import device_capability
+
+        if obj.pk is None:
+            return "—"
+        cap = device_capability(obj)
+        return f"{cap.kw} kW — " + " ".join(cap.reasons)

@@ -398,3 +398,8 @@ urlpatterns = [
     path("wallet/nonce/", WalletNonceApi.as_view(), name="wallet-nonce"),
     path("wallet/link/", WalletLinkApi.as_view(), name="wallet-link"),
 ]
+
+# Devices (accounts/device_api.py).
+from .device_api import urlpatterns as device_urlpatterns  # noqa: E402
+
+urlpatterns += device_urlpatterns

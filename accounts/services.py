@@ -118,11 +118,26 @@ def premise_create(
     return premise
 
 
-def meter_create(*, premise: Premise, meter_id: str, interval_minutes: int = 15) -> Meter:
+def meter_create(
+    *,
+    premise: Premise,
+    meter_id: str,
+    interval_minutes: int = 15,
+    kind: str = Meter.Kind.AMI,
+    has_export_channel: bool = False,
+) -> Meter:
     if interval_minutes not in (5, 15, 30, 60):
         raise ApplicationError("Interval must be 5, 15, 30 or 60 minutes.", fields={"interval_minutes": ["Invalid."]})
+    if kind not in Meter.Kind.values:
+        raise ApplicationError("Unknown meter kind.", fields={"kind": [f"One of {', '.join(Meter.Kind.values)}."]})
     meter, _ = Meter.objects.get_or_create(
-        meter_id=meter_id, defaults={"premise": premise, "interval_minutes": interval_minutes}
+        meter_id=meter_id,
+        defaults={
+            "premise": premise,
+            "interval_minutes": interval_minutes,
+            "kind": kind,
+            "has_export_channel": has_export_channel,
+        },
     )
     if meter.premise_id != premise.pk:
         raise ApplicationError("Meter id already registered at another premise.", fields={"meter_id": ["Taken."]})

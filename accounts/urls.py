@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from assessment import views as assessment_views
 from settlement import views as settlement_views
 
 from . import views
@@ -15,4 +16,5 @@ urlpatterns = [
     path("onboarding/", views.onboarding, name="onboarding"),
     path("onboarding/<slug:step>/", views.onboarding, name="onboarding-step"),
     path("payments/<int:pk>/", settlement_views.payment_detail, name="payment"),
+    path("consumer/consumption/", assessment_views.consumption_page, name="consumption"),
 ]

@@ -8,8 +8,11 @@ from .models import (
     BaselineProgram,
     FlexibilityAssessment,
     FlexibilityProfile,
+    ImportBatch,
     MeterReading,
+    MeterStatus,
     ProgramEnrolment,
+    ReadingRevision,
 )
 
 
@@ -21,6 +24,16 @@ class MeterReadingAdmin(admin.ModelAdmin):
     date_hierarchy = "start"
     raw_id_fields = ["meter"]
     show_full_result_count = False
+
+    # Readings change only through the import services, which record a revision: read-only here.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class BaselineIntervalInline(admin.TabularInline):
@@ -74,3 +87,38 @@ class FlexibilityProfileAdmin(admin.ModelAdmin):
 class AvailabilityDeclarationAdmin(admin.ModelAdmin):
     list_display = ["premise", "available_kw", "soc_percent", "valid_from", "valid_until", "declared_by"]
     raw_id_fields = ["premise"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(ReadOnlyAdmin):
+    list_display = ["id", "source", "filename", "uploaded_by", "rows_total", "rows_new", "rows_unchanged",
+                    "rows_revised", "rows_skipped", "created_at"]  # fmt: skip
+    list_filter = ["source"]
+    search_fields = ["filename", "uploaded_by__email", "account_number"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(ReadingRevision)
+class ReadingRevisionAdmin(ReadOnlyAdmin):
+    list_display = ["meter", "start", "old_kwh", "new_kwh", "batch", "revised_at"]
+    search_fields = ["meter__meter_id"]
+    date_hierarchy = "revised_at"
+
+
+@admin.register(MeterStatus)
+class MeterStatusAdmin(ReadOnlyAdmin):
+    list_display = ["meter", "connectivity", "quality_score", "completeness", "validated", "ownership_verified_at",
+                    "checked_at"]  # fmt: skip
+    list_filter = ["connectivity", "validated"]
+    search_fields = ["meter__meter_id"]

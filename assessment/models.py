@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -191,3 +192,107 @@ class AvailabilityDeclaration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.premise_id} {self.available_kw} kW until {self.valid_until:%Y-%m-%d %H:%M}"
+
+
+# --- Meter data imports, revisions and status (meter ingestion) ---------------------------------
+
+
+class ImportBatch(models.Model):
+    """One accepted import of meter readings (a JSON batch, a CSV or Green Button file): who, what, counts.
+
+    Imports are all-or-nothing, so a batch exists only for a file that was stored whole.
+    """
+
+    class Source(models.TextChoices):
+        JSON = "json", "REST JSON batch"
+        CSV = "csv", "CSV file"
+        ESPI = "espi", "Green Button (ESPI XML)"
+        BULK = "bulk", "Bulk CSV (COPY)"
+
+    source = models.CharField(max_length=8, choices=Source.choices)
+    filename = models.CharField(max_length=255, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    account_number = models.CharField(
+        max_length=64, blank=True, help_text="The utility account the file declares; matched against the premise."
+    )
+    meters = models.ManyToManyField("accounts.Meter", related_name="import_batches", blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_new = models.PositiveIntegerField(default=0)
+    rows_unchanged = models.PositiveIntegerField(default=0)
+    rows_revised = models.PositiveIntegerField(default=0)
+    rows_skipped = models.PositiveIntegerField(default=0, help_text="Records outside the import channel (export).")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rows_total=models.F("rows_new") + models.F("rows_unchanged") + models.F("rows_revised")),
+                name="import_batch_counts_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.filename or self.pk} ({self.rows_total} rows)"
+
+
+class ReadingRevision(models.Model):
+    """A corrected value for a stored reading: the old and new kWh, which import brought it, when.
+
+    Keyed by ``(meter, start)`` rather than by the reading's id so that the readings table can be
+    partitioned by ``start`` (a partitioned table's keys must include the partition column).
+    """
+
+    meter = models.ForeignKey("accounts.Meter", on_delete=models.PROTECT, related_name="reading_revisions")
+    start = models.DateTimeField()
+    old_kwh = models.DecimalField(max_digits=12, decimal_places=4)
+    new_kwh = models.DecimalField(max_digits=12, decimal_places=4)
+    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="revisions")
+    revised_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["meter", "start", "revised_at"]
+        indexes = [models.Index(fields=["meter", "start"], name="revision_meter_start")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(old_kwh=models.F("new_kwh")), name="revision_changes_value"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id}@{self.start:%Y-%m-%d %H:%M}: {self.old_kwh} -> {self.new_kwh}"
+
+
+class MeterStatus(models.Model):
+    """The latest validation of a meter: ownership, connectivity, data quality, and whether it is validated."""
+
+    class Connectivity(models.TextChoices):
+        ONLINE = "online", "Online"
+        STALE = "stale", "Stale"
+        OFFLINE = "offline", "Offline"
+        NEVER = "never", "No data"
+
+    meter = models.OneToOneField("accounts.Meter", on_delete=models.CASCADE, related_name="status")
+    ownership_verified_at = models.DateTimeField(null=True, blank=True)
+    ownership_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    connectivity = models.CharField(max_length=8, choices=Connectivity.choices, default=Connectivity.NEVER)
+    latest_reading_start = models.DateTimeField(null=True, blank=True)
+    quality_score = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    completeness = models.DecimalField(max_digits=5, decimal_places=4, default=0)
+    clean_days = models.PositiveIntegerField(default=0)
+    issues = models.JSONField(default=dict, blank=True)
+    validated = models.BooleanField(default=False)
+    validated_at = models.DateTimeField(null=True, blank=True)
+    reasons = models.JSONField(default=list, blank=True, help_text="Why the meter is not validated (empty if it is).")
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "meter statuses"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quality_score__gte=0) & Q(quality_score__lte=100), name="meter_status_score_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id}: {'validated' if self.validated else 'not validated'}"

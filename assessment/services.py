@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
@@ -466,3 +467,68 @@ def assessment_recompute_all(*, now: datetime | None = None) -> int:
     for meter_id in ids:
         assessment_recompute_meter(meter_id=meter_id, now=now)
     return len(ids)
+
+
+@transaction.atomic
+def meter_status_refresh(*, meter: Meter, now: datetime | None = None):
+    """Re-assess a meter's connectivity, data quality and validation over the last ``METER_VALIDATION_MIN_DAYS``
+    complete local days, and store it on its :class:`~assessment.models.MeterStatus`."""
+    from django.conf import settings
+
+    from . import quality
+    from .models import MeterStatus
+
+    now = now or timezone.now()
+    status, _ = MeterStatus.objects.select_for_update().get_or_create(meter=meter)
+    tz = meter.premise.timezone
+    min_days = settings.METER_VALIDATION_MIN_DAYS
+    last_day = now.astimezone(ZoneInfo(tz)).date() - timedelta(days=1)
+    first_day = last_day - timedelta(days=min_days - 1)
+    window_start, _ = quality.local_day_bounds(first_day, tz)
+    _, window_end = quality.local_day_bounds(last_day, tz)
+    readings = list(
+        MeterReading.objects.filter(meter=meter, start__gte=window_start, start__lt=window_end).values_list(
+            "start", "kwh"
+        )
+    )
+    report = quality.assess_quality(
+        readings, first_day=first_day, last_day=last_day, tz=tz, interval_minutes=meter.interval_minutes
+    )
+    latest = MeterReading.objects.filter(meter=meter).order_by("-start").values_list("start", flat=True).first()
+    earliest = MeterReading.objects.filter(meter=meter).order_by("start").values_list("start", flat=True).first()
+    history_days = 0
+    if earliest is not None:
+        first_local = max(earliest.astimezone(ZoneInfo(tz)).date(), first_day)
+        history_days = max((last_day - first_local).days + 1, 0)
+    link = quality.connectivity(latest_start=latest, interval_minutes=meter.interval_minutes, now=now)
+    decision = quality.validation_decision(
+        ownership_verified=status.ownership_verified_at is not None,
+        history_days=history_days,
+        report=report,
+        link=link,
+        min_days=min_days,
+        min_completeness=settings.METER_VALIDATION_MIN_COMPLETENESS,
+    )
+    status.connectivity = link
+    status.latest_reading_start = latest
+    status.quality_score = report.score
+    status.completeness = Decimal(str(round(report.completeness, 4)))
+    status.clean_days = report.clean_days
+    status.issues = {**report.issues(), "clean_share": round(report.clean_share, 4), "days": min_days}
+    if decision.validated and not status.validated:
+        status.validated_at = now
+    status.validated = decision.validated
+    status.reasons = list(decision.reasons)
+    status.checked_at = now
+    status.save()
+    return status
+
+
+def meter_statuses_refresh(*, now: datetime | None = None) -> int:
+    """Refresh the status of every meter, one transaction per meter; returns how many were refreshed."""
+    now = now or timezone.now()
+    count = 0
+    for meter in Meter.objects.select_related("premise").order_by("pk").iterator(chunk_size=200):
+        meter_status_refresh(meter=meter, now=now)
+        count += 1
+    return count

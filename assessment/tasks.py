@@ -15,3 +15,11 @@ def assessment_recompute_meter(meter_id: int) -> None:
 @shared_task(ignore_result=True)
 def assessment_recompute_nightly() -> int:
     return services.assessment_recompute_all()
+
+
+@shared_task(acks_late=True)
+def refresh_meter_statuses() -> int:
+    """Re-assess every meter's connectivity, data quality and validation (beat, hourly)."""
+    from .services import meter_statuses_refresh
+
+    return meter_statuses_refresh()

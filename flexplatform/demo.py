@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.consents import consent_grant, enrolment_create
+from accounts.device_services import device_register
 from accounts.kyc.providers import AutoApproveProvider
 from accounts.kyc.services import verification_case_create, verification_case_submit, verification_document_add
 from accounts.mfa import totp_activate
@@ -117,7 +118,7 @@ def world_load(
         for user in (admin, operator_user):
             totp_activate(user=user, secret=TOTP_SECRET)
         accounts_services.aggregator_licence_set(organisation=aggregator, licence_number=AGGREGATOR_LICENCE)
-        _verify(aggregator, user=aggregator_user, number="REG-BRIGHTFLEX", segment=None)
+        verify_participant(aggregator, user=aggregator_user, number="REG-BRIGHTFLEX", segment=None)
         world.logins += [
             ("admin (admin console)", "admin@demo.flex"),
             ("grid operator", "operator@demo.flex"),
@@ -143,16 +144,18 @@ def world_load(
             )
             accounts_services.meter_create(premise=premise, meter_id=f"MTR-{n:04d}", interval_minutes=15)
             # KYC through the provider interface (automatic approval of clean cases), consent, then enrolment.
-            _verify(org, user=user, number=f"P{n:07d}", segment=segment)
+            verify_participant(org, user=user, number=f"P{n:07d}", segment=segment)
             if enrolled:
                 _consent_and_enrol(premise=premise, aggregator=aggregator, owner=user, aggregator_user=aggregator_user)
+            for spec in demo_devices(segment, n):
+                device_register(premise=premise, **spec)
             world.premises.append(premise)
             if n in (1, 2, n_residential + 1, n_residential + n_commercial + 1):
                 world.logins.append((f"{segment} consumer{' (via aggregator)' if enrolled else ''}", email))
     return world
 
 
-def _verify(org: Organisation, *, user, number: str, segment: str | None) -> None:
+def verify_participant(org: Organisation, *, user, number: str, segment: str | None) -> None:
     """KYC (households) or KYB (businesses, factories, the aggregator), decided by the automatic provider."""
     if current_verification(org) is not None:
         return
@@ -190,6 +193,58 @@ def _consent_and_enrol(*, premise: Premise, aggregator: Organisation, owner, agg
         )
     enrolment_create(premise=premise, aggregator=aggregator, by=aggregator_user)
     premise.refresh_from_db(fields=["aggregator"])
+def demo_devices(segment: str, n: int) -> list[dict]:
+    """A few plausible devices per premise (deterministic in ``n``)."""
+    d = Decimal
+    if segment == Premise.Segment.RESIDENTIAL:
+        out = [
+            {"name": "Smart thermostat", "kind": "hvac", "control_channel": "vendor_api", "rated_kw": d("3.5"),
+             "min_kw": d("0.3"), "max_kw": d("3.5"), "max_event_minutes": 240, "notice_minutes": 30,
+             "max_events_per_day": 1, "max_events_per_month": 15, "rebound_percent": d("40"), "rebound_minutes": 60,
+             "comfort_min_c": d("19"), "comfort_max_c": d("25"), "setpoint_c": d("23") + d(n % 3) / 2},
+            {"name": "Water heater", "kind": "water_heater", "control_channel": "openadr_ven", "rated_kw": d("4.5"),
+             "max_kw": d("4.5"), "max_event_minutes": 180, "max_events_per_day": 2, "max_events_per_month": 40,
+             "rebound_percent": d("80"), "rebound_minutes": 90, "comfort_min_c": d("49"), "comfort_max_c": d("60"),
+             "setpoint_c": d("55")},
+        ]
+        if n % 2:
+            out.append({"name": "EV charger", "kind": "ev_charger", "control_channel": "ocpp", "rated_kw": d("7.4"),
+                        "min_kw": d("0"), "max_kw": d("7.4"), "ramp_kw_per_min": d("7.4"), "max_event_minutes": 240,
+                        "max_events_per_day": 1, "max_events_per_month": 20, "rebound_percent": d("100"),
+                        "channel_address": f"CP-{n:04d}"})
+        if n % 3 == 0:
+            out.append({"name": "Home battery", "kind": "battery", "control_channel": "vendor_api", "rated_kw": d("5"),
+                        "max_kw": d("5"), "capacity_kwh": d("13.5"), "soc_min_percent": d("20"),
+                        "soc_max_percent": d("100"), "soc_percent": d("80"), "max_events_per_day": 2,
+                        "max_events_per_month": 40})
+        if n % 4 == 1:
+            out.append({"name": "Pool pump", "kind": "pool_pump", "control_channel": "mqtt", "rated_kw": d("1.5"),
+                        "max_kw": d("1.5"), "max_event_minutes": 360, "max_events_per_day": 1,
+                        "channel_address": f"flex/site-{n:02d}/pool-pump"})
+        if n % 5 == 0:
+            out.append({"name": "Rooftop PV", "kind": "pv_inverter", "control_channel": "vendor_api",
+                        "rated_kw": d("6"), "max_kw": d("6")})
+        return out
+    if segment == Premise.Segment.COMMERCIAL:
+        return [
+            {"name": "Rooftop HVAC units", "kind": "hvac", "control_channel": "openadr_ven", "rated_kw": d("60"),
+             "min_kw": d("15"), "max_kw": d("60"), "ramp_kw_per_min": d("10"), "max_event_minutes": 240,
+             "notice_minutes": 60, "max_events_per_day": 1, "max_events_per_month": 10, "rebound_percent": d("30"),
+             "comfort_min_c": d("20"), "comfort_max_c": d("26"), "setpoint_c": d("23.5"),
+             "channel_address": f"ven-biz-{n:02d}"},
+            {"name": "Fleet chargers", "kind": "ev_charger", "control_channel": "ocpp", "rated_kw": d("44"),
+             "min_kw": d("6"), "max_kw": d("44"), "max_event_minutes": 180, "max_events_per_day": 2,
+             "max_events_per_month": 40, "rebound_percent": d("100"), "channel_address": f"CP-BIZ-{n:02d}"},
+        ]
+    return [
+        {"name": "Process line", "kind": "industrial_process", "control_channel": "openadr_ven", "rated_kw": d("900"),
+         "min_kw": d("350"), "max_kw": d("900"), "ramp_kw_per_min": d("25"), "min_event_minutes": 30,
+         "max_event_minutes": 240, "notice_minutes": 120, "max_events_per_day": 1, "max_events_per_month": 8,
+         "rebound_percent": d("60"), "rebound_minutes": 240, "channel_address": f"ven-plant-{n:02d}"},
+        {"name": "Site battery", "kind": "battery", "control_channel": "vendor_api", "rated_kw": d("250"),
+         "max_kw": d("250"), "ramp_kw_per_min": d("250"), "capacity_kwh": d("500"), "soc_min_percent": d("10"),
+         "soc_max_percent": d("95"), "soc_percent": d("70"), "max_events_per_day": 2, "max_events_per_month": 40},
+    ]  # fmt: skip
 
 
 def _meter_seed(meter: Meter) -> int:

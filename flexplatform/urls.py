@@ -6,10 +6,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 api_v1 = [
     path("accounts/", include(("accounts.api", "accounts"), namespace="accounts")),
+    path("assessment/", include(("assessment.api", "assessment"), namespace="assessment")),
     path("market/", include(("market.api", "market"), namespace="market")),
     path("activation/", include(("activation.api", "activation"), namespace="activation")),
     path("settlement/", include(("settlement.api", "settlement"), namespace="settlement")),
-    path("assessment/", include(("assessment.api", "assessment"), namespace="assessment")),
 ]
 
 urlpatterns = [

@@ -100,7 +100,7 @@ def test_double_participation_is_refused(small_world):
     premise = _enrolled(small_world)
     rival = accounts_services.organisation_create(name="Rival Flex", kind=Organisation.Kind.AGGREGATOR)
     accounts_services.aggregator_licence_set(organisation=rival, licence_number="PJM-DERA-9")
-    demo._verify(rival, user=None, number="REG-RIVAL", segment=None)
+    demo.verify_participant(rival, user=None, number="REG-RIVAL", segment=None)
     consent_grant(
         premise=premise,
         aggregator=rival,

@@ -180,6 +180,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "assessment.tasks.assessment_recompute_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
+    "refresh-meter-statuses": {"task": "assessment.tasks.refresh_meter_statuses", "schedule": 60 * 60.0},
 }
 # Assessment: the baseline settled against (unless a premise's program says otherwise) and the forecast
 # baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).
@@ -208,3 +209,8 @@ LOGGING = {
         "celery.app.trace": {"level": "WARNING"},
     },
 }
+
+# Meters: validation needs this much clean history; CSV uploads from this size go through the Postgres COPY path.
+METER_VALIDATION_MIN_DAYS = env.int("METER_VALIDATION_MIN_DAYS", default=30)
+METER_VALIDATION_MIN_COMPLETENESS = env.float("METER_VALIDATION_MIN_COMPLETENESS", default=0.90)
+METER_BULK_IMPORT_MIN_BYTES = env.int("METER_BULK_IMPORT_MIN_BYTES", default=1_000_000)

@@ -17,8 +17,8 @@ from accounts.selectors import operator_zone_ids, premises_offerable_by, premise
 from flexplatform.api import HasRole, acting_organisation
 from flexplatform.errors import NotFound, NotPermitted
 
-from . import selectors, services
-from .models import AvailabilityDeclaration
+from .. import selectors, services
+from ..models import AvailabilityDeclaration
 
 SELLER_ROLES = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR)
 

@@ -1,0 +1,106 @@
+"""Device API: list and register devices, and the capability the platform counts for each."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from flexplatform.api import HasRole
+from flexplatform.errors import NotFound, NotPermitted
+
+from .device_services import device_capability, device_register, devices_visible_to, premises_device_writable_by
+from .models import Device, Membership
+from .selectors import user_role
+
+READERS = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR, Membership.Role.ADMIN, Membership.Role.GRID_OPERATOR)
+WRITERS = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR, Membership.Role.ADMIN)
+FIELDS = [
+    "name", "kind", "manufacturer", "model", "control_channel", "channel_address", "rated_kw", "min_kw", "max_kw",
+    "ramp_kw_per_min", "min_event_minutes", "max_event_minutes", "notice_minutes", "max_events_per_day",
+    "max_events_per_month", "rebound_percent", "rebound_minutes", "comfort_min_c", "comfort_max_c", "setpoint_c",
+    "capacity_kwh", "soc_min_percent", "soc_max_percent", "soc_percent", "active",
+]  # fmt: skip
+
+
+class DeviceOutputSerializer(serializers.ModelSerializer):
+    premise = serializers.IntegerField(source="premise_id")
+
+    class Meta:
+        model = Device
+        fields = ["id", "premise", *FIELDS]
+
+
+class DeviceInputSerializer(serializers.ModelSerializer):
+    premise = serializers.IntegerField()
+
+    class Meta:
+        model = Device
+        fields = ["premise", *FIELDS]
+        validators = []  # uniqueness is the service's business: a repeat updates
+
+
+class DeviceListApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(responses=DeviceOutputSerializer(many=True))
+    def get(self, request):
+        return Response(DeviceOutputSerializer(devices_visible_to(request.user), many=True).data)
+
+    @extend_schema(request=DeviceInputSerializer, responses={201: DeviceOutputSerializer})
+    def post(self, request):
+        if user_role(request.user) not in WRITERS:
+            raise NotPermitted("Grid operators read devices only.")
+        data = DeviceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        premise = premises_device_writable_by(request.user).filter(pk=values.pop("premise")).first()
+        if premise is None:
+            raise NotFound("No such premise among yours.")
+        device = device_register(
+            premise=premise, user=request.user, name=values.pop("name"), kind=values.pop("kind"),
+            control_channel=values.pop("control_channel"), **values,
+        )  # fmt: skip
+        return Response(DeviceOutputSerializer(device).data, status=status.HTTP_201_CREATED)
+
+
+class CapabilityOutputSerializer(serializers.Serializer):
+    device = serializers.IntegerField()
+    kw = serializers.DecimalField(max_digits=12, decimal_places=3)
+    reasons = serializers.ListField(child=serializers.CharField())
+    rebound_kwh = serializers.DecimalField(max_digits=12, decimal_places=3)
+
+
+class DeviceCapabilityApi(APIView):
+    """The controllable kW counted for a device and why; ``?event_minutes=&notice_minutes=`` describe the event."""
+
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(responses=CapabilityOutputSerializer)
+    def get(self, request, pk: int):
+        device = devices_visible_to(request.user).filter(pk=pk).first()
+        if device is None:
+            raise NotFound("No such device among yours.")
+        try:
+            event = {"event_minutes": int(request.query_params.get("event_minutes", 60))}
+            if "notice_minutes" in request.query_params:
+                event["notice_minutes"] = int(request.query_params["notice_minutes"])
+        except ValueError:
+            return Response(
+                {"code": "invalid", "detail": "Minutes must be integers.", "fields": {"event_minutes": ["Integer."]}},
+                status=400,
+            )
+        cap = device_capability(device, **event)
+        return Response(
+            {"device": device.pk, "kw": str(cap.kw), "reasons": cap.reasons, "rebound_kwh": str(cap.rebound_kwh)}
+        )
+
+
+urlpatterns = [
+    path("devices/", DeviceListApi.as_view(), name="devices"),
+    path("devices/<int:pk>/capability/", DeviceCapabilityApi.as_view(), name="device-capability"),
+]

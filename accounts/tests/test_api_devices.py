@@ -1,0 +1,62 @@
+"""Device registry through the API: owners, their aggregator and admins register; operators only read."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from accounts.device_services import device_register, premise_controllable_kw
+from accounts.models import Device
+from flexplatform.errors import ApplicationError, NotPermitted
+
+BATTERY = {
+    "name": "Powerwall", "kind": "battery", "control_channel": "vendor_api", "rated_kw": "5", "min_kw": "0",
+    "max_kw": "5", "capacity_kwh": "13.5", "soc_min_percent": "20", "soc_max_percent": "100", "soc_percent": "40",
+}  # fmt: skip
+
+
+def test_register_list_and_capability(meter_world, api_for):
+    alice = api_for("alice@t.test")
+    created = alice.post("/api/v1/accounts/devices/", {**BATTERY, "premise": meter_world.alice_site.pk}, format="json")
+    assert created.status_code == 201, created.json()
+    device_id = created.json()["id"]
+    cap = alice.get(f"/api/v1/accounts/devices/{device_id}/capability/?event_minutes=120").json()
+    assert cap["kw"] == "1.350" and cap["reasons"][-1] == "Counted: 1.350 kW."
+    # A repeat updates the same device (new SoC), never a second one.
+    again = alice.post(
+        "/api/v1/accounts/devices/",
+        {**BATTERY, "soc_percent": "90", "premise": meter_world.alice_site.pk},
+        format="json",
+    )
+    assert again.json()["id"] == device_id and Device.objects.count() == 1
+    assert [d["name"] for d in api_for("agg@t.test").get("/api/v1/accounts/devices/").json()] == ["Powerwall"]
+    assert api_for("op@t.test").get(f"/api/v1/accounts/devices/{device_id}/capability/").status_code == 200
+    assert api_for("bob@t.test").get("/api/v1/accounts/devices/").json() == []
+    assert api_for("bob@t.test").get(f"/api/v1/accounts/devices/{device_id}/capability/").status_code == 404
+
+
+def test_refusals(meter_world, api_for):
+    url = "/api/v1/accounts/devices/"
+    body = {**BATTERY, "premise": meter_world.alice_site.pk}
+    assert api_for("bob@t.test").post(url, body, format="json").status_code == 404  # not his premise
+    assert api_for("op@t.test").post(url, body, format="json").status_code == 403
+    bad = api_for("alice@t.test").post(url, {**body, "max_kw": "6"}, format="json")
+    assert bad.status_code == 400 and bad.json()["fields"] == {"max_kw": ["Need 0 <= min_kw <= max_kw <= rated_kw."]}
+    no_soc = api_for("alice@t.test").post(url, {**body, "soc_min_percent": None}, format="json")
+    assert no_soc.status_code == 400 and "capacity_kwh" in no_soc.json()["fields"]
+    assert Device.objects.count() == 0
+
+
+def test_service_permissions_and_premise_total(meter_world):
+    with pytest.raises(NotPermitted):
+        device_register(premise=meter_world.bob_site, user=meter_world.users["agg"], name="x", kind="pool_pump",
+                        control_channel="mqtt", rated_kw=Decimal("1"), max_kw=Decimal("1"))  # fmt: skip
+    with pytest.raises(ApplicationError):
+        device_register(premise=meter_world.bob_site, name="x", kind="toaster", control_channel="mqtt",
+                        rated_kw=Decimal("1"), max_kw=Decimal("1"))  # fmt: skip
+    device_register(premise=meter_world.bob_site, name="Pump", kind="pool_pump", control_channel="mqtt",
+                    rated_kw=Decimal("1.5"), max_kw=Decimal("1.5"))  # fmt: skip
+    device_register(premise=meter_world.bob_site, name="Panel", kind="pv_inverter", control_channel="vendor_api",
+                    rated_kw=Decimal("6"), max_kw=Decimal("6"))  # fmt: skip
+    assert premise_controllable_kw(meter_world.bob_site) == Decimal("1.500")

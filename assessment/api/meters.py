@@ -1,0 +1,267 @@
+"""Meter data API: ingestion (JSON batches, CSV and Green Button uploads), meters, readings, revisions,
+status and consumption analysis.
+
+Who may do what: the premise owner (consumer), its enrolled aggregator and admins send readings; grid
+operators read the meters of their zones; nobody sees a meter outside :func:`meters_readable_by`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Membership, Meter
+from accounts.selectors import premises_visible_to, user_role
+from accounts.services import meter_create
+from flexplatform.api import HasRole
+from flexplatform.errors import ApplicationError, NotFound, NotPermitted
+
+from ..ingest.bulk import readings_bulk_import
+from ..ingest.csvfile import parse_csv, parse_start
+from ..ingest.espi import parse_espi
+from ..ingest.jsonbatch import parse_json_batch
+from ..ingest.services import readings_import
+from ..models import ImportBatch, MeterStatus
+from ..selectors import meter_consumption, meter_readings, meter_visible, meters_readable_by, reading_revisions
+from ..services import meter_status_refresh
+
+WRITERS = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR, Membership.Role.ADMIN)
+READERS = (*WRITERS, Membership.Role.GRID_OPERATOR)
+MAX_UPLOAD_BYTES = 2_000_000_000
+
+
+class ImportBatchOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    source = serializers.CharField()
+    filename = serializers.CharField()
+    account_number = serializers.CharField()
+    rows_total = serializers.IntegerField()
+    rows_new = serializers.IntegerField()
+    rows_unchanged = serializers.IntegerField()
+    rows_revised = serializers.IntegerField()
+    rows_skipped = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+def _batch_response(batch: ImportBatch) -> Response:
+    return Response(ImportBatchOutputSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+class ReadingsBatchInputSerializer(serializers.Serializer):
+    account_number = serializers.CharField(required=False, allow_blank=True, default="")
+    readings = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=100_000)
+
+
+class ReadingsBatchApi(APIView):
+    """POST a JSON batch of readings; stored all-or-nothing."""
+
+    permission_classes = [HasRole]
+    allowed_roles = WRITERS
+
+    @extend_schema(request=ReadingsBatchInputSerializer, responses={201: ImportBatchOutputSerializer})
+    def post(self, request):
+        data = ReadingsBatchInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        batch = readings_import(
+            user=request.user,
+            source=ImportBatch.Source.JSON,
+            parsed=parse_json_batch(data.validated_data["readings"]),
+            account_number=data.validated_data["account_number"],
+        )
+        return _batch_response(batch)
+
+
+class UploadInputSerializer(serializers.Serializer):
+    file = serializers.FileField(max_length=255)
+    account_number = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate_file(self, value):
+        if value.size > MAX_UPLOAD_BYTES:
+            raise serializers.ValidationError("File too large.")
+        return value
+
+
+class ReadingsCsvUploadApi(APIView):
+    """POST a CSV file (multipart ``file``; columns meter_id, start, kwh[, account_number]).
+
+    Large files on Postgres take the COPY path (``METER_BULK_IMPORT_MIN_BYTES``); same rules either way."""
+
+    permission_classes = [HasRole]
+    allowed_roles = WRITERS
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": UploadInputSerializer}, responses={201: ImportBatchOutputSerializer})
+    def post(self, request):
+        data = UploadInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        account = data.validated_data["account_number"]
+        if connection.vendor == "postgresql" and upload.size >= settings.METER_BULK_IMPORT_MIN_BYTES:
+            batch = readings_bulk_import(user=request.user, stream=upload, filename=upload.name, account_number=account)
+        else:
+            batch = readings_import(
+                user=request.user,
+                source=ImportBatch.Source.CSV,
+                parsed=parse_csv(upload.read()),
+                filename=upload.name,
+                account_number=account,
+            )
+        return _batch_response(batch)
+
+
+class EspiUploadApi(APIView):
+    """POST a Green Button (ESPI XML) file for one meter (multipart ``file``)."""
+
+    permission_classes = [HasRole]
+    allowed_roles = WRITERS
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": UploadInputSerializer}, responses={201: ImportBatchOutputSerializer})
+    def post(self, request, meter_id: str):
+        data = UploadInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        batch = readings_import(
+            user=request.user,
+            source=ImportBatch.Source.ESPI,
+            parsed=parse_espi(upload.read(), meter_id=meter_id),
+            filename=upload.name,
+            account_number=data.validated_data["account_number"],
+        )
+        return _batch_response(batch)
+
+
+class MeterOutputSerializer(serializers.Serializer):
+    meter_id = serializers.CharField()
+    premise = serializers.CharField(source="premise.name")
+    kind = serializers.CharField()
+    interval_minutes = serializers.IntegerField()
+    has_export_channel = serializers.BooleanField()
+    timezone = serializers.CharField(source="premise.timezone")
+
+
+class MeterRegisterInputSerializer(serializers.Serializer):
+    premise = serializers.IntegerField()
+    meter_id = serializers.CharField(max_length=64)
+    kind = serializers.ChoiceField(choices=Meter.Kind.choices, default=Meter.Kind.AMI)
+    interval_minutes = serializers.ChoiceField(choices=[5, 15, 30, 60], default=15)
+    has_export_channel = serializers.BooleanField(default=False)
+
+
+class MeterListApi(APIView):
+    """List the meters you may read; register a meter at one of your premises (owner, aggregator, admin)."""
+
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(responses=MeterOutputSerializer(many=True))
+    def get(self, request):
+        return Response(MeterOutputSerializer(meters_readable_by(request.user), many=True).data)
+
+    @extend_schema(request=MeterRegisterInputSerializer, responses={201: MeterOutputSerializer})
+    def post(self, request):
+        if user_role(request.user) not in WRITERS:
+            raise NotPermitted("Grid operators read meters only.")
+        data = MeterRegisterInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        premise = premises_visible_to(request.user).filter(pk=values.pop("premise")).first()
+        if premise is None:
+            raise NotFound("No such premise among yours.")
+        meter = meter_create(premise=premise, **values)
+        return Response(MeterOutputSerializer(meter).data, status=status.HTTP_201_CREATED)
+
+
+class ReadingOutputSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    kwh = serializers.DecimalField(max_digits=12, decimal_places=4)
+
+
+class MeterReadingsApi(APIView):
+    """Readings of one meter over ``[start, end)`` (ISO 8601 with offset; at most 35 days)."""
+
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(responses=ReadingOutputSerializer(many=True))
+    def get(self, request, meter_id: str):
+        meter = meter_visible(user=request.user, meter_id=meter_id)
+        try:
+            start = parse_start(request.query_params.get("start", ""))
+            end = parse_start(request.query_params.get("end", ""))
+        except ValueError as exc:
+            raise ApplicationError(f"start and end: {exc}", fields={"start": [str(exc)]}) from exc
+        if not start < end or (end - start).days > 35:
+            raise ApplicationError("Give start < end, at most 35 days apart.", fields={"end": ["Invalid range."]})
+        return Response(ReadingOutputSerializer(meter_readings(meter=meter, start=start, end=end), many=True).data)
+
+
+class RevisionOutputSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    old_kwh = serializers.DecimalField(max_digits=12, decimal_places=4)
+    new_kwh = serializers.DecimalField(max_digits=12, decimal_places=4)
+    batch = serializers.IntegerField(source="batch_id")
+    source = serializers.CharField(source="batch.source")
+    revised_at = serializers.DateTimeField()
+
+
+class MeterRevisionsApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(responses=RevisionOutputSerializer(many=True))
+    def get(self, request, meter_id: str):
+        meter = meter_visible(user=request.user, meter_id=meter_id)
+        return Response(RevisionOutputSerializer(reading_revisions(meter=meter)[:1000], many=True).data)
+
+
+class MeterStatusOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MeterStatus
+        fields = [
+            "connectivity", "latest_reading_start", "quality_score", "completeness", "clean_days", "issues",
+            "ownership_verified_at", "validated", "validated_at", "reasons", "checked_at",
+        ]  # fmt: skip
+
+
+class MeterStatusApi(APIView):
+    """The meter's validation status, re-assessed now (connectivity, quality score, validated and why not)."""
+
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(responses=MeterStatusOutputSerializer)
+    def get(self, request, meter_id: str):
+        meter = meter_visible(user=request.user, meter_id=meter_id)
+        return Response(MeterStatusOutputSerializer(meter_status_refresh(meter=meter)).data)
+
+
+class MeterConsumptionApi(APIView):
+    """Consumption analysis: daily and weekly load shape, peak, base load, load factor, seasonal split."""
+
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, meter_id: str):
+        meter = meter_visible(user=request.user, meter_id=meter_id)
+        return Response({"meter_id": meter.meter_id, **meter_consumption(meter=meter).as_dict()})
+
+
+urlpatterns = [
+    path("readings/", ReadingsBatchApi.as_view(), name="readings-batch"),
+    path("readings/csv/", ReadingsCsvUploadApi.as_view(), name="readings-csv"),
+    path("meters/", MeterListApi.as_view(), name="meters"),
+    path("meters/<str:meter_id>/espi/", EspiUploadApi.as_view(), name="meter-espi"),
+    path("meters/<str:meter_id>/readings/", MeterReadingsApi.as_view(), name="meter-readings"),
+    path("meters/<str:meter_id>/revisions/", MeterRevisionsApi.as_view(), name="meter-revisions"),
+    path("meters/<str:meter_id>/status/", MeterStatusApi.as_view(), name="meter-status"),
+    path("meters/<str:meter_id>/consumption/", MeterConsumptionApi.as_view(), name="meter-consumption"),
+]

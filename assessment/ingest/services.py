@@ -1,0 +1,246 @@
+"""Import services: a whole file (or JSON batch) of readings is stored all-or-nothing.
+
+Re-sending a stored reading with the same value changes nothing (counted as unchanged); a different value
+for a stored ``(meter, start)`` is a correction: the reading takes the new value and a
+:class:`~assessment.models.ReadingRevision` keeps the old one, the new one, the import and the time.
+Each accepted import leaves an :class:`~assessment.models.ImportBatch` (who, file, counts).
+
+Checks, each reported with the line or element of the record: the meter is registered and the caller may
+write it; the file's utility account (when it names one) is the premise's; the start lies on the meter's
+interval boundary (and an ESPI interval's duration is the meter's interval); energy is not negative and
+has at most 4 decimals; no ``(meter, start)`` appears twice in one file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Meter
+from flexplatform.errors import ApplicationError, Conflict, NotPermitted
+
+from ..models import ImportBatch, MeterReading, MeterStatus, ReadingRevision
+from ..selectors import meters_writable_by
+from .types import MAX_ERRORS, ParsedReading, ParseResult, RecordError
+
+KWH_MAX = Decimal("1e8")
+KWH_STEP = Decimal("0.0001")  # the precision readings are stored with
+
+
+class ImportRejected(ApplicationError):
+    """Nothing was imported; ``fields["records"]`` names each bad record."""
+
+    code = "import_rejected"
+
+    def __init__(self, errors: Sequence[RecordError]):
+        errors = list(errors)[:MAX_ERRORS]
+        super().__init__(
+            f"Nothing imported: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
+            fields={"records": [str(e) for e in errors]},
+        )
+        self.errors = errors
+
+
+def _resolve_meters(*, user, meter_ids: dict[str, str]) -> dict[str, Meter]:
+    """``meter_ids``: meter id -> the first record naming it. Unknown or invisible meters are errors."""
+    found = {m.meter_id: m for m in Meter.objects.filter(meter_id__in=meter_ids).select_related("premise")}
+    errors = [
+        RecordError(ref, f"meter {mid!r} is not registered") for mid, ref in meter_ids.items() if mid not in found
+    ]
+    if errors:
+        raise ImportRejected(errors)
+    if user is not None:
+        writable = set(
+            meters_writable_by(user).filter(pk__in=[m.pk for m in found.values()]).values_list("pk", flat=True)
+        )
+        refused = [mid for mid, m in found.items() if m.pk not in writable]
+        if refused:
+            raise NotPermitted(
+                f"You may not send readings for meter(s) {', '.join(sorted(refused))}.",
+                fields={"records": [f"{meter_ids[mid]}: meter {mid!r} is not yours" for mid in sorted(refused)]},
+            )
+    return found
+
+
+def _check_account(*, meters: dict[str, Meter], account_number: str, ref: str) -> list[RecordError]:
+    errors = []
+    for m in meters.values():
+        on_file = m.premise.utility_account_number
+        if not on_file:
+            errors.append(RecordError(ref, f"premise of meter {m.meter_id} has no utility account number on file"))
+        elif on_file != account_number:
+            errors.append(
+                RecordError(
+                    ref, f"utility account {account_number!r} is not the account of meter {m.meter_id}'s premise"
+                )
+            )
+    return errors
+
+
+def _check_tz_offset(*, meters: dict[str, Meter], offset_seconds: int, at: datetime) -> list[RecordError]:
+    errors = []
+    for m in meters.values():
+        local = at.astimezone(ZoneInfo(m.premise.timezone))
+        standard = (local.utcoffset() or timedelta(0)) - (local.dst() or timedelta(0))
+        if int(standard.total_seconds()) != offset_seconds:
+            errors.append(
+                RecordError(
+                    "LocalTimeParameters",
+                    f"tzOffset {offset_seconds} s is not the standard offset of {m.premise.timezone} "
+                    f"({int(standard.total_seconds())} s)",
+                )
+            )
+    return errors
+
+
+def validate_rows(rows: Sequence[ParsedReading], meters: dict[str, Meter]) -> list[RecordError]:
+    """Record-level checks against the meters; pure apart from reading the meters' interval."""
+    errors: list[RecordError] = []
+    seen: dict[tuple[str, datetime], str] = {}
+    for row in rows:
+        meter = meters[row.meter_id]
+        step = meter.interval_minutes * 60
+        if int(row.start.timestamp()) % step:
+            errors.append(
+                RecordError(row.ref, f"{row.start.isoformat()} is not on a {meter.interval_minutes}-minute boundary")
+            )
+        if row.duration_seconds is not None and row.duration_seconds != step:
+            errors.append(
+                RecordError(row.ref, f"duration {row.duration_seconds} s is not the meter's interval ({step} s)")
+            )
+        if row.kwh < 0:
+            errors.append(RecordError(row.ref, f"negative energy {row.kwh} kWh"))
+        elif row.kwh >= KWH_MAX or row.kwh != row.kwh.quantize(KWH_STEP):
+            errors.append(RecordError(row.ref, f"{row.kwh} kWh: more than 4 decimals or out of range"))
+        key = (row.meter_id, row.start)
+        if key in seen:
+            errors.append(RecordError(row.ref, f"meter {row.meter_id} at {row.start.isoformat()} repeats {seen[key]}"))
+        else:
+            seen[key] = row.ref
+        if len(errors) >= MAX_ERRORS:
+            break
+    return errors
+
+
+def readings_import(
+    *,
+    user,
+    source: str,
+    parsed: ParseResult,
+    filename: str = "",
+    account_number: str = "",
+    now: datetime | None = None,
+) -> ImportBatch:
+    """Store a parsed file or batch all-or-nothing and return its :class:`ImportBatch`.
+
+    ``user`` None means a trusted internal caller (no permission check). ``account_number`` overrides the
+    one the file names. Raises :class:`ImportRejected` (400) naming the bad records, NotPermitted (403).
+    """
+    now = now or timezone.now()
+    if parsed.errors:
+        raise ImportRejected(parsed.errors)
+    rows = parsed.rows
+    if not rows:
+        raise ImportRejected([RecordError("file", "no readings")])
+    first_ref: dict[str, str] = {}
+    for row in rows:
+        first_ref.setdefault(row.meter_id, row.ref)
+    meters = _resolve_meters(user=user, meter_ids=first_ref)
+    account_number = (account_number or parsed.account_number).strip()
+    errors: list[RecordError] = []
+    if account_number:
+        errors += _check_account(meters=meters, account_number=account_number, ref="account_number")
+    if parsed.meta.get("tz_offset_seconds") is not None:
+        errors += _check_tz_offset(meters=meters, offset_seconds=parsed.meta["tz_offset_seconds"], at=rows[0].start)
+    errors += validate_rows(rows, meters)
+    if errors:
+        raise ImportRejected(errors)
+    try:
+        return _store(
+            user=user,
+            source=source,
+            rows=rows,
+            meters=meters,
+            filename=filename,
+            account_number=account_number,
+            skipped=parsed.skipped,
+            now=now,
+        )
+    except IntegrityError as exc:
+        raise Conflict("Another import stored some of these readings at the same time; send the file again.") from exc
+
+
+@transaction.atomic
+def _store(*, user, source, rows, meters, filename, account_number, skipped, now) -> ImportBatch:
+    by_meter: dict[int, list[ParsedReading]] = {}
+    for row in rows:
+        by_meter.setdefault(meters[row.meter_id].pk, []).append(row)
+    new: list[MeterReading] = []
+    changed: list[tuple[MeterReading, Decimal]] = []
+    unchanged = 0
+    for meter_pk, meter_rows in sorted(by_meter.items()):
+        starts = [r.start for r in meter_rows]
+        existing = {
+            r.start: r
+            for r in MeterReading.objects.select_for_update()
+            .filter(meter_id=meter_pk, start__gte=min(starts), start__lte=max(starts))
+            .only("id", "start", "kwh")
+        }
+        for row in meter_rows:
+            stored = existing.get(row.start)
+            if stored is None:
+                new.append(MeterReading(meter_id=meter_pk, start=row.start, kwh=row.kwh))
+            elif stored.kwh == row.kwh:
+                unchanged += 1
+            else:
+                changed.append((stored, row.kwh))
+    batch = ImportBatch.objects.create(
+        source=source,
+        filename=filename[:255],
+        uploaded_by=user if getattr(user, "is_authenticated", False) else None,
+        account_number=account_number,
+        created_at=now,
+        rows_skipped=skipped,
+    )
+    batch.meters.set(sorted({m.pk for m in meters.values()}))
+    MeterReading.objects.bulk_create(new, batch_size=5000)
+    revisions = []
+    for reading, new_kwh in changed:
+        revisions.append(
+            ReadingRevision(
+                meter_id=reading.meter_id,
+                start=reading.start,
+                old_kwh=reading.kwh,
+                new_kwh=new_kwh,
+                batch=batch,
+                revised_at=now,
+            )
+        )
+        reading.kwh = new_kwh
+    MeterReading.objects.bulk_update([r for r, _ in changed], ["kwh"], batch_size=5000)
+    ReadingRevision.objects.bulk_create(revisions, batch_size=5000)
+    batch.rows_total, batch.rows_new, batch.rows_unchanged, batch.rows_revised = (
+        len(rows),
+        len(new),
+        unchanged,
+        len(changed),
+    )
+    batch.save(update_fields=["rows_total", "rows_new", "rows_unchanged", "rows_revised"])
+    if account_number:
+        ownership_confirm(meters=list(meters.values()), batch=batch, now=now)
+    return batch
+
+
+def ownership_confirm(*, meters: Sequence[Meter], batch: ImportBatch, now: datetime) -> None:
+    """Record that a file carrying the premise's utility account was accepted for these meters."""
+    for meter in meters:
+        status, _ = MeterStatus.objects.get_or_create(meter=meter)
+        if status.ownership_verified_at is None:
+            status.ownership_verified_at = now
+            status.ownership_batch = batch
+            status.save(update_fields=["ownership_verified_at", "ownership_batch"])

@@ -1,0 +1,216 @@
+"""Meter data quality, connectivity and the "validated" rule, on plain data (no ORM).
+
+Checks follow the usual validation, estimation and editing (VEE) checks utilities run on interval data
+(e.g. the checks listed in the Edison Electric Institute / UEI "Uniform Business Practices for Unbundled
+Electricity Metering", Vol. 2, and ANSI C12.19 interval status flags): missing intervals (gaps), duplicated
+intervals, negative values on an import channel, spikes, and flat lines (a stuck register repeating one value).
+
+Days are *local* days of the premise: the expected count of intervals per day is the time between two
+local midnights divided by the interval, so a 15-minute meter has 92 intervals on the spring-forward day
+and 100 on the fall-back day (23- and 25-hour days), not 96.
+
+Score (0-100) = 100 x completeness x (1 - share of present intervals flagged as anomalous).
+A day is *clean* when it is complete and none of its intervals is flagged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from statistics import median
+from zoneinfo import ZoneInfo
+
+SPIKE_FACTOR = 8  # a reading above 8x the series' median ...
+SPIKE_MADS = 10  # ... and more than 10 robust standard deviations above it is a spike
+FLAT_HOURS = 12  # the same non-zero value for 12 hours or more is a flat line
+ONLINE_INTERVALS = 4  # latest interval ended at most 4 intervals ago: online
+STALE_HOURS = 48  # ... at most 48 hours ago: stale; older: offline
+
+
+def local_day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(tz)
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def expected_intervals(day: date, tz: str, interval_minutes: int) -> int:
+    """Intervals in a local day: 96 at 15 minutes on a 24-hour day, 92 on a 23-hour day, 100 on a 25-hour day."""
+    start, end = local_day_bounds(day, tz)
+    return int((end - start).total_seconds()) // (interval_minutes * 60)
+
+
+@dataclass
+class DayQuality:
+    day: date
+    expected: int
+    present: int
+    flagged: int
+
+    @property
+    def clean(self) -> bool:
+        return self.present >= self.expected and self.flagged == 0
+
+
+@dataclass
+class QualityReport:
+    expected: int = 0
+    present: int = 0
+    gaps: list[tuple[datetime, datetime]] = field(default_factory=list)  # missing runs [start, end)
+    duplicates: int = 0
+    negatives: int = 0
+    spikes: int = 0
+    flat_intervals: int = 0
+    days: list[DayQuality] = field(default_factory=list)
+
+    @property
+    def completeness(self) -> float:
+        return min(self.present / self.expected, 1.0) if self.expected else 0.0
+
+    @property
+    def clean_share(self) -> float:
+        """Share of expected intervals present and not flagged."""
+        if not self.expected:
+            return 0.0
+        bad = self.negatives + self.spikes + self.flat_intervals
+        return max(min(self.present, self.expected) - bad, 0) / self.expected
+
+    @property
+    def flagged(self) -> int:
+        return self.duplicates + self.negatives + self.spikes + self.flat_intervals
+
+    @property
+    def score(self) -> Decimal:
+        if not self.expected:
+            return Decimal("0.00")
+        anomaly = min(self.flagged / self.present, 1.0) if self.present else 1.0
+        return Decimal(str(round(100 * self.completeness * (1 - anomaly), 2))).quantize(Decimal("0.01"))
+
+    @property
+    def clean_days(self) -> int:
+        return sum(d.clean for d in self.days)
+
+    def issues(self) -> dict:
+        return {
+            "gap_intervals": self.expected - min(self.present, self.expected),
+            "gaps": len(self.gaps),
+            "duplicates": self.duplicates,
+            "negatives": self.negatives,
+            "spikes": self.spikes,
+            "flat_intervals": self.flat_intervals,
+        }
+
+
+def assess_quality(
+    readings: list[tuple[datetime, Decimal]], *, first_day: date, last_day: date, tz: str, interval_minutes: int
+) -> QualityReport:
+    """Quality of ``readings`` (aware UTC start, kWh; any order, repeats allowed) over local days
+    ``first_day`` .. ``last_day`` inclusive."""
+    report = QualityReport()
+    window_start, _ = local_day_bounds(first_day, tz)
+    _, window_end = local_day_bounds(last_day, tz)
+    step = timedelta(minutes=interval_minutes)
+    counts = Counter(s for s, _ in readings if window_start <= s < window_end)
+    report.duplicates = sum(c - 1 for c in counts.values())
+    series: dict[datetime, Decimal] = {}
+    for s, v in readings:
+        if window_start <= s < window_end:
+            series.setdefault(s, v)
+    ordered = sorted(series.items())
+    flagged: set[datetime] = {s for s, c in counts.items() if c > 1}
+    for s, v in ordered:
+        if v < 0:
+            report.negatives += 1
+            flagged.add(s)
+    positives = [v for _, v in ordered if v > 0]
+    if len(positives) >= 8:
+        med = median(positives)
+        mad = median(abs(v - med) for v in positives) * Decimal("1.4826")
+        for s, v in ordered:
+            if v > SPIKE_FACTOR * med and v > med + SPIKE_MADS * mad:
+                report.spikes += 1
+                flagged.add(s)
+    run_len = int(FLAT_HOURS * 60 / interval_minutes)
+    run: list[datetime] = []
+    previous: tuple[datetime, Decimal] | None = None
+    for s, v in ordered + [(window_end, Decimal("-1"))]:
+        continues = previous is not None and s - previous[0] == step and v == previous[1] and v > 0
+        if continues:
+            run.append(s)
+        else:
+            if len(run) >= run_len:
+                report.flat_intervals += len(run)
+                flagged.update(run)
+            run = [s]
+        previous = (s, v)
+    # Gaps: runs of missing interval starts.
+    t, gap_start = window_start, None
+    while t < window_end:
+        if t in series:
+            if gap_start is not None:
+                report.gaps.append((gap_start, t))
+                gap_start = None
+        elif gap_start is None:
+            gap_start = t
+        t += step
+    if gap_start is not None:
+        report.gaps.append((gap_start, window_end))
+    zone = ZoneInfo(tz)
+    per_day_present: Counter = Counter(s.astimezone(zone).date() for s in series)
+    per_day_flagged: Counter = Counter(s.astimezone(zone).date() for s in flagged)
+    day = first_day
+    while day <= last_day:
+        expected = expected_intervals(day, tz, interval_minutes)
+        report.days.append(DayQuality(day, expected, per_day_present[day], per_day_flagged[day]))
+        report.expected += expected
+        report.present += min(per_day_present[day], expected)
+        day += timedelta(days=1)
+    return report
+
+
+def connectivity(*, latest_start: datetime | None, interval_minutes: int, now: datetime) -> str:
+    """online / stale / offline from how long ago the latest interval ended; "never" without data."""
+    if latest_start is None:
+        return "never"
+    age = now - (latest_start + timedelta(minutes=interval_minutes))
+    if age <= timedelta(minutes=ONLINE_INTERVALS * interval_minutes):
+        return "online"
+    if age <= timedelta(hours=STALE_HOURS):
+        return "stale"
+    return "offline"
+
+
+@dataclass(frozen=True)
+class Validation:
+    validated: bool
+    reasons: tuple[str, ...]
+
+
+def validation_decision(
+    *,
+    ownership_verified: bool,
+    history_days: int,
+    report: QualityReport,
+    link: str,
+    min_days: int,
+    min_completeness: float,
+) -> Validation:
+    """A meter is validated with its ownership shown, ``min_days`` of history in which at least
+    ``min_completeness`` of the intervals are present and clean, and data still arriving (not offline)."""
+    reasons = []
+    if not ownership_verified:
+        reasons.append("Ownership not shown: no import has carried the premise's utility account number.")
+    if history_days < min_days:
+        reasons.append(f"{history_days} days of history; {min_days} needed.")
+    if report.completeness < min_completeness:
+        reasons.append(f"Completeness {report.completeness:.1%} is below {min_completeness:.0%}.")
+    elif report.clean_share < min_completeness:
+        reasons.append(
+            f"Only {report.clean_share:.1%} of intervals are present and clean (spikes, flat lines, negatives or "
+            f"duplicates flagged); {min_completeness:.0%} needed."
+        )
+    if link in ("offline", "never"):
+        reasons.append(f"Meter is {link}.")
+    return Validation(not reasons, tuple(reasons))

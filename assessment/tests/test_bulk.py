@@ -1,0 +1,84 @@
+"""The COPY bulk path gives the same results as the Python path: all-or-nothing, named lines, revisions."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from assessment.ingest.bulk import readings_bulk_import
+from assessment.ingest.services import ImportRejected
+from assessment.models import ImportBatch, MeterReading, MeterStatus, ReadingRevision
+from flexplatform.errors import NotPermitted
+
+
+def _bulk(world, text, user="alice", **kw):
+    return readings_bulk_import(user=world.users[user], stream=io.BytesIO(text.encode()), filename="big.csv", **kw)
+
+
+ROWS = "meter_id,start,kwh\nA-1,2026-01-05T05:00Z,1.0\nA-1,2026-01-05T05:15:00+00:00,2.0\nA-1,2026-01-05T00:30:00-05:00,3\n"
+
+
+def test_bulk_import_new_unchanged_revised(meter_world):
+    first = _bulk(meter_world, ROWS)
+    assert (first.source, first.rows_total, first.rows_new, first.rows_unchanged, first.rows_revised) == (
+        "bulk", 3, 3, 0, 0,
+    )  # fmt: skip
+    assert MeterReading.objects.get(start=datetime(2026, 1, 5, 5, 30, tzinfo=UTC)).kwh == Decimal("3")
+    again = _bulk(meter_world, ROWS)
+    assert (again.rows_new, again.rows_unchanged, again.rows_revised) == (0, 3, 0)
+    fix = _bulk(meter_world, ROWS.replace(",2.0\n", ",2.25\n") + "A-1,2026-01-05T05:45Z,4\n")
+    assert (fix.rows_total, fix.rows_new, fix.rows_unchanged, fix.rows_revised) == (4, 1, 2, 1)
+    revision = ReadingRevision.objects.get()
+    assert (revision.old_kwh, revision.new_kwh, revision.batch_id) == (Decimal("2.0"), Decimal("2.25"), fix.pk)
+    assert MeterReading.objects.get(start=datetime(2026, 1, 5, 5, 15, tzinfo=UTC)).kwh == Decimal("2.25")
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "phrase"),
+    [
+        ("A-1,2026-01-05T06:00:00,1", "no UTC offset"),
+        ("A-1,2026-01-05T06:00Z,-1", "negative energy -1 kWh"),
+        ("A-1,2026-01-05T06:05Z,1", "is not on a 15-minute boundary"),
+        ("A-1,2026-01-05T06:00Z,1.00001", "1.00001 kWh: more than 4 decimals or out of range"),
+        ("A-1,2026-01-05T05:00Z,7", "meter A-1 at 2026-01-05T05:00:00+00:00 repeats line 2"),
+        ("A-1,2026-01-05T06:00Z,abc", '"abc"'),
+        ("Z-404,2026-01-05T06:00Z,1", "meter 'Z-404' is not registered"),
+    ],
+)
+def test_bulk_one_bad_line_imports_nothing(meter_world, bad_line, phrase):
+    rows = "meter_id,start,kwh\nA-1,2026-01-05T05:00Z,1\nA-1,2026-01-05T05:15Z,1\n" + bad_line + "\n"
+    with pytest.raises(ImportRejected) as exc:
+        _bulk(meter_world, rows)
+    (record,) = exc.value.fields["records"]
+    unquoted = record.replace('"', "").replace("'", "")
+    assert record.startswith("line 4: ") and phrase.replace('"', "").replace("'", "") in unquoted, record
+    assert MeterReading.objects.count() == ImportBatch.objects.count() == 0
+
+
+def test_bulk_permissions_and_account(meter_world):
+    with pytest.raises(NotPermitted):
+        _bulk(meter_world, ROWS, user="bob")
+    with pytest.raises(ImportRejected):
+        _bulk(meter_world, ROWS, account_number="ACCT-BOB-1")
+    assert MeterReading.objects.count() == 0
+    _bulk(meter_world, ROWS.replace("meter_id,start,kwh", "kwh,meter_id,start").replace(
+        "A-1,2026-01-05T05:00Z,1.0", "1.0,A-1,2026-01-05T05:00Z").replace(
+        "A-1,2026-01-05T05:15:00+00:00,2.0", "2.0,A-1,2026-01-05T05:15:00+00:00").replace(
+        "A-1,2026-01-05T00:30:00-05:00,3", "3,A-1,2026-01-05T00:30:00-05:00"), account_number="ACCT-ALICE-1")  # fmt: skip
+    assert MeterReading.objects.count() == 3
+    assert MeterStatus.objects.get(meter=meter_world.alice_meter).ownership_verified_at is not None
+
+
+def test_bulk_trailing_zeros_are_not_extra_decimals(meter_world):
+    assert _bulk(meter_world, "meter_id,start,kwh\nA-1,2026-01-05T05:00Z,1.500000\n").rows_new == 1
+
+
+def test_bulk_account_column_blank_cells_ignored_two_accounts_refused(meter_world):
+    rows = "meter_id,start,kwh,account_number\nA-1,2026-01-05T05:00Z,1,ACCT-ALICE-1\nA-1,2026-01-05T05:15Z,1,\n"
+    assert _bulk(meter_world, rows).account_number == "ACCT-ALICE-1"
+    with pytest.raises(ImportRejected) as exc:
+        _bulk(meter_world, rows + "A-1,2026-01-05T05:30Z,1,OTHER\n")
+    assert "several utility accounts" in exc.value.detail
