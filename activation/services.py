@@ -911,3 +911,87 @@ def _performance_and_compliance(*, event: DREvent, verification: EventVerificati
             enrollment.status = Enrollment.Status.DERATED
             enrollment.derate = program.derate_factor
         enrollment.save(update_fields=["consecutive_failures", "status", "derate"])
+
+
+# --- OpenADR 3 VTN: VENs, tokens, reports, subscriptions ------------------------------------------------------
+
+
+def _sha(value: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def ven_register(*, ven_name: str, client_id: str, client_secret: str, organisation=None, attributes=None, targets=None):
+    from .models import Ven
+
+    if Ven.objects.filter(ven_name=ven_name).exists():
+        raise Conflict(f"VEN {ven_name} exists.", code="ven_exists")
+    return Ven.objects.create(ven_name=ven_name, client_id=client_id, secret_hash=_sha(client_secret),
+                              organisation=organisation, attributes=attributes, targets=targets)
+
+
+def ven_token_issue(*, client_id: str, client_secret: str, now: datetime | None = None, ttl_seconds: int = 3600):
+    """OAuth 2 client-credentials grant (RFC 6749 §4.4) for a VEN; returns (token, expires_in) or None."""
+    import hmac
+    import secrets
+
+    from .models import Ven, VenToken
+
+    now = now or timezone.now()
+    ven = Ven.objects.filter(client_id=client_id).first()
+    if ven is None or not hmac.compare_digest(ven.secret_hash, _sha(client_secret)):
+        return None
+    token = secrets.token_urlsafe(32)
+    VenToken.objects.create(ven=ven, token_hash=_sha(token), expires_at=now + timedelta(seconds=ttl_seconds))
+    return token, ttl_seconds
+
+
+def ven_for_token(token: str, *, now: datetime | None = None):
+    from .models import VenToken
+
+    now = now or timezone.now()
+    row = VenToken.objects.filter(token_hash=_sha(token), expires_at__gt=now).select_related("ven").first()
+    return row.ven if row else None
+
+
+def ven_resource_upsert(*, ven, resource_name: str, attributes=None, targets=None, resource=None):
+    """Create or update a VEN's resource; a ``PREMISE_ID`` attribute links it to a premise of the VEN's
+    organisation (its own, or enrolled with it)."""
+    from accounts.models import Premise
+    from accounts.selectors import premises_offerable_by
+
+    from .models import VenResource
+
+    premise = None
+    for attr in attributes or []:
+        if attr.get("type") == "PREMISE_ID" and attr.get("values"):
+            premise = Premise.objects.filter(pk=int(attr["values"][0])).first()
+            if premise is None or ven.organisation is None or not premises_offerable_by(ven.organisation).filter(pk=premise.pk).exists():
+                raise NotPermitted("That premise is not one of this VEN's organisation.")
+    if resource is None:
+        if VenResource.objects.filter(ven=ven, resource_name=resource_name).exists():
+            raise Conflict(f"Resource {resource_name} exists.", code="resource_exists")
+        resource = VenResource(ven=ven)
+    resource.resource_name = resource_name
+    resource.attributes = attributes
+    resource.targets = targets
+    resource.premise = premise
+    resource.save()
+    return resource
+
+
+def oadr_report_create(*, ven, program: Program, event: DREvent, client_name: str, report_name=None,
+                       payload_descriptors=None, resources: list, report=None):
+    """A VEN's report for an event; USAGE values in resources' intervals become device-level telemetry-free records
+    kept as posted (the VTN stores them; verification uses meter data)."""
+    from .models import OadrReport
+
+    if event.program_id != program.pk:
+        raise ApplicationError("The event is not in that program.", fields={"eventID": ["Not in programID."]})
+    if report is None:
+        report = OadrReport(ven=ven)
+    report.program, report.event, report.client_name = program, event, client_name
+    report.report_name, report.payload_descriptors, report.resources = report_name, payload_descriptors, resources
+    report.save()
+    return report
