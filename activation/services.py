@@ -415,6 +415,7 @@ def event_create(
         )
         if dispatch:
             event_dispatch(event=event, now=now)
+            event.refresh_from_db()
     return event
 
 
