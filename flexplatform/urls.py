@@ -14,6 +14,7 @@ api_v1 = [
 urlpatterns = [
     path("", include(("accounts.urls", "portal"), namespace="portal")),
     path("accounts/", include("allauth.urls")),
+    path("activation/", include(("activation.urls", "activation"), namespace="activation")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("openadr3/3.0.1/", include(("activation.openadr", "openadr3"), namespace="openadr3")),
