@@ -794,10 +794,28 @@ def device_ack_record(*, message_id: str, device_id: str, now: datetime | None =
 
 
 def device_acks_record(*, acks: list[tuple[str, str, datetime]]) -> int:
-    """Batch of (message_id, device_id, at) acknowledgements (the MQTT listener's path)."""
-    n = 0
+    """Batch of (message_id, device_id, at) acknowledgements (the MQTT listener's path): one transaction, an
+    ack counts only for the device the message was sent to and only once."""
+    parsed = {}
     for message_id, device_id, at in acks:
-        n += device_ack_record(message_id=message_id, device_id=device_id, now=at)
+        try:
+            parsed[uuid.UUID(str(message_id))] = (device_id, at)
+        except ValueError:
+            continue
+    n = 0
+    ids = list(parsed)
+    with transaction.atomic():
+        for i in range(0, len(ids), 500):
+            rows = list(
+                OutboxMessage.objects.select_for_update().filter(
+                    message_id__in=ids[i : i + 500], status__in=[OutboxMessage.Status.SENT, OutboxMessage.Status.NO_ACK]
+                )
+            )
+            rows = [r for r in rows if r.destination == parsed[r.message_id][0]]
+            for r in rows:
+                r.status, r.acked_at = OutboxMessage.Status.ACKNOWLEDGED, parsed[r.message_id][1]
+            OutboxMessage.objects.bulk_update(rows, ["status", "acked_at"], batch_size=500)
+            n += len(rows)
     return n
 
 

@@ -161,10 +161,10 @@ class AckCollector:
         self.queue: queue.Queue = queue.Queue()
 
     def on_ack(self, device_id: str, data: dict) -> None:
-        self.queue.put(("ack", device_id, data, time.monotonic()))
+        self.queue.put(("ack", device_id, data, time.time()))
 
     def on_telemetry(self, device_id: str, data: dict) -> None:
-        self.queue.put(("telemetry", device_id, data, time.monotonic()))
+        self.queue.put(("telemetry", device_id, data, time.time()))
 
     def drain(self, *, timeout: float = 0.0) -> list[tuple]:
         out = []
@@ -178,15 +178,45 @@ class AckCollector:
 
 
 def apply_messages(messages: list[tuple]) -> dict:
-    """Write drained listener messages through the services."""
+    """Write drained listener messages through the services (acks in one batch)."""
     from django.utils import timezone
 
-    from .services import device_ack_record, telemetry_record
+    from .services import device_acks_record, telemetry_record
 
-    acks = tele = 0
-    for kind, device_id, data, _ in messages:
-        if kind == "ack":
-            acks += device_ack_record(message_id=data.get("message_id", ""), device_id=device_id, now=timezone.now())
-        else:
-            tele += telemetry_record(device_id=device_id, data=data)
+    now = timezone.now()
+    acks = device_acks_record(acks=[(d.get("message_id", ""), dev, now) for kind, dev, d, _ in messages if kind == "ack"])
+    tele = sum(telemetry_record(device_id=dev, data=d) for kind, dev, d, _ in messages if kind == "telemetry")
     return {"acks": acks, "telemetry": tele}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m activation.simulator SPEC.json --seconds S``: run a fleet in its own process (no Django).
+    SPEC is a JSON list of [device_id, premise_id, baseline_kw]; prints READY once subscribed."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("spec")
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=1883)
+    parser.add_argument("--per-connection", type=int, default=500)
+    parser.add_argument("--non-responders", type=float, default=0.0)
+    parser.add_argument("--partial", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    with open(args.spec) as fh:
+        specs = [tuple(x) for x in json.load(fh)]
+    fleet = DeviceFleet.from_seed(specs, non_responders=args.non_responders, partial=args.partial, host=args.host,
+                                  port=args.port, per_connection=args.per_connection).start(timeout=120)
+    print("READY", flush=True)
+    try:
+        time.sleep(args.seconds)
+    finally:
+        fleet.stop()
+    print(json.dumps({"received": sum(map(len, fleet.received.values())), "applied": sum(len(d.applied) for d in fleet.devices.values())}),
+          flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

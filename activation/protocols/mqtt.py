@@ -57,11 +57,15 @@ class MqttPublisher:
     def __init__(self, config: MqttConfig | None = None):
         self.config = config or MqttConfig.from_settings()
         self._client: mqtt.Client | None = None
+        # When a dict, the wall-clock time each message was handed to the socket, by its ``message_id``.
+        self.publish_times: dict | None = None
 
     def _connect(self) -> mqtt.Client:
         if self._client is not None and self._client.is_connected():
             return self._client
         client = _client(f"flex-vtn-{uuid.uuid4().hex[:12]}")
+        # Unlimited in-flight window: paho re-scans its queue on every PUBACK when the window is full (O(n²)).
+        client.max_inflight_messages_set(0)
         connected = threading.Event()
         client.on_connect = lambda c, u, f, rc, p=None: connected.set()
         try:
@@ -77,8 +81,15 @@ class MqttPublisher:
 
     def publish_many(self, messages: list[tuple[str, dict]]) -> list[bool]:
         """Publish (topic, payload) pairs at QoS 1; True for each the broker acknowledged."""
+        import time
+
         client = self._connect()
-        infos = [client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=1) for topic, payload in messages]
+        infos = []
+        times = self.publish_times
+        for topic, payload in messages:
+            infos.append(client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=1))
+            if times is not None:
+                times[payload.get("message_id")] = time.time()
         out = []
         for info in infos:
             try:
@@ -104,8 +115,11 @@ class MqttListener:
         on_ack: Callable[[str, dict], None],
         on_telemetry: Callable[[str, dict], None],
         config: MqttConfig | None = None,
+        share_group: str | None = None,
     ):
         self.config = config or MqttConfig.from_settings()
+        # With a share group, several listeners split the ack/telemetry load (Mosquitto ``$share``).
+        self.prefix = f"$share/{share_group}/" if share_group else ""
         self.on_ack = on_ack
         self.on_telemetry = on_telemetry
         self.client = _client(f"flex-listener-{uuid.uuid4().hex[:12]}")
@@ -115,7 +129,7 @@ class MqttListener:
         self.client.on_subscribe = lambda c, u, mid, rc, p=None: self.ready.set()
 
     def _on_connect(self, client, userdata, flags, rc, properties=None):
-        client.subscribe([(f"{TOPIC_ROOT}/+/ack", 1), (f"{TOPIC_ROOT}/+/telemetry", 1)])
+        client.subscribe([(f"{self.prefix}{TOPIC_ROOT}/+/ack", 1), (f"{self.prefix}{TOPIC_ROOT}/+/telemetry", 1)])
 
     def _on_message(self, client, userdata, msg):
         parts = msg.topic.split("/")
