@@ -739,21 +739,9 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
                 if own and publisher is not None:
                     publisher.close()
             sent_at = timezone.now()
-            for row, good in zip(mqtt_rows, ok, strict=True):
-                row.attempts += 1
-                if good:
-                    row.status = OutboxMessage.Status.SENT
-                    row.sent_at = sent_at
-                    if row.ack_deadline is not None:
-                        row.ack_deadline = sent_at + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
-                    result["sent"] += 1
-                else:
-                    row.next_attempt_at = now + _backoff(row.attempts)
-                    row.last_error = error or "not acknowledged by the broker"
-                    result["failed"] += 1
-            OutboxMessage.objects.bulk_update(
-                mqtt_rows, ["attempts", "status", "sent_at", "ack_deadline", "next_attempt_at", "last_error"], batch_size=1000
-            )
+            _mark_mqtt_results(mqtt_rows, ok, sent_at=sent_at, now=now, error=error)
+            result["sent"] += sum(ok)
+            result["failed"] += len(ok) - sum(ok)
         for row in hook_rows:
             endpoint = WebhookEndpoint.objects.filter(pk=int(row.destination.split("-")[1])).first()
             row.attempts += 1
@@ -778,6 +766,32 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
                 status=DispatchSignal.Status.SENT, sent_at=timezone.now()
             )
     return result
+
+
+def _mark_mqtt_results(rows, ok, *, sent_at: datetime, now: datetime, error: str) -> None:
+    """Record publish outcomes with a few set-based UPDATEs (grouped by outcome and attempt count)."""
+    from django.db.models import F
+
+    ack_by = sent_at + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
+    good = [r.pk for r, g in zip(rows, ok, strict=True) if g]
+    for i in range(0, len(good), 1000):
+        chunk = good[i : i + 1000]
+        OutboxMessage.objects.filter(pk__in=chunk).update(
+            status=OutboxMessage.Status.SENT, sent_at=sent_at, attempts=F("attempts") + 1, last_error=""
+        )
+        OutboxMessage.objects.filter(pk__in=chunk, ack_deadline__isnull=False).update(ack_deadline=ack_by)
+    by_attempts: dict[int, list[int]] = {}
+    for r, g in zip(rows, ok, strict=True):
+        if not g:
+            by_attempts.setdefault(r.attempts + 1, []).append(r.pk)
+    for attempts, pks in by_attempts.items():
+        for i in range(0, len(pks), 1000):
+            OutboxMessage.objects.filter(pk__in=pks[i : i + 1000]).update(
+                attempts=attempts, next_attempt_at=now + _backoff(attempts),
+                last_error=error or "not acknowledged by the broker",
+            )
+    for r, g in zip(rows, ok, strict=True):
+        r.status = OutboxMessage.Status.SENT if g else r.status
 
 
 def device_ack_record(*, message_id: str, device_id: str, now: datetime | None = None) -> bool:
@@ -1014,3 +1028,16 @@ def oadr_report_create(*, ven, program: Program, event: DREvent, client_name: st
     report.report_name, report.payload_descriptors, report.resources = report_name, payload_descriptors, resources
     report.save()
     return report
+
+
+def events_dispatch_pending(*, now: datetime | None = None) -> list[int]:
+    """Dispatch events left scheduled (e.g. awards created while the emergency stop was engaged), once it is
+    lifted; events whose window is over are left as they are."""
+    now = now or timezone.now()
+    if emergency_stop_active() is not None:
+        return []
+    done = []
+    for pk in DREvent.objects.filter(status=DREvent.Status.SCHEDULED, end__gt=now).values_list("pk", flat=True):
+        event_dispatch(event=DREvent(pk=pk), now=now)
+        done.append(pk)
+    return done

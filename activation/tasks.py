@@ -33,6 +33,10 @@ def flush_outbox() -> dict:
 
 @shared_task
 def check_acks_and_cascades() -> dict:
-    from .services import acks_overdue_mark, cascades_evaluate_due
+    from .services import acks_overdue_mark, cascades_evaluate_due, events_dispatch_pending
 
-    return {"overdue_events": acks_overdue_mark(), "cascades": cascades_evaluate_due()}
+    return {
+        "dispatched": events_dispatch_pending(),
+        "overdue_events": acks_overdue_mark(),
+        "cascades": cascades_evaluate_due(),
+    }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,28 +62,30 @@ class MqttPublisher:
         self.publish_times: dict | None = None
 
     def _connect(self) -> mqtt.Client:
-        if self._client is not None and self._client.is_connected():
-            return self._client
+        """Connect, driving the network loop in the caller's thread (no loop thread: publishing 10,000 messages
+        without a second thread contending for the GIL is several times faster)."""
+        if self._client is not None:
+            self._client.loop(timeout=0)
+            if self._client.is_connected():
+                return self._client
+            self.close()
         client = _client(f"flex-vtn-{uuid.uuid4().hex[:12]}")
         # Unlimited in-flight window: paho re-scans its queue on every PUBACK when the window is full (O(n²)).
         client.max_inflight_messages_set(0)
-        connected = threading.Event()
-        client.on_connect = lambda c, u, f, rc, p=None: connected.set()
         try:
-            client.connect(self.config.host, self.config.port, keepalive=30)
+            client.connect(self.config.host, self.config.port, keepalive=60)
         except OSError as exc:
             raise BrokerUnavailable(f"MQTT broker {self.config.host}:{self.config.port}: {exc}") from exc
-        client.loop_start()
-        if not connected.wait(self.config.timeout):
-            client.loop_stop()
-            raise BrokerUnavailable("MQTT broker did not accept the connection in time.")
+        deadline = time.monotonic() + self.config.timeout
+        while not client.is_connected():
+            if time.monotonic() > deadline or client.loop(timeout=0.05) not in (mqtt.MQTT_ERR_SUCCESS,):
+                client.disconnect()
+                raise BrokerUnavailable("MQTT broker did not accept the connection in time.")
         self._client = client
         return client
 
     def publish_many(self, messages: list[tuple[str, dict]]) -> list[bool]:
-        """Publish (topic, payload) pairs at QoS 1; True for each the broker acknowledged."""
-        import time
-
+        """Publish (topic, payload) pairs at QoS 1; True for each the broker acknowledged (PUBACK) in time."""
         client = self._connect()
         infos = []
         times = self.publish_times
@@ -90,20 +93,23 @@ class MqttPublisher:
             infos.append(client.publish(topic, json.dumps(payload, separators=(",", ":")), qos=1))
             if times is not None:
                 times[payload.get("message_id")] = time.time()
-        out = []
-        for info in infos:
-            try:
-                info.wait_for_publish(self.config.timeout)
-                out.append(info.is_published())
-            except (RuntimeError, ValueError):
-                out.append(False)
-        return out
+            if len(infos) % 200 == 0:
+                client.loop(timeout=0)  # read PUBACKs as we go
+        deadline = time.monotonic() + self.config.timeout
+        waiting = [i for i in infos if not i.is_published()]
+        while waiting and time.monotonic() < deadline:
+            if client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
+                break
+            waiting = [i for i in waiting if not i.is_published()]
+        return [i.is_published() for i in infos]
 
     def close(self) -> None:
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
-            self._client = None
+            try:
+                self._client.disconnect()
+                self._client.loop(timeout=0.1)
+            finally:
+                self._client = None
 
 
 class MqttListener:

@@ -218,3 +218,16 @@ def test_trigger_rules_fire_a_cascade_once(act_world, kind, threshold, value, fi
         _, again = services.grid_signal_post(operator=w.world.operator, zone=zone, kind=kind, at=w.now,
                                              value=Decimal(value), now=w.now)
         assert again == []
+
+
+def test_award_events_created_under_the_stop_wait_and_go_out_when_it_lifts(act_world):
+    w = act_world
+    start, end = window(w.now)
+    event = services.event_create(program=w.program, premise=w.premises[3], target_kw=Decimal("10"), start=start,
+                                  end=end, now=w.now, dispatch=False)
+    services.emergency_stop_engage(user=w.user("operator@demo.flex"), reason="drill", now=w.now)
+    assert services.events_dispatch_pending(now=w.now) == []
+    services.emergency_stop_lift(user=w.user("admin@demo.flex"), now=w.now)
+    assert services.events_dispatch_pending(now=w.now) == [event.pk]
+    event.refresh_from_db()
+    assert event.status == DREvent.Status.NOTIFIED and OutboxMessage.objects.filter(event=event).exists()
