@@ -233,15 +233,12 @@ class EmergencyStop(models.Model):
     lifted_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     lifted_at = models.DateTimeField(null=True, blank=True)
     lift_reason = models.CharField(max_length=300, blank=True)
+    # True while engaged, NULL once lifted: the unique constraint allows one engaged stop at a time.
+    engaged = models.BooleanField(null=True, default=True)
 
     class Meta:
         ordering = ["-engaged_at", "-id"]
-        constraints = [
-            # At most one engaged (not lifted) stop at a time.
-            models.UniqueConstraint(
-                fields=["lifted_at"], condition=Q(lifted_at__isnull=True), name="one_engaged_emergency_stop"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["engaged"], name="one_engaged_emergency_stop")]
 
     def __str__(self) -> str:
         return f"Emergency stop {self.pk} ({'lifted' if self.lifted_at else 'engaged'})"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from assessment.services import baseline_compute, interval_starts
@@ -297,7 +297,7 @@ def _enrollment(event: DREvent) -> Enrollment | None:
 
 
 def emergency_stop_active() -> EmergencyStop | None:
-    return EmergencyStop.objects.filter(lifted_at__isnull=True).first()
+    return EmergencyStop.objects.filter(engaged=True).first()
 
 
 def emergency_stop_engage(*, user, reason: str, now: datetime | None = None) -> EmergencyStop:
@@ -312,10 +312,14 @@ def emergency_stop_engage(*, user, reason: str, now: datetime | None = None) -> 
         raise ApplicationError("Give a reason.", fields={"reason": ["This field is required."]})
     now = now or timezone.now()
     with transaction.atomic():
-        existing = EmergencyStop.objects.select_for_update().filter(lifted_at__isnull=True).first()
+        existing = EmergencyStop.objects.select_for_update().filter(engaged=True).first()
         if existing is not None:
             return existing
-        stop = EmergencyStop.objects.create(engaged_by=user, engaged_at=now, reason=reason[:300])
+        try:
+            with transaction.atomic():
+                stop = EmergencyStop.objects.create(engaged_by=user, engaged_at=now, reason=reason[:300])
+        except IntegrityError:  # engaged concurrently by someone else
+            return EmergencyStop.objects.get(engaged=True)
         for cascade in Cascade.objects.select_for_update().filter(status=Cascade.Status.RUNNING):
             cascade.status = Cascade.Status.HALTED
             cascade.save(update_fields=["status"])
@@ -333,13 +337,14 @@ def emergency_stop_lift(*, user, reason: str = "", now: datetime | None = None) 
         raise NotPermitted("Only a platform admin may lift the emergency stop.")
     now = now or timezone.now()
     with transaction.atomic():
-        stop = EmergencyStop.objects.select_for_update().filter(lifted_at__isnull=True).first()
+        stop = EmergencyStop.objects.select_for_update().filter(engaged=True).first()
         if stop is None:
             raise ApplicationError("The emergency stop is not engaged.", code="invalid_state")
         stop.lifted_by = user
         stop.lifted_at = now
         stop.lift_reason = reason[:300]
-        stop.save(update_fields=["lifted_by", "lifted_at", "lift_reason"])
+        stop.engaged = None
+        stop.save(update_fields=["lifted_by", "lifted_at", "lift_reason", "engaged"])
         transaction.on_commit(_enqueue_flush)
     return stop
 
