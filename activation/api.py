@@ -97,8 +97,14 @@ class EventCreateApi(EventListApi):
         premise = premises_visible_to(request.user).filter(pk=v["premise"]).first()
         if premise is None:
             raise serializers.ValidationError({"premise": ["Unknown premise or outside your service area."]})
-        event = services.event_create(program=_program(v["program"]), premise=premise, target_kw=v["target_kw"],
-                                      start=v["start"], end=v["end"], created_by=request.user)
+        event = services.event_create(
+            program=_program(v["program"]),
+            premise=premise,
+            target_kw=v["target_kw"],
+            start=v["start"],
+            end=v["end"],
+            created_by=request.user,
+        )
         return Response(EventOutputSerializer(event).data, status=status.HTTP_201_CREATED)
 
 
@@ -120,8 +126,9 @@ class EventCancelApi(APIView):
     def post(self, request, pk: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        event = services.event_cancel(event_id=_event_for(request.user, pk).pk, user=request.user,
-                                      reason=data.validated_data.get("reason", ""))
+        event = services.event_cancel(
+            event_id=_event_for(request.user, pk).pk, user=request.user, reason=data.validated_data.get("reason", "")
+        )
         return Response(EventOutputSerializer(event).data)
 
 
@@ -132,16 +139,24 @@ class EventOptOutApi(APIView):
     @extend_schema(request=None, responses={201: dict})
     def post(self, request, pk: int):
         opt = services.event_opt_out(event_id=_event_for(request.user, pk).pk, user=request.user)
-        return Response({"event": opt.event_id, "phase": opt.phase, "consequence": opt.consequence,
-                         "at": opt.at.isoformat()}, status=status.HTTP_201_CREATED)
+        return Response(
+            {"event": opt.event_id, "phase": opt.phase, "consequence": opt.consequence, "at": opt.at.isoformat()},
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class EventMonitorApi(APIView):
     @extend_schema(responses=dict)
     def get(self, request, pk: int):
         event = _event_for(request.user, pk)
-        return Response({"event": event.pk, "status": event.status, "target_kw": str(event.target_kw),
-                         "measured_kw": str(event_measured_kw(event=event))})
+        return Response(
+            {
+                "event": event.pk,
+                "status": event.status,
+                "target_kw": str(event.target_kw),
+                "measured_kw": str(event_measured_kw(event=event)),
+            }
+        )
 
 
 class EmergencyEventApi(APIView):
@@ -159,8 +174,13 @@ class EmergencyEventApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        events = services.emergency_event_create(program=_program(v["program"]), zone=_operator_zone(request.user, v["zone"]),
-                                                 start=v["start"], end=v["end"], user=request.user)
+        events = services.emergency_event_create(
+            program=_program(v["program"]),
+            zone=_operator_zone(request.user, v["zone"]),
+            start=v["start"],
+            end=v["end"],
+            user=request.user,
+        )
         return Response(EventOutputSerializer(events, many=True).data, status=status.HTTP_201_CREATED)
 
 
@@ -177,9 +197,17 @@ class CascadeOutputSerializer(serializers.Serializer):
 
     @extend_schema(exclude=True)
     def get_steps(self, obj):
-        return [{"tier": s.tier, "action": s.action, "at": s.at.isoformat(), "dispatched_kw": str(s.dispatched_kw),
-                 "measured_kw": None if s.measured_kw is None else str(s.measured_kw), "detail": s.detail}
-                for s in obj.steps.all()]
+        return [
+            {
+                "tier": s.tier,
+                "action": s.action,
+                "at": s.at.isoformat(),
+                "dispatched_kw": str(s.dispatched_kw),
+                "measured_kw": None if s.measured_kw is None else str(s.measured_kw),
+                "detail": s.detail,
+            }
+            for s in obj.steps.all()
+        ]
 
 
 class CascadeApi(APIView):
@@ -207,8 +235,14 @@ class CascadeApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        cascade = services.cascade_start(program=_program(v["program"]), zone=_operator_zone(request.user, v["zone"]),
-                                         target_kw=v["target_kw"], start=v["start"], end=v["end"], user=request.user)
+        cascade = services.cascade_start(
+            program=_program(v["program"]),
+            zone=_operator_zone(request.user, v["zone"]),
+            target_kw=v["target_kw"],
+            start=v["start"],
+            end=v["end"],
+            user=request.user,
+        )
         return Response(CascadeOutputSerializer(cascade).data, status=status.HTTP_201_CREATED)
 
 
@@ -231,10 +265,19 @@ class GridSignalApi(APIView):
         v = data.validated_data
         signal, fired = services.grid_signal_post(
             operator=acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
-            zone=_operator_zone(request.user, v["zone"]), kind=v["kind"], at=v["at"], value=v["value"], user=request.user,
+            zone=_operator_zone(request.user, v["zone"]),
+            kind=v["kind"],
+            at=v["at"],
+            value=v["value"],
+            user=request.user,
         )
-        return Response({"signal": signal.pk, "fired": [{"rule": f.rule_id, "cascade": f.cascade_id, "detail": f.detail} for f in fired]},
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            {
+                "signal": signal.pk,
+                "fired": [{"rule": f.rule_id, "cascade": f.cascade_id, "detail": f.detail} for f in fired],
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class EmergencyStopApi(APIView):
@@ -248,9 +291,15 @@ class EmergencyStopApi(APIView):
 
     @staticmethod
     def _row(s: EmergencyStop) -> dict:
-        return {"id": s.pk, "engaged_by": getattr(s.engaged_by, "email", None), "engaged_at": s.engaged_at.isoformat(),
-                "reason": s.reason, "lifted_by": getattr(s.lifted_by, "email", None),
-                "lifted_at": s.lifted_at.isoformat() if s.lifted_at else None, "lift_reason": s.lift_reason}
+        return {
+            "id": s.pk,
+            "engaged_by": getattr(s.engaged_by, "email", None),
+            "engaged_at": s.engaged_at.isoformat(),
+            "reason": s.reason,
+            "lifted_by": getattr(s.lifted_by, "email", None),
+            "lifted_at": s.lifted_at.isoformat() if s.lifted_at else None,
+            "lift_reason": s.lift_reason,
+        }
 
     @extend_schema(responses=dict)
     def get(self, request):
@@ -267,7 +316,9 @@ class EmergencyStopApi(APIView):
 
     @extend_schema(responses=dict)
     def delete(self, request):
-        stop = services.emergency_stop_lift(user=request.user, reason=request.data.get("reason", "") if isinstance(request.data, dict) else "")
+        stop = services.emergency_stop_lift(
+            user=request.user, reason=request.data.get("reason", "") if isinstance(request.data, dict) else ""
+        )
         return Response(self._row(stop))
 
 

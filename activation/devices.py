@@ -115,17 +115,25 @@ def _command(d: DeviceCapability, want: Decimal, duration_minutes: int) -> Devic
         return DeviceCommand(d.device_id, d.kind, name, units, shed, duration_minutes)
     if d.kind == "ev_charger":
         limit = max(d.rated_kw - want, d.min_kw, d.comfort_min_kw).quantize(KW, rounding=ROUND_DOWN)
-        return DeviceCommand(d.device_id, d.kind, "CHARGE_LIMIT_KW", limit, (d.rated_kw - limit).quantize(KW), duration_minutes)
+        return DeviceCommand(
+            d.device_id, d.kind, "CHARGE_LIMIT_KW", limit, (d.rated_kw - limit).quantize(KW), duration_minutes
+        )
     if d.kind == "water_heater":
         minutes = min(duration_minutes, d.comfort_max_off_minutes)
         return DeviceCommand(d.device_id, d.kind, "OFF", Decimal(minutes), d.rated_kw.quantize(KW), minutes)
     if d.kind == "battery":
-        return DeviceCommand(d.device_id, d.kind, "DISCHARGE_KW", want.quantize(KW), want.quantize(KW), duration_minutes)
+        return DeviceCommand(
+            d.device_id, d.kind, "DISCHARGE_KW", want.quantize(KW), want.quantize(KW), duration_minutes
+        )
     return None
 
 
 def translate(
-    *, devices: list[DeviceCapability], reduction_kw: Decimal, duration_minutes: int, safety_max_kw: Decimal | None = None
+    *,
+    devices: list[DeviceCapability],
+    reduction_kw: Decimal,
+    duration_minutes: int,
+    safety_max_kw: Decimal | None = None,
 ) -> list[DeviceCommand]:
     """Commands for ``devices`` reaching ``reduction_kw`` (capped at ``safety_max_kw``), comfort limits kept."""
     need = reduction_kw if safety_max_kw is None else min(reduction_kw, safety_max_kw)

@@ -25,16 +25,10 @@ class DREvent(models.Model):
         EMERGENCY = "emergency", "Emergency"
         CASCADE = "cascade", "Cascade tier"
 
-    award = models.OneToOneField(
-        "market.Award", null=True, blank=True, on_delete=models.PROTECT, related_name="event"
-    )
+    award = models.OneToOneField("market.Award", null=True, blank=True, on_delete=models.PROTECT, related_name="event")
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.AWARD)
-    program = models.ForeignKey(
-        "Program", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
-    )
-    cascade = models.ForeignKey(
-        "Cascade", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
-    )
+    program = models.ForeignKey("Program", null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    cascade = models.ForeignKey("Cascade", null=True, blank=True, on_delete=models.PROTECT, related_name="events")
     tier = models.PositiveSmallIntegerField(null=True, blank=True)
     created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     premise = models.ForeignKey("accounts.Premise", on_delete=models.PROTECT, related_name="events")

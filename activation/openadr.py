@@ -53,64 +53,139 @@ def _dt(value: datetime | None) -> str | None:
 
 def program_object(p: Program) -> dict:
     return {
-        "id": str(p.pk), "createdDateTime": _dt(p.created_at), "modificationDateTime": _dt(p.modified_at),
-        "objectType": "PROGRAM", "programName": p.code, "programLongName": p.name, "programType": p.kind.upper(),
-        "retailerName": None, "retailerLongName": None, "country": None, "principalSubdivision": None,
-        "bindingEvents": True, "localPrice": False,
+        "id": str(p.pk),
+        "createdDateTime": _dt(p.created_at),
+        "modificationDateTime": _dt(p.modified_at),
+        "objectType": "PROGRAM",
+        "programName": p.code,
+        "programLongName": p.name,
+        "programType": p.kind.upper(),
+        "retailerName": None,
+        "retailerLongName": None,
+        "country": None,
+        "principalSubdivision": None,
+        "bindingEvents": True,
+        "localPrice": False,
         "payloadDescriptors": [
-            {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "DISPATCH_SETPOINT_RELATIVE", "units": "KW", "currency": None},
+            {
+                "objectType": "EVENT_PAYLOAD_DESCRIPTOR",
+                "payloadType": "DISPATCH_SETPOINT_RELATIVE",
+                "units": "KW",
+                "currency": None,
+            },
             {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "SIMPLE", "units": None, "currency": None},
         ],
-        "programDescriptions": None, "targets": None,
+        "programDescriptions": None,
+        "targets": None,
     }
 
 
 def event_object(e: DREvent) -> dict:
     level = 3 if e.source == DREvent.Source.EMERGENCY else 1
     return {
-        "id": str(e.pk), "createdDateTime": _dt(e.created_at),
-        "modificationDateTime": _dt(e.cancelled_at or e.completed_at or e.activated_at or e.notified_at or e.created_at),
-        "objectType": "EVENT", "programID": str(e.program_id), "eventName": f"flex-event-{e.pk}",
+        "id": str(e.pk),
+        "createdDateTime": _dt(e.created_at),
+        "modificationDateTime": _dt(
+            e.cancelled_at or e.completed_at or e.activated_at or e.notified_at or e.created_at
+        ),
+        "objectType": "EVENT",
+        "programID": str(e.program_id),
+        "eventName": f"flex-event-{e.pk}",
         "priority": 0 if level == 3 else 1,
-        "targets": [{"type": "RESOURCE_NAME", "values": [f"premise-{e.premise_id}"]}, {"type": "GROUP", "values": [e.zone.code]}],
-        "reportDescriptors": [{"payloadType": "USAGE", "readingType": "DIRECT_READ", "units": "KWH", "targets": None,
-                               "aggregate": False, "startInterval": -1, "numIntervals": -1, "historical": True,
-                               "frequency": -1, "repeat": 1}],
+        "targets": [
+            {"type": "RESOURCE_NAME", "values": [f"premise-{e.premise_id}"]},
+            {"type": "GROUP", "values": [e.zone.code]},
+        ],
+        "reportDescriptors": [
+            {
+                "payloadType": "USAGE",
+                "readingType": "DIRECT_READ",
+                "units": "KWH",
+                "targets": None,
+                "aggregate": False,
+                "startInterval": -1,
+                "numIntervals": -1,
+                "historical": True,
+                "frequency": -1,
+                "repeat": 1,
+            }
+        ],
         "payloadDescriptors": [
-            {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "DISPATCH_SETPOINT_RELATIVE", "units": "KW", "currency": None},
+            {
+                "objectType": "EVENT_PAYLOAD_DESCRIPTOR",
+                "payloadType": "DISPATCH_SETPOINT_RELATIVE",
+                "units": "KW",
+                "currency": None,
+            },
             {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "SIMPLE", "units": None, "currency": None},
         ],
         "intervalPeriod": {"start": _dt(e.start), "duration": _iso_duration((e.end - e.start).total_seconds())},
-        "intervals": [] if e.status == DREvent.Status.CANCELLED else [
-            {"id": 0, "payloads": [{"type": "DISPATCH_SETPOINT_RELATIVE", "values": [-float(e.target_kw)]},
-                                   {"type": "SIMPLE", "values": [level]}]}
+        "intervals": []
+        if e.status == DREvent.Status.CANCELLED
+        else [
+            {
+                "id": 0,
+                "payloads": [
+                    {"type": "DISPATCH_SETPOINT_RELATIVE", "values": [-float(e.target_kw)]},
+                    {"type": "SIMPLE", "values": [level]},
+                ],
+            }
         ],
     }
 
 
 def report_object(r: OadrReport) -> dict:
-    return {"id": str(r.pk), "createdDateTime": _dt(r.created_at), "modificationDateTime": _dt(r.modified_at),
-            "objectType": "REPORT", "programID": str(r.program_id), "eventID": str(r.event_id),
-            "clientName": r.client_name, "reportName": r.report_name, "payloadDescriptors": r.payload_descriptors,
-            "resources": r.resources}
+    return {
+        "id": str(r.pk),
+        "createdDateTime": _dt(r.created_at),
+        "modificationDateTime": _dt(r.modified_at),
+        "objectType": "REPORT",
+        "programID": str(r.program_id),
+        "eventID": str(r.event_id),
+        "clientName": r.client_name,
+        "reportName": r.report_name,
+        "payloadDescriptors": r.payload_descriptors,
+        "resources": r.resources,
+    }
 
 
 def subscription_object(s: OadrSubscription) -> dict:
-    return {"id": str(s.pk), "createdDateTime": _dt(s.created_at), "modificationDateTime": _dt(s.modified_at),
-            "objectType": "SUBSCRIPTION", "clientName": s.client_name, "programID": str(s.program_id),
-            "objectOperations": s.object_operations, "targets": s.targets}
+    return {
+        "id": str(s.pk),
+        "createdDateTime": _dt(s.created_at),
+        "modificationDateTime": _dt(s.modified_at),
+        "objectType": "SUBSCRIPTION",
+        "clientName": s.client_name,
+        "programID": str(s.program_id),
+        "objectOperations": s.object_operations,
+        "targets": s.targets,
+    }
 
 
 def resource_object(r: VenResource) -> dict:
-    return {"id": str(r.pk), "createdDateTime": _dt(r.created_at), "modificationDateTime": _dt(r.modified_at),
-            "objectType": "RESOURCE", "resourceName": r.resource_name, "venID": str(r.ven_id),
-            "attributes": r.attributes, "targets": r.targets}
+    return {
+        "id": str(r.pk),
+        "createdDateTime": _dt(r.created_at),
+        "modificationDateTime": _dt(r.modified_at),
+        "objectType": "RESOURCE",
+        "resourceName": r.resource_name,
+        "venID": str(r.ven_id),
+        "attributes": r.attributes,
+        "targets": r.targets,
+    }
 
 
 def ven_object(v: Ven) -> dict:
-    return {"id": str(v.pk), "createdDateTime": _dt(v.created_at), "modificationDateTime": _dt(v.modified_at),
-            "objectType": "VEN", "venName": v.ven_name, "attributes": v.attributes, "targets": v.targets,
-            "resources": [resource_object(r) for r in v.resources.all()]}
+    return {
+        "id": str(v.pk),
+        "createdDateTime": _dt(v.created_at),
+        "modificationDateTime": _dt(v.modified_at),
+        "objectType": "VEN",
+        "venName": v.ven_name,
+        "attributes": v.attributes,
+        "targets": v.targets,
+        "resources": [resource_object(r) for r in v.resources.all()],
+    }
 
 
 # --- auth -----------------------------------------------------------------------------------------------------
@@ -139,7 +214,10 @@ class VenBearerAuthentication(BaseAuthentication):
 
 
 def _is_bl(user) -> bool:
-    return not isinstance(user, VenPrincipal) and user_role(user) in (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN)
+    return not isinstance(user, VenPrincipal) and user_role(user) in (
+        Membership.Role.GRID_OPERATOR,
+        Membership.Role.ADMIN,
+    )
 
 
 class VenOrBL(BasePermission):
@@ -172,7 +250,9 @@ class OadrView(APIView):
         detail = exc.detail if isinstance(exc, ApplicationError) else str(exc.detail)
         if isinstance(exc, ApplicationError) and exc.fields:
             detail = f"{detail} {exc.fields}"
-        response = Response({"type": "about:blank", "title": str(title), "status": code, "detail": str(detail)}, status=code)
+        response = Response(
+            {"type": "about:blank", "title": str(title), "status": code, "detail": str(detail)}, status=code
+        )
         if code == 401:
             response["WWW-Authenticate"] = "Bearer"
         return response
@@ -190,9 +270,12 @@ class OadrView(APIView):
         values = request.query_params.getlist("targetValues")
         if target_type:
             objects = [
-                o for o in objects
-                if any(t.get("type") == target_type and (not values or set(map(str, t.get("values", []))) & set(values))
-                       for t in (o.get("targets") or []))
+                o
+                for o in objects
+                if any(
+                    t.get("type") == target_type and (not values or set(map(str, t.get("values", []))) & set(values))
+                    for t in (o.get("targets") or [])
+                )
             ]
         return Response(objects[skip : skip + limit])
 
@@ -237,7 +320,9 @@ class ProgramsApi(OadrView):
     def post(self, request):
         self.require_bl(request)
         data = self.body(request, ["programName"])
-        program = services.program_create(code=data["programName"][:64], name=data.get("programLongName") or data["programName"])
+        program = services.program_create(
+            code=data["programName"][:64], name=data.get("programLongName") or data["programName"]
+        )
         return Response(program_object(program), status=status.HTTP_201_CREATED)
 
 
@@ -250,7 +335,11 @@ class EventsApi(OadrView):
     def get(self, request):
         qs = _events_for(request)
         if request.query_params.get("programID"):
-            qs = qs.filter(program_id=int(request.query_params["programID"])) if request.query_params["programID"].isdigit() else qs.none()
+            qs = (
+                qs.filter(program_id=int(request.query_params["programID"]))
+                if request.query_params["programID"].isdigit()
+                else qs.none()
+            )
         return self.page(request, [event_object(e) for e in qs])
 
     def post(self, request):
@@ -262,15 +351,27 @@ class EventsApi(OadrView):
         try:
             start = datetime.fromisoformat(data["intervalPeriod"]["start"].replace("Z", "+00:00"))
             duration = _parse_duration(data["intervalPeriod"]["duration"])
-            kw = next(abs(v) for i in data["intervals"] for p in i["payloads"] if p["type"] == "DISPATCH_SETPOINT_RELATIVE" for v in p["values"])
+            kw = next(
+                abs(v)
+                for i in data["intervals"]
+                for p in i["payloads"]
+                if p["type"] == "DISPATCH_SETPOINT_RELATIVE"
+                for v in p["values"]
+            )
             name = next(v for t in data["targets"] if t["type"] == "RESOURCE_NAME" for v in t["values"])
             premise = Premise.objects.get(pk=int(str(name).removeprefix("premise-")))
         except (KeyError, TypeError, ValueError, StopIteration, Premise.DoesNotExist) as exc:
             raise Problem(400, "Bad Request", f"Unusable event: {exc!r}") from None
         from decimal import Decimal
 
-        event = services.event_create(program=program, premise=premise, target_kw=Decimal(str(kw)), start=start,
-                                      end=start + duration, created_by=request.user)
+        event = services.event_create(
+            program=program,
+            premise=premise,
+            target_kw=Decimal(str(kw)),
+            start=start,
+            end=start + duration,
+            created_by=request.user,
+        )
         return Response(event_object(event), status=status.HTTP_201_CREATED)
 
 
@@ -318,12 +419,20 @@ class ReportsApi(OadrView):
         event = _get(_events_for(request), data["eventID"])
         program = _get(Program.objects.all(), data["programID"])
         if not isinstance(data["resources"], list) or not all(
-            isinstance(r, dict) and r.get("resourceName") and isinstance(r.get("intervals"), list) for r in data["resources"]
+            isinstance(r, dict) and r.get("resourceName") and isinstance(r.get("intervals"), list)
+            for r in data["resources"]
         ):
             raise Problem(400, "Bad Request", "resources: a list of {resourceName, intervals}.")
-        report = services.oadr_report_create(ven=ven, program=program, event=event, client_name=data["clientName"],
-                                             report_name=data.get("reportName"), payload_descriptors=data.get("payloadDescriptors"),
-                                             resources=data["resources"], report=report)
+        report = services.oadr_report_create(
+            ven=ven,
+            program=program,
+            event=event,
+            client_name=data["clientName"],
+            report_name=data.get("reportName"),
+            payload_descriptors=data.get("payloadDescriptors"),
+            resources=data["resources"],
+            report=report,
+        )
         return Response(report_object(report), status=status.HTTP_201_CREATED if report else 200)
 
 
@@ -364,8 +473,12 @@ class SubscriptionsApi(OadrView):
         ops = data["objectOperations"]
         valid = {"PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE"}
         if not isinstance(ops, list) or not all(
-            isinstance(o, dict) and o.get("callbackUrl") and set(o.get("objects", [])) <= valid and o.get("objects")
-            and set(o.get("operations", [])) <= {"READ", "CREATE", "UPDATE", "DELETE"} for o in ops
+            isinstance(o, dict)
+            and o.get("callbackUrl")
+            and set(o.get("objects", [])) <= valid
+            and o.get("objects")
+            and set(o.get("operations", [])) <= {"READ", "CREATE", "UPDATE", "DELETE"}
+            for o in ops
         ):
             raise Problem(400, "Bad Request", "objectOperations: objects, operations, callbackUrl.")
         sub.program = _get(Program.objects.all(), data["programID"])
@@ -418,8 +531,9 @@ class ResourcesApi(OadrView):
     def post(self, request, pk):
         ven = _get(_vens_for(request), pk)
         data = self.body(request, ["resourceName"])
-        r = services.ven_resource_upsert(ven=ven, resource_name=data["resourceName"], attributes=data.get("attributes"),
-                                         targets=data.get("targets"))
+        r = services.ven_resource_upsert(
+            ven=ven, resource_name=data["resourceName"], attributes=data.get("attributes"), targets=data.get("targets")
+        )
         return Response(resource_object(r), status=status.HTTP_201_CREATED)
 
 
@@ -431,8 +545,13 @@ class ResourceApi(OadrView):
         ven = _get(_vens_for(request), pk)
         resource = _get(ven.resources.all(), rid)
         data = self.body(request, ["resourceName"])
-        r = services.ven_resource_upsert(ven=ven, resource_name=data["resourceName"], attributes=data.get("attributes"),
-                                         targets=data.get("targets"), resource=resource)
+        r = services.ven_resource_upsert(
+            ven=ven,
+            resource_name=data["resourceName"],
+            attributes=data.get("attributes"),
+            targets=data.get("targets"),
+            resource=resource,
+        )
         return Response(resource_object(r))
 
     def delete(self, request, pk, rid):

@@ -40,9 +40,11 @@ def event_days_for_premise(*, premise_id: int, tz: str) -> set:
 
     zone = ZoneInfo(tz)
     days = set()
-    for start, end in DREvent.objects.filter(premise_id=premise_id).exclude(
-        status=DREvent.Status.CANCELLED
-    ).values_list("start", "end"):
+    for start, end in (
+        DREvent.objects.filter(premise_id=premise_id)
+        .exclude(status=DREvent.Status.CANCELLED)
+        .values_list("start", "end")
+    ):
         days.add(start.astimezone(zone).date())
         days.add(end.astimezone(zone).date())
     return days
@@ -123,7 +125,11 @@ def event_measured_kw(*, event: DREvent, now: datetime | None = None) -> Decimal
             except ApplicationError:  # not enough history: fall back to telemetry
                 baseline = None
             if baseline is not None:
-                base = BaselineInterval.objects.filter(baseline=baseline, start=reading.start).values_list("kwh", flat=True).first()
+                base = (
+                    BaselineInterval.objects.filter(baseline=baseline, start=reading.start)
+                    .values_list("kwh", flat=True)
+                    .first()
+                )
                 if base is not None:
                     hours = Decimal(meter.interval_minutes) / Decimal(60)
                     return max((base - reading.kwh) / hours, Decimal("0")).quantize(Decimal("0.001"))
@@ -166,8 +172,16 @@ def event_monitor_rows(*, events) -> list[dict]:
     for e in events:
         c = counts.get(e.pk, {})
         measured = event_measured_kw(event=e, now=now) if e.status == DREvent.Status.ACTIVE else None
-        rows.append({"event": e, "devices": c.get("total", 0), "acked": c.get("acked", 0),
-                     "no_ack": c.get("no_ack", 0), "pending": c.get("pending", 0), "measured_kw": measured})
+        rows.append(
+            {
+                "event": e,
+                "devices": c.get("total", 0),
+                "acked": c.get("acked", 0),
+                "no_ack": c.get("no_ack", 0),
+                "pending": c.get("pending", 0),
+                "measured_kw": measured,
+            }
+        )
     return rows
 
 
@@ -180,8 +194,14 @@ def resource_reliability(premise) -> dict:
     called = DREvent.objects.filter(premise=premise).exclude(status=DREvent.Status.SCHEDULED).count()
     n = len(perf)
     if not n:
-        return {"events": 0, "success_rate": None, "response_seconds": None, "duration_compliance": None,
-                "magnitude_achievement": None, "availability_factor": None}
+        return {
+            "events": 0,
+            "success_rate": None,
+            "response_seconds": None,
+            "duration_compliance": None,
+            "magnitude_achievement": None,
+            "availability_factor": None,
+        }
     responses = [p.response_seconds for p in perf if p.response_seconds is not None]
     return {
         "events": n,
@@ -200,8 +220,12 @@ def portfolio_response(*, aggregator) -> list[dict]:
     rows = (
         DREvent.objects.filter(premise__aggregator=aggregator)
         .values("start", "end")
-        .annotate(resources=Count("id"), target_kw=Sum("target_kw"), delivered_kwh=Sum("verification__delivered_kwh"),
-                  committed_kwh=Sum("verification__committed_kwh"))
+        .annotate(
+            resources=Count("id"),
+            target_kw=Sum("target_kw"),
+            delivered_kwh=Sum("verification__delivered_kwh"),
+            committed_kwh=Sum("verification__committed_kwh"),
+        )
         .order_by("-start")
     )
     return list(rows)
@@ -211,6 +235,14 @@ def consumer_events(*, user) -> dict:
     qs = events_visible_to(user).select_related("program", "opt_out", "performance")
     now = timezone.now()
     return {
-        "upcoming": [e for e in qs if e.status in (DREvent.Status.SCHEDULED, DREvent.Status.NOTIFIED, DREvent.Status.ACTIVE) and e.end > now],
-        "past": [e for e in qs.order_by("-start") if e.status in (DREvent.Status.COMPLETED, DREvent.Status.CANCELLED) or e.end <= now][:20],
+        "upcoming": [
+            e
+            for e in qs
+            if e.status in (DREvent.Status.SCHEDULED, DREvent.Status.NOTIFIED, DREvent.Status.ACTIVE) and e.end > now
+        ],
+        "past": [
+            e
+            for e in qs.order_by("-start")
+            if e.status in (DREvent.Status.COMPLETED, DREvent.Status.CANCELLED) or e.end <= now
+        ][:20],
     }

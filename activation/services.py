@@ -92,7 +92,9 @@ def event_dispatch(*, event: DREvent, now: datetime | None = None) -> DispatchSi
     with transaction.atomic():
         event = DREvent.objects.select_for_update().select_related("zone", "program", "premise").get(pk=event.pk)
         if event.status in (DREvent.Status.CANCELLED, DREvent.Status.COMPLETED):
-            raise ApplicationError(f"Event {event.pk} is {event.status}; it cannot be dispatched.", code="invalid_state")
+            raise ApplicationError(
+                f"Event {event.pk} is {event.status}; it cannot be dispatched.", code="invalid_state"
+            )
         stop = emergency_stop_active()
         if stop is not None:
             raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code="emergency_stop")
@@ -105,7 +107,10 @@ def event_dispatch(*, event: DREvent, now: datetime | None = None) -> DispatchSi
         safety = enrollment.safety_max_kw if enrollment else event.target_kw
         minutes = int((event.end - event.start).total_seconds() // 60)
         commands = translate(
-            devices=premise_devices(event.premise), reduction_kw=event.target_kw, duration_minutes=minutes, safety_max_kw=safety
+            devices=premise_devices(event.premise),
+            reduction_kw=event.target_kw,
+            duration_minutes=minutes,
+            safety_max_kw=safety,
         )
         ack_by = now + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
         for cmd in commands:
@@ -117,13 +122,30 @@ def event_dispatch(*, event: DREvent, now: datetime | None = None) -> DispatchSi
                 "emergency": event.source == DREvent.Source.EMERGENCY,
                 **cmd.as_payload(),
             }
-            _outbox_put(event=event, channel=OutboxMessage.Channel.MQTT, destination=cmd.device_id,
-                        topic=mqtt_protocol.command_topic(cmd.device_id), payload=payload, now=now, ack_by=ack_by)
+            _outbox_put(
+                event=event,
+                channel=OutboxMessage.Channel.MQTT,
+                destination=cmd.device_id,
+                topic=mqtt_protocol.command_topic(cmd.device_id),
+                payload=payload,
+                now=now,
+                ack_by=ack_by,
+            )
         if event.premise.aggregator_id:
             for endpoint in WebhookEndpoint.objects.filter(organisation_id=event.premise.aggregator_id, active=True):
-                _outbox_put(event=event, channel=OutboxMessage.Channel.WEBHOOK, destination=f"endpoint-{endpoint.pk}",
-                            topic=endpoint.url, payload={"type": "event.notified", "event": _openadr_event_payload(event),
-                            "commands": [c.as_payload() for c in commands]}, now=now, ack_by=None)
+                _outbox_put(
+                    event=event,
+                    channel=OutboxMessage.Channel.WEBHOOK,
+                    destination=f"endpoint-{endpoint.pk}",
+                    topic=endpoint.url,
+                    payload={
+                        "type": "event.notified",
+                        "event": _openadr_event_payload(event),
+                        "commands": [c.as_payload() for c in commands],
+                    },
+                    now=now,
+                    ack_by=None,
+                )
         if event.status == DREvent.Status.SCHEDULED:
             event.status = DREvent.Status.NOTIFIED
             event.notified_at = now
@@ -146,8 +168,13 @@ def _outbox_put(*, event, channel, destination, topic, payload, now, ack_by) -> 
         event=event,
         channel=channel,
         destination=destination,
-        defaults={"message_id": message_id, "topic": topic, "payload": {**payload, "message_id": str(message_id)},
-                  "next_attempt_at": now, "ack_deadline": ack_by},
+        defaults={
+            "message_id": message_id,
+            "topic": topic,
+            "payload": {**payload, "message_id": str(message_id)},
+            "next_attempt_at": now,
+            "ack_deadline": ack_by,
+        },
     )
     return row
 
@@ -212,9 +239,7 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
         )
         VerificationInterval.objects.bulk_create(
             [
-                VerificationInterval(
-                    verification=verification, start=s, baseline_kwh=b, actual_kwh=a, delivered_kwh=d
-                )
+                VerificationInterval(verification=verification, start=s, baseline_kwh=b, actual_kwh=a, delivered_kwh=d)
                 for s, b, a, d in rows
             ]
         )
@@ -229,9 +254,9 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
 def events_verify_due(*, now: datetime | None = None) -> list[int]:
     """Verify every completed event without a verification whose meter data is complete."""
     verified = []
-    for event_id in DREvent.objects.filter(
-        status=DREvent.Status.COMPLETED, verification__isnull=True
-    ).values_list("pk", flat=True):
+    for event_id in DREvent.objects.filter(status=DREvent.Status.COMPLETED, verification__isnull=True).values_list(
+        "pk", flat=True
+    ):
         try:
             event_verify(event_id=event_id, now=now)
         except ApplicationError as exc:
@@ -273,7 +298,12 @@ def program_create(**fields) -> Program:
 
 
 def enrollment_create(
-    *, program: Program, premise, committed_kw: Decimal, safety_max_kw: Decimal | None = None, tier: int = 1,
+    *,
+    program: Program,
+    premise,
+    committed_kw: Decimal,
+    safety_max_kw: Decimal | None = None,
+    tier: int = 1,
     response_minutes: int = 10,
 ) -> Enrollment:
     if committed_kw <= 0:
@@ -281,8 +311,12 @@ def enrollment_create(
     enrollment, _ = Enrollment.objects.get_or_create(
         program=program,
         premise=premise,
-        defaults={"committed_kw": committed_kw, "safety_max_kw": safety_max_kw or committed_kw, "tier": tier,
-                  "response_minutes": response_minutes},
+        defaults={
+            "committed_kw": committed_kw,
+            "safety_max_kw": safety_max_kw or committed_kw,
+            "tier": tier,
+            "response_minutes": response_minutes,
+        },
     )
     return enrollment
 
@@ -323,8 +357,13 @@ def emergency_stop_engage(*, user, reason: str, now: datetime | None = None) -> 
         for cascade in Cascade.objects.select_for_update().filter(status=Cascade.Status.RUNNING):
             cascade.status = Cascade.Status.HALTED
             cascade.save(update_fields=["status"])
-            CascadeStep.objects.create(cascade=cascade, tier=cascade.current_tier, action=CascadeStep.Action.HALTED,
-                                       at=now, detail=f"Emergency stop {stop.pk}: {reason[:200]}")
+            CascadeStep.objects.create(
+                cascade=cascade,
+                tier=cascade.current_tier,
+                action=CascadeStep.Action.HALTED,
+                at=now,
+                detail=f"Emergency stop {stop.pk}: {reason[:200]}",
+            )
     return stop
 
 
@@ -376,8 +415,17 @@ def _check_caps(*, program: Program, premise, start: datetime) -> None:
 
 
 def event_create(
-    *, program: Program, premise, target_kw: Decimal, start: datetime, end: datetime, source: str = DREvent.Source.OPERATOR,
-    created_by=None, cascade: Cascade | None = None, tier: int | None = None, now: datetime | None = None,
+    *,
+    program: Program,
+    premise,
+    target_kw: Decimal,
+    start: datetime,
+    end: datetime,
+    source: str = DREvent.Source.OPERATOR,
+    created_by=None,
+    cascade: Cascade | None = None,
+    tier: int | None = None,
+    now: datetime | None = None,
     dispatch: bool = True,
 ) -> DREvent:
     """An event for one enrolled resource. Refused: window reversed or past, notice shorter than the program's,
@@ -415,8 +463,16 @@ def event_create(
             )
         _check_caps(program=program, premise=premise, start=start)
         event = DREvent.objects.create(
-            premise=premise, zone=premise.grid_zone, target_kw=target_kw, start=start, end=end, program=program,
-            source=source, created_by=created_by, cascade=cascade, tier=tier,
+            premise=premise,
+            zone=premise.grid_zone,
+            target_kw=target_kw,
+            start=start,
+            end=end,
+            program=program,
+            source=source,
+            created_by=created_by,
+            cascade=cascade,
+            tier=tier,
         )
         if dispatch:
             event_dispatch(event=event, now=now)
@@ -468,11 +524,19 @@ def _cancel(event: DREvent, *, reason: str, now: datetime) -> None:
     )
     # Devices that already have the command get a restore command (through the outbox too).
     for row in OutboxMessage.objects.filter(
-        event=event, channel=OutboxMessage.Channel.MQTT, status__in=[OutboxMessage.Status.SENT, OutboxMessage.Status.ACKNOWLEDGED, OutboxMessage.Status.NO_ACK]
+        event=event,
+        channel=OutboxMessage.Channel.MQTT,
+        status__in=[OutboxMessage.Status.SENT, OutboxMessage.Status.ACKNOWLEDGED, OutboxMessage.Status.NO_ACK],
     ).exclude(destination__endswith="#restore"):
-        _outbox_put(event=event, channel=OutboxMessage.Channel.MQTT, destination=f"{row.destination}#restore",
-                    topic=row.topic, payload={"event_id": event.pk, "device_id": row.destination, "command": "RESTORE"},
-                    now=now, ack_by=None)
+        _outbox_put(
+            event=event,
+            channel=OutboxMessage.Channel.MQTT,
+            destination=f"{row.destination}#restore",
+            topic=row.topic,
+            payload={"event_id": event.pk, "device_id": row.destination, "command": "RESTORE"},
+            now=now,
+            ack_by=None,
+        )
     transaction.on_commit(_enqueue_flush)
 
 
@@ -506,15 +570,22 @@ def event_opt_out(*, event_id: int, user, now: datetime | None = None) -> OptOut
             raise ApplicationError(f"Event {event.pk} is over; it can no longer be opted out of.", code="invalid_state")
         phase = OptOut.Phase.DURING if now >= event.start else OptOut.Phase.BEFORE
         program = event.program or market_program()
-        opt = OptOut.objects.create(event=event, user=user, phase=phase, consequence=program.opt_out_consequence, at=now)
+        opt = OptOut.objects.create(
+            event=event, user=user, phase=phase, consequence=program.opt_out_consequence, at=now
+        )
         if program.opt_out_consequence == Program.OptOutConsequence.PENALTY and program.penalty_rate_per_mwh > 0:
             remaining_h = Decimal((event.end - max(now, event.start)).total_seconds()) / Decimal(3600)
             shortfall = (event.target_kw * remaining_h).quantize(KWH)
             Penalty.objects.create(
-                event=event, premise=event.premise, payer=event.premise.organisation, reason=Penalty.Reason.OPT_OUT,
-                shortfall_kwh=shortfall, rate_per_mwh=program.penalty_rate_per_mwh,
+                event=event,
+                premise=event.premise,
+                payer=event.premise.organisation,
+                reason=Penalty.Reason.OPT_OUT,
+                shortfall_kwh=shortfall,
+                rate_per_mwh=program.penalty_rate_per_mwh,
                 amount=(shortfall * program.penalty_rate_per_mwh / 1000).quantize(MONEY, rounding=ROUND_HALF_UP),
-                delivery_start=event.start, created_at=now,
+                delivery_start=event.start,
+                created_at=now,
             )
         _cancel(event, reason=f"opted out ({phase})", now=now)
     return opt
@@ -533,22 +604,37 @@ def emergency_event_create(
     from accounts.selectors import user_role, zone_with_descendant_ids
 
     if program.kind != Program.Kind.EMERGENCY:
-        raise ApplicationError(f"{program} is not an emergency program.", fields={"program": ["Not an emergency program."]})
+        raise ApplicationError(
+            f"{program} is not an emergency program.", fields={"program": ["Not an emergency program."]}
+        )
     if user_role(user) not in (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN):
         raise NotPermitted("Only grid operators may call emergency events.")
     now = now or timezone.now()
     zone_ids = zone_with_descendant_ids([zone])
     events = []
     with transaction.atomic():
-        enrollments = Enrollment.objects.filter(program=program, premise__grid_zone_id__in=zone_ids).exclude(
-            status=Enrollment.Status.SUSPENDED
-        ).select_related("premise").order_by("premise_id")
+        enrollments = (
+            Enrollment.objects.filter(program=program, premise__grid_zone_id__in=zone_ids)
+            .exclude(status=Enrollment.Status.SUSPENDED)
+            .select_related("premise")
+            .order_by("premise_id")
+        )
         for e in enrollments:
             kw = min((e.committed_kw * e.derate).quantize(Decimal("0.001")), e.safety_max_kw)
             try:
                 with transaction.atomic():
-                    events.append(event_create(program=program, premise=e.premise, target_kw=kw, start=start, end=end,
-                                               source=DREvent.Source.EMERGENCY, created_by=user, now=now))
+                    events.append(
+                        event_create(
+                            program=program,
+                            premise=e.premise,
+                            target_kw=kw,
+                            start=start,
+                            end=end,
+                            source=DREvent.Source.EMERGENCY,
+                            created_by=user,
+                            now=now,
+                        )
+                    )
             except Conflict as exc:
                 if exc.code not in ("cap_per_day", "cap_per_month"):
                     raise
@@ -562,9 +648,12 @@ def _tier_enrollments(cascade: Cascade, tier: int):
     from accounts.selectors import zone_with_descendant_ids
 
     zone_ids = zone_with_descendant_ids([cascade.zone])
-    return Enrollment.objects.filter(
-        program=cascade.program, tier=tier, premise__grid_zone_id__in=zone_ids
-    ).exclude(status=Enrollment.Status.SUSPENDED).select_related("premise").order_by("premise_id")
+    return (
+        Enrollment.objects.filter(program=cascade.program, tier=tier, premise__grid_zone_id__in=zone_ids)
+        .exclude(status=Enrollment.Status.SUSPENDED)
+        .select_related("premise")
+        .order_by("premise_id")
+    )
 
 
 def _dispatch_tier(cascade: Cascade, tier: int, need_kw: Decimal, now: datetime) -> Decimal:
@@ -578,34 +667,65 @@ def _dispatch_tier(cascade: Cascade, tier: int, need_kw: Decimal, now: datetime)
             continue
         try:
             with transaction.atomic():
-                event_create(program=cascade.program, premise=e.premise, target_kw=kw, start=max(cascade.start, now),
-                             end=cascade.end, source=DREvent.Source.CASCADE, cascade=cascade, tier=tier, now=now,
-                             created_by=cascade.created_by)
+                event_create(
+                    program=cascade.program,
+                    premise=e.premise,
+                    target_kw=kw,
+                    start=max(cascade.start, now),
+                    end=cascade.end,
+                    source=DREvent.Source.CASCADE,
+                    cascade=cascade,
+                    tier=tier,
+                    now=now,
+                    created_by=cascade.created_by,
+                )
         except (Conflict, ApplicationError) as exc:
-            CascadeStep.objects.create(cascade=cascade, tier=tier, action=CascadeStep.Action.DISPATCH, at=now,
-                                       detail=f"{e.premise} skipped: {exc.detail}"[:300])
+            CascadeStep.objects.create(
+                cascade=cascade,
+                tier=tier,
+                action=CascadeStep.Action.DISPATCH,
+                at=now,
+                detail=f"{e.premise} skipped: {exc.detail}"[:300],
+            )
             continue
         dispatched += kw
         max_response = max(max_response, e.response_minutes)
     cascade.current_tier = tier
     cascade.next_check_at = max(cascade.start, now) + timedelta(minutes=max_response or 1)
     cascade.save(update_fields=["current_tier", "next_check_at"])
-    CascadeStep.objects.create(cascade=cascade, tier=tier, action=CascadeStep.Action.DISPATCH, at=now,
-                               dispatched_kw=dispatched, detail=f"Tier {tier}: {dispatched} kW of {need_kw} kW needed")
+    CascadeStep.objects.create(
+        cascade=cascade,
+        tier=tier,
+        action=CascadeStep.Action.DISPATCH,
+        at=now,
+        dispatched_kw=dispatched,
+        detail=f"Tier {tier}: {dispatched} kW of {need_kw} kW needed",
+    )
     return dispatched
 
 
 def _tiers(cascade: Cascade) -> list[int]:
     from accounts.selectors import zone_with_descendant_ids
 
-    return sorted(set(Enrollment.objects.filter(
-        program=cascade.program, premise__grid_zone_id__in=zone_with_descendant_ids([cascade.zone])
-    ).values_list("tier", flat=True)))
+    return sorted(
+        set(
+            Enrollment.objects.filter(
+                program=cascade.program, premise__grid_zone_id__in=zone_with_descendant_ids([cascade.zone])
+            ).values_list("tier", flat=True)
+        )
+    )
 
 
 def cascade_start(
-    *, program: Program, zone, target_kw: Decimal, start: datetime, end: datetime, user=None,
-    source: str = DREvent.Source.OPERATOR, now: datetime | None = None,
+    *,
+    program: Program,
+    zone,
+    target_kw: Decimal,
+    start: datetime,
+    end: datetime,
+    user=None,
+    source: str = DREvent.Source.OPERATOR,
+    now: datetime | None = None,
 ) -> Cascade:
     """Target kW in a zone: tier 1 (the fastest) is dispatched now; later tiers by :func:`cascades_evaluate`."""
     now = now or timezone.now()
@@ -616,14 +736,20 @@ def cascade_start(
     if emergency_stop_active() is not None:
         raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code="emergency_stop")
     with transaction.atomic():
-        cascade = Cascade.objects.create(program=program, zone=zone, target_kw=target_kw, start=start, end=end,
-                                         created_by=user, source=source)
+        cascade = Cascade.objects.create(
+            program=program, zone=zone, target_kw=target_kw, start=start, end=end, created_by=user, source=source
+        )
         tiers = _tiers(cascade)
         if not tiers:
             cascade.status = Cascade.Status.EXHAUSTED
             cascade.save(update_fields=["status"])
-            CascadeStep.objects.create(cascade=cascade, tier=0, action=CascadeStep.Action.EXHAUSTED, at=now,
-                                       detail="No enrolled resources in the zone.")
+            CascadeStep.objects.create(
+                cascade=cascade,
+                tier=0,
+                action=CascadeStep.Action.EXHAUSTED,
+                at=now,
+                detail="No enrolled resources in the zone.",
+            )
             return cascade
         _dispatch_tier(cascade, tiers[0], target_kw, now)
     return cascade
@@ -642,36 +768,59 @@ def cascade_evaluate(*, cascade_id: int, now: datetime | None = None) -> Cascade
         if emergency_stop_active() is not None:
             cascade.status = Cascade.Status.HALTED
             cascade.save(update_fields=["status"])
-            CascadeStep.objects.create(cascade=cascade, tier=cascade.current_tier, action=CascadeStep.Action.HALTED, at=now)
+            CascadeStep.objects.create(
+                cascade=cascade, tier=cascade.current_tier, action=CascadeStep.Action.HALTED, at=now
+            )
             return cascade
         measured = sum(
             (event_measured_kw(event=e, now=now) for e in cascade.events.exclude(status=DREvent.Status.CANCELLED)),
             Decimal("0"),
         ).quantize(Decimal("0.001"))
-        CascadeStep.objects.create(cascade=cascade, tier=cascade.current_tier, action=CascadeStep.Action.MEASURE,
-                                   at=now, measured_kw=measured, detail=f"{measured} kW of {cascade.target_kw} kW")
+        CascadeStep.objects.create(
+            cascade=cascade,
+            tier=cascade.current_tier,
+            action=CascadeStep.Action.MEASURE,
+            at=now,
+            measured_kw=measured,
+            detail=f"{measured} kW of {cascade.target_kw} kW",
+        )
         if measured >= cascade.target_kw:
             cascade.status = Cascade.Status.MET
             cascade.save(update_fields=["status"])
-            CascadeStep.objects.create(cascade=cascade, tier=cascade.current_tier, action=CascadeStep.Action.MET,
-                                       at=now, measured_kw=measured)
+            CascadeStep.objects.create(
+                cascade=cascade, tier=cascade.current_tier, action=CascadeStep.Action.MET, at=now, measured_kw=measured
+            )
             return cascade
         later = [t for t in _tiers(cascade) if t > cascade.current_tier]
         if not later or now >= cascade.end:
             cascade.status = Cascade.Status.EXHAUSTED
             cascade.save(update_fields=["status"])
-            CascadeStep.objects.create(cascade=cascade, tier=cascade.current_tier, action=CascadeStep.Action.EXHAUSTED,
-                                       at=now, measured_kw=measured, detail=f"Short by {cascade.target_kw - measured} kW")
+            CascadeStep.objects.create(
+                cascade=cascade,
+                tier=cascade.current_tier,
+                action=CascadeStep.Action.EXHAUSTED,
+                at=now,
+                measured_kw=measured,
+                detail=f"Short by {cascade.target_kw - measured} kW",
+            )
             return cascade
-        CascadeStep.objects.create(cascade=cascade, tier=later[0], action=CascadeStep.Action.ESCALATE, at=now,
-                                   measured_kw=measured, detail=f"Short by {cascade.target_kw - measured} kW")
+        CascadeStep.objects.create(
+            cascade=cascade,
+            tier=later[0],
+            action=CascadeStep.Action.ESCALATE,
+            at=now,
+            measured_kw=measured,
+            detail=f"Short by {cascade.target_kw - measured} kW",
+        )
         _dispatch_tier(cascade, later[0], cascade.target_kw - measured, now)
     return cascade
 
 
 def cascades_evaluate_due(*, now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
-    ids = list(Cascade.objects.filter(status=Cascade.Status.RUNNING, next_check_at__lte=now).values_list("pk", flat=True))
+    ids = list(
+        Cascade.objects.filter(status=Cascade.Status.RUNNING, next_check_at__lte=now).values_list("pk", flat=True)
+    )
     for pk in ids:
         cascade_evaluate(cascade_id=pk, now=now)
     return ids
@@ -680,13 +829,17 @@ def cascades_evaluate_due(*, now: datetime | None = None) -> list[int]:
 # --- Grid signals and trigger rules ---------------------------------------------------------------------------
 
 
-def grid_signal_post(*, operator, zone, kind: str, at: datetime, value: Decimal, user=None, now: datetime | None = None):
+def grid_signal_post(
+    *, operator, zone, kind: str, at: datetime, value: Decimal, user=None, now: datetime | None = None
+):
     """Record one value of the operator's grid-signal feed, then fire every active rule it crosses (once)."""
     from .models import GridSignal, TriggerFiring, TriggerRule
 
     now = now or timezone.now()
     if kind not in GridSignal.Kind.values:
-        raise ApplicationError("Unknown signal kind.", fields={"kind": [f"One of {', '.join(GridSignal.Kind.values)}."]})
+        raise ApplicationError(
+            "Unknown signal kind.", fields={"kind": [f"One of {', '.join(GridSignal.Kind.values)}."]}
+        )
     with transaction.atomic():
         signal, _ = GridSignal.objects.get_or_create(
             zone=zone, kind=kind, at=at, defaults={"operator": operator, "value": value}
@@ -698,13 +851,22 @@ def grid_signal_post(*, operator, zone, kind: str, at: datetime, value: Decimal,
             start = max(signal.at + timedelta(minutes=rule.lead_minutes), now)
             try:
                 with transaction.atomic():
-                    cascade = cascade_start(program=rule.program, zone=rule.zone, target_kw=rule.target_kw, start=start,
-                                            end=start + timedelta(minutes=rule.duration_minutes), user=user,
-                                            source=DREvent.Source.TRIGGER, now=now)
+                    cascade = cascade_start(
+                        program=rule.program,
+                        zone=rule.zone,
+                        target_kw=rule.target_kw,
+                        start=start,
+                        end=start + timedelta(minutes=rule.duration_minutes),
+                        user=user,
+                        source=DREvent.Source.TRIGGER,
+                        now=now,
+                    )
                 detail = f"{kind} {signal.value} crossed {rule.threshold}"
             except ApplicationError as exc:
                 cascade, detail = None, f"not dispatched: {exc.detail}"
-            fired.append(TriggerFiring.objects.create(rule=rule, signal=signal, cascade=cascade, at=now, detail=detail[:300]))
+            fired.append(
+                TriggerFiring.objects.create(rule=rule, signal=signal, cascade=cascade, at=now, detail=detail[:300])
+            )
     return signal, fired
 
 
@@ -712,7 +874,9 @@ def grid_signal_post(*, operator, zone, kind: str, at: datetime, value: Decimal,
 
 
 def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(settings.OUTBOX_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), settings.OUTBOX_BACKOFF_MAX_SECONDS))
+    return timedelta(
+        seconds=min(settings.OUTBOX_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), settings.OUTBOX_BACKOFF_MAX_SECONDS)
+    )
 
 
 def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=None) -> dict:
@@ -753,9 +917,15 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
             if endpoint is None or not endpoint.active:
                 row.status, row.last_error = OutboxMessage.Status.CANCELLED, "endpoint removed"
             else:
-                res = webhooks.deliver(url=endpoint.url, secret=endpoint.secret, message_id=str(row.message_id), payload=row.payload)
+                res = webhooks.deliver(
+                    url=endpoint.url, secret=endpoint.secret, message_id=str(row.message_id), payload=row.payload
+                )
                 if res.ok:
-                    row.status, row.sent_at, row.acked_at = OutboxMessage.Status.ACKNOWLEDGED, timezone.now(), timezone.now()
+                    row.status, row.sent_at, row.acked_at = (
+                        OutboxMessage.Status.ACKNOWLEDGED,
+                        timezone.now(),
+                        timezone.now(),
+                    )
                     result["sent"] += 1
                 else:
                     row.last_error = (res.error or f"HTTP {res.status}")[:500]
@@ -792,7 +962,8 @@ def _mark_mqtt_results(rows, ok, *, sent_at: datetime, now: datetime, error: str
     for attempts, pks in by_attempts.items():
         for i in range(0, len(pks), 1000):
             OutboxMessage.objects.filter(pk__in=pks[i : i + 1000]).update(
-                attempts=attempts, next_attempt_at=now + _backoff(attempts),
+                attempts=attempts,
+                next_attempt_at=now + _backoff(attempts),
                 last_error=error or "not acknowledged by the broker",
             )
     for r, g in zip(rows, ok, strict=True):
@@ -877,14 +1048,18 @@ def telemetry_record(*, device_id: str, data: dict, now: datetime | None = None)
     if event_id and not DREvent.objects.filter(pk=event_id, premise_id=premise_id).exists():
         event_id = None
     _, created = Telemetry.objects.get_or_create(
-        device_id=device_id, at=at, defaults={"premise_id": premise_id, "kw": kw, "baseline_kw": base, "event_id": event_id}
+        device_id=device_id,
+        at=at,
+        defaults={"premise_id": premise_id, "kw": kw, "baseline_kw": base, "event_id": event_id},
     )
     return created
 
 
 def webhook_endpoint_create(*, organisation, url: str, secret: str) -> WebhookEndpoint:
     if len(secret) < 16:
-        raise ApplicationError("The secret must be at least 16 characters.", fields={"secret": ["At least 16 characters."]})
+        raise ApplicationError(
+            "The secret must be at least 16 characters.", fields={"secret": ["At least 16 characters."]}
+        )
     return WebhookEndpoint.objects.create(organisation=organisation, url=url, secret=secret)
 
 
@@ -920,9 +1095,14 @@ def _performance_and_compliance(*, event: DREvent, verification: EventVerificati
     available = acked and not OptOut.objects.filter(event=event).exists()
     EventPerformance.objects.update_or_create(
         event=event,
-        defaults={"activated": available and magnitude >= threshold, "response_seconds": response,
-                  "duration_compliance": duration, "magnitude_achievement": min(magnitude, Decimal("99")),
-                  "available": available, "computed_at": now},
+        defaults={
+            "activated": available and magnitude >= threshold,
+            "response_seconds": response,
+            "duration_compliance": duration,
+            "magnitude_achievement": min(magnitude, Decimal("99")),
+            "available": available,
+            "computed_at": now,
+        },
     )
     if program is None:
         return
@@ -935,11 +1115,17 @@ def _performance_and_compliance(*, event: DREvent, verification: EventVerificati
     shortfall = (committed - verification.delivered_kwh).quantize(KWH)
     if program.penalty_rate_per_mwh > 0 and shortfall > 0:
         Penalty.objects.get_or_create(
-            event=event, reason=Penalty.Reason.SHORTFALL,
-            defaults={"premise": event.premise, "payer": event.premise.organisation, "shortfall_kwh": shortfall,
-                      "rate_per_mwh": program.penalty_rate_per_mwh,
-                      "amount": (shortfall * program.penalty_rate_per_mwh / 1000).quantize(MONEY, rounding=ROUND_HALF_UP),
-                      "delivery_start": event.start, "created_at": now},
+            event=event,
+            reason=Penalty.Reason.SHORTFALL,
+            defaults={
+                "premise": event.premise,
+                "payer": event.premise.organisation,
+                "shortfall_kwh": shortfall,
+                "rate_per_mwh": program.penalty_rate_per_mwh,
+                "amount": (shortfall * program.penalty_rate_per_mwh / 1000).quantize(MONEY, rounding=ROUND_HALF_UP),
+                "delivery_start": event.start,
+                "created_at": now,
+            },
         )
     if enrollment is not None:
         enrollment.consecutive_failures += 1
@@ -960,13 +1146,21 @@ def _sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def ven_register(*, ven_name: str, client_id: str, client_secret: str, organisation=None, attributes=None, targets=None):
+def ven_register(
+    *, ven_name: str, client_id: str, client_secret: str, organisation=None, attributes=None, targets=None
+):
     from .models import Ven
 
     if Ven.objects.filter(ven_name=ven_name).exists():
         raise Conflict(f"VEN {ven_name} exists.", code="ven_exists")
-    return Ven.objects.create(ven_name=ven_name, client_id=client_id, secret_hash=_sha(client_secret),
-                              organisation=organisation, attributes=attributes, targets=targets)
+    return Ven.objects.create(
+        ven_name=ven_name,
+        client_id=client_id,
+        secret_hash=_sha(client_secret),
+        organisation=organisation,
+        attributes=attributes,
+        targets=targets,
+    )
 
 
 def ven_token_issue(*, client_id: str, client_secret: str, now: datetime | None = None, ttl_seconds: int = 3600):
@@ -1005,7 +1199,11 @@ def ven_resource_upsert(*, ven, resource_name: str, attributes=None, targets=Non
     for attr in attributes or []:
         if attr.get("type") == "PREMISE_ID" and attr.get("values"):
             premise = Premise.objects.filter(pk=int(attr["values"][0])).first()
-            if premise is None or ven.organisation is None or not premises_offerable_by(ven.organisation).filter(pk=premise.pk).exists():
+            if (
+                premise is None
+                or ven.organisation is None
+                or not premises_offerable_by(ven.organisation).filter(pk=premise.pk).exists()
+            ):
                 raise NotPermitted("That premise is not one of this VEN's organisation.")
     if resource is None:
         if VenResource.objects.filter(ven=ven, resource_name=resource_name).exists():
@@ -1019,8 +1217,17 @@ def ven_resource_upsert(*, ven, resource_name: str, attributes=None, targets=Non
     return resource
 
 
-def oadr_report_create(*, ven, program: Program, event: DREvent, client_name: str, report_name=None,
-                       payload_descriptors=None, resources: list, report=None):
+def oadr_report_create(
+    *,
+    ven,
+    program: Program,
+    event: DREvent,
+    client_name: str,
+    report_name=None,
+    payload_descriptors=None,
+    resources: list,
+    report=None,
+):
     """A VEN's report for an event; USAGE values in resources' intervals become device-level telemetry-free records
     kept as posted (the VTN stores them; verification uses meter data)."""
     from .models import OadrReport

@@ -40,8 +40,15 @@ class SimDevice:
 class DeviceFleet:
     """N devices spread over a few MQTT connections (one connection per ``per_connection`` devices)."""
 
-    def __init__(self, devices: list[SimDevice], *, host: str = "127.0.0.1", port: int = 1883,
-                 per_connection: int = 2500, ramp_seconds: float = 60.0):
+    def __init__(
+        self,
+        devices: list[SimDevice],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        per_connection: int = 2500,
+        ramp_seconds: float = 60.0,
+    ):
         self.devices = {d.device_id: d for d in devices}
         self.host, self.port = host, port
         self.ramp_seconds = ramp_seconds
@@ -54,20 +61,31 @@ class DeviceFleet:
         self._outgoing: queue.Queue = queue.Queue()
 
     @staticmethod
-    def from_seed(specs: list[tuple[str, int, float]], *, seed: int = 7, non_responders: float = 0.1,
-                  partial: float = 0.2, **kw) -> DeviceFleet:
+    def from_seed(
+        specs: list[tuple[str, int, float]], *, seed: int = 7, non_responders: float = 0.1, partial: float = 0.2, **kw
+    ) -> DeviceFleet:
         rng = random.Random(seed)  # noqa: S311 - simulation
         devices = []
         for device_id, premise_id, base in specs:
             r = rng.random()
-            devices.append(SimDevice(device_id, premise_id, base, responds=r >= non_responders,
-                                     compliance=0.6 if r < non_responders + partial else 1.0))
+            devices.append(
+                SimDevice(
+                    device_id,
+                    premise_id,
+                    base,
+                    responds=r >= non_responders,
+                    compliance=0.6 if r < non_responders + partial else 1.0,
+                )
+            )
         return DeviceFleet(devices, **kw)
 
     def start(self, timeout: float = 10.0) -> DeviceFleet:
         for n, group in enumerate(self.groups):
-            client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-                                 client_id=f"flex-sim-{n}-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv311)
+            client = mqtt.Client(
+                callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+                client_id=f"flex-sim-{n}-{uuid.uuid4().hex[:8]}",
+                protocol=mqtt.MQTTv311,
+            )
             client.max_inflight_messages_set(1000)
             client.max_queued_messages_set(0)
             subscribed = threading.Event()
@@ -140,8 +158,13 @@ class DeviceFleet:
                 d = self.devices[device_id]
                 if not d.responds or d.command is None:
                     continue
-                data = {"premise_id": d.premise_id, "kw": round(self.kw_now(d), 3), "baseline_kw": d.baseline_kw,
-                        "event_id": d.event_id, "at": at.isoformat()}
+                data = {
+                    "premise_id": d.premise_id,
+                    "kw": round(self.kw_now(d), 3),
+                    "baseline_kw": d.baseline_kw,
+                    "event_id": d.event_id,
+                    "at": at.isoformat(),
+                }
                 client.publish(f"{TOPIC_ROOT}/{device_id}/telemetry", json.dumps(data), qos=1)
                 n += 1
         return n
@@ -184,7 +207,9 @@ def apply_messages(messages: list[tuple]) -> dict:
     from .services import device_acks_record, telemetry_record
 
     now = timezone.now()
-    acks = device_acks_record(acks=[(d.get("message_id", ""), dev, now) for kind, dev, d, _ in messages if kind == "ack"])
+    acks = device_acks_record(
+        acks=[(d.get("message_id", ""), dev, now) for kind, dev, d, _ in messages if kind == "ack"]
+    )
     tele = sum(telemetry_record(device_id=dev, data=d) for kind, dev, d, _ in messages if kind == "telemetry")
     return {"acks": acks, "telemetry": tele}
 
@@ -206,15 +231,28 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with open(args.spec) as fh:
         specs = [tuple(x) for x in json.load(fh)]
-    fleet = DeviceFleet.from_seed(specs, non_responders=args.non_responders, partial=args.partial, host=args.host,
-                                  port=args.port, per_connection=args.per_connection).start(timeout=120)
+    fleet = DeviceFleet.from_seed(
+        specs,
+        non_responders=args.non_responders,
+        partial=args.partial,
+        host=args.host,
+        port=args.port,
+        per_connection=args.per_connection,
+    ).start(timeout=120)
     print("READY", flush=True)
     try:
         time.sleep(args.seconds)
     finally:
         fleet.stop()
-    print(json.dumps({"received": sum(map(len, fleet.received.values())), "applied": sum(len(d.applied) for d in fleet.devices.values())}),
-          flush=True)
+    print(
+        json.dumps(
+            {
+                "received": sum(map(len, fleet.received.values())),
+                "applied": sum(len(d.applied) for d in fleet.devices.values()),
+            }
+        ),
+        flush=True,
+    )
     sys.exit(0)
 
 

@@ -28,7 +28,12 @@ def _require(request, *roles):
 
 
 def _live_context(user) -> dict:
-    events = list(selectors.events_visible_to(user).exclude(status="completed").exclude(status="cancelled").order_by("start")[:100])
+    events = list(
+        selectors.events_visible_to(user)
+        .exclude(status="completed")
+        .exclude(status="cancelled")
+        .order_by("start")[:100]
+    )
     return {
         "rows": selectors.event_monitor_rows(events=events),
         "stop": services.emergency_stop_active(),
@@ -40,13 +45,15 @@ def _live_context(user) -> dict:
 def console(request):
     _require(request, *OPERATOR)
     context = _live_context(request.user)
-    context.update({
-        "programs": Program.objects.all(),
-        "premises": premises_visible_to(request.user).order_by("id"),
-        "zones": GridZone.objects.all(),
-        "stops": EmergencyStop.objects.select_related("engaged_by", "lifted_by")[:10],
-        "is_admin": user_role(request.user) == Membership.Role.ADMIN,
-    })
+    context.update(
+        {
+            "programs": Program.objects.all(),
+            "premises": premises_visible_to(request.user).order_by("id"),
+            "zones": GridZone.objects.all(),
+            "stops": EmergencyStop.objects.select_related("engaged_by", "lifted_by")[:10],
+            "is_admin": user_role(request.user) == Membership.Role.ADMIN,
+        }
+    )
     return render(request, "activation/console.html", context)
 
 
@@ -83,8 +90,14 @@ def console_event_create(request):
         premise = premises_visible_to(request.user).filter(pk=int(v["premise"])).first()
         if premise is None:
             raise ApplicationError("Unknown premise.")
-        event = services.event_create(program=Program.objects.get(code=v["program"]), premise=premise,
-                                      target_kw=v["target_kw"], start=v["start"], end=v["end"], created_by=request.user)
+        event = services.event_create(
+            program=Program.objects.get(code=v["program"]),
+            premise=premise,
+            target_kw=v["target_kw"],
+            start=v["start"],
+            end=v["end"],
+            created_by=request.user,
+        )
         messages.success(request, f"Event {event.pk} created and dispatched.")
     except (ApplicationError, Program.DoesNotExist, ValueError) as exc:
         messages.error(request, f"Refused: {getattr(exc, 'detail', exc)}")
@@ -97,8 +110,14 @@ def console_cascade_create(request):
     _require(request, *OPERATOR)
     try:
         v = _parse(request, "program", "zone", "target_kw", "start", "end")
-        cascade = services.cascade_start(program=Program.objects.get(code=v["program"]), zone=GridZone.objects.get(code=v["zone"]),
-                                         target_kw=v["target_kw"], start=v["start"], end=v["end"], user=request.user)
+        cascade = services.cascade_start(
+            program=Program.objects.get(code=v["program"]),
+            zone=GridZone.objects.get(code=v["zone"]),
+            target_kw=v["target_kw"],
+            start=v["start"],
+            end=v["end"],
+            user=request.user,
+        )
         messages.success(request, f"Cascade {cascade.pk} started (tier {cascade.current_tier}).")
     except (ApplicationError, Program.DoesNotExist, GridZone.DoesNotExist) as exc:
         messages.error(request, f"Refused: {getattr(exc, 'detail', exc)}")
@@ -135,7 +154,9 @@ def my_event_opt_out(request, pk: int):
         raise Http404
     try:
         opt = services.event_opt_out(event_id=pk, user=request.user)
-        messages.success(request, f"Opted out ({opt.get_phase_display().lower()}); consequence: {opt.get_consequence_display()}.")
+        messages.success(
+            request, f"Opted out ({opt.get_phase_display().lower()}); consequence: {opt.get_consequence_display()}."
+        )
     except ApplicationError as exc:
         messages.error(request, f"Refused: {exc.detail}")
     return redirect("activation:my-events")
@@ -147,7 +168,14 @@ def portfolio(request):
     orgs = user_organisations(request.user, role=Membership.Role.AGGREGATOR)
     rows = selectors.portfolio_response(aggregator=orgs[0]) if orgs else []
     premises = list(premises_visible_to(request.user))
-    return render(request, "activation/portfolio.html", {
-        "rows": rows,
-        "resources": [{"premise": p, "suspended": selectors.resource_suspended(p), **selectors.resource_reliability(p)} for p in premises],
-    })
+    return render(
+        request,
+        "activation/portfolio.html",
+        {
+            "rows": rows,
+            "resources": [
+                {"premise": p, "suspended": selectors.resource_suspended(p), **selectors.resource_reliability(p)}
+                for p in premises
+            ],
+        },
+    )

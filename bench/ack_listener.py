@@ -24,8 +24,10 @@ def main() -> None:
         acks.append((data.get("message_id"), device_id, time.time()))  # list.append is atomic under the GIL
 
     config = MqttConfig(host="127.0.0.1", port=1883)
-    listeners = [MqttListener(on_ack=on_ack, on_telemetry=lambda d, x: None, config=config, share_group="bench").start()
-                 for _ in range(n)]
+    listeners = [
+        MqttListener(on_ack=on_ack, on_telemetry=lambda d, x: None, config=config, share_group="bench").start()
+        for _ in range(n)
+    ]
     print("READY", flush=True)
     end = time.monotonic() + seconds
     while len(acks) < expect and time.monotonic() < end:

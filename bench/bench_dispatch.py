@@ -77,19 +77,31 @@ def main() -> None:
         [Premise(organisation=org, name=f"P{i}", segment="residential", grid_zone=zone) for i in range(n_premises)],
         batch_size=2000,
     )
-    program = services.program_create(code="bench-emergency", name="Bench emergency", kind=Program.Kind.EMERGENCY,
-                                      notice_minutes=0, max_events_per_day=5, max_events_per_month=20)
+    program = services.program_create(
+        code="bench-emergency",
+        name="Bench emergency",
+        kind=Program.Kind.EMERGENCY,
+        notice_minutes=0,
+        max_events_per_day=5,
+        max_events_per_month=20,
+    )
     premises = list(Premise.objects.order_by("id"))
     Enrollment.objects.bulk_create(
-        [Enrollment(program=program, premise=p, committed_kw=Decimal("20"), safety_max_kw=Decimal("20")) for p in premises],
+        [
+            Enrollment(program=program, premise=p, committed_kw=Decimal("20"), safety_max_kw=Decimal("20"))
+            for p in premises
+        ],
         batch_size=2000,
     )
     now = timezone.now()
-    events = services.emergency_event_create(program=program, zone=zone, start=now, end=now + timedelta(hours=1),
-                                             user=operator, now=now)
+    events = services.emergency_event_create(
+        program=program, zone=zone, start=now, end=now + timedelta(hours=1), user=operator, now=now
+    )
     n_cmds = OutboxMessage.objects.filter(event__in=events).count()
     setup = time.perf_counter() - t
-    print(f"setup: {len(events)} DR events for one emergency call, {n_cmds} device commands in the outbox ({setup:.1f} s)")
+    print(
+        f"setup: {len(events)} DR events for one emergency call, {n_cmds} device commands in the outbox ({setup:.1f} s)"
+    )
 
     import json
     import subprocess
@@ -97,19 +109,41 @@ def main() -> None:
     spec = db.with_suffix(".fleet.json")
     spec.write_text(json.dumps([[d.device_id, p.pk, float(d.rated_kw)] for p in premises for d in premise_devices(p)]))
     fleet = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "activation.simulator", str(spec), "--seconds", "120", "--per-connection",
-         str(args.per_connection)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "activation.simulator",
+            str(spec),
+            "--seconds",
+            "120",
+            "--per-connection",
+            str(args.per_connection),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert fleet.stdout.readline().strip() == "READY"
     acks_file = db.with_suffix(".acks.json")
     listener = subprocess.Popen(  # noqa: S603
-        [sys.executable, str(PROJECT_ROOT / "bench" / "ack_listener.py"), str(acks_file), str(n_cmds), "90",
-         str(args.listeners)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "bench" / "ack_listener.py"),
+            str(acks_file),
+            str(n_cmds),
+            "90",
+            str(args.listeners),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert listener.stdout.readline().strip() == "READY"
     n_conn = -(-n_cmds // args.per_connection)
-    print(f"fleet: {n_cmds} simulated devices in a separate process on {n_conn} MQTT connections; "
-          f"{args.listeners} ack listeners (shared subscription) in the listener process")
+    print(
+        f"fleet: {n_cmds} simulated devices in a separate process on {n_conn} MQTT connections; "
+        f"{args.listeners} ack listeners (shared subscription) in the listener process"
+    )
 
     publisher = MqttPublisher()
     publisher.publish_times = {}
@@ -137,16 +171,24 @@ def main() -> None:
         values = lat if values is None else values
         return values[min(int(round(p / 100 * len(values))) - 1, len(values) - 1)] if values else float("nan")
 
-    print(f"outbox_flush: {result['sent']} published at QoS 1 (broker PUBACK) in {published:.2f} s "
-          f"({result['sent'] / published:,.0f} msg/s)")
+    print(
+        f"outbox_flush: {result['sent']} published at QoS 1 (broker PUBACK) in {published:.2f} s "
+        f"({result['sent'] / published:,.0f} msg/s)"
+    )
     print(f"acks back at the platform: {len(acks)}/{n_cmds}, the last {all_in:.2f} s after the dispatch started")
-    print(f"dispatch-to-ack latency: p50 {pct(50):.3f} s  p95 {pct(95):.3f} s  p99 {pct(99):.3f} s  "
-          f"max {lat[-1] if lat else float('nan'):.3f} s  mean {statistics.fmean(lat) if lat else float('nan'):.3f} s")
-    print(f"fleet completion (dispatch start to ack): p50 {pct(50, fleet_lat):.3f} s  p95 {pct(95, fleet_lat):.3f} s  "
-          f"max {fleet_lat[-1] if fleet_lat else float('nan'):.3f} s")
+    print(
+        f"dispatch-to-ack latency: p50 {pct(50):.3f} s  p95 {pct(95):.3f} s  p99 {pct(99):.3f} s  "
+        f"max {lat[-1] if lat else float('nan'):.3f} s  mean {statistics.fmean(lat) if lat else float('nan'):.3f} s"
+    )
+    print(
+        f"fleet completion (dispatch start to ack): p50 {pct(50, fleet_lat):.3f} s  p95 {pct(95, fleet_lat):.3f} s  "
+        f"max {fleet_lat[-1] if fleet_lat else float('nan'):.3f} s"
+    )
     print(f"acks recorded in the database: {applied['acks']} ({acked_rows} rows acknowledged) in {record:.2f} s")
-    print(f"target p95 < 2 s (per-device dispatch-to-ack): {'MET' if lat and pct(95) < 2 else 'NOT MET'}; "
-          f"fleet p95: {'MET' if fleet_lat and pct(95, fleet_lat) < 2 else 'NOT MET'}")
+    print(
+        f"target p95 < 2 s (per-device dispatch-to-ack): {'MET' if lat and pct(95) < 2 else 'NOT MET'}; "
+        f"fleet p95: {'MET' if fleet_lat and pct(95, fleet_lat) < 2 else 'NOT MET'}"
+    )
     print(f"machine load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 

@@ -59,4 +59,6 @@ def deliver(*, url: str, secret: str, message_id: str, payload: dict, timeout: f
         response = requests.post(url, data=body, headers=headers, timeout=timeout)
     except requests.RequestException as exc:
         return WebhookResult(False, None, str(exc)[:400])
-    return WebhookResult(200 <= response.status_code < 300, response.status_code, "" if response.ok else response.text[:400])
+    return WebhookResult(
+        200 <= response.status_code < 300, response.status_code, "" if response.ok else response.text[:400]
+    )

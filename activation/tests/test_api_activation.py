@@ -23,8 +23,9 @@ def test_operator_creates_an_event_consumer_refused_bad_input_400(act_world, api
     start, end = _times()
     body = {"program": "peak-saver", "premise": w.premises[0].pk, "target_kw": "2", "start": start, "end": end}
     assert api_for("consumer01@demo.flex").post(f"{URL}/events/", body, format="json").status_code == 403
-    r = api_for("operator@demo.flex").post(f"{URL}/events/", {**body, "target_kw": "x", "start": "2031-01-01T10:00:00"},
-                                           format="json")
+    r = api_for("operator@demo.flex").post(
+        f"{URL}/events/", {**body, "target_kw": "x", "start": "2031-01-01T10:00:00"}, format="json"
+    )
     assert r.status_code == 400 and {"target_kw", "start"} <= set(r.json()["fields"])
     r = api_for("operator@demo.flex").post(f"{URL}/events/", {**body, "start": _times(5)[0]}, format="json")
     assert r.status_code == 400 and r.json()["code"] == "notice_too_short"
@@ -49,8 +50,11 @@ def test_emergency_stop_api_engage_by_operator_lift_by_admin_only(act_world, api
     assert operator.post(f"{URL}/emergency-stop/", {"reason": "frequency excursion"}).status_code == 201
     assert operator.get(f"{URL}/emergency-stop/").json()["engaged"] is True
     start, end = _times()
-    r = operator.post(f"{URL}/events/", {"program": "peak-saver", "premise": act_world.premises[0].pk, "target_kw": "1",
-                                         "start": start, "end": end}, format="json")
+    r = operator.post(
+        f"{URL}/events/",
+        {"program": "peak-saver", "premise": act_world.premises[0].pk, "target_kw": "1", "start": start, "end": end},
+        format="json",
+    )
     assert r.status_code == 409 and r.json()["code"] == "emergency_stop"
     assert operator.delete(f"{URL}/emergency-stop/").status_code == 403
     r = admin.delete(f"{URL}/emergency-stop/", {"reason": "resolved"}, format="json")
@@ -63,18 +67,31 @@ def test_emergency_stop_api_engage_by_operator_lift_by_admin_only(act_world, api
 def test_cascade_emergency_event_and_grid_signal_endpoints(act_world, api_for):
     operator = api_for("operator@demo.flex")
     start, end = _times(minutes=1)
-    r = operator.post(f"{URL}/emergency-events/", {"program": "emergency-east", "zone": "sub-east-2", "start": start,
-                                                   "end": end}, format="json")
+    r = operator.post(
+        f"{URL}/emergency-events/",
+        {"program": "emergency-east", "zone": "sub-east-2", "start": start, "end": end},
+        format="json",
+    )
     assert r.status_code == 201 and len(r.json()) == 2 and all(e["source"] == "emergency" for e in r.json())
     assert api_for("aggregator@demo.flex").post(f"{URL}/emergency-events/", {}, format="json").status_code == 403
     act_world.program.notice_minutes = 0
     act_world.program.save()
-    r = operator.post(f"{URL}/cascades/", {"program": "peak-saver", "zone": "sub-east-1", "target_kw": "20",
-                                           "start": start, "end": end}, format="json")
+    r = operator.post(
+        f"{URL}/cascades/",
+        {"program": "peak-saver", "zone": "sub-east-1", "target_kw": "20", "start": start, "end": end},
+        format="json",
+    )
     assert r.status_code == 201 and r.json()["steps"][0]["action"] == "dispatch"
     assert len(operator.get(f"{URL}/cascades/").json()) == 1
-    r = operator.post(f"{URL}/grid-signals/", {"zone": "sub-east-1", "kind": "frequency", "at": start, "value": "59.95"},
-                      format="json")
+    r = operator.post(
+        f"{URL}/grid-signals/",
+        {"zone": "sub-east-1", "kind": "frequency", "at": start, "value": "59.95"},
+        format="json",
+    )
     assert r.status_code == 201 and r.json()["fired"] == []
-    assert operator.post(f"{URL}/grid-signals/", {"zone": "sub-east-1", "kind": "voltage", "at": start, "value": "1"},
-                         format="json").status_code == 400
+    assert (
+        operator.post(
+            f"{URL}/grid-signals/", {"zone": "sub-east-1", "kind": "voltage", "at": start, "value": "1"}, format="json"
+        ).status_code
+        == 400
+    )

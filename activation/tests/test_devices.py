@@ -26,6 +26,8 @@ def test_safety_limit_is_never_exceeded():
     devices = segment_devices(prefix="p9", segment="industrial")
     cmds = translate(devices=devices, reduction_kw=Decimal("1000"), duration_minutes=60, safety_max_kw=Decimal("300"))
     assert sum(c.shed_kw for c in cmds) <= Decimal("300")
-    process = DeviceCapability("x", "process", Decimal("400"), kw_per_unit=Decimal("20"), comfort_max_offset_c=Decimal("5"))
+    process = DeviceCapability(
+        "x", "process", Decimal("400"), kw_per_unit=Decimal("20"), comfort_max_offset_c=Decimal("5")
+    )
     (cmd,) = translate(devices=[process], reduction_kw=Decimal("35"), duration_minutes=60)
     assert cmd.command == "PROCESS_SETPOINT_DELTA" and cmd.value == Decimal("2.0") and cmd.shed_kw == Decimal("40.000")

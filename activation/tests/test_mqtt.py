@@ -21,9 +21,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.mqtt]
 
 
 def _fleet_for(premises, **kw):
-    devices = [
-        SimDevice(d.device_id, p.pk, float(d.rated_kw), **kw) for p in premises for d in premise_devices(p)
-    ]
+    devices = [SimDevice(d.device_id, p.pk, float(d.rated_kw), **kw) for p in premises for d in premise_devices(p)]
     return DeviceFleet(devices, ramp_seconds=0).start()
 
 
@@ -48,8 +46,14 @@ def test_mqtt_round_trip_command_ack_telemetry(act_world):
     try:
         w.program.notice_minutes = 0
         w.program.save()
-        event = services.event_create(program=w.program, premise=premise, target_kw=Decimal("30"), start=now,
-                                      end=now + timedelta(hours=1), now=now)
+        event = services.event_create(
+            program=w.program,
+            premise=premise,
+            target_kw=Decimal("30"),
+            start=now,
+            end=now + timedelta(hours=1),
+            now=now,
+        )
         rows = list(OutboxMessage.objects.filter(event=event))
         assert {r.destination for r in rows} == {f"p{premise.pk}-battery"}  # 30 kW: the battery covers it
         assert services.outbox_flush(now=now)["sent"] == len(rows)
@@ -77,8 +81,9 @@ def test_outbox_survives_broker_outage_each_device_gets_its_command_once(act_wor
         w.program.notice_minutes = 0
         w.program.save()
         events = [
-            services.event_create(program=w.program, premise=p, target_kw=Decimal("3"), start=now,
-                                  end=now + timedelta(hours=1), now=now)
+            services.event_create(
+                program=w.program, premise=p, target_kw=Decimal("3"), start=now, end=now + timedelta(hours=1), now=now
+            )
             for p in premises
         ]
         rows = list(OutboxMessage.objects.filter(event__in=events))
@@ -111,7 +116,10 @@ def test_device_dedupes_a_redelivered_message(act_world):
 
         pub = MqttPublisher()
         msg = {"message_id": "11111111-1111-1111-1111-111111111111", "command": "DISCHARGE_KW", "shed_kw": "1"}
-        assert pub.publish_many([(command_topic("dedupe-dev"), msg), (command_topic("dedupe-dev"), msg)]) == [True, True]
+        assert pub.publish_many([(command_topic("dedupe-dev"), msg), (command_topic("dedupe-dev"), msg)]) == [
+            True,
+            True,
+        ]
         pub.close()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and len(fleet.received["dedupe-dev"]) < 2:
@@ -132,8 +140,9 @@ def test_cascade_escalates_when_tier_one_falls_short_then_meets_target(act_world
     w = act_world
     zone = _cascade_setup(w)
     now = timezone.now()
-    cascade = services.cascade_start(program=w.program, zone=zone, target_kw=Decimal("60"), start=now,
-                                     end=now + timedelta(hours=2), now=now)
+    cascade = services.cascade_start(
+        program=w.program, zone=zone, target_kw=Decimal("60"), start=now, end=now + timedelta(hours=2), now=now
+    )
     tier1 = list(cascade.events.all())
     assert {e.tier for e in tier1} == {1} and sum(e.target_kw for e in tier1) == Decimal("43")
     services.outbox_flush(now=now)
@@ -142,8 +151,16 @@ def test_cascade_escalates_when_tier_one_falls_short_then_meets_target(act_world
         services.device_ack_record(message_id=str(row.message_id), device_id=row.destination, now=now)
     c5 = next(e for e in tier1 if e.target_kw == Decimal("40"))
     battery = OutboxMessage.objects.get(event=c5, destination__endswith="battery")
-    services.telemetry_record(device_id=battery.destination, data={"premise_id": c5.premise_id, "kw": "30",
-                              "baseline_kw": "50", "event_id": c5.pk, "at": (now + timedelta(minutes=5)).isoformat()})
+    services.telemetry_record(
+        device_id=battery.destination,
+        data={
+            "premise_id": c5.premise_id,
+            "kw": "30",
+            "baseline_kw": "50",
+            "event_id": c5.pk,
+            "at": (now + timedelta(minutes=5)).isoformat(),
+        },
+    )
     # Not yet: the tier's response time (10 min) has not passed.
     assert services.cascades_evaluate_due(now=now + timedelta(minutes=5)) == []
     check = now + timedelta(minutes=10)
@@ -163,9 +180,16 @@ def test_cascade_escalates_when_tier_one_falls_short_then_meets_target(act_world
     r1 = next(e for e in tier1 if e.target_kw == Decimal("3"))
     for event in (i6, r1):  # I6 delivers its 37 kW, R1 (tier 1, late) its 3 kW: 20 + 3 + 37 = 60
         for row in OutboxMessage.objects.filter(event=event):
-            services.telemetry_record(device_id=row.destination, data={
-                "premise_id": event.premise_id, "kw": "1", "baseline_kw": str(1 + Decimal(row.payload["shed_kw"])),
-                "event_id": event.pk, "at": (check + timedelta(minutes=5)).isoformat()})
+            services.telemetry_record(
+                device_id=row.destination,
+                data={
+                    "premise_id": event.premise_id,
+                    "kw": "1",
+                    "baseline_kw": str(1 + Decimal(row.payload["shed_kw"])),
+                    "event_id": event.pk,
+                    "at": (check + timedelta(minutes=5)).isoformat(),
+                },
+            )
     services.cascades_evaluate_due(now=check + timedelta(minutes=10))
     cascade.refresh_from_db()
     assert cascade.status == Cascade.Status.MET
@@ -176,8 +200,9 @@ def test_unacknowledged_devices_are_marked_and_the_cascade_escalates(act_world):
     w = act_world
     zone = _cascade_setup(w)
     now = timezone.now()
-    cascade = services.cascade_start(program=w.program, zone=zone, target_kw=Decimal("10"), start=now,
-                                     end=now + timedelta(hours=2), now=now)
+    cascade = services.cascade_start(
+        program=w.program, zone=zone, target_kw=Decimal("10"), start=now, end=now + timedelta(hours=2), now=now
+    )
     services.outbox_flush(now=now)
     tier1 = set(cascade.events.values_list("pk", flat=True))
     rows = OutboxMessage.objects.filter(event__in=tier1)
@@ -195,8 +220,9 @@ def test_emergency_stop_halts_a_running_cascade(act_world):
     w = act_world
     zone = _cascade_setup(w)
     now = timezone.now()
-    cascade = services.cascade_start(program=w.program, zone=zone, target_kw=Decimal("10"), start=now,
-                                     end=now + timedelta(hours=2), now=now)
+    cascade = services.cascade_start(
+        program=w.program, zone=zone, target_kw=Decimal("10"), start=now, end=now + timedelta(hours=2), now=now
+    )
     services.emergency_stop_engage(user=w.user("operator@demo.flex"), reason="test", now=now)
     cascade.refresh_from_db()
     assert cascade.status == Cascade.Status.HALTED and cascade.steps.last().action == "halted"

@@ -40,7 +40,9 @@ def _schemas():
     defs = fix(copy.deepcopy(comps))
     return lambda name, many=False: {
         "definitions": defs,
-        **({"type": "array", "items": {"$ref": f"#/definitions/{name}"}} if many else {"$ref": f"#/definitions/{name}"}),
+        **(
+            {"type": "array", "items": {"$ref": f"#/definitions/{name}"}} if many else {"$ref": f"#/definitions/{name}"}
+        ),
     }
 
 
@@ -61,23 +63,36 @@ def test_ven_reads_programs_and_events_and_posts_a_report(act_world, live_server
     w.program.save()
     now = timezone.now()
     events = [
-        services.event_create(program=w.program, premise=p, target_kw=Decimal("2"), start=now + timedelta(hours=1),
-                              end=now + timedelta(hours=2), now=now)
+        services.event_create(
+            program=w.program,
+            premise=p,
+            target_kw=Decimal("2"),
+            start=now + timedelta(hours=1),
+            end=now + timedelta(hours=2),
+            now=now,
+        )
         for p in (mine, other)
     ]
-    services.ven_register(ven_name="brightflex-ven", client_id="ven-1", client_secret="s3cret-s3cret",
-                          organisation=w.world.aggregator)
+    services.ven_register(
+        ven_name="brightflex-ven", client_id="ven-1", client_secret="s3cret-s3cret", organisation=w.world.aggregator
+    )
 
     # No token: 401 with a problem body.
     r = requests.get(f"{base}/programs", timeout=10)
     assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
     _valid(r.json(), schema("problem"))
-    bad = requests.post(f"{base}/auth/token", data={"grant_type": "client_credentials", "client_id": "ven-1",
-                                                    "client_secret": "wrong"}, timeout=10)
+    bad = requests.post(
+        f"{base}/auth/token",
+        data={"grant_type": "client_credentials", "client_id": "ven-1", "client_secret": "wrong"},
+        timeout=10,
+    )
     assert bad.status_code == 401
     _valid(bad.json(), schema("authError"))
-    tok = requests.post(f"{base}/auth/token", data={"grant_type": "client_credentials", "client_id": "ven-1",
-                                                    "client_secret": "s3cret-s3cret"}, timeout=10)
+    tok = requests.post(
+        f"{base}/auth/token",
+        data={"grant_type": "client_credentials", "client_id": "ven-1", "client_secret": "s3cret-s3cret"},
+        timeout=10,
+    )
     assert tok.status_code == 200
     _valid(tok.json(), schema("clientCredentialResponse"))
     s = requests.Session()
@@ -87,12 +102,18 @@ def test_ven_reads_programs_and_events_and_posts_a_report(act_world, live_server
     vens = s.get(f"{base}/vens", timeout=10).json()
     _valid(vens, schema("ven", many=True))
     ven_id = vens[0]["id"]
-    res = s.post(f"{base}/vens/{ven_id}/resources", json={"resourceName": "house-2",
-                 "attributes": [{"type": "PREMISE_ID", "values": [mine.pk]}]}, timeout=10)
+    res = s.post(
+        f"{base}/vens/{ven_id}/resources",
+        json={"resourceName": "house-2", "attributes": [{"type": "PREMISE_ID", "values": [mine.pk]}]},
+        timeout=10,
+    )
     assert res.status_code == 201
     _valid(res.json(), schema("resource"))
-    forbidden = s.post(f"{base}/vens/{ven_id}/resources", json={"resourceName": "not-mine",
-                       "attributes": [{"type": "PREMISE_ID", "values": [other.pk]}]}, timeout=10)
+    forbidden = s.post(
+        f"{base}/vens/{ven_id}/resources",
+        json={"resourceName": "not-mine", "attributes": [{"type": "PREMISE_ID", "values": [other.pk]}]},
+        timeout=10,
+    )
     assert forbidden.status_code == 403
 
     programs = s.get(f"{base}/programs", timeout=10).json()
@@ -108,19 +129,40 @@ def test_ven_reads_programs_and_events_and_posts_a_report(act_world, live_server
     event = got[0]
     assert event["intervals"][0]["payloads"][0] == {"type": "DISPATCH_SETPOINT_RELATIVE", "values": [-2.0]}
     assert event["intervalPeriod"]["duration"] == "PT1H"
-    assert s.get(f"{base}/events", params={"targetType": "RESOURCE_NAME", "targetValues": [f"premise-{mine.pk}"]},
-                 timeout=10).json() == got
-    assert s.get(f"{base}/events", params={"targetType": "GROUP", "targetValues": ["no-such-zone"]}, timeout=10).json() == []
+    assert (
+        s.get(
+            f"{base}/events", params={"targetType": "RESOURCE_NAME", "targetValues": [f"premise-{mine.pk}"]}, timeout=10
+        ).json()
+        == got
+    )
+    assert (
+        s.get(f"{base}/events", params={"targetType": "GROUP", "targetValues": ["no-such-zone"]}, timeout=10).json()
+        == []
+    )
     assert s.get(f"{base}/events", params={"programID": event["programID"]}, timeout=10).json() == got
     assert s.get(f"{base}/events/{events[1].pk}", timeout=10).status_code == 404
 
     # The VEN posts a report for the event.
     report = {
-        "programID": event["programID"], "eventID": event["id"], "clientName": "brightflex-ven",
-        "reportName": "usage", "payloadDescriptors": [{"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "USAGE",
-                                                       "readingType": "DIRECT_READ", "units": "KWH"}],
-        "resources": [{"resourceName": "house-2", "intervalPeriod": {"start": event["intervalPeriod"]["start"], "duration": "PT15M"},
-                       "intervals": [{"id": 0, "payloads": [{"type": "USAGE", "values": [0.41]}]}]}],
+        "programID": event["programID"],
+        "eventID": event["id"],
+        "clientName": "brightflex-ven",
+        "reportName": "usage",
+        "payloadDescriptors": [
+            {
+                "objectType": "REPORT_PAYLOAD_DESCRIPTOR",
+                "payloadType": "USAGE",
+                "readingType": "DIRECT_READ",
+                "units": "KWH",
+            }
+        ],
+        "resources": [
+            {
+                "resourceName": "house-2",
+                "intervalPeriod": {"start": event["intervalPeriod"]["start"], "duration": "PT15M"},
+                "intervals": [{"id": 0, "payloads": [{"type": "USAGE", "values": [0.41]}]}],
+            }
+        ],
     }
     _valid(report, schema("report"))
     posted = s.post(f"{base}/reports", json=report, timeout=10)
@@ -134,9 +176,21 @@ def test_ven_reads_programs_and_events_and_posts_a_report(act_world, live_server
     assert s.post(f"{base}/reports", json={"programID": event["programID"]}, timeout=10).status_code == 400
 
     # Subscriptions.
-    sub = s.post(f"{base}/subscriptions", json={"clientName": "brightflex-ven", "programID": event["programID"],
-                 "objectOperations": [{"objects": ["EVENT"], "operations": ["CREATE", "UPDATE"],
-                                       "callbackUrl": "https://ven.example/callback"}]}, timeout=10)
+    sub = s.post(
+        f"{base}/subscriptions",
+        json={
+            "clientName": "brightflex-ven",
+            "programID": event["programID"],
+            "objectOperations": [
+                {
+                    "objects": ["EVENT"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "callbackUrl": "https://ven.example/callback",
+                }
+            ],
+        },
+        timeout=10,
+    )
     assert sub.status_code == 201
     _valid(sub.json(), schema("subscription"))
     _valid(s.get(f"{base}/subscriptions", timeout=10).json(), schema("subscription", many=True))

@@ -32,8 +32,15 @@ def _run_event(program, premise, day, target_kw, delivered_share):
 
 def test_shortfall_penalty_then_derate_then_suspension(small_world):
     premise = small_world.premises[3]  # a business
-    program = services.program_create(code="strict", name="Strict", notice_minutes=0, penalty_rate_per_mwh=Decimal("100"),
-                                      derate_after_failures=2, suspend_after_failures=3, derate_factor=Decimal("0.5"))
+    program = services.program_create(
+        code="strict",
+        name="Strict",
+        notice_minutes=0,
+        penalty_rate_per_mwh=Decimal("100"),
+        derate_after_failures=2,
+        suspend_after_failures=3,
+        derate_factor=Decimal("0.5"),
+    )
     services.enrollment_create(program=program, premise=premise, committed_kw=Decimal("5"))
     day = small_world.day
 
@@ -69,8 +76,14 @@ def test_shortfall_penalty_then_derate_then_suspension(small_world):
     assert selectors.resource_suspended(premise) and selectors.resource_suspended(premise.pk)
     start, end = demo.event_window(day + timedelta(days=5))
     with pytest.raises(Conflict) as exc:
-        services.event_create(program=program, premise=premise, target_kw=Decimal("1"), start=start, end=end,
-                              now=start - timedelta(hours=1))
+        services.event_create(
+            program=program,
+            premise=premise,
+            target_kw=Decimal("1"),
+            start=start,
+            end=end,
+            now=start - timedelta(hours=1),
+        )
     assert exc.value.code == "resource_suspended"
 
     # Settlement reads the penalties of a period.

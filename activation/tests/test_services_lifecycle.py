@@ -27,8 +27,9 @@ pytestmark = pytest.mark.django_db
 
 def _event(w, premise, kw="2", minutes_ahead=60, program=None):
     start, end = window(w.now, minutes_ahead)
-    return services.event_create(program=program or w.program, premise=premise, target_kw=Decimal(kw), start=start,
-                                 end=end, now=w.now)
+    return services.event_create(
+        program=program or w.program, premise=premise, target_kw=Decimal(kw), start=start, end=end, now=w.now
+    )
 
 
 def test_lifecycle_scheduled_notified_active_completed(act_world):
@@ -63,8 +64,15 @@ def test_lifecycle_scheduled_notified_active_completed(act_world):
 def test_scheduled_event_is_notified_by_dispatch_and_dispatch_is_idempotent(act_world):
     w = act_world
     start, end = window(w.now)
-    event = services.event_create(program=w.program, premise=w.premises[3], target_kw=Decimal("10"), start=start,
-                                  end=end, now=w.now, dispatch=False)
+    event = services.event_create(
+        program=w.program,
+        premise=w.premises[3],
+        target_kw=Decimal("10"),
+        start=start,
+        end=end,
+        now=w.now,
+        dispatch=False,
+    )
     assert event.status == DREvent.Status.SCHEDULED
     services.event_dispatch(event=event, now=w.now)
     n = OutboxMessage.objects.filter(event=event).count()
@@ -85,7 +93,9 @@ def test_refusals_notice_capacity_window_enrollment(act_world):
     assert exc.value.code == "above_capacity"
     start, end = window(w.now)
     with pytest.raises(ApplicationError):
-        services.event_create(program=w.program, premise=w.premises[0], target_kw=Decimal("1"), start=end, end=start, now=w.now)
+        services.event_create(
+            program=w.program, premise=w.premises[0], target_kw=Decimal("1"), start=end, end=start, now=w.now
+        )
     Enrollment.objects.filter(premise=w.premises[1], program=w.program).delete()
     with pytest.raises(ApplicationError) as exc:
         _event(w, w.premises[1])
@@ -177,8 +187,9 @@ def test_emergency_event_dispatches_every_enrolled_resource_within_safety(act_wo
     from accounts.models import GridZone
 
     start, end = window(w.now, minutes_ahead=5)
-    events = services.emergency_event_create(program=w.emergency, zone=GridZone.objects.get(code="iso-east"),
-                                             start=start, end=end, user=operator, now=w.now)
+    events = services.emergency_event_create(
+        program=w.emergency, zone=GridZone.objects.get(code="iso-east"), start=start, end=end, user=operator, now=w.now
+    )
     assert len(events) == 6
     for e in events:
         enrollment = Enrollment.objects.get(program=w.emergency, premise=e.premise)
@@ -188,17 +199,34 @@ def test_emergency_event_dispatches_every_enrolled_resource_within_safety(act_wo
         assert shed <= enrollment.safety_max_kw
         assert all(r.payload["emergency"] for r in OutboxMessage.objects.filter(event=e))
     with pytest.raises(ApplicationError):
-        services.emergency_event_create(program=w.program, zone=GridZone.objects.get(code="iso-east"), start=start,
-                                        end=end, user=operator, now=w.now)
+        services.emergency_event_create(
+            program=w.program,
+            zone=GridZone.objects.get(code="iso-east"),
+            start=start,
+            end=end,
+            user=operator,
+            now=w.now,
+        )
     with pytest.raises(NotPermitted):
-        services.emergency_event_create(program=w.emergency, zone=GridZone.objects.get(code="iso-east"), start=start,
-                                        end=end, user=w.user("aggregator@demo.flex"), now=w.now)
+        services.emergency_event_create(
+            program=w.emergency,
+            zone=GridZone.objects.get(code="iso-east"),
+            start=start,
+            end=end,
+            user=w.user("aggregator@demo.flex"),
+            now=w.now,
+        )
 
 
 @pytest.mark.parametrize(
     ("kind", "threshold", "value", "fires"),
-    [("price", "300", "450", True), ("price", "300", "250", False), ("frequency", "59.9", "59.85", True),
-     ("frequency", "59.9", "60.0", False), ("forecast_load", "900", "950", True)],
+    [
+        ("price", "300", "450", True),
+        ("price", "300", "250", False),
+        ("frequency", "59.9", "59.85", True),
+        ("frequency", "59.9", "60.0", False),
+        ("forecast_load", "900", "950", True),
+    ],
 )
 def test_trigger_rules_fire_a_cascade_once(act_world, kind, threshold, value, fires):
     from accounts.models import GridZone
@@ -207,24 +235,40 @@ def test_trigger_rules_fire_a_cascade_once(act_world, kind, threshold, value, fi
     zone = GridZone.objects.get(code="sub-east-1")
     w.program.notice_minutes = 0
     w.program.save()
-    TriggerRule.objects.create(kind=kind, zone=zone, program=w.program, threshold=Decimal(threshold),
-                               target_kw=Decimal("20"), duration_minutes=60, operator=w.world.operator)
-    signal, fired = services.grid_signal_post(operator=w.world.operator, zone=zone, kind=kind, at=w.now,
-                                              value=Decimal(value), now=w.now)
+    TriggerRule.objects.create(
+        kind=kind,
+        zone=zone,
+        program=w.program,
+        threshold=Decimal(threshold),
+        target_kw=Decimal("20"),
+        duration_minutes=60,
+        operator=w.world.operator,
+    )
+    signal, fired = services.grid_signal_post(
+        operator=w.world.operator, zone=zone, kind=kind, at=w.now, value=Decimal(value), now=w.now
+    )
     assert bool(fired) == fires
     if fires:
         assert fired[0].cascade is not None and fired[0].cascade.events.exists()
         assert all(e.source == DREvent.Source.CASCADE for e in fired[0].cascade.events.all())
-        _, again = services.grid_signal_post(operator=w.world.operator, zone=zone, kind=kind, at=w.now,
-                                             value=Decimal(value), now=w.now)
+        _, again = services.grid_signal_post(
+            operator=w.world.operator, zone=zone, kind=kind, at=w.now, value=Decimal(value), now=w.now
+        )
         assert again == []
 
 
 def test_award_events_created_under_the_stop_wait_and_go_out_when_it_lifts(act_world):
     w = act_world
     start, end = window(w.now)
-    event = services.event_create(program=w.program, premise=w.premises[3], target_kw=Decimal("10"), start=start,
-                                  end=end, now=w.now, dispatch=False)
+    event = services.event_create(
+        program=w.program,
+        premise=w.premises[3],
+        target_kw=Decimal("10"),
+        start=start,
+        end=end,
+        now=w.now,
+        dispatch=False,
+    )
     services.emergency_stop_engage(user=w.user("operator@demo.flex"), reason="drill", now=w.now)
     assert services.events_dispatch_pending(now=w.now) == []
     services.emergency_stop_lift(user=w.user("admin@demo.flex"), now=w.now)

@@ -30,10 +30,15 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                ok = verify(secret=SECRET, timestamp=self.headers.get("X-Flex-Timestamp"),
-                            signature=self.headers.get("X-Flex-Signature"), body=body)
-                receiver.requests.append({"valid": ok, "id": self.headers.get("X-Flex-Message-Id"),
-                                          "body": json.loads(body)})
+                ok = verify(
+                    secret=SECRET,
+                    timestamp=self.headers.get("X-Flex-Timestamp"),
+                    signature=self.headers.get("X-Flex-Signature"),
+                    body=body,
+                )
+                receiver.requests.append(
+                    {"valid": ok, "id": self.headers.get("X-Flex-Message-Id"), "body": json.loads(body)}
+                )
                 code = 401 if not ok else (503 if len(receiver.requests) <= receiver.fail_first else 200)
                 self.send_response(code)
                 self.end_headers()
@@ -55,7 +60,9 @@ def test_signature_verification_rules():
     sig = sign(secret=SECRET, timestamp=1_800_000_000, body=body)
     assert verify(secret=SECRET, timestamp="1800000000", signature=sig, body=body, now=1_800_000_100)
     assert not verify(secret=SECRET, timestamp="1800000000", signature=sig, body=b'{"a":2}', now=1_800_000_100)
-    assert not verify(secret="other-secret-xxxxxxxx", timestamp="1800000000", signature=sig, body=body, now=1_800_000_100)
+    assert not verify(
+        secret="other-secret-xxxxxxxx", timestamp="1800000000", signature=sig, body=body, now=1_800_000_100
+    )
     assert not verify(secret=SECRET, timestamp="1800000000", signature=sig, body=body, now=1_800_000_000 + 301)
 
 
@@ -68,8 +75,14 @@ def test_webhook_signed_and_retried_with_backoff_until_the_receiver_accepts(act_
         now = timezone.now()
         w.program.notice_minutes = 0
         w.program.save()
-        event = services.event_create(program=w.program, premise=w.premises[1], target_kw=Decimal("2"), start=now,
-                                      end=now + timedelta(hours=1), now=now)  # premise 2 is the aggregator's
+        event = services.event_create(
+            program=w.program,
+            premise=w.premises[1],
+            target_kw=Decimal("2"),
+            start=now,
+            end=now + timedelta(hours=1),
+            now=now,
+        )  # premise 2 is the aggregator's
         hook = OutboxMessage.objects.get(event=event, channel=OutboxMessage.Channel.WEBHOOK)
         services.outbox_flush(now=now)
         hook.refresh_from_db()
@@ -100,8 +113,14 @@ def test_webhook_gives_up_after_max_attempts(act_world, settings):
         now = timezone.now()
         w.program.notice_minutes = 0
         w.program.save()
-        event = services.event_create(program=w.program, premise=w.premises[1], target_kw=Decimal("2"), start=now,
-                                      end=now + timedelta(hours=1), now=now)
+        event = services.event_create(
+            program=w.program,
+            premise=w.premises[1],
+            target_kw=Decimal("2"),
+            start=now,
+            end=now + timedelta(hours=1),
+            now=now,
+        )
         services.outbox_flush(now=now)
         services.outbox_flush(now=now + timedelta(hours=1))
         hook = OutboxMessage.objects.get(event=event, channel=OutboxMessage.Channel.WEBHOOK)

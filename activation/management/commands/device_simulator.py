@@ -1,8 +1,8 @@
 """Run simulated devices over MQTT for the premises in the database (or N synthetic ones).
 
-    manage.py device_simulator                   # every premise's devices (segment defaults)
-    manage.py device_simulator --devices 500     # the first 500 of them
-    manage.py device_simulator --seconds 120 --telemetry-every 5 --non-responders 0.1 --partial 0.2
+manage.py device_simulator                   # every premise's devices (segment defaults)
+manage.py device_simulator --devices 500     # the first 500 of them
+manage.py device_simulator --seconds 120 --telemetry-every 5 --non-responders 0.1 --partial 0.2
 """
 
 from __future__ import annotations
@@ -36,15 +36,23 @@ class Command(BaseCommand):
                 specs.append((d.device_id, premise.pk, float(d.rated_kw) * 0.7))
         if opts["devices"]:
             specs = specs[: opts["devices"]]
-        fleet = DeviceFleet.from_seed(specs, seed=opts["seed"], non_responders=opts["non_responders"],
-                                      partial=opts["partial"], host=settings.MQTT_HOST, port=settings.MQTT_PORT,
-                                      ramp_seconds=opts["ramp_seconds"]).start()
+        fleet = DeviceFleet.from_seed(
+            specs,
+            seed=opts["seed"],
+            non_responders=opts["non_responders"],
+            partial=opts["partial"],
+            host=settings.MQTT_HOST,
+            port=settings.MQTT_PORT,
+            ramp_seconds=opts["ramp_seconds"],
+        ).start()
         self.stdout.write(f"{len(specs)} simulated devices connected to {settings.MQTT_HOST}:{settings.MQTT_PORT}")
         end = time.monotonic() + opts["seconds"]
         try:
             while time.monotonic() < end:
                 time.sleep(opts["telemetry_every"])
                 n = fleet.report_telemetry()
-                self.stdout.write(f"telemetry from {n} devices; commands received: {sum(map(len, fleet.received.values()))}")
+                self.stdout.write(
+                    f"telemetry from {n} devices; commands received: {sum(map(len, fleet.received.values()))}"
+                )
         finally:
             fleet.stop()
