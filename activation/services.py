@@ -146,12 +146,42 @@ def event_dispatch(*, event: DREvent, now: datetime | None = None) -> DispatchSi
                     now=now,
                     ack_by=None,
                 )
+        _subscription_notifications(event=event, now=now)
         if event.status == DREvent.Status.SCHEDULED:
             event.status = DREvent.Status.NOTIFIED
             event.notified_at = now
             event.save(update_fields=["status", "notified_at"])
         transaction.on_commit(_enqueue_flush)
     return signal
+
+
+def _subscription_notifications(*, event: DREvent, now: datetime) -> None:
+    """OpenADR 3 subscriptions to EVENT CREATE on the event's program: one ``notification`` per callback,
+    through the outbox (POST to callbackUrl with the subscription's bearerToken)."""
+    from .models import OadrSubscription, VenResource
+    from .openadr import event_object
+
+    if not event.program_id:
+        return
+    for sub in OadrSubscription.objects.filter(program_id=event.program_id).select_related("ven"):
+        if sub.ven_id and not VenResource.objects.filter(ven_id=sub.ven_id, premise_id=event.premise_id).exists():
+            continue  # a VEN is told only about events for its resources
+        for n, op in enumerate(sub.object_operations or []):
+            if "EVENT" in op.get("objects", []) and "CREATE" in op.get("operations", []):
+                _outbox_put(
+                    event=event,
+                    channel=OutboxMessage.Channel.WEBHOOK,
+                    destination=f"subscription-{sub.pk}-{n}",
+                    topic=op["callbackUrl"],
+                    payload={
+                        "objectType": "EVENT",
+                        "operation": "POST",
+                        "object": event_object(event),
+                        "bearerToken": op.get("bearerToken"),
+                    },
+                    now=now,
+                    ack_by=None,
+                )
 
 
 def _enqueue_flush() -> None:
@@ -912,14 +942,20 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
             result["sent"] += sum(ok)
             result["failed"] += len(ok) - sum(ok)
         for row in hook_rows:
-            endpoint = WebhookEndpoint.objects.filter(pk=int(row.destination.split("-")[1])).first()
             row.attempts += 1
-            if endpoint is None or not endpoint.active:
+            if row.destination.startswith("subscription-"):
+                body = {k: v for k, v in row.payload.items() if k not in ("bearerToken", "message_id")}
+                res = webhooks.deliver_notification(url=row.topic, bearer=row.payload.get("bearerToken"), payload=body)
+                endpoint = True
+            else:
+                endpoint = WebhookEndpoint.objects.filter(pk=int(row.destination.split("-")[1])).first()
+                if endpoint is not None and endpoint.active:
+                    res = webhooks.deliver(
+                        url=endpoint.url, secret=endpoint.secret, message_id=str(row.message_id), payload=row.payload
+                    )
+            if endpoint is None or endpoint is not True and not endpoint.active:
                 row.status, row.last_error = OutboxMessage.Status.CANCELLED, "endpoint removed"
             else:
-                res = webhooks.deliver(
-                    url=endpoint.url, secret=endpoint.secret, message_id=str(row.message_id), payload=row.payload
-                )
                 if res.ok:
                     row.status, row.sent_at, row.acked_at = (
                         OutboxMessage.Status.ACKNOWLEDGED,

@@ -62,3 +62,17 @@ def deliver(*, url: str, secret: str, message_id: str, payload: dict, timeout: f
     return WebhookResult(
         200 <= response.status_code < 300, response.status_code, "" if response.ok else response.text[:400]
     )
+
+
+def deliver_notification(*, url: str, bearer: str | None, payload: dict, timeout: float = 5.0) -> WebhookResult:
+    """An OpenADR 3 ``notification`` to a subscription's callbackUrl, authenticated with its bearerToken."""
+    headers = {"Content-Type": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    try:
+        response = requests.post(url, json=payload, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        return WebhookResult(False, None, str(exc)[:400])
+    return WebhookResult(
+        200 <= response.status_code < 300, response.status_code, "" if response.ok else response.text[:400]
+    )

@@ -196,5 +196,64 @@ def test_ven_reads_programs_and_events_and_posts_a_report(act_world, live_server
     _valid(s.get(f"{base}/subscriptions", timeout=10).json(), schema("subscription", many=True))
     assert s.delete(f"{base}/subscriptions/{sub.json()['id']}", timeout=10).status_code == 200
 
+    # A subscription to EVENT CREATE gets a notification (through the outbox) when an event for its resource comes.
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    got_notes = []
+
+    class Callback(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            got_notes.append(
+                (self.headers.get("Authorization"), json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            )
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Callback)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        emergency_id = next(p["id"] for p in programs if p["programName"] == "emergency-east")
+        r = s.post(
+            f"{base}/subscriptions",
+            json={
+                "clientName": "brightflex-ven",
+                "programID": emergency_id,
+                "objectOperations": [
+                    {
+                        "objects": ["EVENT"],
+                        "operations": ["CREATE"],
+                        "bearerToken": "cb-token",
+                        "callbackUrl": f"http://127.0.0.1:{server.server_port}/oadr",
+                    }
+                ],
+            },
+            timeout=10,
+        )
+        assert r.status_code == 201
+        from accounts.models import GridZone
+
+        services.emergency_event_create(
+            program=w.emergency,
+            zone=GridZone.objects.get(code="iso-east"),
+            start=now,
+            end=now + timedelta(hours=1),
+            user=w.user("operator@demo.flex"),
+            now=now,
+        )
+        services.outbox_flush(now=timezone.now())
+        assert len(got_notes) == 1  # only the event for the VEN's own resource
+        auth, note = got_notes[0]
+        assert auth == "Bearer cb-token"
+        _valid(note, schema("notification"))
+        assert note["objectType"] == "EVENT" and note["object"]["targets"][0]["values"] == [f"premise-{mine.pk}"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
     # A VEN may not create programs or events (business logic only).
     assert s.post(f"{base}/programs", json={"programName": "x"}, timeout=10).status_code == 403
