@@ -90,7 +90,7 @@ def event_dispatch(*, event: DREvent, now: datetime | None = None) -> DispatchSi
 
     now = now or timezone.now()
     with transaction.atomic():
-        event = DREvent.objects.select_for_update().select_related("zone", "program", "premise").get(pk=event.pk)
+        event = DREvent.objects.select_for_update(of=("self",)).select_related("zone", "program", "premise").get(pk=event.pk)
         if event.status in (DREvent.Status.CANCELLED, DREvent.Status.COMPLETED):
             raise ApplicationError(
                 f"Event {event.pk} is {event.status}; it cannot be dispatched.", code="invalid_state"
@@ -232,7 +232,7 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
 
     now = now or timezone.now()
     with transaction.atomic():
-        event = DREvent.objects.select_for_update().select_related("premise", "program").get(pk=event_id)
+        event = DREvent.objects.select_for_update(of=("self",)).select_related("premise", "program").get(pk=event_id)
         existing = EventVerification.objects.filter(event=event).first()
         if existing is not None:
             return existing
@@ -590,7 +590,7 @@ def event_opt_out(*, event_id: int, user, now: datetime | None = None) -> OptOut
 
     now = now or timezone.now()
     with transaction.atomic():
-        event = DREvent.objects.select_for_update().select_related("program", "premise").get(pk=event_id)
+        event = DREvent.objects.select_for_update(of=("self",)).select_related("program", "premise").get(pk=event_id)
         if not premises_visible_to(user).filter(pk=event.premise_id).exists():
             raise NotPermitted("This event is not for one of your premises.")
         existing = OptOut.objects.filter(event=event).first()
