@@ -229,3 +229,50 @@ def test_emergency_stop_halts_a_running_cascade(act_world):
     assert services.outbox_flush(now=now)["sent"] == 0
     assert services.cascades_evaluate_due(now=now + timedelta(hours=1)) == []
     assert DREvent.objects.filter(cascade=cascade).count() == cascade.events.count()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_flushes_send_each_command_once(act_world):
+    """Two outbox workers at the same time (row locks, SKIP LOCKED): every device still gets its command once."""
+    import threading
+
+    from django.db import connection
+
+    w = act_world
+    now = timezone.now()
+    w.program.notice_minutes = 0
+    w.program.save()
+    fleet = _fleet_for(w.premises)
+    try:
+        events = [
+            services.event_create(
+                program=w.program, premise=p, target_kw=Decimal("2"), start=now, end=now + timedelta(hours=1), now=now
+            )
+            for p in w.premises
+        ]
+        rows = list(OutboxMessage.objects.filter(event__in=events))
+        results = []
+        barrier = threading.Barrier(2)
+
+        def worker():
+            try:
+                barrier.wait()
+                results.append(services.outbox_flush(now=now))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sum(r["sent"] for r in results) == len(rows)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and sum(map(len, fleet.received.values())) < len(rows):
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert sum(map(len, fleet.received.values())) == len(rows)
+        assert all(fleet.received[r.destination] == [str(r.message_id)] for r in rows)
+    finally:
+        fleet.stop()
