@@ -276,3 +276,43 @@ def test_two_concurrent_flushes_send_each_command_once(act_world):
         assert all(fleet.received[r.destination] == [str(r.message_id)] for r in rows)
     finally:
         fleet.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_management_commands_simulator_and_listener_end_to_end(act_world):
+    """``device_simulator`` (devices) and ``mqtt_listen`` (platform) through the broker: commands out, acks and
+    telemetry back into the database."""
+    import threading
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    w = act_world
+    premise = w.premises[3]
+    sim = threading.Thread(
+        target=lambda: (
+            call_command(
+                "device_simulator",
+                seconds=6,
+                telemetry_every=1,
+                non_responders=0,
+                partial=0,
+                stdout=open("/dev/null", "w"),
+            ),
+            connection.close(),
+        ),  # noqa: SIM115
+    )
+    sim.start()
+    time.sleep(1.5)  # the fleet subscribes
+    now = timezone.now()
+    w.program.notice_minutes = 0
+    w.program.save()
+    event = services.event_create(
+        program=w.program, premise=premise, target_kw=Decimal("30"), start=now, end=now + timedelta(hours=1), now=now
+    )
+    call_command("mqtt_listen", seconds=4, tick=0.5, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    sim.join()
+    row = OutboxMessage.objects.get(event=event)
+    assert row.status == OutboxMessage.Status.ACKNOWLEDGED and row.acked_at is not None
+    assert Telemetry.objects.filter(event=event, device_id=row.destination).exists()
+    assert event_measured_kw(event=event, now=timezone.now()) > 0
