@@ -18,6 +18,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs the Redis broker: set REDIS_URL"))
         if "postgres" in item.keywords and not on_pg:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
+        if "mqtt" in item.keywords and not os.environ.get("CI") and not _mqtt_reachable():
+            item.add_marker(pytest.mark.skip(reason="needs the MQTT broker (MQTT_HOST:MQTT_PORT); never skipped in CI"))
+
+
+def _mqtt_reachable() -> bool:
+    import socket
+
+    from django.conf import settings
+
+    try:
+        with socket.create_connection((settings.MQTT_HOST, settings.MQTT_PORT), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 @pytest.fixture

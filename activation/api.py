@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .selectors import events_visible_to
+from accounts.models import GridZone, Membership
+from accounts.selectors import operator_zone_ids, premises_visible_to
+from flexplatform.api import HasRole, acting_organisation
+from flexplatform.errors import NotFound, NotPermitted
+from market.api import AwareDateTimeField
+
+from . import services
+from .models import Cascade, DREvent, EmergencyStop, GridSignal, Program
+from .selectors import event_measured_kw, events_visible_to
+
+OPERATOR_ROLES = (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN)
 
 
 class VerificationSerializer(serializers.Serializer):
@@ -21,13 +31,17 @@ class VerificationSerializer(serializers.Serializer):
 
 class EventOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    award = serializers.IntegerField(source="award_id")
+    award = serializers.IntegerField(source="award_id", allow_null=True)
     premise = serializers.IntegerField(source="premise_id")
     zone = serializers.CharField(source="zone.code")
     target_kw = serializers.DecimalField(max_digits=12, decimal_places=3)
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     status = serializers.CharField()
+    source = serializers.CharField()
+    program = serializers.CharField(source="program.code", default=None)
+    cascade = serializers.IntegerField(source="cascade_id", allow_null=True)
+    tier = serializers.IntegerField(allow_null=True)
     verification = serializers.SerializerMethodField()
 
     @extend_schema_field(VerificationSerializer(allow_null=True))
@@ -42,4 +56,279 @@ class EventListApi(APIView):
         return Response(EventOutputSerializer(events_visible_to(request.user), many=True).data)
 
 
-urlpatterns = [path("events/", EventListApi.as_view(), name="events")]
+def _program(code: str) -> Program:
+    program = Program.objects.filter(code=code).first()
+    if program is None:
+        raise serializers.ValidationError({"program": ["Unknown program."]})
+    return program
+
+
+def _operator_zone(user, zone: GridZone) -> GridZone:
+    from accounts.selectors import user_role
+
+    if user_role(user) != Membership.Role.ADMIN and zone.pk not in operator_zone_ids(user):
+        raise NotPermitted("That zone is outside your service area.", fields={"zone": ["Not in your service area."]})
+    return zone
+
+
+class EventCreateApi(EventListApi):
+    """Operators create an event for one enrolled resource in their service area (program notice, caps apply)."""
+
+    permission_classes = [HasRole]
+    allowed_roles = OPERATOR_ROLES
+
+    class InputSerializer(serializers.Serializer):
+        program = serializers.CharField()
+        premise = serializers.IntegerField()
+        target_kw = serializers.DecimalField(max_digits=12, decimal_places=3)
+        start = AwareDateTimeField()
+        end = AwareDateTimeField()
+
+    def get_permissions(self):
+        from rest_framework.permissions import IsAuthenticated
+
+        return [IsAuthenticated()] if self.request.method == "GET" else [HasRole()]
+
+    @extend_schema(request=InputSerializer, responses={201: EventOutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        premise = premises_visible_to(request.user).filter(pk=v["premise"]).first()
+        if premise is None:
+            raise serializers.ValidationError({"premise": ["Unknown premise or outside your service area."]})
+        event = services.event_create(
+            program=_program(v["program"]),
+            premise=premise,
+            target_kw=v["target_kw"],
+            start=v["start"],
+            end=v["end"],
+            created_by=request.user,
+        )
+        return Response(EventOutputSerializer(event).data, status=status.HTTP_201_CREATED)
+
+
+def _event_for(user, pk: int) -> DREvent:
+    event = events_visible_to(user).filter(pk=pk).first()
+    if event is None:
+        raise NotFound("No such event.")
+    return event
+
+
+class EventCancelApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = OPERATOR_ROLES
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    @extend_schema(request=InputSerializer, responses=EventOutputSerializer)
+    def post(self, request, pk: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = services.event_cancel(
+            event_id=_event_for(request.user, pk).pk, user=request.user, reason=data.validated_data.get("reason", "")
+        )
+        return Response(EventOutputSerializer(event).data)
+
+
+class EventOptOutApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR)
+
+    @extend_schema(request=None, responses={201: dict})
+    def post(self, request, pk: int):
+        opt = services.event_opt_out(event_id=_event_for(request.user, pk).pk, user=request.user)
+        return Response(
+            {"event": opt.event_id, "phase": opt.phase, "consequence": opt.consequence, "at": opt.at.isoformat()},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class EventMonitorApi(APIView):
+    @extend_schema(responses=dict)
+    def get(self, request, pk: int):
+        event = _event_for(request.user, pk)
+        return Response(
+            {
+                "event": event.pk,
+                "status": event.status,
+                "target_kw": str(event.target_kw),
+                "measured_kw": str(event_measured_kw(event=event)),
+            }
+        )
+
+
+class EmergencyEventApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = OPERATOR_ROLES
+
+    class InputSerializer(serializers.Serializer):
+        program = serializers.CharField()
+        zone = serializers.SlugRelatedField(slug_field="code", queryset=GridZone.objects.all())
+        start = AwareDateTimeField()
+        end = AwareDateTimeField()
+
+    @extend_schema(request=InputSerializer, responses={201: EventOutputSerializer(many=True)})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        events = services.emergency_event_create(
+            program=_program(v["program"]),
+            zone=_operator_zone(request.user, v["zone"]),
+            start=v["start"],
+            end=v["end"],
+            user=request.user,
+        )
+        return Response(EventOutputSerializer(events, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class CascadeOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    program = serializers.CharField(source="program.code")
+    zone = serializers.CharField(source="zone.code")
+    target_kw = serializers.DecimalField(max_digits=12, decimal_places=3)
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    status = serializers.CharField()
+    current_tier = serializers.IntegerField()
+    steps = serializers.SerializerMethodField()
+
+    @extend_schema(exclude=True)
+    def get_steps(self, obj):
+        return [
+            {
+                "tier": s.tier,
+                "action": s.action,
+                "at": s.at.isoformat(),
+                "dispatched_kw": str(s.dispatched_kw),
+                "measured_kw": None if s.measured_kw is None else str(s.measured_kw),
+                "detail": s.detail,
+            }
+            for s in obj.steps.all()
+        ]
+
+
+class CascadeApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = OPERATOR_ROLES
+
+    class InputSerializer(serializers.Serializer):
+        program = serializers.CharField()
+        zone = serializers.SlugRelatedField(slug_field="code", queryset=GridZone.objects.all())
+        target_kw = serializers.DecimalField(max_digits=12, decimal_places=3)
+        start = AwareDateTimeField()
+        end = AwareDateTimeField()
+
+    @extend_schema(responses=CascadeOutputSerializer(many=True))
+    def get(self, request):
+        qs = Cascade.objects.select_related("program", "zone").prefetch_related("steps")
+        from accounts.selectors import user_role
+
+        if user_role(request.user) != Membership.Role.ADMIN:
+            qs = qs.filter(zone_id__in=operator_zone_ids(request.user))
+        return Response(CascadeOutputSerializer(qs[:100], many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: CascadeOutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        cascade = services.cascade_start(
+            program=_program(v["program"]),
+            zone=_operator_zone(request.user, v["zone"]),
+            target_kw=v["target_kw"],
+            start=v["start"],
+            end=v["end"],
+            user=request.user,
+        )
+        return Response(CascadeOutputSerializer(cascade).data, status=status.HTTP_201_CREATED)
+
+
+class GridSignalApi(APIView):
+    """The operator's grid-signal feed: price, forecast load, frequency; trigger rules fire on it."""
+
+    permission_classes = [HasRole]
+    allowed_roles = (Membership.Role.GRID_OPERATOR,)
+
+    class InputSerializer(serializers.Serializer):
+        zone = serializers.SlugRelatedField(slug_field="code", queryset=GridZone.objects.all())
+        kind = serializers.ChoiceField(choices=GridSignal.Kind.choices)
+        at = AwareDateTimeField()
+        value = serializers.DecimalField(max_digits=14, decimal_places=4)
+
+    @extend_schema(request=InputSerializer, responses={201: dict})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        signal, fired = services.grid_signal_post(
+            operator=acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
+            zone=_operator_zone(request.user, v["zone"]),
+            kind=v["kind"],
+            at=v["at"],
+            value=v["value"],
+            user=request.user,
+        )
+        return Response(
+            {
+                "signal": signal.pk,
+                "fired": [{"rule": f.rule_id, "cascade": f.cascade_id, "detail": f.detail} for f in fired],
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class EmergencyStopApi(APIView):
+    """GET: the stop's state and audit log. POST engage (operators, admins). DELETE lifts it (admins only)."""
+
+    permission_classes = [HasRole]
+    allowed_roles = OPERATOR_ROLES
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=300)
+
+    @staticmethod
+    def _row(s: EmergencyStop) -> dict:
+        return {
+            "id": s.pk,
+            "engaged_by": getattr(s.engaged_by, "email", None),
+            "engaged_at": s.engaged_at.isoformat(),
+            "reason": s.reason,
+            "lifted_by": getattr(s.lifted_by, "email", None),
+            "lifted_at": s.lifted_at.isoformat() if s.lifted_at else None,
+            "lift_reason": s.lift_reason,
+        }
+
+    @extend_schema(responses=dict)
+    def get(self, request):
+        active = services.emergency_stop_active()
+        log = EmergencyStop.objects.select_related("engaged_by", "lifted_by")[:50]
+        return Response({"engaged": active is not None, "log": [self._row(s) for s in log]})
+
+    @extend_schema(request=InputSerializer, responses={201: dict})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        stop = services.emergency_stop_engage(user=request.user, reason=data.validated_data["reason"])
+        return Response(self._row(stop), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=dict)
+    def delete(self, request):
+        stop = services.emergency_stop_lift(
+            user=request.user, reason=request.data.get("reason", "") if isinstance(request.data, dict) else ""
+        )
+        return Response(self._row(stop))
+
+
+urlpatterns = [
+    path("events/", EventCreateApi.as_view(), name="events"),
+    path("events/<int:pk>/cancel/", EventCancelApi.as_view(), name="event-cancel"),
+    path("events/<int:pk>/opt-out/", EventOptOutApi.as_view(), name="event-opt-out"),
+    path("events/<int:pk>/monitor/", EventMonitorApi.as_view(), name="event-monitor"),
+    path("emergency-events/", EmergencyEventApi.as_view(), name="emergency-events"),
+    path("cascades/", CascadeApi.as_view(), name="cascades"),
+    path("grid-signals/", GridSignalApi.as_view(), name="grid-signals"),
+    path("emergency-stop/", EmergencyStopApi.as_view(), name="emergency-stop"),
+]

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.selectors import premises_visible_to, user_organisations, user_role
+from flexplatform.errors import ApplicationError
 
 from .models import DREvent
 
 
 def events_visible_to(user) -> QuerySet[DREvent]:
-    qs = DREvent.objects.select_related("premise", "zone", "verification", "award")
+    qs = DREvent.objects.select_related("premise", "zone", "verification", "award", "program")
     role = user_role(user)
     if role in (Membership.Role.ADMIN, Membership.Role.AUDITOR):
         return qs
     if role == Membership.Role.GRID_OPERATOR:
-        return qs.filter(award__request__operator__in=user_organisations(user, role=role))
+        from django.db.models import Q
+
+        from accounts.selectors import operator_zone_ids
+
+        return qs.filter(
+            Q(award__request__operator__in=user_organisations(user, role=role))
+            | Q(award__isnull=True, zone_id__in=operator_zone_ids(user))
+        )
     if role in (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR):
         return qs.filter(premise__in=premises_visible_to(user))
     return qs.none()
@@ -28,9 +40,209 @@ def event_days_for_premise(*, premise_id: int, tz: str) -> set:
 
     zone = ZoneInfo(tz)
     days = set()
-    for start, end in DREvent.objects.filter(premise_id=premise_id).exclude(
-        status=DREvent.Status.CANCELLED
-    ).values_list("start", "end"):
+    for start, end in (
+        DREvent.objects.filter(premise_id=premise_id)
+        .exclude(status=DREvent.Status.CANCELLED)
+        .values_list("start", "end")
+    ):
         days.add(start.astimezone(zone).date())
         days.add(end.astimezone(zone).date())
     return days
+
+
+# --- Devices (seam for the accounts device registry) ------------------------------------------------------------
+
+
+def premise_devices(premise) -> list:
+    """The premise's controllable devices as ``DeviceCapability``. Until the accounts device registry is merged,
+    segment defaults (``activation.devices.SEGMENT_DEFAULTS``) with ids ``p<premise id>-<kind>``; then this reads
+    the registry and returns the same dataclass."""
+    from .devices import segment_devices
+
+    return segment_devices(prefix=f"p{premise.pk}", segment=premise.segment)
+
+
+# --- Compliance standing, penalties (read by market and settlement) ---------------------------------------------
+
+
+def resource_suspended(premise) -> bool:
+    """True when the premise is suspended from any program for repeated non-performance (the market refuses its
+    offers while it is)."""
+    from .models import Enrollment
+
+    premise_id = getattr(premise, "pk", premise)
+    return Enrollment.objects.filter(premise_id=premise_id, status=Enrollment.Status.SUSPENDED).exists()
+
+
+def resource_derate(premise) -> Decimal:
+    """The lowest derate factor among the premise's enrollments (1 = full capacity)."""
+    from django.db.models import Min
+
+    from .models import Enrollment
+
+    premise_id = getattr(premise, "pk", premise)
+    return Enrollment.objects.filter(premise_id=premise_id).aggregate(d=Min("derate"))["d"] or Decimal("1")
+
+
+def penalties_for_period(*, start: datetime, end: datetime) -> QuerySet:
+    """Penalties whose event delivery started in ``[start, end)``, for settlement to post to the ledger:
+    each row has ``payer`` (organisation), ``amount`` (Decimal, currency units), ``event``, ``reason``."""
+    from .models import Penalty
+
+    return Penalty.objects.filter(delivery_start__gte=start, delivery_start__lt=end).select_related(
+        "payer", "premise", "event"
+    )
+
+
+# --- Monitoring -----------------------------------------------------------------------------------------------
+
+
+def event_measured_kw(*, event: DREvent, now: datetime | None = None) -> Decimal:
+    """The resource's measured reduction now.
+
+    Meter data first: for the latest interval of the event that has a reading, (baseline - actual) kWh over the
+    interval length, the baseline from ``assessment.services.baseline_compute`` for the event window. Without a
+    reading yet, device telemetry: for each device, its pre-event draw minus its latest draw (summed).
+    A device that has not acknowledged its command contributes nothing.
+    """
+    from assessment.models import BaselineInterval, MeterReading
+
+    from .models import OutboxMessage, Telemetry
+
+    now = now or timezone.now()
+    meter = event.premise.meters.order_by("id").first()
+    if meter is not None:
+        reading = (
+            MeterReading.objects.filter(meter=meter, start__gte=event.start, start__lt=min(event.end, now))
+            .order_by("-start")
+            .first()
+        )
+        if reading is not None:
+            from assessment.services import baseline_compute
+
+            try:
+                baseline = baseline_compute(meter=meter, window_start=event.start, window_end=event.end, now=now)
+            except ApplicationError:  # not enough history: fall back to telemetry
+                baseline = None
+            if baseline is not None:
+                base = (
+                    BaselineInterval.objects.filter(baseline=baseline, start=reading.start)
+                    .values_list("kwh", flat=True)
+                    .first()
+                )
+                if base is not None:
+                    hours = Decimal(meter.interval_minutes) / Decimal(60)
+                    return max((base - reading.kwh) / hours, Decimal("0")).quantize(Decimal("0.001"))
+    acked = set(
+        OutboxMessage.objects.filter(event=event, status=OutboxMessage.Status.ACKNOWLEDGED).values_list(
+            "destination", flat=True
+        )
+    )
+    total = Decimal("0")
+    latest: dict[str, Telemetry] = {}
+    for t in Telemetry.objects.filter(event=event, at__lte=now).order_by("at"):
+        latest[t.device_id] = t
+    for device_id, t in latest.items():
+        if device_id not in acked or t.baseline_kw is None:
+            continue
+        total += max(t.baseline_kw - t.kw, Decimal("0"))
+    return total.quantize(Decimal("0.001"))
+
+
+def event_monitor_rows(*, events) -> list[dict]:
+    """Live rows for the operator console: per event, target, measured kW, acks."""
+    from django.db.models import Count, Q
+
+    from .models import OutboxMessage
+
+    now = timezone.now()
+    counts = {
+        r["event_id"]: r
+        for r in OutboxMessage.objects.filter(event__in=events, channel=OutboxMessage.Channel.MQTT)
+        .exclude(destination__endswith="#restore")
+        .values("event_id")
+        .annotate(
+            total=Count("id"),
+            acked=Count("id", filter=Q(status=OutboxMessage.Status.ACKNOWLEDGED)),
+            no_ack=Count("id", filter=Q(status=OutboxMessage.Status.NO_ACK)),
+            pending=Count("id", filter=Q(status=OutboxMessage.Status.PENDING)),
+        )
+    }
+    rows = []
+    for e in events:
+        c = counts.get(e.pk, {})
+        measured = event_measured_kw(event=e, now=now) if e.status == DREvent.Status.ACTIVE else None
+        rows.append(
+            {
+                "event": e,
+                "devices": c.get("total", 0),
+                "acked": c.get("acked", 0),
+                "no_ack": c.get("no_ack", 0),
+                "pending": c.get("pending", 0),
+                "measured_kw": measured,
+            }
+        )
+    return rows
+
+
+def resource_reliability(premise) -> dict:
+    """Reliability indicators of a resource over its verified events (NERC DADS terms): activation success
+    rate, mean response time, mean duration compliance, mean magnitude achievement, availability factor."""
+    from .models import EventPerformance
+
+    perf = list(EventPerformance.objects.filter(event__premise=premise))
+    called = DREvent.objects.filter(premise=premise).exclude(status=DREvent.Status.SCHEDULED).count()
+    n = len(perf)
+    if not n:
+        return {
+            "events": 0,
+            "success_rate": None,
+            "response_seconds": None,
+            "duration_compliance": None,
+            "magnitude_achievement": None,
+            "availability_factor": None,
+        }
+    responses = [p.response_seconds for p in perf if p.response_seconds is not None]
+    return {
+        "events": n,
+        "success_rate": Decimal(sum(p.activated for p in perf)) / n,
+        "response_seconds": (sum(responses) / len(responses)) if responses else None,
+        "duration_compliance": sum(p.duration_compliance for p in perf) / n,
+        "magnitude_achievement": sum(p.magnitude_achievement for p in perf) / n,
+        "availability_factor": Decimal(sum(p.available for p in perf)) / max(called, n),
+    }
+
+
+def portfolio_response(*, aggregator) -> list[dict]:
+    """Per event window, the aggregator portfolio's target, delivered and count of resources."""
+    from django.db.models import Count, Sum
+
+    rows = (
+        DREvent.objects.filter(premise__aggregator=aggregator)
+        .values("start", "end")
+        .annotate(
+            resources=Count("id"),
+            target_kw=Sum("target_kw"),
+            delivered_kwh=Sum("verification__delivered_kwh"),
+            committed_kwh=Sum("verification__committed_kwh"),
+        )
+        .order_by("-start")
+    )
+    return list(rows)
+
+
+def consumer_events(*, user) -> dict:
+    qs = events_visible_to(user).select_related("program", "opt_out", "performance")
+    now = timezone.now()
+    return {
+        "upcoming": [
+            e
+            for e in qs
+            if e.status in (DREvent.Status.SCHEDULED, DREvent.Status.NOTIFIED, DREvent.Status.ACTIVE) and e.end > now
+        ],
+        "past": [
+            e
+            for e in qs.order_by("-start")
+            if e.status in (DREvent.Status.COMPLETED, DREvent.Status.CANCELLED) or e.end <= now
+        ][:20],
+    }

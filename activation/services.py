@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+import uuid
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from assessment.services import baseline_compute, interval_starts
-from flexplatform.errors import ApplicationError
+from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 from market.models import Award
 
-from .models import DispatchSignal, DREvent, EventVerification, VerificationInterval
+from .models import (
+    Cascade,
+    CascadeStep,
+    DispatchSignal,
+    DREvent,
+    EmergencyStop,
+    Enrollment,
+    EventPerformance,
+    EventVerification,
+    OptOut,
+    OutboxMessage,
+    Penalty,
+    Program,
+    VerificationInterval,
+    WebhookEndpoint,
+)
+from .protocols import mqtt as mqtt_protocol
 
 KWH = Decimal("0.0001")
 
@@ -35,8 +53,11 @@ def _openadr_event_payload(event: DREvent) -> dict:
 
 @transaction.atomic
 def event_create_for_award(*, award_id: int, now: datetime | None = None) -> DREvent:
-    """Each award becomes one event for its resource; created once, then dispatched."""
+    """Each award becomes one event for its resource in the day-ahead market program; created once, then
+    dispatched. The market's gate closure is the award's notice, so the program notice check does not apply;
+    a suspended resource or an engaged emergency stop leaves the event scheduled (not dispatched)."""
     award = Award.objects.select_related("premise").get(pk=award_id)
+    program = market_program()
     event, created = DREvent.objects.get_or_create(
         award=award,
         defaults={
@@ -45,28 +66,147 @@ def event_create_for_award(*, award_id: int, now: datetime | None = None) -> DRE
             "target_kw": award.kw,
             "start": award.window_start,
             "end": award.window_end,
+            "program": program,
+            "source": DREvent.Source.AWARD,
         },
     )
     if created:
-        event_dispatch(event=event, now=now)
+        Enrollment.objects.get_or_create(
+            program=program,
+            premise=award.premise,
+            defaults={"committed_kw": award.kw, "safety_max_kw": award.kw, "tier": 1},
+        )
+        if emergency_stop_active() is None:
+            event_dispatch(event=event, now=now)
     return event
 
 
-@transaction.atomic
 def event_dispatch(*, event: DREvent, now: datetime | None = None) -> DispatchSignal:
-    """Record the dispatch signal for the event's resource and mark the event notified."""
+    """Notify the resource: the OpenADR dispatch signal, one outbox command per device (comfort and safety limits
+    applied), one signed webhook per aggregator endpoint; scheduled -> notified. Refused under an emergency stop
+    and for a cancelled or finished event. Idempotent: unique keys per signal, device and endpoint."""
+    from .devices import translate
+    from .selectors import premise_devices
+
     now = now or timezone.now()
-    event = DREvent.objects.select_for_update().select_related("zone").get(pk=event.pk)
-    signal, _ = DispatchSignal.objects.get_or_create(
-        event=event,
-        premise_id=event.premise_id,
-        defaults={"payload": _openadr_event_payload(event), "channel": DispatchSignal.Channel.OPENADR},
-    )
-    if event.status == DREvent.Status.SCHEDULED:
-        event.status = DREvent.Status.NOTIFIED
-        event.notified_at = now
-        event.save(update_fields=["status", "notified_at"])
+    with transaction.atomic():
+        event = DREvent.objects.select_for_update(of=("self",)).select_related("zone", "program", "premise").get(pk=event.pk)
+        if event.status in (DREvent.Status.CANCELLED, DREvent.Status.COMPLETED):
+            raise ApplicationError(
+                f"Event {event.pk} is {event.status}; it cannot be dispatched.", code="invalid_state"
+            )
+        stop = emergency_stop_active()
+        if stop is not None:
+            raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code="emergency_stop")
+        signal, _ = DispatchSignal.objects.get_or_create(
+            event=event,
+            premise_id=event.premise_id,
+            defaults={"payload": _openadr_event_payload(event), "channel": DispatchSignal.Channel.OPENADR},
+        )
+        enrollment = _enrollment(event)
+        safety = enrollment.safety_max_kw if enrollment else event.target_kw
+        minutes = int((event.end - event.start).total_seconds() // 60)
+        commands = translate(
+            devices=premise_devices(event.premise),
+            reduction_kw=event.target_kw,
+            duration_minutes=minutes,
+            safety_max_kw=safety,
+        )
+        ack_by = now + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
+        for cmd in commands:
+            payload = {
+                "event_id": event.pk,
+                "premise_id": event.premise_id,
+                "start": event.start.isoformat(),
+                "end": event.end.isoformat(),
+                "emergency": event.source == DREvent.Source.EMERGENCY,
+                **cmd.as_payload(),
+            }
+            _outbox_put(
+                event=event,
+                channel=OutboxMessage.Channel.MQTT,
+                destination=cmd.device_id,
+                topic=mqtt_protocol.command_topic(cmd.device_id),
+                payload=payload,
+                now=now,
+                ack_by=ack_by,
+            )
+        if event.premise.aggregator_id:
+            for endpoint in WebhookEndpoint.objects.filter(organisation_id=event.premise.aggregator_id, active=True):
+                _outbox_put(
+                    event=event,
+                    channel=OutboxMessage.Channel.WEBHOOK,
+                    destination=f"endpoint-{endpoint.pk}",
+                    topic=endpoint.url,
+                    payload={
+                        "type": "event.notified",
+                        "event": _openadr_event_payload(event),
+                        "commands": [c.as_payload() for c in commands],
+                    },
+                    now=now,
+                    ack_by=None,
+                )
+        _subscription_notifications(event=event, now=now)
+        if event.status == DREvent.Status.SCHEDULED:
+            event.status = DREvent.Status.NOTIFIED
+            event.notified_at = now
+            event.save(update_fields=["status", "notified_at"])
+        transaction.on_commit(_enqueue_flush)
     return signal
+
+
+def _subscription_notifications(*, event: DREvent, now: datetime) -> None:
+    """OpenADR 3 subscriptions to EVENT CREATE on the event's program: one ``notification`` per callback,
+    through the outbox (POST to callbackUrl with the subscription's bearerToken)."""
+    from .models import OadrSubscription, VenResource
+    from .openadr import event_object
+
+    if not event.program_id:
+        return
+    for sub in OadrSubscription.objects.filter(program_id=event.program_id).select_related("ven"):
+        if sub.ven_id and not VenResource.objects.filter(ven_id=sub.ven_id, premise_id=event.premise_id).exists():
+            continue  # a VEN is told only about events for its resources
+        for n, op in enumerate(sub.object_operations or []):
+            if "EVENT" in op.get("objects", []) and "CREATE" in op.get("operations", []):
+                _outbox_put(
+                    event=event,
+                    channel=OutboxMessage.Channel.WEBHOOK,
+                    destination=f"subscription-{sub.pk}-{n}",
+                    topic=op["callbackUrl"],
+                    payload={
+                        "objectType": "EVENT",
+                        "operation": "POST",
+                        "object": event_object(event),
+                        "bearerToken": op.get("bearerToken"),
+                    },
+                    now=now,
+                    ack_by=None,
+                )
+
+
+def _enqueue_flush() -> None:
+    from . import tasks
+
+    if not getattr(settings, "OUTBOX_FLUSH_ON_COMMIT", True):
+        return
+    tasks.flush_outbox.delay()
+
+
+def _outbox_put(*, event, channel, destination, topic, payload, now, ack_by) -> OutboxMessage:
+    message_id = uuid.uuid4()
+    row, created = OutboxMessage.objects.get_or_create(
+        event=event,
+        channel=channel,
+        destination=destination,
+        defaults={
+            "message_id": message_id,
+            "topic": topic,
+            "payload": {**payload, "message_id": str(message_id)},
+            "next_attempt_at": now,
+            "ack_deadline": ack_by,
+        },
+    )
+    return row
 
 
 def events_advance(*, now: datetime | None = None) -> int:
@@ -75,7 +215,7 @@ def events_advance(*, now: datetime | None = None) -> int:
     changed = 0
     with transaction.atomic():
         changed += DREvent.objects.filter(status=DREvent.Status.NOTIFIED, start__lte=now, end__gt=now).update(
-            status=DREvent.Status.ACTIVE
+            status=DREvent.Status.ACTIVE, activated_at=now
         )
         changed += DREvent.objects.filter(
             status__in=[DREvent.Status.NOTIFIED, DREvent.Status.ACTIVE], end__lte=now
@@ -92,7 +232,7 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
 
     now = now or timezone.now()
     with transaction.atomic():
-        event = DREvent.objects.select_for_update().select_related("premise").get(pk=event_id)
+        event = DREvent.objects.select_for_update(of=("self",)).select_related("premise", "program").get(pk=event_id)
         existing = EventVerification.objects.filter(event=event).first()
         if existing is not None:
             return existing
@@ -113,7 +253,9 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
             )
         rows = []
         for s in starts:
-            delivered = max(base[s] - actual[s], Decimal("0"))
+            delivered = base[s] - actual[s]
+            if not (event.program_id and event.program.allows_negative_credit):
+                delivered = max(delivered, Decimal("0"))
             rows.append((s, base[s], actual[s], delivered))
         hours = Decimal((event.end - event.start).total_seconds()) / Decimal(3600)
         verification = EventVerification.objects.create(
@@ -127,24 +269,24 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
         )
         VerificationInterval.objects.bulk_create(
             [
-                VerificationInterval(
-                    verification=verification, start=s, baseline_kwh=b, actual_kwh=a, delivered_kwh=d
-                )
+                VerificationInterval(verification=verification, start=s, baseline_kwh=b, actual_kwh=a, delivered_kwh=d)
                 for s, b, a, d in rows
             ]
         )
-        from settlement import tasks as settlement_tasks
+        _performance_and_compliance(event=event, verification=verification, rows=rows, now=now)
+        if event.award_id:
+            from settlement import tasks as settlement_tasks
 
-        transaction.on_commit(lambda: settlement_tasks.settle_event.delay(event.pk))
+            transaction.on_commit(lambda: settlement_tasks.settle_event.delay(event.pk))
     return verification
 
 
 def events_verify_due(*, now: datetime | None = None) -> list[int]:
     """Verify every completed event without a verification whose meter data is complete."""
     verified = []
-    for event_id in DREvent.objects.filter(
-        status=DREvent.Status.COMPLETED, verification__isnull=True
-    ).values_list("pk", flat=True):
+    for event_id in DREvent.objects.filter(status=DREvent.Status.COMPLETED, verification__isnull=True).values_list(
+        "pk", flat=True
+    ):
         try:
             event_verify(event_id=event_id, now=now)
         except ApplicationError as exc:
@@ -153,3 +295,997 @@ def events_verify_due(*, now: datetime | None = None) -> list[int]:
             continue
         verified.append(event_id)
     return verified
+
+
+# --- Programs, enrollments ------------------------------------------------------------------------------------
+
+MARKET_PROGRAM_CODE = "day-ahead-market"
+EMERGENCY_PROGRAM_CODE = "emergency"
+MONEY = Decimal("0.01")
+
+
+def market_program() -> Program:
+    """The program market awards run under (the day-ahead market's performance and penalty rules)."""
+    program, _ = Program.objects.get_or_create(
+        code=MARKET_PROGRAM_CODE,
+        defaults={
+            "name": "Day-ahead flexibility market",
+            "notice_minutes": 0,
+            "max_events_per_day": 2,
+            "max_events_per_month": 31,
+            "penalty_rate_per_mwh": Decimal("100.00"),
+            "opt_out_consequence": Program.OptOutConsequence.PENALTY,
+        },
+    )
+    return program
+
+
+def program_create(**fields) -> Program:
+    program = Program(**fields)
+    program.full_clean()
+    program.save()
+    return program
+
+
+def enrollment_create(
+    *,
+    program: Program,
+    premise,
+    committed_kw: Decimal,
+    safety_max_kw: Decimal | None = None,
+    tier: int = 1,
+    response_minutes: int = 10,
+) -> Enrollment:
+    if committed_kw <= 0:
+        raise ApplicationError("Committed kW must be positive.", fields={"committed_kw": ["Must be positive."]})
+    enrollment, _ = Enrollment.objects.get_or_create(
+        program=program,
+        premise=premise,
+        defaults={
+            "committed_kw": committed_kw,
+            "safety_max_kw": safety_max_kw or committed_kw,
+            "tier": tier,
+            "response_minutes": response_minutes,
+        },
+    )
+    return enrollment
+
+
+def _enrollment(event: DREvent) -> Enrollment | None:
+    if not event.program_id:
+        return None
+    return Enrollment.objects.filter(program_id=event.program_id, premise_id=event.premise_id).first()
+
+
+# --- Emergency stop -------------------------------------------------------------------------------------------
+
+
+def emergency_stop_active() -> EmergencyStop | None:
+    return EmergencyStop.objects.filter(engaged=True).first()
+
+
+def emergency_stop_engage(*, user, reason: str, now: datetime | None = None) -> EmergencyStop:
+    """Halt all automated dispatch now: no new dispatch, the outbox holds every unsent command, running cascades
+    are halted. Any operator or admin may engage; the row is the audit record. Engaging twice returns the first."""
+    from accounts.models import Membership
+    from accounts.selectors import user_role
+
+    if user_role(user) not in (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN):
+        raise NotPermitted("Only grid operators and admins may engage the emergency stop.")
+    if not reason.strip():
+        raise ApplicationError("Give a reason.", fields={"reason": ["This field is required."]})
+    now = now or timezone.now()
+    with transaction.atomic():
+        existing = EmergencyStop.objects.select_for_update().filter(engaged=True).first()
+        if existing is not None:
+            return existing
+        try:
+            with transaction.atomic():
+                stop = EmergencyStop.objects.create(engaged_by=user, engaged_at=now, reason=reason[:300])
+        except IntegrityError:  # engaged concurrently by someone else
+            return EmergencyStop.objects.get(engaged=True)
+        for cascade in Cascade.objects.select_for_update().filter(status=Cascade.Status.RUNNING):
+            cascade.status = Cascade.Status.HALTED
+            cascade.save(update_fields=["status"])
+            CascadeStep.objects.create(
+                cascade=cascade,
+                tier=cascade.current_tier,
+                action=CascadeStep.Action.HALTED,
+                at=now,
+                detail=f"Emergency stop {stop.pk}: {reason[:200]}",
+            )
+    return stop
+
+
+def emergency_stop_lift(*, user, reason: str = "", now: datetime | None = None) -> EmergencyStop:
+    """Lift the engaged stop: admins only. Held outbox messages go out on the next flush."""
+    from accounts.models import Membership
+    from accounts.selectors import user_role
+
+    if user_role(user) != Membership.Role.ADMIN:
+        raise NotPermitted("Only a platform admin may lift the emergency stop.")
+    now = now or timezone.now()
+    with transaction.atomic():
+        stop = EmergencyStop.objects.select_for_update().filter(engaged=True).first()
+        if stop is None:
+            raise ApplicationError("The emergency stop is not engaged.", code="invalid_state")
+        stop.lifted_by = user
+        stop.lifted_at = now
+        stop.lift_reason = reason[:300]
+        stop.engaged = None
+        stop.save(update_fields=["lifted_by", "lifted_at", "lift_reason", "engaged"])
+        transaction.on_commit(_enqueue_flush)
+    return stop
+
+
+# --- Events: creation with notice and caps, lifecycle, opt-out ------------------------------------------------
+
+
+def _check_caps(*, program: Program, premise, start: datetime) -> None:
+    """Max events per local day and per local month for the premise (every non-cancelled event counts)."""
+    from zoneinfo import ZoneInfo
+
+    local = start.astimezone(ZoneInfo(premise.timezone))
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    month_start = day_start.replace(day=1)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    live = DREvent.objects.filter(premise=premise).exclude(status=DREvent.Status.CANCELLED)
+    per_day = live.filter(start__gte=day_start, start__lt=day_start + timedelta(days=1)).count()
+    if per_day >= program.max_events_per_day:
+        raise Conflict(
+            f"{premise} already has {per_day} event(s) that day (program max {program.max_events_per_day}).",
+            code="cap_per_day",
+        )
+    per_month = live.filter(start__gte=month_start, start__lt=next_month).count()
+    if per_month >= program.max_events_per_month:
+        raise Conflict(
+            f"{premise} already has {per_month} event(s) that month (program max {program.max_events_per_month}).",
+            code="cap_per_month",
+        )
+
+
+def event_create(
+    *,
+    program: Program,
+    premise,
+    target_kw: Decimal,
+    start: datetime,
+    end: datetime,
+    source: str = DREvent.Source.OPERATOR,
+    created_by=None,
+    cascade: Cascade | None = None,
+    tier: int | None = None,
+    now: datetime | None = None,
+    dispatch: bool = True,
+) -> DREvent:
+    """An event for one enrolled resource. Refused: window reversed or past, notice shorter than the program's,
+    resource not enrolled or suspended, target above its available (derated) kW or safety limit, caps reached,
+    emergency stop engaged."""
+    now = now or timezone.now()
+    if end <= start:
+        raise ApplicationError("The event must end after it starts.", fields={"end": ["Must be after start."]})
+    if end <= now:
+        raise ApplicationError("The event window is over.", fields={"end": ["Must be in the future."]})
+    if target_kw <= 0:
+        raise ApplicationError("Target must be positive.", fields={"target_kw": ["Must be positive."]})
+    if start - now < timedelta(minutes=program.notice_minutes):
+        raise ApplicationError(
+            f"The program needs {program.notice_minutes} minutes' notice; the event starts in "
+            f"{max(int((start - now).total_seconds() // 60), 0)}.",
+            code="notice_too_short",
+            fields={"start": [f"At least {program.notice_minutes} minutes from now."]},
+        )
+    if emergency_stop_active() is not None:
+        raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code="emergency_stop")
+    with transaction.atomic():
+        enrollment = Enrollment.objects.select_for_update().filter(program=program, premise=premise).first()
+        if enrollment is None:
+            raise ApplicationError(f"{premise} is not enrolled in {program}.", code="not_enrolled")
+        if enrollment.status == Enrollment.Status.SUSPENDED:
+            raise Conflict(f"{premise} is suspended from {program}.", code="resource_suspended")
+        available = (enrollment.committed_kw * enrollment.derate).quantize(Decimal("0.001"))
+        limit = min(available, enrollment.safety_max_kw)
+        if target_kw > limit:
+            raise ApplicationError(
+                f"Target {target_kw} kW is above the resource's available {limit} kW.",
+                code="above_capacity",
+                fields={"target_kw": [f"At most {limit} kW."]},
+            )
+        _check_caps(program=program, premise=premise, start=start)
+        event = DREvent.objects.create(
+            premise=premise,
+            zone=premise.grid_zone,
+            target_kw=target_kw,
+            start=start,
+            end=end,
+            program=program,
+            source=source,
+            created_by=created_by,
+            cascade=cascade,
+            tier=tier,
+        )
+        if dispatch:
+            event_dispatch(event=event, now=now)
+            event.refresh_from_db()
+    return event
+
+
+def event_activate(*, event_id: int, now: datetime | None = None) -> DREvent:
+    """notified -> active, once the window has started."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        event = DREvent.objects.select_for_update().get(pk=event_id)
+        if event.status == DREvent.Status.ACTIVE:
+            return event
+        if event.status != DREvent.Status.NOTIFIED:
+            raise ApplicationError(f"Event {event.pk} is {event.status}, not notified.", code="invalid_state")
+        if now < event.start:
+            raise ApplicationError(f"Event {event.pk} starts at {event.start.isoformat()}.", code="not_started")
+        event.status = DREvent.Status.ACTIVE
+        event.activated_at = now
+        event.save(update_fields=["status", "activated_at"])
+    return event
+
+
+def event_complete(*, event_id: int, now: datetime | None = None) -> DREvent:
+    """active -> completed, once the window has ended."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        event = DREvent.objects.select_for_update().get(pk=event_id)
+        if event.status == DREvent.Status.COMPLETED:
+            return event
+        if event.status != DREvent.Status.ACTIVE:
+            raise ApplicationError(f"Event {event.pk} is {event.status}, not active.", code="invalid_state")
+        if now < event.end:
+            raise ApplicationError(f"Event {event.pk} ends at {event.end.isoformat()}.", code="not_ended")
+        event.status = DREvent.Status.COMPLETED
+        event.completed_at = now
+        event.save(update_fields=["status", "completed_at"])
+    return event
+
+
+def _cancel(event: DREvent, *, reason: str, now: datetime) -> None:
+    event.status = DREvent.Status.CANCELLED
+    event.cancelled_at = now
+    event.cancel_reason = reason[:200]
+    event.save(update_fields=["status", "cancelled_at", "cancel_reason"])
+    OutboxMessage.objects.filter(event=event, status=OutboxMessage.Status.PENDING).update(
+        status=OutboxMessage.Status.CANCELLED
+    )
+    # Devices that already have the command get a restore command (through the outbox too).
+    for row in OutboxMessage.objects.filter(
+        event=event,
+        channel=OutboxMessage.Channel.MQTT,
+        status__in=[OutboxMessage.Status.SENT, OutboxMessage.Status.ACKNOWLEDGED, OutboxMessage.Status.NO_ACK],
+    ).exclude(destination__endswith="#restore"):
+        _outbox_put(
+            event=event,
+            channel=OutboxMessage.Channel.MQTT,
+            destination=f"{row.destination}#restore",
+            topic=row.topic,
+            payload={"event_id": event.pk, "device_id": row.destination, "command": "RESTORE"},
+            now=now,
+            ack_by=None,
+        )
+    transaction.on_commit(_enqueue_flush)
+
+
+def event_cancel(*, event_id: int, user=None, reason: str = "", now: datetime | None = None) -> DREvent:
+    """scheduled/notified/active -> cancelled (by the operator); devices are told to restore."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        event = DREvent.objects.select_for_update().get(pk=event_id)
+        if event.status == DREvent.Status.CANCELLED:
+            return event
+        if event.status == DREvent.Status.COMPLETED:
+            raise ApplicationError(f"Event {event.pk} has completed.", code="invalid_state")
+        _cancel(event, reason=reason or "cancelled by the operator", now=now)
+    return event
+
+
+def event_opt_out(*, event_id: int, user, now: datetime | None = None) -> OptOut:
+    """The consumer opts the premise out, before or during the event; the program's consequence is recorded
+    (forfeit: no payment; penalty: the remaining committed energy charged at the penalty rate)."""
+    from accounts.selectors import premises_visible_to
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        event = DREvent.objects.select_for_update(of=("self",)).select_related("program", "premise").get(pk=event_id)
+        if not premises_visible_to(user).filter(pk=event.premise_id).exists():
+            raise NotPermitted("This event is not for one of your premises.")
+        existing = OptOut.objects.filter(event=event).first()
+        if existing is not None:
+            return existing
+        if event.status in (DREvent.Status.COMPLETED, DREvent.Status.CANCELLED) or now >= event.end:
+            raise ApplicationError(f"Event {event.pk} is over; it can no longer be opted out of.", code="invalid_state")
+        phase = OptOut.Phase.DURING if now >= event.start else OptOut.Phase.BEFORE
+        program = event.program or market_program()
+        opt = OptOut.objects.create(
+            event=event, user=user, phase=phase, consequence=program.opt_out_consequence, at=now
+        )
+        if program.opt_out_consequence == Program.OptOutConsequence.PENALTY and program.penalty_rate_per_mwh > 0:
+            remaining_h = Decimal((event.end - max(now, event.start)).total_seconds()) / Decimal(3600)
+            shortfall = (event.target_kw * remaining_h).quantize(KWH)
+            Penalty.objects.create(
+                event=event,
+                premise=event.premise,
+                payer=event.premise.organisation,
+                reason=Penalty.Reason.OPT_OUT,
+                shortfall_kwh=shortfall,
+                rate_per_mwh=program.penalty_rate_per_mwh,
+                amount=(shortfall * program.penalty_rate_per_mwh / 1000).quantize(MONEY, rounding=ROUND_HALF_UP),
+                delivery_start=event.start,
+                created_at=now,
+            )
+        _cancel(event, reason=f"opted out ({phase})", now=now)
+    return opt
+
+
+# --- Emergency events -----------------------------------------------------------------------------------------
+
+
+def emergency_event_create(
+    *, program: Program, zone, start: datetime, end: datetime, user, now: datetime | None = None
+) -> list[DREvent]:
+    """Dispatch every resource enrolled in the emergency program in the zone at once, whatever its market
+    position, each at its committed (derated) kW and never past its safety limit. Caps of the emergency
+    program still apply (a capped resource is skipped, not the whole event)."""
+    from accounts.models import Membership
+    from accounts.selectors import user_role, zone_with_descendant_ids
+
+    if program.kind != Program.Kind.EMERGENCY:
+        raise ApplicationError(
+            f"{program} is not an emergency program.", fields={"program": ["Not an emergency program."]}
+        )
+    if user_role(user) not in (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN):
+        raise NotPermitted("Only grid operators may call emergency events.")
+    now = now or timezone.now()
+    zone_ids = zone_with_descendant_ids([zone])
+    events = []
+    with transaction.atomic():
+        enrollments = (
+            Enrollment.objects.filter(program=program, premise__grid_zone_id__in=zone_ids)
+            .exclude(status=Enrollment.Status.SUSPENDED)
+            .select_related("premise")
+            .order_by("premise_id")
+        )
+        for e in enrollments:
+            kw = min((e.committed_kw * e.derate).quantize(Decimal("0.001")), e.safety_max_kw)
+            try:
+                with transaction.atomic():
+                    events.append(
+                        event_create(
+                            program=program,
+                            premise=e.premise,
+                            target_kw=kw,
+                            start=start,
+                            end=end,
+                            source=DREvent.Source.EMERGENCY,
+                            created_by=user,
+                            now=now,
+                        )
+                    )
+            except Conflict as exc:
+                if exc.code not in ("cap_per_day", "cap_per_month"):
+                    raise
+    return events
+
+
+# --- Cascades -------------------------------------------------------------------------------------------------
+
+
+def _tier_enrollments(cascade: Cascade, tier: int):
+    from accounts.selectors import zone_with_descendant_ids
+
+    zone_ids = zone_with_descendant_ids([cascade.zone])
+    return (
+        Enrollment.objects.filter(program=cascade.program, tier=tier, premise__grid_zone_id__in=zone_ids)
+        .exclude(status=Enrollment.Status.SUSPENDED)
+        .select_related("premise")
+        .order_by("premise_id")
+    )
+
+
+def _dispatch_tier(cascade: Cascade, tier: int, need_kw: Decimal, now: datetime) -> Decimal:
+    dispatched = Decimal("0")
+    max_response = 0
+    for e in _tier_enrollments(cascade, tier):
+        if dispatched >= need_kw:
+            break
+        kw = min((e.committed_kw * e.derate).quantize(Decimal("0.001")), e.safety_max_kw, need_kw - dispatched)
+        if kw <= 0:
+            continue
+        try:
+            with transaction.atomic():
+                event_create(
+                    program=cascade.program,
+                    premise=e.premise,
+                    target_kw=kw,
+                    start=max(cascade.start, now),
+                    end=cascade.end,
+                    source=DREvent.Source.CASCADE,
+                    cascade=cascade,
+                    tier=tier,
+                    now=now,
+                    created_by=cascade.created_by,
+                )
+        except (Conflict, ApplicationError) as exc:
+            CascadeStep.objects.create(
+                cascade=cascade,
+                tier=tier,
+                action=CascadeStep.Action.DISPATCH,
+                at=now,
+                detail=f"{e.premise} skipped: {exc.detail}"[:300],
+            )
+            continue
+        dispatched += kw
+        max_response = max(max_response, e.response_minutes)
+    cascade.current_tier = tier
+    cascade.next_check_at = max(cascade.start, now) + timedelta(minutes=max_response or 1)
+    cascade.save(update_fields=["current_tier", "next_check_at"])
+    CascadeStep.objects.create(
+        cascade=cascade,
+        tier=tier,
+        action=CascadeStep.Action.DISPATCH,
+        at=now,
+        dispatched_kw=dispatched,
+        detail=f"Tier {tier}: {dispatched} kW of {need_kw} kW needed",
+    )
+    return dispatched
+
+
+def _tiers(cascade: Cascade) -> list[int]:
+    from accounts.selectors import zone_with_descendant_ids
+
+    return sorted(
+        set(
+            Enrollment.objects.filter(
+                program=cascade.program, premise__grid_zone_id__in=zone_with_descendant_ids([cascade.zone])
+            ).values_list("tier", flat=True)
+        )
+    )
+
+
+def cascade_start(
+    *,
+    program: Program,
+    zone,
+    target_kw: Decimal,
+    start: datetime,
+    end: datetime,
+    user=None,
+    source: str = DREvent.Source.OPERATOR,
+    now: datetime | None = None,
+) -> Cascade:
+    """Target kW in a zone: tier 1 (the fastest) is dispatched now; later tiers by :func:`cascades_evaluate`."""
+    now = now or timezone.now()
+    if target_kw <= 0:
+        raise ApplicationError("Target must be positive.", fields={"target_kw": ["Must be positive."]})
+    if end <= start:
+        raise ApplicationError("The cascade must end after it starts.", fields={"end": ["Must be after start."]})
+    if emergency_stop_active() is not None:
+        raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code="emergency_stop")
+    with transaction.atomic():
+        cascade = Cascade.objects.create(
+            program=program, zone=zone, target_kw=target_kw, start=start, end=end, created_by=user, source=source
+        )
+        tiers = _tiers(cascade)
+        if not tiers:
+            cascade.status = Cascade.Status.EXHAUSTED
+            cascade.save(update_fields=["status"])
+            CascadeStep.objects.create(
+                cascade=cascade,
+                tier=0,
+                action=CascadeStep.Action.EXHAUSTED,
+                at=now,
+                detail="No enrolled resources in the zone.",
+            )
+            return cascade
+        _dispatch_tier(cascade, tiers[0], target_kw, now)
+    return cascade
+
+
+def cascade_evaluate(*, cascade_id: int, now: datetime | None = None) -> Cascade:
+    """After the current tier's response time: measure; met -> done; short -> dispatch the next tier for the
+    shortfall; no tier left -> exhausted. Every step is recorded."""
+    from .selectors import event_measured_kw
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        cascade = Cascade.objects.select_for_update().get(pk=cascade_id)
+        if cascade.status != Cascade.Status.RUNNING:
+            return cascade
+        if emergency_stop_active() is not None:
+            cascade.status = Cascade.Status.HALTED
+            cascade.save(update_fields=["status"])
+            CascadeStep.objects.create(
+                cascade=cascade, tier=cascade.current_tier, action=CascadeStep.Action.HALTED, at=now
+            )
+            return cascade
+        measured = sum(
+            (event_measured_kw(event=e, now=now) for e in cascade.events.exclude(status=DREvent.Status.CANCELLED)),
+            Decimal("0"),
+        ).quantize(Decimal("0.001"))
+        CascadeStep.objects.create(
+            cascade=cascade,
+            tier=cascade.current_tier,
+            action=CascadeStep.Action.MEASURE,
+            at=now,
+            measured_kw=measured,
+            detail=f"{measured} kW of {cascade.target_kw} kW",
+        )
+        if measured >= cascade.target_kw:
+            cascade.status = Cascade.Status.MET
+            cascade.save(update_fields=["status"])
+            CascadeStep.objects.create(
+                cascade=cascade, tier=cascade.current_tier, action=CascadeStep.Action.MET, at=now, measured_kw=measured
+            )
+            return cascade
+        later = [t for t in _tiers(cascade) if t > cascade.current_tier]
+        if not later or now >= cascade.end:
+            cascade.status = Cascade.Status.EXHAUSTED
+            cascade.save(update_fields=["status"])
+            CascadeStep.objects.create(
+                cascade=cascade,
+                tier=cascade.current_tier,
+                action=CascadeStep.Action.EXHAUSTED,
+                at=now,
+                measured_kw=measured,
+                detail=f"Short by {cascade.target_kw - measured} kW",
+            )
+            return cascade
+        CascadeStep.objects.create(
+            cascade=cascade,
+            tier=later[0],
+            action=CascadeStep.Action.ESCALATE,
+            at=now,
+            measured_kw=measured,
+            detail=f"Short by {cascade.target_kw - measured} kW",
+        )
+        _dispatch_tier(cascade, later[0], cascade.target_kw - measured, now)
+    return cascade
+
+
+def cascades_evaluate_due(*, now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    ids = list(
+        Cascade.objects.filter(status=Cascade.Status.RUNNING, next_check_at__lte=now).values_list("pk", flat=True)
+    )
+    for pk in ids:
+        cascade_evaluate(cascade_id=pk, now=now)
+    return ids
+
+
+# --- Grid signals and trigger rules ---------------------------------------------------------------------------
+
+
+def grid_signal_post(
+    *, operator, zone, kind: str, at: datetime, value: Decimal, user=None, now: datetime | None = None
+):
+    """Record one value of the operator's grid-signal feed, then fire every active rule it crosses (once)."""
+    from .models import GridSignal, TriggerFiring, TriggerRule
+
+    now = now or timezone.now()
+    if kind not in GridSignal.Kind.values:
+        raise ApplicationError(
+            "Unknown signal kind.", fields={"kind": [f"One of {', '.join(GridSignal.Kind.values)}."]}
+        )
+    with transaction.atomic():
+        signal, _ = GridSignal.objects.get_or_create(
+            zone=zone, kind=kind, at=at, defaults={"operator": operator, "value": value}
+        )
+        fired = []
+        for rule in TriggerRule.objects.filter(kind=kind, zone=zone, active=True).select_related("program"):
+            if not rule.crossed(signal.value) or TriggerFiring.objects.filter(rule=rule, signal=signal).exists():
+                continue
+            start = max(signal.at + timedelta(minutes=rule.lead_minutes), now)
+            try:
+                with transaction.atomic():
+                    cascade = cascade_start(
+                        program=rule.program,
+                        zone=rule.zone,
+                        target_kw=rule.target_kw,
+                        start=start,
+                        end=start + timedelta(minutes=rule.duration_minutes),
+                        user=user,
+                        source=DREvent.Source.TRIGGER,
+                        now=now,
+                    )
+                detail = f"{kind} {signal.value} crossed {rule.threshold}"
+            except ApplicationError as exc:
+                cascade, detail = None, f"not dispatched: {exc.detail}"
+            fired.append(
+                TriggerFiring.objects.create(rule=rule, signal=signal, cascade=cascade, at=now, detail=detail[:300])
+            )
+    return signal, fired
+
+
+# --- Outbox delivery, acknowledgements, telemetry -------------------------------------------------------------
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(
+        seconds=min(settings.OUTBOX_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), settings.OUTBOX_BACKOFF_MAX_SECONDS)
+    )
+
+
+def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=None) -> dict:
+    """Send what is due. Held entirely while the emergency stop is engaged. A row is marked sent only after the
+    broker's PUBACK (or the endpoint's 2xx); on failure it stays pending with exponential backoff. MQTT rows are
+    never given up (never lost); webhooks after WEBHOOK_MAX_ATTEMPTS."""
+    from .protocols import webhooks
+
+    now = now or timezone.now()
+    result = {"sent": 0, "failed": 0, "held": 0}
+    if emergency_stop_active() is not None:
+        result["held"] = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).count()
+        return result
+    own = publisher is None
+    with transaction.atomic():
+        qs = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now).order_by("id")
+        rows = list(qs.select_for_update(skip_locked=True)[:limit])
+        mqtt_rows = [r for r in rows if r.channel == OutboxMessage.Channel.MQTT]
+        hook_rows = [r for r in rows if r.channel == OutboxMessage.Channel.WEBHOOK]
+        if mqtt_rows:
+            ok: list[bool]
+            error = ""
+            try:
+                publisher = publisher or mqtt_protocol.MqttPublisher()
+                ok = publisher.publish_many([(r.topic, r.payload) for r in mqtt_rows])
+            except mqtt_protocol.BrokerUnavailable as exc:
+                ok, error = [False] * len(mqtt_rows), str(exc)[:500]
+            finally:
+                if own and publisher is not None:
+                    publisher.close()
+            sent_at = timezone.now()
+            _mark_mqtt_results(mqtt_rows, ok, sent_at=sent_at, now=now, error=error)
+            result["sent"] += sum(ok)
+            result["failed"] += len(ok) - sum(ok)
+        for row in hook_rows:
+            row.attempts += 1
+            if row.destination.startswith("subscription-"):
+                body = {k: v for k, v in row.payload.items() if k not in ("bearerToken", "message_id")}
+                res = webhooks.deliver_notification(url=row.topic, bearer=row.payload.get("bearerToken"), payload=body)
+                endpoint = True
+            else:
+                endpoint = WebhookEndpoint.objects.filter(pk=int(row.destination.split("-")[1])).first()
+                if endpoint is not None and endpoint.active:
+                    res = webhooks.deliver(
+                        url=endpoint.url, secret=endpoint.secret, message_id=str(row.message_id), payload=row.payload
+                    )
+            if endpoint is None or endpoint is not True and not endpoint.active:
+                row.status, row.last_error = OutboxMessage.Status.CANCELLED, "endpoint removed"
+            else:
+                if res.ok:
+                    row.status, row.sent_at, row.acked_at = (
+                        OutboxMessage.Status.ACKNOWLEDGED,
+                        timezone.now(),
+                        timezone.now(),
+                    )
+                    result["sent"] += 1
+                else:
+                    row.last_error = (res.error or f"HTTP {res.status}")[:500]
+                    result["failed"] += 1
+                    if row.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+                        row.status = OutboxMessage.Status.FAILED
+                    else:
+                        row.next_attempt_at = now + _backoff(row.attempts)
+            row.save(update_fields=["attempts", "status", "sent_at", "acked_at", "last_error", "next_attempt_at"])
+        event_ids = {r.event_id for r in mqtt_rows if r.status == OutboxMessage.Status.SENT}
+        if event_ids:
+            DispatchSignal.objects.filter(event_id__in=event_ids, status=DispatchSignal.Status.PENDING).update(
+                status=DispatchSignal.Status.SENT, sent_at=timezone.now()
+            )
+    return result
+
+
+def _mark_mqtt_results(rows, ok, *, sent_at: datetime, now: datetime, error: str) -> None:
+    """Record publish outcomes with a few set-based UPDATEs (grouped by outcome and attempt count)."""
+    from django.db.models import F
+
+    ack_by = sent_at + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
+    good = [r.pk for r, g in zip(rows, ok, strict=True) if g]
+    for i in range(0, len(good), 1000):
+        chunk = good[i : i + 1000]
+        OutboxMessage.objects.filter(pk__in=chunk).update(
+            status=OutboxMessage.Status.SENT, sent_at=sent_at, attempts=F("attempts") + 1, last_error=""
+        )
+        OutboxMessage.objects.filter(pk__in=chunk, ack_deadline__isnull=False).update(ack_deadline=ack_by)
+    by_attempts: dict[int, list[int]] = {}
+    for r, g in zip(rows, ok, strict=True):
+        if not g:
+            by_attempts.setdefault(r.attempts + 1, []).append(r.pk)
+    for attempts, pks in by_attempts.items():
+        for i in range(0, len(pks), 1000):
+            OutboxMessage.objects.filter(pk__in=pks[i : i + 1000]).update(
+                attempts=attempts,
+                next_attempt_at=now + _backoff(attempts),
+                last_error=error or "not acknowledged by the broker",
+            )
+    for r, g in zip(rows, ok, strict=True):
+        r.status = OutboxMessage.Status.SENT if g else r.status
+
+
+def device_ack_record(*, message_id: str, device_id: str, now: datetime | None = None) -> bool:
+    """A device acknowledged a command. Idempotent; an ack after the deadline still counts as received."""
+    now = now or timezone.now()
+    try:
+        mid = uuid.UUID(str(message_id))
+    except ValueError:
+        return False
+    updated = OutboxMessage.objects.filter(
+        message_id=mid, destination=device_id, status__in=[OutboxMessage.Status.SENT, OutboxMessage.Status.NO_ACK]
+    ).update(status=OutboxMessage.Status.ACKNOWLEDGED, acked_at=now)
+    return bool(updated)
+
+
+def device_acks_record(*, acks: list[tuple[str, str, datetime]]) -> int:
+    """Batch of (message_id, device_id, at) acknowledgements (the MQTT listener's path): one transaction, an
+    ack counts only for the device the message was sent to and only once."""
+    parsed = {}
+    for message_id, device_id, at in acks:
+        try:
+            parsed[uuid.UUID(str(message_id))] = (device_id, at)
+        except ValueError:
+            continue
+    n = 0
+    ids = list(parsed)
+    with transaction.atomic():
+        for i in range(0, len(ids), 500):
+            rows = list(
+                OutboxMessage.objects.select_for_update().filter(
+                    message_id__in=ids[i : i + 500], status__in=[OutboxMessage.Status.SENT, OutboxMessage.Status.NO_ACK]
+                )
+            )
+            rows = [r for r in rows if r.destination == parsed[r.message_id][0]]
+            for r in rows:
+                r.status, r.acked_at = OutboxMessage.Status.ACKNOWLEDGED, parsed[r.message_id][1]
+            OutboxMessage.objects.bulk_update(rows, ["status", "acked_at"], batch_size=500)
+            n += len(rows)
+    return n
+
+
+def acks_overdue_mark(*, now: datetime | None = None) -> list[int]:
+    """Mark commands not acknowledged by their deadline; running cascades with such devices are evaluated now
+    (the device counts as delivering nothing, so the cascade escalates)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        overdue = OutboxMessage.objects.filter(
+            status=OutboxMessage.Status.SENT, channel=OutboxMessage.Channel.MQTT, ack_deadline__lte=now
+        )
+        event_ids = set(overdue.values_list("event_id", flat=True))
+        overdue.update(status=OutboxMessage.Status.NO_ACK)
+        cascades = set(
+            Cascade.objects.filter(events__in=event_ids, status=Cascade.Status.RUNNING).values_list("pk", flat=True)
+        )
+        Cascade.objects.filter(pk__in=cascades).update(next_check_at=now)
+    for pk in cascades:
+        cascade_evaluate(cascade_id=pk, now=now)
+    return sorted(event_ids)
+
+
+def telemetry_record(*, device_id: str, data: dict, now: datetime | None = None) -> bool:
+    """One telemetry message from a device: {"premise_id", "kw", "baseline_kw"?, "event_id"?, "at"?}."""
+    from accounts.models import Premise
+
+    from .models import Telemetry
+
+    try:
+        premise_id = int(data["premise_id"])
+        kw = Decimal(str(data["kw"])).quantize(Decimal("0.001"))
+        base = data.get("baseline_kw")
+        base = Decimal(str(base)).quantize(Decimal("0.001")) if base is not None else None
+        at = datetime.fromisoformat(data["at"]) if data.get("at") else (now or timezone.now())
+        event_id = int(data["event_id"]) if data.get("event_id") else None
+    except (KeyError, ValueError, TypeError, ArithmeticError):
+        return False
+    if at.tzinfo is None or not Premise.objects.filter(pk=premise_id).exists():
+        return False
+    if event_id and not DREvent.objects.filter(pk=event_id, premise_id=premise_id).exists():
+        event_id = None
+    _, created = Telemetry.objects.get_or_create(
+        device_id=device_id,
+        at=at,
+        defaults={"premise_id": premise_id, "kw": kw, "baseline_kw": base, "event_id": event_id},
+    )
+    return created
+
+
+def webhook_endpoint_create(*, organisation, url: str, secret: str) -> WebhookEndpoint:
+    if len(secret) < 16:
+        raise ApplicationError(
+            "The secret must be at least 16 characters.", fields={"secret": ["At least 16 characters."]}
+        )
+    return WebhookEndpoint.objects.create(organisation=organisation, url=url, secret=secret)
+
+
+# --- Performance, penalties, derating and suspension ----------------------------------------------------------
+
+
+def _performance_and_compliance(*, event: DREvent, verification: EventVerification, rows, now: datetime) -> None:
+    """Reliability indicators of the event, then the program's compliance rules.
+
+    * magnitude achievement = delivered / committed kWh
+    * duration compliance = share of intervals delivering >= threshold x the interval's committed kWh
+    * response time = from the event start to the first such interval's end
+    * available = not opted out and, if the resource has devices, at least one acknowledged command
+    * activated (success) = available and magnitude >= program threshold
+    Below the threshold: a penalty of (committed - delivered) kWh x penalty rate, and a failure on the
+    enrollment; ``derate_after_failures`` consecutive failures derate it, ``suspend_after_failures`` suspend it.
+    """
+    program = event.program
+    threshold = program.performance_threshold if program else Decimal("0.75")
+    committed = verification.committed_kwh
+    magnitude = (verification.delivered_kwh / committed).quantize(Decimal("0.0001")) if committed else Decimal("0")
+    per_interval = committed / len(rows) if rows else Decimal("0")
+    ok_rows = [r for r in rows if r[3] >= threshold * per_interval]
+    duration = (Decimal(len(ok_rows)) / len(rows)).quantize(Decimal("0.0001")) if rows else Decimal("0")
+    response = None
+    if ok_rows:
+        interval = (rows[1][0] - rows[0][0]) if len(rows) > 1 else (event.end - event.start)
+        response = int((ok_rows[0][0] + interval - event.start).total_seconds())
+    mqtt_rows = OutboxMessage.objects.filter(event=event, channel=OutboxMessage.Channel.MQTT).exclude(
+        destination__endswith="#restore"
+    )
+    acked = not mqtt_rows.exists() or mqtt_rows.filter(status=OutboxMessage.Status.ACKNOWLEDGED).exists()
+    available = acked and not OptOut.objects.filter(event=event).exists()
+    EventPerformance.objects.update_or_create(
+        event=event,
+        defaults={
+            "activated": available and magnitude >= threshold,
+            "response_seconds": response,
+            "duration_compliance": duration,
+            "magnitude_achievement": min(magnitude, Decimal("99")),
+            "available": available,
+            "computed_at": now,
+        },
+    )
+    if program is None:
+        return
+    enrollment = Enrollment.objects.select_for_update().filter(program=program, premise_id=event.premise_id).first()
+    if magnitude >= threshold:
+        if enrollment and enrollment.consecutive_failures:
+            enrollment.consecutive_failures = 0
+            enrollment.save(update_fields=["consecutive_failures"])
+        return
+    shortfall = (committed - verification.delivered_kwh).quantize(KWH)
+    if program.penalty_rate_per_mwh > 0 and shortfall > 0:
+        Penalty.objects.get_or_create(
+            event=event,
+            reason=Penalty.Reason.SHORTFALL,
+            defaults={
+                "premise": event.premise,
+                "payer": event.premise.organisation,
+                "shortfall_kwh": shortfall,
+                "rate_per_mwh": program.penalty_rate_per_mwh,
+                "amount": (shortfall * program.penalty_rate_per_mwh / 1000).quantize(MONEY, rounding=ROUND_HALF_UP),
+                "delivery_start": event.start,
+                "created_at": now,
+            },
+        )
+    if enrollment is not None:
+        enrollment.consecutive_failures += 1
+        if enrollment.consecutive_failures >= program.suspend_after_failures:
+            enrollment.status = Enrollment.Status.SUSPENDED
+        elif enrollment.consecutive_failures >= program.derate_after_failures:
+            enrollment.status = Enrollment.Status.DERATED
+            enrollment.derate = program.derate_factor
+        enrollment.save(update_fields=["consecutive_failures", "status", "derate"])
+
+
+# --- OpenADR 3 VTN: VENs, tokens, reports, subscriptions ------------------------------------------------------
+
+
+def _sha(value: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def ven_register(
+    *, ven_name: str, client_id: str, client_secret: str, organisation=None, attributes=None, targets=None
+):
+    from .models import Ven
+
+    if Ven.objects.filter(ven_name=ven_name).exists():
+        raise Conflict(f"VEN {ven_name} exists.", code="ven_exists")
+    return Ven.objects.create(
+        ven_name=ven_name,
+        client_id=client_id,
+        secret_hash=_sha(client_secret),
+        organisation=organisation,
+        attributes=attributes,
+        targets=targets,
+    )
+
+
+def ven_token_issue(*, client_id: str, client_secret: str, now: datetime | None = None, ttl_seconds: int = 3600):
+    """OAuth 2 client-credentials grant (RFC 6749 §4.4) for a VEN; returns (token, expires_in) or None."""
+    import hmac
+    import secrets
+
+    from .models import Ven, VenToken
+
+    now = now or timezone.now()
+    ven = Ven.objects.filter(client_id=client_id).first()
+    if ven is None or not hmac.compare_digest(ven.secret_hash, _sha(client_secret)):
+        return None
+    token = secrets.token_urlsafe(32)
+    VenToken.objects.create(ven=ven, token_hash=_sha(token), expires_at=now + timedelta(seconds=ttl_seconds))
+    return token, ttl_seconds
+
+
+def ven_for_token(token: str, *, now: datetime | None = None):
+    from .models import VenToken
+
+    now = now or timezone.now()
+    row = VenToken.objects.filter(token_hash=_sha(token), expires_at__gt=now).select_related("ven").first()
+    return row.ven if row else None
+
+
+def ven_resource_upsert(*, ven, resource_name: str, attributes=None, targets=None, resource=None):
+    """Create or update a VEN's resource; a ``PREMISE_ID`` attribute links it to a premise of the VEN's
+    organisation (its own, or enrolled with it)."""
+    from accounts.models import Premise
+    from accounts.selectors import premises_offerable_by
+
+    from .models import VenResource
+
+    premise = None
+    for attr in attributes or []:
+        if attr.get("type") == "PREMISE_ID" and attr.get("values"):
+            premise = Premise.objects.filter(pk=int(attr["values"][0])).first()
+            if (
+                premise is None
+                or ven.organisation is None
+                or not premises_offerable_by(ven.organisation).filter(pk=premise.pk).exists()
+            ):
+                raise NotPermitted("That premise is not one of this VEN's organisation.")
+    if resource is None:
+        if VenResource.objects.filter(ven=ven, resource_name=resource_name).exists():
+            raise Conflict(f"Resource {resource_name} exists.", code="resource_exists")
+        resource = VenResource(ven=ven)
+    resource.resource_name = resource_name
+    resource.attributes = attributes
+    resource.targets = targets
+    resource.premise = premise
+    resource.save()
+    return resource
+
+
+def oadr_report_create(
+    *,
+    ven,
+    program: Program,
+    event: DREvent,
+    client_name: str,
+    report_name=None,
+    payload_descriptors=None,
+    resources: list,
+    report=None,
+):
+    """A VEN's report for an event; USAGE values in resources' intervals become device-level telemetry-free records
+    kept as posted (the VTN stores them; verification uses meter data)."""
+    from .models import OadrReport
+
+    if event.program_id != program.pk:
+        raise ApplicationError("The event is not in that program.", fields={"eventID": ["Not in programID."]})
+    if report is None:
+        report = OadrReport(ven=ven)
+    report.program, report.event, report.client_name = program, event, client_name
+    report.report_name, report.payload_descriptors, report.resources = report_name, payload_descriptors, resources
+    report.save()
+    return report
+
+
+def events_dispatch_pending(*, now: datetime | None = None) -> list[int]:
+    """Dispatch events left scheduled (e.g. awards created while the emergency stop was engaged), once it is
+    lifted; events whose window is over are left as they are."""
+    now = now or timezone.now()
+    if emergency_stop_active() is not None:
+        return []
+    done = []
+    for pk in DREvent.objects.filter(status=DREvent.Status.SCHEDULED, end__gt=now).values_list("pk", flat=True):
+        event_dispatch(event=DREvent(pk=pk), now=now)
+        done.append(pk)
+    return done

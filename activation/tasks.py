@@ -22,3 +22,21 @@ def verify_due_events() -> list[int]:
     from .services import events_verify_due
 
     return events_verify_due()
+
+
+@shared_task
+def flush_outbox() -> dict:
+    from .services import outbox_flush
+
+    return outbox_flush()
+
+
+@shared_task
+def check_acks_and_cascades() -> dict:
+    from .services import acks_overdue_mark, cascades_evaluate_due, events_dispatch_pending
+
+    return {
+        "dispatched": events_dispatch_pending(),
+        "overdue_events": acks_overdue_mark(),
+        "cascades": cascades_evaluate_due(),
+    }

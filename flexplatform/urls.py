@@ -15,8 +15,10 @@ api_v1 = [
 urlpatterns = [
     path("", include(("accounts.urls", "portal"), namespace="portal")),
     path("accounts/", include("allauth.urls")),
+    path("activation/", include(("activation.urls", "activation"), namespace="activation")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("openadr3/3.0.1/", include(("activation.openadr", "openadr3"), namespace="openadr3")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -171,6 +171,8 @@ CELERY_BEAT_SCHEDULE = {
     "verify-due-events": {"task": "activation.tasks.verify_due_events", "schedule": 15 * 60.0},
     "expire-verifications": {"task": "accounts.tasks.expire_verifications", "schedule": 60 * 60.0},
     "expire-consents": {"task": "accounts.tasks.expire_consents", "schedule": 15 * 60.0},
+    "flush-outbox": {"task": "activation.tasks.flush_outbox", "schedule": 5.0},
+    "check-acks-and-cascades": {"task": "activation.tasks.check_acks_and_cascades", "schedule": 15.0},
     "anchor-closed-periods": {
         "task": "settlement.tasks.anchor_closed_periods",
         "schedule": ANCHOR_INTERVAL_MINUTES * 60.0,
@@ -214,3 +216,13 @@ LOGGING = {
 METER_VALIDATION_MIN_DAYS = env.int("METER_VALIDATION_MIN_DAYS", default=30)
 METER_VALIDATION_MIN_COMPLETENESS = env.float("METER_VALIDATION_MIN_COMPLETENESS", default=0.90)
 METER_BULK_IMPORT_MIN_BYTES = env.int("METER_BULK_IMPORT_MIN_BYTES", default=1_000_000)
+# Activation: MQTT broker for device commands, acknowledgement deadline, outbox retry backoff.
+MQTT_HOST = env("MQTT_HOST", default="127.0.0.1")
+MQTT_PORT = env.int("MQTT_PORT", default=1883)
+MQTT_TIMEOUT_SECONDS = env.float("MQTT_TIMEOUT_SECONDS", default=5.0)
+DEVICE_ACK_SECONDS = env.int("DEVICE_ACK_SECONDS", default=30)
+OUTBOX_BACKOFF_SECONDS = env.int("OUTBOX_BACKOFF_SECONDS", default=5)
+OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=300)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+# Send the outbox right after a dispatch commits (beat also flushes every 5 s).
+OUTBOX_FLUSH_ON_COMMIT = env.bool("OUTBOX_FLUSH_ON_COMMIT", default=True)

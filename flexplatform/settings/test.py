@@ -15,3 +15,5 @@ STORAGES = {
 }
 # Tasks run in-process in tests; the worker test switches eager mode off and uses the real Redis broker.
 CELERY_TASK_ALWAYS_EAGER = True
+# Tests flush the outbox explicitly (and point it at the broker they want).
+OUTBOX_FLUSH_ON_COMMIT = False

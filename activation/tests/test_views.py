@@ -1,0 +1,88 @@
+"""Portal pages: operator console (create, live, emergency stop), consumer events with opt-out, aggregator view."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from activation import services
+from activation.models import DREvent, EmergencyStop, OptOut
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(w, email):
+    c = Client()
+    c.force_login(w.user(email))
+    return c
+
+
+def test_operator_console_creates_event_watches_live_and_stops(act_world):
+    w = act_world
+    op = _client(w, "operator@demo.flex")
+    assert op.get("/activation/console/").status_code == 200
+    assert _client(w, "consumer01@demo.flex").get("/activation/console/").status_code == 403
+    start = (timezone.now() + timedelta(hours=1)).replace(microsecond=0)
+    r = op.post(
+        "/activation/console/events/",
+        {
+            "program": "peak-saver",
+            "premise": w.premises[3].pk,
+            "target_kw": "10",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+        },
+    )
+    assert r.status_code == 302 and DREvent.objects.filter(premise=w.premises[3], status="notified").exists()
+    live = op.get("/activation/console/live/").content.decode()
+    assert w.premises[3].name in live and "0/1" in live  # one device command, not yet acknowledged
+    op.post("/activation/console/emergency-stop/", {"reason": "drill"})
+    assert "EMERGENCY STOP ENGAGED" in op.get("/activation/console/").content.decode()
+    op.post("/activation/console/emergency-stop/", {"action": "lift", "reason": "x"})  # refused for operators
+    assert services.emergency_stop_active() is not None
+    _client(w, "admin@demo.flex").post(
+        "/activation/console/emergency-stop/", {"action": "lift", "reason": "drill over"}
+    )
+    assert EmergencyStop.objects.get().lifted_at is not None
+
+
+def test_consumer_sees_upcoming_events_and_opts_out(act_world):
+    w = act_world
+    now = timezone.now()
+    event = services.event_create(
+        program=w.program,
+        premise=w.premises[0],
+        target_kw=Decimal("2"),
+        start=now + timedelta(hours=1),
+        end=now + timedelta(hours=2),
+        now=now,
+    )
+    c = _client(w, "consumer01@demo.flex")
+    page = c.get("/activation/my-events/").content.decode()
+    assert f"/activation/my-events/{event.pk}/opt-out/" in page
+    assert _client(w, "consumer02@demo.flex").post(f"/activation/my-events/{event.pk}/opt-out/").status_code == 404
+    c.post(f"/activation/my-events/{event.pk}/opt-out/")
+    assert OptOut.objects.get(event=event).phase == "before"
+    page = c.get("/activation/my-events/").content.decode()
+    assert "opted out (before)" in page
+
+
+def test_aggregator_portfolio_page(act_world):
+    w = act_world
+    now = timezone.now()
+    services.event_create(
+        program=w.program,
+        premise=w.premises[1],
+        target_kw=Decimal("2"),
+        start=now + timedelta(hours=1),
+        end=now + timedelta(hours=2),
+        now=now,
+    )
+    page = _client(w, "aggregator@demo.flex").get("/activation/portfolio/").content.decode()
+    assert w.premises[1].name in page
+    assert re.search(r"<td>1</td><td>2(\.000)?</td>", page)  # one resource, 2 kW asked
