@@ -69,7 +69,7 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
         currency = settings.SETTLEMENT_CURRENCY
         award = event.award
         payee: Organisation = event.premise.organisation
-        operator: Organisation = award.request.operator
+        operator: Organisation = award.buyer if award.buyer_id else award.request.operator
         amount = performance_amount(
             delivered_kwh=verification.delivered_kwh, price_per_mwh=award.clearing_price_per_mwh
         )
