@@ -251,7 +251,9 @@ class MarketOrder(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(kw__gt=0), name="order_kw_positive"),
-            models.CheckConstraint(condition=Q(remaining_kw__gte=0) & Q(remaining_kw__lte=F("kw")), name="order_remaining_in_range"),
+            models.CheckConstraint(
+                condition=Q(remaining_kw__gte=0) & Q(remaining_kw__lte=F("kw")), name="order_remaining_in_range"
+            ),
             models.CheckConstraint(condition=Q(price_per_mwh__gte=0), name="order_price_non_negative"),
             models.CheckConstraint(condition=Q(delivery_end__gt=F("delivery_start")), name="order_window_order"),
         ]

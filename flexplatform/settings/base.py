@@ -147,6 +147,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 ANCHOR_INTERVAL_MINUTES = env.int("ANCHOR_INTERVAL_MINUTES", default=60)
 CELERY_BEAT_SCHEDULE = {
     "advance-events": {"task": "activation.tasks.advance_events", "schedule": 60.0},
+    "clear-due-auctions": {"task": "market.tasks.clear_due_auctions", "schedule": 60.0},
+    "close-due-books": {"task": "market.tasks.close_due_books", "schedule": 60.0},
     "verify-due-events": {"task": "activation.tasks.verify_due_events", "schedule": 15 * 60.0},
     "anchor-closed-periods": {
         "task": "settlement.tasks.anchor_closed_periods",
