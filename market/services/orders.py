@@ -165,7 +165,7 @@ def _check_buyer(*, organisation: Organisation, zone: GridZone) -> None:
         raise NotPermitted(f"Zone {zone.code} is outside the operator's service area.", fields={"zone": ["Not yours."]})
 
 
-def _book_for(*, spec: ProductSpec, zone: GridZone, start: datetime, end: datetime, now: datetime) -> OrderBook:
+def _check_rt_timing(*, spec: ProductSpec, start: datetime, end: datetime, now: datetime) -> None:
     minutes = (end - start).total_seconds() / 60
     if spec.code == "forward":
         if start - now < timedelta(minutes=spec.min_lead_minutes):
@@ -180,6 +180,9 @@ def _book_for(*, spec: ProductSpec, zone: GridZone, start: datetime, end: dateti
             code="bad_interval",
             fields={"delivery_end": ["Use a 5- or 15-minute interval aligned to the clock."]},
         )
+
+
+def _book_for(*, spec: ProductSpec, zone: GridZone, start: datetime, end: datetime) -> OrderBook:
     gate = start - timedelta(minutes=spec.gate_closure_minutes)
     book, _ = OrderBook.objects.get_or_create(
         product=spec.code, zone=zone, delivery_start=start, delivery_end=end, defaults={"gate_closure": gate}
@@ -277,6 +280,8 @@ def order_submit(
         raise ApplicationError(
             "Block orders exist only in the day-ahead auction.", fields={"is_block": ["Day-ahead only."]}
         )
+    if market == MarketType.REAL_TIME:
+        _check_rt_timing(spec=spec, start=delivery_start, end=delivery_end, now=now)
     if side == MarketOrder.Side.SELL:
         lock_premises(p.pk for p, _ in members)
         _check_seller(
@@ -294,7 +299,7 @@ def order_submit(
         _check_buyer(organisation=organisation, zone=zone)
     book = None
     if market == MarketType.REAL_TIME:
-        book = _book_for(spec=spec, zone=zone, start=delivery_start, end=delivery_end, now=now)
+        book = _book_for(spec=spec, zone=zone, start=delivery_start, end=delivery_end)
         book = OrderBook.objects.select_for_update().get(pk=book.pk)
         if book.status != OrderBook.Status.OPEN or now >= book.gate_closure:
             raise GateClosed("Gate closure for this delivery interval has passed.")
