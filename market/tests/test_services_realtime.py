@@ -21,15 +21,35 @@ E = S + timedelta(minutes=15)
 
 
 def sell(mw, org, members, price="100", product="energy", zone=None, kind="limit", start=S, end=E, now=None):
-    return order_submit(organisation=org, market="real_time", product=product, side="sell", zone=zone or mw.iso,
-                        members=members, price_per_mwh=Decimal(price), delivery_start=start, delivery_end=end,
-                        kind=kind, now=now or mw.now)
+    return order_submit(
+        organisation=org,
+        market="real_time",
+        product=product,
+        side="sell",
+        zone=zone or mw.iso,
+        members=members,
+        price_per_mwh=Decimal(price),
+        delivery_start=start,
+        delivery_end=end,
+        kind=kind,
+        now=now or mw.now,
+    )
 
 
 def buy(mw, kw, price="120", product="energy", zone=None, kind="limit", start=S, end=E):
-    return order_submit(organisation=mw.operator, market="real_time", product=product, side="buy",
-                        zone=zone or mw.iso, kw=Decimal(kw), price_per_mwh=Decimal(price), delivery_start=start,
-                        delivery_end=end, kind=kind, now=mw.now)
+    return order_submit(
+        organisation=mw.operator,
+        market="real_time",
+        product=product,
+        side="buy",
+        zone=zone or mw.iso,
+        kw=Decimal(kw),
+        price_per_mwh=Decimal(price),
+        delivery_start=start,
+        delivery_end=end,
+        kind=kind,
+        now=mw.now,
+    )
 
 
 def test_portfolio_offer_pools_members_to_minimum_size_and_awards_pro_rata(mw):
@@ -62,7 +82,15 @@ def test_resource_never_sold_twice_across_products_and_markets(mw):
     assert e.value.code == "over_capacity"
     sell(mw, p5.organisation, [(p5, Decimal("30"))], product="congestion", zone=mw.sub1, price="10")
     # the next interval is free again
-    sell(mw, p5.organisation, [(p5, Decimal("80"))], product="congestion", zone=mw.sub1, start=E, end=E + timedelta(minutes=15))
+    sell(
+        mw,
+        p5.organisation,
+        [(p5, Decimal("80"))],
+        product="congestion",
+        zone=mw.sub1,
+        start=E,
+        end=E + timedelta(minutes=15),
+    )
 
 
 def test_seller_rules_refused(mw):
@@ -73,14 +101,40 @@ def test_seller_rules_refused(mw):
         sell(mw, p3.organisation, [(p3, Decimal("5"))], product="congestion", zone=mw.sub1)
     assert e.value.code == "wrong_location"
     with pytest.raises(NotPermitted):  # grid operators do not sell
-        order_submit(organisation=mw.operator, market="real_time", product="energy", side="sell", zone=mw.iso,
-                     members=[(p0, Decimal("1"))], price_per_mwh=Decimal("1"), delivery_start=S, delivery_end=E, now=mw.now)
+        order_submit(
+            organisation=mw.operator,
+            market="real_time",
+            product="energy",
+            side="sell",
+            zone=mw.iso,
+            members=[(p0, Decimal("1"))],
+            price_per_mwh=Decimal("1"),
+            delivery_start=S,
+            delivery_end=E,
+            now=mw.now,
+        )
     with pytest.raises(NotPermitted):  # consumers do not buy
-        order_submit(organisation=p0.organisation, market="real_time", product="energy", side="buy", zone=mw.iso,
-                     kw=Decimal("1"), price_per_mwh=Decimal("1"), delivery_start=S, delivery_end=E, now=mw.now)
+        order_submit(
+            organisation=p0.organisation,
+            market="real_time",
+            product="energy",
+            side="buy",
+            zone=mw.iso,
+            kw=Decimal("1"),
+            price_per_mwh=Decimal("1"),
+            delivery_start=S,
+            delivery_end=E,
+            now=mw.now,
+        )
     with pytest.raises(ApplicationError) as e:  # no accredited capacity for another day
-        sell(mw, p3.organisation, [(p3, Decimal("5"))], product="congestion", start=S + timedelta(days=30),
-             end=E + timedelta(days=30))
+        sell(
+            mw,
+            p3.organisation,
+            [(p3, Decimal("5"))],
+            product="congestion",
+            start=S + timedelta(days=30),
+            end=E + timedelta(days=30),
+        )
     assert e.value.code == "not_assessed"
     with pytest.raises(ApplicationError) as e:  # capacity is not a real-time product
         sell(mw, p3.organisation, [(p3, Decimal("5"))], product="capacity")
@@ -118,8 +172,14 @@ def test_ancillary_needs_qualification_and_stake(mw):
     assert staked_collateral(biz) == Decimal("120")
     sell(mw, biz, members, product="spinning_reserve")
     with pytest.raises(ApplicationError) as e:  # stake is committed to the open order
-        sell(mw, biz, [(p3, Decimal("10")), (p4, Decimal("10"))], product="spinning_reserve", start=E,
-             end=E + timedelta(minutes=15))
+        sell(
+            mw,
+            biz,
+            [(p3, Decimal("10")), (p4, Decimal("10"))],
+            product="spinning_reserve",
+            start=E,
+            end=E + timedelta(minutes=15),
+        )
     assert e.value.code in ("insufficient_stake", "below_minimum_size")
 
 
@@ -154,8 +214,18 @@ def test_gate_closure(mw):
     sell(mw, p5.organisation, [(p5, Decimal("10"))], product="congestion", zone=mw.sub1)
     late = S - timedelta(minutes=4)  # gate closes 5 minutes before delivery
     with pytest.raises(GateClosed):
-        order_submit(organisation=mw.operator, market="real_time", product="congestion", side="buy", zone=mw.sub1,
-                     kw=Decimal("1"), price_per_mwh=Decimal("500"), delivery_start=S, delivery_end=E, now=late)
+        order_submit(
+            organisation=mw.operator,
+            market="real_time",
+            product="congestion",
+            side="buy",
+            zone=mw.sub1,
+            kw=Decimal("1"),
+            price_per_mwh=Decimal("500"),
+            delivery_start=S,
+            delivery_end=E,
+            now=late,
+        )
     assert books_close_due(now=late) == 1 and books_close_due(now=late) == 0
     assert OrderBook.objects.get().status == OrderBook.Status.CLOSED
     assert set(MarketOrder.objects.values_list("status", flat=True)) == {MarketOrder.Status.EXPIRED}
@@ -170,12 +240,30 @@ def test_forward_needs_lead_time(mw):
     accredit(p5, DAY + timedelta(days=5), DAY + timedelta(days=36), 150)
     month = (DAY + timedelta(days=5), DAY + timedelta(days=35))
     sell(mw, org, [(p5, Decimal("120"))], product="forward", start=month[0], end=month[1], price="80")
-    t = order_submit(organisation=mw.operator, market="real_time", product="forward", side="buy", zone=mw.iso,
-                     kw=Decimal("120"), price_per_mwh=Decimal("80"), delivery_start=month[0], delivery_end=month[1],
-                     kind="fok", now=mw.now)
+    t = order_submit(
+        organisation=mw.operator,
+        market="real_time",
+        product="forward",
+        side="buy",
+        zone=mw.iso,
+        kw=Decimal("120"),
+        price_per_mwh=Decimal("80"),
+        delivery_start=month[0],
+        delivery_end=month[1],
+        kind="fok",
+        now=mw.now,
+    )
     assert t.trades[0].kw == Decimal("120") and t.trades[0].price_per_mwh == Decimal("80.00")
     with pytest.raises(ApplicationError) as e:  # delivery starts in 2 hours: too late for a forward
-        sell(mw, org, [(p5, Decimal("100"))], product="forward", start=S, end=S + timedelta(days=1), now=S - timedelta(hours=2))
+        sell(
+            mw,
+            org,
+            [(p5, Decimal("100"))],
+            product="forward",
+            start=S,
+            end=S + timedelta(days=1),
+            now=S - timedelta(hours=2),
+        )
     assert MarketOrder.objects.filter(delivery_start=S).count() == 0
     assert e.value.code == "too_late"
 
@@ -183,7 +271,9 @@ def test_forward_needs_lead_time(mw):
 def test_trading_gate_is_called(mw, monkeypatch):
     from accounts.selectors import TradingStatus
 
-    monkeypatch.setattr("market.services.orders.organisation_trading_status", lambda org: TradingStatus(False, ("KYC pending.",)))
+    monkeypatch.setattr(
+        "market.services.orders.organisation_trading_status", lambda org: TradingStatus(False, ("KYC pending.",))
+    )
     p5 = mw.premise(5)
     with pytest.raises(NotPermitted) as e:
         sell(mw, p5.organisation, [(p5, Decimal("10"))], product="congestion", zone=mw.sub1)
