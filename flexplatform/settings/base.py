@@ -165,6 +165,9 @@ ANCHOR_GRACE_MINUTES = env.int("ANCHOR_GRACE_MINUTES", default=5)
 
 SETTLEMENT_CURRENCY = env("SETTLEMENT_CURRENCY", default="USD")
 
+# Market: the scarcity adder's ceiling ($/MWh) when offered flexibility falls to zero against the requested reserve.
+MARKET_SCARCITY_ADDER_MAX_PER_MWH = env.int("MARKET_SCARCITY_ADDER_MAX_PER_MWH", default=1000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

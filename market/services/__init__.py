@@ -227,3 +227,24 @@ def request_clear(*, request_id: int, now: datetime | None = None) -> ClearingRu
 
         transaction.on_commit(lambda: [activation_tasks.create_event_for_award.delay(pk) for pk in award_ids])
     return run
+
+
+from .arbitrage import arbitrage_plan  # noqa: E402
+from .auctions import auction_clear, auction_open, auctions_clear_due, clearing_rerun  # noqa: E402
+from .orders import books_close_due, order_cancel, order_modify, order_submit  # noqa: E402
+
+__all__ = [
+    "arbitrage_plan",
+    "auction_clear",
+    "auction_open",
+    "auctions_clear_due",
+    "books_close_due",
+    "clearing_rerun",
+    "offer_cancel",
+    "offer_submit",
+    "order_cancel",
+    "order_modify",
+    "order_submit",
+    "request_clear",
+    "request_submit",
+]
