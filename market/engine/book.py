@@ -65,12 +65,13 @@ class OrderBook:
 
     # -- reads ---------------------------------------------------------------------------------------------
     def best(self, side: int) -> int | None:
+        # Invariant: every price level in the dict has at least one heap entry; stale entries are popped here.
         heap, levels = self._heaps[side], self._levels[side]
         while heap:
             key = heap[0]
             price = -key if side == BUY else key
             level = levels.get(price)
-            if level:
+            if level is not None:
                 while level and not level[0].live:
                     level.popleft()
                 if level:
@@ -110,8 +111,12 @@ class OrderBook:
             raise ValueError(f"order {oid} is already in the book")
         if kind == FOK and self._crossing_qty(side, price, qty) < qty:
             return Result(oid, [], 0, qty)
-        fills = self._match(oid, side, price, qty)
-        left = qty - sum(f.qty for f in fills)
+        best = self.best(-side)
+        if best is None or (best > price if side == BUY else best < price):
+            fills: list[Fill] = []  # fast path: nothing crosses
+            left = qty
+        else:
+            fills, left = self._match(oid, side, price, qty)
         if left and kind == LIMIT:
             self._rest(_Order(oid, side, price, left))
             return Result(oid, fills, left, 0)
@@ -122,6 +127,15 @@ class OrderBook:
         if o is None:
             raise UnknownOrder(oid)
         o.live = False
+        levels = self._levels[o.side]
+        level = levels.get(o.price)
+        if level is not None:
+            while level and not level[0].live:
+                level.popleft()
+            while level and not level[-1].live:
+                level.pop()
+            if not level:
+                del levels[o.price]  # its heap entry is dropped lazily by best()
         return o.qty
 
     def modify(self, oid: int, price: int, qty: int) -> Result:
@@ -164,19 +178,30 @@ class OrderBook:
 
     def _crossing_qty(self, side: int, price: int, need: int) -> int:
         opp = -side
+        levels = self._levels[opp]
+        best = self.best(opp)
+        if best is None:
+            return 0
+        span = (price - best) if side == BUY else (best - price)
+        if span < 0:
+            return 0
+        if span < len(levels):  # walk the ticks between the best price and the limit
+            step = 1 if side == BUY else -1
+            prices = (p for p in range(best, price + step, step) if p in levels)
+        else:
+            prices = iter(
+                sorted((p for p in levels if (p <= price if side == BUY else p >= price)), reverse=side == SELL)
+            )
         total = 0
-        prices = sorted(self._levels[opp], reverse=(opp == BUY))
         for p in prices:
-            if (side == BUY and p > price) or (side == SELL and p < price):
-                break
-            for o in self._levels[opp][p]:
+            for o in levels[p]:
                 if o.live:
                     total += o.qty
                     if total >= need:
                         return total
         return total
 
-    def _match(self, oid: int, side: int, price: int, qty: int) -> list[Fill]:
+    def _match(self, oid: int, side: int, price: int, qty: int) -> tuple[list[Fill], int]:
         opp = -side
         fills: list[Fill] = []
         levels, orders = self._levels[opp], self._orders
@@ -198,4 +223,4 @@ class OrderBook:
                     maker.live = False
                     level.popleft()
                     del orders[maker.oid]
-        return fills
+        return fills, qty

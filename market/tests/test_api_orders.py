@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
 from rest_framework.test import APIClient
 
 from market.models import Auction, ClearingRun, MarketOrder
