@@ -13,6 +13,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", include(("accounts.urls", "portal"), namespace="portal")),
+    path("market/", include(("market.urls", "market-portal"), namespace="market-portal")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

@@ -30,7 +30,7 @@ def requests_for_operator(*, operator: Organisation | None) -> QuerySet[Flexibil
 
 
 def awards_visible_to(user) -> QuerySet[Award]:
-    qs = Award.objects.select_related("premise", "request", "offer")
+    qs = Award.objects.select_related("premise", "request", "offer", "order")
     role = user_role(user)
     if role == Membership.Role.ADMIN:
         return qs
@@ -57,6 +57,17 @@ def orders_for(*, organisation: Organisation | None) -> QuerySet[MarketOrder]:
         .select_related("zone")
         .prefetch_related("members")
         .order_by("-created_at", "-id")
+    )
+
+
+def orders_with_member_premises(*, premises) -> QuerySet[MarketOrder]:
+    """Sell orders in which any of the premises takes part (a consumer's own, or through its aggregator)."""
+    return (
+        MarketOrder.objects.filter(members__premise__in=premises)
+        .distinct()
+        .select_related("zone", "organisation")
+        .prefetch_related("members__premise")
+        .order_by("-delivery_start", "-id")
     )
 
 
