@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Membership
 from accounts.selectors import premises_visible_to, user_organisations, user_role
@@ -16,7 +16,9 @@ def events_visible_to(user) -> QuerySet[DREvent]:
     if role == Membership.Role.ADMIN:
         return qs
     if role == Membership.Role.GRID_OPERATOR:
-        return qs.filter(award__request__operator__in=user_organisations(user, role=role))
+        orgs = user_organisations(user, role=role)
+        # market awards name their paying operator as ``buyer``; request awards also through the request
+        return qs.filter(Q(award__buyer__in=orgs) | Q(award__request__operator__in=orgs))
     if role in (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR):
         return qs.filter(premise__in=premises_visible_to(user))
     return qs.none()
@@ -28,9 +30,11 @@ def event_days_for_premise(*, premise_id: int, tz: str) -> set:
 
     zone = ZoneInfo(tz)
     days = set()
-    for start, end in DREvent.objects.filter(premise_id=premise_id).exclude(
-        status=DREvent.Status.CANCELLED
-    ).values_list("start", "end"):
+    for start, end in (
+        DREvent.objects.filter(premise_id=premise_id)
+        .exclude(status=DREvent.Status.CANCELLED)
+        .values_list("start", "end")
+    ):
         days.add(start.astimezone(zone).date())
         days.add(end.astimezone(zone).date())
     return days

@@ -158,9 +158,15 @@ def _check_seller(
         check_capacity(premise=premise, start=start, end=end, kw=m_kw)
 
 
-def _check_buyer(*, organisation: Organisation, zone: GridZone) -> None:
+def _check_buyer(*, organisation: Organisation, zone: GridZone, spec: ProductSpec) -> None:
     if organisation.kind != Organisation.Kind.GRID_OPERATOR:
         raise NotPermitted("Only grid operators buy flexibility.")
+    if spec.locational_only and zone.kind == GridZone.Kind.ISO_ZONE:
+        raise ApplicationError(
+            f"{spec.label} is bought for a location in the distribution grid: a substation or feeder.",
+            code="not_locational",
+            fields={"zone": ["Name a substation or feeder, not an ISO zone."]},
+        )
     if zone.pk not in zone_with_descendant_ids(organisation.service_zones.all()):
         raise NotPermitted(f"Zone {zone.code} is outside the operator's service area.", fields={"zone": ["Not yours."]})
 
@@ -296,7 +302,7 @@ def order_submit(
     else:
         if members:
             raise ApplicationError("A buy order names no resources.", fields={"members": ["Not for buy orders."]})
-        _check_buyer(organisation=organisation, zone=zone)
+        _check_buyer(organisation=organisation, zone=zone, spec=spec)
     book = None
     if market == MarketType.REAL_TIME:
         book = _book_for(spec=spec, zone=zone, start=delivery_start, end=delivery_end)

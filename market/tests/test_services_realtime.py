@@ -113,6 +113,9 @@ def test_seller_rules_refused(mw):
             delivery_end=E,
             now=mw.now,
         )
+    with pytest.raises(ApplicationError) as e:  # congestion is bought for a substation or feeder
+        buy(mw, "5", product="congestion", zone=mw.iso)
+    assert e.value.code == "not_locational"
     with pytest.raises(NotPermitted):  # consumers do not buy
         order_submit(
             organisation=p0.organisation,

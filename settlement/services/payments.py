@@ -57,8 +57,10 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
         existing = SettlementItem.objects.filter(business_key=business_key).first()
         if existing is not None:
             return existing
-        event = DREvent.objects.select_for_update().select_related("award__request__operator", "premise").get(
-            pk=event_id
+        event = (
+            DREvent.objects.select_for_update(of=("self",))
+            .select_related("award__buyer", "award__request__operator", "premise")
+            .get(pk=event_id)
         )
         verification = EventVerification.objects.filter(event=event).first()
         if verification is None:
