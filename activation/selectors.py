@@ -30,11 +30,9 @@ def event_days_for_premise(*, premise_id: int, tz: str) -> set:
 
     zone = ZoneInfo(tz)
     days = set()
-    for start, end in (
-        DREvent.objects.filter(premise_id=premise_id)
-        .exclude(status=DREvent.Status.CANCELLED)
-        .values_list("start", "end")
-    ):
+    for start, end in DREvent.objects.filter(premise_id=premise_id).exclude(
+        status=DREvent.Status.CANCELLED
+    ).values_list("start", "end"):
         days.add(start.astimezone(zone).date())
         days.add(end.astimezone(zone).date())
     return days

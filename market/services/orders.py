@@ -373,6 +373,8 @@ def _match(*, book: OrderBook, order: MarketOrder, now: datetime, result=None) -
         result = engine.submit(
             order.pk, side, price_to_ticks(order.price_per_mwh), kw_to_w(order.remaining_kw), order.kind
         )
+    if not result.fills and not result.killed_qty:
+        return []  # rests in the book unchanged
     trades = _persist_fills(book=book, taker=order, fills=result.fills, now=now)
     order.refresh_from_db(fields=["remaining_kw", "status"])
     if result.killed_qty and order.status == MarketOrder.Status.OPEN:
