@@ -34,10 +34,16 @@ def _daily_load(premises, days: int = 14) -> dict:
 
 def consumer_dashboard(*, user, currency: str) -> dict:
     from activation.selectors import events_visible_to
+    from market.selectors import awards_visible_to, expected_earnings, orders_with_member_premises
     from settlement.selectors import earnings_total, settlement_items_for
 
     orgs = user_organisations(user, role=Membership.Role.CONSUMER)
     premises = list(premises_visible_to(user).prefetch_related("meters"))
+    market = {
+        "my_orders": list(orders_with_member_premises(premises=premises)[:50]),
+        "my_awards": list(awards_visible_to(user).order_by("-window_start")[:50]),
+        "expected_earnings": expected_earnings(premises=premises),
+    }
     items = list(settlement_items_for(organisations=orgs).order_by("-delivery_start")[:50])
     return {
         "organisations": orgs,
@@ -48,6 +54,7 @@ def consumer_dashboard(*, user, currency: str) -> dict:
         "events": list(events_visible_to(user).order_by("-start")[:20]),
         "load_chart": _daily_load(premises),
         "flexibility": _flexibility(premises),
+        **market,
     }
 
 
@@ -60,7 +67,7 @@ def _flexibility(premises) -> list[dict]:
 def aggregator_dashboard(*, user) -> dict:
     from activation.selectors import events_visible_to
     from assessment.selectors import coming_day, portfolio_capacity_by_hour, portfolio_flexibility
-    from market.selectors import awards_visible_to, offers_for_seller
+    from market.selectors import awards_visible_to, offers_for_seller, orders_for
 
     orgs = user_organisations(user, role=Membership.Role.AGGREGATOR)
     premises = list(premises_visible_to(user))
@@ -72,6 +79,7 @@ def aggregator_dashboard(*, user) -> dict:
         "offers": offers,
         "awards": awards,
         "awarded_kw": sum((a.kw for a in awards), Decimal("0")),
+        "portfolio_orders": list(orders_for(organisation=orgs[0] if orgs else None)[:100]),
         "events": list(events_visible_to(user).order_by("-start")[:50]),
         "flexibility": portfolio_flexibility(premises=premises),
         "capacity_day": (day := coming_day(premises=premises)),
@@ -105,7 +113,7 @@ def public_market_summary() -> dict:
     from market.models import ClearingRun
     from settlement.models import PeriodAnchor
 
-    runs = ClearingRun.objects.exclude(clearing_price_per_mwh=None)
+    runs = ClearingRun.objects.exclude(clearing_price_per_mwh=None).exclude(request=None)
     agg = runs.aggregate(n=Count("id"), kw=Sum("awarded_kw"))
     return {
         "runs": list(runs.select_related("request__zone").order_by("-cleared_at")[:10]),

@@ -195,7 +195,7 @@ class CascadeOutputSerializer(serializers.Serializer):
     current_tier = serializers.IntegerField()
     steps = serializers.SerializerMethodField()
 
-    @extend_schema(exclude=True)
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_steps(self, obj):
         return [
             {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -21,12 +21,14 @@ def events_visible_to(user) -> QuerySet[DREvent]:
     if role in (Membership.Role.ADMIN, Membership.Role.AUDITOR):
         return qs
     if role == Membership.Role.GRID_OPERATOR:
-        from django.db.models import Q
-
         from accounts.selectors import operator_zone_ids
 
+        orgs = user_organisations(user, role=role)
+        # market awards name their paying operator as ``buyer``; request awards also through the request;
+        # events without an award (operator, emergency, cascade) by the operator's zones
         return qs.filter(
-            Q(award__request__operator__in=user_organisations(user, role=role))
+            Q(award__buyer__in=orgs)
+            | Q(award__request__operator__in=orgs)
             | Q(award__isnull=True, zone_id__in=operator_zone_ids(user))
         )
     if role in (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR):

@@ -149,12 +149,17 @@ def accredited_capacity_kw(*, premise: Premise, start: datetime, end: datetime) 
     """The kW the market lets a premise sell over ``[start, end)``, or None if it has not been assessed.
 
     The single capacity gate the market calls: assessed capacity × reliability factor (from delivered vs
-    committed on past events), and never more than a current availability declaration covering the window.
+    committed on past events) × the activation app's derate for repeated non-compliance (0 while the
+    resource is suspended), and never more than a current availability declaration covering the window.
     """
+    from activation.selectors import resource_derate, resource_suspended
+
     assessment = assessment_for_window(premise=premise, start=start, end=end)
     if assessment is None:
         return None
-    kw = (assessment.capacity_kw * reliability_factor_for(premise=premise)).quantize(
+    if resource_suspended(premise):
+        return Decimal("0")
+    kw = (assessment.capacity_kw * reliability_factor_for(premise=premise) * resource_derate(premise)).quantize(
         ACCREDITED_QUANT, rounding=ROUND_DOWN
     )
     declaration = availability_current(premise=premise, start=start, end=end)

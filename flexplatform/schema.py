@@ -12,3 +12,19 @@ class AutoSchema(BaseAutoSchema):
             outer = qualname.rsplit(".", 1)[0].replace(".", "")
             return f"{outer}{name}"
         return name
+
+    def get_response_serializers(self):
+        """A plain APIView without a serializer (and without ``@extend_schema(responses=...)``) returns a JSON
+        object; say so instead of guessing."""
+        from drf_spectacular.types import OpenApiTypes
+
+        if not hasattr(self.view, "get_serializer"):
+            return OpenApiTypes.OBJECT
+        return super().get_response_serializers()
+
+    def get_request_serializer(self):
+        from drf_spectacular.types import OpenApiTypes
+
+        if not hasattr(self.view, "get_serializer"):
+            return OpenApiTypes.OBJECT if self.method in ("POST", "PUT", "PATCH") else None
+        return super().get_request_serializer()

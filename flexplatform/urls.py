@@ -14,6 +14,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", include(("accounts.urls", "portal"), namespace="portal")),
+    path("market/", include(("market.urls", "market-portal"), namespace="market-portal")),
     path("accounts/", include("allauth.urls")),
     path("activation/", include(("activation.urls", "activation"), namespace="activation")),
     path("admin/", admin.site.urls),

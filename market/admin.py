@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from .models import Award, ClearingRun, FlexibilityOffer, FlexibilityRequest
+from .models import (
+    Auction,
+    Award,
+    ClearingRun,
+    FlexibilityOffer,
+    FlexibilityRequest,
+    MarketOrder,
+    OrderBook,
+    OrderMember,
+    ResourceQualification,
+    Trade,
+)
 
 
 @admin.register(FlexibilityOffer)
@@ -38,4 +49,57 @@ class AwardAdmin(admin.ModelAdmin):
     list_display = ["id", "request", "offer", "premise", "seller", "kw", "clearing_price_per_mwh", "window_start"]
     list_filter = ["request__zone"]
     search_fields = ["premise__name", "seller__name"]
-    raw_id_fields = ["clearing_run", "request", "offer", "premise", "seller"]
+    raw_id_fields = ["clearing_run", "request", "offer", "order", "trade", "premise", "seller", "buyer"]
+
+
+@admin.register(Auction)
+class AuctionAdmin(admin.ModelAdmin):
+    list_display = ["id", "market", "product", "zone", "delivery_start", "interval_minutes", "gate_closure", "status"]
+    list_filter = ["market", "product", "status"]
+    raw_id_fields = ["zone", "operator"]
+
+
+@admin.register(OrderBook)
+class OrderBookAdmin(admin.ModelAdmin):
+    list_display = ["id", "product", "zone", "delivery_start", "delivery_end", "gate_closure", "status"]
+    list_filter = ["product", "status"]
+
+
+class OrderMemberInline(admin.TabularInline):
+    model = OrderMember
+    raw_id_fields = ["premise"]
+    extra = 0
+
+
+@admin.register(MarketOrder)
+class MarketOrderAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "market",
+        "product",
+        "side",
+        "kind",
+        "organisation",
+        "zone",
+        "kw",
+        "remaining_kw",
+        "price_per_mwh",
+        "delivery_start",
+        "status",
+    ]
+    list_filter = ["market", "product", "side", "status"]
+    raw_id_fields = ["organisation", "zone", "auction", "book", "created_by"]
+    inlines = [OrderMemberInline]
+
+
+@admin.register(Trade)
+class TradeAdmin(admin.ModelAdmin):
+    list_display = ["id", "book", "buy_order", "sell_order", "kw", "price_per_mwh", "executed_at"]
+    raw_id_fields = ["book", "buy_order", "sell_order"]
+
+
+@admin.register(ResourceQualification)
+class ResourceQualificationAdmin(admin.ModelAdmin):
+    list_display = ["premise", "product", "response_seconds", "sustain_minutes", "tested_at"]
+    list_filter = ["product"]
+    raw_id_fields = ["premise"]

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.urls import path
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import GridZone, Membership, Premise
 from accounts.selectors import premises_offerable_by
 from flexplatform.api import HasRole, acting_organisation, idempotent_post
-from flexplatform.errors import NotPermitted
+from flexplatform.errors import NotFound, NotPermitted
 
 from . import selectors, services
-from .models import Award, FlexibilityOffer, FlexibilityRequest
+from .engine.products import PRODUCT_CHOICES, MarketType
+from .models import Auction, Award, ClearingRun, FlexibilityOffer, FlexibilityRequest, MarketOrder, Trade
 
 SELLER_ROLES = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR)
 
@@ -136,7 +140,23 @@ class RequestListCreateApi(APIView):
 class AwardOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Award
-        fields = ["id", "request", "offer", "premise", "kw", "clearing_price_per_mwh", "window_start", "window_end"]
+        fields = [
+            "id",
+            "request",
+            "offer",
+            "order",
+            "trade",
+            "clearing_run",
+            "market",
+            "product",
+            "premise",
+            "seller",
+            "buyer",
+            "kw",
+            "clearing_price_per_mwh",
+            "window_start",
+            "window_end",
+        ]
 
 
 class AwardListApi(APIView):
@@ -152,4 +172,346 @@ urlpatterns = [
     path("offers/", OfferListCreateApi.as_view(), name="offers"),
     path("requests/", RequestListCreateApi.as_view(), name="requests"),
     path("awards/", AwardListApi.as_view(), name="awards"),
+]
+
+
+# -- markets: orders (real-time, day-ahead, seasonal), positions, auctions, prices, arbitrage ---------------------
+
+ORDER_ROLES = (*SELLER_ROLES, Membership.Role.GRID_OPERATOR)
+
+
+def _org(request):
+    from accounts.selectors import user_role
+
+    return acting_organisation(request.user, user_role(request.user))
+
+
+class MemberSerializer(serializers.Serializer):
+    premise = serializers.IntegerField()
+    kw = serializers.DecimalField(max_digits=12, decimal_places=3)
+
+
+class MarketOrderOutputSerializer(serializers.ModelSerializer):
+    zone = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    members = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MarketOrder
+        fields = [
+            "id",
+            "market",
+            "product",
+            "side",
+            "kind",
+            "zone",
+            "auction",
+            "is_block",
+            "kw",
+            "remaining_kw",
+            "price_per_mwh",
+            "delivery_start",
+            "delivery_end",
+            "status",
+            "members",
+            "created_at",
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_members(self, obj):
+        return [
+            {"premise": m.premise_id, "kw": str(m.kw), "remaining_kw": str(m.remaining_kw)} for m in obj.members.all()
+        ]
+
+
+class TradeOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Trade
+        fields = ["id", "buy_order", "sell_order", "kw", "price_per_mwh", "executed_at"]
+
+
+class OrderListCreateApi(APIView):
+    """Participants sell (``members``: their premises, several for a portfolio); grid operators buy (``kw``)."""
+
+    permission_classes = [HasRole]
+    allowed_roles = ORDER_ROLES
+
+    class InputSerializer(serializers.Serializer):
+        market = serializers.ChoiceField(choices=[c for c, _ in MarketType.CHOICES])
+        product = serializers.ChoiceField(choices=PRODUCT_CHOICES)
+        side = serializers.ChoiceField(choices=MarketOrder.Side.choices)
+        kind = serializers.ChoiceField(choices=MarketOrder.Kind.choices, default=MarketOrder.Kind.LIMIT)
+        zone = serializers.SlugRelatedField(slug_field="code", queryset=GridZone.objects.all())
+        kw = serializers.DecimalField(max_digits=12, decimal_places=3, required=False)
+        members = MemberSerializer(many=True, required=False)
+        price_per_mwh = serializers.DecimalField(max_digits=12, decimal_places=2)
+        delivery_start = AwareDateTimeField()
+        delivery_end = AwareDateTimeField()
+        is_block = serializers.BooleanField(default=False)
+        auction = serializers.PrimaryKeyRelatedField(queryset=Auction.objects.all(), required=False, allow_null=True)
+
+    @extend_schema(responses=MarketOrderOutputSerializer(many=True))
+    def get(self, request):
+        return Response(
+            MarketOrderOutputSerializer(selectors.orders_for(organisation=_org(request))[:500], many=True).data
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: MarketOrderOutputSerializer})
+    def post(self, request):
+        def handler():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = dict(data.validated_data)
+            members = []
+            if v.get("members"):
+                ids = [m["premise"] for m in v["members"]]
+                premises = Premise.objects.in_bulk(ids)
+                missing = [i for i in ids if i not in premises]
+                if missing:
+                    raise serializers.ValidationError({"members": [f"Unknown premises: {missing}."]})
+                members = [(premises[m["premise"]], m["kw"]) for m in v["members"]]
+            outcome = services.order_submit(
+                organisation=_org(request),
+                market=v["market"],
+                product=v["product"],
+                side=v["side"],
+                kind=v["kind"],
+                zone=v["zone"],
+                kw=v.get("kw"),
+                members=members,
+                price_per_mwh=v["price_per_mwh"],
+                delivery_start=v["delivery_start"],
+                delivery_end=v["delivery_end"],
+                is_block=v["is_block"],
+                auction=v.get("auction"),
+                created_by=request.user,
+            )
+            body = MarketOrderOutputSerializer(outcome.order).data
+            body["trades"] = TradeOutputSerializer(outcome.trades, many=True).data
+            return Response(body, status=status.HTTP_201_CREATED)
+
+        return idempotent_post(request, "market_order", handler)
+
+
+class OrderCancelApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = ORDER_ROLES
+
+    @extend_schema(request=None, responses=MarketOrderOutputSerializer)
+    def post(self, request, pk: int):
+        if not MarketOrder.objects.filter(pk=pk, organisation=_org(request)).exists():
+            raise NotFound("No such order of yours.")
+        order = services.order_cancel(order_id=pk, by=_org(request))
+        return Response(MarketOrderOutputSerializer(order).data)
+
+
+class OrderModifyApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = ORDER_ROLES
+
+    class InputSerializer(serializers.Serializer):
+        kw = serializers.DecimalField(max_digits=12, decimal_places=3)
+        price_per_mwh = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+    @extend_schema(request=InputSerializer, responses=MarketOrderOutputSerializer)
+    def post(self, request, pk: int):
+        if not MarketOrder.objects.filter(pk=pk, organisation=_org(request)).exists():
+            raise NotFound("No such order of yours.")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = services.order_modify(order_id=pk, by=_org(request), **data.validated_data)
+        body = MarketOrderOutputSerializer(outcome.order).data
+        body["trades"] = TradeOutputSerializer(outcome.trades, many=True).data
+        return Response(body)
+
+
+class PositionsApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = ORDER_ROLES
+
+    def get(self, request):
+        org = _org(request)
+        return Response(
+            {
+                "positions": [
+                    {**r, "kw": str(r["kw"]), "value": str(r["value"])}
+                    for r in selectors.positions_for(organisation=org)
+                ],
+                "open_orders": MarketOrderOutputSerializer(
+                    selectors.orders_for(organisation=org).filter(status=MarketOrder.Status.OPEN), many=True
+                ).data,
+            }
+        )
+
+
+class AuctionOutputSerializer(serializers.ModelSerializer):
+    zone = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Auction
+        fields = [
+            "id",
+            "market",
+            "product",
+            "zone",
+            "delivery_start",
+            "delivery_end",
+            "interval_minutes",
+            "gate_closure",
+            "demand_curve",
+            "status",
+        ]
+
+
+class DemandStepSerializer(serializers.Serializer):
+    kw = serializers.DecimalField(max_digits=12, decimal_places=3)
+    price_per_mwh = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class AuctionListCreateApi(APIView):
+    """Everyone signed in sees auctions; grid operators open them (seasonal: with their demand curve)."""
+
+    def get_permissions(self):
+        return [HasRole()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    allowed_roles = (Membership.Role.GRID_OPERATOR,)
+
+    class InputSerializer(serializers.Serializer):
+        market = serializers.ChoiceField(choices=[MarketType.DAY_AHEAD, MarketType.SEASONAL])
+        product = serializers.ChoiceField(choices=PRODUCT_CHOICES)
+        zone = serializers.SlugRelatedField(slug_field="code", queryset=GridZone.objects.all())
+        delivery_start = AwareDateTimeField()
+        delivery_end = AwareDateTimeField()
+        gate_closure = AwareDateTimeField()
+        interval_minutes = serializers.IntegerField(required=False)
+        demand_curve = DemandStepSerializer(many=True, required=False)
+
+    @extend_schema(responses=AuctionOutputSerializer(many=True))
+    def get(self, request):
+        return Response(
+            AuctionOutputSerializer(
+                Auction.objects.select_related("zone").order_by("-delivery_start")[:200], many=True
+            ).data
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: AuctionOutputSerializer})
+    def post(self, request):
+        def handler():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = data.validated_data
+            auction = services.auction_open(
+                operator=acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
+                market=v["market"],
+                product=v["product"],
+                zone=v["zone"],
+                delivery_start=v["delivery_start"],
+                delivery_end=v["delivery_end"],
+                gate_closure=v["gate_closure"],
+                interval_minutes=v.get("interval_minutes"),
+                demand_curve=v.get("demand_curve"),
+            )
+            return Response(AuctionOutputSerializer(auction).data, status=status.HTTP_201_CREATED)
+
+        return idempotent_post(request, "auction", handler)
+
+
+class PublishedPricesApi(APIView):
+    """Public: clearing prices and volumes per zone and interval of the cleared auctions."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        zone = request.query_params.get("zone")
+        zone_ids = None
+        if zone:
+            z = GridZone.objects.filter(code=zone).first()
+            if z is None:
+                raise NotFound("Unknown zone.")
+            zone_ids = {z.pk}
+        return Response(selectors.published_prices(zone_ids=zone_ids))
+
+
+class PriceSignalApi(APIView):
+    """Public: the dynamic price signal for a zone, product and interval."""
+
+    permission_classes = [AllowAny]
+
+    class QuerySerializer(serializers.Serializer):
+        zone = serializers.SlugRelatedField(slug_field="code", queryset=GridZone.objects.all())
+        product = serializers.ChoiceField(choices=PRODUCT_CHOICES, default="energy")
+        start = AwareDateTimeField()
+        end = AwareDateTimeField()
+
+    def get(self, request):
+        q = self.QuerySerializer(data=request.query_params)
+        q.is_valid(raise_exception=True)
+        s = selectors.price_signal(**q.validated_data)
+        out = {k: (None if v is None else str(v) if isinstance(v, Decimal) else v) for k, v in s.__dict__.items()}
+        return Response(out)
+
+
+class ClearingRerunApi(APIView):
+    """Operators and admins: re-run a stored clearing from its stored inputs and compare."""
+
+    permission_classes = [HasRole]
+    allowed_roles = (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN)
+
+    def get(self, request, pk: int):
+        run = ClearingRun.objects.filter(pk=pk).first()
+        if run is None:
+            raise NotFound("No such clearing run.")
+        r = services.clearing_rerun(run=run)
+        return Response(
+            {
+                "run": run.pk,
+                "rule_version": run.rule_version,
+                "identical": r.identical,
+                "stored": r.stored,
+                "recomputed": r.recomputed,
+            }
+        )
+
+
+class ArbitrageApi(APIView):
+    """Participants: the cost-optimal battery/EV schedule over a price curve, and the offers it makes."""
+
+    permission_classes = [HasRole]
+    allowed_roles = SELLER_ROLES
+
+    class InputSerializer(serializers.Serializer):
+        prices_per_mwh = serializers.ListField(
+            child=serializers.DecimalField(max_digits=12, decimal_places=2), min_length=1, max_length=96 * 7
+        )
+        start = AwareDateTimeField()
+        interval_minutes = serializers.IntegerField()
+        capacity_kwh = serializers.FloatField(min_value=0.001)
+        max_charge_kw = serializers.FloatField(min_value=0)
+        max_discharge_kw = serializers.FloatField(min_value=0, default=0)
+        efficiency_charge = serializers.FloatField(min_value=0.01, max_value=1, default=0.95)
+        efficiency_discharge = serializers.FloatField(min_value=0.01, max_value=1, default=0.95)
+        initial_kwh = serializers.FloatField(min_value=0, default=0)
+        target_kwh = serializers.FloatField(min_value=0, default=0)
+        deadline_index = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+
+    def post(self, request):
+        from .engine.arbitrage import Device
+
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = dict(data.validated_data)
+        prices, start, minutes = v.pop("prices_per_mwh"), v.pop("start"), v.pop("interval_minutes")
+        plan = services.arbitrage_plan(prices_per_mwh=prices, start=start, interval_minutes=minutes, device=Device(**v))
+        return Response(plan)
+
+
+urlpatterns += [
+    path("orders/", OrderListCreateApi.as_view(), name="orders"),
+    path("orders/<int:pk>/cancel/", OrderCancelApi.as_view(), name="order-cancel"),
+    path("orders/<int:pk>/modify/", OrderModifyApi.as_view(), name="order-modify"),
+    path("positions/", PositionsApi.as_view(), name="positions"),
+    path("auctions/", AuctionListCreateApi.as_view(), name="auctions"),
+    path("prices/", PublishedPricesApi.as_view(), name="prices"),
+    path("price-signal/", PriceSignalApi.as_view(), name="price-signal"),
+    path("runs/<int:pk>/rerun/", ClearingRerunApi.as_view(), name="run-rerun"),
+    path("arbitrage/", ArbitrageApi.as_view(), name="arbitrage"),
 ]

@@ -12,7 +12,7 @@ Rules (rule version ``merit-order-uniform-1``):
   uniform-price rule used by ISO energy and DR markets, e.g. PJM's LMP-based DR compensation under
   FERC Order 745). With no accepted offer there is no clearing price.
 
-Pure code over plain data: no ORM.
+Pure code over plain data: no ORM. The request is cleared by the shared uniform-price auction engine.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+
+import numpy as np
+
+from .engine import auction, kw_to_w, price_to_ticks, ticks_to_price, w_to_kw
 
 RULE_VERSION = "merit-order-uniform-1"
 
@@ -48,17 +52,31 @@ class ClearingResult:
 
 
 def clear_merit_order(*, request_kw: Decimal, max_price_per_mwh: Decimal, offers: Sequence[OfferIn]) -> ClearingResult:
-    remaining = Decimal(request_kw)
-    awards: list[AwardOut] = []
-    marginal: Decimal | None = None
-    for offer in sorted(offers, key=lambda o: (o.price_per_mwh, o.submitted_at, o.offer_id)):
-        if remaining <= 0:
-            break
-        if offer.price_per_mwh > max_price_per_mwh or offer.kw <= 0:
-            continue
-        take = min(offer.kw, remaining)
-        awards.append(AwardOut(offer_id=offer.offer_id, kw=take))
-        remaining -= take
-        marginal = offer.price_per_mwh
+    """The request is one bid (its kW at its maximum price) in a one-group uniform-price auction: the same
+    engine as the day-ahead and seasonal markets (:mod:`market.engine.auction`)."""
+    offers = [o for o in offers if o.kw > 0]
+    n = len(offers)
+    # Time priority as integer ranks of (submitted_at, id), so the engine's ties match this module's rule.
+    rank = {o.offer_id: i for i, o in enumerate(sorted(offers, key=lambda o: (o.submitted_at, o.offer_id)))}
+    result = auction.clear(
+        group=np.zeros(n + 1, dtype=np.int64),
+        side=np.r_[np.full(n, auction.SELL), [auction.BUY]],
+        price=np.array([price_to_ticks(o.price_per_mwh) for o in offers] + [price_to_ticks(max_price_per_mwh)]),
+        qty=np.array([kw_to_w(o.kw) for o in offers] + [kw_to_w(request_kw)]),
+        priority=np.array([rank[o.offer_id] for o in offers] + [n]),
+        order_id=np.array([o.offer_id for o in offers] + [-1]),
+    )
+    accepted = result.accepted[:n]
+    awards = (
+        sorted(
+            (AwardOut(offer_id=o.offer_id, kw=w_to_kw(a)) for o, a in zip(offers, accepted, strict=True) if a > 0),
+            key=lambda a: (by_id[a.offer_id].price_per_mwh, by_id[a.offer_id].submitted_at, a.offer_id),
+        )
+        if (by_id := {o.offer_id: o for o in offers})
+        else []
+    )
+    price = int(result.price[0]) if len(result.price) else -1
     awarded = sum((a.kw for a in awards), Decimal("0"))
-    return ClearingResult(awards=awards, clearing_price_per_mwh=marginal, awarded_kw=awarded)
+    return ClearingResult(
+        awards=awards, clearing_price_per_mwh=None if price < 0 else ticks_to_price(price), awarded_kw=awarded
+    )

@@ -14,6 +14,7 @@ class LedgerAccount(models.Model):
         OPERATOR_PAYABLE = "operator_payable", "Grid operator payable"
         TREASURY = "treasury", "Treasury"
         FEES = "fees", "Fees"
+        STAKED = "staked", "Staked collateral"
 
     code = models.CharField(max_length=120, unique=True)
     organisation = models.ForeignKey(

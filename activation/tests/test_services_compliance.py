@@ -9,7 +9,8 @@ import pytest
 
 from activation import selectors, services
 from activation.models import Enrollment, EventPerformance, Penalty
-from assessment.services import baseline_compute, meter_readings_record
+from assessment.selectors import accredited_capacity_kw
+from assessment.services import baseline_compute, flexibility_assess, meter_readings_record
 from flexplatform import demo
 from flexplatform.errors import Conflict
 
@@ -85,6 +86,10 @@ def test_shortfall_penalty_then_derate_then_suspension(small_world):
             now=start - timedelta(hours=1),
         )
     assert exc.value.code == "resource_suspended"
+    # ... and the market's capacity gate gives a suspended resource nothing to sell.
+    assessed = flexibility_assess(premise=premise, window_start=start, window_end=end)
+    assert assessed.capacity_kw > 0
+    assert accredited_capacity_kw(premise=premise, start=start, end=end) == Decimal("0")
 
     # Settlement reads the penalties of a period.
     s, _ = demo.local_day_bounds(day)

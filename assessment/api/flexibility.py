@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from django.urls import path
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -77,6 +78,7 @@ class PremiseFlexibilityApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = (*SELLER_ROLES, Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN)
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, premise_id: int):
         premise = premises_visible_to(request.user).filter(pk=premise_id).first()
         if premise is None:
@@ -136,6 +138,7 @@ class ZoneCapacityApi(APIView):
     class QuerySerializer(serializers.Serializer):
         day = serializers.DateField(required=False)
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         q = self.QuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)

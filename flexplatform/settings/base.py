@@ -147,6 +147,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MarketEnum": "market.engine.products.MarketType.CHOICES",
+        "AwardMarketEnum": "market.engine.products.MarketType.AWARD_CHOICES",
+        "OrderKindEnum": "market.models.MarketOrder.Kind",
+        "DeviceKindEnum": "accounts.models.Device.Kind",
+    },
 }
 
 # Celery: the Redis broker when one is configured; otherwise tasks run eagerly in-process.
@@ -168,6 +174,8 @@ ANCHOR_INTERVAL_MINUTES = env.int("ANCHOR_INTERVAL_MINUTES", default=60)
 ANCHOR_AUDIT_INTERVAL_MINUTES = env.int("ANCHOR_AUDIT_INTERVAL_MINUTES", default=24 * 60)
 CELERY_BEAT_SCHEDULE = {
     "advance-events": {"task": "activation.tasks.advance_events", "schedule": 60.0},
+    "clear-due-auctions": {"task": "market.tasks.clear_due_auctions", "schedule": 60.0},
+    "close-due-books": {"task": "market.tasks.close_due_books", "schedule": 60.0},
     "verify-due-events": {"task": "activation.tasks.verify_due_events", "schedule": 15 * 60.0},
     "expire-verifications": {"task": "accounts.tasks.expire_verifications", "schedule": 60 * 60.0},
     "expire-consents": {"task": "accounts.tasks.expire_consents", "schedule": 15 * 60.0},
@@ -199,6 +207,9 @@ CHAIN_REORG_WINDOW_BLOCKS = env.int("CHAIN_REORG_WINDOW_BLOCKS", default=128)
 ANCHOR_GRACE_MINUTES = env.int("ANCHOR_GRACE_MINUTES", default=5)
 
 SETTLEMENT_CURRENCY = env("SETTLEMENT_CURRENCY", default="USD")
+
+# Market: the scarcity adder's ceiling ($/MWh) when offered flexibility falls to zero against the requested reserve.
+MARKET_SCARCITY_ADDER_MAX_PER_MWH = env.int("MARKET_SCARCITY_ADDER_MAX_PER_MWH", default=1000)
 
 LOGGING = {
     "version": 1,

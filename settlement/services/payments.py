@@ -57,8 +57,10 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
         existing = SettlementItem.objects.filter(business_key=business_key).first()
         if existing is not None:
             return existing
-        event = DREvent.objects.select_for_update(of=("self",)).select_related("award__request__operator", "premise").get(
-            pk=event_id
+        event = (
+            DREvent.objects.select_for_update(of=("self",))
+            .select_related("award__buyer", "award__request__operator", "premise")
+            .get(pk=event_id)
         )
         verification = EventVerification.objects.filter(event=event).first()
         if verification is None:
@@ -69,7 +71,7 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
         currency = settings.SETTLEMENT_CURRENCY
         award = event.award
         payee: Organisation = event.premise.organisation
-        operator: Organisation = award.request.operator
+        operator: Organisation = award.buyer if award.buyer_id else award.request.operator
         amount = performance_amount(
             delivered_kwh=verification.delivered_kwh, price_per_mwh=award.clearing_price_per_mwh
         )

@@ -6,7 +6,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import GridZone, Organisation, Premise
@@ -14,8 +13,9 @@ from accounts.selectors import organisation_trading_status, premises_offerable_b
 from assessment.selectors import accredited_capacity_kw
 from flexplatform.errors import ApplicationError, NotPermitted
 
-from .clearing import OfferIn, clear_merit_order
-from .models import Award, ClearingRun, FlexibilityOffer, FlexibilityRequest
+from ..clearing import OfferIn, clear_merit_order
+from ..models import Award, ClearingRun, FlexibilityOffer, FlexibilityRequest
+from .capacity import lock_premises, premise_committed_kw
 
 
 def _check_window(window_start: datetime, window_end: datetime) -> None:
@@ -62,8 +62,8 @@ def offer_submit(
             f"Premise is in zone {premise.grid_zone.code}, not in {zone.code} or below it.",
             fields={"zone": ["The premise is not in this zone."]},
         )
-    # Lock the premise so concurrent offers cannot together exceed its capacity.
-    Premise.objects.select_for_update().get(pk=premise.pk)
+    # Lock the premise so concurrent offers and orders cannot together exceed its capacity.
+    lock_premises([premise.pk])
     capacity_kw = accredited_capacity_kw(premise=premise, start=window_start, end=window_end)
     if capacity_kw is None:
         raise ApplicationError(
@@ -71,15 +71,8 @@ def offer_submit(
             code="not_assessed",
             fields={"window_start": ["No assessed capacity for this window."]},
         )
-    committed = FlexibilityOffer.objects.filter(
-        premise=premise,
-        window_start__lt=window_end,
-        window_end__gt=window_start,
-    ).filter(Q(status=FlexibilityOffer.Status.OPEN)).aggregate(total=Sum("kw"))["total"] or Decimal("0")
-    awarded = Award.objects.filter(premise=premise, window_start__lt=window_end, window_end__gt=window_start).aggregate(
-        total=Sum("kw")
-    )["total"] or Decimal("0")
-    available = capacity_kw - committed - awarded
+    # Everything committed across all products and markets (open offers and orders, awards), per instant.
+    available = capacity_kw - premise_committed_kw(premise_id=premise.pk, start=window_start, end=window_end)
     if kw > available:
         raise ApplicationError(
             f"Offer of {kw} kW exceeds the premise's available capacity of {max(available, Decimal(0))} kW.",
@@ -149,7 +142,7 @@ def request_submit(
         window_end=window_end,
         created_by=created_by,
     )
-    from . import tasks
+    from .. import tasks
 
     transaction.on_commit(lambda: tasks.clear_request.delay(request.pk))
     return request
@@ -224,6 +217,8 @@ def request_clear(*, request_id: int, now: datetime | None = None) -> ClearingRu
                     offer=offer,
                     premise_id=offer.premise_id,
                     seller_id=offer.seller_id,
+                    buyer_id=request.operator_id,
+                    market="request",
                     kw=a.kw,
                     clearing_price_per_mwh=result.clearing_price_per_mwh,
                     window_start=request.window_start,
@@ -243,3 +238,24 @@ def request_clear(*, request_id: int, now: datetime | None = None) -> ClearingRu
 
         transaction.on_commit(lambda: [activation_tasks.create_event_for_award.delay(pk) for pk in award_ids])
     return run
+
+
+from .arbitrage import arbitrage_plan  # noqa: E402
+from .auctions import auction_clear, auction_open, auctions_clear_due, clearing_rerun  # noqa: E402
+from .orders import books_close_due, order_cancel, order_modify, order_submit  # noqa: E402
+
+__all__ = [
+    "arbitrage_plan",
+    "auction_clear",
+    "auction_open",
+    "auctions_clear_due",
+    "books_close_due",
+    "clearing_rerun",
+    "offer_cancel",
+    "offer_submit",
+    "order_cancel",
+    "order_modify",
+    "order_submit",
+    "request_clear",
+    "request_submit",
+]

@@ -1,0 +1,285 @@
+"""Day-ahead and seasonal auctions: opening, clearing at gate closure, re-running a stored clearing.
+
+* Day-ahead: a sealed-bid uniform-price auction per zone and interval (24 hourly or 96 quarter-hourly intervals
+  of a delivery day), with all-or-none block offers across intervals; cleared by the ``clear_auction`` Celery
+  task at gate closure (enqueued with an ETA when the auction opens, and swept by beat every minute).
+* Seasonal: a capacity auction per season and zone: sell offers for the whole season against the operator's
+  stepwise demand curve (each step: kW the operator buys at up to a price), the curve's steps being the bids.
+
+Both run the one engine (``market.engine.auction``). A clearing stores its complete inputs (every order and
+demand step, with the time priority used), its outputs and the rule version; :func:`clearing_rerun` feeds the
+stored inputs to the engine again and compares. Orders arriving while an auction clears wait for the auction
+row's lock and are then refused (gate closed): none is lost or awarded twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import GridZone, Organisation
+from accounts.selectors import zone_with_descendant_ids
+from flexplatform.errors import ApplicationError, NotPermitted
+
+from ..clearing import OfferIn, clear_merit_order
+from ..engine import auction as engine
+from ..engine import kw_to_w, price_to_ticks, ticks_to_price, w_to_kw
+from ..engine.products import PRODUCTS, MarketType
+from ..models import Auction, Award, ClearingRun, MarketOrder, OrderMember
+from .orders import SCHEDULED_PRODUCTS, _enqueue_activation, _member_awards
+
+
+@transaction.atomic
+def auction_open(
+    *,
+    operator: Organisation,
+    market: str,
+    product: str,
+    zone: GridZone,
+    delivery_start: datetime,
+    delivery_end: datetime,
+    gate_closure: datetime,
+    interval_minutes: int | None = None,
+    demand_curve: list[dict] | None = None,
+) -> Auction:
+    """Open an auction (idempotent per market, product, zone and delivery start)."""
+    spec = PRODUCTS.get(product)
+    if spec is None or market not in (MarketType.DAY_AHEAD, MarketType.SEASONAL) or market not in spec.markets:
+        raise ApplicationError(f"No {market} auction for product {product!r}.", fields={"product": ["Not auctioned."]})
+    if operator.kind != Organisation.Kind.GRID_OPERATOR:
+        raise NotPermitted("Only grid operators open auctions.")
+    if zone.pk not in zone_with_descendant_ids(operator.service_zones.all()):
+        raise NotPermitted(f"Zone {zone.code} is outside the operator's service area.", fields={"zone": ["Not yours."]})
+    if delivery_end <= delivery_start or gate_closure > delivery_start:
+        raise ApplicationError(
+            "Gate closure ≤ delivery start < delivery end.", fields={"gate_closure": ["Out of order."]}
+        )
+    steps: list[dict] = []
+    if market == MarketType.DAY_AHEAD:
+        if interval_minutes not in (15, 60):
+            raise ApplicationError(
+                "Day-ahead intervals are 60 or 15 minutes.", fields={"interval_minutes": ["60 or 15."]}
+            )
+        if (delivery_end - delivery_start) % timedelta(minutes=interval_minutes):
+            raise ApplicationError("Whole intervals only.", fields={"delivery_end": ["Whole intervals."]})
+    else:
+        interval_minutes = int((delivery_end - delivery_start).total_seconds() // 60)
+        last = None
+        for i, step in enumerate(demand_curve or []):
+            kw, price = Decimal(str(step["kw"])), Decimal(str(step["price_per_mwh"]))
+            if kw <= 0 or price < 0 or (last is not None and price >= last):
+                raise ApplicationError(
+                    "A demand curve is steps of positive kW at strictly decreasing prices.",
+                    fields={"demand_curve": [f"Step {i + 1} is invalid."]},
+                )
+            last = price
+            steps.append(
+                {"kw": str(kw.quantize(Decimal("0.001"))), "price_per_mwh": str(price.quantize(Decimal("0.01")))}
+            )
+        if not steps:
+            raise ApplicationError(
+                "A seasonal auction needs the operator's demand curve.", fields={"demand_curve": ["Required."]}
+            )
+    auction, created = Auction.objects.get_or_create(
+        market=market,
+        product=product,
+        zone=zone,
+        delivery_start=delivery_start,
+        defaults={
+            "operator": operator,
+            "delivery_end": delivery_end,
+            "interval_minutes": interval_minutes,
+            "gate_closure": gate_closure,
+            "demand_curve": steps,
+        },
+    )
+    if created and not settings.CELERY_TASK_ALWAYS_EAGER:  # eager mode: the beat sweep (and callers) clear it
+        from .. import tasks
+
+        transaction.on_commit(lambda: tasks.clear_auction.apply_async((auction.pk,), eta=gate_closure))
+    return auction
+
+
+def _inputs(auction: Auction, orders: list[MarketOrder]) -> dict:
+    rank = {o.pk: i for i, o in enumerate(sorted(orders, key=lambda o: (o.priority_at, o.pk)))}
+    return {
+        "auction": {
+            "id": auction.pk,
+            "market": auction.market,
+            "product": auction.product,
+            "zone": auction.zone_id,
+            "delivery_start": auction.delivery_start.isoformat(),
+            "interval_minutes": auction.interval_minutes,
+            "n_intervals": int(
+                (auction.delivery_end - auction.delivery_start) / timedelta(minutes=auction.interval_minutes)
+            ),
+        },
+        "demand_curve": auction.demand_curve,
+        "orders": [
+            {
+                "id": o.pk,
+                "side": o.side,
+                "kw": str(o.kw),
+                "price_per_mwh": str(o.price_per_mwh),
+                "first_interval": int(
+                    (o.delivery_start - auction.delivery_start) / timedelta(minutes=auction.interval_minutes)
+                ),
+                "n_intervals": int((o.delivery_end - o.delivery_start) / timedelta(minutes=auction.interval_minutes)),
+                "is_block": o.is_block,
+                "priority": rank[o.pk],
+                "submitted_at": o.priority_at.isoformat(),
+            }
+            for o in sorted(orders, key=lambda o: o.pk)
+        ],
+    }
+
+
+def _run_engine(inputs: dict) -> dict:
+    """Stored inputs → outputs (JSON), through the engine. The only path, for clearing and re-running."""
+    g, side, price, qty, prio, oid, block = [], [], [], [], [], [], []
+    for o in inputs["orders"]:
+        for k in range(o["first_interval"], o["first_interval"] + o["n_intervals"]):
+            g.append(k)
+            side.append(engine.SELL if o["side"] == "sell" else engine.BUY)
+            price.append(price_to_ticks(Decimal(o["price_per_mwh"])))
+            qty.append(kw_to_w(Decimal(o["kw"])))
+            prio.append(o["priority"])
+            oid.append(o["id"])
+            block.append(o["id"] if o["is_block"] else -1)
+    for i, step in enumerate(inputs["demand_curve"]):  # seasonal: the demand curve's steps are the bids
+        g.append(0)
+        side.append(engine.BUY)
+        price.append(price_to_ticks(Decimal(step["price_per_mwh"])))
+        qty.append(kw_to_w(Decimal(step["kw"])))
+        prio.append(-len(inputs["demand_curve"]) + i)
+        oid.append(-(i + 1))
+        block.append(-1)
+    result = engine.clear(
+        group=np.array(g, dtype=np.int64),
+        side=np.array(side),
+        price=np.array(price, dtype=np.int64),
+        qty=np.array(qty, dtype=np.int64),
+        priority=np.array(prio, dtype=np.int64),
+        order_id=np.array(oid, dtype=np.int64),
+        block=np.array(block, dtype=np.int64),
+    )
+    accepted: dict[str, dict[str, str]] = {}
+    for k, o, a in zip(g, oid, result.accepted.tolist(), strict=True):
+        if a > 0:
+            accepted.setdefault(str(o), {})[str(k)] = str(w_to_kw(a))
+    return {
+        "intervals": [
+            {
+                "interval": int(k),
+                "clearing_price_per_mwh": None if p < 0 else str(ticks_to_price(p)),
+                "volume_kw": str(w_to_kw(v)),
+            }
+            for k, p, v in zip(result.groups.tolist(), result.price.tolist(), result.volume.tolist(), strict=True)
+        ],
+        "accepted": accepted,
+        "rejected_blocks": [int(b) for b in result.rejected_blocks.tolist()],
+        "rounds": result.rounds,
+    }
+
+
+def auction_clear(*, auction_id: int, now: datetime | None = None) -> ClearingRun:
+    """Clear an auction at (or after) its gate closure. Idempotent: a cleared auction returns its stored run."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        auction = Auction.objects.select_for_update().get(pk=auction_id)
+        if auction.status == Auction.Status.CLEARED:
+            return auction.clearing_run
+        if now < auction.gate_closure:
+            raise ApplicationError("The auction's gate has not closed yet.", code="not_due")
+        orders = list(MarketOrder.objects.filter(auction=auction, status=MarketOrder.Status.OPEN).order_by("pk"))
+        inputs = _inputs(auction, orders)
+        outputs = _run_engine(inputs)
+        total = sum((Decimal(i["volume_kw"]) for i in outputs["intervals"]), Decimal("0"))
+        prices = [Decimal(i["clearing_price_per_mwh"]) for i in outputs["intervals"] if i["clearing_price_per_mwh"]]
+        run = ClearingRun.objects.create(
+            auction=auction,
+            rule_version=engine.RULE_VERSION,
+            awarded_kw=total,
+            clearing_price_per_mwh=max(prices) if prices else None,
+            inputs=inputs,
+            outputs=outputs,
+            cleared_at=now,
+        )
+        price_of = {i["interval"]: i["clearing_price_per_mwh"] for i in outputs["intervals"]}
+        step = timedelta(minutes=auction.interval_minutes)
+        awards: list[Award] = []
+        for o in orders:
+            acc = outputs["accepted"].get(str(o.pk), {})
+            if o.side == MarketOrder.Side.SELL:
+                for k, kw in sorted(acc.items(), key=lambda kv: int(kv[0])):
+                    start = auction.delivery_start + int(k) * step
+                    awards += _member_awards(
+                        sell=o,
+                        buyer_id=auction.operator_id,
+                        kw_w=kw_to_w(Decimal(kw)),
+                        price=Decimal(price_of[int(k)]),
+                        clearing_run=run,
+                        start=start,
+                        end=start + step,
+                        consume=False,
+                    )
+            n = int((o.delivery_end - o.delivery_start) / step)
+            full = len(acc) == n and all(Decimal(v) == o.kw for v in acc.values())
+            o.status = (
+                MarketOrder.Status.FILLED
+                if full
+                else MarketOrder.Status.PARTIALLY_FILLED
+                if acc
+                else MarketOrder.Status.NOT_AWARDED
+            )
+            o.remaining_kw = Decimal("0")
+            o.save(update_fields=["status", "remaining_kw"])
+        OrderMember.objects.filter(order__in=orders).update(remaining_kw=Decimal("0"))
+        Award.objects.bulk_create(awards)
+        auction.status = Auction.Status.CLEARED
+        auction.save(update_fields=["status"])
+        _enqueue_activation([a for a in awards if a.product in SCHEDULED_PRODUCTS])
+    return run
+
+
+def auctions_clear_due(*, now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    due = Auction.objects.filter(status=Auction.Status.OPEN, gate_closure__lte=now).values_list("pk", flat=True)
+    return [auction_clear(auction_id=pk, now=now).pk for pk in list(due)]
+
+
+@dataclass(frozen=True)
+class Rerun:
+    identical: bool
+    stored: dict
+    recomputed: dict
+
+
+def clearing_rerun(*, run: ClearingRun) -> Rerun:
+    """Re-run a stored clearing from its stored inputs, with the engine of its rule version; compare."""
+    if run.auction_id is not None:
+        if run.rule_version != engine.RULE_VERSION:
+            raise ApplicationError(f"No engine for rule version {run.rule_version}.", code="unknown_rule_version")
+        recomputed = _run_engine(run.inputs)
+    else:
+        from datetime import datetime as dt
+
+        req = run.inputs["request"]
+        offers = [
+            OfferIn(o["id"], Decimal(o["kw"]), Decimal(o["price_per_mwh"]), dt.fromisoformat(o["submitted_at"]))
+            for o in run.inputs["offers"]
+        ]
+        r = clear_merit_order(
+            request_kw=Decimal(req["kw"]), max_price_per_mwh=Decimal(req["max_price_per_mwh"]), offers=offers
+        )
+        recomputed = {
+            "clearing_price_per_mwh": None if r.clearing_price_per_mwh is None else str(r.clearing_price_per_mwh),
+            "awards": [{"offer_id": a.offer_id, "kw": str(a.kw)} for a in r.awards],
+        }
+    return Rerun(identical=recomputed == run.outputs, stored=run.outputs, recomputed=recomputed)
