@@ -169,7 +169,7 @@ def test_day_ahead_refusals(mw):
 
 def test_quarter_hourly_day_ahead_has_96_intervals(mw):
     a = _da(mw, interval=15, product="energy", zone=mw.iso)
-    p0, p4 = mw.premise(0), mw.premise(4)
+    p0, p4 = mw.premise(3), mw.premise(4)  # two businesses (KYB-verified); one owner sells both
     org = p0.organisation
     p4.organisation = org
     p4.save(update_fields=["organisation"])
@@ -223,7 +223,7 @@ def test_seasonal_capacity_auction_against_stepwise_demand_curve(mw):
         gate_closure=season[0] - timedelta(days=1),
         demand_curve=curve,
     )
-    p0, p4 = mw.premise(0), mw.premise(4)
+    p0, p4 = mw.premise(3), mw.premise(4)  # two businesses (KYB-verified) under one owner
     agg_org = p0.organisation
     for p in (p4,):
         p.organisation = agg_org
