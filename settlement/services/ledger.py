@@ -28,8 +28,18 @@ class InsufficientBalance(ApplicationError):
     code = "insufficient_balance"
 
 
+NEGATIVE_ALLOWED = frozenset(
+    {
+        LedgerAccount.Kind.OPERATOR_PAYABLE,  # what an operator owes
+        LedgerAccount.Kind.TREASURY,  # fiat funding and the token mint (minus the tokens outstanding)
+        LedgerAccount.Kind.RECEIVABLE,  # what a participant owes (penalties beyond their balance)
+        LedgerAccount.Kind.ROUNDING,
+    }
+)
+
+
 def account_for(*, organisation: Organisation | None, kind: str, asset: str) -> LedgerAccount:
-    allow_negative = kind in (LedgerAccount.Kind.OPERATOR_PAYABLE, LedgerAccount.Kind.TREASURY)
+    allow_negative = kind in NEGATIVE_ALLOWED
     owner = f"org{organisation.pk}" if organisation is not None else "platform"
     account, _ = LedgerAccount.objects.get_or_create(
         organisation=organisation,
@@ -40,8 +50,20 @@ def account_for(*, organisation: Organisation | None, kind: str, asset: str) -> 
     return account
 
 
+def platform_account(kind: str, asset: str) -> LedgerAccount:
+    return account_for(organisation=None, kind=kind, asset=asset)
+
+
 def account_balance(account: LedgerAccount) -> Decimal:
+    """The balance derived from the postings (the audit truth; ``LedgerAccount.balance`` is its cache)."""
     return Posting.objects.filter(account=account).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+
+
+def balance_of(*, organisation: Organisation | None, kind: str, asset: str) -> Decimal:
+    account = LedgerAccount.objects.filter(organisation=organisation, kind=kind, asset=asset).first()
+    if organisation is None:
+        account = LedgerAccount.objects.filter(code=f"platform:{kind}:{asset}").first()
+    return account.balance if account is not None else Decimal("0")
 
 
 @transaction.atomic
@@ -63,14 +85,20 @@ def journal_post(
     # Lock the accounts in a fixed order so concurrent entries cannot deadlock or overdraw.
     ids = sorted({account.pk for account, _ in legs})
     locked = {a.pk: a for a in LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    if JournalEntry.objects.filter(business_key=business_key).exists():  # posted while we waited for the locks
+        return JournalEntry.objects.get(business_key=business_key)
+    deltas: dict[int, Decimal] = defaultdict(Decimal)
+    for account, amount in legs:
+        deltas[account.pk] += amount
+    for pk in ids:
+        account = locked[pk]
+        if not account.allow_negative and account.balance + deltas[pk] < 0:
+            raise InsufficientBalance(f"Account {account.code} would go negative.")
     entry = JournalEntry.objects.create(business_key=business_key, memo=memo, reverses=reverses)
+    # The balance column follows by trigger (migration 0004); its CHECK constraint is the last line of defence.
     Posting.objects.bulk_create(
         [Posting(entry=entry, account=account, asset=account.asset, amount=amount) for account, amount in legs]
     )
-    for pk in ids:
-        account = locked[pk]
-        if not account.allow_negative and account_balance(account) < 0:
-            raise InsufficientBalance(f"Account {account.code} would go negative.")
     return entry
 
 
@@ -79,3 +107,22 @@ def journal_reverse(*, entry: JournalEntry, memo: str) -> JournalEntry:
     """Correct an entry by posting its exact opposite (the original stays)."""
     legs = [(p.account, -p.amount) for p in entry.postings.select_related("account")]
     return journal_post(business_key=f"reversal:{entry.business_key}", memo=memo, legs=legs, reverses=entry)
+
+
+def accounts_ensure(keys: set[tuple[int | None, str, str]]) -> dict[tuple[int | None, str, str], int]:
+    """Ids of the accounts ``(organisation id or None for the platform, kind, asset)``, creating missing ones."""
+
+    def code(org_id, kind, asset):
+        return f"{'platform' if org_id is None else f'org{org_id}'}:{kind}:{asset}"
+
+    codes = {code(*k): k for k in keys}
+    found = dict(LedgerAccount.objects.filter(code__in=list(codes)).values_list("code", "pk"))
+    missing = [
+        LedgerAccount(code=c, organisation_id=k[0], kind=k[1], asset=k[2], allow_negative=k[1] in NEGATIVE_ALLOWED)
+        for c, k in codes.items()
+        if c not in found
+    ]
+    if missing:
+        LedgerAccount.objects.bulk_create(missing, ignore_conflicts=True, batch_size=5000)
+        found = dict(LedgerAccount.objects.filter(code__in=list(codes)).values_list("code", "pk"))
+    return {k: found[c] for c, k in codes.items()}
