@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import Organisation
 
@@ -23,7 +23,14 @@ def earnings_total(*, organisations: list[Organisation], currency: str) -> Decim
 
 def ledger_is_balanced() -> bool:
     """True when every journal entry's postings sum to zero per asset."""
-    unbalanced = Posting.objects.values("entry_id", "asset").annotate(total=Sum("amount")).exclude(total=0).exists()
+    # Amounts have 4 decimals, so a real imbalance is at least 0.0001; the tolerance only absorbs SQLite's
+    # floating-point SUM (Postgres sums ``numeric`` exactly).
+    unbalanced = (
+        Posting.objects.values("entry_id", "asset")
+        .annotate(total=Sum("amount"))
+        .filter(Q(total__gte=Decimal("0.00005")) | Q(total__lte=Decimal("-0.00005")))
+        .exists()
+    )
     return not unbalanced
 
 
@@ -107,4 +114,17 @@ def earnings_by_day(*, organisations: list[Organisation], currency: str) -> dict
 def balances_match_postings() -> bool:
     """True when every account's balance column equals the sum of its postings."""
     sums = dict(Posting.objects.values("account_id").annotate(t=Sum("amount")).values_list("account_id", "t"))
-    return all(sums.get(pk, Decimal("0")) == bal for pk, bal in LedgerAccount.objects.values_list("pk", "balance"))
+    return not balance_mismatches(sums)
+
+
+def balance_mismatches(sums: dict | None = None) -> list[tuple[int, Decimal, Decimal]]:
+    """(account, balance column, sum of postings) for every account where they differ."""
+    if sums is None:
+        sums = dict(Posting.objects.values("account_id").annotate(t=Sum("amount")).values_list("account_id", "t"))
+    # Postings carry 4 decimals; SQLite sums them as floats, so compare at that precision.
+    sums = {pk: Decimal(t).quantize(Decimal("0.0001")) for pk, t in sums.items() if t is not None}
+    return [
+        (pk, bal, sums.get(pk) or Decimal("0"))
+        for pk, bal in LedgerAccount.objects.values_list("pk", "balance")
+        if (sums.get(pk) or Decimal("0")) != bal
+    ]

@@ -6,6 +6,7 @@ Every environment variable the platform reads is listed in the README's configur
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -152,6 +153,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "settlement.tasks.anchor_closed_periods",
         "schedule": ANCHOR_INTERVAL_MINUTES * 60.0,
     },
+    # Compensation: settle yesterday (UTC) every day at 02:00 UTC, after late meter data; tally governance hourly.
+    "settle-day": {"task": "settlement.tasks.settle_day", "schedule": crontab(hour=2, minute=0)},
+    "tally-proposals": {"task": "settlement.tasks.tally_proposals", "schedule": 3600.0},
 }
 
 # Chain: anchoring goes to any Ethereum JSON-RPC endpoint; ``eth-tester://`` is an in-process EVM.

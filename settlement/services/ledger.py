@@ -117,9 +117,10 @@ def accounts_ensure(keys: set[tuple[int | None, str, str]]) -> dict[tuple[int | 
 
     codes = {code(*k): k for k in keys}
     found = dict(LedgerAccount.objects.filter(code__in=list(codes)).values_list("code", "pk"))
+    # Inserted in code order, so two workers creating overlapping sets cannot deadlock on the unique index.
     missing = [
         LedgerAccount(code=c, organisation_id=k[0], kind=k[1], asset=k[2], allow_negative=k[1] in NEGATIVE_ALLOWED)
-        for c, k in codes.items()
+        for c, k in sorted(codes.items())
         if c not in found
     ]
     if missing:

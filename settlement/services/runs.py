@@ -43,6 +43,7 @@ from .. import assets
 from ..models import AggregatorAgreement, LedgerAccount, ParticipationContract, SettlementItem, SettlementRun, Stake
 from ..selectors import market_parameter
 from .ledger import accounts_ensure
+from .payments import periods_ensure
 from .posting import EntrySpec, ItemSpec, entries_post
 
 K = LedgerAccount.Kind
@@ -76,9 +77,14 @@ def settlement_run_execute(
     if window_end > now:
         raise InvalidWindow("The window has not ended yet.", fields={"window_end": ["Must be in the past."]})
     SettlementRun.objects.get_or_create(window_start=window_start, window_end=window_end, defaults={"trigger": trigger})
+    run = SettlementRun.objects.get(window_start=window_start, window_end=window_end)
+    # Computed before the run's transaction, so the accounts they need are created (and committed) in short
+    # transactions of their own: a long run never holds a new account row another worker waits for.
+    entries = _event_entries(run, now=now) + _contract_entries(run, now=now)
+    _staking_accounts(run, now=now)
+    periods_ensure([i.delivery_start for e in entries for i in e.items] + _days_in(run, now) + [now])
     with transaction.atomic():
-        run = SettlementRun.objects.select_for_update().get(window_start=window_start, window_end=window_end)
-        entries = _event_entries(run, now=now) + _contract_entries(run, now=now)
+        run = SettlementRun.objects.select_for_update().get(pk=run.pk)
         created = entries_post(entries=entries, run_id=run.pk, now=now)
         _slash_non_delivery(run)
         created += entries_post(entries=_staking_reward_entries(run, now=now), run_id=run.pk, now=now)
@@ -464,6 +470,17 @@ def _slash_non_delivery(run: SettlementRun) -> None:
     for event_id, premise_id, org_id, start, kwh, committed in rows:
         if premise_id in premium and committed > 0 and kwh < committed * threshold:
             stake_slash_for_event(organisation_id=org_id, event_id=event_id, at=start, run_id=run.pk)
+
+
+def _staking_accounts(run: SettlementRun, *, now: datetime) -> None:
+    currency = settings.SETTLEMENT_CURRENCY
+    keys = {(None, K.FEES, currency)} | {(None, K.PENALTY_POOL, a) for a in assets.TOKENS}
+    for day in _days_in(run, now):
+        orgs = Stake.objects.filter(locked_from__lt=day + DAY, locked_until__gt=day).values_list(
+            "organisation_id", flat=True
+        )
+        keys |= {(o, K.PARTICIPANT, currency) for o in orgs}
+    accounts_ensure(keys)
 
 
 def _staking_reward_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
