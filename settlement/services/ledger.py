@@ -116,7 +116,7 @@ def accounts_ensure(keys: set[tuple[int | None, str, str]]) -> dict[tuple[int | 
         return f"{'platform' if org_id is None else f'org{org_id}'}:{kind}:{asset}"
 
     codes = {code(*k): k for k in keys}
-    found = dict(LedgerAccount.objects.filter(code__in=list(codes)).values_list("code", "pk"))
+    found = _codes_found(list(codes))
     # Inserted in code order, so two workers creating overlapping sets cannot deadlock on the unique index.
     missing = [
         LedgerAccount(code=c, organisation_id=k[0], kind=k[1], asset=k[2], allow_negative=k[1] in NEGATIVE_ALLOWED)
@@ -125,5 +125,12 @@ def accounts_ensure(keys: set[tuple[int | None, str, str]]) -> dict[tuple[int | 
     ]
     if missing:
         LedgerAccount.objects.bulk_create(missing, ignore_conflicts=True, batch_size=5000)
-        found = dict(LedgerAccount.objects.filter(code__in=list(codes)).values_list("code", "pk"))
+        found = _codes_found(list(codes))
     return {k: found[c] for c, k in codes.items()}
+
+
+def _codes_found(codes: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for i in range(0, len(codes), 20000):
+        found.update(LedgerAccount.objects.filter(code__in=codes[i : i + 20000]).values_list("code", "pk"))
+    return found

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -141,7 +141,9 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
     # Per interval: delivered kWh x the award's cleared price; the award clears one uniform price, so the sum
     # over intervals is the price x the summed kWh, computed set-based and rounded once per item.
     delivered = dict(
-        VerificationInterval.objects.filter(verification_id__in=[r[0] for r in rows])
+        VerificationInterval.objects.filter(
+            verification__event__start__gte=run.window_start, verification__event__start__lt=run.window_end
+        )
         .values("verification_id")
         .annotate(kwh=Sum("delivered_kwh"))
         .values_list("verification_id", "kwh")
@@ -152,15 +154,12 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
     protected = {
         c.premise_id: c
         for c in ParticipationContract.objects.filter(
-            bill_protection=True,
-            premise_id__in={r[3] for r in rows},
-            start__lt=run.window_end,
-            end__gt=run.window_start,
+            bill_protection=True, premise__isnull=False, start__lt=run.window_end, end__gt=run.window_start
         )
     }
     penalties = defaultdict(Decimal)
     for event_id, amount in SettlementItem.objects.filter(
-        kind=I.PENALTY, event_id__in=[r[1] for r in rows]
+        kind=I.PENALTY, event__start__gte=run.window_start, event__start__lt=run.window_end
     ).values_list("event_id", "amount"):
         penalties[event_id] += amount
     keys: set = {(None, K.FEES, currency), (None, K.TREASURY, currency)}
@@ -291,25 +290,48 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
     return out
 
 
+def _chunks(values: list, size: int = 20000):
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
 def _availability(premise_ids: list[int], day: datetime) -> dict[int, tuple[int, int, set]]:
     """Per premise: (metered intervals, expected intervals, hours with every interval metered)."""
-    per_hour = defaultdict(dict)
-    minutes = dict(Meter.objects.filter(premise_id__in=premise_ids).values_list("premise_id", "interval_minutes"))
-    for pid, hour, n in (
-        MeterReading.objects.filter(meter__premise_id__in=premise_ids, start__gte=day, start__lt=day + DAY)
-        .annotate(hour=TruncHour("start"))
-        .values("meter__premise_id", "hour")
-        .annotate(n=Count("id"))
-        .values_list("meter__premise_id", "hour", "n")
-    ):
-        per_hour[pid][hour] = n
-    out = {}
-    for pid in premise_ids:
-        step = minutes.get(pid) or 15
-        per = 60 // step
-        hours = per_hour.get(pid, {})
-        out[pid] = (sum(min(n, per) for n in hours.values()), 24 * per, {h for h, n in hours.items() if n >= per})
-    return out
+    wanted = set(premise_ids)
+    minutes = {}
+    for chunk in _chunks(premise_ids):
+        minutes.update(Meter.objects.filter(premise_id__in=chunk).values_list("premise_id", "interval_minutes"))
+    metered: dict[int, int] = defaultdict(int)
+    full: dict[int, set] = defaultdict(set)
+    if connection.vendor == "postgresql":
+        # Set-based: one row per premise, its metered intervals and its fully metered hours.
+        with connection.cursor() as cur:
+            cur.execute(
+                "WITH h AS (SELECT r.meter_id, date_trunc('hour', r.start) AS hr, count(*) AS n"
+                " FROM assessment_meterreading r WHERE r.start >= %s AND r.start < %s GROUP BY 1, 2)"
+                " SELECT m.premise_id, sum(least(h.n, 60 / m.interval_minutes)),"
+                " array_agg(h.hr) FILTER (WHERE h.n >= 60 / m.interval_minutes)"
+                " FROM h JOIN accounts_meter m ON m.id = h.meter_id GROUP BY m.premise_id",
+                [day, day + DAY],
+            )
+            for pid, n, hours in cur.fetchall():
+                if pid in wanted:
+                    metered[pid] = int(n)
+                    full[pid] = set(hours or [])
+    else:
+        for pid, hour, n in (
+            MeterReading.objects.filter(start__gte=day, start__lt=day + DAY)
+            .annotate(hour=TruncHour("start"))
+            .values("meter__premise_id", "hour")
+            .annotate(n=Count("id"))
+            .values_list("meter__premise_id", "hour", "n")
+        ):
+            if pid in wanted:
+                per = 60 // (minutes.get(pid) or 15)
+                metered[pid] += min(n, per)
+                if n >= per:
+                    full[pid].add(hour)
+    return {pid: (metered[pid], 24 * (60 // (minutes.get(pid) or 15)), full[pid]) for pid in premise_ids}
 
 
 def _contract_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
