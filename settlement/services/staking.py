@@ -37,7 +37,7 @@ def staked_collateral(organisation) -> Decimal:
     total = Stake.objects.filter(
         organisation=organisation, status=Stake.Status.LOCKED, locked_from__lte=now, locked_until__gt=now
     ).aggregate(t=Sum("amount"))["t"]
-    return total or Decimal("0")
+    return (total or Decimal("0")).quantize(assets.CENT)
 
 
 def governance_weight(organisation, *, at: datetime) -> Decimal:
@@ -49,7 +49,7 @@ def governance_weight(organisation, *, at: datetime) -> Decimal:
         locked_from__lte=at,
         locked_until__gt=at,
     ).aggregate(t=Sum("amount"))["t"]
-    return total or Decimal("0")
+    return (total or Decimal("0")).quantize(assets.CENT)
 
 
 def stake_lock(
