@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from settlement import views as settlement_views
+
 from . import views
 
 urlpatterns = [
@@ -10,4 +12,6 @@ urlpatterns = [
     path("aggregator/", views.aggregator_dashboard, name="aggregator"),
     path("operator/", views.operator_console, name="operator"),
     path("verify/", views.verify_page, name="verify"),
+    path("compensation/", settlement_views.compensation, name="compensation"),
+    path("compensation/console/", settlement_views.console, name="settlement-console"),
 ]
