@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from accounts.models import Organisation
@@ -116,6 +116,8 @@ def accounts_ensure(keys: set[tuple[int | None, str, str]]) -> dict[tuple[int | 
         return f"{'platform' if org_id is None else f'org{org_id}'}:{kind}:{asset}"
 
     codes = {code(*k): k for k in keys}
+    if connection.vendor == "postgresql" and len(codes) > 1000:
+        return _accounts_ensure_copy(codes)
     found = _codes_found(list(codes))
     # Inserted in code order, so two workers creating overlapping sets cannot deadlock on the unique index.
     missing = [
@@ -134,3 +136,26 @@ def _codes_found(codes: list[str]) -> dict[str, int]:
     for i in range(0, len(codes), 20000):
         found.update(LedgerAccount.objects.filter(code__in=codes[i : i + 20000]).values_list("code", "pk"))
     return found
+
+
+def _accounts_ensure_copy(codes: dict[str, tuple[int | None, str, str]]) -> dict[tuple[int | None, str, str], int]:
+    """Postgres, many accounts: ``COPY`` the wanted codes, insert the missing ones in code order, read all ids."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE stg_account (code text, organisation_id bigint, kind text, asset text, allow_negative bool)"
+        )
+        try:
+            with cur.copy("COPY stg_account FROM STDIN") as copy:
+                for c, (org, kind, asset) in codes.items():
+                    copy.write_row((c, org, kind, asset, kind in NEGATIVE_ALLOWED))
+            cur.execute(
+                "INSERT INTO settlement_ledgeraccount (code, organisation_id, kind, asset, allow_negative, balance, created_at)"
+                " SELECT s.code, s.organisation_id, s.kind, s.asset, s.allow_negative, 0, now() FROM stg_account s"
+                " WHERE NOT EXISTS (SELECT 1 FROM settlement_ledgeraccount a WHERE a.code = s.code)"
+                " ORDER BY s.code ON CONFLICT DO NOTHING"
+            )
+            cur.execute("SELECT a.code, a.id FROM settlement_ledgeraccount a JOIN stg_account s ON s.code = a.code")
+            found = dict(cur.fetchall())
+        finally:
+            cur.execute("DROP TABLE stg_account")
+    return {k: found[c] for c, k in codes.items()}
