@@ -1,7 +1,8 @@
 """Account balances are kept by the database itself: every inserted posting adds to its account's balance.
 
 Postgres: one statement-level trigger over the inserted rows (a transition table), so a bulk ``COPY`` of
-postings updates each touched account once. SQLite: a row trigger. The ``balance >= 0 unless allowed``
+postings updates each touched account once. SQLite: a row trigger that rounds to the column's 4 decimals (SQLite adds
+numerics as floats; without the rounding 7.46 - 7.46 could leave -1e-15 and trip the CHECK). The ``balance >= 0 unless allowed``
 CHECK constraint then refuses any posting that would overdraw an account that may not go negative.
 """
 
@@ -36,7 +37,7 @@ def forwards(apps, schema_editor):
     elif vendor == "sqlite":
         schema_editor.execute(
             "CREATE TRIGGER settlement_posting_balance AFTER INSERT ON settlement_posting BEGIN "
-            "UPDATE settlement_ledgeraccount SET balance = balance + NEW.amount WHERE id = NEW.account_id; END;"
+            "UPDATE settlement_ledgeraccount SET balance = ROUND(balance + NEW.amount, 4) WHERE id = NEW.account_id; END;"
         )
 
 

@@ -496,7 +496,8 @@ def _slash_non_delivery(run: SettlementRun) -> None:
 
 def _staking_accounts(run: SettlementRun, *, now: datetime) -> None:
     currency = settings.SETTLEMENT_CURRENCY
-    keys = {(None, K.FEES, currency)} | {(None, K.PENALTY_POOL, a) for a in assets.TOKENS}
+    keys = {(None, K.FEES, currency), (None, K.STAKING_POOL, currency)}
+    keys |= {(None, K.PENALTY_POOL, a) for a in assets.TOKENS}
     for day in _days_in(run, now):
         orgs = Stake.objects.filter(locked_from__lt=day + DAY, locked_until__gt=day).values_list(
             "organisation_id", flat=True
@@ -506,33 +507,49 @@ def _staking_accounts(run: SettlementRun, *, now: datetime) -> None:
 
 
 def _staking_reward_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
+    """Per day: the share of the day's platform fees moves to the staking pool; the pool (with whatever no
+    staker could take on earlier days) is paid to the day's stakers pro rata to stake x seconds locked."""
+    from ..models import JournalEntry
+
     currency = settings.SETTLEMENT_CURRENCY
     share_pct = market_parameter("staking_reward_share_pct")
+    acct = accounts_ensure({(None, K.FEES, currency), (None, K.STAKING_POOL, currency)})
+    fees_acct, pool_acct = acct[(None, K.FEES, currency)], acct[(None, K.STAKING_POOL, currency)]
+    # The pool's row lock serialises runs paying from it, so a carried-over balance is paid once.
+    pool_balance = LedgerAccount.objects.select_for_update().get(pk=pool_acct).balance
     out = []
     for day in _days_in(run, now):
+        stamp = day.date().isoformat()
         fees = -(
             SettlementItem.objects.filter(
                 kind=I.PLATFORM_FEE, currency=currency, delivery_start__gte=day, delivery_start__lt=day + DAY
             ).aggregate(t=Sum("amount"))["t"]
             or Decimal("0")
         )
-        pool = assets.money(fees * share_pct / HUNDRED)
+        share = assets.money(fees * share_pct / HUNDRED)
+        fund_key = f"staking_pool:day:{stamp}"
+        if share > 0 and not JournalEntry.objects.filter(business_key=fund_key).exists():
+            memo = f"Staking pool: {share_pct} % of {fees} platform fees, {stamp}"
+            out.append(EntrySpec(fund_key, memo, [(fees_acct, currency, -share), (pool_acct, currency, share)], []))
+            pool_balance += share
+        key = f"staking_reward:day:{stamp}"
+        if JournalEntry.objects.filter(business_key=key).exists():
+            continue
         stakes = Stake.objects.filter(Q(locked_from__lt=day + DAY) & Q(locked_until__gt=day), amount__gt=0)
         weights = defaultdict(Decimal)
         for s in stakes:
             seconds = (min(s.locked_until, day + DAY) - max(s.locked_from, day)).total_seconds()
             weights[s.organisation_id] += s.amount * Decimal(int(seconds))
-        shares = assets.largest_remainder(pool, sorted(weights.items()))
+        shares = assets.largest_remainder(pool_balance, sorted(weights.items()))
         if not shares:
-            continue
-        acct = accounts_ensure({(None, K.FEES, currency)} | {(o, K.PARTICIPANT, currency) for o in shares})
-        key = f"staking_reward:day:{day.date().isoformat()}"
-        memo = f"Staking rewards {share_pct} % of {fees} platform fees, {day.date().isoformat()}"
-        legs = [(acct[(None, K.FEES, currency)], currency, -pool)]
+            continue  # nobody staked: the pool carries over
+        payees = accounts_ensure({(o, K.PARTICIPANT, currency) for o in shares})
+        memo = f"Staking rewards: pool of {pool_balance} {currency}, {stamp}"
+        legs = [(pool_acct, currency, -pool_balance)]
         items = []
         for org, amount in sorted(shares.items()):
             if amount > 0:
-                legs.append((acct[(org, K.PARTICIPANT, currency)], currency, amount))
+                legs.append((payees[(org, K.PARTICIPANT, currency)], currency, amount))
                 items.append(
                     ItemSpec(
                         business_key=f"{key}:org:{org}",
@@ -546,4 +563,5 @@ def _staking_reward_entries(run: SettlementRun, *, now: datetime) -> list[EntryS
                     )
                 )
         out.append(EntrySpec(key, memo, legs, items))
+        pool_balance = Decimal("0")
     return out

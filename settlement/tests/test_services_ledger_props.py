@@ -105,7 +105,7 @@ ACTIONS = st.lists(
 
 @pytest.mark.django_db
 @given(actions=ACTIONS)
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_any_sequence_of_runs_retries_and_corrections_keeps_balances_equal_to_postings(actions, django_user_model):
     from accounts.models import GridZone
 

@@ -67,7 +67,9 @@ def test_over_delivery_bonus_capped_and_performance_tokens_and_fee():
     assert _item(f"performance_token:event:{e.pk}").amount == D("0.80")
     fee = _item(f"platform_fee:event:{e.pk}")  # 2 % of 1.04 = 0.0208 -> 0.02, charged to the operator
     assert fee.amount == D("-0.02") and fee.payee == w.operator
-    assert balance_of(organisation=None, kind=K.FEES, asset="USD") == D("0.02")
+    # half of the day's fees goes to the staking pool (nobody staked: it waits there)
+    assert balance_of(organisation=None, kind=K.FEES, asset="USD") == D("0.01")
+    assert balance_of(organisation=None, kind=K.STAKING_POOL, asset="USD") == D("0.01")
     assert balance_of(organisation=w.operator, kind=K.OPERATOR_PAYABLE, asset="USD") == D("-1.08")
     assert balance_of(organisation=w.consumers[0], kind=K.PARTICIPANT, asset=assets.PERFORMANCE) == D("0.80")
 
@@ -168,6 +170,36 @@ def test_staking_rewards_pro_rata_stake_times_time():
     # weights 100 x 86400 : 100 x 43200 = 2 : 1 -> 0.0666.. and 0.0333.. -> 0.06 + 0.03, 1 cent to A (larger rest)
     assert (a, b) == (D("0.07"), D("0.03"))
     assert balance_of(organisation=None, kind=K.FEES, asset="USD") == D("0.10")
+    assert balance_of(organisation=None, kind=K.STAKING_POOL, asset="USD") == D("0")
+
+
+def test_staking_pool_carries_over_days_without_stakers():
+    w = world_make(n=2)
+    event_make(
+        w, w.premises[1], start=DAY + timedelta(hours=8), price=D("1000"), target_kw=D("10"), delivered=[D("2.5")] * 4
+    )
+    _run()  # fee 0.20, pool 0.10, nobody staked: it stays in the pool
+    assert balance_of(organisation=None, kind=K.STAKING_POOL, asset="USD") == D("0.10")
+    tokens_grant(w.consumers[0], assets.GOVERNANCE, D("5"), "g")
+    stake_lock(
+        organisation=w.consumers[0],
+        asset=assets.GOVERNANCE,
+        amount=D("5"),
+        locked_until=DAY + timedelta(days=9),
+        business_key="late",
+        now=DAY + timedelta(days=1),
+    )
+    event_make(
+        w,
+        w.premises[1],
+        start=DAY + timedelta(days=1, hours=8),
+        price=D("1000"),
+        target_kw=D("10"),
+        delivered=[D("5")] * 4,
+    )
+    _run(start=DAY + timedelta(days=1), end=DAY + timedelta(days=2))  # fee 0.40, pool 0.20 + 0.10 carried
+    assert _item(f"staking_reward:day:{(DAY + timedelta(days=1)).date()}:org:{w.consumers[0].pk}").amount == D("0.30")
+    assert balance_of(organisation=None, kind=K.STAKING_POOL, asset="USD") == D("0")
 
 
 def test_invalid_windows_refused():
