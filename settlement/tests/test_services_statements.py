@@ -28,8 +28,12 @@ pytestmark = pytest.mark.django_db
 def _world():
     w = world_make(n=2)
     # consumer 0: 8 kWh x 100 = 0.80; consumer 1: 4 kWh at 300,000/MWh = 1,200.00 (a big industrial payment)
-    e0 = event_make(w, w.premises[0], start=DAY + timedelta(hours=10), price=D("100"), target_kw=D("8"), delivered=[D("2")] * 4)
-    event_make(w, w.premises[1], start=DAY + timedelta(hours=11), price=D("300000"), target_kw=D("4"), delivered=[D("1")] * 4)
+    e0 = event_make(
+        w, w.premises[0], start=DAY + timedelta(hours=10), price=D("100"), target_kw=D("8"), delivered=[D("2")] * 4
+    )
+    event_make(
+        w, w.premises[1], start=DAY + timedelta(hours=11), price=D("300000"), target_kw=D("4"), delivered=[D("1")] * 4
+    )
     settlement_run_execute(window_start=DAY, window_end=DAY + timedelta(days=1), now=NOW)
     penalty_settle(event_id=e0.pk, payee=w.consumers[0], amount=D("0.30"), reason="late", business_key="s")
     return w
