@@ -17,4 +17,6 @@ urlpatterns = [
     path("onboarding/<slug:step>/", views.onboarding, name="onboarding-step"),
     path("payments/<int:pk>/", settlement_views.payment_detail, name="payment"),
     path("consumer/consumption/", assessment_views.consumption_page, name="consumption"),
+    path("compensation/", settlement_views.compensation, name="compensation"),
+    path("compensation/console/", settlement_views.console, name="settlement-console"),
 ]

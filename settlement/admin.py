@@ -29,7 +29,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(admin.ModelAdmin):
-    list_display = ["code", "organisation", "kind", "asset", "allow_negative"]
+    list_display = ["code", "organisation", "kind", "asset", "allow_negative", "balance"]
+    readonly_fields = ["balance"]
     list_filter = ["kind", "asset"]
     search_fields = ["code", "organisation__name"]
 
@@ -127,3 +128,87 @@ class AnchorAlertAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+from .models import (  # noqa: E402 - the compensation models, registered after the foundation's
+    AggregatorAgreement,
+    AuditRecord,
+    Dispute,
+    MarketParameter,
+    ParticipationContract,
+    Proposal,
+    SettlementRun,
+    Stake,
+    Vote,
+    WalletLink,
+    Withdrawal,
+)
+
+
+@admin.register(SettlementRun)
+class SettlementRunAdmin(ReadOnlyAdmin):
+    list_display = ["window_start", "window_end", "trigger", "status", "attempts", "items_created", "finished_at"]
+    list_filter = ["status", "trigger"]
+
+
+@admin.register(ParticipationContract)
+class ParticipationContractAdmin(admin.ModelAdmin):
+    list_display = ["id", "participant", "operator", "premise", "reserved_kw", "rate_per_kw_day", "premium", "bill_protection", "start", "end"]
+    list_filter = ["premium", "bill_protection"]
+
+
+@admin.register(AggregatorAgreement)
+class AggregatorAgreementAdmin(admin.ModelAdmin):
+    list_display = ["aggregator", "fee_percent"]
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    """Resolved through the settlement console or the API (which post the adjustment), never edited here."""
+
+    list_display = ["id", "item", "status", "reason", "adjustment_amount", "created_at", "resolved_at"]
+    list_filter = ["status"]
+
+
+@admin.register(Stake)
+class StakeAdmin(ReadOnlyAdmin):
+    list_display = ["organisation", "asset", "amount", "locked_from", "locked_until", "status"]
+    list_filter = ["asset", "status"]
+
+
+class VoteInline(admin.TabularInline):
+    model = Vote
+    extra = 0
+    can_delete = False
+    readonly_fields = ["voter", "support", "weight", "cast_at"]
+
+
+@admin.register(Proposal)
+class ProposalAdmin(ReadOnlyAdmin):
+    list_display = ["id", "parameter", "old_value", "new_value", "status", "weight_for", "weight_against", "quorum_weight", "voting_ends"]
+    list_filter = ["status", "parameter"]
+    inlines = [VoteInline]
+
+
+@admin.register(MarketParameter)
+class MarketParameterAdmin(ReadOnlyAdmin):
+    """Changed only by executed proposals."""
+
+    list_display = ["name", "value", "updated_at"]
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(ReadOnlyAdmin):
+    list_display = ["at", "action", "object_type", "object_id", "organisation", "actor"]
+    list_filter = ["action", "object_type"]
+
+
+@admin.register(WalletLink)
+class WalletLinkAdmin(ReadOnlyAdmin):
+    list_display = ["organisation", "address", "linked_at"]
+
+
+@admin.register(Withdrawal)
+class WithdrawalAdmin(ReadOnlyAdmin):
+    list_display = ["organisation", "asset", "amount", "to_address", "status", "created_at"]
+    list_filter = ["status", "asset"]

@@ -136,3 +136,7 @@ urlpatterns = [
     path("proofs/verify/", ProofVerifyApi.as_view(), name="proof-verify"),
     path("anchors/", AnchorListApi.as_view(), name="anchors"),
 ]
+
+from .api_compensation import urlpatterns as compensation_urlpatterns  # noqa: E402 - the compensation endpoints
+
+urlpatterns += compensation_urlpatterns

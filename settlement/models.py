@@ -14,7 +14,13 @@ class LedgerAccount(models.Model):
         OPERATOR_PAYABLE = "operator_payable", "Grid operator payable"
         TREASURY = "treasury", "Treasury"
         FEES = "fees", "Fees"
-        STAKED = "staked", "Staked collateral"
+        PENALTY_POOL = "penalty_pool", "Penalty pool"
+        STAKING_POOL = "staking_pool", "Staking reward pool"
+        REWARD_POOL = "reward_pool", "Reward pool"
+        ROUNDING = "rounding", "Rounding"
+        STAKED = "staked", "Staked (locked) tokens"
+        RECEIVABLE = "receivable", "Participant receivable"
+        WITHDRAWAL_PENDING = "withdrawal_pending", "Withdrawals pending on chain"
 
     code = models.CharField(max_length=120, unique=True)
     organisation = models.ForeignKey(
@@ -23,12 +29,18 @@ class LedgerAccount(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     asset = models.CharField(max_length=16)
     allow_negative = models.BooleanField(default=False)
+    balance = models.DecimalField(
+        max_digits=24, decimal_places=4, default=0, help_text="Sum of the postings; kept by a database trigger."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["code"]
         constraints = [
             models.UniqueConstraint(fields=["organisation", "kind", "asset"], name="ledger_account_unique_owner_kind"),
+            models.CheckConstraint(
+                condition=Q(allow_negative=True) | Q(balance__gte=0), name="ledger_account_negative_only_if_allowed"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -41,9 +53,7 @@ class JournalEntry(models.Model):
     business_key = models.CharField(max_length=200, unique=True)
     memo = models.CharField(max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
-    reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
-    )
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
 
     class Meta:
         ordering = ["id"]
@@ -89,6 +99,21 @@ class SettlementItem(models.Model):
 
     class Kind(models.TextChoices):
         PERFORMANCE = "performance", "Performance payment"
+        CAPACITY = "capacity", "Capacity payment"
+        AVAILABILITY = "availability", "Availability reward (tokens)"
+        ENERGY_CREDIT = "energy_credit", "Energy credit for shifted energy (tokens)"
+        OVER_DELIVERY = "over_delivery", "Over-delivery bonus"
+        PERFORMANCE_TOKEN = "performance_token", "Performance tokens"
+        GOVERNANCE_TOKEN = "governance_token", "Governance tokens"
+        CAPACITY_TOKEN = "capacity_token", "Capacity tokens"
+        PENALTY = "penalty", "Penalty"
+        AGGREGATOR_FEE = "aggregator_fee", "Aggregator fee"
+        MEMBER_SHARE = "member_share", "Member share of portfolio revenue"
+        PLATFORM_FEE = "platform_fee", "Platform fee"
+        STAKING_REWARD = "staking_reward", "Staking reward"
+        SLASHING = "slashing", "Stake slashed"
+        BILL_PROTECTION = "bill_protection", "Bill protection top-up"
+        ADJUSTMENT = "adjustment", "Dispute adjustment"
 
     business_key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -99,16 +124,27 @@ class SettlementItem(models.Model):
     quantity_kwh = models.DecimalField(max_digits=14, decimal_places=4)
     price_per_mwh = models.DecimalField(max_digits=12, decimal_places=2)
     amount = models.DecimalField(max_digits=18, decimal_places=2)
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=16, help_text="The fiat currency or the FLEX token of the item.")
     delivery_start = models.DateTimeField(help_text="Start of the delivery interval this item settles.")
     period = models.ForeignKey(SettlementPeriod, on_delete=models.PROTECT, related_name="items")
-    journal_entry = models.OneToOneField(
-        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="settlement_item"
+    journal_entry = models.ForeignKey(
+        JournalEntry,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="settlement_items",
+        help_text="The entry that paid it; one entry may pay several items (a portfolio split).",
     )
+    run = models.ForeignKey("SettlementRun", null=True, blank=True, on_delete=models.PROTECT, related_name="items")
+    contract = models.ForeignKey(
+        "ParticipationContract", null=True, blank=True, on_delete=models.PROTECT, related_name="items"
+    )
+    memo = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["payee", "delivery_start"], name="item_payee_delivery")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {self.currency} to {self.payee_id}"
@@ -247,3 +283,250 @@ class AnchorAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.anchor.period}"
+
+
+class SettlementRun(models.Model):
+    """One settlement of a window ``[window_start, window_end)`` (a day, or any on-demand window).
+
+    The row is the lock two workers take on the same window; re-running it counts an attempt and pays only
+    what no earlier attempt paid (every item has a unique business key).
+    """
+
+    class Trigger(models.TextChoices):
+        DAILY = "daily", "Daily schedule"
+        ON_DEMAND = "on_demand", "On demand"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.ON_DEMAND)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    attempts = models.PositiveIntegerField(default=0)
+    items_created = models.PositiveIntegerField(default=0, help_text="Items created by all attempts together.")
+    last_attempt_items = models.PositiveIntegerField(default=0)
+    totals = models.JSONField(default=dict, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-window_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["window_start", "window_end"], name="settlement_run_unique_window"),
+            models.CheckConstraint(condition=Q(window_end__gt=F("window_start")), name="settlement_run_window_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.window_start:%Y-%m-%d %H:%M}–{self.window_end:%H:%M} ({self.status})"
+
+
+class AggregatorAgreement(models.Model):
+    """The fee an aggregator keeps of its portfolio's revenue; the rest goes to its members."""
+
+    aggregator = models.OneToOneField("accounts.Organisation", on_delete=models.PROTECT, related_name="fee_agreement")
+    fee_percent = models.DecimalField(max_digits=5, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(fee_percent__gte=0, fee_percent__lte=100), name="agreement_fee_0_100")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.aggregator} keeps {self.fee_percent} %"
+
+
+class ParticipationContract(models.Model):
+    """A capacity (reservation) contract between a grid operator and a participant (or an aggregator)."""
+
+    participant = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="contracts")
+    operator = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    premise = models.ForeignKey("accounts.Premise", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reserved_kw = models.DecimalField(max_digits=12, decimal_places=3)
+    rate_per_kw_day = models.DecimalField(max_digits=12, decimal_places=4)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    premium = models.BooleanField(default=False, help_text="A premium-market contract: needs a stake, may be slashed.")
+    bill_protection = models.BooleanField(default=False)
+    tariff_per_kwh = models.DecimalField(max_digits=8, decimal_places=5, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="contract_window_order"),
+            models.CheckConstraint(condition=Q(reserved_kw__gt=0), name="contract_reserved_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Contract {self.pk}: {self.reserved_kw} kW for {self.participant}"
+
+
+class AuditRecord(models.Model):
+    """Append-only audit trail of disputes, governance, staking and withdrawals."""
+
+    actor = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    organisation = models.ForeignKey(
+        "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=40)
+    object_id = models.PositiveBigIntegerField()
+    data = models.JSONField(default=dict)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}#{self.object_id}"
+
+
+class Dispute(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        UPHELD = "upheld", "Upheld (adjusted)"
+        REJECTED = "rejected", "Rejected"
+
+    item = models.ForeignKey(SettlementItem, on_delete=models.PROTECT, related_name="disputes")
+    raised_by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    resolution = models.TextField(blank=True)
+    adjustment_amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    adjustment_item = models.OneToOneField(
+        SettlementItem, null=True, blank=True, on_delete=models.PROTECT, related_name="resolves"
+    )
+    resolved_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item"], condition=Q(status="open"), name="dispute_one_open_per_item")
+        ]
+
+    def __str__(self) -> str:
+        return f"Dispute {self.pk} on item {self.item_id} ({self.status})"
+
+
+class Stake(models.Model):
+    class Status(models.TextChoices):
+        LOCKED = "locked", "Locked"
+        RELEASED = "released", "Released"
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="stakes")
+    asset = models.CharField(max_length=16)
+    amount = models.DecimalField(max_digits=18, decimal_places=2, help_text="Still staked (after slashing).")
+    locked_from = models.DateTimeField()
+    locked_until = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.LOCKED)
+    business_key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="stake_amount_non_negative"),
+            models.CheckConstraint(condition=Q(locked_until__gt=F("locked_from")), name="stake_lock_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.asset} staked by {self.organisation_id}"
+
+
+class MarketParameter(models.Model):
+    """A market parameter that only an executed governance proposal changes."""
+
+    name = models.CharField(max_length=60, unique=True)
+    value = models.DecimalField(max_digits=18, decimal_places=6)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class Proposal(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Voting"
+        PASSED = "passed", "Passed"
+        REJECTED = "rejected", "Rejected"
+        EXECUTED = "executed", "Executed"
+
+    parameter = models.CharField(max_length=60)
+    new_value = models.DecimalField(max_digits=18, decimal_places=6)
+    old_value = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    proposer = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    voting_starts = models.DateTimeField()
+    voting_ends = models.DateTimeField()
+    quorum_weight = models.DecimalField(
+        max_digits=18, decimal_places=2, default=0, help_text="Weight needed, fixed when voting opens."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    weight_for = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    weight_against = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    tallied_at = models.DateTimeField(null=True, blank=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(voting_ends__gt=F("voting_starts")), name="proposal_window")]
+
+    def __str__(self) -> str:
+        return f"Proposal {self.pk}: {self.parameter} -> {self.new_value} ({self.status})"
+
+
+class Vote(models.Model):
+    proposal = models.ForeignKey(Proposal, on_delete=models.PROTECT, related_name="votes")
+    voter = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    support = models.BooleanField()
+    weight = models.DecimalField(max_digits=18, decimal_places=2)
+    cast_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["proposal", "voter"], name="vote_once_per_proposal")]
+
+    def __str__(self) -> str:
+        return f"{self.voter_id} {'for' if self.support else 'against'} {self.proposal_id} ({self.weight})"
+
+
+class WalletLink(models.Model):
+    organisation = models.OneToOneField("accounts.Organisation", on_delete=models.PROTECT, related_name="wallet")
+    address = models.CharField(max_length=42)
+    linked_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class Withdrawal(models.Model):
+    """Tokens leaving the platform for the linked wallet: pending until a later issue sends them on chain."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending on-chain transfer"
+        SENT = "sent", "Sent"
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="withdrawals")
+    asset = models.CharField(max_length=16)
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    to_address = models.CharField(max_length=42)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    business_key = models.CharField(max_length=200, unique=True)
+    journal_entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="+")
+    tx_hash = models.CharField(max_length=66, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.asset} to {self.to_address} ({self.status})"

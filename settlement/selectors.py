@@ -83,3 +83,67 @@ def item_proof(*, item: SettlementItem) -> dict | None:
         "chain_id": anchor.deployment.chain_id if anchor.deployment else None,
         "contract_address": anchor.deployment.address if anchor.deployment else None,
     }
+
+
+def market_parameter(name: str) -> Decimal:
+    """The current value of a governed market parameter (its default until a proposal changes it)."""
+    from .models import MarketParameter
+    from .parameters import DEFAULTS
+
+    if name not in DEFAULTS:
+        raise KeyError(f"Unknown market parameter {name!r}.")
+    value = MarketParameter.objects.filter(name=name).values_list("value", flat=True).first()
+    return DEFAULTS[name] if value is None else value
+
+
+def market_parameters() -> dict[str, Decimal]:
+    from .models import MarketParameter
+    from .parameters import DEFAULTS
+
+    stored = dict(MarketParameter.objects.values_list("name", "value"))
+    return {name: stored.get(name, default) for name, default in DEFAULTS.items()}
+
+
+def token_balances(*, organisation: Organisation) -> dict[str, Decimal]:
+    """Free (participant) and staked balance of every asset the organisation holds."""
+    rows = LedgerAccount.objects.filter(
+        organisation=organisation, kind__in=[LedgerAccount.Kind.PARTICIPANT, LedgerAccount.Kind.STAKED]
+    ).values_list("asset", "kind", "balance")
+    out: dict[str, dict[str, Decimal]] = {}
+    for asset, kind, balance in rows:
+        out.setdefault(asset, {"free": Decimal("0"), "staked": Decimal("0")})
+        out[asset]["free" if kind == LedgerAccount.Kind.PARTICIPANT else "staked"] = balance
+    return out
+
+
+def earnings_by_day(*, organisations: list[Organisation], currency: str) -> dict:
+    """Fiat earnings per UTC day (chart data; floats for display only)."""
+    from django.db.models.functions import TruncDate
+
+    rows = (
+        SettlementItem.objects.filter(payee__in=organisations, currency=currency)
+        .annotate(day=TruncDate("delivery_start"))
+        .values("day")
+        .annotate(total=Sum("amount"))
+        .order_by("day")
+    )
+    return {"labels": [r["day"].isoformat() for r in rows], "values": [float(r["total"]) for r in rows]}
+
+
+def balances_match_postings() -> bool:
+    """True when every account's balance column equals the sum of its postings."""
+    sums = dict(Posting.objects.values("account_id").annotate(t=Sum("amount")).values_list("account_id", "t"))
+    return not balance_mismatches(sums)
+
+
+def balance_mismatches(sums: dict | None = None) -> list[tuple[int, Decimal, Decimal]]:
+    """(account, balance column, sum of postings) for every account where they differ."""
+    if sums is None:
+        sums = dict(Posting.objects.values("account_id").annotate(t=Sum("amount")).values_list("account_id", "t"))
+    # Postings carry 4 decimals; SQLite sums them as floats, so compare at that precision.
+    sums = {pk: Decimal(t).quantize(Decimal("0.0001")) for pk, t in sums.items() if t is not None}
+    return [
+        (pk, bal, sums.get(pk) or Decimal("0"))
+        for pk, bal in LedgerAccount.objects.values_list("pk", "balance")
+        if (sums.get(pk) or Decimal("0")) != bal
+    ]

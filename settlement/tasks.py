@@ -23,3 +23,39 @@ def audit_anchors() -> int:
     from .services.audit import anchors_audit
 
     return len(anchors_audit().alerts)
+
+
+@shared_task(acks_late=True)
+def settle_day(day_iso: str | None = None) -> int:
+    """The daily settlement run: yesterday (UTC) unless a day is given. A repeat pays nothing twice."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from django.utils import timezone
+
+    from .models import SettlementRun
+    from .services.runs import settlement_run_execute
+
+    day = date.fromisoformat(day_iso) if day_iso else (timezone.now() - timedelta(days=1)).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return settlement_run_execute(
+        window_start=start, window_end=start + timedelta(days=1), trigger=SettlementRun.Trigger.DAILY
+    ).pk
+
+
+@shared_task(acks_late=True)
+def settle_window(window_start: str, window_end: str) -> int:
+    """An on-demand settlement run of ``[window_start, window_end)`` (ISO 8601, aware)."""
+    from datetime import datetime
+
+    from .services.runs import settlement_run_execute
+
+    return settlement_run_execute(
+        window_start=datetime.fromisoformat(window_start), window_end=datetime.fromisoformat(window_end)
+    ).pk
+
+
+@shared_task(acks_late=True)
+def tally_proposals() -> list[int]:
+    from .services.governance import proposals_tally_due
+
+    return proposals_tally_due()

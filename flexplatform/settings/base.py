@@ -191,6 +191,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
     },
     "refresh-meter-statuses": {"task": "assessment.tasks.refresh_meter_statuses", "schedule": 60 * 60.0},
+    # Compensation: settle yesterday (UTC) every day at 02:00 UTC, after late meter data; tally governance hourly.
+    "settle-day": {"task": "settlement.tasks.settle_day", "schedule": crontab(hour=2, minute=0)},
+    "tally-proposals": {"task": "settlement.tasks.tally_proposals", "schedule": 3600.0},
 }
 # Assessment: the baseline settled against (unless a premise's program says otherwise) and the forecast
 # baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).

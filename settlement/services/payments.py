@@ -20,7 +20,7 @@ from activation.models import DREvent, EventVerification
 from flexplatform.errors import ApplicationError
 
 from ..models import LedgerAccount, SettlementItem, SettlementPeriod
-from .ledger import account_for, journal_post
+from .ledger import account_for, accounts_ensure, journal_post
 
 CENT = Decimal("0.01")
 PERIOD = timedelta(hours=1)
@@ -41,18 +41,42 @@ def period_for(*, delivery_start: datetime, now: datetime) -> SettlementPeriod:
     """
     for start in (hour_floor(delivery_start), hour_floor(now)):
         SettlementPeriod.objects.get_or_create(start=start, defaults={"end": start + PERIOD})
-        period = SettlementPeriod.objects.select_for_update().get(start=start)
+        period = SettlementPeriod.objects.select_for_update(no_key=True).get(start=start)
         if period.sealed_at is None:
             return period
     start = hour_floor(now) + PERIOD
     SettlementPeriod.objects.get_or_create(start=start, defaults={"end": start + PERIOD})
-    return SettlementPeriod.objects.select_for_update().get(start=start)
+    return SettlementPeriod.objects.select_for_update(no_key=True).get(start=start)
+
+
+def periods_ensure(starts) -> None:
+    """Create the hourly periods starting at ``starts`` (in order, each committed on its own when not inside an
+    outer transaction), so long settlement transactions only lock existing period rows and never wait on
+    another's uncommitted insert."""
+    for start in sorted({hour_floor(s) for s in starts}):
+        SettlementPeriod.objects.get_or_create(start=start, defaults={"end": start + PERIOD})
 
 
 def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -> SettlementItem:
     """Pay the premise owner for the event's verified delivery, exactly once (business key per event)."""
     now = now or timezone.now()
     business_key = f"performance:event:{event_id}"
+    currency = settings.SETTLEMENT_CURRENCY
+    # The accounts are created outside the payment's transaction (committed at once), so a settlement run
+    # creating the same accounts never waits on this transaction's uncommitted rows.
+    facts = (
+        DREvent.objects.filter(pk=event_id)
+        .values_list("award__request__operator_id", "premise__organisation_id")
+        .first()
+    )
+    if facts is not None:
+        periods_ensure([DREvent.objects.values_list("start", flat=True).get(pk=event_id), now])
+        accounts_ensure(
+            {
+                (facts[0], LedgerAccount.Kind.OPERATOR_PAYABLE, currency),
+                (facts[1], LedgerAccount.Kind.PARTICIPANT, currency),
+            }
+        )
     with transaction.atomic():
         existing = SettlementItem.objects.filter(business_key=business_key).first()
         if existing is not None:
@@ -68,7 +92,6 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
         existing = SettlementItem.objects.filter(business_key=business_key).first()
         if existing is not None:  # settled by a concurrent worker while we waited for the lock
             return existing
-        currency = settings.SETTLEMENT_CURRENCY
         award = event.award
         payee: Organisation = event.premise.organisation
         operator: Organisation = award.buyer if award.buyer_id else award.request.operator

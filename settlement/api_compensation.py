@@ -1,0 +1,392 @@
+"""Compensation API: settlement runs, disputes, balances, staking, governance, withdrawals, statements, tax."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, re_path
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Membership
+from accounts.selectors import user_organisations, user_role
+from flexplatform.api import HasRole, idempotent_post
+from flexplatform.errors import NotPermitted
+
+from . import assets, selectors
+from .models import Dispute, Proposal, SettlementItem, SettlementRun, Stake, Withdrawal
+from .services import disputes, governance, staking, statements, withdrawals
+from .services.runs import settlement_run_execute
+
+R = Membership.Role
+PARTICIPANTS = (R.CONSUMER, R.AGGREGATOR)
+
+
+def _org(request):
+    orgs = [o for role in PARTICIPANTS for o in user_organisations(request.user, role=role)]
+    if not orgs:
+        raise NotPermitted("You act for no participant organisation.")
+    return orgs[0]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SettlementRun
+        fields = [
+            "id",
+            "window_start",
+            "window_end",
+            "trigger",
+            "status",
+            "attempts",
+            "items_created",
+            "last_attempt_items",
+            "totals",
+            "finished_at",
+        ]
+
+
+class RunListApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (R.ADMIN,)
+
+    class InputSerializer(serializers.Serializer):
+        window_start = serializers.DateTimeField()
+        window_end = serializers.DateTimeField()
+
+    @extend_schema(responses=RunSerializer(many=True))
+    def get(self, request):
+        return Response(RunSerializer(SettlementRun.objects.all()[:100], many=True).data)
+
+    @extend_schema(request=InputSerializer, responses=RunSerializer)
+    def post(self, request):
+        def handler():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            return Response(RunSerializer(settlement_run_execute(**data.validated_data)).data, status=201)
+
+        return idempotent_post(request, "settlement-run", handler)
+
+
+class DisputeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Dispute
+        fields = [
+            "id",
+            "item",
+            "reason",
+            "status",
+            "resolution",
+            "adjustment_amount",
+            "adjustment_item",
+            "created_at",
+            "resolved_at",
+        ]
+
+
+class DisputeListApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (*PARTICIPANTS, R.ADMIN)
+
+    @extend_schema(responses=DisputeSerializer(many=True))
+    def get(self, request):
+        qs = Dispute.objects.all()
+        if user_role(request.user) != R.ADMIN:
+            qs = qs.filter(item__payee__in=user_organisations(request.user))
+        return Response(DisputeSerializer(qs[:200], many=True).data)
+
+
+class DisputeOpenApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = PARTICIPANTS
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(request=InputSerializer, responses=DisputeSerializer)
+    def post(self, request, pk: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        orgs = user_organisations(request.user)
+        item = get_object_or_404(SettlementItem, pk=pk, payee__in=orgs)
+        d = disputes.dispute_open(
+            item=item, user=request.user, organisations=orgs, reason=data.validated_data["reason"]
+        )
+        return Response(DisputeSerializer(d).data, status=201)
+
+
+class DisputeResolveApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (R.ADMIN,)
+
+    class InputSerializer(serializers.Serializer):
+        uphold = serializers.BooleanField()
+        resolution = serializers.CharField(max_length=2000)
+        adjustment = serializers.DecimalField(max_digits=18, decimal_places=2, required=False, allow_null=True)
+
+    @extend_schema(request=InputSerializer, responses=DisputeSerializer)
+    def post(self, request, pk: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = disputes.dispute_resolve(dispute_id=pk, admin=request.user, **data.validated_data)
+        return Response(DisputeSerializer(d).data)
+
+
+class DisputeHistoryApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (*PARTICIPANTS, R.ADMIN)
+
+    @extend_schema(responses=dict)
+    def get(self, request, pk: int):
+        from .models import AuditRecord
+
+        qs = Dispute.objects.all()
+        if user_role(request.user) != R.ADMIN:
+            qs = qs.filter(item__payee__in=user_organisations(request.user))
+        d = get_object_or_404(qs, pk=pk)
+        history = AuditRecord.objects.filter(object_type="dispute", object_id=d.pk).values("action", "at", "data")
+        return Response({"dispute": DisputeSerializer(d).data, "history": list(history)})
+
+
+class BalanceApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = PARTICIPANTS
+
+    @extend_schema(responses=dict)
+    def get(self, request):
+        org = _org(request)
+        return Response(
+            {a: {k: str(v) for k, v in b.items()} for a, b in selectors.token_balances(organisation=org).items()}
+            | {"staked_collateral": str(staking.staked_collateral(org))}
+        )
+
+
+class StakeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Stake
+        fields = ["id", "asset", "amount", "locked_from", "locked_until", "status"]
+
+
+class StakeListApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = PARTICIPANTS
+
+    class InputSerializer(serializers.Serializer):
+        asset = serializers.ChoiceField(choices=assets.TOKENS)
+        amount = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=0)
+        locked_until = serializers.DateTimeField()
+
+    @extend_schema(responses=StakeSerializer(many=True))
+    def get(self, request):
+        return Response(StakeSerializer(Stake.objects.filter(organisation=_org(request)), many=True).data)
+
+    @extend_schema(request=InputSerializer, responses=StakeSerializer)
+    def post(self, request):
+        org = _org(request)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key") or f"{request.user.pk}:{data.validated_data}"
+        stake = staking.stake_lock(
+            organisation=org, business_key=f"api:{org.pk}:{key}", actor=request.user, **data.validated_data
+        )
+        return Response(StakeSerializer(stake).data, status=201)
+
+
+class StakeReleaseApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = PARTICIPANTS
+
+    @extend_schema(request=None, responses=StakeSerializer)
+    def post(self, request, pk: int):
+        stake = get_object_or_404(Stake, pk=pk, organisation=_org(request))
+        return Response(StakeSerializer(staking.stake_release(stake_id=stake.pk, actor=request.user)).data)
+
+
+class ProposalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Proposal
+        fields = [
+            "id",
+            "parameter",
+            "old_value",
+            "new_value",
+            "rationale",
+            "proposer",
+            "voting_starts",
+            "voting_ends",
+            "quorum_weight",
+            "weight_for",
+            "weight_against",
+            "status",
+            "executed_at",
+        ]
+
+
+class ProposalListApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (*PARTICIPANTS, R.ADMIN, R.GRID_OPERATOR)
+
+    class InputSerializer(serializers.Serializer):
+        parameter = serializers.CharField()
+        new_value = serializers.DecimalField(max_digits=18, decimal_places=6)
+        rationale = serializers.CharField(required=False, allow_blank=True, default="")
+        voting_days = serializers.IntegerField(required=False, default=7)
+
+    @extend_schema(responses=ProposalSerializer(many=True))
+    def get(self, request):
+        return Response(ProposalSerializer(Proposal.objects.all()[:100], many=True).data)
+
+    @extend_schema(request=InputSerializer, responses=ProposalSerializer)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        p = governance.proposal_create(proposer=_org(request), actor=request.user, **data.validated_data)
+        return Response(ProposalSerializer(p).data, status=201)
+
+
+class VoteApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = PARTICIPANTS
+
+    class InputSerializer(serializers.Serializer):
+        support = serializers.BooleanField()
+
+    @extend_schema(request=InputSerializer, responses=dict)
+    def post(self, request, pk: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        vote = governance.vote_cast(
+            proposal_id=pk, voter=_org(request), support=data.validated_data["support"], actor=request.user
+        )
+        return Response({"proposal": pk, "support": vote.support, "weight": str(vote.weight)}, status=201)
+
+
+class ProposalExecuteApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (R.ADMIN,)
+
+    @extend_schema(request=None, responses=ProposalSerializer)
+    def post(self, request, pk: int):
+        p = get_object_or_404(Proposal, pk=pk)
+        if p.status == Proposal.Status.OPEN:
+            p = governance.proposal_tally(proposal_id=pk)
+        return Response(ProposalSerializer(governance.proposal_execute(proposal_id=pk, actor=request.user)).data)
+
+
+class ParameterApi(APIView):
+    @extend_schema(responses=dict)
+    def get(self, request):
+        return Response({k: str(v) for k, v in selectors.market_parameters().items()})
+
+
+class WithdrawalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Withdrawal
+        fields = ["id", "asset", "amount", "to_address", "status", "created_at"]
+
+
+class WalletApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = PARTICIPANTS
+
+    class InputSerializer(serializers.Serializer):
+        address = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses=dict)
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        link = withdrawals.wallet_link(
+            organisation=_org(request), address=data.validated_data["address"], actor=request.user
+        )
+        return Response({"address": link.address}, status=201)
+
+
+class WithdrawalListApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = PARTICIPANTS
+
+    class InputSerializer(serializers.Serializer):
+        asset = serializers.ChoiceField(choices=assets.TOKENS)
+        amount = serializers.DecimalField(max_digits=18, decimal_places=2)
+
+    @extend_schema(responses=WithdrawalSerializer(many=True))
+    def get(self, request):
+        return Response(WithdrawalSerializer(Withdrawal.objects.filter(organisation=_org(request)), many=True).data)
+
+    @extend_schema(request=InputSerializer, responses=WithdrawalSerializer)
+    def post(self, request):
+        org = _org(request)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = (
+            request.headers.get("Idempotency-Key") or f"{request.user.pk}:{data.validated_data}:{timezone.now().date()}"
+        )
+        w = withdrawals.withdrawal_request(
+            organisation=org, business_key=key, actor=request.user, **data.validated_data
+        )
+        return Response(WithdrawalSerializer(w).data, status=201)
+
+
+class StatementApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = PARTICIPANTS
+
+    @extend_schema(responses=bytes)
+    def get(self, request, year: str, month: str, fmt: str):
+        year, month = int(year), int(month)
+        if not 1 <= month <= 12:
+            return Response({"code": "invalid", "detail": "Month 1-12.", "fields": {"month": ["1-12"]}}, status=400)
+        s = statements.statement_build(organisation=_org(request), year=year, month=month)
+        name = f"statement-{year}-{month:02d}.{fmt}"
+        if fmt == "pdf":
+            response = HttpResponse(statements.statement_pdf(s), content_type="application/pdf")
+        else:
+            response = HttpResponse(statements.statement_csv(s), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+class TaxReportApi(APIView):
+    permission_classes = [HasRole]
+    allowed_roles = (R.ADMIN,)
+
+    @extend_schema(responses=bytes)
+    def get(self, request, year: str, profile: str):
+        year = int(year)
+        if profile not in statements.TAX_PROFILES:
+            return Response(
+                {"code": "invalid", "detail": "Unknown profile.", "fields": {"profile": list(statements.TAX_PROFILES)}},
+                status=400,
+            )
+        report = statements.tax_report(year=year, profile=profile)
+        response = HttpResponse(statements.tax_report_csv(report), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="tax-{profile}-{year}.csv"'
+        return response
+
+
+urlpatterns = [
+    path("runs/", RunListApi.as_view(), name="runs"),
+    path("disputes/", DisputeListApi.as_view(), name="disputes"),
+    path("disputes/<int:pk>/", DisputeHistoryApi.as_view(), name="dispute-detail"),
+    path("disputes/<int:pk>/resolve/", DisputeResolveApi.as_view(), name="dispute-resolve"),
+    path("items/<int:pk>/disputes/", DisputeOpenApi.as_view(), name="item-dispute"),
+    path("balances/", BalanceApi.as_view(), name="balances"),
+    path("stakes/", StakeListApi.as_view(), name="stakes"),
+    path("stakes/<int:pk>/release/", StakeReleaseApi.as_view(), name="stake-release"),
+    path("proposals/", ProposalListApi.as_view(), name="proposals"),
+    path("proposals/<int:pk>/votes/", VoteApi.as_view(), name="proposal-vote"),
+    path("proposals/<int:pk>/execute/", ProposalExecuteApi.as_view(), name="proposal-execute"),
+    path("parameters/", ParameterApi.as_view(), name="parameters"),
+    path("wallet/", WalletApi.as_view(), name="wallet"),
+    path("withdrawals/", WithdrawalListApi.as_view(), name="withdrawals"),
+    re_path(
+        r"^statements/(?P<year>[0-9]{4})/(?P<month>[0-9]{1,2})\.(?P<fmt>csv|pdf)$",
+        StatementApi.as_view(),
+        name="statement",
+    ),
+    re_path(r"^tax/(?P<year>[0-9]{4})/(?P<profile>[a-z0-9_]+)\.csv$", TaxReportApi.as_view(), name="tax-report"),
+]

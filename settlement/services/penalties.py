@@ -1,0 +1,75 @@
+"""Penalties recorded by the activation app (shortfall x penalty rate), settled into the ledger.
+
+The activation app computes the penalty and calls :func:`penalty_settle` with plain values. The penalty is
+taken from the participant's account up to its balance; what the balance cannot cover becomes a receivable
+(the participant owes it, netted against later payments by a later issue). Both legs credit the platform's
+penalty pool. Exactly once per business key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Organisation
+from activation.models import DREvent
+from flexplatform.errors import ApplicationError
+
+from .. import assets
+from ..models import LedgerAccount, SettlementItem
+from .ledger import account_for, journal_post, platform_account
+from .payments import period_for
+
+K = LedgerAccount.Kind
+
+
+def penalty_settle(
+    *, event_id: int, payee: Organisation, amount: Decimal, reason: str, business_key: str, now: datetime | None = None
+) -> SettlementItem:
+    now = now or timezone.now()
+    key = f"penalty:{business_key}"
+    existing = SettlementItem.objects.filter(business_key=key).first()
+    if existing is not None:
+        return existing
+    if amount <= 0 or amount != assets.money(amount):
+        raise ApplicationError(
+            "A penalty is a positive amount in cents.",
+            code="invalid_penalty",
+            fields={"amount": ["Positive, 2 decimals."]},
+        )
+    currency = settings.SETTLEMENT_CURRENCY
+    with transaction.atomic():
+        event = DREvent.objects.select_for_update().get(pk=event_id)
+        existing = SettlementItem.objects.filter(business_key=key).first()
+        if existing is not None:
+            return existing
+        wallet = account_for(organisation=payee, kind=K.PARTICIPANT, asset=currency)
+        wallet = LedgerAccount.objects.select_for_update().get(pk=wallet.pk)
+        from_balance = min(amount, max(wallet.balance, Decimal("0")))
+        legs = [(platform_account(K.PENALTY_POOL, currency), amount)]
+        if from_balance > 0:
+            legs.append((wallet, -from_balance))
+        if amount - from_balance > 0:
+            legs.append((account_for(organisation=payee, kind=K.RECEIVABLE, asset=currency), -(amount - from_balance)))
+        memo = f"Penalty, event {event_id}: {reason}"[:300]
+        entry = journal_post(business_key=key, memo=memo, legs=legs)
+        return SettlementItem.objects.create(
+            business_key=key,
+            kind=SettlementItem.Kind.PENALTY,
+            payee=payee,
+            premise_id=event.premise_id,
+            event=event,
+            award_id=event.award_id,
+            quantity_kwh=0,
+            price_per_mwh=0,
+            amount=-amount,
+            currency=currency,
+            delivery_start=event.start,
+            period=period_for(delivery_start=event.start, now=now),
+            journal_entry=entry,
+            memo=memo,
+        )
