@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from accounts import services as accounts_services
-from accounts.models import Organisation
+from accounts.models import Organisation, Premise
+from flexplatform.demo import verify_participant
 from flexplatform.errors import ApplicationError, NotPermitted
 from market.models import Award, MarketOrder, OrderBook, Trade
 from market.services.orders import GateClosed, books_close_due, order_cancel, order_modify, order_submit
@@ -177,6 +178,7 @@ def stake_deposit(*, organisation, amount: Decimal, business_key: str) -> Decima
 def test_ancillary_needs_qualification_and_stake(mw):
     p3, p4 = mw.premise(3), mw.premise(4)
     biz = Organisation.objects.create(name="Two sites", kind=Organisation.Kind.CONSUMER)
+    verify_participant(biz, user=None, number="BR-TWO-SITES", segment=Premise.Segment.COMMERCIAL)
     for p in (p3, p4):
         p.organisation = biz
         p.save(update_fields=["organisation"])
@@ -264,6 +266,7 @@ def test_gate_closure(mw):
 def test_forward_needs_lead_time(mw):
     p5 = mw.premise(5)
     org = Organisation.objects.create(name="Big", kind=Organisation.Kind.CONSUMER)
+    verify_participant(org, user=None, number="BR-BIG", segment=Premise.Segment.INDUSTRIAL)
     p5.organisation = org
     p5.save(update_fields=["organisation"])
     accredit(p5, DAY + timedelta(days=5), DAY + timedelta(days=36), 150)

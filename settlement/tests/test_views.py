@@ -9,7 +9,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from accounts.mfa import totp_activate  # noqa: E402
 from accounts.models import Membership, Organisation
+from flexplatform.demo import TOTP_SECRET  # noqa: E402
 from settlement.models import AggregatorAgreement, Dispute, SettlementItem
 from settlement.services.runs import settlement_run_execute
 
@@ -22,6 +24,8 @@ R = Membership.Role
 def _login(org, role, name):
     user = get_user_model().objects.create(username=name, email=f"{name}@x.test")
     Membership.objects.create(user=user, organisation=org, role=role)
+    if role in (R.ADMIN, R.GRID_OPERATOR):  # MFA is required for them
+        totp_activate(user=user, secret=TOTP_SECRET)
     c = Client()
     c.force_login(user)
     return c
