@@ -171,20 +171,58 @@ def accredited_capacity_kw(*, premise: Premise, start: datetime, end: datetime) 
 def device_constraints_for(*, premise: Premise, typical_kw: float) -> list[DeviceConstraint]:
     """The premise's flexible devices as :class:`DeviceConstraint` inputs.
 
-    Built from segment-level defaults until the device registry (accounts ``Device`` with capabilities)
-    is merged; then this selector maps each registered device's capabilities instead. A current
+    From the device registry (``accounts.Device``): each active device counts with the controllable kW its
+    capability assessment gives (``accounts.capability.assess_device``: control channel, range, ramp, comfort
+    band, state of charge); batteries are storage, EV chargers / water heaters / pool pumps / processes are
+    deferrable, thermostats curtailable; PV inverters and manual devices count nothing. A premise without
+    registered devices falls back to its segment's typical devices (``SEGMENT_DEVICES``). A current
     availability declaration with a state of charge sets the storage's SoC.
     """
-    defaults = SEGMENT_DEVICES.get(premise.segment, [])
+    from accounts.capability import DeviceSpec, assess_device
+
     now = timezone.now()
     declaration = availability_current(premise=premise, start=now, end=now + timedelta(minutes=1))
-    out = []
-    for d in defaults:
+    declared_soc = (
+        float(declaration.soc_percent) / 100.0
+        if declaration is not None and declaration.soc_percent is not None
+        else None
+    )
+    devices = list(premise.devices.filter(active=True).order_by("pk"))
+    out: list[DeviceConstraint] = []
+    if devices:
+        for device in devices:
+            kw = float(assess_device(DeviceSpec.of(device)).kw)
+            kind = DEVICE_KIND_CLASS.get(device.kind)
+            if kind is None or kw <= 0:
+                continue
+            share = min(kw / typical_kw, 1.0) if typical_kw > 0 else 0.0
+            if kind == "storage":
+                soc = declared_soc if declared_soc is not None else float(device.soc_percent or 50) / 100.0
+                out.append(
+                    DeviceConstraint(
+                        kind=kind,
+                        power_kw=kw,
+                        energy_kwh=float(device.capacity_kwh or 0),
+                        soc=soc,
+                        min_soc=float(device.soc_min_percent or 10) / 100.0,
+                    )
+                )
+            else:
+                out.append(
+                    DeviceConstraint(
+                        kind=kind,
+                        power_kw=kw,
+                        share_of_load=share,
+                        max_shift_hours=DEFERRAL_HOURS.get(device.kind, 24.0),
+                    )
+                )
+        return out
+    for d in SEGMENT_DEVICES.get(premise.segment, []):
         power = d["power_share"] * typical_kw
         energy = d.get("hours", 0.0) * power
         soc = d.get("soc", 0.5)
-        if d["kind"] == "storage" and declaration is not None and declaration.soc_percent is not None:
-            soc = float(declaration.soc_percent) / 100.0
+        if d["kind"] == "storage" and declared_soc is not None:
+            soc = declared_soc
         out.append(
             DeviceConstraint(
                 kind=d["kind"],
@@ -196,6 +234,21 @@ def device_constraints_for(*, premise: Premise, typical_kw: float) -> list[Devic
             )
         )
     return out
+
+
+# How long a deferrable device's consumption may typically be moved: an EV to its overnight departure, a
+# water heater within its tank's standing losses, a pool pump within the day, a batch process by a shift.
+DEFERRAL_HOURS = {"ev_charger": 12.0, "water_heater": 8.0, "pool_pump": 24.0, "industrial_process": 12.0}
+
+# How each registered device kind counts in the flexibility measures.
+DEVICE_KIND_CLASS = {
+    "battery": "storage",
+    "ev_charger": "deferrable",
+    "water_heater": "deferrable",
+    "pool_pump": "deferrable",
+    "industrial_process": "deferrable",
+    "hvac": "curtailable",
+}
 
 
 # Segment defaults (fractions of the premise's typical demand): what a typical site of the segment has.
