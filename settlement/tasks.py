@@ -1,9 +1,19 @@
 """Celery adapters for settlement and anchoring."""
 
 from celery import shared_task
+from django.db import IntegrityError, OperationalError
+
+# A settlement transaction that loses a race (a unique key taken by a concurrent worker) or is chosen as a
+# deadlock victim rolls back whole; retrying it pays only what is still missing.
+RETRY_ON_CONFLICT = {
+    "autoretry_for": (IntegrityError, OperationalError),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 5,
+}
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
 def settle_event(event_id: int) -> int:
     from .services.payments import settlement_create_for_event
 
@@ -25,7 +35,7 @@ def audit_anchors() -> int:
     return len(anchors_audit().alerts)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
 def settle_day(day_iso: str | None = None) -> int:
     """The daily settlement run: yesterday (UTC) unless a day is given. A repeat pays nothing twice."""
     from datetime import UTC, date, datetime, timedelta
@@ -42,7 +52,7 @@ def settle_day(day_iso: str | None = None) -> int:
     ).pk
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
 def settle_window(window_start: str, window_end: str) -> int:
     """An on-demand settlement run of ``[window_start, window_end)`` (ISO 8601, aware)."""
     from datetime import datetime

@@ -104,7 +104,9 @@ def _api_post_urls():
     walk(get_resolver().url_patterns, "")
     params = re.compile(r"<(?:(int|str|slug|path):)?\w+>")
     return [
-        params.sub(lambda m: "1" if m.group(1) == "int" else "x", u) for u in out if u.startswith("api/v1/")
+        params.sub(lambda m: "1" if m.group(1) == "int" else "x", u)
+        for u in out
+        if u.startswith("api/v1/") and "(?P" not in u  # regex routes are GET-only file downloads
     ]
 
 
