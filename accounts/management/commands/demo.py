@@ -95,3 +95,6 @@ class Command(BaseCommand):
         w(self.style.MIGRATE_HEADING(f"Demo logins (password: {demo.PASSWORD})"))
         for role, email in world.logins:
             w(f"  {role:36s} {email}")
+        w(f"  Grid operators and admins also need a TOTP code (MFA): add the secret {demo.TOTP_SECRET}")
+        w("  to an authenticator app, or print the current code with:")
+        w("  .venv/bin/python manage.py demo_totp")
