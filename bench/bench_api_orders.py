@@ -91,12 +91,16 @@ def main() -> None:
                 break
             except requests.RequestException:
                 time.sleep(0.2)
-        from flexplatform.demo import PASSWORD
+        from allauth.mfa import app_settings as mfa_settings
+        from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+        from flexplatform.demo import PASSWORD, TOTP_SECRET
 
         def token(email):
-            r = requests.post(
-                base + "/api/v1/accounts/auth/token/", json={"username": email, "password": PASSWORD}, timeout=10
-            )
+            body = {"username": email, "password": PASSWORD}
+            if email == "operator@demo.flex":  # MFA is required for grid operators
+                body["otp"] = format_hotp_value(hotp_value(TOTP_SECRET, int(time.time()) // mfa_settings.TOTP_PERIOD))
+            r = requests.post(base + "/api/v1/accounts/auth/token/", json=body, timeout=10)
             r.raise_for_status()
             return r.json()["token"]
 
