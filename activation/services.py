@@ -606,7 +606,7 @@ def event_opt_out(*, event_id: int, user, now: datetime | None = None) -> OptOut
         if program.opt_out_consequence == Program.OptOutConsequence.PENALTY and program.penalty_rate_per_mwh > 0:
             remaining_h = Decimal((event.end - max(now, event.start)).total_seconds()) / Decimal(3600)
             shortfall = (event.target_kw * remaining_h).quantize(KWH)
-            Penalty.objects.create(
+            penalty = Penalty.objects.create(
                 event=event,
                 premise=event.premise,
                 payer=event.premise.organisation,
@@ -617,6 +617,7 @@ def event_opt_out(*, event_id: int, user, now: datetime | None = None) -> OptOut
                 delivery_start=event.start,
                 created_at=now,
             )
+            _penalty_to_settlement(penalty)
         _cancel(event, reason=f"opted out ({phase})", now=now)
     return opt
 
@@ -1150,7 +1151,7 @@ def _performance_and_compliance(*, event: DREvent, verification: EventVerificati
         return
     shortfall = (committed - verification.delivered_kwh).quantize(KWH)
     if program.penalty_rate_per_mwh > 0 and shortfall > 0:
-        Penalty.objects.get_or_create(
+        penalty, _ = Penalty.objects.get_or_create(
             event=event,
             reason=Penalty.Reason.SHORTFALL,
             defaults={
@@ -1163,6 +1164,7 @@ def _performance_and_compliance(*, event: DREvent, verification: EventVerificati
                 "created_at": now,
             },
         )
+        _penalty_to_settlement(penalty)
     if enrollment is not None:
         enrollment.consecutive_failures += 1
         if enrollment.consecutive_failures >= program.suspend_after_failures:
@@ -1289,3 +1291,11 @@ def events_dispatch_pending(*, now: datetime | None = None) -> list[int]:
         event_dispatch(event=DREvent(pk=pk), now=now)
         done.append(pk)
     return done
+
+
+def _penalty_to_settlement(penalty: Penalty) -> None:
+    """Charge a recorded penalty in the ledger once it is committed (settlement's ``settle_penalty`` task,
+    idempotent per penalty)."""
+    from settlement import tasks as settlement_tasks
+
+    transaction.on_commit(lambda pk=penalty.pk: settlement_tasks.settle_penalty.delay(pk))

@@ -69,3 +69,20 @@ def tally_proposals() -> list[int]:
     from .services.governance import proposals_tally_due
 
     return proposals_tally_due()
+
+
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
+def settle_penalty(penalty_id: int) -> int:
+    """Charge a penalty the activation app recorded (shortfall or opt-out) to its payer, once."""
+    from activation.models import Penalty
+
+    from .services.penalties import penalty_settle
+
+    penalty = Penalty.objects.select_related("payer").get(pk=penalty_id)
+    return penalty_settle(
+        event_id=penalty.event_id,
+        payee=penalty.payer,
+        amount=penalty.amount,
+        reason=f"{penalty.get_reason_display()}: {penalty.shortfall_kwh} kWh x {penalty.rate_per_mwh}/MWh",
+        business_key=f"activation:{penalty.pk}",
+    ).pk

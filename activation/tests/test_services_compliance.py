@@ -31,7 +31,7 @@ def _run_event(program, premise, day, target_kw, delivered_share):
     return services.event_verify(event_id=event.pk, now=end + timedelta(hours=1)), event
 
 
-def test_shortfall_penalty_then_derate_then_suspension(small_world):
+def test_shortfall_penalty_then_derate_then_suspension(small_world, django_capture_on_commit_callbacks):
     premise = small_world.premises[3]  # a business
     program = services.program_create(
         code="strict",
@@ -54,7 +54,8 @@ def test_shortfall_penalty_then_derate_then_suspension(small_world):
     assert not Penalty.objects.exists()
 
     # 2. Half delivery (below 75 %): penalty = (8 - 4) kWh x $100/MWh = $0.40; one failure.
-    v, event = _run_event(program, premise, day + timedelta(days=1), Decimal("4"), Decimal("0.5"))
+    with django_capture_on_commit_callbacks(execute=True):  # the tasks enqueued on commit run
+        v, event = _run_event(program, premise, day + timedelta(days=1), Decimal("4"), Decimal("0.5"))
     penalty = Penalty.objects.get(event=event)
     assert v.delivered_kwh == Decimal("4.0000")
     assert penalty.shortfall_kwh == Decimal("4.0000") and penalty.amount == Decimal("0.40")
@@ -64,14 +65,16 @@ def test_shortfall_penalty_then_derate_then_suspension(small_world):
     assert e.consecutive_failures == 1 and e.status == Enrollment.Status.ACTIVE
 
     # 3. Second failure in a row: derated to 50 % (5 kW -> 2.5 kW available).
-    _run_event(program, premise, day + timedelta(days=2), Decimal("4"), Decimal("0"))
+    with django_capture_on_commit_callbacks(execute=True):  # the tasks enqueued on commit run
+        _run_event(program, premise, day + timedelta(days=2), Decimal("4"), Decimal("0"))
     e.refresh_from_db()
     assert e.status == Enrollment.Status.DERATED and e.derate == Decimal("0.500")
     assert selectors.resource_derate(premise) == Decimal("0.500")
     assert not selectors.resource_suspended(premise)
 
     # 4. Third failure: suspended; the market sees it and new events are refused.
-    _run_event(program, premise, day + timedelta(days=3), Decimal("2.5"), Decimal("0"))
+    with django_capture_on_commit_callbacks(execute=True):  # the tasks enqueued on commit run
+        _run_event(program, premise, day + timedelta(days=3), Decimal("2.5"), Decimal("0"))
     e.refresh_from_db()
     assert e.status == Enrollment.Status.SUSPENDED
     assert selectors.resource_suspended(premise) and selectors.resource_suspended(premise.pk)
@@ -96,6 +99,13 @@ def test_shortfall_penalty_then_derate_then_suspension(small_world):
     _, f = demo.local_day_bounds(day + timedelta(days=3))
     rows = list(selectors.penalties_for_period(start=s, end=f))
     assert len(rows) == 3 and sum(r.amount for r in rows) == Decimal("0.40") + Decimal("0.80") + Decimal("0.50")
+    # ... and each penalty was charged to its payer in the ledger, once (the settlement task ran on commit).
+    from settlement.models import SettlementItem
+    from settlement.selectors import ledger_is_balanced
+
+    charged = SettlementItem.objects.filter(business_key__startswith="penalty:activation:")
+    assert charged.count() == 3 and {i.payee_id for i in charged} == {premise.organisation_id}
+    assert sum(i.amount for i in charged) == Decimal("-1.70") and ledger_is_balanced()  # charges are negative
     rel = selectors.resource_reliability(premise)
     assert rel["events"] == 4 and rel["magnitude_achievement"] == Decimal("0.375")
     # No device ever acknowledged (the commands never left the outbox here): not available, so no success.
