@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .selection import BatchResult, most_recent, nan_mean_days, window_mean
+from .selection import BatchResult, capped_ratio_adjustment, most_recent, nan_mean_days
 
 WEEKDAY = {"max_days": 10, "min_days": 5}
 WEEKEND = {"max_days": 4, "min_days": 2}
@@ -53,11 +53,9 @@ def caiso_10in10(
     event = base[..., event_start - lo :]
     factor = np.ones(history.shape[0])
     if adjust:
-        actual = window_mean(day_of, adj_start, adj_end)
-        predicted = window_mean(base, adj_start - lo, adj_end - lo)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = actual / predicted
-        factor = np.where(np.isfinite(ratio), np.clip(ratio, 1.0 - cap, 1.0 + cap), 1.0)
+        factor = capped_ratio_adjustment(
+            day_of=day_of, base=base, adj_start=adj_start, adj_end=adj_end, offset=lo, cap=cap
+        )
     ok = (chosen.sum(axis=-1) >= min_days) & ~np.isnan(event).any(axis=-1)
     return BatchResult(
         values=event * factor[:, None],

@@ -21,7 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .selection import BatchResult, highest, nan_mean_days, period_usage, recent_without_low_usage, window_mean
+from .selection import (
+    BatchResult,
+    capped_ratio_adjustment,
+    highest,
+    nan_mean_days,
+    period_usage,
+    recent_without_low_usage,
+)
 
 
 def nyiso_cbl(
@@ -50,11 +57,9 @@ def nyiso_cbl(
     event = cbl[..., event_start - lo :]
     factor = np.ones(history.shape[0])
     if adjust:
-        actual = window_mean(day_of, adj_start, adj_end)
-        predicted = window_mean(cbl, adj_start - lo, adj_end - lo)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = actual / predicted
-        factor = np.where(np.isfinite(ratio), np.clip(ratio, 1.0 - cap, 1.0 + cap), 1.0)
+        factor = capped_ratio_adjustment(
+            day_of=day_of, base=cbl, adj_start=adj_start, adj_end=adj_end, offset=lo, cap=cap
+        )
     ok = (chosen.sum(axis=-1) >= use_days) & ~np.isnan(event).any(axis=-1)
     return BatchResult(
         values=event * factor[:, None],

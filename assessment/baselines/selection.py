@@ -94,3 +94,18 @@ def window_mean(values: np.ndarray, start: int, end: int) -> np.ndarray:
     total = np.where(np.isnan(part), 0.0, part).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def capped_ratio_adjustment(
+    *, day_of: np.ndarray, base: np.ndarray, adj_start: int, adj_end: int, offset: int, cap: float
+) -> np.ndarray:
+    """The multiplicative day-of adjustment per meter: actual / baseline load over the adjustment slots
+    ``[adj_start, adj_end)`` of the event day, limited to ``1 ± cap`` (1 where it cannot be computed).
+
+    ``base`` holds the unadjusted baseline from slot ``offset`` on. Used by CAISO's day-of adjustment (±20 %)
+    and NYISO's weather-sensitive adjustment (0.8-1.2)."""
+    actual = window_mean(day_of, adj_start, adj_end)
+    predicted = window_mean(base, adj_start - offset, adj_end - offset)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = actual / predicted
+    return np.where(np.isfinite(ratio), np.clip(ratio, 1.0 - cap, 1.0 + cap), 1.0)
