@@ -132,15 +132,28 @@ class VerificationCaseAdmin(ReadOnlyAdmin):
     list_filter = ["status", "kind", "level"]
     search_fields = ["legal_name", "organisation__name", "documents__number"]
     readonly_fields = [
-        "organisation", "subject_user", "kind", "level", "legal_name", "status", "review_flags", "created_at",
-        "submitted_at", "decided_at", "verified_until",
+        "organisation",
+        "subject_user",
+        "kind",
+        "level",
+        "legal_name",
+        "status",
+        "review_flags",
+        "created_at",
+        "submitted_at",
+        "decided_at",
+        "verified_until",
     ]
     inlines = [VerificationDocumentInline, VerificationDecisionInline]
     change_form_template = "admin/accounts/verificationcase/change_form.html"
 
     def get_urls(self):
         return [
-            path("<int:pk>/decide/", self.admin_site.admin_view(self.decide_view), name="accounts_verificationcase_decide"),
+            path(
+                "<int:pk>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="accounts_verificationcase_decide",
+            ),
         ] + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
@@ -171,7 +184,12 @@ class VerificationCaseAdmin(ReadOnlyAdmin):
             else:
                 messages.success(request, f"Case {case.pk}: {form.cleaned_data['decision']}d.")
                 return redirect(reverse("admin:accounts_verificationcase_changelist") + "?status__exact=in_review")
-        context = {**self.admin_site.each_context(request), "case": case, "decision_form": form, "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "case": case,
+            "decision_form": form,
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/accounts/verificationcase/decide.html", context)
 
 
@@ -200,6 +218,8 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 class WalletLinkAdmin(ReadOnlyAdmin):
     list_display = ["user", "address", "linked_at"]
     search_fields = ["address", "user__email"]
+
+
 # Devices
 from .models import Device  # noqa: E402
 

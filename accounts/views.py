@@ -112,14 +112,28 @@ def onboarding(request, step: str | None = None):
             elif step == "premise":
                 services.premise_create(organisation=org, **d)
             elif step == "consent":
-                consents.consent_grant(premise=d["premise"], aggregator=d["aggregator"], by=request.user,
-                                       scopes=d["scopes"], expires_at=timezone.now() + _td(days=30 * d["months"]))
+                consents.consent_grant(
+                    premise=d["premise"],
+                    aggregator=d["aggregator"],
+                    by=request.user,
+                    scopes=d["scopes"],
+                    expires_at=timezone.now() + _td(days=30 * d["months"]),
+                )
             else:
                 case = VerificationCase.objects.filter(organisation=org, status=VerificationCase.Status.DRAFT).first()
-                case = case or kyc.verification_case_create(organisation=org, legal_name=d["legal_name"], by=request.user)
-                kyc.verification_document_add(case=case, doc_type=d["doc_type"], number=d["number"],
-                                              holder_name=d["legal_name"], issuing_country=d["issuing_country"],
-                                              expires_on=d["expires_on"], file=d["file"], by=request.user)
+                case = case or kyc.verification_case_create(
+                    organisation=org, legal_name=d["legal_name"], by=request.user
+                )
+                kyc.verification_document_add(
+                    case=case,
+                    doc_type=d["doc_type"],
+                    number=d["number"],
+                    holder_name=d["legal_name"],
+                    issuing_country=d["issuing_country"],
+                    expires_on=d["expires_on"],
+                    file=d["file"],
+                    by=request.user,
+                )
                 kyc.verification_case_submit(case=case, by=request.user)
         except ApplicationError as exc:
             form.add_error(None, exc.detail)

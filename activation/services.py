@@ -90,7 +90,11 @@ def event_dispatch(*, event: DREvent, now: datetime | None = None) -> DispatchSi
 
     now = now or timezone.now()
     with transaction.atomic():
-        event = DREvent.objects.select_for_update(of=("self",)).select_related("zone", "program", "premise").get(pk=event.pk)
+        event = (
+            DREvent.objects.select_for_update(of=("self",))
+            .select_related("zone", "program", "premise")
+            .get(pk=event.pk)
+        )
         if event.status in (DREvent.Status.CANCELLED, DREvent.Status.COMPLETED):
             raise ApplicationError(
                 f"Event {event.pk} is {event.status}; it cannot be dispatched.", code="invalid_state"

@@ -57,7 +57,11 @@ def idempotent_post(request, scope: str, handler) -> Response:
     if existing is not None:
         if existing.request_hash != body_hash:
             return Response(
-                {"code": "idempotency_key_reused", "detail": "This Idempotency-Key was used with another body.", "fields": {}},
+                {
+                    "code": "idempotency_key_reused",
+                    "detail": "This Idempotency-Key was used with another body.",
+                    "fields": {},
+                },
                 status=409,
             )
         return Response(existing.response_body, status=existing.response_status)

@@ -52,7 +52,12 @@ EVENT_LOCAL_START = time(17, 0)
 EVENT_HOURS = 2
 N_RESIDENTIAL, N_COMMERCIAL, N_INDUSTRIAL = 40, 14, 6
 FEEDERS = ["feeder-e1a", "feeder-e1b", "feeder-e2a", "feeder-e2b"]
-SUBSTATION_OF = {"feeder-e1a": "sub-east-1", "feeder-e1b": "sub-east-1", "feeder-e2a": "sub-east-2", "feeder-e2b": "sub-east-2"}
+SUBSTATION_OF = {
+    "feeder-e1a": "sub-east-1",
+    "feeder-e1b": "sub-east-1",
+    "feeder-e2a": "sub-east-2",
+    "feeder-e2b": "sub-east-2",
+}
 PRICE_RANGE = {"residential": (150, 260), "commercial": (110, 210), "industrial": (80, 160)}
 MAX_PRICE = Decimal("250.00")
 
@@ -93,28 +98,49 @@ def world_load(
         + [Premise.Segment.INDUSTRIAL] * n_industrial
     )
     with transaction.atomic():
-        iso = accounts_services.zone_create(code="iso-east", name="ISO East", kind=GridZone.Kind.ISO_ZONE, jurisdiction=JURISDICTION)
+        iso = accounts_services.zone_create(
+            code="iso-east", name="ISO East", kind=GridZone.Kind.ISO_ZONE, jurisdiction=JURISDICTION
+        )
         subs = {
-            code: accounts_services.zone_create(code=code, name=code.replace("-", " ").title(), kind=GridZone.Kind.SUBSTATION, parent=iso)
+            code: accounts_services.zone_create(
+                code=code, name=code.replace("-", " ").title(), kind=GridZone.Kind.SUBSTATION, parent=iso
+            )
             for code in sorted(set(SUBSTATION_OF.values()))
         }
         feeders = {
-            code: accounts_services.zone_create(code=code, name=code.replace("-", " ").title(), kind=GridZone.Kind.FEEDER, parent=subs[SUBSTATION_OF[code]])
+            code: accounts_services.zone_create(
+                code=code,
+                name=code.replace("-", " ").title(),
+                kind=GridZone.Kind.FEEDER,
+                parent=subs[SUBSTATION_OF[code]],
+            )
             for code in FEEDERS
         }
         operator = accounts_services.organisation_create(
             name="East Grid DSO", kind=Organisation.Kind.GRID_OPERATOR, service_zones=[iso]
         )
-        aggregator = accounts_services.organisation_create(name="BrightFlex Aggregation", kind=Organisation.Kind.AGGREGATOR)
+        aggregator = accounts_services.organisation_create(
+            name="BrightFlex Aggregation", kind=Organisation.Kind.AGGREGATOR
+        )
         platform = accounts_services.organisation_create(name="FlexMarket Platform", kind=Organisation.Kind.PLATFORM)
         world = World(operator=operator, aggregator=aggregator)
         hashed = make_password(PASSWORD)
-        admin = accounts_services.user_create(email="admin@demo.flex", password=hashed, password_is_hashed=True, organisation=platform, verified=True)
+        admin = accounts_services.user_create(
+            email="admin@demo.flex", password=hashed, password_is_hashed=True, organisation=platform, verified=True
+        )
         if not admin.is_superuser:
             admin.is_staff = admin.is_superuser = True
             admin.save(update_fields=["is_staff", "is_superuser"])
-        operator_user = accounts_services.user_create(email="operator@demo.flex", password=hashed, password_is_hashed=True, organisation=operator, verified=True)
-        aggregator_user = accounts_services.user_create(email="aggregator@demo.flex", password=hashed, password_is_hashed=True, organisation=aggregator, verified=True)
+        operator_user = accounts_services.user_create(
+            email="operator@demo.flex", password=hashed, password_is_hashed=True, organisation=operator, verified=True
+        )
+        aggregator_user = accounts_services.user_create(
+            email="aggregator@demo.flex",
+            password=hashed,
+            password_is_hashed=True,
+            organisation=aggregator,
+            verified=True,
+        )
         for user in (admin, operator_user):
             totp_activate(user=user, secret=TOTP_SECRET)
         accounts_services.aggregator_licence_set(organisation=aggregator, licence_number=AGGREGATOR_LICENCE)
@@ -129,7 +155,9 @@ def world_load(
             label = {"residential": "Household", "commercial": "Business", "industrial": "Factory"}[segment]
             org = accounts_services.organisation_create(name=f"{label} {n:02d}", kind=Organisation.Kind.CONSUMER)
             email = f"consumer{n:02d}@demo.flex"
-            user = accounts_services.user_create(email=email, password=hashed, password_is_hashed=True, organisation=org, verified=True)
+            user = accounts_services.user_create(
+                email=email, password=hashed, password_is_hashed=True, organisation=org, verified=True
+            )
             # Three of four households are enrolled with the aggregator; businesses and factories sell directly.
             enrolled = segment == Premise.Segment.RESIDENTIAL and i % 4 != 0
             premise = accounts_services.premise_create(
@@ -171,13 +199,22 @@ def verify_participant(org: Organisation, *, user, number: str, segment: str | N
         )
     if business:
         verification_document_add(
-            case=case, doc_type=VerificationDocument.DocType.BUSINESS_REGISTRATION, number=f"BR-{number}",
-            holder_name=org.name, issuing_country="US", by=user,
+            case=case,
+            doc_type=VerificationDocument.DocType.BUSINESS_REGISTRATION,
+            number=f"BR-{number}",
+            holder_name=org.name,
+            issuing_country="US",
+            by=user,
         )
     else:
         verification_document_add(
-            case=case, doc_type=VerificationDocument.DocType.PASSPORT, number=number, holder_name=org.name,
-            issuing_country="US", expires_on=timezone.now().date() + timedelta(days=5 * 365), by=user,
+            case=case,
+            doc_type=VerificationDocument.DocType.PASSPORT,
+            number=number,
+            holder_name=org.name,
+            issuing_country="US",
+            expires_on=timezone.now().date() + timedelta(days=5 * 365),
+            by=user,
         )
     verification_case_submit(case=case, by=user, provider=AutoApproveProvider())
 
@@ -193,48 +230,136 @@ def _consent_and_enrol(*, premise: Premise, aggregator: Organisation, owner, agg
         )
     enrolment_create(premise=premise, aggregator=aggregator, by=aggregator_user)
     premise.refresh_from_db(fields=["aggregator"])
+
+
 def demo_devices(segment: str, n: int) -> list[dict]:
     """A few plausible devices per premise (deterministic in ``n``)."""
     d = Decimal
     if segment == Premise.Segment.RESIDENTIAL:
         out = [
-            {"name": "Smart thermostat", "kind": "hvac", "control_channel": "vendor_api", "rated_kw": d("3.5"),
-             "min_kw": d("0.3"), "max_kw": d("3.5"), "max_event_minutes": 240, "notice_minutes": 30,
-             "max_events_per_day": 1, "max_events_per_month": 15, "rebound_percent": d("40"), "rebound_minutes": 60,
-             "comfort_min_c": d("19"), "comfort_max_c": d("25"), "setpoint_c": d("23") + d(n % 3) / 2},
-            {"name": "Water heater", "kind": "water_heater", "control_channel": "openadr_ven", "rated_kw": d("4.5"),
-             "max_kw": d("4.5"), "max_event_minutes": 180, "max_events_per_day": 2, "max_events_per_month": 40,
-             "rebound_percent": d("80"), "rebound_minutes": 90, "comfort_min_c": d("49"), "comfort_max_c": d("60"),
-             "setpoint_c": d("55")},
+            {
+                "name": "Smart thermostat",
+                "kind": "hvac",
+                "control_channel": "vendor_api",
+                "rated_kw": d("3.5"),
+                "min_kw": d("0.3"),
+                "max_kw": d("3.5"),
+                "max_event_minutes": 240,
+                "notice_minutes": 30,
+                "max_events_per_day": 1,
+                "max_events_per_month": 15,
+                "rebound_percent": d("40"),
+                "rebound_minutes": 60,
+                "comfort_min_c": d("19"),
+                "comfort_max_c": d("25"),
+                "setpoint_c": d("23") + d(n % 3) / 2,
+            },
+            {
+                "name": "Water heater",
+                "kind": "water_heater",
+                "control_channel": "openadr_ven",
+                "rated_kw": d("4.5"),
+                "max_kw": d("4.5"),
+                "max_event_minutes": 180,
+                "max_events_per_day": 2,
+                "max_events_per_month": 40,
+                "rebound_percent": d("80"),
+                "rebound_minutes": 90,
+                "comfort_min_c": d("49"),
+                "comfort_max_c": d("60"),
+                "setpoint_c": d("55"),
+            },
         ]
         if n % 2:
-            out.append({"name": "EV charger", "kind": "ev_charger", "control_channel": "ocpp", "rated_kw": d("7.4"),
-                        "min_kw": d("0"), "max_kw": d("7.4"), "ramp_kw_per_min": d("7.4"), "max_event_minutes": 240,
-                        "max_events_per_day": 1, "max_events_per_month": 20, "rebound_percent": d("100"),
-                        "channel_address": f"CP-{n:04d}"})
+            out.append(
+                {
+                    "name": "EV charger",
+                    "kind": "ev_charger",
+                    "control_channel": "ocpp",
+                    "rated_kw": d("7.4"),
+                    "min_kw": d("0"),
+                    "max_kw": d("7.4"),
+                    "ramp_kw_per_min": d("7.4"),
+                    "max_event_minutes": 240,
+                    "max_events_per_day": 1,
+                    "max_events_per_month": 20,
+                    "rebound_percent": d("100"),
+                    "channel_address": f"CP-{n:04d}",
+                }
+            )
         if n % 3 == 0:
-            out.append({"name": "Home battery", "kind": "battery", "control_channel": "vendor_api", "rated_kw": d("5"),
-                        "max_kw": d("5"), "capacity_kwh": d("13.5"), "soc_min_percent": d("20"),
-                        "soc_max_percent": d("100"), "soc_percent": d("80"), "max_events_per_day": 2,
-                        "max_events_per_month": 40})
+            out.append(
+                {
+                    "name": "Home battery",
+                    "kind": "battery",
+                    "control_channel": "vendor_api",
+                    "rated_kw": d("5"),
+                    "max_kw": d("5"),
+                    "capacity_kwh": d("13.5"),
+                    "soc_min_percent": d("20"),
+                    "soc_max_percent": d("100"),
+                    "soc_percent": d("80"),
+                    "max_events_per_day": 2,
+                    "max_events_per_month": 40,
+                }
+            )
         if n % 4 == 1:
-            out.append({"name": "Pool pump", "kind": "pool_pump", "control_channel": "mqtt", "rated_kw": d("1.5"),
-                        "max_kw": d("1.5"), "max_event_minutes": 360, "max_events_per_day": 1,
-                        "channel_address": f"flex/site-{n:02d}/pool-pump"})
+            out.append(
+                {
+                    "name": "Pool pump",
+                    "kind": "pool_pump",
+                    "control_channel": "mqtt",
+                    "rated_kw": d("1.5"),
+                    "max_kw": d("1.5"),
+                    "max_event_minutes": 360,
+                    "max_events_per_day": 1,
+                    "channel_address": f"flex/site-{n:02d}/pool-pump",
+                }
+            )
         if n % 5 == 0:
-            out.append({"name": "Rooftop PV", "kind": "pv_inverter", "control_channel": "vendor_api",
-                        "rated_kw": d("6"), "max_kw": d("6")})
+            out.append(
+                {
+                    "name": "Rooftop PV",
+                    "kind": "pv_inverter",
+                    "control_channel": "vendor_api",
+                    "rated_kw": d("6"),
+                    "max_kw": d("6"),
+                }
+            )
         return out
     if segment == Premise.Segment.COMMERCIAL:
         return [
-            {"name": "Rooftop HVAC units", "kind": "hvac", "control_channel": "openadr_ven", "rated_kw": d("60"),
-             "min_kw": d("15"), "max_kw": d("60"), "ramp_kw_per_min": d("10"), "max_event_minutes": 240,
-             "notice_minutes": 60, "max_events_per_day": 1, "max_events_per_month": 10, "rebound_percent": d("30"),
-             "comfort_min_c": d("20"), "comfort_max_c": d("26"), "setpoint_c": d("23.5"),
-             "channel_address": f"ven-biz-{n:02d}"},
-            {"name": "Fleet chargers", "kind": "ev_charger", "control_channel": "ocpp", "rated_kw": d("44"),
-             "min_kw": d("6"), "max_kw": d("44"), "max_event_minutes": 180, "max_events_per_day": 2,
-             "max_events_per_month": 40, "rebound_percent": d("100"), "channel_address": f"CP-BIZ-{n:02d}"},
+            {
+                "name": "Rooftop HVAC units",
+                "kind": "hvac",
+                "control_channel": "openadr_ven",
+                "rated_kw": d("60"),
+                "min_kw": d("15"),
+                "max_kw": d("60"),
+                "ramp_kw_per_min": d("10"),
+                "max_event_minutes": 240,
+                "notice_minutes": 60,
+                "max_events_per_day": 1,
+                "max_events_per_month": 10,
+                "rebound_percent": d("30"),
+                "comfort_min_c": d("20"),
+                "comfort_max_c": d("26"),
+                "setpoint_c": d("23.5"),
+                "channel_address": f"ven-biz-{n:02d}",
+            },
+            {
+                "name": "Fleet chargers",
+                "kind": "ev_charger",
+                "control_channel": "ocpp",
+                "rated_kw": d("44"),
+                "min_kw": d("6"),
+                "max_kw": d("44"),
+                "max_event_minutes": 180,
+                "max_events_per_day": 2,
+                "max_events_per_month": 40,
+                "rebound_percent": d("100"),
+                "channel_address": f"CP-BIZ-{n:02d}",
+            },
         ]
     return [
         {"name": "Process line", "kind": "industrial_process", "control_channel": "openadr_ven", "rated_kw": d("900"),
@@ -259,7 +384,9 @@ def history_load(*, world: World, until: date, days: int = HISTORY_DAYS) -> int:
     end, _ = local_day_bounds(until)
     for premise in world.premises:
         meter = premise.meters.get()
-        have = set(MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", flat=True))
+        have = set(
+            MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", flat=True)
+        )
         starts = [s for s in interval_starts(start, end, meter.interval_minutes) if s not in have]
         if not starts:
             continue
@@ -357,7 +484,10 @@ def _day_readings(*, world: World, day: date) -> None:
             compliance = 0.0 if r < 0.08 else (0.55 if r < 0.25 else 1.0)
             idx = [i for i, s in enumerate(starts) if event.start <= s < event.end]
             actual = response_kwh(
-                baseline_kwh=[values[i] for i in idx], reduction_kw=event.target_kw, interval_minutes=meter.interval_minutes, compliance=compliance
+                baseline_kwh=[values[i] for i in idx],
+                reduction_kw=event.target_kw,
+                interval_minutes=meter.interval_minutes,
+                compliance=compliance,
             )
             for i, v in zip(idx, actual, strict=True):
                 values[i] = v
@@ -378,6 +508,9 @@ def _summarise(result: DayResult, *, world: World, window_start: datetime) -> No
     result.payments = items.count()
     result.paid = items.aggregate(total=Sum("amount"))["total"] or Decimal("0")
     result.anchors = list(
-        PeriodAnchor.objects.filter(period__items__in=items).distinct().select_related("period").order_by("period__start")
+        PeriodAnchor.objects.filter(period__items__in=items)
+        .distinct()
+        .select_related("period")
+        .order_by("period__start")
     )
     result.ledger_balanced = ledger_is_balanced()

@@ -67,9 +67,7 @@ def _flatten(data: Any) -> dict[str, list[str]]:
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler producing the one error format."""
     if isinstance(exc, ApplicationError):
-        return Response(
-            {"code": exc.code, "detail": exc.detail, "fields": exc.fields}, status=exc.status_code
-        )
+        return Response({"code": exc.code, "detail": exc.detail, "fields": exc.fields}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(fields)

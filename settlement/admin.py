@@ -153,7 +153,18 @@ class SettlementRunAdmin(ReadOnlyAdmin):
 
 @admin.register(ParticipationContract)
 class ParticipationContractAdmin(admin.ModelAdmin):
-    list_display = ["id", "participant", "operator", "premise", "reserved_kw", "rate_per_kw_day", "premium", "bill_protection", "start", "end"]
+    list_display = [
+        "id",
+        "participant",
+        "operator",
+        "premise",
+        "reserved_kw",
+        "rate_per_kw_day",
+        "premium",
+        "bill_protection",
+        "start",
+        "end",
+    ]
     list_filter = ["premium", "bill_protection"]
 
 
@@ -185,7 +196,17 @@ class VoteInline(admin.TabularInline):
 
 @admin.register(Proposal)
 class ProposalAdmin(ReadOnlyAdmin):
-    list_display = ["id", "parameter", "old_value", "new_value", "status", "weight_for", "weight_against", "quorum_weight", "voting_ends"]
+    list_display = [
+        "id",
+        "parameter",
+        "old_value",
+        "new_value",
+        "status",
+        "weight_for",
+        "weight_against",
+        "quorum_weight",
+        "voting_ends",
+    ]
     list_filter = ["status", "parameter"]
     inlines = [VoteInline]
 

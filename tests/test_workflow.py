@@ -29,7 +29,9 @@ def test_seven_steps_end_to_end(small_world):
     assert assessments.count() == 6
     for a in assessments:
         share = {"residential": Decimal("0.30"), "commercial": Decimal("0.20"), "industrial": Decimal("0.15")}
-        assert a.capacity_kw == (a.baseline_kw * share[a.premise.segment]).quantize(Decimal("0.001"), rounding="ROUND_DOWN")
+        assert a.capacity_kw == (a.baseline_kw * share[a.premise.segment]).quantize(
+            Decimal("0.001"), rounding="ROUND_DOWN"
+        )
         assert a.capacity_kw > 0
 
     # 3-4. one offer per premise; each substation request cleared in merit order at a uniform price.
@@ -74,12 +76,8 @@ def test_seven_steps_end_to_end(small_world):
         assert item.payee_id == item.event.premise.organisation_id
     paid = sum(i.amount for i in items)
     assert result.paid == paid > 0
-    participant_total = sum(
-        p.amount for p in Posting.objects.filter(account__kind=LedgerAccount.Kind.PARTICIPANT)
-    )
-    operator_total = sum(
-        p.amount for p in Posting.objects.filter(account__kind=LedgerAccount.Kind.OPERATOR_PAYABLE)
-    )
+    participant_total = sum(p.amount for p in Posting.objects.filter(account__kind=LedgerAccount.Kind.PARTICIPANT))
+    operator_total = sum(p.amount for p in Posting.objects.filter(account__kind=LedgerAccount.Kind.OPERATOR_PAYABLE))
     assert participant_total == paid == -operator_total
     assert ledger_is_balanced() and result.ledger_balanced
 

@@ -127,7 +127,9 @@ MFA_ADAPTER = "accounts.mfa.MFAAdapter"
 
 # KYC / KYB (accounts/kyc/): how long a verification lasts, the sanctions list screened, the deciding provider.
 KYC_VALIDITY_DAYS = env.int("KYC_VALIDITY_DAYS", default=365)
-KYC_SANCTIONS_LIST_PATH = env("KYC_SANCTIONS_LIST_PATH", default=str(BASE_DIR / "accounts" / "data" / "sanctions_sample.csv"))
+KYC_SANCTIONS_LIST_PATH = env(
+    "KYC_SANCTIONS_LIST_PATH", default=str(BASE_DIR / "accounts" / "data" / "sanctions_sample.csv")
+)
 KYC_PROVIDER = env("KYC_PROVIDER", default="manual")
 
 REST_FRAMEWORK = {

@@ -162,7 +162,10 @@ def stake_deposit(*, organisation, amount: Decimal, business_key: str) -> Decima
         memo="tokens granted for the test",
         legs=[
             (platform_account(LedgerAccount.Kind.TREASURY, assets.GOVERNANCE), -amount),
-            (account_for(organisation=organisation, kind=LedgerAccount.Kind.PARTICIPANT, asset=assets.GOVERNANCE), amount),
+            (
+                account_for(organisation=organisation, kind=LedgerAccount.Kind.PARTICIPANT, asset=assets.GOVERNANCE),
+                amount,
+            ),
         ],
     )
     stake_lock(
