@@ -51,12 +51,19 @@ def _dt(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+def _base(obj, object_type: str) -> dict:
+    """The fields every OpenADR 3 object carries: id, creation and modification times, object type."""
+    return {
+        "id": str(obj.pk),
+        "createdDateTime": _dt(obj.created_at),
+        "modificationDateTime": _dt(obj.modified_at),
+        "objectType": object_type,
+    }
+
+
 def program_object(p: Program) -> dict:
     return {
-        "id": str(p.pk),
-        "createdDateTime": _dt(p.created_at),
-        "modificationDateTime": _dt(p.modified_at),
-        "objectType": "PROGRAM",
+        **_base(p, "PROGRAM"),
         "programName": p.code,
         "programLongName": p.name,
         "programType": p.kind.upper(),
@@ -136,10 +143,7 @@ def event_object(e: DREvent) -> dict:
 
 def report_object(r: OadrReport) -> dict:
     return {
-        "id": str(r.pk),
-        "createdDateTime": _dt(r.created_at),
-        "modificationDateTime": _dt(r.modified_at),
-        "objectType": "REPORT",
+        **_base(r, "REPORT"),
         "programID": str(r.program_id),
         "eventID": str(r.event_id),
         "clientName": r.client_name,
@@ -151,10 +155,7 @@ def report_object(r: OadrReport) -> dict:
 
 def subscription_object(s: OadrSubscription) -> dict:
     return {
-        "id": str(s.pk),
-        "createdDateTime": _dt(s.created_at),
-        "modificationDateTime": _dt(s.modified_at),
-        "objectType": "SUBSCRIPTION",
+        **_base(s, "SUBSCRIPTION"),
         "clientName": s.client_name,
         "programID": str(s.program_id),
         "objectOperations": s.object_operations,
@@ -164,10 +165,7 @@ def subscription_object(s: OadrSubscription) -> dict:
 
 def resource_object(r: VenResource) -> dict:
     return {
-        "id": str(r.pk),
-        "createdDateTime": _dt(r.created_at),
-        "modificationDateTime": _dt(r.modified_at),
-        "objectType": "RESOURCE",
+        **_base(r, "RESOURCE"),
         "resourceName": r.resource_name,
         "venID": str(r.ven_id),
         "attributes": r.attributes,
@@ -177,10 +175,7 @@ def resource_object(r: VenResource) -> dict:
 
 def ven_object(v: Ven) -> dict:
     return {
-        "id": str(v.pk),
-        "createdDateTime": _dt(v.created_at),
-        "modificationDateTime": _dt(v.modified_at),
-        "objectType": "VEN",
+        **_base(v, "VEN"),
         "venName": v.ven_name,
         "attributes": v.attributes,
         "targets": v.targets,
