@@ -26,8 +26,12 @@ def settlement_items_for(*, organisations: list[Organisation]) -> QuerySet[Settl
 
 
 def earnings_total(*, organisations: list[Organisation], currency: str) -> Decimal:
+    """The organisations' net position in ``currency``: what the platform owes them (participant accounts) less
+    what they owe it (receivables: penalties larger than the balance they were charged against)."""
     total = Posting.objects.filter(
-        account__organisation__in=organisations, account__kind=LedgerAccount.Kind.PARTICIPANT, asset=currency
+        account__organisation__in=organisations,
+        account__kind__in=[LedgerAccount.Kind.PARTICIPANT, LedgerAccount.Kind.RECEIVABLE],
+        asset=currency,
     ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
     return total.quantize(Decimal("0.0001"))  # SQLite sums decimals as floats
 
