@@ -44,8 +44,12 @@ lint: setup
 compile: $(NODE_STAMP)
 	node contracts/compile.js
 
+# The in-memory benchmarks; the ones that need PostgreSQL or MQTT are listed in the README.
 bench: setup
 	$(BIN)/python bench/bench_merkle.py
+	$(BIN)/python bench/bench_baselines.py
+	$(BIN)/python bench/bench_day_ahead.py
+	$(BIN)/python bench/bench_book.py
 
 clean:
 	rm -rf var/ static/vendor/
