@@ -34,13 +34,14 @@ def _daily_load(premises, days: int = 14) -> dict:
 
 def consumer_dashboard(*, user, currency: str) -> dict:
     from activation.selectors import events_visible_to
-    from market.selectors import awards_visible_to, expected_earnings, orders_with_member_premises
+    from market.selectors import awards_visible_to, expected_earnings, offers_for_premises, orders_with_member_premises
     from settlement.selectors import earnings_total, settlement_items_for
 
     orgs = user_organisations(user, role=Membership.Role.CONSUMER)
     premises = list(premises_visible_to(user).prefetch_related("meters"))
     market = {
         "my_orders": list(orders_with_member_premises(premises=premises)[:50]),
+        "my_offers": list(offers_for_premises(premises=premises)[:50]),
         "my_awards": list(awards_visible_to(user).order_by("-window_start")[:50]),
         "expected_earnings": expected_earnings(premises=premises),
     }

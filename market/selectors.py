@@ -218,3 +218,12 @@ def price_signal(*, zone: GridZone, product: str, start: datetime, end: datetime
         adder,
         price,
     )
+
+
+def offers_for_premises(*, premises) -> QuerySet[FlexibilityOffer]:
+    """Offers made for these premises in request clearings, by their owner or their aggregator, newest first."""
+    return (
+        FlexibilityOffer.objects.filter(premise__in=premises)
+        .select_related("seller", "premise", "zone")
+        .order_by("-window_start", "-id")
+    )

@@ -193,6 +193,10 @@ def test_after_a_market_day_each_role_sees_only_its_own_events_and_payments(
     assert f"{earned:.2f} USD" in text
     premise_name = Premise.objects.get(organisation__memberships__user__email=payee).name
     assert premise_name in text
+    # ... and the offers made for their premise (in the request clearing), never anyone else's.
+    offers = page.context["my_offers"]
+    assert offers and {o.premise.name for o in offers} == {premise_name}
+    assert f"{premise_name}: {offers[0].kw}" in text
     others = [p.name for p in small_world.premises if p.name != premise_name]
     assert not any(name in text for name in others)
 

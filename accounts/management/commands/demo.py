@@ -85,7 +85,8 @@ class Command(BaseCommand):
         w(f"  5 events         {r.events} dispatched")
         w(f"  6 verified       {r.delivered_kwh:.4f} kWh delivered")
         w(
-            f"  7 payments       {r.payments}, total {r.paid:.2f} {settings.SETTLEMENT_CURRENCY}; ledger balanced: {r.ledger_balanced}"
+            f"  7 settled        {r.payments} items (payments less penalties), net {r.paid:.2f} "
+            f"{settings.SETTLEMENT_CURRENCY}; ledger balanced: {r.ledger_balanced}"
         )
         for a in r.anchors:
             w(f"    anchored hour {a.period.start:%Y-%m-%d %H:%M}Z  leaves {a.leaf_count}  root {a.root}")
