@@ -101,8 +101,13 @@ def journal_post(
             raise InsufficientBalance(f"Account {account.code} would go negative.")
     entry = JournalEntry.objects.create(business_key=business_key, memo=memo, reverses=reverses)
     # The balance column follows by trigger (migration 0004); its CHECK constraint is the last line of defence.
+    # Credits go in before debits: where the trigger runs per row (SQLite), an account with legs on both sides of
+    # one entry then never passes through a negative balance on its way to its (checked) final one.
     Posting.objects.bulk_create(
-        [Posting(entry=entry, account=account, asset=account.asset, amount=amount) for account, amount in legs]
+        [
+            Posting(entry=entry, account=account, asset=account.asset, amount=amount)
+            for account, amount in sorted(legs, key=lambda leg: leg[1], reverse=True)
+        ]
     )
     return entry
 
