@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from activation.models import DispatchSignal, DREvent, EventVerification, VerificationInterval
+from activation.models import DispatchSignal, DREvent, EventVerification, Penalty, VerificationInterval
 from assessment.models import FlexibilityAssessment
 from flexplatform import demo
 from market.models import Award, ClearingRun, FlexibilityOffer, FlexibilityRequest
@@ -65,20 +65,30 @@ def test_seven_steps_end_to_end(small_world):
         assert v.delivered_kwh == sum(r.delivered_kwh for r in rows)
     assert result.delivered_kwh == sum(v.delivered_kwh for v in EventVerification.objects.all()) > 0
 
-    # 7. payment = delivered kWh x clearing price / 1000, rounded half-up to cents, to the premise owner.
+    # 7. payment = delivered kWh x clearing price / 1000, rounded half-up to cents, to the premise owner; an
+    # event delivered below the program's threshold also carries its penalty (charged, so negative).
     items = list(SettlementItem.objects.select_related("event__verification", "award"))
-    assert len(items) == result.payments == result.events
-    for item in items:
+    performance = [i for i in items if i.kind == SettlementItem.Kind.PERFORMANCE]
+    penalties = [i for i in items if i.kind == SettlementItem.Kind.PENALTY]
+    assert len(performance) == result.events and len(performance) + len(penalties) == len(items) == result.payments
+    for item in performance:
         expected = (item.event.verification.delivered_kwh * item.award.clearing_price_per_mwh / 1000).quantize(
             Decimal("0.01"), rounding=ROUND_HALF_UP
         )
         assert item.amount == expected
         assert item.payee_id == item.event.premise.organisation_id
-    paid = sum(i.amount for i in items)
-    assert result.paid == paid > 0
-    participant_total = sum(p.amount for p in Posting.objects.filter(account__kind=LedgerAccount.Kind.PARTICIPANT))
-    operator_total = sum(p.amount for p in Posting.objects.filter(account__kind=LedgerAccount.Kind.OPERATOR_PAYABLE))
-    assert participant_total == paid == -operator_total
+    recorded = {p.event_id: p.amount for p in Penalty.objects.all()}
+    assert {i.event_id: -i.amount for i in penalties} == recorded
+    paid = sum(i.amount for i in performance)
+    assert paid > 0 and result.paid == paid + sum(i.amount for i in penalties)
+
+    def total(kind):
+        return sum(p.amount for p in Posting.objects.filter(account__kind=kind))
+
+    K = LedgerAccount.Kind
+    assert total(K.PARTICIPANT) + total(K.RECEIVABLE) == result.paid  # net: payments less penalties
+    assert total(K.OPERATOR_PAYABLE) == -paid
+    assert total(K.PENALTY_POOL) == sum(recorded.values(), Decimal("0"))
     assert ledger_is_balanced() and result.ledger_balanced
 
     # The hour's settlements hashed into a Merkle root; the root on the contract equals the one recomputed
