@@ -13,7 +13,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from flexplatform.api import HasRole, acting_organisation
+from flexplatform.api import AwareDateTimeField, HasRole, acting_organisation
 from flexplatform.errors import NotPermitted
 
 from . import consents as consent_services
@@ -193,7 +193,7 @@ class ConsentListCreateApi(APIView):
         purpose = serializers.ChoiceField(
             choices=Consent.Purpose.choices, default=Consent.Purpose.FLEXIBILITY_AGGREGATION
         )
-        expires_at = serializers.DateTimeField()
+        expires_at = AwareDateTimeField()
 
     @extend_schema(responses=ConsentOutputSerializer(many=True))
     def get(self, request):
@@ -258,8 +258,8 @@ class EnrolmentListCreateApi(APIView):
         service = serializers.ChoiceField(
             choices=Enrolment.Service.choices, default=Enrolment.Service.LOCAL_FLEXIBILITY
         )
-        starts_at = serializers.DateTimeField(required=False)
-        ends_at = serializers.DateTimeField(required=False)
+        starts_at = AwareDateTimeField(required=False)
+        ends_at = AwareDateTimeField(required=False)
 
     @extend_schema(responses=EnrolmentOutputSerializer(many=True))
     def get(self, request):

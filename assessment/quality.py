@@ -17,23 +17,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from statistics import median
 from zoneinfo import ZoneInfo
+
+from .baselines.grid import local_day_bounds
 
 SPIKE_FACTOR = 8  # a reading above 8x the series' median ...
 SPIKE_MADS = 10  # ... and more than 10 robust standard deviations above it is a spike
 FLAT_HOURS = 12  # the same non-zero value for 12 hours or more is a flat line
 ONLINE_INTERVALS = 4  # latest interval ended at most 4 intervals ago: online
 STALE_HOURS = 48  # ... at most 48 hours ago: stale; older: offline
-
-
-def local_day_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(tz)
-    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    return start, end
 
 
 def expected_intervals(day: date, tz: str, interval_minutes: int) -> int:

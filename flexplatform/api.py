@@ -6,6 +6,8 @@ import hashlib
 import json
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
@@ -81,3 +83,12 @@ def idempotent_post(request, scope: str, handler) -> Response:
         existing = IdempotencyRecord.objects.get(user=request.user, scope=scope, key=key)
         return Response(existing.response_body, status=existing.response_status)
     return response
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An input datetime that must carry its offset: a naive time is refused (400), never silently read as UTC."""
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            raise serializers.ValidationError("Give a timezone (e.g. 2026-11-24T17:00:00Z).", code="naive_datetime")
+        return super().enforce_timezone(value)

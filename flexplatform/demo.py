@@ -30,6 +30,7 @@ from accounts.models import Consent, GridZone, Meter, Organisation, Premise, Ver
 from accounts.selectors import consents_active, current_verification
 from activation.models import DREvent, EventVerification
 from activation.services import events_advance, events_verify_due
+from assessment.baselines.grid import local_day_bounds as day_bounds
 from assessment.models import MeterReading
 from assessment.selectors import accredited_capacity_kw
 from assessment.services import flexibility_assess, interval_starts, meter_readings_record
@@ -81,10 +82,8 @@ def event_window(day: date) -> tuple[datetime, datetime]:
 
 
 def local_day_bounds(day: date) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(TZ)
-    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    return start, end
+    """Aware UTC start and end of the demo grid's local ``day``."""
+    return day_bounds(day, TZ)
 
 
 def world_load(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.urls import path
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -14,7 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.models import GridZone, Membership, Premise
 from accounts.selectors import premises_offerable_by
-from flexplatform.api import HasRole, acting_organisation, idempotent_post
+from flexplatform.api import AwareDateTimeField, HasRole, acting_organisation, idempotent_post
 from flexplatform.errors import NotFound, NotPermitted
 
 from . import selectors, services
@@ -22,15 +21,6 @@ from .engine.products import PRODUCT_CHOICES, MarketType
 from .models import Auction, Award, ClearingRun, FlexibilityOffer, FlexibilityRequest, MarketOrder, Trade
 
 SELLER_ROLES = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR)
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """A datetime that must carry its offset: a naive time is refused, never silently read as UTC."""
-
-    def enforce_timezone(self, value):
-        if timezone.is_naive(value):
-            raise serializers.ValidationError("Give a timezone (e.g. 2026-11-24T17:00:00Z).", code="naive_datetime")
-        return super().enforce_timezone(value)
 
 
 class OfferOutputSerializer(serializers.ModelSerializer):

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Membership
 from accounts.selectors import user_organisations, user_role
-from flexplatform.api import HasRole, idempotent_post
+from flexplatform.api import AwareDateTimeField, HasRole, idempotent_post
 from flexplatform.errors import NotPermitted
 
 from . import assets, selectors
@@ -54,8 +54,8 @@ class RunListApi(APIView):
     allowed_roles = (R.ADMIN,)
 
     class InputSerializer(serializers.Serializer):
-        window_start = serializers.DateTimeField()
-        window_end = serializers.DateTimeField()
+        window_start = AwareDateTimeField()
+        window_end = AwareDateTimeField()
 
     @extend_schema(responses=RunSerializer(many=True))
     def get(self, request):
@@ -177,7 +177,7 @@ class StakeListApi(APIView):
     class InputSerializer(serializers.Serializer):
         asset = serializers.ChoiceField(choices=assets.TOKENS)
         amount = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=0)
-        locked_until = serializers.DateTimeField()
+        locked_until = AwareDateTimeField()
 
     @extend_schema(responses=StakeSerializer(many=True))
     def get(self, request):

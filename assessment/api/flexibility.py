@@ -15,20 +15,13 @@ from rest_framework.views import APIView
 
 from accounts.models import Membership, Premise
 from accounts.selectors import operator_zone_ids, premises_offerable_by, premises_visible_to, user_role
-from flexplatform.api import HasRole, acting_organisation
+from flexplatform.api import AwareDateTimeField, HasRole, acting_organisation
 from flexplatform.errors import NotFound, NotPermitted
 
 from .. import selectors, services
 from ..models import AvailabilityDeclaration
 
 SELLER_ROLES = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR)
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    def enforce_timezone(self, value):
-        if timezone.is_naive(value):
-            raise serializers.ValidationError("Give a timezone (e.g. 2026-11-24T17:00:00Z).", code="naive_datetime")
-        return super().enforce_timezone(value)
 
 
 class AvailabilityOutputSerializer(serializers.ModelSerializer):
