@@ -14,7 +14,9 @@ class MeterReading(models.Model):
     in Postgres without changing the code that reads it.
     """
 
-    meter = models.ForeignKey("accounts.Meter", on_delete=models.PROTECT, related_name="readings")
+    # No separate index on meter: the unique (meter, start) index serves every lookup by meter, and one
+    # index fewer is one write fewer per reading on the bulk path.
+    meter = models.ForeignKey("accounts.Meter", on_delete=models.PROTECT, related_name="readings", db_index=False)
     start = models.DateTimeField()
     kwh = models.DecimalField(max_digits=12, decimal_places=4)
 

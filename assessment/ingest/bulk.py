@@ -92,8 +92,14 @@ def readings_bulk_import(
                 )
             ]
         )
+    t0 = time.perf_counter()
     with transaction.atomic():
-        return _bulk(user=user, stream=stream, names=names, filename=filename, account_number=account_number, now=now)
+        batch = _bulk(user=user, stream=stream, names=names, filename=filename, account_number=account_number, now=now)
+        t1 = time.perf_counter()
+    logger.info(
+        "bulk import %s: commit %.2f s (total %.2f s)", batch.pk, time.perf_counter() - t1, time.perf_counter() - t0
+    )
+    return batch
 
 
 def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
@@ -173,22 +179,13 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
                     )
                     revised = cur.rowcount
                     clock.lap("revisions")
-                cur.execute(
-                    f"""
-                    INSERT INTO {reading_t} AS r (meter_id, start, kwh)
-                    SELECT m.id, CASE WHEN mod(extract(epoch FROM t.ts)::bigint, m.interval_minutes * 60) = 0
-                                      THEN t.ts END, s.kwh
-                    FROM ingest_staging s JOIN {meter_t} m ON m.meter_id = s.meter_ref,
-                         LATERAL (SELECT s.start_text::timestamptz AS ts) t
-                    ON CONFLICT (meter_id, start) DO UPDATE SET kwh = EXCLUDED.kwh
-                    WHERE r.kwh IS DISTINCT FROM EXCLUDED.kwh
-                    """  # noqa: S608
-                )
-                written = cur.rowcount
+                written = _merge(cur, reading_t=reading_t, meter_t=meter_t, fresh=not overlap)
             clock.lap("merge")
         except DataError as exc:  # a start that looks like a time but is none, e.g. month 13
             raise ImportRejected([RecordError("file", f"a start time is not a valid timestamp: {exc}")]) from exc
         except IntegrityError as exc:  # a start off the meter's interval boundary became NULL
+            if isinstance(exc.__cause__, psycopg.errors.UniqueViolation):  # the fresh insert met a repeat
+                raise _repeats(cur) from exc
             if not isinstance(exc.__cause__, psycopg.errors.NotNullViolation):
                 raise
             cur.execute(
@@ -203,19 +200,10 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
                     for line, start, minutes in cur.fetchall()
                 ]
             ) from exc
-        except ProgrammingError as exc:
+        except ProgrammingError as exc:  # a (meter, start) twice in the file: the upsert's cardinality violation
             if not isinstance(exc.__cause__, psycopg.errors.CardinalityViolation):
                 raise
-            cur.execute(
-                "SELECT meter_ref, start_text::timestamptz, array_agg(line ORDER BY line) FROM ingest_staging "
-                "GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY min(line) LIMIT 20"
-            )
-            raise ImportRejected(
-                [
-                    RecordError(f"line {lines[1]}", f"meter {ref} at {start.isoformat()} repeats line {lines[0]}")
-                    for ref, start, lines in cur.fetchall()
-                ]
-            ) from exc
+            raise _repeats(cur) from exc
     new = written - revised
     if new < 0:
         raise ApplicationError("Bulk merge counts do not add up.", code="bulk_inconsistent")
@@ -225,6 +213,58 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
         ownership_confirm(meters=list(meters.values()), batch=batch, now=now)
     logger.info("bulk import %s: %s rows, %s", batch.pk, total, clock)
     return batch
+
+
+_SELECT_STAGED = """
+    SELECT m.id, CASE WHEN mod(extract(epoch FROM t.ts)::bigint, m.interval_minutes * 60) = 0 THEN t.ts END, s.kwh
+    FROM ingest_staging s JOIN {meter_t} m ON m.meter_id = s.meter_ref,
+         LATERAL (SELECT s.start_text::timestamptz AS ts) t
+"""
+
+
+def _merge(cur, *, reading_t: str, meter_t: str, fresh: bool) -> int:
+    """Write the staged readings; returns the rows inserted or changed.
+
+    ``fresh``: none of the file's meters has a stored reading, so a plain ``INSERT`` does (no speculative
+    insertion per row, about a third faster on large files). If a concurrent import stored readings for the
+    same meters in the meantime, the plain insert hits a unique violation; when the file itself has no
+    repeated (meter, start), the merge is retried as the general ``ON CONFLICT`` upsert.
+    """
+    select = _SELECT_STAGED.format(meter_t=meter_t)
+    upsert = (
+        f"INSERT INTO {reading_t} AS r (meter_id, start, kwh) {select} "  # noqa: S608
+        "ON CONFLICT (meter_id, start) DO UPDATE SET kwh = EXCLUDED.kwh WHERE r.kwh IS DISTINCT FROM EXCLUDED.kwh"
+    )
+    if fresh:
+        try:
+            with transaction.atomic():
+                cur.execute(f"INSERT INTO {reading_t} (meter_id, start, kwh) {select}")  # noqa: S608
+                return cur.rowcount
+        except IntegrityError as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+                raise
+            cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM ingest_staging GROUP BY meter_ref, start_text::timestamptz "
+                "HAVING count(*) > 1)"
+            )
+            if cur.fetchone()[0]:
+                raise
+    cur.execute(upsert)
+    return cur.rowcount
+
+
+def _repeats(cur) -> ImportRejected:
+    """The readings the file gives twice, named by line."""
+    cur.execute(
+        "SELECT meter_ref, start_text::timestamptz, array_agg(line ORDER BY line) FROM ingest_staging "
+        "GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY min(line) LIMIT 20"
+    )
+    return ImportRejected(
+        [
+            RecordError(f"line {lines[1]}", f"meter {ref} at {start.isoformat()} repeats line {lines[0]}")
+            for ref, start, lines in cur.fetchall()
+        ]
+    )
 
 
 class _Clock:

@@ -82,3 +82,27 @@ def test_bulk_account_column_blank_cells_ignored_two_accounts_refused(meter_worl
     with pytest.raises(ImportRejected) as exc:
         _bulk(meter_world, rows + "A-1,2026-01-05T05:30Z,1,OTHER\n")
     assert "several utility accounts" in exc.value.detail
+
+
+def test_bulk_repeated_reading_refused_when_meter_already_has_data(meter_world):
+    """The general (upsert) merge names a repeated (meter, start) by line too, not only the fresh insert."""
+    _bulk(meter_world, ROWS)
+    rows = "meter_id,start,kwh\nA-1,2026-01-06T05:00Z,1\nA-1,2026-01-06T05:00Z,2\n"
+    with pytest.raises(ImportRejected) as exc:
+        _bulk(meter_world, rows)
+    assert exc.value.fields["records"] == ["line 3: meter A-1 at 2026-01-06T05:00:00+00:00 repeats line 2"]
+    assert MeterReading.objects.count() == 3 and ImportBatch.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_fresh_insert_falls_back_to_merge_when_readings_appeared_meanwhile(meter_world, monkeypatch):
+    """A concurrent import may store readings for the file's meters after the overlap check: the plain insert
+    then hits the unique index and the merge is redone as the upsert, recording the correction."""
+    from assessment.ingest import bulk
+
+    MeterReading.objects.create(meter=meter_world.alice_meter, start=datetime(2026, 1, 5, 5, 15, tzinfo=UTC), kwh=9)
+    real_merge = bulk._merge
+    monkeypatch.setattr(bulk, "_merge", lambda cur, **kw: real_merge(cur, **{**kw, "fresh": True}))
+    batch = _bulk(meter_world, ROWS)
+    assert (batch.rows_total, batch.rows_new, batch.rows_unchanged) == (3, 2, 0)
+    assert MeterReading.objects.get(start=datetime(2026, 1, 5, 5, 15, tzinfo=UTC)).kwh == Decimal("2.0")
