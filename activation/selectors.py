@@ -16,7 +16,7 @@ from .models import DREvent
 
 
 def events_visible_to(user) -> QuerySet[DREvent]:
-    qs = DREvent.objects.select_related("premise", "zone", "verification", "award", "program")
+    qs = DREvent.objects.select_related("premise", "zone", "verification", "award", "program", "buyer")
     role = user_role(user)
     if role in (Membership.Role.ADMIN, Membership.Role.AUDITOR):
         return qs
@@ -27,7 +27,8 @@ def events_visible_to(user) -> QuerySet[DREvent]:
         # market awards name their paying operator as ``buyer``; request awards also through the request;
         # events without an award (operator, emergency, cascade) by the operator's zones
         return qs.filter(
-            Q(award__buyer__in=orgs)
+            Q(buyer__in=orgs)
+            | Q(award__buyer__in=orgs)
             | Q(award__request__operator__in=orgs)
             | Q(award__isnull=True, zone_id__in=operator_zone_ids(user))
         )
@@ -276,9 +277,13 @@ def zone_operator(*, zone, user=None):
 def reservations_visible_to(user) -> QuerySet:
     """Reservations a user may see: operators those in their service area, consumers and aggregators those of
     their premises, admins and auditors all."""
+    from django.db.models import Count
+
     from .models import Reservation
 
-    qs = Reservation.objects.select_related("premise", "zone", "buyer", "seller", "award")
+    qs = Reservation.objects.select_related("premise", "zone", "buyer", "seller", "award").annotate(
+        calls=Count("events", filter=~Q(events__status=DREvent.Status.CANCELLED))
+    )
     role = user_role(user)
     if role in (Membership.Role.ADMIN, Membership.Role.AUDITOR):
         return qs
