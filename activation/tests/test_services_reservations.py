@@ -144,3 +144,23 @@ def test_reservation_api_lists_by_zone_and_calls_with_idempotency_key(act_world,
     assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
     assert DREvent.objects.filter(reservation=r).count() == 1
     assert op.get(f"{URL}/").json()[0]["calls"] == 1
+
+
+def test_reservations_show_on_the_aggregator_dashboard_and_the_consumer_portal(act_world):
+    from django.test import Client
+
+    w = act_world
+    p1 = w.premises[1]  # a household enrolled with the aggregator
+    r = services.award_activate(award_id=_award(w, p1, kw="3").pk)
+    c = Client()
+    c.force_login(w.user("aggregator@demo.flex"))
+    dash = c.get("/aggregator/")
+    assert dash.status_code == 200 and [x.pk for x in dash.context["reservations"]] == [r.pk]
+    assert b'data-testid="reservations"' in dash.content and b"spinning_reserve" in dash.content
+    owner = p1.organisation.memberships.first().user
+    c.force_login(owner)
+    portal = c.get("/consumer/")
+    assert portal.status_code == 200 and [x.pk for x in portal.context["reservations"]] == [r.pk]
+    assert b"12.50" in portal.content
+    c.force_login(w.user("consumer01@demo.flex"))  # another household: not theirs
+    assert c.get("/consumer/").context["reservations"] == []

@@ -197,3 +197,7 @@ def test_emergency_and_cascade_events_paid_by_the_zone_operator():
     assert (c_perf.amount, c_perf.payee) == (D("0.05"), w.consumers[2])
     assert _payer_of(e_perf.business_key) == w.operator == _payer_of(c_perf.business_key)
     assert ledger_is_balanced() and balances_match_postings()
+    n, balances = SettlementItem.objects.count(), list(LedgerAccount.objects.values_list("pk", "balance"))
+    assert _run().last_attempt_items == 0  # running everything again pays once
+    assert SettlementItem.objects.count() == n
+    assert list(LedgerAccount.objects.values_list("pk", "balance")) == balances
