@@ -171,3 +171,43 @@ def test_seasonal_capacity_awards_become_reservations_not_events(mw, django_capt
         assert r.availability_price_per_mwh == D("100.00") and r.buyer == mw.operator
         assert r.energy_price_per_mwh == market_program().energy_rate_per_mwh and r.notice_minutes == 30
     assert awards_activate_pending(now=mw.now) == [] and Reservation.objects.count() == 2
+
+
+def test_real_time_ancillary_trade_becomes_reservations_called_and_paid(mw, django_capture_on_commit_callbacks):
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import Organisation, Premise
+    from activation.services import reservation_call
+    from flexplatform.demo import verify_participant
+
+    from .factories import qualify
+    from .test_services_realtime import stake_deposit
+
+    p3, p4 = mw.premise(3), mw.premise(4)
+    biz = Organisation.objects.create(name="Two sites", kind=Organisation.Kind.CONSUMER)
+    verify_participant(biz, user=None, number="BR-TWO-SITES", segment=Premise.Segment.COMMERCIAL)
+    for p in (p3, p4):
+        p.organisation = biz
+        p.save(update_fields=["organisation"])
+        qualify(p, "spinning_reserve", response_seconds="120", sustain_minutes=30)
+    stake_deposit(organisation=biz, amount=D("120"), business_key="rt-spin")
+    _rt(mw, biz, "sell", members=[(p3, D("60")), (p4, D("60"))], price="14.40", product="spinning_reserve")
+    with django_capture_on_commit_callbacks(execute=True):
+        _rt(mw, mw.operator, "buy", kw="120", price="20", product="spinning_reserve")
+    assert not DREvent.objects.exists()
+    reservations = {r.premise_id: r for r in Reservation.objects.all()}
+    assert {pid: (r.reserved_kw, r.window_start, r.window_end) for pid, r in reservations.items()} == {
+        p3.pk: (D("60.000"), S, E),
+        p4.pk: (D("60.000"), S, E),
+    }
+    r = reservations[p3.pk]
+    assert (r.availability_price_per_mwh, r.notice_minutes, r.buyer) == (D("14.40"), 10, mw.operator)
+    operator = get_user_model().objects.get(email="operator@demo.flex")
+    event = reservation_call(reservation_id=r.pk, user=operator, target_kw=D("40"), start=S, end=E, now=mw.now)
+    verification_make(event, [D("9.5")])
+    _settle()
+    # the call's energy: 9.5 kWh x 100.00 / 1000 = 0.95; p3 has no meter data that day: no availability payment
+    perf = SettlementItem.objects.get(business_key=f"performance:event:{event.pk}")
+    assert (perf.amount, perf.price_per_mwh, perf.payee) == (D("0.95"), D("100.00"), biz)
+    assert _payer_of(perf.business_key) == mw.operator
+    assert not SettlementItem.objects.filter(business_key__startswith="availability_payment:").exists()
