@@ -164,3 +164,20 @@ def test_reservations_show_on_the_aggregator_dashboard_and_the_consumer_portal(a
     assert b"12.50" in portal.content
     c.force_login(w.user("consumer01@demo.flex"))  # another household: not theirs
     assert c.get("/consumer/").context["reservations"] == []
+
+
+def test_reservation_list_queries_do_not_grow_with_rows(act_world, api_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    w = act_world
+    op = api_for("operator@demo.flex")
+    services.award_activate(award_id=_award(w, w.premises[5]).pk)
+    op.get(f"{URL}/")  # the user's memberships are cached after the first request
+    with CaptureQueriesContext(connection) as one:
+        assert len(op.get(f"{URL}/").json()) == 1
+    for p in w.premises[2:5]:
+        services.award_activate(award_id=_award(w, p, kw="5").pk)
+    with CaptureQueriesContext(connection) as four:
+        assert len(op.get(f"{URL}/").json()) == 4
+    assert len(four.captured_queries) == len(one.captured_queries)
