@@ -33,7 +33,7 @@ def _daily_load(premises, days: int = 14) -> dict:
 
 
 def consumer_dashboard(*, user, currency: str) -> dict:
-    from activation.selectors import events_visible_to
+    from activation.selectors import events_visible_to, reservations_visible_to
     from market.selectors import awards_visible_to, expected_earnings, offers_for_premises, orders_with_member_premises
     from settlement.selectors import earnings_total, settlement_items_for
 
@@ -53,6 +53,7 @@ def consumer_dashboard(*, user, currency: str) -> dict:
         "currency": currency,
         "items": items,
         "events": list(events_visible_to(user).order_by("-start")[:20]),
+        "reservations": list(reservations_visible_to(user).order_by("-window_start")[:20]),
         "load_chart": _daily_load(premises),
         "flexibility": _flexibility(premises),
         **market,
@@ -66,7 +67,7 @@ def _flexibility(premises) -> list[dict]:
 
 
 def aggregator_dashboard(*, user) -> dict:
-    from activation.selectors import events_visible_to
+    from activation.selectors import events_visible_to, reservations_visible_to
     from assessment.selectors import coming_day, portfolio_capacity_by_hour, portfolio_flexibility
     from market.selectors import awards_visible_to, offers_for_seller, orders_for
 
@@ -82,6 +83,7 @@ def aggregator_dashboard(*, user) -> dict:
         "awarded_kw": sum((a.kw for a in awards), Decimal("0")),
         "portfolio_orders": list(orders_for(organisation=orgs[0] if orgs else None)[:100]),
         "events": list(events_visible_to(user).order_by("-start")[:50]),
+        "reservations": list(reservations_visible_to(user).order_by("-window_start")[:50]),
         "flexibility": portfolio_flexibility(premises=premises),
         "capacity_day": (day := coming_day(premises=premises)),
         "capacity_by_hour": [

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import DispatchSignal, DREvent, EventVerification, VerificationInterval
+from .models import DispatchSignal, DREvent, EventVerification, Program, Reservation, VerificationInterval
 
 
 class DispatchSignalInline(admin.TabularInline):
@@ -11,10 +11,10 @@ class DispatchSignalInline(admin.TabularInline):
 
 @admin.register(DREvent)
 class DREventAdmin(admin.ModelAdmin):
-    list_display = ["id", "premise", "zone", "target_kw", "start", "end", "status"]
-    list_filter = ["status", "zone"]
+    list_display = ["id", "premise", "zone", "source", "target_kw", "start", "end", "status", "price_per_mwh", "buyer"]
+    list_filter = ["status", "source", "zone"]
     search_fields = ["premise__name"]
-    raw_id_fields = ["award", "premise"]
+    raw_id_fields = ["award", "reservation", "premise", "buyer"]
     inlines = [DispatchSignalInline]
 
 
@@ -37,3 +37,30 @@ class EventVerificationAdmin(admin.ModelAdmin):
     search_fields = ["event__premise__name"]
     raw_id_fields = ["event", "baseline"]
     inlines = [VerificationIntervalInline]
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "product",
+        "premise",
+        "zone",
+        "buyer",
+        "reserved_kw",
+        "window_start",
+        "window_end",
+        "availability_price_per_mwh",
+        "energy_price_per_mwh",
+    ]
+    list_filter = ["product", "zone"]
+    search_fields = ["premise__name", "buyer__name", "seller__name"]
+    raw_id_fields = ["award", "premise", "seller", "buyer"]
+    readonly_fields = ["award", "created_at"]
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "notice_minutes", "energy_rate_per_mwh", "penalty_rate_per_mwh"]
+    list_filter = ["kind"]
+    search_fields = ["code", "name"]

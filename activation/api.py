@@ -16,7 +16,7 @@ from market.api import AwareDateTimeField
 
 from . import services
 from .models import Cascade, DREvent, EmergencyStop, GridSignal, Program
-from .selectors import event_measured_kw, events_visible_to
+from .selectors import event_measured_kw, events_visible_to, reservations_visible_to
 
 OPERATOR_ROLES = (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN)
 
@@ -42,6 +42,9 @@ class EventOutputSerializer(serializers.Serializer):
     program = serializers.CharField(source="program.code", default=None)
     cascade = serializers.IntegerField(source="cascade_id", allow_null=True)
     tier = serializers.IntegerField(allow_null=True)
+    reservation = serializers.IntegerField(source="reservation_id", allow_null=True)
+    price_per_mwh = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    buyer = serializers.CharField(source="buyer.name", default=None)
     verification = serializers.SerializerMethodField()
 
     @extend_schema_field(VerificationSerializer(allow_null=True))
@@ -322,7 +325,72 @@ class EmergencyStopApi(APIView):
         return Response(self._row(stop))
 
 
+class ReservationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    award = serializers.IntegerField(source="award_id")
+    product = serializers.CharField()
+    premise = serializers.IntegerField(source="premise_id")
+    zone = serializers.CharField(source="zone.code")
+    seller = serializers.CharField(source="seller.name")
+    buyer = serializers.CharField(source="buyer.name")
+    reserved_kw = serializers.DecimalField(max_digits=12, decimal_places=3)
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    availability_price_per_mwh = serializers.DecimalField(max_digits=12, decimal_places=2)
+    energy_price_per_mwh = serializers.DecimalField(max_digits=12, decimal_places=2)
+    notice_minutes = serializers.IntegerField()
+    calls = serializers.IntegerField(help_text="Calls made (events not cancelled).")
+
+
+class ReservationListApi(APIView):
+    """Reservations (capacity and ancillary awards held available): operators see those in their service area,
+    consumers and aggregators those of their premises. ``?active=1``: only those not yet over."""
+
+    @extend_schema(responses=ReservationOutputSerializer(many=True))
+    def get(self, request):
+        from django.utils import timezone
+
+        qs = reservations_visible_to(request.user)
+        if request.query_params.get("active") in ("1", "true"):
+            qs = qs.filter(window_end__gt=timezone.now())
+        return Response(ReservationOutputSerializer(qs[:500], many=True).data)
+
+
+class ReservationCallApi(APIView):
+    """The operator that bought a reservation in its service area calls it: an event inside the reservation
+    (kW up to what is still reserved for that time, the reservation's notice honoured), dispatched at once and
+    paid at the reservation's energy price. ``Idempotency-Key`` makes a retried call return the first event."""
+
+    permission_classes = [HasRole]
+    allowed_roles = OPERATOR_ROLES
+
+    class InputSerializer(serializers.Serializer):
+        target_kw = serializers.DecimalField(max_digits=12, decimal_places=3)
+        start = AwareDateTimeField()
+        end = AwareDateTimeField()
+
+    @extend_schema(request=InputSerializer, responses={201: EventOutputSerializer})
+    def post(self, request, pk: int):
+        from flexplatform.api import idempotent_post
+
+        if not reservations_visible_to(request.user).filter(pk=pk).exists():
+            raise NotFound("No such reservation.")
+
+        def handler():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = data.validated_data
+            event = services.reservation_call(
+                reservation_id=pk, user=request.user, target_kw=v["target_kw"], start=v["start"], end=v["end"]
+            )
+            return Response(EventOutputSerializer(event).data, status=status.HTTP_201_CREATED)
+
+        return idempotent_post(request, f"reservation-call:{pk}", handler)
+
+
 urlpatterns = [
+    path("reservations/", ReservationListApi.as_view(), name="reservations"),
+    path("reservations/<int:pk>/call/", ReservationCallApi.as_view(), name="reservation-call"),
     path("events/", EventCreateApi.as_view(), name="events"),
     path("events/<int:pk>/cancel/", EventCancelApi.as_view(), name="event-cancel"),
     path("events/<int:pk>/opt-out/", EventOptOutApi.as_view(), name="event-opt-out"),

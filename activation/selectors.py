@@ -16,7 +16,7 @@ from .models import DREvent
 
 
 def events_visible_to(user) -> QuerySet[DREvent]:
-    qs = DREvent.objects.select_related("premise", "zone", "verification", "award", "program")
+    qs = DREvent.objects.select_related("premise", "zone", "verification", "award", "program", "buyer")
     role = user_role(user)
     if role in (Membership.Role.ADMIN, Membership.Role.AUDITOR):
         return qs
@@ -27,7 +27,8 @@ def events_visible_to(user) -> QuerySet[DREvent]:
         # market awards name their paying operator as ``buyer``; request awards also through the request;
         # events without an award (operator, emergency, cascade) by the operator's zones
         return qs.filter(
-            Q(award__buyer__in=orgs)
+            Q(buyer__in=orgs)
+            | Q(award__buyer__in=orgs)
             | Q(award__request__operator__in=orgs)
             | Q(award__isnull=True, zone_id__in=operator_zone_ids(user))
         )
@@ -248,3 +249,64 @@ def consumer_events(*, user) -> dict:
             if e.status in (DREvent.Status.COMPLETED, DREvent.Status.CANCELLED) or e.end <= now
         ][:20],
     }
+
+
+# --- Who pays: the operator of a zone, reservations ------------------------------------------------------------
+
+
+def zone_operator(*, zone, user=None):
+    """The grid operator that buys (pays for) an event in ``zone`` that no award names: the acting user's
+    operator organisation when it serves the zone, else the operator serving the zone nearest to it in the
+    hierarchy (the zone itself, then its parent, ...), lowest id first. ``None`` if no operator serves it."""
+    from accounts.models import GridZone, Organisation
+    from accounts.selectors import zone_with_descendant_ids
+
+    if user is not None:
+        for org in user_organisations(user, role=Membership.Role.GRID_OPERATOR):
+            if zone.pk in zone_with_descendant_ids(org.service_zones.all()):
+                return org
+    z = zone
+    while z is not None:
+        org = Organisation.objects.filter(kind=Organisation.Kind.GRID_OPERATOR, service_zones=z).order_by("pk").first()
+        if org is not None:
+            return org
+        z = GridZone.objects.filter(pk=z.parent_id).first() if z.parent_id else None
+    return None
+
+
+def reservations_visible_to(user) -> QuerySet:
+    """Reservations a user may see: operators those in their service area, consumers and aggregators those of
+    their premises, admins and auditors all."""
+    from django.db.models import Count
+
+    from .models import Reservation
+
+    qs = Reservation.objects.select_related("premise", "zone", "buyer", "seller", "award").annotate(
+        calls=Count("events", filter=~Q(events__status=DREvent.Status.CANCELLED))
+    )
+    role = user_role(user)
+    if role in (Membership.Role.ADMIN, Membership.Role.AUDITOR):
+        return qs
+    if role == Membership.Role.GRID_OPERATOR:
+        from accounts.selectors import operator_zone_ids
+
+        return qs.filter(zone_id__in=operator_zone_ids(user))
+    if role in (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR):
+        return qs.filter(premise__in=premises_visible_to(user))
+    return qs.none()
+
+
+def reservation_called_kw(*, reservation, start: datetime, end: datetime, exclude_event_id: int | None = None):
+    """kW already called from the reservation at the busiest instant of ``[start, end)``."""
+    rows = (
+        DREvent.objects.filter(reservation=reservation, start__lt=end, end__gt=start)
+        .exclude(status=DREvent.Status.CANCELLED)
+        .exclude(pk=exclude_event_id)
+        .values_list("start", "end", "target_kw")
+    )
+    points = sorted([(max(s, start), 1, kw) for s, e, kw in rows] + [(min(e, end), 0, -kw) for s, e, kw in rows])
+    level = peak = Decimal("0")
+    for _, _, delta in points:
+        level += delta
+        peak = max(peak, level)
+    return peak

@@ -27,6 +27,7 @@ from .models import (
     OutboxMessage,
     Penalty,
     Program,
+    Reservation,
     VerificationInterval,
     WebhookEndpoint,
 )
@@ -56,7 +57,7 @@ def event_create_for_award(*, award_id: int, now: datetime | None = None) -> DRE
     """Each award becomes one event for its resource in the day-ahead market program; created once, then
     dispatched. The market's gate closure is the award's notice, so the program notice check does not apply;
     a suspended resource or an engaged emergency stop leaves the event scheduled (not dispatched)."""
-    award = Award.objects.select_related("premise").get(pk=award_id)
+    award = Award.objects.select_related("premise", "request").get(pk=award_id)
     program = market_program()
     event, created = DREvent.objects.get_or_create(
         award=award,
@@ -68,6 +69,9 @@ def event_create_for_award(*, award_id: int, now: datetime | None = None) -> DRE
             "end": award.window_end,
             "program": program,
             "source": DREvent.Source.AWARD,
+            # settled at the award's price (uniform clearing price, or the trade's price), paid by its buyer
+            "price_per_mwh": award.clearing_price_per_mwh,
+            "buyer_id": award.buyer_id or (award.request.operator_id if award.request_id else None),
         },
     )
     if created:
@@ -278,7 +282,7 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
             ]
         )
         _performance_and_compliance(event=event, verification=verification, rows=rows, now=now)
-        if event.award_id:
+        if event.buyer_id or event.award_id:  # every event someone bought is paid, whatever created it
             from settlement import tasks as settlement_tasks
 
             transaction.on_commit(lambda: settlement_tasks.settle_event.delay(event.pk))
@@ -461,10 +465,12 @@ def event_create(
     tier: int | None = None,
     now: datetime | None = None,
     dispatch: bool = True,
+    buyer=None,
 ) -> DREvent:
     """An event for one enrolled resource. Refused: window reversed or past, notice shorter than the program's,
     resource not enrolled or suspended, target above its available (derated) kW or safety limit, caps reached,
-    emergency stop engaged."""
+    emergency stop engaged. Its energy is settled at the program's energy rate, paid by ``buyer`` (default: the
+    creator's operator organisation serving the zone, else the zone's operator)."""
     now = now or timezone.now()
     if end <= start:
         raise ApplicationError("The event must end after it starts.", fields={"end": ["Must be after start."]})
@@ -496,6 +502,10 @@ def event_create(
                 fields={"target_kw": [f"At most {limit} kW."]},
             )
         _check_caps(program=program, premise=premise, start=start)
+        if buyer is None:
+            from .selectors import zone_operator
+
+            buyer = zone_operator(zone=premise.grid_zone, user=created_by)
         event = DREvent.objects.create(
             premise=premise,
             zone=premise.grid_zone,
@@ -507,6 +517,8 @@ def event_create(
             created_by=created_by,
             cascade=cascade,
             tier=tier,
+            price_per_mwh=program.energy_rate_per_mwh,
+            buyer=buyer,
         )
         if dispatch:
             event_dispatch(event=event, now=now)
@@ -1303,3 +1315,162 @@ def _penalty_to_settlement(penalty: Penalty) -> None:
     from settlement import tasks as settlement_tasks
 
     transaction.on_commit(lambda pk=penalty.pk: settlement_tasks.settle_penalty.delay(pk))
+
+
+# --- Market outcomes: awards of every market become events or reservations --------------------------------------
+
+
+def award_activate(*, award_id: int, now: datetime | None = None):
+    """The one path from a market outcome to activation, for every market (request clearing, real-time trades,
+    day-ahead and seasonal auctions): an award is one member resource's share for one delivery interval.
+    Energy-type products (energy, congestion management, forwards) become an event at once
+    (:func:`event_create_for_award`); capacity-reservation and ancillary awards become a :class:`Reservation`
+    the buyer calls later. Idempotent: one event or reservation per award (unique on the award)."""
+    from market.engine.products import PRODUCTS
+
+    product = Award.objects.values_list("product", flat=True).get(pk=award_id)
+    spec = PRODUCTS.get(product)
+    if spec is not None and spec.reserved:
+        return reservation_create_for_award(award_id=award_id)
+    return event_create_for_award(award_id=award_id, now=now)
+
+
+def reservation_create_for_award(*, award_id: int) -> Reservation:
+    """Hold the awarded kW of a capacity or ancillary award available for its buyer over the award's window.
+    Availability is paid at the award's clearing price (per MW and hour held); a call's energy at the market
+    program's energy rate when the reservation was made."""
+    from market.engine.products import PRODUCTS
+
+    award = Award.objects.select_related("premise", "request").get(pk=award_id)
+    spec = PRODUCTS[award.product]
+    buyer_id = award.buyer_id or (award.request.operator_id if award.request_id else None)
+    reservation, _ = Reservation.objects.get_or_create(
+        award=award,
+        defaults={
+            "product": award.product,
+            "premise": award.premise,
+            "zone": award.premise.grid_zone,
+            "seller_id": award.seller_id,
+            "buyer_id": buyer_id,
+            "reserved_kw": award.kw,
+            "window_start": award.window_start,
+            "window_end": award.window_end,
+            "availability_price_per_mwh": award.clearing_price_per_mwh,
+            "energy_price_per_mwh": market_program().energy_rate_per_mwh,
+            "notice_minutes": spec.notice_minutes,
+        },
+    )
+    return reservation
+
+
+def awards_activate_pending(*, now: datetime | None = None) -> list[int]:
+    """Catch-up sweep (beat): awards still to be delivered that have neither an event nor a reservation (a task
+    lost between the clearing's commit and the worker) go through :func:`award_activate`. Running it twice
+    creates nothing new."""
+    now = now or timezone.now()
+    pending = list(
+        Award.objects.filter(window_end__gt=now, event__isnull=True, reservation__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for pk in pending:
+        award_activate(award_id=pk, now=now)
+    return pending
+
+
+def reservation_call(
+    *,
+    reservation_id: int,
+    user,
+    target_kw: Decimal,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+) -> DREvent:
+    """The buyer calls (activates) a reservation: an event for the reserved resource inside the reservation,
+    dispatched at once and settled at the reservation's energy price.
+
+    Refused: a caller that is not a grid operator serving the reservation's zone (admins may call any), an
+    operator other than the buyer, a window outside the reservation or already over, notice shorter than the
+    reservation's, more kW than reserved (counting the calls already made for the same time), a suspended
+    resource, the emergency stop. The reservation row is locked, so concurrent calls cannot exceed it.
+    """
+    from accounts.models import Membership
+    from accounts.selectors import user_organisations, user_role, zone_with_descendant_ids
+
+    from .selectors import reservation_called_kw, resource_suspended
+
+    now = now or timezone.now()
+    role = user_role(user)
+    if role not in (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN):
+        raise NotPermitted("Only grid operators call reservations.")
+    with transaction.atomic():
+        reservation = Reservation.objects.select_for_update().select_related("premise", "zone").get(pk=reservation_id)
+        if role == Membership.Role.GRID_OPERATOR:
+            orgs = [
+                o
+                for o in user_organisations(user, role=Membership.Role.GRID_OPERATOR)
+                if reservation.zone_id in zone_with_descendant_ids(o.service_zones.all())
+            ]
+            if not orgs:
+                raise NotPermitted("The reservation is outside your service area.")
+            if reservation.buyer_id not in {o.pk for o in orgs}:
+                raise NotPermitted("Only the operator that bought the reservation may call it.")
+        fields: dict[str, list[str]] = {}
+        if target_kw <= 0:
+            fields["target_kw"] = ["Must be positive."]
+        if end <= start:
+            fields["end"] = ["Must be after start."]
+        elif start < reservation.window_start or end > reservation.window_end:
+            fields["start"] = [
+                f"Inside the reservation: {reservation.window_start.isoformat()} to {reservation.window_end.isoformat()}."
+            ]
+        elif end <= now:
+            fields["end"] = ["Must be in the future."]
+        if fields:
+            raise ApplicationError("The call is invalid.", fields=fields)
+        if start - now < timedelta(minutes=reservation.notice_minutes):
+            raise ApplicationError(
+                f"The reservation needs {reservation.notice_minutes} minutes' notice.",
+                code="notice_too_short",
+                fields={"start": [f"At least {reservation.notice_minutes} minutes from now."]},
+            )
+        available = reservation.reserved_kw - reservation_called_kw(reservation=reservation, start=start, end=end)
+        if target_kw > available:
+            raise ApplicationError(
+                f"{target_kw} kW is more than the {max(available, Decimal(0))} kW still reserved for that time.",
+                code="above_reserved",
+                fields={"target_kw": [f"At most {max(available, Decimal(0))} kW."]},
+            )
+        if resource_suspended(reservation.premise):
+            raise Conflict(f"{reservation.premise} is suspended.", code="resource_suspended")
+        if emergency_stop_active() is not None:
+            raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code="emergency_stop")
+        program = market_program()
+        if (
+            DREvent.objects.filter(reservation=reservation, start=start)
+            .exclude(status=DREvent.Status.CANCELLED)
+            .exists()
+        ):
+            raise Conflict("The reservation is already called from that time.", code="already_called")
+        event = DREvent.objects.create(
+            reservation=reservation,
+            premise=reservation.premise,
+            zone=reservation.zone,
+            target_kw=target_kw,
+            start=start,
+            end=end,
+            program=program,
+            source=DREvent.Source.RESERVATION,
+            created_by=user,
+            price_per_mwh=reservation.energy_price_per_mwh,
+            buyer_id=reservation.buyer_id,
+        )
+        Enrollment.objects.get_or_create(
+            program=program,
+            premise=reservation.premise,
+            defaults={"committed_kw": reservation.reserved_kw, "safety_max_kw": reservation.reserved_kw, "tier": 1},
+        )
+        event_dispatch(event=event, now=now)
+        event.refresh_from_db()
+    return event

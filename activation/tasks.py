@@ -5,9 +5,17 @@ from celery import shared_task
 
 @shared_task(acks_late=True)
 def create_event_for_award(award_id: int) -> int:
-    from .services import event_create_for_award
+    """Any market's award: an event (energy-type products) or a reservation (capacity, ancillary)."""
+    from .services import award_activate
 
-    return event_create_for_award(award_id=award_id).pk
+    return award_activate(award_id=award_id).pk
+
+
+@shared_task(acks_late=True)
+def activate_pending_awards() -> list[int]:
+    from .services import awards_activate_pending
+
+    return awards_activate_pending()
 
 
 @shared_task

@@ -176,6 +176,7 @@ ANCHOR_INTERVAL_MINUTES = env.int("ANCHOR_INTERVAL_MINUTES", default=60)
 ANCHOR_AUDIT_INTERVAL_MINUTES = env.int("ANCHOR_AUDIT_INTERVAL_MINUTES", default=24 * 60)
 CELERY_BEAT_SCHEDULE = {
     "advance-events": {"task": "activation.tasks.advance_events", "schedule": 60.0},
+    "activate-pending-awards": {"task": "activation.tasks.activate_pending_awards", "schedule": 60.0},
     "clear-due-auctions": {"task": "market.tasks.clear_due_auctions", "schedule": 60.0},
     "close-due-books": {"task": "market.tasks.close_due_books", "schedule": 60.0},
     "verify-due-events": {"task": "activation.tasks.verify_due_events", "schedule": 15 * 60.0},

@@ -59,6 +59,21 @@ class ProductSpec:
     def ancillary(self) -> bool:
         return self.response_seconds is not None
 
+    @property
+    def reserved(self) -> bool:
+        """Capacity and ancillary awards are reservations (kW held available, called later); the others
+        (energy, congestion, forwards) are scheduled deliveries that become activation events at once."""
+        return self.code == "capacity" or self.ancillary
+
+    @property
+    def notice_minutes(self) -> int:
+        """How long before it starts a call of a reservation of this product must be made: the product's
+        response time for ancillary services (rounded up to whole minutes), 30 minutes for capacity (PJM
+        Manual 18: load management resources reduce within 30 minutes of notification)."""
+        if self.ancillary:
+            return -(-int(self.response_seconds) // 60)
+        return 30
+
 
 RT, DA, SEA = MarketType.REAL_TIME, MarketType.DAY_AHEAD, MarketType.SEASONAL
 HUNDRED = Decimal("100")

@@ -32,7 +32,7 @@ from ..engine import auction as engine
 from ..engine import kw_to_w, price_to_ticks, ticks_to_price, w_to_kw
 from ..engine.products import PRODUCTS, MarketType
 from ..models import Auction, Award, ClearingRun, MarketOrder, OrderMember
-from .orders import SCHEDULED_PRODUCTS, _enqueue_activation, _member_awards
+from .orders import _enqueue_activation, _member_awards
 
 
 @transaction.atomic
@@ -244,7 +244,7 @@ def auction_clear(*, auction_id: int, now: datetime | None = None) -> ClearingRu
         Award.objects.bulk_create(awards)
         auction.status = Auction.Status.CLEARED
         auction.save(update_fields=["status"])
-        _enqueue_activation([a for a in awards if a.product in SCHEDULED_PRODUCTS])
+        _enqueue_activation(awards)
     return run
 
 

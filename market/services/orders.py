@@ -37,9 +37,6 @@ from ..models import Auction, Award, MarketOrder, OrderBook, OrderMember, Resour
 from .capacity import check_capacity, lock_premises
 
 RT_INTERVALS = (5, 15)
-#: products whose awards are scheduled deliveries that become activation events at once; capacity and
-#: ancillary awards are reservations, activated later on the operator's call.
-SCHEDULED_PRODUCTS = ("energy", "congestion", "forward")
 
 
 class GateClosed(Conflict):
@@ -412,7 +409,7 @@ def _persist_fills(*, book: OrderBook, taker: MarketOrder, fills, now: datetime)
     for o in orders.values():
         o.save(update_fields=["remaining_kw", "status"])
     Award.objects.bulk_create(awards)
-    _enqueue_activation([a for a in awards if a.product in SCHEDULED_PRODUCTS])
+    _enqueue_activation(awards)
     return trades
 
 

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Organisation
@@ -66,7 +67,8 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
     # creating the same accounts never waits on this transaction's uncommitted rows.
     facts = (
         DREvent.objects.filter(pk=event_id)
-        .values_list("award__request__operator_id", "premise__organisation_id")
+        .annotate(payer=Coalesce("buyer_id", "award__buyer_id", "award__request__operator_id"))
+        .values_list("payer", "premise__organisation_id")
         .first()
     )
     if facts is not None:
@@ -83,7 +85,7 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
             return existing
         event = (
             DREvent.objects.select_for_update(of=("self",))
-            .select_related("award__buyer", "award__request__operator", "premise")
+            .select_related("buyer", "award__buyer", "award__request__operator", "premise")
             .get(pk=event_id)
         )
         verification = EventVerification.objects.filter(event=event).first()
@@ -94,12 +96,18 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
             return existing
         award = event.award
         payee: Organisation = event.premise.organisation
-        operator: Organisation = award.buyer if award.buyer_id else award.request.operator
-        amount = performance_amount(
-            delivered_kwh=verification.delivered_kwh, price_per_mwh=award.clearing_price_per_mwh
+        # the price and buyer fixed on the event when it was created (award, trade, reservation, program)
+        operator: Organisation | None = event.buyer or (
+            (award.buyer or (award.request.operator if award.request_id else None)) if award else None
         )
+        price = (
+            event.price_per_mwh if event.price_per_mwh is not None else getattr(award, "clearing_price_per_mwh", None)
+        )
+        if operator is None or price is None:
+            raise ApplicationError(f"Event {event.pk} has no buyer or price to settle at.", code="not_settleable")
+        amount = performance_amount(delivered_kwh=verification.delivered_kwh, price_per_mwh=price)
         period = period_for(delivery_start=event.start, now=now)
-        memo = f"Performance payment, event {event.pk}: {verification.delivered_kwh} kWh at {award.clearing_price_per_mwh}/MWh"
+        memo = f"Performance payment, event {event.pk}: {verification.delivered_kwh} kWh at {price}/MWh"
         legs = []
         if amount:
             legs = [
@@ -115,7 +123,7 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
             event=event,
             award=award,
             quantity_kwh=verification.delivered_kwh,
-            price_per_mwh=award.clearing_price_per_mwh,
+            price_per_mwh=price,
             amount=amount,
             currency=currency,
             delivery_start=event.start,

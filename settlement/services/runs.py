@@ -31,7 +31,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncHour
+from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
 from accounts.models import Meter, Organisation, Premise
@@ -45,6 +45,7 @@ from ..selectors import market_parameter
 from .ledger import accounts_ensure
 from .payments import periods_ensure
 from .posting import EntrySpec, ItemSpec, entries_post
+from .reservations import reservation_availability_entries
 
 K = LedgerAccount.Kind
 I = SettlementItem.Kind  # noqa: E741
@@ -81,6 +82,7 @@ def settlement_run_execute(
     # Computed before the run's transaction, so the accounts they need are created (and committed) in short
     # transactions of their own: a long run never holds a new account row another worker waits for.
     entries = _event_entries(run, now=now) + _contract_entries(run, now=now)
+    entries += reservation_availability_entries(run, days=_days_in(run, now))
     _staking_accounts(run, now=now)
     periods_ensure([i.delivery_start for e in entries for i in e.items] + _days_in(run, now) + [now])
     with transaction.atomic():
@@ -119,23 +121,11 @@ def _days_in(run: SettlementRun, now: datetime) -> list[datetime]:
 
 def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
     currency = settings.SETTLEMENT_CURRENCY
-    rows = list(
-        EventVerification.objects.filter(event__start__gte=run.window_start, event__start__lt=run.window_end)
-        .order_by("event_id")
-        .values_list(
-            "pk",
-            "event_id",
-            "event__start",
-            "event__premise_id",
-            "event__premise__organisation_id",
-            "event__award_id",
-            "event__award__clearing_price_per_mwh",
-            "event__award__request__operator_id",
-            "committed_kwh",
-            "baseline_kwh",
-            "actual_kwh",
-        )
-    )
+    rows = [
+        r
+        for r in event_settlement_rows(window_start=run.window_start, window_end=run.window_end)
+        if r[6] is not None and r[7] is not None  # an event nobody bought is not paid
+    ]
     if not rows:
         return []
     # Per interval: delivered kWh x the award's cleared price; the award clears one uniform price, so the sum
@@ -288,6 +278,34 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
                 f"Bill protection top-up, event {event_id}",
             )
     return out
+
+
+def event_settlement_rows(*, window_start: datetime, window_end: datetime) -> list[tuple]:
+    """Verified events starting in the window with the price and buyer each is settled at: the event's own
+    (set when it was created: award or trade price, reservation energy price, program energy rate), else,
+    for events created before those fields existed, its award's clearing price and buyer (or request operator).
+    Row: (verification, event, start, premise, payee, award, price, payer, committed, baseline, actual kWh)."""
+    return list(
+        EventVerification.objects.filter(event__start__gte=window_start, event__start__lt=window_end)
+        .annotate(
+            price=Coalesce("event__price_per_mwh", "event__award__clearing_price_per_mwh"),
+            payer=Coalesce("event__buyer_id", "event__award__buyer_id", "event__award__request__operator_id"),
+        )
+        .order_by("event_id")
+        .values_list(
+            "pk",
+            "event_id",
+            "event__start",
+            "event__premise_id",
+            "event__premise__organisation_id",
+            "event__award_id",
+            "price",
+            "payer",
+            "committed_kwh",
+            "baseline_kwh",
+            "actual_kwh",
+        )
+    )
 
 
 def _chunks(values: list, size: int = 20000):

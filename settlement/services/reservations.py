@@ -1,0 +1,123 @@
+"""Availability payments for reservations (capacity-reservation and ancillary awards held for a buyer).
+
+Rule ``reservation-availability-1``, per reservation and whole UTC day of a settlement run:
+
+    amount = reserved kW x hours of the reservation inside the day x availability factor
+             x availability price ($ per MW and hour held, the award's clearing price) / 1000
+
+rounded once, half-up, to the cent (ADR 0003), paid by the buyer's operator-payable account to the premise's
+owner (as event payments are). This is the capability/availability credit of PJM's ancillary markets
+(Manual 11: regulation capability and synchronized reserve credits are MW cleared x hours x clearing price)
+and the availability payment of a capacity-reservation product. The energy of a call is not paid here: a
+called reservation is an activation event with its own price and buyer, settled with the other events.
+
+Availability factor = metered share of the resource's day (intervals received / intervals expected, the run's
+``_availability``) x the share of the reservation's calls that day whose resource was available (the
+activation app's ``EventPerformance.available``: acknowledged, not opted out; 1 when it was not called or no
+call is verified yet). The business key names the reservation and the day, so a re-run pays nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+
+from activation.models import EventPerformance, Reservation
+
+from .. import assets
+from ..models import LedgerAccount, SettlementItem
+from .ledger import accounts_ensure
+from .posting import EntrySpec, ItemSpec
+
+DAY = timedelta(days=1)
+HOUR = Decimal(3600)
+
+
+def reservation_availability_factor(*, metered: int, expected: int, calls: int, calls_available: int) -> Decimal:
+    """Share of the day's intervals metered x share of the day's verified calls the resource was available for."""
+    metered_share = Decimal(metered) / Decimal(expected) if expected else Decimal("0")
+    called_share = Decimal(calls_available) / Decimal(calls) if calls else Decimal("1")
+    return metered_share * called_share
+
+
+def reservation_availability_amount(
+    *, reserved_kw: Decimal, hours: Decimal, factor: Decimal, price_per_mwh: Decimal
+) -> Decimal:
+    return assets.money(reserved_kw * hours * factor * price_per_mwh / Decimal(1000))
+
+
+def reservation_availability_entries(run, *, days: list[datetime]) -> list[EntrySpec]:
+    """The availability payment of every reservation overlapping each whole day of the run."""
+    from .runs import _availability
+
+    currency = settings.SETTLEMENT_CURRENCY
+    out: list[EntrySpec] = []
+    for day in days:
+        reservations = list(
+            Reservation.objects.filter(window_start__lt=day + DAY, window_end__gt=day)
+            .select_related("premise")
+            .order_by("pk")
+        )
+        if not reservations:
+            continue
+        avail = _availability(sorted({r.premise_id for r in reservations}), day)
+        calls: dict[int, list[bool]] = {}
+        for rid, available in EventPerformance.objects.filter(
+            event__reservation__in=reservations, event__start__gte=day, event__start__lt=day + DAY
+        ).values_list("event__reservation_id", "available"):
+            calls.setdefault(rid, []).append(available)
+        keys = set()
+        for r in reservations:
+            keys |= {
+                (r.buyer_id, LedgerAccount.Kind.OPERATOR_PAYABLE, currency),
+                (r.premise.organisation_id, LedgerAccount.Kind.PARTICIPANT, currency),
+            }
+        acct = accounts_ensure(keys)
+        stamp = day.date().isoformat()
+        for r in reservations:
+            start, end = max(r.window_start, day), min(r.window_end, day + DAY)
+            hours = Decimal(int((end - start).total_seconds())) / HOUR
+            metered, expected, _ = avail[r.premise_id]
+            made = calls.get(r.pk, [])
+            factor = reservation_availability_factor(
+                metered=metered, expected=expected, calls=len(made), calls_available=sum(made)
+            )
+            amount = reservation_availability_amount(
+                reserved_kw=r.reserved_kw, hours=hours, factor=factor, price_per_mwh=r.availability_price_per_mwh
+            )
+            if amount <= 0:
+                continue
+            key = f"availability_payment:reservation:{r.pk}:day:{stamp}"
+            memo = (
+                f"Availability, reservation {r.pk} ({r.product}): {r.reserved_kw} kW x {hours} h x "
+                f"{factor:.4f} x {r.availability_price_per_mwh}/MW-h, {stamp}"
+            )[:300]
+            payee = r.premise.organisation_id
+            out.append(
+                EntrySpec(
+                    key,
+                    memo,
+                    [
+                        (acct[(r.buyer_id, LedgerAccount.Kind.OPERATOR_PAYABLE, currency)], currency, -amount),
+                        (acct[(payee, LedgerAccount.Kind.PARTICIPANT, currency)], currency, amount),
+                    ],
+                    [
+                        ItemSpec(
+                            business_key=key,
+                            kind=SettlementItem.Kind.CAPACITY,
+                            payee_id=payee,
+                            asset=currency,
+                            amount=amount,
+                            delivery_start=start,
+                            quantity_kwh=(r.reserved_kw * hours).quantize(Decimal("0.0001")),
+                            price_per_mwh=r.availability_price_per_mwh,
+                            premise_id=r.premise_id,
+                            award_id=r.award_id,
+                            memo=memo,
+                        )
+                    ],
+                )
+            )
+    return out
