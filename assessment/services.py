@@ -95,6 +95,7 @@ def meter_readings_record(*, meter: Meter, readings: Sequence[tuple[datetime, De
 
         meter_id = meter.pk
         transaction.on_commit(lambda: tasks.assessment_recompute_meter.delay(meter_id))
+        transaction.on_commit(lambda: tasks.refresh_meter_status.delay(meter_id))
     return stored
 
 
@@ -480,7 +481,7 @@ def meter_status_refresh(*, meter: Meter, now: datetime | None = None):
 
     now = now or timezone.now()
     status, _ = MeterStatus.objects.select_for_update().get_or_create(meter=meter)
-    tz = meter.premise.timezone
+    tz = meter.timezone or meter.premise.timezone
     min_days = settings.METER_VALIDATION_MIN_DAYS
     last_day = now.astimezone(ZoneInfo(tz)).date() - timedelta(days=1)
     first_day = last_day - timedelta(days=min_days - 1)
