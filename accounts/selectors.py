@@ -150,7 +150,9 @@ def premise_offer_refusals(
     now = now or timezone.now()
     premises = list(premises)
     offerable = set(
-        premises_offerable_by(organisation, now=now).filter(pk__in=[p.pk for p in premises]).values_list("pk", flat=True)
+        premises_offerable_by(organisation, now=now)
+        .filter(pk__in=[p.pk for p in premises])
+        .values_list("pk", flat=True)
     )
     active = dict(
         enrolments_active(now=now)
@@ -362,7 +364,9 @@ def _meter_rules(premises: list[Premise]) -> list[compliance.RuleResult]:
 
 def zone_jurisdiction_map() -> dict[int, str]:
     """Every zone's compliance profile code (its own or its nearest ancestor's), in one query."""
-    rows = {zid: (parent, code) for zid, parent, code in GridZone.objects.values_list("id", "parent_id", "jurisdiction")}
+    rows = {
+        zid: (parent, code) for zid, parent, code in GridZone.objects.values_list("id", "parent_id", "jurisdiction")
+    }
     out: dict[int, str] = {}
     for zid in rows:
         z, seen = zid, set()
@@ -445,6 +449,35 @@ def wholesale_aggregation_refusal(
     return None if rule is None or rule.passed else rule.detail
 
 
+def compliance_status(organisation: Organisation, *, now: datetime | None = None) -> dict:
+    """The participant's compliance status for the portal and the API: every rule with its result, the failing
+    ones, whether it may trade (and why not), and, for an aggregator, its portfolio per ISO against the ISO's
+    FERC Order 2222 minimum aggregation size."""
+    now = now or timezone.now()
+    rules = organisation_compliance(organisation, now=now)
+    trading = organisation_trading_status(organisation, now=now)
+    aggregations = [
+        {
+            "jurisdiction": p.profile.code,
+            "iso": p.profile.iso,
+            "kw": p.kw,
+            "minimum_kw": p.profile.min_aggregation_kw,
+            "premises": len(p.premise_ids),
+            "passed": p.rule.passed if p.rule else True,
+            "source": p.profile.source,
+        }
+        for p in aggregation_portfolios(organisation, now=now)
+    ]
+    return {
+        "organisation": organisation.pk,
+        "may_trade": trading.allowed,
+        "reasons": list(trading.reasons),
+        "failing": [r.as_dict() for r in rules if not r.passed],
+        "rules": [r.as_dict() for r in rules],
+        "aggregations": aggregations,
+    }
+
+
 @dataclass(frozen=True)
 class TradingStatus:
     allowed: bool
@@ -484,6 +517,9 @@ def verified_resources_for(user, *, now: datetime | None = None) -> list[dict]:
         qs = qs.filter(grid_zone_id__in=operator_zone_ids(user))
     elif role not in READ_ALL_ROLES:
         return []
+    from assessment.selectors import meter_validated_since
+
+    validated_at = meter_validated_since([p.pk for p in qs])
     enrolled = dict(enrolments_active(now=now).values_list("premise_id", "aggregator_id"))
     sellers = {o.pk: o for o in Organisation.objects.filter(pk__in=set(enrolled.values()))}
     status_cache: dict[int, bool] = {}
@@ -505,6 +541,7 @@ def verified_resources_for(user, *, now: datetime | None = None) -> list[dict]:
                 "zone": premise.grid_zone.code,
                 "seller": seller.name,
                 "owner_verified_until": verification.verified_until,
+                "meter_validated_at": validated_at.get(premise.pk),
             }
         )
     return out

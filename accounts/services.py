@@ -142,7 +142,9 @@ def meter_create(
     if not _is_timezone(timezone):
         errors["timezone"] = [f"Unknown timezone {timezone!r}: give an IANA name such as America/New_York."]
     if errors:
-        raise ApplicationError("The meter is invalid: " + " ".join(m for ms in errors.values() for m in ms), fields=errors)
+        raise ApplicationError(
+            "The meter is invalid: " + " ".join(m for ms in errors.values() for m in ms), fields=errors
+        )
     meter, _ = Meter.objects.get_or_create(
         meter_id=meter_id,
         defaults={

@@ -179,5 +179,17 @@ def onboarding(request, step: str | None = None):
     return render(request, "portal/onboarding.html", context)
 
 
+@login_required
+def compliance_page(request):
+    """The participant's compliance status: may it trade, the failing rules with their numbers, the portfolio
+    per ISO against the FERC Order 2222 minimum (aggregators), each premise's meter validation."""
+    from .selectors import compliance_status, user_organisations
+
+    role = user_role(request.user)
+    _require(request, Membership.Role.CONSUMER, Membership.Role.AGGREGATOR)
+    org = user_organisations(request.user, role=role)[0]
+    return render(request, "portal/compliance.html", {"org": org, **compliance_status(org)})
+
+
 def verify_page(request):
     return render(request, "portal/verify.html", {"now": timezone.now() - timedelta(0)})

@@ -155,7 +155,21 @@ def validated_meter_premise_ids() -> QuerySet:
     """Ids of premises with a validated revenue meter (``MeterStatus.validated``: ownership shown,
     ``METER_VALIDATION_MIN_DAYS`` of history at ``METER_VALIDATION_MIN_COMPLETENESS`` clean, not offline), as a
     subquery for ``pk__in``. The status is refreshed by ``meter_status_refresh`` (hourly beat, after new data)."""
-    return MeterStatus.objects.filter(validated=True, meter__kind__in=SETTLEMENT_METER_KINDS).values("meter__premise_id")
+    return MeterStatus.objects.filter(validated=True, meter__kind__in=SETTLEMENT_METER_KINDS).values(
+        "meter__premise_id"
+    )
+
+
+def meter_validated_since(premise_ids: list[int]) -> dict[int, datetime | None]:
+    """Per premise with a validated revenue meter: since when (the earliest of its validated meters)."""
+    out: dict[int, datetime | None] = {}
+    rows = MeterStatus.objects.filter(
+        validated=True, meter__kind__in=SETTLEMENT_METER_KINDS, meter__premise_id__in=premise_ids
+    ).values_list("meter__premise_id", "validated_at")
+    for pid, at in rows:
+        if pid not in out or (at is not None and (out[pid] is None or at < out[pid])):
+            out[pid] = at
+    return out
 
 
 def premise_meter_validated(premise: Premise) -> bool:

@@ -95,7 +95,6 @@ def meter_readings_record(*, meter: Meter, readings: Sequence[tuple[datetime, De
 
         meter_id = meter.pk
         transaction.on_commit(lambda: tasks.assessment_recompute_meter.delay(meter_id))
-        transaction.on_commit(lambda: tasks.refresh_meter_status.delay(meter_id))
     return stored
 
 
@@ -449,8 +448,10 @@ def availability_declare(
 
 
 def assessment_recompute_meter(*, meter_id: int, as_of: date | None = None, now: datetime | None = None) -> None:
-    """Recompute a meter's accuracy report and its premise's flexibility profile (after new data, nightly)."""
+    """Recompute a meter's validation status, accuracy report and its premise's flexibility profile (after new
+    data, nightly)."""
     meter = Meter.objects.select_related("premise").get(pk=meter_id)
+    meter_status_refresh(meter=meter, now=now)
     if as_of is None:
         latest = MeterReading.objects.filter(meter=meter).order_by("-start").values_list("start", flat=True).first()
         if latest is None:

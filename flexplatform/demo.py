@@ -393,7 +393,9 @@ def meter_history_load(*, meter: Meter, until: date, days: int) -> int:
     premise = meter.premise
     start, _ = local_day_bounds(until - timedelta(days=days))
     end, _ = local_day_bounds(until)
-    have = set(MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", flat=True))
+    have = set(
+        MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", flat=True)
+    )
     starts = [s for s in interval_starts(start, end, meter.interval_minutes) if s not in have]
     new = 0
     if starts:

@@ -57,7 +57,9 @@ def _percent(response) -> int:
 
 
 def _done(response) -> dict[str, bool]:
-    return {k.decode(): v == b"yes" for k, v in re.findall(rb'data-step="(\w+)" data-done="(yes|no)"', response.content)}
+    return {
+        k.decode(): v == b"yes" for k, v in re.findall(rb'data-step="(\w+)" data-done="(yes|no)"', response.content)
+    }
 
 
 def _new_consumer(email="new@t.flex"):
@@ -123,7 +125,12 @@ def test_wizard_walks_a_new_consumer_through_every_step(small_world):
     assert _done(after_meter)["meter"] and _percent(after_meter) == 50
     assert b"not validated yet" in after_meter.content  # no history yet: it cannot sell until validated
     # Consent, then devices.
-    consent = {"premise": site.pk, "aggregator": small_world.aggregator.pk, "scopes": ["interval_readings"], "months": 6}
+    consent = {
+        "premise": site.pk,
+        "aggregator": small_world.aggregator.pk,
+        "scopes": ["interval_readings"],
+        "months": 6,
+    }
     assert client.post("/onboarding/consent/", consent).status_code == 302
     assert Consent.objects.get(premise=site).expires_at > timezone.now() + timedelta(days=170)
     assert b'data-testid="step-devices"' in client.get("/onboarding/").content
