@@ -33,7 +33,7 @@ from activation.services import events_advance, events_verify_due
 from assessment.baselines.grid import local_day_bounds as day_bounds
 from assessment.ingest.services import readings_import
 from assessment.ingest.types import ParsedReading, ParseResult
-from assessment.models import ImportBatch, MeterReading
+from assessment.models import ImportBatch, MeterReading, MeterStatus
 from assessment.selectors import accredited_capacity_kw
 from assessment.services import flexibility_assess, interval_starts, meter_readings_record, meter_status_refresh
 from assessment.synthetic import load_profile_kwh, response_kwh
@@ -397,11 +397,19 @@ def meter_history_load(*, meter: Meter, until: date, days: int) -> int:
         MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", flat=True)
     )
     starts = [s for s in interval_starts(start, end, meter.interval_minutes) if s not in have]
-    new = 0
+    new, stored = 0, {}
+    if not starts and not MeterStatus.objects.filter(meter=meter, ownership_verified_at__isnull=False).exists():
+        # A world loaded before imports showed ownership: re-send its last stored day (changes no reading).
+        starts = list(
+            MeterReading.objects.filter(meter=meter, start__lt=end)
+            .order_by("-start")
+            .values_list("start", flat=True)[: 24 * 60 // meter.interval_minutes]
+        )[::-1]
+        stored = dict(MeterReading.objects.filter(meter=meter, start__in=starts).values_list("start", "kwh"))
     if starts:
         values = load_profile_kwh(segment=premise.segment, seed=_meter_seed(meter), starts=starts, tz=TZ)
         rows = [
-            ParsedReading(meter.meter_id, s, Decimal(v).quantize(Decimal("0.0001")), f"history {i + 1}")
+            ParsedReading(meter.meter_id, s, stored.get(s, Decimal(v).quantize(Decimal("0.0001"))), f"history {i + 1}")
             for i, (s, v) in enumerate(zip(starts, values, strict=True))
         ]
         batch = readings_import(
