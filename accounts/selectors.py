@@ -115,25 +115,26 @@ def _validated_meter_premise_ids() -> QuerySet:
     return validated_meter_premise_ids()
 
 
-def premises_offerable_by(organisation: Organisation, *, now: datetime | None = None) -> QuerySet[Premise]:
+def premises_offerable_by(
+    organisation: Organisation, *, now: datetime | None = None, meter_validated: bool = True
+) -> QuerySet[Premise]:
     """Premises an organisation may offer now: an aggregator those enrolled with it under a consent in force
     whose owner's verification is in force (the owner is the one paid); a consumer its own premises that no
     aggregator holds an active enrolment for (no double participation). Either way only premises whose revenue
-    meter is validated (enough clean history to measure delivery against: ``assessment.selectors``)."""
+    meter is validated (enough clean history to measure delivery against: ``assessment.selectors``), unless
+    ``meter_validated=False`` (who may act for the premise before it sells: declare availability, link a VEN)."""
     now = now or timezone.now()
     active = enrolments_active(now=now)
-    validated = _validated_meter_premise_ids()
+    validated = Q(pk__in=_validated_meter_premise_ids()) if meter_validated else Q()
     if organisation.kind == Organisation.Kind.AGGREGATOR:
         owner_verified = VerificationCase.objects.filter(
             organisation=OuterRef("organisation"), status=VerificationCase.Status.VERIFIED, verified_until__gt=now
         )
         return Premise.objects.filter(
-            Exists(active.filter(premise=OuterRef("pk"), aggregator=organisation)),
-            Exists(owner_verified),
-            pk__in=validated,
+            Exists(active.filter(premise=OuterRef("pk"), aggregator=organisation)), Exists(owner_verified), validated
         )
     if organisation.kind == Organisation.Kind.CONSUMER:
-        return Premise.objects.filter(organisation=organisation, pk__in=validated).exclude(
+        return Premise.objects.filter(validated, organisation=organisation).exclude(
             Exists(active.filter(premise=OuterRef("pk")))
         )
     return Premise.objects.none()
@@ -432,20 +433,37 @@ def aggregation_portfolios(
 
 
 def wholesale_aggregation_refusal(
-    *, organisation: Organisation, zone: GridZone, start: datetime, end: datetime, now: datetime | None = None
+    *,
+    organisation: Organisation,
+    zone: GridZone,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+    first: Iterable[int] = (),
 ) -> str | None:
     """Why an aggregator may not offer into the wholesale products of the ISO that ``zone`` lies in over
     ``[start, end)`` — its portfolio there is below the ISO's FERC Order 2222 minimum aggregation size — or None.
     Consumers selling their own premises directly are not aggregations (the products' per-order minimum size
-    applies to them); zones without a minimum (no profile, EU) pass."""
+    applies to them); zones without a minimum (no profile, EU) pass. Sums premises ``first`` (the order's
+    members) first and stops once the minimum is reached, so a large portfolio costs a few premises' reads."""
+    from assessment.selectors import accredited_capacity_kw
+
     if organisation.kind != Organisation.Kind.AGGREGATOR:
         return None
     code = zone_jurisdiction(zone)
     profile = compliance.profile(code)
     if profile is None or profile.min_aggregation_kw is None:
         return None
-    portfolios = aggregation_portfolios(organisation, start=start, end=end, now=now, jurisdiction=code)
-    rule = compliance.aggregation_size_rule(profile, portfolios[0].kw if portfolios else Decimal("0"))
+    codes = zone_jurisdiction_map()
+    premises = [p for p in premises_offerable_by(organisation, now=now) if codes.get(p.grid_zone_id) == code]
+    preferred = set(first)
+    premises.sort(key=lambda p: (p.pk not in preferred, p.pk))
+    total = Decimal("0")
+    for premise in premises:
+        total += accredited_capacity_kw(premise=premise, start=start, end=end) or Decimal("0")
+        if total >= profile.min_aggregation_kw:
+            return None
+    rule = compliance.aggregation_size_rule(profile, total)
     return None if rule is None or rule.passed else rule.detail
 
 

@@ -112,7 +112,7 @@ def _check_seller(
             fields={"members": [f"Not yours to offer: {sorted(set(ids) - offerable)}.", *reasons]},
         )
     if not spec.locational_only:  # wholesale: FERC Order 2222 minimum aggregation size in the ISO
-        too_small = wholesale_aggregation_refusal(organisation=organisation, zone=zone, start=start, end=end)
+        too_small = wholesale_aggregation_refusal(organisation=organisation, zone=zone, start=start, end=end, first=ids)
         if too_small:
             raise ApplicationError(
                 f"{spec.label}: {too_small}", code="below_minimum_aggregation", fields={"members": [too_small]}
