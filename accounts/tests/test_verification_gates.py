@@ -108,6 +108,12 @@ def test_unvalidated_meter_is_not_a_verified_resource_and_cannot_be_offered(smal
     portal.force_login(get_user_model().objects.get(email="fresh@t.flex"))
     page = portal.get("/compliance/")
     assert page.status_code == 200 and b"meter FRESH-1 is not validated" in page.content
+    admin = Client()
+    admin.force_login(get_user_model().objects.get(email="admin@demo.flex"))
+    meter_page = admin.get(f"/admin/accounts/meter/{meter.pk}/change/").content.decode()
+    assert "0 days of history; 14 needed. Completeness 0.0% is below 90%. Meter has sent no data yet." in meter_page
+    unvalidated = admin.get("/admin/accounts/meter/?status__validated__exact=0").content.decode()
+    assert "FRESH-1" in unvalidated and "MTR-0001" not in unvalidated
     # Enough clean history, imported with the premise's utility account (ownership): validated and listed.
     demo.meter_history_load(meter=meter, until=small_world.day, days=21)
     listed = {r["id"]: r for r in operator.get(VERIFIED).json()}
