@@ -232,3 +232,15 @@ def test_nyiso_minimum_is_10_kw():
     assert all(
         p.min_aggregation_kw <= 100 for p in compliance.PROFILES.values() if p.min_aggregation_kw is not None
     )  # FERC Order 2222's cap
+
+
+def test_compliance_page_is_for_consumers_and_aggregators_only(world):
+    assert Client().get("/compliance/").status_code == 302  # anonymous: sign in first
+    operator = Client()
+    operator.force_login(get_user_model().objects.get(email="operator@demo.flex"))
+    assert operator.get("/compliance/").status_code == 403  # the page is for sellers
+    consumer = Client()
+    consumer.force_login(get_user_model().objects.get(email="consumer01@demo.flex"))
+    page = consumer.get("/compliance/")
+    assert page.status_code == 200 and b"You may trade." in page.content
+    assert b"no quality check has run" in page.content  # the world has no meter history: not validated yet
