@@ -45,6 +45,20 @@ class OrganisationAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     filter_horizontal = ["service_zones"]
     inlines = [MembershipInline]
+    readonly_fields = ["compliance"]
+
+    @admin.display(description="Compliance status (failing rules)")
+    def compliance(self, obj):
+        from django.utils.html import format_html, format_html_join
+
+        from .selectors import compliance_status
+
+        if obj.pk is None or obj.kind not in (Organisation.Kind.CONSUMER, Organisation.Kind.AGGREGATOR):
+            return "—"
+        status = compliance_status(obj)
+        failing = format_html_join("", "<li>{}: {}</li>", ((r["rule"], r["detail"]) for r in status["failing"]))
+        verdict = "May trade." if status["may_trade"] else "Trading suspended."
+        return format_html("<p>{}</p><ul>{}</ul>", verdict, failing) if status["failing"] else verdict
 
 
 @admin.register(Membership)
@@ -58,6 +72,21 @@ class MembershipAdmin(admin.ModelAdmin):
 class MeterInline(admin.TabularInline):
     model = Meter
     extra = 0
+    fields = ["meter_id", "kind", "interval_minutes", "has_export_channel", "timezone", "validation"]
+    readonly_fields = ["validation"]
+
+    @admin.display(description="Validation")
+    def validation(self, obj):
+        return _meter_validation(obj)
+
+
+def _meter_validation(meter) -> str:
+    from assessment.models import MeterStatus
+
+    status = MeterStatus.objects.filter(meter=meter).first() if meter.pk else None
+    if status is None or status.checked_at is None:
+        return "not checked yet"
+    return "validated" if status.validated else "not validated: " + " ".join(status.reasons)
 
 
 @admin.register(Premise)
@@ -71,10 +100,21 @@ class PremiseAdmin(admin.ModelAdmin):
 
 @admin.register(Meter)
 class MeterAdmin(admin.ModelAdmin):
-    list_display = ["meter_id", "premise", "interval_minutes", "created_at"]
-    list_filter = ["interval_minutes"]
+    list_display = ["meter_id", "premise", "kind", "interval_minutes", "timezone", "validated", "created_at"]
+    list_filter = ["kind", "interval_minutes", "status__validated"]
     search_fields = ["meter_id", "premise__name"]
     raw_id_fields = ["premise"]
+    readonly_fields = ["validation"]
+    list_select_related = ["premise", "status"]
+
+    @admin.display(boolean=True, description="Validated", ordering="status__validated")
+    def validated(self, obj):
+        status = getattr(obj, "status", None)
+        return bool(status and status.validated)
+
+    @admin.display(description="Validation (why not)")
+    def validation(self, obj):
+        return _meter_validation(obj)
 
 
 @admin.register(IdempotencyRecord)

@@ -289,10 +289,12 @@ class VerifiedResourceSerializer(serializers.Serializer):
     zone = serializers.CharField()
     seller = serializers.CharField()
     owner_verified_until = serializers.DateTimeField()
+    meter_validated_at = serializers.DateTimeField(allow_null=True)
 
 
 class VerifiedResourcesApi(APIView):
-    """Resources in the operator's service area (its zones and every zone below) that may be offered now."""
+    """Resources in the operator's service area (its zones and every zone below) that may be offered now: owner
+    verified, seller allowed to trade, revenue meter validated (enough clean history)."""
 
     permission_classes = [HasRole]
     allowed_roles = (R.GRID_OPERATOR, *READ_ALL)
@@ -303,7 +305,9 @@ class VerifiedResourcesApi(APIView):
 
 
 class ComplianceStatusApi(APIView):
-    """The caller's organisation's compliance status: every rule with its result, and whether it may trade."""
+    """The caller's organisation's compliance status: every rule with its result, the failing ones (e.g. a premise
+    whose meter is not validated; an aggregation below the ISO's FERC Order 2222 minimum size), whether it may
+    trade, and an aggregator's portfolio kW per ISO against that ISO's minimum."""
 
     permission_classes = [HasRole]
     allowed_roles = (R.CONSUMER, R.AGGREGATOR)
@@ -311,17 +315,10 @@ class ComplianceStatusApi(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         org = acting_organisation(request.user, selectors.user_role(request.user))
-        rules = selectors.organisation_compliance(org)
-        trading = selectors.organisation_trading_status(org)
-        return Response(
-            {
-                "organisation": org.pk,
-                "may_trade": trading.allowed,
-                "reasons": list(trading.reasons),
-                "failing": [r.as_dict() for r in rules if not r.passed],
-                "rules": [r.as_dict() for r in rules],
-            }
-        )
+        status = selectors.compliance_status(org)
+        for row in status["aggregations"]:
+            row["kw"], row["minimum_kw"] = str(row["kw"]), str(row["minimum_kw"])
+        return Response(status)
 
 
 class AuditListApi(APIView):

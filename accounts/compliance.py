@@ -1,10 +1,20 @@
 """Jurisdiction profiles and the eligibility rules checked at enrolment (pure domain code, no ORM).
 
 Sources:
-* US — FERC Order No. 2222 (Sept. 2020; 18 CFR 35.28(g)(12)): RTOs/ISOs must let DER aggregations participate,
-  with a minimum aggregation size no larger than 100 kW; a resource may not be in more than one aggregation and
-  may not be counted twice (retail programme and wholesale). Minimum sizes from the ISOs' compliance filings:
-  CAISO, PJM, ISO-NE, MISO, SPP 100 kW; NYISO 10 kW. Aggregators register with the ISO (a licence here).
+* US — FERC Order No. 2222, "Participation of Distributed Energy Resource Aggregations in Markets Operated by
+  Regional Transmission Organizations and Independent System Operators", 172 FERC ¶ 61,247 (Sept. 17, 2020;
+  85 Fed. Reg. 67094), 18 CFR 35.28(g)(12): RTOs/ISOs must let DER aggregations participate, with a minimum
+  aggregation size no larger than 100 kW (Order No. 2222 § IV.E, minimum and maximum size requirements); a
+  resource may not be in more than one aggregation and may not be counted twice (retail programme and
+  wholesale). Each ISO sets its own minimum, at most 100 kW, in its Order 2222 compliance filing: CAISO 100 kW
+  (Distributed Energy Resource Provider model; compliance order of June 17, 2022), NYISO 10 kW (DER and
+  Aggregation participation model; compliance order 179 FERC ¶ 61,198 of June 17, 2022, docket ER21-2460, and
+  the 10 kW threshold accepted in 187 FERC ¶ 61,022, April 15, 2024, docket ER23-2040), PJM, ISO-NE, MISO and
+  SPP 100 kW (their 2022 compliance filings).
+  Aggregators register with the ISO (a licence here).
+  The minimum is checked against the aggregator's portfolio in the ISO: the sum of the accredited capacity
+  of the verified resources enrolled with it there (:func:`aggregation_size_rule`). It bars the ISO's
+  wholesale products only; local (DSO) flexibility has no such minimum.
 * EU — Clean Energy Package: Directive (EU) 2019/944 Art. 13 and 17 (aggregation with the final customer's
   consent, independent aggregators registered/qualified per Member State), Regulation (EU) 2017/2195 (EB GL)
   Art. 53: 15-minute imbalance settlement period, so meters must measure at 15 minutes or finer.
@@ -35,11 +45,13 @@ class JurisdictionProfile:
     kyc_level_by_segment: dict[str, str] = field(
         default_factory=lambda: {"residential": BASIC, "commercial": ENHANCED, "industrial": ENHANCED}
     )
+    iso: str = ""  # the RTO/ISO whose wholesale market the profile's minimum aggregation size applies to
 
 
 def _ferc(iso: str, min_kw: str) -> JurisdictionProfile:
     return JurisdictionProfile(
         code=f"US-FERC2222-{iso}",
+        iso=iso,
         name=f"US FERC Order 2222 — {iso}",
         source=f"FERC Order No. 2222; {iso} Order 2222 compliance filing (minimum aggregation {min_kw} kW)",
         min_aggregation_kw=Decimal(min_kw),
@@ -170,3 +182,27 @@ def enrolment_eligibility(
             )
     out.append(licence_rule(p, agg, today))
     return out
+
+
+def aggregation_size_rule(p: JurisdictionProfile, kw: Decimal) -> RuleResult | None:
+    """FERC Order No. 2222 § IV.E: an aggregation below the ISO's minimum size may not offer into the ISO's
+    wholesale markets. ``kw``: the accredited capacity of the aggregator's verified resources in the ISO.
+    Not blocking for the participant as a whole (local flexibility has no minimum); the market applies it to
+    wholesale products (``accounts.selectors.wholesale_aggregation_refusal``). None when the profile sets no
+    minimum."""
+    if p.min_aggregation_kw is None:
+        return None
+    kw = kw.quantize(Decimal("0.001")).normalize()
+    minimum = p.min_aggregation_kw.normalize()
+    where = f"FERC 2222, {p.iso}" if p.iso else p.name
+    if kw < p.min_aggregation_kw:
+        return RuleResult(
+            "minimum_aggregation_size",
+            False,
+            f"aggregation {kw:f} kW < {minimum:f} kW minimum ({where}): no offers into {p.iso or p.name} "
+            "wholesale products until the portfolio is larger.",
+            blocking=False,
+        )
+    return RuleResult(
+        "minimum_aggregation_size", True, f"aggregation {kw:f} kW ≥ {minimum:f} kW minimum ({where}).", blocking=False
+    )

@@ -137,6 +137,11 @@ class Meter(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.AMI)
     interval_minutes = models.PositiveSmallIntegerField(default=15)
     has_export_channel = models.BooleanField(default=False, help_text="Measures export (generation) as well as import.")
+    timezone = models.CharField(
+        max_length=64,
+        help_text="IANA timezone of the meter's local day (its data quality days, its files' local time); "
+        "the premise's unless the meter says otherwise.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -109,21 +109,84 @@ def premises_visible_to(user) -> QuerySet[Premise]:
     return qs.none()
 
 
-def premises_offerable_by(organisation: Organisation, *, now: datetime | None = None) -> QuerySet[Premise]:
+def _validated_meter_premise_ids() -> QuerySet:
+    from assessment.selectors import validated_meter_premise_ids
+
+    return validated_meter_premise_ids()
+
+
+def premises_offerable_by(
+    organisation: Organisation, *, now: datetime | None = None, meter_validated: bool = True
+) -> QuerySet[Premise]:
     """Premises an organisation may offer now: an aggregator those enrolled with it under a consent in force
-    whose owner's verification is in force (the owner is the one paid); a consumer its own premises that no aggregator holds an active enrolment for (no double participation)."""
+    whose owner's verification is in force (the owner is the one paid); a consumer its own premises that no
+    aggregator holds an active enrolment for (no double participation). Either way only premises whose revenue
+    meter is validated (enough clean history to measure delivery against: ``assessment.selectors``), unless
+    ``meter_validated=False`` (who may act for the premise before it sells: declare availability, link a VEN)."""
     now = now or timezone.now()
     active = enrolments_active(now=now)
+    validated = Q(pk__in=_validated_meter_premise_ids()) if meter_validated else Q()
     if organisation.kind == Organisation.Kind.AGGREGATOR:
         owner_verified = VerificationCase.objects.filter(
             organisation=OuterRef("organisation"), status=VerificationCase.Status.VERIFIED, verified_until__gt=now
         )
         return Premise.objects.filter(
-            Exists(active.filter(premise=OuterRef("pk"), aggregator=organisation)), Exists(owner_verified)
+            Exists(active.filter(premise=OuterRef("pk"), aggregator=organisation)), Exists(owner_verified), validated
         )
     if organisation.kind == Organisation.Kind.CONSUMER:
-        return Premise.objects.filter(organisation=organisation).exclude(Exists(active.filter(premise=OuterRef("pk"))))
+        return Premise.objects.filter(validated, organisation=organisation).exclude(
+            Exists(active.filter(premise=OuterRef("pk")))
+        )
     return Premise.objects.none()
+
+
+def premise_offer_refusals(
+    organisation: Organisation, premises: Iterable[Premise], *, now: datetime | None = None
+) -> dict[int, list[str]]:
+    """Why ``organisation`` may not offer each of ``premises`` (only those it may not), in words: the reasons
+    behind :func:`premises_offerable_by`, for the market's refusals. Meter details only for the owner and the
+    premise's aggregator."""
+    from assessment.selectors import premise_meter_validation_reasons
+
+    now = now or timezone.now()
+    premises = list(premises)
+    offerable = set(
+        premises_offerable_by(organisation, now=now)
+        .filter(pk__in=[p.pk for p in premises])
+        .values_list("pk", flat=True)
+    )
+    active = dict(
+        enrolments_active(now=now)
+        .filter(premise__in=[p.pk for p in premises])
+        .values_list("premise_id", "aggregator__name")
+    )
+    mine = set(
+        enrolments_active(now=now)
+        .filter(premise__in=[p.pk for p in premises], aggregator=organisation)
+        .values_list("premise_id", flat=True)
+    )
+    out: dict[int, list[str]] = {}
+    for premise in premises:
+        if premise.pk in offerable:
+            continue
+        reasons: list[str] = []
+        if organisation.kind == Organisation.Kind.AGGREGATOR:
+            if premise.pk not in mine:
+                reasons.append(f"{premise.name} is not enrolled with you under a consent in force.")
+            elif current_verification(premise.organisation, now=now) is None:
+                reasons.append(f"{premise.name}: its owner's verification (KYC/KYB) is not in force.")
+        elif organisation.kind == Organisation.Kind.CONSUMER:
+            if premise.organisation_id != organisation.pk:
+                reasons.append(f"{premise.name} is not yours.")
+            elif premise.pk in active:
+                reasons.append(f"{premise.name} is enrolled with {active[premise.pk]}, who offers its flexibility.")
+        else:
+            reasons.append("Only consumers and aggregators offer flexibility.")
+        related = premise.pk in mine or premise.organisation_id == organisation.pk
+        if related:
+            reasons += premise_meter_validation_reasons(premise)
+        out[premise.pk] = reasons or [f"{premise.name} may not be offered by you."]
+    return out
 
 
 def current_verification(organisation: Organisation, *, now: datetime | None = None) -> VerificationCase | None:
@@ -204,9 +267,14 @@ def enrolment_eligibility(
     )
 
 
-def organisation_compliance(organisation: Organisation, *, now: datetime | None = None) -> list[compliance.RuleResult]:
+def organisation_compliance(
+    organisation: Organisation, *, now: datetime | None = None, blocking_only: bool = False
+) -> list[compliance.RuleResult]:
     """Every compliance rule for a participant with its result: verification, and per jurisdiction it is active
-    in the KYC level (consumers) or the licence and the eligibility of enrolled premises (aggregators)."""
+    in the KYC level (consumers) or the licence, the eligibility of enrolled premises and the FERC Order 2222
+    minimum aggregation size (aggregators); for every premise, whether its revenue meter is validated.
+
+    ``blocking_only`` computes just the rules that can block trading (the trading gate's fast path)."""
     now = now or timezone.now()
     out: list[compliance.RuleResult] = []
     if organisation.kind not in (Organisation.Kind.CONSUMER, Organisation.Kind.AGGREGATOR):
@@ -229,7 +297,8 @@ def organisation_compliance(organisation: Organisation, *, now: datetime | None 
             detail = "Not verified: complete KYC/KYB."
         out.append(compliance.RuleResult("verified", False, detail))
     if organisation.kind == Organisation.Kind.CONSUMER:
-        for premise in Premise.objects.filter(organisation=organisation).select_related("grid_zone"):
+        premises = list(Premise.objects.filter(organisation=organisation).select_related("grid_zone"))
+        for premise in premises:
             profile = compliance.profile(zone_jurisdiction(premise.grid_zone))
             if profile is None:
                 continue
@@ -242,29 +311,189 @@ def organisation_compliance(organisation: Organisation, *, now: datetime | None 
                         "kyc_level", ok, f"{premise.name}: {profile.name} needs {required} verification (have {have})."
                     )
                 )
-    else:
-        enrolled = (
-            Premise.objects.filter(
-                Exists(enrolments_active(now=now).filter(premise=OuterRef("pk"), aggregator=organisation))
-            )
-            .select_related("grid_zone__parent__parent", "organisation")
-            .prefetch_related("meters")
+        if not blocking_only:
+            out += _meter_rules(premises)
+        return out
+    enrolled = list(
+        Premise.objects.filter(
+            Exists(enrolments_active(now=now).filter(premise=OuterRef("pk"), aggregator=organisation))
         )
-        agg = aggregator_facts(organisation, now=now)
-        seen: set[str] = set()
-        for premise in enrolled:
-            profile = compliance.profile(zone_jurisdiction(premise.grid_zone))
-            if profile is None:
-                continue
-            if profile.code not in seen:
-                seen.add(profile.code)
-                out.append(compliance.licence_rule(profile, agg, now.date()))
-            for rule in compliance.enrolment_eligibility(profile, premise_facts(premise, now=now), agg, now.date()):
-                if not rule.passed and rule.rule not in ("aggregator_licence", "aggregator_verified"):
-                    # A premise's own problem keeps that premise out of offers (premises_offerable_by), not the
-                    # aggregator's whole portfolio: listed, not blocking.
-                    out.append(compliance.RuleResult(rule.rule, False, f"{premise.name}: {rule.detail}", False))
+        .select_related("grid_zone__parent__parent", "organisation")
+        .prefetch_related("meters")
+    )
+    agg = aggregator_facts(organisation, now=now)
+    seen: list[compliance.JurisdictionProfile] = []
+    for premise in enrolled:
+        profile = compliance.profile(zone_jurisdiction(premise.grid_zone))
+        if profile is None:
+            continue
+        if profile not in seen:
+            seen.append(profile)
+            out.append(compliance.licence_rule(profile, agg, now.date()))
+        if blocking_only:
+            continue
+        for rule in compliance.enrolment_eligibility(profile, premise_facts(premise, now=now), agg, now.date()):
+            if not rule.passed and rule.rule not in ("aggregator_licence", "aggregator_verified"):
+                # A premise's own problem keeps that premise out of offers (premises_offerable_by), not the
+                # aggregator's whole portfolio: listed, not blocking.
+                out.append(compliance.RuleResult(rule.rule, False, f"{premise.name}: {rule.detail}", False))
+    if not blocking_only:
+        out += _meter_rules(enrolled)
+        sizes = {p.profile.code: p for p in aggregation_portfolios(organisation, now=now)}
+        for profile in seen:
+            portfolio = sizes.get(profile.code)
+            rule = compliance.aggregation_size_rule(profile, portfolio.kw if portfolio else Decimal("0"))
+            if rule is not None:
+                out.append(rule)
     return out
+
+
+def _meter_rules(premises: list[Premise]) -> list[compliance.RuleResult]:
+    """Per premise: its revenue meter is validated, or why not (the premise cannot be offered until it is)."""
+    from assessment.selectors import premise_meter_validation_reasons
+
+    out = []
+    for premise in premises:
+        reasons = premise_meter_validation_reasons(premise)
+        if reasons:
+            detail = " ".join(reasons) + " It cannot be offered until its meter is validated."
+            out.append(compliance.RuleResult("meter_validated", False, detail, blocking=False))
+        else:
+            out.append(compliance.RuleResult("meter_validated", True, f"{premise.name}: meter validated.", False))
+    return out
+
+
+def zone_jurisdiction_map() -> dict[int, str]:
+    """Every zone's compliance profile code (its own or its nearest ancestor's), in one query."""
+    rows = {
+        zid: (parent, code) for zid, parent, code in GridZone.objects.values_list("id", "parent_id", "jurisdiction")
+    }
+    out: dict[int, str] = {}
+    for zid in rows:
+        z, seen = zid, set()
+        while z is not None and z not in seen:
+            seen.add(z)
+            parent, code = rows[z]
+            if code:
+                out[zid] = code
+                break
+            z = parent
+        out.setdefault(zid, "")
+    return out
+
+
+@dataclass(frozen=True)
+class AggregationPortfolio:
+    """An aggregator's verified resources in one ISO (jurisdiction profile) and their accredited capacity."""
+
+    profile: compliance.JurisdictionProfile
+    kw: Decimal
+    premise_ids: tuple[int, ...]
+
+    @property
+    def rule(self) -> compliance.RuleResult | None:
+        return compliance.aggregation_size_rule(self.profile, self.kw)
+
+
+def aggregation_portfolios(
+    organisation: Organisation,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+    jurisdiction: str | None = None,
+) -> list[AggregationPortfolio]:
+    """An aggregator's portfolio per ISO with a minimum aggregation size (FERC Order No. 2222): the sum of the
+    accredited capacity (``assessment.selectors.accredited_capacity_kw``) of the premises it may offer now
+    (enrolled under consent, owner verified, meter validated) whose zone lies in that ISO.
+
+    Over ``[start, end)`` when given (an order's delivery); otherwise each premise's latest assessed window
+    (the compliance status). ``jurisdiction`` limits it to one profile code."""
+    from assessment.selectors import accredited_capacity_kw, accredited_capacity_latest_kw
+
+    if organisation.kind != Organisation.Kind.AGGREGATOR:
+        return []
+    codes = zone_jurisdiction_map()
+    totals: dict[str, tuple[Decimal, list[int]]] = {}
+    for premise in premises_offerable_by(organisation, now=now).order_by("pk"):
+        code = codes.get(premise.grid_zone_id, "")
+        profile = compliance.profile(code)
+        if profile is None or profile.min_aggregation_kw is None or (jurisdiction and code != jurisdiction):
+            continue
+        if start is not None and end is not None:
+            kw = accredited_capacity_kw(premise=premise, start=start, end=end)
+        else:
+            kw = accredited_capacity_latest_kw(premise=premise, now=now)
+        total, ids = totals.get(code, (Decimal("0"), []))
+        totals[code] = (total + (kw or Decimal("0")), [*ids, premise.pk])
+    return [
+        AggregationPortfolio(profile=compliance.PROFILES[code], kw=kw, premise_ids=tuple(ids))
+        for code, (kw, ids) in sorted(totals.items())
+    ]
+
+
+def wholesale_aggregation_refusal(
+    *,
+    organisation: Organisation,
+    zone: GridZone,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+    first: Iterable[int] = (),
+) -> str | None:
+    """Why an aggregator may not offer into the wholesale products of the ISO that ``zone`` lies in over
+    ``[start, end)`` — its portfolio there is below the ISO's FERC Order 2222 minimum aggregation size — or None.
+    Consumers selling their own premises directly are not aggregations (the products' per-order minimum size
+    applies to them); zones without a minimum (no profile, EU) pass. Sums premises ``first`` (the order's
+    members) first and stops once the minimum is reached, so a large portfolio costs a few premises' reads."""
+    from assessment.selectors import accredited_capacity_kw
+
+    if organisation.kind != Organisation.Kind.AGGREGATOR:
+        return None
+    code = zone_jurisdiction(zone)
+    profile = compliance.profile(code)
+    if profile is None or profile.min_aggregation_kw is None:
+        return None
+    codes = zone_jurisdiction_map()
+    premises = [p for p in premises_offerable_by(organisation, now=now) if codes.get(p.grid_zone_id) == code]
+    preferred = set(first)
+    premises.sort(key=lambda p: (p.pk not in preferred, p.pk))
+    total = Decimal("0")
+    for premise in premises:
+        total += accredited_capacity_kw(premise=premise, start=start, end=end) or Decimal("0")
+        if total >= profile.min_aggregation_kw:
+            return None
+    rule = compliance.aggregation_size_rule(profile, total)
+    return None if rule is None or rule.passed else rule.detail
+
+
+def compliance_status(organisation: Organisation, *, now: datetime | None = None) -> dict:
+    """The participant's compliance status for the portal and the API: every rule with its result, the failing
+    ones, whether it may trade (and why not), and, for an aggregator, its portfolio per ISO against the ISO's
+    FERC Order 2222 minimum aggregation size."""
+    now = now or timezone.now()
+    rules = organisation_compliance(organisation, now=now)
+    trading = organisation_trading_status(organisation, now=now)
+    aggregations = [
+        {
+            "jurisdiction": p.profile.code,
+            "iso": p.profile.iso,
+            "kw": p.kw,
+            "minimum_kw": p.profile.min_aggregation_kw,
+            "premises": len(p.premise_ids),
+            "passed": p.rule.passed if p.rule else True,
+            "source": p.profile.source,
+        }
+        for p in aggregation_portfolios(organisation, now=now)
+    ]
+    return {
+        "organisation": organisation.pk,
+        "may_trade": trading.allowed,
+        "reasons": list(trading.reasons),
+        "failing": [r.as_dict() for r in rules if not r.passed],
+        "rules": [r.as_dict() for r in rules],
+        "aggregations": aggregations,
+    }
 
 
 @dataclass(frozen=True)
@@ -283,7 +512,9 @@ def organisation_trading_status(organisation: Organisation, *, now: datetime | N
     """
     if organisation.kind not in (Organisation.Kind.CONSUMER, Organisation.Kind.AGGREGATOR):
         return TradingStatus(False, ("Only consumers and aggregators sell flexibility.",))
-    failing = [r for r in organisation_compliance(organisation, now=now) if not r.passed and r.blocking]
+    failing = [
+        r for r in organisation_compliance(organisation, now=now, blocking_only=True) if not r.passed and r.blocking
+    ]
     if failing:
         return TradingStatus(False, tuple(r.detail for r in failing))
     return TradingStatus(True)
@@ -291,14 +522,22 @@ def organisation_trading_status(organisation: Organisation, *, now: datetime | N
 
 def verified_resources_for(user, *, now: datetime | None = None) -> list[dict]:
     """Premises in the operator's zones (all, for admins and auditors) that their seller may offer now: the
-    aggregator holding an active consented enrolment, or else the owner; the seller's trading gate passes."""
+    aggregator holding an active consented enrolment, or else the owner; the owner is verified, the premise's
+    revenue meter is validated and the seller's trading gate passes."""
     now = now or timezone.now()
     role = user_role(user)
-    qs = Premise.objects.select_related("organisation", "grid_zone").order_by("id")
+    qs = (
+        Premise.objects.select_related("organisation", "grid_zone")
+        .filter(pk__in=_validated_meter_premise_ids())
+        .order_by("id")
+    )
     if role == Membership.Role.GRID_OPERATOR:
         qs = qs.filter(grid_zone_id__in=operator_zone_ids(user))
     elif role not in READ_ALL_ROLES:
         return []
+    from assessment.selectors import meter_validated_since
+
+    validated_at = meter_validated_since([p.pk for p in qs])
     enrolled = dict(enrolments_active(now=now).values_list("premise_id", "aggregator_id"))
     sellers = {o.pk: o for o in Organisation.objects.filter(pk__in=set(enrolled.values()))}
     status_cache: dict[int, bool] = {}
@@ -320,6 +559,7 @@ def verified_resources_for(user, *, now: datetime | None = None) -> list[dict]:
                 "zone": premise.grid_zone.code,
                 "seller": seller.name,
                 "owner_verified_until": verification.verified_until,
+                "meter_validated_at": validated_at.get(premise.pk),
             }
         )
     return out

@@ -102,6 +102,10 @@ def premise_create(
         raise ApplicationError(
             "Premises belong to consumer organisations.", fields={"organisation": ["Not a consumer."]}
         )
+    if not _is_timezone(timezone):
+        raise ApplicationError(
+            f"Unknown timezone {timezone!r}.", fields={"timezone": ["Give an IANA name such as America/New_York."]}
+        )
     premise, _ = Premise.objects.get_or_create(
         organisation=organisation,
         name=name,
@@ -125,11 +129,22 @@ def meter_create(
     interval_minutes: int = 15,
     kind: str = Meter.Kind.AMI,
     has_export_channel: bool = False,
+    timezone: str = "",
 ) -> Meter:
+    """Register a meter at a premise: id, kind, interval, channels (import always; export if it measures it) and
+    timezone (the premise's when not given). Registering the same id at the same premise again changes nothing."""
+    errors: dict[str, list[str]] = {}
     if interval_minutes not in (5, 15, 30, 60):
-        raise ApplicationError("Interval must be 5, 15, 30 or 60 minutes.", fields={"interval_minutes": ["Invalid."]})
+        errors["interval_minutes"] = ["Interval must be 5, 15, 30 or 60 minutes."]
     if kind not in Meter.Kind.values:
-        raise ApplicationError("Unknown meter kind.", fields={"kind": [f"One of {', '.join(Meter.Kind.values)}."]})
+        errors["kind"] = [f"One of {', '.join(Meter.Kind.values)}."]
+    timezone = (timezone or premise.timezone).strip()
+    if not _is_timezone(timezone):
+        errors["timezone"] = [f"Unknown timezone {timezone!r}: give an IANA name such as America/New_York."]
+    if errors:
+        raise ApplicationError(
+            "The meter is invalid: " + " ".join(m for ms in errors.values() for m in ms), fields=errors
+        )
     meter, _ = Meter.objects.get_or_create(
         meter_id=meter_id,
         defaults={
@@ -137,8 +152,21 @@ def meter_create(
             "interval_minutes": interval_minutes,
             "kind": kind,
             "has_export_channel": has_export_channel,
+            "timezone": timezone,
         },
     )
     if meter.premise_id != premise.pk:
         raise ApplicationError("Meter id already registered at another premise.", fields={"meter_id": ["Taken."]})
     return meter
+
+
+def _is_timezone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -13,6 +13,7 @@ urlpatterns = [
     path("aggregator/", views.aggregator_dashboard, name="aggregator"),
     path("operator/", views.operator_console, name="operator"),
     path("verify/", views.verify_page, name="verify"),
+    path("compliance/", views.compliance_page, name="compliance"),
     path("onboarding/", views.onboarding, name="onboarding"),
     path("onboarding/<slug:step>/", views.onboarding, name="onboarding-step"),
     path("payments/<int:pk>/", settlement_views.payment_detail, name="payment"),

@@ -1256,7 +1256,7 @@ def ven_resource_upsert(*, ven, resource_name: str, attributes=None, targets=Non
             if (
                 premise is None
                 or ven.organisation is None
-                or not premises_offerable_by(ven.organisation).filter(pk=premise.pk).exists()
+                or not premises_offerable_by(ven.organisation, meter_validated=False).filter(pk=premise.pk).exists()
             ):
                 raise NotPermitted("That premise is not one of this VEN's organisation.")
     if resource is None:

@@ -206,6 +206,8 @@ def validation_decision(
             f"Only {report.clean_share:.1%} of intervals are present and clean (spikes, flat lines, negatives or "
             f"duplicates flagged); {min_completeness:.0%} needed."
         )
-    if link in ("offline", "never"):
-        reasons.append(f"Meter is {link}.")
+    if link == "offline":
+        reasons.append("Meter is offline.")
+    elif link == "never":
+        reasons.append("Meter has sent no data yet.")
     return Validation(not reasons, tuple(reasons))

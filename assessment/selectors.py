@@ -22,6 +22,7 @@ from .models import (
     FlexibilityAssessment,
     FlexibilityProfile,
     MeterReading,
+    MeterStatus,
 )
 
 
@@ -145,19 +146,72 @@ def availability_current(*, premise: Premise, start: datetime, end: datetime) ->
     )
 
 
+#: the meter kind whose validation makes a premise's flexibility count: the revenue-grade (AMI) meter that
+#: settlement measures delivery with; sub-meters and device telemetry do not settle.
+SETTLEMENT_METER_KINDS = (Meter.Kind.AMI,)
+
+
+def validated_meter_premise_ids() -> QuerySet:
+    """Ids of premises with a validated revenue meter (``MeterStatus.validated``: ownership shown,
+    ``METER_VALIDATION_MIN_DAYS`` of history at ``METER_VALIDATION_MIN_COMPLETENESS`` clean, not offline), as a
+    subquery for ``pk__in``. The status is refreshed by ``meter_status_refresh`` (hourly beat, after new data)."""
+    return MeterStatus.objects.filter(validated=True, meter__kind__in=SETTLEMENT_METER_KINDS).values(
+        "meter__premise_id"
+    )
+
+
+def meter_validated_since(premise_ids: list[int]) -> dict[int, datetime | None]:
+    """Per premise with a validated revenue meter: since when (the earliest of its validated meters)."""
+    out: dict[int, datetime | None] = {}
+    rows = MeterStatus.objects.filter(
+        validated=True, meter__kind__in=SETTLEMENT_METER_KINDS, meter__premise_id__in=premise_ids
+    ).values_list("meter__premise_id", "validated_at")
+    for pid, at in rows:
+        if pid not in out or (at is not None and (out[pid] is None or at < out[pid])):
+            out[pid] = at
+    return out
+
+
+def premise_meter_validated(premise: Premise) -> bool:
+    return MeterStatus.objects.filter(
+        validated=True, meter__kind__in=SETTLEMENT_METER_KINDS, meter__premise=premise
+    ).exists()
+
+
+def premise_meter_validation_reasons(premise: Premise) -> list[str]:
+    """Why the premise has no validated revenue meter (empty when it has one), in words for its owner."""
+    meters = list(premise.meters.filter(kind__in=SETTLEMENT_METER_KINDS).order_by("meter_id"))
+    if not meters:
+        return [f"{premise.name}: no revenue (AMI) meter is registered, so its flexibility cannot be measured."]
+    statuses = {s.meter_id: s for s in MeterStatus.objects.filter(meter__in=meters)}
+    if any(s.validated for s in statuses.values()):
+        return []
+    out = []
+    for meter in meters:
+        status = statuses.get(meter.pk)
+        if status is None or status.checked_at is None:
+            out.append(f"{premise.name}: meter {meter.meter_id} is not validated yet (no quality check has run).")
+        else:
+            why = " ".join(status.reasons) or "quality check failed."
+            out.append(f"{premise.name}: meter {meter.meter_id} is not validated: {why}")
+    return out
+
+
 def accredited_capacity_kw(*, premise: Premise, start: datetime, end: datetime) -> Decimal | None:
     """The kW the market lets a premise sell over ``[start, end)``, or None if it has not been assessed.
 
     The single capacity gate the market calls: assessed capacity × reliability factor (from delivered vs
     committed on past events) × the activation app's derate for repeated non-compliance (0 while the
     resource is suspended), and never more than a current availability declaration covering the window.
+    A premise without a validated revenue meter (:func:`validated_meter_premise_ids`) has 0 kW to sell: what
+    it delivers could not be measured against enough clean history.
     """
     from activation.selectors import resource_derate, resource_suspended
 
     assessment = assessment_for_window(premise=premise, start=start, end=end)
     if assessment is None:
         return None
-    if resource_suspended(premise):
+    if resource_suspended(premise) or not premise_meter_validated(premise):
         return Decimal("0")
     kw = (assessment.capacity_kw * reliability_factor_for(premise=premise) * resource_derate(premise)).quantize(
         ACCREDITED_QUANT, rounding=ROUND_DOWN
@@ -166,6 +220,21 @@ def accredited_capacity_kw(*, premise: Premise, start: datetime, end: datetime) 
     if declaration is not None:
         kw = min(kw, declaration.available_kw)
     return kw
+
+
+def accredited_capacity_latest_kw(*, premise: Premise, now: datetime | None = None) -> Decimal:
+    """The accredited capacity of the premise's next assessed window (the earliest that has not ended; else its
+    latest): the number the compliance status sums into an aggregator's portfolio when no delivery window
+    is in question. 0 without an assessment."""
+    now = now or timezone.now()
+    qs = FlexibilityAssessment.objects.filter(premise=premise)
+    latest = (
+        qs.filter(window_end__gt=now).order_by("window_start", "-assessed_at").first()
+        or qs.order_by("-window_end", "-assessed_at").first()
+    )
+    if latest is None:
+        return Decimal("0")
+    return accredited_capacity_kw(premise=premise, start=latest.window_start, end=latest.window_end) or Decimal("0")
 
 
 def device_constraints_for(*, premise: Premise, typical_kw: float) -> list[DeviceConstraint]:
@@ -456,7 +525,7 @@ def meter_consumption(*, meter: Meter, start: datetime | None = None, end: datet
     if end is not None:
         qs = qs.filter(start__lt=end)
     readings = list(qs.order_by("start").values_list("start", "kwh"))
-    return analyse(readings, tz=meter.premise.timezone, interval_minutes=meter.interval_minutes)
+    return analyse(readings, tz=meter.timezone or meter.premise.timezone, interval_minutes=meter.interval_minutes)
 
 
 def reading_revisions(*, meter: Meter):

@@ -448,8 +448,10 @@ def availability_declare(
 
 
 def assessment_recompute_meter(*, meter_id: int, as_of: date | None = None, now: datetime | None = None) -> None:
-    """Recompute a meter's accuracy report and its premise's flexibility profile (after new data, nightly)."""
+    """Recompute a meter's validation status, accuracy report and its premise's flexibility profile (after new
+    data, nightly)."""
     meter = Meter.objects.select_related("premise").get(pk=meter_id)
+    meter_status_refresh(meter=meter, now=now)
     if as_of is None:
         latest = MeterReading.objects.filter(meter=meter).order_by("-start").values_list("start", flat=True).first()
         if latest is None:
@@ -480,7 +482,7 @@ def meter_status_refresh(*, meter: Meter, now: datetime | None = None):
 
     now = now or timezone.now()
     status, _ = MeterStatus.objects.select_for_update().get_or_create(meter=meter)
-    tz = meter.premise.timezone
+    tz = meter.timezone or meter.premise.timezone
     min_days = settings.METER_VALIDATION_MIN_DAYS
     last_day = now.astimezone(ZoneInfo(tz)).date() - timedelta(days=1)
     first_day = last_day - timedelta(days=min_days - 1)

@@ -23,3 +23,15 @@ def refresh_meter_statuses() -> int:
     from .services import meter_statuses_refresh
 
     return meter_statuses_refresh()
+
+
+@shared_task(ignore_result=True)
+def refresh_meter_status(meter_id: int) -> None:
+    """Re-assess one meter's validation after new data landed (enqueued on commit of an import)."""
+    from accounts.models import Meter
+
+    from .services import meter_status_refresh
+
+    meter = Meter.objects.select_related("premise").filter(pk=meter_id).first()
+    if meter is not None:
+        meter_status_refresh(meter=meter)

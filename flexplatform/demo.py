@@ -31,9 +31,11 @@ from accounts.selectors import consents_active, current_verification
 from activation.models import DREvent, EventVerification
 from activation.services import events_advance, events_verify_due
 from assessment.baselines.grid import local_day_bounds as day_bounds
-from assessment.models import MeterReading
+from assessment.ingest.services import readings_import
+from assessment.ingest.types import ParsedReading, ParseResult
+from assessment.models import ImportBatch, MeterReading, MeterStatus
 from assessment.selectors import accredited_capacity_kw
-from assessment.services import flexibility_assess, interval_starts, meter_readings_record
+from assessment.services import flexibility_assess, interval_starts, meter_readings_record, meter_status_refresh
 from assessment.synthetic import load_profile_kwh, response_kwh
 from market.models import Award, FlexibilityOffer, FlexibilityRequest
 from market.services import offer_submit, request_submit
@@ -376,22 +378,50 @@ def _meter_seed(meter: Meter) -> int:
 
 
 def history_load(*, world: World, until: date, days: int = HISTORY_DAYS) -> int:
-    """Meter data for the ``days`` local days before ``until`` (idempotent; only missing days are made)."""
+    """Meter data for the ``days`` local days before ``until`` (idempotent; only missing days are made), then
+    each meter's validation is refreshed (the market offers only premises with a validated meter)."""
     stored = 0
-    first_day = until - timedelta(days=days)
-    start, _ = local_day_bounds(first_day)
-    end, _ = local_day_bounds(until)
     for premise in world.premises:
-        meter = premise.meters.get()
-        have = set(
-            MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", flat=True)
-        )
-        starts = [s for s in interval_starts(start, end, meter.interval_minutes) if s not in have]
-        if not starts:
-            continue
-        values = load_profile_kwh(segment=premise.segment, seed=_meter_seed(meter), starts=starts, tz=TZ)
-        stored += meter_readings_record(meter=meter, readings=list(zip(starts, values, strict=True)))
+        stored += meter_history_load(meter=premise.meters.get(), until=until, days=days)
     return stored
+
+
+def meter_history_load(*, meter: Meter, until: date, days: int) -> int:
+    """``days`` local days of synthetic 15-minute history before ``until`` for one meter, imported the way a
+    utility's history export arrives (carrying the premise's utility account, which shows ownership), then the
+    meter's validation status refreshed. Returns how many readings were new."""
+    premise = meter.premise
+    start, _ = local_day_bounds(until - timedelta(days=days))
+    end, _ = local_day_bounds(until)
+    have = set(
+        MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", flat=True)
+    )
+    starts = [s for s in interval_starts(start, end, meter.interval_minutes) if s not in have]
+    new, stored = 0, {}
+    if not starts and not MeterStatus.objects.filter(meter=meter, ownership_verified_at__isnull=False).exists():
+        # A world loaded before imports showed ownership: re-send its last stored day (changes no reading).
+        starts = list(
+            MeterReading.objects.filter(meter=meter, start__lt=end)
+            .order_by("-start")
+            .values_list("start", flat=True)[: 24 * 60 // meter.interval_minutes]
+        )[::-1]
+        stored = dict(MeterReading.objects.filter(meter=meter, start__in=starts).values_list("start", "kwh"))
+    if starts:
+        values = load_profile_kwh(segment=premise.segment, seed=_meter_seed(meter), starts=starts, tz=TZ)
+        rows = [
+            ParsedReading(meter.meter_id, s, stored.get(s, Decimal(v).quantize(Decimal("0.0001"))), f"history {i + 1}")
+            for i, (s, v) in enumerate(zip(starts, values, strict=True))
+        ]
+        batch = readings_import(
+            user=None,
+            source=ImportBatch.Source.JSON,
+            parsed=ParseResult(rows=rows),
+            filename="utility-history-export",
+            account_number=premise.utility_account_number,
+        )
+        new = batch.rows_new
+    meter_status_refresh(meter=meter)
+    return new
 
 
 @dataclass

@@ -104,3 +104,99 @@ def test_consumer_signs_in_and_sees_premise_and_earnings(paid_consumer, live_ser
 
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+@pytest.fixture
+def newcomer(world):
+    """A signed-up user with a confirmed email and nothing else (before the browser's event loop starts)."""
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+
+    email = "newcomer@t.flex"
+    user = get_user_model().objects.create_user(username=email, email=email, password=demo.PASSWORD)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return {"email": email, "feeder": "feeder-e1a"}
+
+
+def _progress(page) -> tuple[int, dict[str, str]]:
+    percent = int(page.locator("[data-testid=progress]").inner_text().split()[0])
+    steps = page.locator("[data-testid=steps] li")
+    done = {steps.nth(i).get_attribute("data-step"): steps.nth(i).get_attribute("data-done") for i in range(6)}
+    return percent, done
+
+
+def test_onboarding_wizard_registers_a_meter_and_a_device_with_visible_progress(newcomer, live_server, chromium):
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+    failed: list[str] = []
+    errors: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(f"{live_server.url}/onboarding/")
+    page.fill("input[name=login]", newcomer["email"])
+    page.fill("input[name=password]", demo.PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_selector("[data-testid=step-account]")
+    assert _progress(page)[0] == 0
+    page.fill("input[name=name]", "Browser Home")
+    page.click("[data-testid=step-account] button[type=submit]")
+    page.wait_for_selector("[data-testid=step-premise]")
+    form = "[data-testid=step-premise]"
+    page.fill(f"{form} input[name=name]", "Browser site")
+    page.select_option(f"{form} select[name=segment]", "residential")
+    page.select_option(f"{form} select[name=grid_zone]", label=newcomer["feeder"])
+    page.fill(f"{form} input[name=address]", "9 Browser Way")
+    page.fill(f"{form} input[name=utility_account_number]", "UA-BROWSER")
+    page.fill(f"{form} input[name=utility_account_holder]", "Browser Home")
+    page.click(f"{form} button[type=submit]")
+
+    # Meter step: a bad timezone is refused and shown; then the meter is registered and the step ticks.
+    page.wait_for_selector("[data-testid=step-meter]")
+    percent, done = _progress(page)
+    assert percent == 33 and done["meter"] == "no" and done["premise"] == "yes"
+    form = "[data-testid=step-meter]"
+    page.select_option(f"{form} select[name=premise]", label="Browser site")
+    page.fill(f"{form} input[name=meter_id]", "BROWSER-M1")
+    page.select_option(f"{form} select[name=kind]", "ami")
+    page.select_option(f"{form} select[name=interval_minutes]", "15")
+    page.check(f"{form} input[name=has_export_channel]")
+    page.fill(f"{form} input[name=timezone]", "Nowhere/Atlantis")
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_selector(f"{form} .errorlist")
+    assert "Unknown timezone" in page.locator(form).inner_text()
+    assert _progress(page)[1]["meter"] == "no"
+    page.fill(f"{form} input[name=timezone]", "America/New_York")
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_selector("[data-testid=step-consent]")  # on to the next step not done
+    percent, done = _progress(page)
+    assert percent == 50 and done["meter"] == "yes"
+    page.click("text=Skip: I sell directly")
+
+    # Devices step: a battery; the capability assessment (kW counted and why) shows once it is added.
+    page.wait_for_selector("[data-testid=step-devices]")
+    form = "[data-testid=step-devices]"
+    page.select_option(f"{form} select[name=premise]", label="Browser site")
+    page.fill(f"{form} input[name=name]", "Garage battery")
+    page.select_option(f"{form} select[name=kind]", "battery")
+    page.select_option(f"{form} select[name=control_channel]", "vendor_api")
+    page.fill(f"{form} input[name=rated_kw]", "5")
+    page.fill(f"{form} input[name=max_kw]", "5")
+    page.fill(f"{form} input[name=capacity_kwh]", "10")
+    page.fill(f"{form} input[name=soc_min_percent]", "20")
+    page.fill(f"{form} input[name=soc_max_percent]", "100")
+    page.fill(f"{form} input[name=soc_percent]", "50")
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_selector("[data-testid=capability]")
+    assert page.locator("[data-testid=capability-kw]").text_content() == "3.000 kW"
+    assert "State of charge 50.00% with a 20.00% floor" in page.locator("[data-testid=capability]").inner_text()
+    assert "Garage battery" in page.locator("[data-testid=devices]").inner_text()
+    percent, done = _progress(page)
+    assert percent == 66 and done["devices"] == "yes" and done["consent"] == "no"
+    page.click("[data-testid=next]")
+    page.wait_for_selector("[data-testid=step-kyc]")
+    page.goto(f"{live_server.url}/onboarding/meter/")
+    meters = page.locator("[data-testid=meters]").inner_text()
+    assert "BROWSER-M1" in meters and "import + export" in meters and "America/New_York" in meters
+    assert "not validated yet" in page.locator("[data-testid=meter-state]").inner_text()
+    assert not [f for f in failed if not f.endswith("/favicon.ico")], failed  # a refused form is a 200, not an error
+    assert not errors, errors

@@ -50,7 +50,9 @@ class AvailabilityDeclareApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         org = acting_organisation(request.user, user_role(request.user))
-        premise = None if org is None else premises_offerable_by(org).filter(pk=v["premise"]).first()
+        premise = (
+            None if org is None else premises_offerable_by(org, meter_validated=False).filter(pk=v["premise"]).first()
+        )
         if premise is None:
             if Premise.objects.filter(pk=v["premise"]).exists():
                 raise NotPermitted("You may not declare for this premise.", fields={"premise": ["Not yours."]})

@@ -144,7 +144,7 @@ class MeterOutputSerializer(serializers.Serializer):
     kind = serializers.CharField()
     interval_minutes = serializers.IntegerField()
     has_export_channel = serializers.BooleanField()
-    timezone = serializers.CharField(source="premise.timezone")
+    timezone = serializers.CharField()
 
 
 class MeterRegisterInputSerializer(serializers.Serializer):
@@ -153,6 +153,7 @@ class MeterRegisterInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Meter.Kind.choices, default=Meter.Kind.AMI)
     interval_minutes = serializers.ChoiceField(choices=[5, 15, 30, 60], default=15)
     has_export_channel = serializers.BooleanField(default=False)
+    timezone = serializers.CharField(max_length=64, required=False, default="", help_text="Default: the premise's.")
 
 
 class MeterListApi(APIView):

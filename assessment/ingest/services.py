@@ -85,13 +85,14 @@ def _check_account(*, meters: dict[str, Meter], account_number: str, ref: str) -
 def _check_tz_offset(*, meters: dict[str, Meter], offset_seconds: int, at: datetime) -> list[RecordError]:
     errors = []
     for m in meters.values():
-        local = at.astimezone(ZoneInfo(m.premise.timezone))
+        tz = m.timezone or m.premise.timezone
+        local = at.astimezone(ZoneInfo(tz))
         standard = (local.utcoffset() or timedelta(0)) - (local.dst() or timedelta(0))
         if int(standard.total_seconds()) != offset_seconds:
             errors.append(
                 RecordError(
                     "LocalTimeParameters",
-                    f"tzOffset {offset_seconds} s is not the standard offset of {m.premise.timezone} "
+                    f"tzOffset {offset_seconds} s is not the standard offset of {tz} "
                     f"({int(standard.total_seconds())} s)",
                 )
             )
@@ -233,7 +234,16 @@ def _store(*, user, source, rows, meters, filename, account_number, skipped, now
     batch.save(update_fields=["rows_total", "rows_new", "rows_unchanged", "rows_revised"])
     if account_number:
         ownership_confirm(meters=list(meters.values()), batch=batch, now=now)
+    _refresh_statuses_on_commit([m.pk for m in meters.values()])
     return batch
+
+
+def _refresh_statuses_on_commit(meter_ids: list[int]) -> None:
+    """New data may validate a meter (or show it back online): re-assess it once the import is committed."""
+    from .. import tasks
+
+    for meter_id in sorted(meter_ids):
+        transaction.on_commit(lambda meter_id=meter_id: tasks.refresh_meter_status.delay(meter_id))
 
 
 def ownership_confirm(*, meters: Sequence[Meter], batch: ImportBatch, now: datetime) -> None:

@@ -110,6 +110,7 @@ def _load(world, days, *, until, account="ACCT-ALICE-1", drop_every=0):
     readings_import(user=None, source="json", parsed=ParseResult(rows=rows), account_number=account)
 
 
+@override_settings(METER_VALIDATION_MIN_DAYS=30)  # the production default (tests run with 14)
 def test_meter_validated_after_enough_clean_history(meter_world):
     today = date(2026, 3, 20)  # the window includes the spring-forward day
     now = datetime(2026, 3, 20, 4, 30, tzinfo=UTC)  # 00:30 local: the last reading ended 45 minutes ago

@@ -9,7 +9,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import GridZone, Organisation, Premise
-from accounts.selectors import organisation_trading_status, premises_offerable_by, zone_with_descendant_ids
+from accounts.selectors import (
+    organisation_trading_status,
+    premise_offer_refusals,
+    premises_offerable_by,
+    zone_with_descendant_ids,
+)
 from assessment.selectors import accredited_capacity_kw
 from flexplatform.errors import ApplicationError, NotPermitted
 
@@ -56,7 +61,11 @@ def offer_submit(
     if not status.allowed:
         raise NotPermitted("This participant may not trade: " + " ".join(status.reasons), code="trading_suspended")
     if not premises_offerable_by(seller).filter(pk=premise.pk).exists():
-        raise NotPermitted("This seller may not offer this premise.", fields={"premise": ["Not yours to offer."]})
+        reasons = premise_offer_refusals(seller, [premise]).get(premise.pk, [])
+        raise NotPermitted(
+            " ".join(["This seller may not offer this premise:", *reasons]),
+            fields={"premise": ["Not yours to offer.", *reasons]},
+        )
     if premise.grid_zone_id not in zone_with_descendant_ids([zone]):
         raise ApplicationError(
             f"Premise is in zone {premise.grid_zone.code}, not in {zone.code} or below it.",

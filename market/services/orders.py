@@ -26,7 +26,13 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import GridZone, Organisation, Premise
-from accounts.selectors import organisation_trading_status, premises_offerable_by, zone_with_descendant_ids
+from accounts.selectors import (
+    organisation_trading_status,
+    premise_offer_refusals,
+    premises_offerable_by,
+    wholesale_aggregation_refusal,
+    zone_with_descendant_ids,
+)
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from ..engine import book as engine_book
@@ -96,10 +102,18 @@ def _check_seller(
         raise ApplicationError("A premise appears twice.", fields={"members": ["Each premise once."]})
     offerable = set(premises_offerable_by(organisation).filter(pk__in=ids).values_list("pk", flat=True))
     if set(ids) - offerable:
+        refusals = premise_offer_refusals(organisation, [p for p, _ in members if p.pk not in offerable])
+        reasons = [r for rs in refusals.values() for r in rs]
         raise NotPermitted(
-            "This seller may not offer these premises.",
-            fields={"members": [f"Not yours to offer: {sorted(set(ids) - offerable)}."]},
+            "This seller may not offer these premises: " + " ".join(reasons),
+            fields={"members": [f"Not yours to offer: {sorted(set(ids) - offerable)}.", *reasons]},
         )
+    if not spec.locational_only:  # wholesale: FERC Order 2222 minimum aggregation size in the ISO
+        too_small = wholesale_aggregation_refusal(organisation=organisation, zone=zone, start=start, end=end, first=ids)
+        if too_small:
+            raise ApplicationError(
+                f"{spec.label}: {too_small}", code="below_minimum_aggregation", fields={"members": [too_small]}
+            )
     inside = zone_with_descendant_ids([zone])
     outside = [p.pk for p, _ in members if p.grid_zone_id not in inside]
     if outside:
