@@ -33,7 +33,15 @@ class VerificationIntervalInline(admin.TabularInline):
 
 @admin.register(EventVerification)
 class EventVerificationAdmin(admin.ModelAdmin):
-    list_display = ["event", "baseline_kwh", "actual_kwh", "delivered_kwh", "committed_kwh", "verified_at"]
+    list_display = [
+        "event",
+        "baseline_kwh",
+        "actual_kwh",
+        "delivered_kwh",
+        "committed_kwh",
+        "actual_source",
+        "verified_at",
+    ]
     search_fields = ["event__premise__name"]
     raw_id_fields = ["event", "baseline"]
     inlines = [VerificationIntervalInline]

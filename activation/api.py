@@ -1,4 +1,8 @@
-"""Activation API: demand-response events and their verified delivery."""
+"""Activation API: demand-response events and their verified delivery.
+
+Every POST that creates something takes an ``Idempotency-Key`` header (``flexplatform.api.idempotent_post``):
+the same key and body return the first response without creating anything again; the same key with another
+body is refused (409)."""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import GridZone, Membership
-from accounts.selectors import operator_zone_ids, premises_visible_to
-from flexplatform.api import HasRole, acting_organisation
+from accounts.selectors import operator_zone_ids, premises_visible_to, user_organisations
+from flexplatform.api import HasRole, acting_organisation, idempotent_post
 from flexplatform.errors import NotFound, NotPermitted
 from market.api import AwareDateTimeField
 
@@ -27,6 +31,8 @@ class VerificationSerializer(serializers.Serializer):
     delivered_kwh = serializers.DecimalField(max_digits=14, decimal_places=4)
     committed_kwh = serializers.DecimalField(max_digits=14, decimal_places=4)
     verified_at = serializers.DateTimeField()
+    actual_source = serializers.CharField(help_text="meter, ven_report (OpenADR 3 report) or mixed")
+    baseline_source = serializers.CharField(help_text="meter (assessment baseline) or ven_report")
 
 
 class EventOutputSerializer(serializers.Serializer):
@@ -94,21 +100,24 @@ class EventCreateApi(EventListApi):
 
     @extend_schema(request=InputSerializer, responses={201: EventOutputSerializer})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        premise = premises_visible_to(request.user).filter(pk=v["premise"]).first()
-        if premise is None:
-            raise serializers.ValidationError({"premise": ["Unknown premise or outside your service area."]})
-        event = services.event_create(
-            program=_program(v["program"]),
-            premise=premise,
-            target_kw=v["target_kw"],
-            start=v["start"],
-            end=v["end"],
-            created_by=request.user,
-        )
-        return Response(EventOutputSerializer(event).data, status=status.HTTP_201_CREATED)
+        def handler():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = data.validated_data
+            premise = premises_visible_to(request.user).filter(pk=v["premise"]).first()
+            if premise is None:
+                raise serializers.ValidationError({"premise": ["Unknown premise or outside your service area."]})
+            event = services.event_create(
+                program=_program(v["program"]),
+                premise=premise,
+                target_kw=v["target_kw"],
+                start=v["start"],
+                end=v["end"],
+                created_by=request.user,
+            )
+            return Response(EventOutputSerializer(event).data, status=status.HTTP_201_CREATED)
+
+        return idempotent_post(request, "activation_event", handler)
 
 
 def _event_for(user, pk: int) -> DREvent:
@@ -141,11 +150,14 @@ class EventOptOutApi(APIView):
 
     @extend_schema(request=None, responses={201: dict})
     def post(self, request, pk: int):
-        opt = services.event_opt_out(event_id=_event_for(request.user, pk).pk, user=request.user)
-        return Response(
-            {"event": opt.event_id, "phase": opt.phase, "consequence": opt.consequence, "at": opt.at.isoformat()},
-            status=status.HTTP_201_CREATED,
-        )
+        def handler():
+            opt = services.event_opt_out(event_id=_event_for(request.user, pk).pk, user=request.user)
+            return Response(
+                {"event": opt.event_id, "phase": opt.phase, "consequence": opt.consequence, "at": opt.at.isoformat()},
+                status=status.HTTP_201_CREATED,
+            )
+
+        return idempotent_post(request, f"activation_opt_out:{pk}", handler)
 
 
 class EventMonitorApi(APIView):
@@ -174,17 +186,20 @@ class EmergencyEventApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: EventOutputSerializer(many=True)})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        events = services.emergency_event_create(
-            program=_program(v["program"]),
-            zone=_operator_zone(request.user, v["zone"]),
-            start=v["start"],
-            end=v["end"],
-            user=request.user,
-        )
-        return Response(EventOutputSerializer(events, many=True).data, status=status.HTTP_201_CREATED)
+        def handler():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = data.validated_data
+            events = services.emergency_event_create(
+                program=_program(v["program"]),
+                zone=_operator_zone(request.user, v["zone"]),
+                start=v["start"],
+                end=v["end"],
+                user=request.user,
+            )
+            return Response(EventOutputSerializer(events, many=True).data, status=status.HTTP_201_CREATED)
+
+        return idempotent_post(request, "activation_emergency_event", handler)
 
 
 class CascadeOutputSerializer(serializers.Serializer):
@@ -235,18 +250,21 @@ class CascadeApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: CascadeOutputSerializer})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        cascade = services.cascade_start(
-            program=_program(v["program"]),
-            zone=_operator_zone(request.user, v["zone"]),
-            target_kw=v["target_kw"],
-            start=v["start"],
-            end=v["end"],
-            user=request.user,
-        )
-        return Response(CascadeOutputSerializer(cascade).data, status=status.HTTP_201_CREATED)
+        def handler():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = data.validated_data
+            cascade = services.cascade_start(
+                program=_program(v["program"]),
+                zone=_operator_zone(request.user, v["zone"]),
+                target_kw=v["target_kw"],
+                start=v["start"],
+                end=v["end"],
+                user=request.user,
+            )
+            return Response(CascadeOutputSerializer(cascade).data, status=status.HTTP_201_CREATED)
+
+        return idempotent_post(request, "activation_cascade", handler)
 
 
 class GridSignalApi(APIView):
@@ -263,24 +281,27 @@ class GridSignalApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: dict})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        signal, fired = services.grid_signal_post(
-            operator=acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
-            zone=_operator_zone(request.user, v["zone"]),
-            kind=v["kind"],
-            at=v["at"],
-            value=v["value"],
-            user=request.user,
-        )
-        return Response(
-            {
-                "signal": signal.pk,
-                "fired": [{"rule": f.rule_id, "cascade": f.cascade_id, "detail": f.detail} for f in fired],
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        def handler():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = data.validated_data
+            signal, fired = services.grid_signal_post(
+                operator=acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
+                zone=_operator_zone(request.user, v["zone"]),
+                kind=v["kind"],
+                at=v["at"],
+                value=v["value"],
+                user=request.user,
+            )
+            return Response(
+                {
+                    "signal": signal.pk,
+                    "fired": [{"rule": f.rule_id, "cascade": f.cascade_id, "detail": f.detail} for f in fired],
+                },
+                status=status.HTTP_201_CREATED,
+            )
+
+        return idempotent_post(request, "activation_grid_signal", handler)
 
 
 class EmergencyStopApi(APIView):
@@ -312,10 +333,13 @@ class EmergencyStopApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: dict})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        stop = services.emergency_stop_engage(user=request.user, reason=data.validated_data["reason"])
-        return Response(self._row(stop), status=status.HTTP_201_CREATED)
+        def handler():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            stop = services.emergency_stop_engage(user=request.user, reason=data.validated_data["reason"])
+            return Response(self._row(stop), status=status.HTTP_201_CREATED)
+
+        return idempotent_post(request, "activation_emergency_stop", handler)
 
     @extend_schema(responses=dict)
     def delete(self, request):
@@ -388,6 +412,123 @@ class ReservationCallApi(APIView):
         return idempotent_post(request, f"reservation-call:{pk}", handler)
 
 
+class TriggerRuleApi(APIView):
+    """Operators list and create trigger rules on their grid-signal feed (zones in their service area)."""
+
+    permission_classes = [HasRole]
+    allowed_roles = (Membership.Role.GRID_OPERATOR,)
+
+    class InputSerializer(serializers.Serializer):
+        zone = serializers.SlugRelatedField(slug_field="code", queryset=GridZone.objects.all())
+        program = serializers.CharField()
+        kind = serializers.ChoiceField(choices=GridSignal.Kind.choices)
+        threshold = serializers.DecimalField(max_digits=14, decimal_places=4)
+        target_kw = serializers.DecimalField(max_digits=12, decimal_places=3)
+        duration_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, default=60)
+        lead_minutes = serializers.IntegerField(min_value=0, max_value=24 * 60, default=0)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        zone = serializers.CharField(source="zone.code")
+        program = serializers.CharField(source="program.code")
+        kind = serializers.CharField()
+        threshold = serializers.DecimalField(max_digits=14, decimal_places=4)
+        target_kw = serializers.DecimalField(max_digits=12, decimal_places=3)
+        duration_minutes = serializers.IntegerField()
+        lead_minutes = serializers.IntegerField()
+        active = serializers.BooleanField()
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request):
+        from .models import TriggerRule
+
+        orgs = user_organisations(request.user, role=Membership.Role.GRID_OPERATOR)
+        qs = TriggerRule.objects.filter(operator__in=orgs).select_related("zone", "program").order_by("id")
+        return Response(self.OutputSerializer(qs, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request):
+        from .rules_services import trigger_rule_create
+
+        def handler():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            v = data.validated_data
+            rule = trigger_rule_create(
+                operator=acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
+                zone=_operator_zone(request.user, v["zone"]),
+                program=_program(v["program"]),
+                kind=v["kind"],
+                threshold=v["threshold"],
+                target_kw=v["target_kw"],
+                duration_minutes=v["duration_minutes"],
+                lead_minutes=v["lead_minutes"],
+            )
+            return Response(self.OutputSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+        return idempotent_post(request, "activation_trigger_rule", handler)
+
+
+class WebhookEndpointApi(APIView):
+    """Aggregators list and register the endpoints that receive their signed event webhooks."""
+
+    permission_classes = [HasRole]
+    allowed_roles = (Membership.Role.AGGREGATOR,)
+
+    class InputSerializer(serializers.Serializer):
+        url = serializers.URLField(max_length=500)
+        secret = serializers.CharField(min_length=16, max_length=128, write_only=True)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        url = serializers.URLField()
+        active = serializers.BooleanField()
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request):
+        from .models import WebhookEndpoint
+
+        orgs = user_organisations(request.user, role=Membership.Role.AGGREGATOR)
+        qs = WebhookEndpoint.objects.filter(organisation__in=orgs).order_by("id")
+        return Response(self.OutputSerializer(qs, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request):
+        def handler():
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            endpoint = services.webhook_endpoint_create(
+                organisation=acting_organisation(request.user, Membership.Role.AGGREGATOR),
+                url=data.validated_data["url"],
+                secret=data.validated_data["secret"],
+            )
+            return Response(self.OutputSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+        return idempotent_post(request, "activation_webhook_endpoint", handler)
+
+
+class VenClientApi(APIView):
+    """Aggregators (and operators) issue OpenADR 3 VEN client credentials; the VEN then gets tokens from
+    ``/openadr3/3.0.1/auth/token`` and registers itself with ``POST /vens``. The secret is shown once (so this
+    POST takes no ``Idempotency-Key``: a replay would have to store the secret)."""
+
+    permission_classes = [HasRole]
+    allowed_roles = (Membership.Role.AGGREGATOR, Membership.Role.GRID_OPERATOR)
+
+    @extend_schema(request=None, responses={201: dict})
+    def post(self, request):
+        from accounts.selectors import user_role
+
+        from .openadr_services import ven_client_create
+
+        client, secret = ven_client_create(organisation=acting_organisation(request.user, user_role(request.user)))
+        return Response(
+            {"client_id": client.client_id, "client_secret": secret, "token_url": "/openadr3/3.0.1/auth/token"},
+            status=status.HTTP_201_CREATED,
+        )
+
+
 urlpatterns = [
     path("reservations/", ReservationListApi.as_view(), name="reservations"),
     path("reservations/<int:pk>/call/", ReservationCallApi.as_view(), name="reservation-call"),
@@ -399,4 +540,7 @@ urlpatterns = [
     path("cascades/", CascadeApi.as_view(), name="cascades"),
     path("grid-signals/", GridSignalApi.as_view(), name="grid-signals"),
     path("emergency-stop/", EmergencyStopApi.as_view(), name="emergency-stop"),
+    path("trigger-rules/", TriggerRuleApi.as_view(), name="trigger-rules"),
+    path("webhook-endpoints/", WebhookEndpointApi.as_view(), name="webhook-endpoints"),
+    path("ven-clients/", VenClientApi.as_view(), name="ven-clients"),
 ]

@@ -54,6 +54,9 @@ class DREvent(models.Model):
     buyer = models.ForeignKey(
         "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="bought_events"
     )
+    revised_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last change of target or window after creation (OpenADR 3 PUT)."
+    )
 
     class Meta:
         ordering = ["start", "id"]
@@ -146,11 +149,28 @@ class DispatchSignal(models.Model):
         return f"Signal {self.pk} for event {self.event_id}"
 
 
+class DataSource(models.TextChoices):
+    """Where a verification's measured actual (or baseline) came from."""
+
+    METER = "meter", "Meter data"
+    VEN_REPORT = "ven_report", "VEN report (OpenADR 3)"
+    MIXED = "mixed", "Meter data, VEN report where meter data is missing"
+
+
 class EventVerification(models.Model):
-    """Measured delivery of an event: delivered = baseline - actual, per interval (no negative credit)."""
+    """Measured delivery of an event: delivered = baseline - actual, per interval (no negative credit).
+
+    The actual comes from meter data; an interval without meter data (or a resource without a meter) uses the
+    usage its VEN reported over OpenADR 3 (``actual_source`` says which). Without a meter the baseline is the
+    VEN's reported BASELINE (``baseline`` is then empty and ``baseline_source`` is ``ven_report``).
+    """
 
     event = models.OneToOneField(DREvent, on_delete=models.PROTECT, related_name="verification")
-    baseline = models.ForeignKey("assessment.Baseline", on_delete=models.PROTECT, related_name="+")
+    baseline = models.ForeignKey(
+        "assessment.Baseline", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actual_source = models.CharField(max_length=16, choices=DataSource.choices, default=DataSource.METER)
+    baseline_source = models.CharField(max_length=16, choices=DataSource.choices, default=DataSource.METER)
     baseline_kwh = models.DecimalField(max_digits=14, decimal_places=4)
     actual_kwh = models.DecimalField(max_digits=14, decimal_places=4)
     delivered_kwh = models.DecimalField(max_digits=14, decimal_places=4)
@@ -171,6 +191,7 @@ class VerificationInterval(models.Model):
     baseline_kwh = models.DecimalField(max_digits=12, decimal_places=4)
     actual_kwh = models.DecimalField(max_digits=12, decimal_places=4)
     delivered_kwh = models.DecimalField(max_digits=12, decimal_places=4)
+    actual_source = models.CharField(max_length=16, choices=DataSource.choices, default=DataSource.METER)
 
     class Meta:
         ordering = ["start"]
@@ -451,7 +472,14 @@ class OutboxMessage(models.Model):
         FAILED = "failed", "Failed (gave up)"
         CANCELLED = "cancelled", "Cancelled"
 
-    event = models.ForeignKey(DREvent, on_delete=models.PROTECT, related_name="outbox")
+    event = models.ForeignKey(
+        DREvent,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="outbox",
+        help_text="Empty for OpenADR 3 notifications about objects other than events.",
+    )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     destination = models.CharField(max_length=500, help_text="Device id (MQTT) or endpoint id (webhook).")
     message_id = models.UUIDField(unique=True)
@@ -536,12 +564,31 @@ class Penalty(models.Model):
         return f"Penalty {self.amount} for event {self.event_id} ({self.reason})"
 
 
-class Ven(models.Model):
-    """An OpenADR 3 VEN registered with the VTN; it authenticates with a bearer token (stored hashed)."""
+class VenClient(models.Model):
+    """OAuth 2 client credentials of a VEN (the secret stored as sha256), issued out of band to an organisation.
 
-    ven_name = models.CharField(max_length=128, unique=True)
+    The client gets bearer tokens from ``/auth/token`` and registers its own ``ven`` object (``POST /vens``):
+    one VEN per client.
+    """
+
     client_id = models.CharField(max_length=128, unique=True)
     secret_hash = models.CharField(max_length=64)
+    organisation = models.ForeignKey(
+        "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="ven_clients"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.client_id
+
+
+class Ven(models.Model):
+    """An OpenADR 3 VEN registered with the VTN, by its client (self-registration) or by the business logic."""
+
+    ven_name = models.CharField(max_length=128, unique=True)
+    client = models.OneToOneField(
+        VenClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="ven", help_text="Its credentials."
+    )
     organisation = models.ForeignKey(
         "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="vens"
     )
@@ -555,14 +602,14 @@ class Ven(models.Model):
 
 
 class VenToken(models.Model):
-    """A bearer access token issued by ``/auth/token`` to a VEN (sha256 of the token stored)."""
+    """A bearer access token issued by ``/auth/token`` to a VEN client (sha256 of the token stored)."""
 
-    ven = models.ForeignKey(Ven, on_delete=models.CASCADE, related_name="tokens")
+    client = models.ForeignKey(VenClient, on_delete=models.CASCADE, related_name="tokens")
     token_hash = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField()
 
     def __str__(self) -> str:
-        return f"Token of {self.ven_id}"
+        return f"Token of {self.client_id}"
 
 
 class VenResource(models.Model):

@@ -6,10 +6,14 @@ Follows the OpenADR 3.0.1 OpenAPI definition (OpenADR Alliance, ``openadr3.yaml`
 ``targetType``/``targetValues``; errors as ``problem``; ``POST /auth/token`` client-credentials grant; bearer
 tokens. Mounted at ``/openadr3/3.0.1/``.
 
-Who sees what: a VEN (bearer token from ``/auth/token``) reads every program, the events targeting the
-resources it registered (resource attribute ``PREMISE_ID``), and its own reports and subscriptions. A grid
-operator or admin (the spec's business logic, "BL", with the platform's API token) reads everything visible to
-them and may create programs and events.
+Who may do what (the spec's scopes): a VEN client (bearer token from ``/auth/token``) registers its own ``ven``
+(``POST /vens``; the same venName again is a 409), then reads every program, the events targeting the resources
+it registered (resource attribute ``PREMISE_ID``), and writes its own VEN object, resources, reports and
+subscriptions; another VEN's objects are not found (404) for it. A grid operator or admin (the spec's business
+logic, "BL", with the platform's API token) reads everything visible to them, writes programs and events, manages
+VENs and their resources, and writes subscriptions; only VENs write reports (403 otherwise). Every create,
+update and delete notifies the matching subscriptions through the outbox (``activation.openadr_services``).
+``DELETE /events/{id}`` cancels the event: the VTN no longer lists it.
 
 Event payloads: ``DISPATCH_SETPOINT_RELATIVE`` (kW, negative = reduce load below baseline) and ``SIMPLE``
 (level 1 normal, 3 emergency). Event targets: ``RESOURCE_NAME`` (``premise-<id>``) and ``GROUP`` (grid zone
@@ -17,8 +21,6 @@ code).
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from django.db.models import QuerySet
 from django.urls import path
@@ -33,165 +35,33 @@ from accounts.models import Membership, Premise
 from accounts.selectors import user_role
 from flexplatform.errors import ApplicationError
 
-from . import services
-from .models import DREvent, OadrReport, OadrSubscription, Program, Ven, VenResource
+from . import openadr_services as oadr
+from .models import DREvent, OadrReport, OadrSubscription, Program, Ven, VenClient, VenResource
+from .openadr_objects import (
+    event_object,
+    program_object,
+    report_object,
+    resource_object,
+    subscription_object,
+    ven_object,
+)
 from .selectors import events_visible_to
 
 MAX_LIMIT = 50
-
-
-def _iso_duration(seconds: int) -> str:
-    h, rem = divmod(int(seconds), 3600)
-    m, s = divmod(rem, 60)
-    out = "PT" + (f"{h}H" if h else "") + (f"{m}M" if m else "") + (f"{s}S" if s or not (h or m) else "")
-    return out
-
-
-def _dt(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def _base(obj, object_type: str) -> dict:
-    """The fields every OpenADR 3 object carries: id, creation and modification times, object type."""
-    return {
-        "id": str(obj.pk),
-        "createdDateTime": _dt(obj.created_at),
-        "modificationDateTime": _dt(obj.modified_at),
-        "objectType": object_type,
-    }
-
-
-def program_object(p: Program) -> dict:
-    return {
-        **_base(p, "PROGRAM"),
-        "programName": p.code,
-        "programLongName": p.name,
-        "programType": p.kind.upper(),
-        "retailerName": None,
-        "retailerLongName": None,
-        "country": None,
-        "principalSubdivision": None,
-        "bindingEvents": True,
-        "localPrice": False,
-        "payloadDescriptors": [
-            {
-                "objectType": "EVENT_PAYLOAD_DESCRIPTOR",
-                "payloadType": "DISPATCH_SETPOINT_RELATIVE",
-                "units": "KW",
-                "currency": None,
-            },
-            {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "SIMPLE", "units": None, "currency": None},
-        ],
-        "programDescriptions": None,
-        "targets": None,
-    }
-
-
-def event_object(e: DREvent) -> dict:
-    level = 3 if e.source == DREvent.Source.EMERGENCY else 1
-    return {
-        "id": str(e.pk),
-        "createdDateTime": _dt(e.created_at),
-        "modificationDateTime": _dt(
-            e.cancelled_at or e.completed_at or e.activated_at or e.notified_at or e.created_at
-        ),
-        "objectType": "EVENT",
-        "programID": str(e.program_id),
-        "eventName": f"flex-event-{e.pk}",
-        "priority": 0 if level == 3 else 1,
-        "targets": [
-            {"type": "RESOURCE_NAME", "values": [f"premise-{e.premise_id}"]},
-            {"type": "GROUP", "values": [e.zone.code]},
-        ],
-        "reportDescriptors": [
-            {
-                "payloadType": "USAGE",
-                "readingType": "DIRECT_READ",
-                "units": "KWH",
-                "targets": None,
-                "aggregate": False,
-                "startInterval": -1,
-                "numIntervals": -1,
-                "historical": True,
-                "frequency": -1,
-                "repeat": 1,
-            }
-        ],
-        "payloadDescriptors": [
-            {
-                "objectType": "EVENT_PAYLOAD_DESCRIPTOR",
-                "payloadType": "DISPATCH_SETPOINT_RELATIVE",
-                "units": "KW",
-                "currency": None,
-            },
-            {"objectType": "EVENT_PAYLOAD_DESCRIPTOR", "payloadType": "SIMPLE", "units": None, "currency": None},
-        ],
-        "intervalPeriod": {"start": _dt(e.start), "duration": _iso_duration((e.end - e.start).total_seconds())},
-        "intervals": []
-        if e.status == DREvent.Status.CANCELLED
-        else [
-            {
-                "id": 0,
-                "payloads": [
-                    {"type": "DISPATCH_SETPOINT_RELATIVE", "values": [-float(e.target_kw)]},
-                    {"type": "SIMPLE", "values": [level]},
-                ],
-            }
-        ],
-    }
-
-
-def report_object(r: OadrReport) -> dict:
-    return {
-        **_base(r, "REPORT"),
-        "programID": str(r.program_id),
-        "eventID": str(r.event_id),
-        "clientName": r.client_name,
-        "reportName": r.report_name,
-        "payloadDescriptors": r.payload_descriptors,
-        "resources": r.resources,
-    }
-
-
-def subscription_object(s: OadrSubscription) -> dict:
-    return {
-        **_base(s, "SUBSCRIPTION"),
-        "clientName": s.client_name,
-        "programID": str(s.program_id),
-        "objectOperations": s.object_operations,
-        "targets": s.targets,
-    }
-
-
-def resource_object(r: VenResource) -> dict:
-    return {
-        **_base(r, "RESOURCE"),
-        "resourceName": r.resource_name,
-        "venID": str(r.ven_id),
-        "attributes": r.attributes,
-        "targets": r.targets,
-    }
-
-
-def ven_object(v: Ven) -> dict:
-    return {
-        **_base(v, "VEN"),
-        "venName": v.ven_name,
-        "attributes": v.attributes,
-        "targets": v.targets,
-        "resources": [resource_object(r) for r in v.resources.all()],
-    }
 
 
 # --- auth -----------------------------------------------------------------------------------------------------
 
 
 class VenPrincipal:
+    """A VEN client authenticated by its bearer token; ``ven`` is None until it has registered its VEN."""
+
     is_authenticated = True
     is_superuser = False
 
-    def __init__(self, ven: Ven):
-        self.ven = ven
+    def __init__(self, client: VenClient):
+        self.client = client
+        self.ven = Ven.objects.filter(client=client).first()
 
 
 class VenBearerAuthentication(BaseAuthentication):
@@ -199,10 +69,10 @@ class VenBearerAuthentication(BaseAuthentication):
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        ven = services.ven_for_token(header[7:].strip())
-        if ven is None:
+        client = oadr.ven_client_for_token(header[7:].strip())
+        if client is None:
             raise AuthenticationFailed("Invalid or expired bearer token.")
-        return VenPrincipal(ven), None
+        return VenPrincipal(client), None
 
     def authenticate_header(self, request):
         return "Bearer"
@@ -234,12 +104,19 @@ class OadrView(APIView):
     schema = None
 
     def handle_exception(self, exc):
+        """Every error as the spec's ``problem`` (type, title, status, detail)."""
+        from http import HTTPStatus
+
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        if isinstance(exc, DjangoValidationError):
+            exc = Problem(400, "Bad Request", "; ".join(exc.messages))
         if isinstance(exc, NotAuthenticated | AuthenticationFailed):
             code, title = 401, "Unauthorized"
         elif isinstance(exc, ApplicationError):
-            code, title = exc.status_code, exc.code
+            code, title = exc.status_code, HTTPStatus(exc.status_code).phrase
         elif isinstance(exc, APIException):
-            code, title = exc.status_code, getattr(exc, "title", exc.default_code)
+            code, title = exc.status_code, getattr(exc, "title", None) or HTTPStatus(exc.status_code).phrase
         else:
             return super().handle_exception(exc)
         detail = exc.detail if isinstance(exc, ApplicationError) else str(exc.detail)
@@ -278,6 +155,13 @@ class OadrView(APIView):
         if not _is_bl(request.user):
             raise Problem(403, "Forbidden", "Only the business logic (grid operator or admin) may do this.")
 
+    def require_ven(self, request) -> Ven:
+        if not isinstance(request.user, VenPrincipal):
+            raise Problem(403, "Forbidden", "Only VENs may do this.")
+        if request.user.ven is None:
+            raise Problem(403, "Forbidden", "Register this client's VEN first (POST /vens).")
+        return request.user.ven
+
     def body(self, request, required: list[str]) -> dict:
         data = request.data if isinstance(request.data, dict) else None
         if data is None:
@@ -285,20 +169,35 @@ class OadrView(APIView):
         missing = [k for k in required if data.get(k) in (None, "", [])]
         if missing:
             raise Problem(400, "Bad Request", f"Missing: {', '.join(missing)}.")
+        for key in ("attributes", "targets"):
+            value = data.get(key)
+            if value is not None and not (
+                isinstance(value, list) and all(isinstance(v, dict) and isinstance(v.get("type"), str) for v in value)
+            ):
+                raise Problem(400, "Bad Request", f"{key}: a list of valuesMap objects {{type, values}}.")
+        for key in ("venName", "resourceName", "programName", "clientName"):
+            if key in data and not (isinstance(data[key], str) and 1 <= len(data[key]) <= 128):
+                raise Problem(400, "Bad Request", f"{key}: a string of 1 to 128 characters.")
         return data
 
 
+def _is_ven(request) -> bool:
+    return isinstance(request.user, VenPrincipal)
+
+
 def _ven(request) -> Ven | None:
-    return request.user.ven if isinstance(request.user, VenPrincipal) else None
+    return request.user.ven if _is_ven(request) else None
 
 
 def _events_for(request) -> QuerySet[DREvent]:
-    ven = _ven(request)
-    qs = DREvent.objects.select_related("zone").filter(program__isnull=False)
-    if ven is not None:
+    """Events the caller may read: a VEN those targeting its resources; cancelled (deleted) events are gone."""
+    qs = DREvent.objects.select_related("zone").filter(program__isnull=False).exclude(status=DREvent.Status.CANCELLED)
+    if _is_ven(request):
+        ven = _ven(request)
         premises = VenResource.objects.filter(ven=ven, premise__isnull=False).values_list("premise_id", flat=True)
-        return qs.filter(premise_id__in=premises).order_by("start", "id")
-    return events_visible_to(request.user).filter(program__isnull=False).order_by("start", "id")
+        return qs.filter(premise_id__in=premises).order_by("start", "id") if ven else qs.none()
+    visible = events_visible_to(request.user).values("pk")
+    return qs.filter(pk__in=visible).order_by("start", "id")
 
 
 def _get(qs, pk):
@@ -315,8 +214,8 @@ class ProgramsApi(OadrView):
     def post(self, request):
         self.require_bl(request)
         data = self.body(request, ["programName"])
-        program = services.program_create(
-            code=data["programName"][:64], name=data.get("programLongName") or data["programName"]
+        program = oadr.oadr_program_save(
+            program=None, program_name=data["programName"], long_name=data.get("programLongName")
         )
         return Response(program_object(program), status=status.HTTP_201_CREATED)
 
@@ -324,6 +223,44 @@ class ProgramsApi(OadrView):
 class ProgramApi(OadrView):
     def get(self, request, pk):
         return Response(program_object(_get(Program.objects.all(), pk)))
+
+    def put(self, request, pk):
+        self.require_bl(request)
+        program = _get(Program.objects.all(), pk)
+        data = self.body(request, ["programName"])
+        program = oadr.oadr_program_save(
+            program=program, program_name=data["programName"], long_name=data.get("programLongName")
+        )
+        return Response(program_object(program))
+
+    def delete(self, request, pk):
+        self.require_bl(request)
+        return Response(oadr.oadr_program_delete(program=_get(Program.objects.all(), pk)))
+
+
+def _event_fields(data: dict):
+    """Window, target kW and premise of an OpenADR 3 event body (one DISPATCH_SETPOINT_RELATIVE interval, a
+    RESOURCE_NAME target ``premise-<id>``)."""
+    from decimal import Decimal
+
+    from .openadr_reports import parse_datetime, parse_duration
+
+    try:
+        start = parse_datetime(data["intervalPeriod"]["start"])
+        duration = parse_duration(data["intervalPeriod"]["duration"])
+        kw = next(
+            abs(v)
+            for i in data["intervals"]
+            for p in i["payloads"]
+            if p["type"] == "DISPATCH_SETPOINT_RELATIVE"
+            for v in p["values"]
+        )
+        name = next(v for t in data["targets"] if t["type"] == "RESOURCE_NAME" for v in t["values"])
+        premise = Premise.objects.get(pk=int(str(name).removeprefix("premise-")))
+        target_kw = Decimal(str(kw))
+    except (KeyError, TypeError, ValueError, ArithmeticError, StopIteration, Premise.DoesNotExist) as exc:
+        raise Problem(400, "Bad Request", f"Unusable event: {exc!r}") from None
+    return start, start + duration, target_kw, premise
 
 
 class EventsApi(OadrView):
@@ -340,56 +277,43 @@ class EventsApi(OadrView):
     def post(self, request):
         """BL creates an event: programID, intervalPeriod, one interval with DISPATCH_SETPOINT_RELATIVE, and a
         RESOURCE_NAME target ``premise-<id>`` (the platform's operator-event rules apply: notice, caps...)."""
+        from . import services
+
         self.require_bl(request)
         data = self.body(request, ["programID", "intervals", "intervalPeriod", "targets"])
         program = _get(Program.objects.all(), data["programID"])
-        try:
-            start = datetime.fromisoformat(data["intervalPeriod"]["start"].replace("Z", "+00:00"))
-            duration = _parse_duration(data["intervalPeriod"]["duration"])
-            kw = next(
-                abs(v)
-                for i in data["intervals"]
-                for p in i["payloads"]
-                if p["type"] == "DISPATCH_SETPOINT_RELATIVE"
-                for v in p["values"]
-            )
-            name = next(v for t in data["targets"] if t["type"] == "RESOURCE_NAME" for v in t["values"])
-            premise = Premise.objects.get(pk=int(str(name).removeprefix("premise-")))
-        except (KeyError, TypeError, ValueError, StopIteration, Premise.DoesNotExist) as exc:
-            raise Problem(400, "Bad Request", f"Unusable event: {exc!r}") from None
-        from decimal import Decimal
-
+        start, end, target_kw, premise = _event_fields(data)
         event = services.event_create(
-            program=program,
-            premise=premise,
-            target_kw=Decimal(str(kw)),
-            start=start,
-            end=start + duration,
-            created_by=request.user,
+            program=program, premise=premise, target_kw=target_kw, start=start, end=end, created_by=request.user
         )
         return Response(event_object(event), status=status.HTTP_201_CREATED)
-
-
-def _parse_duration(value: str):
-    import re
-    from datetime import timedelta
-
-    m = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?", value or "")
-    if not m:
-        raise ValueError(f"duration {value!r}")
-    d, h, mi, s = (float(x) if x else 0 for x in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
 
 
 class EventApi(OadrView):
     def get(self, request, pk):
         return Response(event_object(_get(_events_for(request), pk)))
 
+    def put(self, request, pk):
+        """BL revises the event's window and target before it starts; program and target resource are fixed."""
+        self.require_bl(request)
+        event = _get(_events_for(request), pk)
+        data = self.body(request, ["programID", "intervals", "intervalPeriod", "targets"])
+        start, end, target_kw, premise = _event_fields(data)
+        if str(data["programID"]) != str(event.program_id) or premise.pk != event.premise_id:
+            raise Problem(400, "Bad Request", "programID and the RESOURCE_NAME target of an event cannot change.")
+        event = oadr.oadr_event_update(event_id=event.pk, target_kw=target_kw, start=start, end=end)
+        return Response(event_object(event))
+
+    def delete(self, request, pk):
+        self.require_bl(request)
+        return Response(oadr.oadr_event_delete(event_id=_get(_events_for(request), pk).pk, user=request.user))
+
 
 def _reports_for(request):
-    ven = _ven(request)
     qs = OadrReport.objects.order_by("id")
-    return qs.filter(ven=ven) if ven is not None else qs
+    if _is_ven(request):
+        return qs.filter(ven=_ven(request)) if _ven(request) else qs.none()
+    return qs.filter(event__in=events_visible_to(request.user).values("pk"))
 
 
 class ReportsApi(OadrView):
@@ -407,9 +331,7 @@ class ReportsApi(OadrView):
         return self._save(request, None)
 
     def _save(self, request, report):
-        ven = _ven(request)
-        if ven is None:
-            raise Problem(403, "Forbidden", "Only VENs write reports.")
+        ven = self.require_ven(request)
         data = self.body(request, ["programID", "eventID", "clientName", "resources"])
         event = _get(_events_for(request), data["eventID"])
         program = _get(Program.objects.all(), data["programID"])
@@ -418,7 +340,7 @@ class ReportsApi(OadrView):
             for r in data["resources"]
         ):
             raise Problem(400, "Bad Request", "resources: a list of {resourceName, intervals}.")
-        report = services.oadr_report_create(
+        saved = oadr.oadr_report_save(
             ven=ven,
             program=program,
             event=event,
@@ -428,7 +350,7 @@ class ReportsApi(OadrView):
             resources=data["resources"],
             report=report,
         )
-        return Response(report_object(report), status=status.HTTP_201_CREATED if report else 200)
+        return Response(report_object(saved), status=status.HTTP_201_CREATED if report is None else 200)
 
 
 class ReportApi(ReportsApi):
@@ -436,21 +358,19 @@ class ReportApi(ReportsApi):
         return Response(report_object(_get(_reports_for(request), pk)))
 
     def put(self, request, pk):
-        response = self._save(request, _get(_reports_for(request), pk))
-        response.status_code = 200
-        return response
+        self.require_ven(request)
+        return self._save(request, _get(_reports_for(request), pk))
 
     def delete(self, request, pk):
-        report = _get(_reports_for(request), pk)
-        out = report_object(report)
-        report.delete()
-        return Response(out)
+        self.require_ven(request)
+        return Response(oadr.oadr_report_delete(report=_get(_reports_for(request), pk)))
 
 
 def _subs_for(request):
-    ven = _ven(request)
     qs = OadrSubscription.objects.order_by("id")
-    return qs.filter(ven=ven) if ven is not None else qs
+    if _is_ven(request):
+        return qs.filter(ven=_ven(request)) if _ven(request) else qs.none()
+    return qs
 
 
 class SubscriptionsApi(OadrView):
@@ -461,7 +381,8 @@ class SubscriptionsApi(OadrView):
         return self.page(request, [subscription_object(s) for s in qs])
 
     def post(self, request):
-        return self._save(request, OadrSubscription(ven=_ven(request)), status.HTTP_201_CREATED)
+        ven = self.require_ven(request) if _is_ven(request) else None
+        return self._save(request, OadrSubscription(ven=ven), status.HTTP_201_CREATED)
 
     def _save(self, request, sub, code):
         data = self.body(request, ["clientName", "programID", "objectOperations"])
@@ -469,16 +390,24 @@ class SubscriptionsApi(OadrView):
         valid = {"PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE"}
         if not isinstance(ops, list) or not all(
             isinstance(o, dict)
-            and o.get("callbackUrl")
-            and set(o.get("objects", [])) <= valid
-            and o.get("objects")
-            and set(o.get("operations", [])) <= {"READ", "CREATE", "UPDATE", "DELETE"}
+            and isinstance(o.get("callbackUrl"), str)
+            and o["callbackUrl"].startswith(("http://", "https://"))
+            and isinstance(o.get("objects"), list)
+            and set(o["objects"]) <= valid
+            and o["objects"]
+            and isinstance(o.get("operations"), list)
+            and o["operations"]
+            and set(o["operations"]) <= {"READ", "CREATE", "UPDATE", "DELETE"}
             for o in ops
         ):
             raise Problem(400, "Bad Request", "objectOperations: objects, operations, callbackUrl.")
-        sub.program = _get(Program.objects.all(), data["programID"])
-        sub.client_name, sub.object_operations, sub.targets = data["clientName"], ops, data.get("targets")
-        sub.save()
+        sub = oadr.subscription_save(
+            subscription=sub,
+            program=_get(Program.objects.all(), data["programID"]),
+            client_name=data["clientName"],
+            object_operations=ops,
+            targets=data.get("targets"),
+        )
         return Response(subscription_object(sub), status=code)
 
 
@@ -490,16 +419,14 @@ class SubscriptionApi(SubscriptionsApi):
         return self._save(request, _get(_subs_for(request), pk), 200)
 
     def delete(self, request, pk):
-        sub = _get(_subs_for(request), pk)
-        out = subscription_object(sub)
-        sub.delete()
-        return Response(out)
+        return Response(oadr.subscription_delete(subscription=_get(_subs_for(request), pk)))
 
 
 def _vens_for(request):
-    ven = _ven(request)
     qs = Ven.objects.prefetch_related("resources").order_by("id")
-    return qs.filter(pk=ven.pk) if ven is not None else qs
+    if _is_ven(request):
+        return qs.filter(pk=_ven(request).pk) if _ven(request) else qs.none()
+    return qs
 
 
 class VensApi(OadrView):
@@ -509,10 +436,36 @@ class VensApi(OadrView):
             qs = qs.filter(ven_name=request.query_params["venName"])
         return self.page(request, [ven_object(v) for v in qs])
 
+    def post(self, request):
+        """A VEN client registers its own VEN (once; 409 for a taken venName or a second VEN); the BL may
+        create a VEN object too (without credentials). Resources are added with ``POST /vens/{id}/resources``."""
+        data = self.body(request, ["venName"])
+        ven = oadr.ven_create(
+            ven_name=data["venName"],
+            attributes=data.get("attributes"),
+            targets=data.get("targets"),
+            client=request.user.client if _is_ven(request) else None,
+        )
+        return Response(ven_object(ven), status=status.HTTP_201_CREATED)
+
 
 class VenApi(OadrView):
     def get(self, request, pk):
         return Response(ven_object(_get(_vens_for(request), pk)))
+
+    def put(self, request, pk):
+        ven = _get(_vens_for(request), pk)
+        data = self.body(request, ["venName"])
+        ven = oadr.ven_update(
+            ven=ven, ven_name=data["venName"], attributes=data.get("attributes"), targets=data.get("targets")
+        )
+        return Response(ven_object(ven))
+
+    def delete(self, request, pk):
+        """The BL removes a VEN (with its resources and subscriptions); a VEN may not delete VENs."""
+        ven = _get(_vens_for(request), pk)
+        self.require_bl(request)
+        return Response(oadr.ven_delete(ven=ven))
 
 
 class ResourcesApi(OadrView):
@@ -526,7 +479,7 @@ class ResourcesApi(OadrView):
     def post(self, request, pk):
         ven = _get(_vens_for(request), pk)
         data = self.body(request, ["resourceName"])
-        r = services.ven_resource_upsert(
+        r = oadr.ven_resource_upsert(
             ven=ven, resource_name=data["resourceName"], attributes=data.get("attributes"), targets=data.get("targets")
         )
         return Response(resource_object(r), status=status.HTTP_201_CREATED)
@@ -540,7 +493,7 @@ class ResourceApi(OadrView):
         ven = _get(_vens_for(request), pk)
         resource = _get(ven.resources.all(), rid)
         data = self.body(request, ["resourceName"])
-        r = services.ven_resource_upsert(
+        r = oadr.ven_resource_upsert(
             ven=ven,
             resource_name=data["resourceName"],
             attributes=data.get("attributes"),
@@ -551,9 +504,7 @@ class ResourceApi(OadrView):
 
     def delete(self, request, pk, rid):
         resource = _get(_get(_vens_for(request), pk).resources.all(), rid)
-        out = resource_object(resource)
-        resource.delete()
-        return Response(out)
+        return Response(oadr.ven_resource_delete(resource=resource))
 
 
 class TokenApi(APIView):
@@ -569,7 +520,7 @@ class TokenApi(APIView):
             return Response({"error": "unsupported_grant_type"}, status=400)
         if not data.get("client_id") or not data.get("client_secret"):
             return Response({"error": "invalid_request"}, status=400)
-        issued = services.ven_token_issue(client_id=data["client_id"], client_secret=data["client_secret"])
+        issued = oadr.ven_token_issue(client_id=data["client_id"], client_secret=data["client_secret"])
         if issued is None:
             return Response({"error": "invalid_client"}, status=401)
         token, ttl = issued

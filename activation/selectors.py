@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet
@@ -105,7 +105,8 @@ def event_measured_kw(*, event: DREvent, now: datetime | None = None) -> Decimal
 
     Meter data first: for the latest interval of the event that has a reading, (baseline - actual) kWh over the
     interval length, the baseline from ``assessment.services.baseline_compute`` for the event window. Without a
-    reading yet, device telemetry: for each device, its pre-event draw minus its latest draw (summed).
+    reading yet, the usage the resource's VEN reported over OpenADR 3 for its latest reported interval (against
+    the same baseline, or the VEN's reported BASELINE for a resource without a meter). Else device telemetry: for each device, its pre-event draw minus its latest draw (summed).
     A device that has not acknowledged its command contributes nothing.
     """
     from assessment.models import BaselineInterval, MeterReading
@@ -136,6 +137,9 @@ def event_measured_kw(*, event: DREvent, now: datetime | None = None) -> Decimal
                 if base is not None:
                     hours = Decimal(meter.interval_minutes) / Decimal(60)
                     return max((base - reading.kwh) / hours, Decimal("0")).quantize(Decimal("0.001"))
+    reported = _ven_reported_kw(event=event, meter=meter, now=now)
+    if reported is not None:
+        return reported
     acked = set(
         OutboxMessage.objects.filter(event=event, status=OutboxMessage.Status.ACKNOWLEDGED).values_list(
             "destination", flat=True
@@ -152,6 +156,69 @@ def event_measured_kw(*, event: DREvent, now: datetime | None = None) -> Decimal
     return total.quantize(Decimal("0.001"))
 
 
+def ven_reported_energy(*, event: DREvent, minutes: int | None = None):
+    """What the event's resource's VENs reported for it over OpenADR 3, on a grid of ``minutes`` (the meter's
+    interval; without a meter the reports' own interval length): ``(minutes, {start: GridValue})`` with usage and
+    baseline kWh per interval of the event window (``activation.openadr_reports.on_grid``). Each report counts
+    for the resources its VEN linked to the event's premise; later reports replace earlier ones."""
+    from .models import OadrReport, VenResource
+    from .openadr_reports import common_minutes, on_grid, report_readings, window_period
+
+    reports = list(OadrReport.objects.filter(event=event, ven__isnull=False).order_by("modified_at", "id"))
+    if not reports:
+        return minutes, {}
+    linked = set(
+        VenResource.objects.filter(ven_id__in={r.ven_id for r in reports}, premise_id=event.premise_id).values_list(
+            "ven_id", "resource_name"
+        )
+    )
+    by_resource: dict[str, list] = {}
+    for report in reports:
+        try:
+            readings = report_readings(
+                resources=report.resources,
+                payload_descriptors=report.payload_descriptors,
+                default_period=window_period(event.start, event.end),
+            )
+        except ValueError:
+            continue  # refused at posting; an old unreadable one is ignored
+        for r in readings:
+            if (report.ven_id, r.resource_name) in linked:
+                by_resource.setdefault(f"{report.ven_id}/{r.resource_name}", []).append(r)
+    if not by_resource:
+        return minutes, {}
+    minutes = minutes or common_minutes(r for rs in by_resource.values() for r in rs)
+    if not minutes:
+        return minutes, {}
+    from assessment.services import interval_starts
+
+    return minutes, on_grid(by_resource, interval_starts(event.start, event.end, minutes), minutes)
+
+
+def _ven_reported_kw(*, event: DREvent, meter, now: datetime) -> Decimal | None:
+    """Measured reduction (kW) over the latest interval the VEN reported usage for, or None."""
+    minutes, grid = ven_reported_energy(event=event, minutes=meter.interval_minutes if meter else None)
+    done = sorted(s for s, v in grid.items() if v.usage_kwh is not None and s + timedelta(minutes=minutes) <= now)
+    if not done:
+        return None
+    start = done[-1]
+    base = grid[start].baseline_kwh
+    if meter is not None:
+        from assessment.models import BaselineInterval
+        from assessment.services import baseline_compute
+
+        try:
+            baseline = baseline_compute(meter=meter, window_start=event.start, window_end=event.end, now=now)
+        except ApplicationError:
+            baseline = None
+        if baseline is not None:
+            base = BaselineInterval.objects.filter(baseline=baseline, start=start).values_list("kwh", flat=True).first()
+    if base is None:
+        return None
+    hours = Decimal(minutes) / Decimal(60)
+    return max((base - grid[start].usage_kwh) / hours, Decimal("0")).quantize(Decimal("0.001"))
+
+
 def event_monitor_rows(*, events) -> list[dict]:
     """Live rows for the operator console: per event, target, measured kW, acks."""
     from django.db.models import Count, Q
@@ -162,7 +229,7 @@ def event_monitor_rows(*, events) -> list[dict]:
     counts = {
         r["event_id"]: r
         for r in OutboxMessage.objects.filter(event__in=events, channel=OutboxMessage.Channel.MQTT)
-        .exclude(destination__endswith="#restore")
+        .exclude(destination__contains="#")  # restore and revision messages follow a device's command
         .values("event_id")
         .annotate(
             total=Count("id"),

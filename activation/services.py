@@ -163,33 +163,12 @@ def event_dispatch(*, event: DREvent, now: datetime | None = None) -> DispatchSi
     return signal
 
 
-def _subscription_notifications(*, event: DREvent, now: datetime) -> None:
-    """OpenADR 3 subscriptions to EVENT CREATE on the event's program: one ``notification`` per callback,
-    through the outbox (POST to callbackUrl with the subscription's bearerToken)."""
-    from .models import OadrSubscription, VenResource
-    from .openadr import event_object
+def _subscription_notifications(*, event: DREvent, now: datetime, operation: str = "CREATE") -> None:
+    """OpenADR 3 subscriptions to the event's operation: notifications through the outbox
+    (``activation.openadr_services.notify_event``)."""
+    from .openadr_services import notify_event
 
-    if not event.program_id:
-        return
-    for sub in OadrSubscription.objects.filter(program_id=event.program_id).select_related("ven"):
-        if sub.ven_id and not VenResource.objects.filter(ven_id=sub.ven_id, premise_id=event.premise_id).exists():
-            continue  # a VEN is told only about events for its resources
-        for n, op in enumerate(sub.object_operations or []):
-            if "EVENT" in op.get("objects", []) and "CREATE" in op.get("operations", []):
-                _outbox_put(
-                    event=event,
-                    channel=OutboxMessage.Channel.WEBHOOK,
-                    destination=f"subscription-{sub.pk}-{n}",
-                    topic=op["callbackUrl"],
-                    payload={
-                        "objectType": "EVENT",
-                        "operation": "POST",
-                        "object": event_object(event),
-                        "bearerToken": op.get("bearerToken"),
-                    },
-                    now=now,
-                    ack_by=None,
-                )
+    notify_event(event=event, operation=operation, now=now)
 
 
 def _enqueue_flush() -> None:
@@ -234,9 +213,13 @@ def events_advance(*, now: datetime | None = None) -> int:
 def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerification:
     """Delivered energy per interval = baseline - actual, never below zero; stored once per event.
 
-    Refused until the event has completed and every interval of the event has a meter reading.
+    The actual per interval is the meter reading, else the usage the resource's VEN reported over OpenADR 3 for
+    that interval (meter data takes precedence); a resource without a meter is verified from its VEN's reports
+    alone, against the BASELINE it reported. The record says which source was used (``actual_source``,
+    ``baseline_source``, and per interval). Refused until the event has completed and every interval has data.
     """
-    from assessment.selectors import meter_readings
+    from .models import DataSource
+    from .selectors import ven_reported_energy
 
     now = now or timezone.now()
     with transaction.atomic():
@@ -247,18 +230,34 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
         if event.status != DREvent.Status.COMPLETED:
             raise ApplicationError(f"Event {event.pk} is {event.status}, not completed.", code="invalid_state")
         meter = event.premise.meters.order_by("id").first()
-        if meter is None:
-            raise ApplicationError("The premise has no meter.", code="no_meter")
-        baseline = baseline_compute(meter=meter, window_start=event.start, window_end=event.end, now=now)
-        base = dict(baseline.intervals.values_list("start", "kwh"))
-        actual = dict(meter_readings(meter=meter, start=event.start, end=event.end).values_list("start", "kwh"))
-        starts = interval_starts(event.start, event.end, meter.interval_minutes)
-        missing = [s for s in starts if s not in actual]
+        minutes, reported = ven_reported_energy(event=event, minutes=meter.interval_minutes if meter else None)
+        if meter is not None:
+            from assessment.selectors import meter_readings
+
+            baseline = baseline_compute(meter=meter, window_start=event.start, window_end=event.end, now=now)
+            base = dict(baseline.intervals.values_list("start", "kwh"))
+            actual = dict(meter_readings(meter=meter, start=event.start, end=event.end).values_list("start", "kwh"))
+            baseline_source = DataSource.METER
+        elif reported:
+            baseline, baseline_source = None, DataSource.VEN_REPORT
+            base = {s: v.baseline_kwh for s, v in reported.items() if v.baseline_kwh is not None}
+            actual = {}
+        else:
+            raise ApplicationError("The premise has no meter and its VEN has reported nothing.", code="no_meter")
+        starts = interval_starts(event.start, event.end, minutes)
+        sources = {s: DataSource.METER for s in actual}
+        for s, v in reported.items():
+            if s not in actual and v.usage_kwh is not None:
+                actual[s], sources[s] = v.usage_kwh, DataSource.VEN_REPORT
+        missing = [s for s in starts if s not in actual or s not in base]
         if missing:
             raise ApplicationError(
-                f"Event {event.pk}: {len(missing)} interval(s) without meter data, first {missing[0].isoformat()}.",
+                f"Event {event.pk}: {len(missing)} interval(s) without meter data or a VEN report, "
+                f"first {missing[0].isoformat()}.",
                 code="meter_data_incomplete",
             )
+        used = {sources[s] for s in starts}
+        actual_source = used.pop() if len(used) == 1 else DataSource.MIXED
         rows = []
         for s in starts:
             delivered = base[s] - actual[s]
@@ -269,6 +268,8 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
         verification = EventVerification.objects.create(
             event=event,
             baseline=baseline,
+            baseline_source=baseline_source,
+            actual_source=actual_source,
             baseline_kwh=sum((r[1] for r in rows), Decimal("0")),
             actual_kwh=sum((r[2] for r in rows), Decimal("0")),
             delivered_kwh=sum((r[3] for r in rows), Decimal("0")),
@@ -277,7 +278,14 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
         )
         VerificationInterval.objects.bulk_create(
             [
-                VerificationInterval(verification=verification, start=s, baseline_kwh=b, actual_kwh=a, delivered_kwh=d)
+                VerificationInterval(
+                    verification=verification,
+                    start=s,
+                    baseline_kwh=b,
+                    actual_kwh=a,
+                    delivered_kwh=d,
+                    actual_source=sources[s],
+                )
                 for s, b, a, d in rows
             ]
         )
@@ -568,6 +576,7 @@ def _cancel(event: DREvent, *, reason: str, now: datetime) -> None:
     OutboxMessage.objects.filter(event=event, status=OutboxMessage.Status.PENDING).update(
         status=OutboxMessage.Status.CANCELLED
     )
+    _subscription_notifications(event=event, now=now, operation="DELETE")  # OpenADR 3: the event is gone
     # Devices that already have the command get a restore command (through the outbox too).
     for row in OutboxMessage.objects.filter(
         event=event,
@@ -1189,111 +1198,6 @@ def _performance_and_compliance(*, event: DREvent, verification: EventVerificati
             enrollment.status = Enrollment.Status.DERATED
             enrollment.derate = program.derate_factor
         enrollment.save(update_fields=["consecutive_failures", "status", "derate"])
-
-
-# --- OpenADR 3 VTN: VENs, tokens, reports, subscriptions ------------------------------------------------------
-
-
-def _sha(value: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def ven_register(
-    *, ven_name: str, client_id: str, client_secret: str, organisation=None, attributes=None, targets=None
-):
-    from .models import Ven
-
-    if Ven.objects.filter(ven_name=ven_name).exists():
-        raise Conflict(f"VEN {ven_name} exists.", code="ven_exists")
-    return Ven.objects.create(
-        ven_name=ven_name,
-        client_id=client_id,
-        secret_hash=_sha(client_secret),
-        organisation=organisation,
-        attributes=attributes,
-        targets=targets,
-    )
-
-
-def ven_token_issue(*, client_id: str, client_secret: str, now: datetime | None = None, ttl_seconds: int = 3600):
-    """OAuth 2 client-credentials grant (RFC 6749 §4.4) for a VEN; returns (token, expires_in) or None."""
-    import hmac
-    import secrets
-
-    from .models import Ven, VenToken
-
-    now = now or timezone.now()
-    ven = Ven.objects.filter(client_id=client_id).first()
-    if ven is None or not hmac.compare_digest(ven.secret_hash, _sha(client_secret)):
-        return None
-    token = secrets.token_urlsafe(32)
-    VenToken.objects.create(ven=ven, token_hash=_sha(token), expires_at=now + timedelta(seconds=ttl_seconds))
-    return token, ttl_seconds
-
-
-def ven_for_token(token: str, *, now: datetime | None = None):
-    from .models import VenToken
-
-    now = now or timezone.now()
-    row = VenToken.objects.filter(token_hash=_sha(token), expires_at__gt=now).select_related("ven").first()
-    return row.ven if row else None
-
-
-def ven_resource_upsert(*, ven, resource_name: str, attributes=None, targets=None, resource=None):
-    """Create or update a VEN's resource; a ``PREMISE_ID`` attribute links it to a premise of the VEN's
-    organisation (its own, or enrolled with it)."""
-    from accounts.models import Premise
-    from accounts.selectors import premises_offerable_by
-
-    from .models import VenResource
-
-    premise = None
-    for attr in attributes or []:
-        if attr.get("type") == "PREMISE_ID" and attr.get("values"):
-            premise = Premise.objects.filter(pk=int(attr["values"][0])).first()
-            if (
-                premise is None
-                or ven.organisation is None
-                or not premises_offerable_by(ven.organisation, meter_validated=False).filter(pk=premise.pk).exists()
-            ):
-                raise NotPermitted("That premise is not one of this VEN's organisation.")
-    if resource is None:
-        if VenResource.objects.filter(ven=ven, resource_name=resource_name).exists():
-            raise Conflict(f"Resource {resource_name} exists.", code="resource_exists")
-        resource = VenResource(ven=ven)
-    resource.resource_name = resource_name
-    resource.attributes = attributes
-    resource.targets = targets
-    resource.premise = premise
-    resource.save()
-    return resource
-
-
-def oadr_report_create(
-    *,
-    ven,
-    program: Program,
-    event: DREvent,
-    client_name: str,
-    report_name=None,
-    payload_descriptors=None,
-    resources: list,
-    report=None,
-):
-    """A VEN's report for an event; USAGE values in resources' intervals become device-level telemetry-free records
-    kept as posted (the VTN stores them; verification uses meter data)."""
-    from .models import OadrReport
-
-    if event.program_id != program.pk:
-        raise ApplicationError("The event is not in that program.", fields={"eventID": ["Not in programID."]})
-    if report is None:
-        report = OadrReport(ven=ven)
-    report.program, report.event, report.client_name = program, event, client_name
-    report.report_name, report.payload_descriptors, report.resources = report_name, payload_descriptors, resources
-    report.save()
-    return report
 
 
 def events_dispatch_pending(*, now: datetime | None = None) -> list[int]:

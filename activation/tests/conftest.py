@@ -8,10 +8,13 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.models import Premise
+from activation import openadr_services as oadr
 from activation import services
-from activation.models import Program
+from activation.models import Program, Ven
 from flexplatform import demo
 
 
@@ -62,3 +65,39 @@ def act_world(db):
 def window(now, minutes_ahead=60, hours=2):
     start = now + timedelta(minutes=minutes_ahead)
     return start, start + timedelta(hours=hours)
+
+
+def ven_client(ven_name, client_id, organisation, premise=None) -> tuple[APIClient, Ven]:
+    ven = oadr.ven_register(
+        ven_name=ven_name, client_id=client_id, client_secret="s3cret-s3cret", organisation=organisation
+    )
+    if premise is not None:
+        oadr.ven_resource_upsert(
+            ven=ven, resource_name=f"{ven_name}-site", attributes=[{"type": "PREMISE_ID", "values": [premise.pk]}]
+        )
+    token, _ = oadr.ven_token_issue(client_id=client_id, client_secret="s3cret-s3cret")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client, ven
+
+
+@pytest.fixture
+def two_vens(act_world, api_for):
+    """VEN A (the aggregator's, for premise 1) and VEN B (the business's own, for premise 3), one event each."""
+    w = act_world
+    mine, theirs = w.premises[1], w.premises[3]
+    a, ven_a = ven_client("ven-a", "client-a", w.world.aggregator, mine)
+    b, ven_b = ven_client("ven-b", "client-b", theirs.organisation, theirs)
+    now = timezone.now()
+    events = [
+        services.event_create(
+            program=w.program,
+            premise=p,
+            target_kw=Decimal("2"),
+            start=now + timedelta(hours=2),
+            end=now + timedelta(hours=3),
+            now=now,
+        )
+        for p in (mine, theirs)
+    ]
+    return w, a, ven_a, b, ven_b, events, api_for("operator@demo.flex")

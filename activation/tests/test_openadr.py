@@ -3,52 +3,27 @@ subscriptions, resources; every response validated against the OpenADR 3.0.1 spe
 
 from __future__ import annotations
 
-import copy
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import jsonschema
 import pytest
 import requests
-import yaml
 from django.utils import timezone
 
+from activation import openadr_services as oadr
 from activation import services
 from activation.models import OadrReport
 
-SPEC = Path(__file__).resolve().parents[2] / "docs" / "openadr3" / "openadr3-3.0.1.yaml"
+from .oadr_schema import schema, valid
 
 
 def _schemas():
-    spec = yaml.safe_load(SPEC.read_text())
-    comps = spec["components"]["schemas"]
-
-    def fix(node):
-        # OpenAPI 3.0 ``nullable`` -> JSON Schema; drop ``discriminator`` (not JSON Schema).
-        if isinstance(node, dict):
-            node = {k: fix(v) for k, v in node.items() if k != "discriminator"}
-            if node.pop("nullable", False):
-                node = {"anyOf": [node, {"type": "null"}]}
-            return node
-        if isinstance(node, list):
-            return [fix(v) for v in node]
-        if isinstance(node, str) and node.startswith("#/components/schemas/"):
-            return "#/definitions/" + node.rsplit("/", 1)[1]
-        return node
-
-    defs = fix(copy.deepcopy(comps))
-    return lambda name, many=False: {
-        "definitions": defs,
-        **(
-            {"type": "array", "items": {"$ref": f"#/definitions/{name}"}} if many else {"$ref": f"#/definitions/{name}"}
-        ),
-    }
+    return schema
 
 
-def _valid(instance, schema):
-    # OpenAPI 3.0 schemas are JSON Schema draft 4 (boolean exclusiveMaximum).
-    jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER).validate(instance)
+def _valid(instance, s):
+    valid(instance, s)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -73,7 +48,7 @@ def test_ven_reads_programs_and_events_and_posts_a_report(act_world, live_server
         )
         for p in (mine, other)
     ]
-    services.ven_register(
+    oadr.ven_register(
         ven_name="brightflex-ven", client_id="ven-1", client_secret="s3cret-s3cret", organisation=w.world.aggregator
     )
 
@@ -257,3 +232,125 @@ def test_ven_reads_programs_and_events_and_posts_a_report(act_world, live_server
 
     # A VEN may not create programs or events (business logic only).
     assert s.post(f"{base}/programs", json={"programName": "x"}, timeout=10).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_end_to_end_a_ven_self_registers_reads_and_reports_over_http(act_world, live_server):
+    """A VEN-side client speaking plain HTTP to a live VTN: credentials from its aggregator, token, self-
+    registration (once), its resource, programs and events page by page and by target, a report the operator
+    then reads. Every body checked against the spec."""
+    from rest_framework.authtoken.models import Token
+
+    w = act_world
+    site = f"{live_server.url}"
+    base = f"{site}/openadr3/3.0.1"
+    mine, other = w.premises[1], w.premises[3]
+    operator = requests.Session()
+    operator.headers["Authorization"] = f"Token {Token.objects.create(user=w.user('operator@demo.flex')).key}"
+    aggregator_token = Token.objects.create(user=w.user("aggregator@demo.flex")).key
+
+    # The aggregator issues VEN credentials; the VEN exchanges them for a bearer token.
+    creds = requests.post(
+        f"{site}/api/v1/activation/ven-clients/", headers={"Authorization": f"Token {aggregator_token}"}, timeout=10
+    )
+    assert creds.status_code == 201, creds.text
+    tok = requests.post(
+        f"{base}/auth/token",
+        data={"grant_type": "client_credentials", **{k: creds.json()[k] for k in ("client_id", "client_secret")}},
+        timeout=10,
+    )
+    valid(tok.json(), "clientCredentialResponse")
+    ven = requests.Session()
+    ven.headers["Authorization"] = f"Bearer {tok.json()['access_token']}"
+
+    # Self-registration, then a second attempt refused; then its resource.
+    r = ven.post(f"{base}/vens", json={"venName": "e2e-ven", "attributes": None}, timeout=10)
+    assert r.status_code == 201, r.text
+    valid(r.json(), "ven")
+    ven_id = r.json()["id"]
+    again = ven.post(f"{base}/vens", json={"venName": "e2e-ven"}, timeout=10)
+    assert again.status_code == 409
+    valid(again.json(), "problem")
+    r = ven.post(
+        f"{base}/vens/{ven_id}/resources",
+        json={"resourceName": "house-2", "attributes": [{"type": "PREMISE_ID", "values": [mine.pk]}]},
+        timeout=10,
+    )
+    assert r.status_code == 201
+    valid(r.json(), "resource")
+
+    # The operator (BL) creates events over OpenADR: two for the VEN's resource, one for another premise.
+    start = (timezone.now() + timedelta(hours=1)).replace(microsecond=0)
+
+    def event(program, premise, kw):
+        r = operator.post(
+            f"{base}/events",
+            json={
+                "programID": str(program.pk),
+                "intervalPeriod": {"start": start.isoformat(), "duration": "PT1H"},
+                "intervals": [{"id": 0, "payloads": [{"type": "DISPATCH_SETPOINT_RELATIVE", "values": [-kw]}]}],
+                "targets": [{"type": "RESOURCE_NAME", "values": [f"premise-{premise.pk}"]}],
+            },
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        valid(r.json(), "event")
+        return r.json()
+
+    e1, e2 = event(w.program, mine, 2), event(w.emergency, mine, 1)
+    event(w.program, other, 2)
+
+    def pages(path, **params):
+        out, skip = [], 0
+        while True:
+            page = ven.get(f"{base}/{path}", params={**params, "skip": skip, "limit": 1}, timeout=10).json()
+            if not page:
+                return out
+            assert len(page) == 1
+            out += page
+            skip += 1
+
+    programs = ven.get(f"{base}/programs", timeout=10).json()
+    valid(programs, "program", many=True)
+    assert pages("programs") == programs and len(programs) == 2
+    events = ven.get(f"{base}/events", timeout=10).json()
+    valid(events, "event", many=True)
+    assert [e["id"] for e in events] == [e1["id"], e2["id"]]  # not the other premise's
+    assert pages("events") == events
+    by_resource = {"targetType": "RESOURCE_NAME", "targetValues": [f"premise-{mine.pk}"]}
+    assert ven.get(f"{base}/events", params=by_resource, timeout=10).json() == events
+    assert pages("events", **by_resource) == events
+    zone = {"targetType": "GROUP", "targetValues": [mine.grid_zone.code]}
+    assert ven.get(f"{base}/events", params=zone, timeout=10).json() == events
+    assert (
+        ven.get(f"{base}/events", params={"targetType": "GROUP", "targetValues": ["nowhere"]}, timeout=10).json() == []
+    )
+    assert [e["id"] for e in ven.get(f"{base}/events", params={"programID": e2["programID"]}, timeout=10).json()] == [
+        e2["id"]
+    ]
+
+    report = {
+        "programID": e1["programID"],
+        "eventID": e1["id"],
+        "clientName": "e2e-ven",
+        "reportName": "usage",
+        "payloadDescriptors": [{"objectType": "REPORT_PAYLOAD_DESCRIPTOR", "payloadType": "USAGE", "units": "KWH"}],
+        "resources": [
+            {
+                "resourceName": "house-2",
+                "intervalPeriod": {"start": e1["intervalPeriod"]["start"], "duration": "PT15M"},
+                "intervals": [{"id": k, "payloads": [{"type": "USAGE", "values": [0.3 + k / 10]}]} for k in range(4)],
+            }
+        ],
+    }
+    posted = ven.post(f"{base}/reports", json=report, timeout=10)
+    assert posted.status_code == 201, posted.text
+    valid(posted.json(), "report")
+
+    # The operator sees it.
+    seen = operator.get(f"{base}/reports", params={"eventID": e1["id"]}, timeout=10)
+    assert seen.status_code == 200
+    valid(seen.json(), "report", many=True)
+    assert [r["id"] for r in seen.json()] == [posted.json()["id"]]
+    assert seen.json()[0]["resources"][0]["intervals"][3]["payloads"][0]["values"] == [0.6]
+    assert seen.json()[0]["clientName"] == "e2e-ven"

@@ -154,6 +154,7 @@ SPECTACULAR_SETTINGS = {
         "AwardMarketEnum": "market.engine.products.MarketType.AWARD_CHOICES",
         "OrderKindEnum": "market.models.MarketOrder.Kind",
         "DeviceKindEnum": "accounts.models.Device.Kind",
+        "GridSignalKindEnum": "activation.models.GridSignal.Kind",
     },
 }
 

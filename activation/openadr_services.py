@@ -1,0 +1,590 @@
+"""OpenADR 3.0.1 VTN write services: VEN credentials and self-registration, VENs and resources, programs, events,
+reports, subscriptions, and the subscription notifications every create, update and delete sends.
+
+Follows the OpenADR 3.0.1 OpenAPI definition (OpenADR Alliance, ``docs/openadr3/openadr3-3.0.1.yaml``):
+
+* scopes: ``write_programs`` and ``write_events`` only the business logic (BL, the grid operator or admin);
+  ``write_reports`` only VENs; ``write_subscriptions`` and ``write_vens`` (VENs and their resources) VENs and
+  the BL. The API layer checks the role; these services keep a VEN to its own objects.
+* ``POST /vens`` by a VEN is self-registration: the OAuth 2 client (``VenClient``, credentials issued out of
+  band) creates its one ``ven`` object; ``venName`` is unique in the VTN, a second registration is a 409.
+* ``subscription.objectOperations``: ``objects`` x ``operations`` (CREATE, UPDATE, DELETE) x ``callbackUrl``
+  (+ ``bearerToken``). Each matching operation sends a ``notification`` {objectType, operation (POST, PUT,
+  DELETE), object} to the callback through the transactional outbox (ADR 0010), never from the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+
+from flexplatform.errors import ApplicationError, Conflict, NotPermitted
+
+from .models import DREvent, OadrReport, OadrSubscription, OutboxMessage, Program, Ven, VenClient, VenResource
+
+OPERATION_VERB = {"CREATE": "POST", "UPDATE": "PUT", "DELETE": "DELETE"}
+
+
+def _sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+# --- Credentials and tokens -----------------------------------------------------------------------------------
+
+
+def ven_client_create(*, organisation, client_id: str | None = None, client_secret: str | None = None):
+    """Issue OAuth 2 client credentials for a VEN of ``organisation``; returns (client, secret). The secret is
+    shown once (stored as sha256)."""
+    client_id = client_id or f"ven-{secrets.token_hex(6)}"
+    secret = client_secret or secrets.token_urlsafe(24)
+    if len(secret) < 12:
+        raise ApplicationError("The secret must be at least 12 characters.", fields={"client_secret": ["Too short."]})
+    try:
+        with transaction.atomic():
+            client = VenClient.objects.create(client_id=client_id, secret_hash=_sha(secret), organisation=organisation)
+    except IntegrityError:
+        raise Conflict(f"Client {client_id} exists.", code="client_exists") from None
+    return client, secret
+
+
+def ven_register(
+    *, ven_name: str, client_id: str, client_secret: str, organisation=None, attributes=None, targets=None
+) -> Ven:
+    """Out-of-band registration (operator tooling, demo): credentials and the VEN object at once."""
+    with transaction.atomic():
+        client, _ = ven_client_create(organisation=organisation, client_id=client_id, client_secret=client_secret)
+        return ven_create(ven_name=ven_name, attributes=attributes, targets=targets, client=client)
+
+
+def ven_token_issue(*, client_id: str, client_secret: str, now: datetime | None = None, ttl_seconds: int = 3600):
+    """OAuth 2 client-credentials grant (RFC 6749 §4.4) for a VEN client; returns (token, expires_in) or None."""
+    from .models import VenToken
+
+    now = now or timezone.now()
+    client = VenClient.objects.filter(client_id=client_id).first()
+    if client is None or not hmac.compare_digest(client.secret_hash, _sha(client_secret)):
+        return None
+    token = secrets.token_urlsafe(32)
+    VenToken.objects.create(client=client, token_hash=_sha(token), expires_at=now + timedelta(seconds=ttl_seconds))
+    return token, ttl_seconds
+
+
+def ven_client_for_token(token: str, *, now: datetime | None = None) -> VenClient | None:
+    from .models import VenToken
+
+    now = now or timezone.now()
+    row = VenToken.objects.filter(token_hash=_sha(token), expires_at__gt=now).select_related("client").first()
+    return row.client if row else None
+
+
+# --- VENs and resources ---------------------------------------------------------------------------------------
+
+
+def _ven_name_free(ven_name: str, *, exclude: int | None = None) -> None:
+    if Ven.objects.filter(ven_name=ven_name).exclude(pk=exclude).exists():
+        raise Conflict(f"A VEN named {ven_name} is registered.", code="ven_exists")
+
+
+def ven_create(*, ven_name: str, attributes=None, targets=None, client: VenClient | None = None, now=None) -> Ven:
+    """Create a ``ven``: by its own client (self-registration, one VEN per client) or by the BL (no client).
+    The same venName twice, or a client that already has its VEN, is a conflict (409), never a duplicate."""
+    with transaction.atomic():
+        if client is not None:
+            client = VenClient.objects.select_for_update().get(pk=client.pk)
+            existing = Ven.objects.filter(client=client).first()
+            if existing is not None:
+                raise Conflict(f"This client is registered as VEN {existing.ven_name}.", code="ven_registered")
+        _ven_name_free(ven_name)
+        try:
+            with transaction.atomic():
+                ven = Ven.objects.create(
+                    ven_name=ven_name,
+                    client=client,
+                    organisation=client.organisation if client else None,
+                    attributes=attributes,
+                    targets=targets,
+                )
+        except IntegrityError:  # registered concurrently
+            raise Conflict(f"A VEN named {ven_name} is registered.", code="ven_exists") from None
+        notify(object_type="VEN", operation="CREATE", obj=_object("VEN", ven), owner_ven_id=ven.pk, now=now)
+    return ven
+
+
+def ven_update(*, ven: Ven, ven_name: str, attributes=None, targets=None, now=None) -> Ven:
+    with transaction.atomic():
+        ven = Ven.objects.select_for_update().get(pk=ven.pk)
+        _ven_name_free(ven_name, exclude=ven.pk)
+        ven.ven_name, ven.attributes, ven.targets = ven_name, attributes, targets
+        ven.save(update_fields=["ven_name", "attributes", "targets", "modified_at"])
+        notify(object_type="VEN", operation="UPDATE", obj=_object("VEN", ven), owner_ven_id=ven.pk, now=now)
+    return ven
+
+
+def ven_delete(*, ven: Ven, now=None) -> dict:
+    """Delete a VEN with its resources and subscriptions (its reports stay, without the VEN). Returns the object
+    as it was."""
+    with transaction.atomic():
+        ven = Ven.objects.select_for_update().get(pk=ven.pk)
+        out, pk = _object("VEN", ven), ven.pk
+        ven.delete()  # its subscriptions go with it, so only the others are told
+        notify(object_type="VEN", operation="DELETE", obj=out, owner_ven_id=pk, now=now)
+    return out
+
+
+def ven_resource_upsert(*, ven: Ven, resource_name: str, attributes=None, targets=None, resource=None, now=None):
+    """Create or update a VEN's resource; a ``PREMISE_ID`` attribute links it to a premise of the VEN's
+    organisation (its own, or enrolled with it). resourceName is unique per VEN (409)."""
+    from accounts.models import Premise
+    from accounts.selectors import premises_offerable_by
+
+    premise = None
+    for attr in attributes or []:
+        if isinstance(attr, dict) and attr.get("type") == "PREMISE_ID" and attr.get("values"):
+            try:
+                premise = Premise.objects.filter(pk=int(attr["values"][0])).first()
+            except (TypeError, ValueError):
+                raise ApplicationError(
+                    "PREMISE_ID must be a premise id.", fields={"attributes": ["PREMISE_ID"]}
+                ) from None
+            if (
+                premise is None
+                or ven.organisation is None
+                or not premises_offerable_by(ven.organisation, meter_validated=False).filter(pk=premise.pk).exists()
+            ):
+                raise NotPermitted("That premise is not one of this VEN's organisation.")
+    with transaction.atomic():
+        clash = VenResource.objects.filter(ven=ven, resource_name=resource_name)
+        if resource is not None:
+            clash = clash.exclude(pk=resource.pk)
+        if clash.exists():
+            raise Conflict(f"Resource {resource_name} exists.", code="resource_exists")
+        created = resource is None
+        resource = resource or VenResource(ven=ven)
+        resource.resource_name, resource.attributes, resource.targets = resource_name, attributes, targets
+        resource.premise = premise
+        resource.save()
+        notify(
+            object_type="RESOURCE",
+            operation="CREATE" if created else "UPDATE",
+            obj=_object("RESOURCE", resource),
+            owner_ven_id=ven.pk,
+            now=now,
+        )
+    return resource
+
+
+def ven_resource_delete(*, resource: VenResource, now=None) -> dict:
+    with transaction.atomic():
+        out = _object("RESOURCE", resource)
+        notify(object_type="RESOURCE", operation="DELETE", obj=out, owner_ven_id=resource.ven_id, now=now)
+        resource.delete()
+    return out
+
+
+# --- Programs -------------------------------------------------------------------------------------------------
+
+
+def oadr_program_save(*, program: Program | None, program_name: str, long_name: str | None, now=None) -> Program:
+    """Create (``program`` None) or update a program's name; programName is unique (409)."""
+    code = program_name[:64]
+    with transaction.atomic():
+        if Program.objects.filter(code=code).exclude(pk=getattr(program, "pk", None)).exists():
+            raise Conflict(f"A program named {code} exists.", code="program_exists")
+        created = program is None
+        program = program or Program(code=code, name=long_name or code)
+        program.code, program.name = code, (long_name or program.name or code)[:128]
+        program.full_clean()
+        program.save()
+        notify(
+            object_type="PROGRAM",
+            operation="CREATE" if created else "UPDATE",
+            obj=_object("PROGRAM", program),
+            program_id=program.pk,
+            now=now,
+        )
+    return program
+
+
+def oadr_program_delete(*, program: Program, now=None) -> dict:
+    """Delete a program that nothing refers to; one with events, enrollments or cascades is refused (400)."""
+    with transaction.atomic():
+        program = Program.objects.select_for_update().get(pk=program.pk)
+        if (
+            program.events.exists()
+            or program.enrollments.exists()
+            or program.cascades.exists()
+            or program.trigger_rules.exists()
+        ):
+            raise ApplicationError(
+                f"Program {program.code} has events or enrollments; it cannot be deleted.", code="program_in_use"
+            )
+        out = _object("PROGRAM", program)
+        notify(object_type="PROGRAM", operation="DELETE", obj=out, program_id=program.pk, now=now)
+        program.subscriptions.all().delete()
+        try:
+            with transaction.atomic():
+                program.delete()
+        except ProtectedError:
+            raise ApplicationError(f"Program {program.code} is in use.", code="program_in_use") from None
+    return out
+
+
+# --- Events ---------------------------------------------------------------------------------------------------
+
+
+def oadr_event_update(
+    *, event_id: int, target_kw: Decimal, start: datetime, end: datetime, now: datetime | None = None
+) -> DREvent:
+    """The BL revises an event's target and window before it starts (OpenADR 3 ``PUT /events/{id}``).
+
+    Refused (409) once the event has started or ended, or is cancelled; the program's notice and the resource's
+    available/safety kW apply as at creation; moving the event to another local day is refused (400: cancel it
+    and create a new one, so the per-day caps stay right). Devices that already have their command get the
+    revised one through the outbox (``<device>#rev-<tag>``, a new message id), aggregator endpoints an
+    ``event.updated`` webhook; commands not yet sent are rewritten
+    in place. Subscribers to EVENT UPDATE are notified.
+    """
+    from zoneinfo import ZoneInfo
+
+    from . import services
+    from .devices import translate
+    from .models import Enrollment
+    from .protocols import mqtt as mqtt_protocol
+    from .selectors import premise_devices
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        event = (
+            DREvent.objects.select_for_update(of=("self",))
+            .select_related("program", "premise", "zone")
+            .get(pk=event_id)
+        )
+        if event.status not in (DREvent.Status.SCHEDULED, DREvent.Status.NOTIFIED) or now >= event.start:
+            raise Conflict(f"Event {event.pk} is {event.status} and under way or over; it cannot be revised.")
+        if event.award_id or event.cascade_id:
+            raise Conflict(f"Event {event.pk} follows its market award or cascade; it cannot be revised here.")
+        if end <= start:
+            raise ApplicationError("The event must end after it starts.", fields={"intervalPeriod": ["Bad window."]})
+        if target_kw <= 0:
+            raise ApplicationError("Target must be positive.", fields={"intervals": ["Must reduce load."]})
+        program = event.program
+        if start - now < timedelta(minutes=program.notice_minutes):
+            raise ApplicationError(
+                f"The program needs {program.notice_minutes} minutes' notice.",
+                code="notice_too_short",
+                fields={"intervalPeriod": [f"Start at least {program.notice_minutes} minutes from now."]},
+            )
+        tz = ZoneInfo(event.premise.timezone)
+        if start.astimezone(tz).date() != event.start.astimezone(tz).date():
+            raise ApplicationError(
+                "An event cannot move to another day; delete it and create a new one.",
+                fields={"intervalPeriod": ["Same local day as the event."]},
+            )
+        enrollment = Enrollment.objects.filter(program=program, premise=event.premise).first()
+        if enrollment is None:
+            raise ApplicationError(f"{event.premise} is no longer enrolled in {program}.", code="not_enrolled")
+        limit = min((enrollment.committed_kw * enrollment.derate).quantize(Decimal("0.001")), enrollment.safety_max_kw)
+        if target_kw > limit:
+            raise ApplicationError(
+                f"Target {target_kw} kW is above the resource's available {limit} kW.",
+                code="above_capacity",
+                fields={"intervals": [f"At most {limit} kW."]},
+            )
+        target_kw = target_kw.quantize(Decimal("0.001"))
+        event.target_kw, event.start, event.end, event.revised_at = target_kw, start, end, now
+        event.save(update_fields=["target_kw", "start", "end", "revised_at"])
+        if event.status == DREvent.Status.NOTIFIED:
+            commands = translate(
+                devices=premise_devices(event.premise),
+                reduction_kw=target_kw,
+                duration_minutes=int((end - start).total_seconds() // 60),
+                safety_max_kw=enrollment.safety_max_kw,
+            )
+            rows = OutboxMessage.objects.filter(event=event, channel=OutboxMessage.Channel.MQTT)
+            revision = uuid.uuid4().hex[:8]  # names this revision's outbox rows
+            # An earlier revision still waiting is superseded by this one.
+            rows.filter(destination__contains="#rev-", status=OutboxMessage.Status.PENDING).update(
+                status=OutboxMessage.Status.CANCELLED, last_error="superseded by a later revision"
+            )
+            base = {d: r for d, r in ((r.destination, r) for r in rows) if "#" not in d}
+            wanted = {c.device_id: c for c in commands}
+            for device_id in sorted(set(base) | set(wanted)):
+                cmd = wanted.get(device_id)
+                payload = {
+                    "event_id": event.pk,
+                    "premise_id": event.premise_id,
+                    "start": start.isoformat(),
+                    "end": end.isoformat(),
+                    "emergency": event.source == DREvent.Source.EMERGENCY,
+                    **(cmd.as_payload() if cmd else {"device_id": device_id, "command": "RESTORE"}),
+                }
+                row = base.get(device_id)
+                if row is not None and row.status == OutboxMessage.Status.PENDING:
+                    row.payload = {**payload, "message_id": str(row.message_id)}
+                    row.save(update_fields=["payload"])
+                elif row is not None or cmd is not None:
+                    services._outbox_put(
+                        event=event,
+                        channel=OutboxMessage.Channel.MQTT,
+                        destination=device_id if row is None else f"{device_id}#rev-{revision}",
+                        topic=mqtt_protocol.command_topic(device_id),
+                        payload=payload,
+                        now=now,
+                        ack_by=None,
+                    )
+            if event.premise.aggregator_id:
+                from .models import WebhookEndpoint
+
+                for endpoint in WebhookEndpoint.objects.filter(
+                    organisation_id=event.premise.aggregator_id, active=True
+                ):
+                    services._outbox_put(
+                        event=event,
+                        channel=OutboxMessage.Channel.WEBHOOK,
+                        destination=f"endpoint-{endpoint.pk}-rev-{revision}",
+                        topic=endpoint.url,
+                        payload={
+                            "type": "event.updated",
+                            "event": services._openadr_event_payload(event),
+                            "commands": [c.as_payload() for c in commands],
+                        },
+                        now=now,
+                        ack_by=None,
+                    )
+            transaction.on_commit(services._enqueue_flush)
+        notify_event(event=event, operation="UPDATE", now=now)
+    return event
+
+
+def oadr_event_delete(*, event_id: int, user=None, now: datetime | None = None) -> dict:
+    """``DELETE /events/{id}``: the event is cancelled (devices told to restore; the platform keeps the row for
+    audit, the VTN no longer lists it). Subscribers to EVENT DELETE are notified by the cancellation."""
+    from . import services
+
+    event = services.event_cancel(event_id=event_id, user=user, reason="deleted over OpenADR 3", now=now)
+    return _object("EVENT", event)
+
+
+def notify_event(*, event: DREvent, operation: str, now: datetime | None = None) -> None:
+    """Notifications about an event to the subscriptions on its program (a VEN's only if the event targets one
+    of its resources). A CREATE or DELETE is sent once per event and callback, an UPDATE once per revision."""
+    if not event.program_id or not OadrSubscription.objects.filter(program_id=event.program_id).exists():
+        return
+    notify(
+        object_type="EVENT",
+        operation=operation,
+        obj=_object("EVENT", event),
+        program_id=event.program_id,
+        event=event,
+        now=now,
+    )
+
+
+# --- Reports --------------------------------------------------------------------------------------------------
+
+
+def oadr_report_save(
+    *,
+    ven: Ven,
+    program: Program,
+    event: DREvent,
+    client_name: str,
+    report_name=None,
+    payload_descriptors=None,
+    resources: list,
+    report: OadrReport | None = None,
+    now=None,
+) -> OadrReport:
+    """A VEN's report for an event (create, or update its own). Its USAGE/DEMAND/BASELINE intervals per resource
+    feed verification where meter data is missing (``activation.openadr_reports``)."""
+    from .openadr_reports import report_readings, window_period
+
+    if event.program_id != program.pk:
+        raise ApplicationError("The event is not in that program.", fields={"eventID": ["Not in programID."]})
+    try:
+        report_readings(
+            resources=resources,
+            payload_descriptors=payload_descriptors,
+            default_period=window_period(event.start, event.end),
+        )
+    except ValueError as exc:
+        raise ApplicationError(f"Unreadable report: {exc}", fields={"resources": [str(exc)]}) from None
+    with transaction.atomic():
+        created = report is None
+        report = report or OadrReport(ven=ven)
+        report.program, report.event, report.client_name = program, event, client_name
+        report.report_name, report.payload_descriptors, report.resources = report_name, payload_descriptors, resources
+        report.save()
+        notify(
+            object_type="REPORT",
+            operation="CREATE" if created else "UPDATE",
+            obj=_object("REPORT", report),
+            program_id=program.pk,
+            owner_ven_id=ven.pk,
+            now=now,
+        )
+    return report
+
+
+def oadr_report_delete(*, report: OadrReport, now=None) -> dict:
+    with transaction.atomic():
+        out = _object("REPORT", report)
+        notify(
+            object_type="REPORT",
+            operation="DELETE",
+            obj=out,
+            program_id=report.program_id,
+            owner_ven_id=report.ven_id,
+            now=now,
+        )
+        report.delete()
+    return out
+
+
+# --- Subscriptions --------------------------------------------------------------------------------------------
+
+
+def subscription_save(
+    *, subscription: OadrSubscription, program: Program, client_name: str, object_operations: list, targets, now=None
+) -> OadrSubscription:
+    with transaction.atomic():
+        created = subscription.pk is None
+        subscription.program, subscription.client_name = program, client_name
+        subscription.object_operations, subscription.targets = object_operations, targets
+        subscription.save()
+        notify(
+            object_type="SUBSCRIPTION",
+            operation="CREATE" if created else "UPDATE",
+            obj=_object("SUBSCRIPTION", subscription),
+            program_id=program.pk,
+            owner_ven_id=subscription.ven_id,
+            now=now,
+        )
+    return subscription
+
+
+def subscription_delete(*, subscription: OadrSubscription, now=None) -> dict:
+    with transaction.atomic():
+        out = _object("SUBSCRIPTION", subscription)
+        pk = subscription.pk
+        subscription.delete()
+        # Subscribers other than the deleted subscription itself are told.
+        notify(
+            object_type="SUBSCRIPTION",
+            operation="DELETE",
+            obj=out,
+            program_id=int(out["programID"]),
+            owner_ven_id=subscription.ven_id,
+            now=now,
+            exclude_subscription=pk,
+        )
+    return out
+
+
+# --- Notifications --------------------------------------------------------------------------------------------
+
+
+def _object(object_type: str, obj) -> dict:
+    from . import openadr_objects as openadr
+
+    return {
+        "PROGRAM": openadr.program_object,
+        "EVENT": openadr.event_object,
+        "REPORT": openadr.report_object,
+        "SUBSCRIPTION": openadr.subscription_object,
+        "VEN": openadr.ven_object,
+        "RESOURCE": openadr.resource_object,
+    }[object_type](obj)
+
+
+def _targets_match(wanted, targets) -> bool:
+    """A subscription's ``targets`` filter callbacks: an object with targets must share a value of a type."""
+    if not wanted or not targets:
+        return True
+    return any(
+        w.get("type") == t.get("type") and set(map(str, w.get("values") or [])) & set(map(str, t.get("values") or []))
+        for w in wanted
+        for t in targets
+    )
+
+
+def notify(
+    *,
+    object_type: str,
+    operation: str,
+    obj: dict,
+    program_id: int | None = None,
+    owner_ven_id: int | None = None,
+    event: DREvent | None = None,
+    now: datetime | None = None,
+    exclude_subscription: int | None = None,
+) -> int:
+    """Queue one OpenADR 3 ``notification`` per subscription callback that asked for ``object_type`` and
+    ``operation`` (CREATE, UPDATE, DELETE), in the caller's transaction. Returns how many were queued.
+
+    Which subscriptions: for programs, events, reports and subscriptions those on the object's program; for VENs
+    and resources (which have no program), and for a program's creation, every subscription. A VEN's subscription hears only of what that VEN
+    may read: every program, events targeting one of its resources, its own reports, subscriptions, VEN object
+    and resources. The BL's subscriptions hear of everything. Subscription ``targets`` filter objects that carry
+    targets.
+    """
+    from . import services
+
+    now = now or timezone.now()
+    subs = OadrSubscription.objects.order_by("id")
+    if object_type not in ("VEN", "RESOURCE") and (object_type, operation) != ("PROGRAM", "CREATE"):
+        subs = subs.filter(program_id=program_id)  # a new program has no subscriptions of its own yet
+    if exclude_subscription is not None:
+        subs = subs.exclude(pk=exclude_subscription)
+    ven_premises: dict[int, set[int]] = {}
+    queued = 0
+    for sub in subs:
+        if sub.ven_id is not None:
+            if object_type == "EVENT":
+                if sub.ven_id not in ven_premises:
+                    ven_premises[sub.ven_id] = set(
+                        VenResource.objects.filter(ven_id=sub.ven_id, premise__isnull=False).values_list(
+                            "premise_id", flat=True
+                        )
+                    )
+                if event is None or event.premise_id not in ven_premises[sub.ven_id]:
+                    continue
+            elif object_type != "PROGRAM" and sub.ven_id != owner_ven_id:
+                continue
+        if not _targets_match(sub.targets, obj.get("targets")):
+            continue
+        for n, op in enumerate(sub.object_operations or []):
+            if object_type not in (op.get("objects") or []) or operation not in (op.get("operations") or []):
+                continue
+            if object_type == "EVENT" and operation == "CREATE":
+                destination = f"subscription-{sub.pk}-{n}"  # once per event (a second dispatch is a no-op)
+            elif object_type == "EVENT" and operation == "DELETE":
+                destination = f"subscription-{sub.pk}-{n}-DELETE"
+            else:
+                destination = f"subscription-{sub.pk}-{n}-{operation}-{uuid.uuid4().hex[:12]}"
+            services._outbox_put(
+                event=event,
+                channel=OutboxMessage.Channel.WEBHOOK,
+                destination=destination,
+                topic=op["callbackUrl"],
+                payload={
+                    "objectType": object_type,
+                    "operation": OPERATION_VERB[operation],
+                    "object": obj,
+                    "bearerToken": op.get("bearerToken"),
+                },
+                now=now,
+                ack_by=None,
+            )
+            queued += 1
+    if queued:
+        transaction.on_commit(services._enqueue_flush)
+    return queued
