@@ -290,10 +290,8 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
             ]
         )
         _performance_and_compliance(event=event, verification=verification, rows=rows, now=now)
-        if event.buyer_id or event.award_id:  # every event someone bought is paid, whatever created it
-            from settlement import tasks as settlement_tasks
-
-            transaction.on_commit(lambda: settlement_tasks.settle_event.delay(event.pk))
+        # Payment follows in the settlement run of the event's window (settlement.services.runs: daily beat
+        # ``settle-day`` and on demand); penalties are charged at once (``_penalty_to_settlement``).
     return verification
 
 
@@ -628,7 +626,8 @@ def event_opt_out(*, event_id: int, user, now: datetime | None = None) -> OptOut
         opt = OptOut.objects.create(
             event=event, user=user, phase=phase, consequence=program.opt_out_consequence, at=now
         )
-        if program.opt_out_consequence == Program.OptOutConsequence.PENALTY and program.penalty_rate_per_mwh > 0:
+        rate = penalty_rate_per_mwh(event=event, program=program)
+        if program.opt_out_consequence == Program.OptOutConsequence.PENALTY and rate > 0:
             remaining_h = Decimal((event.end - max(now, event.start)).total_seconds()) / Decimal(3600)
             shortfall = (event.target_kw * remaining_h).quantize(KWH)
             penalty = Penalty.objects.create(
@@ -637,8 +636,8 @@ def event_opt_out(*, event_id: int, user, now: datetime | None = None) -> OptOut
                 payer=event.premise.organisation,
                 reason=Penalty.Reason.OPT_OUT,
                 shortfall_kwh=shortfall,
-                rate_per_mwh=program.penalty_rate_per_mwh,
-                amount=(shortfall * program.penalty_rate_per_mwh / 1000).quantize(MONEY, rounding=ROUND_HALF_UP),
+                rate_per_mwh=rate,
+                amount=(shortfall * rate / 1000).quantize(MONEY, rounding=ROUND_HALF_UP),
                 delivery_start=event.start,
                 created_at=now,
             )
@@ -1128,6 +1127,24 @@ def webhook_endpoint_create(*, organisation, url: str, secret: str) -> WebhookEn
 # --- Performance, penalties, derating and suspension ----------------------------------------------------------
 
 
+def penalty_rate_per_mwh(*, event: DREvent, program: Program) -> Decimal:
+    """The rate (currency per MWh) a shortfall of ``event`` is charged at, read when the penalty is recorded.
+
+    * A market event (an award with a cleared price): the governed ``penalty_rate`` (a multiple of the cleared
+      price, ``settlement.selectors.market_parameter``, changed only by an executed governance proposal) x the
+      award's cleared price, rounded half-up to the cent; the penalty is then shortfall kWh x that rate / 1000,
+      rounded half-up to the cent (so it is reproducible from the stored rate).
+    * Any other event (operator programs, emergencies: nothing was cleared): the program's own contracted
+      ``penalty_rate_per_mwh``.
+    """
+    from settlement.selectors import market_parameter
+
+    price = event.award.clearing_price_per_mwh if event.award_id else None
+    if price:
+        return (market_parameter("penalty_rate") * price).quantize(MONEY, rounding=ROUND_HALF_UP)
+    return program.penalty_rate_per_mwh
+
+
 def _performance_and_compliance(*, event: DREvent, verification: EventVerification, rows, now: datetime) -> None:
     """Reliability indicators of the event, then the program's compliance rules.
 
@@ -1175,7 +1192,8 @@ def _performance_and_compliance(*, event: DREvent, verification: EventVerificati
             enrollment.save(update_fields=["consecutive_failures"])
         return
     shortfall = (committed - verification.delivered_kwh).quantize(KWH)
-    if program.penalty_rate_per_mwh > 0 and shortfall > 0:
+    rate = penalty_rate_per_mwh(event=event, program=program)
+    if rate > 0 and shortfall > 0:
         penalty, _ = Penalty.objects.get_or_create(
             event=event,
             reason=Penalty.Reason.SHORTFALL,
@@ -1183,8 +1201,8 @@ def _performance_and_compliance(*, event: DREvent, verification: EventVerificati
                 "premise": event.premise,
                 "payer": event.premise.organisation,
                 "shortfall_kwh": shortfall,
-                "rate_per_mwh": program.penalty_rate_per_mwh,
-                "amount": (shortfall * program.penalty_rate_per_mwh / 1000).quantize(MONEY, rounding=ROUND_HALF_UP),
+                "rate_per_mwh": rate,
+                "amount": (shortfall * rate / 1000).quantize(MONEY, rounding=ROUND_HALF_UP),
                 "delivery_start": event.start,
                 "created_at": now,
             },

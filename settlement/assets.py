@@ -7,7 +7,7 @@ token family, two decimals each. Issuance rules (one token = one unit of the mea
 asset     token           issued for
 ========  ==============  ==================================================================
 FLEX-CAP  Capacity        1 per available kW-day of a capacity contract (reserved kW x availability factor)
-FLEX-NRG  Energy          1 per kWh of verified shifted energy (energy credit)
+FLEX-NRG  Energy          1 per kWh of measured shifted energy (:func:`shifted_energy`; energy credit)
 FLEX-AVL  Availability    1 per contract hour of verified readiness (every interval of the hour metered)
 FLEX-PRF  Performance     1 per kWh delivered above the commitment of an event
 FLEX-GOV  Governance      1 per 10 kWh of verified delivery (lasting participation earns a vote)
@@ -18,6 +18,10 @@ minor unit (0.01). Tokens are rounded **down** to 0.01 (never mint more than ear
 amount over several payees uses the largest-remainder method: everyone gets the floor of their exact
 share, and the cents left go one each to the largest fractional parts (ties: lower payee id first), so
 the parts add up exactly to the whole and no remainder is left over.
+
+Fiat alongside the tokens: the energy credit pays shifted kWh x the on-peak/off-peak spread
+(:func:`shift_credit_amount`); availability rewards pay ready hours x a rate from the reward pool, pro rata
+(largest remainder) when the pool is short (:func:`pro_rata_payout`).
 """
 
 from __future__ import annotations
@@ -107,3 +111,34 @@ def bill_protection_topup(
     with_participation = actual_kwh * tariff_per_kwh - net_earnings
     without = baseline_kwh * tariff_per_kwh
     return money(max(with_participation - without, ZERO))
+
+
+def shifted_energy(*, delivered_kwh: Decimal, recovery: Sequence[tuple[Decimal, Decimal]]) -> tuple[Decimal, Decimal]:
+    """(rebound kWh, shifted kWh) of an event, from its recovery window's ``(baseline kWh, actual kWh)`` intervals.
+
+    Rebound = the net energy consumed above the baseline over the recovery window, Σ (actual - baseline),
+    never below zero (netting intervals against each other keeps baseline noise from counting as rebound).
+    Shifted = min(delivered kWh in the event, rebound): energy moved out of the event window and consumed
+    later. A curtailment with no rebound shifted nothing; a rebound larger than the curtailment is new
+    consumption, not shifted energy.
+    """
+    rebound = max(sum((actual - base for base, actual in recovery), ZERO), ZERO)
+    return rebound, min(max(delivered_kwh, ZERO), rebound)
+
+
+def shift_credit_amount(*, shifted_kwh: Decimal, on_peak_per_mwh: Decimal, off_peak_per_mwh: Decimal) -> Decimal:
+    """Energy credit: shifted kWh x (on-peak price - off-peak price) per MWh / 1000, never negative, rounded once
+    half-up to the cent."""
+    spread = max(on_peak_per_mwh - off_peak_per_mwh, ZERO)
+    return money(shifted_kwh * spread / Decimal(1000))
+
+
+def pro_rata_payout(*, available: Decimal, owed: Sequence[tuple[int, Decimal]]) -> dict[int, Decimal]:
+    """What each claim ``(id, owed in cents)`` is paid from a pool holding ``available``: everything owed when the
+    pool covers it, else the pool split in proportion to what is owed by largest remainder (the parts sum to the
+    pool exactly; no claim is paid more than it is owed)."""
+    total = sum((o for _, o in owed), ZERO)
+    if total <= available:
+        return {i: o for i, o in owed}
+    shares = largest_remainder(available, [(i, o) for i, o in owed if o > 0])
+    return {i: shares.get(i, ZERO) for i, _ in owed}

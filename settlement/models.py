@@ -101,7 +101,9 @@ class SettlementItem(models.Model):
         PERFORMANCE = "performance", "Performance payment"
         CAPACITY = "capacity", "Capacity payment"
         AVAILABILITY = "availability", "Availability reward (tokens)"
+        AVAILABILITY_REWARD = "availability_reward", "Availability reward"
         ENERGY_CREDIT = "energy_credit", "Energy credit for shifted energy (tokens)"
+        SHIFT_CREDIT = "shift_credit", "Energy credit for shifted energy"
         OVER_DELIVERY = "over_delivery", "Over-delivery bonus"
         PERFORMANCE_TOKEN = "performance_token", "Performance tokens"
         GOVERNANCE_TOKEN = "governance_token", "Governance tokens"
@@ -530,3 +532,35 @@ class Withdrawal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.asset} to {self.to_address} ({self.status})"
+
+
+class RewardShortfall(models.Model):
+    """What a reward pool could not pay: the pool was short, so the day's rewards were paid pro rata.
+
+    One row per (reward, contract, day) that was paid less than owed, kept for the operator to top up the pool
+    and for the participant's record; the amount is not paid later by itself."""
+
+    business_key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, help_text="The item kind the reward was paid as.")
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    contract = models.ForeignKey(ParticipationContract, null=True, on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    currency = models.CharField(max_length=16)
+    owed = models.DecimalField(max_digits=18, decimal_places=2)
+    paid = models.DecimalField(max_digits=18, decimal_places=2)
+    shortfall = models.DecimalField(max_digits=18, decimal_places=2)
+    pool_balance = models.DecimalField(
+        max_digits=18, decimal_places=2, help_text="What the pool held for the whole day's rewards."
+    )
+    run = models.ForeignKey(SettlementRun, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(shortfall=F("owed") - F("paid")), name="shortfall_owed_less_paid"),
+            models.CheckConstraint(condition=Q(shortfall__gt=0), name="shortfall_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.day}: {self.paid} of {self.owed} {self.currency} to {self.organisation_id}"

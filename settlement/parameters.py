@@ -1,9 +1,30 @@
-"""The market parameters governance may change, with their defaults (used until a proposal executes)."""
+"""The market parameters governance may change, with their defaults (used until a proposal executes).
+
+Every parameter is read by its consumer at the moment of use (``settlement.selectors.market_parameter``), never
+cached, so an executed proposal changes the next penalty, fee or reward and leaves earlier ones as they were:
+
+==============================  =============================================================================
+parameter                       read by
+==============================  =============================================================================
+penalty_rate                    ``activation.services`` shortfall and opt-out penalties of market events
+minimum_offer_kw                the market's order validation
+platform_fee_pct                ``settlement.services.runs`` (platform fee per event)
+over_delivery_bonus_rate, _cap  ``settlement.services.runs`` (over-delivery bonus)
+slashing_rate                   ``settlement.services.staking.stake_slash_for_event``
+non_delivery_threshold          ``settlement.services.runs`` (which premium-market events slash)
+staking_reward_share_pct        ``settlement.services.runs`` (staking pool funding)
+governance_quorum_pct           ``settlement.services.governance.proposal_create``
+reward_pool_share_pct           ``settlement.services.rewards`` (reward pool funding)
+availability_reward_per_hour    ``settlement.services.rewards`` (fiat availability rewards)
+shift_recovery_hours            ``settlement.services.shifting`` (rebound measurement window)
+off_peak_price_per_mwh          ``settlement.services.shifting`` (energy credit spread)
+==============================  =============================================================================
+"""
 
 from decimal import Decimal
 
 DEFAULTS: dict[str, Decimal] = {
-    "penalty_rate": Decimal("1.5"),  # x cleared price on the shortfall (activation)
+    "penalty_rate": Decimal("1.5"),  # x cleared price on the shortfall of a market event (activation)
     "minimum_offer_kw": Decimal("1"),  # market
     "platform_fee_pct": Decimal("2"),  # % of performance payments, paid by the operator
     "over_delivery_bonus_rate": Decimal("0.10"),  # x cleared price on delivery above commitment
@@ -12,4 +33,21 @@ DEFAULTS: dict[str, Decimal] = {
     "non_delivery_threshold": Decimal("0.5"),  # delivered below this share of commitment = non-delivery
     "staking_reward_share_pct": Decimal("50"),  # % of a day's platform fees paid to stakers
     "governance_quorum_pct": Decimal("20"),  # % of staked Governance tokens that must vote
+    "reward_pool_share_pct": Decimal("25"),  # % of a day's platform fees moved to the reward pool
+    "availability_reward_per_hour": Decimal("0.05"),  # fiat per contract hour of verified readiness
+    "shift_recovery_hours": Decimal("4"),  # after an event, the window its shifted energy is measured in
+    "off_peak_price_per_mwh": Decimal("40"),  # off-peak reference price; credit = (cleared - this) per MWh
+}
+
+# Upper bounds a proposal must respect (lower bound: 0 for all), so no executed proposal can make a later
+# run impossible (a share above 100 % would overdraw the fees account, a slash above 1 the stake).
+MAXIMA: dict[str, Decimal] = {
+    "platform_fee_pct": Decimal("100"),
+    "over_delivery_cap": Decimal("10"),
+    "slashing_rate": Decimal("1"),
+    "non_delivery_threshold": Decimal("1"),
+    "staking_reward_share_pct": Decimal("100"),
+    "governance_quorum_pct": Decimal("100"),
+    "reward_pool_share_pct": Decimal("100"),
+    "shift_recovery_hours": Decimal("24"),
 }

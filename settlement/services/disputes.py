@@ -19,6 +19,7 @@ from .. import assets
 from ..models import Dispute, LedgerAccount, SettlementItem
 from .audit_trail import audit
 from .ledger import account_for, journal_post, platform_account
+from .netting import receivables_net
 from .payments import period_for
 
 K = LedgerAccount.Kind
@@ -95,6 +96,8 @@ def dispute_resolve(
                 memo=memo,
             )
             dispute.adjustment_amount = adjustment
+            if adjustment > 0:
+                receivables_net(reference=key, currency=item.currency, organisation_ids=[item.payee_id])
         dispute.status = Dispute.Status.UPHELD if uphold else Dispute.Status.REJECTED
         dispute.resolution = resolution.strip()
         dispute.resolved_by = admin

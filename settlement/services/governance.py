@@ -21,7 +21,7 @@ from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from .. import assets
 from ..models import MarketParameter, Proposal, Stake, Vote
-from ..parameters import DEFAULTS
+from ..parameters import DEFAULTS, MAXIMA
 from .audit_trail import audit
 from .staking import governance_weight
 
@@ -52,6 +52,8 @@ def proposal_create(
         errors["parameter"] = [f"One of {', '.join(sorted(DEFAULTS))}."]
     if new_value < 0:
         errors["new_value"] = ["Must not be negative."]
+    elif parameter in MAXIMA and new_value > MAXIMA[parameter]:
+        errors["new_value"] = [f"At most {MAXIMA[parameter]}."]
     if not 1 <= voting_days <= 30:
         errors["voting_days"] = ["Between 1 and 30 days."]
     if errors:

@@ -115,6 +115,10 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
                 (account_for(organisation=payee, kind=LedgerAccount.Kind.PARTICIPANT, asset=currency), amount),
             ]
         entry = journal_post(business_key=business_key, memo=memo, legs=legs) if legs else None
+        if entry is not None:
+            from .netting import receivables_net
+
+            receivables_net(reference=business_key, currency=currency, organisation_ids=[payee.pk])
         return SettlementItem.objects.create(
             business_key=business_key,
             kind=SettlementItem.Kind.PERFORMANCE,

@@ -5,9 +5,11 @@ any window on demand):
 
 * **event items** for every verified event starting in the window: the performance payment (sum over the
   verification intervals of delivered kWh x the award's cleared price, rounded once), the over-delivery
-  bonus and Performance tokens for delivery above the commitment, Energy tokens for the shifted energy
-  (energy credit), Governance tokens, the platform fee (charged to the operator), the bill-protection
-  top-up, and slashing of stakes for non-delivery under a premium contract;
+  bonus and Performance tokens for delivery above the commitment, Governance tokens, the platform fee
+  (charged to the operator), the bill-protection top-up, and slashing of stakes for non-delivery under a
+  premium contract;
+* **energy credits** (fiat and Energy tokens) for the measured shifted energy of load-shifting resources,
+  for every event whose recovery window ends in the window (:mod:`settlement.services.shifting`);
 * **contract items** for every whole UTC day in the window that has ended: the capacity payment
   (reserved kW x availability factor x rate per kW-day; the availability factor is the share of the
   day's meter intervals received from the resource), Capacity tokens and Availability tokens (one per hour
@@ -15,7 +17,11 @@ any window on demand):
   fee % and splits the rest over its members by verified contribution (their delivered kWh that day),
   largest remainder (:func:`settlement.assets.largest_remainder`);
 * **staking rewards** for each such day: the configured share of the day's platform fees, pro rata to
-  stake x time locked within the day.
+  stake x time locked within the day;
+* **availability rewards** in fiat for each such day, from the reward pool funded by a share of the day's
+  platform fees, pro rata when the pool is short (:mod:`settlement.services.rewards`);
+* **receivables netting** last: a participant that owes (penalties beyond its balance) has what it was
+  just paid applied to the debt first (:mod:`settlement.services.netting`).
 
 Every item's business key names (participant, event or contract, period, kind); each journal entry's key
 is the exactly-once gate (:mod:`settlement.services.posting`). The run row is locked for the whole run, so
@@ -43,9 +49,12 @@ from .. import assets
 from ..models import AggregatorAgreement, LedgerAccount, ParticipationContract, SettlementItem, SettlementRun, Stake
 from ..selectors import market_parameter
 from .ledger import accounts_ensure
+from .netting import receivables_net
 from .payments import periods_ensure
 from .posting import EntrySpec, ItemSpec, entries_post
 from .reservations import reservation_availability_entries
+from .rewards import availability_rewards_post, reward_accounts_ensure
+from .shifting import shift_credit_entries
 
 K = LedgerAccount.Kind
 I = SettlementItem.Kind  # noqa: E741
@@ -83,13 +92,17 @@ def settlement_run_execute(
     # transactions of their own: a long run never holds a new account row another worker waits for.
     entries = _event_entries(run, now=now) + _contract_entries(run, now=now)
     entries += reservation_availability_entries(run, days=_days_in(run, now))
+    entries += shift_credit_entries(run, now=now)
     _staking_accounts(run, now=now)
+    reward_accounts_ensure()
     periods_ensure([i.delivery_start for e in entries for i in e.items] + _days_in(run, now) + [now])
     with transaction.atomic():
         run = SettlementRun.objects.select_for_update().get(pk=run.pk)
         created = entries_post(entries=entries, run_id=run.pk, now=now)
         _slash_non_delivery(run)
         created += entries_post(entries=_staking_reward_entries(run, now=now), run_id=run.pk, now=now)
+        created += availability_rewards_post(run, days=_days_in(run, now), now=now)
+        receivables_net(reference=f"run:{run.pk}:attempt:{run.attempts + 1}")
         run.attempts += 1
         run.last_attempt_items = created
         run.items_created += created
@@ -155,8 +168,8 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
     keys: set = {(None, K.FEES, currency), (None, K.TREASURY, currency)}
     for r in rows:
         keys |= {(r[7], K.OPERATOR_PAYABLE, currency), (r[4], K.PARTICIPANT, currency)}
-        keys |= {(r[4], K.PARTICIPANT, a) for a in (assets.PERFORMANCE, assets.ENERGY, assets.GOVERNANCE)}
-    keys |= {(None, K.TREASURY, a) for a in (assets.PERFORMANCE, assets.ENERGY, assets.GOVERNANCE)}
+        keys |= {(r[4], K.PARTICIPANT, a) for a in (assets.PERFORMANCE, assets.GOVERNANCE)}
+    keys |= {(None, K.TREASURY, a) for a in (assets.PERFORMANCE, assets.GOVERNANCE)}
     acct = accounts_ensure(keys)
     out: list[EntrySpec] = []
 
@@ -221,7 +234,6 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
         )
         for kind, asset, qty, what in (
             (I.PERFORMANCE_TOKEN, assets.PERFORMANCE, excess, "kWh above commitment"),
-            (I.ENERGY_CREDIT, assets.ENERGY, kwh, "kWh shifted"),
             (I.GOVERNANCE_TOKEN, assets.GOVERNANCE, kwh / assets.GOVERNANCE_KWH_PER_TOKEN, "per 10 kWh delivered"),
         ):
             pay(

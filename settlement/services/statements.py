@@ -11,8 +11,8 @@ Tax profiles:
   payee, gross payments, penalties, fees and net, no threshold.
 
 Gross payments are the fiat items paid to the payee (payments, bonuses, shares, fees earned, rewards,
-top-ups and dispute adjustments); penalties are shown separately, never netted into the gross. Tokens are
-listed in statements but not valued for tax.
+top-ups, energy credits and dispute adjustments); penalties are shown separately, never netted into the
+gross. Tokens are listed in statements but not valued for tax.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ INCOME_KINDS = {
     I.STAKING_REWARD,
     I.BILL_PROTECTION,
     I.ADJUSTMENT,
+    I.SHIFT_CREDIT,
+    I.AVAILABILITY_REWARD,
 }
 US_1099_THRESHOLDS = {2024: Decimal("600"), 2025: Decimal("600"), 2026: Decimal("2000")}
 TAX_PROFILES = ("us_1099_misc", "eu_annual")

@@ -47,8 +47,9 @@ def test_performance_per_interval_rounded_once_half_up_and_platform_fee():
     assert balance_of(organisation=w.operator, kind=K.OPERATOR_PAYABLE, asset="USD") == D("-0.19")
     # commitment 2 kW x 1 h = 2 kWh; delivered 1.5: no bonus, no performance tokens
     assert not SettlementItem.objects.filter(kind__in=["over_delivery", "performance_token"]).exists()
-    # energy credit 1.5 FLEX-NRG; governance 1.5 / 10 = 0.15 FLEX-GOV
-    assert _item(f"energy_credit:event:{e.pk}").amount == D("1.50")
+    # no load-shifting device and no rebound: a curtailment, nothing shifted, no energy credit;
+    # governance 1.5 / 10 = 0.15 FLEX-GOV
+    assert not SettlementItem.objects.filter(kind__in=["energy_credit", "shift_credit"]).exists()
     assert _item(f"governance_token:event:{e.pk}").amount == D("0.15")
     assert run.status == SettlementRun.Status.COMPLETED and run.attempts == 1
     assert ledger_is_balanced() and balances_match_postings()
@@ -67,9 +68,11 @@ def test_over_delivery_bonus_capped_and_performance_tokens_and_fee():
     assert _item(f"performance_token:event:{e.pk}").amount == D("0.80")
     fee = _item(f"platform_fee:event:{e.pk}")  # 2 % of 1.04 = 0.0208 -> 0.02, charged to the operator
     assert fee.amount == D("-0.02") and fee.payee == w.operator
-    # half of the day's fees goes to the staking pool (nobody staked: it waits there)
-    assert balance_of(organisation=None, kind=K.FEES, asset="USD") == D("0.01")
+    # half of the day's fees goes to the staking pool (nobody staked: it waits there); the reward pool's 25 %
+    # of 0.02 = 0.005 -> 0.01 half-up, which is all the staking share leaves: the fees account keeps 0.00
+    assert balance_of(organisation=None, kind=K.FEES, asset="USD") == D("0.00")
     assert balance_of(organisation=None, kind=K.STAKING_POOL, asset="USD") == D("0.01")
+    assert balance_of(organisation=None, kind=K.REWARD_POOL, asset="USD") == D("0.01")
     assert balance_of(organisation=w.operator, kind=K.OPERATOR_PAYABLE, asset="USD") == D("-1.08")
     assert balance_of(organisation=w.consumers[0], kind=K.PARTICIPANT, asset=assets.PERFORMANCE) == D("0.80")
 
@@ -169,7 +172,8 @@ def test_staking_rewards_pro_rata_stake_times_time():
     b = _item(f"staking_reward:day:{stamp}:org:{w.consumers[1].pk}").amount
     # weights 100 x 86400 : 100 x 43200 = 2 : 1 -> 0.0666.. and 0.0333.. -> 0.06 + 0.03, 1 cent to A (larger rest)
     assert (a, b) == (D("0.07"), D("0.03"))
-    assert balance_of(organisation=None, kind=K.FEES, asset="USD") == D("0.10")
+    # the reward pool takes 25 % of 0.20 = 0.05; the fees account keeps 0.20 - 0.10 - 0.05
+    assert balance_of(organisation=None, kind=K.FEES, asset="USD") == D("0.05")
     assert balance_of(organisation=None, kind=K.STAKING_POOL, asset="USD") == D("0")
 
 

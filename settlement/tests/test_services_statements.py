@@ -47,10 +47,10 @@ def test_monthly_statement_summary_csv_and_pdf():
     assert s.summary["payments"] == D("0.80")
     assert s.summary["penalties"] == D("-0.30")
     assert s.summary["net"] == D("0.50")
-    assert s.summary["tokens"] == {"FLEX-NRG": D("8.00"), "FLEX-GOV": D("0.80")}
+    assert s.summary["tokens"] == {"FLEX-GOV": D("0.80")}  # no Energy tokens: nothing was shifted
     text = statement_csv(s)
     assert text.splitlines()[0].startswith("date,item,kind,event")
-    assert "# net,0.50" in text and "# tokens FLEX-NRG,8.00" in text
+    assert "# net,0.50" in text and "# tokens FLEX-GOV,0.80" in text
     pdf = statement_pdf(s)
     assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF")
     assert b"Statement 2026-03" in pdf and b"Penalties: -0.30 USD" in pdf

@@ -42,7 +42,7 @@ def test_participant_page_console_and_dispute_form():
     consumer = _login(w.consumers[0], R.CONSUMER, "c")
     page = consumer.get("/compensation/")
     assert page.status_code == 200
-    assert b"earnings-data" in page.content and b"FLEX-NRG" in page.content and b"Statements" in page.content
+    assert b"earnings-data" in page.content and b"FLEX-GOV" in page.content and b"Statements" in page.content
     item = SettlementItem.objects.filter(payee=w.consumers[0]).first()
     consumer.post("/compensation/", {"dispute_item": item.pk, "reason": "too low"})
     assert Dispute.objects.get().item == item
