@@ -180,6 +180,27 @@ def tokens_grant(org: Organisation, asset: str, amount: Decimal, key: str) -> No
     )
 
 
+def parameter_govern(org: Organisation, name: str, value: Decimal, *, now: datetime) -> None:
+    """Change a market parameter the only way there is: ``org`` stakes Governance tokens, proposes, votes for
+    it alone (100 % of the stake, above the quorum), and the due tally executes it a day later."""
+    from settlement.services.governance import proposal_create, proposals_tally_due, vote_cast
+    from settlement.services.staking import stake_lock
+
+    key = f"govern-{name}-{now.timestamp():.0f}"
+    tokens_grant(org, assets.GOVERNANCE, Decimal("50"), key)
+    stake_lock(
+        organisation=org,
+        asset=assets.GOVERNANCE,
+        amount=Decimal("50"),
+        locked_until=now + timedelta(days=30),
+        business_key=key,
+        now=now - timedelta(hours=1),
+    )
+    proposal = proposal_create(proposer=org, parameter=name, new_value=value, voting_days=1, now=now)
+    vote_cast(proposal_id=proposal.pk, voter=org, support=True, now=now + timedelta(hours=1))
+    assert proposals_tally_due(now=now + timedelta(days=1)) == [proposal.pk]
+
+
 __all__ = [
     "DAY",
     "NOW",
@@ -187,6 +208,7 @@ __all__ = [
     "assets",
     "contract_make",
     "event_make",
+    "parameter_govern",
     "readings_make",
     "tokens_grant",
     "world_make",
