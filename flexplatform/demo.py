@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import Sum
@@ -39,9 +40,11 @@ from assessment.services import flexibility_assess, interval_starts, meter_readi
 from assessment.synthetic import load_profile_kwh, response_kwh
 from market.models import Award, FlexibilityOffer, FlexibilityRequest
 from market.services import offer_submit, request_submit
-from settlement.models import PeriodAnchor, SettlementItem
+from settlement import assets
+from settlement.models import PeriodAnchor, SettlementItem, SettlementRun
 from settlement.selectors import ledger_is_balanced
 from settlement.services.anchoring import periods_anchor_closed
+from settlement.services.runs import settlement_run_execute
 
 TZ = "America/New_York"
 PASSWORD = "flexdemo-2026"  # noqa: S105 - the published demo password
@@ -433,8 +436,11 @@ class DayResult:
     awarded_kw: Decimal = Decimal("0")
     events: int = 0
     delivered_kwh: Decimal = Decimal("0")
-    payments: int = 0
-    paid: Decimal = Decimal("0")
+    payments: int = 0  # fiat items to participants for the day's events (payments, credits, penalties)
+    paid: Decimal = Decimal("0")  # their sum: payments less penalties
+    fees: Decimal = Decimal("0")  # platform fees charged to the operator
+    tokens: dict[str, Decimal] = field(default_factory=dict)
+    run: SettlementRun | None = None
     anchors: list[PeriodAnchor] = field(default_factory=list)
     ledger_balanced: bool = True
     already_run: bool = False
@@ -491,9 +497,14 @@ def market_day_run(*, world: World, day: date, now: datetime | None = None) -> D
         events_advance(now=window_end)
         # The day's meter data arrives, with each dispatched resource's response.
         _day_readings(world=world, day=day)
-    # Step 6: verification of every completed event with complete data (then step 7, settlement, chained).
+    # Step 6: verification of every completed event with complete data.
     events_verify_due(now=local_day_bounds(day)[1] + timedelta(hours=2))
-    # Step 7: the day's settlement hours are closed: seal, anchor on chain, confirm.
+    # Step 7: the day's settlement run (the daily run, over the local market day; a repeat pays nothing), then
+    # the day's settlement hours are closed: seal, anchor on chain, confirm.
+    day_start, day_end = local_day_bounds(day)
+    result.run = settlement_run_execute(
+        window_start=day_start, window_end=day_end, trigger=SettlementRun.Trigger.DAILY, now=now
+    )
     result.anchors = periods_anchor_closed(now=now, wait=True)
     _summarise(result, world=world, window_start=window_start)
     return result
@@ -534,8 +545,20 @@ def _summarise(result: DayResult, *, world: World, window_start: datetime) -> No
         kwh=Sum("delivered_kwh")
     )["kwh"] or Decimal("0")
     items = SettlementItem.objects.filter(award__in=awards)
-    result.payments = items.count()
-    result.paid = items.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    fiat = items.filter(currency=settings.SETTLEMENT_CURRENCY)
+    to_participants = fiat.exclude(kind=SettlementItem.Kind.PLATFORM_FEE)
+    result.payments = to_participants.count()
+    cents = assets.CENT  # SQLite sums decimals as floats
+    result.paid = (to_participants.aggregate(total=Sum("amount"))["total"] or Decimal("0")).quantize(cents)
+    fees = fiat.filter(kind=SettlementItem.Kind.PLATFORM_FEE).aggregate(t=Sum("amount"))["t"] or Decimal("0")
+    result.fees = -fees.quantize(cents)
+    result.tokens = {
+        asset: total.quantize(cents)
+        for asset, total in items.filter(currency__in=assets.TOKENS)
+        .values("currency")
+        .annotate(t=Sum("amount"))
+        .values_list("currency", "t")
+    }
     result.anchors = list(
         PeriodAnchor.objects.filter(period__items__in=items)
         .distinct()

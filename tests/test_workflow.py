@@ -10,7 +10,7 @@ from activation.models import DispatchSignal, DREvent, EventVerification, Penalt
 from assessment.models import FlexibilityAssessment
 from flexplatform import demo
 from market.models import Award, ClearingRun, FlexibilityOffer, FlexibilityRequest
-from settlement.models import JournalEntry, LedgerAccount, PeriodAnchor, Posting, SettlementItem
+from settlement.models import JournalEntry, LedgerAccount, PeriodAnchor, Posting, SettlementItem, SettlementRun
 from settlement.selectors import ledger_is_balanced
 from settlement.services.anchoring import chain_client, period_leaf_values, tree_for_values
 
@@ -65,12 +65,20 @@ def test_seven_steps_end_to_end(small_world):
         assert v.delivered_kwh == sum(r.delivered_kwh for r in rows)
     assert result.delivered_kwh == sum(v.delivered_kwh for v in EventVerification.objects.all()) > 0
 
-    # 7. payment = delivered kWh x clearing price / 1000, rounded half-up to cents, to the premise owner; an
-    # event delivered below the program's threshold also carries its penalty (charged, so negative).
+    # 7. the day's settlement run (the daily run over the local market day) pays everything, once: per event the
+    # performance payment = delivered kWh x clearing price / 1000, rounded half-up to cents, to the premise owner
+    # (an event that delivered nothing pays nothing), the platform fee (2 %, half-up) charged to the operator,
+    # tokens; the penalties of events delivered below the program's threshold are charged at verification.
+    run = result.run
+    assert (run.window_start, run.window_end) == demo.local_day_bounds(small_world.day)
+    assert run.trigger == SettlementRun.Trigger.DAILY and run.items_created > 0
     items = list(SettlementItem.objects.select_related("event__verification", "award"))
-    performance = [i for i in items if i.kind == SettlementItem.Kind.PERFORMANCE]
-    penalties = [i for i in items if i.kind == SettlementItem.Kind.PENALTY]
-    assert len(performance) == result.events and len(performance) + len(penalties) == len(items) == result.payments
+    I = SettlementItem.Kind  # noqa: E741
+    assert {i.run_id for i in items if i.kind != I.PENALTY} == {run.pk}  # one path: the run
+    performance = [i for i in items if i.kind == I.PERFORMANCE]
+    penalties = [i for i in items if i.kind == I.PENALTY]
+    delivered = {v.event_id: v.delivered_kwh for v in EventVerification.objects.all()}
+    assert {i.event_id for i in performance} == {e for e, kwh in delivered.items() if kwh > 0}
     for item in performance:
         expected = (item.event.verification.delivered_kwh * item.award.clearing_price_per_mwh / 1000).quantize(
             Decimal("0.01"), rounding=ROUND_HALF_UP
@@ -79,15 +87,27 @@ def test_seven_steps_end_to_end(small_world):
         assert item.payee_id == item.event.premise.organisation_id
     recorded = {p.event_id: p.amount for p in Penalty.objects.all()}
     assert {i.event_id: -i.amount for i in penalties} == recorded
+    fees = [i for i in items if i.kind == I.PLATFORM_FEE]
+    perf_of = {i.event_id: i.amount for i in performance}
+    for fee in fees:
+        assert fee.payee == small_world.operator
+        assert -fee.amount == (perf_of[fee.event_id] * 2 / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    usd = [i for i in items if i.currency == "USD"]
+    to_participants = [i for i in usd if i.kind != I.PLATFORM_FEE]
     paid = sum(i.amount for i in performance)
-    assert paid > 0 and result.paid == paid + sum(i.amount for i in penalties)
+    assert paid > 0 and result.payments == len(to_participants)
+    assert result.paid == sum(i.amount for i in to_participants)
+    assert result.fees == -sum(i.amount for i in fees)
+    assert result.tokens and set(result.tokens) <= {"FLEX-PRF", "FLEX-NRG", "FLEX-GOV"}
 
     def total(kind):
-        return sum(p.amount for p in Posting.objects.filter(account__kind=kind))
+        return sum(p.amount for p in Posting.objects.filter(account__kind=kind, asset="USD"))
 
     K = LedgerAccount.Kind
     assert total(K.PARTICIPANT) + total(K.RECEIVABLE) == result.paid  # net: payments less penalties
-    assert total(K.OPERATOR_PAYABLE) == -paid
+    operator_paid = [i for i in usd if i.kind in (I.PERFORMANCE, I.OVER_DELIVERY, I.SHIFT_CREDIT)]
+    assert total(K.OPERATOR_PAYABLE) == -sum(i.amount for i in operator_paid) - result.fees
+    assert total(K.FEES) == result.fees  # a day of local time: no whole UTC day, so no pool funding
     assert total(K.PENALTY_POOL) == sum(recorded.values(), Decimal("0"))
     assert ledger_is_balanced() and result.ledger_balanced
 

@@ -84,10 +84,13 @@ class Command(BaseCommand):
         w(f"  4 requests       {r.requests}, awards {r.awards}, awarded {r.awarded_kw:.3f} kW")
         w(f"  5 events         {r.events} dispatched")
         w(f"  6 verified       {r.delivered_kwh:.4f} kWh delivered")
+        c = settings.SETTLEMENT_CURRENCY
         w(
-            f"  7 settled        {r.payments} items (payments less penalties), net {r.paid:.2f} "
-            f"{settings.SETTLEMENT_CURRENCY}; ledger balanced: {r.ledger_balanced}"
+            f"  7 settled        run {r.run.window_start:%Y-%m-%d %H:%M}Z-{r.run.window_end:%H:%M}Z: {r.payments} items "
+            f"to participants (payments, credits, penalties), net {r.paid:.2f} {c}; platform fees {r.fees:.2f} {c}"
         )
+        tokens = ", ".join(f"{v:.2f} {k}" for k, v in sorted(r.tokens.items())) or "none"
+        w(f"                   tokens {tokens}; ledger balanced: {r.ledger_balanced}")
         for a in r.anchors:
             w(f"    anchored hour {a.period.start:%Y-%m-%d %H:%M}Z  leaves {a.leaf_count}  root {a.root}")
             w(f"                  status {a.status}  tx {a.tx_hash}  block {a.block_number}")
