@@ -9,9 +9,12 @@ from decimal import Decimal as D
 import pytest
 from django.db import connection
 
-from settlement.models import LedgerAccount, SettlementItem, SettlementRun
+from activation.models import DREvent
+from settlement.models import LedgerAccount, RewardShortfall, SettlementItem, SettlementRun
 from settlement.selectors import balance_mismatches, ledger_is_balanced
+from settlement.services.ledger import balance_of
 from settlement.services.payments import settlement_create_for_event
+from settlement.services.penalties import penalty_settle
 from settlement.services.runs import settlement_run_execute
 
 from .factories import DAY, NOW, contract_make, event_make, readings_make, world_make
@@ -76,8 +79,6 @@ def test_four_workers_on_the_same_window_pay_once():
 
 def test_overlapping_windows_and_the_event_path_racing_pay_once():
     w = _world()
-    from activation.models import DREvent
-
     event_ids = list(DREvent.objects.filter(premise__in=w.premises).values_list("pk", flat=True))
     jobs = [
         _settle(DAY, DAY + timedelta(days=1)),
@@ -99,3 +100,42 @@ def test_overlapping_windows_and_the_event_path_racing_pay_once():
     before = _snapshot()
     _race(_settle(DAY, DAY + timedelta(days=1)), _settle(DAY + timedelta(hours=8), DAY + timedelta(hours=14)))
     assert _snapshot() == before
+
+
+def test_racing_runs_net_a_receivable_and_pay_the_reward_pool_once():
+    w = _world()
+    org = w.consumers[0]
+    event = DREvent.objects.filter(premise=w.premises[0]).first()
+    # owed 5.00 with nothing on the account; the day pays consumer 0 far less than that
+    penalty_settle(event_id=event.pk, payee=org, amount=D("5.00"), reason="shortfall", business_key="cc-n")
+    errors = _race(
+        _settle(DAY, DAY + timedelta(days=1)),
+        _settle(DAY, DAY + timedelta(days=1)),
+        _settle(DAY - timedelta(hours=1), DAY + timedelta(days=1, hours=1)),
+        _settle(DAY + timedelta(hours=8), DAY + timedelta(hours=12)),
+    )
+    retriable = ("unique", "duplicate", "deadlock detected")
+    assert all(any(r in str(e).lower() for r in retriable) for e in errors), errors
+    for job in (
+        _settle(DAY, DAY + timedelta(days=1)),
+        _settle(DAY - timedelta(hours=1), DAY + timedelta(days=1, hours=1)),
+    ):
+        job()
+    paid = sum(
+        SettlementItem.objects.filter(payee=org, currency="USD")
+        .exclude(kind="penalty")
+        .values_list("amount", flat=True),
+        D("0"),
+    )
+    assert D("0") < paid < D("5.00")
+    # everything paid went to the debt, once: nothing payable, the rest still owed
+    assert balance_of(organisation=org, kind=LedgerAccount.Kind.PARTICIPANT, asset="USD") == D("0")
+    assert balance_of(organisation=org, kind=LedgerAccount.Kind.RECEIVABLE, asset="USD") == paid - D("5.00")
+    # fees of 2 % of 0.10 round to nothing: the reward pool stays empty and both contracts' rewards are
+    # recorded as shortfalls, once each, whichever worker got there first
+    assert not SettlementItem.objects.filter(kind="availability_reward").exists()
+    assert RewardShortfall.objects.count() == 2
+    keys = list(SettlementItem.objects.values_list("business_key", flat=True))
+    assert len(keys) == len(set(keys))
+    assert not LedgerAccount.objects.filter(allow_negative=False, balance__lt=0).exists()
+    assert ledger_is_balanced() and balance_mismatches() == []
