@@ -9,6 +9,7 @@ from .models import (
     LedgerAccount,
     PeriodAnchor,
     Posting,
+    RewardShortfall,
     SettlementItem,
     SettlementPeriod,
 )
@@ -233,3 +234,12 @@ class WalletLinkAdmin(ReadOnlyAdmin):
 class WithdrawalAdmin(ReadOnlyAdmin):
     list_display = ["organisation", "asset", "amount", "to_address", "status", "created_at"]
     list_filter = ["status", "asset"]
+
+
+@admin.register(RewardShortfall)
+class RewardShortfallAdmin(ReadOnlyAdmin):
+    """Rewards a short pool paid pro rata: what each was owed, paid, and is short."""
+
+    list_display = ["day", "kind", "organisation", "contract", "owed", "paid", "shortfall", "pool_balance", "run"]
+    list_filter = ["kind", "day"]
+    search_fields = ["organisation__name", "business_key"]

@@ -69,7 +69,9 @@ def recovery_window(
 def shift_measure(*, verification_row: dict, hours: Decimal, now: datetime) -> tuple[Decimal, Decimal] | None:
     """(rebound kWh, shifted kWh) of one verified event, or None while the recovery window is not fully metered
     (or no baseline can be computed for it)."""
-    meter = Meter.objects.filter(premise_id=verification_row["premise_id"]).select_related("premise").first()
+    meter = (
+        Meter.objects.filter(premise_id=verification_row["premise_id"]).select_related("premise").order_by("id").first()
+    )
     if meter is None:
         return None
     start, end = recovery_window(
