@@ -1130,16 +1130,19 @@ def webhook_endpoint_create(*, organisation, url: str, secret: str) -> WebhookEn
 def penalty_rate_per_mwh(*, event: DREvent, program: Program) -> Decimal:
     """The rate (currency per MWh) a shortfall of ``event`` is charged at, read when the penalty is recorded.
 
-    * A market event (an award with a cleared price): the governed ``penalty_rate`` (a multiple of the cleared
-      price, ``settlement.selectors.market_parameter``, changed only by an executed governance proposal) x the
-      award's cleared price, rounded half-up to the cent; the penalty is then shortfall kWh x that rate / 1000,
-      rounded half-up to the cent (so it is reproducible from the stored rate).
-    * Any other event (operator programs, emergencies: nothing was cleared): the program's own contracted
-      ``penalty_rate_per_mwh``.
+    * A market event (from an award or a called reservation, priced by the market): the governed
+      ``penalty_rate`` (a multiple of the market price, ``settlement.selectors.market_parameter``, changed only
+      by an executed governance proposal) x the event's price (``DREvent.price_per_mwh``; the award's cleared
+      price for events created before events carried one), rounded half-up to the cent; the penalty is then
+      shortfall kWh x that rate / 1000, rounded half-up to the cent (reproducible from the stored rate).
+    * Any other event (operator programs, emergencies, cascades, trigger rules: nothing was cleared): the
+      program's own contracted ``penalty_rate_per_mwh``.
     """
     from settlement.selectors import market_parameter
 
-    price = event.award.clearing_price_per_mwh if event.award_id else None
+    price = None
+    if event.award_id or event.reservation_id:
+        price = event.price_per_mwh or (event.award.clearing_price_per_mwh if event.award_id else None)
     if price:
         return (market_parameter("penalty_rate") * price).quantize(MONEY, rounding=ROUND_HALF_UP)
     return program.penalty_rate_per_mwh

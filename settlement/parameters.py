@@ -24,7 +24,7 @@ off_peak_price_per_mwh          ``settlement.services.shifting`` (energy credit 
 from decimal import Decimal
 
 DEFAULTS: dict[str, Decimal] = {
-    "penalty_rate": Decimal("1.5"),  # x cleared price on the shortfall of a market event (activation)
+    "penalty_rate": Decimal("1.5"),  # x the market price on the shortfall of a market event (activation)
     "minimum_offer_kw": Decimal("1"),  # market
     "platform_fee_pct": Decimal("2"),  # % of performance payments, paid by the operator
     "over_delivery_bonus_rate": Decimal("0.10"),  # x cleared price on delivery above commitment

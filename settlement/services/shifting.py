@@ -17,10 +17,10 @@ final report, CPUC R.13-09-011, 2019, which defines no settlement formula of its
   min(delivered kWh in the event, rebound) (:func:`settlement.assets.shifted_energy`). A curtailment
   with no rebound shifted nothing.
 * **Credit**: shifted kWh x (on-peak price - off-peak price) / 1000, rounded once half-up to the cent
-  (:func:`settlement.assets.shift_credit_amount`). On-peak = the event's cleared price (what the energy
-  was worth in the event window); off-peak = the governed reference ``off_peak_price_per_mwh``. Paid in
-  fiat by the event's buyer (the award's buyer, else its request's operator; an event nobody bought gets
-  tokens only), together with **Energy tokens**: 1 FLEX-NRG per shifted kWh, rounded down to 0.01.
+  (:func:`settlement.assets.shift_credit_amount`). On-peak = the event's price (``DREvent.price_per_mwh``:
+  what the energy was worth in the event window); off-peak = the governed reference
+  ``off_peak_price_per_mwh``. Paid in fiat by the event's buyer (an event nobody bought gets tokens only),
+  together with **Energy tokens**: 1 FLEX-NRG per shifted kWh, rounded down to 0.01.
 * **When**: in the run whose window contains the nominal recovery end (event end + recovery hours), once
   every recovery interval is metered (a run before that skips the event; a re-run of the window pays it).
   So windows of any length pay the same, and each event is credited exactly once (the journal entry
@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError
 from django.db.models import F
+from django.db.models.functions import Coalesce
 
 from accounts.models import Device, Meter
 from activation.models import EventVerification
@@ -126,9 +127,9 @@ def shift_credit_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec
             premise_id=F("event__premise_id"),
             payee=F("event__premise__organisation_id"),
             award_id=F("event__award_id"),
-            price=F("event__award__clearing_price_per_mwh"),
-            buyer=F("event__award__buyer_id"),
-            request_operator=F("event__award__request__operator_id"),
+            # the event's own price and buyer (ADR 0011), the award's for events created before they existed
+            price=Coalesce("event__price_per_mwh", "event__award__clearing_price_per_mwh"),
+            payer=Coalesce("event__buyer_id", "event__award__buyer_id", "event__award__request__operator_id"),
         )
     )
     done = set(
@@ -149,15 +150,14 @@ def shift_credit_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec
     keys = {(None, K.TREASURY, assets.ENERGY)}
     for _, r, _, _ in measured:
         keys |= {(r["payee"], K.PARTICIPANT, currency), (r["payee"], K.PARTICIPANT, assets.ENERGY)}
-        payer = r["buyer"] or r["request_operator"]
-        if payer is not None:
-            keys.add((payer, K.OPERATOR_PAYABLE, currency))
+        if r["payer"] is not None:
+            keys.add((r["payer"], K.OPERATOR_PAYABLE, currency))
     acct = accounts_ensure(keys)
     out = []
     for key, r, rebound, shifted in measured:
         event_id, payee = r["event_id"], r["payee"]
         price = r["price"] or Decimal("0")
-        payer = r["buyer"] or r["request_operator"]
+        payer = r["payer"]
         spread = max(price - off_peak, Decimal("0"))
         credit = assets.shift_credit_amount(shifted_kwh=shifted, on_peak_per_mwh=price, off_peak_per_mwh=off_peak)
         n = assets.tokens(shifted)
