@@ -86,8 +86,9 @@ class Command(BaseCommand):
         w(f"  6 verified       {r.delivered_kwh:.4f} kWh delivered")
         c = settings.SETTLEMENT_CURRENCY
         w(
-            f"  7 settled        run {r.run.window_start:%Y-%m-%d %H:%M}Z-{r.run.window_end:%H:%M}Z: {r.payments} items "
-            f"to participants (payments, credits, penalties), net {r.paid:.2f} {c}; platform fees {r.fees:.2f} {c}"
+            f"  7 settled        daily run {r.run.window_start:%Y-%m-%d %H:%M}Z to {r.run.window_end:%Y-%m-%d %H:%M}Z: "
+            f"{r.payments} items to participants (payments, credits, penalties), net {r.paid:.2f} {c}; "
+            f"platform fees {r.fees:.2f} {c}"
         )
         tokens = ", ".join(f"{v:.2f} {k}" for k, v in sorted(r.tokens.items())) or "none"
         w(f"                   tokens {tokens}; ledger balanced: {r.ledger_balanced}")
