@@ -164,11 +164,12 @@ def build(n: int, day: datetime, tag: str) -> None:
     starts = [day + timedelta(minutes=15 * k) for k in range(INTERVALS)]
     with connection.cursor() as cur:
         with cur.copy(
-            "COPY activation_verificationinterval (verification_id, start, baseline_kwh, actual_kwh, delivered_kwh) FROM STDIN"
+            "COPY activation_verificationinterval"
+            " (verification_id, start, baseline_kwh, actual_kwh, delivered_kwh, actual_source) FROM STDIN"
         ) as copy:
             for v, d in zip(verifications, delivered, strict=True):
                 for s in starts:
-                    copy.write_row((v.pk, s, Decimal(1), Decimal(1) - d, d))
+                    copy.write_row((v.pk, s, Decimal(1), Decimal(1) - d, d, "meter"))
         with cur.copy("COPY assessment_meterreading (meter_id, start, kwh) FROM STDIN") as copy:
             for i, m in enumerate(meters):
                 missing = i % 5  # some meters miss a few intervals: availability below 1
