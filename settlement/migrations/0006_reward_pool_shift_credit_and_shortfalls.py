@@ -6,38 +6,98 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_merge_20261124_0442'),
-        ('settlement', '0005_merge_20261124_0512'),
+        ("accounts", "0004_merge_20261124_0442"),
+        ("settlement", "0005_merge_20261124_0512"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='settlementitem',
-            name='kind',
-            field=models.CharField(choices=[('performance', 'Performance payment'), ('capacity', 'Capacity payment'), ('availability', 'Availability reward (tokens)'), ('availability_reward', 'Availability reward'), ('energy_credit', 'Energy credit for shifted energy (tokens)'), ('shift_credit', 'Energy credit for shifted energy'), ('over_delivery', 'Over-delivery bonus'), ('performance_token', 'Performance tokens'), ('governance_token', 'Governance tokens'), ('capacity_token', 'Capacity tokens'), ('penalty', 'Penalty'), ('aggregator_fee', 'Aggregator fee'), ('member_share', 'Member share of portfolio revenue'), ('platform_fee', 'Platform fee'), ('staking_reward', 'Staking reward'), ('slashing', 'Stake slashed'), ('bill_protection', 'Bill protection top-up'), ('adjustment', 'Dispute adjustment')], max_length=20),
+            model_name="settlementitem",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("performance", "Performance payment"),
+                    ("capacity", "Capacity payment"),
+                    ("availability", "Availability reward (tokens)"),
+                    ("availability_reward", "Availability reward"),
+                    ("energy_credit", "Energy credit for shifted energy (tokens)"),
+                    ("shift_credit", "Energy credit for shifted energy"),
+                    ("over_delivery", "Over-delivery bonus"),
+                    ("performance_token", "Performance tokens"),
+                    ("governance_token", "Governance tokens"),
+                    ("capacity_token", "Capacity tokens"),
+                    ("penalty", "Penalty"),
+                    ("aggregator_fee", "Aggregator fee"),
+                    ("member_share", "Member share of portfolio revenue"),
+                    ("platform_fee", "Platform fee"),
+                    ("staking_reward", "Staking reward"),
+                    ("slashing", "Stake slashed"),
+                    ("bill_protection", "Bill protection top-up"),
+                    ("adjustment", "Dispute adjustment"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.CreateModel(
-            name='RewardShortfall',
+            name="RewardShortfall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('business_key', models.CharField(max_length=200, unique=True)),
-                ('kind', models.CharField(help_text='The item kind the reward was paid as.', max_length=20)),
-                ('day', models.DateField()),
-                ('currency', models.CharField(max_length=16)),
-                ('owed', models.DecimalField(decimal_places=2, max_digits=18)),
-                ('paid', models.DecimalField(decimal_places=2, max_digits=18)),
-                ('shortfall', models.DecimalField(decimal_places=2, max_digits=18)),
-                ('pool_balance', models.DecimalField(decimal_places=2, help_text="What the pool held for the whole day's rewards.", max_digits=18)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('contract', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='settlement.participationcontract')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.organisation')),
-                ('run', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='settlement.settlementrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("business_key", models.CharField(max_length=200, unique=True)),
+                ("kind", models.CharField(help_text="The item kind the reward was paid as.", max_length=20)),
+                ("day", models.DateField()),
+                ("currency", models.CharField(max_length=16)),
+                ("owed", models.DecimalField(decimal_places=2, max_digits=18)),
+                ("paid", models.DecimalField(decimal_places=2, max_digits=18)),
+                ("shortfall", models.DecimalField(decimal_places=2, max_digits=18)),
+                (
+                    "pool_balance",
+                    models.DecimalField(
+                        decimal_places=2, help_text="What the pool held for the whole day's rewards.", max_digits=18
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "contract",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="settlement.participationcontract",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="accounts.organisation"
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="settlement.settlementrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-day', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('shortfall', django.db.models.expressions.CombinedExpression(models.F('owed'), '-', models.F('paid')))), name='shortfall_owed_less_paid'), models.CheckConstraint(condition=models.Q(('shortfall__gt', 0)), name='shortfall_positive')],
+                "ordering": ["-day", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "shortfall",
+                                django.db.models.expressions.CombinedExpression(
+                                    models.F("owed"), "-", models.F("paid")
+                                ),
+                            )
+                        ),
+                        name="shortfall_owed_less_paid",
+                    ),
+                    models.CheckConstraint(condition=models.Q(("shortfall__gt", 0)), name="shortfall_positive"),
+                ],
             },
         ),
     ]
