@@ -18,7 +18,7 @@ until the requested reduction is reached; the total never exceeds ``safety_max_k
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 KW = Decimal("0.001")
@@ -48,10 +48,14 @@ class DeviceCommand:
     duration_minutes: int
 
     def as_payload(self) -> dict:
-        d = asdict(self)
-        d["value"] = str(self.value)
-        d["shed_kw"] = str(self.shed_kw)
-        return d
+        return {
+            "device_id": self.device_id,
+            "kind": self.kind,
+            "command": self.command,
+            "value": str(self.value),
+            "shed_kw": str(self.shed_kw),
+            "duration_minutes": self.duration_minutes,
+        }
 
 
 SEGMENT_DEFAULTS: dict[str, list[dict]] = {

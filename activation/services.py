@@ -8,6 +8,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from assessment.services import baseline_compute, interval_starts
@@ -34,22 +36,6 @@ from .models import (
 from .protocols import mqtt as mqtt_protocol
 
 KWH = Decimal("0.0001")
-
-
-def _openadr_event_payload(event: DREvent) -> dict:
-    """The dispatch instruction, shaped like an OpenADR 3 event (one interval, IMPORT_CAPACITY_LIMIT style)."""
-    return {
-        "objectType": "EVENT",
-        "eventName": f"flex-event-{event.pk}",
-        "programID": f"zone-{event.zone.code}",
-        "intervalPeriod": {
-            "start": event.start.isoformat(),
-            "duration": f"PT{int((event.end - event.start).total_seconds() // 60)}M",
-        },
-        "payloadDescriptors": [{"payloadType": "LOAD_REDUCTION", "units": "KW"}],
-        "intervals": [{"id": 0, "payloads": [{"type": "LOAD_REDUCTION", "values": [str(event.target_kw)]}]}],
-        "targets": [{"type": "RESOURCE_NAME", "values": [f"premise-{event.premise_id}"]}],
-    }
 
 
 @transaction.atomic
@@ -88,9 +74,9 @@ def event_create_for_award(*, award_id: int, now: datetime | None = None) -> DRE
 def event_dispatch(*, event: DREvent, now: datetime | None = None) -> DispatchSignal:
     """Notify the resource: the OpenADR dispatch signal, one outbox command per device (comfort and safety limits
     applied), one signed webhook per aggregator endpoint; scheduled -> notified. Refused under an emergency stop
-    and for a cancelled or finished event. Idempotent: unique keys per signal, device and endpoint."""
-    from .devices import translate
-    from .selectors import premise_devices
+    and for a cancelled or finished event. Idempotent: unique keys per signal, device and endpoint. The writing
+    is ``activation.dispatch.events_dispatch_locked``, shared with the emergency call's bulk dispatch."""
+    from .dispatch import events_dispatch_locked
 
     now = now or timezone.now()
     with transaction.atomic():
@@ -106,60 +92,8 @@ def event_dispatch(*, event: DREvent, now: datetime | None = None) -> DispatchSi
         stop = emergency_stop_active()
         if stop is not None:
             raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code="emergency_stop")
-        signal, _ = DispatchSignal.objects.get_or_create(
-            event=event,
-            premise_id=event.premise_id,
-            defaults={"payload": _openadr_event_payload(event), "channel": DispatchSignal.Channel.OPENADR},
-        )
-        enrollment = _enrollment(event)
-        safety = enrollment.safety_max_kw if enrollment else event.target_kw
-        minutes = int((event.end - event.start).total_seconds() // 60)
-        commands = translate(
-            devices=premise_devices(event.premise),
-            reduction_kw=event.target_kw,
-            duration_minutes=minutes,
-            safety_max_kw=safety,
-        )
-        ack_by = now + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
-        for cmd in commands:
-            payload = {
-                "event_id": event.pk,
-                "premise_id": event.premise_id,
-                "start": event.start.isoformat(),
-                "end": event.end.isoformat(),
-                "emergency": event.source == DREvent.Source.EMERGENCY,
-                **cmd.as_payload(),
-            }
-            _outbox_put(
-                event=event,
-                channel=OutboxMessage.Channel.MQTT,
-                destination=cmd.device_id,
-                topic=mqtt_protocol.command_topic(cmd.device_id),
-                payload=payload,
-                now=now,
-                ack_by=ack_by,
-            )
-        if event.premise.aggregator_id:
-            for endpoint in WebhookEndpoint.objects.filter(organisation_id=event.premise.aggregator_id, active=True):
-                _outbox_put(
-                    event=event,
-                    channel=OutboxMessage.Channel.WEBHOOK,
-                    destination=f"endpoint-{endpoint.pk}",
-                    topic=endpoint.url,
-                    payload={
-                        "type": "event.notified",
-                        "event": _openadr_event_payload(event),
-                        "commands": [c.as_payload() for c in commands],
-                    },
-                    now=now,
-                    ack_by=None,
-                )
-        _subscription_notifications(event=event, now=now)
-        if event.status == DREvent.Status.SCHEDULED:
-            event.status = DREvent.Status.NOTIFIED
-            event.notified_at = now
-            event.save(update_fields=["status", "notified_at"])
-        transaction.on_commit(_enqueue_flush)
+        events_dispatch_locked(events=[event], now=now)
+        signal = DispatchSignal.objects.get(event=event, premise_id=event.premise_id)
     return signal
 
 
@@ -458,6 +392,21 @@ def _check_caps(*, program: Program, premise, start: datetime) -> None:
         )
 
 
+def _check_window(*, program: Program, start: datetime, end: datetime, now: datetime) -> None:
+    """The event window is ordered and not over, and it respects the program's notice."""
+    if end <= start:
+        raise ApplicationError("The event must end after it starts.", fields={"end": ["Must be after start."]})
+    if end <= now:
+        raise ApplicationError("The event window is over.", fields={"end": ["Must be in the future."]})
+    if start - now < timedelta(minutes=program.notice_minutes):
+        raise ApplicationError(
+            f"The program needs {program.notice_minutes} minutes' notice; the event starts in "
+            f"{max(int((start - now).total_seconds() // 60), 0)}.",
+            code="notice_too_short",
+            fields={"start": [f"At least {program.notice_minutes} minutes from now."]},
+        )
+
+
 def event_create(
     *,
     program: Program,
@@ -478,19 +427,9 @@ def event_create(
     emergency stop engaged. Its energy is settled at the program's energy rate, paid by ``buyer`` (default: the
     creator's operator organisation serving the zone, else the zone's operator)."""
     now = now or timezone.now()
-    if end <= start:
-        raise ApplicationError("The event must end after it starts.", fields={"end": ["Must be after start."]})
-    if end <= now:
-        raise ApplicationError("The event window is over.", fields={"end": ["Must be in the future."]})
     if target_kw <= 0:
         raise ApplicationError("Target must be positive.", fields={"target_kw": ["Must be positive."]})
-    if start - now < timedelta(minutes=program.notice_minutes):
-        raise ApplicationError(
-            f"The program needs {program.notice_minutes} minutes' notice; the event starts in "
-            f"{max(int((start - now).total_seconds() // 60), 0)}.",
-            code="notice_too_short",
-            fields={"start": [f"At least {program.notice_minutes} minutes from now."]},
-        )
+    _check_window(program=program, start=start, end=end, now=now)
     if emergency_stop_active() is not None:
         raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code="emergency_stop")
     with transaction.atomic():
@@ -654,9 +593,15 @@ def emergency_event_create(
 ) -> list[DREvent]:
     """Dispatch every resource enrolled in the emergency program in the zone at once, whatever its market
     position, each at its committed (derated) kW and never past its safety limit. Caps of the emergency
-    program still apply (a capped resource is skipped, not the whole event)."""
+    program still apply (a capped resource is skipped, not the whole event; so is one with nothing available).
+
+    One transaction, set-based: the enrollments locked with one statement, the caps counted per time zone, the
+    events inserted in bulk and dispatched through ``activation.dispatch.events_dispatch_locked`` (every device
+    command in the outbox before commit; the flush publishes them after)."""
     from accounts.models import Membership
     from accounts.selectors import user_role, zone_with_descendant_ids
+
+    from .dispatch import events_dispatch_locked, premises_over_caps
 
     if program.kind != Program.Kind.EMERGENCY:
         raise ApplicationError(
@@ -665,34 +610,41 @@ def emergency_event_create(
     if user_role(user) not in (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN):
         raise NotPermitted("Only grid operators may call emergency events.")
     now = now or timezone.now()
+    _check_window(program=program, start=start, end=end, now=now)
     zone_ids = zone_with_descendant_ids([zone])
-    events = []
     with transaction.atomic():
-        enrollments = (
-            Enrollment.objects.filter(program=program, premise__grid_zone_id__in=zone_ids)
+        if emergency_stop_active() is not None:
+            raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code="emergency_stop")
+        enrollments = list(
+            Enrollment.objects.select_for_update(of=("self",))
+            .filter(program=program, premise__grid_zone_id__in=zone_ids)
             .exclude(status=Enrollment.Status.SUSPENDED)
-            .select_related("premise")
+            .select_related("premise__grid_zone")
             .order_by("premise_id")
         )
-        for e in enrollments:
-            kw = min((e.committed_kw * e.derate).quantize(Decimal("0.001")), e.safety_max_kw)
-            try:
-                with transaction.atomic():
-                    events.append(
-                        event_create(
-                            program=program,
-                            premise=e.premise,
-                            target_kw=kw,
-                            start=start,
-                            end=end,
-                            source=DREvent.Source.EMERGENCY,
-                            created_by=user,
-                            now=now,
-                        )
-                    )
-            except Conflict as exc:
-                if exc.code not in ("cap_per_day", "cap_per_month"):
-                    raise
+        targets = [
+            (e, min((e.committed_kw * e.derate).quantize(Decimal("0.001")), e.safety_max_kw)) for e in enrollments
+        ]
+        targets = [(e, kw) for e, kw in targets if kw > 0]
+        over = premises_over_caps(program=program, premises=[e.premise for e, _ in targets], start=start)
+        events = DREvent.objects.bulk_create(
+            [
+                DREvent(
+                    premise=e.premise,
+                    zone=e.premise.grid_zone,
+                    target_kw=kw,
+                    start=start,
+                    end=end,
+                    program=program,
+                    source=DREvent.Source.EMERGENCY,
+                    created_by=user,
+                )
+                for e, kw in targets
+                if e.premise_id not in over
+            ],
+            batch_size=2000,
+        )
+        events_dispatch_locked(events=events, now=now)
     return events
 
 
@@ -948,15 +900,26 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
     own = publisher is None
     with transaction.atomic():
         qs = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now).order_by("id")
-        rows = list(qs.select_for_update(skip_locked=True)[:limit])
-        mqtt_rows = [r for r in rows if r.channel == OutboxMessage.Channel.MQTT]
-        hook_rows = [r for r in rows if r.channel == OutboxMessage.Channel.WEBHOOK]
+        # MQTT rows as plain tuples with the payload as stored JSON text: published as is, no model instances
+        # and no decode/re-encode for 10,000 commands.
+        mqtt_rows = list(
+            qs.filter(channel=OutboxMessage.Channel.MQTT)
+            .select_for_update(skip_locked=True)
+            .annotate(body=Cast("payload", output_field=TextField()))
+            .values_list("id", "topic", "body", "attempts", "event_id")[:limit]
+        )
+        hook_rows = list(
+            qs.filter(channel=OutboxMessage.Channel.WEBHOOK).select_for_update(skip_locked=True)[
+                : max(limit - len(mqtt_rows), 0)
+            ]
+        )
+        sent_events: set[int] = set()
         if mqtt_rows:
             ok: list[bool]
             error = ""
             try:
                 publisher = publisher or mqtt_protocol.MqttPublisher()
-                ok = publisher.publish_many([(r.topic, r.payload) for r in mqtt_rows])
+                ok = publisher.publish_many([(topic, body) for _, topic, body, _, _ in mqtt_rows])
             except mqtt_protocol.BrokerUnavailable as exc:
                 ok, error = [False] * len(mqtt_rows), str(exc)[:500]
             finally:
@@ -964,6 +927,7 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
                     publisher.close()
             sent_at = timezone.now()
             _mark_mqtt_results(mqtt_rows, ok, sent_at=sent_at, now=now, error=error)
+            sent_events = {row[4] for row, good in zip(mqtt_rows, ok, strict=True) if good}
             result["sent"] += sum(ok)
             result["failed"] += len(ok) - sum(ok)
         for row in hook_rows:
@@ -996,39 +960,38 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
                     else:
                         row.next_attempt_at = now + _backoff(row.attempts)
             row.save(update_fields=["attempts", "status", "sent_at", "acked_at", "last_error", "next_attempt_at"])
-        event_ids = {r.event_id for r in mqtt_rows if r.status == OutboxMessage.Status.SENT}
-        if event_ids:
-            DispatchSignal.objects.filter(event_id__in=event_ids, status=DispatchSignal.Status.PENDING).update(
-                status=DispatchSignal.Status.SENT, sent_at=timezone.now()
-            )
+        event_ids = sorted(sent_events)
+        for i in range(0, len(event_ids), 2000):
+            DispatchSignal.objects.filter(
+                event_id__in=event_ids[i : i + 2000], status=DispatchSignal.Status.PENDING
+            ).update(status=DispatchSignal.Status.SENT, sent_at=timezone.now())
     return result
 
 
 def _mark_mqtt_results(rows, ok, *, sent_at: datetime, now: datetime, error: str) -> None:
-    """Record publish outcomes with a few set-based UPDATEs (grouped by outcome and attempt count)."""
+    """Record publish outcomes of (id, topic, body, attempts, event_id) rows with a few set-based UPDATEs:
+    sent rows in chunks (only while still pending: an ack that overtook us stays), failed ones grouped by
+    attempt count with their backoff."""
     from django.db.models import F
 
     ack_by = sent_at + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
-    good = [r.pk for r, g in zip(rows, ok, strict=True) if g]
-    for i in range(0, len(good), 1000):
-        chunk = good[i : i + 1000]
-        OutboxMessage.objects.filter(pk__in=chunk).update(
-            status=OutboxMessage.Status.SENT, sent_at=sent_at, attempts=F("attempts") + 1, last_error=""
-        )
-        OutboxMessage.objects.filter(pk__in=chunk, ack_deadline__isnull=False).update(ack_deadline=ack_by)
+    good = [r[0] for r, g in zip(rows, ok, strict=True) if g]
+    for i in range(0, len(good), 2000):
+        chunk = good[i : i + 2000]
+        pending = OutboxMessage.objects.filter(pk__in=chunk, status=OutboxMessage.Status.PENDING)
+        pending.filter(ack_deadline__isnull=False).update(ack_deadline=ack_by)
+        pending.update(status=OutboxMessage.Status.SENT, sent_at=sent_at, attempts=F("attempts") + 1, last_error="")
     by_attempts: dict[int, list[int]] = {}
     for r, g in zip(rows, ok, strict=True):
         if not g:
-            by_attempts.setdefault(r.attempts + 1, []).append(r.pk)
+            by_attempts.setdefault(r[3] + 1, []).append(r[0])
     for attempts, pks in by_attempts.items():
-        for i in range(0, len(pks), 1000):
-            OutboxMessage.objects.filter(pk__in=pks[i : i + 1000]).update(
+        for i in range(0, len(pks), 2000):
+            OutboxMessage.objects.filter(pk__in=pks[i : i + 2000]).update(
                 attempts=attempts,
                 next_attempt_at=now + _backoff(attempts),
                 last_error=error or "not acknowledged by the broker",
             )
-    for r, g in zip(rows, ok, strict=True):
-        r.status = OutboxMessage.Status.SENT if g else r.status
 
 
 def device_ack_record(*, message_id: str, device_id: str, now: datetime | None = None) -> bool:
@@ -1045,28 +1008,38 @@ def device_ack_record(*, message_id: str, device_id: str, now: datetime | None =
 
 
 def device_acks_record(*, acks: list[tuple[str, str, datetime]]) -> int:
-    """Batch of (message_id, device_id, at) acknowledgements (the MQTT listener's path): one transaction, an
-    ack counts only for the device the message was sent to and only once."""
-    parsed = {}
+    """Batch of (message_id, device_id, at) acknowledgements (the MQTT listener's path): one transaction, a
+    lookup and one UPDATE per 2,000 acks. An ack counts only for the device the message was sent to (its
+    command or its restore) and only once; one that overtakes the flush's "sent" mark (pending) counts too."""
+    from collections import defaultdict
+
+    from django.db.models import DateTimeField, Value
+    from django.db.models.functions import Coalesce
+
+    parsed: dict[uuid.UUID, tuple[str, datetime]] = {}
     for message_id, device_id, at in acks:
         try:
             parsed[uuid.UUID(str(message_id))] = (device_id, at)
         except ValueError:
             continue
+    live = [OutboxMessage.Status.PENDING, OutboxMessage.Status.SENT, OutboxMessage.Status.NO_ACK]
     n = 0
     ids = list(parsed)
     with transaction.atomic():
-        for i in range(0, len(ids), 500):
-            rows = list(
-                OutboxMessage.objects.select_for_update().filter(
-                    message_id__in=ids[i : i + 500], status__in=[OutboxMessage.Status.SENT, OutboxMessage.Status.NO_ACK]
+        for i in range(0, len(ids), 2000):
+            by_at: dict[datetime, list[int]] = defaultdict(list)
+            for pk, message_id, destination in OutboxMessage.objects.filter(
+                message_id__in=ids[i : i + 2000], channel=OutboxMessage.Channel.MQTT, status__in=live
+            ).values_list("id", "message_id", "destination"):
+                device_id, at = parsed[message_id]
+                if destination in (device_id, f"{device_id}#restore"):
+                    by_at[at].append(pk)
+            for at, pks in by_at.items():
+                n += OutboxMessage.objects.filter(pk__in=pks, status__in=live).update(
+                    status=OutboxMessage.Status.ACKNOWLEDGED,
+                    acked_at=at,
+                    sent_at=Coalesce("sent_at", Value(at, output_field=DateTimeField())),
                 )
-            )
-            rows = [r for r in rows if r.destination == parsed[r.message_id][0]]
-            for r in rows:
-                r.status, r.acked_at = OutboxMessage.Status.ACKNOWLEDGED, parsed[r.message_id][1]
-            OutboxMessage.objects.bulk_update(rows, ["status", "acked_at"], batch_size=500)
-            n += len(rows)
     return n
 
 

@@ -19,9 +19,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import paho.mqtt.client as mqtt
-
 from .protocols.mqtt import TOPIC_ROOT
+from .protocols.mqtt_wire import MQTT_5, WireClient, WireError
 
 
 @dataclass
@@ -38,7 +37,10 @@ class SimDevice:
 
 
 class DeviceFleet:
-    """N devices spread over a few MQTT connections (one connection per ``per_connection`` devices)."""
+    """N devices behind one MQTT 5 connection (``mqtt_wire``): one wildcard subscription to every device's
+    command topic (``flex/devices/+/commands``) and a thread that answers each command on the device's own
+    ack topic, so 10,000 devices cost one process and one socket. The broker sees exactly the per-device topics
+    real devices use; commands for devices that are not in the fleet are ignored."""
 
     def __init__(
         self,
@@ -46,19 +48,17 @@ class DeviceFleet:
         *,
         host: str = "127.0.0.1",
         port: int = 1883,
-        per_connection: int = 2500,
         ramp_seconds: float = 60.0,
     ):
         self.devices = {d.device_id: d for d in devices}
         self.host, self.port = host, port
         self.ramp_seconds = ramp_seconds
         self.received: dict[str, list[str]] = defaultdict(list)  # device -> message ids as delivered
-        self.ack_times: dict[str, float] = {}
         self.lock = threading.Lock()
-        ids = list(self.devices)
-        self.groups = [ids[i : i + per_connection] for i in range(0, len(ids), per_connection)] or [[]]
-        self.clients: list[mqtt.Client] = []
-        self._outgoing: queue.Queue = queue.Queue()
+        self._outgoing: queue.Queue = queue.Queue()  # (topic, payload) published by the loop thread
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.client: WireClient | None = None
 
     @staticmethod
     def from_seed(
@@ -80,54 +80,57 @@ class DeviceFleet:
         return DeviceFleet(devices, **kw)
 
     def start(self, timeout: float = 10.0) -> DeviceFleet:
-        for n, group in enumerate(self.groups):
-            client = mqtt.Client(
-                callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-                client_id=f"flex-sim-{n}-{uuid.uuid4().hex[:8]}",
-                protocol=mqtt.MQTTv311,
-            )
-            client.max_inflight_messages_set(1000)
-            client.max_queued_messages_set(0)
-            subscribed = threading.Event()
-            topics = [(f"{TOPIC_ROOT}/{d}/commands", 1) for d in group]
-            pending = {"n": 0}
-
-            def on_connect(c, u, f, rc, p=None, topics=topics, pending=pending, subscribed=subscribed):
-                if not topics:
-                    subscribed.set()
-                    return
-                # Subscribe in batches (one SUBACK each).
-                batches = [topics[i : i + 500] for i in range(0, len(topics), 500)]
-                pending["n"] = len(batches)
-                for b in batches:
-                    c.subscribe(b)
-
-            def on_subscribe(c, u, mid, rc, p=None, pending=pending, subscribed=subscribed):
-                pending["n"] -= 1
-                if pending["n"] <= 0:
-                    subscribed.set()
-
-            client.on_connect = on_connect
-            client.on_subscribe = on_subscribe
-            client.on_message = self._on_message
-            client.connect(self.host, self.port, keepalive=30)
-            client.loop_start()
-            if not subscribed.wait(timeout):
-                raise TimeoutError("simulator subscriptions not confirmed")
-            self.clients.append(client)
+        self.client = WireClient(
+            self.host,
+            self.port,
+            client_id=f"flex-sim-{uuid.uuid4().hex[:8]}",
+            version=MQTT_5,
+            keepalive=30,
+            timeout=timeout,
+        ).connect()
+        self.client.subscribe([f"{TOPIC_ROOT}/+/commands"])
+        self._thread = threading.Thread(target=self._run, name="device-fleet", daemon=True)
+        self._thread.start()
         return self
 
-    def _on_message(self, client, userdata, msg):
-        device_id = msg.topic.split("/")[2]
-        device = self.devices.get(device_id)
+    def _run(self) -> None:
+        client = self.client
+        while not self._stop.is_set():
+            try:
+                _, messages = client.poll(0.02)
+                for topic, payload in messages:
+                    self._on_command(topic, payload)
+                while True:
+                    try:
+                        topic, payload = self._outgoing.get_nowait()
+                    except queue.Empty:
+                        break
+                    client.publish(topic, payload, qos=1)
+                client.flush()
+            except WireError:
+                if self._stop.is_set():
+                    return
+                time.sleep(0.5)  # broker gone: reconnect and resubscribe (clean session)
+                try:
+                    client.close()
+                    client.connect()
+                    client.subscribe([f"{TOPIC_ROOT}/+/commands"])
+                except WireError:
+                    continue
+
+    def _on_command(self, topic: str, payload: bytes) -> None:
+        parts = topic.split("/")
+        device = self.devices.get(parts[2]) if len(parts) == 4 else None
+        if device is None:
+            return
         try:
-            cmd = json.loads(msg.payload)
+            cmd = json.loads(payload)
         except ValueError:
             return
         mid = cmd.get("message_id", "")
         with self.lock:
-            self.received[device_id].append(mid)
-            if device is None or mid in device.applied:
+            self.received[device.device_id].append(mid)
+            if mid in device.applied:
                 return  # a QoS 1 redelivery: already applied
             device.applied.add(mid)
             if not device.responds:
@@ -135,9 +138,10 @@ class DeviceFleet:
             device.command = cmd
             device.commanded_at = time.monotonic()
             device.event_id = cmd.get("event_id")
-            self.ack_times[mid] = time.monotonic()
         at = datetime.now(UTC).isoformat()
-        client.publish(f"{TOPIC_ROOT}/{device_id}/ack", json.dumps({"message_id": mid, "at": at}), qos=1)
+        self.client.publish(
+            f"{TOPIC_ROOT}/{device.device_id}/ack", json.dumps({"message_id": mid, "at": at}).encode(), qos=1
+        )
 
     def kw_now(self, device: SimDevice, now: float | None = None) -> float:
         """First-order ramp from the baseline to baseline - compliance x shed over ramp_seconds."""
@@ -149,13 +153,12 @@ class DeviceFleet:
         return max(device.baseline_kw - shed * frac, 0.0)
 
     def report_telemetry(self, at: datetime | None = None) -> int:
-        """Publish one telemetry message per responding device that has a command."""
+        """Publish one telemetry message per responding device that has a command (sent by the fleet's
+        thread within a few milliseconds)."""
         at = at or datetime.now(UTC)
         n = 0
-        for i, group in enumerate(self.groups):
-            client = self.clients[i]
-            for device_id in group:
-                d = self.devices[device_id]
+        with self.lock:
+            for device_id, d in self.devices.items():
                 if not d.responds or d.command is None:
                     continue
                 data = {
@@ -165,15 +168,24 @@ class DeviceFleet:
                     "event_id": d.event_id,
                     "at": at.isoformat(),
                 }
-                client.publish(f"{TOPIC_ROOT}/{device_id}/telemetry", json.dumps(data), qos=1)
+                self._outgoing.put((f"{TOPIC_ROOT}/{device_id}/telemetry", json.dumps(data).encode()))
                 n += 1
         return n
 
     def stop(self) -> None:
-        for c in self.clients:
-            c.disconnect()
-            c.loop_stop()
-        self.clients = []
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+            self._thread = None
+        if self.client is not None:
+            try:  # what is still queued (e.g. the last telemetry) goes out before DISCONNECT
+                while not self._outgoing.empty():
+                    self.client.publish(*self._outgoing.get_nowait(), qos=1)
+                self.client.flush()
+            except (WireError, queue.Empty):
+                pass
+            self.client.close()
+            self.client = None
 
 
 class AckCollector:
@@ -225,7 +237,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1883)
-    parser.add_argument("--per-connection", type=int, default=500)
     parser.add_argument("--non-responders", type=float, default=0.0)
     parser.add_argument("--partial", type=float, default=0.0)
     args = parser.parse_args(argv)
@@ -237,8 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         partial=args.partial,
         host=args.host,
         port=args.port,
-        per_connection=args.per_connection,
-    ).start(timeout=120)
+    ).start(timeout=30)
     print("READY", flush=True)
     try:
         time.sleep(args.seconds)

@@ -1,6 +1,7 @@
-"""Helper process for bench_dispatch.py: the platform's ack listeners (as ``manage.py mqtt_listen`` runs them, in
-their own process), recording when each ack arrived. Prints READY when subscribed; writes
-[[message_id, device_id, received_unix_time], ...] to OUT when EXPECT acks arrived or after SECONDS."""
+"""Helper process for bench_dispatch.py: the platform's ack listener (``MqttListener``, as ``manage.py
+mqtt_listen`` runs it, in its own process), recording when each ack arrived. Prints READY when subscribed;
+writes [[message_id, device_id, received_unix_time], ...] to OUT and prints DONE when EXPECT acks arrived or
+after SECONDS."""
 
 from __future__ import annotations
 
@@ -17,24 +18,23 @@ from activation.protocols.mqtt import MqttConfig, MqttListener  # noqa: E402
 
 
 def main() -> None:
-    out, expect, seconds, n = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-    acks: list = []
+    out, expect, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    acks: dict[str, tuple] = {}
 
     def on_ack(device_id, data):
-        acks.append((data.get("message_id"), device_id, time.time()))  # list.append is atomic under the GIL
+        mid = data.get("message_id")
+        if mid not in acks:  # a QoS 1 redelivery of an ack keeps its first arrival time
+            acks[mid] = (mid, device_id, time.time())
 
-    config = MqttConfig(host="127.0.0.1", port=1883)
-    listeners = [
-        MqttListener(on_ack=on_ack, on_telemetry=lambda d, x: None, config=config, share_group="bench").start()
-        for _ in range(n)
-    ]
+    listener = MqttListener(
+        on_ack=on_ack, on_telemetry=lambda d, x: None, config=MqttConfig(host="127.0.0.1", port=1883)
+    ).start()
     print("READY", flush=True)
     end = time.monotonic() + seconds
     while len(acks) < expect and time.monotonic() < end:
-        time.sleep(0.05)
-    for listener in listeners:
-        listener.stop()
-    Path(out).write_text(json.dumps(acks))
+        time.sleep(0.01)
+    listener.stop()
+    Path(out).write_text(json.dumps(list(acks.values())))
     print("DONE", flush=True)
 
 
