@@ -588,6 +588,9 @@ def event_opt_out(*, event_id: int, user, now: datetime | None = None) -> OptOut
 # --- Emergency events -----------------------------------------------------------------------------------------
 
 
+EMERGENCY_CHUNK = 500  # resources per transaction of an emergency call (2,000 residential devices)
+
+
 def emergency_event_create(
     *, program: Program, zone, start: datetime, end: datetime, user, now: datetime | None = None
 ) -> list[DREvent]:
@@ -595,13 +598,16 @@ def emergency_event_create(
     position, each at its committed (derated) kW and never past its safety limit. Caps of the emergency
     program still apply (a capped resource is skipped, not the whole event; so is one with nothing available).
 
-    One transaction, set-based: the enrollments locked with one statement, the caps counted per time zone, the
-    events inserted in bulk and dispatched through ``activation.dispatch.events_dispatch_locked`` (every device
-    command in the outbox before commit; the flush publishes them after)."""
+    Set-based and committed in chunks of ``EMERGENCY_CHUNK`` resources: each chunk locks its enrollments with
+    one statement, counts the caps per time zone, inserts its events and dispatches them through
+    ``activation.dispatch.events_dispatch_locked`` (every device command in the outbox before its commit), so
+    the first devices are commanded (the on-commit flush) while the next chunk is written. Idempotent: a
+    resource that already has this program's emergency event for the same window is skipped, so calling
+    again after a failure part-way completes the dispatch without commanding anyone twice."""
     from accounts.models import Membership
     from accounts.selectors import user_role, zone_with_descendant_ids
 
-    from .dispatch import events_dispatch_locked, premises_over_caps
+    from .dispatch import events_dispatch_locked, insert_instances, premises_over_caps
 
     if program.kind != Program.Kind.EMERGENCY:
         raise ApplicationError(
@@ -612,23 +618,43 @@ def emergency_event_create(
     now = now or timezone.now()
     _check_window(program=program, start=start, end=end, now=now)
     zone_ids = zone_with_descendant_ids([zone])
-    with transaction.atomic():
-        if emergency_stop_active() is not None:
-            raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code="emergency_stop")
-        enrollments = list(
-            Enrollment.objects.select_for_update(of=("self",))
-            .filter(program=program, premise__grid_zone_id__in=zone_ids)
-            .exclude(status=Enrollment.Status.SUSPENDED)
-            .select_related("premise__grid_zone")
-            .order_by("premise_id")
-        )
-        targets = [
-            (e, min((e.committed_kw * e.derate).quantize(Decimal("0.001")), e.safety_max_kw)) for e in enrollments
-        ]
-        targets = [(e, kw) for e, kw in targets if kw > 0]
-        over = premises_over_caps(program=program, premises=[e.premise for e, _ in targets], start=start)
-        events = DREvent.objects.bulk_create(
-            [
+    enrollment_ids = list(
+        Enrollment.objects.filter(program=program, premise__grid_zone_id__in=zone_ids)
+        .exclude(status=Enrollment.Status.SUSPENDED)
+        .order_by("premise_id")
+        .values_list("pk", flat=True)
+    )
+    events: list[DREvent] = []
+    for i in range(0, max(len(enrollment_ids), 1), EMERGENCY_CHUNK):
+        with transaction.atomic():
+            if emergency_stop_active() is not None:
+                raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code="emergency_stop")
+            enrollments = list(
+                Enrollment.objects.select_for_update(of=("self",))
+                .filter(pk__in=enrollment_ids[i : i + EMERGENCY_CHUNK])
+                .exclude(status=Enrollment.Status.SUSPENDED)
+                .select_related("premise__grid_zone")
+                .order_by("premise_id")
+            )
+            done = set(
+                DREvent.objects.filter(
+                    program=program,
+                    source=DREvent.Source.EMERGENCY,
+                    start=start,
+                    end=end,
+                    premise_id__in=[e.premise_id for e in enrollments],
+                )
+                .exclude(status=DREvent.Status.CANCELLED)
+                .values_list("premise_id", flat=True)
+            )
+            targets = [
+                (e, min((e.committed_kw * e.derate).quantize(Decimal("0.001")), e.safety_max_kw))
+                for e in enrollments
+                if e.premise_id not in done
+            ]
+            targets = [(e, kw) for e, kw in targets if kw > 0]
+            over = premises_over_caps(program=program, premises=[e.premise for e, _ in targets], start=start)
+            chunk = [
                 DREvent(
                     premise=e.premise,
                     zone=e.premise.grid_zone,
@@ -641,10 +667,10 @@ def emergency_event_create(
                 )
                 for e, kw in targets
                 if e.premise_id not in over
-            ],
-            batch_size=2000,
-        )
-        events_dispatch_locked(events=events, now=now)
+            ]
+            insert_instances(chunk, now=now)
+            events_dispatch_locked(events=chunk, now=now)
+        events.extend(chunk)
     return events
 
 
@@ -890,6 +916,7 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
     """Send what is due. Held entirely while the emergency stop is engaged. A row is marked sent only after the
     broker's PUBACK (or the endpoint's 2xx); on failure it stays pending with exponential backoff. MQTT rows are
     never given up (never lost); webhooks after WEBHOOK_MAX_ATTEMPTS."""
+    from .dispatch import in_values
     from .protocols import webhooks
 
     now = now or timezone.now()
@@ -961,9 +988,9 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
                         row.next_attempt_at = now + _backoff(row.attempts)
             row.save(update_fields=["attempts", "status", "sent_at", "acked_at", "last_error", "next_attempt_at"])
         event_ids = sorted(sent_events)
-        for i in range(0, len(event_ids), 2000):
+        for i in range(0, len(event_ids), 5000):
             DispatchSignal.objects.filter(
-                event_id__in=event_ids[i : i + 2000], status=DispatchSignal.Status.PENDING
+                event_id__in=in_values(event_ids[i : i + 5000]), status=DispatchSignal.Status.PENDING
             ).update(status=DispatchSignal.Status.SENT, sent_at=timezone.now())
     return result
 
@@ -972,15 +999,25 @@ def _mark_mqtt_results(rows, ok, *, sent_at: datetime, now: datetime, error: str
     """Record publish outcomes of (id, topic, body, attempts, event_id) rows with a few set-based UPDATEs:
     sent rows in chunks (only while still pending: an ack that overtook us stays), failed ones grouped by
     attempt count with their backoff."""
-    from django.db.models import F
+    from django.db.models import Case, DateTimeField, F, Value, When
+
+    from .dispatch import in_values
 
     ack_by = sent_at + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
     good = [r[0] for r, g in zip(rows, ok, strict=True) if g]
-    for i in range(0, len(good), 2000):
-        chunk = good[i : i + 2000]
-        pending = OutboxMessage.objects.filter(pk__in=chunk, status=OutboxMessage.Status.PENDING)
-        pending.filter(ack_deadline__isnull=False).update(ack_deadline=ack_by)
-        pending.update(status=OutboxMessage.Status.SENT, sent_at=sent_at, attempts=F("attempts") + 1, last_error="")
+    for i in range(0, len(good), 5000):
+        OutboxMessage.objects.filter(pk__in=in_values(good[i : i + 5000]), status=OutboxMessage.Status.PENDING).update(
+            status=OutboxMessage.Status.SENT,
+            sent_at=sent_at,
+            attempts=F("attempts") + 1,
+            last_error="",
+            # Commands wait for the device's ack from now on; notifications have no deadline.
+            ack_deadline=Case(
+                When(ack_deadline__isnull=False, then=Value(ack_by, output_field=DateTimeField())),
+                default=None,
+                output_field=DateTimeField(),
+            ),
+        )
     by_attempts: dict[int, list[int]] = {}
     for r, g in zip(rows, ok, strict=True):
         if not g:
@@ -1009,7 +1046,7 @@ def device_ack_record(*, message_id: str, device_id: str, now: datetime | None =
 
 def device_acks_record(*, acks: list[tuple[str, str, datetime]]) -> int:
     """Batch of (message_id, device_id, at) acknowledgements (the MQTT listener's path): one transaction, a
-    lookup and one UPDATE per 2,000 acks. An ack counts only for the device the message was sent to (its
+    lookup and one UPDATE per 5,000 acks. An ack counts only for the device the message was sent to (its
     command or its restore) and only once; one that overtakes the flush's "sent" mark (pending) counts too."""
     from collections import defaultdict
 
@@ -1022,20 +1059,24 @@ def device_acks_record(*, acks: list[tuple[str, str, datetime]]) -> int:
             parsed[uuid.UUID(str(message_id))] = (device_id, at)
         except ValueError:
             continue
+    from .dispatch import in_values
+
     live = [OutboxMessage.Status.PENDING, OutboxMessage.Status.SENT, OutboxMessage.Status.NO_ACK]
     n = 0
     ids = list(parsed)
     with transaction.atomic():
-        for i in range(0, len(ids), 2000):
+        for i in range(0, len(ids), 5000):
             by_at: dict[datetime, list[int]] = defaultdict(list)
             for pk, message_id, destination in OutboxMessage.objects.filter(
-                message_id__in=ids[i : i + 2000], channel=OutboxMessage.Channel.MQTT, status__in=live
+                message_id__in=in_values(ids[i : i + 5000], db_type="uuid"),
+                channel=OutboxMessage.Channel.MQTT,
+                status__in=live,
             ).values_list("id", "message_id", "destination"):
                 device_id, at = parsed[message_id]
                 if destination in (device_id, f"{device_id}#restore"):
                     by_at[at].append(pk)
             for at, pks in by_at.items():
-                n += OutboxMessage.objects.filter(pk__in=pks, status__in=live).update(
+                n += OutboxMessage.objects.filter(pk__in=in_values(pks), status__in=live).update(
                     status=OutboxMessage.Status.ACKNOWLEDGED,
                     acked_at=at,
                     sent_at=Coalesce("sent_at", Value(at, output_field=DateTimeField())),

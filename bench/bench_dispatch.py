@@ -79,6 +79,7 @@ def main() -> None:
     from datetime import timedelta
     from decimal import Decimal
 
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
@@ -152,14 +153,18 @@ def main() -> None:
     timer.wrap(mqtt_protocol.MqttPublisher, "publish_many", "publish at QoS 1 until every PUBACK")
     timer.wrap(services, "_mark_mqtt_results", "mark rows sent (set-based UPDATE)")
 
+    # As deployed: each committed chunk of the emergency call enqueues ``flush_outbox`` on commit (here Celery
+    # runs it eagerly, in this process, right after the commit).
+    settings.OUTBOX_FLUSH_ON_COMMIT = True
     now = timezone.now()
     t0 = time.time()
     events = services.emergency_event_create(
         program=program, zone=zone, start=now, end=now + timedelta(hours=1), user=operator, now=now
     )
     committed = time.time() - t0
-    result = services.outbox_flush(now=timezone.now())
+    services.outbox_flush(now=timezone.now())  # nothing left, normally
     flushed = time.time() - t0
+    sent = OutboxMessage.objects.exclude(status=OutboxMessage.Status.PENDING).count()
     assert listener.stdout.readline().strip() == "DONE"
     ours = {str(m) for m in OutboxMessage.objects.values_list("message_id", flat=True)}
     received = [a for a in json.loads(acks_file.read_text()) if a[0] in ours]  # the broker is shared
@@ -179,13 +184,13 @@ def main() -> None:
 
     n_cmds = OutboxMessage.objects.filter(channel=OutboxMessage.Channel.MQTT).count()
     print(
-        f"dispatch: {len(events)} DR events, {n_cmds} device commands committed {committed:.3f} s after the call; "
-        f"{result['sent']} published, flush done at {flushed:.3f} s"
+        f"dispatch: {len(events)} DR events, {n_cmds} device commands; the call returned after {committed:.3f} s "
+        f"(chunks committed and flushed on commit), {sent} published, all flushed at {flushed:.3f} s"
     )
     for label, seconds in timer.totals.items():
         print(f"  phase  {label:<45} {seconds:7.3f} s")
-    other = committed - sum(v for k, v in timer.totals.items() if not k.startswith(("publish", "mark")))
-    print(f"  phase  {'other dispatch work (events, signals, caps)':<45} {other:7.3f} s")
+    other = committed - sum(timer.totals.values())
+    print(f"  phase  {'other work (events, signals, caps, flush queries)':<45} {other:7.3f} s")
     print(f"  phase  {'record acks in the database (batches of 2,000)':<45} {ingest:7.3f} s  ({recorded} recorded)")
     print(f"acks back at the platform: {len(received)}/{n_cmds}; {acked_rows} rows acknowledged")
     print(
