@@ -444,10 +444,14 @@ class DayResult:
     anchors: list[PeriodAnchor] = field(default_factory=list)
     ledger_balanced: bool = True
     already_run: bool = False
+    devices: str = ""  # what the device simulator did (or why it did not run)
 
 
-def market_day_run(*, world: World, day: date, now: datetime | None = None) -> DayResult:
-    """Steps 2-7 for one market day. Safe to call again: what is done is not redone."""
+def market_day_run(
+    *, world: World, day: date, now: datetime | None = None, simulate_devices: bool = False
+) -> DayResult:
+    """Steps 2-7 for one market day. Safe to call again: what is done is not redone. With
+    ``simulate_devices`` (``manage.py demo``) the dispatched commands reach simulated devices over MQTT."""
     now = now or timezone.now()
     window_start, window_end = event_window(day)
     result = DayResult(day=day)
@@ -478,6 +482,7 @@ def market_day_run(*, world: World, day: date, now: datetime | None = None) -> D
                 window_start=window_start,
                 window_end=window_end,
             )
+        simulation = devices_simulate_start(world) if simulate_devices else None
         # Step 4: the operator requests ~60 % of what is offered in each substation; clearing runs in Celery.
         for sub in GridZone.objects.filter(kind=GridZone.Kind.SUBSTATION).order_by("code"):
             offered = FlexibilityOffer.objects.filter(
@@ -493,6 +498,8 @@ def market_day_run(*, world: World, day: date, now: datetime | None = None) -> D
                     window_end=window_end,
                 )
         # Step 5: awards became events with dispatch signals (Celery, chained on commit); the clock runs the day.
+        if simulation is not None:
+            result.devices = devices_simulate_finish(simulation)
         events_advance(now=window_start)
         events_advance(now=window_end)
         # The day's meter data arrives, with each dispatched resource's response.
@@ -508,6 +515,80 @@ def market_day_run(*, world: World, day: date, now: datetime | None = None) -> D
     result.anchors = periods_anchor_closed(now=now, wait=True)
     _summarise(result, world=world, window_start=window_start)
     return result
+
+
+@dataclass
+class DeviceSimulation:
+    fleet: object | None = None
+    listener: object | None = None
+    collector: object | None = None
+    note: str = ""
+
+
+def devices_simulate_start(world: World) -> DeviceSimulation:
+    """Connect the device simulator (``activation.simulator.DeviceFleet``: every premise's devices on one MQTT
+    connection, a share of non-responders and partial responders) and the platform's ack/telemetry listener
+    to the broker at MQTT_HOST:MQTT_PORT before the day's events are dispatched. No broker: skipped, and the
+    summary says so (the commands wait in the outbox)."""
+    from django.conf import settings
+
+    from activation.protocols.mqtt import BrokerUnavailable, MqttListener, broker_reachable
+    from activation.protocols.mqtt_wire import WireError
+    from activation.selectors import premise_devices
+    from activation.simulator import AckCollector, DeviceFleet
+
+    where = f"{settings.MQTT_HOST}:{settings.MQTT_PORT}"
+    if not broker_reachable():
+        return DeviceSimulation(
+            note=f"no MQTT broker at {where}: device simulator skipped, commands kept in the outbox"
+        )
+    specs = [(d.device_id, p.pk, float(d.rated_kw) * 0.7) for p in world.premises for d in premise_devices(p)]
+    fleet = DeviceFleet.from_seed(specs, host=settings.MQTT_HOST, port=settings.MQTT_PORT, ramp_seconds=0)
+    try:
+        fleet.start()
+        collector = AckCollector()
+        listener = MqttListener(on_ack=collector.on_ack, on_telemetry=collector.on_telemetry).start()
+    except (BrokerUnavailable, WireError, OSError) as exc:
+        fleet.stop()
+        return DeviceSimulation(note=f"MQTT broker at {where} refused ({exc}): device simulator skipped")
+    return DeviceSimulation(fleet=fleet, listener=listener, collector=collector, note=where)
+
+
+def devices_simulate_finish(simulation: DeviceSimulation) -> str:
+    """Publish what is still in the outbox, record the simulated devices' acks and one round of their telemetry
+    through the services, disconnect; returns the summary line."""
+    from time import monotonic
+
+    from activation.services import outbox_flush
+    from activation.simulator import apply_messages
+
+    if simulation.fleet is None:
+        return simulation.note
+    fleet, collector = simulation.fleet, simulation.collector
+    totals = {"acks": 0, "telemetry": 0}
+
+    def pump(seconds: float) -> None:  # until nothing new for 1 s
+        deadline, quiet = monotonic() + seconds, monotonic()
+        while monotonic() < deadline and monotonic() - quiet < 1.0:
+            got = apply_messages(collector.drain(timeout=0.2))
+            if got["acks"] or got["telemetry"]:
+                quiet = monotonic()
+            totals["acks"] += got["acks"]
+            totals["telemetry"] += got["telemetry"]
+
+    try:
+        outbox_flush()
+        pump(10)
+        fleet.report_telemetry()
+        pump(5)
+    finally:
+        simulation.listener.stop()
+        fleet.stop()
+    received = sum(map(len, fleet.received.values()))
+    return (
+        f"{received} commands received by simulated devices over MQTT ({simulation.note}), "
+        f"{totals['acks']} acknowledged, {totals['telemetry']} telemetry readings recorded"
+    )
 
 
 def _day_readings(*, world: World, day: date) -> None:

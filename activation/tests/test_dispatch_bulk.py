@@ -226,3 +226,36 @@ def test_listener_takes_a_burst_of_acks_larger_than_the_brokers_queue_without_lo
         assert sum(1 for k in got if k.startswith(tag)) == n
     finally:
         listener.stop()
+
+
+def test_demo_skips_the_device_simulator_without_a_broker_and_says_so(act_world):
+    from flexplatform import demo
+
+    with override_settings(MQTT_PORT=1):
+        simulation = demo.devices_simulate_start(act_world.world)
+        assert demo.devices_simulate_finish(simulation) == (
+            "no MQTT broker at 127.0.0.1:1: device simulator skipped, commands kept in the outbox"
+        )
+
+
+@pytest.mark.mqtt
+def test_demo_device_simulator_acknowledges_dispatched_commands_and_reports_telemetry(act_world):
+    from activation.models import Telemetry
+    from flexplatform import demo
+
+    w = act_world
+    simulation = demo.devices_simulate_start(w.world)
+    assert simulation.fleet is not None
+    w.program.notice_minutes = 0
+    w.program.save()
+    now = timezone.now()
+    premise = w.premises[3]  # commercial: 30 kW is the battery's
+    event = services.event_create(
+        program=w.program, premise=premise, target_kw=Decimal("30"), start=now, end=now + timedelta(hours=1), now=now
+    )
+    summary = demo.devices_simulate_finish(simulation)
+    responds = simulation.fleet.devices[f"p{premise.pk}-battery"].responds
+    assert summary.startswith("1 commands received by simulated devices over MQTT (127.0.0.1:1883)")
+    row = OutboxMessage.objects.get(event=event)
+    assert row.status == (OutboxMessage.Status.ACKNOWLEDGED if responds else OutboxMessage.Status.SENT)
+    assert Telemetry.objects.filter(event=event).exists() == responds

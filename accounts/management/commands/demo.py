@@ -46,7 +46,7 @@ class Command(BaseCommand):
                 f"World: 1 grid operator, 1 aggregator, {len(world.premises)} consumer premises; "
                 f"{stored} new meter readings."
             )
-            result = demo.market_day_run(world=world, day=day)
+            result = demo.market_day_run(world=world, day=day, simulate_devices=True)
             self._print_summary(world, result, time.monotonic() - t0)
             if options["serve"]:
                 self.stdout.write(
@@ -83,6 +83,8 @@ class Command(BaseCommand):
         w(f"  3 offers         {r.offers}")
         w(f"  4 requests       {r.requests}, awards {r.awards}, awarded {r.awarded_kw:.3f} kW")
         w(f"  5 events         {r.events} dispatched")
+        if r.devices:
+            w(f"    devices        {r.devices}")
         w(f"  6 verified       {r.delivered_kwh:.4f} kWh delivered")
         c = settings.SETTLEMENT_CURRENCY
         w(
