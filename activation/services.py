@@ -1067,16 +1067,23 @@ def device_acks_record(*, acks: list[tuple[str, str, datetime]]) -> int:
     with transaction.atomic():
         for i in range(0, len(ids), 5000):
             by_at: dict[datetime, list[int]] = defaultdict(list)
-            for pk, message_id, destination in OutboxMessage.objects.filter(
-                message_id__in=in_values(ids[i : i + 5000], db_type="uuid"),
-                channel=OutboxMessage.Channel.MQTT,
-                status__in=live,
-            ).values_list("id", "message_id", "destination"):
+            # Locked and looked up by the unique message id alone (status and channel checked here), then
+            # updated by primary key alone: the planner walks those two indexes even on a table whose
+            # statistics predate the burst of rows.
+            for pk, message_id, destination, channel, status in (
+                OutboxMessage.objects.select_for_update()
+                .filter(message_id__in=in_values(ids[i : i + 5000], db_type="uuid"))
+                .values_list("id", "message_id", "destination", "channel", "status")
+            ):
                 device_id, at = parsed[message_id]
-                if destination in (device_id, f"{device_id}#restore"):
+                if (
+                    channel == OutboxMessage.Channel.MQTT
+                    and status in live
+                    and destination in (device_id, f"{device_id}#restore")
+                ):
                     by_at[at].append(pk)
             for at, pks in by_at.items():
-                n += OutboxMessage.objects.filter(pk__in=in_values(pks), status__in=live).update(
+                n += OutboxMessage.objects.filter(pk__in=in_values(pks)).update(
                     status=OutboxMessage.Status.ACKNOWLEDGED,
                     acked_at=at,
                     sent_at=Coalesce("sent_at", Value(at, output_field=DateTimeField())),

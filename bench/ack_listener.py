@@ -1,6 +1,6 @@
 """Helper process for bench_dispatch.py: the platform's ack listener (``MqttListener``, as ``manage.py
 mqtt_listen`` runs it, in its own process), recording when each ack arrived. Prints READY when subscribed;
-writes [[message_id, device_id, received_unix_time], ...] to OUT and prints DONE when EXPECT acks arrived or
+writes [[message_id, device_id, received_unix_time], ...] to OUT and prints DONE (and its CPU seconds) when EXPECT acks arrived or
 after SECONDS."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main() -> None:
         time.sleep(0.01)
     listener.stop()
     Path(out).write_text(json.dumps(list(acks.values())))
-    print("DONE", flush=True)
+    print(f"DONE {time.process_time():.3f}", flush=True)
 
 
 if __name__ == "__main__":

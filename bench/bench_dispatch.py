@@ -52,6 +52,15 @@ class PhaseTimer:
         setattr(owner, name, timed)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc), NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -62,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--profile", default="", help="Write cProfile stats of the dispatch (call + flush) here.")
     args = parser.parse_args()
 
     if args.database_url:
@@ -156,16 +166,28 @@ def main() -> None:
     # As deployed: each committed chunk of the emergency call enqueues ``flush_outbox`` on commit (here Celery
     # runs it eagerly, in this process, right after the commit).
     settings.OUTBOX_FLUSH_ON_COMMIT = True
+    import cProfile
+
+    profiler = cProfile.Profile() if args.profile else None
     now = timezone.now()
+    cpu0 = time.process_time()
     t0 = time.time()
+    if profiler:
+        profiler.enable()
     events = services.emergency_event_create(
         program=program, zone=zone, start=now, end=now + timedelta(hours=1), user=operator, now=now
     )
     committed = time.time() - t0
     services.outbox_flush(now=timezone.now())  # nothing left, normally
     flushed = time.time() - t0
+    cpu = time.process_time() - cpu0
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
     sent = OutboxMessage.objects.exclude(status=OutboxMessage.Status.PENDING).count()
-    assert listener.stdout.readline().strip() == "DONE"
+    done = listener.stdout.readline().split()
+    assert done[0] == "DONE"
+    listener_cpu = float(done[1])
     ours = {str(m) for m in OutboxMessage.objects.values_list("message_id", flat=True)}
     received = [a for a in json.loads(acks_file.read_text()) if a[0] in ours]  # the broker is shared
     latencies = sorted(at - t0 for _, _, at in received)
@@ -179,6 +201,7 @@ def main() -> None:
         )
     ingest = time.perf_counter() - t1
     acked_rows = OutboxMessage.objects.filter(status=OutboxMessage.Status.ACKNOWLEDGED).count()
+    fleet_cpu = _cpu_seconds(fleet.pid)
     fleet.terminate()
     fleet.wait(10)
 
@@ -186,6 +209,10 @@ def main() -> None:
     print(
         f"dispatch: {len(events)} DR events, {n_cmds} device commands; the call returned after {committed:.3f} s "
         f"(chunks committed and flushed on commit), {sent} published, all flushed at {flushed:.3f} s"
+    )
+    print(
+        f"  CPU time: platform process {cpu:.3f} s (the call and its flushes), simulator {fleet_cpu:.3f} s, "
+        f"ack listener {listener_cpu:.3f} s (whole run)"
     )
     for label, seconds in timer.totals.items():
         print(f"  phase  {label:<45} {seconds:7.3f} s")
