@@ -3,6 +3,7 @@ batched acks, and the real-broker round trip of a whole fleet after an outage.""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import timedelta
@@ -187,8 +188,8 @@ def test_fleet_after_a_broker_outage_gets_every_command_exactly_once_and_acks_ar
             acked += apply_messages(collector.drain(timeout=0.2))["acks"]
         assert acked == 12
         time.sleep(0.3)
-        for row in rows:
-            assert fleet.received[row.destination] == [str(row.message_id)]
+        for row in rows:  # each command delivered exactly once (the shared broker may carry others' commands)
+            assert fleet.received[row.destination].count(str(row.message_id)) == 1
         assert set(OutboxMessage.objects.filter(event__in=events).values_list("status", flat=True)) == {"acknowledged"}
     finally:
         listener.stop()
@@ -254,8 +255,15 @@ def test_demo_device_simulator_acknowledges_dispatched_commands_and_reports_tele
         program=w.program, premise=premise, target_kw=Decimal("30"), start=now, end=now + timedelta(hours=1), now=now
     )
     summary = demo.devices_simulate_finish(simulation)
-    responds = simulation.fleet.devices[f"p{premise.pk}-battery"].responds
-    assert summary.startswith("1 commands received by simulated devices over MQTT (127.0.0.1:1883)")
+    device = f"p{premise.pk}-battery"
+    responds = simulation.fleet.devices[device].responds
+    # (The broker is shared: other test runs may command devices of the same names, so counts are >=.)
+    assert re.fullmatch(
+        r"\d+ commands received by simulated devices over MQTT \(127\.0\.0\.1:1883\), \d+ acknowledged, "
+        r"\d+ telemetry readings recorded",
+        summary,
+    )
     row = OutboxMessage.objects.get(event=event)
+    assert str(row.message_id) in simulation.fleet.received[device]
     assert row.status == (OutboxMessage.Status.ACKNOWLEDGED if responds else OutboxMessage.Status.SENT)
     assert Telemetry.objects.filter(event=event).exists() == responds
