@@ -597,6 +597,8 @@ def emergency_event_create(
     """Dispatch every resource enrolled in the emergency program in the zone at once, whatever its market
     position, each at its committed (derated) kW and never past its safety limit. Caps of the emergency
     program still apply (a capped resource is skipped, not the whole event; so is one with nothing available).
+    Each event is settled at the program's energy rate, paid by the caller's operator serving its zone (as
+    ``event_create``).
 
     Set-based and committed in chunks of ``EMERGENCY_CHUNK`` resources: each chunk locks its enrollments with
     one statement, counts the caps per time zone, inserts its events and dispatches them through
@@ -608,6 +610,7 @@ def emergency_event_create(
     from accounts.selectors import user_role, zone_with_descendant_ids
 
     from .dispatch import events_dispatch_locked, insert_instances, premises_over_caps
+    from .selectors import zone_operator
 
     if program.kind != Program.Kind.EMERGENCY:
         raise ApplicationError(
@@ -625,6 +628,7 @@ def emergency_event_create(
         .values_list("pk", flat=True)
     )
     events: list[DREvent] = []
+    buyers: dict = {}
     for i in range(0, max(len(enrollment_ids), 1), EMERGENCY_CHUNK):
         with transaction.atomic():
             if emergency_stop_active() is not None:
@@ -654,6 +658,9 @@ def emergency_event_create(
             ]
             targets = [(e, kw) for e, kw in targets if kw > 0]
             over = premises_over_caps(program=program, premises=[e.premise for e, _ in targets], start=start)
+            for e, _ in targets:  # who pays: as event_create, the caller's operator serving the zone (per zone)
+                if e.premise.grid_zone_id not in buyers:
+                    buyers[e.premise.grid_zone_id] = zone_operator(zone=e.premise.grid_zone, user=user)
             chunk = [
                 DREvent(
                     premise=e.premise,
@@ -664,6 +671,8 @@ def emergency_event_create(
                     program=program,
                     source=DREvent.Source.EMERGENCY,
                     created_by=user,
+                    price_per_mwh=program.energy_rate_per_mwh,
+                    buyer=buyers[e.premise.grid_zone_id],
                 )
                 for e, kw in targets
                 if e.premise_id not in over

@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .protocols.mqtt import TOPIC_ROOT
+from .protocols.mqtt import TOPIC_ROOT, topic_root
 from .protocols.mqtt_wire import MQTT_5, WireClient, WireError
 
 
@@ -49,8 +49,10 @@ class DeviceFleet:
         host: str = "127.0.0.1",
         port: int = 1883,
         ramp_seconds: float = 60.0,
+        root: str | None = None,
     ):
         self.devices = {d.device_id: d for d in devices}
+        self.root = root or topic_root()  # the platform's MQTT_TOPIC_ROOT (without Django: flex/devices)
         self.host, self.port = host, port
         self.ramp_seconds = ramp_seconds
         self.received: dict[str, list[str]] = defaultdict(list)  # device -> message ids as delivered
@@ -88,7 +90,7 @@ class DeviceFleet:
             keepalive=30,
             timeout=timeout,
         ).connect()
-        self.client.subscribe([f"{TOPIC_ROOT}/+/commands"])
+        self.client.subscribe([f"{self.root}/+/commands"])
         self._thread = threading.Thread(target=self._run, name="device-fleet", daemon=True)
         self._thread.start()
         return self
@@ -114,7 +116,7 @@ class DeviceFleet:
                 try:
                     client.close()
                     client.connect()
-                    client.subscribe([f"{TOPIC_ROOT}/+/commands"])
+                    client.subscribe([f"{self.root}/+/commands"])
                 except WireError:
                     continue
 
@@ -140,7 +142,7 @@ class DeviceFleet:
             device.event_id = cmd.get("event_id")
         at = datetime.now(UTC).isoformat()
         self.client.publish(
-            f"{TOPIC_ROOT}/{device.device_id}/ack", json.dumps({"message_id": mid, "at": at}).encode(), qos=1
+            f"{self.root}/{device.device_id}/ack", json.dumps({"message_id": mid, "at": at}).encode(), qos=1
         )
 
     def kw_now(self, device: SimDevice, now: float | None = None) -> float:
@@ -168,7 +170,7 @@ class DeviceFleet:
                     "event_id": d.event_id,
                     "at": at.isoformat(),
                 }
-                self._outgoing.put((f"{TOPIC_ROOT}/{device_id}/telemetry", json.dumps(data).encode()))
+                self._outgoing.put((f"{self.root}/{device_id}/telemetry", json.dumps(data).encode()))
                 n += 1
         return n
 
@@ -237,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1883)
+    parser.add_argument("--topic-root", default=TOPIC_ROOT)
     parser.add_argument("--non-responders", type=float, default=0.0)
     parser.add_argument("--partial", type=float, default=0.0)
     args = parser.parse_args(argv)
@@ -248,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
         partial=args.partial,
         host=args.host,
         port=args.port,
+        root=args.topic_root,
     ).start(timeout=30)
     print("READY", flush=True)
     try:

@@ -1,7 +1,7 @@
 """Helper process for bench_dispatch.py: the platform's ack listener (``MqttListener``, as ``manage.py
 mqtt_listen`` runs it, in its own process), recording when each ack arrived. Prints READY when subscribed;
-writes [[message_id, device_id, received_unix_time], ...] to OUT and prints DONE (and its CPU seconds) when EXPECT acks arrived or
-after SECONDS."""
+writes [[message_id, device_id, received_unix_time], ...] to OUT and prints DONE (and its CPU seconds) when
+EXPECT acks arrived or after SECONDS. ROOT is the topic root the platform publishes under."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ from activation.protocols.mqtt import MqttConfig, MqttListener  # noqa: E402
 
 
 def main() -> None:
-    out, expect, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    out, expect, seconds, root = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+    from django.conf import settings
+
+    settings.configure(MQTT_TOPIC_ROOT=root)
     acks: dict[str, tuple] = {}
 
     def on_ack(device_id, data):

@@ -83,6 +83,8 @@ def main() -> None:
             db.unlink()
         os.environ["DATABASE_URL"] = f"sqlite:///{db}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flexplatform.settings.test")
+    # Its own topics on the (possibly shared) broker; the simulator and the listener are told the same root.
+    root = os.environ.setdefault("MQTT_TOPIC_ROOT", f"flex-bench-{os.getpid()}/devices")
     import django
 
     django.setup()
@@ -141,7 +143,7 @@ def main() -> None:
     spec.parent.mkdir(exist_ok=True)
     spec.write_text(json.dumps([[d.device_id, p.pk, float(d.rated_kw)] for p in premises for d in premise_devices(p)]))
     fleet = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "activation.simulator", str(spec), "--seconds", "120"],
+        [sys.executable, "-m", "activation.simulator", str(spec), "--seconds", "120", "--topic-root", root],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -149,7 +151,14 @@ def main() -> None:
     assert fleet.stdout.readline().strip() == "READY"
     acks_file = spec.with_name("bench_dispatch.acks.json")
     listener = subprocess.Popen(  # noqa: S603
-        [sys.executable, str(PROJECT_ROOT / "bench" / "ack_listener.py"), str(acks_file), str(n_devices), "60"],
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "bench" / "ack_listener.py"),
+            str(acks_file),
+            str(n_devices),
+            "60",
+            root,
+        ],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -6,6 +6,8 @@ Topics, per device::
     flex/devices/<device_id>/ack        device -> platform  ({"message_id": ..., "at": ...})
     flex/devices/<device_id>/telemetry  device -> platform  ({"kw": ..., "baseline_kw": ..., "event_id": ..., "at": ...})
 
+(``flex/devices`` is ``settings.MQTT_TOPIC_ROOT``'s default.)
+
 QoS 1 is at-least-once: a device must drop a command whose ``message_id`` it has already applied. The wire
 protocol is ``mqtt_wire`` (bulk QoS 1 without paho's per-message cost); devices may use any MQTT client.
 """
@@ -23,7 +25,17 @@ from django.conf import settings
 
 from .mqtt_wire import MAX_PACKET_ID, MQTT_5, MQTT_311, WireClient, WireError
 
-TOPIC_ROOT = "flex/devices"
+TOPIC_ROOT = "flex/devices"  # the default of settings.MQTT_TOPIC_ROOT
+
+
+def topic_root() -> str:
+    """``settings.MQTT_TOPIC_ROOT`` (the default outside a configured Django process, e.g. the simulator's)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return getattr(settings, "MQTT_TOPIC_ROOT", TOPIC_ROOT)
+    except ImproperlyConfigured:
+        return TOPIC_ROOT
 
 
 class BrokerUnavailable(Exception):
@@ -31,7 +43,7 @@ class BrokerUnavailable(Exception):
 
 
 def command_topic(device_id: str) -> str:
-    return f"{TOPIC_ROOT}/{device_id}/commands"
+    return f"{topic_root()}/{device_id}/commands"
 
 
 @dataclass
@@ -136,6 +148,7 @@ class MqttListener:
         self.config = config or MqttConfig.from_settings()
         # With a share group, several listeners split the ack/telemetry load (Mosquitto ``$share``).
         self.prefix = f"$share/{share_group}/" if share_group else ""
+        self.topic_root = topic_root()
         self.on_ack = on_ack
         self.on_telemetry = on_telemetry
         self.client = WireClient(
@@ -184,7 +197,8 @@ class MqttListener:
     def _subscribe(self) -> None:
         self.client.close()
         self.client.connect()
-        self.client.subscribe([f"{self.prefix}{TOPIC_ROOT}/+/ack", f"{self.prefix}{TOPIC_ROOT}/+/telemetry"])
+        root = self.topic_root
+        self.client.subscribe([f"{self.prefix}{root}/+/ack", f"{self.prefix}{root}/+/telemetry"])
 
     def start(self) -> MqttListener:
         try:

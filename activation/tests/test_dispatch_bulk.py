@@ -202,7 +202,7 @@ def test_listener_takes_a_burst_of_acks_larger_than_the_brokers_queue_without_lo
     rest; the listener declares a Receive Maximum as an MQTT 5 client, so a fleet's burst of acks arrives whole."""
     import uuid
 
-    from activation.protocols.mqtt import MqttListener, MqttPublisher
+    from activation.protocols.mqtt import MqttListener, MqttPublisher, topic_root
 
     tag = uuid.uuid4().hex[:8]
     got: dict[str, int] = {}
@@ -215,7 +215,7 @@ def test_listener_takes_a_burst_of_acks_larger_than_the_brokers_queue_without_lo
         listener._thread.join(2)
         n = 3000
         ok = MqttPublisher().publish_many(
-            [(f"flex/devices/burst-{tag}-{i}/ack", {"message_id": f"{tag}-{i}"}) for i in range(n)]
+            [(f"{topic_root()}/burst-{tag}-{i}/ack", {"message_id": f"{tag}-{i}"}) for i in range(n)]
         )
         assert all(ok)
         listener._stop.clear()

@@ -238,6 +238,8 @@ METER_BULK_IMPORT_MIN_BYTES = env.int("METER_BULK_IMPORT_MIN_BYTES", default=1_0
 MQTT_HOST = env("MQTT_HOST", default="127.0.0.1")
 MQTT_PORT = env.int("MQTT_PORT", default=1883)
 MQTT_TIMEOUT_SECONDS = env.float("MQTT_TIMEOUT_SECONDS", default=5.0)
+# Device topics are <root>/<device_id>/commands|ack|telemetry; environments sharing one broker use their own root.
+MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default="flex/devices")
 DEVICE_ACK_SECONDS = env.int("DEVICE_ACK_SECONDS", default=30)
 OUTBOX_BACKOFF_SECONDS = env.int("OUTBOX_BACKOFF_SECONDS", default=5)
 OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=300)

@@ -1,5 +1,7 @@
 """Settings for the test suite: Postgres and Redis when DATABASE_URL / REDIS_URL say so, else SQLite and eager."""
 
+import os
+
 from .base import *  # noqa: F403
 from .base import VAR_DIR, env
 
@@ -20,3 +22,5 @@ OUTBOX_FLUSH_ON_COMMIT = False
 # Meter validation needs this many days of clean history. The fixtures' generated history (the small world's
 # 21 days) meets 14; the rule itself stays on (tests of the 30-day default override it back).
 METER_VALIDATION_MIN_DAYS = env.int("METER_VALIDATION_MIN_DAYS", default=14)
+# The broker may be shared with other test runs (same device names): each run talks on its own topics.
+MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default=f"flex-test-{os.getpid()}/devices")
