@@ -11,11 +11,13 @@ charger, water heater, battery) enrolled in an emergency program. The simulated 
 listener (``bench/ack_listener.py``: ``MqttListener``, as ``manage.py mqtt_listen`` runs it).
 
 The clock starts when the dispatch service is called: ``emergency_event_create`` (one DR event per resource,
-one outbox command per device with comfort and safety limits, committed), then ``outbox_flush`` (QoS 1
-publish of every command, as the on-commit flush does) in the same process. Latency = the moment the platform's
-listener received a device's ack - that start. Printed: p50 / p95 / max, and the phases (building the events
-and commands, inserting the outbox rows, publishing, marking rows sent, recording the acks in the database).
-Not imported by the test suite.
+one outbox command per device with comfort and safety limits), which commits 500 resources at a time; each
+commit runs ``outbox_flush`` (QoS 1 publish of that chunk's commands, marked sent after the PUBACKs) on commit,
+as deployed (Celery runs the task eagerly here, in this process). Latency = the moment the platform's listener
+received a device's ack - that start. Printed: p50 / p95 / max; the phases (building the commands, inserting the
+outbox rows, publishing, marking rows sent, the rest, and recording the acks in the database afterwards); the
+CPU seconds of each process (on a shared machine, the wall-clock figures depend on the load; the load average is
+printed too). The run uses its own MQTT topic root (``MQTT_TOPIC_ROOT``). Not imported by the test suite.
 """
 
 from __future__ import annotations
