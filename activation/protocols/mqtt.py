@@ -109,7 +109,10 @@ class MqttPublisher:
                     payload = json.dumps(payload, separators=(",", ":"))
                 if isinstance(payload, str):
                     payload = payload.encode()
-                while len(client.inflight) >= MAX_PACKET_ID - 1:
+                stalled = time.monotonic() + self.config.timeout
+                while len(client.inflight) >= MAX_PACKET_ID - 1:  # every packet id in use: wait for PUBACKs
+                    if time.monotonic() > stalled:
+                        raise WireError("the broker stopped acknowledging")
                     read(0.05)
                 waiting[client.publish(topic, payload, qos=1)] = i
                 if len(client._out) >= self.WRITE_CHUNK:
