@@ -319,8 +319,8 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime) -> None:
                         ack_by=None,
                     )
                 )
-    rows.extend(_subscription_notification_rows(events=events, now=now))
     outbox_insert(rows, now=now)
+    _subscription_notifications(events=events, now=now)
     scheduled = [e.pk for e in events if e.status == DREvent.Status.SCHEDULED]
     for chunk in _chunks(scheduled):
         DREvent.objects.filter(pk__in=chunk, status=DREvent.Status.SCHEDULED).update(
@@ -332,50 +332,20 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime) -> None:
     transaction.on_commit(_enqueue_flush)
 
 
-def _subscription_notification_rows(*, events: list[DREvent], now: datetime) -> list[OutboxRow]:
-    """OpenADR 3 subscriptions to EVENT CREATE on the events' programs: one ``notification`` per callback,
-    through the outbox (POST to callbackUrl with the subscription's bearerToken). A VEN is told only about
-    events for its resources."""
-    from .models import OadrSubscription, VenResource
-    from .openadr import event_object
+def _subscription_notifications(*, events: list[DREvent], now: datetime) -> None:
+    """OpenADR 3 notifications of the events' creation (``services._subscription_notifications``, i.e.
+    ``openadr_services.notify_event``), only for events whose program has subscriptions: one query for the
+    whole batch instead of one per event when nobody subscribed."""
+    from .models import OadrSubscription
+    from .services import _subscription_notifications as notify
 
     programs = {e.program_id for e in events if e.program_id}
-    if not programs:
-        return []
-    subs = list(OadrSubscription.objects.filter(program_id__in=programs).select_related("ven").order_by("pk"))
-    if not subs:
-        return []
-    ven_premises: dict[int, set[int]] = defaultdict(set)
-    ven_ids = {s.ven_id for s in subs if s.ven_id}
-    for ven_id, premise_id in VenResource.objects.filter(ven_id__in=ven_ids, premise__isnull=False).values_list(
-        "ven_id", "premise_id"
-    ):
-        ven_premises[ven_id].add(premise_id)
-    rows = []
+    subscribed = set(
+        OadrSubscription.objects.filter(program_id__in=programs).values_list("program_id", flat=True).distinct()
+    )
     for event in events:
-        for sub in subs:
-            if sub.program_id != event.program_id:
-                continue
-            if sub.ven_id and event.premise_id not in ven_premises[sub.ven_id]:
-                continue
-            for n, op in enumerate(sub.object_operations or []):
-                if "EVENT" in op.get("objects", []) and "CREATE" in op.get("operations", []):
-                    rows.append(
-                        OutboxRow(
-                            event_id=event.pk,
-                            channel=OutboxMessage.Channel.WEBHOOK,
-                            destination=f"subscription-{sub.pk}-{n}",
-                            topic=op["callbackUrl"],
-                            payload={
-                                "objectType": "EVENT",
-                                "operation": "POST",
-                                "object": event_object(event),
-                                "bearerToken": op.get("bearerToken"),
-                            },
-                            ack_by=None,
-                        )
-                    )
-    return rows
+        if event.program_id in subscribed:
+            notify(event=event, now=now)
 
 
 def premises_over_caps(*, program, premises: list, start: datetime) -> dict[int, str]:

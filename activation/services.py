@@ -16,6 +16,7 @@ from assessment.services import baseline_compute, interval_starts
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 from market.models import Award
 
+from .dispatch import openadr_event_payload as _openadr_event_payload  # noqa: F401 - used by openadr_services
 from .models import (
     Cascade,
     CascadeStep,
@@ -1056,7 +1057,8 @@ def device_ack_record(*, message_id: str, device_id: str, now: datetime | None =
 def device_acks_record(*, acks: list[tuple[str, str, datetime]]) -> int:
     """Batch of (message_id, device_id, at) acknowledgements (the MQTT listener's path): one transaction, a
     lookup and one UPDATE per 5,000 acks. An ack counts only for the device the message was sent to (its
-    command or its restore) and only once; one that overtakes the flush's "sent" mark (pending) counts too."""
+    command, its restore or a revision) and only once; one that overtakes the flush's "sent" mark (pending)
+    counts too."""
     from collections import defaultdict
 
     from django.db.models import DateTimeField, Value
@@ -1085,10 +1087,10 @@ def device_acks_record(*, acks: list[tuple[str, str, datetime]]) -> int:
                 .values_list("id", "message_id", "destination", "channel", "status")
             ):
                 device_id, at = parsed[message_id]
-                if (
+                if (  # the device's command, or a later one for it (``#restore``, ``#rev-...``)
                     channel == OutboxMessage.Channel.MQTT
                     and status in live
-                    and destination in (device_id, f"{device_id}#restore")
+                    and destination.split("#", 1)[0] == device_id
                 ):
                     by_at[at].append(pk)
             for at, pks in by_at.items():
