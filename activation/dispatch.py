@@ -268,6 +268,7 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime) -> None:
     )
     safety = _safety_limits(events)
     ack_by = now + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
+    root = mqtt_protocol.topic_root()
     mqtt, webhook = OutboxMessage.Channel.MQTT, OutboxMessage.Channel.WEBHOOK
     rows: list[OutboxRow] = []
     commands_by_event: dict[int, list] = {}
@@ -293,7 +294,7 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime) -> None:
                     event_id=event.pk,
                     channel=mqtt,
                     destination=cmd.device_id,
-                    topic=mqtt_protocol.command_topic(cmd.device_id),
+                    topic=mqtt_protocol.command_topic(cmd.device_id, root=root),
                     payload={**common, **cmd.as_payload()},
                     ack_by=ack_by,
                 )

@@ -73,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--chunk", type=int, default=0, help="Resources per transaction (default EMERGENCY_CHUNK).")
     parser.add_argument("--profile", default="", help="Write cProfile stats of the dispatch (call + flush) here.")
     args = parser.parse_args()
 
@@ -177,6 +178,8 @@ def main() -> None:
     # As deployed: each committed chunk of the emergency call enqueues ``flush_outbox`` on commit (here Celery
     # runs it eagerly, in this process, right after the commit).
     settings.OUTBOX_FLUSH_ON_COMMIT = True
+    if args.chunk:
+        services.EMERGENCY_CHUNK = args.chunk
     import cProfile
 
     profiler = cProfile.Profile() if args.profile else None

@@ -42,8 +42,8 @@ class BrokerUnavailable(Exception):
     pass
 
 
-def command_topic(device_id: str) -> str:
-    return f"{topic_root()}/{device_id}/commands"
+def command_topic(device_id: str, root: str | None = None) -> str:
+    return f"{root or topic_root()}/{device_id}/commands"
 
 
 @dataclass
