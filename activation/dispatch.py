@@ -95,7 +95,7 @@ class OutboxRow:
     message_id: uuid.UUID = field(default_factory=new_message_id)
 
 
-def outbox_insert(rows: list[OutboxRow], *, now: datetime) -> None:
+def outbox_insert(rows: list[OutboxRow], *, now: datetime, fresh: bool = False) -> None:
     """Insert outbox rows, pending and due ``now``; a row whose (event, channel, destination) exists already is
     skipped (the first one, with its message id, stays). Multi-row ``INSERT ... ON CONFLICT DO NOTHING`` through
     the connection's cursor: the ORM's per-field preparation in ``bulk_create`` costs several times more for
@@ -129,15 +129,20 @@ def outbox_insert(rows: list[OutboxRow], *, now: datetime) -> None:
     tail = tuple(constant[c] for c in columns[len(per_row) :])
     getters = list(per_row.values())
     values = [tuple(g(r) for g in getters) + tail for r in rows]
-    insert_values(OutboxMessage, columns, values, unique=("event_id", "channel", "destination"))
+    # ``fresh``: the events were created in this transaction, so no row can exist yet (COPY straight in).
+    unique = () if fresh else ("event_id", "channel", "destination")
+    insert_values(OutboxMessage, columns, values, unique=unique, returning=False)
 
 
-def insert_values(model, columns: list[str], values: list[tuple], *, unique: tuple[str, ...] = ()) -> list[int]:
+def insert_values(
+    model, columns: list[str], values: list[tuple], *, unique: tuple[str, ...] = (), returning: bool = True
+) -> list[int]:
     """Insert rows of database-ready ``values`` (in ``columns`` order) into ``model``'s table. With ``unique``,
     a row whose key exists already is skipped (ON CONFLICT DO NOTHING) and nothing is returned; without, the
-    new primary keys are returned in row order. PostgreSQL: COPY (into a transaction-scoped staging table when
-    conflicts are possible; with ids drawn from the table's sequence first otherwise). SQLite: multi-row
-    INSERTs (``RETURNING`` the ids)."""
+    new primary keys are returned in row order (unless ``returning`` is false: rows that cannot conflict).
+    PostgreSQL: COPY (into a transaction-scoped staging table when conflicts are possible; with ids drawn from
+    the table's sequence first when they are returned). SQLite: multi-row INSERTs (``RETURNING`` the ids)."""
+    returning = returning and not unique
     if not values:
         return []
     connection = connections[router.db_for_write(model)]
@@ -147,6 +152,12 @@ def insert_values(model, columns: list[str], values: list[tuple], *, unique: tup
     conflict = f" ON CONFLICT ({', '.join(qn(c) for c in unique)}) DO NOTHING" if unique else ""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(values) >= COPY_THRESHOLD:
+            if not unique and not returning:
+                cols = ", ".join(qn(c) for c in columns)
+                with cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                    for row in values:
+                        copy.write_row(row)
+                return []
             if not unique:
                 cursor.execute(
                     "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
@@ -172,14 +183,14 @@ def insert_values(model, columns: list[str], values: list[tuple], *, unique: tup
             return []
         cols = ", ".join(qn(c) for c in columns)
         one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        returning = "" if unique else f" RETURNING {qn(opts.pk.column)}"
+        returning_sql = f" RETURNING {qn(opts.pk.column)}" if returning else ""
         # SQLite allows 32,766 bound parameters per statement.
         batch_size = max(1, min(OUTBOX_INSERT_BATCH, 30000 // len(columns)))
         ids: list[int] = []
         for i in range(0, len(values), batch_size):
             batch = values[i : i + batch_size]
             cursor.execute(
-                f"INSERT INTO {table} ({cols}) VALUES {', '.join([one] * len(batch))}{conflict}{returning}",  # noqa: S608
+                f"INSERT INTO {table} ({cols}) VALUES {', '.join([one] * len(batch))}{conflict}{returning_sql}",  # noqa: S608
                 [v for row in batch for v in row],
             )
             if returning:
@@ -187,7 +198,7 @@ def insert_values(model, columns: list[str], values: list[tuple], *, unique: tup
         return ids
 
 
-def insert_instances(objs: list, *, now: datetime, unique: tuple[str, ...] = ()) -> None:
+def insert_instances(objs: list, *, now: datetime, unique: tuple[str, ...] = (), returning: bool = True) -> None:
     """``bulk_create`` for the dispatch path without the ORM's per-value compilation: every concrete field's
     value is prepared once per distinct value (``auto_now``/``auto_now_add`` fields get ``now``); without
     ``unique`` the instances get their primary keys. Signals and events are written this way."""
@@ -218,8 +229,8 @@ def insert_instances(objs: list, *, now: datetime, unique: tuple[str, ...] = ())
                 col.append(p)
         prepared.append(col)
     values = list(zip(*prepared, strict=True))
-    ids = insert_values(model, columns, values, unique=unique)
-    if not unique:
+    ids = insert_values(model, columns, values, unique=unique, returning=returning)
+    if ids:
         for o, pk in zip(objs, ids, strict=True):
             o.pk = pk
             o._state.adding = False
@@ -239,12 +250,14 @@ def _safety_limits(events: list[DREvent]) -> dict[tuple[int, int], Decimal]:
     return out
 
 
-def events_dispatch_locked(*, events: list[DREvent], now: datetime) -> None:
+def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool = False) -> None:
     """Write the dispatch of ``events`` (each with ``zone``, ``program`` and ``premise`` loaded): one OpenADR
     signal per event, one MQTT command per device within its capabilities, comfort limits and the enrollment's
     safety limit, one signed webhook per aggregator endpoint, the OpenADR subscription notifications; scheduled
     -> notified. The caller holds the transaction, has locked or just created the events and has checked their
-    status and the emergency stop. Idempotent: nothing is written twice for an event."""
+    status and the emergency stop. Idempotent: nothing is written twice for an event. ``fresh``: the events
+    were created in this transaction (nothing of theirs can exist yet), so rows are written without the
+    conflict check."""
     from .devices import translate
     from .selectors import premise_devices
     from .services import _enqueue_flush
@@ -264,7 +277,8 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime) -> None:
             for e in events
         ],
         now=now,
-        unique=("event_id", "premise_id"),
+        unique=() if fresh else ("event_id", "premise_id"),
+        returning=False,
     )
     safety = _safety_limits(events)
     ack_by = now + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
@@ -320,7 +334,7 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime) -> None:
                         ack_by=None,
                     )
                 )
-    outbox_insert(rows, now=now)
+    outbox_insert(rows, now=now, fresh=fresh)
     _subscription_notifications(events=events, now=now)
     scheduled = [e.pk for e in events if e.status == DREvent.Status.SCHEDULED]
     for chunk in _chunks(scheduled):

@@ -679,7 +679,7 @@ def emergency_event_create(
                 if e.premise_id not in over
             ]
             insert_instances(chunk, now=now)
-            events_dispatch_locked(events=chunk, now=now)
+            events_dispatch_locked(events=chunk, now=now, fresh=True)
         events.extend(chunk)
     return events
 
