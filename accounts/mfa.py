@@ -51,8 +51,10 @@ class RequireMFAMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith(EXEMPT_PREFIXES):  # first: the API authenticates itself (token + TOTP)
+            return self.get_response(request)
         user = getattr(request, "user", None)
-        if mfa_required(user) and not request.path.startswith(EXEMPT_PREFIXES) and totp_authenticator(user) is None:
+        if mfa_required(user) and totp_authenticator(user) is None:
             return redirect(reverse("mfa_activate_totp"))
         return self.get_response(request)
 

@@ -49,13 +49,9 @@ def user_organisations(user, *, role: str | None = None) -> list[Organisation]:
     return [m.organisation for m in user_memberships(user) if role is None or m.role == role]
 
 
-def zone_with_descendant_ids(zones: Iterable[GridZone]) -> set[int]:
-    """The ids of the given zones and every zone below them in the grid hierarchy."""
-    children: dict[int | None, list[int]] = {}
-    for zid, parent in GridZone.objects.values_list("id", "parent_id"):
-        children.setdefault(parent, []).append(zid)
+def _with_descendants(children: dict[int | None, list[int]], ids: Iterable[int]) -> set[int]:
     out: set[int] = set()
-    stack = [z.pk for z in zones]
+    stack = list(ids)
     while stack:
         zid = stack.pop()
         if zid in out:
@@ -63,6 +59,35 @@ def zone_with_descendant_ids(zones: Iterable[GridZone]) -> set[int]:
         out.add(zid)
         stack.extend(children.get(zid, []))
     return out
+
+
+def zone_with_descendant_ids(zones: Iterable[GridZone]) -> set[int]:
+    """The ids of the given zones and every zone below them in the grid hierarchy."""
+    children: dict[int | None, list[int]] = {}
+    for zid, parent in GridZone.objects.values_list("id", "parent_id"):
+        children.setdefault(parent, []).append(zid)
+    return _with_descendants(children, (z.pk for z in zones))
+
+
+@dataclass(frozen=True)
+class ZoneIndex:
+    """Every grid zone, read in one query, for a caller that needs a zone by code and the hierarchy below it
+    several times in one request (the market's order entry)."""
+
+    by_code: dict[str, GridZone]
+    children: dict[int | None, list[int]]
+
+    def with_descendant_ids(self, zone_ids: Iterable[int]) -> set[int]:
+        return _with_descendants(self.children, zone_ids)
+
+
+def zone_index() -> ZoneIndex:
+    by_code: dict[str, GridZone] = {}
+    children: dict[int | None, list[int]] = {}
+    for z in GridZone.objects.order_by():
+        by_code[z.code] = z
+        children.setdefault(z.parent_id, []).append(z.pk)
+    return ZoneIndex(by_code=by_code, children=children)
 
 
 def operator_zone_ids(user) -> set[int]:
@@ -297,7 +322,8 @@ def organisation_compliance(
             detail = "Not verified: complete KYC/KYB."
         out.append(compliance.RuleResult("verified", False, detail))
     if organisation.kind == Organisation.Kind.CONSUMER:
-        premises = list(Premise.objects.filter(organisation=organisation).select_related("grid_zone"))
+        # ISO zone -> substation -> feeder: the jurisdiction is found without a query per level.
+        premises = list(Premise.objects.filter(organisation=organisation).select_related("grid_zone__parent__parent"))
         for premise in premises:
             profile = compliance.profile(zone_jurisdiction(premise.grid_zone))
             if profile is None:

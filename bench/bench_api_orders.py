@@ -68,7 +68,7 @@ def main() -> None:
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database.")
     sellers, _ = setup_world()
-    env = {**os.environ, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    env = {**os.environ, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_CONN_MAX_AGE": "60"}
     server = subprocess.Popen(  # noqa: S603 - our own gunicorn
         [
             str(ROOT / ".venv/bin/gunicorn"),

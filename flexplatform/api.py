@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -47,7 +47,11 @@ def acting_organisation(user, role: str):
 def idempotent_post(request, scope: str, handler) -> Response:
     """Run ``handler()`` once per (user, scope, Idempotency-Key); a repeat returns the first response.
 
-    Semantics as Stripe documents them: the same key with a different body is refused (409).
+    Semantics as Stripe documents them: the same key with a different body is refused (409). The record is
+    written in the handler's transaction, so the first response and what it created commit together. No
+    look-up precedes the handler (one query less on every first request, the usual case): a repeat runs the
+    handler, fails to write the record (unique key; a concurrent first request is waited for), rolls back
+    everything it did and answers with the stored response; a repeat whose run fails answers likewise.
     """
     from accounts.models import IdempotencyRecord
 
@@ -55,8 +59,11 @@ def idempotent_post(request, scope: str, handler) -> Response:
     if not key:
         return handler()
     body_hash = hashlib.sha256(json.dumps(request.data, sort_keys=True, default=str).encode()).hexdigest()
-    existing = IdempotencyRecord.objects.filter(user=request.user, scope=scope, key=key).first()
-    if existing is not None:
+
+    def replay():
+        existing = IdempotencyRecord.objects.filter(user=request.user, scope=scope, key=key).first()
+        if existing is None:
+            return None
         if existing.request_hash != body_hash:
             return Response(
                 {
@@ -67,6 +74,7 @@ def idempotent_post(request, scope: str, handler) -> Response:
                 status=409,
             )
         return Response(existing.response_body, status=existing.response_status)
+
     try:
         with transaction.atomic():
             response = handler()
@@ -79,9 +87,11 @@ def idempotent_post(request, scope: str, handler) -> Response:
                     response_status=response.status_code,
                     response_body=response.data,
                 )
-    except IntegrityError:
-        existing = IdempotencyRecord.objects.get(user=request.user, scope=scope, key=key)
-        return Response(existing.response_body, status=existing.response_status)
+    except Exception:
+        stored = replay()  # a repeat: the first response stands, whatever this run said
+        if stored is None:
+            raise
+        return stored
     return response
 
 

@@ -208,9 +208,10 @@ class MarketOrderOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_members(self, obj):
-        return [
-            {"premise": m.premise_id, "kw": str(m.kw), "remaining_kw": str(m.remaining_kw)} for m in obj.members.all()
-        ]
+        members = self.context.get("members")  # a service outcome's, already in hand
+        if members is None:
+            members = obj.members.all()
+        return [{"premise": m.premise_id, "kw": str(m.kw), "remaining_kw": str(m.remaining_kw)} for m in members]
 
 
 class TradeOutputSerializer(serializers.ModelSerializer):
@@ -230,7 +231,7 @@ class OrderListCreateApi(APIView):
         product = serializers.ChoiceField(choices=PRODUCT_CHOICES)
         side = serializers.ChoiceField(choices=MarketOrder.Side.choices)
         kind = serializers.ChoiceField(choices=MarketOrder.Kind.choices, default=MarketOrder.Kind.LIMIT)
-        zone = serializers.SlugRelatedField(slug_field="code", queryset=GridZone.objects.all())
+        zone = serializers.SlugField(help_text="Grid zone code (the service resolves it with the zone hierarchy).")
         kw = serializers.DecimalField(max_digits=12, decimal_places=3, required=False)
         members = MemberSerializer(many=True, required=False)
         price_per_mwh = serializers.DecimalField(max_digits=12, decimal_places=2)
@@ -251,14 +252,7 @@ class OrderListCreateApi(APIView):
             data = self.InputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             v = dict(data.validated_data)
-            members = []
-            if v.get("members"):
-                ids = [m["premise"] for m in v["members"]]
-                premises = Premise.objects.in_bulk(ids)
-                missing = [i for i in ids if i not in premises]
-                if missing:
-                    raise serializers.ValidationError({"members": [f"Unknown premises: {missing}."]})
-                members = [(premises[m["premise"]], m["kw"]) for m in v["members"]]
+            members = [(m["premise"], m["kw"]) for m in v.get("members") or []]
             outcome = services.order_submit(
                 organisation=_org(request),
                 market=v["market"],
@@ -275,7 +269,7 @@ class OrderListCreateApi(APIView):
                 auction=v.get("auction"),
                 created_by=request.user,
             )
-            body = MarketOrderOutputSerializer(outcome.order).data
+            body = MarketOrderOutputSerializer(outcome.order, context={"members": outcome.members}).data
             body["trades"] = TradeOutputSerializer(outcome.trades, many=True).data
             return Response(body, status=status.HTTP_201_CREATED)
 

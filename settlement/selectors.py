@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import uuid
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.cache import caches
+from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import Organisation
 
 from .models import AnchorAlert, LedgerAccount, PeriodAnchor, Posting, SettlementItem
+
+logger = logging.getLogger(__name__)
 
 
 def items_visible_to(user) -> QuerySet[SettlementItem]:
@@ -89,23 +97,83 @@ def item_proof(*, item: SettlementItem) -> dict | None:
     }
 
 
-def market_parameter(name: str) -> Decimal:
-    """The current value of a governed market parameter (its default until a proposal changes it)."""
-    from .models import MarketParameter
-    from .parameters import DEFAULTS
-
-    if name not in DEFAULTS:
-        raise KeyError(f"Unknown market parameter {name!r}.")
-    value = MarketParameter.objects.filter(name=name).values_list("value", flat=True).first()
-    return DEFAULTS[name] if value is None else value
+PARAMETERS_VERSION_KEY = "settlement:market-parameters:version"
+#: a token lives this long (s): had publishing a change failed (cache down), copies are re-read after it at most.
+PARAMETERS_VERSION_TTL = 300
+#: this process's copy of the parameters: (version token it was read under, values).
+_parameters_snapshot: tuple[str, dict[str, Decimal]] | None = None
+#: set in a thread (= its database connection) that changed a parameter and has not committed yet.
+_parameters_changing = threading.local()
 
 
-def market_parameters() -> dict[str, Decimal]:
+def _stored_parameters() -> dict[str, Decimal]:
     from .models import MarketParameter
     from .parameters import DEFAULTS
 
     stored = dict(MarketParameter.objects.values_list("name", "value"))
     return {name: stored.get(name, default) for name, default in DEFAULTS.items()}
+
+
+def _parameters_current() -> dict[str, Decimal]:
+    """The parameters, read from the table, or from this process's copy while the version token in the shared
+    cache (``settings.MARKET_PARAMETERS_CACHE``, Redis) is still the one the copy was read under.
+
+    ``proposal_execute`` publishes a new token once its change is committed
+    (:func:`market_parameters_invalidate`): a process that sees the new token reads the table after the commit,
+    so once a proposal has executed no caller gets the old value; the executing connection itself reads the
+    table until then. No token (first start, eviction), no shared cache, or the cache unreachable: the table is
+    read (a few rows).
+    """
+    global _parameters_snapshot
+    alias = settings.MARKET_PARAMETERS_CACHE
+    if not alias or getattr(_parameters_changing, "active", False):
+        return _stored_parameters()
+    cache = caches[alias]
+    try:
+        version = cache.get(PARAMETERS_VERSION_KEY)
+        if version is None:
+            cache.add(PARAMETERS_VERSION_KEY, uuid.uuid4().hex, timeout=PARAMETERS_VERSION_TTL)
+            version = cache.get(PARAMETERS_VERSION_KEY)
+    except Exception:  # noqa: BLE001 - the cache is an optimisation; the table is the truth
+        logger.warning("market parameter cache unreachable; reading the table", exc_info=True)
+        return _stored_parameters()
+    snapshot = _parameters_snapshot
+    if version is not None and snapshot is not None and snapshot[0] == version:
+        return snapshot[1]
+    values = _stored_parameters()
+    if version is not None:
+        _parameters_snapshot = (version, values)
+    return values
+
+
+def market_parameters_invalidate() -> None:
+    """Called inside the transaction of the one service that changes a parameter: this connection reads the
+    table from now on, and every process does once the change commits (a new version token)."""
+    _parameters_changing.active = True
+
+    def publish() -> None:
+        _parameters_changing.active = False
+        alias = settings.MARKET_PARAMETERS_CACHE
+        if alias:
+            try:
+                caches[alias].set(PARAMETERS_VERSION_KEY, uuid.uuid4().hex, timeout=PARAMETERS_VERSION_TTL)
+            except Exception:  # noqa: BLE001
+                logger.exception("market parameter cache unreachable: cannot publish the new version")
+
+    transaction.on_commit(publish)
+
+
+def market_parameter(name: str) -> Decimal:
+    """The current value of a governed market parameter (its default until a proposal changes it)."""
+    from .parameters import DEFAULTS
+
+    if name not in DEFAULTS:
+        raise KeyError(f"Unknown market parameter {name!r}.")
+    return _parameters_current()[name]
+
+
+def market_parameters() -> dict[str, Decimal]:
+    return dict(_parameters_current())
 
 
 def token_balances(*, organisation: Organisation) -> dict[str, Decimal]:

@@ -83,6 +83,10 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'flexplatform.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Persistent connections (seconds; 0 = a new connection per request). A Postgres connection costs a backend
+# process fork and several milliseconds: the web server keeps one per worker (production default 60).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
@@ -160,6 +164,12 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: the Redis broker when one is configured; otherwise tasks run eagerly in-process.
 REDIS_URL = env("REDIS_URL", default="")
+# Caches: per-process memory by default; "shared" (Redis) when REDIS_URL is set, seen by every process.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if REDIS_URL:
+    CACHES["shared"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+# Governed market parameters (settlement.selectors) are kept per process under a version token in this cache.
+MARKET_PARAMETERS_CACHE = "shared" if REDIS_URL else None
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

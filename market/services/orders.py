@@ -10,7 +10,12 @@ One path for every product and market (parameters from ``market.engine.products`
   per resource and instant (``market.services.capacity``), with the premise rows locked.
 * Buyers: grid operators, in zones of their service area.
 * Real-time: the order is matched at once in its continuous book (``market.engine.book``) under the book row's
-  lock; trades become awards per member resource at the maker's price.
+  lock; trades become awards per member resource at the maker's price. Only the opposite side's orders that
+  cross the incoming price are read (one indexed query, price-time order, with their members) and put in the
+  pure engine; the new order is then inserted with its final state, and trades, awards and the makers'
+  updates are written in bulk (docs/adr/0003-market-engine.md).
+* The governed parameter ``minimum_offer_kw`` (``settlement.selectors.market_parameter``) is a floor on every
+  sell order's kW besides the product's own minimum size.
 * Day-ahead and seasonal: the order joins the auction under the auction row's lock, refused once the gate has
   closed; the auction clears at gate closure (``market.services.auctions``).
 """
@@ -27,11 +32,12 @@ from django.utils import timezone
 
 from accounts.models import GridZone, Organisation, Premise
 from accounts.selectors import (
+    ZoneIndex,
     organisation_trading_status,
     premise_offer_refusals,
     premises_offerable_by,
     wholesale_aggregation_refusal,
-    zone_with_descendant_ids,
+    zone_index,
 )
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
@@ -41,6 +47,9 @@ from ..engine.allocation import pro_rata
 from ..engine.products import PRODUCTS, MarketType, ProductSpec
 from ..models import Auction, Award, MarketOrder, OrderBook, OrderMember, ResourceQualification, Trade
 from .capacity import check_capacity, lock_premises
+
+#: crossing orders read per query; more only when these do not cover the incoming order.
+CROSSING_BATCH = 50
 
 RT_INTERVALS = (5, 15)
 
@@ -53,6 +62,8 @@ class GateClosed(Conflict):
 class OrderOutcome:
     order: MarketOrder
     trades: list[Trade] = field(default_factory=list)
+    #: the order's members as written (a new order's: no query needed to show them)
+    members: list[OrderMember] | None = None
 
 
 def _spec(product: str, market: str) -> ProductSpec:
@@ -82,40 +93,80 @@ def _check_basics(kw: Decimal, price: Decimal, start: datetime, end: datetime) -
         raise ApplicationError("The order is invalid.", fields=fields)
 
 
+def minimum_sell_kw(spec: ProductSpec) -> tuple[Decimal, str]:
+    """The smallest sell order of a product: its own minimum size or the governed ``minimum_offer_kw``,
+    whichever is larger, and a sentence saying which rule it is."""
+    from settlement.selectors import market_parameter
+
+    governed = market_parameter("minimum_offer_kw")
+    if governed > spec.min_size_kw:
+        return governed, f"the market's minimum offer (governed parameter minimum_offer_kw) is {governed} kW"
+    return spec.min_size_kw, f"{spec.label} needs at least {spec.min_size_kw} kW per order"
+
+
+def _check_minimum(spec: ProductSpec, kw: Decimal) -> None:
+    minimum, rule = minimum_sell_kw(spec)
+    if kw < minimum:
+        raise ApplicationError(
+            f"{rule[0].upper()}{rule[1:]}; pool resources in a portfolio offer.",
+            code="below_minimum_size",
+            fields={"kw": [f"At least {minimum} kW."]},
+        )
+
+
+def _lock_offerable(organisation: Organisation, ids: list[int]) -> dict[int, Premise]:
+    """Lock the member premises (pk order) that the seller may offer, in one query; refuse the others."""
+    found = {
+        p.pk: p
+        for p in premises_offerable_by(organisation)
+        .filter(pk__in=ids)
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    }
+    missing = set(ids) - set(found)
+    if missing:
+        known = list(Premise.objects.filter(pk__in=missing).order_by("pk"))
+        unknown = sorted(missing - {p.pk for p in known})
+        if unknown:
+            raise ApplicationError(f"Unknown premises {unknown}.", fields={"members": [f"Unknown premises: {unknown}."]})
+        refusals = premise_offer_refusals(organisation, known)
+        reasons = [r for rs in refusals.values() for r in rs]
+        raise NotPermitted(
+            "This seller may not offer these premises: " + " ".join(reasons),
+            fields={"members": [f"Not yours to offer: {sorted(missing)}.", *reasons]},
+        )
+    return found
+
+
 def _check_seller(
     *,
     organisation: Organisation,
     spec: ProductSpec,
+    zones: ZoneIndex,
     zone: GridZone,
-    members: list[tuple[Premise, Decimal]],
+    members: list[tuple[int, Decimal]],
     kw: Decimal,
     start: datetime,
     end: datetime,
-) -> None:
+) -> list[tuple[Premise, Decimal]]:
+    """Every seller rule; locks the member premises and returns them with their kW."""
     status = organisation_trading_status(organisation)
     if not status.allowed:
         raise NotPermitted("This participant may not trade: " + " ".join(status.reasons), code="trading_suspended")
     if not members:
         raise ApplicationError("A sell order needs at least one resource.", fields={"members": ["Give a premise."]})
-    ids = [p.pk for p, _ in members]
+    ids = [pid for pid, _ in members]
     if len(set(ids)) != len(ids):
         raise ApplicationError("A premise appears twice.", fields={"members": ["Each premise once."]})
-    offerable = set(premises_offerable_by(organisation).filter(pk__in=ids).values_list("pk", flat=True))
-    if set(ids) - offerable:
-        refusals = premise_offer_refusals(organisation, [p for p, _ in members if p.pk not in offerable])
-        reasons = [r for rs in refusals.values() for r in rs]
-        raise NotPermitted(
-            "This seller may not offer these premises: " + " ".join(reasons),
-            fields={"members": [f"Not yours to offer: {sorted(set(ids) - offerable)}.", *reasons]},
-        )
+    premises = _lock_offerable(organisation, ids)
     if not spec.locational_only:  # wholesale: FERC Order 2222 minimum aggregation size in the ISO
         too_small = wholesale_aggregation_refusal(organisation=organisation, zone=zone, start=start, end=end, first=ids)
         if too_small:
             raise ApplicationError(
                 f"{spec.label}: {too_small}", code="below_minimum_aggregation", fields={"members": [too_small]}
             )
-    inside = zone_with_descendant_ids([zone])
-    outside = [p.pk for p, _ in members if p.grid_zone_id not in inside]
+    inside = zones.with_descendant_ids([zone.pk])
+    outside = [pid for pid in ids if premises[pid].grid_zone_id not in inside]
     if outside:
         raise ApplicationError(
             f"Premises {outside} are not in zone {zone.code} or below it.",
@@ -124,12 +175,7 @@ def _check_seller(
         )
     if any(m_kw <= 0 for _, m_kw in members):
         raise ApplicationError("Every member offers a positive kW.", fields={"members": ["kW must be positive."]})
-    if kw < spec.min_size_kw:
-        raise ApplicationError(
-            f"{spec.label} needs at least {spec.min_size_kw} kW per order; pool resources in a portfolio offer.",
-            code="below_minimum_size",
-            fields={"kw": [f"At least {spec.min_size_kw} kW."]},
-        )
+    _check_minimum(spec, kw)
     if spec.ancillary:
         quals = {q.premise_id: q for q in ResourceQualification.objects.filter(premise_id__in=ids, product=spec.code)}
         bad = [
@@ -165,11 +211,14 @@ def _check_seller(
                 code="insufficient_stake",
                 fields={"kw": [f"Stake {required - staked} FLEX more, or offer less."]},
             )
-    for premise, m_kw in members:
-        check_capacity(premise=premise, start=start, end=end, kw=m_kw)
+    out = []
+    for pid, m_kw in members:
+        check_capacity(premise=premises[pid], start=start, end=end, kw=m_kw)
+        out.append((premises[pid], m_kw))
+    return out
 
 
-def _check_buyer(*, organisation: Organisation, zone: GridZone, spec: ProductSpec) -> None:
+def _check_buyer(*, organisation: Organisation, zones: ZoneIndex, zone: GridZone, spec: ProductSpec) -> None:
     if organisation.kind != Organisation.Kind.GRID_OPERATOR:
         raise NotPermitted("Only grid operators buy flexibility.")
     if spec.locational_only and zone.kind == GridZone.Kind.ISO_ZONE:
@@ -178,8 +227,17 @@ def _check_buyer(*, organisation: Organisation, zone: GridZone, spec: ProductSpe
             code="not_locational",
             fields={"zone": ["Name a substation or feeder, not an ISO zone."]},
         )
-    if zone.pk not in zone_with_descendant_ids(organisation.service_zones.all()):
+    served = zones.with_descendant_ids(organisation.service_zones.values_list("pk", flat=True))
+    if zone.pk not in served:
         raise NotPermitted(f"Zone {zone.code} is outside the operator's service area.", fields={"zone": ["Not yours."]})
+
+
+def _zone(zones: ZoneIndex, zone: GridZone | str) -> GridZone:
+    code = zone if isinstance(zone, str) else zone.code
+    found = zones.by_code.get(code)
+    if found is None:
+        raise ApplicationError(f"Unknown zone {code!r}.", fields={"zone": [f"Unknown zone {code!r}."]})
+    return found
 
 
 def _check_rt_timing(*, spec: ProductSpec, start: datetime, end: datetime, now: datetime) -> None:
@@ -199,12 +257,19 @@ def _check_rt_timing(*, spec: ProductSpec, start: datetime, end: datetime, now: 
         )
 
 
-def _book_for(*, spec: ProductSpec, zone: GridZone, start: datetime, end: datetime) -> OrderBook:
-    gate = start - timedelta(minutes=spec.gate_closure_minutes)
-    book, _ = OrderBook.objects.get_or_create(
-        product=spec.code, zone=zone, delivery_start=start, delivery_end=end, defaults={"gate_closure": gate}
+def _locked_book(*, spec: ProductSpec, zone: GridZone, start: datetime, end: datetime) -> OrderBook:
+    """The interval's book, locked (one query once it exists): its lock serialises matching in the book."""
+    books = OrderBook.objects.select_for_update().filter(
+        product=spec.code, zone=zone, delivery_start=start, delivery_end=end
     )
-    return book
+    try:
+        return books.get()
+    except OrderBook.DoesNotExist:
+        gate = start - timedelta(minutes=spec.gate_closure_minutes)
+        OrderBook.objects.get_or_create(
+            product=spec.code, zone=zone, delivery_start=start, delivery_end=end, defaults={"gate_closure": gate}
+        )
+        return books.get()
 
 
 def _check_auction(
@@ -263,25 +328,25 @@ def order_submit(
     market: str,
     product: str,
     side: str,
-    zone: GridZone,
+    zone: GridZone | str,
     price_per_mwh: Decimal,
     delivery_start: datetime,
     delivery_end: datetime,
     kw: Decimal | None = None,
-    members: list[tuple[Premise, Decimal]] | None = None,
+    members: list[tuple[Premise | int, Decimal]] | None = None,
     kind: str = MarketOrder.Kind.LIMIT,
     is_block: bool = False,
     auction: Auction | None = None,
     created_by=None,
     now: datetime | None = None,
 ) -> OrderOutcome:
-    """Enter an order. A sell order names its resources (``members``: premise and kW; several for an
-    aggregator's portfolio); its kW is their sum."""
+    """Enter an order. A sell order names its resources (``members``: premise or premise id, and kW; several
+    for an aggregator's portfolio); its kW is their sum. ``zone`` is a zone or its code."""
     now = now or timezone.now()
     spec = _spec(product, market)
-    members = members or []
+    member_kw = [(getattr(p, "pk", p), Decimal(k)) for p, k in members or []]
     if side == MarketOrder.Side.SELL:
-        kw = sum((Decimal(k) for _, k in members), Decimal("0"))
+        kw = sum((k for _, k in member_kw), Decimal("0"))
     if kw is None:
         raise ApplicationError("Give the kW.", fields={"kw": ["Required."]})
     kw, price_per_mwh = Decimal(kw), Decimal(price_per_mwh)
@@ -299,71 +364,266 @@ def order_submit(
         )
     if market == MarketType.REAL_TIME:
         _check_rt_timing(spec=spec, start=delivery_start, end=delivery_end, now=now)
+    zones = zone_index()
+    zone = _zone(zones, zone)
     if side == MarketOrder.Side.SELL:
-        lock_premises(p.pk for p, _ in members)
-        _check_seller(
+        checked = _check_seller(
             organisation=organisation,
             spec=spec,
+            zones=zones,
             zone=zone,
-            members=members,
+            members=member_kw,
             kw=kw,
             start=delivery_start,
             end=delivery_end,
         )
     else:
-        if members:
+        if member_kw:
             raise ApplicationError("A buy order names no resources.", fields={"members": ["Not for buy orders."]})
-        _check_buyer(organisation=organisation, zone=zone, spec=spec)
-    book = None
-    if market == MarketType.REAL_TIME:
-        book = _book_for(spec=spec, zone=zone, start=delivery_start, end=delivery_end)
-        book = OrderBook.objects.select_for_update().get(pk=book.pk)
-        if book.status != OrderBook.Status.OPEN or now >= book.gate_closure:
-            raise GateClosed("Gate closure for this delivery interval has passed.")
-    else:
-        if auction is None:
-            raise ApplicationError("Name the auction.", fields={"auction": ["Required for auction markets."]})
-        auction = Auction.objects.select_for_update().get(pk=auction.pk)
-        _check_auction(
-            auction=auction,
-            spec=spec,
-            market=market,
-            side=side,
-            zone=zone,
-            start=delivery_start,
-            end=delivery_end,
-            is_block=is_block,
-            organisation=organisation,
-            now=now,
-        )
-    order = MarketOrder.objects.create(
+        _check_buyer(organisation=organisation, zones=zones, zone=zone, spec=spec)
+        checked = []
+    fields = dict(
         market=market,
         product=spec.code,
         side=side,
         kind=kind,
         organisation=organisation,
         zone=zone,
-        auction=auction,
-        book=book,
         is_block=is_block,
         kw=kw,
-        remaining_kw=kw,
         price_per_mwh=price_per_mwh,
         delivery_start=delivery_start,
         delivery_end=delivery_end,
         priority_at=now,
         created_by=created_by,
     )
-    OrderMember.objects.bulk_create(
-        [OrderMember(order=order, premise=p, kw=Decimal(k), remaining_kw=Decimal(k)) for p, k in members]
+    if market == MarketType.REAL_TIME:
+        book = _locked_book(spec=spec, zone=zone, start=delivery_start, end=delivery_end)
+        if book.status != OrderBook.Status.OPEN or now >= book.gate_closure:
+            raise GateClosed("Gate closure for this delivery interval has passed.")
+        return _enter_continuous(book=book, fields=fields, members=checked, now=now)
+    if auction is None:
+        raise ApplicationError("Name the auction.", fields={"auction": ["Required for auction markets."]})
+    auction = Auction.objects.select_for_update().get(pk=auction.pk)
+    _check_auction(
+        auction=auction,
+        spec=spec,
+        market=market,
+        side=side,
+        zone=zone,
+        start=delivery_start,
+        end=delivery_end,
+        is_block=is_block,
+        organisation=organisation,
+        now=now,
     )
-    outcome = OrderOutcome(order=order)
-    if book is not None:
-        outcome.trades = _match(book=book, order=order, now=now)
-    return outcome
+    order = MarketOrder.objects.create(auction=auction, remaining_kw=kw, **fields)
+    rows = OrderMember.objects.bulk_create(
+        [OrderMember(order=order, premise=p, kw=k, remaining_kw=k) for p, k in sorted(checked, key=_by_premise)]
+    )
+    return OrderOutcome(order=order, members=rows)
+
+
+def _by_premise(member: tuple[Premise, Decimal]) -> int:
+    return member[0].pk
+
+
+# -- continuous matching --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Member:
+    key: int  # tie-break id for the pro-rata split: the OrderMember pk (a new order's: its premise id)
+    premise_id: int
+    kw: Decimal
+    remaining: Decimal
+    pk: int | None = None
+
+
+@dataclass
+class _Side:
+    """One order's state while fills are applied to it (a resting maker or the incoming taker)."""
+
+    pk: int
+    side: str
+    organisation_id: int
+    kw: Decimal
+    remaining: Decimal
+    status: str = MarketOrder.Status.OPEN
+    members: list[_Member] = field(default_factory=list)
+    price: Decimal = Decimal("0")
+
+
+@dataclass
+class _Fill:
+    maker: _Side
+    buy: _Side
+    sell: _Side
+    kw: Decimal
+    price: Decimal
+    shares: list[tuple[_Member, Decimal]]
+
+
+def _engine_side(side: str) -> int:
+    return engine_book.BUY if side == MarketOrder.Side.BUY else engine_book.SELL
+
+
+def _makers(book: OrderBook, *, side: str, price: Decimal, need: Decimal) -> list[_Side]:
+    """The resting orders on the other side of ``side`` that cross ``price``, best first (price, then time, then
+    id), with their members: one query, widened only if the first ``CROSSING_BATCH`` rows do not cover ``need``.
+    Under the book's lock nothing else changes them."""
+    other = MarketOrder.Side.SELL if side == MarketOrder.Side.BUY else MarketOrder.Side.BUY
+    qs = MarketOrder.objects.filter(book=book, side=other, status=MarketOrder.Status.OPEN, remaining_kw__gt=0)
+    if side == MarketOrder.Side.BUY:
+        qs, best = qs.filter(price_per_mwh__lte=price), "price_per_mwh"
+    else:
+        qs, best = qs.filter(price_per_mwh__gte=price), "-price_per_mwh"
+    qs = qs.order_by(best, "priority_at", "pk", "members__premise_id").values_list(*_SIDE_COLUMNS)
+    rows = list(qs[:CROSSING_BATCH])
+    if len(rows) == CROSSING_BATCH:
+        last = rows[-1][0]
+        complete = [r for r in rows if r[0] != last]  # the last order's members may be cut off
+        if sum({r[0]: r[4] for r in complete}.values(), Decimal("0")) >= need:
+            rows = complete
+        else:
+            rows = list(qs)
+    return _sides(rows)
+
+
+_SIDE_COLUMNS = (
+    "pk",
+    "side",
+    "organisation_id",
+    "kw",
+    "remaining_kw",
+    "status",
+    "price_per_mwh",
+    "members__pk",
+    "members__premise_id",
+    "members__kw",
+    "members__remaining_kw",
+)
+
+
+def _sides(rows) -> list[_Side]:
+    """Orders with their members from rows of ``_SIDE_COLUMNS`` (one row per member), in row order."""
+    out: dict[int, _Side] = {}
+    for pk, side, org_id, kw, remaining, status, price, m_pk, m_premise, m_kw, m_remaining in rows:
+        order = out.get(pk)
+        if order is None:
+            order = out[pk] = _Side(pk, side, org_id, kw, remaining, status, price=price)
+        if m_pk is not None:
+            order.members.append(_Member(m_pk, m_premise, m_kw, m_remaining, pk=m_pk))
+    return list(out.values())
+
+
+def _apply_fills(taker: _Side, fills, makers: dict[int, _Side]) -> list[_Fill]:
+    """Apply engine fills to the orders' state: remaining kW and status of both sides, and each fill split over
+    the sell order's members pro rata to their offered kW (``market.engine.allocation``)."""
+    out = []
+    for f in fills:
+        maker = makers[f.maker_id]
+        kw = w_to_kw(f.qty)
+        buy, sell = (maker, taker) if maker.side == MarketOrder.Side.BUY else (taker, maker)
+        for o in (buy, sell):
+            o.remaining -= kw
+            if o.remaining == 0:
+                o.status = MarketOrder.Status.FILLED
+        split = pro_rata(f.qty, [(m.key, kw_to_w(m.kw), kw_to_w(m.remaining)) for m in sell.members])
+        shares = []
+        for m in sell.members:
+            w = split.get(m.key, 0)
+            if w:
+                m.remaining -= w_to_kw(w)
+                shares.append((m, w_to_kw(w)))
+        out.append(_Fill(maker, buy, sell, kw, ticks_to_price(f.price), shares))
+    return out
+
+
+def _enter_continuous(
+    *, book: OrderBook, fields: dict, members: list[tuple[Premise, Decimal]], now: datetime
+) -> OrderOutcome:
+    """Match the incoming order against the crossing part of the book, then write it with its final state."""
+    side, kind, kw = fields["side"], fields["kind"], fields["kw"]
+    makers = _makers(book, side=side, price=fields["price_per_mwh"], need=kw)
+    engine = engine_book.OrderBook()
+    for m in makers:
+        engine.add_resting(m.pk, _engine_side(m.side), price_to_ticks(m.price), kw_to_w(m.remaining))
+    result = engine.submit(0, _engine_side(side), price_to_ticks(fields["price_per_mwh"]), kw_to_w(kw), kind)
+    taker = _Side(
+        0,
+        side,
+        fields["organisation"].pk,
+        kw,
+        kw,
+        members=[_Member(p.pk, p.pk, k, k) for p, k in sorted(members, key=_by_premise)],
+    )
+    fills = _apply_fills(taker, result.fills, {m.pk: m for m in makers})
+    if result.killed_qty and taker.status == MarketOrder.Status.OPEN:
+        taker.status = MarketOrder.Status.KILLED if taker.remaining == kw else MarketOrder.Status.PARTIALLY_FILLED
+        taker.remaining = Decimal("0")
+        for m in taker.members:
+            m.remaining = Decimal("0")
+    order = MarketOrder.objects.create(book=book, remaining_kw=taker.remaining, status=taker.status, **fields)
+    taker.pk = order.pk
+    rows = OrderMember.objects.bulk_create(
+        [OrderMember(order=order, premise_id=m.premise_id, kw=m.kw, remaining_kw=m.remaining) for m in taker.members]
+    )
+    trades = _write_fills(book=book, taker=order, fills=fills, now=now)
+    return OrderOutcome(order=order, trades=trades, members=rows)
+
+
+def _write_fills(*, book: OrderBook, taker: MarketOrder, fills: list[_Fill], now: datetime) -> list[Trade]:
+    """Trades, awards per sell member, and the makers' new state, in bulk. The taker is written by the caller."""
+    if not fills:
+        return []
+    trades = Trade.objects.bulk_create(
+        [
+            Trade(
+                book=book,
+                buy_order_id=f.buy.pk,
+                sell_order_id=f.sell.pk,
+                kw=f.kw,
+                price_per_mwh=f.price,
+                executed_at=now,
+            )
+            for f in fills
+        ]
+    )
+    awards = [
+        Award(
+            trade=trade,
+            order_id=f.sell.pk,
+            premise_id=m.premise_id,
+            seller_id=f.sell.organisation_id,
+            buyer_id=f.buy.organisation_id,
+            kw=share,
+            clearing_price_per_mwh=f.price,
+            window_start=taker.delivery_start,
+            window_end=taker.delivery_end,
+            market=taker.market,
+            product=taker.product,
+        )
+        for trade, f in zip(trades, fills, strict=True)
+        for m, share in f.shares
+    ]
+    Award.objects.bulk_create(awards)
+    makers = {f.maker.pk: f.maker for f in fills}
+    MarketOrder.objects.bulk_update(
+        [MarketOrder(pk=m.pk, remaining_kw=m.remaining, status=m.status) for m in makers.values()],
+        ["remaining_kw", "status"],
+    )
+    maker_members = [m for maker in makers.values() for m in maker.members if m.pk is not None]
+    if maker_members:
+        OrderMember.objects.bulk_update(
+            [OrderMember(pk=m.pk, remaining_kw=m.remaining) for m in maker_members], ["remaining_kw"]
+        )
+    _enqueue_activation(awards)
+    return trades
 
 
 def _load_book(book: OrderBook, *, exclude: int | None = None) -> engine_book.OrderBook:
+    """The whole open book in the pure engine (order modification; entry reads only the crossing orders)."""
     engine = engine_book.OrderBook()
     resting = (
         MarketOrder.objects.filter(book=book, status=MarketOrder.Status.OPEN, remaining_kw__gt=0)
@@ -372,59 +632,8 @@ def _load_book(book: OrderBook, *, exclude: int | None = None) -> engine_book.Or
         .values_list("pk", "side", "price_per_mwh", "remaining_kw")
     )
     for pk, side, price, remaining in resting:
-        side_i = engine_book.BUY if side == MarketOrder.Side.BUY else engine_book.SELL
-        engine.add_resting(pk, side_i, price_to_ticks(price), kw_to_w(remaining))
+        engine.add_resting(pk, _engine_side(side), price_to_ticks(price), kw_to_w(remaining))
     return engine
-
-
-def _match(*, book: OrderBook, order: MarketOrder, now: datetime, result=None) -> list[Trade]:
-    if result is None:
-        engine = _load_book(book, exclude=order.pk)
-        side = engine_book.BUY if order.side == MarketOrder.Side.BUY else engine_book.SELL
-        result = engine.submit(
-            order.pk, side, price_to_ticks(order.price_per_mwh), kw_to_w(order.remaining_kw), order.kind
-        )
-    if not result.fills and not result.killed_qty:
-        return []  # rests in the book unchanged
-    trades = _persist_fills(book=book, taker=order, fills=result.fills, now=now)
-    order.refresh_from_db(fields=["remaining_kw", "status"])
-    if result.killed_qty and order.status == MarketOrder.Status.OPEN:
-        order.status = (
-            MarketOrder.Status.KILLED if order.remaining_kw == order.kw else MarketOrder.Status.PARTIALLY_FILLED
-        )
-        order.remaining_kw = Decimal("0")
-        order.save(update_fields=["status", "remaining_kw"])
-        OrderMember.objects.filter(order=order).update(remaining_kw=Decimal("0"))
-    return trades
-
-
-def _persist_fills(*, book: OrderBook, taker: MarketOrder, fills, now: datetime) -> list[Trade]:
-    if not fills:
-        return []
-    ids = {f.maker_id for f in fills} | {taker.pk}
-    orders = {o.pk: o for o in MarketOrder.objects.filter(pk__in=ids)}
-    trades: list[Trade] = []
-    awards: list[Award] = []
-    for f in fills:
-        maker = orders[f.maker_id]
-        taker_o = orders[taker.pk]
-        buy, sell = (maker, taker_o) if maker.side == MarketOrder.Side.BUY else (taker_o, maker)
-        kw = w_to_kw(f.qty)
-        trade = Trade.objects.create(
-            book=book, buy_order=buy, sell_order=sell, kw=kw, price_per_mwh=ticks_to_price(f.price), executed_at=now
-        )
-        trades.append(trade)
-        for o in (buy, sell):
-            o.remaining_kw -= kw
-            o.status = MarketOrder.Status.FILLED if o.remaining_kw == 0 else o.status
-        awards += _member_awards(
-            sell=sell, buyer_id=buy.organisation_id, kw_w=f.qty, price=trade.price_per_mwh, trade=trade
-        )
-    for o in orders.values():
-        o.save(update_fields=["remaining_kw", "status"])
-    Award.objects.bulk_create(awards)
-    _enqueue_activation(awards)
-    return trades
 
 
 def _member_awards(
@@ -471,19 +680,23 @@ def _member_awards(
 
 
 def _enqueue_activation(awards: list[Award]) -> None:
+    """Once committed, each scheduled award becomes an activation event (a Celery task per award id)."""
     if not awards:
         return
     from activation import tasks as activation_tasks
 
-    keys = [(a.trade_id, a.clearing_run_id, a.order_id, a.premise_id, a.window_start) for a in awards]
+    ids = [a.pk for a in awards if a.pk is not None]
+    keys = [(a.trade_id, a.clearing_run_id, a.order_id, a.premise_id, a.window_start) for a in awards if a.pk is None]
 
     def enqueue():
-        for trade_id, run_id, order_id, premise_id, start in keys:
+        for trade_id, run_id, order_id, premise_id, start in keys:  # a backend that returns no ids from bulk inserts
             award = Award.objects.filter(
                 trade_id=trade_id, clearing_run_id=run_id, order_id=order_id, premise_id=premise_id, window_start=start
             ).first()
             if award is not None:
-                activation_tasks.create_event_for_award.delay(award.pk)
+                ids.append(award.pk)
+        for pk in ids:
+            activation_tasks.create_event_for_award.delay(pk)
 
     transaction.on_commit(enqueue)
 
@@ -534,13 +747,10 @@ def order_modify(
     _check_basics(kw, price_per_mwh, order.delivery_start, order.delivery_end)
     filled = order.kw - order.remaining_kw
     members = list(OrderMember.objects.filter(order=order).select_related("premise").order_by("premise_id"))
+    shares: dict[int, int] = {}
     if order.side == MarketOrder.Side.SELL:
         shares = pro_rata(kw_to_w(kw), [(m.pk, kw_to_w(m.kw), kw_to_w(kw)) for m in members])
-        spec = PRODUCTS[order.product]
-        if filled + kw < spec.min_size_kw:
-            raise ApplicationError(
-                f"At least {spec.min_size_kw} kW.", code="below_minimum_size", fields={"kw": ["Too small."]}
-            )
+        _check_minimum(PRODUCTS[order.product], filled + kw)
         for m in members:
             new = w_to_kw(shares.get(m.pk, 0))
             if new > m.remaining_kw:
@@ -557,13 +767,29 @@ def order_modify(
     order.kw, order.remaining_kw, order.price_per_mwh = filled + kw, kw, price_per_mwh
     if not keeps_priority:
         order.priority_at = now
-    order.save(update_fields=["kw", "remaining_kw", "price_per_mwh", "priority_at"])
     for m in members:
-        new = w_to_kw(shares.get(m.pk, 0)) if order.side == MarketOrder.Side.SELL else Decimal("0")
+        new = w_to_kw(shares.get(m.pk, 0))
         m.kw, m.remaining_kw = (m.kw - m.remaining_kw) + new, new
-        if m.kw > 0:
-            m.save(update_fields=["kw", "remaining_kw"])
-    return OrderOutcome(order=order, trades=_match(book=book, order=order, now=now, result=result))
+    kept = [m for m in members if m.kw > 0]
+    taker = _Side(
+        order.pk,
+        order.side,
+        order.organisation_id,
+        order.kw,
+        order.remaining_kw,
+        members=[_Member(m.pk, m.premise_id, m.kw, m.remaining_kw, pk=m.pk) for m in kept],
+    )
+    maker_ids = sorted({f.maker_id for f in result.fills})
+    makers = _sides(MarketOrder.objects.filter(pk__in=maker_ids).order_by("pk").values_list(*_SIDE_COLUMNS))
+    fills = _apply_fills(taker, result.fills, {m.pk: m for m in makers})
+    order.remaining_kw, order.status = taker.remaining, taker.status
+    order.save(update_fields=["kw", "remaining_kw", "price_per_mwh", "priority_at", "status"])
+    for m, state in zip(kept, taker.members, strict=True):
+        m.remaining_kw = state.remaining
+    if kept:
+        OrderMember.objects.bulk_update(kept, ["kw", "remaining_kw"])
+    trades = _write_fills(book=book, taker=order, fills=fills, now=now)
+    return OrderOutcome(order=order, trades=trades)
 
 
 def books_close_due(*, now: datetime | None = None) -> int:

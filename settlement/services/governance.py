@@ -131,6 +131,8 @@ def proposal_tally(*, proposal_id: int, now: datetime | None = None) -> Proposal
 
 
 def proposal_execute(*, proposal_id: int, actor=None, now: datetime | None = None) -> Proposal:
+    from ..selectors import market_parameters_invalidate
+
     now = now or timezone.now()
     with transaction.atomic():
         proposal = Proposal.objects.select_for_update().get(pk=proposal_id)
@@ -139,6 +141,7 @@ def proposal_execute(*, proposal_id: int, actor=None, now: datetime | None = Non
         if proposal.status != Proposal.Status.PASSED:
             raise Conflict(f"Proposal {proposal.pk} is {proposal.status}; only a passed proposal executes.")
         MarketParameter.objects.update_or_create(name=proposal.parameter, defaults={"value": proposal.new_value})
+        market_parameters_invalidate()
         proposal.status = Proposal.Status.EXECUTED
         proposal.executed_at = now
         proposal.save(update_fields=["status", "executed_at"])
