@@ -1,15 +1,22 @@
 """Benchmark (c): orders per second through the REST API on PostgreSQL with several concurrent clients.
 
 Sets up a small world in the database named by DATABASE_URL (must be Postgres), accredits capacity, starts
-gunicorn (``--workers``, default 3) on 127.0.0.1, and runs a closed-loop load client: ``--clients`` threads
-(default 8), each posting orders one after another (each with its own ``Idempotency-Key``) until ``--orders``
-are sent. The mix: 70 % real-time congestion sell orders by six consumers (1 kW each, checked against
-capacity under the premise lock), 30 % operator buy orders (fill-and-kill) in the same feeders' books that trade against them (fills become awards;
-their activation tasks go to the Redis broker when REDIS_URL is set, as in production). Prints orders/s and
-latency percentiles. Targets on a 2-core machine: ≥ 300 orders/s, p95 < 100 ms.
+gunicorn (``--workers`` processes, default 4, ``--threads`` each, default 1; persistent database connections,
+DEBUG off) on 127.0.0.1, and runs a closed-loop load client: ``--clients`` threads (default 8), each posting
+orders one after another (each with its own ``Idempotency-Key``) until ``--orders`` are sent. The mix: 70 %
+real-time congestion sell orders by six consumers (1 kW each, checked against capacity under the premise lock),
+30 % operator buy orders (fill-and-kill) in the same feeders' books that trade against them (fills become
+awards; their activation tasks go to the Redis broker when REDIS_URL is set, as in production). Prints orders/s,
+latency percentiles and the load average (the machine may be shared), then checks the books: every 201 is one
+order, no sell order traded beyond its kW, every trade has its awards.
+
+``--breakdown N`` first posts N orders of the same mix in-process (Django test client, same database, no HTTP)
+and prints, per order kind, the SQL statements per order and the CPU milliseconds per order spent in Django
+and in the PostgreSQL backend: where the time goes. Targets on a 2-core machine: ≥ 300 orders/s, p95 < 100 ms.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/flex_mkt REDIS_URL=redis://127.0.0.1:6379/8 \\
-        .venv/bin/python bench/bench_api_orders.py [--orders 3000] [--clients 8] [--workers 3]
+        .venv/bin/python bench/bench_api_orders.py [--orders 3000] [--clients 8] [--workers 4] [--threads 1] \\
+        [--breakdown 300]
 """
 
 from __future__ import annotations
@@ -56,27 +63,193 @@ def setup_world() -> tuple[list[tuple[str, int]], str]:
     return sellers, zone
 
 
+def order_body(i: int, rng: random.Random, sellers: list[tuple[str, int, str]], operator: str) -> tuple[str, dict]:
+    """The ``i``-th order of the mix: (token of the poster, JSON body). ``sellers``: (token, premise id, zone)."""
+    start = DAY + timedelta(minutes=15 * (i % 96))
+    window = {"delivery_start": start.isoformat(), "delivery_end": (start + timedelta(minutes=15)).isoformat()}
+    tok, pk, zone = sellers[i % len(sellers)]
+    if rng.random() < 0.7:
+        return tok, {
+            "market": "real_time",
+            "product": "congestion",
+            "side": "sell",
+            "zone": zone,
+            "members": [{"premise": pk, "kw": "1"}],
+            "price_per_mwh": str(rng.randint(20, 80)),
+            **window,
+        }
+    # a feeder where sellers offer, so that buys trade against them
+    return operator, {
+        "market": "real_time",
+        "product": "congestion",
+        "side": "buy",
+        "zone": zone,
+        "kw": "1",
+        "price_per_mwh": str(rng.randint(40, 100)),
+        "kind": "fak",
+        **window,
+    }
+
+
+def _backend_cpu_seconds(pid: int) -> float:
+    """utime + stime of a PostgreSQL backend process (same machine), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def breakdown(n: int, sellers: list[tuple[str, int, str]]) -> None:
+    """Post ``n`` orders in-process and print statements and CPU per order, per kind (sell / buy)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+
+    connection.settings_dict["CONN_MAX_AGE"] = 60  # as the server runs: one connection kept
+    connection.close()
+
+    def tok(email):
+        return Token.objects.get_or_create(user=get_user_model().objects.get(email=email))[0].key
+
+    toks = [(tok(e), pk, zone) for e, pk, zone in sellers]
+    operator = tok("operator@demo.flex")
+    client = Client()
+    rng = random.Random(12345)  # noqa: S311
+    stats: dict[str, dict[str, list[float]]] = {}
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        backend = cur.fetchone()[0]
+    try:
+        _backend_cpu_seconds(backend)
+    except OSError:
+        backend = None  # the database is not on this machine
+    by_caller: dict[str, list[float]] = {}  # project function issuing a statement -> [count, seconds]
+    measuring = [False]
+
+    def tag(execute, sql, params, many, context):
+        t = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if measuring[0]:
+                where = _caller()
+                row = by_caller.setdefault(where, [0, 0.0])
+                row[0] += 1
+                row[1] += time.perf_counter() - t
+
+    connection.execute_wrappers.append(tag)
+    for i in range(n + 20):
+        measuring[0] = i >= 20
+        token, body = order_body(rng.randint(0, 10_000), rng, toks, operator)
+        kind = f"{body['side']} ({body.get('kind', 'limit')})"
+        db0 = _backend_cpu_seconds(backend) if backend else 0.0
+        with CaptureQueriesContext(connection) as ctx:
+            t0, c0 = time.perf_counter(), time.process_time()
+            r = client.post(
+                "/api/v1/market/orders/",
+                body,
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Token {token}",
+                HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+            )
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        db = (_backend_cpu_seconds(backend) - db0) if backend else 0.0
+        assert r.status_code == 201, r.content
+        if i < 20:
+            continue  # warm-up
+        if body["side"] == "buy":
+            kind += " traded" if r.json()["trades"] else " no match"
+        row = stats.setdefault(kind, {"stmts": [], "wall": [], "cpu": [], "db": []})
+        statements = [q for q in ctx.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+        row["stmts"].append(len(statements))
+        row["wall"].append(wall)
+        row["cpu"].append(cpu)
+        row["db"].append(db)
+    connection.execute_wrappers.remove(tag)
+    print(f"Per order, in-process ({n} orders, no HTTP; CPU of this Django process and of its PostgreSQL backend):")
+    for kind, row in sorted(stats.items()):
+        print(
+            f"  {kind:<20} n={len(row['stmts']):<4} SQL statements {statistics.mean(row['stmts']):5.1f}  "
+            f"wall {statistics.mean(row['wall']) * 1000:6.2f} ms  Django CPU {statistics.mean(row['cpu']) * 1000:5.2f} ms  "
+            f"PostgreSQL CPU {statistics.mean(row['db']) * 1000:5.2f} ms"
+        )
+    print("  SQL statements per order (all kinds) by the function that issues them, with their wall time:")
+    for where, (count, seconds) in sorted(by_caller.items(), key=lambda kv: -kv[1][0]):
+        print(f"    {count / n:5.2f}  {seconds / n * 1000:6.2f} ms  {where}")
+
+
+def _caller() -> str:
+    """The innermost project function (not Django, DRF or a library) on the stack: who issued the statement."""
+    import inspect
+
+    frame = inspect.currentframe()
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if path.startswith(str(ROOT)) and "/.venv/" not in path and "/bench/" not in path:
+            return f"{Path(path).relative_to(ROOT)}:{frame.f_code.co_name}"
+        frame = frame.f_back
+    return "(framework: auth, transaction)"
+
+
+def check_books(statuses: dict[int, int], before: int) -> None:
+    """Every 201 is one stored order; no sell order traded beyond its kW; every trade has its awards."""
+    from django.db.models import F, Sum
+
+    from market.models import Award, MarketOrder, Trade
+
+    created = MarketOrder.objects.count() - before
+    over = (
+        MarketOrder.objects.filter(side="sell", delivery_start__gte=DAY, delivery_start__lt=DAY + timedelta(days=1))
+        .annotate(traded=Sum("sell_trades__kw"))
+        .filter(traded__gt=F("kw"))
+        .count()
+    )
+    traded = Trade.objects.aggregate(kw=Sum("kw"))["kw"] or 0
+    awarded = Award.objects.filter(trade__isnull=False).aggregate(kw=Sum("kw"))["kw"] or 0
+    ok = created == statuses.get(201, 0) and over == 0 and traded == awarded
+    print(
+        f"  books: {created} orders stored for {statuses.get(201, 0)} answers 201; sell orders traded beyond "
+        f"their kW: {over}; traded {traded} kW = awarded {awarded} kW: {'OK' if ok else 'FAILED'}"
+    )
+    if not ok:
+        sys.exit(1)
+
+
 def main() -> None:
     import requests
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--breakdown", type=int, default=0, metavar="N")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database.")
     sellers, _ = setup_world()
+    if args.breakdown:
+        breakdown(args.breakdown, sellers)
+    from django.db import connections
+
+    from market.models import MarketOrder
+
+    before = MarketOrder.objects.count()
+    connections.close_all()
     env = {**os.environ, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_CONN_MAX_AGE": "60"}
     server = subprocess.Popen(  # noqa: S603 - our own gunicorn
         [
             str(ROOT / ".venv/bin/gunicorn"),
             "flexplatform.wsgi",
-            "-w",
+            "--workers",
             str(args.workers),
-            "-b",
+            "--threads",
+            str(args.threads),
+            "--bind",
             f"127.0.0.1:{args.port}",
+            "--backlog",
+            "256",
             "--log-level",
             "warning",
         ],
@@ -110,42 +283,25 @@ def main() -> None:
         lock = threading.Lock()
         latencies: list[float] = []
         statuses: dict[int, int] = {}
-
-        def body(i: int, rng: random.Random):
-            start = DAY + timedelta(minutes=15 * (i % 96))
-            window = {"delivery_start": start.isoformat(), "delivery_end": (start + timedelta(minutes=15)).isoformat()}
-            if rng.random() < 0.7:
-                tok, pk, zone = seller_tokens[i % len(seller_tokens)]
-                return tok, {
-                    "market": "real_time",
-                    "product": "congestion",
-                    "side": "sell",
-                    "zone": zone,
-                    "members": [{"premise": pk, "kw": "1"}],
-                    "price_per_mwh": str(rng.randint(20, 80)),
-                    **window,
-                }
-            # a feeder where sellers offer, so that buys trade against them
-            return op_token, {
-                "market": "real_time",
-                "product": "congestion",
-                "side": "buy",
-                "zone": seller_tokens[i % len(seller_tokens)][2],
-                "kw": "1",
-                "price_per_mwh": str(rng.randint(40, 100)),
-                "kind": "fak",
-                **window,
-            }
+        warm_created = [0]
 
         def client(n: int):
             rng = random.Random(n)  # noqa: S311
             s = requests.Session()
+            for _ in range(3):  # warm the worker processes (imports, first connection) outside the measurement
+                tok, b = order_body(rng.randint(0, 10_000), rng, seller_tokens, op_token)
+                r = s.post(
+                    base + "/api/v1/market/orders/", json=b, timeout=30, headers={"Authorization": f"Token {tok}"}
+                )
+                with lock:
+                    warm_created[0] += r.status_code == 201
+            barrier.wait()
             while True:
                 with lock:
                     i = next(counter, None)
                 if i is None:
                     return
-                tok, b = body(i, rng)
+                tok, b = order_body(i, rng, seller_tokens, op_token)
                 t0 = time.perf_counter()
                 r = s.post(
                     base + "/api/v1/market/orders/",
@@ -158,10 +314,13 @@ def main() -> None:
                     latencies.append(dt)
                     statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
 
+        barrier = threading.Barrier(args.clients + 1)
         threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
-        t0 = time.perf_counter()
         for t in threads:
             t.start()
+        barrier.wait()
+        load_before = os.getloadavg()[0]
+        t0 = time.perf_counter()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
@@ -169,13 +328,17 @@ def main() -> None:
         q = statistics.quantiles(lat, n=100)
         print(
             f"REST orders: {len(lat):,} POST /api/v1/market/orders/ from {args.clients} clients, "
-            f"gunicorn {args.workers} workers, PostgreSQL"
+            f"gunicorn {args.workers} workers x {args.threads} threads, PostgreSQL"
         )
         print(f"  throughput: {len(lat) / wall:,.0f} orders/s  (target ≥ 300)")
         print(
             f"  latency: p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms (target p95 < 100 ms)"
         )
-        print(f"  responses: {dict(sorted(statuses.items()))}; load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"  responses: {dict(sorted(statuses.items()))}; load average {load_before:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after (2 cores, shared)"
+        )
+        check_books(statuses, before + warm_created[0])
     finally:
         server.terminate()
         try:

@@ -246,6 +246,12 @@ class MarketOrder(models.Model):
         ordering = ["priority_at", "id"]
         indexes = [
             models.Index(fields=["book", "status"], name="order_book_status"),
+            # Matching reads the open orders of one side that cross a price, in price-time order.
+            models.Index(
+                fields=["book", "side", "price_per_mwh", "priority_at", "id"],
+                condition=Q(status="open"),
+                name="order_book_open_price_time",
+            ),
             models.Index(fields=["auction", "status"], name="order_auction_status"),
             models.Index(fields=["organisation", "status"], name="order_org_status"),
         ]

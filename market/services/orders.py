@@ -118,17 +118,16 @@ def _lock_offerable(organisation: Organisation, ids: list[int]) -> dict[int, Pre
     """Lock the member premises (pk order) that the seller may offer, in one query; refuse the others."""
     found = {
         p.pk: p
-        for p in premises_offerable_by(organisation)
-        .filter(pk__in=ids)
-        .select_for_update(of=("self",))
-        .order_by("pk")
+        for p in premises_offerable_by(organisation).filter(pk__in=ids).select_for_update(of=("self",)).order_by("pk")
     }
     missing = set(ids) - set(found)
     if missing:
         known = list(Premise.objects.filter(pk__in=missing).order_by("pk"))
         unknown = sorted(missing - {p.pk for p in known})
         if unknown:
-            raise ApplicationError(f"Unknown premises {unknown}.", fields={"members": [f"Unknown premises: {unknown}."]})
+            raise ApplicationError(
+                f"Unknown premises {unknown}.", fields={"members": [f"Unknown premises: {unknown}."]}
+            )
         refusals = premise_offer_refusals(organisation, known)
         reasons = [r for rs in refusals.values() for r in rs]
         raise NotPermitted(

@@ -48,3 +48,31 @@ def qualify(premise, product: str, response_seconds="0.5", sustain_minutes=60) -
         sustain_minutes=sustain_minutes,
         tested_at=timezone.now(),
     )
+
+
+def stake_deposit(*, organisation, amount: Decimal, business_key: str) -> Decimal:
+    """Grant the organisation Governance tokens and lock them as a stake (once per key); returns the stake."""
+    from settlement import assets
+    from settlement.models import LedgerAccount
+    from settlement.services.ledger import account_for, journal_post, platform_account
+    from settlement.services.staking import stake_lock, staked_collateral
+
+    journal_post(
+        business_key=f"test-grant:{business_key}",
+        memo="tokens granted for the test",
+        legs=[
+            (platform_account(LedgerAccount.Kind.TREASURY, assets.GOVERNANCE), -amount),
+            (
+                account_for(organisation=organisation, kind=LedgerAccount.Kind.PARTICIPANT, asset=assets.GOVERNANCE),
+                amount,
+            ),
+        ],
+    )
+    stake_lock(
+        organisation=organisation,
+        asset=assets.GOVERNANCE,
+        amount=amount,
+        locked_until=timezone.now() + timedelta(days=365),
+        business_key=business_key,
+    )
+    return staked_collateral(organisation)

@@ -260,3 +260,96 @@ def test_orders_submitted_before_the_clearing_locks_are_in_its_inputs(mw, monkey
     assert in_run == entered  # every accepted order was cleared, none after
     awarded = dict(Award.objects.values_list("order_id", "kw"))
     assert set(awarded) == entered and len(Award.objects.all()) == len(entered)
+
+
+def test_parallel_sellers_and_buyers_in_one_book_match_once_at_the_makers_price(mw):
+    """Order entry reads only the crossing orders under the book's row lock: whatever the interleaving, every
+    order is stored once, none trades beyond its kW, every trade is at the resting (earlier) order's price and
+    has its awards, and the book is never left crossed."""
+    end = S + timedelta(minutes=15)
+    p0, p4, p5 = mw.premise(0), mw.premise(4), mw.premise(5)
+
+    def seller(premise, kw, price):
+        return lambda: order_submit(
+            organisation=premise.organisation,
+            market="real_time",
+            product="congestion",
+            side="sell",
+            zone=mw.sub1,
+            members=[(premise, Decimal(kw))],
+            price_per_mwh=Decimal(price),
+            delivery_start=S,
+            delivery_end=end,
+            now=mw.now,
+        )
+
+    def buyer(kw, price, kind="limit"):
+        return lambda: order_submit(
+            organisation=mw.operator,
+            market="real_time",
+            product="congestion",
+            side="buy",
+            zone=mw.sub1,
+            kw=Decimal(kw),
+            price_per_mwh=Decimal(price),
+            delivery_start=S,
+            delivery_end=end,
+            kind=kind,
+            now=mw.now,
+        )
+
+    fns = [
+        seller(p0, "10", "10"),
+        seller(p4, "10", "20"),
+        seller(p5, "10", "30"),
+        seller(p5, "5", "40"),
+        buyer("8", "25"),
+        buyer("8", "25"),
+        buyer("8", "35", kind="fak"),
+        buyer("6", "15"),
+    ]
+    results = _run_parallel(fns)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert MarketOrder.objects.count() == len(fns)
+    for o in MarketOrder.objects.all():
+        traded = sum(Trade.objects.filter(**{f"{o.side}_order": o}).values_list("kw", flat=True), Decimal("0"))
+        assert traded <= o.kw
+        if o.status in (MarketOrder.Status.OPEN, MarketOrder.Status.FILLED):
+            assert traded == o.kw - o.remaining_kw, o
+    for t in Trade.objects.select_related("buy_order", "sell_order"):
+        maker = min((t.buy_order, t.sell_order), key=lambda o: o.pk)  # the one already resting in the book
+        assert t.price_per_mwh == maker.price_per_mwh
+        assert sum(a.kw for a in t.awards.all()) == t.kw
+    open_orders = MarketOrder.objects.filter(status=MarketOrder.Status.OPEN, remaining_kw__gt=0)
+    best_bid = max((o.price_per_mwh for o in open_orders if o.side == "buy"), default=None)
+    best_ask = min((o.price_per_mwh for o in open_orders if o.side == "sell"), default=None)
+    assert best_bid is None or best_ask is None or best_bid < best_ask  # never crossed
+    assert sum(Trade.objects.values_list("kw", flat=True), Decimal("0")) > 0
+
+
+def test_parallel_repeats_of_one_idempotency_key_enter_one_order(mw):
+    from rest_framework.test import APIClient
+
+    p5 = mw.premise(5)
+    user = p5.organisation.memberships.first().user
+    body = {
+        "market": "real_time",
+        "product": "congestion",
+        "side": "sell",
+        "zone": "sub-east-1",
+        "members": [{"premise": p5.pk, "kw": "80"}],  # all of its capacity: a second run would be refused
+        "price_per_mwh": "50",
+        "delivery_start": S.isoformat(),
+        "delivery_end": (S + timedelta(minutes=15)).isoformat(),
+    }
+
+    def post():
+        client = APIClient()
+        client.force_authenticate(user)
+        r = client.post("/api/v1/market/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="same-key")
+        return r.status_code, r.json()
+
+    results = _run_parallel([post] * 4)
+    assert {status for status, _ in results} == {201}, results
+    assert len({body["id"] for _, body in results}) == 1
+    assert MarketOrder.objects.count() == 1

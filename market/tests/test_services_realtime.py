@@ -13,9 +13,9 @@ from flexplatform.demo import verify_participant
 from flexplatform.errors import ApplicationError, NotPermitted
 from market.models import Award, MarketOrder, OrderBook, Trade
 from market.services.orders import GateClosed, books_close_due, order_cancel, order_modify, order_submit
-from settlement.services.staking import stake_lock, staked_collateral
+from settlement.services.staking import staked_collateral
 
-from .factories import DAY, accredit, qualify
+from .factories import DAY, accredit, qualify, stake_deposit
 
 S = DAY + timedelta(hours=17)
 E = S + timedelta(minutes=15)
@@ -147,35 +147,6 @@ def test_seller_rules_refused(mw):
         sell(mw, p3.organisation, [(p3, Decimal("5"))], product="congestion", end=S + timedelta(minutes=20))
     assert e.value.code == "bad_interval"
     assert MarketOrder.objects.count() == 0
-
-
-def stake_deposit(*, organisation, amount: Decimal, business_key: str) -> Decimal:
-    """Grant the organisation Governance tokens and lock them as a stake (once per key); returns the stake."""
-    from django.utils import timezone
-
-    from settlement import assets
-    from settlement.models import LedgerAccount
-    from settlement.services.ledger import account_for, journal_post, platform_account
-
-    journal_post(
-        business_key=f"test-grant:{business_key}",
-        memo="tokens granted for the test",
-        legs=[
-            (platform_account(LedgerAccount.Kind.TREASURY, assets.GOVERNANCE), -amount),
-            (
-                account_for(organisation=organisation, kind=LedgerAccount.Kind.PARTICIPANT, asset=assets.GOVERNANCE),
-                amount,
-            ),
-        ],
-    )
-    stake_lock(
-        organisation=organisation,
-        asset=assets.GOVERNANCE,
-        amount=amount,
-        locked_until=timezone.now() + timedelta(days=365),
-        business_key=business_key,
-    )
-    return staked_collateral(organisation)
 
 
 def test_ancillary_needs_qualification_and_stake(mw):
