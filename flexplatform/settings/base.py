@@ -138,7 +138,7 @@ KYC_PROVIDER = env("KYC_PROVIDER", default="manual")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "flexplatform.api.TokenAuthentication",  # DRF's, with the user's memberships in the same query
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "flexplatform.api.AuditorReadOnly"],

@@ -191,3 +191,22 @@ def test_arbitrage_plan_for_an_ev(mw, api_for):
     assert api_for("operator@demo.flex").post("/api/v1/market/arbitrage/", body, format="json").status_code == 403
     bad = client.post("/api/v1/market/arbitrage/", {**body, "target_kwh": 500}, format="json")
     assert bad.status_code == 400 and bad.json()["code"] == "infeasible"
+
+
+def test_token_authentication_reads_the_roles_in_the_same_query_and_refuses_bad_tokens(mw, django_assert_num_queries):
+    from rest_framework.authtoken.models import Token
+
+    p5 = mw.premise(5)
+    user = p5.organisation.memberships.first().user
+    token = Token.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    with django_assert_num_queries(2):  # token, user and memberships in one; the orders list in the other
+        r = client.get(ORDERS)
+    assert r.status_code == 200
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    assert client.get(ORDERS).status_code == 401
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get(ORDERS).status_code == 401
