@@ -126,6 +126,10 @@ class Award(models.Model):
 
     class Meta:
         ordering = ["window_start", "id"]
+        indexes = [
+            # A premise's awards that reach into a window (capacity check): those ending after its start.
+            models.Index(fields=["premise", "window_end"], name="award_premise_window_end"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["request", "offer"], name="award_unique_request_offer"),
             models.UniqueConstraint(
@@ -279,6 +283,10 @@ class OrderMember(models.Model):
 
     class Meta:
         ordering = ["order_id", "premise_id"]
+        indexes = [
+            # A premise's open shares (capacity check): only orders still open keep a remainder.
+            models.Index(fields=["premise", "order"], condition=Q(remaining_kw__gt=0), name="member_premise_open"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["order", "premise"], name="order_member_unique"),
             models.CheckConstraint(condition=Q(kw__gt=0), name="order_member_kw_positive"),
