@@ -265,8 +265,10 @@ def _locked_book(*, spec: ProductSpec, zone: GridZone, start: datetime, end: dat
         return books.get()
     except OrderBook.DoesNotExist:
         gate = start - timedelta(minutes=spec.gate_closure_minutes)
-        OrderBook.objects.get_or_create(
-            product=spec.code, zone=zone, delivery_start=start, delivery_end=end, defaults={"gate_closure": gate}
+        # INSERT … ON CONFLICT DO NOTHING: a concurrent first order for the same book is waited for, not an error.
+        OrderBook.objects.bulk_create(
+            [OrderBook(product=spec.code, zone=zone, delivery_start=start, delivery_end=end, gate_closure=gate)],
+            ignore_conflicts=True,
         )
         return books.get()
 
