@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -578,19 +578,17 @@ def _write_fills(*, book: OrderBook, taker: MarketOrder, fills: list[_Fill], now
     """Trades, awards per sell member, and the makers' new state, in bulk. The taker is written by the caller."""
     if not fills:
         return []
-    trades = Trade.objects.bulk_create(
-        [
-            Trade(
-                book=book,
-                buy_order_id=f.buy.pk,
-                sell_order_id=f.sell.pk,
-                kw=f.kw,
-                price_per_mwh=f.price,
-                executed_at=now,
-            )
-            for f in fills
-        ]
-    )
+    trades = [
+        Trade(
+            book=book, buy_order_id=f.buy.pk, sell_order_id=f.sell.pk, kw=f.kw, price_per_mwh=f.price, executed_at=now
+        )
+        for f in fills
+    ]
+    if connection.features.can_return_rows_from_bulk_insert:
+        Trade.objects.bulk_create(trades)
+    else:  # the awards need the trades' ids
+        for t in trades:
+            t.save(force_insert=True)
     awards = [
         Award(
             trade=trade,
