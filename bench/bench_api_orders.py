@@ -74,6 +74,8 @@ def reset_books() -> None:
     from accounts.models import IdempotencyRecord
     from market.models import Award, MarketOrder, OrderBook, OrderMember, Trade
 
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")  # fresh statistics, or the deletes below may get a quadratic plan
     books = OrderBook.objects.filter(delivery_start__gte=DAY, delivery_start__lt=DAY + timedelta(days=1))
     try:
         with transaction.atomic():
