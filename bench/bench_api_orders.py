@@ -125,6 +125,31 @@ def _backend_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_snapshot(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the gunicorn workers (children of the master), of this database's PostgreSQL
+    backends and of this load client."""
+    from django.db import connection
+
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
+        )
+        backends = [r[0] for r in cur.fetchall()]
+
+    def total(pids) -> float:
+        out = 0.0
+        for pid in pids:
+            try:
+                out += _backend_cpu_seconds(int(pid))
+            except OSError:
+                pass
+        return out
+
+    return {"server": total(children), "db": total(backends), "client": time.process_time()}
+
+
 def breakdown(n: int, sellers: list[tuple[str, int, str]]) -> None:
     """Post ``n`` orders in-process and print statements and CPU per order, per kind (sell / buy)."""
     from django.contrib.auth import get_user_model
@@ -348,10 +373,12 @@ def main() -> None:
             t.start()
         barrier.wait()
         load_before = os.getloadavg()[0]
+        cpu0 = _cpu_snapshot(server.pid)
         t0 = time.perf_counter()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
+        cpu1 = _cpu_snapshot(server.pid)
         lat = sorted(latencies)
         q = statistics.quantiles(lat, n=100)
         print(
@@ -365,6 +392,13 @@ def main() -> None:
         print(
             f"  responses: {dict(sorted(statuses.items()))}; load average {load_before:.1f} before, "
             f"{os.getloadavg()[0]:.1f} after (2 cores, shared)"
+        )
+        n_done = max(len(latencies), 1)
+        split = {k: (cpu1[k] - cpu0[k]) / n_done * 1000 for k in cpu0}
+        print(
+            f"  CPU per order: gunicorn workers {split['server']:.2f} ms, PostgreSQL backends {split['db']:.2f} ms, "
+            f"load client {split['client']:.2f} ms; {sum(split.values()):.2f} ms in all = at most "
+            f"{2000 / max(sum(split.values()), 0.001):,.0f} orders/s on 2 idle cores"
         )
         check_books(statuses, before + warm_created[0])
     finally:
