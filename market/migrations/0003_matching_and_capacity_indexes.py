@@ -5,24 +5,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_merge_20261124_0442'),
-        ('market', '0002_markets_orders_books_auctions'),
+        ("accounts", "0004_merge_20261124_0442"),
+        ("market", "0002_markets_orders_books_auctions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='award',
-            index=models.Index(fields=['premise', 'window_end'], name='award_premise_window_end'),
+            model_name="award",
+            index=models.Index(fields=["premise", "window_end"], name="award_premise_window_end"),
         ),
         migrations.AddIndex(
-            model_name='marketorder',
-            index=models.Index(condition=models.Q(('status', 'open')), fields=['book', 'side', 'price_per_mwh', 'priority_at', 'id'], name='order_book_open_price_time'),
+            model_name="marketorder",
+            index=models.Index(
+                condition=models.Q(("status", "open")),
+                fields=["book", "side", "price_per_mwh", "priority_at", "id"],
+                name="order_book_open_price_time",
+            ),
         ),
         migrations.AddIndex(
-            model_name='ordermember',
-            index=models.Index(condition=models.Q(('remaining_kw__gt', 0)), fields=['premise', 'order'], name='member_premise_open'),
+            model_name="ordermember",
+            index=models.Index(
+                condition=models.Q(("remaining_kw__gt", 0)), fields=["premise", "order"], name="member_premise_open"
+            ),
         ),
     ]
