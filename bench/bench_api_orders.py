@@ -53,6 +53,7 @@ def setup_world() -> tuple[list[tuple[str, int]], str]:
     from market.tests.factories import accredit
 
     world = demo.world_load(n_residential=2, n_commercial=2, n_industrial=2)
+    validate_meters(world.premises)
     sellers = []
     for p in world.premises:
         if not p.assessments.filter(window_start=DAY).exists():
@@ -62,6 +63,29 @@ def setup_world() -> tuple[list[tuple[str, int]], str]:
     zone = GridZone.objects.get(code="iso-east").code
     reset_books()
     return sellers, zone
+
+
+def validate_meters(premises) -> None:
+    """What meter validation (``assessment.services.meter_status_refresh`` over weeks of clean readings) decides
+    for the bench's premises: their revenue meters are validated, so their flexibility may be offered."""
+    from django.utils import timezone
+
+    from assessment.models import MeterStatus
+
+    now = timezone.now()
+    for p in premises:
+        for meter in p.meters.all():
+            MeterStatus.objects.update_or_create(
+                meter=meter,
+                defaults={
+                    "validated": True,
+                    "validated_at": now,
+                    "ownership_verified_at": now,
+                    "connectivity": MeterStatus.Connectivity.ONLINE,
+                    "checked_at": now,
+                    "reasons": [],
+                },
+            )
 
 
 def reset_books() -> None:
