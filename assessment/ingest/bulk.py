@@ -161,7 +161,13 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
         )
         batch.meters.set(sorted(m.pk for m in meters.values()))
         meter_pks = [m.pk for m in meters.values()]
-        cur.execute(f"SELECT EXISTS (SELECT 1 FROM {reading_t} WHERE meter_id = ANY(%s))", [meter_pks])  # noqa: S608
+        # One index probe per meter (``meter_id = ANY(...)`` lets the planner pick a sequential scan of the
+        # whole table when it expects many matches: 3 s at 10 M readings, growing with the table).
+        cur.execute(
+            f"SELECT EXISTS (SELECT 1 FROM unnest(%s::bigint[]) AS u(id) CROSS JOIN LATERAL "  # noqa: S608
+            f"(SELECT 1 FROM {reading_t} r WHERE r.meter_id = u.id ORDER BY r.start LIMIT 1) AS x)",
+            [meter_pks],
+        )
         overlap = cur.fetchone()[0]
         try:
             with transaction.atomic():
