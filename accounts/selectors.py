@@ -195,22 +195,24 @@ def premise_offer_refusals(
         if premise.pk in offerable:
             continue
         reasons: list[str] = []
+        related = premise.pk in mine or premise.organisation_id == organisation.pk
+        # A premise the seller has no relation to is named by its id only: its name is someone else's data.
+        label = premise.name if related else f"Premise {premise.pk}"
         if organisation.kind == Organisation.Kind.AGGREGATOR:
             if premise.pk not in mine:
-                reasons.append(f"{premise.name} is not enrolled with you under a consent in force.")
+                reasons.append(f"{label} is not enrolled with you under a consent in force.")
             elif current_verification(premise.organisation, now=now) is None:
-                reasons.append(f"{premise.name}: its owner's verification (KYC/KYB) is not in force.")
+                reasons.append(f"{label}: its owner's verification (KYC/KYB) is not in force.")
         elif organisation.kind == Organisation.Kind.CONSUMER:
             if premise.organisation_id != organisation.pk:
-                reasons.append(f"{premise.name} is not yours.")
+                reasons.append(f"{label} is not yours.")
             elif premise.pk in active:
-                reasons.append(f"{premise.name} is enrolled with {active[premise.pk]}, who offers its flexibility.")
+                reasons.append(f"{label} is enrolled with {active[premise.pk]}, who offers its flexibility.")
         else:
             reasons.append("Only consumers and aggregators offer flexibility.")
-        related = premise.pk in mine or premise.organisation_id == organisation.pk
         if related:
             reasons += premise_meter_validation_reasons(premise)
-        out[premise.pk] = reasons or [f"{premise.name} may not be offered by you."]
+        out[premise.pk] = reasons or [f"{label} may not be offered by you."]
     return out
 
 

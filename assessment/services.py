@@ -167,19 +167,20 @@ def baseline_compute(
         for k in slot.tolist()
     ]
     stored_parameters = {**outcome.parameters, "tz": tz, "adjustment": round(outcome.adjustment, 6)}
-    baseline = Baseline.objects.create(
-        meter=meter,
-        method=method,
-        parameters=stored_parameters,
-        days_used=[d.isoformat() for d in outcome.days_used],
-        window_start=window_start,
-        window_end=window_end,
-        total_kwh=sum(values, Decimal("0")),
-        computed_at=now or timezone.now(),
-    )
-    BaselineInterval.objects.bulk_create(
-        [BaselineInterval(baseline=baseline, start=s, kwh=k) for s, k in zip(starts, values, strict=True)]
-    )
+    with transaction.atomic():  # a baseline is stored with its intervals or not at all
+        baseline = Baseline.objects.create(
+            meter=meter,
+            method=method,
+            parameters=stored_parameters,
+            days_used=[d.isoformat() for d in outcome.days_used],
+            window_start=window_start,
+            window_end=window_end,
+            total_kwh=sum(values, Decimal("0")),
+            computed_at=now or timezone.now(),
+        )
+        BaselineInterval.objects.bulk_create(
+            [BaselineInterval(baseline=baseline, start=s, kwh=k) for s, k in zip(starts, values, strict=True)]
+        )
     return baseline
 
 

@@ -244,3 +244,13 @@ def test_compliance_page_is_for_consumers_and_aggregators_only(world):
     page = consumer.get("/compliance/")
     assert page.status_code == 200 and b"You may trade." in page.content
     assert b"no quality check has run" in page.content  # the world has no meter history: not validated yet
+
+
+def test_refusal_for_someone_elses_premise_names_it_by_id_only(small_world, fresh):
+    """Offering a premise one has no relation to is refused without revealing its owner's data (its name)."""
+    premise, _meter = fresh
+    other = small_world.premises[0]
+    with pytest.raises(NotPermitted) as refused:
+        _offer(other, premise.organisation)
+    assert f"Premise {other.pk} is not yours" in refused.value.detail
+    assert other.name not in refused.value.detail

@@ -43,6 +43,7 @@ from .services import (
     ImportRejected,
     RecordError,
     _check_account,
+    _refresh_statuses_on_commit,
     _resolve_meters,
     ownership_confirm,
     readings_import,
@@ -104,7 +105,6 @@ def readings_bulk_import(
 
 def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
     reading_t = MeterReading._meta.db_table
-    revision_t = ReadingRevision._meta.db_table
     meter_t = Meter._meta.db_table
     with connection.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS pg_temp.ingest_staging")
@@ -173,19 +173,12 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
             with transaction.atomic():
                 revised = 0
                 if overlap:
-                    cur.execute(
-                        f"""
-                        INSERT INTO {revision_t} (meter_id, start, old_kwh, new_kwh, batch_id, revised_at)
-                        SELECT r.meter_id, r.start, r.kwh, s.kwh, %s, %s
-                        FROM ingest_staging s JOIN {meter_t} m ON m.meter_id = s.meter_ref
-                        JOIN {reading_t} r ON r.meter_id = m.id AND r.start = s.start_text::timestamptz
-                        WHERE r.kwh <> s.kwh
-                        """,  # noqa: S608
-                        [batch.pk, now],
-                    )
-                    revised = cur.rowcount
+                    revised = _revisions_record(cur, reading_t=reading_t, meter_t=meter_t, batch=batch, now=now)
                     clock.lap("revisions")
-                written = _merge(cur, reading_t=reading_t, meter_t=meter_t, fresh=not overlap)
+                written, late_revised = _merge(
+                    cur, reading_t=reading_t, meter_t=meter_t, fresh=not overlap, batch=batch, now=now
+                )
+                revised += late_revised
             clock.lap("merge")
         except DataError as exc:  # a start that looks like a time but is none, e.g. month 13
             raise ImportRejected([RecordError("file", f"a start time is not a valid timestamp: {exc}")]) from exc
@@ -217,6 +210,7 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
     batch.save(update_fields=["rows_total", "rows_new", "rows_unchanged", "rows_revised"])
     if account_number:
         ownership_confirm(meters=list(meters.values()), batch=batch, now=now)
+    _refresh_statuses_on_commit([m.pk for m in meters.values()])
     logger.info("bulk import %s: %s rows, %s", batch.pk, total, clock)
     return batch
 
@@ -228,24 +222,41 @@ _SELECT_STAGED = """
 """
 
 
-def _merge(cur, *, reading_t: str, meter_t: str, fresh: bool) -> int:
-    """Write the staged readings; returns the rows inserted or changed.
+def _revisions_record(cur, *, reading_t: str, meter_t: str, batch: ImportBatch, now: datetime) -> int:
+    """Record a ``ReadingRevision`` for every staged reading whose stored value differs; returns how many."""
+    cur.execute(
+        f"""
+        INSERT INTO {ReadingRevision._meta.db_table} (meter_id, start, old_kwh, new_kwh, batch_id, revised_at)
+        SELECT r.meter_id, r.start, r.kwh, s.kwh, %s, %s
+        FROM ingest_staging s JOIN {meter_t} m ON m.meter_id = s.meter_ref
+        JOIN {reading_t} r ON r.meter_id = m.id AND r.start = s.start_text::timestamptz
+        WHERE r.kwh <> s.kwh
+        """,  # noqa: S608
+        [batch.pk, now],
+    )
+    return cur.rowcount
+
+
+def _merge(cur, *, reading_t: str, meter_t: str, fresh: bool, batch: ImportBatch, now: datetime) -> tuple[int, int]:
+    """Write the staged readings; returns (rows inserted or changed, revisions recorded here).
 
     ``fresh``: none of the file's meters has a stored reading, so a plain ``INSERT`` does (no speculative
     insertion per row, about a third faster on large files). If a concurrent import stored readings for the
     same meters in the meantime, the plain insert hits a unique violation; when the file itself has no
-    repeated (meter, start), the merge is retried as the general ``ON CONFLICT`` upsert.
+    repeated (meter, start), the corrections are recorded as revisions and the merge is retried as the
+    general ``ON CONFLICT`` upsert.
     """
     select = _SELECT_STAGED.format(meter_t=meter_t)
     upsert = (
         f"INSERT INTO {reading_t} AS r (meter_id, start, kwh) {select} "  # noqa: S608
         "ON CONFLICT (meter_id, start) DO UPDATE SET kwh = EXCLUDED.kwh WHERE r.kwh IS DISTINCT FROM EXCLUDED.kwh"
     )
+    revised = 0
     if fresh:
         try:
             with transaction.atomic():
                 cur.execute(f"INSERT INTO {reading_t} (meter_id, start, kwh) {select}")  # noqa: S608
-                return cur.rowcount
+                return cur.rowcount, 0
         except IntegrityError as exc:
             if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
                 raise
@@ -255,8 +266,9 @@ def _merge(cur, *, reading_t: str, meter_t: str, fresh: bool) -> int:
             )
             if cur.fetchone()[0]:
                 raise
+            revised = _revisions_record(cur, reading_t=reading_t, meter_t=meter_t, batch=batch, now=now)
     cur.execute(upsert)
-    return cur.rowcount
+    return cur.rowcount, revised
 
 
 def _repeats(cur) -> ImportRejected:

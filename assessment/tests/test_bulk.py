@@ -100,9 +100,19 @@ def test_fresh_insert_falls_back_to_merge_when_readings_appeared_meanwhile(meter
     then hits the unique index and the merge is redone as the upsert, recording the correction."""
     from assessment.ingest import bulk
 
-    MeterReading.objects.create(meter=meter_world.alice_meter, start=datetime(2026, 1, 5, 5, 15, tzinfo=UTC), kwh=9)
     real_merge = bulk._merge
-    monkeypatch.setattr(bulk, "_merge", lambda cur, **kw: real_merge(cur, **{**kw, "fresh": True}))
+
+    def merge_after_a_concurrent_import(cur, **kw):
+        # What another import commits between the has-data check (which found nothing) and the merge.
+        MeterReading.objects.create(
+            meter=meter_world.alice_meter, start=datetime(2026, 1, 5, 5, 15, tzinfo=UTC), kwh=9
+        )
+        assert kw["fresh"] is True
+        return real_merge(cur, **kw)
+
+    monkeypatch.setattr(bulk, "_merge", merge_after_a_concurrent_import)
     batch = _bulk(meter_world, ROWS)
-    assert (batch.rows_total, batch.rows_new, batch.rows_unchanged) == (3, 2, 0)
+    assert (batch.rows_total, batch.rows_new, batch.rows_unchanged, batch.rows_revised) == (3, 2, 0, 1)
     assert MeterReading.objects.get(start=datetime(2026, 1, 5, 5, 15, tzinfo=UTC)).kwh == Decimal("2.0")
+    revision = ReadingRevision.objects.get()
+    assert (revision.old_kwh, revision.new_kwh, revision.batch_id) == (Decimal("9"), Decimal("2.0"), batch.pk)

@@ -34,7 +34,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 
@@ -90,7 +90,10 @@ def shift_measure(*, verification_row: dict, hours: Decimal, now: datetime) -> t
         return None
     try:
         try:
-            baseline = baseline_compute(meter=meter, window_start=verification_row["start"], window_end=end, now=now)
+            with transaction.atomic():  # a savepoint: the caller's transaction survives a lost race
+                baseline = baseline_compute(
+                    meter=meter, window_start=verification_row["start"], window_end=end, now=now
+                )
         except IntegrityError:  # stored meanwhile by a concurrent worker: read it
             baseline = baseline_compute(meter=meter, window_start=verification_row["start"], window_end=end, now=now)
     except ApplicationError:
