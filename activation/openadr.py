@@ -32,7 +32,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Membership, Premise
-from accounts.selectors import user_role
+from accounts.selectors import premises_visible_to, user_role
 from flexplatform.errors import ApplicationError
 
 from . import openadr_services as oadr
@@ -238,7 +238,7 @@ class ProgramApi(OadrView):
         return Response(oadr.oadr_program_delete(program=_get(Program.objects.all(), pk)))
 
 
-def _event_fields(data: dict):
+def _event_fields(data: dict, *, premises):
     """Window, target kW and premise of an OpenADR 3 event body (one DISPATCH_SETPOINT_RELATIVE interval, a
     RESOURCE_NAME target ``premise-<id>``)."""
     from decimal import Decimal
@@ -256,7 +256,7 @@ def _event_fields(data: dict):
             for v in p["values"]
         )
         name = next(v for t in data["targets"] if t["type"] == "RESOURCE_NAME" for v in t["values"])
-        premise = Premise.objects.get(pk=int(str(name).removeprefix("premise-")))
+        premise = premises.get(pk=int(str(name).removeprefix("premise-")))  # only within the caller's area
         target_kw = Decimal(str(kw))
     except (KeyError, TypeError, ValueError, ArithmeticError, StopIteration, Premise.DoesNotExist) as exc:
         raise Problem(400, "Bad Request", f"Unusable event: {exc!r}") from None
@@ -282,7 +282,7 @@ class EventsApi(OadrView):
         self.require_bl(request)
         data = self.body(request, ["programID", "intervals", "intervalPeriod", "targets"])
         program = _get(Program.objects.all(), data["programID"])
-        start, end, target_kw, premise = _event_fields(data)
+        start, end, target_kw, premise = _event_fields(data, premises=premises_visible_to(request.user))
         event = services.event_create(
             program=program, premise=premise, target_kw=target_kw, start=start, end=end, created_by=request.user
         )
@@ -298,7 +298,7 @@ class EventApi(OadrView):
         self.require_bl(request)
         event = _get(_events_for(request), pk)
         data = self.body(request, ["programID", "intervals", "intervalPeriod", "targets"])
-        start, end, target_kw, premise = _event_fields(data)
+        start, end, target_kw, premise = _event_fields(data, premises=premises_visible_to(request.user))
         if str(data["programID"]) != str(event.program_id) or premise.pk != event.premise_id:
             raise Problem(400, "Bad Request", "programID and the RESOURCE_NAME target of an event cannot change.")
         event = oadr.oadr_event_update(event_id=event.pk, target_kw=target_kw, start=start, end=end)

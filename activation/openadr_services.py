@@ -22,6 +22,7 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -269,8 +270,10 @@ def oadr_event_update(
         )
         if event.status not in (DREvent.Status.SCHEDULED, DREvent.Status.NOTIFIED) or now >= event.start:
             raise Conflict(f"Event {event.pk} is {event.status} and under way or over; it cannot be revised.")
-        if event.award_id or event.cascade_id:
-            raise Conflict(f"Event {event.pk} follows its market award or cascade; it cannot be revised here.")
+        if event.award_id or event.cascade_id or event.reservation_id:
+            raise Conflict(
+                f"Event {event.pk} follows its market award, reservation or cascade; it cannot be revised here."
+            )
         if end <= start:
             raise ApplicationError("The event must end after it starts.", fields={"intervalPeriod": ["Bad window."]})
         if target_kw <= 0:
@@ -308,7 +311,8 @@ def oadr_event_update(
                 duration_minutes=int((end - start).total_seconds() // 60),
                 safety_max_kw=enrollment.safety_max_kw,
             )
-            rows = OutboxMessage.objects.filter(event=event, channel=OutboxMessage.Channel.MQTT)
+            # Locked: a flush publishing these rows finishes first, so a row rewritten in place is still unsent.
+            rows = OutboxMessage.objects.select_for_update().filter(event=event, channel=OutboxMessage.Channel.MQTT)
             revision = uuid.uuid4().hex[:8]  # names this revision's outbox rows
             # An earlier revision still waiting is superseded by this one.
             rows.filter(destination__contains="#rev-", status=OutboxMessage.Status.PENDING).update(
@@ -338,7 +342,7 @@ def oadr_event_update(
                         topic=mqtt_protocol.command_topic(device_id),
                         payload=payload,
                         now=now,
-                        ack_by=None,
+                        ack_by=now + timedelta(seconds=settings.DEVICE_ACK_SECONDS),
                     )
             if event.premise.aggregator_id:
                 from .models import WebhookEndpoint

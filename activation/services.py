@@ -520,7 +520,7 @@ def _cancel(event: DREvent, *, reason: str, now: datetime) -> None:
         event=event,
         channel=OutboxMessage.Channel.MQTT,
         status__in=[OutboxMessage.Status.SENT, OutboxMessage.Status.ACKNOWLEDGED, OutboxMessage.Status.NO_ACK],
-    ).exclude(destination__endswith="#restore"):
+    ).exclude(destination__contains="#"):  # one restore per device: not per revision, not of a restore
         _outbox_put(
             event=event,
             channel=OutboxMessage.Channel.MQTT,

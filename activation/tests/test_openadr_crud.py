@@ -91,6 +91,8 @@ def test_events_the_bl_revises_before_the_start_and_deletes(two_vens):
     assert bl.put(url, _event_body(mine, kw="-1", start=new_start, minutes=45), format="json").status_code == 200
     assert revised.filter(status=OutboxMessage.Status.PENDING).count() == devices
     assert revised.filter(status=OutboxMessage.Status.CANCELLED).count() == devices
+    # A revised command is a command: the device must acknowledge it by a deadline.
+    assert all(r.ack_deadline is not None for r in revised.filter(status=OutboxMessage.Status.PENDING))
 
     # Refusals: another resource, above capacity, another day, unknown event, a bad body.
     problem(bl.put(url, _event_body(mine, premise_id=w.premises[3].pk), format="json"), 400)
@@ -101,8 +103,15 @@ def test_events_the_bl_revises_before_the_start_and_deletes(two_vens):
     mine.refresh_from_db()
     assert mine.target_kw == Decimal("1")
 
-    # DELETE cancels it: the VTN no longer lists it, the platform keeps it for audit.
+    # DELETE cancels it: the VTN no longer lists it, the platform keeps it for audit. Each device that had a
+    # command (first and revised, both sent) gets one restore, addressed to the device itself.
+    revised.filter(status=OutboxMessage.Status.PENDING).update(status=OutboxMessage.Status.SENT)
     r = bl.delete(url)
+    restores = OutboxMessage.objects.filter(event=mine, destination__endswith="#restore")
+    assert restores.count() == devices
+    assert {x.payload["device_id"] for x in restores} == {
+        x.destination for x in rows.exclude(destination__contains="#")
+    }
     assert r.status_code == 200 and r.json()["intervals"] == []
     valid(r.json(), "event")
     problem(a.get(url), 404)
@@ -306,3 +315,22 @@ def test_list_endpoints_query_counts_do_not_grow_with_objects(two_vens, django_a
         assert len(bl.get(f"{BASE}/events").json()) == 2
     with django_assert_max_num_queries(6):
         assert len(a.get(f"{BASE}/vens/{ven_a.pk}/resources").json()) == 6
+
+
+def test_bl_cannot_create_an_event_for_a_premise_outside_its_service_area(two_vens, api_for):
+    """An operator reaches only premises in its own zones over OpenADR too: nobody else is billed for its event."""
+    from accounts import services as accounts_services
+    from accounts.models import GridZone, Organisation
+
+    w, _, _, _, _, events, _ = two_vens
+    west = accounts_services.organisation_create(
+        name="West DSO", kind=Organisation.Kind.GRID_OPERATOR, service_zones=[GridZone.objects.get(code="sub-east-2")]
+    )
+    accounts_services.user_create(email="west@t.flex", password="x-pass-123", organisation=west)
+    outsider = api_for("west@t.flex")
+    event = events[0]
+    assert event.premise.grid_zone.code != "sub-east-2" and event.premise.grid_zone.parent.code != "sub-east-2"
+    before = DREvent.objects.count()
+    start = event.start + timedelta(days=1)
+    problem(outsider.post(f"{BASE}/events", _event_body(event, start=start), format="json"), 400)
+    assert DREvent.objects.count() == before

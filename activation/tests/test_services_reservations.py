@@ -111,6 +111,16 @@ def test_operator_calls_within_the_reservation_and_every_refusal_changes_nothing
     services.emergency_stop_lift(user=w.user("admin@demo.flex"))
     second = call(kw="50", s=start + timedelta(minutes=30))
     assert second.target_kw == D("50") and DREvent.objects.filter(reservation=r).count() == 2
+    # A call is revised only through the reservation's own rules, never as a plain OpenADR event update
+    # (that would let 150 kW run past the window on top of the first call).
+    from activation import openadr_services
+
+    with pytest.raises(Conflict):
+        openadr_services.oadr_event_update(
+            event_id=second.pk, target_kw=D("150"), start=second.start, end=r.window_end + timedelta(hours=1), now=w.now
+        )
+    second.refresh_from_db()
+    assert (second.target_kw, second.end) == (D("50"), start + timedelta(minutes=90))
 
 
 def test_reservation_api_lists_by_zone_and_calls_with_idempotency_key(act_world, api_for):
