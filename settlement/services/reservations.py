@@ -13,8 +13,8 @@ called reservation is an activation event with its own price and buyer, settled 
 
 Availability factor = metered share of the resource's day (intervals received / intervals expected, the run's
 ``_availability``) x the share of the reservation's calls that day whose resource was available (the
-activation app's ``EventPerformance.available``: acknowledged, not opted out; 1 when it was not called or no
-call is verified yet). The business key names the reservation and the day, so a re-run pays nothing twice.
+activation app's ``EventPerformance.available``: acknowledged, not opted out; 1 when it was not called). A day with a call
+not verified yet is not paid until a later run finds every call verified. The business key names the reservation and the day, so a re-run pays nothing twice.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from activation.models import EventPerformance, Reservation
+from activation.models import DREvent, EventPerformance, Reservation
 
 from .. import assets
 from ..models import LedgerAccount, SettlementItem
@@ -68,6 +68,13 @@ def reservation_availability_entries(run, *, days: list[datetime]) -> list[Entry
             event__reservation__in=reservations, event__start__gte=day, event__start__lt=day + DAY
         ).values_list("event__reservation_id", "available"):
             calls.setdefault(rid, []).append(available)
+        called: dict[int, int] = {}  # the day's calls that count (not cancelled), verified or not
+        for rid in (
+            DREvent.objects.filter(reservation__in=reservations, start__gte=day, start__lt=day + DAY)
+            .exclude(status=DREvent.Status.CANCELLED)
+            .values_list("reservation_id", flat=True)
+        ):
+            called[rid] = called.get(rid, 0) + 1
         keys = set()
         for r in reservations:
             keys |= {
@@ -81,6 +88,8 @@ def reservation_availability_entries(run, *, days: list[datetime]) -> list[Entry
             hours = Decimal(int((end - start).total_seconds())) / HOUR
             metered, expected, _ = avail[r.premise_id]
             made = calls.get(r.pk, [])
+            if len(made) < called.get(r.pk, 0):
+                continue  # a call of that day is not verified yet: paid by a later run, once it is
             factor = reservation_availability_factor(
                 metered=metered, expected=expected, calls=len(made), calls_available=sum(made)
             )

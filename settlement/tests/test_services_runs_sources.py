@@ -201,3 +201,21 @@ def test_emergency_and_cascade_events_paid_by_the_zone_operator():
     assert _run().last_attempt_items == 0  # running everything again pays once
     assert SettlementItem.objects.count() == n
     assert list(LedgerAccount.objects.values_list("pk", "balance")) == balances
+
+
+def test_reservation_availability_waits_until_every_call_of_the_day_is_verified():
+    """A failed call not yet verified must not let the day be paid in full (the item's key makes it final)."""
+    w = _world()
+    p = w.premises[0]
+    readings_make(p, day=DAY)
+    r = _reservation(w, p, kw="10", price="20.00")
+    start = DAY + timedelta(hours=18)
+    event = activation.reservation_call(
+        reservation_id=r.pk, user=w.user, target_kw=D("10"), start=start, end=start + timedelta(minutes=15), now=DAY
+    )
+    _run()
+    assert not SettlementItem.objects.filter(business_key__startswith="availability_payment:").exists()
+    verification_make(event, [D("1.0")], available=True)
+    _run()
+    # 10 kW x 2 h x (96/96 x 1/1) x 20.00 / 1000 = 0.40
+    assert _item(f"availability_payment:reservation:{r.pk}:day:{STAMP}").amount == D("0.40")
