@@ -71,10 +71,11 @@ def idempotent_post(request, scope: str, handler) -> Response:
     """Run ``handler()`` once per (user, scope, Idempotency-Key); a repeat returns the first response.
 
     Semantics as Stripe documents them: the same key with a different body is refused (409). The record is
-    written in the handler's transaction, so the first response and what it created commit together. No
-    look-up precedes the handler (one query less on every first request, the usual case): a repeat runs the
-    handler, fails to write the record (unique key; a concurrent first request is waited for), rolls back
-    everything it did and answers with the stored response; a repeat whose run fails answers likewise.
+    written in the handler's transaction, so the first response and what it created commit together. A
+    repeat is answered from the record without running the handler (one indexed look-up: a repeated
+    settlement run or emergency call is not executed again). Two requests with the same key at the same
+    moment both pass the look-up; the second then fails to write the record (unique key; it waits for the
+    first), rolls back everything it did and answers with the first response, even if its own run failed.
     """
     from accounts.models import IdempotencyRecord
 
@@ -98,6 +99,9 @@ def idempotent_post(request, scope: str, handler) -> Response:
             )
         return Response(existing.response_body, status=existing.response_status)
 
+    stored = replay()
+    if stored is not None:
+        return stored
     try:
         with transaction.atomic():
             response = handler()
