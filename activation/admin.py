@@ -16,6 +16,18 @@ class DREventAdmin(admin.ModelAdmin):
     search_fields = ["premise__name"]
     raw_id_fields = ["award", "reservation", "premise", "buyer"]
     inlines = [DispatchSignalInline]
+    # Status, money and who pays change only through the activation services (and their audit), not here.
+    readonly_fields = [
+        "status",
+        "source",
+        "price_per_mwh",
+        "buyer",
+        "award",
+        "reservation",
+        "target_kw",
+        "start",
+        "end",
+    ]
 
 
 @admin.register(DispatchSignal)
@@ -64,7 +76,22 @@ class ReservationAdmin(admin.ModelAdmin):
     list_filter = ["product", "zone"]
     search_fields = ["premise__name", "buyer__name", "seller__name"]
     raw_id_fields = ["award", "premise", "seller", "buyer"]
-    readonly_fields = ["award", "created_at"]
+    # A reservation is what the market awarded: its terms are not edited by hand.
+    readonly_fields = [
+        "award",
+        "created_at",
+        "product",
+        "premise",
+        "zone",
+        "seller",
+        "buyer",
+        "reserved_kw",
+        "window_start",
+        "window_end",
+        "availability_price_per_mwh",
+        "energy_price_per_mwh",
+        "notice_minutes",
+    ]
 
 
 @admin.register(Program)

@@ -69,6 +69,8 @@ def openadr_event_payload(event: DREvent) -> dict:
 
 _random_pool = bytearray()
 _random_lock = threading.Lock()
+# A forked child (Celery prefork, gunicorn --preload) must not hand out the ids left in its parent's pool.
+os.register_at_fork(after_in_child=_random_pool.clear)
 
 
 def new_message_id() -> uuid.UUID:

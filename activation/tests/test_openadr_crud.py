@@ -334,3 +334,17 @@ def test_bl_cannot_create_an_event_for_a_premise_outside_its_service_area(two_ve
     start = event.start + timedelta(days=1)
     problem(outsider.post(f"{BASE}/events", _event_body(event, start=start), format="json"), 400)
     assert DREvent.objects.count() == before
+
+
+def test_admin_shows_an_events_price_buyer_and_status_without_letting_them_be_edited(two_vens):
+    """Money and status change only through the services: the admin page shows them read-only."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    _, _, _, _, _, events, _ = two_vens
+    admin = Client()
+    admin.force_login(get_user_model().objects.get(email="admin@demo.flex"))
+    page = admin.get(f"/admin/activation/drevent/{events[0].pk}/change/").content.decode()
+    assert str(events[0].price_per_mwh) in page
+    for field in ("price_per_mwh", "buyer", "status", "target_kw"):
+        assert f'name="{field}"' not in page
