@@ -126,6 +126,8 @@ def _parameters_current() -> dict[str, Decimal]:
     """
     global _parameters_snapshot
     alias = settings.MARKET_PARAMETERS_CACHE
+    if getattr(_parameters_changing, "active", False) and not transaction.get_connection().in_atomic_block:
+        _parameters_changing.active = False  # the changing transaction ended (committed or rolled back)
     if not alias or getattr(_parameters_changing, "active", False):
         return _stored_parameters()
     cache = caches[alias]
