@@ -153,6 +153,11 @@ class Meter(models.Model):
     def __str__(self) -> str:
         return self.meter_id
 
+    @property
+    def local_timezone(self) -> str:
+        """The IANA timezone of the meter's local day: its own, or its premise's when none was given."""
+        return self.timezone or self.premise.timezone
+
 
 class IdempotencyRecord(models.Model):
     """The first response to a POST carrying an ``Idempotency-Key``, replayed for repeats."""

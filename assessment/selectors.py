@@ -525,7 +525,7 @@ def meter_consumption(*, meter: Meter, start: datetime | None = None, end: datet
     if end is not None:
         qs = qs.filter(start__lt=end)
     readings = list(qs.order_by("start").values_list("start", "kwh"))
-    return analyse(readings, tz=meter.timezone or meter.premise.timezone, interval_minutes=meter.interval_minutes)
+    return analyse(readings, tz=meter.local_timezone, interval_minutes=meter.interval_minutes)
 
 
 def reading_revisions(*, meter: Meter):

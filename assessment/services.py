@@ -483,7 +483,7 @@ def meter_status_refresh(*, meter: Meter, now: datetime | None = None):
 
     now = now or timezone.now()
     status, _ = MeterStatus.objects.select_for_update().get_or_create(meter=meter)
-    tz = meter.timezone or meter.premise.timezone
+    tz = meter.local_timezone
     min_days = settings.METER_VALIDATION_MIN_DAYS
     last_day = now.astimezone(ZoneInfo(tz)).date() - timedelta(days=1)
     first_day = last_day - timedelta(days=min_days - 1)

@@ -85,7 +85,7 @@ def _check_account(*, meters: dict[str, Meter], account_number: str, ref: str) -
 def _check_tz_offset(*, meters: dict[str, Meter], offset_seconds: int, at: datetime) -> list[RecordError]:
     errors = []
     for m in meters.values():
-        tz = m.timezone or m.premise.timezone
+        tz = m.local_timezone
         local = at.astimezone(ZoneInfo(tz))
         standard = (local.utcoffset() or timedelta(0)) - (local.dst() or timedelta(0))
         if int(standard.total_seconds()) != offset_seconds:
