@@ -104,9 +104,7 @@ def test_fresh_insert_falls_back_to_merge_when_readings_appeared_meanwhile(meter
 
     def merge_after_a_concurrent_import(cur, **kw):
         # What another import commits between the has-data check (which found nothing) and the merge.
-        MeterReading.objects.create(
-            meter=meter_world.alice_meter, start=datetime(2026, 1, 5, 5, 15, tzinfo=UTC), kwh=9
-        )
+        MeterReading.objects.create(meter=meter_world.alice_meter, start=datetime(2026, 1, 5, 5, 15, tzinfo=UTC), kwh=9)
         assert kw["fresh"] is True
         return real_merge(cur, **kw)
 
