@@ -295,13 +295,14 @@ def enrolment_eligibility(
 
 
 def organisation_compliance(
-    organisation: Organisation, *, now: datetime | None = None, blocking_only: bool = False
+    organisation: Organisation, *, now: datetime | None = None, blocking_only: bool = False, portfolios=None
 ) -> list[compliance.RuleResult]:
     """Every compliance rule for a participant with its result: verification, and per jurisdiction it is active
     in the KYC level (consumers) or the licence, the eligibility of enrolled premises and the FERC Order 2222
     minimum aggregation size (aggregators); for every premise, whether its revenue meter is validated.
 
-    ``blocking_only`` computes just the rules that can block trading (the trading gate's fast path)."""
+    ``blocking_only`` computes just the rules that can block trading (the trading gate's fast path);
+    ``portfolios``: the aggregator's :func:`aggregation_portfolios` when the caller has them already."""
     now = now or timezone.now()
     out: list[compliance.RuleResult] = []
     if organisation.kind not in (Organisation.Kind.CONSUMER, Organisation.Kind.AGGREGATOR):
@@ -367,7 +368,9 @@ def organisation_compliance(
                 out.append(compliance.RuleResult(rule.rule, False, f"{premise.name}: {rule.detail}", False))
     if not blocking_only:
         out += _meter_rules(enrolled)
-        sizes = {p.profile.code: p for p in aggregation_portfolios(organisation, now=now)}
+        if portfolios is None:
+            portfolios = aggregation_portfolios(organisation, now=now)
+        sizes = {p.profile.code: p for p in portfolios}
         for profile in seen:
             portfolio = sizes.get(profile.code)
             rule = compliance.aggregation_size_rule(profile, portfolio.kw if portfolio else Decimal("0"))
@@ -500,7 +503,8 @@ def compliance_status(organisation: Organisation, *, now: datetime | None = None
     ones, whether it may trade (and why not), and, for an aggregator, its portfolio per ISO against the ISO's
     FERC Order 2222 minimum aggregation size."""
     now = now or timezone.now()
-    rules = organisation_compliance(organisation, now=now)
+    portfolios = aggregation_portfolios(organisation, now=now)  # computed once: the rules and the table use it
+    rules = organisation_compliance(organisation, now=now, portfolios=portfolios)
     trading = organisation_trading_status(organisation, now=now)
     aggregations = [
         {
@@ -512,7 +516,7 @@ def compliance_status(organisation: Organisation, *, now: datetime | None = None
             "passed": p.rule.passed if p.rule else True,
             "source": p.profile.source,
         }
-        for p in aggregation_portfolios(organisation, now=now)
+        for p in portfolios
     ]
     return {
         "organisation": organisation.pk,
