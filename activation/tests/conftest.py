@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -89,13 +90,18 @@ def two_vens(act_world, api_for):
     a, ven_a = ven_client("ven-a", "client-a", w.world.aggregator, mine)
     b, ven_b = ven_client("ven-b", "client-b", theirs.organisation, theirs)
     now = timezone.now()
+    # Tomorrow 12:00 local (the API checks notice against the real clock): revisions by a few minutes stay on the
+    # event's local day whatever time the suite runs.
+    noon = (now.astimezone(ZoneInfo(mine.timezone)) + timedelta(days=1)).replace(
+        hour=12, minute=0, second=0, microsecond=0
+    )
     events = [
         services.event_create(
             program=w.program,
             premise=p,
             target_kw=Decimal("2"),
-            start=now + timedelta(hours=2),
-            end=now + timedelta(hours=3),
+            start=noon,
+            end=noon + timedelta(hours=1),
             now=now,
         )
         for p in (mine, theirs)
