@@ -58,7 +58,7 @@ def event_create_for_award(*, award_id: int, now: datetime | None = None) -> DRE
             "source": DREvent.Source.AWARD,
             # settled at the award's price (uniform clearing price, or the trade's price), paid by its buyer
             "price_per_mwh": award.clearing_price_per_mwh,
-            "buyer_id": award.buyer_id or (award.request.operator_id if award.request_id else None),
+            "buyer_id": award.buyer_id,
         },
     )
     if created:
@@ -1300,7 +1300,7 @@ def reservation_create_for_award(*, award_id: int) -> Reservation:
 
     award = Award.objects.select_related("premise", "request").get(pk=award_id)
     spec = PRODUCTS[award.product]
-    buyer_id = award.buyer_id or (award.request.operator_id if award.request_id else None)
+    buyer_id = award.buyer_id
     reservation, _ = Reservation.objects.get_or_create(
         award=award,
         defaults={

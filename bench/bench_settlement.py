@@ -105,6 +105,7 @@ def build(n: int, day: datetime, tag: str) -> None:
                 offer=offers[i],
                 premise=premises[i],
                 seller=orgs[i],
+                buyer=operator,
                 kw=kw,
                 clearing_price_per_mwh=price,
                 window_start=day,
@@ -116,7 +117,17 @@ def build(n: int, day: datetime, tag: str) -> None:
     events = _bulk(
         DREvent,
         [
-            DREvent(award=a, premise=p, zone=zone, target_kw=kw, start=day, end=end, status=DREvent.Status.COMPLETED)
+            DREvent(
+                award=a,
+                premise=p,
+                zone=zone,
+                target_kw=kw,
+                start=day,
+                end=end,
+                status=DREvent.Status.COMPLETED,
+                price_per_mwh=price,
+                buyer=operator,
+            )
             for a, p in zip(awards, premises, strict=True)
         ],
     )

@@ -13,7 +13,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Organisation
@@ -65,12 +64,7 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
     currency = settings.SETTLEMENT_CURRENCY
     # The accounts are created outside the payment's transaction (committed at once), so a settlement run
     # creating the same accounts never waits on this transaction's uncommitted rows.
-    facts = (
-        DREvent.objects.filter(pk=event_id)
-        .annotate(payer=Coalesce("buyer_id", "award__buyer_id", "award__request__operator_id"))
-        .values_list("payer", "premise__organisation_id")
-        .first()
-    )
+    facts = DREvent.objects.filter(pk=event_id).values_list("buyer_id", "premise__organisation_id").first()
     if facts is not None:
         periods_ensure([DREvent.objects.values_list("start", flat=True).get(pk=event_id), now])
         accounts_ensure(
@@ -85,7 +79,7 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
             return existing
         event = (
             DREvent.objects.select_for_update(of=("self",))
-            .select_related("buyer", "award__buyer", "award__request__operator", "premise")
+            .select_related("buyer", "premise__organisation")
             .get(pk=event_id)
         )
         verification = EventVerification.objects.filter(event=event).first()
@@ -94,15 +88,10 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
         existing = SettlementItem.objects.filter(business_key=business_key).first()
         if existing is not None:  # settled by a concurrent worker while we waited for the lock
             return existing
-        award = event.award
         payee: Organisation = event.premise.organisation
         # the price and buyer fixed on the event when it was created (award, trade, reservation, program)
-        operator: Organisation | None = event.buyer or (
-            (award.buyer or (award.request.operator if award.request_id else None)) if award else None
-        )
-        price = (
-            event.price_per_mwh if event.price_per_mwh is not None else getattr(award, "clearing_price_per_mwh", None)
-        )
+        operator: Organisation | None = event.buyer
+        price = event.price_per_mwh
         if operator is None or price is None:
             raise ApplicationError(f"Event {event.pk} has no buyer or price to settle at.", code="not_settleable")
         amount = performance_amount(delivered_kwh=verification.delivered_kwh, price_per_mwh=price)
@@ -125,7 +114,7 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
             payee=payee,
             premise=event.premise,
             event=event,
-            award=award,
+            award_id=event.award_id,
             quantity_kwh=verification.delivered_kwh,
             price_per_mwh=price,
             amount=amount,

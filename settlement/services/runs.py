@@ -36,8 +36,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce, TruncHour
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from accounts.models import Meter, Organisation, Premise
@@ -293,15 +293,14 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
 
 
 def event_settlement_rows(*, window_start: datetime, window_end: datetime) -> list[tuple]:
-    """Verified events starting in the window with the price and buyer each is settled at: the event's own
-    (set when it was created: award or trade price, reservation energy price, program energy rate), else,
-    for events created before those fields existed, its award's clearing price and buyer (or request operator).
+    """Verified events starting in the window with the price and buyer each is settled at: the event's own,
+    set when it was created (award or trade price, reservation energy price, program energy rate; ADR 0011).
     Row: (verification, event, start, premise, payee, award, price, payer, committed, baseline, actual kWh)."""
     return list(
         EventVerification.objects.filter(event__start__gte=window_start, event__start__lt=window_end)
         .annotate(
-            price=Coalesce("event__price_per_mwh", "event__award__clearing_price_per_mwh"),
-            payer=Coalesce("event__buyer_id", "event__award__buyer_id", "event__award__request__operator_id"),
+            price=F("event__price_per_mwh"),
+            payer=F("event__buyer_id"),
         )
         .order_by("event_id")
         .values_list(

@@ -36,7 +36,6 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.db.models.functions import Coalesce
 
 from accounts.models import Device, Meter
 from activation.models import EventVerification
@@ -130,9 +129,9 @@ def shift_credit_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec
             premise_id=F("event__premise_id"),
             payee=F("event__premise__organisation_id"),
             award_id=F("event__award_id"),
-            # the event's own price and buyer (ADR 0011), the award's for events created before they existed
-            price=Coalesce("event__price_per_mwh", "event__award__clearing_price_per_mwh"),
-            payer=Coalesce("event__buyer_id", "event__award__buyer_id", "event__award__request__operator_id"),
+            # the event's own price and buyer (ADR 0011)
+            price=F("event__price_per_mwh"),
+            payer=F("event__buyer_id"),
         )
     )
     done = set(

@@ -92,13 +92,16 @@ def event_make(
         offer=offer,
         premise=premise,
         seller=seller,
+        buyer=world.operator,
         kw=target_kw,
         clearing_price_per_mwh=price,
         window_start=start,
         window_end=end,
     )
-    event = DREvent.objects.create(
+    event = DREvent.objects.create(  # as activation.services.event_create_for_award: the award's price and buyer
         award=award,
+        price_per_mwh=price,
+        buyer=world.operator,
         premise=premise,
         zone=world.zone,
         target_kw=target_kw,

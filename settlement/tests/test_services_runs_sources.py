@@ -219,3 +219,27 @@ def test_reservation_availability_waits_until_every_call_of_the_day_is_verified(
     _run()
     # 10 kW x 2 h x (96/96 x 1/1) x 20.00 / 1000 = 0.40
     assert _item(f"availability_payment:reservation:{r.pk}:day:{STAMP}").amount == D("0.40")
+
+
+def test_request_awards_stored_before_award_buyer_existed_name_the_request_operator():
+    """market 0004 backfills Award.buyer, so the event's buyer (activation 0003) and the payment's payer need no
+    fallback: an award without a buyer is paid by its request's operator, once the migration has run."""
+    import importlib
+
+    from django.apps import apps
+
+    from market.models import FlexibilityRequest
+
+    w = _world()
+    p = w.premises[0]
+    request = FlexibilityRequest.objects.create(
+        operator=w.operator, zone=w.zone, kw=D("5"), max_price_per_mwh=D("90"), window_start=DAY, window_end=NOW
+    )
+    award = Award.objects.create(
+        request=request, premise=p, seller=p.organisation, kw=D("5"), clearing_price_per_mwh=D("80"),
+        window_start=DAY + timedelta(hours=17), window_end=DAY + timedelta(hours=18),
+    )  # fmt: skip
+    assert award.buyer_id is None
+    importlib.import_module("market.migrations.0004_award_buyer_backfill").buyer_from_request(apps, None)
+    award.refresh_from_db()
+    assert award.buyer_id == w.operator.pk
