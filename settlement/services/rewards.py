@@ -55,11 +55,17 @@ def day_platform_fees(day: datetime, *, currency: str) -> Decimal:
     return -(total or Decimal("0"))
 
 
+def fee_share(fees: Decimal, pct: Decimal) -> Decimal:
+    """``pct`` % of a day's platform fees, rounded half-up to the cent: the staking pool's and the reward pool's
+    funding are both computed here, so the reward pool's cap below is the staking share actually moved."""
+    return assets.money(fees * pct / HUNDRED)
+
+
 def reward_pool_funding(*, fees: Decimal, reward_pct: Decimal, staking_pct: Decimal) -> Decimal:
     """The reward pool's share of a day's fees: ``reward_pct`` % half-up, capped at what the staking share
     (``staking_pct`` %, half-up) leaves."""
-    share = assets.money(fees * reward_pct / HUNDRED)
-    left = fees - assets.money(fees * staking_pct / HUNDRED)
+    share = fee_share(fees, reward_pct)
+    left = fees - fee_share(fees, staking_pct)
     return max(min(share, left), Decimal("0"))
 
 

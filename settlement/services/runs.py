@@ -53,7 +53,7 @@ from .netting import receivables_net
 from .payments import periods_ensure
 from .posting import EntrySpec, ItemSpec, entries_post
 from .reservations import reservation_availability_entries
-from .rewards import availability_rewards_post, reward_accounts_ensure
+from .rewards import availability_rewards_post, day_platform_fees, fee_share, reward_accounts_ensure
 from .shifting import shift_credit_entries
 
 K = LedgerAccount.Kind
@@ -549,13 +549,8 @@ def _staking_reward_entries(run: SettlementRun, *, now: datetime) -> list[EntryS
     out = []
     for day in _days_in(run, now):
         stamp = day.date().isoformat()
-        fees = -(
-            SettlementItem.objects.filter(
-                kind=I.PLATFORM_FEE, currency=currency, delivery_start__gte=day, delivery_start__lt=day + DAY
-            ).aggregate(t=Sum("amount"))["t"]
-            or Decimal("0")
-        )
-        share = assets.money(fees * share_pct / HUNDRED)
+        fees = day_platform_fees(day, currency=currency)
+        share = fee_share(fees, share_pct)
         fund_key = f"staking_pool:day:{stamp}"
         if share > 0 and not JournalEntry.objects.filter(business_key=fund_key).exists():
             memo = f"Staking pool: {share_pct} % of {fees} platform fees, {stamp}"
