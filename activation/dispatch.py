@@ -365,16 +365,17 @@ def _subscription_notifications(*, events: list[DREvent], now: datetime) -> None
             notify(event=event, now=now)
 
 
-def premises_over_caps(*, program, premises: list, start: datetime) -> dict[int, str]:
-    """Premise id -> ``cap_per_day`` / ``cap_per_month`` for the premises that already have the program's maximum
-    number of (non-cancelled, any program) events on the local day / in the local month of ``start``: the same
-    rule as ``services._check_caps``, two grouped queries per time zone instead of two per premise."""
+def premises_over_caps(*, program, premises: list, start: datetime) -> dict[int, tuple[str, int]]:
+    """Premise id -> (``cap_per_day`` / ``cap_per_month``, events counted) for the premises that already have the
+    program's maximum number of (non-cancelled, any program) events on the local day / in the local month of
+    ``start``: the one place of the caps rule (``services._check_caps`` asks it for one premise); two grouped
+    queries per time zone."""
     from zoneinfo import ZoneInfo
 
     by_tz: dict[str, list[int]] = defaultdict(list)
     for p in premises:
         by_tz[p.timezone].append(p.pk)
-    over: dict[int, str] = {}
+    over: dict[int, tuple[str, int]] = {}
     for tz, ids in by_tz.items():
         local = start.astimezone(ZoneInfo(tz))
         day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -396,7 +397,7 @@ def premises_over_caps(*, program, premises: list, start: datetime) -> dict[int,
             )
             for pk in chunk:
                 if day.get(pk, 0) >= program.max_events_per_day:
-                    over[pk] = "cap_per_day"
+                    over[pk] = ("cap_per_day", day[pk])
                 elif month.get(pk, 0) >= program.max_events_per_month:
-                    over[pk] = "cap_per_month"
+                    over[pk] = ("cap_per_month", month[pk])
     return over

@@ -372,25 +372,19 @@ def emergency_stop_lift(*, user, reason: str = "", now: datetime | None = None) 
 
 def _check_caps(*, program: Program, premise, start: datetime) -> None:
     """Max events per local day and per local month for the premise (every non-cancelled event counts)."""
-    from zoneinfo import ZoneInfo
+    from .dispatch import premises_over_caps
 
-    local = start.astimezone(ZoneInfo(premise.timezone))
-    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    month_start = day_start.replace(day=1)
-    next_month = (month_start + timedelta(days=32)).replace(day=1)
-    live = DREvent.objects.filter(premise=premise).exclude(status=DREvent.Status.CANCELLED)
-    per_day = live.filter(start__gte=day_start, start__lt=day_start + timedelta(days=1)).count()
-    if per_day >= program.max_events_per_day:
+    over = premises_over_caps(program=program, premises=[premise], start=start).get(premise.pk)
+    if over is None:
+        return
+    code, n = over
+    if code == "cap_per_day":
         raise Conflict(
-            f"{premise} already has {per_day} event(s) that day (program max {program.max_events_per_day}).",
-            code="cap_per_day",
+            f"{premise} already has {n} event(s) that day (program max {program.max_events_per_day}).", code=code
         )
-    per_month = live.filter(start__gte=month_start, start__lt=next_month).count()
-    if per_month >= program.max_events_per_month:
-        raise Conflict(
-            f"{premise} already has {per_month} event(s) that month (program max {program.max_events_per_month}).",
-            code="cap_per_month",
-        )
+    raise Conflict(
+        f"{premise} already has {n} event(s) that month (program max {program.max_events_per_month}).", code=code
+    )
 
 
 def _check_window(*, program: Program, start: datetime, end: datetime, now: datetime) -> None:

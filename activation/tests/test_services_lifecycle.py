@@ -109,12 +109,12 @@ def test_caps_per_day_and_per_month(act_world):
     _event(w, p)
     with pytest.raises(Conflict) as exc:
         _event(w, p, minutes_ahead=240)  # same local day, program max 1/day
-    assert exc.value.code == "cap_per_day"
+    assert exc.value.code == "cap_per_day" and "already has 1 event(s) that day (program max 1)" in exc.value.detail
     _event(w, p, minutes_ahead=60 + 24 * 60)
     _event(w, p, minutes_ahead=60 + 48 * 60)
     with pytest.raises(Conflict) as exc:
         _event(w, p, minutes_ahead=60 + 72 * 60)  # 3 per month
-    assert exc.value.code == "cap_per_month"
+    assert exc.value.code == "cap_per_month" and "already has 3 event(s) that month (program max 3)" in exc.value.detail
     # A cancelled event does not count.
     services.event_cancel(event_id=DREvent.objects.filter(premise=p).last().pk, now=w.now)
     _event(w, p, minutes_ahead=60 + 72 * 60)
