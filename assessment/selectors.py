@@ -173,9 +173,8 @@ def meter_validated_since(premise_ids: list[int]) -> dict[int, datetime | None]:
 
 
 def premise_meter_validated(premise: Premise) -> bool:
-    return MeterStatus.objects.filter(
-        validated=True, meter__kind__in=SETTLEMENT_METER_KINDS, meter__premise=premise
-    ).exists()
+    """The premise has a validated revenue meter (the rule of :func:`validated_meter_premise_ids`)."""
+    return validated_meter_premise_ids().filter(meter__premise=premise).exists()
 
 
 def premise_meter_validation_reasons(premise: Premise) -> list[str]:
