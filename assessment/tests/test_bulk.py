@@ -114,3 +114,14 @@ def test_fresh_insert_falls_back_to_merge_when_readings_appeared_meanwhile(meter
     assert MeterReading.objects.get(start=datetime(2026, 1, 5, 5, 15, tzinfo=UTC)).kwh == Decimal("2.0")
     revision = ReadingRevision.objects.get()
     assert (revision.old_kwh, revision.new_kwh, revision.batch_id) == (Decimal("9"), Decimal("2.0"), batch.pk)
+
+
+def test_an_import_refreshes_the_meter_status_once_committed(meter_world, django_capture_on_commit_callbacks):
+    """New readings re-assess their meter (connectivity, latest reading, validation) when the import commits:
+    a meter does not wait for the hourly job to show its data or become sellable."""
+    assert not MeterStatus.objects.filter(meter=meter_world.alice_meter, latest_reading_start__isnull=False).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        _bulk(meter_world, ROWS)
+    status = MeterStatus.objects.get(meter=meter_world.alice_meter)
+    assert status.latest_reading_start == datetime(2026, 1, 5, 5, 30, tzinfo=UTC)
+    assert status.connectivity != MeterStatus.Connectivity.NEVER
