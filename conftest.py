@@ -34,6 +34,19 @@ def _mqtt_reachable() -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def _fresh_snapshots():
+    """Each test starts as a new process would: no kept copies of eligibility answers (``flexplatform.snapshots``;
+    a rolled-back test's rows may come back under the same ids on SQLite)."""
+    from flexplatform import api, snapshots
+    from market.services import eligibility
+
+    eligibility.clear()
+    api._auth_snapshots.clear()
+    snapshots.forget_pending()
+    yield
+
+
 @pytest.fixture
 def world(db):
     """The small world's participants, zones and premises without meter history (nothing assessed)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
@@ -46,7 +47,7 @@ def baseline_intervals(*, meter: Meter, start: datetime, end: datetime) -> dict[
 def assessment_for_window(*, premise: Premise, start: datetime, end: datetime) -> FlexibilityAssessment | None:
     return (
         FlexibilityAssessment.objects.filter(premise=premise, window_start__lte=start, window_end__gte=end)
-        .order_by("-assessed_at")
+        .order_by("-assessed_at", "-pk")
         .first()
     )
 
@@ -172,9 +173,9 @@ def meter_validated_since(premise_ids: list[int]) -> dict[int, datetime | None]:
     return out
 
 
-def premise_meter_validated(premise: Premise) -> bool:
+def premise_meter_validated(premise: Premise | int) -> bool:
     """The premise has a validated revenue meter (the rule of :func:`validated_meter_premise_ids`)."""
-    return validated_meter_premise_ids().filter(meter__premise=premise).exists()
+    return validated_meter_premise_ids().filter(meter__premise_id=getattr(premise, "pk", premise)).exists()
 
 
 def premise_meter_validation_reasons(premise: Premise) -> list[str]:
@@ -196,6 +197,71 @@ def premise_meter_validation_reasons(premise: Premise) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class CapacityProfile:
+    """Everything a premise's accredited capacity is made of, for windows starting at or after ``since``:
+    its assessments and availability declarations there, and the window-free factors. Built by
+    :func:`capacity_profile`; :func:`accredited_capacity_from` turns it into the kW for one window."""
+
+    premise_id: int
+    since: datetime
+    #: (window_start, window_end, assessed_at, pk, capacity_kw)
+    assessments: tuple[tuple[datetime, datetime, datetime, int, Decimal], ...]
+    #: (valid_from, valid_until, created_at, pk, available_kw)
+    declarations: tuple[tuple[datetime, datetime, datetime, int, Decimal], ...]
+    suspended: bool
+    meter_validated: bool
+    reliability: Decimal
+    derate: Decimal
+
+    def expires_at(self) -> datetime | None:
+        """When this profile may give another answer for the same window without any write: the end of the
+        earliest assessment or declaration in it (it stops covering windows from then)."""
+        ends = [a[1] for a in self.assessments] + [d[1] for d in self.declarations]
+        return min(ends) if ends else None
+
+
+def capacity_profile(*, premise: Premise | int, since: datetime, until: datetime | None = None) -> CapacityProfile:
+    """The premise's :class:`CapacityProfile` for windows in ``[since, until)`` (no ``until``: every later
+    window; the market keeps that one per process, ``market.services.eligibility``). Six small queries."""
+    from activation.selectors import resource_derate, resource_suspended
+
+    premise_id = getattr(premise, "pk", premise)
+    assessments = FlexibilityAssessment.objects.filter(premise_id=premise_id, window_end__gt=since)
+    declarations = AvailabilityDeclaration.objects.filter(premise_id=premise_id, valid_until__gt=since)
+    if until is not None:
+        assessments = assessments.filter(window_start__lt=until)
+        declarations = declarations.filter(valid_from__lt=until)
+    return CapacityProfile(
+        premise_id=premise_id,
+        since=since,
+        assessments=tuple(assessments.values_list("window_start", "window_end", "assessed_at", "pk", "capacity_kw")),
+        declarations=tuple(declarations.values_list("valid_from", "valid_until", "created_at", "pk", "available_kw")),
+        suspended=resource_suspended(premise_id),
+        meter_validated=premise_meter_validated(premise_id),
+        reliability=reliability_factor_for(premise=premise_id),
+        derate=resource_derate(premise_id),
+    )
+
+
+def accredited_capacity_from(profile: CapacityProfile, *, start: datetime, end: datetime) -> Decimal | None:
+    """The kW the market lets the premise sell over ``[start, end)`` (within the profile's ``since``), or None
+    if no assessment covers the window: the rule of :func:`accredited_capacity_kw`, on plain data."""
+    if start < profile.since:
+        raise ValueError(f"the profile starts at {profile.since}, after {start}")
+    covering = [a for a in profile.assessments if a[0] <= start and a[1] >= end]
+    if not covering:
+        return None
+    if profile.suspended or not profile.meter_validated:
+        return Decimal("0")
+    assessed = max(covering, key=lambda a: (a[2], a[3]))  # the latest assessment (then the latest row)
+    kw = (assessed[4] * profile.reliability * profile.derate).quantize(ACCREDITED_QUANT, rounding=ROUND_DOWN)
+    declared = [d for d in profile.declarations if d[0] < end and d[1] > start]
+    if declared:
+        kw = min(kw, max(declared, key=lambda d: (d[2], d[3]))[4])  # the latest declaration
+    return kw
+
+
 def accredited_capacity_kw(*, premise: Premise, start: datetime, end: datetime) -> Decimal | None:
     """The kW the market lets a premise sell over ``[start, end)``, or None if it has not been assessed.
 
@@ -203,22 +269,10 @@ def accredited_capacity_kw(*, premise: Premise, start: datetime, end: datetime) 
     committed on past events) × the activation app's derate for repeated non-compliance (0 while the
     resource is suspended), and never more than a current availability declaration covering the window.
     A premise without a validated revenue meter (:func:`validated_meter_premise_ids`) has 0 kW to sell: what
-    it delivers could not be measured against enough clean history.
+    it delivers could not be measured against enough clean history. The rule itself is
+    :func:`accredited_capacity_from`; this reads what it needs for the one window.
     """
-    from activation.selectors import resource_derate, resource_suspended
-
-    assessment = assessment_for_window(premise=premise, start=start, end=end)
-    if assessment is None:
-        return None
-    if resource_suspended(premise) or not premise_meter_validated(premise):
-        return Decimal("0")
-    kw = (assessment.capacity_kw * reliability_factor_for(premise=premise) * resource_derate(premise)).quantize(
-        ACCREDITED_QUANT, rounding=ROUND_DOWN
-    )
-    declaration = availability_current(premise=premise, start=start, end=end)
-    if declaration is not None:
-        kw = min(kw, declaration.available_kw)
-    return kw
+    return accredited_capacity_from(capacity_profile(premise=premise, since=start, until=end), start=start, end=end)
 
 
 def accredited_capacity_latest_kw(*, premise: Premise, now: datetime | None = None) -> Decimal:

@@ -273,7 +273,7 @@ class OrderListCreateApi(APIView):
             body["trades"] = TradeOutputSerializer(outcome.trades, many=True).data
             return Response(body, status=status.HTTP_201_CREATED)
 
-        return idempotent_post(request, "market_order", handler)
+        return idempotent_post(request, "market_order", handler, look_first=False)
 
 
 class OrderCancelApi(APIView):

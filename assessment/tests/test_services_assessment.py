@@ -15,7 +15,7 @@ from assessment import selectors, services
 from assessment.baselines.calendar import is_weekday_type
 from assessment.baselines.compute import METHODS
 from assessment.models import AvailabilityDeclaration, Baseline, BaselineAccuracy, FlexibilityProfile
-from flexplatform import demo
+from flexplatform import demo, snapshots
 from flexplatform.errors import ApplicationError
 
 AVAILABILITY = "/api/v1/assessment/availability/"
@@ -259,14 +259,15 @@ def test_new_meter_data_enqueues_recomputation_on_commit(small_world, django_cap
     values = load_profile_kwh(segment=premise.segment, seed=1, starts=starts, tz=premise.timezone)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.meter_readings_record(meter=meter, readings=list(zip(starts, values, strict=True)))
-    assert len(callbacks) == 1
+    tasks = [c for c in callbacks if not snapshots.is_publication(c)]  # besides renewing the market's copies
+    assert len(tasks) == 1
     profile = FlexibilityProfile.objects.get(premise=premise)
     assert profile.as_of == small_world.day + timedelta(days=1)
     assert BaselineAccuracy.objects.filter(meter=meter, recommended=True).count() == 1
     # Re-sending the same readings stores nothing and enqueues nothing.
     with django_capture_on_commit_callbacks(execute=True) as again:
         services.meter_readings_record(meter=meter, readings=list(zip(starts, values, strict=True)))
-    assert again == []
+    assert [c for c in again if not snapshots.is_publication(c)] == []
 
 
 def test_nightly_recomputation_is_scheduled_and_covers_every_meter(small_world, settings):

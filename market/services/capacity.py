@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from accounts.models import Premise
-from assessment.selectors import accredited_capacity_kw
+from assessment.selectors import CapacityProfile, accredited_capacity_from, accredited_capacity_kw
 from flexplatform.errors import ApplicationError
 
 from ..models import Award, FlexibilityOffer, MarketOrder, OrderMember
@@ -73,11 +73,21 @@ def premise_committed_kw(
 
 
 def check_capacity(
-    *, premise: Premise, start: datetime, end: datetime, kw: Decimal, exclude_order_id: int | None = None
+    *,
+    premise: Premise,
+    start: datetime,
+    end: datetime,
+    kw: Decimal,
+    exclude_order_id: int | None = None,
+    profile: CapacityProfile | None = None,
 ) -> Decimal:
     """Refuse unless ``kw`` more fits within the premise's accredited capacity over the window; returns what
-    was available. The caller holds the premise row locked."""
-    capacity = accredited_capacity_kw(premise=premise, start=start, end=end)
+    was available. The caller holds the premise row locked. ``profile``: the premise's capacity inputs when
+    the caller has them (``market.services.eligibility``); the commitment is always read now, under the lock."""
+    if profile is not None and start >= profile.since:
+        capacity = accredited_capacity_from(profile, start=start, end=end)
+    else:
+        capacity = accredited_capacity_kw(premise=premise, start=start, end=end)
     if capacity is None:
         raise ApplicationError(
             f"Premise {premise.pk} has no accredited capacity for this window.",

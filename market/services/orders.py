@@ -33,11 +33,8 @@ from django.utils import timezone
 from accounts.models import GridZone, Organisation, Premise
 from accounts.selectors import (
     ZoneIndex,
-    organisation_trading_status,
     premise_offer_refusals,
-    premises_offerable_by,
     wholesale_aggregation_refusal,
-    zone_index,
 )
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
@@ -46,6 +43,7 @@ from ..engine import kw_to_w, price_to_ticks, ticks_to_price, w_to_kw
 from ..engine.allocation import pro_rata
 from ..engine.products import PRODUCTS, MarketType, ProductSpec
 from ..models import Auction, Award, MarketOrder, OrderBook, OrderMember, ResourceQualification, Trade
+from . import eligibility
 from .capacity import check_capacity, lock_premises
 
 #: crossing orders read per query; more only when these do not cover the incoming order.
@@ -114,12 +112,15 @@ def _check_minimum(spec: ProductSpec, kw: Decimal) -> None:
         )
 
 
-def _lock_offerable(organisation: Organisation, ids: list[int]) -> dict[int, Premise]:
-    """Lock the member premises (pk order) that the seller may offer, in one query; refuse the others."""
-    found = {
-        p.pk: p
-        for p in premises_offerable_by(organisation).filter(pk__in=ids).select_for_update(of=("self",)).order_by("pk")
-    }
+def _lock_offerable(organisation: Organisation, ids: list[int], facts: eligibility.OrderFacts) -> dict[int, Premise]:
+    """Lock the member premises (pk order) in one query, if the seller may offer them all
+    (``premises_offerable_by``: consent, enrolment, owner's verification, validated meter; as the process's
+    copy in ``facts`` has it); refuse the others with the reasons."""
+    offerable = facts.organisation.offerable
+    allowed = [pid for pid in ids if pid in offerable and facts.profiles[pid].meter_validated]
+    found = {}
+    if len(allowed) == len(ids):
+        found = {p.pk: p for p in Premise.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
     missing = set(ids) - set(found)
     if missing:
         known = list(Premise.objects.filter(pk__in=missing).order_by("pk"))
@@ -141,7 +142,7 @@ def _check_seller(
     *,
     organisation: Organisation,
     spec: ProductSpec,
-    zones: ZoneIndex,
+    facts: eligibility.OrderFacts,
     zone: GridZone,
     members: list[tuple[int, Decimal]],
     kw: Decimal,
@@ -149,7 +150,8 @@ def _check_seller(
     end: datetime,
 ) -> list[tuple[Premise, Decimal]]:
     """Every seller rule; locks the member premises and returns them with their kW."""
-    status = organisation_trading_status(organisation)
+    zones = facts.zones
+    status = facts.organisation.trading
     if not status.allowed:
         raise NotPermitted("This participant may not trade: " + " ".join(status.reasons), code="trading_suspended")
     if not members:
@@ -157,7 +159,7 @@ def _check_seller(
     ids = [pid for pid, _ in members]
     if len(set(ids)) != len(ids):
         raise ApplicationError("A premise appears twice.", fields={"members": ["Each premise once."]})
-    premises = _lock_offerable(organisation, ids)
+    premises = _lock_offerable(organisation, ids, facts)
     if not spec.locational_only:  # wholesale: FERC Order 2222 minimum aggregation size in the ISO
         too_small = wholesale_aggregation_refusal(organisation=organisation, zone=zone, start=start, end=end, first=ids)
         if too_small:
@@ -212,12 +214,14 @@ def _check_seller(
             )
     out = []
     for pid, m_kw in members:
-        check_capacity(premise=premises[pid], start=start, end=end, kw=m_kw)
+        check_capacity(premise=premises[pid], start=start, end=end, kw=m_kw, profile=facts.profiles[pid])
         out.append((premises[pid], m_kw))
     return out
 
 
-def _check_buyer(*, organisation: Organisation, zones: ZoneIndex, zone: GridZone, spec: ProductSpec) -> None:
+def _check_buyer(
+    *, organisation: Organisation, facts: eligibility.OrderFacts, zone: GridZone, spec: ProductSpec
+) -> None:
     if organisation.kind != Organisation.Kind.GRID_OPERATOR:
         raise NotPermitted("Only grid operators buy flexibility.")
     if spec.locational_only and zone.kind == GridZone.Kind.ISO_ZONE:
@@ -226,8 +230,7 @@ def _check_buyer(*, organisation: Organisation, zones: ZoneIndex, zone: GridZone
             code="not_locational",
             fields={"zone": ["Name a substation or feeder, not an ISO zone."]},
         )
-    served = zones.with_descendant_ids(organisation.service_zones.values_list("pk", flat=True))
-    if zone.pk not in served:
+    if zone.pk not in facts.organisation.served_zone_ids:
         raise NotPermitted(f"Zone {zone.code} is outside the operator's service area.", fields={"zone": ["Not yours."]})
 
 
@@ -365,13 +368,14 @@ def order_submit(
         )
     if market == MarketType.REAL_TIME:
         _check_rt_timing(spec=spec, start=delivery_start, end=delivery_end, now=now)
-    zones = zone_index()
-    zone = _zone(zones, zone)
+    member_ids = list(dict.fromkeys(pid for pid, _ in member_kw)) if side == MarketOrder.Side.SELL else []
+    facts = eligibility.order_facts(organisation=organisation, premise_ids=member_ids)
+    zone = _zone(facts.zones, zone)
     if side == MarketOrder.Side.SELL:
         checked = _check_seller(
             organisation=organisation,
             spec=spec,
-            zones=zones,
+            facts=facts,
             zone=zone,
             members=member_kw,
             kw=kw,
@@ -381,7 +385,7 @@ def order_submit(
     else:
         if member_kw:
             raise ApplicationError("A buy order names no resources.", fields={"members": ["Not for buy orders."]})
-        _check_buyer(organisation=organisation, zones=zones, zone=zone, spec=spec)
+        _check_buyer(organisation=organisation, facts=facts, zone=zone, spec=spec)
         checked = []
     fields = dict(
         market=market,

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.models import Organisation, Premise
@@ -274,14 +275,17 @@ def test_forward_needs_lead_time(mw):
     assert e.value.code == "too_late"
 
 
-def test_trading_gate_is_called(mw, monkeypatch):
-    from accounts.selectors import TradingStatus
+def test_trading_gate_is_asked_again_once_a_verification_changes(mw):
+    """The first order keeps the seller's facts in this process; expiring its verification refuses the next."""
+    from accounts.selectors import current_verification
 
-    monkeypatch.setattr(
-        "market.services.orders.organisation_trading_status", lambda org: TradingStatus(False, ("KYC pending.",))
-    )
     p5 = mw.premise(5)
+    sell(mw, p5.organisation, [(p5, Decimal("10"))], product="congestion", zone=mw.sub1)
+    case = current_verification(p5.organisation)
+    case.verified_until = timezone.now() - timedelta(days=1)
+    case.save(update_fields=["verified_until"])
     with pytest.raises(NotPermitted) as e:
         sell(mw, p5.organisation, [(p5, Decimal("10"))], product="congestion", zone=mw.sub1)
-    assert "KYC pending" in str(e.value.detail)
+    assert e.value.code == "trading_suspended"
+    assert "expired" in str(e.value.detail)
     assert accounts_services  # the world was built through the accounts services

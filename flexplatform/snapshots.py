@@ -1,0 +1,198 @@
+"""Per-process copies of slow-changing read models, kept while the version tokens they were read under stand.
+
+The order path asks the same questions on every order (may this seller trade, which premises may it offer,
+what is a premise's accredited capacity made of, which zones lie below which), and their answers change at
+human speed: a verification decided, a consent revoked, a day's assessment written. Each answer is computed by
+its one selector and kept in the process that computed it, tagged with the version tokens of what it was
+built from (``deps``). A read fetches the current tokens in one round trip (Redis ``MGET`` when
+``REDIS_URL`` is set: every process sees a change; else this process's own table, the embedded
+single-process default) and reuses a copy only if its tokens are still the current ones and its time has not
+run out (``ttl_seconds``, or sooner when the answer itself expires: a verification's end).
+
+Writers call :func:`invalidate` with the tokens their change touches (signal receivers do it for every save
+and delete of the models behind the answers). The new token is published once the writer's transaction
+commits, so no process can keep a copy of data that was about to change; until then, the writing transaction
+itself reads those answers live (it can see its own uncommitted change) and keeps no copy of them.
+
+Nothing decided here is money or a lock: the figures a safety rule needs live (the kW already committed
+under the premise's row lock) are still read from the database by the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+
+logger = logging.getLogger(__name__)
+
+#: a published token lives this long in Redis; when it is gone, a new one is made and every copy reloads.
+TOKEN_TTL_SECONDS = 24 * 3600
+
+
+class _LocalTokens:
+    """Tokens in this process only (no Redis: the embedded default, where one process serves everything)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def get_many(self, names: list[str]) -> list[str]:
+        with self._lock:
+            return [self._tokens.setdefault(n, uuid.uuid4().hex) for n in names]
+
+    def bump(self, names: Iterable[str]) -> None:
+        with self._lock:
+            for n in names:
+                self._tokens[n] = uuid.uuid4().hex
+
+
+class _RedisTokens:
+    """Tokens in Redis, shared by every process (web workers, Celery workers, beat)."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis
+
+        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._prefix = prefix
+
+    def get_many(self, names: list[str]) -> list[str]:
+        keys = [self._prefix + n for n in names]
+        values = self._client.mget(keys)
+        missing = [k for k, v in zip(keys, values, strict=True) if v is None]
+        if missing:
+            pipe = self._client.pipeline(transaction=False)
+            for k in missing:
+                pipe.set(k, uuid.uuid4().hex, nx=True, ex=TOKEN_TTL_SECONDS)
+            pipe.execute()
+            values = self._client.mget(keys)
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+    def bump(self, names: Iterable[str]) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        for n in names:
+            pipe.set(self._prefix + n, uuid.uuid4().hex, ex=TOKEN_TTL_SECONDS)
+        pipe.execute()
+
+
+_store_lock = threading.Lock()
+_store: _LocalTokens | _RedisTokens | None = None
+
+
+def _tokens() -> _LocalTokens | _RedisTokens:
+    global _store
+    if _store is None:
+        with _store_lock:
+            if _store is None:
+                url = getattr(settings, "REDIS_URL", "")
+                db = settings.DATABASES["default"].get("NAME")
+                _store = _RedisTokens(url, f"snap:{db}:") if url else _LocalTokens()
+    return _store
+
+
+class _Pending(threading.local):
+    """Token names this thread's open transaction has changed (published at commit)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+
+_pending = _Pending()
+
+
+def _pending_names() -> set[str]:
+    if _pending.names and not connection.in_atomic_block:
+        _pending.names.clear()  # the transaction that changed them has ended (committed or rolled back)
+    return _pending.names
+
+
+def forget_pending() -> None:
+    """Drop this thread's record of uncommitted changes (a test's transaction is rolled back unseen)."""
+    _pending.names.clear()
+
+
+def invalidate(*names: str) -> None:
+    """What was built from ``names`` is out of date once the current transaction commits (at once outside one).
+
+    One publication per transaction, whatever it changed (:func:`is_publication` tells it among the
+    transaction's other on-commit callbacks)."""
+    if not names:
+        return
+    if not connection.in_atomic_block:
+        _publish(set(names))
+        return
+    _pending.names.update(names)
+    if not any(func is _publish_pending for _, func, _ in connection.run_on_commit):
+        transaction.on_commit(_publish_pending)
+
+
+def _publish_pending() -> None:
+    names, _pending.names = _pending.names, set()
+    _publish(names)
+
+
+def _publish(names: set[str]) -> None:
+    if not names:
+        return
+    try:
+        _tokens().bump(sorted(names))
+    except Exception:  # the copies run out after their ttl; the database stays the truth
+        logger.exception("snapshot tokens unreachable: cannot publish a change to %s", sorted(names))
+
+
+def is_publication(callback) -> bool:
+    """Whether an on-commit callback is this module's publication of changed tokens."""
+    return callback is _publish_pending
+
+
+@dataclass(frozen=True)
+class Request:
+    """One answer wanted: its ``key`` in the copies, the token names it is built from, and how to compute it.
+    ``load`` returns the answer and how many seconds it stays true at most (None: no limit of its own)."""
+
+    key: Hashable
+    deps: tuple[str, ...]
+    load: Callable[[], tuple[object, float | None]]
+
+
+class Snapshots:
+    """A family of copies (e.g. the market's seller facts), each kept at most ``ttl_seconds``."""
+
+    def __init__(self, *, ttl_seconds: float = 300.0) -> None:
+        self.ttl = ttl_seconds
+        self._copies: dict[Hashable, tuple[tuple[str, ...], float, object]] = {}
+
+    def get(self, requests: list[Request]) -> list[object]:
+        """The answers, in order: copies where they still stand, computed (and kept) where not."""
+        names = sorted({n for r in requests for n in r.deps})
+        try:
+            current = dict(zip(names, _tokens().get_many(names), strict=True))
+        except Exception:  # noqa: BLE001 - no tokens, no copies: compute live
+            logger.warning("snapshot tokens unreachable; computing live", exc_info=True)
+            current = None
+        pending = _pending_names()
+        now = time.monotonic()
+        out = []
+        for r in requests:
+            tokens = tuple(current[n] for n in r.deps) if current is not None else None
+            changing = bool(pending) and not pending.isdisjoint(r.deps)  # by this transaction: read live
+            copy = self._copies.get(r.key)
+            if tokens is not None and not changing and copy is not None and copy[0] == tokens and copy[1] > now:
+                out.append(copy[2])
+                continue
+            value, valid_for = r.load()
+            out.append(value)
+            if tokens is not None and not changing:
+                life = self.ttl if valid_for is None else min(self.ttl, valid_for)
+                if life > 0:
+                    self._copies[r.key] = (tokens, now + life, value)
+        return out
+
+    def clear(self) -> None:
+        self._copies.clear()

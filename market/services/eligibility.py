@@ -1,0 +1,194 @@
+"""What the order path knows about sellers, buyers, zones and resources, kept per process between changes.
+
+Every order asks who may trade, which premises a seller may offer, what a premise's accredited capacity is
+made of and which zones lie below which. The answers come from their one selector each
+(``accounts.selectors.organisation_trading_status``, ``premises_offerable_by``, ``zone_index``,
+``assessment.selectors.capacity_profile``) and are kept by ``flexplatform.snapshots`` under version tokens:
+
+* ``parties``: organisations, memberships, verification cases, consents, enrolments, premises and zones. A
+  change to any of them (human-speed: a KYC decision, a consent granted or revoked) renews every party answer.
+* ``premise:<id>``: one premise's capacity inputs: its assessments, availability declarations, meter status,
+  program enrollments (suspension, derate) and verified events (reliability).
+
+The receivers below renew the tokens on every save and delete of those models; answers that run out by
+themselves (a verification's or consent's end, an assessment window's end) are kept only until then. What
+must be exact at the instant of the order, the kW already committed, is read under the premise's row lock by
+``market.services.capacity``: a cached answer can never let a resource be sold twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Min, Q
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.utils import timezone
+
+from accounts.selectors import TradingStatus, ZoneIndex
+from flexplatform import snapshots
+
+PARTIES = "parties"
+#: a copy is kept at most this long, whatever else happens (seconds)
+TTL_SECONDS = 300.0
+#: premise capacity profiles cover windows from this far back (orders are for now or later)
+PROFILE_LOOKBACK = timedelta(hours=1)
+
+_snapshots = snapshots.Snapshots(ttl_seconds=TTL_SECONDS)
+
+
+def premise_token(premise_id: int) -> str:
+    return f"premise:{premise_id}"
+
+
+@dataclass(frozen=True)
+class OrganisationFacts:
+    """A seller's trading gate and the premises it may offer (meter validation aside: that is a capacity
+    input, ``CapacityProfile.meter_validated``); a grid operator's service zones with all below them."""
+
+    trading: TradingStatus
+    offerable: frozenset[int]
+    served_zone_ids: frozenset[int]
+
+
+def _seconds_until(moment: datetime | None, now: datetime) -> float | None:
+    return None if moment is None else max((moment - now).total_seconds(), 0.0)
+
+
+def _load_zones() -> tuple[ZoneIndex, None]:
+    from accounts.selectors import zone_index
+
+    return zone_index(), None
+
+
+def _load_organisation(organisation, zones: ZoneIndex) -> tuple[OrganisationFacts, float | None]:
+    from accounts.models import Consent, Enrolment, Organisation, VerificationCase
+    from accounts.selectors import organisation_trading_status, premises_offerable_by
+
+    now = timezone.now()
+    trading = organisation_trading_status(organisation, now=now)
+    offerable = frozenset(
+        premises_offerable_by(organisation, now=now, meter_validated=False).values_list("pk", flat=True)
+    )
+    served = frozenset()
+    if organisation.kind == Organisation.Kind.GRID_OPERATOR:
+        served = frozenset(zones.with_descendant_ids(organisation.service_zones.values_list("pk", flat=True)))
+    # The answer changes by itself when a verification, consent or enrolment in it starts or runs out: kept
+    # until the first such moment.
+    mine = Q(aggregator=organisation) | Q(premise__organisation=organisation) | Q(premise__pk__in=offerable)
+    consents = Consent.objects.filter(mine, status=Consent.Status.ACTIVE)
+    enrolments = Enrolment.objects.filter(mine, status=Enrolment.Status.ACTIVE)
+    ends = [
+        VerificationCase.objects.filter(
+            Q(organisation=organisation) | Q(organisation__premises__pk__in=offerable),
+            status=VerificationCase.Status.VERIFIED,
+            verified_until__gt=now,
+        ).aggregate(m=Min("verified_until"))["m"],
+        consents.filter(expires_at__gt=now).aggregate(m=Min("expires_at"))["m"],
+        consents.filter(granted_at__gt=now).aggregate(m=Min("granted_at"))["m"],
+        enrolments.filter(ends_at__gt=now).aggregate(m=Min("ends_at"))["m"],
+        enrolments.filter(starts_at__gt=now).aggregate(m=Min("starts_at"))["m"],
+    ]
+    soonest = min((e for e in ends if e is not None), default=None)
+    return OrganisationFacts(trading, offerable, served), _seconds_until(soonest, now)
+
+
+def _load_profile(premise_id: int):
+    from assessment.selectors import capacity_profile
+
+    now = timezone.now()
+    profile = capacity_profile(premise=premise_id, since=now - PROFILE_LOOKBACK)
+    # Kept while the window it starts from is recent enough, and no longer than its earliest row covers.
+    life = PROFILE_LOOKBACK.total_seconds() / 2
+    expiry = _seconds_until(profile.expires_at(), now)
+    return profile, life if expiry is None else min(life, expiry)
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    zones: ZoneIndex
+    organisation: OrganisationFacts
+    #: premise id -> assessment.selectors.CapacityProfile (for windows from ``since`` on)
+    profiles: dict
+
+
+def order_facts(*, organisation, premise_ids: list[int]) -> OrderFacts:
+    """Zones, the organisation's facts and the named premises' capacity profiles: one token round trip when
+    nothing changed since this process last computed them."""
+    zones_request = snapshots.Request(("zones",), (PARTIES,), _load_zones)
+    (zones,) = _snapshots.get([zones_request])
+    requests = [
+        snapshots.Request(
+            ("organisation", organisation.pk), (PARTIES,), lambda: _load_organisation(organisation, zones)
+        )
+    ]
+    requests += [
+        snapshots.Request(("premise", pid), (premise_token(pid),), lambda pid=pid: _load_profile(pid))
+        for pid in premise_ids
+    ]
+    org_facts, *profiles = _snapshots.get(requests)
+    return OrderFacts(zones=zones, organisation=org_facts, profiles=dict(zip(premise_ids, profiles, strict=True)))
+
+
+def clear() -> None:
+    """Forget this process's copies (tests start from nothing)."""
+    _snapshots.clear()
+
+
+# -- what renews the tokens ---------------------------------------------------------------------------------
+
+
+def _parties_changed(sender, **kwargs) -> None:
+    snapshots.invalidate(PARTIES)
+
+
+def _premise_changed(premise_id_of):
+    def receiver(sender, instance, **kwargs) -> None:
+        pid = premise_id_of(instance)
+        if pid is not None:
+            snapshots.invalidate(premise_token(pid))
+
+    return receiver
+
+
+def _premise_of_meter(meter_id: int) -> int | None:
+    from accounts.models import Meter
+
+    return Meter.objects.filter(pk=meter_id).values_list("premise_id", flat=True).first()
+
+
+def _premise_of_event(event_id: int) -> int | None:
+    from activation.models import DREvent
+
+    return DREvent.objects.filter(pk=event_id).values_list("premise_id", flat=True).first()
+
+
+def connect() -> None:
+    """Called once from ``MarketConfig.ready``."""
+    from accounts.models import Consent, Enrolment, GridZone, Membership, Organisation, Premise, VerificationCase
+    from activation.models import Enrollment, EventVerification
+    from assessment.models import AvailabilityDeclaration, FlexibilityAssessment, MeterStatus
+
+    for model in (Organisation, Membership, VerificationCase, Consent, Enrolment, Premise, GridZone):
+        post_save.connect(_parties_changed, sender=model, dispatch_uid=f"eligibility-parties-save-{model.__name__}")
+        post_delete.connect(_parties_changed, sender=model, dispatch_uid=f"eligibility-parties-del-{model.__name__}")
+    m2m_changed.connect(
+        _parties_changed, sender=Organisation.service_zones.through, dispatch_uid="eligibility-service-zones"
+    )
+    from accounts.models import Meter
+
+    premise_sources = {
+        Premise: lambda i: i.pk,
+        Meter: lambda i: i.premise_id,
+        FlexibilityAssessment: lambda i: i.premise_id,
+        AvailabilityDeclaration: lambda i: i.premise_id,
+        Enrollment: lambda i: i.premise_id,
+        MeterStatus: lambda i: _premise_of_meter(i.meter_id),
+        EventVerification: lambda i: _premise_of_event(i.event_id),
+    }
+    for model, premise_id_of in premise_sources.items():
+        receiver = _premise_changed(premise_id_of)
+        post_save.connect(receiver, sender=model, weak=False, dispatch_uid=f"eligibility-premise-save-{model.__name__}")
+        post_delete.connect(
+            receiver, sender=model, weak=False, dispatch_uid=f"eligibility-premise-del-{model.__name__}"
+        )
