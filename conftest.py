@@ -41,8 +41,11 @@ def _fresh_snapshots():
     from flexplatform import api, snapshots
     from market.services import eligibility
 
+    from settlement import selectors as settlement_selectors
+
     eligibility.clear()
     api._auth_snapshots.clear()
+    settlement_selectors._parameter_snapshots.clear()
     snapshots.forget_pending()
     yield
 

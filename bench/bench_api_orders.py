@@ -302,6 +302,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
+    # sync (one request at a time per process; gthread keeps connections alive but pins clients to workers)
+    parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--breakdown", type=int, default=0, metavar="N")
     args = parser.parse_args()
@@ -323,6 +325,8 @@ def main() -> None:
             "flexplatform.wsgi",
             "--workers",
             str(args.workers),
+            "--worker-class",
+            args.worker_class,
             "--threads",
             str(args.threads),
             "--bind",

@@ -120,16 +120,15 @@ def forget_pending() -> None:
 def invalidate(*names: str) -> None:
     """What was built from ``names`` is out of date once the current transaction commits (at once outside one).
 
-    One publication per transaction, whatever it changed (:func:`is_publication` tells it among the
-    transaction's other on-commit callbacks)."""
+    At commit, one publication of everything the transaction changed (:func:`is_publication` tells these
+    callbacks among the transaction's others)."""
     if not names:
         return
     if not connection.in_atomic_block:
         _publish(set(names))
         return
     _pending.names.update(names)
-    if not any(func is _publish_pending for _, func, _ in connection.run_on_commit):
-        transaction.on_commit(_publish_pending)
+    transaction.on_commit(_publish_pending, robust=True)  # the first to run publishes all; the rest find none
 
 
 def _publish_pending() -> None:

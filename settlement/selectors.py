@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-import uuid
 from decimal import Decimal
 
-from django.conf import settings
-from django.core.cache import caches
-from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import Organisation
+from flexplatform import snapshots
 
 from .models import AnchorAlert, LedgerAccount, PeriodAnchor, Posting, SettlementItem
-
-logger = logging.getLogger(__name__)
 
 
 def items_visible_to(user) -> QuerySet[SettlementItem]:
@@ -97,13 +90,11 @@ def item_proof(*, item: SettlementItem) -> dict | None:
     }
 
 
-PARAMETERS_VERSION_KEY = "settlement:market-parameters:version"
-#: a token lives this long (s): had publishing a change failed (cache down), copies are re-read after it at most.
-PARAMETERS_VERSION_TTL = 300
-#: this process's copy of the parameters: (version token it was read under, values).
-_parameters_snapshot: tuple[str, dict[str, Decimal]] | None = None
-#: set in a thread (= its database connection) that changed a parameter and has not committed yet.
-_parameters_changing = threading.local()
+#: the version token of the governed parameters (``flexplatform.snapshots``)
+PARAMETERS_VERSION = "market-parameters"
+#: a copy is kept at most this long (s), whatever else happens.
+PARAMETERS_TTL = 300.0
+_parameter_snapshots = snapshots.Snapshots(ttl_seconds=PARAMETERS_TTL)
 
 
 def _stored_parameters() -> dict[str, Decimal]:
@@ -114,55 +105,27 @@ def _stored_parameters() -> dict[str, Decimal]:
     return {name: stored.get(name, default) for name, default in DEFAULTS.items()}
 
 
-def _parameters_current() -> dict[str, Decimal]:
-    """The parameters, read from the table, or from this process's copy while the version token in the shared
-    cache (``settings.MARKET_PARAMETERS_CACHE``, Redis) is still the one the copy was read under.
+def market_parameters_request() -> snapshots.Request:
+    """The governed parameters as a ``flexplatform.snapshots`` request (the order path asks for them together
+    with its other answers: one token round trip)."""
+    return snapshots.Request(("market-parameters",), (PARAMETERS_VERSION,), lambda: (_stored_parameters(), None))
 
-    ``proposal_execute`` publishes a new token once its change is committed
-    (:func:`market_parameters_invalidate`): a process that sees the new token reads the table after the commit,
-    so once a proposal has executed no caller gets the old value; the executing connection itself reads the
-    table until then. No token (first start, eviction), no shared cache, or the cache unreachable: the table is
-    read (a few rows).
-    """
-    global _parameters_snapshot
-    alias = settings.MARKET_PARAMETERS_CACHE
-    if getattr(_parameters_changing, "active", False) and not transaction.get_connection().in_atomic_block:
-        _parameters_changing.active = False  # the changing transaction ended (committed or rolled back)
-    if not alias or getattr(_parameters_changing, "active", False):
-        return _stored_parameters()
-    cache = caches[alias]
-    try:
-        version = cache.get(PARAMETERS_VERSION_KEY)
-        if version is None:
-            cache.add(PARAMETERS_VERSION_KEY, uuid.uuid4().hex, timeout=PARAMETERS_VERSION_TTL)
-            version = cache.get(PARAMETERS_VERSION_KEY)
-    except Exception:  # noqa: BLE001 - the cache is an optimisation; the table is the truth
-        logger.warning("market parameter cache unreachable; reading the table", exc_info=True)
-        return _stored_parameters()
-    snapshot = _parameters_snapshot
-    if version is not None and snapshot is not None and snapshot[0] == version:
-        return snapshot[1]
-    values = _stored_parameters()
-    if version is not None:
-        _parameters_snapshot = (version, values)
+
+def _parameters_current() -> dict[str, Decimal]:
+    """The parameters, read from the table, or from this process's copy while their version token stands.
+
+    ``proposal_execute`` renews the token once its change is committed (:func:`market_parameters_invalidate`):
+    a process that sees the new token reads the table after the commit, so once a proposal has executed no
+    caller gets the old value; the executing transaction itself reads the table until then. Tokens
+    unreachable: the table is read (a few rows)."""
+    (values,) = _parameter_snapshots.get([market_parameters_request()])
     return values
 
 
 def market_parameters_invalidate() -> None:
-    """Called inside the transaction of the one service that changes a parameter: this connection reads the
+    """Called inside the transaction of the one service that changes a parameter: this transaction reads the
     table from now on, and every process does once the change commits (a new version token)."""
-    _parameters_changing.active = True
-
-    def publish() -> None:
-        _parameters_changing.active = False
-        alias = settings.MARKET_PARAMETERS_CACHE
-        if alias:
-            try:
-                caches[alias].set(PARAMETERS_VERSION_KEY, uuid.uuid4().hex, timeout=PARAMETERS_VERSION_TTL)
-            except Exception:  # noqa: BLE001
-                logger.exception("market parameter cache unreachable: cannot publish the new version")
-
-    transaction.on_commit(publish)
+    snapshots.invalidate(PARAMETERS_VERSION)
 
 
 def market_parameter(name: str) -> Decimal:

@@ -24,7 +24,3 @@ OUTBOX_FLUSH_ON_COMMIT = False
 METER_VALIDATION_MIN_DAYS = env.int("METER_VALIDATION_MIN_DAYS", default=14)
 # The broker may be shared with other test runs (same device names): each run talks on its own topics.
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default=f"flex-test-{os.getpid()}/devices")
-# Tests roll the database back between tests, which no cache version would notice: read parameters directly
-# (the cache's own test turns it on).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-MARKET_PARAMETERS_CACHE = None

@@ -18,7 +18,7 @@ from accounts.models import Premise
 from assessment.selectors import CapacityProfile, accredited_capacity_from, accredited_capacity_kw
 from flexplatform.errors import ApplicationError
 
-from ..models import Award, FlexibilityOffer, MarketOrder, OrderMember
+from . import order_queries
 
 ZERO = Decimal("0")
 
@@ -44,32 +44,10 @@ def _peak(rows: list[tuple[datetime, datetime, Decimal]], start: datetime, end: 
 def premise_committed_kw(
     *, premise_id: int, start: datetime, end: datetime, exclude_order_id: int | None = None
 ) -> Decimal:
-    """The largest commitment of the premise at any instant of ``[start, end)`` (one query: offers, open order
-    shares and awards, UNION ALL)."""
-    offers = (
-        FlexibilityOffer.objects.filter(
-            premise_id=premise_id, status=FlexibilityOffer.Status.OPEN, window_start__lt=end, window_end__gt=start
-        )
-        .order_by()
-        .values_list("window_start", "window_end", "kw")
-    )
-    members = OrderMember.objects.filter(
-        premise_id=premise_id,
-        order__side=MarketOrder.Side.SELL,
-        order__status=MarketOrder.Status.OPEN,
-        order__delivery_start__lt=end,
-        order__delivery_end__gt=start,
-        remaining_kw__gt=0,
-    )
-    if exclude_order_id is not None:
-        members = members.exclude(order_id=exclude_order_id)
-    members = members.order_by().values_list("order__delivery_start", "order__delivery_end", "remaining_kw")
-    awards = (
-        Award.objects.filter(premise_id=premise_id, window_start__lt=end, window_end__gt=start)
-        .order_by()
-        .values_list("window_start", "window_end", "kw")
-    )
-    return _peak(list(offers.union(members, awards, all=True)), start, end)
+    """The largest commitment of the premise at any instant of ``[start, end)`` (one statement: offers, open
+    order shares and awards, UNION ALL; ``market.services.order_queries.commitments``)."""
+    rows = order_queries.commitments(premise_id=premise_id, start=start, end=end, exclude_order_id=exclude_order_id)
+    return _peak(rows, start, end)
 
 
 def check_capacity(

@@ -61,9 +61,9 @@ def _load_zones() -> tuple[ZoneIndex, None]:
     return zone_index(), None
 
 
-def _load_organisation(organisation, zones: ZoneIndex) -> tuple[OrganisationFacts, float | None]:
+def _load_organisation(organisation) -> tuple[OrganisationFacts, float | None]:
     from accounts.models import Consent, Enrolment, Organisation, VerificationCase
-    from accounts.selectors import organisation_trading_status, premises_offerable_by
+    from accounts.selectors import organisation_trading_status, premises_offerable_by, zone_index
 
     now = timezone.now()
     trading = organisation_trading_status(organisation, now=now)
@@ -72,6 +72,7 @@ def _load_organisation(organisation, zones: ZoneIndex) -> tuple[OrganisationFact
     )
     served = frozenset()
     if organisation.kind == Organisation.Kind.GRID_OPERATOR:
+        zones = zone_index()
         served = frozenset(zones.with_descendant_ids(organisation.service_zones.values_list("pk", flat=True)))
     # The answer changes by itself when a verification, consent or enrolment in it starts or runs out: kept
     # until the first such moment.
@@ -110,24 +111,31 @@ class OrderFacts:
     organisation: OrganisationFacts
     #: premise id -> assessment.selectors.CapacityProfile (for windows from ``since`` on)
     profiles: dict
+    #: the governed market parameters (``settlement.selectors.market_parameters``)
+    parameters: dict
 
 
 def order_facts(*, organisation, premise_ids: list[int]) -> OrderFacts:
-    """Zones, the organisation's facts and the named premises' capacity profiles: one token round trip when
-    nothing changed since this process last computed them."""
-    zones_request = snapshots.Request(("zones",), (PARTIES,), _load_zones)
-    (zones,) = _snapshots.get([zones_request])
+    """The governed parameters, zones, the organisation's facts and the named premises' capacity profiles: one
+    token round trip when nothing changed since this process last computed them."""
+    from settlement.selectors import market_parameters_request
+
     requests = [
-        snapshots.Request(
-            ("organisation", organisation.pk), (PARTIES,), lambda: _load_organisation(organisation, zones)
-        )
+        market_parameters_request(),
+        snapshots.Request(("zones",), (PARTIES,), _load_zones),
+        snapshots.Request(("organisation", organisation.pk), (PARTIES,), lambda: _load_organisation(organisation)),
     ]
     requests += [
         snapshots.Request(("premise", pid), (premise_token(pid),), lambda pid=pid: _load_profile(pid))
         for pid in premise_ids
     ]
-    org_facts, *profiles = _snapshots.get(requests)
-    return OrderFacts(zones=zones, organisation=org_facts, profiles=dict(zip(premise_ids, profiles, strict=True)))
+    parameters, zones, org_facts, *profiles = _snapshots.get(requests)
+    return OrderFacts(
+        zones=zones,
+        organisation=org_facts,
+        profiles=dict(zip(premise_ids, profiles, strict=True)),
+        parameters=parameters,
+    )
 
 
 def clear() -> None:

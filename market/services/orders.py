@@ -43,7 +43,7 @@ from ..engine import kw_to_w, price_to_ticks, ticks_to_price, w_to_kw
 from ..engine.allocation import pro_rata
 from ..engine.products import PRODUCTS, MarketType, ProductSpec
 from ..models import Auction, Award, MarketOrder, OrderBook, OrderMember, ResourceQualification, Trade
-from . import eligibility
+from . import eligibility, order_queries
 from .capacity import check_capacity, lock_premises
 
 #: crossing orders read per query; more only when these do not cover the incoming order.
@@ -91,19 +91,20 @@ def _check_basics(kw: Decimal, price: Decimal, start: datetime, end: datetime) -
         raise ApplicationError("The order is invalid.", fields=fields)
 
 
-def minimum_sell_kw(spec: ProductSpec) -> tuple[Decimal, str]:
+def minimum_sell_kw(spec: ProductSpec, *, parameters: dict | None = None) -> tuple[Decimal, str]:
     """The smallest sell order of a product: its own minimum size or the governed ``minimum_offer_kw``,
-    whichever is larger, and a sentence saying which rule it is."""
+    whichever is larger, and a sentence saying which rule it is. ``parameters``: the governed parameters when
+    the caller has them."""
     from settlement.selectors import market_parameter
 
-    governed = market_parameter("minimum_offer_kw")
+    governed = parameters["minimum_offer_kw"] if parameters is not None else market_parameter("minimum_offer_kw")
     if governed > spec.min_size_kw:
         return governed, f"the market's minimum offer (governed parameter minimum_offer_kw) is {governed} kW"
     return spec.min_size_kw, f"{spec.label} needs at least {spec.min_size_kw} kW per order"
 
 
-def _check_minimum(spec: ProductSpec, kw: Decimal) -> None:
-    minimum, rule = minimum_sell_kw(spec)
+def _check_minimum(spec: ProductSpec, kw: Decimal, *, parameters: dict | None = None) -> None:
+    minimum, rule = minimum_sell_kw(spec, parameters=parameters)
     if kw < minimum:
         raise ApplicationError(
             f"{rule[0].upper()}{rule[1:]}; pool resources in a portfolio offer.",
@@ -120,7 +121,7 @@ def _lock_offerable(organisation: Organisation, ids: list[int], facts: eligibili
     allowed = [pid for pid in ids if pid in offerable and facts.profiles[pid].meter_validated]
     found = {}
     if len(allowed) == len(ids):
-        found = {p.pk: p for p in Premise.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+        found = {p.pk: p for p in order_queries.premises_lock(ids)}
     missing = set(ids) - set(found)
     if missing:
         known = list(Premise.objects.filter(pk__in=missing).order_by("pk"))
@@ -176,7 +177,7 @@ def _check_seller(
         )
     if any(m_kw <= 0 for _, m_kw in members):
         raise ApplicationError("Every member offers a positive kW.", fields={"members": ["kW must be positive."]})
-    _check_minimum(spec, kw)
+    _check_minimum(spec, kw, parameters=facts.parameters)
     if spec.ancillary:
         quals = {q.premise_id: q for q in ResourceQualification.objects.filter(premise_id__in=ids, product=spec.code)}
         bad = [
@@ -260,20 +261,26 @@ def _check_rt_timing(*, spec: ProductSpec, start: datetime, end: datetime, now: 
 
 
 def _locked_book(*, spec: ProductSpec, zone: GridZone, start: datetime, end: datetime) -> OrderBook:
-    """The interval's book, locked (one query once it exists): its lock serialises matching in the book."""
-    books = OrderBook.objects.select_for_update().filter(
-        product=spec.code, zone=zone, delivery_start=start, delivery_end=end
-    )
-    try:
-        return books.get()
-    except OrderBook.DoesNotExist:
+    """The interval's book, locked (one statement once it exists): its lock serialises matching in the book."""
+    found = order_queries.book_lock(product=spec.code, zone_id=zone.pk, start=start, end=end)
+    if found is None:
         gate = start - timedelta(minutes=spec.gate_closure_minutes)
         # INSERT … ON CONFLICT DO NOTHING: a concurrent first order for the same book is waited for, not an error.
         OrderBook.objects.bulk_create(
             [OrderBook(product=spec.code, zone=zone, delivery_start=start, delivery_end=end, gate_closure=gate)],
             ignore_conflicts=True,
         )
-        return books.get()
+        found = order_queries.book_lock(product=spec.code, zone_id=zone.pk, start=start, end=end)
+    pk, status, gate_closure = found
+    return OrderBook(
+        pk=pk,
+        product=spec.code,
+        zone=zone,
+        delivery_start=start,
+        delivery_end=end,
+        gate_closure=gate_closure,
+        status=status,
+    )
 
 
 def _check_auction(
@@ -477,21 +484,14 @@ def _makers(book: OrderBook, *, side: str, price: Decimal, need: Decimal) -> lis
     """The resting orders on the other side of ``side`` that cross ``price``, best first (price, then time, then
     id), with their members: one query, widened only if the first ``CROSSING_BATCH`` rows do not cover ``need``.
     Under the book's lock nothing else changes them."""
-    other = MarketOrder.Side.SELL if side == MarketOrder.Side.BUY else MarketOrder.Side.BUY
-    qs = MarketOrder.objects.filter(book=book, side=other, status=MarketOrder.Status.OPEN, remaining_kw__gt=0)
-    if side == MarketOrder.Side.BUY:
-        qs, best = qs.filter(price_per_mwh__lte=price), "price_per_mwh"
-    else:
-        qs, best = qs.filter(price_per_mwh__gte=price), "-price_per_mwh"
-    qs = qs.order_by(best, "priority_at", "pk", "members__premise_id").values_list(*_SIDE_COLUMNS)
-    rows = list(qs[:CROSSING_BATCH])
+    rows = order_queries.crossing_rows(book_id=book.pk, incoming_side=side, price=price, limit=CROSSING_BATCH)
     if len(rows) == CROSSING_BATCH:
         last = rows[-1][0]
         complete = [r for r in rows if r[0] != last]  # the last order's members may be cut off
         if sum({r[0]: r[4] for r in complete}.values(), Decimal("0")) >= need:
             rows = complete
         else:
-            rows = list(qs)
+            rows = order_queries.crossing_rows(book_id=book.pk, incoming_side=side, price=price, limit=None)
     return _sides(rows)
 
 

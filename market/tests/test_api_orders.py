@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from rest_framework.test import APIClient
 
+from market.api import OrderCreatedOutputSerializer
 from market.models import Auction, ClearingRun, MarketOrder
 from market.services.auctions import auction_clear
 
@@ -38,6 +39,15 @@ def _email(org):
     return org.memberships.first().user.email
 
 
+def _assert_documented(response, *, trades: str) -> None:
+    """The order endpoint writes its answer out directly: field for field what the documented serializer gives
+    for the new order, its members and the trades it made at once."""
+    order = MarketOrder.objects.get(pk=response.json()["id"])
+    order.created_trades = list(getattr(order, trades).order_by("pk"))
+    members = list(order.members.order_by("premise_id"))
+    assert response.json() == OrderCreatedOutputSerializer(order, context={"members": members}).data
+
+
 def test_sell_order_idempotent_then_operator_buys_and_positions(mw, api_for):
     p5 = mw.premise(5)
     seller = api_for(_email(p5.organisation))
@@ -45,6 +55,7 @@ def test_sell_order_idempotent_then_operator_buys_and_positions(mw, api_for):
     r1 = seller.post(ORDERS, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     r2 = seller.post(ORDERS, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert r1.status_code == 201 and r2.status_code == 201 and r1.json() == r2.json()
+    _assert_documented(r1, trades="sell_trades")
     assert MarketOrder.objects.count() == 1
     assert (
         seller.post(ORDERS, {**body, "price_per_mwh": "51"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1").status_code
@@ -64,6 +75,7 @@ def test_sell_order_idempotent_then_operator_buys_and_positions(mw, api_for):
     }
     r = op.post(ORDERS, buy, format="json", HTTP_IDEMPOTENCY_KEY="b-1")
     assert r.status_code == 201, r.json()
+    _assert_documented(r, trades="buy_trades")
     assert r.json()["trades"][0]["kw"] == "4.000" and r.json()["trades"][0]["price_per_mwh"] == "50.00"
     pos = seller.get("/api/v1/market/positions/").json()
     assert pos["positions"][0]["kw"] == "4.000" and pos["positions"][0]["value"] == "0.05"  # 4 kW·0.25 h·$50/MWh

@@ -6,7 +6,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
 
 from flexplatform.errors import ApplicationError
@@ -57,22 +56,8 @@ def test_a_passed_proposal_raising_minimum_offer_kw_refuses_smaller_orders_namin
     assert seller.post(ORDERS, _sell(p5, "5"), format="json").status_code == 201
 
 
-@pytest.fixture
-def parameter_cache():
-    """The version-token cache on (as with Redis), in this process's memory, starting empty."""
-    from django.core.cache import caches
-
-    with override_settings(MARKET_PARAMETERS_CACHE="default"):
-        caches["default"].clear()
-        settlement_selectors._parameters_snapshot = None
-        settlement_selectors._parameters_changing.active = False  # an earlier test's uncommitted change
-        yield
-        settlement_selectors._parameters_snapshot = None
-        caches["default"].clear()
-
-
 def test_cached_parameters_are_read_once_and_never_stale_after_a_proposal_executes(
-    mw, parameter_cache, django_assert_num_queries, django_capture_on_commit_callbacks
+    mw, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
     assert market_parameter("minimum_offer_kw") == Decimal("1")
     with django_assert_num_queries(0):  # served from this process's copy while the version token stands
@@ -83,12 +68,17 @@ def test_cached_parameters_are_read_once_and_never_stale_after_a_proposal_execut
     with django_assert_num_queries(0):
         assert market_parameter("minimum_offer_kw") == Decimal("5")
     # another process (its copy read under the old token) re-reads once it sees the new token
-    settlement_selectors._parameters_snapshot = ("an-old-token", {**settlement_selectors._stored_parameters()})
-    settlement_selectors._parameters_snapshot[1]["minimum_offer_kw"] = Decimal("1")
+    key = settlement_selectors.market_parameters_request().key
+    tokens, expires, values = settlement_selectors._parameter_snapshots._copies[key]
+    settlement_selectors._parameter_snapshots._copies[key] = (
+        ("an-old-token",),
+        expires,
+        {**values, "minimum_offer_kw": Decimal("1")},
+    )
     assert market_parameter("minimum_offer_kw") == Decimal("5")
 
 
-def test_the_executing_connection_reads_the_new_value_before_it_commits(mw, parameter_cache):
+def test_the_executing_connection_reads_the_new_value_before_it_commits(mw):
     assert market_parameter("minimum_offer_kw") == Decimal("1")
     _govern(mw.aggregator, "minimum_offer_kw", "5")  # inside the test's transaction: nothing committed
     assert market_parameter("minimum_offer_kw") == Decimal("5")
