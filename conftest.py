@@ -40,7 +40,6 @@ def _fresh_snapshots():
     a rolled-back test's rows may come back under the same ids on SQLite)."""
     from flexplatform import api, snapshots
     from market.services import eligibility
-
     from settlement import selectors as settlement_selectors
 
     eligibility.clear()

@@ -14,7 +14,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from accounts.selectors import user_organisations, user_role
-from flexplatform import snapshots
+from flexplatform import inserts, snapshots
 
 #: the token answers below are built from users, tokens and memberships: a save or delete of any renews them
 AUTH_VERSION = "auth"
@@ -137,7 +137,7 @@ def idempotent_post(request, scope: str, handler, *, look_first: bool = True) ->
         with transaction.atomic():
             response = handler()
             if response.status_code < 500:
-                IdempotencyRecord.objects.create(
+                record = IdempotencyRecord(
                     user=request.user,
                     scope=scope,
                     key=key,
@@ -145,6 +145,7 @@ def idempotent_post(request, scope: str, handler, *, look_first: bool = True) ->
                     response_status=response.status_code,
                     response_body=response.data,
                 )
+                inserts.insert([record])  # a repeat's fails here (unique key) and rolls back with its work
     except Exception:
         stored = replay()  # a repeat: the first response stands, whatever this run said
         if stored is None:

@@ -87,6 +87,13 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # process fork and several milliseconds: the web server keeps one per worker (production default 60).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql") and env.bool(
+    "DJANGO_DB_PREPARED_STATEMENTS", default=False
+):
+    # Server-side parameter binding with prepared statements: PostgreSQL parses and plans a statement run again
+    # and again (the order path's) once per connection instead of on every run. Not through a transaction-mode
+    # pooler (pgbouncer < 1.21), whose connections change under the prepared names.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 30, "transaction_mode": "IMMEDIATE"})

@@ -162,3 +162,22 @@ def commitments(
         )
         rows = cur.fetchall()
     return [(_dt(a), _dt(b), _dec(kw, _KW)) for a, b, kw in rows]
+
+
+def resting_update(*, orders: list[tuple[int, Decimal, str]], members: list[tuple[int, Decimal]]) -> None:
+    """The makers' new open kW and status, and their members' open kW, after fills.
+
+    ``MarketOrder.objects.bulk_update(..., ["remaining_kw", "status"])`` and
+    ``OrderMember.objects.bulk_update(..., ["remaining_kw"])``"""
+    dec = connection.ops.adapt_decimalfield_value
+    with connection.cursor() as cur:
+        if orders:
+            cur.executemany(
+                f"UPDATE {MarketOrder._meta.db_table} SET remaining_kw = %s, status = %s WHERE id = %s",  # noqa: S608
+                [(dec(rem, 12, 3), status, pk) for pk, rem, status in orders],
+            )
+        if members:
+            cur.executemany(
+                f"UPDATE {OrderMember._meta.db_table} SET remaining_kw = %s WHERE id = %s",  # noqa: S608
+                [(dec(rem, 12, 3), pk) for pk, rem in members],
+            )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -36,6 +36,7 @@ from accounts.selectors import (
     premise_offer_refusals,
     wholesale_aggregation_refusal,
 )
+from flexplatform import inserts
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from ..engine import book as engine_book
@@ -569,11 +570,11 @@ def _enter_continuous(
         taker.remaining = Decimal("0")
         for m in taker.members:
             m.remaining = Decimal("0")
-    order = MarketOrder.objects.create(book=book, remaining_kw=taker.remaining, status=taker.status, **fields)
+    order = MarketOrder(book=book, remaining_kw=taker.remaining, status=taker.status, **fields)
+    inserts.insert([order])
     taker.pk = order.pk
-    rows = OrderMember.objects.bulk_create(
-        [OrderMember(order=order, premise_id=m.premise_id, kw=m.kw, remaining_kw=m.remaining) for m in taker.members]
-    )
+    rows = [OrderMember(order=order, premise_id=m.premise_id, kw=m.kw, remaining_kw=m.remaining) for m in taker.members]
+    inserts.insert(rows)
     trades = _write_fills(book=book, taker=order, fills=fills, now=now)
     return OrderOutcome(order=order, trades=trades, members=rows)
 
@@ -588,11 +589,7 @@ def _write_fills(*, book: OrderBook, taker: MarketOrder, fills: list[_Fill], now
         )
         for f in fills
     ]
-    if connection.features.can_return_rows_from_bulk_insert:
-        Trade.objects.bulk_create(trades)
-    else:  # the awards need the trades' ids
-        for t in trades:
-            t.save(force_insert=True)
+    inserts.insert(trades)  # the awards need the trades' ids
     awards = [
         Award(
             trade=trade,
@@ -610,17 +607,12 @@ def _write_fills(*, book: OrderBook, taker: MarketOrder, fills: list[_Fill], now
         for trade, f in zip(trades, fills, strict=True)
         for m, share in f.shares
     ]
-    Award.objects.bulk_create(awards)
+    inserts.insert(awards)
     makers = {f.maker.pk: f.maker for f in fills}
-    MarketOrder.objects.bulk_update(
-        [MarketOrder(pk=m.pk, remaining_kw=m.remaining, status=m.status) for m in makers.values()],
-        ["remaining_kw", "status"],
+    order_queries.resting_update(
+        orders=[(m.pk, m.remaining, m.status) for m in makers.values()],
+        members=[(m.pk, m.remaining) for maker in makers.values() for m in maker.members if m.pk is not None],
     )
-    maker_members = [m for maker in makers.values() for m in maker.members if m.pk is not None]
-    if maker_members:
-        OrderMember.objects.bulk_update(
-            [OrderMember(pk=m.pk, remaining_kw=m.remaining) for m in maker_members], ["remaining_kw"]
-        )
     _enqueue_activation(awards)
     return trades
 
