@@ -77,6 +77,9 @@ AUCTION_LOCAL_START = time(19, 0)
 AUCTION_HOURS = 2
 AUCTION_GATE_HOURS = 12  # gate closure: noon local of the day before delivery
 AUCTION_DEMAND_SHARE = Decimal("0.6")  # the operator bids for this share of what is offered in each hour
+# The aggregator offers its households as one portfolio, priced low to be sure to run (thermostats and water
+# heaters shed an evening hour cheaply); consumers price their own resources as in the request flow.
+PORTFOLIO_PRICE_RANGE = (60, 110)
 
 
 @dataclass
@@ -608,8 +611,10 @@ def day_ahead_auction_run(*, world: World, day: date) -> Auction:
                 kw = sum((k for _, k in members), Decimal("0"))
                 if kw < minimum:  # a household alone may be too small; pooled by the aggregator it is not
                     continue
-                segment = members[0][0].segment if seller.kind == Organisation.Kind.CONSUMER else "residential"
-                lo, hi = PRICE_RANGE[segment]
+                if seller.kind == Organisation.Kind.AGGREGATOR:
+                    lo, hi = PORTFOLIO_PRICE_RANGE
+                else:
+                    lo, hi = PRICE_RANGE[members[0][0].segment]
                 order_submit(
                     organisation=seller,
                     market=MarketType.DAY_AHEAD,
