@@ -70,15 +70,17 @@ SUBSTATION_OF = {
 PRICE_RANGE = {"residential": (150, 260), "commercial": (110, 210), "industrial": (80, 160)}
 MAX_PRICE = Decimal("250.00")
 # The day-ahead auction of the market day: the operator buys congestion management for one substation in the
-# evening hours after the event window, hourly intervals of the local day; it clears at gate closure.
+# morning peak, hourly intervals of the local day; it clears at gate closure. Morning, so that no event lies in the
+# other's CAISO day-of adjustment window (the three hours ending an hour before it starts): an event right after
+# the 17:00 event would be measured against a baseline its curtailment pulled down.
 AUCTION_ZONE = "sub-east-1"
 AUCTION_PRODUCT = "congestion"
-AUCTION_LOCAL_START = time(19, 0)
+AUCTION_LOCAL_START = time(7, 0)
 AUCTION_HOURS = 2
 AUCTION_GATE_HOURS = 12  # gate closure: noon local of the day before delivery
 AUCTION_DEMAND_SHARE = Decimal("0.6")  # the operator bids for this share of what is offered in each hour
 # The aggregator offers its households as one portfolio, priced low to be sure to run (thermostats and water
-# heaters shed an evening hour cheaply); consumers price their own resources as in the request flow.
+# heaters shed a morning hour cheaply); consumers price their own resources as in the request flow.
 PORTFOLIO_PRICE_RANGE = (60, 110)
 
 
@@ -101,7 +103,7 @@ def event_window(day: date) -> tuple[datetime, datetime]:
 
 
 def auction_window(day: date) -> tuple[datetime, datetime]:
-    """The hours of ``day`` the demo's day-ahead auction trades (after the event window)."""
+    """The hours of ``day`` the demo's day-ahead auction trades (the morning peak)."""
     start = datetime.combine(day, AUCTION_LOCAL_START, tzinfo=ZoneInfo(TZ)).astimezone(UTC)
     return start, start + timedelta(hours=AUCTION_HOURS)
 
@@ -535,7 +537,7 @@ def market_day_run(
                     window_start=window_start,
                     window_end=window_end,
                 )
-        # Step 4b: the operator's day-ahead auction for a substation's evening hours, cleared at gate closure.
+        # Step 4b: the operator's day-ahead auction for a substation's morning hours, cleared at gate closure.
         day_ahead_auction_run(world=world, day=day)
         # Step 5: awards became events with dispatch signals (Celery, chained on commit); the clock runs the day.
         if simulation is not None:

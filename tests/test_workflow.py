@@ -56,7 +56,7 @@ def test_seven_steps_end_to_end(small_world):
     assert result.awarded_kw == sum(a.kw for a in Award.objects.exclude(request=None)) > 0
 
     # 4b. the day-ahead auction: the operator's congestion auction for a substation, hourly over the local day;
-    # the consumers there and the aggregator's portfolio offer for the evening hours, the operator bids; cleared
+    # the consumers there and the aggregator's portfolio offer for the morning hours, the operator bids; cleared
     # at gate closure at a uniform price per hour (the marginal accepted offer's), one award per member resource.
     auction = Auction.objects.get(market="day_ahead", zone__code=demo.AUCTION_ZONE)
     assert auction.status == Auction.Status.CLEARED
