@@ -2,8 +2,9 @@
 
 Everything goes through the apps' services and tasks, exactly as the portal, API and Celery would call them.
 The market day is *yesterday* (local time of the demo grid), replayed with a simulated clock: offers before
-gate closure, the operator's requests, clearing, events, the meter data of the day (with each dispatched
-resource's response), verification, settlement, and anchoring of the day's settlement hours on chain.
+gate closure, the operator's requests, clearing, a day-ahead auction (orders before its gate closure, cleared
+at it), events, the meter data of the day (with each dispatched resource's response), verification,
+settlement, and anchoring of the day's settlement hours on chain.
 Running it again is harmless: the world is created once, each day is run once.
 """
 
