@@ -220,7 +220,7 @@ def test_market_day_builds_performance_history_and_derates_capacity(small_world)
     result = demo.market_day_run(world=small_world, day=small_world.day)
     assert result.events > 0
     # Verification settled against CAISO 10-in-10 with the day-of adjustment.
-    # a premise with one event (the day-ahead auction adds evening events for some resources of sub-east-1)
+    # a premise with one event (the day-ahead auction adds morning events for some resources of sub-east-1)
     v = next(
         v
         for v in EventVerification.objects.select_related("baseline", "event__premise").order_by("pk")
