@@ -2,8 +2,9 @@
 
 Everything goes through the apps' services and tasks, exactly as the portal, API and Celery would call them.
 The market day is *yesterday* (local time of the demo grid), replayed with a simulated clock: offers before
-gate closure, the operator's requests, clearing, events, the meter data of the day (with each dispatched
-resource's response), verification, settlement, and anchoring of the day's settlement hours on chain.
+gate closure, the operator's requests, clearing, a day-ahead auction (orders before its gate closure, cleared
+at it), events, the meter data of the day (with each dispatched resource's response), verification,
+settlement, and anchoring of the day's settlement hours on chain.
 Running it again is harmless: the world is created once, each day is run once.
 """
 
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts import services as accounts_services
@@ -28,7 +29,7 @@ from accounts.kyc.providers import AutoApproveProvider
 from accounts.kyc.services import verification_case_create, verification_case_submit, verification_document_add
 from accounts.mfa import totp_activate
 from accounts.models import Consent, GridZone, Meter, Organisation, Premise, VerificationCase, VerificationDocument
-from accounts.selectors import consents_active, current_verification
+from accounts.selectors import consents_active, current_verification, zone_with_descendant_ids
 from activation.models import DREvent, EventVerification
 from activation.services import events_advance, events_verify_due
 from assessment.baselines.grid import local_day_bounds as day_bounds
@@ -38,8 +39,11 @@ from assessment.models import ImportBatch, MeterReading, MeterStatus
 from assessment.selectors import accredited_capacity_kw
 from assessment.services import flexibility_assess, interval_starts, meter_readings_record, meter_status_refresh
 from assessment.synthetic import load_profile_kwh, response_kwh
-from market.models import Award, FlexibilityOffer, FlexibilityRequest
+from market.engine.products import PRODUCTS, MarketType
+from market.models import Auction, Award, FlexibilityOffer, FlexibilityRequest
 from market.services import offer_submit, request_submit
+from market.services.auctions import auction_clear, auction_open
+from market.services.orders import minimum_sell_kw, order_submit
 from settlement import assets
 from settlement.models import PeriodAnchor, SettlementItem, SettlementRun
 from settlement.selectors import ledger_is_balanced
@@ -66,6 +70,19 @@ SUBSTATION_OF = {
 }
 PRICE_RANGE = {"residential": (150, 260), "commercial": (110, 210), "industrial": (80, 160)}
 MAX_PRICE = Decimal("250.00")
+# The day-ahead auction of the market day: the operator buys congestion management for one substation in the
+# morning peak, hourly intervals of the local day; it clears at gate closure. Morning, so that no event lies in the
+# other's CAISO day-of adjustment window (the three hours ending an hour before it starts): an event right after
+# the 17:00 event would be measured against a baseline its curtailment pulled down.
+AUCTION_ZONE = "sub-east-1"
+AUCTION_PRODUCT = "congestion"
+AUCTION_LOCAL_START = time(7, 0)
+AUCTION_HOURS = 2
+AUCTION_GATE_HOURS = 12  # gate closure: noon local of the day before delivery
+AUCTION_DEMAND_SHARE = Decimal("0.6")  # the operator bids for this share of what is offered in each hour
+# The aggregator offers its households as one portfolio, priced low to be sure to run (thermostats and water
+# heaters shed a morning hour cheaply); consumers price their own resources as in the request flow.
+PORTFOLIO_PRICE_RANGE = (60, 110)
 
 
 @dataclass
@@ -84,6 +101,12 @@ def market_day(now: datetime | None = None) -> date:
 def event_window(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, EVENT_LOCAL_START, tzinfo=ZoneInfo(TZ)).astimezone(UTC)
     return start, start + timedelta(hours=EVENT_HOURS)
+
+
+def auction_window(day: date) -> tuple[datetime, datetime]:
+    """The hours of ``day`` the demo's day-ahead auction trades (the morning peak)."""
+    start = datetime.combine(day, AUCTION_LOCAL_START, tzinfo=ZoneInfo(TZ)).astimezone(UTC)
+    return start, start + timedelta(hours=AUCTION_HOURS)
 
 
 def local_day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -428,12 +451,30 @@ def meter_history_load(*, meter: Meter, until: date, days: int) -> int:
 
 
 @dataclass
+class AuctionSummary:
+    """The day-ahead auction of the market day as the summary shows it."""
+
+    zone: str
+    product: str
+    orders: int = 0
+    #: per interval that cleared: start, clearing price, volume
+    intervals: list[tuple[datetime, Decimal, Decimal]] = field(default_factory=list)
+    #: per award (one member resource, one interval): start, premise, seller, kW, price
+    awards: list[tuple[datetime, str, str, Decimal, Decimal]] = field(default_factory=list)
+
+    @property
+    def awarded_kw(self) -> Decimal:
+        return sum((a[3] for a in self.awards), Decimal("0"))
+
+
+@dataclass
 class DayResult:
     day: date
     offers: int = 0
     requests: int = 0
-    awards: int = 0
+    awards: int = 0  # of the requests (step 4)
     awarded_kw: Decimal = Decimal("0")
+    auction: AuctionSummary | None = None
     events: int = 0
     delivered_kwh: Decimal = Decimal("0")
     payments: int = 0  # fiat items to participants for the day's events (payments, credits, penalties)
@@ -497,11 +538,14 @@ def market_day_run(
                     window_start=window_start,
                     window_end=window_end,
                 )
+        # Step 4b: the operator's day-ahead auction for a substation's morning hours, cleared at gate closure.
+        day_ahead_auction_run(world=world, day=day)
         # Step 5: awards became events with dispatch signals (Celery, chained on commit); the clock runs the day.
         if simulation is not None:
             result.devices = devices_simulate_finish(simulation)
-        events_advance(now=window_start)
-        events_advance(now=window_end)
+        auction_start, auction_end = auction_window(day)
+        for instant in (window_start, window_end, auction_start, auction_end):
+            events_advance(now=instant)
         # The day's meter data arrives, with each dispatched resource's response.
         _day_readings(world=world, day=day)
     # Step 6: verification of every completed event with complete data.
@@ -513,8 +557,99 @@ def market_day_run(
         window_start=day_start, window_end=day_end, trigger=SettlementRun.Trigger.DAILY, now=now
     )
     result.anchors = periods_anchor_closed(now=now, wait=True)
-    _summarise(result, world=world, window_start=window_start)
+    _summarise(result, world=world, day=day)
     return result
+
+
+def _auction_of(day: date) -> Auction | None:
+    return Auction.objects.filter(
+        market=MarketType.DAY_AHEAD,
+        product=AUCTION_PRODUCT,
+        zone__code=AUCTION_ZONE,
+        delivery_start=local_day_bounds(day)[0],
+    ).first()
+
+
+def day_ahead_auction_run(*, world: World, day: date) -> Auction:
+    """The market day's day-ahead auction, through the market's services: the operator opens a congestion
+    auction for ``AUCTION_ZONE`` over the local day (hourly intervals, gate closure at noon the day before);
+    for each hour of :func:`auction_window` every seller there offers its resources' accredited capacity (a
+    consumer its own premise, the aggregator its enrolled households as one portfolio order), the operator bids
+    for ``AUCTION_DEMAND_SHARE`` of it at ``MAX_PRICE``; at gate closure it clears at a uniform price per hour
+    and each member resource gets its award (an event, settled with the day). Safe to call again: the auction is
+    opened once, offered into once, cleared once."""
+    day_start, day_end = local_day_bounds(day)
+    gate_closure = day_start - timedelta(hours=AUCTION_GATE_HOURS)
+    zone = GridZone.objects.get(code=AUCTION_ZONE)
+    auction = auction_open(
+        operator=world.operator,
+        market=MarketType.DAY_AHEAD,
+        product=AUCTION_PRODUCT,
+        zone=zone,
+        delivery_start=day_start,
+        delivery_end=day_end,
+        interval_minutes=60,
+        gate_closure=gate_closure,
+    )
+    if auction.status == Auction.Status.OPEN and not auction.orders.exists():
+        entered = gate_closure - timedelta(hours=1)  # the simulated clock: orders before gate closure
+        start, end = auction_window(day)
+        inside = zone_with_descendant_ids([zone])
+        premises = [p for p in world.premises if p.grid_zone_id in inside]
+        for premise in premises:
+            flexibility_assess(premise=premise, window_start=start, window_end=end, now=entered)
+        minimum, _ = minimum_sell_kw(PRODUCTS[AUCTION_PRODUCT])
+        rng = random.Random(day.toordinal() * 31 + 7)  # noqa: S311 - demo prices, not security
+        hour = start
+        while hour < end:
+            nxt = hour + timedelta(hours=1)
+            sellers: dict[int, tuple[Organisation, list[tuple[Premise, Decimal]]]] = {}
+            for premise in premises:
+                kw = accredited_capacity_kw(premise=premise, start=hour, end=nxt) or Decimal("0")
+                if kw > 0:
+                    seller = premise.aggregator or premise.organisation
+                    sellers.setdefault(seller.pk, (seller, []))[1].append((premise, kw))
+            offered = Decimal("0")
+            for _, (seller, members) in sorted(sellers.items()):
+                kw = sum((k for _, k in members), Decimal("0"))
+                if kw < minimum:  # a household alone may be too small; pooled by the aggregator it is not
+                    continue
+                if seller.kind == Organisation.Kind.AGGREGATOR:
+                    lo, hi = PORTFOLIO_PRICE_RANGE
+                else:
+                    lo, hi = PRICE_RANGE[members[0][0].segment]
+                order_submit(
+                    organisation=seller,
+                    market=MarketType.DAY_AHEAD,
+                    product=AUCTION_PRODUCT,
+                    side="sell",
+                    zone=zone,
+                    members=members,
+                    price_per_mwh=Decimal(rng.randint(lo * 100, hi * 100)) / 100,
+                    delivery_start=hour,
+                    delivery_end=nxt,
+                    auction=auction,
+                    now=entered,
+                )
+                offered += kw
+            if offered:
+                order_submit(
+                    organisation=world.operator,
+                    market=MarketType.DAY_AHEAD,
+                    product=AUCTION_PRODUCT,
+                    side="buy",
+                    zone=zone,
+                    kw=(offered * AUCTION_DEMAND_SHARE).quantize(Decimal("0.001")),
+                    price_per_mwh=MAX_PRICE,
+                    delivery_start=hour,
+                    delivery_end=nxt,
+                    auction=auction,
+                    now=entered,
+                )
+            hour = nxt
+    auction_clear(auction_id=auction.pk, now=gate_closure)  # a cleared auction returns its stored run
+    auction.refresh_from_db()
+    return auction
 
 
 @dataclass
@@ -593,13 +728,14 @@ def devices_simulate_finish(simulation: DeviceSimulation) -> str:
 
 def _day_readings(*, world: World, day: date) -> None:
     start, end = local_day_bounds(day)
-    events = {e.premise_id: e for e in DREvent.objects.filter(start__gte=start, start__lt=end)}
+    events: dict[int, list[DREvent]] = {}
+    for e in DREvent.objects.filter(start__gte=start, start__lt=end).order_by("start", "pk"):
+        events.setdefault(e.premise_id, []).append(e)
     for premise in world.premises:
         meter = premise.meters.get()
         starts = interval_starts(start, end, meter.interval_minutes)
         values = load_profile_kwh(segment=premise.segment, seed=_meter_seed(meter), starts=starts, tz=TZ)
-        event = events.get(premise.pk)
-        if event is not None:
+        for event in events.get(premise.pk, []):
             # Most respond fully, some partly, a few not at all.
             r = random.Random(event.pk).random()  # noqa: S311
             compliance = 0.0 if r < 0.08 else (0.55 if r < 0.25 else 1.0)
@@ -615,12 +751,18 @@ def _day_readings(*, world: World, day: date) -> None:
         meter_readings_record(meter=meter, readings=list(zip(starts, values, strict=True)))
 
 
-def _summarise(result: DayResult, *, world: World, window_start: datetime) -> None:
-    awards = Award.objects.filter(window_start=window_start, request__operator=world.operator)
+def _summarise(result: DayResult, *, world: World, day: date) -> None:
+    window_start, _ = event_window(day)
+    requested = Award.objects.filter(window_start=window_start, request__operator=world.operator)
     result.offers = FlexibilityOffer.objects.filter(window_start=window_start).count()
     result.requests = FlexibilityRequest.objects.filter(window_start=window_start, operator=world.operator).count()
-    result.awards = awards.count()
-    result.awarded_kw = awards.aggregate(kw=Sum("kw"))["kw"] or Decimal("0")
+    result.awards = requested.count()
+    result.awarded_kw = requested.aggregate(kw=Sum("kw"))["kw"] or Decimal("0")
+    auction = _auction_of(day)
+    awards = requested
+    if auction is not None and auction.status == Auction.Status.CLEARED:
+        result.auction = _auction_summary(auction)
+        awards = Award.objects.filter(Q(pk__in=requested) | Q(clearing_run__auction=auction))
     result.events = DREvent.objects.filter(award__in=awards).count()
     result.delivered_kwh = EventVerification.objects.filter(event__award__in=awards).aggregate(
         kwh=Sum("delivered_kwh")
@@ -647,3 +789,29 @@ def _summarise(result: DayResult, *, world: World, window_start: datetime) -> No
         .order_by("period__start")
     )
     result.ledger_balanced = ledger_is_balanced()
+
+
+def _auction_summary(auction: Auction) -> AuctionSummary:
+    run = auction.clearing_run
+    step = timedelta(minutes=auction.interval_minutes)
+    cents = assets.CENT
+    return AuctionSummary(
+        zone=auction.zone.code,
+        product=auction.product,
+        orders=auction.orders.count(),
+        intervals=[
+            (
+                auction.delivery_start + i["interval"] * step,
+                Decimal(i["clearing_price_per_mwh"]),
+                Decimal(i["volume_kw"]),
+            )
+            for i in run.outputs["intervals"]
+            if i["clearing_price_per_mwh"] is not None
+        ],
+        awards=[
+            (a.window_start, a.premise.name, a.seller.name, a.kw, a.clearing_price_per_mwh.quantize(cents))
+            for a in Award.objects.filter(clearing_run=run)
+            .select_related("premise", "seller")
+            .order_by("window_start", "premise_id")
+        ],
+    )

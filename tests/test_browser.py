@@ -45,10 +45,17 @@ def chromium():
 @pytest.fixture
 def paid_consumer(small_world):
     """After the demo's market day: consumer01 if the day paid him, else the first demo consumer who sells
-    directly and was paid. All database work happens here, before the browser's event loop starts."""
+    directly and was paid (those with a listed login first, then the others: which resources the day awards,
+    and how each responds, depends on the data). All database work happens here, before the browser's event
+    loop starts."""
+    from accounts.models import Membership
+
     demo.market_day_run(world=small_world, day=small_world.day)
     emails = [email for label, email in small_world.logins if "consumer" in label and "aggregator" not in label]
     assert emails[0] == "consumer01@demo.flex"
+    direct = [p.organisation_id for p in small_world.premises if p.aggregator_id is None]
+    owners = dict(Membership.objects.filter(organisation_id__in=direct).values_list("organisation_id", "user__email"))
+    emails += [owners[org] for org in direct if owners[org] not in emails]
     for email in emails:
         items = list(SettlementItem.objects.filter(payee__memberships__user__email=email).select_related("premise"))
         earned = sum((i.amount for i in items if i.currency == "USD"), Decimal("0"))  # tokens aside

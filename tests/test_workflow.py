@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
+from accounts.models import GridZone
+from accounts.selectors import zone_with_descendant_ids
 from activation.models import DispatchSignal, DREvent, EventVerification, Penalty, VerificationInterval
 from assessment.models import FlexibilityAssessment
 from flexplatform import demo
-from market.models import Award, ClearingRun, FlexibilityOffer, FlexibilityRequest
+from market.models import Auction, Award, ClearingRun, FlexibilityOffer, FlexibilityRequest, MarketOrder
+from market.services.auctions import clearing_rerun
 from settlement.models import JournalEntry, LedgerAccount, PeriodAnchor, Posting, SettlementItem, SettlementRun
 from settlement.selectors import ledger_is_balanced
 from settlement.services.anchoring import chain_client, period_leaf_values, tree_for_values
@@ -49,17 +53,76 @@ def test_seven_steps_end_to_end(small_world):
         accepted = {a.offer_id for a in awards}
         left_out = FlexibilityOffer.objects.filter(premise__grid_zone__parent=request.zone).exclude(pk__in=accepted)
         assert all(o.price_per_mwh >= run.clearing_price_per_mwh for o in left_out)
-    assert result.awarded_kw == sum(a.kw for a in Award.objects.all()) > 0
+    assert result.awarded_kw == sum(a.kw for a in Award.objects.exclude(request=None)) > 0
+
+    # 4b. the day-ahead auction: the operator's congestion auction for a substation, hourly over the local day;
+    # the consumers there and the aggregator's portfolio offer for the morning hours, the operator bids; cleared
+    # at gate closure at a uniform price per hour (the marginal accepted offer's), one award per member resource.
+    auction = Auction.objects.get(market="day_ahead", zone__code=demo.AUCTION_ZONE)
+    assert auction.status == Auction.Status.CLEARED
+    run = auction.clearing_run
+    assert clearing_rerun(run=run).identical
+    step = timedelta(hours=1)
+    first, last = demo.auction_window(small_world.day)
+    # Each hour, each seller offers its resources there with their accredited kW (the window's assessment: no
+    # event verified yet, so no derate); a household alone is below the 1 kW minimum, the aggregator pools its.
+    sellers: dict[int, dict[int, Decimal]] = {}
+    inside = zone_with_descendant_ids(GridZone.objects.filter(code=demo.AUCTION_ZONE))
+    for p in (p for p in small_world.premises if p.grid_zone_id in inside):
+        kw = FlexibilityAssessment.objects.get(premise=p, window_start=first, window_end=last).capacity_kw
+        if kw > 0:
+            sellers.setdefault(p.aggregator_id or p.organisation_id, {})[p.pk] = kw
+    expected = {seller: members for seller, members in sellers.items() if sum(members.values()) >= 1}
+    assert expected
+    sells = list(MarketOrder.objects.filter(auction=auction, side="sell"))
+    buys = list(MarketOrder.objects.filter(auction=auction, side="buy"))
+    assert {o.delivery_start for o in sells} == {o.delivery_start for o in buys} == {first, first + step}
+    for hour in (first, first + step):
+        offered = {
+            o.organisation_id: dict(o.members.values_list("premise_id", "kw"))
+            for o in sells
+            if o.delivery_start == hour
+        }
+        assert offered == expected
+        [bid] = [o for o in buys if o.delivery_start == hour]
+        total = sum(kw for members in expected.values() for kw in members.values())
+        assert bid.kw == (total * demo.AUCTION_DEMAND_SHARE).quantize(Decimal("0.001"))
+    auction_awards = list(Award.objects.filter(clearing_run=run))
+    assert auction_awards and {a.market for a in auction_awards} == {"day_ahead"}
+    assert result.auction.orders == len(sells) + len(buys)
+    assert result.auction.awarded_kw == sum(a.kw for a in auction_awards) == run.awarded_kw > 0
+    assert len(result.auction.awards) == len(auction_awards)
+    assert result.auction.intervals and all(first <= start < last for start, _, _ in result.auction.intervals)
+    for start, price, volume in result.auction.intervals:
+        in_hour = [a for a in auction_awards if a.window_start == start]
+        assert sum(a.kw for a in in_hour) == volume
+        assert {(a.clearing_price_per_mwh, a.window_end, a.buyer_id) for a in in_hour} == {
+            (price, start + step, small_world.operator.pk)
+        }
+        k = str(int((start - auction.delivery_start) / step))
+        accepted = [o for o in sells if k in run.outputs["accepted"].get(str(o.pk), {})]
+        assert all(o.price_per_mwh <= price for o in accepted) and max(o.price_per_mwh for o in accepted) == price
+        for o in accepted:  # the order's accepted kW split over its members, every award to a member of it
+            mine = [a for a in in_hour if a.order_id == o.pk]
+            assert sum(a.kw for a in mine) == Decimal(run.outputs["accepted"][str(o.pk)][k])
+            assert {a.premise_id for a in mine} <= set(o.members.values_list("premise_id", flat=True))
+            assert {a.seller_id for a in mine} == {o.organisation_id}
+    # the awards lie within the local market day, which the day's settlement run covers
+    day_start, day_end = demo.local_day_bounds(small_world.day)
+    assert all(day_start <= a.window_start and a.window_end <= day_end for a in auction_awards)
 
     # 5. each award became an event with one dispatch signal; the day's clock completed them.
     assert DREvent.objects.count() == Award.objects.count() == result.events
     assert DispatchSignal.objects.count() == result.events
     assert set(DREvent.objects.values_list("status", flat=True)) == {DREvent.Status.COMPLETED}
 
-    # 6. delivered = baseline - actual per interval, never negative; 8 quarter-hours per 2-hour event.
+    # 6. delivered = baseline - actual per interval, never negative; 8 quarter-hours per 2-hour (request) event,
+    # 4 per hourly (auction) event.
+    auction_events = set(DREvent.objects.filter(award__clearing_run=run).values_list("pk", flat=True))
+    assert len(auction_events) == len(auction_awards)
     for v in EventVerification.objects.all():
         rows = list(VerificationInterval.objects.filter(verification=v))
-        assert len(rows) == 8
+        assert len(rows) == (4 if v.event_id in auction_events else 8)
         for row in rows:
             assert row.delivered_kwh == max(row.baseline_kwh - row.actual_kwh, Decimal("0"))
         assert v.delivered_kwh == sum(r.delivered_kwh for r in rows)
@@ -130,6 +193,55 @@ def test_seven_steps_end_to_end(small_world):
     entries = JournalEntry.objects.count()
     again = _run(small_world)
     assert again.already_run
+    assert again.auction == result.auction  # the auction is not run twice; its summary is read back
+    assert Award.objects.count() == len(auction_awards) + result.awards
     assert JournalEntry.objects.count() == entries
     assert SettlementItem.objects.count() == len(items)
     assert PeriodAnchor.objects.count() == len(anchors)
+
+
+def test_demo_auction_pools_households_in_the_aggregators_portfolio(small_world):
+    """Two households under the auction's substation, each below the 1 kW minimum, enrolled with the
+    aggregator: it offers them as one portfolio order, and the award of that order is split over both."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from accounts.consents import consent_grant, enrolment_create
+    from accounts.models import Consent
+    from market.tests.factories import accredit
+
+    users = get_user_model().objects
+    day = small_world.day
+    first, last = demo.auction_window(day)
+    household, enrolled, business, factory = (small_world.premises[i] for i in (0, 1, 4, 5))  # under sub-east-1
+    assert household.aggregator_id is None and enrolled.aggregator_id == small_world.aggregator.pk
+    consent_grant(
+        premise=household,
+        aggregator=small_world.aggregator,
+        by=users.get(email="consumer01@demo.flex"),
+        scopes=[Consent.Scope.INTERVAL_READINGS, Consent.Scope.DEVICE_CONTROL],
+        expires_at=timezone.now() + timedelta(days=365),
+    )
+    enrolment_create(premise=household, aggregator=small_world.aggregator, by=users.get(email="aggregator@demo.flex"))
+    household.refresh_from_db(fields=["aggregator"])
+    capacity = {household: "0.6", enrolled: "0.6", business: "1", factory: "0"}
+    for premise, kw in capacity.items():  # the window's assessment, which the demo's assessment step reuses
+        accredit(premise, first, last, kw)
+
+    auction = demo.day_ahead_auction_run(world=small_world, day=day)
+    assert demo.day_ahead_auction_run(world=small_world, day=day) == auction  # again: nothing more
+    assert auction.status == Auction.Status.CLEARED and MarketOrder.objects.filter(auction=auction).count() == 6
+    pooled = {household.pk: Decimal("0.6"), enrolled.pk: Decimal("0.6")}
+    for hour in (first, first + timedelta(hours=1)):
+        orders = MarketOrder.objects.filter(auction=auction, delivery_start=hour)
+        offered = {
+            o.organisation_id: dict(o.members.values_list("premise_id", "kw")) for o in orders.filter(side="sell")
+        }
+        assert offered == {small_world.aggregator.pk: pooled, business.organisation_id: {business.pk: Decimal("1")}}
+        # the operator bids for 60 % of the 2.2 kW offered: more than the business alone, so the portfolio trades
+        assert orders.get(side="buy").kw == Decimal("1.320")
+        awards = dict(
+            Award.objects.filter(clearing_run__auction=auction, window_start=hour).values_list("premise_id", "kw")
+        )
+        assert sum(awards.values()) == Decimal("1.320")
+        assert awards[household.pk] == awards[enrolled.pk] > 0  # equal members, equal shares

@@ -32,7 +32,7 @@ from ..engine import auction as engine
 from ..engine import kw_to_w, price_to_ticks, ticks_to_price, w_to_kw
 from ..engine.products import PRODUCTS, MarketType
 from ..models import Auction, Award, ClearingRun, MarketOrder, OrderMember
-from .orders import _enqueue_activation, _member_awards
+from .orders import _enqueue_activation, _Member, member_shares
 
 
 @transaction.atomic
@@ -213,22 +213,31 @@ def auction_clear(*, auction_id: int, now: datetime | None = None) -> ClearingRu
         )
         price_of = {i["interval"]: i["clearing_price_per_mwh"] for i in outputs["intervals"]}
         step = timedelta(minutes=auction.interval_minutes)
+        members = _sell_members(orders)
         awards: list[Award] = []
         for o in orders:
             acc = outputs["accepted"].get(str(o.pk), {})
             if o.side == MarketOrder.Side.SELL:
                 for k, kw in sorted(acc.items(), key=lambda kv: int(kv[0])):
                     start = auction.delivery_start + int(k) * step
-                    awards += _member_awards(
-                        sell=o,
-                        buyer_id=auction.operator_id,
-                        kw_w=kw_to_w(Decimal(kw)),
-                        price=Decimal(price_of[int(k)]),
-                        clearing_run=run,
-                        start=start,
-                        end=start + step,
-                        consume=False,
-                    )
+                    # each interval is a delivery of its own: the order's whole kW is open in every one
+                    fresh = [_Member(m.key, m.premise_id, m.kw, m.kw, pk=m.pk) for m in members[o.pk]]
+                    awards += [
+                        Award(
+                            clearing_run=run,
+                            order=o,
+                            premise_id=m.premise_id,
+                            seller_id=o.organisation_id,
+                            buyer_id=auction.operator_id,
+                            kw=share,
+                            clearing_price_per_mwh=Decimal(price_of[int(k)]),
+                            window_start=start,
+                            window_end=start + step,
+                            market=o.market,
+                            product=o.product,
+                        )
+                        for m, share in member_shares(fresh, kw_to_w(Decimal(kw)))
+                    ]
             n = int((o.delivery_end - o.delivery_start) / step)
             full = len(acc) == n and all(Decimal(v) == o.kw for v in acc.values())
             o.status = (
@@ -239,13 +248,28 @@ def auction_clear(*, auction_id: int, now: datetime | None = None) -> ClearingRu
                 else MarketOrder.Status.NOT_AWARDED
             )
             o.remaining_kw = Decimal("0")
-            o.save(update_fields=["status", "remaining_kw"])
+        MarketOrder.objects.bulk_update(orders, ["status", "remaining_kw"])
+        # nothing stays open after the clearing: every member's remainder in one UPDATE
         OrderMember.objects.filter(order__in=orders).update(remaining_kw=Decimal("0"))
         Award.objects.bulk_create(awards)
         auction.status = Auction.Status.CLEARED
         auction.save(update_fields=["status"])
         _enqueue_activation(awards)
     return run
+
+
+def _sell_members(orders: list[MarketOrder]) -> dict[int, list[_Member]]:
+    """The sell orders' members (one query), per order in premise order, keyed by their OrderMember pk: the
+    members and tie-break keys the continuous market splits a fill over (``orders.member_shares``)."""
+    out: dict[int, list[_Member]] = {o.pk: [] for o in orders if o.side == MarketOrder.Side.SELL}
+    rows = (
+        OrderMember.objects.filter(order_id__in=list(out))
+        .order_by("order_id", "premise_id")
+        .values_list("order_id", "pk", "premise_id", "kw", "remaining_kw")
+    )
+    for order_id, pk, premise_id, kw, remaining in rows:
+        out[order_id].append(_Member(pk, premise_id, kw, remaining, pk=pk))
+    return out
 
 
 def auctions_clear_due(*, now: datetime | None = None) -> list[int]:

@@ -535,15 +535,24 @@ def _apply_fills(taker: _Side, fills, makers: dict[int, _Side]) -> list[_Fill]:
             o.remaining -= kw
             if o.remaining == 0:
                 o.status = MarketOrder.Status.FILLED
-        split = pro_rata(f.qty, [(m.key, kw_to_w(m.kw), kw_to_w(m.remaining)) for m in sell.members])
-        shares = []
-        for m in sell.members:
-            w = split.get(m.key, 0)
-            if w:
-                m.remaining -= w_to_kw(w)
-                shares.append((m, w_to_kw(w)))
-        out.append(_Fill(maker, buy, sell, kw, ticks_to_price(f.price), shares))
+        out.append(_Fill(maker, buy, sell, kw, ticks_to_price(f.price), member_shares(sell.members, f.qty)))
     return out
+
+
+def member_shares(members: list[_Member], watts: int) -> list[tuple[_Member, Decimal]]:
+    """The one rule that splits what a sell order sold (a continuous fill, or an auction's accepted kW in one
+    interval) over its members: pro rata to their offered kW, capped at what each still has open, largest
+    remainder in integer watts, ties to the lower ``key`` (``market.engine.allocation.pro_rata``). Each member's
+    ``remaining`` is reduced by its share. Returns (member, kW) for the members with a share, in ``members``'
+    order."""
+    split = pro_rata(watts, [(m.key, kw_to_w(m.kw), kw_to_w(m.remaining)) for m in members])
+    shares = []
+    for m in members:
+        w = split.get(m.key, 0)
+        if w:
+            m.remaining -= w_to_kw(w)
+            shares.append((m, w_to_kw(w)))
+    return shares
 
 
 def _enter_continuous(
@@ -629,49 +638,6 @@ def _load_book(book: OrderBook, *, exclude: int | None = None) -> engine_book.Or
     for pk, side, price, remaining in resting:
         engine.add_resting(pk, _engine_side(side), price_to_ticks(price), kw_to_w(remaining))
     return engine
-
-
-def _member_awards(
-    *,
-    sell: MarketOrder,
-    buyer_id: int,
-    kw_w: int,
-    price: Decimal,
-    trade: Trade | None = None,
-    clearing_run=None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    consume: bool = True,
-) -> list[Award]:
-    """Disaggregate ``kw_w`` watts of a sell order to its members pro rata to their offered kW."""
-    members = list(OrderMember.objects.filter(order=sell).select_related("premise").order_by("premise_id"))
-    caps = [(m.pk, kw_to_w(m.kw), kw_to_w(m.remaining_kw if consume else m.kw)) for m in members]
-    shares = pro_rata(kw_w, caps)
-    out = []
-    for m in members:
-        w = shares.get(m.pk, 0)
-        if not w:
-            continue
-        if consume:
-            m.remaining_kw -= w_to_kw(w)
-            m.save(update_fields=["remaining_kw"])
-        out.append(
-            Award(
-                clearing_run=clearing_run,
-                trade=trade,
-                order=sell,
-                premise_id=m.premise_id,
-                seller_id=sell.organisation_id,
-                buyer_id=buyer_id,
-                kw=w_to_kw(w),
-                clearing_price_per_mwh=price,
-                window_start=start or sell.delivery_start,
-                window_end=end or sell.delivery_end,
-                market=sell.market,
-                product=sell.product,
-            )
-        )
-    return out
 
 
 def _enqueue_activation(awards: list[Award]) -> None:

@@ -82,6 +82,17 @@ class Command(BaseCommand):
         w(f"  1 onboarding     {len(world.premises)} premises with 15-minute meters")
         w(f"  3 offers         {r.offers}")
         w(f"  4 requests       {r.requests}, awards {r.awards}, awarded {r.awarded_kw:.3f} kW")
+        a = r.auction
+        if a is not None:
+            c = settings.SETTLEMENT_CURRENCY
+            w(
+                f"    day-ahead      {a.product} auction for {a.zone}: {a.orders} orders, {len(a.awards)} awards, "
+                f"awarded {a.awarded_kw:.3f} kW"
+            )
+            for start, price, volume in a.intervals:
+                w(f"      cleared      {start:%Y-%m-%d %H:%M}Z  {volume:.3f} kW at {price:.2f} {c}/MWh")
+            for start, premise, seller, kw, price in a.awards:
+                w(f"      award        {start:%H:%M}Z  {premise:24s} {kw:9.3f} kW at {price:.2f}  sold by {seller}")
         w(f"  5 events         {r.events} dispatched")
         if r.devices:
             w(f"    devices        {r.devices}")
