@@ -306,6 +306,7 @@ def main() -> None:
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--breakdown", type=int, default=0, metavar="N")
+    parser.add_argument("--no-prepared", action="store_true", help="PostgreSQL plans every statement anew")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database.")
@@ -318,7 +319,13 @@ def main() -> None:
 
     before = MarketOrder.objects.count()
     connections.close_all()
-    env = {**os.environ, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost", "DJANGO_CONN_MAX_AGE": "60"}
+    env = {
+        **os.environ,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_CONN_MAX_AGE": "60",
+        # prepared statements, as production runs the order path (ADR 0016); --no-prepared to compare
+        "DJANGO_DB_PREPARED_STATEMENTS": "0" if args.no_prepared else "1",
+    }
     server = subprocess.Popen(  # noqa: S603 - our own gunicorn
         [
             str(ROOT / ".venv/bin/gunicorn"),

@@ -164,6 +164,7 @@ SPECTACULAR_SETTINGS = {
         "MarketEnum": "market.engine.products.MarketType.CHOICES",
         "AwardMarketEnum": "market.engine.products.MarketType.AWARD_CHOICES",
         "OrderKindEnum": "market.models.MarketOrder.Kind",
+        "MarketOrderStatusEnum": "market.models.MarketOrder.Status",
         "DeviceKindEnum": "accounts.models.Device.Kind",
         "GridSignalKindEnum": "activation.models.GridSignal.Kind",
     },

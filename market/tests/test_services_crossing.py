@@ -70,8 +70,8 @@ def _crossing_reads(queries) -> list[str]:
         q["sql"]
         for q in queries
         if q["sql"].startswith("SELECT")
-        and 'FROM "market_marketorder" LEFT OUTER JOIN "market_ordermember"' in q["sql"]
-        and '"market_marketorder"."book_id"' in q["sql"]
+        and "FROM market_marketorder o LEFT JOIN market_ordermember m" in q["sql"]
+        and "o.book_id" in q["sql"]
     ]
 
 

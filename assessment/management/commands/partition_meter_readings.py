@@ -46,9 +46,10 @@ def add_partitions(cur, first: date, last: date) -> list[str]:
             lo = datetime(month.year, month.month, 1, tzinfo=UTC)
             nxt = _next(month)
             hi = datetime(nxt.year, nxt.month, 1, tzinfo=UTC)
+            # Bounds as literals: DDL takes no bind parameters (server-side binding would refuse them).
             cur.execute(
-                f'CREATE TABLE "{name}" PARTITION OF {TABLE} FOR VALUES FROM (%s) TO (%s)',  # noqa: S608 - our names
-                [lo, hi],
+                f'CREATE TABLE "{name}" PARTITION OF {TABLE} '  # noqa: S608 - our names and our own timestamps
+                f"FOR VALUES FROM ('{lo.isoformat()}') TO ('{hi.isoformat()}')"
             )
             made.append(name)
         month = _next(month)

@@ -1,0 +1,155 @@
+"""The order path's kept answers (``market.services.eligibility``, ``flexplatform.snapshots``): reused while
+nothing changes, and every kind of change reaches the next order once it commits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import Consent
+from assessment.models import MeterStatus
+from flexplatform import snapshots
+from flexplatform.errors import ApplicationError, NotPermitted
+from market.services import eligibility
+
+from .factories import accredit
+from .test_services_realtime import E, S, sell
+
+INPUT_TABLES = (
+    "accounts_verificationcase",
+    "accounts_consent",
+    "accounts_enrolment",
+    "assessment_flexibilityassessment",
+    "assessment_availabilitydeclaration",
+    "assessment_meterstatus",
+    "activation_enrollment",
+    "activation_eventverification",
+    "settlement_marketparameter",
+)
+
+
+def _sell5(mw, kw):
+    p5 = mw.premise(5)  # the factory, selling directly, under sub-east-1
+    return sell(mw, p5.organisation, [(p5, Decimal(kw))], product="congestion", zone=mw.sub1)
+
+
+def _committed(django_capture_on_commit_callbacks, change):
+    """Run ``change`` as a committed transaction would end: its on-commit publications run."""
+    with django_capture_on_commit_callbacks(execute=True):
+        change()
+    assert not snapshots._pending.names  # published, nothing left waiting
+
+
+def _reads_inputs(ctx) -> list[str]:
+    return [q["sql"] for q in ctx.captured_queries if any(t in q["sql"] for t in INPUT_TABLES)]
+
+
+def test_a_second_order_reuses_the_answers_and_reads_only_what_must_be_live(mw):
+    _sell5(mw, "10")
+    snapshots.forget_pending()  # the fixtures' writes: as if committed before the orders came
+    _sell5(mw, "10")  # keeps the answers this time
+    with CaptureQueriesContext(connection) as ctx:
+        _sell5(mw, "10")
+    assert _reads_inputs(ctx) == []
+    assert any("FOR UPDATE" in q["sql"] or "accounts_premise" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_a_lower_assessment_caps_the_next_order(mw, django_capture_on_commit_callbacks):
+    p5 = mw.premise(5)
+    snapshots.forget_pending()
+    _sell5(mw, "10")
+    _committed(django_capture_on_commit_callbacks, lambda: accredit(p5, S - timedelta(hours=1), E, 15))
+    with pytest.raises(ApplicationError) as e:
+        _sell5(mw, "10")
+    assert e.value.code == "over_capacity" and "5.000 kW" in str(e.value.detail)
+
+
+def test_an_availability_declaration_caps_the_next_order(mw, django_capture_on_commit_callbacks):
+    from assessment.services import availability_declare
+
+    p5 = mw.premise(5)
+    snapshots.forget_pending()
+    _sell5(mw, "10")
+    _committed(
+        django_capture_on_commit_callbacks,
+        lambda: availability_declare(
+            premise=p5, organisation=p5.organisation, available_kw=Decimal("12"), valid_until=E + timedelta(days=1)
+        ),
+    )
+    with pytest.raises(ApplicationError) as e:
+        _sell5(mw, "10")
+    assert e.value.code == "over_capacity" and "2.000 kW" in str(e.value.detail)
+
+
+def test_a_meter_losing_validation_stops_the_next_order(mw, django_capture_on_commit_callbacks):
+    p5 = mw.premise(5)
+    snapshots.forget_pending()
+    _sell5(mw, "10")
+
+    def invalidate_meter():
+        status = MeterStatus.objects.get(meter__premise=p5)
+        status.validated = False
+        status.reasons = ["offline for 3 days"]
+        status.save()
+
+    _committed(django_capture_on_commit_callbacks, invalidate_meter)
+    with pytest.raises(NotPermitted) as e:
+        _sell5(mw, "10")
+    assert "not validated" in str(e.value.detail)
+
+
+def test_a_revoked_consent_takes_the_premise_out_of_the_aggregators_next_order(mw, django_capture_on_commit_callbacks):
+    from accounts.consents import consent_revoke
+
+    p1 = mw.premise(1)
+    snapshots.forget_pending()
+    sell(mw, mw.aggregator, [(p1, Decimal("1"))], product="congestion", zone=mw.sub1)
+    consent = Consent.objects.get(premise=p1, aggregator=mw.aggregator, status=Consent.Status.ACTIVE)
+    owner = p1.organisation.memberships.first().user
+    _committed(django_capture_on_commit_callbacks, lambda: consent_revoke(consent=consent, by=owner))
+    with pytest.raises(NotPermitted) as e:
+        sell(mw, mw.aggregator, [(p1, Decimal("1"))], product="congestion", zone=mw.sub1)
+    assert str(p1.pk) in str(e.value.fields["members"])
+
+
+def test_a_change_inside_the_open_transaction_is_read_live_and_not_kept(mw):
+    """Before its commit, the changing transaction sees its change; no copy of it is kept for others."""
+    p5 = mw.premise(5)
+    snapshots.forget_pending()
+    _sell5(mw, "10")
+    accredit(p5, S - timedelta(hours=1), E, 15)  # not committed: pending
+    with pytest.raises(ApplicationError):
+        _sell5(mw, "10")
+    key = ("premise", p5.pk)
+    tokens, _, profile = eligibility._snapshots._copies[key]
+    assert max(a[4] for a in profile.assessments) == Decimal("80")  # the copy still holds the committed rows
+
+
+def test_a_verification_ending_bounds_how_long_the_answer_is_kept(mw):
+    from accounts.selectors import current_verification
+
+    p5 = mw.premise(5)
+    case = current_verification(p5.organisation)
+    case.verified_until = timezone.now() + timedelta(seconds=30)
+    case.save(update_fields=["verified_until"])
+    facts, valid_for = eligibility._load_organisation(p5.organisation)
+    assert facts.trading.allowed and 0 < valid_for <= 30
+
+
+def test_a_deleted_api_token_is_refused_at_once(mw, django_capture_on_commit_callbacks):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    seller = mw.premise(5).organisation.memberships.first().user
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=seller).key}")
+    assert client.get("/api/v1/market/orders/").status_code == 200
+    snapshots.forget_pending()
+    assert client.get("/api/v1/market/orders/").status_code == 200  # the answer is kept now
+    _committed(django_capture_on_commit_callbacks, lambda: Token.objects.filter(user=seller).delete())
+    assert client.get("/api/v1/market/orders/").status_code == 401
