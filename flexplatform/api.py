@@ -6,7 +6,6 @@ import copy
 import hashlib
 import json
 
-from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions, serializers
 from rest_framework.authtoken.models import Token
@@ -14,7 +13,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
 from accounts.selectors import user_organisations, user_role
-from flexplatform import inserts, snapshots
+from flexplatform import inserts, snapshots, transactions
 
 #: the token answers below are built from users, tokens and memberships: a save or delete of any renews them
 AUTH_VERSION = "auth"
@@ -134,7 +133,7 @@ def idempotent_post(request, scope: str, handler, *, look_first: bool = True) ->
         if stored is not None:
             return stored
     try:
-        with transaction.atomic():
+        with transactions.whole_transaction():  # left on any error: the services inside need no savepoints
             response = handler()
             if response.status_code < 500:
                 record = IdempotencyRecord(

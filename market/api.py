@@ -290,7 +290,9 @@ class OrderListCreateApi(APIView):
         delivery_start = AwareDateTimeField()
         delivery_end = AwareDateTimeField()
         is_block = serializers.BooleanField(default=False)
-        auction = serializers.PrimaryKeyRelatedField(queryset=Auction.objects.all(), required=False, allow_null=True)
+        auction = serializers.IntegerField(
+            required=False, allow_null=True, help_text="The auction's id (day-ahead and seasonal orders)."
+        )
 
     @extend_schema(responses=MarketOrderOutputSerializer(many=True))
     def get(self, request):

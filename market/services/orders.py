@@ -36,7 +36,7 @@ from accounts.selectors import (
     premise_offer_refusals,
     wholesale_aggregation_refusal,
 )
-from flexplatform import inserts
+from flexplatform import inserts, transactions
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from ..engine import book as engine_book
@@ -333,7 +333,7 @@ def _check_auction(
         raise ApplicationError("Block orders are sell offers.", fields={"is_block": ["Sell side only."]})
 
 
-@transaction.atomic
+@transactions.atomic
 def order_submit(
     *,
     organisation: Organisation,
@@ -348,7 +348,7 @@ def order_submit(
     members: list[tuple[Premise | int, Decimal]] | None = None,
     kind: str = MarketOrder.Kind.LIMIT,
     is_block: bool = False,
-    auction: Auction | None = None,
+    auction: Auction | int | None = None,
     created_by=None,
     now: datetime | None = None,
 ) -> OrderOutcome:
@@ -417,7 +417,9 @@ def order_submit(
         return _enter_continuous(book=book, fields=fields, members=checked, now=now)
     if auction is None:
         raise ApplicationError("Name the auction.", fields={"auction": ["Required for auction markets."]})
-    auction = Auction.objects.select_for_update().get(pk=auction.pk)
+    auction = Auction.objects.select_for_update().filter(pk=getattr(auction, "pk", auction)).first()
+    if auction is None:
+        raise ApplicationError("Unknown auction.", fields={"auction": ["Unknown auction."]})
     _check_auction(
         auction=auction,
         spec=spec,

@@ -222,3 +222,11 @@ def test_token_authentication_reads_the_roles_in_the_same_query_and_refuses_bad_
     user.save(update_fields=["is_active"])
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     assert client.get(ORDERS).status_code == 401
+
+
+def test_an_order_for_an_unknown_auction_is_refused_on_its_field(mw, api_for):
+    p5 = mw.premise(5)
+    body = {**_sell_body(p5), "market": "day_ahead", "auction": 987654}
+    r = api_for(_email(p5.organisation)).post(ORDERS, body, format="json")
+    assert r.status_code == 400 and r.json()["fields"]["auction"] == ["Unknown auction."]
+    assert MarketOrder.objects.count() == 0
