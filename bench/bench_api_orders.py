@@ -1,7 +1,7 @@
 """Benchmark (c): orders per second through the REST API on PostgreSQL with several concurrent clients.
 
 Sets up a small world in the database named by DATABASE_URL (must be Postgres), accredits capacity, starts
-gunicorn (``--workers`` processes, default 4, ``--threads`` each, default 1; persistent database connections,
+gunicorn (``--workers`` processes, default 3, ``--threads`` each, default 1; persistent database connections,
 DEBUG off) on 127.0.0.1, and runs a closed-loop load client: ``--clients`` threads (default 8), each posting
 orders one after another (each with its own ``Idempotency-Key``) until ``--orders`` are sent. The mix: 70 %
 real-time congestion sell orders by six consumers (1 kW each, checked against capacity under the premise lock),
@@ -22,10 +22,10 @@ and in the PostgreSQL backend: where the time goes. Targets on a 2-core machine:
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -300,13 +300,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     # sync (one request at a time per process; gthread keeps connections alive but pins clients to workers)
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--breakdown", type=int, default=0, metavar="N")
     parser.add_argument("--no-prepared", action="store_true", help="PostgreSQL plans every statement anew")
+    parser.add_argument("--gunicorn-config", default="", help="a gunicorn config file (default: none)")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database.")
@@ -323,6 +324,7 @@ def main() -> None:
         **os.environ,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_CONN_MAX_AGE": "60",
+        "DJANGO_CONN_HEALTH_CHECKS": "0",  # as production: no "SELECT 1" round trip before each request
         # prepared statements, as production runs the order path (ADR 0016); --no-prepared to compare
         "DJANGO_DB_PREPARED_STATEMENTS": "0" if args.no_prepared else "1",
     }
@@ -342,6 +344,7 @@ def main() -> None:
             "256",
             "--log-level",
             "warning",
+            *(["--config", args.gunicorn_config] if args.gunicorn_config else []),
         ],
         cwd=ROOT,
         env=env,
@@ -376,19 +379,31 @@ def main() -> None:
         warm_created = [0]
 
         def client(n: int):
-            # A lean keep-alive HTTP/1.1 client (the standard library's): the load generator shares the two
-            # cores with the server, so it should cost as little as a client on another machine would.
+            # A lean HTTP/1.1 client on a plain socket, as a load generator such as wrk is: the client shares the
+            # two cores with the server, so it should cost about what one on another machine would (http.client
+            # parses every response header through the email package). gunicorn's sync workers close the
+            # connection after each response, so each request opens one.
             rng = random.Random(n)  # noqa: S311
-            conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
 
             def post(tok: str, b: dict, key: str | None) -> int:
-                headers = {"Authorization": f"Token {tok}", "Content-Type": "application/json"}
-                if key:
-                    headers["Idempotency-Key"] = key
-                conn.request("POST", "/api/v1/market/orders/", body=json.dumps(b), headers=headers)
-                resp = conn.getresponse()
-                resp.read()
-                return resp.status
+                body = json.dumps(b).encode()
+                head = (
+                    f"POST /api/v1/market/orders/ HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\n"
+                    f"Authorization: Token {tok}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+                    + (f"Idempotency-Key: {key}\r\n" if key else "")
+                    + "\r\n"
+                )
+                with socket.create_connection(("127.0.0.1", args.port), timeout=30) as sock:
+                    sock.sendall(head.encode() + body)
+                    chunks = []
+                    while chunk := sock.recv(65536):
+                        chunks.append(chunk)
+                reply = b"".join(chunks)
+                status = int(reply[9:12])
+                if status >= 300:
+                    print(reply.decode(errors="replace")[:500])
+                return status
 
             for _ in range(3):  # warm the worker processes (imports, first connection) outside the measurement
                 tok, b = order_body(rng.randint(0, 10_000), rng, seller_tokens, op_token)
@@ -400,7 +415,6 @@ def main() -> None:
                 with lock:
                     i = next(counter, None)
                 if i is None:
-                    conn.close()
                     return
                 tok, b = order_body(i, rng, seller_tokens, op_token)
                 t0 = time.perf_counter()

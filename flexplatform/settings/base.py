@@ -86,7 +86,7 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Persistent connections (seconds; 0 = a new connection per request). A Postgres connection costs a backend
 # process fork and several milliseconds: the web server keeps one per worker (production default 60).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DJANGO_CONN_HEALTH_CHECKS", default=True)
 if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql") and env.bool(
     "DJANGO_DB_PREPARED_STATEMENTS", default=False
 ):
