@@ -274,18 +274,26 @@ class MarketOrder(models.Model):
 
 class OrderMember(models.Model):
     """A resource (premise) in a sell order, with the kW it contributes; a portfolio order has several.
-    ``remaining_kw`` is the member's share still open (capacity it keeps reserved)."""
+    ``remaining_kw`` is the member's share still open (capacity it keeps reserved): only an open order's
+    members keep one. Filling, killing, cancelling, gate closure and auction clearing all zero it, and the
+    capacity check relies on that (``market.services.order_queries.commitments``)."""
 
     order = models.ForeignKey(MarketOrder, on_delete=models.CASCADE, related_name="members")
     premise = models.ForeignKey("accounts.Premise", on_delete=models.PROTECT, related_name="order_memberships")
     kw = models.DecimalField(max_digits=12, decimal_places=3)
     remaining_kw = models.DecimalField(max_digits=12, decimal_places=3)
+    #: the order's delivery window, copied here (it never changes) so that a premise's open shares overlapping
+    #: a window are found from the premise's own index, however many orders the market holds.
+    delivery_start = models.DateTimeField()
+    delivery_end = models.DateTimeField()
 
     class Meta:
         ordering = ["order_id", "premise_id"]
         indexes = [
-            # A premise's open shares (capacity check): only orders still open keep a remainder.
-            models.Index(fields=["premise", "order"], condition=Q(remaining_kw__gt=0), name="member_premise_open"),
+            # A premise's open shares over a window (capacity check): only open orders keep a remainder.
+            models.Index(
+                fields=["premise", "delivery_start"], condition=Q(remaining_kw__gt=0), name="member_premise_open_window"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["order", "premise"], name="order_member_unique"),

@@ -122,10 +122,8 @@ _COMMITTED = (
     f"SELECT window_start, window_end, kw FROM {FlexibilityOffer._meta.db_table} "  # noqa: S608 - our table names
     "WHERE premise_id = %s AND status = %s AND window_start < %s AND window_end > %s "
     "UNION ALL "
-    f"SELECT o.delivery_start, o.delivery_end, m.remaining_kw FROM {OrderMember._meta.db_table} m "
-    f"JOIN {MarketOrder._meta.db_table} o ON o.id = m.order_id "
-    "WHERE m.premise_id = %s AND o.side = %s AND o.status = %s AND o.delivery_start < %s AND o.delivery_end > %s "
-    "AND m.remaining_kw > 0 AND m.order_id <> %s "
+    f"SELECT delivery_start, delivery_end, remaining_kw FROM {OrderMember._meta.db_table} "
+    "WHERE premise_id = %s AND remaining_kw > 0 AND delivery_start < %s AND delivery_end > %s AND order_id <> %s "
     "UNION ALL "
     f"SELECT window_start, window_end, kw FROM {Award._meta.db_table} "
     "WHERE premise_id = %s AND window_start < %s AND window_end > %s"
@@ -137,6 +135,8 @@ def commitments(
 ) -> list[tuple[datetime, datetime, Decimal]]:
     """(start, end, kW) of everything the premise has committed that overlaps ``[start, end)``: its open legacy
     offers, the open remainder of its shares in open sell orders (but ``exclude_order_id``'s) and its awards.
+    Only members of open orders keep a remainder (every path that closes an order zeroes its members':
+    ``OrderMember``), so the shares are read from the members' own index, without the orders.
 
     The UNION ALL of ``FlexibilityOffer``, ``OrderMember`` and ``Award`` querysets in
     ``market.services.capacity`` before this module."""
@@ -150,8 +150,6 @@ def commitments(
                 e,
                 s,
                 premise_id,
-                MarketOrder.Side.SELL,
-                MarketOrder.Status.OPEN,
                 e,
                 s,
                 exclude_order_id if exclude_order_id is not None else 0,  # ids start at 1

@@ -434,7 +434,17 @@ def order_submit(
     )
     order = MarketOrder.objects.create(auction=auction, remaining_kw=kw, **fields)
     rows = OrderMember.objects.bulk_create(
-        [OrderMember(order=order, premise=p, kw=k, remaining_kw=k) for p, k in sorted(checked, key=_by_premise)]
+        [
+            OrderMember(
+                order=order,
+                premise=p,
+                kw=k,
+                remaining_kw=k,
+                delivery_start=order.delivery_start,
+                delivery_end=order.delivery_end,
+            )
+            for p, k in sorted(checked, key=_by_premise)
+        ]
     )
     return OrderOutcome(order=order, members=rows)
 
@@ -584,7 +594,17 @@ def _enter_continuous(
     order = MarketOrder(book=book, remaining_kw=taker.remaining, status=taker.status, **fields)
     inserts.insert([order])
     taker.pk = order.pk
-    rows = [OrderMember(order=order, premise_id=m.premise_id, kw=m.kw, remaining_kw=m.remaining) for m in taker.members]
+    rows = [
+        OrderMember(
+            order=order,
+            premise_id=m.premise_id,
+            kw=m.kw,
+            remaining_kw=m.remaining,
+            delivery_start=order.delivery_start,
+            delivery_end=order.delivery_end,
+        )
+        for m in taker.members
+    ]
     inserts.insert(rows)
     trades = _write_fills(book=book, taker=order, fills=fills, now=now)
     return OrderOutcome(order=order, trades=trades, members=rows)

@@ -9,7 +9,7 @@ import pytest
 
 from flexplatform.errors import ApplicationError, NotPermitted
 from market import tasks
-from market.models import Auction, Award, ClearingRun, MarketOrder
+from market.models import Auction, Award, ClearingRun, MarketOrder, OrderMember
 from market.services.auctions import auction_clear, auction_open, clearing_rerun
 from market.services.orders import GateClosed, order_cancel, order_submit
 
@@ -64,6 +64,8 @@ def test_day_ahead_clears_at_gate_closure_with_blocks_and_publishes_prices(mw):
     assert Auction.objects.get(pk=a.pk).status == Auction.Status.OPEN
     run = auction_clear(auction_id=a.pk, now=a.gate_closure)
     assert auction_clear(auction_id=a.pk, now=a.gate_closure).pk == run.pk  # idempotent
+    # nothing stays reserved after the clearing: no member keeps a remainder (the capacity check relies on it)
+    assert not OrderMember.objects.filter(order__auction=a, remaining_kw__gt=0).exists()
     prices = {i["interval"]: i for i in run.outputs["intervals"]}
     assert run.outputs["rejected_blocks"] == [o_block.pk]
     # 17:00: 30 @ 40 + 15 of 30 @ 60 → price 60, volume 45

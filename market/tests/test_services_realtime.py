@@ -289,3 +289,26 @@ def test_trading_gate_is_asked_again_once_a_verification_changes(mw):
     assert e.value.code == "trading_suspended"
     assert "expired" in str(e.value.detail)
     assert accounts_services  # the world was built through the accounts services
+
+
+def test_only_open_orders_members_keep_a_remainder(mw):
+    """The capacity check reads members' remainders alone: every way an order closes zeroes its members'."""
+    from market.models import OrderMember
+
+    p5 = mw.premise(5)
+    filled = sell(mw, p5.organisation, [(p5, Decimal("2"))], product="congestion", zone=mw.sub1, price="10")
+    buy(mw, "2", product="congestion", zone=mw.sub1, price="50", kind="fak")  # fills it
+    killed = sell(mw, p5.organisation, [(p5, Decimal("3"))], product="congestion", zone=mw.sub1, kind="fak")
+    cancelled = sell(mw, p5.organisation, [(p5, Decimal("4"))], product="congestion", zone=mw.sub1, price="90")
+    order_cancel(order_id=cancelled.order.pk, by=p5.organisation)
+    resting = sell(mw, p5.organisation, [(p5, Decimal("6"))], product="congestion", zone=mw.sub1, price="95")
+    statuses = {o.order.pk: MarketOrder.objects.get(pk=o.order.pk).status for o in (filled, killed, cancelled)}
+    assert statuses == {
+        filled.order.pk: MarketOrder.Status.FILLED,
+        killed.order.pk: MarketOrder.Status.KILLED,
+        cancelled.order.pk: MarketOrder.Status.CANCELLED,
+    }
+    books_close_due(now=S)  # gate closure: the resting order expires
+    assert MarketOrder.objects.get(pk=resting.order.pk).status == MarketOrder.Status.EXPIRED
+    assert not OrderMember.objects.filter(remaining_kw__gt=0).exclude(order__status=MarketOrder.Status.OPEN).exists()
+    assert not OrderMember.objects.filter(remaining_kw__gt=0).exists()
