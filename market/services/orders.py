@@ -592,11 +592,8 @@ def _enter_continuous(
         for m in taker.members:
             m.remaining = Decimal("0")
     order = MarketOrder(book=book, remaining_kw=taker.remaining, status=taker.status, **fields)
-    inserts.insert([order])
-    taker.pk = order.pk
     rows = [
         OrderMember(
-            order=order,
             premise_id=m.premise_id,
             kw=m.kw,
             remaining_kw=m.remaining,
@@ -605,7 +602,8 @@ def _enter_continuous(
         )
         for m in taker.members
     ]
-    inserts.insert(rows)
+    inserts.insert_with_children(order, rows, fk="order", match_on="premise")  # one statement on PostgreSQL
+    taker.pk = order.pk
     trades = _write_fills(book=book, taker=order, fills=fills, now=now)
     return OrderOutcome(order=order, trades=trades, members=rows)
 
