@@ -19,7 +19,7 @@ must be exact at the instant of the order, the kW already committed, is read und
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import Min, Q
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -90,7 +90,9 @@ def _load_organisation(organisation) -> tuple[OrganisationFacts, float | None]:
         enrolments.filter(ends_at__gt=now).aggregate(m=Min("ends_at"))["m"],
         enrolments.filter(starts_at__gt=now).aggregate(m=Min("starts_at"))["m"],
     ]
-    soonest = min((e for e in ends if e is not None), default=None)
+    if organisation.licence_expires_on is not None:  # the licence rule fails from the next UTC day on
+        ends.append(datetime.combine(organisation.licence_expires_on + timedelta(days=1), time.min, tzinfo=UTC))
+    soonest = min((e for e in ends if e is not None and e > now), default=None)
     return OrganisationFacts(trading, offerable, served), _seconds_until(soonest, now)
 
 

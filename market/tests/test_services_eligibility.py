@@ -153,3 +153,11 @@ def test_a_deleted_api_token_is_refused_at_once(mw, django_capture_on_commit_cal
     assert client.get("/api/v1/market/orders/").status_code == 200  # the answer is kept now
     _committed(django_capture_on_commit_callbacks, lambda: Token.objects.filter(user=seller).delete())
     assert client.get("/api/v1/market/orders/").status_code == 401
+
+
+def test_an_aggregator_licence_ending_bounds_how_long_the_answer_is_kept(mw):
+    agg = mw.aggregator
+    agg.licence_expires_on = timezone.now().date()  # valid today, expired from the next UTC midnight
+    agg.save(update_fields=["licence_expires_on"])
+    facts, valid_for = eligibility._load_organisation(agg)
+    assert facts.trading.allowed and 0 < valid_for <= 24 * 3600
