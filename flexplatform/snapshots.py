@@ -163,9 +163,19 @@ class Request:
 class Snapshots:
     """A family of copies (e.g. the market's seller facts), each kept at most ``ttl_seconds``."""
 
-    def __init__(self, *, ttl_seconds: float = 300.0) -> None:
+    def __init__(self, *, ttl_seconds: float = 300.0, max_copies: int = 20_000) -> None:
         self.ttl = ttl_seconds
+        self.max_copies = max_copies
         self._copies: dict[Hashable, tuple[tuple[str, ...], float, object]] = {}
+
+    def _keep(self, key: Hashable, copy: tuple[tuple[str, ...], float, object], now: float) -> None:
+        """Keep a copy; past ``max_copies``, the expired ones go, then the oldest half (a bounded memory)."""
+        self._copies.pop(key, None)
+        self._copies[key] = copy
+        if len(self._copies) > self.max_copies:
+            self._copies = {k: c for k, c in self._copies.items() if c[1] > now}
+            if len(self._copies) > self.max_copies // 2:
+                self._copies = dict(list(self._copies.items())[-(self.max_copies // 2) :])
 
     def get(self, requests: list[Request]) -> list[object]:
         """The answers, in order: copies where they still stand, computed (and kept) where not."""
@@ -190,7 +200,7 @@ class Snapshots:
             if tokens is not None and not changing:
                 life = self.ttl if valid_for is None else min(self.ttl, valid_for)
                 if life > 0:
-                    self._copies[r.key] = (tokens, now + life, value)
+                    self._keep(r.key, (tokens, now + life, value), now)
         return out
 
     def clear(self) -> None:
