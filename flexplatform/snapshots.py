@@ -106,6 +106,49 @@ class _Pending(threading.local):
 _pending = _Pending()
 
 
+class _RequestTokens(threading.local):
+    """Tokens read during the current web request, so that it reads each at most once (None: no request)."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, str] | None = None
+
+
+_request = _RequestTokens()
+
+
+def request_started(**kwargs) -> None:
+    """Signal receiver: a request starts with no tokens read (connected in ``flexplatform.apps``)."""
+    _request.tokens = {}
+
+
+def request_finished(**kwargs) -> None:
+    _request.tokens = None
+
+
+def prefetch(names: list[str]) -> None:
+    """Read these tokens now, in one round trip, for the rest of the request (a view that knows what its
+    request will ask for: the order endpoint reads its tokens once instead of once per question)."""
+    if _request.tokens is None:
+        return
+    wanted = [n for n in dict.fromkeys(names) if n not in _request.tokens]
+    if wanted:
+        try:
+            _request.tokens.update(zip(wanted, _tokens().get_many(wanted), strict=True))
+        except Exception:  # noqa: BLE001 - read again (and fail live) when asked
+            logger.warning("snapshot tokens unreachable", exc_info=True)
+
+
+def _current(names: list[str]) -> dict[str, str]:
+    """The tokens, from this request's reads where it made them, the rest in one round trip."""
+    known = _request.tokens
+    if known is None:
+        return dict(zip(names, _tokens().get_many(names), strict=True))
+    missing = [n for n in names if n not in known]
+    if missing:
+        known.update(zip(missing, _tokens().get_many(missing), strict=True))
+    return {n: known[n] for n in names}
+
+
 def _pending_names() -> set[str]:
     if _pending.names and not connection.in_atomic_block:
         _pending.names.clear()  # the transaction that changed them has ended (committed or rolled back)
@@ -139,6 +182,9 @@ def _publish_pending() -> None:
 def _publish(names: set[str]) -> None:
     if not names:
         return
+    if _request.tokens is not None:  # this request reads them again
+        for name in names:
+            _request.tokens.pop(name, None)
     try:
         _tokens().bump(sorted(names))
     except Exception:  # the copies run out after their ttl; the database stays the truth
@@ -181,7 +227,7 @@ class Snapshots:
         """The answers, in order: copies where they still stand, computed (and kept) where not."""
         names = sorted({n for r in requests for n in r.deps})
         try:
-            current = dict(zip(names, _tokens().get_many(names), strict=True))
+            current = _current(names)
         except Exception:  # noqa: BLE001 - no tokens, no copies: compute live
             logger.warning("snapshot tokens unreachable; computing live", exc_info=True)
             current = None

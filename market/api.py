@@ -13,12 +13,14 @@ from rest_framework.views import APIView
 
 from accounts.models import GridZone, Membership, Premise
 from accounts.selectors import premises_offerable_by
-from flexplatform.api import AwareDateTimeField, HasRole, acting_organisation, idempotent_post
+from flexplatform import snapshots
+from flexplatform.api import AUTH_VERSION, AwareDateTimeField, HasRole, acting_organisation, idempotent_post
 from flexplatform.errors import NotFound, NotPermitted
 
 from . import selectors, services
 from .engine.products import PRODUCT_CHOICES, MarketType
 from .models import Auction, Award, ClearingRun, FlexibilityOffer, FlexibilityRequest, MarketOrder, Trade
+from .services import eligibility
 
 SELLER_ROLES = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR)
 
@@ -299,6 +301,11 @@ class OrderListCreateApi(APIView):
         return Response(
             MarketOrderOutputSerializer(selectors.orders_for(organisation=_org(request))[:500], many=True).data
         )
+
+    def initial(self, request, *args, **kwargs):
+        if request.method == "POST":  # every token the order will ask for, in one round trip (ADR 0016)
+            snapshots.prefetch([AUTH_VERSION, *eligibility.order_tokens(request.data)])
+        super().initial(request, *args, **kwargs)
 
     @extend_schema(request=InputSerializer, responses={201: OrderCreatedOutputSerializer})
     def post(self, request):

@@ -93,3 +93,35 @@ def test_tokens_in_redis_are_shared_by_every_process(db, settings):
     assert ta == tb
     b.bump(["x"])
     assert a.get_many(["x"]) != [ta]
+
+
+class CountingTokens(snapshots._LocalTokens):
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def get_many(self, names):
+        self.calls.append(list(names))
+        return super().get_many(names)
+
+
+def test_a_request_reads_each_token_once_and_again_after_its_own_commit(db, monkeypatch):
+    store = CountingTokens()
+    monkeypatch.setattr(snapshots, "_store", store)
+    snapshots.request_started()
+    try:
+        snapshots.prefetch(["t-a", "t-b"])
+        s = snapshots.Snapshots()
+        src = Source(1)
+        _get(s, src, deps=("t-a", "t-b"))
+        _get(s, Source(2), key="k2", deps=("t-a",))
+        assert store.calls == [["t-a", "t-b"]]  # one round trip for the whole request
+        _get(s, src, deps=("t-a", "t-b"))
+        assert src.reads == 1
+        snapshots._publish({"t-a"})  # this request committed a change to t-a
+        _get(s, src, deps=("t-a", "t-b"))
+        assert store.calls == [["t-a", "t-b"], ["t-a"]] and src.reads == 2
+    finally:
+        snapshots.request_finished()
+    _get(snapshots.Snapshots(), Source(1), deps=("t-a",))
+    assert len(store.calls) == 3  # outside a request, every read asks

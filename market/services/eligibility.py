@@ -140,6 +140,21 @@ def order_facts(*, organisation, premise_ids: list[int]) -> OrderFacts:
     )
 
 
+def order_tokens(data) -> list[str]:
+    """The token names :func:`order_facts` will ask for, from an order's request body (anything malformed is
+    left to the validation that follows)."""
+    from settlement.selectors import PARAMETERS_VERSION
+
+    names = [PARAMETERS_VERSION, PARTIES]
+    members = data.get("members") if isinstance(data, dict) else None
+    if isinstance(members, list):
+        for m in members:
+            premise = m.get("premise") if isinstance(m, dict) else None
+            if isinstance(premise, int) or (isinstance(premise, str) and premise.isdigit()):
+                names.append(premise_token(int(premise)))
+    return names
+
+
 def clear() -> None:
     """Forget this process's copies (tests start from nothing)."""
     _snapshots.clear()

@@ -161,3 +161,21 @@ def test_an_aggregator_licence_ending_bounds_how_long_the_answer_is_kept(mw):
     agg.save(update_fields=["licence_expires_on"])
     facts, valid_for = eligibility._load_organisation(agg)
     assert facts.trading.allowed and 0 < valid_for <= 24 * 3600
+
+
+def test_an_order_post_reads_its_tokens_in_one_round_trip(mw, monkeypatch):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from market.tests.test_api_orders import ORDERS, _sell_body
+    from tests.test_snapshots import CountingTokens
+
+    store = CountingTokens()
+    monkeypatch.setattr(snapshots, "_store", store)
+    p5 = mw.premise(5)
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=p5.organisation.memberships.first().user).key}"
+    )
+    assert client.post(ORDERS, _sell_body(p5, kw="1"), format="json").status_code == 201
+    assert len(store.calls) == 1 and f"premise:{p5.pk}" in store.calls[0]
