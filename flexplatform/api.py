@@ -153,6 +153,25 @@ def idempotent_post(request, scope: str, handler, *, look_first: bool = True) ->
     return response
 
 
+_bound_serializers: dict[type, serializers.Serializer] = {}
+
+
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """What ``serializer_class(data=data).is_valid(raise_exception=True)`` validates, and the same
+    ``ValidationError`` (field by field) when it fails, with the serializer's fields built once per process.
+
+    DRF deep-copies every declared field each time a serializer is made, a tenth of an order's CPU on the order
+    endpoint. Validation itself keeps no state on the serializer or its fields, so one bound instance serves
+    every request. Only for input serializers without context-dependent fields (no ``queryset`` fields, no
+    ``request`` in the context)."""
+    bound = _bound_serializers.get(serializer_class)
+    if bound is None:
+        bound = serializer_class()
+        bound.fields  # noqa: B018 - bind the fields once
+        _bound_serializers[serializer_class] = bound
+    return bound.run_validation(data)
+
+
 class AwareDateTimeField(serializers.DateTimeField):
     """An input datetime that must carry its offset: a naive time is refused (400), never silently read as UTC."""
 

@@ -14,7 +14,14 @@ from rest_framework.views import APIView
 from accounts.models import GridZone, Membership, Premise
 from accounts.selectors import premises_offerable_by
 from flexplatform import snapshots
-from flexplatform.api import AUTH_VERSION, AwareDateTimeField, HasRole, acting_organisation, idempotent_post
+from flexplatform.api import (
+    AUTH_VERSION,
+    AwareDateTimeField,
+    HasRole,
+    acting_organisation,
+    idempotent_post,
+    validated,
+)
 from flexplatform.errors import NotFound, NotPermitted
 
 from . import selectors, services
@@ -310,9 +317,7 @@ class OrderListCreateApi(APIView):
     @extend_schema(request=InputSerializer, responses={201: OrderCreatedOutputSerializer})
     def post(self, request):
         def handler():
-            data = self.InputSerializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            v = dict(data.validated_data)
+            v = validated(self.InputSerializer, request.data)
             members = [(m["premise"], m["kw"]) for m in v.get("members") or []]
             outcome = services.order_submit(
                 organisation=_org(request),

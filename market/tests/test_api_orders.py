@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from rest_framework.test import APIClient
 
 from market.api import OrderCreatedOutputSerializer
@@ -230,3 +231,30 @@ def test_an_order_for_an_unknown_auction_is_refused_on_its_field(mw, api_for):
     r = api_for(_email(p5.organisation)).post(ORDERS, body, format="json")
     assert r.status_code == 400 and r.json()["fields"]["auction"] == ["Unknown auction."]
     assert MarketOrder.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        [],
+        {"market": "nowhere", "product": "energy", "side": "up", "zone": "x y", "price_per_mwh": "a"},
+        {**_sell_body(type("P", (), {"pk": 1})()), "members": [{"premise": "x", "kw": "-"}, {}]},
+        {**_sell_body(type("P", (), {"pk": 1})()), "delivery_start": "2030-06-03T17:00:00"},  # naive
+        _sell_body(type("P", (), {"pk": 1})()),
+    ],
+)
+def test_the_order_endpoint_validates_as_its_serializer_does(body):
+    """The endpoint validates with fields built once per process; answers and errors are the serializer's."""
+    from rest_framework.exceptions import ValidationError
+
+    from flexplatform.api import validated
+    from market.api import OrderListCreateApi
+
+    serializer = OrderListCreateApi.InputSerializer(data=body)
+    if serializer.is_valid():
+        assert validated(OrderListCreateApi.InputSerializer, body) == serializer.validated_data
+    else:
+        with pytest.raises(ValidationError) as e:
+            validated(OrderListCreateApi.InputSerializer, body)
+        assert e.value.detail == serializer.errors
