@@ -3,7 +3,8 @@
 Sets up a small world in the database named by DATABASE_URL (must be Postgres), accredits capacity, starts
 gunicorn (``--workers`` processes, default 3, ``--threads`` each, default 1; persistent database connections,
 DEBUG off) on 127.0.0.1, and runs a closed-loop load client: ``--clients`` threads (default 8), each posting
-orders one after another (each with its own ``Idempotency-Key``) until ``--orders`` are sent. The mix: 70 %
+orders one after another (each with its own ``Idempotency-Key``) until ``--orders`` are sent, after
+``--warmup`` orders (default 800) that are not measured (the day's books opened, some orders resting). The mix: 70 %
 real-time congestion sell orders by six consumers (1 kW each, checked against capacity under the premise lock),
 30 % operator buy orders (fill-and-kill) in the same feeders' books that trade against them (fills become
 awards; their activation tasks go to the Redis broker when REDIS_URL is set, as in production). Prints orders/s,
@@ -312,6 +313,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--breakdown", type=int, default=0, metavar="N")
     parser.add_argument("--no-prepared", action="store_true", help="PostgreSQL plans every statement anew")
+    parser.add_argument("--warmup", type=int, default=800, help="orders posted before the measurement starts")
     parser.add_argument("--gunicorn-config", default="", help="a gunicorn config file (default: none)")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -410,7 +412,10 @@ def main() -> None:
                     print(reply.decode(errors="replace")[:500])
                 return status
 
-            for _ in range(3):  # warm the worker processes (imports, first connection) outside the measurement
+            # Warm-up, not measured: the workers' first imports and connections, and the books of the day opened
+            # with some orders resting in them, as in a market that has been trading (the first order of an
+            # interval creates its book).
+            for _ in range(max(3, args.warmup // args.clients)):
                 tok, b = order_body(rng.randint(0, 10_000), rng, seller_tokens, op_token)
                 status = post(tok, b, None)
                 with lock:
