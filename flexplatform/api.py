@@ -28,12 +28,10 @@ class TokenAuthentication(authentication.TokenAuthentication):
     memberships (a bare superuser) goes the plain DRF way, uncached."""
 
     def authenticate_credentials(self, key):
-        from market.services.eligibility import PARTIES
-
         def load():
             return self._load(key), None
 
-        (found,) = _auth_snapshots.get([snapshots.Request(("token", key), (AUTH_VERSION, PARTIES), load)])
+        (found,) = _auth_snapshots.get([snapshots.Request(("token", key), (AUTH_VERSION, snapshots.PARTIES), load)])
         if found is None:
             return super().authenticate_credentials(key)
         user, memberships = found

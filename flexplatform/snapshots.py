@@ -32,6 +32,10 @@ from django.db import connection, transaction
 
 logger = logging.getLogger(__name__)
 
+#: the token of answers built from the parties: organisations, memberships, verification cases, consents,
+#: enrolments, premises and zones (renewed by ``market.services.eligibility``'s receivers; read by the market's
+#: seller facts and by token authentication)
+PARTIES = "parties"
 #: a published token lives this long in Redis; when it is gone, a new one is made and every copy reloads.
 TOKEN_TTL_SECONDS = 24 * 3600
 

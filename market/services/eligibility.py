@@ -28,7 +28,7 @@ from django.utils import timezone
 from accounts.selectors import TradingStatus, ZoneIndex
 from flexplatform import snapshots
 
-PARTIES = "parties"
+PARTIES = snapshots.PARTIES
 #: a copy is kept at most this long, whatever else happens (seconds)
 TTL_SECONDS = 300.0
 #: premise capacity profiles cover windows from this far back (orders are for now or later)
