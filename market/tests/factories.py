@@ -76,3 +76,18 @@ def stake_deposit(*, organisation, amount: Decimal, business_key: str) -> Decima
         business_key=business_key,
     )
     return staked_collateral(organisation)
+
+
+def one_owner(mw, indices) -> tuple:
+    """A new verified consumer organisation that owns the world's premises ``indices``: one seller whose sell
+    orders pool several of them as members. Returns (organisation, premises)."""
+    from accounts.models import Organisation, Premise
+    from flexplatform.demo import verify_participant
+
+    org = Organisation.objects.create(name="Several sites", kind=Organisation.Kind.CONSUMER)
+    verify_participant(org, user=None, number="BR-SEVERAL-SITES", segment=Premise.Segment.COMMERCIAL)
+    premises = [mw.premise(i) for i in indices]
+    for p in premises:
+        p.organisation = org
+        p.save(update_fields=["organisation"])
+    return org, premises

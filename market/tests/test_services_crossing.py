@@ -9,28 +9,15 @@ from decimal import Decimal
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Organisation, Premise
-from flexplatform.demo import verify_participant
 from market.models import Award, MarketOrder, OrderMember
 from market.services import orders
 from market.services.orders import order_submit
 
-from .factories import DAY
+from .factories import DAY, one_owner
 
 S = DAY + timedelta(hours=17)
 E = S + timedelta(minutes=15)
 ONE = Decimal("1")
-
-
-def _three_sites(mw) -> tuple[Organisation, list[Premise]]:
-    """One owner of premises 0, 4 and 5 (all under sub-east-1): sell orders of three members each."""
-    org = Organisation.objects.create(name="Three sites", kind=Organisation.Kind.CONSUMER)
-    verify_participant(org, user=None, number="BR-THREE-SITES", segment=Premise.Segment.COMMERCIAL)
-    premises = [mw.premise(i) for i in (0, 4, 5)]
-    for p in premises:
-        p.organisation = org
-        p.save(update_fields=["organisation"])
-    return org, premises
 
 
 def _sell(mw, org, premises, price, *, now):
@@ -77,7 +64,7 @@ def _crossing_reads(queries) -> list[str]:
 
 def test_a_buy_needing_more_than_a_batch_of_maker_rows_trades_in_full_in_price_time_order(mw):
     assert orders.CROSSING_BATCH == 50
-    org, premises = _three_sites(mw)
+    org, premises = one_owner(mw, (0, 4, 5))  # all under sub-east-1
     n = 20  # 20 sell orders x 3 members = 60 maker rows; the first 50 hold 16 whole orders (48 kW)
     sells = []
     for i in range(n):
@@ -104,7 +91,7 @@ def test_a_buy_needing_more_than_a_batch_of_maker_rows_trades_in_full_in_price_t
 
 def test_a_cut_inside_a_multi_member_maker_loses_no_member(mw, monkeypatch):
     monkeypatch.setattr(orders, "CROSSING_BATCH", 5)
-    org, premises = _three_sites(mw)
+    org, premises = one_owner(mw, (0, 4, 5))  # all under sub-east-1
     a, b, c = (_sell(mw, org, premises, price, now=mw.now) for price in ("10", "20", "30"))
     # 5 rows: a's three members and two of b's; a (3 kW) does not cover 5 kW: the read is widened and b's
     # third member, cut off in the batch, gets its share.

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from accounts.models import Organisation, Premise
-from flexplatform.demo import verify_participant
 from market.models import Award, OrderMember
 from market.services.auctions import auction_clear, auction_open
 from market.services.orders import _Member, member_shares, order_submit
 
-from .factories import DAY
+from .factories import DAY, one_owner
 
 RT = (DAY + timedelta(hours=17), DAY + timedelta(hours=17, minutes=15))
 RT_NEXT = (RT[1], RT[1] + timedelta(minutes=15))
@@ -19,18 +17,6 @@ DA_HOUR = (DAY + timedelta(hours=18), DAY + timedelta(hours=19))
 # 50 kW over 33 + 33 + 41 kW: floors 15.420, 15.420, 19.158 kW; the 2 W left go to the largest remainders,
 # 19.158… (p5) then the tie 15.420… of p3 and p4 to the lower key (p3's member).
 EXPECTED = {3: Decimal("15.421"), 4: Decimal("15.420"), 5: Decimal("19.159")}
-
-
-def _three_sites(mw) -> tuple[Organisation, list[tuple[Premise, Decimal]]]:
-    org = Organisation.objects.create(name="Three sites", kind=Organisation.Kind.CONSUMER)
-    verify_participant(org, user=None, number="BR-THREE-SITES", segment=Premise.Segment.COMMERCIAL)
-    members = []
-    for i, kw in ((3, "33"), (4, "33"), (5, "41")):
-        p = mw.premise(i)
-        p.organisation = org
-        p.save(update_fields=["organisation"])
-        members.append((p, Decimal(kw)))
-    return org, members
 
 
 def _order(mw, org, side, window, *, kw=None, members=None, price, market="real_time", auction=None):
@@ -56,7 +42,8 @@ def _split(mw, awards) -> dict[int, Decimal]:
 
 
 def test_auction_award_and_continuous_fill_split_a_sell_order_the_same_way(mw):
-    org, members = _three_sites(mw)
+    org, premises = one_owner(mw, (3, 4, 5))
+    members = list(zip(premises, (Decimal("33"), Decimal("33"), Decimal("41")), strict=True))
     # Continuous, the sell order resting (maker): a 50 kW buy takes part of it.
     maker = _order(mw, org, "sell", RT, members=members, price="90").order
     taker_buy = _order(mw, mw.operator, "buy", RT, kw="50", price="120")
