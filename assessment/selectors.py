@@ -223,7 +223,13 @@ class CapacityProfile:
 
 def capacity_profile(*, premise: Premise | int, since: datetime, until: datetime | None = None) -> CapacityProfile:
     """The premise's :class:`CapacityProfile` for windows in ``[since, until)`` (no ``until``: every later
-    window; the market keeps that one per process, ``market.services.eligibility``). Six small queries."""
+    window; the market keeps that one per process, ``market.services.eligibility``).
+
+    Reads only what can change the answer, as the rule reads it: the assessments and whether the revenue meter
+    is validated (two queries; what an unassessed premise costs); the suspension only if there is an
+    assessment; the reliability, derate and declarations only if the premise is neither suspended nor without
+    a validated meter (the answer is then 0 kW whatever they are). Factors not read keep their neutral values
+    (1, no declaration); any write to them renews the kept profile (``market.services.eligibility``)."""
     from activation.selectors import resource_derate, resource_suspended
 
     premise_id = getattr(premise, "pk", premise)
@@ -232,15 +238,23 @@ def capacity_profile(*, premise: Premise | int, since: datetime, until: datetime
     if until is not None:
         assessments = assessments.filter(window_start__lt=until)
         declarations = declarations.filter(valid_from__lt=until)
+    assessed = tuple(assessments.values_list("window_start", "window_end", "assessed_at", "pk", "capacity_kw"))
+    meter_validated = premise_meter_validated(premise_id)
+    suspended = bool(assessed) and resource_suspended(premise_id)
+    counted = bool(assessed) and meter_validated and not suspended
     return CapacityProfile(
         premise_id=premise_id,
         since=since,
-        assessments=tuple(assessments.values_list("window_start", "window_end", "assessed_at", "pk", "capacity_kw")),
-        declarations=tuple(declarations.values_list("valid_from", "valid_until", "created_at", "pk", "available_kw")),
-        suspended=resource_suspended(premise_id),
-        meter_validated=premise_meter_validated(premise_id),
-        reliability=reliability_factor_for(premise=premise_id),
-        derate=resource_derate(premise_id),
+        assessments=assessed,
+        declarations=(
+            tuple(declarations.values_list("valid_from", "valid_until", "created_at", "pk", "available_kw"))
+            if counted
+            else ()
+        ),
+        suspended=suspended,
+        meter_validated=meter_validated,
+        reliability=reliability_factor_for(premise=premise_id) if counted else Decimal("1"),
+        derate=resource_derate(premise_id) if counted else Decimal("1"),
     )
 
 

@@ -179,3 +179,15 @@ def test_an_order_post_reads_its_tokens_in_one_round_trip(mw, monkeypatch):
     )
     assert client.post(ORDERS, _sell_body(p5, kw="1"), format="json").status_code == 201
     assert len(store.calls) == 1 and f"premise:{p5.pk}" in store.calls[0]
+
+
+def test_the_live_capacity_read_stops_at_what_decides_the_answer(mw, django_assert_num_queries):
+    """Unassessed: the assessments and the meter only (2 queries); assessed and counted: all six."""
+    from assessment.selectors import accredited_capacity_kw
+
+    p5 = mw.premise(5)
+    later = S + timedelta(days=30)
+    with django_assert_num_queries(2):
+        assert accredited_capacity_kw(premise=p5, start=later, end=later + timedelta(minutes=15)) is None
+    with django_assert_num_queries(6):
+        assert accredited_capacity_kw(premise=p5, start=S, end=E) == Decimal("80.000")
