@@ -22,6 +22,7 @@ from market.parameters import DEFAULTS, MAXIMA, market_parameter
 from market.services.parameters import market_parameter_set
 
 from .. import assets
+from ..errors import SettlementError
 from ..models import Proposal, Stake, Vote
 from .audit_trail import audit
 from .staking import governance_weight
@@ -56,7 +57,7 @@ def proposal_create(
     if not 1 <= voting_days <= 30:
         errors["voting_days"] = ["Between 1 and 30 days."]
     if errors:
-        raise ApplicationError("Invalid proposal.", code="invalid", fields=errors)
+        raise ApplicationError("Invalid proposal.", code=SettlementError.INVALID, fields=errors)
     if governance_weight(proposer, at=now) <= 0:
         raise NotPermitted("Only holders of staked Governance tokens may propose.")
     quorum = (_staked_governance(now) * market_parameter("governance_quorum_pct") / HUNDRED).quantize(assets.CENT)
