@@ -8,7 +8,8 @@ made of and which zones lie below which. The answers come from their one selecto
 * ``parties``: organisations, memberships, verification cases, consents, enrolments, premises and zones. A
   change to any of them (human-speed: a KYC decision, a consent granted or revoked) renews every party answer.
 * ``premise:<id>``: one premise's capacity inputs: its assessments, availability declarations, meter status,
-  program enrollments (suspension, derate) and verified events (reliability).
+  program enrollments (suspension, derate) and verified events (reliability), which activation registers
+  through ``market.hooks.register_premise_source``.
 
 The receivers below renew the tokens on every save and delete of those models; answers that run out by
 themselves (a verification's or consent's end, an assessment window's end) are kept only until then. What
