@@ -11,7 +11,7 @@
 from .arbitrage import arbitrage_plan
 from .auctions import auction_clear, auction_open, auctions_clear_due, clearing_rerun
 from .orders import books_close_due, order_cancel, order_modify, order_submit
-from .requests import offer_cancel, offer_submit, offers_withdraw, request_clear, request_submit
+from .requests import offer_cancel, offer_submit, request_clear, request_submit
 from .withdrawals import participation_withdraw
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "clearing_rerun",
     "offer_cancel",
     "offer_submit",
-    "offers_withdraw",
     "order_cancel",
     "order_modify",
     "order_submit",

@@ -118,17 +118,6 @@ def offer_cancel(*, offer: FlexibilityOffer, by: Organisation) -> FlexibilityOff
 
 
 @transaction.atomic
-def offers_withdraw(*, seller: Organisation, premise: Premise | None = None) -> int:
-    """Cancel a seller's OPEN offers (for one premise, or all): called by accounts when consent is revoked or
-    verification lapses. Offers already awarded are left to the award's own workflow. Returns the count."""
-    offers = FlexibilityOffer.objects.select_for_update().filter(seller=seller, status=FlexibilityOffer.Status.OPEN)
-    if premise is not None:
-        offers = offers.filter(premise=premise)
-    ids = list(offers.order_by("pk").values_list("pk", flat=True))
-    return FlexibilityOffer.objects.filter(pk__in=ids).update(status=FlexibilityOffer.Status.CANCELLED)
-
-
-@transaction.atomic
 def request_submit(
     *,
     operator: Organisation,
