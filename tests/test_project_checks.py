@@ -62,6 +62,21 @@ def test_migrations_match_the_models():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_each_apps_migrations_form_one_chain():
+    """A linear history per app: no merge migrations, one leaf, one parent in the app per migration."""
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    for app in ("accounts", "assessment", "market", "activation", "settlement"):
+        assert len(loader.graph.leaf_nodes(app)) == 1, loader.graph.leaf_nodes(app)
+        for key, migration in loader.disk_migrations.items():
+            if key[0] != app:
+                continue
+            parents = [dep for dep in migration.dependencies if dep[0] == app]
+            assert len(parents) == (0 if key[1].startswith("0001_") else 1), (key, parents)
+            assert "merge" not in key[1], key
+
+
 def test_production_settings_pass_the_deploy_checks():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=_production_env())
     assert result.returncode == 0, result.stdout + result.stderr
