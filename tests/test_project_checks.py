@@ -243,7 +243,7 @@ def test_adrs_are_numbered_uniquely_with_a_status_and_indexed():
     adr_dir = ROOT / "docs" / "adr"
     adrs = sorted(adr_dir.glob("[0-9][0-9][0-9][0-9]-*.md"))
     numbers = [path.name[:4] for path in adrs]
-    assert len(adrs) >= 17
+    assert len(adrs) >= 16, "the ADRs are missing"
     assert len(numbers) == len(set(numbers)), sorted(n for n in numbers if numbers.count(n) > 1)
     index = (adr_dir / "README.md").read_text()
     for path in adrs:
