@@ -250,3 +250,30 @@ def test_adrs_are_numbered_uniquely_with_a_status_and_indexed():
         status = re.search(r"^Status: (Accepted|Proposed|Deprecated|Superseded by \d{4})\b", path.read_text(), re.M)
         assert status, f"{path.name} has no Status: line"
         assert f"({path.name})" in index, f"{path.name} is missing from docs/adr/README.md"
+
+
+def test_readme_is_an_entry_point_with_the_reference_in_docs():
+    """The README leads (what it is, the two commands, the app map, the architecture, links) under 20 KB; the
+    reference lives in docs/ and every relative link in the docs resolves."""
+    readme = ROOT / "README.md"
+    assert readme.stat().st_size < 20_000, readme.stat().st_size
+    pages = [readme, *sorted((ROOT / "docs").rglob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if not target.startswith(("http://", "https://", "mailto:")) and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not broken, broken
+    for name in ("configuration.md", "api.md", "operations.md", "verifying-payments.md"):
+        assert f"docs/{name}" in readme.read_text(), name
+
+
+def test_every_environment_variable_is_documented():
+    """Every variable the code reads from the environment has its row in docs/configuration.md."""
+    read = re.compile(r"""(?:env(?:\.\w+)?\(\s*|os\.environ(?:\.get)?[\[(]\s*|getenv\(\s*)["']([A-Z][A-Z0-9_]+)["']""")
+    sources = [p for p in _hand_written_modules() if p.relative_to(ROOT).parts[0] not in ("bench", "docs")]
+    names = {name for path in sources for name in read.findall(path.read_text())}
+    assert "DATABASE_URL" in names and "CHAIN_PRIVATE_KEY" in names
+    table = (ROOT / "docs" / "configuration.md").read_text()
+    missing = sorted(name for name in names if f"`{name}`" not in table)
+    assert not missing, missing
