@@ -180,10 +180,6 @@ class EventVerification(models.Model):
     def __str__(self) -> str:
         return f"Verification of event {self.event_id}: {self.delivered_kwh} kWh"
 
-    @property
-    def performance_ratio(self):
-        return self.delivered_kwh / self.committed_kwh if self.committed_kwh else None
-
 
 class VerificationInterval(models.Model):
     verification = models.ForeignKey(EventVerification, on_delete=models.CASCADE, related_name="intervals")

@@ -300,12 +300,6 @@ def enrollment_create(
     return enrollment
 
 
-def _enrollment(event: DREvent) -> Enrollment | None:
-    if not event.program_id:
-        return None
-    return Enrollment.objects.filter(program_id=event.program_id, premise_id=event.premise_id).first()
-
-
 # --- Emergency stop -------------------------------------------------------------------------------------------
 
 

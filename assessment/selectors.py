@@ -19,7 +19,6 @@ from .models import (
     AvailabilityDeclaration,
     Baseline,
     BaselineAccuracy,
-    BaselineInterval,
     FlexibilityAssessment,
     FlexibilityProfile,
     MeterReading,
@@ -29,27 +28,6 @@ from .models import (
 
 def meter_readings(*, meter: Meter, start: datetime, end: datetime) -> QuerySet[MeterReading]:
     return MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).order_by("start")
-
-
-def baseline_intervals(*, meter: Meter, start: datetime, end: datetime) -> dict[datetime, object]:
-    """The most recent baseline value per interval start within ``[start, end)``."""
-    rows = (
-        BaselineInterval.objects.filter(baseline__meter=meter, start__gte=start, start__lt=end)
-        .order_by("start", "-baseline__computed_at")
-        .values_list("start", "kwh")
-    )
-    out: dict[datetime, object] = {}
-    for s, k in rows:
-        out.setdefault(s, k)
-    return out
-
-
-def assessment_for_window(*, premise: Premise, start: datetime, end: datetime) -> FlexibilityAssessment | None:
-    return (
-        FlexibilityAssessment.objects.filter(premise=premise, window_start__lte=start, window_end__gte=end)
-        .order_by("-assessed_at", "-pk")
-        .first()
-    )
 
 
 # --- Baseline inputs, performance, availability and capacity read models (assessment issue) --------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
@@ -170,7 +170,3 @@ def _caltrack(method, grid, first, t, start_slot, end_slot, excluded, temperatur
         adjustment=1.0,
         parameters={"lookback_days": lookback, "knots_f": model.knots, "parameters_fitted": model.parameter_count},
     )
-
-
-def day_range(target_day: date, lookback_days: int) -> tuple[date, date]:
-    return target_day - timedelta(days=lookback_days), target_day

@@ -51,5 +51,5 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("settlement", "0003_compensation_ledger_runs_governance")]
+    dependencies = [("settlement", "0005_compensation_ledger_runs_governance")]
     operations = [migrations.RunPython(forwards, backwards)]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('settlement', '0002_posting_append_only'),
+        ('settlement', '0003_ledger_kind_staked'),
     ]
 
     operations = [

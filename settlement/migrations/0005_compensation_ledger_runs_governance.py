@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
         ('accounts', '0002_premise_meter_registry_fields'),
         ('activation', '0001_initial'),
         ('market', '0001_initial'),
-        ('settlement', '0002_posting_append_only'),
+        ('settlement', '0004_anchor_transactions_alerts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_premise_meter_registry_fields'),
-        ('assessment', '0001_initial'),
+        ('assessment', '0002_baseline_programs_accuracy_profiles_availability'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

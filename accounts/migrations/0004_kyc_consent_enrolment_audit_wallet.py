@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_premise_meter_registry_fields'),
+        ('accounts', '0003_devices'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -7,8 +7,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0004_merge_20261124_0442"),
-        ("settlement", "0005_merge_20261124_0512"),
+        ("accounts", "0004_kyc_consent_enrolment_audit_wallet"),
+        ("settlement", "0006_ledger_balance_trigger"),
     ]
 
     operations = [
