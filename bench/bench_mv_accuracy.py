@@ -73,6 +73,7 @@ EVENT_DAYS = [
     (date(2026, 12, 21), 7, 2),  # Mon, cold morning peak
 ]
 CHOICE_METHODS = tuple(METHODS)
+DEFAULT_METHOD = "caiso-10in10"  # the program's default settlement baseline
 
 
 def _days_epoch(first: date, last: date) -> tuple[list[date], np.ndarray, np.ndarray]:
@@ -149,6 +150,7 @@ def premise_results(args: tuple[int, str, int]) -> list[dict]:
             methods=CHOICE_METHODS,
             excluded_days=past_events,
             temperature=temps,
+            default=DEFAULT_METHOD,
         )
         row["choice"] = choice.method if choice is not None else None
         row["actual_series"] = actual

@@ -29,6 +29,9 @@ from .grid import DayGrid
 
 #: Held-out days scored per method (the most recent ones of the event day's type).
 TEST_DAYS = 6
+#: Another method replaces the program's default only when its score is at least this much lower (relative):
+#: with a handful of test days the smallest score is partly luck, and a switch must be earned.
+SWITCH_MARGIN = 0.25
 #: Fewer like days than this of the exact type (Saturday, or Sunday/holiday): pool all non-business days.
 MIN_EXACT_DAYS = 3
 
@@ -93,10 +96,15 @@ def choose_method(
     holidays: Iterable[date] = (),
     temperature: np.ndarray | None = None,
     test_days: int = TEST_DAYS,
+    default: str | None = None,
+    margin: float = SWITCH_MARGIN,
 ) -> Choice | None:
     """The most accurate of ``methods`` for this resource on days like ``target_day`` over the event's slots.
 
-    None when no method could be scored (too little history of that day type)."""
+    Score: the root-mean-square relative error of the event-window energy over the like days (the error that
+    settles money: bias and spread together). ``default`` (the program's method) is kept unless another
+    method's score is lower by more than ``margin`` of it. None when no method could be scored (too little
+    history of that day type)."""
     excluded = set(excluded_days)
     kind, days = like_days(
         grid=grid,
@@ -147,4 +155,6 @@ def choose_method(
     if not scores:
         return None
     best = min(scores, key=lambda m: (round(scores[m], 12), m))
+    if default in scores and scores[best] > scores[default] * (1.0 - margin):
+        best = default
     return Choice(method=best, day_type=kind, test_days=days, results=results, scores=scores)

@@ -97,3 +97,22 @@ def test_temperature_array_is_the_generators_weather():
     hot = temperature_array(seed=3, epoch=epoch, tz=TZ)
     cold = temperature_array(seed=3, epoch=epoch - 180 * 86400, tz=TZ)
     assert hot[0] > cold[0] + 10
+
+
+def test_the_default_is_kept_unless_another_method_is_clearly_better():
+    rng = np.random.default_rng(5)
+
+    def load(d: date) -> list[float]:
+        return list(10.0 + rng.normal(0, 0.5, 24)) if day_type(d) == "weekday" else [3.0] * 24
+
+    grid = _grid(date(2026, 9, 1), date(2026, 12, 4), load)
+    common = {"grid": grid, "target_day": date(2026, 12, 4), "start_slot": 17, "end_slot": 19}
+    methods = ["caiso-10in10-unadjusted", "pjm-cbl-unadjusted", "nyiso-cbl-unadjusted"]
+    free = choose_method(**common, methods=methods)
+    assert free is not None
+    other = next(m for m in methods if m != free.method)
+    kept = choose_method(**common, methods=methods, default=other)
+    # Near-equal scores on noise: the default stays; with no margin the lowest score wins.
+    assert kept.scores[other] <= kept.scores[free.method] * (1 / (1 - 0.25))
+    assert kept.method == other
+    assert choose_method(**common, methods=methods, default=other, margin=0.0).method == free.method
