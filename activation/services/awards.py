@@ -10,10 +10,7 @@ from django.utils import timezone
 from market.engine.products import PRODUCTS
 from market.models import Award
 
-from ..models import (
-    DREvent,
-    Enrollment,
-)
+from ..models import DREvent, Enrollment
 from .emergency_stop import emergency_stop_active
 from .events import event_dispatch
 from .programs import market_program

@@ -12,13 +12,7 @@ from accounts.selectors import zone_with_descendant_ids
 from flexplatform.errors import ApplicationError, Conflict
 
 from ..errors import ActivationErrorCode as Code
-from ..models import (
-    Cascade,
-    CascadeStep,
-    DREvent,
-    Enrollment,
-    Program,
-)
+from ..models import Cascade, CascadeStep, DREvent, Enrollment, Program
 from ..selectors import event_measured_kw
 from .emergency_stop import emergency_stop_active
 from .events import event_create

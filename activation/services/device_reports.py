@@ -15,12 +15,7 @@ from django.utils import timezone
 from accounts.models import Premise
 
 from ..bulk import in_values
-from ..models import (
-    Cascade,
-    DREvent,
-    OutboxMessage,
-    Telemetry,
-)
+from ..models import Cascade, DREvent, OutboxMessage, Telemetry
 from .cascades import cascade_evaluate
 
 

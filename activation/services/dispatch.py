@@ -20,14 +20,7 @@ from django.db import transaction
 
 from ..bulk import chunks, insert_instances
 from ..devices import translate
-from ..models import (
-    DispatchSignal,
-    DREvent,
-    Enrollment,
-    OadrSubscription,
-    OutboxMessage,
-    WebhookEndpoint,
-)
+from ..models import DispatchSignal, DREvent, Enrollment, OadrSubscription, OutboxMessage, WebhookEndpoint
 from ..protocols import mqtt as mqtt_protocol
 from ..selectors import premise_devices
 from .lifecycle import events_move

@@ -14,11 +14,7 @@ from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from ..bulk import insert_instances
 from ..errors import ActivationErrorCode as Code
-from ..models import (
-    DREvent,
-    Enrollment,
-    Program,
-)
+from ..models import DREvent, Enrollment, Program
 from ..selectors import zone_operator
 from .dispatch import events_dispatch_locked
 from .emergency_stop import emergency_stop_active

@@ -13,11 +13,7 @@ from accounts.selectors import user_role
 from flexplatform.errors import ApplicationError, NotPermitted
 
 from ..errors import ActivationErrorCode as Code
-from ..models import (
-    Cascade,
-    CascadeStep,
-    EmergencyStop,
-)
+from ..models import Cascade, CascadeStep, EmergencyStop
 from .outbox import outbox_flush_on_commit
 
 

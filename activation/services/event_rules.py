@@ -12,10 +12,7 @@ from flexplatform.errors import ApplicationError, Conflict
 
 from ..bulk import chunks
 from ..errors import ActivationErrorCode as Code
-from ..models import (
-    DREvent,
-    Program,
-)
+from ..models import DREvent, Program
 
 
 def event_caps_check(*, program: Program, premise, start: datetime) -> None:

@@ -13,16 +13,7 @@ from accounts.selectors import premises_visible_to
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from ..errors import ActivationErrorCode as Code
-from ..models import (
-    Cascade,
-    DispatchSignal,
-    DREvent,
-    Enrollment,
-    OptOut,
-    OutboxMessage,
-    Penalty,
-    Program,
-)
+from ..models import Cascade, DispatchSignal, DREvent, Enrollment, OptOut, OutboxMessage, Penalty, Program
 from ..selectors import zone_operator
 from .dispatch import events_dispatch_locked
 from .emergency_stop import emergency_stop_active

@@ -10,12 +10,7 @@ from django.utils import timezone
 
 from flexplatform.errors import ApplicationError
 
-from ..models import (
-    DREvent,
-    GridSignal,
-    TriggerFiring,
-    TriggerRule,
-)
+from ..models import DREvent, GridSignal, TriggerFiring, TriggerRule
 from .cascades import cascade_start
 
 

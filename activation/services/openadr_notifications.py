@@ -11,12 +11,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from .. import openadr_objects as openadr
-from ..models import (
-    DREvent,
-    OadrSubscription,
-    OutboxMessage,
-    VenResource,
-)
+from ..models import DREvent, OadrSubscription, OutboxMessage, VenResource
 from .outbox import outbox_flush_on_commit, outbox_put
 
 OPERATION_VERB = {"CREATE": "POST", "UPDATE": "PUT", "DELETE": "DELETE"}

@@ -2,7 +2,7 @@
 
 Every writer (dispatch, cancellations and restores, OpenADR 3 revisions and subscription notifications, aggregator
 webhooks) puts its messages here in its own transaction: :func:`outbox_put` (one message) or :func:`outbox_insert`
-(many, set-based), then :func:`outbox_flush_on_commit`; :func:`outbox_flush` sends them after commit (MQTT to
+(many, set-based), then :func:`outbox_flush_on_commit`; ``outbox_delivery.outbox_flush`` sends them after commit (MQTT to
 devices, signed webhooks, OpenADR 3 notifications), with backoff, and holds them under the emergency stop."""
 
 from __future__ import annotations
@@ -20,14 +20,9 @@ from django.db import connections, router, transaction
 from flexplatform.errors import ApplicationError
 
 from ..bulk import insert_values
-from ..models import (
-    OutboxMessage,
-    WebhookEndpoint,
-)
+from ..models import OutboxMessage, WebhookEndpoint
 
 _random_pool = bytearray()
-
-
 _random_lock = threading.Lock()
 # A forked child (Celery prefork, gunicorn --preload) must not hand out the ids left in its parent's pool.
 os.register_at_fork(after_in_child=_random_pool.clear)
@@ -98,7 +93,7 @@ def outbox_insert(rows: list[OutboxRow], *, now: datetime, fresh: bool = False) 
 
 def outbox_put(*, event, channel, destination, topic, payload, now, ack_by) -> OutboxMessage:
     """One message in the outbox, once per (event, channel, destination): a second put of the same destination
-    returns the first row (with its message id). Sent by :func:`outbox_flush` after the caller commits."""
+    returns the first row (with its message id). Sent by ``outbox_delivery.outbox_flush`` after the caller commits."""
     message_id = uuid.uuid4()
     row, created = OutboxMessage.objects.get_or_create(
         event=event,

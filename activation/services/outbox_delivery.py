@@ -13,11 +13,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ..bulk import in_values
-from ..models import (
-    DispatchSignal,
-    OutboxMessage,
-    WebhookEndpoint,
-)
+from ..models import DispatchSignal, OutboxMessage, WebhookEndpoint
 from ..protocols import mqtt as mqtt_protocol
 from ..protocols import webhooks
 from .emergency_stop import emergency_stop_active

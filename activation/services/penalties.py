@@ -7,11 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 
-from ..models import (
-    DREvent,
-    Penalty,
-    Program,
-)
+from ..models import DREvent, Penalty, Program
 from ..signals import penalty_recorded
 from .units import MONEY
 

@@ -5,15 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from ..models import (
-    DREvent,
-    Enrollment,
-    EventPerformance,
-    EventVerification,
-    OptOut,
-    OutboxMessage,
-    Penalty,
-)
+from ..models import DREvent, Enrollment, EventPerformance, EventVerification, OptOut, OutboxMessage, Penalty
 from .penalties import penalty_rate_per_mwh, penalty_record
 from .units import KWH
 

@@ -6,10 +6,7 @@ from decimal import Decimal
 
 from flexplatform.errors import ApplicationError
 
-from ..models import (
-    Enrollment,
-    Program,
-)
+from ..models import Enrollment, Program
 
 MARKET_PROGRAM_CODE = "day-ahead-market"
 

@@ -15,11 +15,7 @@ from market.engine.products import PRODUCTS
 from market.models import Award
 
 from ..errors import ActivationErrorCode as Code
-from ..models import (
-    DREvent,
-    Enrollment,
-    Reservation,
-)
+from ..models import DREvent, Enrollment, Reservation
 from ..selectors import reservation_called_kw, resource_suspended
 from .emergency_stop import emergency_stop_active
 from .events import event_dispatch

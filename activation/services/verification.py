@@ -13,12 +13,7 @@ from assessment.services import baseline_compute, interval_starts
 from flexplatform.errors import ApplicationError
 
 from ..errors import ActivationErrorCode as Code
-from ..models import (
-    DataSource,
-    DREvent,
-    EventVerification,
-    VerificationInterval,
-)
+from ..models import DataSource, DREvent, EventVerification, VerificationInterval
 from ..selectors import ven_reported_energy
 from .performance import event_performance_record
 from .units import KWH
