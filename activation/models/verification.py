@@ -39,7 +39,6 @@ class EventVerification(models.Model):
         return f"Verification of event {self.event_id}: {self.delivered_kwh} kWh"
 
 
-
 class VerificationInterval(models.Model):
     verification = models.ForeignKey(EventVerification, on_delete=models.CASCADE, related_name="intervals")
     start = models.DateTimeField()
