@@ -2,7 +2,7 @@
 ``manage.py demo`` / ``manage.py demo_totp``. The top layer beside the portal: nothing in the platform imports it.
 
 Modules: ``world`` (the scenario's constants and the world built through the apps' services), ``devices`` (what
-each premise declares, and the MQTT device simulator), ``history`` (synthetic meter data), ``market_day`` (the
+each premise declares, and the MQTT device simulator), ``history`` (synthetic meter data), ``steps`` (the market
 day's steps), ``summary`` (what the day produced, read back).
 
 The names below are importable from ``demo`` itself (``from demo import world_load``). They load on first use:
@@ -24,7 +24,7 @@ _EXPORTS = {
     "devices": ["DeviceSimulation", "demo_devices", "devices_simulate_finish", "devices_simulate_start"],
     "history": ["day_readings_load", "history_load", "meter_history_load"],
     "summary": ["AuctionSummary", "DayResult", "auction_of_day", "auction_summary", "day_result_summarise"],
-    "market_day": ["day_ahead_auction_run", "market_day_run"],
+    "steps": ["day_ahead_auction_run", "market_day_run"],
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)

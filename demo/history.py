@@ -4,7 +4,6 @@ market day's readings with each dispatched resource's response."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -70,7 +69,6 @@ def meter_history_load(*, meter: Meter, until: date, days: int) -> int:
     return new
 
 
-@dataclass
 def day_readings_load(*, world: World, day: date) -> None:
     start, end = local_day_bounds(day)
     events: dict[int, list[DREvent]] = {}

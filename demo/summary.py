@@ -19,6 +19,7 @@ from settlement.selectors import ledger_is_balanced
 from .world import AUCTION_PRODUCT, AUCTION_ZONE, World, event_window, local_day_bounds
 
 
+@dataclass
 class AuctionSummary:
     """The day-ahead auction of the market day as the summary shows it."""
 
