@@ -586,3 +586,12 @@ def verified_resources_for(user, *, now: datetime | None = None) -> list[dict]:
             }
         )
     return out
+
+
+def grid_zones() -> QuerySet[GridZone]:
+    return GridZone.objects.all()
+
+
+def grid_zone_by_code(code: str) -> GridZone:
+    """The zone with ``code``; raises ``GridZone.DoesNotExist``."""
+    return GridZone.objects.get(code=code)

@@ -1,15 +1,33 @@
-"""Portal pages of the market: the public price page (clearing prices per zone, price chart)."""
+"""Public pages: the landing page (or the role's home), the market's price page, proof verification."""
 
 from __future__ import annotations
 
-from django.shortcuts import render
+from datetime import timedelta
 
-from . import selectors
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from accounts.selectors import user_role
+from market.selectors import published_prices
+
+from .. import selectors
+from ..access import ROLE_HOME
+
+
+def home(request):
+    role = user_role(request.user)
+    if role in ROLE_HOME:
+        return redirect(ROLE_HOME[role])
+    return render(request, "portal/home.html", {"market": selectors.public_market_summary()})
+
+
+def verify_page(request):
+    return render(request, "portal/verify.html", {"now": timezone.now() - timedelta(0)})
 
 
 def prices_page(request):
     """Public: the latest published clearing prices and volumes per zone, with a chart per zone and product."""
-    published = selectors.published_prices(limit=40)
+    published = published_prices(limit=40)
     series: dict[str, dict] = {}
     for p in sorted(published, key=lambda p: p["intervals"][0]["start"] if p["intervals"] else p["cleared_at"]):
         label = f"{p['zone']} · {p['product']} · {p['market']}"

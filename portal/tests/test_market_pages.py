@@ -11,8 +11,7 @@ from django.test import Client
 
 from market.services.auctions import auction_clear, auction_open
 from market.services.orders import order_submit
-
-from .factories import DAY
+from market.tests.factories import DAY
 
 
 def _login(email):

@@ -1,6 +1,6 @@
 """Template context: the signed-in user's portal role, for the per-role navigation."""
 
-from .selectors import user_role
+from accounts.selectors import user_role
 
 
 def portal_role(request) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flexplatform import demo
+import demo
 from settlement.models import SettlementItem
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -5,7 +5,7 @@ from io import StringIO
 from django.core.management import call_command
 
 from accounts.tests.helpers import totp_now
-from flexplatform.demo import TOTP_SECRET
+from demo import TOTP_SECRET
 
 
 def test_demo_totp_prints_the_current_code():

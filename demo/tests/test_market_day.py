@@ -7,11 +7,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
+import demo
 from accounts.models import GridZone
 from accounts.selectors import zone_with_descendant_ids
 from activation.models import DispatchSignal, DREvent, EventVerification, Penalty, VerificationInterval
 from assessment.models import FlexibilityAssessment
-from flexplatform import demo
 from market.models import Auction, Award, ClearingRun, FlexibilityOffer, FlexibilityRequest, MarketOrder
 from market.services.auctions import clearing_rerun
 from settlement.models import JournalEntry, LedgerAccount, PeriodAnchor, Posting, SettlementItem, SettlementRun

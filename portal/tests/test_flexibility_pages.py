@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+import demo
 from accounts.models import Membership
 from assessment import services
-from flexplatform import demo
 
 
 def _login(email: str) -> Client:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from flexplatform import demo
+import demo
 
 
 def _rpc_answers(url: str) -> bool:

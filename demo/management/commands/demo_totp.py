@@ -9,7 +9,7 @@ from allauth.mfa import app_settings
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.core.management.base import BaseCommand
 
-from flexplatform.demo import TOTP_SECRET
+from demo import TOTP_SECRET
 
 
 class Command(BaseCommand):

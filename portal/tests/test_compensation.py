@@ -11,11 +11,10 @@ from django.test import Client
 
 from accounts.mfa import totp_activate  # noqa: E402
 from accounts.models import Membership, Organisation
-from flexplatform.demo import TOTP_SECRET  # noqa: E402
+from demo import TOTP_SECRET  # noqa: E402
 from settlement.models import AggregatorAgreement, Dispute, SettlementItem
 from settlement.services.runs import settlement_run_execute
-
-from .factories import DAY, NOW, contract_make, event_make, readings_make, world_make
+from settlement.tests.factories import DAY, NOW, contract_make, event_make, readings_make, world_make
 
 pytestmark = pytest.mark.django_db
 R = Membership.Role
