@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("market", "0005_member_delivery_window"),
-        ("settlement", "0006_reward_pool_shift_credit_and_shortfalls"),
+        ("settlement", "0007_reward_pool_shift_credit_and_shortfalls"),
     ]
 
     operations = [

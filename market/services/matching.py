@@ -3,7 +3,7 @@ applied to the orders' state, and trades and awards written in bulk.
 
 Only the opposite side's orders that cross the incoming price are read (one indexed query, price-time order, with
 their members) and put in the pure engine (``market.engine.book``); the new order is then inserted with its final
-state, and trades, awards and the makers' updates are written in bulk (docs/adr/0003-market-engine.md).
+state, and trades, awards and the makers' updates are written in bulk (docs/adr/0007-market-engine.md).
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from accounts.consents import consent_revoke, enrolment_end
+from accounts.consents import consent_revoke
 from accounts.kyc.services import verification_cases_expire
-from accounts.models import Consent, Enrolment, Membership, VerificationCase
+from accounts.models import Consent, Membership, VerificationCase
 from accounts.signals import ParticipationEnded, participation_ended
 from market.models import MarketOrder, OrderMember
 from market.services.orders import order_submit
@@ -72,17 +72,6 @@ def test_a_revoked_consent_withdraws_the_premise_s_resting_orders_once_committed
     assert _status(on_p1) == MarketOrder.Status.CANCELLED
     assert set(OrderMember.objects.filter(order=on_p1).values_list("remaining_kw", flat=True)) == {Decimal("0")}
     assert _status(on_p2) == MarketOrder.Status.OPEN  # another premise's order stays
-
-
-def test_an_ended_enrolment_withdraws_the_premise_s_resting_orders(mw, django_capture_on_commit_callbacks):
-    p1, p2 = mw.premise(1), mw.premise(2)
-    on_p1, on_p2 = _congestion_sell(mw, mw.aggregator, p1), _congestion_sell(mw, mw.aggregator, p2)
-    enrolment = Enrolment.objects.get(premise=p2, aggregator=mw.aggregator, status=Enrolment.Status.ACTIVE)
-    aggregator_user = Membership.objects.filter(organisation=mw.aggregator).first().user
-    with django_capture_on_commit_callbacks(execute=True):
-        enrolment_end(enrolment=enrolment, by=aggregator_user, reason="Contract over.")
-    assert _status(on_p2) == MarketOrder.Status.CANCELLED
-    assert _status(on_p1) == MarketOrder.Status.OPEN
 
 
 def test_a_lapsed_verification_suspends_trading_and_withdraws_every_resting_order(
