@@ -22,6 +22,7 @@ from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 from .audit import audit_record
 from .models import AuditEntry, Consent, Enrolment, Membership, Organisation, Premise
 from .selectors import consents_active, enrolment_eligibility, user_organisations, user_role
+from .signals import ParticipationEnded, participation_ended_on_commit
 
 
 def _is_owner(user, premise: Premise) -> bool:
@@ -117,8 +118,6 @@ def consent_grant(
 
 
 def _close_consent(consent: Consent, *, to: str, actor, reason: str, now: datetime) -> Consent:
-    from market.services import offers_withdraw
-
     before = consent.status
     consent.status = to
     update = ["status"]
@@ -140,7 +139,13 @@ def _close_consent(consent: Consent, *, to: str, actor, reason: str, now: dateti
     for enrolment in Enrolment.objects.select_for_update().filter(consent=consent, status=Enrolment.Status.ACTIVE):
         _end(enrolment, actor=actor, reason=f"Consent {to}: {reason}".strip(), now=now)
     _sync_premise_aggregator(consent.premise, now)
-    offers_withdraw(seller=consent.aggregator, premise=consent.premise)
+    participation_ended_on_commit(
+        organisation_id=consent.aggregator_id,
+        premise_ids=[consent.premise_id],
+        reason=ParticipationEnded.CONSENT_REVOKED
+        if to == Consent.Status.REVOKED
+        else ParticipationEnded.CONSENT_EXPIRED,
+    )
     return consent
 
 

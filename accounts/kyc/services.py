@@ -16,6 +16,7 @@ from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from ..audit import audit_record
 from ..models import AuditEntry, Organisation, VerificationCase, VerificationDecision, VerificationDocument
+from ..signals import ParticipationEnded, participation_ended_on_commit
 from .providers import RuleCheckProvider, VerificationProvider, provider_for
 from .rules import identity_key
 
@@ -260,8 +261,6 @@ def verification_case_decide(
 def verification_cases_expire(*, now: datetime | None = None) -> int:
     """Expire verified cases past their validity; their organisations' open offers are withdrawn (trading is
     suspended until a new case is verified). Idempotent: an expired case is not expired again."""
-    from market.services import offers_withdraw
-
     now = now or timezone.now()
     expired = 0
     due = list(
@@ -289,6 +288,10 @@ def verification_cases_expire(*, now: datetime | None = None) -> int:
             from ..selectors import organisation_trading_status
 
             if not organisation_trading_status(case.organisation, now=now).allowed:
-                offers_withdraw(seller=case.organisation)
+                participation_ended_on_commit(
+                    organisation_id=case.organisation_id,
+                    premise_ids=None,
+                    reason=ParticipationEnded.VERIFICATION_EXPIRED,
+                )
             expired += 1
     return expired

@@ -45,7 +45,7 @@ def _offer(world, premise, seller):
     )
 
 
-def test_revoked_consent_drops_the_premise_from_offers(small_world):
+def test_revoked_consent_drops_the_premise_from_offers(small_world, django_capture_on_commit_callbacks):
     premise = _enrolled(small_world)
     aggregator = small_world.aggregator
     offer = _offer(small_world, premise, aggregator)
@@ -53,7 +53,8 @@ def test_revoked_consent_drops_the_premise_from_offers(small_world):
     # Only the owner revokes.
     with pytest.raises(NotPermitted):
         consent_revoke(consent=consent, by=_user("aggregator@demo.flex"))
-    consent_revoke(consent=consent, by=_user("consumer02@demo.flex"), reason="Moving out.")
+    with django_capture_on_commit_callbacks(execute=True):  # the market withdraws once the revocation commits
+        consent_revoke(consent=consent, by=_user("consumer02@demo.flex"), reason="Moving out.")
     offer.refresh_from_db()
     assert offer.status == FlexibilityOffer.Status.CANCELLED
     assert not premises_offerable_by(aggregator).filter(pk=premise.pk).exists()
