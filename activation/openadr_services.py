@@ -144,7 +144,7 @@ def ven_resource_upsert(*, ven: Ven, resource_name: str, attributes=None, target
     """Create or update a VEN's resource; a ``PREMISE_ID`` attribute links it to a premise of the VEN's
     organisation (its own, or enrolled with it). resourceName is unique per VEN (409)."""
     from accounts.models import Premise
-    from accounts.selectors import premises_offerable_by
+    from accounts.selectors import premises_represented_by
 
     premise = None
     for attr in attributes or []:
@@ -158,7 +158,7 @@ def ven_resource_upsert(*, ven: Ven, resource_name: str, attributes=None, target
             if (
                 premise is None
                 or ven.organisation is None
-                or not premises_offerable_by(ven.organisation, meter_validated=False).filter(pk=premise.pk).exists()
+                or not premises_represented_by(ven.organisation).filter(pk=premise.pk).exists()
             ):
                 raise NotPermitted("That premise is not one of this VEN's organisation.")
     with transaction.atomic():

@@ -6,6 +6,10 @@ class MarketConfig(AppConfig):
     verbose_name = "Market"
 
     def ready(self) -> None:
-        from .services import eligibility
+        from accounts.hooks import register_aggregation_facts
+
+        from .services import eligibility, gates
 
         eligibility.connect()
+        # the compliance status lists the aggregation minimum through this provider (accounts.hooks)
+        register_aggregation_facts(gates.AggregationFacts())

@@ -31,11 +31,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import GridZone, Organisation, Premise
-from accounts.selectors import (
-    ZoneIndex,
-    premise_offer_refusals,
-    wholesale_aggregation_refusal,
-)
+from accounts.selectors import ZoneIndex
 from flexplatform import inserts, transactions
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
@@ -46,6 +42,7 @@ from ..engine.products import PRODUCTS, MarketType, ProductSpec
 from ..models import Auction, Award, MarketOrder, OrderBook, OrderMember, ResourceQualification, Trade
 from . import eligibility, order_queries
 from .capacity import check_capacity, lock_premises
+from .gates import premise_offer_refusals, wholesale_aggregation_refusal
 
 #: crossing orders read per query; more only when these do not cover the incoming order.
 CROSSING_BATCH = 50
