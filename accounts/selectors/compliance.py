@@ -119,7 +119,7 @@ def organisation_compliance(
             continue
         for rule in compliance.enrolment_eligibility(profile, premise_facts(premise, now=now), agg, now.date()):
             if not rule.passed and rule.rule not in ("aggregator_licence", "aggregator_verified"):
-                # A premise's own problem keeps that premise out of offers (premises_offerable_by), not the
+                # A premise's own problem keeps that premise out of offers (market.services.gates), not the
                 # aggregator's whole portfolio: listed, not blocking.
                 out.append(compliance.RuleResult(rule.rule, False, f"{premise.name}: {rule.detail}", False))
     if not blocking_only:

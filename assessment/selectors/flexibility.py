@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.utils import timezone
 
+from accounts.capability import DeviceSpec, assess_device
 from accounts.models import Meter, Premise
 
 from ..flexibility import DeviceConstraint
@@ -29,8 +30,6 @@ def device_constraints_for(*, premise: Premise, typical_kw: float) -> list[Devic
     registered devices falls back to its segment's typical devices (``SEGMENT_DEVICES``). A current
     availability declaration with a state of charge sets the storage's SoC.
     """
-    from accounts.capability import DeviceSpec, assess_device
-
     now = timezone.now()
     declaration = availability_current(premise=premise, start=now, end=now + timedelta(minutes=1))
     declared_soc = (

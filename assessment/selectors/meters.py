@@ -7,7 +7,9 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from accounts.models import Meter
+from accounts.models import Membership, Meter
+from accounts.selectors import premises_visible_to, user_role
+from flexplatform.errors import NotFound
 
 from ..models import MeterReading
 
@@ -18,8 +20,6 @@ def meter_readings(*, meter: Meter, start: datetime, end: datetime) -> QuerySet[
 
 def meters_readable_by(user) -> QuerySet[Meter]:
     """Meters at the premises the user may see (owner, enrolled aggregator, operator in its zones, admin)."""
-    from accounts.selectors import premises_visible_to
-
     return Meter.objects.filter(premise__in=premises_visible_to(user)).select_related("premise")
 
 
@@ -28,9 +28,6 @@ def meters_writable_by(user) -> QuerySet[Meter]:
 
     Grid operators read the meters in their zones but never write them.
     """
-    from accounts.models import Membership
-    from accounts.selectors import user_role
-
     if user_role(user) not in (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR, Membership.Role.ADMIN):
         return Meter.objects.none()
     return meters_readable_by(user)
@@ -38,8 +35,6 @@ def meters_writable_by(user) -> QuerySet[Meter]:
 
 def meter_visible(*, user, meter_id: str) -> Meter:
     """The meter if the user may read it; NotFound otherwise (another consumer's meter does not exist for you)."""
-    from flexplatform.errors import NotFound
-
     meter = meters_readable_by(user).filter(meter_id=meter_id).first()
     if meter is None:
         raise NotFound(f"No meter {meter_id!r} among yours.")
