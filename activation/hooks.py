@@ -6,6 +6,8 @@
   for those facts; why a provider and not a copy kept by assessment is written in ``assessment.hooks``.
 * :func:`on_awards_committed`: the receiver of ``market.hooks.awards_committed``: each committed award becomes an
   event or a reservation, through the ``create_event_for_award`` task (already sent from ``on_commit``).
+* the premise sources of ``market.hooks``: the market's kept capacity answers of a premise depend on its
+  enrollments (derate, suspension) and verified events (reliability), renewed on every write to them.
 """
 
 from __future__ import annotations
@@ -64,12 +66,23 @@ def on_awards_committed(sender, *, award_ids: list[int], **kwargs) -> None:
         create_event_for_award.delay(pk)
 
 
+def _verification_premise_id(verification) -> int | None:
+    from .models import DREvent
+
+    return DREvent.objects.filter(pk=verification.event_id).values_list("premise_id", flat=True).first()
+
+
 def connect() -> None:
     from assessment.hooks import register_activation_facts
 
     register_activation_facts(ActivationFacts())
-    try:  # the signal arrives with arch-market-settlement's market/hooks.py (issue 13)
-        from market.hooks import awards_committed
+    try:  # market's hook points (market/hooks.py, issue 13)
+        from market import hooks as market_hooks
     except ImportError:
         return
-    awards_committed.connect(on_awards_committed, dispatch_uid="activation-awards-committed")
+    from .models import Enrollment, EventVerification
+
+    # one receiver per award hand-off: this dispatch_uid is connected once, whichever module connects it
+    market_hooks.awards_committed.connect(on_awards_committed, dispatch_uid="activation-event-for-award")
+    market_hooks.register_premise_source(Enrollment, lambda enrollment: enrollment.premise_id)
+    market_hooks.register_premise_source(EventVerification, _verification_premise_id)

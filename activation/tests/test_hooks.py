@@ -34,3 +34,9 @@ def test_awards_committed_is_answered_by_activation():
     # the receiver hands each id to create_event_for_award (eager in tests): an unknown award is refused there
     with pytest.raises(Award.DoesNotExist):
         market_hooks.awards_committed.send(sender=None, award_ids=[987654])
+
+
+def test_enrollments_and_verifications_renew_the_markets_capacity_answers():
+    market_hooks = pytest.importorskip("market.hooks")
+    sources = market_hooks.premise_sources()
+    assert Enrollment in sources and EventVerification in sources
