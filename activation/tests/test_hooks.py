@@ -8,6 +8,7 @@ import pytest
 
 from accounts import hooks as accounts_hooks
 from activation import hooks as activation_hooks
+from activation.models import Enrollment, EventVerification
 from assessment import hooks as assessment_hooks
 from assessment.selectors.metering import MeteringFacts
 from market.models import Award
