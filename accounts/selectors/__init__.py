@@ -30,8 +30,16 @@ from .participants import (
     user_role,
 )
 from .participation import consents_active, enrolments_active, premises_represented_by
-from .verification import current_verification, verification_cases_for_review
-from .zones import ZoneIndex, zone_index, zone_jurisdiction, zone_jurisdiction_map, zone_with_descendant_ids
+from .verification import current_verification
+from .zones import (
+    ZoneIndex,
+    grid_zone_by_code,
+    grid_zones,
+    zone_index,
+    zone_jurisdiction,
+    zone_jurisdiction_map,
+    zone_with_descendant_ids,
+)
 
 __all__ = [
     "READ_ALL_ROLES",
@@ -44,6 +52,8 @@ __all__ = [
     "current_verification",
     "enrolment_eligibility",
     "enrolments_active",
+    "grid_zone_by_code",
+    "grid_zones",
     "operator_zone_ids",
     "organisation_compliance",
     "organisation_trading_status",
@@ -53,7 +63,6 @@ __all__ = [
     "user_memberships",
     "user_organisations",
     "user_role",
-    "verification_cases_for_review",
     "verified_resources_for",
     "zone_index",
     "zone_jurisdiction",

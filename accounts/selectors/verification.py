@@ -1,10 +1,9 @@
-"""KYC/KYB verification: the case in force and the review queue."""
+"""KYC/KYB verification: the case in force."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..models import Organisation, VerificationCase
@@ -19,13 +18,4 @@ def current_verification(organisation: Organisation, *, now: datetime | None = N
         )
         .order_by("-verified_until")
         .first()
-    )
-
-
-def verification_cases_for_review() -> QuerySet[VerificationCase]:
-    """The manual review queue, oldest submission first."""
-    return (
-        VerificationCase.objects.filter(status=VerificationCase.Status.IN_REVIEW)
-        .select_related("organisation")
-        .order_by("submitted_at", "id")
     )

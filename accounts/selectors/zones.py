@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from ..models import GridZone
 
 
@@ -78,3 +80,12 @@ def zone_jurisdiction_map() -> dict[int, str]:
             z = parent
         out.setdefault(zid, "")
     return out
+
+
+def grid_zones() -> QuerySet[GridZone]:
+    return GridZone.objects.all()
+
+
+def grid_zone_by_code(code: str) -> GridZone:
+    """The zone with ``code``; raises ``GridZone.DoesNotExist``."""
+    return GridZone.objects.get(code=code)

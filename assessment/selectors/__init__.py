@@ -10,7 +10,7 @@
 Activation's facts (event days, verified events, derate, suspension) come through ``assessment.hooks``.
 """
 
-from .baseline_inputs import baseline_excluded_days, baseline_intervals, meter_day_grid, outage_days, temperature_grid
+from .baseline_inputs import baseline_excluded_days, meter_day_grid, outage_days, temperature_grid
 from .capacity import (
     ACCREDITED_QUANT,
     CapacityProfile,
@@ -18,7 +18,6 @@ from .capacity import (
     accredited_capacity_from,
     accredited_capacity_kw,
     accredited_capacity_latest_kw,
-    assessment_for_window,
     availability_current,
     capacity_profile,
     hourly_capacity_forecast,
@@ -39,6 +38,7 @@ from .flexibility import (
 from .metering import (
     SETTLEMENT_METER_KINDS,
     MeteringFacts,
+    meter_statuses_for,
     meter_validated_since,
     meter_validation_summary,
     premise_annual_kwh,
@@ -52,6 +52,7 @@ from .meters import (
     meter_visible,
     meters_readable_by,
     meters_writable_by,
+    premises_daily_load,
     reading_revisions,
 )
 from .performance import PERFORMANCE_EVENTS, performance_history, reliability_factor_for
@@ -70,10 +71,8 @@ __all__ = [
     "accredited_capacity_kw",
     "accredited_capacity_latest_kw",
     "accuracy_report",
-    "assessment_for_window",
     "availability_current",
     "baseline_excluded_days",
-    "baseline_intervals",
     "baseline_vs_actual",
     "capacity_profile",
     "coming_day",
@@ -83,6 +82,7 @@ __all__ = [
     "meter_consumption",
     "meter_day_grid",
     "meter_readings",
+    "meter_statuses_for",
     "meter_validated_since",
     "meter_validation_summary",
     "meter_visible",
@@ -96,6 +96,7 @@ __all__ = [
     "premise_flexibility_summary",
     "premise_meter_validated",
     "premise_meter_validation_reasons",
+    "premises_daily_load",
     "reading_revisions",
     "reliability_factor_for",
     "temperature_grid",

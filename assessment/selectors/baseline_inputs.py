@@ -1,9 +1,9 @@
 """What a baseline is computed from: the meter's readings as a day grid, the days excluded from it (event days,
-outages), the outdoor temperature, and the stored baseline values."""
+outages), the outdoor temperature."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from accounts.models import Meter
 
 from .. import hooks
 from ..baselines.grid import DayGrid, build_grid, local_day_bounds
-from ..models import BaselineInterval, MeterReading
+from ..models import MeterReading
 
 
 def meter_day_grid(*, meter: Meter, first_day: date, last_day: date) -> DayGrid:
@@ -54,16 +54,3 @@ def temperature_grid(*, meter: Meter, grid: DayGrid) -> np.ndarray:
     day = np.array([d.toordinal() - _EPOCH_ORDINAL for d in grid.days], dtype=np.float64)
     frac = (np.arange(spd) + 0.5) / spd
     return _temperature((day[:, None] + frac[None, :]).ravel(), meter.pk * 7919).reshape(len(grid.days), spd)
-
-
-def baseline_intervals(*, meter: Meter, start: datetime, end: datetime) -> dict[datetime, object]:
-    """The most recent baseline value per interval start within ``[start, end)``."""
-    rows = (
-        BaselineInterval.objects.filter(baseline__meter=meter, start__gte=start, start__lt=end)
-        .order_by("start", "-baseline__computed_at")
-        .values_list("start", "kwh")
-    )
-    out: dict[datetime, object] = {}
-    for s, k in rows:
-        out.setdefault(s, k)
-    return out

@@ -24,14 +24,6 @@ from .performance import reliability_factor_for
 ACCREDITED_QUANT = Decimal("0.001")
 
 
-def assessment_for_window(*, premise: Premise, start: datetime, end: datetime) -> FlexibilityAssessment | None:
-    return (
-        FlexibilityAssessment.objects.filter(premise=premise, window_start__lte=start, window_end__gte=end)
-        .order_by("-assessed_at", "-pk")
-        .first()
-    )
-
-
 def availability_current(*, premise: Premise, start: datetime, end: datetime) -> AvailabilityDeclaration | None:
     """The latest availability declaration covering any part of ``[start, end)``."""
     return (

@@ -88,6 +88,11 @@ def meter_validation_summary(meter: Meter) -> str:
     return "validated" if status.validated else "not validated: " + " ".join(status.reasons)
 
 
+def meter_statuses_for(meters) -> dict:
+    """The validation status of each of ``meters`` that has one, by meter pk."""
+    return {s.meter_id: s for s in MeterStatus.objects.filter(meter__in=meters)}
+
+
 class MeteringFacts:
     """Assessment's metering facts for accounts' compliance rules (``accounts.hooks.MeteringFacts``)."""
 

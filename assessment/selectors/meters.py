@@ -3,7 +3,9 @@ and consumption analysis."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 
@@ -58,3 +60,22 @@ def reading_revisions(*, meter: Meter):
     from ..models import ReadingRevision
 
     return ReadingRevision.objects.filter(meter=meter).select_related("batch").order_by("-revised_at", "start")
+
+
+def premises_daily_load(premises, days: int = 14) -> dict:
+    """Daily kWh per local day for the premises' meters over the last ``days`` days of data (chart data)."""
+    from collections import defaultdict
+
+    meter_ids = [m.pk for p in premises for m in p.meters.all()]
+    latest = (
+        MeterReading.objects.filter(meter_id__in=meter_ids).order_by("-start").values_list("start", flat=True).first()
+    )
+    if latest is None:
+        return {"labels": [], "values": []}
+    tz = ZoneInfo(premises[0].timezone) if premises else ZoneInfo("UTC")
+    since = latest - timedelta(days=days)
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for start, kwh in MeterReading.objects.filter(meter_id__in=meter_ids, start__gt=since).values_list("start", "kwh"):
+        totals[start.astimezone(tz).date().isoformat()] += kwh
+    labels = sorted(totals)
+    return {"labels": labels, "values": [float(totals[d]) for d in labels]}  # chart display only
