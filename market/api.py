@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import GridZone, Membership, Premise
-from accounts.selectors import premises_offerable_by
 from flexplatform import snapshots
 from flexplatform.api import (
     AUTH_VERSION,
@@ -28,6 +27,7 @@ from . import selectors, services
 from .engine.products import PRODUCT_CHOICES, MarketType
 from .models import Auction, Award, ClearingRun, FlexibilityOffer, FlexibilityRequest, MarketOrder, Trade
 from .services import eligibility
+from .services.gates import premises_offerable_by
 
 SELLER_ROLES = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR)
 

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Membership, Premise
-from accounts.selectors import operator_zone_ids, premises_offerable_by, premises_visible_to, user_role
+from accounts.selectors import operator_zone_ids, premises_represented_by, premises_visible_to, user_role
 from flexplatform.api import AwareDateTimeField, HasRole, acting_organisation
 from flexplatform.errors import NotFound, NotPermitted
 
@@ -51,7 +51,7 @@ class AvailabilityDeclareApi(APIView):
         v = data.validated_data
         org = acting_organisation(request.user, user_role(request.user))
         premise = (
-            None if org is None else premises_offerable_by(org, meter_validated=False).filter(pk=v["premise"]).first()
+            None if org is None else premises_represented_by(org).filter(pk=v["premise"]).first()
         )
         if premise is None:
             if Premise.objects.filter(pk=v["premise"]).exists():

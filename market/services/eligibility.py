@@ -2,7 +2,7 @@
 
 Every order asks who may trade, which premises a seller may offer, what a premise's accredited capacity is
 made of and which zones lie below which. The answers come from their one selector each
-(``accounts.selectors.organisation_trading_status``, ``premises_offerable_by``, ``zone_index``,
+(``accounts.selectors.organisation_trading_status``, ``premises_represented_by``, ``zone_index``,
 ``assessment.selectors.capacity_profile``) and are kept by ``flexplatform.snapshots`` under version tokens:
 
 * ``parties``: organisations, memberships, verification cases, consents, enrolments, premises and zones. A
@@ -67,12 +67,12 @@ def _load_zones() -> tuple[ZoneIndex, None]:
 
 def _load_organisation(organisation) -> tuple[OrganisationFacts, float | None]:
     from accounts.models import Consent, Enrolment, Organisation, VerificationCase
-    from accounts.selectors import organisation_trading_status, premises_offerable_by, zone_index
+    from accounts.selectors import organisation_trading_status, premises_represented_by, zone_index
 
     now = timezone.now()
     trading = organisation_trading_status(organisation, now=now)
     offerable = frozenset(
-        premises_offerable_by(organisation, now=now, meter_validated=False).values_list("pk", flat=True)
+        premises_represented_by(organisation, now=now).values_list("pk", flat=True)
     )
     served = frozenset()
     if organisation.kind == Organisation.Kind.GRID_OPERATOR:

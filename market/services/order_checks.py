@@ -22,11 +22,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import GridZone, Organisation, Premise
-from accounts.selectors import (
-    ZoneIndex,
-    premise_offer_refusals,
-    wholesale_aggregation_refusal,
-)
+from accounts.selectors import ZoneIndex
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from .. import hooks
@@ -36,6 +32,7 @@ from ..models import Auction, MarketOrder, ResourceQualification
 from ..parameters import market_parameter
 from . import eligibility, order_queries
 from .capacity import check_capacity
+from .gates import premise_offer_refusals, wholesale_aggregation_refusal
 
 RT_INTERVALS = (5, 15)
 

@@ -10,12 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import GridZone, Organisation, Premise
-from accounts.selectors import (
-    organisation_trading_status,
-    premise_offer_refusals,
-    premises_offerable_by,
-    zone_with_descendant_ids,
-)
+from accounts.selectors import organisation_trading_status, zone_with_descendant_ids
 from assessment.selectors import accredited_capacity_kw
 from flexplatform.errors import ApplicationError, NotPermitted
 
@@ -24,6 +19,7 @@ from ..clearing import OfferIn, clear_merit_order
 from ..errors import MarketError
 from ..models import Award, ClearingRun, FlexibilityOffer, FlexibilityRequest
 from .capacity import lock_premises, premise_committed_kw
+from .gates import premise_offer_refusals, premises_offerable_by
 
 
 def _check_window(window_start: datetime, window_end: datetime) -> None:
