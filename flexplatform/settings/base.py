@@ -226,6 +226,11 @@ ASSESSMENT_FORECAST_METHOD = env("ASSESSMENT_FORECAST_METHOD", default="caiso-10
 CHAIN_RPC_URL = env("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
 CHAIN_PRIVATE_KEY = env("CHAIN_PRIVATE_KEY", default=ANVIL_DEV_PRIVATE_KEY)
 CHAIN_CONFIRMATIONS = env.int("CHAIN_CONFIRMATIONS", default=1)
+# The published deployment (chain id, FlexAnchor address, deployment block): what every verifier pins. Empty =
+# the contract the platform deployed itself on CHAIN_RPC_URL (development); production sets all three.
+CHAIN_ID = env.int("CHAIN_ID", default=None)
+CHAIN_CONTRACT_ADDRESS = env("CHAIN_CONTRACT_ADDRESS", default="")
+CHAIN_DEPLOYMENT_BLOCK = env.int("CHAIN_DEPLOYMENT_BLOCK", default=None)
 # Confirmed anchors whose block is this recent are re-checked for reorganisations on every run.
 CHAIN_REORG_WINDOW_BLOCKS = env.int("CHAIN_REORG_WINDOW_BLOCKS", default=128)
 # An hour is anchored once it has ended and this many minutes more have passed.
