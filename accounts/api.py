@@ -13,7 +13,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from flexplatform.api import AwareDateTimeField, HasRole, acting_organisation
+from flexplatform.api import AwareDateTimeField, HasRole, PlausibleDateField, acting_organisation
 from flexplatform.errors import NotPermitted
 
 from . import consents as consent_services
@@ -139,7 +139,7 @@ class CaseDocumentApi(APIView):
         number = serializers.CharField(max_length=64)
         holder_name = serializers.CharField(max_length=200)
         issuing_country = serializers.CharField(max_length=2, required=False, default="")
-        expires_on = serializers.DateField(required=False, allow_null=True)
+        expires_on = PlausibleDateField(required=False, allow_null=True)
         file = serializers.FileField(required=False)
 
     @extend_schema(request=InputSerializer, responses={201: DocumentOutputSerializer})

@@ -162,8 +162,6 @@ class ChainDeployment(models.Model):
     chain_id = models.PositiveBigIntegerField()
     address = models.CharField(max_length=42)
     deploy_tx_hash = models.CharField(max_length=66, blank=True)
-    # The block the contract was created in: verifiers read its RootAnchored logs from here on.
-    block_number = models.PositiveBigIntegerField(null=True, blank=True)
     rpc_url = models.CharField(max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -77,14 +77,14 @@ def anchor_publication() -> dict | None:
         chain_id = settings.CHAIN_ID if settings.CHAIN_ID is not None else (row.chain_id if row else None)
         if chain_id is None:
             return None
-        address, block = settings.CHAIN_CONTRACT_ADDRESS, settings.CHAIN_DEPLOYMENT_BLOCK
-        if block is None and row is not None:
-            block = row.block_number
+        address = settings.CHAIN_CONTRACT_ADDRESS
     else:
         row = ChainDeployment.objects.filter(rpc_url=settings.CHAIN_RPC_URL).order_by("-id").first()
         if row is None:
             return None
-        chain_id, address, block = row.chain_id, row.address, row.block_number
+        chain_id, address = row.chain_id, row.address
+    # Logs are read from this block on; without a configured block, from genesis (slower, equally correct).
+    block = settings.CHAIN_DEPLOYMENT_BLOCK or 0
     return {
         "format": "flexplatform-anchor-v1",
         "chain_id": chain_id,
@@ -139,7 +139,6 @@ def item_proof(*, item: SettlementItem) -> dict | None:
         "block_hash": anchor.block_hash or None,
         "chain_id": anchor.deployment.chain_id if anchor.deployment else None,
         "contract_address": anchor.deployment.address if anchor.deployment else None,
-        "deployment_block": anchor.deployment.block_number if anchor.deployment else None,
         "published": anchor_publication(),
     }
 

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Membership, Premise
 from accounts.selectors import operator_zone_ids, premises_represented_by, premises_visible_to, user_role
-from flexplatform.api import AwareDateTimeField, HasRole, acting_organisation
+from flexplatform.api import AwareDateTimeField, HasRole, PlausibleDateField, acting_organisation
 from flexplatform.errors import NotFound, NotPermitted
 
 from .. import selectors, services
@@ -131,7 +131,7 @@ class ZoneCapacityApi(APIView):
     allowed_roles = (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN)
 
     class QuerySerializer(serializers.Serializer):
-        day = serializers.DateField(required=False)
+        day = PlausibleDateField(required=False)
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):

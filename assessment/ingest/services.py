@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Meter
+from flexplatform import plausible
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from ..models import ImportBatch, MeterReading, MeterStatus, ReadingRevision
@@ -106,6 +107,9 @@ def validate_rows(rows: Sequence[ParsedReading], meters: dict[str, Meter]) -> li
     for row in rows:
         meter = meters[row.meter_id]
         step = meter.interval_minutes * 60
+        if not plausible.is_plausible(row.start):  # whatever the format: 0001 or 9999 poisons every later read
+            errors.append(RecordError(row.ref, f"{row.start.isoformat()}: {plausible.window_message()}"))
+            continue
         if int(row.start.timestamp()) % step:
             errors.append(
                 RecordError(row.ref, f"{row.start.isoformat()} is not on a {meter.interval_minutes}-minute boundary")

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "flexplatform.middleware.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -221,6 +222,12 @@ CELERY_BEAT_SCHEDULE = {
 # baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).
 ASSESSMENT_BASELINE_METHOD = env("ASSESSMENT_BASELINE_METHOD", default="caiso-10in10")
 ASSESSMENT_FORECAST_METHOD = env("ASSESSMENT_FORECAST_METHOD", default="caiso-10in10-unadjusted")
+
+# The plausible date window (flexplatform.plausible): client dates outside [min, max) are refused with 400.
+PLAUSIBLE_DATE_MIN = env("PLAUSIBLE_DATE_MIN", default="2000-01-01")
+PLAUSIBLE_DATE_MAX = env("PLAUSIBLE_DATE_MAX", default="2100-01-01")
+# Request bodies above this (bytes, file uploads excepted) answer 413 in the JSON error shape (RequestGuardMiddleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
 # Chain: anchoring goes to any Ethereum JSON-RPC endpoint; ``eth-tester://`` is an in-process EVM.
 CHAIN_RPC_URL = env("CHAIN_RPC_URL", default="http://127.0.0.1:8545")

@@ -177,8 +177,6 @@ class AnchorClient:
         self._web3: Web3 | None = None
         self._account: LocalAccount | None = None
         self._chain_id: int | None = None
-        self.deploy_tx_hash: str | None = None
-        self.deploy_block: int | None = None
 
     def __repr__(self) -> str:  # never shows the key, nor URL paths/credentials (API keys live there)
         parts = urlsplit(self.rpc_url)
@@ -342,8 +340,6 @@ class AnchorClient:
         if receipt["status"] != 1 or not receipt.get("contractAddress"):
             raise RuntimeError(f"FlexAnchor deployment failed in transaction {tx_hash}")
         self.contract_address = str(receipt["contractAddress"])
-        self.deploy_tx_hash = _hex(bytes(receipt["transactionHash"]))
-        self.deploy_block = int(receipt["blockNumber"])
         return self.contract_address
 
     def build_anchor_tx(

@@ -79,10 +79,6 @@ def chain_client():
     return _client(settings.CHAIN_RPC_URL, settings.CHAIN_PRIVATE_KEY)
 
 
-class ChainDeploymentMissing(Exception):  # noqa: N818 - a domain event, not a programming error
-    """The published anchoring contract is not on the configured chain (wrong node, or a chain reset)."""
-
-
 class ChainRevert(Exception):  # noqa: N818 - a domain event, not a programming error
     """The node refused to estimate the anchoring call: it would revert (e.g. the key lost its role)."""
 
@@ -97,32 +93,14 @@ def deployment_current(*, client=None) -> ChainDeployment:
     client = client or chain_client()
     with transaction.atomic():
         account = _chain_account(client)
-        candidates = ChainDeployment.objects.filter(chain_id=client.chain_id).order_by("-id")
-        if settings.CHAIN_CONTRACT_ADDRESS:
-            pinned, _ = ChainDeployment.objects.get_or_create(
-                chain_id=client.chain_id,
-                address=client.w3.to_checksum_address(settings.CHAIN_CONTRACT_ADDRESS),
-                defaults={"rpc_url": settings.CHAIN_RPC_URL, "block_number": settings.CHAIN_DEPLOYMENT_BLOCK},
-            )
-            candidates = candidates.filter(pk=pinned.pk)
-        for deployment in candidates:
+        for deployment in ChainDeployment.objects.filter(chain_id=client.chain_id).order_by("-id"):
             if client.w3.eth.get_code(deployment.address):
                 client.contract_address = deployment.address
                 return deployment
-        if settings.CHAIN_CONTRACT_ADDRESS:  # a published deployment is used, never replaced by a new one
-            raise ChainDeploymentMissing(
-                f"No contract at the published address {settings.CHAIN_CONTRACT_ADDRESS} on chain {client.chain_id}."
-            )
         address = client.deploy()
         account.next_nonce = client.pending_nonce()
         account.save(update_fields=["next_nonce"])
-        return ChainDeployment.objects.create(
-            chain_id=client.chain_id,
-            address=address,
-            rpc_url=settings.CHAIN_RPC_URL,
-            deploy_tx_hash=client.deploy_tx_hash or "",
-            block_number=client.deploy_block,
-        )
+        return ChainDeployment.objects.create(chain_id=client.chain_id, address=address, rpc_url=settings.CHAIN_RPC_URL)
 
 
 @transaction.atomic
