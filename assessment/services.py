@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -503,7 +503,7 @@ def meter_status_refresh(*, meter: Meter, now: datetime | None = None):
         readings, first_day=first_day, last_day=last_day, tz=tz, interval_minutes=meter.interval_minutes
     )
     # Readings outside the plausible date window (stored before imports refused them) count as no data.
-    low, high = (datetime.combine(d, datetime.min.time(), tzinfo=UTC) for d in plausible.plausible_window())
+    low, high = plausible.datetime_bounds()
     plausible_readings = MeterReading.objects.filter(meter=meter, start__gte=low, start__lt=high)
     latest = plausible_readings.order_by("-start").values_list("start", flat=True).first()
     earliest = plausible_readings.order_by("start").values_list("start", flat=True).first()

@@ -23,6 +23,12 @@ def plausible_window() -> tuple[date, date]:
     )
 
 
+def datetime_bounds() -> tuple[datetime, datetime]:
+    """The window as aware UTC datetimes ``[low, high)``, for filtering stored rows."""
+    low, high = plausible_window()
+    return datetime.combine(low, time.min, tzinfo=UTC), datetime.combine(high, time.min, tzinfo=UTC)
+
+
 def window_message() -> str:
     low, high = plausible_window()
     return MESSAGE.format(min=low.isoformat(), max=high.isoformat())

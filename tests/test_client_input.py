@@ -109,6 +109,14 @@ def test_a_reading_stored_in_9999_does_not_break_its_meter_status(world) -> None
     MeterReading.objects.create(meter=poisoned, start=datetime(9999, 12, 31, 23, 45, tzinfo=UTC), kwh="0.5")
     assert meter_statuses_refresh() == len(meters)
     assert MeterStatus.objects.get(meter=poisoned).latest_reading_start is None
+    # The owner's consumption page still answers.
+    from django.contrib.auth import get_user_model
+
+    owner = get_user_model().objects.filter(memberships__organisation=poisoned.premise.organisation).first()
+    page = Client()
+    page.force_login(owner)
+    response = page.get(f"/consumer/consumption/?meter={poisoned.meter_id}")
+    assert response.status_code == 200
 
 
 def test_one_failing_meter_does_not_stop_the_hourly_refresh(world, caplog) -> None:
