@@ -35,7 +35,7 @@ class PremiseOutputSerializer(serializers.Serializer):
     zone = serializers.CharField(source="grid_zone.code")
     timezone = serializers.CharField()
     organisation = serializers.CharField(source="organisation.name")
-    aggregator = serializers.CharField(source="aggregator.name", default=None)
+    aggregator = serializers.CharField(source="aggregator.name", default=None, allow_null=True)  # none enrolled
 
 
 class PremiseListApi(APIView):
@@ -321,31 +321,28 @@ class ComplianceStatusApi(APIView):
         return Response(status)
 
 
+class AuditEntryOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    subject_type = serializers.CharField()
+    subject_id = serializers.IntegerField()
+    organisation = serializers.IntegerField(source="organisation_id", allow_null=True)
+    actor = serializers.EmailField(source="actor.email", default=None, allow_null=True)
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    reason = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
 class AuditListApi(APIView):
     """The audit trail of verification, consent, enrolment and wallet status changes (admins and auditors)."""
 
     permission_classes = [HasRole]
     allowed_roles = READ_ALL
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=AuditEntryOutputSerializer(many=True))
     def get(self, request):
         qs = audit_entries(subject_type=request.query_params.get("subject_type"))[:500]
-        return Response(
-            [
-                {
-                    "id": e.id,
-                    "subject_type": e.subject_type,
-                    "subject_id": e.subject_id,
-                    "organisation": e.organisation_id,
-                    "actor": e.actor.email if e.actor else None,
-                    "from_status": e.from_status,
-                    "to_status": e.to_status,
-                    "reason": e.reason,
-                    "at": e.at,
-                }
-                for e in qs
-            ]
-        )
+        return Response(AuditEntryOutputSerializer(qs, many=True).data)
 
 
 class WalletNonceApi(APIView):

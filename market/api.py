@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -468,11 +468,32 @@ class AuctionListCreateApi(APIView):
         return idempotent_post(request, "auction", handler)
 
 
+class PublishedIntervalOutputSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    clearing_price_per_mwh = serializers.CharField(allow_null=True, help_text="A decimal; null when not cleared.")
+    volume_kw = serializers.CharField(help_text="A decimal.")
+
+
+class PublishedPriceOutputSerializer(serializers.Serializer):
+    auction = serializers.IntegerField()
+    market = serializers.CharField()
+    product = serializers.CharField()
+    zone = serializers.CharField()
+    rule_version = serializers.CharField()
+    cleared_at = serializers.DateTimeField()
+    intervals = PublishedIntervalOutputSerializer(many=True)
+
+
 class PublishedPricesApi(APIView):
-    """Public: clearing prices and volumes per zone and interval of the cleared auctions."""
+    """Public: clearing prices and volumes per zone and interval of the cleared auctions (a list, newest first)."""
 
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("zone", str, description="Only this grid zone's auctions.")],
+        responses=PublishedPriceOutputSerializer(many=True),
+    )
     def get(self, request):
         zone = request.query_params.get("zone")
         zone_ids = None

@@ -8,13 +8,12 @@ from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import Organisation
+from flexplatform.errors import Conflict
 
 # The governed parameters are the market's (``market.parameters``); re-exported for settlement's readers.
 from market.parameters import PARAMETERS_VERSION as PARAMETERS_VERSION
 from market.parameters import market_parameter as market_parameter
 from market.parameters import market_parameters as market_parameters
-
-from flexplatform.errors import Conflict
 
 from .models import AnchorAlert, ChainDeployment, LedgerAccount, PeriodAnchor, Posting, SettlementItem
 
