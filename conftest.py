@@ -38,12 +38,13 @@ def _mqtt_reachable() -> bool:
 def _fresh_snapshots():
     """Each test starts as a new process would: no kept copies of eligibility answers (``flexplatform.snapshots``;
     a rolled-back test's rows may come back under the same ids on SQLite)."""
-    from flexplatform import api, snapshots
+    from accounts import authentication
+    from flexplatform import snapshots
     from market.services import eligibility
     from settlement import selectors as settlement_selectors
 
     eligibility.clear()
-    api._auth_snapshots.clear()
+    authentication._auth_snapshots.clear()
     settlement_selectors._parameter_snapshots.clear()
     snapshots.forget_pending()
     yield

@@ -8,12 +8,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from flexplatform.api import HasRole
-from flexplatform.errors import NotFound, NotPermitted
+from flexplatform.errors import NotFound
 
+from . import policies
 from .device_services import device_capability, device_register, devices_visible_to, premises_device_writable_by
 from .models import Device, Membership
-from .selectors import user_role
+from .permissions import HasRole
 
 READERS = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR, Membership.Role.ADMIN, Membership.Role.GRID_OPERATOR)
 WRITERS = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR, Membership.Role.ADMIN)
@@ -52,8 +52,7 @@ class DeviceListApi(APIView):
 
     @extend_schema(request=DeviceInputSerializer, responses={201: DeviceOutputSerializer})
     def post(self, request):
-        if user_role(request.user) not in WRITERS:
-            raise NotPermitted("Grid operators read devices only.")
+        policies.require_role(request.user, WRITERS, "Grid operators read devices only.")
         data = DeviceInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)

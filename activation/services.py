@@ -764,7 +764,12 @@ def cascade_start(
     source: str = DREvent.Source.OPERATOR,
     now: datetime | None = None,
 ) -> Cascade:
-    """Target kW in a zone: tier 1 (the fastest) is dispatched now; later tiers by :func:`cascades_evaluate`."""
+    """Target kW in a zone: tier 1 (the fastest) is dispatched now; later tiers by :func:`cascades_evaluate`.
+    A user starts one only in a zone they serve (``accounts.policies.require_zone``; a trigger rule's has no user)."""
+    from accounts import policies
+
+    if user is not None:
+        policies.require_zone(user, zone)
     now = now or timezone.now()
     if target_kw <= 0:
         raise ApplicationError("Target must be positive.", fields={"target_kw": ["Must be positive."]})

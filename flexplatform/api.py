@@ -1,93 +1,18 @@
-"""Shared API helpers: role permissions and the ``Idempotency-Key`` header for POSTs that create orders."""
+"""Shared API plumbing: the ``Idempotency-Key`` header for POSTs that create things, pagination of list endpoints,
+input validation helpers. Core: imports no app (roles and permissions live in ``accounts.policies`` /
+``accounts.permissions``)."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 
 from django.utils import timezone
-from rest_framework import authentication, exceptions, serializers
-from rest_framework.authtoken.models import Token
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework import serializers
 from rest_framework.response import Response
 
-from accounts.selectors import user_organisations, user_role
-from flexplatform import inserts, snapshots, transactions
-
-#: the token answers below are built from users, tokens and memberships: a save or delete of any renews them
-AUTH_VERSION = "auth"
-_auth_snapshots = snapshots.Snapshots(ttl_seconds=60.0)
-
-
-class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token authentication (``Authorization: Token <key>``) that reads the user's memberships (roles and
-    organisations, which every permission check needs) in the same query, and keeps the answer per process
-    (``flexplatform.snapshots``) until a user, token, membership or organisation is saved or deleted, or a
-    minute has passed: a deleted token or deactivated user is refused on the next request. A user without
-    memberships (a bare superuser) goes the plain DRF way, uncached."""
-
-    def authenticate_credentials(self, key):
-        def load():
-            return self._load(key), None
-
-        (found,) = _auth_snapshots.get([snapshots.Request(("token", key), (AUTH_VERSION, snapshots.PARTIES), load)])
-        if found is None:
-            return super().authenticate_credentials(key)
-        user, memberships = found
-        if not user.is_active:
-            raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        user = copy.copy(user)  # each request its own instance (a view may annotate it)
-        user._memberships_cache = [copy.copy(m) for m in memberships]
-        for m in user._memberships_cache:
-            m.user = user
-        return user, Token(key=key, user=user)
-
-    @staticmethod
-    def _load(key):
-        from accounts.models import Membership
-
-        memberships = list(
-            Membership.objects.select_related("user", "organisation").filter(user__auth_token__key=key).order_by("pk")
-        )
-        if not memberships:
-            return None
-        return memberships[0].user, memberships
-
-
-def auth_changed(sender, **kwargs) -> None:
-    """Signal receiver (``accounts.apps``): a user, token or membership changed."""
-    snapshots.invalidate(AUTH_VERSION)
-
-
-class HasRole(BasePermission):
-    """Grants access to users whose portal role is one of ``roles`` (set on the view as ``allowed_roles``)."""
-
-    message = "Your role may not use this endpoint."
-
-    def has_permission(self, request, view) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        role = user_role(request.user)
-        if role == "auditor":  # auditors read everything and write nothing
-            return request.method in SAFE_METHODS
-        return role in getattr(view, "allowed_roles", ())
-
-
-class AuditorReadOnly(BasePermission):
-    """Auditors may read every endpoint and write none (a default permission, and part of ``HasRole``)."""
-
-    message = "Auditors have read-only access."
-
-    def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS or not getattr(request.user, "is_authenticated", False):
-            return True
-        return user_role(request.user) != "auditor"
-
-
-def acting_organisation(user, role: str):
-    orgs = user_organisations(user, role=role)
-    return orgs[0] if orgs else None
+from flexplatform import inserts, transactions
+from flexplatform.core.models import IdempotencyRecord
 
 
 def idempotent_post(request, scope: str, handler, *, look_first: bool = True) -> Response:
@@ -104,8 +29,6 @@ def idempotent_post(request, scope: str, handler, *, look_first: bool = True) ->
     its trades, awards and the tasks it enqueues on commit): a repeat runs, fails to write the record and is
     rolled back, and the first response is returned. One statement fewer for every first request.
     """
-    from accounts.models import IdempotencyRecord
-
     key = request.headers.get("Idempotency-Key")
     if not key:
         return handler()

@@ -11,22 +11,18 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import policies
+from accounts.authentication import AUTH_VERSION
 from accounts.models import GridZone, Membership, Premise
+from accounts.permissions import HasRole
 from accounts.selectors import premises_offerable_by
 from flexplatform import snapshots
-from flexplatform.api import (
-    AUTH_VERSION,
-    AwareDateTimeField,
-    HasRole,
-    acting_organisation,
-    idempotent_post,
-    validated,
-)
+from flexplatform.api import AwareDateTimeField, idempotent_post, validated
 from flexplatform.errors import NotFound, NotPermitted
 
 from . import selectors, services
 from .engine.products import PRODUCT_CHOICES, MarketType
-from .models import Auction, Award, ClearingRun, FlexibilityOffer, FlexibilityRequest, MarketOrder, Trade
+from .models import Auction, Award, FlexibilityOffer, FlexibilityRequest, MarketOrder, Trade
 from .services import eligibility
 
 SELLER_ROLES = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR)
@@ -89,9 +85,7 @@ class OfferListCreateApi(APIView):
 
     @staticmethod
     def _seller(request):
-        from accounts.selectors import user_role
-
-        return acting_organisation(request.user, user_role(request.user))
+        return policies.acting_organisation(request.user)
 
 
 class RequestOutputSerializer(serializers.ModelSerializer):
@@ -118,7 +112,7 @@ class RequestListCreateApi(APIView):
 
     @extend_schema(responses=RequestOutputSerializer(many=True))
     def get(self, request):
-        operator = acting_organisation(request.user, Membership.Role.GRID_OPERATOR)
+        operator = policies.acting_organisation(request.user, Membership.Role.GRID_OPERATOR)
         return Response(RequestOutputSerializer(selectors.requests_for_operator(operator=operator), many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: RequestOutputSerializer})
@@ -127,7 +121,7 @@ class RequestListCreateApi(APIView):
             data = self.InputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             req = services.request_submit(
-                operator=acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
+                operator=policies.acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
                 created_by=request.user,
                 **data.validated_data,
             )
@@ -180,9 +174,7 @@ ORDER_ROLES = (*SELLER_ROLES, Membership.Role.GRID_OPERATOR)
 
 
 def _org(request):
-    from accounts.selectors import user_role
-
-    return acting_organisation(request.user, user_role(request.user))
+    return policies.acting_organisation(request.user)
 
 
 class MemberSerializer(serializers.Serializer):
@@ -449,7 +441,7 @@ class AuctionListCreateApi(APIView):
             data.is_valid(raise_exception=True)
             v = data.validated_data
             auction = services.auction_open(
-                operator=acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
+                operator=policies.acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
                 market=v["market"],
                 product=v["product"],
                 zone=v["zone"],
@@ -506,7 +498,7 @@ class ClearingRerunApi(APIView):
     allowed_roles = (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN)
 
     def get(self, request, pk: int):
-        run = ClearingRun.objects.filter(pk=pk).first()
+        run = selectors.clearing_runs_visible_to(request.user).filter(pk=pk).first()
         if run is None:
             raise NotFound("No such clearing run.")
         r = services.clearing_rerun(run=run)

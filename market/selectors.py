@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.db.models import Max, Min, Q, QuerySet, Sum
 
+from accounts import policies
 from accounts.models import GridZone, Membership, Organisation
 from accounts.selectors import (
     operator_zone_ids,
@@ -46,6 +47,14 @@ def awards_visible_to(user) -> QuerySet[Award]:
 
 def clearing_runs_for_zones(user) -> QuerySet[ClearingRun]:
     return ClearingRun.objects.filter(request__zone_id__in=operator_zone_ids(user)).select_related("request__zone")
+
+
+def clearing_runs_visible_to(user) -> QuerySet[ClearingRun]:
+    """Clearing runs the user may read: of a request or auction in a zone they serve (``accounts.policies``)."""
+    zone_ids = policies.zone_scope(user)
+    if zone_ids is None:
+        return ClearingRun.objects.all()
+    return ClearingRun.objects.filter(Q(request__zone_id__in=zone_ids) | Q(auction__zone_id__in=zone_ids))
 
 
 # -- markets: orders, positions, published prices, price signals ------------------------------------------------

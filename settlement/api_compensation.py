@@ -11,10 +11,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import policies
 from accounts.models import Membership
-from accounts.selectors import user_organisations, user_role
-from flexplatform.api import AwareDateTimeField, HasRole, idempotent_post
-from flexplatform.errors import NotPermitted
+from accounts.permissions import HasRole
+from flexplatform.api import AwareDateTimeField, idempotent_post
 
 from . import assets, selectors
 from .models import Dispute, Proposal, SettlementItem, SettlementRun, Stake, Withdrawal
@@ -26,10 +26,13 @@ PARTICIPANTS = (R.CONSUMER, R.AGGREGATOR)
 
 
 def _org(request):
-    orgs = [o for role in PARTICIPANTS for o in user_organisations(request.user, role=role)]
-    if not orgs:
-        raise NotPermitted("You act for no participant organisation.")
-    return orgs[0]
+    return policies.require_acting_organisation(request.user, PARTICIPANTS)
+
+
+def _disputes_visible_to(user):
+    qs = Dispute.objects.all()
+    orgs = policies.organisation_scope(user)
+    return qs if orgs is None else qs.filter(item__payee__in=orgs)
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -93,9 +96,7 @@ class DisputeListApi(APIView):
 
     @extend_schema(responses=DisputeSerializer(many=True))
     def get(self, request):
-        qs = Dispute.objects.all()
-        if user_role(request.user) != R.ADMIN:
-            qs = qs.filter(item__payee__in=user_organisations(request.user))
+        qs = _disputes_visible_to(request.user)
         return Response(DisputeSerializer(qs[:200], many=True).data)
 
 
@@ -110,7 +111,7 @@ class DisputeOpenApi(APIView):
     def post(self, request, pk: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        orgs = user_organisations(request.user)
+        orgs = policies.organisations(request.user)
         item = get_object_or_404(SettlementItem, pk=pk, payee__in=orgs)
         d = disputes.dispute_open(
             item=item, user=request.user, organisations=orgs, reason=data.validated_data["reason"]
@@ -143,10 +144,7 @@ class DisputeHistoryApi(APIView):
     def get(self, request, pk: int):
         from .models import AuditRecord
 
-        qs = Dispute.objects.all()
-        if user_role(request.user) != R.ADMIN:
-            qs = qs.filter(item__payee__in=user_organisations(request.user))
-        d = get_object_or_404(qs, pk=pk)
+        d = get_object_or_404(_disputes_visible_to(request.user), pk=pk)
         history = AuditRecord.objects.filter(object_type="dispute", object_id=d.pk).values("action", "at", "data")
         return Response({"dispute": DisputeSerializer(d).data, "history": list(history)})
 
@@ -185,14 +183,17 @@ class StakeListApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=StakeSerializer)
     def post(self, request):
-        org = _org(request)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key") or f"{request.user.pk}:{data.validated_data}"
-        stake = staking.stake_lock(
-            organisation=org, business_key=f"api:{org.pk}:{key}", actor=request.user, **data.validated_data
-        )
-        return Response(StakeSerializer(stake).data, status=201)
+        def handler():
+            org = _org(request)
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            key = request.headers.get("Idempotency-Key") or f"{request.user.pk}:{data.validated_data}"
+            stake = staking.stake_lock(
+                organisation=org, business_key=f"api:{org.pk}:{key}", actor=request.user, **data.validated_data
+            )
+            return Response(StakeSerializer(stake).data, status=201)
+
+        return idempotent_post(request, "settlement-stake", handler)
 
 
 class StakeReleaseApi(APIView):
@@ -319,16 +320,20 @@ class WithdrawalListApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=WithdrawalSerializer)
     def post(self, request):
-        org = _org(request)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        key = (
-            request.headers.get("Idempotency-Key") or f"{request.user.pk}:{data.validated_data}:{timezone.now().date()}"
-        )
-        w = withdrawals.withdrawal_request(
-            organisation=org, business_key=key, actor=request.user, **data.validated_data
-        )
-        return Response(WithdrawalSerializer(w).data, status=201)
+        def handler():
+            org = _org(request)
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            key = (
+                request.headers.get("Idempotency-Key")
+                or f"{request.user.pk}:{data.validated_data}:{timezone.now().date()}"
+            )
+            w = withdrawals.withdrawal_request(
+                organisation=org, business_key=key, actor=request.user, **data.validated_data
+            )
+            return Response(WithdrawalSerializer(w).data, status=201)
+
+        return idempotent_post(request, "settlement-withdrawal", handler)
 
 
 class StatementApi(APIView):

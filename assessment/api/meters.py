@@ -17,11 +17,11 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import policies
 from accounts.models import Membership, Meter
-from accounts.selectors import premises_visible_to, user_role
+from accounts.permissions import HasRole
 from accounts.services import meter_create
-from flexplatform.api import HasRole
-from flexplatform.errors import ApplicationError, NotFound, NotPermitted
+from flexplatform.errors import ApplicationError, NotFound
 
 from ..ingest.bulk import readings_bulk_import
 from ..ingest.csvfile import parse_csv, parse_start
@@ -168,12 +168,11 @@ class MeterListApi(APIView):
 
     @extend_schema(request=MeterRegisterInputSerializer, responses={201: MeterOutputSerializer})
     def post(self, request):
-        if user_role(request.user) not in WRITERS:
-            raise NotPermitted("Grid operators read meters only.")
+        policies.require_role(request.user, WRITERS, "Grid operators read meters only.")
         data = MeterRegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        premise = premises_visible_to(request.user).filter(pk=values.pop("premise")).first()
+        premise = policies.premises_writable_by(request.user).filter(pk=values.pop("premise")).first()
         if premise is None:
             raise NotFound("No such premise among yours.")
         meter = meter_create(premise=premise, **values)
