@@ -8,7 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from flexplatform.errors import NotFound
+from flexplatform.errors import ApplicationError, NotFound
 
 from . import policies
 from .device_services import device_capability, device_register, devices_visible_to, premises_device_writable_by
@@ -89,10 +89,7 @@ class DeviceCapabilityApi(APIView):
             if "notice_minutes" in request.query_params:
                 event["notice_minutes"] = int(request.query_params["notice_minutes"])
         except ValueError:
-            return Response(
-                {"code": "invalid", "detail": "Minutes must be integers.", "fields": {"event_minutes": ["Integer."]}},
-                status=400,
-            )
+            raise ApplicationError("Minutes must be integers.", fields={"event_minutes": ["Integer."]}) from None
         cap = device_capability(device, **event)
         return Response(
             {"device": device.pk, "kw": str(cap.kw), "reasons": cap.reasons, "rebound_kwh": str(cap.rebound_kwh)}

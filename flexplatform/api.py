@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from flexplatform import inserts, transactions
 from flexplatform.core.models import IdempotencyRecord
+from flexplatform.errors import Conflict, error_response
 
 
 def idempotent_post(request, scope: str, handler, *, look_first: bool = True) -> Response:
@@ -39,13 +40,8 @@ def idempotent_post(request, scope: str, handler, *, look_first: bool = True) ->
         if existing is None:
             return None
         if existing.request_hash != body_hash:
-            return Response(
-                {
-                    "code": "idempotency_key_reused",
-                    "detail": "This Idempotency-Key was used with another body.",
-                    "fields": {},
-                },
-                status=409,
+            return error_response(
+                Conflict("This Idempotency-Key was used with another body.", code="idempotency_key_reused")
             )
         return Response(existing.response_body, status=existing.response_status)
 

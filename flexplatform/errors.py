@@ -63,6 +63,11 @@ def _flatten(data: Any) -> dict[str, list[str]]:
     return {}
 
 
+def error_response(exc: ApplicationError) -> Response:
+    """The response for a refusal answered without raising (e.g. a replayed ``Idempotency-Key``): the one shape."""
+    return Response({"code": exc.code, "detail": exc.detail, "fields": exc.fields}, status=exc.status_code)
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler producing the one error format."""
     # DRF's views module reads the default permission classes when imported, and those (accounts.permissions)
@@ -70,7 +75,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     from rest_framework.views import exception_handler
 
     if isinstance(exc, ApplicationError):
-        return Response({"code": exc.code, "detail": exc.detail, "fields": exc.fields}, status=exc.status_code)
+        return error_response(exc)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(fields)

@@ -13,6 +13,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from flexplatform.errors import Conflict
+
 from . import selectors
 from .models import PeriodAnchor, SettlementItem
 from .services.proofs import proof_verify_on_chain
@@ -55,9 +57,7 @@ class ItemProofApi(APIView):
         item = get_object_or_404(items_visible_to(request.user), pk=pk)
         bundle = selectors.item_proof(item=item)
         if bundle is None:
-            return Response(
-                {"code": "not_anchored", "detail": "The item's period is not sealed yet.", "fields": {}}, status=409
-            )
+            raise Conflict("The item's period is not sealed yet.", code="not_anchored")
         return Response(bundle)
 
 
@@ -69,9 +69,7 @@ class ItemProofDownloadApi(APIView):
         item = get_object_or_404(items_visible_to(request.user), pk=pk)
         bundle = selectors.item_proof(item=item)
         if bundle is None:
-            return Response(
-                {"code": "not_anchored", "detail": "The item's period is not sealed yet.", "fields": {}}, status=409
-            )
+            raise Conflict("The item's period is not sealed yet.", code="not_anchored")
         response = HttpResponse(json.dumps(bundle, indent=2) + "\n", content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="payment-{item.pk}-proof.json"'
         return response

@@ -15,6 +15,7 @@ from accounts import policies
 from accounts.models import Membership
 from accounts.permissions import HasRole
 from flexplatform.api import AwareDateTimeField, idempotent_post
+from flexplatform.errors import ApplicationError
 
 from . import assets, selectors
 from .models import Dispute, Proposal, SettlementItem, SettlementRun, Stake, Withdrawal
@@ -344,7 +345,7 @@ class StatementApi(APIView):
     def get(self, request, year: str, month: str, fmt: str):
         year, month = int(year), int(month)
         if not 1 <= month <= 12:
-            return Response({"code": "invalid", "detail": "Month 1-12.", "fields": {"month": ["1-12"]}}, status=400)
+            raise ApplicationError("Month 1-12.", fields={"month": ["1-12"]})
         s = statements.statement_build(organisation=_org(request), year=year, month=month)
         name = f"statement-{year}-{month:02d}.{fmt}"
         if fmt == "pdf":
@@ -363,10 +364,7 @@ class TaxReportApi(APIView):
     def get(self, request, year: str, profile: str):
         year = int(year)
         if profile not in statements.TAX_PROFILES:
-            return Response(
-                {"code": "invalid", "detail": "Unknown profile.", "fields": {"profile": list(statements.TAX_PROFILES)}},
-                status=400,
-            )
+            raise ApplicationError("Unknown profile.", fields={"profile": list(statements.TAX_PROFILES)})
         report = statements.tax_report(year=year, profile=profile)
         response = HttpResponse(statements.tax_report_csv(report), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="tax-{profile}-{year}.csv"'

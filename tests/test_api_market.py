@@ -195,19 +195,18 @@ def test_operator_request_in_its_zone_is_cleared_and_awards_are_visible(
     want = (offers[business.pk].kw + offers[household.pk].kw / 2).quantize(Decimal("0.001"))
 
     operator = _token_client("operator@demo.flex")
+    body = {
+        "zone": "sub-east-1",
+        "kw": str(want),
+        "max_price_per_mwh": "200.00",
+        "window_start": _iso(start),
+        "window_end": _iso(end),
+    }
     with django_capture_on_commit_callbacks(execute=True):
-        response = operator.post(
-            REQUESTS,
-            {
-                "zone": "sub-east-1",
-                "kw": str(want),
-                "max_price_per_mwh": "200.00",
-                "window_start": _iso(start),
-                "window_end": _iso(end),
-            },
-            format="json",
-        )
+        response = operator.post(REQUESTS, body, format="json", HTTP_IDEMPOTENCY_KEY="rq-1")
     assert response.status_code == 201, response.content
+    reused = operator.post(REQUESTS, {**body, "kw": "1.000"}, format="json", HTTP_IDEMPOTENCY_KEY="rq-1")
+    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
     assert response.json()["zone"] == "sub-east-1"
 
     requests = operator.get(REQUESTS).json()

@@ -85,7 +85,7 @@ def test_opt_out_and_webhook_endpoint_posts_are_idempotent(act_world, api_for):
         format="json",
     )
     consumer = api_for("consumer01@demo.flex")
-    _replayed(consumer, f"{URL}/events/{r.json()['id']}/opt-out/", {}, OptOut, key="oo-1")
+    _replayed(consumer, f"{URL}/events/{r.json()['id']}/opt-out/", {}, OptOut, key="oo-1", other={"note": "x"})
     assert OptOut.objects.count() == 1
 
     aggregator = api_for("aggregator@demo.flex")

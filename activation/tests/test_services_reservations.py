@@ -152,6 +152,8 @@ def test_reservation_api_lists_by_zone_and_calls_with_idempotency_key(act_world,
     )
     again = op.post(f"{URL}/{r.pk}/call/", body, format="json", HTTP_IDEMPOTENCY_KEY="call-1")
     assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    reused = op.post(f"{URL}/{r.pk}/call/", {**body, "target_kw": "10"}, format="json", HTTP_IDEMPOTENCY_KEY="call-1")
+    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
     assert DREvent.objects.filter(reservation=r).count() == 1
     assert op.get(f"{URL}/").json()[0]["calls"] == 1
 

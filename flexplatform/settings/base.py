@@ -149,7 +149,10 @@ REST_FRAMEWORK = {
         "accounts.authentication.TokenAuthentication",  # DRF's, with the user's memberships in the same query
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "accounts.permissions.AuditorReadOnly"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.permissions.AuditorReadOnly",
+    ],
     "DEFAULT_SCHEMA_CLASS": "flexplatform.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,

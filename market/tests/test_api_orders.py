@@ -128,8 +128,12 @@ def test_auctions_prices_signal_rerun(mw, api_for):
         "gate_closure": _iso(DAY - timedelta(hours=12)),
     }
     assert consumer.post("/api/v1/market/auctions/", body, format="json").status_code == 403
-    r = op.post("/api/v1/market/auctions/", body, format="json")
+    r = op.post("/api/v1/market/auctions/", body, format="json", HTTP_IDEMPOTENCY_KEY="au-1")
     assert r.status_code == 201, r.json()
+    reused = op.post(
+        "/api/v1/market/auctions/", {**body, "zone": "sub-east-2"}, format="json", HTTP_IDEMPOTENCY_KEY="au-1"
+    )
+    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
     auction = Auction.objects.get(pk=r.json()["id"])
     p5 = mw.premise(5)
     seller = api_for(_email(p5.organisation))
