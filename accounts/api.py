@@ -13,7 +13,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from flexplatform.api import AwareDateTimeField
+from flexplatform.api import AwareDateTimeField, list_schema, paginated
 from flexplatform.errors import NotPermitted
 
 from . import consents as consent_services
@@ -40,9 +40,9 @@ class PremiseOutputSerializer(serializers.Serializer):
 
 
 class PremiseListApi(APIView):
-    @extend_schema(responses=PremiseOutputSerializer(many=True))
+    @list_schema(PremiseOutputSerializer)
     def get(self, request):
-        return Response(PremiseOutputSerializer(premises_visible_to(request.user), many=True).data)
+        return paginated(request, premises_visible_to(request.user), PremiseOutputSerializer)
 
 
 class TokenApi(ObtainAuthToken):
@@ -116,11 +116,11 @@ class CaseListCreateApi(APIView):
         legal_name = serializers.CharField(max_length=200)
         level = serializers.ChoiceField(choices=VerificationCase.Level.choices, required=False)
 
-    @extend_schema(responses=CaseOutputSerializer(many=True))
+    @list_schema(CaseOutputSerializer)
     def get(self, request):
         org = policies.acting_organisation(request.user)
         cases = VerificationCase.objects.filter(organisation=org).prefetch_related("documents", "decisions")
-        return Response(CaseOutputSerializer(cases, many=True).data)
+        return paginated(request, cases, CaseOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: CaseOutputSerializer})
     def post(self, request):
@@ -196,7 +196,7 @@ class ConsentListCreateApi(APIView):
         )
         expires_at = AwareDateTimeField()
 
-    @extend_schema(responses=ConsentOutputSerializer(many=True))
+    @list_schema(ConsentOutputSerializer)
     def get(self, request):
         role = policies.role(request.user)
         qs = Consent.objects.all()
@@ -204,7 +204,7 @@ class ConsentListCreateApi(APIView):
             qs = qs.filter(premise__organisation__in=policies.organisations(request.user, role=role))
         elif role == R.AGGREGATOR:
             qs = qs.filter(aggregator__in=policies.organisations(request.user, role=role))
-        return Response(ConsentOutputSerializer(qs, many=True).data)
+        return paginated(request, qs, ConsentOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: ConsentOutputSerializer})
     def post(self, request):
@@ -261,12 +261,12 @@ class EnrolmentListCreateApi(APIView):
         starts_at = AwareDateTimeField(required=False)
         ends_at = AwareDateTimeField(required=False)
 
-    @extend_schema(responses=EnrolmentOutputSerializer(many=True))
+    @list_schema(EnrolmentOutputSerializer)
     def get(self, request):
         qs = Enrolment.objects.all()
         if policies.role(request.user) == R.AGGREGATOR:
             qs = qs.filter(aggregator__in=policies.organisations(request.user, role=R.AGGREGATOR))
-        return Response(EnrolmentOutputSerializer(qs, many=True).data)
+        return paginated(request, qs, EnrolmentOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: EnrolmentOutputSerializer})
     def post(self, request):
@@ -298,9 +298,9 @@ class VerifiedResourcesApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = (R.GRID_OPERATOR, *READ_ALL)
 
-    @extend_schema(responses=VerifiedResourceSerializer(many=True))
+    @list_schema(VerifiedResourceSerializer)
     def get(self, request):
-        return Response(VerifiedResourceSerializer(selectors.verified_resources_for(request.user), many=True).data)
+        return paginated(request, selectors.verified_resources_for(request.user), VerifiedResourceSerializer)
 
 
 class ComplianceStatusApi(APIView):
@@ -326,25 +326,21 @@ class AuditListApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READ_ALL
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        subject_type = serializers.CharField()
+        subject_id = serializers.IntegerField()
+        organisation = serializers.IntegerField(source="organisation_id", allow_null=True)
+        actor = serializers.EmailField(source="actor.email", allow_null=True, default=None)
+        from_status = serializers.CharField()
+        to_status = serializers.CharField()
+        reason = serializers.CharField()
+        at = serializers.DateTimeField()
+
+    @list_schema(OutputSerializer)
     def get(self, request):
-        qs = audit_entries(subject_type=request.query_params.get("subject_type"))[:500]
-        return Response(
-            [
-                {
-                    "id": e.id,
-                    "subject_type": e.subject_type,
-                    "subject_id": e.subject_id,
-                    "organisation": e.organisation_id,
-                    "actor": e.actor.email if e.actor else None,
-                    "from_status": e.from_status,
-                    "to_status": e.to_status,
-                    "reason": e.reason,
-                    "at": e.at,
-                }
-                for e in qs
-            ]
-        )
+        qs = audit_entries(subject_type=request.query_params.get("subject_type"))
+        return paginated(request, qs, self.OutputSerializer)
 
 
 class WalletNonceApi(APIView):

@@ -8,6 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from flexplatform.api import list_schema, paginated
 from flexplatform.errors import ApplicationError, NotFound
 
 from . import policies
@@ -46,9 +47,9 @@ class DeviceListApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=DeviceOutputSerializer(many=True))
+    @list_schema(DeviceOutputSerializer)
     def get(self, request):
-        return Response(DeviceOutputSerializer(devices_visible_to(request.user), many=True).data)
+        return paginated(request, devices_visible_to(request.user), DeviceOutputSerializer)
 
     @extend_schema(request=DeviceInputSerializer, responses={201: DeviceOutputSerializer})
     def post(self, request):

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts import policies
 from accounts.models import GridZone, Membership
 from accounts.permissions import HasRole
-from flexplatform.api import idempotent_post
+from flexplatform.api import idempotent_post, list_schema, paginated
 from flexplatform.errors import NotFound
 from market.api import AwareDateTimeField
 
@@ -61,9 +61,9 @@ class EventOutputSerializer(serializers.Serializer):
 
 
 class EventListApi(APIView):
-    @extend_schema(responses=EventOutputSerializer(many=True))
+    @list_schema(EventOutputSerializer)
     def get(self, request):
-        return Response(EventOutputSerializer(events_visible_to(request.user), many=True).data)
+        return paginated(request, events_visible_to(request.user), EventOutputSerializer)
 
 
 def _program(code: str) -> Program:
@@ -237,13 +237,13 @@ class CascadeApi(APIView):
         start = AwareDateTimeField()
         end = AwareDateTimeField()
 
-    @extend_schema(responses=CascadeOutputSerializer(many=True))
+    @list_schema(CascadeOutputSerializer)
     def get(self, request):
         qs = Cascade.objects.select_related("program", "zone").prefetch_related("steps")
         zone_ids = policies.zone_scope(request.user)
         if zone_ids is not None:
             qs = qs.filter(zone_id__in=zone_ids)
-        return Response(CascadeOutputSerializer(qs[:100], many=True).data)
+        return paginated(request, qs, CascadeOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: CascadeOutputSerializer})
     def post(self, request):
@@ -367,14 +367,14 @@ class ReservationListApi(APIView):
     """Reservations (capacity and ancillary awards held available): operators see those in their service area,
     consumers and aggregators those of their premises. ``?active=1``: only those not yet over."""
 
-    @extend_schema(responses=ReservationOutputSerializer(many=True))
+    @list_schema(ReservationOutputSerializer)
     def get(self, request):
         from django.utils import timezone
 
         qs = reservations_visible_to(request.user)
         if request.query_params.get("active") in ("1", "true"):
             qs = qs.filter(window_end__gt=timezone.now())
-        return Response(ReservationOutputSerializer(qs[:500], many=True).data)
+        return paginated(request, qs, ReservationOutputSerializer)
 
 
 class ReservationCallApi(APIView):
@@ -435,13 +435,13 @@ class TriggerRuleApi(APIView):
         lead_minutes = serializers.IntegerField()
         active = serializers.BooleanField()
 
-    @extend_schema(responses=OutputSerializer(many=True))
+    @list_schema(OutputSerializer)
     def get(self, request):
         from .models import TriggerRule
 
         orgs = policies.organisations(request.user, role=Membership.Role.GRID_OPERATOR)
         qs = TriggerRule.objects.filter(operator__in=orgs).select_related("zone", "program").order_by("id")
-        return Response(self.OutputSerializer(qs, many=True).data)
+        return paginated(request, qs, self.OutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request):
@@ -482,13 +482,13 @@ class WebhookEndpointApi(APIView):
         active = serializers.BooleanField()
         created_at = serializers.DateTimeField()
 
-    @extend_schema(responses=OutputSerializer(many=True))
+    @list_schema(OutputSerializer)
     def get(self, request):
         from .models import WebhookEndpoint
 
         orgs = policies.organisations(request.user, role=Membership.Role.AGGREGATOR)
         qs = WebhookEndpoint.objects.filter(organisation__in=orgs).order_by("id")
-        return Response(self.OutputSerializer(qs, many=True).data)
+        return paginated(request, qs, self.OutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request):

@@ -8,8 +8,10 @@ import hashlib
 import json
 
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from flexplatform import inserts, transactions
 from flexplatform.core.models import IdempotencyRecord
@@ -68,6 +70,57 @@ def idempotent_post(request, scope: str, handler, *, look_first: bool = True) ->
             raise
         return stored
     return response
+
+
+def paginated(
+    request, items, serializer_class: type[serializers.Serializer], *, context: dict | None = None
+) -> Response:
+    """A list endpoint's answer, one page of ``items`` (a queryset, in a stable order, or a list) through the default
+    pagination class (``REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"]``: ``?limit=&offset=``, at most
+    ``flexplatform.pagination.Pagination.max_limit`` a page), as ``{"count", "next", "previous", "results"}``. Describe it in the schema with
+    :func:`paginated_schema`."""
+    paginator = api_settings.DEFAULT_PAGINATION_CLASS()
+    page = paginator.paginate_queryset(items, request)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)
+
+
+_paginated_schemas: dict[type, type[serializers.Serializer]] = {}
+
+
+def paginated_schema(serializer_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The OpenAPI shape of :func:`paginated`'s answer for ``serializer_class`` (one component per item type)."""
+    found = _paginated_schemas.get(serializer_class)
+    if found is None:
+        item = serializer_class.__qualname__.replace("Serializer", "").replace(".", "")
+        found = type(
+            f"Paginated{item}ListSerializer",
+            (serializers.Serializer,),
+            {
+                "__module__": serializer_class.__module__,
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": serializer_class(many=True),
+                "paginated_list": True,
+            },
+        )
+        _paginated_schemas[serializer_class] = found
+    return found
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description="Items per page (default 100, at most 1,000)."),
+    OpenApiParameter("offset", int, description="Items to skip."),
+]
+
+
+def list_schema(serializer_class: type[serializers.Serializer], **kwargs):
+    """``@extend_schema`` of a list endpoint answered by :func:`paginated`: the page shape and its parameters."""
+    return extend_schema(
+        responses=paginated_schema(serializer_class),
+        parameters=[*PAGE_PARAMETERS, *kwargs.pop("parameters", [])],
+        **kwargs,
+    )
 
 
 _bound_serializers: dict[type, serializers.Serializer] = {}

@@ -17,7 +17,7 @@ from accounts.models import GridZone, Membership, Premise
 from accounts.permissions import HasRole
 from accounts.selectors import premises_offerable_by
 from flexplatform import snapshots
-from flexplatform.api import AwareDateTimeField, idempotent_post, validated
+from flexplatform.api import AwareDateTimeField, idempotent_post, list_schema, paginated, validated
 from flexplatform.errors import NotFound, NotPermitted
 
 from . import selectors, services
@@ -51,11 +51,11 @@ class OfferListCreateApi(APIView):
         class Meta:
             ref_name = "OfferSubmit"  # the OpenAPI component's name; nested "Input"s would collide
 
-    @extend_schema(responses=OfferOutputSerializer(many=True))
+    @list_schema(OfferOutputSerializer)
     def get(self, request):
         seller = self._seller(request)
         offers = selectors.offers_for_seller(seller=seller)
-        return Response(OfferOutputSerializer(offers, many=True).data)
+        return paginated(request, offers, OfferOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: OfferOutputSerializer})
     def post(self, request):
@@ -110,10 +110,10 @@ class RequestListCreateApi(APIView):
         class Meta:
             ref_name = "RequestSubmit"
 
-    @extend_schema(responses=RequestOutputSerializer(many=True))
+    @list_schema(RequestOutputSerializer)
     def get(self, request):
         operator = policies.acting_organisation(request.user, Membership.Role.GRID_OPERATOR)
-        return Response(RequestOutputSerializer(selectors.requests_for_operator(operator=operator), many=True).data)
+        return paginated(request, selectors.requests_for_operator(operator=operator), RequestOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: RequestOutputSerializer})
     def post(self, request):
@@ -156,9 +156,9 @@ class AwardListApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = (*SELLER_ROLES, Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN)
 
-    @extend_schema(responses=AwardOutputSerializer(many=True))
+    @list_schema(AwardOutputSerializer)
     def get(self, request):
-        return Response(AwardOutputSerializer(selectors.awards_visible_to(request.user), many=True).data)
+        return paginated(request, selectors.awards_visible_to(request.user), AwardOutputSerializer)
 
 
 urlpatterns = [
@@ -295,11 +295,9 @@ class OrderListCreateApi(APIView):
             required=False, allow_null=True, help_text="The auction's id (day-ahead and seasonal orders)."
         )
 
-    @extend_schema(responses=MarketOrderOutputSerializer(many=True))
+    @list_schema(MarketOrderOutputSerializer)
     def get(self, request):
-        return Response(
-            MarketOrderOutputSerializer(selectors.orders_for(organisation=_org(request))[:500], many=True).data
-        )
+        return paginated(request, selectors.orders_for(organisation=_org(request)), MarketOrderOutputSerializer)
 
     def initial(self, request, *args, **kwargs):
         if request.method == "POST":  # every token the order will ask for, in one round trip (ADR 0016)
@@ -426,12 +424,10 @@ class AuctionListCreateApi(APIView):
         interval_minutes = serializers.IntegerField(required=False)
         demand_curve = DemandStepSerializer(many=True, required=False)
 
-    @extend_schema(responses=AuctionOutputSerializer(many=True))
+    @list_schema(AuctionOutputSerializer)
     def get(self, request):
-        return Response(
-            AuctionOutputSerializer(
-                Auction.objects.select_related("zone").order_by("-delivery_start")[:200], many=True
-            ).data
+        return paginated(
+            request, Auction.objects.select_related("zone").order_by("-delivery_start", "-pk"), AuctionOutputSerializer
         )
 
     @extend_schema(request=InputSerializer, responses={201: AuctionOutputSerializer})

@@ -13,6 +13,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from flexplatform.api import list_schema, paginated
 from flexplatform.errors import Conflict
 
 from . import selectors
@@ -44,9 +45,9 @@ class ItemOutputSerializer(serializers.ModelSerializer):
 
 
 class ItemListApi(APIView):
-    @extend_schema(responses=ItemOutputSerializer(many=True))
+    @list_schema(ItemOutputSerializer)
     def get(self, request):
-        return Response(ItemOutputSerializer(items_visible_to(request.user), many=True).data)
+        return paginated(request, items_visible_to(request.user), ItemOutputSerializer)
 
 
 class ItemProofApi(APIView):
@@ -122,9 +123,9 @@ class AnchorOutputSerializer(serializers.ModelSerializer):
 class AnchorListApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=AnchorOutputSerializer(many=True))
+    @list_schema(AnchorOutputSerializer)
     def get(self, request):
-        return Response(AnchorOutputSerializer(selectors.anchors_recent(), many=True).data)
+        return paginated(request, selectors.anchors_recent(), AnchorOutputSerializer)
 
 
 urlpatterns = [

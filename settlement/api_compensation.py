@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from accounts import policies
 from accounts.models import Membership
 from accounts.permissions import HasRole
-from flexplatform.api import AwareDateTimeField, idempotent_post
+from flexplatform.api import AwareDateTimeField, idempotent_post, list_schema, paginated
 from flexplatform.errors import ApplicationError
 
 from . import assets, selectors
@@ -61,9 +61,9 @@ class RunListApi(APIView):
         window_start = AwareDateTimeField()
         window_end = AwareDateTimeField()
 
-    @extend_schema(responses=RunSerializer(many=True))
+    @list_schema(RunSerializer)
     def get(self, request):
-        return Response(RunSerializer(SettlementRun.objects.all()[:100], many=True).data)
+        return paginated(request, SettlementRun.objects.all(), RunSerializer)
 
     @extend_schema(request=InputSerializer, responses=RunSerializer)
     def post(self, request):
@@ -95,10 +95,10 @@ class DisputeListApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = (*PARTICIPANTS, R.ADMIN)
 
-    @extend_schema(responses=DisputeSerializer(many=True))
+    @list_schema(DisputeSerializer)
     def get(self, request):
         qs = _disputes_visible_to(request.user)
-        return Response(DisputeSerializer(qs[:200], many=True).data)
+        return paginated(request, qs, DisputeSerializer)
 
 
 class DisputeOpenApi(APIView):
@@ -178,9 +178,9 @@ class StakeListApi(APIView):
         amount = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=0)
         locked_until = AwareDateTimeField()
 
-    @extend_schema(responses=StakeSerializer(many=True))
+    @list_schema(StakeSerializer)
     def get(self, request):
-        return Response(StakeSerializer(Stake.objects.filter(organisation=_org(request)), many=True).data)
+        return paginated(request, Stake.objects.filter(organisation=_org(request)), StakeSerializer)
 
     @extend_schema(request=InputSerializer, responses=StakeSerializer)
     def post(self, request):
@@ -237,9 +237,9 @@ class ProposalListApi(APIView):
         rationale = serializers.CharField(required=False, allow_blank=True, default="")
         voting_days = serializers.IntegerField(required=False, default=7)
 
-    @extend_schema(responses=ProposalSerializer(many=True))
+    @list_schema(ProposalSerializer)
     def get(self, request):
-        return Response(ProposalSerializer(Proposal.objects.all()[:100], many=True).data)
+        return paginated(request, Proposal.objects.all(), ProposalSerializer)
 
     @extend_schema(request=InputSerializer, responses=ProposalSerializer)
     def post(self, request):
@@ -315,9 +315,9 @@ class WithdrawalListApi(APIView):
         asset = serializers.ChoiceField(choices=assets.TOKENS)
         amount = serializers.DecimalField(max_digits=18, decimal_places=2)
 
-    @extend_schema(responses=WithdrawalSerializer(many=True))
+    @list_schema(WithdrawalSerializer)
     def get(self, request):
-        return Response(WithdrawalSerializer(Withdrawal.objects.filter(organisation=_org(request)), many=True).data)
+        return paginated(request, Withdrawal.objects.filter(organisation=_org(request)), WithdrawalSerializer)
 
     @extend_schema(request=InputSerializer, responses=WithdrawalSerializer)
     def post(self, request):

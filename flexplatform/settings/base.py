@@ -154,7 +154,7 @@ REST_FRAMEWORK = {
         "accounts.permissions.AuditorReadOnly",
     ],
     "DEFAULT_SCHEMA_CLASS": "flexplatform.schema.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "flexplatform.pagination.Pagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "flexplatform.errors.api_exception_handler",
 }
