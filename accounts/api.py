@@ -42,7 +42,7 @@ class PremiseOutputSerializer(serializers.Serializer):
 class PremiseListApi(APIView):
     @list_schema(PremiseOutputSerializer)
     def get(self, request):
-        return paginated(request, premises_visible_to(request.user), PremiseOutputSerializer)
+        return paginated(request, premises_visible_to(request.user).order_by("pk"), PremiseOutputSerializer)
 
 
 class TokenApi(ObtainAuthToken):
@@ -198,13 +198,7 @@ class ConsentListCreateApi(APIView):
 
     @list_schema(ConsentOutputSerializer)
     def get(self, request):
-        role = policies.role(request.user)
-        qs = Consent.objects.all()
-        if role == R.CONSUMER:
-            qs = qs.filter(premise__organisation__in=policies.organisations(request.user, role=role))
-        elif role == R.AGGREGATOR:
-            qs = qs.filter(aggregator__in=policies.organisations(request.user, role=role))
-        return paginated(request, qs, ConsentOutputSerializer)
+        return paginated(request, policies.consents_visible_to(request.user), ConsentOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: ConsentOutputSerializer})
     def post(self, request):
@@ -263,10 +257,7 @@ class EnrolmentListCreateApi(APIView):
 
     @list_schema(EnrolmentOutputSerializer)
     def get(self, request):
-        qs = Enrolment.objects.all()
-        if policies.role(request.user) == R.AGGREGATOR:
-            qs = qs.filter(aggregator__in=policies.organisations(request.user, role=R.AGGREGATOR))
-        return paginated(request, qs, EnrolmentOutputSerializer)
+        return paginated(request, policies.enrolments_visible_to(request.user), EnrolmentOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: EnrolmentOutputSerializer})
     def post(self, request):

@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 from flexplatform.errors import NotPermitted
 
 from . import selectors
-from .models import GridZone, Membership, Organisation, Premise
+from .models import Consent, Enrolment, GridZone, Membership, Organisation, Premise
 
 R = Membership.Role
 
@@ -162,3 +162,27 @@ def organisation_scope(user) -> list[Organisation] | None:
     if reads_everything(user):
         return None
     return organisations(user)
+
+
+def consents_visible_to(user) -> QuerySet[Consent]:
+    """Consents the user may read: a consumer those on its premises, an aggregator those given to it, an operator
+    those on premises in its zones, admins and auditors every consent."""
+    return _premise_scoped(user, Consent.objects.all(), own_field="premise__organisation__in")
+
+
+def enrolments_visible_to(user) -> QuerySet[Enrolment]:
+    """Enrolments the user may read, scoped as :func:`consents_visible_to`."""
+    return _premise_scoped(user, Enrolment.objects.all(), own_field="premise__organisation__in")
+
+
+def _premise_scoped(user, qs: QuerySet, *, own_field: str) -> QuerySet:
+    found = role(user)
+    if found in READ_ALL_ROLES:
+        return qs
+    if found == R.CONSUMER:
+        return qs.filter(**{own_field: organisations(user, role=R.CONSUMER)})
+    if found == R.AGGREGATOR:
+        return qs.filter(aggregator__in=organisations(user, role=R.AGGREGATOR))
+    if found == R.GRID_OPERATOR:
+        return qs.filter(premise__grid_zone_id__in=operator_zone_ids(user))
+    return qs.none()

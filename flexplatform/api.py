@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -73,14 +74,18 @@ def idempotent_post(request, scope: str, handler, *, look_first: bool = True) ->
 
 
 def paginated(
-    request, items, serializer_class: type[serializers.Serializer], *, context: dict | None = None
+    request, items, serializer_class: type[serializers.Serializer], *, context: dict | None = None, rows=None
 ) -> Response:
-    """A list endpoint's answer, one page of ``items`` (a queryset, in a stable order, or a list) through the default
-    pagination class (``REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"]``: ``?limit=&offset=``, at most
-    ``flexplatform.pagination.Pagination.max_limit`` a page), as ``{"count", "next", "previous", "results"}``. Describe it in the schema with
-    :func:`paginated_schema`."""
+    """A list endpoint's answer: one page of ``items`` (a queryset in a stable order, or a list) through the default
+    pagination class (``flexplatform.pagination.Pagination``: ``?limit=&offset=``), as
+    ``{"count", "next", "previous", "results"}``; describe it in the schema with :func:`list_schema`. ``rows`` turns
+    the page's items into what the serializer reads (e.g. clearing runs into price rows), so only one page is loaded."""
+    if isinstance(items, QuerySet) and not items.ordered:
+        items = items.order_by("pk")  # pages must not overlap: a stable order
     paginator = api_settings.DEFAULT_PAGINATION_CLASS()
     page = paginator.paginate_queryset(items, request)
+    if rows is not None:
+        page = rows(page)
     return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)
 
 

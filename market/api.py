@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -452,11 +452,28 @@ class AuctionListCreateApi(APIView):
         return idempotent_post(request, "auction", handler)
 
 
+class PriceIntervalSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    clearing_price_per_mwh = serializers.CharField(allow_null=True)
+    volume_kw = serializers.CharField()
+
+
 class PublishedPricesApi(APIView):
-    """Public: clearing prices and volumes per zone and interval of the cleared auctions."""
+    """Public: clearing prices and volumes per zone and interval of the cleared auctions, newest delivery first."""
 
     permission_classes = [AllowAny]
 
+    class OutputSerializer(serializers.Serializer):
+        auction = serializers.IntegerField()
+        market = serializers.CharField()
+        product = serializers.CharField()
+        zone = serializers.CharField()
+        rule_version = serializers.CharField()
+        cleared_at = serializers.DateTimeField()
+        intervals = serializers.ListField(child=PriceIntervalSerializer())
+
+    @list_schema(OutputSerializer, parameters=[OpenApiParameter("zone", str, description="A zone code.")])
     def get(self, request):
         zone = request.query_params.get("zone")
         zone_ids = None
@@ -465,7 +482,8 @@ class PublishedPricesApi(APIView):
             if z is None:
                 raise NotFound("Unknown zone.")
             zone_ids = {z.pk}
-        return Response(selectors.published_prices(zone_ids=zone_ids))
+        runs = selectors.published_price_runs(zone_ids=zone_ids)
+        return paginated(request, runs, self.OutputSerializer, rows=selectors.published_price_rows)
 
 
 class PriceSignalApi(APIView):

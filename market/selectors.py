@@ -117,15 +117,25 @@ def expected_earnings(*, premises) -> Decimal:
     return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def published_price_runs(*, zone_ids: set[int] | None = None) -> QuerySet[ClearingRun]:
+    """The cleared auctions' runs whose prices are published, newest delivery first."""
+    runs = (
+        ClearingRun.objects.exclude(auction=None)
+        .select_related("auction__zone")
+        .order_by("-auction__delivery_start", "-pk")
+    )
+    return runs if zone_ids is None else runs.filter(auction__zone_id__in=zone_ids)
+
+
 def published_prices(*, zone_ids: set[int] | None = None, limit: int = 20) -> list[dict]:
     """Cleared auctions' prices and volumes per zone and interval, newest delivery first."""
-    runs = (
-        ClearingRun.objects.exclude(auction=None).select_related("auction__zone").order_by("-auction__delivery_start")
-    )
-    if zone_ids is not None:
-        runs = runs.filter(auction__zone_id__in=zone_ids)
+    return published_price_rows(published_price_runs(zone_ids=zone_ids)[:limit])
+
+
+def published_price_rows(runs) -> list[dict]:
+    """Each run's prices and volumes per interval (see :func:`published_prices`)."""
     out = []
-    for run in runs[:limit]:
+    for run in runs:
         a = run.auction
         step = timedelta(minutes=a.interval_minutes)
         out.append(

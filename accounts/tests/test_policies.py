@@ -93,3 +93,18 @@ def test_auditor_reads_everything_and_writes_nothing(world, west):
     assert policies.may_write(operator) and not policies.reads_everything(operator)
     assert policies.organisation_scope(operator) == [world.operator]
     assert not policies.premises_writable_by(operator).exists()  # operators read premises in their zones only
+
+
+def test_consents_and_enrolments_are_read_by_the_parties_only(world, west):
+    enrolled = {e.premise_id for e in policies.enrolments_visible_to(_user("admin@demo.flex"))}
+    assert enrolled  # the demo's aggregator has enrolled households
+    aggregator = _user("aggregator@demo.flex")
+    assert {e.premise_id for e in policies.enrolments_visible_to(aggregator)} == enrolled
+    consumer = _user("consumer02@demo.flex")
+    own = set(Premise.objects.filter(organisation__name="Household 02").values_list("pk", flat=True))
+    assert {c.premise_id for c in policies.consents_visible_to(consumer)} <= own
+    assert {e.premise_id for e in policies.enrolments_visible_to(consumer)} <= own
+    assert not policies.enrolments_visible_to(_user("west@t.flex")).exists()  # wrong tenant: not its zones
+    assert set(policies.consents_visible_to(_user("auditor@t.flex"))) == set(
+        policies.consents_visible_to(_user("admin@demo.flex"))
+    )

@@ -36,7 +36,7 @@ S, E = DAY + timedelta(hours=17), DAY + timedelta(hours=17, minutes=15)
 
 def _ids(response):
     assert response.status_code == 200, response.content
-    return {row["id"] for row in response.json()}
+    return {row["id"] for row in response.json()["results"]}
 
 
 @pytest.fixture

@@ -165,7 +165,7 @@ class MeterListApi(APIView):
 
     @list_schema(MeterOutputSerializer)
     def get(self, request):
-        return paginated(request, meters_readable_by(request.user), MeterOutputSerializer)
+        return paginated(request, meters_readable_by(request.user).order_by("pk"), MeterOutputSerializer)
 
     @extend_schema(request=MeterRegisterInputSerializer, responses={201: MeterOutputSerializer})
     def post(self, request):

@@ -63,7 +63,7 @@ def test_runs_admin_only_and_idempotent(setup):
         "/api/v1/settlement/runs/", {"window_start": DAY.isoformat(), "window_end": DAY.isoformat()}, format="json"
     )
     assert bad.status_code == 400 and "window_end" in bad.data["fields"]
-    assert len(admin.get("/api/v1/settlement/runs/").data) == 1
+    assert len(admin.get("/api/v1/settlement/runs/").data["results"]) == 1
 
 
 def test_dispute_flow_and_permissions(setup):
@@ -99,8 +99,8 @@ def test_dispute_flow_and_permissions(setup):
     history = consumer.get(f"/api/v1/settlement/disputes/{d}/").data["history"]
     assert [h["action"] for h in history] == ["dispute.opened", "dispute.upheld"]
     assert other.get(f"/api/v1/settlement/disputes/{d}/").status_code == 404
-    assert [x["id"] for x in consumer.get("/api/v1/settlement/disputes/").data] == [d]
-    assert other.get("/api/v1/settlement/disputes/").data == []
+    assert [x["id"] for x in consumer.get("/api/v1/settlement/disputes/").data["results"]] == [d]
+    assert other.get("/api/v1/settlement/disputes/").data["results"] == []
 
 
 def test_statements_and_tax_export(setup):
