@@ -38,6 +38,8 @@ def _mqtt_reachable() -> bool:
 def _fresh_snapshots():
     """Each test starts as a new process would: no kept copies of eligibility answers (``flexplatform.snapshots``;
     a rolled-back test's rows may come back under the same ids on SQLite)."""
+    from django.core.cache import caches
+
     from accounts import authentication
     from flexplatform import snapshots
     from market.services import eligibility
@@ -47,6 +49,7 @@ def _fresh_snapshots():
     authentication._auth_snapshots.clear()
     settlement_selectors._parameter_snapshots.clear()
     snapshots.forget_pending()
+    caches["default"].clear()  # e.g. the TOTP codes already used (each is accepted once) of a rolled-back user id
     yield
 
 

@@ -601,6 +601,7 @@ def emergency_event_create(
     the first devices are commanded (the on-commit flush) while the next chunk is written. Idempotent: a
     resource that already has this program's emergency event for the same window is skipped, so calling
     again after a failure part-way completes the dispatch without commanding anyone twice."""
+    from accounts import policies
     from accounts.models import Membership
     from accounts.selectors import user_role, zone_with_descendant_ids
 
@@ -613,6 +614,7 @@ def emergency_event_create(
         )
     if user_role(user) not in (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN):
         raise NotPermitted("Only grid operators may call emergency events.")
+    policies.require_zone(user, zone)  # accounts.policies: only in a zone the caller serves
     now = now or timezone.now()
     _check_window(program=program, start=start, end=end, now=now)
     zone_ids = zone_with_descendant_ids([zone])

@@ -21,22 +21,23 @@ def _queries(client, url):
 
 
 @pytest.mark.parametrize(
-    ("url", "model"),
-    [("/api/v1/accounts/premises/", Premise), ("/api/v1/assessment/meters/", Meter)],
+    ("url", "model", "key"),
+    [("/api/v1/accounts/premises/", Premise, "id"), ("/api/v1/assessment/meters/", Meter, "meter_id")],
 )
-def test_list_endpoints_page_with_a_fixed_number_of_queries(world, api_for, url, model):
+def test_list_endpoints_page_with_a_fixed_number_of_queries(world, api_for, url, model, key):
     admin = api_for("admin@demo.flex")
+    admin.get(url)  # the user's memberships are read once, by the first request
     total = model.objects.count()
     assert total >= 6
     small, small_queries = _queries(admin, f"{url}?limit=2")
     assert (small["count"], len(small["results"]), small["previous"]) == (total, 2, None)
     assert small["next"].endswith(f"{url}?limit=2&offset=2")
     second, _ = _queries(admin, f"{url}?limit=2&offset=2")
-    assert {r["id"] for r in second["results"]}.isdisjoint(r["id"] for r in small["results"])
+    assert {r[key] for r in second["results"]}.isdisjoint(r[key] for r in small["results"])
     everything, all_queries = _queries(admin, url)
     assert everything["count"] == total and len(everything["results"]) == total and everything["next"] is None
     # one count, one page (and its related rows in the same statement): the same for 2 items as for all
-    assert small_queries == all_queries <= 3
+    assert small_queries == all_queries == 2
 
 
 def test_no_list_endpoint_answers_a_bare_array():

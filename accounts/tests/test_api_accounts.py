@@ -83,7 +83,7 @@ def test_operator_sees_only_verified_resources_in_its_own_zones(small_world, api
     assert everything == {p.pk for p in small_world.premises}
     in_sub2 = {p.pk for p in small_world.premises if p.grid_zone.parent.code == "sub-east-2"}
     assert in_sub2 and _ids(api_for("west@t.flex").get(url)) == in_sub2
-    rows = api_for("operator@demo.flex").get(url).json()
+    rows = api_for("operator@demo.flex").get(url).json()["results"]
     sellers = {r["name"]: r["seller"] for r in rows}
     assert sellers["Household 02 site"] == small_world.aggregator.name
     assert sellers["Household 01 site"] == "Household 01"

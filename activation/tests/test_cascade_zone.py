@@ -4,7 +4,7 @@ started, nothing paid)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.messages import get_messages
@@ -67,11 +67,29 @@ def test_console_form_refuses_a_cascade_in_another_operators_zone(west):
     assert Cascade.objects.get().created_by == west.user("operator@demo.flex")
 
 
-def test_service_refuses_any_caller_outside_the_zone(west):
+def _window():
     b = _body()
+    return {"start": datetime.fromisoformat(b["start"]), "end": datetime.fromisoformat(b["end"])}
+
+
+def test_service_refuses_any_caller_outside_the_zone(west):
+    b = _window()
     zone = west.premises[0].grid_zone
     kwargs = dict(program=west.program, zone=zone, target_kw=20, start=b["start"], end=b["end"])
     for email in ("west@t.flex", "aggregator@demo.flex", "consumer01@demo.flex"):
         with pytest.raises(NotPermitted):
             services.cascade_start(**kwargs, user=west.user(email))
     assert not Cascade.objects.exists()
+
+
+def test_emergency_events_are_refused_outside_the_callers_zones(west):
+    b = _window()
+    with pytest.raises(NotPermitted):
+        services.emergency_event_create(
+            program=west.emergency,
+            zone=west.premises[0].grid_zone,
+            start=b["start"],
+            end=b["end"],
+            user=west.user("west@t.flex"),
+        )
+    assert not DREvent.objects.exists()

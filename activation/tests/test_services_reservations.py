@@ -129,7 +129,7 @@ def test_reservation_api_lists_by_zone_and_calls_with_idempotency_key(act_world,
     _operator("West DSO", "sub-east-2", "west@t.flex")
     op = api_for("operator@demo.flex")
     assert [x["id"] for x in op.get(f"{URL}/").json()["results"]] == [r.pk]
-    row = op.get(f"{URL}/?active=1").json()[0]
+    row = op.get(f"{URL}/?active=1").json()["results"][0]
     assert (row["reserved_kw"], row["availability_price_per_mwh"], row["calls"]) == ("150.000", "12.50", 0)
     assert api_for("west@t.flex").get(f"{URL}/").json()["results"] == []
     assert [x["id"] for x in api_for("consumer06@demo.flex").get(f"{URL}/").json()["results"]] == [r.pk]

@@ -34,7 +34,7 @@ def test_consumer_cannot_read_another_consumers_meters(meter_world, api_for):
     own = api_for("alice@t.test").get(
         "/api/v1/assessment/meters/A-1/readings/?start=2026-01-05T00:00Z&end=2026-01-06T00:00Z"
     )
-    assert own.status_code == 200 and [r["kwh"] for r in own.json()] == ["1.0000", "2.0000"]
+    assert own.status_code == 200 and [r["kwh"] for r in own.json()["results"]] == ["1.0000", "2.0000"]
 
 
 def test_visibility_by_role(meter_world, api_for):
