@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "market",
     "activation",
     "settlement",
+    "portal",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -74,7 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "accounts.context_processors.portal_role",
+                "portal.context_processors.portal_role",
             ],
         },
     },
