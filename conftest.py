@@ -42,12 +42,12 @@ def _fresh_snapshots():
 
     from accounts import authentication
     from flexplatform import snapshots
+    from market import parameters as market_parameters
     from market.services import eligibility
-    from settlement import selectors as settlement_selectors
 
     eligibility.clear()
     authentication._auth_snapshots.clear()
-    settlement_selectors._parameter_snapshots.clear()
+    market_parameters.parameters_forget()
     snapshots.forget_pending()
     caches["default"].clear()  # e.g. the TOTP codes already used (each is accepted once) of a rolled-back user id
     yield

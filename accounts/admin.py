@@ -6,6 +6,7 @@ from django.urls import path, reverse
 
 from flexplatform.errors import ApplicationError
 
+from . import hooks
 from .audit import audit_entries
 from .kyc.services import verification_case_decide
 from .models import (
@@ -80,12 +81,8 @@ class MeterInline(admin.TabularInline):
 
 
 def _meter_validation(meter) -> str:
-    from assessment.models import MeterStatus
-
-    status = MeterStatus.objects.filter(meter=meter).first() if meter.pk else None
-    if status is None or status.checked_at is None:
-        return "not checked yet"
-    return "validated" if status.validated else "not validated: " + " ".join(status.reasons)
+    """Validation is assessment's fact, lent to accounts at start-up (``accounts.hooks``)."""
+    return hooks.metering().meter_validation(meter) if meter.pk else "not checked yet"
 
 
 @admin.register(Premise)

@@ -15,7 +15,6 @@ from accounts import policies
 from accounts.authentication import AUTH_VERSION
 from accounts.models import GridZone, Membership, Premise
 from accounts.permissions import HasRole
-from accounts.selectors import premises_offerable_by
 from flexplatform import snapshots
 from flexplatform.api import AwareDateTimeField, idempotent_post, list_schema, paginated, validated
 from flexplatform.errors import NotFound, NotPermitted
@@ -24,6 +23,7 @@ from . import selectors, services
 from .engine.products import PRODUCT_CHOICES, MarketType
 from .models import Auction, Award, FlexibilityOffer, FlexibilityRequest, MarketOrder, Trade
 from .services import eligibility
+from .services.gates import premises_offerable_by
 
 SELLER_ROLES = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR)
 

@@ -21,11 +21,11 @@ import demo
 from accounts import services as accounts_services
 from accounts.consents import consent_grant, enrolment_create
 from accounts.models import Consent, GridZone, Organisation, Premise
-from accounts.selectors import premises_offerable_by
 from assessment.selectors import accredited_capacity_kw
 from assessment.services import meter_status_refresh
 from flexplatform.errors import ApplicationError, NotPermitted
 from market.services import offer_submit
+from market.services.gates import premises_offerable_by
 from market.services.orders import order_submit
 from market.tests.factories import DAY, accredit, accredit_day
 

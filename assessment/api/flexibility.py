@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from accounts import policies
 from accounts.models import Membership, Premise
 from accounts.permissions import HasRole
-from accounts.selectors import premises_offerable_by
+from accounts.selectors import premises_represented_by
 from flexplatform.api import AwareDateTimeField
 from flexplatform.errors import NotFound, NotPermitted
 
@@ -53,7 +53,7 @@ class AvailabilityDeclareApi(APIView):
         v = data.validated_data
         org = policies.acting_organisation(request.user)
         premise = (
-            None if org is None else premises_offerable_by(org, meter_validated=False).filter(pk=v["premise"]).first()
+            None if org is None else premises_represented_by(org).filter(pk=v["premise"]).first()
         )
         if premise is None:
             if Premise.objects.filter(pk=v["premise"]).exists():
