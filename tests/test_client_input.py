@@ -130,3 +130,4 @@ def test_one_failing_meter_does_not_stop_the_hourly_refresh(world, caplog) -> No
     assert MeterStatus.objects.filter(meter__in=meters[1:]).count() == len(meters) - 1
     assert not MeterStatus.objects.filter(meter=broken).exists()
     assert any(broken.meter_id in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
+
