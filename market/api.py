@@ -300,13 +300,14 @@ class OrderListCreateApi(APIView):
         return paginated(request, selectors.orders_for(organisation=_org(request)), MarketOrderOutputSerializer)
 
     def initial(self, request, *args, **kwargs):
-        # The tokens the order will ask for, fetched together (ADR 0016); the body is read only once the client
-        # is authenticated and the content negotiated: an anonymous or oversized body is refused unread.
-        if request.method == "POST":
-            snapshots.prefetch([AUTH_VERSION])
+        # The token check and every token the order will ask for, in one round trip (ADR 0016). So the body is
+        # read before authentication, but only of a request that carries credentials, once the response format is
+        # negotiated, and never an oversized one (RequestGuardMiddleware answered 413 before the view): an
+        # anonymous client is refused with its body unread.
+        if request.method == "POST" and request.headers.get("Authorization"):
+            request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
+            snapshots.prefetch([AUTH_VERSION, *eligibility.order_tokens(request.data)])
         super().initial(request, *args, **kwargs)
-        if request.method == "POST":
-            snapshots.prefetch(eligibility.order_tokens(request.data))
 
     @extend_schema(request=InputSerializer, responses={201: OrderCreatedOutputSerializer})
     def post(self, request):

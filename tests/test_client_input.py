@@ -131,3 +131,14 @@ def test_one_failing_meter_does_not_stop_the_hourly_refresh(world, caplog) -> No
     assert not MeterStatus.objects.filter(meter=broken).exists()
     assert any(broken.meter_id in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
 
+
+@pytest.mark.django_db
+def test_the_order_endpoint_refuses_an_anonymous_body_unread(monkeypatch) -> None:
+    from market.services import eligibility
+
+    def must_not_read(data):
+        raise AssertionError("the body of an anonymous order was read")
+
+    monkeypatch.setattr(eligibility, "order_tokens", must_not_read)
+    response = APIClient().post("/api/v1/market/orders/", {"zone": "sub-east-1"}, format="json")
+    assert response.status_code in (401, 403) and set(response.json()) == ERROR_KEYS
