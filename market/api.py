@@ -305,6 +305,7 @@ class OrderListCreateApi(APIView):
         # negotiated, and never an oversized one (RequestGuardMiddleware answered 413 before the view): an
         # anonymous client is refused with its body unread.
         if request.method == "POST" and request.headers.get("Authorization"):
+            self.format_kwarg = self.get_format_suffix(**kwargs)
             request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
             snapshots.prefetch([AUTH_VERSION, *eligibility.order_tokens(request.data)])
         super().initial(request, *args, **kwargs)
