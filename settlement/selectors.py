@@ -15,6 +15,7 @@ from market.parameters import PARAMETERS_VERSION as PARAMETERS_VERSION
 from market.parameters import market_parameter as market_parameter
 from market.parameters import market_parameters as market_parameters
 
+from .errors import SettlementError
 from .models import AnchorAlert, ChainDeployment, LedgerAccount, PeriodAnchor, Posting, SettlementItem
 
 
@@ -98,7 +99,7 @@ def anchor_publication() -> dict | None:
 class ProofRecordChanged(Conflict):
     """A settlement row no longer hashes to a leaf of its anchored tree (changed after anchoring)."""
 
-    code = "record_changed"
+    code = SettlementError.RECORD_CHANGED
 
 
 def item_proof(*, item: SettlementItem) -> dict | None:
