@@ -26,24 +26,35 @@ from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from ..models import ImportBatch, MeterReading, MeterStatus, ReadingRevision
 from ..selectors import meters_writable_by
-from .types import MAX_ERRORS, ParsedReading, ParseResult, RecordError
+from .types import ParsedReading, ParseResult, Problems, RecordError
 
 KWH_MAX = Decimal("1e8")
 KWH_STEP = Decimal("0.0001")  # the precision readings are stored with
 
 
 class ImportRejected(ApplicationError):
-    """Nothing was imported; ``fields["records"]`` names each bad record."""
+    """Nothing was imported. ``fields["records"]`` names the first records of each distinct problem,
+    ``fields["problems"]`` gives each distinct problem once with its count and first positions."""
 
     code = "import_rejected"
 
-    def __init__(self, errors: Sequence[RecordError]):
-        errors = list(errors)[:MAX_ERRORS]
-        super().__init__(
-            f"Nothing imported: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
-            fields={"records": [str(e) for e in errors]},
-        )
-        self.errors = errors
+    def __init__(self, errors: Sequence[RecordError] | Problems):
+        if isinstance(errors, Problems):
+            problems = errors
+        else:
+            problems = Problems()
+            problems.extend(errors)
+        examples = problems.examples
+        if problems.total == 1:
+            detail = f"Nothing imported: {examples[0]}"
+        else:
+            detail = (
+                f"Nothing imported: {problems.total:,} bad records, {len(problems.counts)} distinct "
+                f"problem{'s' if len(problems.counts) > 1 else ''}: " + "; ".join(problems.summary())
+            )
+        super().__init__(detail, fields={"records": [str(e) for e in examples], "problems": problems.summary()})
+        self.errors = examples
+        self.problems = problems
 
 
 def _resolve_meters(*, user, meter_ids: dict[str, str]) -> dict[str, Meter]:
@@ -99,33 +110,41 @@ def _check_tz_offset(*, meters: dict[str, Meter], offset_seconds: int, at: datet
     return errors
 
 
-def validate_rows(rows: Sequence[ParsedReading], meters: dict[str, Meter]) -> list[RecordError]:
-    """Record-level checks against the meters; pure apart from reading the meters' interval."""
-    errors: list[RecordError] = []
+def validate_rows(rows: Sequence[ParsedReading], meters: dict[str, Meter]) -> Problems:
+    """Record-level checks against the meters; pure apart from reading the meters' interval.
+
+    Every record is checked (the counts are exact); each distinct problem keeps its first few records."""
+    problems = Problems()
     seen: dict[tuple[str, datetime], str] = {}
     for row in rows:
         meter = meters[row.meter_id]
         step = meter.interval_minutes * 60
         if int(row.start.timestamp()) % step:
-            errors.append(
-                RecordError(row.ref, f"{row.start.isoformat()} is not on a {meter.interval_minutes}-minute boundary")
+            problems.add(
+                row.ref,
+                f"{row.start.isoformat()} is not on a {meter.interval_minutes}-minute boundary",
+                f"start not on the meter's {meter.interval_minutes}-minute boundary",
             )
         if row.duration_seconds is not None and row.duration_seconds != step:
-            errors.append(
-                RecordError(row.ref, f"duration {row.duration_seconds} s is not the meter's interval ({step} s)")
+            problems.add(
+                row.ref,
+                f"duration {row.duration_seconds} s is not the meter's interval ({step} s)",
+                f"duration is not the meter's interval ({step} s)",
             )
         if row.kwh < 0:
-            errors.append(RecordError(row.ref, f"negative energy {row.kwh} kWh"))
+            problems.add(row.ref, f"negative energy {row.kwh} kWh", "negative energy")
         elif row.kwh >= KWH_MAX or row.kwh != row.kwh.quantize(KWH_STEP):
-            errors.append(RecordError(row.ref, f"{row.kwh} kWh: more than 4 decimals or out of range"))
+            problems.add(
+                row.ref, f"{row.kwh} kWh: more than 4 decimals or out of range", "more than 4 decimals or out of range"
+            )
         key = (row.meter_id, row.start)
         if key in seen:
-            errors.append(RecordError(row.ref, f"meter {row.meter_id} at {row.start.isoformat()} repeats {seen[key]}"))
+            problems.add(
+                row.ref, f"meter {row.meter_id} at {row.start.isoformat()} repeats {seen[key]}", "reading repeated"
+            )
         else:
             seen[key] = row.ref
-        if len(errors) >= MAX_ERRORS:
-            break
-    return errors
+    return problems
 
 
 def readings_import(
@@ -143,8 +162,8 @@ def readings_import(
     one the file names. Raises :class:`ImportRejected` (400) naming the bad records, NotPermitted (403).
     """
     now = now or timezone.now()
-    if parsed.errors:
-        raise ImportRejected(parsed.errors)
+    if parsed.problems:
+        raise ImportRejected(parsed.problems)
     rows = parsed.rows
     if not rows:
         raise ImportRejected([RecordError("file", "no readings")])
@@ -153,12 +172,14 @@ def readings_import(
         first_ref.setdefault(row.meter_id, row.ref)
     meters = _resolve_meters(user=user, meter_ids=first_ref)
     account_number = (account_number or parsed.account_number).strip()
-    errors: list[RecordError] = []
+    errors = Problems()
     if account_number:
-        errors += _check_account(meters=meters, account_number=account_number, ref="account_number")
+        errors.extend(_check_account(meters=meters, account_number=account_number, ref="account_number"))
     if parsed.meta.get("tz_offset_seconds") is not None:
-        errors += _check_tz_offset(meters=meters, offset_seconds=parsed.meta["tz_offset_seconds"], at=rows[0].start)
-    errors += validate_rows(rows, meters)
+        errors.extend(
+            _check_tz_offset(meters=meters, offset_seconds=parsed.meta["tz_offset_seconds"], at=rows[0].start)
+        )
+    errors.merge(validate_rows(rows, meters))
     if errors:
         raise ImportRejected(errors)
     try:

@@ -66,7 +66,10 @@ def test_csv_upload_with_one_bad_record_imports_nothing_and_names_it(meter_world
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "import_rejected"
-    assert body["fields"] == {"records": ["line 4: kwh 'lots' is not a number"]}
+    assert body["fields"] == {
+        "records": ["line 4: kwh 'lots' is not a number"],
+        "problems": ["kwh is not a number: 1 record (line 4)"],
+    }
     assert MeterReading.objects.count() == 0
 
 

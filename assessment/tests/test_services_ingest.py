@@ -30,7 +30,10 @@ def test_one_bad_record_imports_nothing_and_is_named(meter_world):
     parsed = _csv("A-1,2026-01-05T05:00Z,1.0", "A-1,2026-01-05T05:15Z,-0.2", "A-1,2026-01-05T05:30Z,1.0")
     with pytest.raises(ImportRejected) as exc:
         _import(meter_world, parsed)
-    assert exc.value.fields == {"records": ["line 3: negative energy -0.2 kWh"]}
+    assert exc.value.fields == {
+        "records": ["line 3: negative energy -0.2 kWh"],
+        "problems": ["negative energy: 1 record (line 3)"],
+    }
     assert "line 3" in exc.value.detail
     assert MeterReading.objects.count() == 0 and ImportBatch.objects.count() == 0
 
