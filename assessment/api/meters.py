@@ -25,9 +25,9 @@ from flexplatform.errors import ApplicationError, NotFound, NotPermitted
 
 from ..ingest.bulk import readings_bulk_import
 from ..ingest.csvfile import parse_csv, parse_start
-from ..ingest.espi import parse_espi
 from ..ingest.jsonbatch import parse_json_batch
-from ..ingest.services import readings_import
+from ..ingest.services import meter_for_upload, readings_import
+from ..ingest.store import green_button_import
 from ..models import ImportBatch, MeterStatus
 from ..selectors import meter_consumption, meter_readings, meter_visible, meters_readable_by, reading_revisions
 from ..services import meter_status_refresh
@@ -47,6 +47,8 @@ class ImportBatchOutputSerializer(serializers.Serializer):
     rows_unchanged = serializers.IntegerField()
     rows_revised = serializers.IntegerField()
     rows_skipped = serializers.IntegerField()
+    rows_export = serializers.IntegerField()
+    reading_qualities = serializers.DictField(child=serializers.IntegerField())
     created_at = serializers.DateTimeField()
 
 
@@ -116,8 +118,12 @@ class ReadingsCsvUploadApi(APIView):
         return _batch_response(batch)
 
 
-class EspiUploadApi(APIView):
-    """POST a Green Button (ESPI XML) file for one meter (multipart ``file``)."""
+class GreenButtonUploadApi(APIView):
+    """POST a Green Button file for one meter (multipart ``file``): ESPI XML, or the utility's CSV download.
+
+    The caller's right to write the meter is checked before the body is read; a meter that does not exist and
+    one that is not the caller's get the same 404. The file is parsed as a stream (see
+    :mod:`assessment.ingest.espi` and :mod:`assessment.ingest.greenbutton_csv`)."""
 
     permission_classes = [HasRole]
     allowed_roles = WRITERS
@@ -125,13 +131,14 @@ class EspiUploadApi(APIView):
 
     @extend_schema(request={"multipart/form-data": UploadInputSerializer}, responses={201: ImportBatchOutputSerializer})
     def post(self, request, meter_id: str):
+        meter = meter_for_upload(user=request.user, meter_id=meter_id)  # before request.data reads the body
         data = UploadInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
-        batch = readings_import(
+        batch = green_button_import(
             user=request.user,
-            source=ImportBatch.Source.ESPI,
-            parsed=parse_espi(upload.read(), meter_id=meter_id),
+            meter=meter,
+            stream=upload,
             filename=upload.name,
             account_number=data.validated_data["account_number"],
         )
@@ -260,7 +267,8 @@ urlpatterns = [
     path("readings/", ReadingsBatchApi.as_view(), name="readings-batch"),
     path("readings/csv/", ReadingsCsvUploadApi.as_view(), name="readings-csv"),
     path("meters/", MeterListApi.as_view(), name="meters"),
-    path("meters/<str:meter_id>/espi/", EspiUploadApi.as_view(), name="meter-espi"),
+    path("meters/<str:meter_id>/espi/", GreenButtonUploadApi.as_view(), name="meter-espi"),
+    path("meters/<str:meter_id>/green-button/", GreenButtonUploadApi.as_view(), name="meter-green-button"),
     path("meters/<str:meter_id>/readings/", MeterReadingsApi.as_view(), name="meter-readings"),
     path("meters/<str:meter_id>/revisions/", MeterRevisionsApi.as_view(), name="meter-revisions"),
     path("meters/<str:meter_id>/status/", MeterStatusApi.as_view(), name="meter-status"),

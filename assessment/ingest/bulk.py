@@ -42,11 +42,11 @@ from .csvfile import parse_csv
 from .services import (
     ImportRejected,
     RecordError,
-    _check_account,
-    _refresh_statuses_on_commit,
-    _resolve_meters,
+    account_problems,
+    meters_resolve,
     ownership_confirm,
     readings_import,
+    statuses_refresh_on_commit,
 )
 
 COLUMNS = {"meter_id": "meter_ref", "start": "start_text", "kwh": "kwh", "account_number": "account_ref"}
@@ -132,7 +132,7 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
         if not groups:
             raise ImportRejected([RecordError("file", "no readings")])
         first_line = {ref: f"line {first}" for ref, _, _, first, *_ in groups}
-        meters = _resolve_meters(user=user, meter_ids=first_line)
+        meters = meters_resolve(user=user, meter_ids=first_line)
         bad = sorted(g[4] for g in groups if g[4] is not None)
         if bad:
             cur.execute(
@@ -147,7 +147,7 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
             )
         account_number = (account_number or (accounts.pop() if accounts else "")).strip()
         if account_number:
-            errors = _check_account(meters=meters, account_number=account_number, ref="account_number")
+            errors = account_problems(meters=meters, account_number=account_number, ref="account_number")
             if errors:
                 raise ImportRejected(errors)
         total = sum(g[2] for g in groups)
@@ -210,7 +210,7 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
     batch.save(update_fields=["rows_total", "rows_new", "rows_unchanged", "rows_revised"])
     if account_number:
         ownership_confirm(meters=list(meters.values()), batch=batch, now=now)
-    _refresh_statuses_on_commit([m.pk for m in meters.values()])
+    statuses_refresh_on_commit([m.pk for m in meters.values()])
     logger.info("bulk import %s: %s rows, %s", batch.pk, total, clock)
     return batch
 

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Meter
-from flexplatform.errors import ApplicationError, Conflict, NotPermitted
+from flexplatform.errors import ApplicationError, Conflict, NotFound, NotPermitted
 
 from ..models import ImportBatch, MeterReading, MeterStatus, ReadingRevision
 from ..selectors import meters_writable_by
@@ -57,28 +57,39 @@ class ImportRejected(ApplicationError):
         self.problems = problems
 
 
-def _resolve_meters(*, user, meter_ids: dict[str, str]) -> dict[str, Meter]:
-    """``meter_ids``: meter id -> the first record naming it. Unknown or invisible meters are errors."""
+def meters_resolve(*, user, meter_ids: dict[str, str]) -> dict[str, Meter]:
+    """``meter_ids``: meter id -> the first record naming it.
+
+    A meter that is not registered and a meter the caller may not write are refused alike (403, "not registered
+    or not yours"), so that a file cannot probe which meter ids exist. ``user`` None: a trusted internal caller.
+    """
     found = {m.meter_id: m for m in Meter.objects.filter(meter_id__in=meter_ids).select_related("premise")}
-    errors = [
-        RecordError(ref, f"meter {mid!r} is not registered") for mid, ref in meter_ids.items() if mid not in found
-    ]
-    if errors:
-        raise ImportRejected(errors)
+    writable = set(found)
     if user is not None:
         writable = set(
-            meters_writable_by(user).filter(pk__in=[m.pk for m in found.values()]).values_list("pk", flat=True)
+            meters_writable_by(user).filter(pk__in=[m.pk for m in found.values()]).values_list("meter_id", flat=True)
         )
-        refused = [mid for mid, m in found.items() if m.pk not in writable]
-        if refused:
-            raise NotPermitted(
-                f"You may not send readings for meter(s) {', '.join(sorted(refused))}.",
-                fields={"records": [f"{meter_ids[mid]}: meter {mid!r} is not yours" for mid in sorted(refused)]},
-            )
+    refused = sorted(mid for mid in meter_ids if mid not in writable)
+    if refused:
+        if user is None:
+            raise ImportRejected([RecordError(meter_ids[mid], f"meter {mid!r} is not registered") for mid in refused])
+        raise NotPermitted(
+            f"You may not send readings for meter(s) {', '.join(refused)}: not registered, or not yours.",
+            fields={"records": [f"{meter_ids[mid]}: meter {mid!r} is not registered or not yours" for mid in refused]},
+        )
     return found
 
 
-def _check_account(*, meters: dict[str, Meter], account_number: str, ref: str) -> list[RecordError]:
+def meter_for_upload(*, user, meter_id: str) -> Meter:
+    """The meter a single-meter upload (Green Button) targets, if the caller may write it; checked before the
+    body is read. A meter that does not exist and one that is not the caller's get the same 404."""
+    meter = meters_writable_by(user).filter(meter_id=meter_id).first()
+    if meter is None:
+        raise NotFound(f"No meter {meter_id!r} among the meters you may send readings for.")
+    return meter
+
+
+def account_problems(*, meters: dict[str, Meter], account_number: str, ref: str) -> list[RecordError]:
     errors = []
     for m in meters.values():
         on_file = m.premise.utility_account_number
@@ -93,7 +104,7 @@ def _check_account(*, meters: dict[str, Meter], account_number: str, ref: str) -
     return errors
 
 
-def _check_tz_offset(*, meters: dict[str, Meter], offset_seconds: int, at: datetime) -> list[RecordError]:
+def tz_offset_problems(*, meters: dict[str, Meter], offset_seconds: int, at: datetime) -> list[RecordError]:
     errors = []
     for m in meters.values():
         tz = m.local_timezone
@@ -170,14 +181,14 @@ def readings_import(
     first_ref: dict[str, str] = {}
     for row in rows:
         first_ref.setdefault(row.meter_id, row.ref)
-    meters = _resolve_meters(user=user, meter_ids=first_ref)
+    meters = meters_resolve(user=user, meter_ids=first_ref)
     account_number = (account_number or parsed.account_number).strip()
     errors = Problems()
     if account_number:
-        errors.extend(_check_account(meters=meters, account_number=account_number, ref="account_number"))
+        errors.extend(account_problems(meters=meters, account_number=account_number, ref="account_number"))
     if parsed.meta.get("tz_offset_seconds") is not None:
         errors.extend(
-            _check_tz_offset(meters=meters, offset_seconds=parsed.meta["tz_offset_seconds"], at=rows[0].start)
+            tz_offset_problems(meters=meters, offset_seconds=parsed.meta["tz_offset_seconds"], at=rows[0].start)
         )
     errors.merge(validate_rows(rows, meters))
     if errors:
@@ -255,11 +266,11 @@ def _store(*, user, source, rows, meters, filename, account_number, skipped, now
     batch.save(update_fields=["rows_total", "rows_new", "rows_unchanged", "rows_revised"])
     if account_number:
         ownership_confirm(meters=list(meters.values()), batch=batch, now=now)
-    _refresh_statuses_on_commit([m.pk for m in meters.values()])
+    statuses_refresh_on_commit([m.pk for m in meters.values()])
     return batch
 
 
-def _refresh_statuses_on_commit(meter_ids: list[int]) -> None:
+def statuses_refresh_on_commit(meter_ids: list[int]) -> None:
     """New data may validate a meter (or show it back online): re-assess it once the import is committed."""
     from .. import tasks
 

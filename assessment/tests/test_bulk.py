@@ -45,7 +45,6 @@ def test_bulk_import_new_unchanged_revised(meter_world):
         ("A-1,2026-01-05T06:00Z,1.00001", "1.00001 kWh: more than 4 decimals or out of range"),
         ("A-1,2026-01-05T05:00Z,7", "meter A-1 at 2026-01-05T05:00:00+00:00 repeats line 2"),
         ("A-1,2026-01-05T06:00Z,abc", '"abc"'),
-        ("Z-404,2026-01-05T06:00Z,1", "meter 'Z-404' is not registered"),
     ],
 )
 def test_bulk_one_bad_line_imports_nothing(meter_world, bad_line, phrase):
@@ -61,6 +60,9 @@ def test_bulk_one_bad_line_imports_nothing(meter_world, bad_line, phrase):
 def test_bulk_permissions_and_account(meter_world):
     with pytest.raises(NotPermitted):
         _bulk(meter_world, ROWS, user="bob")
+    with pytest.raises(NotPermitted) as exc:  # unknown ids are answered as foreign ones are (no probing)
+        _bulk(meter_world, ROWS + "Z-404,2026-01-05T06:00Z,1\n")
+    assert exc.value.fields == {"records": ["line 5: meter 'Z-404' is not registered or not yours"]}
     with pytest.raises(ImportRejected):
         _bulk(meter_world, ROWS, account_number="ACCT-BOB-1")
     assert MeterReading.objects.count() == 0
