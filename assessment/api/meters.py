@@ -29,6 +29,7 @@ from ..ingest.jsonbatch import parse_json_batch
 from ..ingest.services import meter_for_upload, readings_import
 from ..ingest.store import green_button_import
 from ..models import ImportBatch, MeterStatus
+from ..quality_window import meter_quality_window
 from ..selectors import meter_consumption, meter_readings, meter_visible, meters_readable_by, reading_revisions
 from ..services import meter_status_refresh
 
@@ -251,6 +252,63 @@ class MeterStatusApi(APIView):
         return Response(MeterStatusOutputSerializer(meter_status_refresh(meter=meter)).data)
 
 
+class QualityWindowInputSerializer(serializers.Serializer):
+    first_day = serializers.DateField(required=False, help_text="Local day; default: the first imported day.")
+    last_day = serializers.DateField(required=False, help_text="Local day; default: the last imported day.")
+
+
+class GapOutputSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    local_start = serializers.CharField()
+    intervals = serializers.IntegerField()
+
+
+class DayCountOutputSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    expected = serializers.IntegerField()
+    present = serializers.IntegerField()
+    hours = serializers.IntegerField(required=False)
+
+
+class MeterQualityOutputSerializer(serializers.Serializer):
+    meter_id = serializers.CharField()
+    timezone = serializers.CharField()
+    first_day = serializers.DateField(allow_null=True)
+    last_day = serializers.DateField(allow_null=True)
+    days = serializers.IntegerField()
+    expected = serializers.IntegerField()
+    present = serializers.IntegerField()
+    completeness = serializers.FloatField()
+    score = serializers.DecimalField(max_digits=5, decimal_places=2)
+    clean_days = serializers.IntegerField()
+    issues = serializers.DictField(child=serializers.IntegerField())
+    gap_count = serializers.IntegerField()
+    gaps = GapOutputSerializer(many=True, help_text="The first 50 runs of missing intervals [start, end).")
+    incomplete_day_count = serializers.IntegerField()
+    incomplete_days = DayCountOutputSerializer(many=True, help_text="The first 50 days missing intervals.")
+    dst_days = DayCountOutputSerializer(many=True, help_text="23- and 25-hour local days in the window.")
+
+
+class MeterQualityApi(APIView):
+    """Data quality over a window of local days (default: the imported range): completeness, gaps, DST days.
+
+    Beside ``status/`` (validated now, over the recent past): this describes the data itself, wherever it lies."""
+
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(parameters=[QualityWindowInputSerializer], responses=MeterQualityOutputSerializer)
+    def get(self, request, meter_id: str):
+        meter = meter_visible(user=request.user, meter_id=meter_id)
+        data = QualityWindowInputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        window = meter_quality_window(
+            meter=meter, first_day=data.validated_data.get("first_day"), last_day=data.validated_data.get("last_day")
+        )
+        return Response(MeterQualityOutputSerializer(window.as_dict()).data)
+
+
 class MeterConsumptionApi(APIView):
     """Consumption analysis: daily and weekly load shape, peak, base load, load factor, seasonal split."""
 
@@ -272,5 +330,6 @@ urlpatterns = [
     path("meters/<str:meter_id>/readings/", MeterReadingsApi.as_view(), name="meter-readings"),
     path("meters/<str:meter_id>/revisions/", MeterRevisionsApi.as_view(), name="meter-revisions"),
     path("meters/<str:meter_id>/status/", MeterStatusApi.as_view(), name="meter-status"),
+    path("meters/<str:meter_id>/quality/", MeterQualityApi.as_view(), name="meter-quality"),
     path("meters/<str:meter_id>/consumption/", MeterConsumptionApi.as_view(), name="meter-consumption"),
 ]

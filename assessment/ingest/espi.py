@@ -250,6 +250,7 @@ def _assign(raw, file, entries, reading_types, usage_points, meter_readings, int
     quality = np.frombuffer(raw.quality, dtype=np.int64)
     position = np.frombuffer(raw.position, dtype=np.int64)
     durations: dict[str, list[np.ndarray]] = {IMPORT: [], EXPORT: []}
+    verdicts: dict[int, tuple[str, str] | None] = {}  # ReadingType entry -> why its readings are refused
     for codes, count in zip(*np.unique(quality[quality > 0], return_counts=True), strict=True):
         name = QUALITY_NAMES.get(int(codes), f"quality {int(codes)}")
         file.qualities[name] = file.qualities.get(name, 0) + int(count)
@@ -269,30 +270,13 @@ def _assign(raw, file, entries, reading_types, usage_points, meter_readings, int
             if note not in file.notes:
                 file.notes.append(note)
             continue
-        if rt["uom"] != UOM_WH:
-            file.problems.add(rt["ref"], f"uom {rt['uom']} is not 72 (Wh)", "uom is not 72 (Wh)")
-            continue
-        acc = rt["accumulationBehaviour"]
-        if acc not in ACCUMULATION_INTERVAL:
-            name = ACCUMULATION_NAMES.get(acc, str(acc))
-            file.problems.add(
-                rt["ref"],
-                f"accumulationBehaviour {acc} ({name}): not energy per interval; send interval data "
-                "(deltaData, 4, or 0)",
-                "accumulationBehaviour is not interval data",
-            )
+        if rt_entry not in verdicts:
+            verdicts[rt_entry] = _refusal(rt)
+            if verdicts[rt_entry] is not None:
+                file.problems.add(rt["ref"], *verdicts[rt_entry])
+        if verdicts[rt_entry] is not None:
             continue
         flow = rt["flowDirection"]
-        if flow == FLOW_NET:
-            file.problems.add(
-                rt["ref"],
-                "flowDirection 4 (net) cannot be split into delivered and received; send the two channels",
-                "net readings",
-            )
-            continue
-        if flow not in FLOW_IMPORT and flow != FLOW_EXPORT:
-            file.problems.add(rt["ref"], f"flowDirection {flow} is neither forward (1) nor reverse (19)")
-            continue
         keep = mask & (quality != QUALITY_PROJECTED)
         file.skipped += int((mask & ~keep).sum())
         tenth = _to_tenth_wh(value[keep], rt["powerOfTenMultiplier"], position[keep], file)
@@ -310,6 +294,28 @@ def _assign(raw, file, entries, reading_types, usage_points, meter_readings, int
             interval_seconds=interval_seconds,
             durations={c: np.concatenate(d) if d else np.zeros(0, np.int64) for c, d in durations.items()},
         )
+
+
+def _refusal(rt: dict) -> tuple[str, str] | None:
+    """Why a ReadingType's readings cannot be stored as interval energy (message, problem), or None."""
+    if rt["uom"] != UOM_WH:
+        return f"uom {rt['uom']} is not 72 (Wh)", "uom is not 72 (Wh)"
+    acc = rt["accumulationBehaviour"]
+    if acc not in ACCUMULATION_INTERVAL:
+        name = ACCUMULATION_NAMES.get(acc, str(acc))
+        return (
+            f"accumulationBehaviour {acc} ({name}): not energy per interval; send interval data (deltaData, 4, or 0)",
+            "accumulationBehaviour is not interval data",
+        )
+    flow = rt["flowDirection"]
+    if flow == FLOW_NET:
+        return (
+            "flowDirection 4 (net) cannot be split into delivered and received; send the two channels",
+            "net readings",
+        )
+    if flow not in FLOW_IMPORT and flow != FLOW_EXPORT:
+        return f"flowDirection {flow} is neither forward (1) nor reverse (19)", "unknown flowDirection"
+    return None
 
 
 def _to_tenth_wh(values: np.ndarray, power: int, positions: np.ndarray, file: MeterFile) -> np.ndarray | None:
