@@ -56,10 +56,11 @@ QUALITY_PROJECTED = 12
 SERVICE_ELECTRICITY = 0
 BLOCK_SHIFT = 24  # a reading's position: block number << 24 | reading number in the block
 _NO_QUALITY = -1
-
-
-def _local(tag) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+ENTRY = f"{ATOM}entry"
+INTERVAL_BLOCK = f"{ESPI}IntervalBlock"
+INTERVAL_READING = f"{ESPI}IntervalReading"
+_HANDLED = frozenset({ENTRY, INTERVAL_BLOCK, f"{ESPI}ReadingType", f"{ESPI}MeterReading", f"{ESPI}UsagePoint",
+                      f"{ESPI}LocalTimeParameters", f"{ESPI}accountId", "{http://naesb.org/espi/customer}accountId"})  # fmt: skip
 
 
 def _int(el, name: str) -> int | None:
@@ -93,31 +94,33 @@ def parse_espi_stream(stream: BinaryIO | bytes, *, interval_seconds: int | None 
     reading_types: dict[int, dict] = {}  # entry number -> fields
     usage_points: dict[int, int | None] = {}  # entry number -> service kind
     meter_readings: list[int] = []
-    entry_no, block_no, reading_no, block, root, links = 0, 0, 0, None, None, {}
+    # Only "end" events (half the events of start+end): while inside the n-th entry, n - 1 entries have ended;
+    # inside the b-th IntervalBlock, b - 1 blocks have.
+    entries_ended, blocks_ended, reading_no = 0, 0, 0
     try:
-        for event, el in ElementTree.iterparse(stream, events=("start", "end"), forbid_dtd=False):
+        for _, el in ElementTree.iterparse(stream, events=("end",), forbid_dtd=False):
             tag = el.tag
-            if root is None:
-                root = el
-            if event == "start":
-                if tag == f"{ATOM}entry":
-                    entry_no += 1
-                    links = {}
-                    entries[entry_no] = {"links": links, "kind": ""}
-                elif tag == f"{ESPI}IntervalBlock":
-                    block_no += 1
-                    reading_no = 0
-                    block = el
-                    blocks[block_no] = entry_no
-                continue
-            local = _local(tag)
-            if tag == f"{ESPI}IntervalReading":
+            if tag == INTERVAL_READING:
                 reading_no += 1
-                _read_interval(el, raw, file, entry_no, (block_no << BLOCK_SHIFT) | reading_no)
-                if block is not None:
-                    block.clear()
-            elif tag == f"{ATOM}link" and entry_no:
-                links.setdefault(el.get("rel", ""), []).append((el.get("href") or "").rstrip("/"))
+                _read_interval(el, raw, file, entries_ended + 1, ((blocks_ended + 1) << BLOCK_SHIFT) | reading_no)
+                el.clear()
+                continue
+            if tag not in _HANDLED:
+                continue
+            entry_no = entries_ended + 1
+            if tag == INTERVAL_BLOCK:
+                blocks_ended += 1
+                blocks[blocks_ended] = entry_no
+                reading_no = 0
+                entries.setdefault(entry_no, {"links": {}, "kind": ""})["kind"] = "IntervalBlock"
+                el.clear()
+            elif tag == ENTRY:
+                links: dict[str, list[str]] = {}
+                for link in el.iterfind(f"{ATOM}link"):
+                    links.setdefault(link.get("rel", ""), []).append((link.get("href") or "").rstrip("/"))
+                entries.setdefault(entry_no, {"links": {}, "kind": ""})["links"] = links
+                entries_ended += 1
+                el.clear()
             elif tag == f"{ESPI}ReadingType":
                 reading_types[entry_no] = _reading_type(el, file, entry_no)
                 entries.setdefault(entry_no, {"links": {}, "kind": ""})["kind"] = "ReadingType"
@@ -136,22 +139,15 @@ def parse_espi_stream(stream: BinaryIO | bytes, *, interval_seconds: int | None 
                     file.tz_offset_seconds = _int(el, "tzOffset")
                 except ValueError:
                     file.problems.add(f"entry {entry_no} LocalTimeParameters", "tzOffset is not an integer")
-            elif local == "accountId" and el.text and el.text.strip():
+            elif el.text and el.text.strip():  # accountId
                 file.account_number = el.text.strip()
-            elif tag == f"{ESPI}IntervalBlock":
-                entries.setdefault(entry_no, {"links": {}, "kind": ""})["kind"] = "IntervalBlock"
-                block = None
-            elif tag == f"{ATOM}entry":
-                el.clear()
-                if root is not el:
-                    root.clear()
     except ElementTree.ParseError as exc:
         file.problems.add("document", f"not well-formed XML: {exc}", "not well-formed XML")
         return file
     except DefusedXmlException as exc:
         file.problems.add("document", f"unsafe XML refused ({type(exc).__name__})", "unsafe XML refused")
         return file
-    if not block_no:
+    if not blocks_ended:
         file.problems.add("document", "no IntervalBlock found")
         return file
     _assign(raw, file, entries, reading_types, usage_points, meter_readings, interval_seconds)
@@ -165,22 +161,32 @@ def _ref(pos: int, blocks: dict[int, int]) -> str:
     return f"IntervalBlock {b} (entry {blocks.get(b, 0)}) IntervalReading {r}"
 
 
+_TIME_PERIOD, _VALUE, _START, _DURATION = (f"{ESPI}{n}" for n in ("timePeriod", "value", "start", "duration"))
+_QUALITY = f"{ESPI}ReadingQuality"
+_QUALITY_PATH = f"{ESPI}ReadingQuality/{ESPI}quality"
+
+
 def _read_interval(el, raw: _Raw, file: MeterFile, entry_no: int, position: int) -> None:
-    period = el.find(f"{ESPI}timePeriod")
-    value = el.find(f"{ESPI}value")
+    period = el.find(_TIME_PERIOD)
+    value = el.find(_VALUE)
     if period is None or value is None or value.text is None:
         file.problems.add(file.ref_of(position), "needs timePeriod and value")
         return
+    start, duration = period.find(_START), period.find(_DURATION)
+    if start is None or duration is None:
+        file.problems.add(file.ref_of(position), "timePeriod needs a start and a positive duration")
+        return
     try:
-        start, duration, amount = _int(period, "start"), _int(period, "duration"), int(value.text.strip())
+        start, duration, amount = int(start.text), int(duration.text), int(value.text)
         quality = _NO_QUALITY
-        for q in el.iter(f"{ESPI}quality"):
-            code = int((q.text or "").strip())
-            quality = code if quality in (_NO_QUALITY, 0) else quality
-    except ValueError:
+        if el.find(_QUALITY) is not None:
+            for q in el.iterfind(_QUALITY_PATH):
+                code = int(q.text or "")
+                quality = code if quality in (_NO_QUALITY, 0) else quality
+    except (ValueError, TypeError):
         file.problems.add(file.ref_of(position), "timePeriod start/duration, value and quality must be integers")
         return
-    if start is None or duration is None or duration <= 0:
+    if duration <= 0:
         file.problems.add(file.ref_of(position), "timePeriod needs a start and a positive duration")
         return
     raw.start.append(start)
@@ -254,8 +260,10 @@ def _assign(raw, file, entries, reading_types, usage_points, meter_readings, int
     for codes, count in zip(*np.unique(quality[quality > 0], return_counts=True), strict=True):
         name = QUALITY_NAMES.get(int(codes), f"quality {int(codes)}")
         file.qualities[name] = file.qualities.get(name, 0) + int(count)
-    for block_entry in np.unique(entry).tolist():
-        mask = entry == block_entry
+    # Readings were appended in document order, so each entry's readings are one contiguous run.
+    entries_read, firsts, counts = np.unique(entry, return_index=True, return_counts=True)
+    for block_entry, lo, n in zip(entries_read.tolist(), firsts.tolist(), counts.tolist(), strict=True):
+        mask = slice(lo, lo + n)
         rt_entry = _reading_type_of_entry(block_entry, entries, reading_types, meter_readings, types_by_href)
         if rt_entry is None:
             file.problem_at(position[mask], "cannot tell its ReadingType (no MeterReading/ReadingType link)")
@@ -265,10 +273,7 @@ def _assign(raw, file, entries, reading_types, usage_points, meter_readings, int
             continue
         kind = _service_kind(rt_entry, entries, usage_points)
         if kind not in (None, SERVICE_ELECTRICITY):
-            file.skipped += int(mask.sum())
-            note = f"readings of a non-electric usage point (ServiceCategory kind {kind}) skipped"
-            if note not in file.notes:
-                file.notes.append(note)
+            file.skipped += n  # gas or water: not this electricity meter's
             continue
         if rt_entry not in verdicts:
             verdicts[rt_entry] = _refusal(rt)
@@ -277,17 +282,17 @@ def _assign(raw, file, entries, reading_types, usage_points, meter_readings, int
         if verdicts[rt_entry] is not None:
             continue
         flow = rt["flowDirection"]
-        keep = mask & (quality != QUALITY_PROJECTED)
-        file.skipped += int((mask & ~keep).sum())
-        tenth = _to_tenth_wh(value[keep], rt["powerOfTenMultiplier"], position[keep], file)
+        keep = quality[mask] != QUALITY_PROJECTED
+        file.skipped += n - int(keep.sum())
+        tenth = _to_tenth_wh(value[mask][keep], rt["powerOfTenMultiplier"], position[mask][keep], file)
         if tenth is None:
             continue
         channel = EXPORT if flow == FLOW_EXPORT else IMPORT
         series = file.channels[channel]
-        series.starts.extend(start[keep].tolist())
-        series.tenth_wh.extend(tenth.tolist())
-        series.positions.extend(position[keep].tolist())
-        durations[channel].append(duration[keep])
+        series.starts.frombytes(start[mask][keep].tobytes())
+        series.tenth_wh.frombytes(tenth.astype(np.int64).tobytes())
+        series.positions.frombytes(position[mask][keep].tobytes())
+        durations[channel].append(duration[mask][keep])
     if interval_seconds:
         check_readings(
             file,
@@ -322,10 +327,11 @@ def _to_tenth_wh(values: np.ndarray, power: int, positions: np.ndarray, file: Me
     """Values × 10**power Wh in tenths of a Wh, exactly; None (with a problem) if they carry more precision."""
     shift = power + 1
     if shift >= 0:
-        if shift > 12 or (len(values) and np.abs(values).max() >= 10**12 // 10**shift):
-            file.problem_at(positions, "energy out of range (1e8 kWh or more)")
+        too_big = np.abs(values) >= 10 ** max(12 - shift, 0)
+        if too_big.any():
+            file.problem_at(positions[too_big], "energy out of range (1e8 kWh or more)")
             return None
-        return values * (10**shift)
+        return values * (10 ** min(shift, 12))  # beyond 12 every value is 0 here
     divisor = 10 ** (-shift)
     inexact = positions[values % divisor != 0]
     if len(inexact):

@@ -62,7 +62,6 @@ class MeterFile:
     tz_offset_seconds: int | None = None
     skipped: int = 0
     qualities: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
     @property
     def errors(self):
