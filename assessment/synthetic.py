@@ -167,6 +167,13 @@ def _temperature(local_days: np.ndarray, seed: int) -> np.ndarray:
     return seasonal + synoptic + diurnal
 
 
+def temperature_grid_c(*, days: Sequence[date], slots_per_day: int, seed: int) -> np.ndarray:
+    """Synthetic temperature (degC) at the middle of each wall-clock slot of each local day: (days x slots)."""
+    day = np.array([d.toordinal() - _EPOCH_ORDINAL for d in days], dtype=np.float64)
+    frac = (np.arange(slots_per_day) + 0.5) / slots_per_day
+    return _temperature((day[:, None] + frac[None, :]).ravel(), seed).reshape(len(days), slots_per_day)
+
+
 def weather_temperature_c(*, when: datetime, seed: int) -> float:
     """Synthetic outdoor temperature (degC) for ``seed`` at the wall-clock time of ``when``.
 

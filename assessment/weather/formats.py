@@ -81,11 +81,10 @@ def station_code_from_name(filename: str) -> str | None:
 def isd_lite(stream: BinaryIO) -> Iterator[Observation]:
     """Hourly air temperatures of an ISD-Lite file (missing values left out)."""
     for n, line in enumerate(stream, start=1):
-        fields = line.split()
-        if not fields:
+        if not line.strip():
             continue
-        try:
-            year, month, day, hour, temp = (int(f) for f in fields[:5])
+        try:  # fixed width: year 1-4, month 6-7, day 9-10, hour 12-13, air temperature 14-19
+            year, month, day, hour, temp = (int(line[a:b]) for a, b in ((0, 4), (5, 7), (8, 10), (11, 13), (13, 19)))
             at = datetime(year, month, day, hour, tzinfo=UTC)
         except ValueError as exc:
             raise FormatError(f"line {n}: not an ISD-Lite line ({exc})") from exc
