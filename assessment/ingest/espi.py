@@ -102,6 +102,8 @@ def parse_espi_stream(stream: BinaryIO | bytes, *, interval_seconds: int | None 
             tag = el.tag
             if tag == INTERVAL_READING:
                 reading_no += 1
+                if reading_no == 1:
+                    blocks[blocks_ended + 1] = entries_ended + 1
                 _read_interval(el, raw, file, entries_ended + 1, ((blocks_ended + 1) << BLOCK_SHIFT) | reading_no)
                 el.clear()
                 continue

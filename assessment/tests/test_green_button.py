@@ -198,3 +198,35 @@ def test_quality_api_over_the_imported_range_and_a_window(meters, api_for):
     bad = alice.get("/api/v1/assessment/meters/A-HOURLY/quality/?first_day=2026-11-02&last_day=2026-10-31")
     assert bad.status_code == 400 and "last_day" in bad.json()["fields"]
     assert api_for("bob@t.test").get("/api/v1/assessment/meters/A-HOURLY/quality/").status_code == 404
+
+
+def _long_feed(days: int) -> bytes:
+    out = ['<feed xmlns="http://www.w3.org/2005/Atom" xmlns:espi="http://naesb.org/espi"><entry><content>'
+           "<espi:ReadingType><espi:accumulationBehaviour>4</espi:accumulationBehaviour><espi:uom>72</espi:uom>"
+           "</espi:ReadingType></content></entry>"]  # fmt: skip
+    t = int(datetime(2026, 1, 1, 5, tzinfo=UTC).timestamp())
+    for _ in range(days):
+        out.append("<entry><content><espi:IntervalBlock>")
+        for i in range(96):
+            out.append(
+                f"<espi:IntervalReading><espi:timePeriod><espi:duration>900</espi:duration><espi:start>{t}"
+                f"</espi:start></espi:timePeriod><espi:value>{i * 7}</espi:value></espi:IntervalReading>"
+            )
+            t += 900
+        out.append("</espi:IntervalBlock></content></entry>")
+    return "".join(out + ["</feed>"]).encode()
+
+
+def test_streaming_parse_memory_grows_with_readings_not_with_the_document():
+    """About 120 bytes per reading (typed arrays), where a whole-document parse holds ~20x the file."""
+    import tracemalloc
+
+    data = _long_feed(400)  # 38,400 readings, 6.8 MB
+    tracemalloc.start()
+    try:
+        file = parse_espi_stream(io.BytesIO(data), interval_seconds=900)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert file.readings == 38_400 and not file.problems
+    assert peak < 200 * file.readings < len(data), (peak, len(data))

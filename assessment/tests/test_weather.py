@@ -166,3 +166,17 @@ def test_regression_baseline_reads_station_weather_and_falls_back_without(statio
         r.kwh for r in meter.readings.filter(start__gte=window[0], start__lt=window[1])
     )  # the load is a function of the temperature: the weather model comes close
     assert abs(weather.total_kwh - actual) / actual < Decimal("0.05"), (weather.total_kwh, actual)
+
+
+def test_premise_location_api(stations, meter_world, api_for):
+    url = f"/api/v1/assessment/premises/{meter_world.alice_site.pk}/location/"
+    alice = api_for("alice@t.test")
+    assert alice.get(url).status_code == 404  # no location yet
+    set_ = alice.put(url, {"postal_code": "11369", "country": "US"}, format="json")
+    assert set_.status_code == 200, set_.json()
+    assert set_.json()["station"] == {"code": "725030-14732", "name": "LA GUARDIA AIRPORT", "distance_km": "1.8"}
+    point = alice.put(url, {"latitude": "42.36", "longitude": "-71.01"}, format="json").json()
+    assert (point["postal_code"], point["station"]) == ("", None)  # Boston: no station with data near
+    assert alice.put(url, {"latitude": "95", "longitude": "0"}, format="json").status_code == 400
+    assert api_for("bob@t.test").get(url).status_code == 404
+    assert api_for("op@t.test").put(url, {"postal_code": "11369"}, format="json").status_code == 403
