@@ -74,7 +74,8 @@ def parse_csv(data: str | bytes) -> ParseResult:
         try:
             start = parse_start(fields[col["start"]])
         except ValueError as exc:
-            result.error(ref, str(exc), "start is not an ISO 8601 time with a UTC offset")
+            problem = "time has no UTC offset" if "no UTC offset" in str(exc) else "start is not an ISO 8601 time"
+            result.error(ref, str(exc), problem)
             continue
         try:
             kwh = parse_kwh(fields[col["kwh"]])

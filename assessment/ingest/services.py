@@ -173,17 +173,16 @@ def readings_import(
     one the file names. Raises :class:`ImportRejected` (400) naming the bad records, NotPermitted (403).
     """
     now = now or timezone.now()
-    if parsed.problems:
-        raise ImportRejected(parsed.problems)
     rows = parsed.rows
     if not rows:
-        raise ImportRejected([RecordError("file", "no readings")])
+        raise ImportRejected(parsed.problems or [RecordError("file", "no readings")])
     first_ref: dict[str, str] = {}
     for row in rows:
         first_ref.setdefault(row.meter_id, row.ref)
     meters = meters_resolve(user=user, meter_ids=first_ref)
     account_number = (account_number or parsed.account_number).strip()
     errors = Problems()
+    errors.merge(parsed.problems)  # the records that did not parse, then the rules on those that did
     if account_number:
         errors.extend(account_problems(meters=meters, account_number=account_number, ref="account_number"))
     if parsed.meta.get("tz_offset_seconds") is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -127,3 +127,16 @@ def test_an_import_refreshes_the_meter_status_once_committed(meter_world, django
     status = MeterStatus.objects.get(meter=meter_world.alice_meter)
     assert status.latest_reading_start == datetime(2026, 1, 5, 5, 30, tzinfo=UTC)
     assert status.connectivity != MeterStatus.Connectivity.NEVER
+
+
+def test_bulk_counts_every_bad_line_once_per_problem(meter_world):
+    """Many bad lines: each distinct problem once, with its true count (was: 20 records and "and 19 more")."""
+    at = [(datetime(2026, 1, 5, tzinfo=UTC) + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M") for i in range(2541)]
+    lines = [f"A-1,{t}:00,1" for t in at[:2500]] + [f"A-1,{t}Z,-1" for t in at[2500:2540]] + [f"A-1,{at[-1]}Z,1"]
+    with pytest.raises(ImportRejected) as exc:
+        _bulk(meter_world, "meter_id,start,kwh\n" + "\n".join(lines) + "\n")
+    problems = exc.value.fields["problems"]
+    assert problems[0].startswith("time has no UTC offset: 2,500 records (line 2, line 3, line 4, ...)"), problems
+    assert problems[1].startswith("negative energy: 40 records (line 2502, line 2503, line 2504, ...)"), problems
+    assert "2,540 bad records, 2 distinct problems" in exc.value.detail
+    assert MeterReading.objects.count() == 0

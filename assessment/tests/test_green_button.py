@@ -156,7 +156,7 @@ def test_many_bad_readings_one_line_per_problem_with_the_true_count(meters):
     from assessment.ingest.csvfile import parse_csv
 
     assert parse_csv(many).problems.summary() == [
-        "start is not an ISO 8601 time with a UTC offset: 5,000 records (line 2, line 3, line 4, ...)"
+        "time has no UTC offset: 5,000 records (line 2, line 3, line 4, ...)"
     ]
 
 
@@ -229,4 +229,4 @@ def test_streaming_parse_memory_grows_with_readings_not_with_the_document():
     finally:
         tracemalloc.stop()
     assert file.readings == 38_400 and not file.problems
-    assert peak < 200 * file.readings < len(data), (peak, len(data))
+    assert peak < 150 * file.readings and peak < len(data), (peak, len(data))
