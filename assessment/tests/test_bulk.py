@@ -131,7 +131,9 @@ def test_an_import_refreshes_the_meter_status_once_committed(meter_world, django
 
 def test_bulk_counts_every_bad_line_once_per_problem(meter_world):
     """Many bad lines: each distinct problem once, with its true count (was: 20 records and "and 19 more")."""
-    at = [(datetime(2026, 1, 5, tzinfo=UTC) + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M") for i in range(2541)]
+    at = [
+        (datetime(2026, 1, 5, tzinfo=UTC) + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M") for i in range(2541)
+    ]
     lines = [f"A-1,{t}:00,1" for t in at[:2500]] + [f"A-1,{t}Z,-1" for t in at[2500:2540]] + [f"A-1,{at[-1]}Z,1"]
     with pytest.raises(ImportRejected) as exc:
         _bulk(meter_world, "meter_id,start,kwh\n" + "\n".join(lines) + "\n")

@@ -155,9 +155,7 @@ def test_many_bad_readings_one_line_per_problem_with_the_true_count(meters):
     many = "meter_id,start,kwh\n" + "A-1,2026-01-05T05:00,1\n" * 5000  # 5,000 lines without a UTC offset
     from assessment.ingest.csvfile import parse_csv
 
-    assert parse_csv(many).problems.summary() == [
-        "time has no UTC offset: 5,000 records (line 2, line 3, line 4, ...)"
-    ]
+    assert parse_csv(many).problems.summary() == ["time has no UTC offset: 5,000 records (line 2, line 3, line 4, ...)"]
 
 
 def test_upload_checks_the_meter_before_the_body(meters, api_for, monkeypatch):
