@@ -228,3 +228,16 @@ def test_streaming_parse_memory_grows_with_readings_not_with_the_document():
         tracemalloc.stop()
     assert file.readings == 38_400 and not file.problems
     assert peak < 150 * file.readings and peak < len(data), (peak, len(data))
+
+
+def test_many_interval_blocks_in_one_entry(meters):
+    """Some utilities put every IntervalBlock of a MeterReading in one entry: read as if in separate entries."""
+    import re
+
+    blocks = re.findall(rb"<espi:IntervalBlock>.*?</espi:IntervalBlock>", OLDSTYLE, re.DOTALL)
+    head = OLDSTYLE[: OLDSTYLE.index(b"  <entry>\n    <id>urn:uuid:ib-31")]
+    one_entry = head + b"<entry><content>" + b"".join(blocks) + b"</content></entry></feed>"
+    assert len(blocks) == 3
+    batch = _import(meters, "hourly", one_entry)
+    assert batch.rows_new == 70
+    assert _kwh(MeterReading.objects.filter(meter=meters["hourly"])) == Decimal("57.008")
