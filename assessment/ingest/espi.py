@@ -236,7 +236,8 @@ def _reading_type_of_entry(entry_no, entries, reading_types, meter_readings, typ
 
 
 def _service_kind(rt_entry, entries, usage_points) -> int | None:
-    """The service kind of the UsagePoint a ReadingType belongs to (by href prefix, else document order)."""
+    """The service kind of the UsagePoint a ReadingType belongs to: the last UsagePoint before it in the document
+    (feeds list a UsagePoint before its MeterReadings and ReadingTypes), else the first one."""
     if not usage_points:
         return SERVICE_ELECTRICITY
     before = [n for n in usage_points if n < rt_entry]

@@ -241,3 +241,25 @@ def test_many_interval_blocks_in_one_entry(meters):
     batch = _import(meters, "hourly", one_entry)
     assert batch.rows_new == 70
     assert _kwh(MeterReading.objects.filter(meter=meters["hourly"])) == Decimal("57.008")
+
+
+def test_units_kwh_multiplier_and_import_export_columns():
+    first = int(OLDSTYLE.split(b"<espi:value>")[1].split(b"<")[0])  # Wh
+    in_kwh = OLDSTYLE.replace(b"<espi:powerOfTenMultiplier>0<", b"<espi:powerOfTenMultiplier>3<")
+    _, values, _ = parse_espi_stream(in_kwh, interval_seconds=3600).channels["import"].sorted_arrays()
+    assert values[0] == first * 10_000  # kWh in 0.1 Wh
+    spelled = OLDSTYLE.replace(b"<espi:uom>72<", b"<espi:uom>kWh<")
+    _, values, _ = parse_espi_stream(spelled, interval_seconds=3600).channels["import"].sorted_arrays()
+    assert values[0] == first * 10_000
+    net = (
+        b"TYPE,DATE,START TIME,END TIME,IMPORT (kWh),EXPORT (kWh),NOTES\n"
+        b"Electric usage,2026-07-01,12:00,12:15,0.25,1.5,\n"
+        b"Electric usage,2026-07-01,12:15,12:30,0.125,1.25,\n"
+        b"Natural gas usage,2026-07-01,12:15,12:30,3,,\n"
+    )
+    file = parse_green_button_csv(net, interval_seconds=900, tz=TZ)
+    assert not file.problems and file.skipped == 1
+    assert file.channels["import"].tenth_wh.tolist() == [2500, 1250]
+    assert file.channels["export"].tenth_wh.tolist() == [15000, 12500]
+    wh = b"TYPE,DATE,START TIME,END TIME,USAGE,UNITS\nElectric usage,7/1/2026,12:00,12:14,250.5,Wh\n"
+    assert parse_green_button_csv(wh, interval_seconds=900, tz=TZ).channels["import"].tenth_wh.tolist() == [2505]
