@@ -7,7 +7,7 @@ import os
 import pytest
 from rest_framework.test import APIClient
 
-from flexplatform import demo
+import demo
 
 
 def pytest_collection_modifyitems(config, items):

@@ -287,20 +287,3 @@ def enrolment_create(
     )
     _sync_premise_aggregator(premise, now)
     return enrolment
-
-
-@transaction.atomic
-def enrolment_end(*, enrolment: Enrolment, by, reason: str = "", now: datetime | None = None) -> Enrolment:
-    from market.services import offers_withdraw
-
-    now = now or timezone.now()
-    enrolment = Enrolment.objects.select_for_update().select_related("premise", "aggregator").get(pk=enrolment.pk)
-    allowed = any(o.pk == enrolment.aggregator_id for o in user_organisations(by, role=Membership.Role.AGGREGATOR))
-    if not (allowed or _is_owner(by, enrolment.premise) or user_role(by) == Membership.Role.ADMIN):
-        raise NotPermitted("Only the aggregator or the premise owner may end this enrolment.")
-    if enrolment.status != Enrolment.Status.ACTIVE:
-        raise ApplicationError("This enrolment has already ended.", code="invalid_state")
-    _end(enrolment, actor=by, reason=reason or "Ended.", now=now)
-    _sync_premise_aggregator(enrolment.premise, now)
-    offers_withdraw(seller=enrolment.aggregator, premise=enrolment.premise)
-    return enrolment

@@ -228,15 +228,6 @@ def current_verification(organisation: Organisation, *, now: datetime | None = N
     )
 
 
-def verification_cases_for_review() -> QuerySet[VerificationCase]:
-    """The manual review queue, oldest submission first."""
-    return (
-        VerificationCase.objects.filter(status=VerificationCase.Status.IN_REVIEW)
-        .select_related("organisation")
-        .order_by("submitted_at", "id")
-    )
-
-
 def zone_jurisdiction(zone: GridZone) -> str:
     """The compliance profile code of a zone: its own or its nearest ancestor's."""
     seen: set[int] = set()
@@ -595,3 +586,12 @@ def verified_resources_for(user, *, now: datetime | None = None) -> list[dict]:
             }
         )
     return out
+
+
+def grid_zones() -> QuerySet[GridZone]:
+    return GridZone.objects.all()
+
+
+def grid_zone_by_code(code: str) -> GridZone:
+    """The zone with ``code``; raises ``GridZone.DoesNotExist``."""
+    return GridZone.objects.get(code=code)

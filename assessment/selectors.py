@@ -19,7 +19,6 @@ from .models import (
     AvailabilityDeclaration,
     Baseline,
     BaselineAccuracy,
-    BaselineInterval,
     FlexibilityAssessment,
     FlexibilityProfile,
     MeterReading,
@@ -29,27 +28,6 @@ from .models import (
 
 def meter_readings(*, meter: Meter, start: datetime, end: datetime) -> QuerySet[MeterReading]:
     return MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).order_by("start")
-
-
-def baseline_intervals(*, meter: Meter, start: datetime, end: datetime) -> dict[datetime, object]:
-    """The most recent baseline value per interval start within ``[start, end)``."""
-    rows = (
-        BaselineInterval.objects.filter(baseline__meter=meter, start__gte=start, start__lt=end)
-        .order_by("start", "-baseline__computed_at")
-        .values_list("start", "kwh")
-    )
-    out: dict[datetime, object] = {}
-    for s, k in rows:
-        out.setdefault(s, k)
-    return out
-
-
-def assessment_for_window(*, premise: Premise, start: datetime, end: datetime) -> FlexibilityAssessment | None:
-    return (
-        FlexibilityAssessment.objects.filter(premise=premise, window_start__lte=start, window_end__gte=end)
-        .order_by("-assessed_at", "-pk")
-        .first()
-    )
 
 
 # --- Baseline inputs, performance, availability and capacity read models (assessment issue) --------
@@ -592,3 +570,27 @@ def reading_revisions(*, meter: Meter):
     from .models import ReadingRevision
 
     return ReadingRevision.objects.filter(meter=meter).select_related("batch").order_by("-revised_at", "start")
+
+
+def premises_daily_load(premises, days: int = 14) -> dict:
+    """Daily kWh per local day for the premises' meters over the last ``days`` days of data (chart data)."""
+    from collections import defaultdict
+
+    meter_ids = [m.pk for p in premises for m in p.meters.all()]
+    latest = (
+        MeterReading.objects.filter(meter_id__in=meter_ids).order_by("-start").values_list("start", flat=True).first()
+    )
+    if latest is None:
+        return {"labels": [], "values": []}
+    tz = ZoneInfo(premises[0].timezone) if premises else ZoneInfo("UTC")
+    since = latest - timedelta(days=days)
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for start, kwh in MeterReading.objects.filter(meter_id__in=meter_ids, start__gt=since).values_list("start", "kwh"):
+        totals[start.astimezone(tz).date().isoformat()] += kwh
+    labels = sorted(totals)
+    return {"labels": labels, "values": [float(totals[d]) for d in labels]}  # chart display only
+
+
+def meter_statuses_for(meters) -> dict:
+    """The validation status of each of ``meters`` that has one, by meter pk."""
+    return {s.meter_id: s for s in MeterStatus.objects.filter(meter__in=meters)}

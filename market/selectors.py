@@ -227,3 +227,17 @@ def offers_for_premises(*, premises) -> QuerySet[FlexibilityOffer]:
         .select_related("seller", "premise", "zone")
         .order_by("-window_start", "-id")
     )
+
+
+def clearing_runs_public_summary(limit: int = 10) -> dict:
+    """The public home page's market figures: the latest request clearings that set a price, how many there are
+    and the kW they awarded."""
+    from django.db.models import Count
+
+    runs = ClearingRun.objects.exclude(clearing_price_per_mwh=None).exclude(request=None)
+    agg = runs.aggregate(n=Count("id"), kw=Sum("awarded_kw"))
+    return {
+        "runs": list(runs.select_related("request__zone").order_by("-cleared_at")[:limit]),
+        "cleared": agg["n"] or 0,
+        "awarded_kw": agg["kw"] or Decimal("0"),
+    }

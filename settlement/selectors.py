@@ -184,3 +184,44 @@ def balance_mismatches(sums: dict | None = None) -> list[tuple[int, Decimal, Dec
         for pk, bal in LedgerAccount.objects.values_list("pk", "balance")
         if (sums.get(pk) or Decimal("0")) != bal
     ]
+
+
+def settlement_item_payable_to(*, organisations: list[Organisation], pk) -> SettlementItem | None:
+    """The item ``pk`` when one of ``organisations`` is its payee (a participant disputes only its own items)."""
+    return SettlementItem.objects.filter(payee__in=organisations, pk=pk).first()
+
+
+def participant_compensation(*, organisations: list[Organisation], aggregator: bool) -> dict:
+    """The participant's items, stakes and disputes (the compensation page); for an aggregator also its fees
+    and the shares it paid out to members."""
+    from .models import Dispute, Stake
+
+    items = SettlementItem.objects.filter(payee__in=organisations).select_related("premise")
+    items = items.order_by("-delivery_start", "-pk")
+    return {
+        "items": items[:100],
+        "stakes": Stake.objects.filter(organisation__in=organisations),
+        "disputes": Dispute.objects.filter(item__payee__in=organisations).select_related("item")[:50],
+        "fees": items.filter(kind=SettlementItem.Kind.AGGREGATOR_FEE)[:50] if aggregator else [],
+        "member_payouts": SettlementItem.objects.filter(
+            kind=SettlementItem.Kind.MEMBER_SHARE, contract__participant__in=organisations
+        ).select_related("payee")[:100]
+        if aggregator
+        else [],
+    }
+
+
+def settlement_console_lists() -> dict:
+    """The admin's settlement console: recent runs, open and closed disputes, recent proposals."""
+    from .models import Dispute, Proposal, SettlementRun
+
+    return {
+        "runs": SettlementRun.objects.all()[:30],
+        "open_disputes": Dispute.objects.filter(status=Dispute.Status.OPEN).select_related("item", "item__payee"),
+        "closed_disputes": Dispute.objects.exclude(status=Dispute.Status.OPEN).select_related("item")[:30],
+        "proposals": Proposal.objects.select_related("proposer")[:30],
+    }
+
+
+def anchors_confirmed_count() -> int:
+    return PeriodAnchor.objects.filter(status=PeriodAnchor.Status.CONFIRMED).count()

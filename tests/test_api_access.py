@@ -12,9 +12,9 @@ from django.test import Client
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
+import demo
 from accounts.models import Premise
 from activation.models import DREvent
-from flexplatform import demo
 from market.models import FlexibilityOffer, FlexibilityRequest
 from settlement.models import SettlementItem
 

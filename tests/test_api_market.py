@@ -11,10 +11,10 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
+import demo
 from accounts import services as accounts_services
 from accounts.models import GridZone
 from assessment.services import flexibility_assess
-from flexplatform import demo
 from market.models import Award, FlexibilityOffer, FlexibilityRequest
 from market.services import offer_submit
 

@@ -15,9 +15,9 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from rest_framework.test import APIClient
 
+import demo
 from accounts import services as accounts_services
 from accounts.models import AuditEntry, Membership, Organisation, Premise, WalletLink
-from flexplatform import demo
 
 from .helpers import totp_now
 

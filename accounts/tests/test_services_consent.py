@@ -10,12 +10,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+import demo
 from accounts import services as accounts_services
 from accounts.consents import consent_grant, consent_revoke, consents_expire, enrolment_create
 from accounts.models import AuditEntry, Consent, Enrolment, Organisation, Premise
 from accounts.selectors import premises_offerable_by, premises_visible_to
 from assessment.services import flexibility_assess
-from flexplatform import demo
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 from market.models import FlexibilityOffer
 from market.services import offer_submit

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+import demo
 from accounts import services as accounts_services
 from accounts.kyc.providers import AutoApproveProvider, ManualReviewProvider
 from accounts.kyc.services import (
@@ -22,7 +23,6 @@ from accounts.kyc.services import (
 from accounts.models import AuditEntry, GridZone, Organisation, VerificationCase, VerificationDecision
 from accounts.selectors import current_verification, organisation_trading_status
 from assessment.services import flexibility_assess
-from flexplatform import demo
 from flexplatform.errors import ApplicationError, NotPermitted
 from market.models import FlexibilityOffer
 from market.services import offer_submit

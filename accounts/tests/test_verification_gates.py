@@ -17,13 +17,13 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+import demo
 from accounts import services as accounts_services
 from accounts.consents import consent_grant, enrolment_create
 from accounts.models import Consent, GridZone, Organisation, Premise
 from accounts.selectors import premises_offerable_by
 from assessment.selectors import accredited_capacity_kw
 from assessment.services import meter_status_refresh
-from flexplatform import demo
 from flexplatform.errors import ApplicationError, NotPermitted
 from market.services import offer_submit
 from market.services.orders import order_submit

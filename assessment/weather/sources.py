@@ -6,8 +6,9 @@ of preference, by the ``WEATHER_SOURCES`` setting (dotted paths to classes); the
 
 - :class:`StationTemperatures` (always): the hourly observations of the nearest weather station to the premise
   (:mod:`assessment.weather.selectors`), within ``WEATHER_STATION_MAX_KM``;
-- the demo registers its synthetic weather the same way (its settings add its source), so that the demo world's
-  premises, which have no location, still get temperatures; production settings do not.
+- the demo registers its synthetic weather the same way (``demo.weather.SyntheticWeather``, named by the local
+  and test settings), so that the demo world's premises, which have no location, still get temperatures;
+  production settings do not name it.
 
 :func:`temperatures_for` is what the baseline reads. When no source answers, the caller uses a method that needs
 no weather and says so (:func:`method_without_weather`).

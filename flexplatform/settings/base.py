@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "market",
     "activation",
     "settlement",
+    "portal",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -73,7 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "accounts.context_processors.portal_role",
+                "portal.context_processors.portal_role",
             ],
         },
     },

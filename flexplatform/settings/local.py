@@ -7,4 +7,4 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 (VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
 
 # The demo world's premises have no location: their weather is the synthetic weather their load was made with.
-WEATHER_SOURCES = [*WEATHER_SOURCES, "assessment.weather.synthetic.SyntheticWeather"]  # noqa: F405
+WEATHER_SOURCES = [*WEATHER_SOURCES, "demo.weather.SyntheticWeather"]  # noqa: F405

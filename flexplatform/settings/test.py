@@ -26,4 +26,4 @@ METER_VALIDATION_MIN_DAYS = env.int("METER_VALIDATION_MIN_DAYS", default=14)
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default=f"flex-test-{os.getpid()}/devices")
 
 # Tests run on the demo's synthetic world (as local settings do); tests of real stations override this.
-WEATHER_SOURCES = [*WEATHER_SOURCES, "assessment.weather.synthetic.SyntheticWeather"]  # noqa: F405
+WEATHER_SOURCES = [*WEATHER_SOURCES, "demo.weather.SyntheticWeather"]  # noqa: F405

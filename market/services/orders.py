@@ -13,7 +13,7 @@ One path for every product and market (parameters from ``market.engine.products`
   lock; trades become awards per member resource at the maker's price. Only the opposite side's orders that
   cross the incoming price are read (one indexed query, price-time order, with their members) and put in the
   pure engine; the new order is then inserted with its final state, and trades, awards and the makers'
-  updates are written in bulk (docs/adr/0003-market-engine.md).
+  updates are written in bulk (docs/adr/0007-market-engine.md).
 * The governed parameter ``minimum_offer_kw`` (``settlement.selectors.market_parameter``) is a floor on every
   sell order's kW besides the product's own minimum size.
 * Day-ahead and seasonal: the order joins the auction under the auction row's lock, refused once the gate has

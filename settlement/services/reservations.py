@@ -5,7 +5,7 @@ Rule ``reservation-availability-1``, per reservation and whole UTC day of a sett
     amount = reserved kW x hours of the reservation inside the day x availability factor
              x availability price ($ per MW and hour held, the award's clearing price) / 1000
 
-rounded once, half-up, to the cent (ADR 0003), paid by the buyer's operator-payable account to the premise's
+rounded once, half-up, to the cent (ADR 0008), paid by the buyer's operator-payable account to the premise's
 owner (as event payments are). This is the capability/availability credit of PJM's ancillary markets
 (Manual 11: regulation capability and synchronized reserve credits are MW cleared x hours x clearing price)
 and the availability payment of a capacity-reservation product. The energy of a call is not paid here: a
