@@ -79,6 +79,7 @@ __all__ = [
     "local_day_starts",
     "meter_traits",
     "temperature_array",
+    "temperature_grid_c",
     "response_kwh",
     "weather_temperature_c",
 ]
@@ -174,7 +175,7 @@ def _temperature(local_days: np.ndarray, seed: int) -> np.ndarray:
     return seasonal + synoptic + diurnal
 
 
-def temperature_grid_c(*, days: Sequence[date], slots_per_day: int, seed: int) -> np.ndarray:
+def temperature_grid_c(*, days: list[date], slots_per_day: int, seed: int) -> np.ndarray:
     """Synthetic temperature (degC) at the middle of each wall-clock slot of each local day: (days x slots)."""
     day = np.array([d.toordinal() - _EPOCH_ORDINAL for d in days], dtype=np.float64)
     frac = (np.arange(slots_per_day) + 0.5) / slots_per_day

@@ -8,7 +8,6 @@ baselines never read synthetic weather."""
 from __future__ import annotations
 
 from accounts.models import Meter
-
 from assessment.baselines.grid import DayGrid
 from assessment.synthetic import temperature_grid_c
 from assessment.weather.sources import Temperatures
