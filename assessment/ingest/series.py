@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .types import Problems
+from .types import FIRST_POSITIONS, Problems
 
 IMPORT, EXPORT = "import", "export"
 TENTH_WH_MAX = 10**12  # 1e8 kWh, the bound of MeterReading.kwh (12 digits, 4 decimals)
@@ -72,15 +72,14 @@ class MeterFile:
     def readings(self) -> int:
         return sum(len(c) for c in self.channels.values())
 
-    def problem_at(self, positions: np.ndarray, message: str, problem: str | None = None, *, detail=None) -> None:
+    def problem_at(self, positions: np.ndarray, message: str, problem: str | None = None) -> None:
         """Report ``problem`` at each of ``positions`` (exact count; the first few named)."""
+        kind = problem or message
         positions = np.sort(positions)
-        for k, pos in enumerate(positions.tolist()):
-            if k < 3:
-                self.problems.add(self.ref_of(int(pos)), message if detail is None else detail(k), problem or message)
-            else:
-                self.problems.counts[problem or message] += len(positions) - k
-                break
+        for pos in positions[:FIRST_POSITIONS].tolist():
+            self.problems.add(self.ref_of(int(pos)), message, kind)
+        if len(positions) > FIRST_POSITIONS:
+            self.problems.counts[kind] += len(positions) - FIRST_POSITIONS
 
 
 def check_readings(file: MeterFile, *, interval_seconds: int, durations: dict[str, np.ndarray] | None = None) -> None:
