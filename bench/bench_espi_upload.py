@@ -180,7 +180,12 @@ def main() -> None:
     args = parser.parse_args()
     _ensure_database(args.database_url)
     _setup(args.database_url)
+    import logging
+
     from django.core.handlers.wsgi import WSGIHandler
+
+    logging.basicConfig(format="       %(message)s")
+    logging.getLogger("assessment.ingest.store").setLevel(logging.INFO)
 
     app = WSGIHandler()
     tag = f"{int(time.time())}"

@@ -10,6 +10,8 @@ meter is registered with an export channel; otherwise export readings are counte
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -34,6 +36,7 @@ from .services import (
 from .types import Problems, RecordError
 
 CHUNK = 5000
+logger = logging.getLogger(__name__)
 COPY_BLOCK = 50_000
 TABLES = {IMPORT: MeterReading, EXPORT: MeterExportReading}
 
@@ -108,6 +111,7 @@ def green_button_import(
 ) -> ImportBatch:
     """Import a Green Button file for ``meter``: ESPI XML or the utility's CSV download (told apart by their
     first bytes), parsed as a stream and checked against the meter's interval and zone."""
+    t0 = time.perf_counter()
     head = stream.read(512)
     stream.seek(0)
     interval = meter.interval_minutes * 60
@@ -116,9 +120,15 @@ def green_button_import(
     else:
         file = parse_green_button_csv(stream, interval_seconds=interval, tz=meter.local_timezone)
         source = ImportBatch.Source.GREEN_BUTTON_CSV
-    return meter_file_import(
+    t1 = time.perf_counter()
+    batch = meter_file_import(
         user=user, meter=meter, file=file, source=source, filename=filename, account_number=account_number, now=now
     )
+    logger.info(
+        "green button import %s: %s readings, parse %.2f s, store %.2f s",
+        batch.pk, file.readings, t1 - t0, time.perf_counter() - t1,
+    )  # fmt: skip
+    return batch
 
 
 def _first_start(file: MeterFile) -> datetime | None:
