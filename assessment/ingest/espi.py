@@ -235,12 +235,19 @@ def _reading_type_of_entry(entry_no, entries, reading_types, meter_readings, typ
     return max(before) if before else None
 
 
-def _service_kind(rt_entry, entries, usage_points) -> int | None:
-    """The service kind of the UsagePoint a ReadingType belongs to: the last UsagePoint before it in the document
-    (feeds list a UsagePoint before its MeterReadings and ReadingTypes), else the first one."""
+def _service_kind(block_entry, entries, usage_points) -> int | None:
+    """The service kind of the UsagePoint an IntervalBlock belongs to: the one whose ``self`` href its own
+    ``self``/``up`` href lies under (linked feeds), else the last UsagePoint before it in the document (older
+    feeds list a UsagePoint before its MeterReadings, ReadingTypes and IntervalBlocks), else the first one."""
     if not usage_points:
         return SERVICE_ELECTRICITY
-    before = [n for n in usage_points if n < rt_entry]
+    links = entries.get(block_entry, {"links": {}})["links"]
+    hrefs = links.get("self", []) + links.get("up", [])
+    for n, kind in usage_points.items():
+        up_self = (entries.get(n, {"links": {}})["links"].get("self") or [""])[0]
+        if up_self and any(h.startswith(up_self + "/") for h in hrefs):
+            return kind
+    before = [n for n in usage_points if n < block_entry]
     return usage_points[max(before)] if before else usage_points[min(usage_points)]
 
 
@@ -274,7 +281,7 @@ def _assign(raw, file, entries, reading_types, usage_points, meter_readings, int
         rt = reading_types[rt_entry]
         if not rt["ok"]:
             continue
-        kind = _service_kind(rt_entry, entries, usage_points)
+        kind = _service_kind(block_entry, entries, usage_points)
         if kind not in (None, SERVICE_ELECTRICITY):
             file.skipped += n  # gas or water: not this electricity meter's
             continue

@@ -263,3 +263,16 @@ def test_units_kwh_multiplier_and_import_export_columns():
     assert file.channels["export"].tenth_wh.tolist() == [15000, 12500]
     wh = b"TYPE,DATE,START TIME,END TIME,USAGE,UNITS\nElectric usage,7/1/2026,12:00,12:14,250.5,Wh\n"
     assert parse_green_button_csv(wh, interval_seconds=900, tz=TZ).channels["import"].tenth_wh.tolist() == [2505]
+
+
+def test_linked_feed_usage_points_listed_first_are_told_apart_by_href():
+    """Electric and gas UsagePoints both before any reading: the links, not the order, say whose blocks are whose."""
+    import re
+
+    gas_up = re.search(rb"  <entry>\n    <id>urn:uuid:up-gas</id>.*?</entry>\n", LINKED, re.DOTALL).group(0)
+    reordered = LINKED.replace(gas_up, b"")
+    at = reordered.index(b"  <entry>\n    <id>urn:uuid:rt-01</id>")
+    reordered = reordered[:at] + gas_up + reordered[at:]  # electric UP, gas UP, then everything else
+    file = parse_espi_stream(reordered, interval_seconds=900)
+    assert not file.problems and file.skipped == 4 + 1
+    assert (len(file.channels["import"]), len(file.channels["export"])) == (196, 196)
