@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -28,9 +28,10 @@ from ..ingest.csvfile import parse_csv, parse_start
 from ..ingest.jsonbatch import parse_json_batch
 from ..ingest.services import meter_for_upload, readings_import
 from ..ingest.store import green_button_import
-from ..models import ImportBatch, MeterStatus
+from ..models import Channel, ImportBatch, MeterStatus
 from ..quality_window import meter_quality_window
-from ..selectors import meter_consumption, meter_readings, meter_visible, meters_readable_by, reading_revisions
+from ..readings import meter_channel_readings
+from ..selectors import meter_consumption, meter_visible, meters_readable_by, reading_revisions
 from ..services import meter_status_refresh
 
 WRITERS = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR, Membership.Role.ADMIN)
@@ -194,12 +195,16 @@ class ReadingOutputSerializer(serializers.Serializer):
 
 
 class MeterReadingsApi(APIView):
-    """Readings of one meter over ``[start, end)`` (ISO 8601 with offset; at most 35 days)."""
+    """Readings of one meter over ``[start, end)`` (ISO 8601 with offset; at most 35 days); ``channel=export``
+    for the energy received from the customer (net-metered meters)."""
 
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=ReadingOutputSerializer(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("channel", str, enum=[c.value for c in Channel], default=Channel.IMPORT.value)],
+        responses=ReadingOutputSerializer(many=True),
+    )
     def get(self, request, meter_id: str):
         meter = meter_visible(user=request.user, meter_id=meter_id)
         try:
@@ -209,7 +214,11 @@ class MeterReadingsApi(APIView):
             raise ApplicationError(f"start and end: {exc}", fields={"start": [str(exc)]}) from exc
         if not start < end or (end - start).days > 35:
             raise ApplicationError("Give start < end, at most 35 days apart.", fields={"end": ["Invalid range."]})
-        return Response(ReadingOutputSerializer(meter_readings(meter=meter, start=start, end=end), many=True).data)
+        channel = request.query_params.get("channel", Channel.IMPORT)
+        if channel not in Channel.values:
+            raise ApplicationError("channel is import or export.", fields={"channel": ["import or export."]})
+        readings = meter_channel_readings(meter=meter, channel=channel, start=start, end=end)
+        return Response(ReadingOutputSerializer(readings, many=True).data)
 
 
 class RevisionOutputSerializer(serializers.Serializer):
