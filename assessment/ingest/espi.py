@@ -28,6 +28,7 @@ the number of readings (about 50 bytes each), not to the document.
 
 from __future__ import annotations
 
+import io
 import re
 from array import array
 from typing import BinaryIO
@@ -84,13 +85,11 @@ def parse_espi_stream(stream: BinaryIO | bytes, *, interval_seconds: int | None 
     ``interval_seconds``: the meter's interval; when given, every reading's start and duration are checked
     against it. Problems are collected (never raised) and name the IntervalBlock and IntervalReading."""
     if isinstance(stream, bytes | bytearray):
-        import io
-
         stream = io.BytesIO(stream)
     blocks: dict[int, int] = {}  # block number -> entry number
     file = MeterFile(ref_of=lambda pos: _ref(pos, blocks))
     raw = _Raw()
-    entries: dict[int, dict] = {}  # entry number -> {"links": {rel: [href]}, "kind": resource}
+    links_of: dict[int, dict[str, list[str]]] = {}  # entry number -> {rel: [href]}
     reading_types: dict[int, dict] = {}  # entry number -> fields
     usage_points: dict[int, int | None] = {}  # entry number -> service kind
     meter_readings: list[int] = []
@@ -114,28 +113,24 @@ def parse_espi_stream(stream: BinaryIO | bytes, *, interval_seconds: int | None 
                 blocks_ended += 1
                 blocks[blocks_ended] = entry_no
                 reading_no = 0
-                entries.setdefault(entry_no, {"links": {}, "kind": ""})["kind"] = "IntervalBlock"
                 el.clear()
             elif tag == ENTRY:
                 links: dict[str, list[str]] = {}
                 for link in el.iterfind(f"{ATOM}link"):
                     links.setdefault(link.get("rel", ""), []).append((link.get("href") or "").rstrip("/"))
-                entries.setdefault(entry_no, {"links": {}, "kind": ""})["links"] = links
+                links_of[entry_no] = links
                 entries_ended += 1
                 el.clear()
             elif tag == f"{ESPI}ReadingType":
                 reading_types[entry_no] = _reading_type(el, file, entry_no)
-                entries.setdefault(entry_no, {"links": {}, "kind": ""})["kind"] = "ReadingType"
             elif tag == f"{ESPI}MeterReading":
                 meter_readings.append(entry_no)
-                entries.setdefault(entry_no, {"links": {}, "kind": ""})["kind"] = "MeterReading"
             elif tag == f"{ESPI}UsagePoint":
                 service = el.find(f"{ESPI}ServiceCategory")
                 try:
                     usage_points[entry_no] = None if service is None else _int(service, "kind")
                 except ValueError:
                     usage_points[entry_no] = None
-                entries.setdefault(entry_no, {"links": {}, "kind": ""})["kind"] = "UsagePoint"
             elif tag == f"{ESPI}LocalTimeParameters":
                 try:
                     file.tz_offset_seconds = _int(el, "tzOffset")
@@ -152,7 +147,7 @@ def parse_espi_stream(stream: BinaryIO | bytes, *, interval_seconds: int | None 
     if not blocks_ended:
         file.problems.add("document", "no IntervalBlock found")
         return file
-    _assign(raw, file, entries, reading_types, usage_points, meter_readings, interval_seconds)
+    _assign(raw, file, links_of, reading_types, usage_points, meter_readings, interval_seconds)
     if not file.readings and not file.problems and not file.skipped:
         file.problems.add("document", "no IntervalReading found")
     return file
@@ -219,14 +214,14 @@ def _reading_type(el, file: MeterFile, entry_no: int) -> dict:
     return out
 
 
-def _reading_type_of_entry(entry_no, entries, reading_types, meter_readings, types_by_href):
+def _reading_type_of_entry(entry_no, links_of, reading_types, meter_readings, types_by_href):
     """The ReadingType entry of an IntervalBlock's entry: by links, else the only one, else document order."""
-    links = entries.get(entry_no, {"links": {}})["links"]
+    links = links_of.get(entry_no, {})
     hrefs = links.get("up", []) + links.get("self", [])
     for mr in meter_readings:
-        mr_self = (entries[mr]["links"].get("self") or [""])[0]
+        mr_self = (links_of.get(mr, {}).get("self") or [""])[0]
         if mr_self and any(h == mr_self or h.startswith(mr_self + "/") for h in hrefs):
-            for href in entries[mr]["links"].get("related", []):
+            for href in links_of.get(mr, {}).get("related", []):
                 if href in types_by_href:
                     return types_by_href[href]
     if len(reading_types) == 1:
@@ -235,29 +230,29 @@ def _reading_type_of_entry(entry_no, entries, reading_types, meter_readings, typ
     return max(before) if before else None
 
 
-def _service_kind(block_entry, entries, usage_points) -> int | None:
+def _service_kind(block_entry, links_of, usage_points) -> int | None:
     """The service kind of the UsagePoint an IntervalBlock belongs to: the one whose ``self`` href its own
     ``self``/``up`` href lies under (linked feeds), else the last UsagePoint before it in the document (older
     feeds list a UsagePoint before its MeterReadings, ReadingTypes and IntervalBlocks), else the first one."""
     if not usage_points:
         return SERVICE_ELECTRICITY
-    links = entries.get(block_entry, {"links": {}})["links"]
+    links = links_of.get(block_entry, {})
     hrefs = links.get("self", []) + links.get("up", [])
     for n, kind in usage_points.items():
-        up_self = (entries.get(n, {"links": {}})["links"].get("self") or [""])[0]
+        up_self = (links_of.get(n, {}).get("self") or [""])[0]
         if up_self and any(h.startswith(up_self + "/") for h in hrefs):
             return kind
     before = [n for n in usage_points if n < block_entry]
     return usage_points[max(before)] if before else usage_points[min(usage_points)]
 
 
-def _assign(raw, file, entries, reading_types, usage_points, meter_readings, interval_seconds) -> None:
+def _assign(raw, file, links_of, reading_types, usage_points, meter_readings, interval_seconds) -> None:
     """Resolve each reading's ReadingType, then convert, check and append it to its channel."""
     if not len(raw.start):
         return
     types_by_href = {}
     for n in reading_types:
-        for href in entries.get(n, {"links": {}})["links"].get("self", []):
+        for href in links_of.get(n, {}).get("self", []):
             types_by_href[href] = n
     entry = np.frombuffer(raw.entry, dtype=np.int64)
     start = np.frombuffer(raw.start, dtype=np.int64)
@@ -274,14 +269,14 @@ def _assign(raw, file, entries, reading_types, usage_points, meter_readings, int
     entries_read, firsts, counts = np.unique(entry, return_index=True, return_counts=True)
     for block_entry, lo, n in zip(entries_read.tolist(), firsts.tolist(), counts.tolist(), strict=True):
         mask = slice(lo, lo + n)
-        rt_entry = _reading_type_of_entry(block_entry, entries, reading_types, meter_readings, types_by_href)
+        rt_entry = _reading_type_of_entry(block_entry, links_of, reading_types, meter_readings, types_by_href)
         if rt_entry is None:
             file.problem_at(position[mask], "cannot tell its ReadingType (no MeterReading/ReadingType link)")
             continue
         rt = reading_types[rt_entry]
         if not rt["ok"]:
             continue
-        kind = _service_kind(block_entry, entries, usage_points)
+        kind = _service_kind(block_entry, links_of, usage_points)
         if kind not in (None, SERVICE_ELECTRICITY):
             file.skipped += n  # gas or water: not this electricity meter's
             continue
