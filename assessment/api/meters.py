@@ -17,11 +17,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import policies
 from accounts.models import Membership, Meter
-from accounts.selectors import premises_visible_to, user_role
+from accounts.permissions import HasRole
 from accounts.services import meter_create
-from flexplatform.api import HasRole
-from flexplatform.errors import ApplicationError, NotFound, NotPermitted
+from flexplatform.api import list_schema, paginated
+from flexplatform.errors import ApplicationError, NotFound
 
 from ..ingest.bulk import readings_bulk_import
 from ..ingest.csvfile import parse_csv, parse_start
@@ -30,8 +31,7 @@ from ..ingest.services import meter_for_upload, readings_import
 from ..ingest.store import green_button_import
 from ..models import Channel, ImportBatch, MeterStatus
 from ..quality_window import meter_quality_window
-from ..readings import meter_channel_readings
-from ..selectors import meter_consumption, meter_visible, meters_readable_by, reading_revisions
+from ..selectors import meter_consumption, meter_readings, meter_visible, meters_readable_by, reading_revisions
 from ..services import meter_status_refresh
 
 WRITERS = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR, Membership.Role.ADMIN)
@@ -171,18 +171,17 @@ class MeterListApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=MeterOutputSerializer(many=True))
+    @list_schema(MeterOutputSerializer)
     def get(self, request):
-        return Response(MeterOutputSerializer(meters_readable_by(request.user), many=True).data)
+        return paginated(request, meters_readable_by(request.user).order_by("pk"), MeterOutputSerializer)
 
     @extend_schema(request=MeterRegisterInputSerializer, responses={201: MeterOutputSerializer})
     def post(self, request):
-        if user_role(request.user) not in WRITERS:
-            raise NotPermitted("Grid operators read meters only.")
+        policies.require_role(request.user, WRITERS, "Grid operators read meters only.")
         data = MeterRegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        premise = premises_visible_to(request.user).filter(pk=values.pop("premise")).first()
+        premise = policies.premises_writable_by(request.user).filter(pk=values.pop("premise")).first()
         if premise is None:
             raise NotFound("No such premise among yours.")
         meter = meter_create(premise=premise, **values)
@@ -201,9 +200,9 @@ class MeterReadingsApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(
+    @list_schema(
+        ReadingOutputSerializer,
         parameters=[OpenApiParameter("channel", str, enum=[c.value for c in Channel], default=Channel.IMPORT.value)],
-        responses=ReadingOutputSerializer(many=True),
     )
     def get(self, request, meter_id: str):
         meter = meter_visible(user=request.user, meter_id=meter_id)
@@ -217,8 +216,8 @@ class MeterReadingsApi(APIView):
         channel = request.query_params.get("channel", Channel.IMPORT)
         if channel not in Channel.values:
             raise ApplicationError("channel is import or export.", fields={"channel": ["import or export."]})
-        readings = meter_channel_readings(meter=meter, channel=channel, start=start, end=end)
-        return Response(ReadingOutputSerializer(readings, many=True).data)
+        readings = meter_readings(meter=meter, start=start, end=end, channel=channel)
+        return paginated(request, readings, ReadingOutputSerializer)
 
 
 class RevisionOutputSerializer(serializers.Serializer):
@@ -234,10 +233,10 @@ class MeterRevisionsApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=RevisionOutputSerializer(many=True))
+    @list_schema(RevisionOutputSerializer)
     def get(self, request, meter_id: str):
         meter = meter_visible(user=request.user, meter_id=meter_id)
-        return Response(RevisionOutputSerializer(reading_revisions(meter=meter)[:1000], many=True).data)
+        return paginated(request, reading_revisions(meter=meter), RevisionOutputSerializer)
 
 
 class MeterStatusOutputSerializer(serializers.ModelSerializer):

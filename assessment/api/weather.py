@@ -8,10 +8,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import policies
 from accounts.models import Membership
-from accounts.selectors import premises_visible_to, user_role
-from flexplatform.api import HasRole
-from flexplatform.errors import NotFound, NotPermitted
+from accounts.permissions import HasRole
+from flexplatform.errors import NotFound
 
 from ..weather.models import PremiseLocation
 from ..weather.selectors import distance_km, station_for_premise
@@ -73,15 +73,11 @@ class PremiseLocationApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    def _premise(self, request, premise_id: int):
-        premise = premises_visible_to(request.user).filter(pk=premise_id).first()
-        if premise is None:
-            raise NotFound("No such premise among yours.")
-        return premise
-
     @extend_schema(responses=LocationOutputSerializer)
     def get(self, request, premise_id: int):
-        premise = self._premise(request, premise_id)
+        premise = policies.premises_visible_to(request.user).filter(pk=premise_id).first()
+        if premise is None:
+            raise NotFound("No such premise among yours.")
         location = PremiseLocation.objects.filter(premise=premise).select_related("premise").first()
         if location is None:
             raise NotFound("The premise has no location yet.")
@@ -89,9 +85,10 @@ class PremiseLocationApi(APIView):
 
     @extend_schema(request=LocationInputSerializer, responses=LocationOutputSerializer)
     def put(self, request, premise_id: int):
-        premise = self._premise(request, premise_id)
-        if user_role(request.user) not in WRITERS:
-            raise NotPermitted("Grid operators read premise locations only.")
+        policies.require_role(request.user, WRITERS, "Grid operators read premise locations only.")
+        premise = policies.premises_writable_by(request.user).filter(pk=premise_id).first()
+        if premise is None:
+            raise NotFound("No such premise among yours.")
         data = LocationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         location = premise_locate(premise=premise, **data.validated_data)

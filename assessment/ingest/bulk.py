@@ -37,6 +37,7 @@ from django.utils import timezone
 from accounts.models import Meter
 from flexplatform.errors import ApplicationError
 
+from ..errors import AssessmentError
 from ..models import ImportBatch, MeterReading, ReadingRevision
 from .csvfile import parse_csv
 from .services import (
@@ -204,7 +205,7 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
             raise _repeats(cur) from exc
     new = written - revised
     if new < 0:
-        raise ApplicationError("Bulk merge counts do not add up.", code="bulk_inconsistent")
+        raise ApplicationError("Bulk merge counts do not add up.", code=AssessmentError.BULK_INCONSISTENT)
     batch.rows_total, batch.rows_new, batch.rows_revised, batch.rows_unchanged = total, new, revised, total - written
     batch.save(update_fields=["rows_total", "rows_new", "rows_unchanged", "rows_revised"])
     if account_number:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from accounts.models import Meter
 from flexplatform.errors import ApplicationError, Conflict, NotFound, NotPermitted
 
+from ..errors import AssessmentError
 from ..models import ImportBatch, MeterReading, MeterStatus, ReadingRevision
 from ..selectors import meters_writable_by
 from .types import ParsedReading, ParseResult, Problems, RecordError
@@ -36,7 +37,7 @@ class ImportRejected(ApplicationError):
     """Nothing was imported. ``fields["records"]`` names the first records of each distinct problem,
     ``fields["problems"]`` gives each distinct problem once with its count and first positions."""
 
-    code = "import_rejected"
+    code = AssessmentError.IMPORT_REJECTED
 
     def __init__(self, errors: Sequence[RecordError] | Problems):
         if isinstance(errors, Problems):
