@@ -33,7 +33,6 @@ class Tally:
     statuses: Counter = field(default_factory=Counter)
     failures: Counter = field(default_factory=Counter)  # check name -> count
     examples: list[str] = field(default_factory=list)
-    unsatisfiable: int = 0  # (operation, mode) pairs with no case to generate
 
     def fail(self, check: str, label: str, detail: str) -> None:
         self.failures[check] += 1
@@ -55,26 +54,18 @@ def openapi_document() -> dict:
     return json.loads(OpenApiJsonRenderer().render(document, renderer_context={}))
 
 
-def run(
-    *,
-    app,
-    headers: dict[str, str],
-    path_parameters: dict[str, str] | None = None,
-    positive_examples: int = 2,
-    negative_examples: int = 1,
-    skip: tuple[str, ...] = (),
-) -> Tally:
-    """Fuzz every operation against the WSGI ``app`` with ``headers`` (the role's credentials). ``path_parameters``:
-    ids of seeded objects (so detail operations reach real rows; None: generated ids, mostly 404). ``skip``:
-    operation labels (``"GET /api/v1/..."``) not fuzzed, each with its reason at the call site."""
-    tally = Tally()
+def cases(
+    *, app, path_parameters: dict[str, str] | None = None, positive_examples: int = 2, negative_examples: int = 1
+) -> tuple[list[tuple[str, object]], int]:
+    """The generated requests: (mode, case) for every operation, positive and negative, generated once (seeded) and
+    replayed for every role (generation costs far more than the requests). ``path_parameters``: ids of seeded rows
+    (so detail operations reach real objects; without them generated ids mostly answer 404). Also returns how
+    many (operation, mode) pairs had nothing to generate (e.g. a negative case when every parameter is fixed)."""
     schema = schemathesis.openapi.from_dict(openapi_document())
     schema.app = app
-    # PostgreSQL text cannot hold U+0000; the API refuses it (400), and the fuzzer still sends it in negative cases.
+    out, unsatisfiable = [], 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        if operation.label in skip:
-            continue
         for mode, examples in (
             (GenerationMode.POSITIVE, positive_examples),
             (GenerationMode.NEGATIVE, negative_examples),
@@ -83,28 +74,39 @@ def run(
                 continue
             params = {k: v for k, v in (path_parameters or {}).items() if "{" + k + "}" in operation.path} or None
             strategy = operation.as_strategy(generation_mode=mode, path_parameters=params)
-            _fuzz(strategy, examples, headers, mode, tally)
-    return tally
+            found: list = []
+
+            @settings(
+                max_examples=examples,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+                verbosity=Verbosity.quiet,
+            )
+            @given(case=strategy)
+            def collect(case):
+                found.append(case)  # noqa: B023 - run at once, before the loop moves on
+
+            try:
+                collect()
+            except Unsatisfiable:
+                unsatisfiable += 1
+            out += [(mode.value, case) for case in found]
+    return out, unsatisfiable
 
 
-def _fuzz(strategy, examples, headers, mode, tally) -> None:
-    @settings(
-        max_examples=examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        verbosity=Verbosity.quiet,
-    )
-    @given(case=strategy)
-    def one(case):
+def run(generated: list[tuple[str, object]], *, headers: dict[str, str]) -> Tally:
+    """Send every generated case with ``headers`` (one role's credentials) and check each answer."""
+    tally = Tally()
+    for mode, case in generated:
         started = time.perf_counter()
         response = case.call(headers=headers)
         tally.seconds_in_app += time.perf_counter() - started
         tally.requests += 1
         tally.statuses[response.status_code] += 1
-        label = f"{case.operation.label} [{mode.value}] -> {response.status_code}"
+        label = f"{case.operation.label} [{mode}] -> {response.status_code}"
         try:
             case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
         except FailureGroup as group:
@@ -112,12 +114,7 @@ def _fuzz(strategy, examples, headers, mode, tally) -> None:
                 tally.fail(_check_name(failure), label, f"{failure.title}: {response.text[:300]}")
         except Failure as failure:
             tally.fail(_check_name(failure), label, f"{failure.title}: {response.text[:300]}")
-
-    try:
-        one()
-    except Unsatisfiable:
-        # e.g. a negative case of an operation whose every parameter is fixed: nothing invalid to generate
-        tally.unsatisfiable += 1
+    return tally
 
 
 def _check_name(failure: Failure) -> str:
