@@ -19,13 +19,13 @@ Rule, per auction:
 2. **Re-admission.** Rejected blocks in the money are tried once more, best first: one is admitted when the
    welfare does not fall and no accepted block then runs at a loss (EUPHEMIA's "PRB reinsertion"). The count of
    paradoxically rejected blocks left (rejected, yet in the money at the published prices) is reported.
-3. **Prices** (docs/adr/NNNN-day-ahead-welfare-optimum.md). In each group with volume, the price is the lowest
-   price that clears the divisible orders (``lo``: the marginal offer's price, or the marginal bid's when supply
-   runs out at the marginal offer, so no order in the money stays unfilled), raised to the highest accepted
-   block's price in the group where the divisible orders allow it (never above ``hi``, the highest clearing
-   price). Where an accepted block would still run at a loss over its span, prices in its groups rise within
-   ``[lo, hi]`` by the least total payment (a small LP, rounded up to whole ticks). A group with no volume has
-   no price.
+3. **Prices** (docs/adr/NNNN-day-ahead-welfare-optimum.md). In each group with volume, the price is that of the
+   dearest accepted offer, block or divisible — the marginal offer, as in rule 1 and the request clearing, also
+   when demand exceeds supply there (bids above it then stay unfilled: nothing is left to sell them) — but never
+   above ``hi``, the highest price that clears the divisible orders (a block priced above it is out of the money
+   in that group). Where an accepted block would still run at a loss over its span, prices in its groups rise,
+   within ``hi``, by the least total payment (a small LP, rounded up to whole ticks). A group with no volume has no
+   price.
 
 Quantities in integer watts, prices in integer cents per MWh, welfare in ticks × watts: exact and deterministic.
 """
@@ -105,10 +105,12 @@ def clear_optimal(
     max_cut_rounds: int = 50,
     mip_rel_gap: float = 1e-4,
     readmit: bool = True,
+    enumerate_up_to: int = milp.ENUMERATE_UP_TO,
 ) -> DayAheadResult:
     """Clear every group at once under rule ``uniform-auction-2``. ``block`` as in
     :func:`market.engine.auction.clear`. ``fallback``: block ids naming components that keep the heuristic's
-    selection without a solve (a re-run of a clearing whose solve ran out of time)."""
+    selection without a solve (a re-run of a clearing whose solve ran out of time). Components of at most
+    ``enumerate_up_to`` blocks are solved by checking every selection instead of calling the solver."""
     t0 = time.perf_counter()
     group = np.asarray(group, dtype=np.int64)
     side = np.asarray(side, dtype=np.int8)
@@ -154,7 +156,9 @@ def clear_optimal(
         local_warm = warm[comp.blocks]
         if int(blocks.ids[comp.blocks].min()) in forced:
             return milp.Outcome(local_warm, "forced", None, 0)
-        if len(comp.blocks) <= milp.ENUMERATE_UP_TO:
+        if time.perf_counter() >= deadline:
+            return milp.Outcome(local_warm, "time_limit", None, 0)
+        if len(comp.blocks) <= enumerate_up_to:
             return milp.enumerate_all(comp, curves)
         return milp.solve(
             comp, curves, warm=local_warm, deadline=deadline, max_rounds=max_cut_rounds, mip_rel_gap=mip_rel_gap
@@ -172,7 +176,7 @@ def clear_optimal(
     readmitted, passes = 0, 0
     while True:
         cleared = cv.clear_at(curves, inj)
-        prices = _prices(blocks, cleared, accept)
+        prices = _prices(blocks, curves, cleared, accept)
         ref = np.where(prices >= 0, prices, np.maximum(cleared.lo, 0))
         income = np.zeros(nb, dtype=np.int64)
         np.add.at(income, blocks.pair_block, ref[blocks.pair_group] * blocks.pair_qty)
@@ -323,14 +327,15 @@ def _readmit(
     return admitted
 
 
-def _prices(blocks: _Blocks, cleared: cv.Cleared, accept: np.ndarray) -> np.ndarray:
+def _prices(blocks: _Blocks, curves: cv.Curves, cleared: cv.Cleared, accept: np.ndarray) -> np.ndarray:
     """The published price per group (rule point 3 of the module docstring); -1 where nothing cleared."""
     ng = len(cleared.volume)
-    top_block = np.full(ng, cv.NEG_INF, dtype=np.int64)
+    top_offer = np.full(ng, cv.NEG_INF, dtype=np.int64)  # the dearest accepted offer, block or divisible
     acc_pairs = accept[blocks.pair_block]
-    np.maximum.at(top_block, blocks.pair_group[acc_pairs], blocks.pair_price[acc_pairs])
-    base = np.maximum(cleared.lo, np.minimum(cleared.hi, top_block))
-    base = np.where(base == cv.NEG_INF, cleared.hi, base)
+    np.maximum.at(top_offer, blocks.pair_group[acc_pairs], blocks.pair_price[acc_pairs])
+    sold = ~curves.is_bid & (cleared.accepted > 0)
+    np.maximum.at(top_offer, curves.g[sold], curves.price[sold])
+    base = np.minimum(cleared.hi, top_offer)
     prices = np.where(cleared.volume > 0, base, cv.NO_PRICE).astype(np.int64)
     income = np.zeros(len(blocks.ids), dtype=np.int64)
     np.add.at(income, blocks.pair_block, np.where(acc_pairs, prices[blocks.pair_group] * blocks.pair_qty, 0))
