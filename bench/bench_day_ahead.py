@@ -75,6 +75,11 @@ def _row(label: str, orders: dict, runs: int) -> tuple[float, float]:
         f"{gain:>9.3%} {len(r.accepted_blocks):>6} {s.paradoxically_rejected:>5} {s.readmitted:>5} "
         f"{s.components:>6} {s.rounds:>6} {s.status:>11} {min(times):>8.3f} {min(heur_times):>8.3f}"
     )
+    if label == "full":  # the pricing decision's case: bids above the price left unfilled (supply ran out)
+        g, side, price, qty = (orders[k] for k in ("group", "side", "price", "qty"))
+        pr = r.price[np.searchsorted(r.groups, g)]
+        short = (side == BUY) & (r.accepted < qty) & (pr >= 0) & (price > pr)
+        print(f"{'':>10} bids above the clearing price left (partly) unfilled: {int(short.sum()):,}")
     return gap if gap is not None else float("inf"), min(times)
 
 

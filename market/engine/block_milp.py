@@ -124,7 +124,7 @@ def solve(
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             return Outcome(warm.copy(), "time_limit", bound, rounds)
-        h.setOptionValue("time_limit", remaining)
+        h.setOptionValue("time_limit", h.getRunTime() + remaining)  # HiGHS's run clock adds up over the rounds
         h.setSolution(_start(comp, curves, sg, sl, warm))
         h.run()
         rounds += 1
