@@ -174,10 +174,13 @@ def _engine_arrays(inputs: dict) -> dict[str, np.ndarray]:
     }
 
 
-def _run_engine(inputs: dict, *, rule_version: str = optimum.RULE_VERSION, fallback=()) -> tuple[dict, object]:
+def _run_engine(
+    inputs: dict, *, rule_version: str = optimum.RULE_VERSION, fallback=(), time_limit: float | None = None
+) -> tuple[dict, object]:
     """Stored inputs → (outputs as JSON, the solver's report or None), through the engine of ``rule_version``.
     The only path, for clearing and re-running. ``fallback``: the components a stored clearing solved by the
-    heuristic because its solve ran out of time (so a re-run reproduces it)."""
+    heuristic because its solve ran out of time (so a re-run reproduces it); ``time_limit`` defaults to the
+    setting."""
     rows = _engine_arrays(inputs)
     if rule_version == engine.RULE_VERSION:  # clearings stored before the welfare optimum
         result, report = engine.clear(**rows), None
@@ -185,7 +188,7 @@ def _run_engine(inputs: dict, *, rule_version: str = optimum.RULE_VERSION, fallb
     elif rule_version == optimum.RULE_VERSION:
         result = optimum.clear_optimal(
             **rows,
-            time_limit=settings.MARKET_DAY_AHEAD_SOLVER_TIME_LIMIT_S,
+            time_limit=settings.MARKET_DAY_AHEAD_SOLVER_TIME_LIMIT_S if time_limit is None else time_limit,
             workers=settings.MARKET_DAY_AHEAD_SOLVER_WORKERS,
             fallback=fallback,
         )
@@ -329,7 +332,14 @@ class Rerun:
 def clearing_rerun(*, run: ClearingRun) -> Rerun:
     """Re-run a stored clearing from its stored inputs, with the engine of its rule version; compare."""
     if run.auction_id is not None:
-        recomputed, _ = _run_engine(run.inputs, rule_version=run.rule_version, fallback=run.outputs.get("fallback", ()))
+        # Components the stored run solved get ten times the clearing's time, so a busy machine does not turn an
+        # audit into a fallback; those it did not solve in time keep the heuristic's selection, as stored.
+        recomputed, _ = _run_engine(
+            run.inputs,
+            rule_version=run.rule_version,
+            fallback=run.outputs.get("fallback", ()),
+            time_limit=10 * settings.MARKET_DAY_AHEAD_SOLVER_TIME_LIMIT_S,
+        )
     else:
         from datetime import datetime as dt
 
