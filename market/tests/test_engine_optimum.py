@@ -118,13 +118,25 @@ def test_rerun_is_identical_and_input_order_does_not_matter():
 
 
 def test_solver_and_enumeration_agree_and_the_milp_path_proves_its_bound():
+    cut_rounds = 0
     for seed in range(6):
         o = _instance(seed, n_groups=5, n_orders=60, n_blocks=10, block_len=2)
         enum = clear_optimal(**o, readmit=False)
         solved = clear_optimal(**o, readmit=False, enumerate_up_to=0)
-        assert solved.solver.rounds >= 1 and solved.solver.status == "optimal"
+        assert solved.solver.rounds >= solved.solver.components and solved.solver.status == "optimal"
+        cut_rounds += solved.solver.rounds - solved.solver.components
         assert abs(solved.solver.objective - enum.solver.objective) <= 1e-4 * abs(enum.solver.objective)
         assert solved.solver.gap is not None and solved.solver.gap <= 1e-4
+        _check_invariants(o, solved)
+    assert cut_rounds >= 2  # the first solve accepted a block at a loss: the cut loop ran (seeds 0 and 1)
+
+
+def test_components_solved_in_parallel_give_the_same_result():
+    o = _instance(21, n_groups=40, n_orders=400, n_blocks=10, block_len=2)
+    one = clear_optimal(**o, enumerate_up_to=0, workers=1)
+    two = clear_optimal(**o, enumerate_up_to=0, workers=2)
+    assert one.solver.components > 1
+    assert np.array_equal(one.accepted, two.accepted) and np.array_equal(one.price, two.price)
 
 
 def test_time_limit_falls_back_to_the_heuristic_and_a_rerun_with_the_fallback_reproduces_it():
