@@ -89,7 +89,9 @@ class ClearingRun(models.Model):
     cleared_at = models.DateTimeField()
     # The block-selection solve of an auction clearing (rule ``uniform-auction-2``, ``market.engine.optimum``).
     solver_status = models.CharField(
-        max_length=20, blank=True, help_text="optimal, time_limit (heuristic kept), cut_limit or closed_form."
+        max_length=20,
+        blank=True,
+        help_text="optimal, closed_form (no block to choose), or time_limit, cut_limit, solver_failed (heuristic kept).",
     )
     solver_objective = models.DecimalField(
         max_digits=18, decimal_places=2, null=True, blank=True, help_text="Welfare of the result (currency)."

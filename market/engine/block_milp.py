@@ -55,7 +55,7 @@ class Component:
 @dataclass(frozen=True)
 class Outcome:
     accept: np.ndarray  # bool per local block
-    status: str  # optimal | time_limit | cut_limit | forced
+    status: str  # optimal | time_limit | cut_limit | solver_failed | forced (a re-run keeps the stored fallback)
     bound: float | None  # proven upper bound on the component's welfare gain over no block (ticks × watts)
     rounds: int  # MILP solves
 
@@ -130,9 +130,10 @@ def solve(
         rounds += 1
         status = h.getModelStatus()
         info = h.getInfo()
-        if status != highspy.HighsModelStatus.kOptimal:
+        if status != highspy.HighsModelStatus.kOptimal:  # out of time (or, never seen, a solver failure)
             dual = info.mip_dual_bound
-            return Outcome(warm.copy(), "time_limit", None if not np.isfinite(dual) else dual * SCALE, rounds)
+            label = "time_limit" if status == highspy.HighsModelStatus.kTimeLimit else "solver_failed"
+            return Outcome(warm.copy(), label, None if not np.isfinite(dual) else dual * SCALE, rounds)
         bound = info.mip_dual_bound * SCALE
         accept = np.asarray(h.getSolution().col_value[:nb]) > 0.5
         bad = losses(comp, curves, accept)

@@ -52,7 +52,7 @@ SELL, BUY = auction.SELL, auction.BUY
 
 @dataclass(frozen=True)
 class SolverReport:
-    status: str  # optimal | time_limit | cut_limit | closed_form (no block to choose)
+    status: str  # optimal | time_limit | solver_failed | cut_limit | forced (re-run) | closed_form (no block)
     objective: int  # welfare of the result (ticks × watts)
     bound: int | None  # proven upper bound on the welfare under the no-loss condition (None: unknown)
     heuristic_objective: int  # welfare of the heuristic's selection, for comparison
@@ -198,7 +198,11 @@ def clear_optimal(
     heur_welfare = _welfare(side, price, _accepted_for(warm, blocks, curves, block, is_block, qty, ng))
     bound = _bound(comps, outcomes, blocks, curves, accept, welfare)
     statuses = {o.status for o in outcomes}
-    status = "closed_form" if not comps else next((s for s in ("time_limit", "cut_limit") if s in statuses), "optimal")
+    status = (
+        "closed_form"
+        if not comps
+        else next((s for s in ("time_limit", "solver_failed", "cut_limit", "forced") if s in statuses), "optimal")
+    )
     report = SolverReport(
         status=status,
         objective=welfare,

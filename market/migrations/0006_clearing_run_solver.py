@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
             model_name="clearingrun",
             name="solver_status",
             field=models.CharField(
-                blank=True, help_text="optimal, time_limit (heuristic kept), cut_limit or closed_form.", max_length=20
+                blank=True, help_text="optimal, closed_form (no block to choose), or time_limit, cut_limit, solver_failed (heuristic kept).", max_length=20
             ),
         ),
     ]
