@@ -11,10 +11,10 @@ Every order is then a segment ``[start, start + qty)`` of the injection axis wit
   segment with [0, B))``: concave and piecewise linear, its slope the clearing price (the excess-demand curve);
 * a bid is accepted for the part of its segment below ``B``, an offer for the part above ``B``: with ``B = 0`` this
   is exactly the merit-order clearing of :func:`market.engine.auction.clear` (largest volume, ties by time);
-* the prices that clear the divisible orders at ``B`` form the range ``[lo, hi]``: ``lo`` the slope just right of
-  ``B`` (the highest price of an order not wholly on its accepted side: a partly filled bid or offer, or the
-  next bid), ``hi`` the slope just left (the lowest such price on the other side). Inside a segment both are
-  that order's price.
+* the prices that clear the divisible orders at ``B`` form the range ``[lo, hi]``: ``lo``, the slope just right of
+  ``B``, is the higher of the dearest accepted offer's price and the highest price of a bid not wholly filled;
+  ``hi``, the slope just left, is the lower of the cheapest price of an offer not wholly accepted and the lowest
+  price of an accepted bid. Inside a segment both are that order's price.
 
 Integer watts and cents per MWh: every quantity here is exact, so equal inputs give equal outputs.
 """
