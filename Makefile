@@ -37,8 +37,10 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# ruff, the layer contracts of ADR 0017 (pyproject.toml [tool.importlinter]) and migrations in step with models.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 compile: $(NODE_STAMP)

@@ -42,6 +42,10 @@ day does not depend on which other days were generated. Load is raised linearly 
 20 degC and heating below 12 degC; residential and commercial loads are several times more sensitive
 than industrial ones (commercial only while occupied, mostly).
 
+*Holidays*: on a NERC holiday (:mod:`assessment.baselines.calendar`) a meter behaves as on a Sunday, unless
+its seed makes it one that keeps normal hours (no household; about 12 % of offices and shops, e.g. 24-hour
+stores; 60 % of 3-shift plants, which run continuous processes, and 10 % of 2-shift ones).
+
 *Noise* is multiplicative: a per-(seed, segment, local date) day factor of a few percent and a
 per-interval factor of 5-8 % (by segment), both derived from a 64-bit integer hash (splitmix64 of a
 blake2b digest of seed and segment, mixed with the epoch seconds of the interval start or the date
@@ -56,7 +60,6 @@ second.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -65,13 +68,17 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from assessment.baselines.calendar import is_nerc_holiday
+
 __all__ = [
     "KWH_QUANT",
     "SEGMENTS",
     "MeterTraits",
+    "load_profile_array",
     "load_profile_kwh",
     "local_day_starts",
     "meter_traits",
+    "temperature_array",
     "response_kwh",
     "weather_temperature_c",
 ]
@@ -167,6 +174,14 @@ def _temperature(local_days: np.ndarray, seed: int) -> np.ndarray:
     return seasonal + synoptic + diurnal
 
 
+def temperature_array(*, seed: int, epoch: np.ndarray, tz: str, interval_minutes: int = 15) -> np.ndarray:
+    """The temperature (degC) :func:`load_profile_array` used at the middle of each interval starting at
+    ``epoch`` seconds: the synthetic weather a regression baseline of that meter should see."""
+    epoch = np.asarray(epoch, dtype=np.int64)
+    local = epoch + _utc_offsets(epoch, tz)
+    return _temperature((local + interval_minutes * 30.0) / 86400.0, seed)
+
+
 def weather_temperature_c(*, when: datetime, seed: int) -> float:
     """Synthetic outdoor temperature (degC) for ``seed`` at the wall-clock time of ``when``.
 
@@ -214,6 +229,7 @@ def meter_traits(segment: str, seed: int) -> MeterTraits:
             "evening_hour": _lerp(18.6, 19.6, u("evening_hour")),
             "evening_width": _lerp(1.3, 1.7, u("evening_width")),
             "daytime": _lerp(0.14, 0.24, u("daytime")),
+            "holiday_open": 0.0,  # a household's holiday looks like its Sunday
         }
     elif segment == "commercial":
         scale = _lerp(40.0, 120.0, u("scale"))
@@ -222,6 +238,8 @@ def meter_traits(segment: str, seed: int) -> MeterTraits:
             "close_hour": _lerp(18.0, 20.0, u("close_hour")),
             "unoccupied": _lerp(0.26, 0.34, u("unoccupied")),
             "saturday": 1.0 if u("retail") < 0.35 else 0.0,  # retail: partially open on Saturdays
+            # Most offices and shops close on public holidays; some (e.g. 24-hour stores) keep normal hours.
+            "holiday_open": 1.0 if u("holiday_open") < 0.12 else 0.0,
         }
     else:
         scale = _lerp(300.0, 1500.0, u("scale"))
@@ -230,6 +248,8 @@ def meter_traits(segment: str, seed: int) -> MeterTraits:
             "night": _lerp(0.30, 0.42, u("night")),  # 2-shift plants: night level
             "weekend": _lerp(0.25, 0.40, u("weekend")),
         }
+        # Continuous-process plants (most 3-shift ones) run through public holidays; 2-shift plants rarely do.
+        params["holiday_open"] = 1.0 if u("holiday_open") < (0.6 if params["shifts"] >= 3 else 0.1) else 0.0
     return MeterTraits(segment, seed, scale, params)
 
 
@@ -334,51 +354,49 @@ def _utc_offsets(epoch: np.ndarray, tz: str) -> np.ndarray:
     return result
 
 
-def _local_fields(starts: Sequence[datetime], tz: str, interval_minutes: int):
-    """Epoch seconds, local day number, local seconds of day (interval midpoint) and local weekday."""
-    if any(start.tzinfo is None for start in starts):
-        raise ValueError("interval starts must be timezone-aware datetimes")
-    epoch = np.array([start.timestamp() for start in starts], dtype=np.float64)
-    epoch = np.floor(epoch).astype(np.int64)
-    local = epoch + _utc_offsets(epoch, tz)
-    local_day = local // 86400
-    local_sec = (local - local_day * 86400).astype(np.float64) + interval_minutes * 30.0
-    weekday = np.mod(local_day + 3, 7)  # 1970-01-01 was a Thursday (weekday 3)
-    return epoch, local_day, local_sec, weekday
+def _holiday_mask(local_day: np.ndarray) -> np.ndarray:
+    """True where the local day number is a NERC holiday (:mod:`assessment.baselines.calendar`)."""
+    days = np.unique(local_day)
+    hol = {int(d) for d in days.tolist() if is_nerc_holiday(date.fromordinal(int(d) + _EPOCH_ORDINAL))}
+    if not hol:
+        return np.zeros(local_day.shape, dtype=bool)
+    return np.isin(local_day, np.fromiter(hol, dtype=np.int64))
 
 
-def load_profile_kwh(
+def load_profile_array(
     *,
     segment: str,
     seed: int,
-    starts: list[datetime],
+    epoch: np.ndarray,
     tz: str,
     interval_minutes: int = 15,
     scale: float | None = None,
-) -> list[Decimal]:
-    """kWh per interval for the interval starts given (aware UTC datetimes).
+) -> np.ndarray:
+    """kWh per interval (float64, quantised to 0.0001 kWh) for interval starts given as epoch seconds (UTC).
 
-    Deterministic for ``(segment, seed, start)`` (given ``tz``, ``interval_minutes`` and ``scale``):
-    the value for a given interval start is identical no matter which other starts are requested in
-    the same call, so data can be generated incrementally day by day and re-generated identically.
-
-    ``scale`` is the meter's characteristic demand in kW (residential evening peak, commercial occupied
-    level, industrial production level, in mild weather); ``None`` draws it from the seed.
-    Returns Decimals quantised to 0.0001 kWh, never negative.
+    The numbers :func:`load_profile_kwh` returns, as an array: for benchmarks and tests that need a year of
+    readings for thousands of meters without a Decimal per value.
     """
     _check_segment(segment)
     if interval_minutes <= 0:
         raise ValueError("interval_minutes must be positive")
     if scale is not None and scale < 0:
         raise ValueError("scale must be non-negative")
-    if not starts:
-        return []
+    epoch = np.asarray(epoch, dtype=np.int64)
+    if epoch.size == 0:
+        return np.zeros(0)
 
     traits = meter_traits(segment, seed)
     p = traits.params
     scale_kw = traits.scale_kw if scale is None else float(scale)
 
-    epoch, local_day, local_sec, weekday = _local_fields(starts, tz, interval_minutes)
+    local = epoch + _utc_offsets(epoch, tz)
+    local_day = local // 86400
+    local_sec = (local - local_day * 86400).astype(np.float64) + interval_minutes * 30.0
+    weekday = np.mod(local_day + 3, 7)  # 1970-01-01 was a Thursday (weekday 3)
+    # Public (NERC) holidays: a meter that does not keep normal hours on them behaves as on a Sunday.
+    if not p.get("holiday_open", 0.0):
+        weekday = np.where(_holiday_mask(local_day), 6, weekday)
     hour = local_sec / 3600.0
     weekend = weekday >= 5
 
@@ -404,6 +422,37 @@ def load_profile_kwh(
 
     kw = scale_kw * shape * weather * day_factor * interval_noise
     kwh = np.maximum(kw, 0.0) * (interval_minutes / 60.0)
+    return np.rint(kwh * 10_000.0) / 10_000.0
+
+
+def load_profile_kwh(
+    *,
+    segment: str,
+    seed: int,
+    starts: list[datetime],
+    tz: str,
+    interval_minutes: int = 15,
+    scale: float | None = None,
+) -> list[Decimal]:
+    """kWh per interval for the interval starts given (aware UTC datetimes).
+
+    Deterministic for ``(segment, seed, start)`` (given ``tz``, ``interval_minutes`` and ``scale``):
+    the value for a given interval start is identical no matter which other starts are requested in
+    the same call, so data can be generated incrementally day by day and re-generated identically.
+
+    ``scale`` is the meter's characteristic demand in kW (residential evening peak, commercial occupied
+    level, industrial production level, in mild weather); ``None`` draws it from the seed.
+    Returns Decimals quantised to 0.0001 kWh, never negative.
+    """
+    _check_segment(segment)
+    if not starts:
+        return []
+    if any(start.tzinfo is None for start in starts):
+        raise ValueError("interval starts must be timezone-aware datetimes")
+    epoch = np.floor(np.array([start.timestamp() for start in starts], dtype=np.float64)).astype(np.int64)
+    kwh = load_profile_array(
+        segment=segment, seed=seed, epoch=epoch, tz=tz, interval_minutes=interval_minutes, scale=scale
+    )
     units = np.rint(kwh * 10_000.0).astype(np.int64)  # 0.0001 kWh units
     return [Decimal(u).scaleb(-4) for u in units.tolist()]
 

@@ -13,7 +13,7 @@ FLEX-PRF  Performance     1 per kWh delivered above the commitment of an event
 FLEX-GOV  Governance      1 per 10 kWh of verified delivery (lasting participation earns a vote)
 ========  ==============  ==================================================================
 
-Rounding (ADR 0003): a payment is computed exactly in ``Decimal`` and rounded **once**, half-up, to the
+Rounding (ADR 0008): a payment is computed exactly in ``Decimal`` and rounded **once**, half-up, to the
 minor unit (0.01). Tokens are rounded **down** to 0.01 (never mint more than earned). A split of a rounded
 amount over several payees uses the largest-remainder method: everyone gets the floor of their exact
 share, and the cents left go one each to the largest fractional parts (ties: lower payee id first), so

@@ -52,18 +52,6 @@ def settle_day(day_iso: str | None = None) -> int:
     ).pk
 
 
-@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
-def settle_window(window_start: str, window_end: str) -> int:
-    """An on-demand settlement run of ``[window_start, window_end)`` (ISO 8601, aware)."""
-    from datetime import datetime
-
-    from .services.runs import settlement_run_execute
-
-    return settlement_run_execute(
-        window_start=datetime.fromisoformat(window_start), window_end=datetime.fromisoformat(window_end)
-    ).pk
-
-
 @shared_task(acks_late=True)
 def tally_proposals() -> list[int]:
     from .services.governance import proposals_tally_due

@@ -9,7 +9,7 @@ def meters_take_their_premise_timezone(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0004_merge_20261124_0442")]
+    dependencies = [("accounts", "0004_kyc_consent_enrolment_audit_wallet")]
 
     operations = [
         migrations.AddField(

@@ -20,7 +20,7 @@ def award_events_price_and_buyer(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_merge_20261124_0442'),
+        ('accounts', '0004_kyc_consent_enrolment_audit_wallet'),
         ('activation', '0002_programs_cascades_outbox_openadr'),
         ('market', '0002_markets_orders_books_auctions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

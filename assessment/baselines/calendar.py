@@ -46,10 +46,6 @@ def is_nerc_holiday(day: date) -> bool:
     return day in nerc_holidays(day.year)
 
 
-def holidays_between(first: date, last: date) -> set[date]:
-    return {d for y in range(first.year, last.year + 1) for d in nerc_holidays(y) if first <= d <= last}
-
-
 def is_weekday_type(day: date, extra_holidays: Iterable[date] = ()) -> bool:
     """True for a business day (Mon-Fri and not a NERC or extra holiday)."""
     return day.weekday() < 5 and not is_nerc_holiday(day) and day not in set(extra_holidays)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
@@ -106,7 +106,9 @@ def compute(
     common = {"event_start": start_slot, "event_end": end_slot, "slots_per_hour": sph}
 
     if family == "caltrack":
-        return _caltrack(method, grid, first, t, start_slot, end_slot, excluded, temperature, params, lookback)
+        return _caltrack(
+            method, grid, first, t, start_slot, end_slot, excluded, temperature, params, lookback, holiday_set
+        )
     if family == "pjm-same-day":
         result = pjm_same_day(day_of, **common, **params)
     else:
@@ -140,7 +142,9 @@ def compute(
     )
 
 
-def _caltrack(method, grid, first, t, start_slot, end_slot, excluded, temperature, params, lookback) -> BaselineOutcome:
+def _caltrack(
+    method, grid, first, t, start_slot, end_slot, excluded, temperature, params, lookback, holidays=frozenset()
+) -> BaselineOutcome:
     if temperature is None:
         raise InsufficientHistory("caltrack-hourly needs temperatures")
     sph = 60 // grid.interval_minutes
@@ -152,7 +156,10 @@ def _caltrack(method, grid, first, t, start_slot, end_slot, excluded, temperatur
         load_h[np.isnan(vals).any(axis=-1)] = np.nan
         temp_h = np.nanmean(temps, axis=-1) if np.isfinite(temps).any() else temps.mean(axis=-1)
     days = grid.days[first : t + 1]
-    weekday = np.array([d.weekday() for d in days])
+    # Holidays (NERC and the caller's) take Sunday's hours of the week, in training and in the prediction: the
+    # day-type rule the ISO baselines apply, carried into the time-of-week model (a plant closed on Labor Day is
+    # not predicted at its Monday production level).
+    weekday = np.array([6 if (d in holidays or is_nerc_holiday(d)) else d.weekday() for d in days])
     how = (weekday[:, None] * 24 + np.arange(24)[None, :]).astype(np.int64)
     train = np.array([d not in excluded for d in days[:-1]] + [False])
     y = np.where(train[:, None], load_h, np.nan)
@@ -170,7 +177,3 @@ def _caltrack(method, grid, first, t, start_slot, end_slot, excluded, temperatur
         adjustment=1.0,
         parameters={"lookback_days": lookback, "knots_f": model.knots, "parameters_fitted": model.parameter_count},
     )
-
-
-def day_range(target_day: date, lookback_days: int) -> tuple[date, date]:
-    return target_day - timedelta(days=lookback_days), target_day

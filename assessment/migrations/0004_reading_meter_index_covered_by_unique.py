@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_merge_20261124_0442'),
-        ('assessment', '0003_merge_20261124_0442'),
+        ('accounts', '0004_kyc_consent_enrolment_audit_wallet'),
+        ('assessment', '0003_import_batches_revisions_meter_status'),
     ]
 
     operations = [

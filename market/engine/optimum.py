@@ -19,7 +19,7 @@ Rule, per auction:
 2. **Re-admission.** Rejected blocks in the money are tried once more, best first: one is admitted when the
    welfare does not fall and no accepted block then runs at a loss (EUPHEMIA's "PRB reinsertion"). The count of
    paradoxically rejected blocks left (rejected, yet in the money at the published prices) is reported.
-3. **Prices** (docs/adr/NNNN-day-ahead-welfare-optimum.md). In each group with volume, the price is that of the
+3. **Prices** (docs/adr/0018-day-ahead-welfare-optimum.md). In each group with volume, the price is that of the
    dearest accepted offer, block or divisible — the marginal offer, as in ``uniform-auction-1`` and the request clearing, also
    when demand exceeds supply there (bids above it then stay unfilled: nothing is left to sell them) — but never
    above ``hi``, the highest price that clears the divisible orders (a block priced above it is out of the money

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0004_merge_20261124_0442"),
+        ("accounts", "0004_kyc_consent_enrolment_audit_wallet"),
         ("market", "0002_markets_orders_books_auctions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

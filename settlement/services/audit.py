@@ -82,7 +82,3 @@ def anchors_audit(*, client=None) -> AuditResult:
             continue
         result.alerts.append(alert_raise(anchor=anchor, kind=kind, detail=detail))
     return result
-
-
-def alerts_open_count() -> int:
-    return AnchorAlert.objects.filter(resolved_at__isnull=True).count()

@@ -1,5 +1,5 @@
 """Convert ``assessment_meterreading`` into a table range-partitioned by month of ``start`` (Postgres), or add
-partitions ahead. The code that reads and writes readings does not change (see docs/adr/0003).
+partitions ahead. The code that reads and writes readings does not change (see docs/adr/0005-meter-readings-partitioning-and-bulk-import.md).
 
     manage.py partition_meter_readings [--months-ahead 3]
 

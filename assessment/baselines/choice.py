@@ -1,0 +1,160 @@
+"""Per-resource choice of the settlement baseline: the method most accurate on the resource's own like days.
+
+Rule: the accuracy criteria of ASHRAE Guideline 14-2014 (:mod:`.accuracy`), applied out of sample to the
+days that resemble the event day. A day's *type* follows the ISOs' day selection (CAISO BPM for Demand
+Response, PJM Manual 11 §10, NYISO EDRP/SCR manual): business day, Saturday, or Sunday/NERC holiday. Each
+method is back-tested on the resource's most recent non-event days of the event day's type (falling back to
+all non-business days for a weekend or holiday when too few of the exact type exist), each held-out day
+scored as if an event had run over the event's window, and the recommendation of :func:`.accuracy.recommend`
+is the resource's method.
+
+Why by day type: a method that is accurate on weekdays can be badly wrong on a weekend for the same resource
+(e.g. CAISO's weekend baseline pools NERC holidays with weekends; a plant that runs through holidays then has
+production-level days in its Saturday baseline), and the accuracy that matters is the one on days like the
+event day. Pure: no ORM; the caller passes the meter's :class:`~.grid.DayGrid`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from .accuracy import Accuracy, backtest
+from .calendar import is_nerc_holiday
+from .compute import compute
+from .grid import DayGrid
+
+#: Held-out days scored per method (the most recent ones of the event day's type).
+TEST_DAYS = 6
+#: Another method replaces the program's default only when its score is at least this much lower (relative):
+#: with a handful of test days the smallest score is partly luck, and a switch must be earned.
+SWITCH_MARGIN = 0.25
+#: Fewer like days than this of the exact type (Saturday, or Sunday/holiday): pool all non-business days.
+MIN_EXACT_DAYS = 3
+
+
+def day_type(day: date, holidays: Iterable[date] = ()) -> str:
+    """``weekday``, ``saturday`` or ``sunday-holiday`` (NERC holidays and the caller's extra holidays)."""
+    if day in set(holidays) or is_nerc_holiday(day):
+        return "sunday-holiday"
+    if day.weekday() < 5:
+        return "weekday"
+    return "saturday" if day.weekday() == 5 else "sunday-holiday"
+
+
+@dataclass(frozen=True)
+class Choice:
+    method: str
+    day_type: str
+    test_days: list[date]
+    results: list[Accuracy]
+    #: per method, the root-mean-square relative error of the event-window energy over the test days
+    scores: dict[str, float]
+
+    @property
+    def best(self) -> Accuracy | None:
+        return next((r for r in self.results if r.method == self.method), None)
+
+
+def like_days(
+    *,
+    grid: DayGrid,
+    target_day: date,
+    start_slot: int,
+    end_slot: int,
+    excluded_days: Iterable[date] = (),
+    holidays: Iterable[date] = (),
+    count: int = TEST_DAYS,
+) -> tuple[str, list[date]]:
+    """The event day's type and the most recent complete non-event days of that type before it."""
+    holidays, excluded = set(holidays), set(excluded_days)
+    kind = day_type(target_day, holidays)
+    t = grid.index_of(target_day)
+    stop = len(grid.days) if t is None else t
+    complete = [
+        d
+        for d, row in zip(grid.days[:stop], grid.values[:stop], strict=True)
+        if d < target_day and d not in excluded and not np.isnan(row[start_slot:end_slot]).any()
+    ]
+    exact = [d for d in complete if day_type(d, holidays) == kind]
+    if kind != "weekday" and len(exact) < MIN_EXACT_DAYS:
+        exact = [d for d in complete if day_type(d, holidays) != "weekday"]
+    return kind, exact[-count:]
+
+
+def choose_method(
+    *,
+    grid: DayGrid,
+    target_day: date,
+    start_slot: int,
+    end_slot: int,
+    methods: Sequence[str],
+    excluded_days: Iterable[date] = (),
+    holidays: Iterable[date] = (),
+    temperature: np.ndarray | None = None,
+    test_days: int = TEST_DAYS,
+    default: str | None = None,
+    margin: float = SWITCH_MARGIN,
+) -> Choice | None:
+    """The most accurate of ``methods`` for this resource on days like ``target_day`` over the event's slots.
+
+    Score: the root-mean-square relative error of the event-window energy over the like days (the error that
+    settles money: bias and spread together). ``default`` (the program's method) is kept unless another
+    method's score is lower by more than ``margin`` of it. None when no method could be scored (too little
+    history of that day type)."""
+    excluded = set(excluded_days)
+    kind, days = like_days(
+        grid=grid,
+        target_day=target_day,
+        start_slot=start_slot,
+        end_slot=end_slot,
+        excluded_days=excluded,
+        holidays=holidays,
+        count=test_days,
+    )
+    if not days:
+        return None
+
+    def baseline_for(method: str, day: date) -> np.ndarray:
+        # InsufficientHistory is a ValueError: the back-test skips that day for that method.
+        return compute(
+            method=method,
+            grid=grid,
+            target_day=day,
+            start_slot=start_slot,
+            end_slot=end_slot,
+            excluded_days=excluded,
+            holidays=holidays,
+            temperature=temperature,
+        ).values
+
+    results = backtest(
+        methods=methods,
+        test_days=days,
+        actual_for=lambda d: grid.values[grid.index_of(d), start_slot:end_slot],
+        baseline_for=baseline_for,
+    )
+    if not results:
+        return None
+    scores = {}
+    for method in {r.method for r in results}:
+        errs = []
+        for d in days:
+            try:
+                predicted = float(np.sum(baseline_for(method, d)))
+            except ValueError:
+                continue
+            actual = float(np.sum(grid.values[grid.index_of(d), start_slot:end_slot]))
+            if actual > 0:
+                errs.append(predicted / actual - 1.0)
+        if len(errs) == len(days):
+            scores[method] = float(np.sqrt(np.mean(np.square(errs))))
+    if not scores:
+        return None
+    best = min(scores, key=lambda m: (round(scores[m], 12), m))
+    if default in scores and scores[best] > scores[default] * (1.0 - margin):
+        best = default
+    return Choice(method=best, day_type=kind, test_days=days, results=results, scores=scores)
