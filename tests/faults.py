@@ -32,6 +32,25 @@ ROOT = Path(__file__).resolve().parents[1]
 WAIT_SECONDS = 25
 
 
+def settlement_world():
+    """Four households with a verified event each on ``DAY`` (two of them in an aggregator's portfolio), their
+    meter readings, and two capacity contracts: a day's settlement pays event, contract and token items."""
+    from datetime import timedelta
+    from decimal import Decimal as D
+
+    from settlement.tests.factories import DAY, contract_make, event_make, readings_make, world_make
+
+    w = world_make(n=4, aggregator_members=2, tag="flt")
+    for i, p in enumerate(w.premises):
+        readings_make(p, day=DAY, missing=i)
+        event_make(
+            w, p, start=DAY + timedelta(hours=9 + i), price=D("77.77"), target_kw=D("1"), delivered=[D("0.31")] * 4
+        )
+    contract_make(w, w.consumers[3], premise=w.premises[3])
+    contract_make(w, w.aggregator, kw="5")
+    return w
+
+
 def wait_for(condition: Callable[[], object], what: str, timeout: float = WAIT_SECONDS, step: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import timedelta
-from decimal import Decimal as D
 
 import pytest
 
@@ -32,9 +31,9 @@ from settlement.services import anchoring
 from settlement.services.ledger import accounts_ensure
 from settlement.services.runs import settlement_run_execute
 from settlement.tests.anchoring_helpers import closed_hours, items_create
-from settlement.tests.factories import DAY, contract_make, event_make, readings_make, world_make
+from settlement.tests.factories import DAY
 
-from .faults import RowLock, WorkerProcess, send_task, task_result, wait_for
+from .faults import RowLock, WorkerProcess, send_task, settlement_world, task_result, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -62,18 +61,6 @@ def workers():
     for worker in started:
         print(f"--- worker log ({worker.queue}) ---\n{worker.log()[-6000:]}")  # shown when the test fails
         worker.stop()
-
-
-def _world():
-    w = world_make(n=4, aggregator_members=2, tag="flt")
-    for i, p in enumerate(w.premises):
-        readings_make(p, day=DAY, missing=i)
-        event_make(
-            w, p, start=DAY + timedelta(hours=9 + i), price=D("77.77"), target_kw=D("1"), delivered=[D("0.31")] * 4
-        )
-    contract_make(w, w.consumers[3], premise=w.premises[3])
-    contract_make(w, w.aggregator, kw="5")
-    return w
 
 
 def _snapshot():
@@ -105,7 +92,7 @@ def _assert_paid_once(run: SettlementRun):
 
 
 def test_worker_killed_in_the_middle_of_a_settlement_run_is_delivered_again_and_pays_once(queue, workers):
-    _world()
+    settlement_world()
     pool = _pool_account()
     lock = RowLock()
     try:
@@ -127,7 +114,7 @@ def test_worker_killed_in_the_middle_of_a_settlement_run_is_delivered_again_and_
 
 
 def test_database_connection_terminated_mid_run_then_the_retry_pays_once(queue, workers):
-    _world()
+    settlement_world()
     pool = _pool_account()
     lock = RowLock()
     try:
