@@ -4,16 +4,24 @@ never touched): Redis restarted while tasks are queued, Mosquitto restarted in t
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
-from activation.models import DREvent
+from activation import services
+from activation.models import DREvent, OutboxMessage
+from activation.protocols.mqtt import MqttListener, command_topic
+from activation.simulator import AckCollector, DeviceFleet, SimDevice, apply_messages
 from settlement.models import SettlementItem, SettlementRun
 from settlement.selectors import balance_mismatches, ledger_is_balanced
 from settlement.tests.factories import DAY
 
-from .faults import RedisServer, WorkerProcess, queue_length, send_task, settlement_world, wait_for
+from .faults import MosquittoBroker, RedisServer, WorkerProcess, queue_length, send_task, settlement_world, wait_for
 
 
 @pytest.fixture
@@ -75,3 +83,90 @@ def test_redis_restarted_while_tasks_are_queued_loses_nothing(redis_server):
     run = SettlementRun.objects.get()
     assert run.items_created == SettlementItem.objects.filter(run=run).count() > 0
     assert ledger_is_balanced() and balance_mismatches() == []
+
+
+@pytest.fixture
+def mosquitto(settings):
+    if shutil.which("mosquitto") is None:
+        pytest.skip("mosquitto is not installed")
+    broker = MosquittoBroker().start()
+    settings.MQTT_PORT = broker.port
+    settings.MQTT_TIMEOUT_SECONDS = 2.0
+    yield broker
+    broker.stop()
+
+
+def _commands(n: int) -> list[OutboxMessage]:
+    """One command per device of an event, as the dispatch writes them (``activation.services._outbox_put``)."""
+    from settlement.tests.factories import event_make, world_make
+
+    w = world_make(n=1, tag="mq")
+    event = event_make(
+        w, w.premises[0], start=DAY, price=Decimal("50"), target_kw=Decimal("1"), delivered=[Decimal("0.3")] * 4
+    )
+    now = timezone.now()
+    rows = []
+    for i in range(n):
+        message_id = uuid.uuid4()
+        device = f"flt-{i:03d}"
+        rows.append(
+            OutboxMessage(
+                event=event,
+                channel=OutboxMessage.Channel.MQTT,
+                destination=device,
+                message_id=message_id,
+                topic=command_topic(device),
+                payload={"command": "SHED_KW", "shed_kw": "1", "event_id": event.pk, "message_id": str(message_id)},
+                next_attempt_at=now,
+                ack_deadline=now + timedelta(seconds=settings.DEVICE_ACK_SECONDS),
+            )
+        )
+    return OutboxMessage.objects.bulk_create(rows)
+
+
+def _record_acks(collector: AckCollector, want: int, timeout: float = 10.0) -> int:
+    """Write the acknowledgements the listener collected (as the platform's listener process does)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        apply_messages(collector.drain(timeout=0.1))
+        if OutboxMessage.objects.filter(status=OutboxMessage.Status.ACKNOWLEDGED).count() >= want:
+            break
+    return OutboxMessage.objects.filter(status=OutboxMessage.Status.ACKNOWLEDGED).count()
+
+
+@pytest.mark.mqtt
+@pytest.mark.django_db
+def test_mosquitto_restarted_during_dispatch_each_device_is_commanded_once(mosquitto):
+    rows = _commands(40)
+    devices = [SimDevice(r.destination, 0, 5.0) for r in rows]
+    fleet = DeviceFleet(devices, port=mosquitto.port, ramp_seconds=0).start()
+    collector = AckCollector()
+    listener = MqttListener(on_ack=collector.on_ack, on_telemetry=collector.on_telemetry).start()
+    t0 = timezone.now()
+    try:
+        # Half the fleet is commanded and acknowledges; then the broker dies in the middle of the dispatch.
+        assert services.outbox_flush(now=t0, limit=20)["sent"] == 20
+        assert _record_acks(collector, 20) == 20
+        mosquitto.kill()
+        fleet.stop()  # the devices lose their connection with it
+        assert services.outbox_flush(now=t0)["failed"] == 20  # broker down: kept pending, retried with backoff
+
+        # The broker comes back empty (no sessions, no subscriptions) and the retry goes out before the
+        # devices have reconnected: the broker acknowledges commands nobody receives.
+        mosquitto.start()
+        assert services.outbox_flush(now=t0 + timedelta(seconds=6))["sent"] == 20
+        fleet = DeviceFleet(devices, port=mosquitto.port, ramp_seconds=0).start()  # the devices reconnect
+
+        # The periodic flushes (beat: every 5 s) until the acknowledgement deadline.
+        for seconds in (11, 16, 21, 26):
+            services.outbox_flush(now=t0 + timedelta(seconds=seconds))
+            if _record_acks(collector, len(rows), timeout=1.0) == len(rows):
+                break
+    finally:
+        listener.stop()
+        fleet.stop()
+    for row in rows:
+        device = fleet.devices[row.destination]
+        assert device.applied == {str(row.message_id)}, row.destination  # commanded, and once
+    statuses = set(OutboxMessage.objects.values_list("status", flat=True))
+    assert statuses == {OutboxMessage.Status.ACKNOWLEDGED}

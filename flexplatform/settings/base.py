@@ -270,6 +270,8 @@ MQTT_TIMEOUT_SECONDS = env.float("MQTT_TIMEOUT_SECONDS", default=5.0)
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default="flex/devices")
 DEVICE_ACK_SECONDS = env.int("DEVICE_ACK_SECONDS", default=30)
 OUTBOX_BACKOFF_SECONDS = env.int("OUTBOX_BACKOFF_SECONDS", default=5)
+# A device command sent but not acknowledged goes out again (same message id) this often until its deadline.
+OUTBOX_RESEND_SECONDS = env.int("OUTBOX_RESEND_SECONDS", default=10)
 OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=300)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 # Send the outbox right after a dispatch commits (beat also flushes every 5 s).
