@@ -29,23 +29,35 @@ def node_port(settings):
     anchoring._client.cache_clear()
 
 
-def test_chain_restarted_without_state_is_detected_and_old_periods_are_not_reported_anchored(node_port):
+@pytest.mark.parametrize(
+    ("genesis_moved", "reason"),
+    [(True, "genesis block is now"), (False, "no contract code")],
+    ids=["new-genesis", "same-genesis-no-code"],
+)
+def test_chain_restarted_without_state_is_detected_and_old_periods_are_not_reported_anchored(
+    node_port, genesis_moved, reason
+):
+    """Anvil's genesis carries its start time: restarted within the same second (``--timestamp`` pins it here)
+    the chain looks the same, and only the missing contract code tells."""
     hours = closed_hours(3)
     items_create(hours[:2])
-    with AnvilProcess(port=node_port):
+    genesis_at = int(hours[0].timestamp())
+    with AnvilProcess(port=node_port, extra_args=("--timestamp", str(genesis_at))):
         assert [a.status for a in periods_anchor_closed(wait=True)] == ["confirmed", "confirmed"]
         old = ChainDeployment.objects.get()
         old_genesis = chain_client().block_hash(0)
     old_anchors = list(PeriodAnchor.objects.order_by("period__start"))
 
-    with AnvilProcess(port=node_port):  # same URL and chain id; a new genesis, no contract, no roots
+    restart_at = genesis_at + 1 if genesis_moved else genesis_at
+    # Same URL and chain id; no contract, no roots.
+    with AnvilProcess(port=node_port, extra_args=("--timestamp", str(restart_at))):
         client = chain_client()
-        assert client.block_hash(0) != old_genesis
+        assert (client.block_hash(0) != old_genesis) is genesis_moved
         items_create([hours[2]])
         anchored = periods_anchor_closed(wait=True)
 
         old.refresh_from_db()
-        assert old.lost_at is not None and "genesis" in old.lost_reason
+        assert old.lost_at is not None and reason in old.lost_reason
         alerts = AnchorAlert.objects.filter(kind=AnchorAlert.Kind.DEPLOYMENT_LOST, resolved_at=None)
         assert sorted(a.anchor_id for a in alerts) == [a.pk for a in old_anchors]
         for anchor in old_anchors:
@@ -57,7 +69,7 @@ def test_chain_restarted_without_state_is_detected_and_old_periods_are_not_repor
 
         # New periods go on a new deployment, recorded with the new chain's genesis.
         new = ChainDeployment.objects.exclude(pk=old.pk).get()
-        assert new.lost_at is None and new.genesis_hash == client.block_hash(0) != old.genesis_hash
+        assert new.lost_at is None and new.genesis_hash == client.block_hash(0)
         assert [(a.period.start, a.status, a.deployment_id) for a in anchored] == [(hours[2], "confirmed", new.pk)]
         onchain = AnchorClient(client.rpc_url, client._private_key, new.address)
         assert "0x" + onchain.root_of(period_number(anchored[0].period)).hex() == anchored[0].root
