@@ -36,6 +36,7 @@ from accounts.selectors import premises_visible_to, user_role
 from flexplatform.errors import ApplicationError
 
 from . import openadr_services as oadr
+from . import services
 from .models import DREvent, OadrReport, OadrSubscription, Program, Ven, VenClient, VenResource
 from .openadr_objects import (
     event_object,
@@ -277,8 +278,6 @@ class EventsApi(OadrView):
     def post(self, request):
         """BL creates an event: programID, intervalPeriod, one interval with DISPATCH_SETPOINT_RELATIVE, and a
         RESOURCE_NAME target ``premise-<id>`` (the platform's operator-event rules apply: notice, caps...)."""
-        from . import services
-
         self.require_bl(request)
         data = self.body(request, ["programID", "intervals", "intervalPeriod", "targets"])
         program = _get(Program.objects.all(), data["programID"])

@@ -10,7 +10,8 @@ Follows the OpenADR 3.0.1 OpenAPI definition (OpenADR Alliance, ``docs/openadr3/
   band) creates its one ``ven`` object; ``venName`` is unique in the VTN, a second registration is a 409.
 * ``subscription.objectOperations``: ``objects`` x ``operations`` (CREATE, UPDATE, DELETE) x ``callbackUrl``
   (+ ``bearerToken``). Each matching operation sends a ``notification`` {objectType, operation (POST, PUT,
-  DELETE), object} to the callback through the transactional outbox (ADR 0010), never from the request.
+  DELETE), object} to the callback through the transactional outbox (ADR 0010), never from the request
+  (``activation.services.openadr_notifications``).
 """
 
 from __future__ import annotations
@@ -21,17 +22,39 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from accounts.models import Premise
+from accounts.selectors import premises_represented_by
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
-from .models import DREvent, OadrReport, OadrSubscription, OutboxMessage, Program, Ven, VenClient, VenResource
-
-OPERATION_VERB = {"CREATE": "POST", "UPDATE": "PUT", "DELETE": "DELETE"}
+from .devices import translate
+from .errors import ActivationErrorCode as Code
+from .models import (
+    DREvent,
+    Enrollment,
+    OadrReport,
+    OadrSubscription,
+    OutboxMessage,
+    Program,
+    Ven,
+    VenClient,
+    VenResource,
+    VenToken,
+    WebhookEndpoint,
+)
+from .openadr_reports import report_readings, window_period
+from .protocols import mqtt as mqtt_protocol
+from .selectors import premise_devices
+from .services.dispatch import openadr_event_payload
+from .services.events import event_cancel
+from .services.openadr_notifications import notify, notify_event, openadr_object
+from .services.outbox import outbox_flush_on_commit, outbox_put
 
 
 def _sha(value: str) -> str:
@@ -52,7 +75,7 @@ def ven_client_create(*, organisation, client_id: str | None = None, client_secr
         with transaction.atomic():
             client = VenClient.objects.create(client_id=client_id, secret_hash=_sha(secret), organisation=organisation)
     except IntegrityError:
-        raise Conflict(f"Client {client_id} exists.", code="client_exists") from None
+        raise Conflict(f"Client {client_id} exists.", code=Code.CLIENT_EXISTS) from None
     return client, secret
 
 
@@ -67,8 +90,6 @@ def ven_register(
 
 def ven_token_issue(*, client_id: str, client_secret: str, now: datetime | None = None, ttl_seconds: int = 3600):
     """OAuth 2 client-credentials grant (RFC 6749 §4.4) for a VEN client; returns (token, expires_in) or None."""
-    from .models import VenToken
-
     now = now or timezone.now()
     client = VenClient.objects.filter(client_id=client_id).first()
     if client is None or not hmac.compare_digest(client.secret_hash, _sha(client_secret)):
@@ -79,7 +100,6 @@ def ven_token_issue(*, client_id: str, client_secret: str, now: datetime | None 
 
 
 def ven_client_for_token(token: str, *, now: datetime | None = None) -> VenClient | None:
-    from .models import VenToken
 
     now = now or timezone.now()
     row = VenToken.objects.filter(token_hash=_sha(token), expires_at__gt=now).select_related("client").first()
@@ -91,7 +111,7 @@ def ven_client_for_token(token: str, *, now: datetime | None = None) -> VenClien
 
 def _ven_name_free(ven_name: str, *, exclude: int | None = None) -> None:
     if Ven.objects.filter(ven_name=ven_name).exclude(pk=exclude).exists():
-        raise Conflict(f"A VEN named {ven_name} is registered.", code="ven_exists")
+        raise Conflict(f"A VEN named {ven_name} is registered.", code=Code.VEN_EXISTS)
 
 
 def ven_create(*, ven_name: str, attributes=None, targets=None, client: VenClient | None = None, now=None) -> Ven:
@@ -102,7 +122,7 @@ def ven_create(*, ven_name: str, attributes=None, targets=None, client: VenClien
             client = VenClient.objects.select_for_update().get(pk=client.pk)
             existing = Ven.objects.filter(client=client).first()
             if existing is not None:
-                raise Conflict(f"This client is registered as VEN {existing.ven_name}.", code="ven_registered")
+                raise Conflict(f"This client is registered as VEN {existing.ven_name}.", code=Code.VEN_REGISTERED)
         _ven_name_free(ven_name)
         try:
             with transaction.atomic():
@@ -114,8 +134,8 @@ def ven_create(*, ven_name: str, attributes=None, targets=None, client: VenClien
                     targets=targets,
                 )
         except IntegrityError:  # registered concurrently
-            raise Conflict(f"A VEN named {ven_name} is registered.", code="ven_exists") from None
-        notify(object_type="VEN", operation="CREATE", obj=_object("VEN", ven), owner_ven_id=ven.pk, now=now)
+            raise Conflict(f"A VEN named {ven_name} is registered.", code=Code.VEN_EXISTS) from None
+        notify(object_type="VEN", operation="CREATE", obj=openadr_object("VEN", ven), owner_ven_id=ven.pk, now=now)
     return ven
 
 
@@ -125,7 +145,7 @@ def ven_update(*, ven: Ven, ven_name: str, attributes=None, targets=None, now=No
         _ven_name_free(ven_name, exclude=ven.pk)
         ven.ven_name, ven.attributes, ven.targets = ven_name, attributes, targets
         ven.save(update_fields=["ven_name", "attributes", "targets", "modified_at"])
-        notify(object_type="VEN", operation="UPDATE", obj=_object("VEN", ven), owner_ven_id=ven.pk, now=now)
+        notify(object_type="VEN", operation="UPDATE", obj=openadr_object("VEN", ven), owner_ven_id=ven.pk, now=now)
     return ven
 
 
@@ -134,7 +154,7 @@ def ven_delete(*, ven: Ven, now=None) -> dict:
     as it was."""
     with transaction.atomic():
         ven = Ven.objects.select_for_update().get(pk=ven.pk)
-        out, pk = _object("VEN", ven), ven.pk
+        out, pk = openadr_object("VEN", ven), ven.pk
         ven.delete()  # its subscriptions go with it, so only the others are told
         notify(object_type="VEN", operation="DELETE", obj=out, owner_ven_id=pk, now=now)
     return out
@@ -143,9 +163,6 @@ def ven_delete(*, ven: Ven, now=None) -> dict:
 def ven_resource_upsert(*, ven: Ven, resource_name: str, attributes=None, targets=None, resource=None, now=None):
     """Create or update a VEN's resource; a ``PREMISE_ID`` attribute links it to a premise of the VEN's
     organisation (its own, or enrolled with it). resourceName is unique per VEN (409)."""
-    from accounts.models import Premise
-    from accounts.selectors import premises_offerable_by
-
     premise = None
     for attr in attributes or []:
         if isinstance(attr, dict) and attr.get("type") == "PREMISE_ID" and attr.get("values"):
@@ -158,7 +175,7 @@ def ven_resource_upsert(*, ven: Ven, resource_name: str, attributes=None, target
             if (
                 premise is None
                 or ven.organisation is None
-                or not premises_offerable_by(ven.organisation, meter_validated=False).filter(pk=premise.pk).exists()
+                or not premises_represented_by(ven.organisation).filter(pk=premise.pk).exists()
             ):
                 raise NotPermitted("That premise is not one of this VEN's organisation.")
     with transaction.atomic():
@@ -166,7 +183,7 @@ def ven_resource_upsert(*, ven: Ven, resource_name: str, attributes=None, target
         if resource is not None:
             clash = clash.exclude(pk=resource.pk)
         if clash.exists():
-            raise Conflict(f"Resource {resource_name} exists.", code="resource_exists")
+            raise Conflict(f"Resource {resource_name} exists.", code=Code.RESOURCE_EXISTS)
         created = resource is None
         resource = resource or VenResource(ven=ven)
         resource.resource_name, resource.attributes, resource.targets = resource_name, attributes, targets
@@ -175,7 +192,7 @@ def ven_resource_upsert(*, ven: Ven, resource_name: str, attributes=None, target
         notify(
             object_type="RESOURCE",
             operation="CREATE" if created else "UPDATE",
-            obj=_object("RESOURCE", resource),
+            obj=openadr_object("RESOURCE", resource),
             owner_ven_id=ven.pk,
             now=now,
         )
@@ -184,7 +201,7 @@ def ven_resource_upsert(*, ven: Ven, resource_name: str, attributes=None, target
 
 def ven_resource_delete(*, resource: VenResource, now=None) -> dict:
     with transaction.atomic():
-        out = _object("RESOURCE", resource)
+        out = openadr_object("RESOURCE", resource)
         notify(object_type="RESOURCE", operation="DELETE", obj=out, owner_ven_id=resource.ven_id, now=now)
         resource.delete()
     return out
@@ -198,7 +215,7 @@ def oadr_program_save(*, program: Program | None, program_name: str, long_name: 
     code = program_name[:64]
     with transaction.atomic():
         if Program.objects.filter(code=code).exclude(pk=getattr(program, "pk", None)).exists():
-            raise Conflict(f"A program named {code} exists.", code="program_exists")
+            raise Conflict(f"A program named {code} exists.", code=Code.PROGRAM_EXISTS)
         created = program is None
         program = program or Program(code=code, name=long_name or code)
         program.code, program.name = code, (long_name or program.name or code)[:128]
@@ -207,7 +224,7 @@ def oadr_program_save(*, program: Program | None, program_name: str, long_name: 
         notify(
             object_type="PROGRAM",
             operation="CREATE" if created else "UPDATE",
-            obj=_object("PROGRAM", program),
+            obj=openadr_object("PROGRAM", program),
             program_id=program.pk,
             now=now,
         )
@@ -225,16 +242,16 @@ def oadr_program_delete(*, program: Program, now=None) -> dict:
             or program.trigger_rules.exists()
         ):
             raise ApplicationError(
-                f"Program {program.code} has events or enrollments; it cannot be deleted.", code="program_in_use"
+                f"Program {program.code} has events or enrollments; it cannot be deleted.", code=Code.PROGRAM_IN_USE
             )
-        out = _object("PROGRAM", program)
+        out = openadr_object("PROGRAM", program)
         notify(object_type="PROGRAM", operation="DELETE", obj=out, program_id=program.pk, now=now)
         program.subscriptions.all().delete()
         try:
             with transaction.atomic():
                 program.delete()
         except ProtectedError:
-            raise ApplicationError(f"Program {program.code} is in use.", code="program_in_use") from None
+            raise ApplicationError(f"Program {program.code} is in use.", code=Code.PROGRAM_IN_USE) from None
     return out
 
 
@@ -253,14 +270,6 @@ def oadr_event_update(
     ``event.updated`` webhook; commands not yet sent are rewritten
     in place. Subscribers to EVENT UPDATE are notified.
     """
-    from zoneinfo import ZoneInfo
-
-    from . import services
-    from .devices import translate
-    from .models import Enrollment
-    from .protocols import mqtt as mqtt_protocol
-    from .selectors import premise_devices
-
     now = now or timezone.now()
     with transaction.atomic():
         event = (
@@ -282,7 +291,7 @@ def oadr_event_update(
         if start - now < timedelta(minutes=program.notice_minutes):
             raise ApplicationError(
                 f"The program needs {program.notice_minutes} minutes' notice.",
-                code="notice_too_short",
+                code=Code.NOTICE_TOO_SHORT,
                 fields={"intervalPeriod": [f"Start at least {program.notice_minutes} minutes from now."]},
             )
         tz = ZoneInfo(event.premise.timezone)
@@ -293,12 +302,12 @@ def oadr_event_update(
             )
         enrollment = Enrollment.objects.filter(program=program, premise=event.premise).first()
         if enrollment is None:
-            raise ApplicationError(f"{event.premise} is no longer enrolled in {program}.", code="not_enrolled")
+            raise ApplicationError(f"{event.premise} is no longer enrolled in {program}.", code=Code.NOT_ENROLLED)
         limit = min((enrollment.committed_kw * enrollment.derate).quantize(Decimal("0.001")), enrollment.safety_max_kw)
         if target_kw > limit:
             raise ApplicationError(
                 f"Target {target_kw} kW is above the resource's available {limit} kW.",
-                code="above_capacity",
+                code=Code.ABOVE_CAPACITY,
                 fields={"intervals": [f"At most {limit} kW."]},
             )
         target_kw = target_kw.quantize(Decimal("0.001"))
@@ -335,7 +344,7 @@ def oadr_event_update(
                     row.payload = {**payload, "message_id": str(row.message_id)}
                     row.save(update_fields=["payload"])
                 elif row is not None or cmd is not None:
-                    services._outbox_put(
+                    outbox_put(
                         event=event,
                         channel=OutboxMessage.Channel.MQTT,
                         destination=device_id if row is None else f"{device_id}#rev-{revision}",
@@ -345,25 +354,23 @@ def oadr_event_update(
                         ack_by=now + timedelta(seconds=settings.DEVICE_ACK_SECONDS),
                     )
             if event.premise.aggregator_id:
-                from .models import WebhookEndpoint
-
                 for endpoint in WebhookEndpoint.objects.filter(
                     organisation_id=event.premise.aggregator_id, active=True
                 ):
-                    services._outbox_put(
+                    outbox_put(
                         event=event,
                         channel=OutboxMessage.Channel.WEBHOOK,
                         destination=f"endpoint-{endpoint.pk}-rev-{revision}",
                         topic=endpoint.url,
                         payload={
                             "type": "event.updated",
-                            "event": services._openadr_event_payload(event),
+                            "event": openadr_event_payload(event),
                             "commands": [c.as_payload() for c in commands],
                         },
                         now=now,
                         ack_by=None,
                     )
-            transaction.on_commit(services._enqueue_flush)
+            outbox_flush_on_commit()
         notify_event(event=event, operation="UPDATE", now=now)
     return event
 
@@ -371,25 +378,8 @@ def oadr_event_update(
 def oadr_event_delete(*, event_id: int, user=None, now: datetime | None = None) -> dict:
     """``DELETE /events/{id}``: the event is cancelled (devices told to restore; the platform keeps the row for
     audit, the VTN no longer lists it). Subscribers to EVENT DELETE are notified by the cancellation."""
-    from . import services
-
-    event = services.event_cancel(event_id=event_id, user=user, reason="deleted over OpenADR 3", now=now)
-    return _object("EVENT", event)
-
-
-def notify_event(*, event: DREvent, operation: str, now: datetime | None = None) -> None:
-    """Notifications about an event to the subscriptions on its program (a VEN's only if the event targets one
-    of its resources). A CREATE or DELETE is sent once per event and callback, an UPDATE once per revision."""
-    if not event.program_id or not OadrSubscription.objects.filter(program_id=event.program_id).exists():
-        return
-    notify(
-        object_type="EVENT",
-        operation=operation,
-        obj=_object("EVENT", event),
-        program_id=event.program_id,
-        event=event,
-        now=now,
-    )
+    event = event_cancel(event_id=event_id, user=user, reason="deleted over OpenADR 3", now=now)
+    return openadr_object("EVENT", event)
 
 
 # --- Reports --------------------------------------------------------------------------------------------------
@@ -409,8 +399,6 @@ def oadr_report_save(
 ) -> OadrReport:
     """A VEN's report for an event (create, or update its own). Its USAGE/DEMAND/BASELINE intervals per resource
     feed verification where meter data is missing (``activation.openadr_reports``)."""
-    from .openadr_reports import report_readings, window_period
-
     if event.program_id != program.pk:
         raise ApplicationError("The event is not in that program.", fields={"eventID": ["Not in programID."]})
     try:
@@ -430,7 +418,7 @@ def oadr_report_save(
         notify(
             object_type="REPORT",
             operation="CREATE" if created else "UPDATE",
-            obj=_object("REPORT", report),
+            obj=openadr_object("REPORT", report),
             program_id=program.pk,
             owner_ven_id=ven.pk,
             now=now,
@@ -440,7 +428,7 @@ def oadr_report_save(
 
 def oadr_report_delete(*, report: OadrReport, now=None) -> dict:
     with transaction.atomic():
-        out = _object("REPORT", report)
+        out = openadr_object("REPORT", report)
         notify(
             object_type="REPORT",
             operation="DELETE",
@@ -467,7 +455,7 @@ def subscription_save(
         notify(
             object_type="SUBSCRIPTION",
             operation="CREATE" if created else "UPDATE",
-            obj=_object("SUBSCRIPTION", subscription),
+            obj=openadr_object("SUBSCRIPTION", subscription),
             program_id=program.pk,
             owner_ven_id=subscription.ven_id,
             now=now,
@@ -477,7 +465,7 @@ def subscription_save(
 
 def subscription_delete(*, subscription: OadrSubscription, now=None) -> dict:
     with transaction.atomic():
-        out = _object("SUBSCRIPTION", subscription)
+        out = openadr_object("SUBSCRIPTION", subscription)
         pk = subscription.pk
         subscription.delete()
         # Subscribers other than the deleted subscription itself are told.
@@ -491,104 +479,3 @@ def subscription_delete(*, subscription: OadrSubscription, now=None) -> dict:
             exclude_subscription=pk,
         )
     return out
-
-
-# --- Notifications --------------------------------------------------------------------------------------------
-
-
-def _object(object_type: str, obj) -> dict:
-    from . import openadr_objects as openadr
-
-    return {
-        "PROGRAM": openadr.program_object,
-        "EVENT": openadr.event_object,
-        "REPORT": openadr.report_object,
-        "SUBSCRIPTION": openadr.subscription_object,
-        "VEN": openadr.ven_object,
-        "RESOURCE": openadr.resource_object,
-    }[object_type](obj)
-
-
-def _targets_match(wanted, targets) -> bool:
-    """A subscription's ``targets`` filter callbacks: an object with targets must share a value of a type."""
-    if not wanted or not targets:
-        return True
-    return any(
-        w.get("type") == t.get("type") and set(map(str, w.get("values") or [])) & set(map(str, t.get("values") or []))
-        for w in wanted
-        for t in targets
-    )
-
-
-def notify(
-    *,
-    object_type: str,
-    operation: str,
-    obj: dict,
-    program_id: int | None = None,
-    owner_ven_id: int | None = None,
-    event: DREvent | None = None,
-    now: datetime | None = None,
-    exclude_subscription: int | None = None,
-) -> int:
-    """Queue one OpenADR 3 ``notification`` per subscription callback that asked for ``object_type`` and
-    ``operation`` (CREATE, UPDATE, DELETE), in the caller's transaction. Returns how many were queued.
-
-    Which subscriptions: for programs, events, reports and subscriptions those on the object's program; for VENs
-    and resources (which have no program), and for a program's creation, every subscription. A VEN's subscription hears only of what that VEN
-    may read: every program, events targeting one of its resources, its own reports, subscriptions, VEN object
-    and resources. The BL's subscriptions hear of everything. Subscription ``targets`` filter objects that carry
-    targets.
-    """
-    from . import services
-
-    now = now or timezone.now()
-    subs = OadrSubscription.objects.order_by("id")
-    if object_type not in ("VEN", "RESOURCE") and (object_type, operation) != ("PROGRAM", "CREATE"):
-        subs = subs.filter(program_id=program_id)  # a new program has no subscriptions of its own yet
-    if exclude_subscription is not None:
-        subs = subs.exclude(pk=exclude_subscription)
-    ven_premises: dict[int, set[int]] = {}
-    queued = 0
-    for sub in subs:
-        if sub.ven_id is not None:
-            if object_type == "EVENT":
-                if sub.ven_id not in ven_premises:
-                    ven_premises[sub.ven_id] = set(
-                        VenResource.objects.filter(ven_id=sub.ven_id, premise__isnull=False).values_list(
-                            "premise_id", flat=True
-                        )
-                    )
-                if event is None or event.premise_id not in ven_premises[sub.ven_id]:
-                    continue
-            elif object_type != "PROGRAM" and sub.ven_id != owner_ven_id:
-                continue
-        if not _targets_match(sub.targets, obj.get("targets")):
-            continue
-        for n, op in enumerate(sub.object_operations or []):
-            if object_type not in (op.get("objects") or []) or operation not in (op.get("operations") or []):
-                continue
-            if object_type == "EVENT" and operation == "CREATE":
-                destination = f"subscription-{sub.pk}-{n}"  # once per event (a second dispatch is a no-op)
-            elif object_type == "EVENT" and operation == "DELETE":
-                destination = f"subscription-{sub.pk}-{n}-DELETE"
-            else:
-                destination = f"subscription-{sub.pk}-{n}-{operation}-{uuid.uuid4().hex[:12]}"
-            services._outbox_put(
-                event=event,
-                channel=OutboxMessage.Channel.WEBHOOK,
-                destination=destination,
-                topic=op["callbackUrl"],
-                payload={
-                    "objectType": object_type,
-                    "operation": OPERATION_VERB[operation],
-                    "object": obj,
-                    "bearerToken": op.get("bearerToken"),
-                },
-                now=now,
-                ack_by=None,
-            )
-            queued += 1
-    if queued:
-        transaction.on_commit(services._enqueue_flush)
-    return queued

@@ -4,15 +4,36 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
-from accounts.models import Membership
-from accounts.selectors import premises_visible_to, user_organisations, user_role
+from accounts.models import GridZone, Membership, Organisation
+from accounts.selectors import (
+    operator_zone_ids,
+    premises_visible_to,
+    user_organisations,
+    user_role,
+    zone_with_descendant_ids,
+)
+from assessment.models import BaselineInterval, MeterReading
+from assessment.services import baseline_compute, interval_starts
 from flexplatform.errors import ApplicationError
 
-from .models import DREvent
+from .devices import segment_devices
+from .models import (
+    DREvent,
+    Enrollment,
+    EventPerformance,
+    OadrReport,
+    OutboxMessage,
+    Penalty,
+    Reservation,
+    Telemetry,
+    VenResource,
+)
+from .openadr_reports import common_minutes, on_grid, report_readings, window_period
 
 
 def events_visible_to(user) -> QuerySet[DREvent]:
@@ -21,8 +42,6 @@ def events_visible_to(user) -> QuerySet[DREvent]:
     if role in (Membership.Role.ADMIN, Membership.Role.AUDITOR):
         return qs
     if role == Membership.Role.GRID_OPERATOR:
-        from accounts.selectors import operator_zone_ids
-
         orgs = user_organisations(user, role=role)
         # market awards name their paying operator as ``buyer``; request awards also through the request;
         # events without an award (operator, emergency, cascade) by the operator's zones
@@ -39,8 +58,6 @@ def events_visible_to(user) -> QuerySet[DREvent]:
 
 def event_days_for_premise(*, premise_id: int, tz: str) -> set:
     """Local dates on which the premise had an event (excluded from its baselines)."""
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(tz)
     days = set()
     for start, end in (
@@ -60,8 +77,6 @@ def premise_devices(premise) -> list:
     """The premise's controllable devices as ``DeviceCapability``. Until the accounts device registry is merged,
     segment defaults (``activation.devices.SEGMENT_DEFAULTS``) with ids ``p<premise id>-<kind>``; then this reads
     the registry and returns the same dataclass."""
-    from .devices import segment_devices
-
     return segment_devices(prefix=f"p{premise.pk}", segment=premise.segment)
 
 
@@ -71,17 +86,12 @@ def premise_devices(premise) -> list:
 def resource_suspended(premise) -> bool:
     """True when the premise is suspended from any program for repeated non-performance (the market refuses its
     offers while it is)."""
-    from .models import Enrollment
-
     premise_id = getattr(premise, "pk", premise)
     return Enrollment.objects.filter(premise_id=premise_id, status=Enrollment.Status.SUSPENDED).exists()
 
 
 def resource_derate(premise) -> Decimal:
     """The lowest derate factor among the premise's enrollments (1 = full capacity)."""
-    from django.db.models import Min
-
-    from .models import Enrollment
 
     premise_id = getattr(premise, "pk", premise)
     return Enrollment.objects.filter(premise_id=premise_id).aggregate(d=Min("derate"))["d"] or Decimal("1")
@@ -90,8 +100,6 @@ def resource_derate(premise) -> Decimal:
 def penalties_for_period(*, start: datetime, end: datetime) -> QuerySet:
     """Penalties whose event delivery started in ``[start, end)``, for settlement to post to the ledger:
     each row has ``payer`` (organisation), ``amount`` (Decimal, currency units), ``event``, ``reason``."""
-    from .models import Penalty
-
     return Penalty.objects.filter(delivery_start__gte=start, delivery_start__lt=end).select_related(
         "payer", "premise", "event"
     )
@@ -109,9 +117,6 @@ def event_measured_kw(*, event: DREvent, now: datetime | None = None) -> Decimal
     the same baseline, or the VEN's reported BASELINE for a resource without a meter). Else device telemetry: for each device, its pre-event draw minus its latest draw (summed).
     A device that has not acknowledged its command contributes nothing.
     """
-    from assessment.models import BaselineInterval, MeterReading
-
-    from .models import OutboxMessage, Telemetry
 
     now = now or timezone.now()
     meter = event.premise.meters.order_by("id").first()
@@ -122,8 +127,6 @@ def event_measured_kw(*, event: DREvent, now: datetime | None = None) -> Decimal
             .first()
         )
         if reading is not None:
-            from assessment.services import baseline_compute
-
             try:
                 baseline = baseline_compute(meter=meter, window_start=event.start, window_end=event.end, now=now)
             except ApplicationError:  # not enough history: fall back to telemetry
@@ -161,9 +164,6 @@ def ven_reported_energy(*, event: DREvent, minutes: int | None = None):
     interval; without a meter the reports' own interval length): ``(minutes, {start: GridValue})`` with usage and
     baseline kWh per interval of the event window (``activation.openadr_reports.on_grid``). Each report counts
     for the resources its VEN linked to the event's premise; later reports replace earlier ones."""
-    from .models import OadrReport, VenResource
-    from .openadr_reports import common_minutes, on_grid, report_readings, window_period
-
     reports = list(OadrReport.objects.filter(event=event, ven__isnull=False).order_by("modified_at", "id"))
     if not reports:
         return minutes, {}
@@ -190,7 +190,6 @@ def ven_reported_energy(*, event: DREvent, minutes: int | None = None):
     minutes = minutes or common_minutes(r for rs in by_resource.values() for r in rs)
     if not minutes:
         return minutes, {}
-    from assessment.services import interval_starts
 
     return minutes, on_grid(by_resource, interval_starts(event.start, event.end, minutes), minutes)
 
@@ -204,9 +203,6 @@ def _ven_reported_kw(*, event: DREvent, meter, now: datetime) -> Decimal | None:
     start = done[-1]
     base = grid[start].baseline_kwh
     if meter is not None:
-        from assessment.models import BaselineInterval
-        from assessment.services import baseline_compute
-
         try:
             baseline = baseline_compute(meter=meter, window_start=event.start, window_end=event.end, now=now)
         except ApplicationError:
@@ -221,9 +217,6 @@ def _ven_reported_kw(*, event: DREvent, meter, now: datetime) -> Decimal | None:
 
 def event_monitor_rows(*, events) -> list[dict]:
     """Live rows for the operator console: per event, target, measured kW, acks."""
-    from django.db.models import Count, Q
-
-    from .models import OutboxMessage
 
     now = timezone.now()
     counts = {
@@ -258,8 +251,6 @@ def event_monitor_rows(*, events) -> list[dict]:
 def resource_reliability(premise) -> dict:
     """Reliability indicators of a resource over its verified events (NERC DADS terms): activation success
     rate, mean response time, mean duration compliance, mean magnitude achievement, availability factor."""
-    from .models import EventPerformance
-
     perf = list(EventPerformance.objects.filter(event__premise=premise))
     called = DREvent.objects.filter(premise=premise).exclude(status=DREvent.Status.SCHEDULED).count()
     n = len(perf)
@@ -285,8 +276,6 @@ def resource_reliability(premise) -> dict:
 
 def portfolio_response(*, aggregator) -> list[dict]:
     """Per event window, the aggregator portfolio's target, delivered and count of resources."""
-    from django.db.models import Count, Sum
-
     rows = (
         DREvent.objects.filter(premise__aggregator=aggregator)
         .values("start", "end")
@@ -325,9 +314,6 @@ def zone_operator(*, zone, user=None):
     """The grid operator that buys (pays for) an event in ``zone`` that no award names: the acting user's
     operator organisation when it serves the zone, else the operator serving the zone nearest to it in the
     hierarchy (the zone itself, then its parent, ...), lowest id first. ``None`` if no operator serves it."""
-    from accounts.models import GridZone, Organisation
-    from accounts.selectors import zone_with_descendant_ids
-
     if user is not None:
         for org in user_organisations(user, role=Membership.Role.GRID_OPERATOR):
             if zone.pk in zone_with_descendant_ids(org.service_zones.all()):
@@ -344,9 +330,6 @@ def zone_operator(*, zone, user=None):
 def reservations_visible_to(user) -> QuerySet:
     """Reservations a user may see: operators those in their service area, consumers and aggregators those of
     their premises, admins and auditors all."""
-    from django.db.models import Count
-
-    from .models import Reservation
 
     qs = Reservation.objects.select_related("premise", "zone", "buyer", "seller", "award").annotate(
         calls=Count("events", filter=~Q(events__status=DREvent.Status.CANCELLED))
@@ -355,8 +338,6 @@ def reservations_visible_to(user) -> QuerySet:
     if role in (Membership.Role.ADMIN, Membership.Role.AUDITOR):
         return qs
     if role == Membership.Role.GRID_OPERATOR:
-        from accounts.selectors import operator_zone_ids
-
         return qs.filter(zone_id__in=operator_zone_ids(user))
     if role in (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR):
         return qs.filter(premise__in=premises_visible_to(user))
@@ -377,3 +358,37 @@ def reservation_called_kw(*, reservation, start: datetime, end: datetime, exclud
         level += delta
         peak = max(peak, level)
     return peak
+
+
+def programs_all() -> QuerySet:
+    """Every program (the dispatch console's program picker)."""
+    from .models import Program
+
+    return Program.objects.all()
+
+
+def program_by_code(code: str):
+    """The program with ``code``; raises ``Program.DoesNotExist``."""
+    from .models import Program
+
+    return Program.objects.get(code=code)
+
+
+def cascades_recent(limit: int = 10) -> QuerySet:
+    """The latest cascades with their zone, program and steps (dispatch console)."""
+    from .models import Cascade
+
+    return Cascade.objects.select_related("zone", "program").prefetch_related("steps").order_by("-id")[:limit]
+
+
+def emergency_stops_recent(limit: int = 10) -> QuerySet:
+    """The latest emergency stops with who engaged and lifted them (dispatch console)."""
+    from .models import EmergencyStop
+
+    return EmergencyStop.objects.select_related("engaged_by", "lifted_by")[:limit]
+
+
+def events_open_for(user, limit: int = 100) -> list[DREvent]:
+    """The events a user may see that are neither completed nor cancelled, earliest first (live monitor)."""
+    qs = events_visible_to(user).exclude(status=DREvent.Status.COMPLETED).exclude(status=DREvent.Status.CANCELLED)
+    return list(qs.order_by("start")[:limit])

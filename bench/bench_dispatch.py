@@ -106,10 +106,11 @@ def main() -> None:
     from django.utils import timezone
 
     from accounts.models import GridZone, Membership, Organisation, Premise
-    from activation import devices, dispatch, services
+    from activation import services
     from activation.models import Enrollment, OutboxMessage, Program
     from activation.protocols import mqtt as mqtt_protocol
     from activation.selectors import premise_devices
+    from activation.services import dispatch, emergency, outbox_delivery
 
     t = time.perf_counter()
     call_command("migrate", verbosity=0)
@@ -221,16 +222,16 @@ def main() -> None:
         print("flush: in a Celery worker process (solo pool) on the Redis broker")
 
     timer = PhaseTimer()
-    timer.wrap(devices, "translate", "build commands (translate, in memory)")
+    timer.wrap(dispatch, "translate", "build commands (translate, in memory)")
     timer.wrap(dispatch, "outbox_insert", "insert outbox rows (one bulk INSERT/COPY)")
     timer.wrap(mqtt_protocol.MqttPublisher, "publish_many", "publish at QoS 1 until every PUBACK")
-    timer.wrap(services, "_mark_mqtt_results", "mark rows sent (set-based UPDATE)")
+    timer.wrap(outbox_delivery, "mqtt_results_mark", "mark rows sent (set-based UPDATE)")
 
     # As deployed: each committed chunk of the emergency call enqueues ``flush_outbox`` on commit (here Celery
     # runs it eagerly, in this process, right after the commit).
     settings.OUTBOX_FLUSH_ON_COMMIT = True
     if args.chunk:
-        services.EMERGENCY_CHUNK = args.chunk
+        emergency.EMERGENCY_CHUNK = args.chunk
     import cProfile
 
     profiler = cProfile.Profile() if args.profile else None

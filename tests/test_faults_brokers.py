@@ -97,7 +97,7 @@ def mosquitto(settings):
 
 
 def _commands(n: int) -> list[OutboxMessage]:
-    """One command per device of an event, as the dispatch writes them (``activation.services._outbox_put``)."""
+    """One command per device of an event, as the dispatch writes them (``activation.services.outbox.outbox_put``)."""
     from settlement.tests.factories import event_make, world_make
 
     w = world_make(n=1, tag="mq")

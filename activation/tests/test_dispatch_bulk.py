@@ -17,6 +17,7 @@ from accounts.models import GridZone
 from activation import services
 from activation.models import DispatchSignal, DREvent, Enrollment, OutboxMessage, Program
 from activation.selectors import premise_devices
+from activation.services import emergency
 from flexplatform.errors import Conflict
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db
 def fleet_program(act_world, monkeypatch):
     """The three households in an emergency program where every one of their 4 devices is commanded; the
     emergency call commits 2 resources per transaction."""
-    monkeypatch.setattr(services, "EMERGENCY_CHUNK", 2)
+    monkeypatch.setattr(emergency, "EMERGENCY_CHUNK", 2)
     program = services.program_create(
         code="emergency-fleet",
         name="Emergency fleet",
@@ -145,9 +146,8 @@ def test_batched_acks_count_once_for_the_right_device_even_when_they_overtake_th
     assert n == 1
     assert services.device_acks_record(acks=[(str(first.message_id), first.destination, at)]) == 0  # once
     # The flush that published it must not turn the acknowledged row back into "sent".
-    from activation.services import _mark_mqtt_results
 
-    _mark_mqtt_results([(first.pk, first.topic, "{}", 0, first.event_id)], [True], sent_at=at, now=at, error="")
+    services.mqtt_results_mark([(first.pk, first.topic, "{}", 0, first.event_id)], [True], sent_at=at, now=at, error="")
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == OutboxMessage.Status.ACKNOWLEDGED and first.acked_at == at and first.sent_at == at
@@ -230,7 +230,7 @@ def test_listener_takes_a_burst_of_acks_larger_than_the_brokers_queue_without_lo
 
 
 def test_demo_skips_the_device_simulator_without_a_broker_and_says_so(act_world):
-    from flexplatform import demo
+    import demo
 
     with override_settings(MQTT_PORT=1):
         simulation = demo.devices_simulate_start(act_world.world)
@@ -241,8 +241,8 @@ def test_demo_skips_the_device_simulator_without_a_broker_and_says_so(act_world)
 
 @pytest.mark.mqtt
 def test_demo_device_simulator_acknowledges_dispatched_commands_and_reports_telemetry(act_world):
+    import demo
     from activation.models import Telemetry
-    from flexplatform import demo
 
     w = act_world
     simulation = demo.devices_simulate_start(w.world)

@@ -1,0 +1,160 @@
+"""Dispatch in bulk: the events' signals and every device's outbox command written with a few statements.
+
+``event_dispatch`` (one event) and ``emergency_event_create`` (every enrolled resource in a zone at once) both
+write through :func:`events_dispatch_locked`, so there is one dispatch path whatever the number of events. The
+commands are built in memory (``activation.devices.translate``: comfort and safety limits applied per device)
+and written with ``outbox.outbox_insert`` (multi-row ``INSERT ... ON CONFLICT DO NOTHING``; ``COPY`` then one
+such ``INSERT`` on PostgreSQL, ``activation.bulk``) in the caller's transaction (the transactional outbox of ADR
+0010): the unique key (event, channel, destination) makes a second dispatch of the same event write nothing, and
+an existing row keeps its ``message_id``. Scheduled events become notified through ``lifecycle.events_move``.
+No publishing here: ``outbox_delivery.outbox_flush`` sends after commit."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from ..bulk import chunks, insert_instances
+from ..devices import translate
+from ..models import DispatchSignal, DREvent, Enrollment, OadrSubscription, OutboxMessage, WebhookEndpoint
+from ..protocols import mqtt as mqtt_protocol
+from ..selectors import premise_devices
+from .lifecycle import events_move
+from .openadr_notifications import notify_event
+from .outbox import OutboxRow, outbox_flush_on_commit, outbox_insert
+
+
+def openadr_event_payload(event: DREvent) -> dict:
+    """The dispatch instruction, shaped like an OpenADR 3 event (one interval, IMPORT_CAPACITY_LIMIT style)."""
+    return {
+        "objectType": "EVENT",
+        "eventName": f"flex-event-{event.pk}",
+        "programID": f"zone-{event.zone.code}",
+        "intervalPeriod": {
+            "start": event.start.isoformat(),
+            "duration": f"PT{int((event.end - event.start).total_seconds() // 60)}M",
+        },
+        "payloadDescriptors": [{"payloadType": "LOAD_REDUCTION", "units": "KW"}],
+        "intervals": [{"id": 0, "payloads": [{"type": "LOAD_REDUCTION", "values": [str(event.target_kw)]}]}],
+        "targets": [{"type": "RESOURCE_NAME", "values": [f"premise-{event.premise_id}"]}],
+    }
+
+
+def _safety_limits(events: list[DREvent]) -> dict[tuple[int, int], Decimal]:
+    """(program id, premise id) -> the enrollment's safety limit, for the events' resources."""
+    programs = {e.program_id for e in events if e.program_id}
+    premises = sorted({e.premise_id for e in events if e.program_id})
+    out: dict[tuple[int, int], Decimal] = {}
+    for chunk in chunks(premises):
+        for program_id, premise_id, safety in Enrollment.objects.filter(
+            program_id__in=programs, premise_id__in=chunk
+        ).values_list("program_id", "premise_id", "safety_max_kw"):
+            out[(program_id, premise_id)] = safety
+    return out
+
+
+def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool = False) -> None:
+    """Write the dispatch of ``events`` (each with ``zone``, ``program`` and ``premise`` loaded): one OpenADR
+    signal per event, one MQTT command per device within its capabilities, comfort limits and the enrollment's
+    safety limit, one signed webhook per aggregator endpoint, the OpenADR subscription notifications; scheduled
+    -> notified. The caller holds the transaction, has locked or just created the events and has checked their
+    status and the emergency stop. Idempotent: nothing is written twice for an event. ``fresh``: the events
+    were created in this transaction (nothing of theirs can exist yet), so rows are written without the
+    conflict check."""
+    if not events:
+        return
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("events_dispatch_locked writes in the caller's transaction")
+    insert_instances(
+        [
+            DispatchSignal(
+                event_id=e.pk,
+                premise_id=e.premise_id,
+                payload=openadr_event_payload(e),
+                channel=DispatchSignal.Channel.OPENADR,
+            )
+            for e in events
+        ],
+        now=now,
+        unique=() if fresh else ("event_id", "premise_id"),
+        returning=False,
+    )
+    safety = _safety_limits(events)
+    ack_by = now + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
+    root = mqtt_protocol.topic_root()
+    mqtt, webhook = OutboxMessage.Channel.MQTT, OutboxMessage.Channel.WEBHOOK
+    rows: list[OutboxRow] = []
+    commands_by_event: dict[int, list] = {}
+    for event in events:
+        minutes = int((event.end - event.start).total_seconds() // 60)
+        commands = translate(
+            devices=premise_devices(event.premise),
+            reduction_kw=event.target_kw,
+            duration_minutes=minutes,
+            safety_max_kw=safety.get((event.program_id, event.premise_id), event.target_kw),
+        )
+        commands_by_event[event.pk] = commands
+        common = {
+            "event_id": event.pk,
+            "premise_id": event.premise_id,
+            "start": event.start.isoformat(),
+            "end": event.end.isoformat(),
+            "emergency": event.source == DREvent.Source.EMERGENCY,
+        }
+        for cmd in commands:
+            rows.append(
+                OutboxRow(
+                    event_id=event.pk,
+                    channel=mqtt,
+                    destination=cmd.device_id,
+                    topic=mqtt_protocol.command_topic(cmd.device_id, root=root),
+                    payload={**common, **cmd.as_payload()},
+                    ack_by=ack_by,
+                )
+            )
+    aggregators = {e.premise.aggregator_id for e in events if e.premise.aggregator_id}
+    if aggregators:
+        endpoints: dict[int, list[WebhookEndpoint]] = defaultdict(list)
+        for endpoint in WebhookEndpoint.objects.filter(organisation_id__in=aggregators, active=True).order_by("pk"):
+            endpoints[endpoint.organisation_id].append(endpoint)
+        for event in events:
+            for endpoint in endpoints.get(event.premise.aggregator_id, []):
+                rows.append(
+                    OutboxRow(
+                        event_id=event.pk,
+                        channel=webhook,
+                        destination=f"endpoint-{endpoint.pk}",
+                        topic=endpoint.url,
+                        payload={
+                            "type": "event.notified",
+                            "event": openadr_event_payload(event),
+                            "commands": [c.as_payload() for c in commands_by_event[event.pk]],
+                        },
+                        ack_by=None,
+                    )
+                )
+    outbox_insert(rows, now=now, fresh=fresh)
+    _subscription_notifications(events=events, now=now)
+    scheduled = [e.pk for e in events if e.status == DREvent.Status.SCHEDULED]
+    for chunk in chunks(scheduled):
+        events_move(events=DREvent.objects.filter(pk__in=chunk), to=DREvent.Status.NOTIFIED, now=now)
+    for e in events:
+        if e.status == DREvent.Status.SCHEDULED:
+            e.status, e.notified_at = DREvent.Status.NOTIFIED, now
+    outbox_flush_on_commit()
+
+
+def _subscription_notifications(*, events: list[DREvent], now: datetime) -> None:
+    """OpenADR 3 notifications of the events' creation (``openadr_notifications.notify_event``), only for events whose program has subscriptions: one query for the
+    whole batch instead of one per event when nobody subscribed."""
+    programs = {e.program_id for e in events if e.program_id}
+    subscribed = set(
+        OadrSubscription.objects.filter(program_id__in=programs).values_list("program_id", flat=True).distinct()
+    )
+    for event in events:
+        if event.program_id in subscribed:
+            notify_event(event=event, operation="CREATE", now=now)

@@ -1,0 +1,111 @@
+"""Emergency events: every resource enrolled in an emergency program in a zone dispatched at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import policies
+from accounts.models import Membership
+from accounts.selectors import user_role, zone_with_descendant_ids
+from flexplatform.errors import ApplicationError, Conflict, NotPermitted
+
+from ..bulk import insert_instances
+from ..errors import ActivationErrorCode as Code
+from ..models import DREvent, Enrollment, Program
+from ..selectors import zone_operator
+from .dispatch import events_dispatch_locked
+from .emergency_stop import emergency_stop_active
+from .event_rules import event_window_check, premises_over_caps
+
+EMERGENCY_CHUNK = 500  # resources per transaction of an emergency call (2,000 residential devices)
+
+
+def emergency_event_create(
+    *, program: Program, zone, start: datetime, end: datetime, user, now: datetime | None = None
+) -> list[DREvent]:
+    """Dispatch every resource enrolled in the emergency program in the zone at once, whatever its market
+    position, each at its committed (derated) kW and never past its safety limit. Caps of the emergency
+    program still apply (a capped resource is skipped, not the whole event; so is one with nothing available).
+    Each event is settled at the program's energy rate, paid by the caller's operator serving its zone (as
+    ``event_create``).
+
+    Set-based and committed in chunks of ``EMERGENCY_CHUNK`` resources: each chunk locks its enrollments with
+    one statement, counts the caps per time zone, inserts its events and dispatches them through
+    ``activation.services.dispatch.events_dispatch_locked`` (every device command in the outbox before its commit), so
+    the first devices are commanded (the on-commit flush) while the next chunk is written. Idempotent: a
+    resource that already has this program's emergency event for the same window is skipped, so calling
+    again after a failure part-way completes the dispatch without commanding anyone twice."""
+    if program.kind != Program.Kind.EMERGENCY:
+        raise ApplicationError(
+            f"{program} is not an emergency program.", fields={"program": ["Not an emergency program."]}
+        )
+    if user_role(user) not in (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN):
+        raise NotPermitted("Only grid operators may call emergency events.")
+    policies.require_zone(user, zone)  # accounts.policies: only in a zone the caller serves
+    now = now or timezone.now()
+    event_window_check(program=program, start=start, end=end, now=now)
+    zone_ids = zone_with_descendant_ids([zone])
+    enrollment_ids = list(
+        Enrollment.objects.filter(program=program, premise__grid_zone_id__in=zone_ids)
+        .exclude(status=Enrollment.Status.SUSPENDED)
+        .order_by("premise_id")
+        .values_list("pk", flat=True)
+    )
+    events: list[DREvent] = []
+    buyers: dict = {}
+    for i in range(0, max(len(enrollment_ids), 1), EMERGENCY_CHUNK):
+        with transaction.atomic():
+            if emergency_stop_active() is not None:
+                raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code=Code.EMERGENCY_STOP)
+            enrollments = list(
+                Enrollment.objects.select_for_update(of=("self",))
+                .filter(pk__in=enrollment_ids[i : i + EMERGENCY_CHUNK])
+                .exclude(status=Enrollment.Status.SUSPENDED)
+                .select_related("premise__grid_zone")
+                .order_by("premise_id")
+            )
+            done = set(
+                DREvent.objects.filter(
+                    program=program,
+                    source=DREvent.Source.EMERGENCY,
+                    start=start,
+                    end=end,
+                    premise_id__in=[e.premise_id for e in enrollments],
+                )
+                .exclude(status=DREvent.Status.CANCELLED)
+                .values_list("premise_id", flat=True)
+            )
+            targets = [
+                (e, min((e.committed_kw * e.derate).quantize(Decimal("0.001")), e.safety_max_kw))
+                for e in enrollments
+                if e.premise_id not in done
+            ]
+            targets = [(e, kw) for e, kw in targets if kw > 0]
+            over = premises_over_caps(program=program, premises=[e.premise for e, _ in targets], start=start)
+            for e, _ in targets:  # who pays: as event_create, the caller's operator serving the zone (per zone)
+                if e.premise.grid_zone_id not in buyers:
+                    buyers[e.premise.grid_zone_id] = zone_operator(zone=e.premise.grid_zone, user=user)
+            chunk = [
+                DREvent(
+                    premise=e.premise,
+                    zone=e.premise.grid_zone,
+                    target_kw=kw,
+                    start=start,
+                    end=end,
+                    program=program,
+                    source=DREvent.Source.EMERGENCY,
+                    created_by=user,
+                    price_per_mwh=program.energy_rate_per_mwh,
+                    buyer=buyers[e.premise.grid_zone_id],
+                )
+                for e, kw in targets
+                if e.premise_id not in over
+            ]
+            insert_instances(chunk, now=now)
+            events_dispatch_locked(events=chunk, now=now, fresh=True)
+        events.extend(chunk)
+    return events

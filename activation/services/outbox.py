@@ -1,0 +1,132 @@
+"""The transactional outbox (ADR 0010), activation's one way to send anything to a device or an endpoint.
+
+Every writer (dispatch, cancellations and restores, OpenADR 3 revisions and subscription notifications, aggregator
+webhooks) puts its messages here in its own transaction: :func:`outbox_put` (one message) or :func:`outbox_insert`
+(many, set-based), then :func:`outbox_flush_on_commit`; ``outbox_delivery.outbox_flush`` sends them after commit (MQTT to
+devices, signed webhooks, OpenADR 3 notifications), with backoff, and holds them under the emergency stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connections, router, transaction
+
+from flexplatform.errors import ApplicationError
+
+from ..bulk import insert_values
+from ..models import OutboxMessage, WebhookEndpoint
+
+_random_pool = bytearray()
+_random_lock = threading.Lock()
+# A forked child (Celery prefork, gunicorn --preload) must not hand out the ids left in its parent's pool.
+os.register_at_fork(after_in_child=_random_pool.clear)
+
+
+def new_message_id() -> uuid.UUID:
+    """A random (version 4) UUID, as ``uuid.uuid4`` but drawing the OS randomness 64 KiB at a time (one
+    ``getrandom`` call per 4,096 ids instead of one per id)."""
+    with _random_lock:
+        if len(_random_pool) < 16:
+            _random_pool.extend(os.urandom(65536))
+        raw = bytes(_random_pool[-16:])
+        del _random_pool[-16:]
+    return uuid.UUID(bytes=raw, version=4)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One outbox message to write: a device command (MQTT) or a notification (webhook)."""
+
+    event_id: int
+    channel: str
+    destination: str
+    topic: str
+    payload: dict
+    ack_by: datetime | None
+    message_id: uuid.UUID = field(default_factory=new_message_id)
+
+
+def outbox_insert(rows: list[OutboxRow], *, now: datetime, fresh: bool = False) -> None:
+    """Insert outbox rows, pending and due ``now``; a row whose (event, channel, destination) exists already is
+    skipped (the first one, with its message id, stays). Multi-row ``INSERT ... ON CONFLICT DO NOTHING`` through
+    the connection's cursor: the ORM's per-field preparation in ``bulk_create`` costs several times more for
+    10,000 rows. Columns this function does not know (added later) get their field's default."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(OutboxMessage)]
+    ops = connection.ops
+    opts = OutboxMessage._meta
+    uuid_field = opts.get_field("message_id")
+    at = ops.adapt_datetimefield_value(now)
+    deadlines: dict = {None: None}
+    for r in rows:
+        if r.ack_by not in deadlines:
+            deadlines[r.ack_by] = ops.adapt_datetimefield_value(r.ack_by)
+    per_row = {
+        "event_id": lambda r: r.event_id,
+        "channel": lambda r: r.channel,
+        "destination": lambda r: r.destination,
+        "message_id": lambda r: uuid_field.get_db_prep_value(r.message_id, connection),
+        "topic": lambda r: r.topic,
+        "payload": lambda r: json.dumps({**r.payload, "message_id": str(r.message_id)}, separators=(",", ":")),
+        "ack_deadline": lambda r: deadlines[r.ack_by],
+    }
+    constant = {"status": OutboxMessage.Status.PENDING, "attempts": 0, "next_attempt_at": at, "created_at": at}
+    fields = [f for f in opts.concrete_fields if not f.primary_key]
+    for f in fields:
+        if f.column not in per_row and f.column not in constant:
+            constant[f.column] = f.get_db_prep_save(f.get_default(), connection)
+    columns = list(per_row) + [f.column for f in fields if f.column not in per_row]
+    tail = tuple(constant[c] for c in columns[len(per_row) :])
+    getters = list(per_row.values())
+    values = [tuple(g(r) for g in getters) + tail for r in rows]
+    # ``fresh``: the events were created in this transaction, so no row can exist yet (COPY straight in).
+    unique = () if fresh else ("event_id", "channel", "destination")
+    insert_values(OutboxMessage, columns, values, unique=unique, returning=False)
+
+
+def outbox_put(*, event, channel, destination, topic, payload, now, ack_by) -> OutboxMessage:
+    """One message in the outbox, once per (event, channel, destination): a second put of the same destination
+    returns the first row (with its message id). Sent by ``outbox_delivery.outbox_flush`` after the caller commits."""
+    message_id = uuid.uuid4()
+    row, created = OutboxMessage.objects.get_or_create(
+        event=event,
+        channel=channel,
+        destination=destination,
+        defaults={
+            "message_id": message_id,
+            "topic": topic,
+            "payload": {**payload, "message_id": str(message_id)},
+            "next_attempt_at": now,
+            "ack_deadline": ack_by,
+        },
+    )
+    return row
+
+
+def outbox_flush_on_commit() -> None:
+    """Flush the outbox once the caller's transaction commits (the ``flush_outbox`` task; not enqueued when
+    ``OUTBOX_FLUSH_ON_COMMIT`` is off, as in the tests). The one place activation's services enqueue a task."""
+    transaction.on_commit(_flush_enqueue)
+
+
+def _flush_enqueue() -> None:
+    from .. import tasks  # tasks import the services: imported here only, to enqueue after commit
+
+    if not getattr(settings, "OUTBOX_FLUSH_ON_COMMIT", True):
+        return
+    tasks.flush_outbox.delay()
+
+
+def webhook_endpoint_create(*, organisation, url: str, secret: str) -> WebhookEndpoint:
+    if len(secret) < 16:
+        raise ApplicationError(
+            "The secret must be at least 16 characters.", fields={"secret": ["At least 16 characters."]}
+        )
+    return WebhookEndpoint.objects.create(organisation=organisation, url=url, secret=secret)

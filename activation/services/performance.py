@@ -1,0 +1,72 @@
+"""Reliability indicators of a verified event and the program's compliance rules (penalty, derating, suspension)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from ..models import DREvent, Enrollment, EventPerformance, EventVerification, OptOut, OutboxMessage, Penalty
+from .penalties import penalty_rate_per_mwh, penalty_record
+from .units import KWH
+
+
+def event_performance_record(*, event: DREvent, verification: EventVerification, rows, now: datetime) -> None:
+    """Reliability indicators of the event, then the program's compliance rules.
+
+    * magnitude achievement = delivered / committed kWh
+    * duration compliance = share of intervals delivering >= threshold x the interval's committed kWh
+    * response time = from the event start to the first such interval's end
+    * available = not opted out and, if the resource has devices, at least one acknowledged command
+    * activated (success) = available and magnitude >= program threshold
+    Below the threshold: a penalty of (committed - delivered) kWh x penalty rate, and a failure on the
+    enrollment; ``derate_after_failures`` consecutive failures derate it, ``suspend_after_failures`` suspend it.
+    """
+    program = event.program
+    threshold = program.performance_threshold if program else Decimal("0.75")
+    committed = verification.committed_kwh
+    magnitude = (verification.delivered_kwh / committed).quantize(Decimal("0.0001")) if committed else Decimal("0")
+    per_interval = committed / len(rows) if rows else Decimal("0")
+    ok_rows = [r for r in rows if r[3] >= threshold * per_interval]
+    duration = (Decimal(len(ok_rows)) / len(rows)).quantize(Decimal("0.0001")) if rows else Decimal("0")
+    response = None
+    if ok_rows:
+        interval = (rows[1][0] - rows[0][0]) if len(rows) > 1 else (event.end - event.start)
+        response = int((ok_rows[0][0] + interval - event.start).total_seconds())
+    mqtt_rows = OutboxMessage.objects.filter(event=event, channel=OutboxMessage.Channel.MQTT).exclude(
+        destination__endswith="#restore"
+    )
+    acked = not mqtt_rows.exists() or mqtt_rows.filter(status=OutboxMessage.Status.ACKNOWLEDGED).exists()
+    available = acked and not OptOut.objects.filter(event=event).exists()
+    EventPerformance.objects.update_or_create(
+        event=event,
+        defaults={
+            "activated": available and magnitude >= threshold,
+            "response_seconds": response,
+            "duration_compliance": duration,
+            "magnitude_achievement": min(magnitude, Decimal("99")),
+            "available": available,
+            "computed_at": now,
+        },
+    )
+    if program is None:
+        return
+    enrollment = Enrollment.objects.select_for_update().filter(program=program, premise_id=event.premise_id).first()
+    if magnitude >= threshold:
+        if enrollment and enrollment.consecutive_failures:
+            enrollment.consecutive_failures = 0
+            enrollment.save(update_fields=["consecutive_failures"])
+        return
+    shortfall = (committed - verification.delivered_kwh).quantize(KWH)
+    rate = penalty_rate_per_mwh(event=event, program=program)
+    if rate > 0 and shortfall > 0:
+        penalty_record(
+            event=event, reason=Penalty.Reason.SHORTFALL, shortfall_kwh=shortfall, rate_per_mwh=rate, now=now
+        )
+    if enrollment is not None:
+        enrollment.consecutive_failures += 1
+        if enrollment.consecutive_failures >= program.suspend_after_failures:
+            enrollment.status = Enrollment.Status.SUSPENDED
+        elif enrollment.consecutive_failures >= program.derate_after_failures:
+            enrollment.status = Enrollment.Status.DERATED
+            enrollment.derate = program.derate_factor
+        enrollment.save(update_fields=["consecutive_failures", "status", "derate"])

@@ -1,0 +1,115 @@
+"""Verification of delivery: baseline minus actual per interval, from meter data or the VEN's reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from assessment.selectors import meter_readings
+from assessment.services import baseline_compute, interval_starts
+from flexplatform.errors import ApplicationError
+
+from ..errors import ActivationErrorCode as Code
+from ..models import DataSource, DREvent, EventVerification, VerificationInterval
+from ..selectors import ven_reported_energy
+from .performance import event_performance_record
+from .units import KWH
+
+
+def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerification:
+    """Delivered energy per interval = baseline - actual, never below zero; stored once per event.
+
+    The actual per interval is the meter reading, else the usage the resource's VEN reported over OpenADR 3 for
+    that interval (meter data takes precedence); a resource without a meter is verified from its VEN's reports
+    alone, against the BASELINE it reported. The record says which source was used (``actual_source``,
+    ``baseline_source``, and per interval). Refused until the event has completed and every interval has data.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        event = DREvent.objects.select_for_update(of=("self",)).select_related("premise", "program").get(pk=event_id)
+        existing = EventVerification.objects.filter(event=event).first()
+        if existing is not None:
+            return existing
+        if event.status != DREvent.Status.COMPLETED:
+            raise ApplicationError(f"Event {event.pk} is {event.status}, not completed.", code=Code.INVALID_STATE)
+        meter = event.premise.meters.order_by("id").first()
+        minutes, reported = ven_reported_energy(event=event, minutes=meter.interval_minutes if meter else None)
+        if meter is not None:
+            baseline = baseline_compute(meter=meter, window_start=event.start, window_end=event.end, now=now)
+            base = dict(baseline.intervals.values_list("start", "kwh"))
+            actual = dict(meter_readings(meter=meter, start=event.start, end=event.end).values_list("start", "kwh"))
+            baseline_source = DataSource.METER
+        elif reported:
+            baseline, baseline_source = None, DataSource.VEN_REPORT
+            base = {s: v.baseline_kwh for s, v in reported.items() if v.baseline_kwh is not None}
+            actual = {}
+        else:
+            raise ApplicationError("The premise has no meter and its VEN has reported nothing.", code=Code.NO_METER)
+        starts = interval_starts(event.start, event.end, minutes)
+        sources = {s: DataSource.METER for s in actual}
+        for s, v in reported.items():
+            if s not in actual and v.usage_kwh is not None:
+                actual[s], sources[s] = v.usage_kwh, DataSource.VEN_REPORT
+        missing = [s for s in starts if s not in actual or s not in base]
+        if missing:
+            raise ApplicationError(
+                f"Event {event.pk}: {len(missing)} interval(s) without meter data or a VEN report, "
+                f"first {missing[0].isoformat()}.",
+                code=Code.METER_DATA_INCOMPLETE,
+            )
+        used = {sources[s] for s in starts}
+        actual_source = used.pop() if len(used) == 1 else DataSource.MIXED
+        rows = []
+        for s in starts:
+            delivered = base[s] - actual[s]
+            if not (event.program_id and event.program.allows_negative_credit):
+                delivered = max(delivered, Decimal("0"))
+            rows.append((s, base[s], actual[s], delivered))
+        hours = Decimal((event.end - event.start).total_seconds()) / Decimal(3600)
+        verification = EventVerification.objects.create(
+            event=event,
+            baseline=baseline,
+            baseline_source=baseline_source,
+            actual_source=actual_source,
+            baseline_kwh=sum((r[1] for r in rows), Decimal("0")),
+            actual_kwh=sum((r[2] for r in rows), Decimal("0")),
+            delivered_kwh=sum((r[3] for r in rows), Decimal("0")),
+            committed_kwh=(event.target_kw * hours).quantize(KWH),
+            verified_at=now,
+        )
+        VerificationInterval.objects.bulk_create(
+            [
+                VerificationInterval(
+                    verification=verification,
+                    start=s,
+                    baseline_kwh=b,
+                    actual_kwh=a,
+                    delivered_kwh=d,
+                    actual_source=sources[s],
+                )
+                for s, b, a, d in rows
+            ]
+        )
+        event_performance_record(event=event, verification=verification, rows=rows, now=now)
+        # Payment follows in the settlement run of the event's window (settlement.services.runs: daily beat
+        # ``settle-day`` and on demand); penalties are charged at once (``penalties.penalty_record``).
+    return verification
+
+
+def events_verify_due(*, now: datetime | None = None) -> list[int]:
+    """Verify every completed event without a verification whose meter data is complete."""
+    verified = []
+    for event_id in DREvent.objects.filter(status=DREvent.Status.COMPLETED, verification__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        try:
+            event_verify(event_id=event_id, now=now)
+        except ApplicationError as exc:
+            if exc.code != Code.METER_DATA_INCOMPLETE:
+                raise
+            continue
+        verified.append(event_id)
+    return verified
