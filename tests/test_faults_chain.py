@@ -15,7 +15,7 @@ from settlement.services.anchoring import chain_client, period_number, periods_a
 from settlement.services.audit import anchors_audit
 from settlement.tests.anchoring_helpers import closed_hours, items_create
 
-pytestmark = [pytest.mark.anvil, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.anvil, pytest.mark.django_db]
 
 
 @pytest.fixture
