@@ -139,8 +139,7 @@ def deployment_lost(*, deployment: ChainDeployment, reason: str, now: datetime |
             alert_raise(
                 anchor=anchor,
                 kind=AnchorAlert.Kind.DEPLOYMENT_LOST,
-                detail=f"{reason} Was anchored in "
-                f"block {anchor.block_number}, transaction {anchor.tx_hash}; not anchored on this chain.",
+                detail=f"{reason} Anchored in block {anchor.block_number} ({anchor.tx_hash}), which this chain lacks.",
             )
             lost += 1
         elif anchor.status in (PeriodAnchor.Status.SIGNED, PeriodAnchor.Status.SUBMITTED):
