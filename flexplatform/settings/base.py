@@ -188,8 +188,20 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if CELERY_TASK_ALWAYS_EAGER:
     CELERY_BROKER_URL = "memory://"  # never used: tasks run in-process
 CELERY_TASK_EAGER_PROPAGATES = True
+# At-least-once delivery: a task's message is acknowledged when the task has finished, and a message whose worker
+# process died under it (SIGKILL, out of memory) goes back to the queue; every task is idempotent.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Redis: a message taken by a worker that vanished whole (killed, machine lost) is delivered again once it has been
+# unacknowledged this long. It must exceed the longest task plus any retry countdown (at most 60 s), else a slow
+# task runs twice (harmless, wasted). Abandoned messages are looked for every tenth of it (at most every 10 s).
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT_SECONDS // 10)),
+    "unacked_restore_throttle": 1,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -275,6 +287,8 @@ MQTT_TIMEOUT_SECONDS = env.float("MQTT_TIMEOUT_SECONDS", default=5.0)
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default="flex/devices")
 DEVICE_ACK_SECONDS = env.int("DEVICE_ACK_SECONDS", default=30)
 OUTBOX_BACKOFF_SECONDS = env.int("OUTBOX_BACKOFF_SECONDS", default=5)
+# A device command sent but not acknowledged goes out again (same message id) this often until its deadline.
+OUTBOX_RESEND_SECONDS = env.int("OUTBOX_RESEND_SECONDS", default=10)
 OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=300)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 # Send the outbox right after a dispatch commits (beat also flushes every 5 s).

@@ -15,8 +15,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Tasks run in-process in tests; the worker test switches eager mode off and uses the real Redis broker.
-CELERY_TASK_ALWAYS_EAGER = True
+# Tasks run in-process in tests; the worker test switches eager mode off and uses the real Redis broker, and the
+# fault tests' worker processes run with CELERY_TASK_ALWAYS_EAGER=false, as production workers do.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 # Tests flush the outbox explicitly (and point it at the broker they want).
 OUTBOX_FLUSH_ON_COMMIT = False
 # Meter validation needs this many days of clean history. The fixtures' generated history (the small world's

@@ -46,7 +46,7 @@ def proof_verify_on_chain(
             leaf_matches_values = False
     client = chain_client()
     # A public endpoint: read the known deployment, never deploy (that would spend gas on a visitor's request).
-    deployment = ChainDeployment.objects.filter(chain_id=client.chain_id).order_by("-id").first()
+    deployment = ChainDeployment.objects.filter(chain_id=client.chain_id, lost_at=None).order_by("-id").first()
     address = contract_address or (deployment.address if deployment else None)
     if address is None:
         raise NotFound("No anchoring contract is known on this chain.")
