@@ -157,17 +157,31 @@ class SettlementItem(models.Model):
 
 
 class ChainDeployment(models.Model):
-    """The anchoring contract deployed by the platform on one chain."""
+    """The anchoring contract deployed by the platform on one chain.
+
+    A chain is known by its id and its genesis block's hash: a node restarted without its state (a development
+    chain, a wiped test network) keeps the id but not the genesis, nor the contract. Such a deployment is marked
+    lost (``lost_at``) and what was anchored there no longer counts as anchored."""
 
     chain_id = models.PositiveBigIntegerField()
     address = models.CharField(max_length=42)
     deploy_tx_hash = models.CharField(max_length=66, blank=True)
+    deploy_block = models.PositiveBigIntegerField(null=True, blank=True)
+    genesis_hash = models.CharField(max_length=66, blank=True, help_text="Hash of the chain's block 0.")
     rpc_url = models.CharField(max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
+    lost_at = models.DateTimeField(null=True, blank=True)
+    lost_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-id"]
-        constraints = [models.UniqueConstraint(fields=["chain_id", "address"], name="deployment_unique_chain_address")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain_id", "address"],
+                condition=Q(lost_at__isnull=True),
+                name="deployment_unique_chain_address",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.address} on chain {self.chain_id}"
@@ -182,6 +196,7 @@ class PeriodAnchor(models.Model):
         SUBMITTED = "submitted", "Submitted"
         CONFIRMED = "confirmed", "Confirmed"
         FAILED = "failed", "Failed"
+        LOST = "lost", "Lost with its chain's deployment"
 
     period = models.OneToOneField(SettlementPeriod, on_delete=models.PROTECT, related_name="anchor")
     root = models.CharField(max_length=66)
@@ -267,6 +282,7 @@ class AnchorAlert(models.Model):
         MISSING_ON_CHAIN = "missing_on_chain", "Root missing on chain"
         LEAF_COUNT_MISMATCH = "leaf_count_mismatch", "Leaf count differs from the chain's event"
         ANCHOR_FAILED = "anchor_failed", "Anchoring failed"
+        DEPLOYMENT_LOST = "deployment_lost", "The chain lost the contract holding the root"
 
     anchor = models.ForeignKey(PeriodAnchor, on_delete=models.PROTECT, related_name="alerts")
     kind = models.CharField(max_length=24, choices=Kind.choices)

@@ -73,18 +73,25 @@ def anchor_publication() -> dict | None:
     Served at ``/.well-known/flexplatform-anchor.json`` and copied into every proof bundle.
     """
     if settings.CHAIN_CONTRACT_ADDRESS:
-        row = ChainDeployment.objects.filter(address__iexact=settings.CHAIN_CONTRACT_ADDRESS).order_by("-id").first()
+        row = (
+            ChainDeployment.objects.filter(address__iexact=settings.CHAIN_CONTRACT_ADDRESS, lost_at=None)
+            .order_by("-id")
+            .first()
+        )
         chain_id = settings.CHAIN_ID if settings.CHAIN_ID is not None else (row.chain_id if row else None)
         if chain_id is None:
             return None
         address = settings.CHAIN_CONTRACT_ADDRESS
     else:
-        row = ChainDeployment.objects.filter(rpc_url=settings.CHAIN_RPC_URL).order_by("-id").first()
+        # A deployment lost with its chain (a node restarted without its state) is never published.
+        row = ChainDeployment.objects.filter(rpc_url=settings.CHAIN_RPC_URL, lost_at=None).order_by("-id").first()
         if row is None:
             return None
         chain_id, address = row.chain_id, row.address
-    # Logs are read from this block on; without a configured block, from genesis (slower, equally correct).
-    block = settings.CHAIN_DEPLOYMENT_BLOCK or 0
+    # Logs are read from this block on (the recorded deployment block, else from genesis: slower, equally correct).
+    block = settings.CHAIN_DEPLOYMENT_BLOCK
+    if block is None:
+        block = (row.deploy_block if row is not None else None) or 0
     return {
         "format": "flexplatform-anchor-v1",
         "chain_id": chain_id,

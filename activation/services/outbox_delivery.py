@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, DateTimeField, F, TextField, Value, When
+from django.db.models import Case, DateTimeField, F, Q, TextField, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -36,7 +36,12 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
         return result
     own = publisher is None
     with transaction.atomic():
-        qs = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now).order_by("id")
+        # Due: pending rows, and MQTT commands sent but not acknowledged yet, again every OUTBOX_RESEND_SECONDS until
+        # their deadline (a broker restarted empty acknowledges commands nobody receives; devices drop repeats).
+        unacked = Q(status=OutboxMessage.Status.SENT, channel=OutboxMessage.Channel.MQTT, ack_deadline__gt=now)
+        qs = OutboxMessage.objects.filter(
+            Q(status=OutboxMessage.Status.PENDING) | unacked, next_attempt_at__lte=now
+        ).order_by("id")
         # MQTT rows as plain tuples with the payload as stored JSON text: published as is, no model instances
         # and no decode/re-encode for 10,000 commands.
         mqtt_rows = list(
@@ -110,12 +115,18 @@ def mqtt_results_mark(rows, ok, *, sent_at: datetime, now: datetime, error: str)
     sent rows in chunks (only while still pending: an ack that overtook us stays), failed ones grouped by
     attempt count with their backoff."""
     ack_by = sent_at + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
+    resend_at = now + timedelta(seconds=settings.OUTBOX_RESEND_SECONDS)
     good = [r[0] for r, g in zip(rows, ok, strict=True) if g]
     for i in range(0, len(good), 5000):
+        # Re-sent commands (still unacknowledged) keep their deadline; first sends are marked sent below.
+        OutboxMessage.objects.filter(pk__in=in_values(good[i : i + 5000]), status=OutboxMessage.Status.SENT).update(
+            attempts=F("attempts") + 1, next_attempt_at=resend_at, last_error=""
+        )
         OutboxMessage.objects.filter(pk__in=in_values(good[i : i + 5000]), status=OutboxMessage.Status.PENDING).update(
             status=OutboxMessage.Status.SENT,
             sent_at=sent_at,
             attempts=F("attempts") + 1,
+            next_attempt_at=resend_at,
             last_error="",
             # Commands wait for the device's ack from now on; notifications have no deadline.
             ack_deadline=Case(

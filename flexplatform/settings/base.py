@@ -189,8 +189,20 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if CELERY_TASK_ALWAYS_EAGER:
     CELERY_BROKER_URL = "memory://"  # never used: tasks run in-process
 CELERY_TASK_EAGER_PROPAGATES = True
+# At-least-once delivery: a task's message is acknowledged when the task has finished, and a message whose worker
+# process died under it (SIGKILL, out of memory) goes back to the queue; every task is idempotent.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Redis: a message taken by a worker that vanished whole (killed, machine lost) is delivered again once it has been
+# unacknowledged this long. It must exceed the longest task plus any retry countdown (at most 60 s), else a slow
+# task runs twice (harmless, wasted). Abandoned messages are looked for every tenth of it (at most every 10 s).
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT_SECONDS // 10)),
+    "unacked_restore_throttle": 1,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -233,6 +245,13 @@ PLAUSIBLE_DATE_MAX = env("PLAUSIBLE_DATE_MAX", default="2100-01-01")
 # Request bodies above this (bytes, file uploads excepted) answer 413 in the JSON error shape (RequestGuardMiddleware).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
+# Weather for weather-sensitive baselines (CalTRACK hourly): sources in order of preference (dotted paths, see
+# assessment/weather/sources.py), the farthest a premise's weather station may be, and the method used instead
+# when a premise has no temperatures.
+WEATHER_SOURCES = ["assessment.weather.sources.StationTemperatures"]
+WEATHER_STATION_MAX_KM = env.float("WEATHER_STATION_MAX_KM", default=100.0)
+ASSESSMENT_WEATHERLESS_METHOD = env("ASSESSMENT_WEATHERLESS_METHOD", default="caiso-10in10-unadjusted")
+
 # Chain: anchoring goes to any Ethereum JSON-RPC endpoint; ``eth-tester://`` is an in-process EVM.
 CHAIN_RPC_URL = env("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
 CHAIN_PRIVATE_KEY = env("CHAIN_PRIVATE_KEY", default=ANVIL_DEV_PRIVATE_KEY)
@@ -251,6 +270,10 @@ SETTLEMENT_CURRENCY = env("SETTLEMENT_CURRENCY", default="USD")
 
 # Market: the scarcity adder's ceiling ($/MWh) when offered flexibility falls to zero against the requested reserve.
 MARKET_SCARCITY_ADDER_MAX_PER_MWH = env.int("MARKET_SCARCITY_ADDER_MAX_PER_MWH", default=1000)
+# Day-ahead block selection (market.engine.optimum): seconds the solver may take per clearing before the heuristic's
+# selection is kept, and the threads the connected components are solved on.
+MARKET_DAY_AHEAD_SOLVER_TIME_LIMIT_S = env.float("MARKET_DAY_AHEAD_SOLVER_TIME_LIMIT_S", default=30.0)
+MARKET_DAY_AHEAD_SOLVER_WORKERS = env.int("MARKET_DAY_AHEAD_SOLVER_WORKERS", default=1)
 
 LOGGING = {
     "version": 1,
@@ -276,6 +299,8 @@ MQTT_TIMEOUT_SECONDS = env.float("MQTT_TIMEOUT_SECONDS", default=5.0)
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default="flex/devices")
 DEVICE_ACK_SECONDS = env.int("DEVICE_ACK_SECONDS", default=30)
 OUTBOX_BACKOFF_SECONDS = env.int("OUTBOX_BACKOFF_SECONDS", default=5)
+# A device command sent but not acknowledged goes out again (same message id) this often until its deadline.
+OUTBOX_RESEND_SECONDS = env.int("OUTBOX_RESEND_SECONDS", default=10)
 OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=300)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 # Send the outbox right after a dispatch commits (beat also flushes every 5 s).

@@ -15,8 +15,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Tasks run in-process in tests; the worker test switches eager mode off and uses the real Redis broker.
-CELERY_TASK_ALWAYS_EAGER = True
+# Tasks run in-process in tests; the worker test switches eager mode off and uses the real Redis broker, and the
+# fault tests' worker processes run with CELERY_TASK_ALWAYS_EAGER=false, as production workers do.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 # Tests flush the outbox explicitly (and point it at the broker they want).
 OUTBOX_FLUSH_ON_COMMIT = False
 # Meter validation needs this many days of clean history. The fixtures' generated history (the small world's
@@ -24,3 +25,6 @@ OUTBOX_FLUSH_ON_COMMIT = False
 METER_VALIDATION_MIN_DAYS = env.int("METER_VALIDATION_MIN_DAYS", default=14)
 # The broker may be shared with other test runs (same device names): each run talks on its own topics.
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default=f"flex-test-{os.getpid()}/devices")
+
+# Tests run on the demo's synthetic world (as local settings do); tests of real stations override this.
+WEATHER_SOURCES = [*WEATHER_SOURCES, "demo.weather.SyntheticWeather"]  # noqa: F405

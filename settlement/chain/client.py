@@ -177,6 +177,7 @@ class AnchorClient:
         self._web3: Web3 | None = None
         self._account: LocalAccount | None = None
         self._chain_id: int | None = None
+        self.deploy_receipt: AnchorReceipt | None = None  # of the last deploy() by this client
 
     def __repr__(self) -> str:  # never shows the key, nor URL paths/credentials (API keys live there)
         parts = urlsplit(self.rpc_url)
@@ -340,6 +341,7 @@ class AnchorClient:
         if receipt["status"] != 1 or not receipt.get("contractAddress"):
             raise RuntimeError(f"FlexAnchor deployment failed in transaction {tx_hash}")
         self.contract_address = str(receipt["contractAddress"])
+        self.deploy_receipt = self._receipt(receipt)
         return self.contract_address
 
     def build_anchor_tx(

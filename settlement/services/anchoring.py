@@ -89,18 +89,67 @@ def _chain_account(client) -> ChainAccount:
 
 
 def deployment_current(*, client=None) -> ChainDeployment:
-    """The platform's anchoring contract on the configured chain, deploying it if the chain has none."""
+    """The platform's anchoring contract on the configured chain, deploying it if the chain has none.
+
+    A recorded deployment whose chain has another genesis block, or whose address holds no code, is gone (the
+    node was restarted without its state): it is marked lost (:func:`deployment_lost`) and a new one deployed."""
     client = client or chain_client()
+    genesis = client.block_hash(0) or ""
     with transaction.atomic():
         account = _chain_account(client)
-        for deployment in ChainDeployment.objects.filter(chain_id=client.chain_id).order_by("-id"):
-            if client.w3.eth.get_code(deployment.address):
+        for deployment in ChainDeployment.objects.filter(chain_id=client.chain_id, lost_at=None).order_by("-id"):
+            if deployment.genesis_hash and deployment.genesis_hash != genesis:
+                reason = f"the chain's genesis block is now {genesis}, not {deployment.genesis_hash}"
+            elif not client.w3.eth.get_code(deployment.address):
+                reason = f"no contract code at {deployment.address}"
+            else:
+                if not deployment.genesis_hash:  # recorded before genesis hashes were kept
+                    deployment.genesis_hash = genesis
+                    deployment.save(update_fields=["genesis_hash"])
                 client.contract_address = deployment.address
                 return deployment
+            deployment_lost(deployment=deployment, reason=f"Chain {client.chain_id} was reset: {reason}.")
         address = client.deploy()
         account.next_nonce = client.pending_nonce()
         account.save(update_fields=["next_nonce"])
-        return ChainDeployment.objects.create(chain_id=client.chain_id, address=address, rpc_url=settings.CHAIN_RPC_URL)
+        receipt = client.deploy_receipt
+        return ChainDeployment.objects.create(
+            chain_id=client.chain_id,
+            address=address,
+            rpc_url=settings.CHAIN_RPC_URL,
+            genesis_hash=genesis,
+            deploy_tx_hash=receipt.tx_hash if receipt else "",
+            deploy_block=receipt.block_number if receipt else None,
+        )
+
+
+def deployment_lost(*, deployment: ChainDeployment, reason: str, now: datetime | None = None) -> int:
+    """The chain no longer holds ``deployment``: record it, and take back what was anchored there.
+
+    Confirmed anchors become LOST with an alert each (the root is proven nowhere now; re-anchoring an old period
+    on a new contract would date it wrongly, so a person decides); anchors still on their way go back to BUILT and
+    are signed again for the next deployment. Returns the number of anchors lost."""
+    now = now or timezone.now()
+    ChainDeployment.objects.filter(pk=deployment.pk).update(lost_at=now, lost_reason=reason)
+    log.error("anchoring deployment %s lost: %s", deployment, reason)
+    lost = 0
+    for anchor in PeriodAnchor.objects.select_for_update().filter(deployment=deployment).select_related("period"):
+        if anchor.status == PeriodAnchor.Status.CONFIRMED:
+            anchor.status = PeriodAnchor.Status.LOST
+            alert_raise(
+                anchor=anchor,
+                kind=AnchorAlert.Kind.DEPLOYMENT_LOST,
+                detail=f"{reason} Anchored in block {anchor.block_number} ({anchor.tx_hash}), which this chain lacks.",
+            )
+            lost += 1
+        elif anchor.status in (PeriodAnchor.Status.SIGNED, PeriodAnchor.Status.SUBMITTED):
+            anchor.status = PeriodAnchor.Status.BUILT
+            anchor.deployment = None
+        else:
+            continue
+        anchor.last_error = reason
+        anchor.save(update_fields=["status", "deployment", "last_error"])
+    return lost
 
 
 @transaction.atomic
@@ -407,7 +456,9 @@ def periods_anchor_closed(*, now: datetime | None = None, client=None, wait: boo
     anchor_ids = []
     for period_id in (
         SettlementPeriod.objects.filter(end__lte=cutoff)
-        .exclude(anchor__status__in=[PeriodAnchor.Status.CONFIRMED, PeriodAnchor.Status.FAILED])
+        .exclude(
+            anchor__status__in=[PeriodAnchor.Status.CONFIRMED, PeriodAnchor.Status.FAILED, PeriodAnchor.Status.LOST]
+        )
         .order_by("start")
         .values_list("pk", flat=True)
     ):
