@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from flexplatform.api import AwareDateTimeField, list_schema, paginated
-from flexplatform.errors import NotPermitted
 
 from . import consents as consent_services
 from . import policies, selectors, wallets

@@ -105,9 +105,7 @@ class TokenApi(APIView):
         if user is None:
             if getattr(http, "axes_locked_out", False) or lockout.is_locked(http, v["username"]):
                 raise _locked_out()
-            raise ApplicationError(
-                "Unable to sign in with these credentials.", code=AccountsError.BAD_CREDENTIALS
-            )
+            raise ApplicationError("Unable to sign in with these credentials.", code=AccountsError.BAD_CREDENTIALS)
         if mfa_required(user):
             if totp_authenticator(user) is None:
                 raise NotPermitted(

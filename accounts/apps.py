@@ -12,8 +12,8 @@ class AccountsConfig(AppConfig):
 
         from flexplatform import snapshots
 
-        from .authentication import auth_changed
         from . import lockout
+        from .authentication import auth_changed
         from .models import ApiToken, Membership
 
         for model in (get_user_model(), ApiToken, Membership):

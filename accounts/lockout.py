@@ -10,10 +10,9 @@ NIST SP 800-63B §5.2.2 (rate limiting: at most 100 consecutive failures per acc
 
 from __future__ import annotations
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest
-
-from axes.handlers.proxy import AxesProxyHandler
 
 
 def username_of(request, credentials: dict | None) -> str:

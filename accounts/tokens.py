@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from flexplatform.errors import NotFound
 
+from .errors import AccountsError
 from .models import ApiToken
 
 KEY_BYTES = 30
@@ -55,7 +56,7 @@ def _own_live(user, token_id: int) -> ApiToken:
         .first()
     )
     if token is None:
-        raise NotFound("No such live token of yours.", code="token_not_found")
+        raise NotFound("No such live token of yours.", code=AccountsError.TOKEN_NOT_FOUND)
     return token
 
 

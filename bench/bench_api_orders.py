@@ -188,6 +188,7 @@ def breakdown(n: int, sellers: list[tuple[str, int, str]]) -> None:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
+
     from accounts.tokens import api_token_issue
 
     connection.settings_dict["CONN_MAX_AGE"] = 60  # as the server runs: one connection kept

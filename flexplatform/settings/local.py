@@ -5,3 +5,5 @@ from .base import VAR_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 (VAR_DIR / "staticfiles").mkdir(parents=True, exist_ok=True)
+# The demo's webhook and OpenADR receivers run on this machine (flexplatform/core/egress.py).
+CALLBACK_ALLOWED_HOSTS = env.list("CALLBACK_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "::1"])

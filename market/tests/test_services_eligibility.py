@@ -142,9 +142,10 @@ def test_a_verification_ending_bounds_how_long_the_answer_is_kept(mw):
 
 
 def test_a_deleted_api_token_is_refused_at_once(mw, django_capture_on_commit_callbacks):
+    from rest_framework.test import APIClient
+
     from accounts.models import ApiToken
     from accounts.tokens import api_token_issue
-    from rest_framework.test import APIClient
 
     seller = mw.premise(5).organisation.memberships.first().user
     client = APIClient()
@@ -165,10 +166,9 @@ def test_an_aggregator_licence_ending_bounds_how_long_the_answer_is_kept(mw):
 
 
 def test_an_order_post_reads_its_tokens_in_one_round_trip(mw, monkeypatch):
-    from accounts.models import ApiToken
-    from accounts.tokens import api_token_issue
     from rest_framework.test import APIClient
 
+    from accounts.tokens import api_token_issue
     from market.tests.test_api_orders import ORDERS, _sell_body
     from tests.test_snapshots import CountingTokens
 
@@ -176,9 +176,7 @@ def test_an_order_post_reads_its_tokens_in_one_round_trip(mw, monkeypatch):
     monkeypatch.setattr(snapshots, "_store", store)
     p5 = mw.premise(5)
     client = APIClient()
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Token {api_token_issue(user=p5.organisation.memberships.first().user)[1]}"
-    )
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=p5.organisation.memberships.first().user)[1]}")
     assert client.post(ORDERS, _sell_body(p5, kw="1"), format="json").status_code == 201
     assert len(store.calls) == 1 and f"premise:{p5.pk}" in store.calls[0]
 
