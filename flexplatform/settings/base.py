@@ -198,10 +198,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "flexplatform.pagination.Pagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "flexplatform.errors.api_exception_handler",
-    # The token endpoint (accounts/api_tokens.py): per address and per account, besides the lockout.
+    # The token endpoint (accounts/api_tokens.py): per address and per account, above the lockout (which answers
+    # first for one account) and against guessing across many accounts from one address.
     "DEFAULT_THROTTLE_RATES": {
-        "auth_ip": env("AUTH_THROTTLE_IP_RATE", default="30/min"),
-        "auth_account": env("AUTH_THROTTLE_ACCOUNT_RATE", default="10/min"),
+        "auth_ip": env("AUTH_THROTTLE_IP_RATE", default="60/min"),
+        "auth_account": env("AUTH_THROTTLE_ACCOUNT_RATE", default="20/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
