@@ -45,3 +45,19 @@ def mfa_failed(sender, request=None, user=None, **kwargs) -> None:
     wrong password. Connected in ``accounts.apps``."""
     if request is not None and user is not None:
         failure_record(request, user.email or user.get_username())
+
+
+def client_ip(request) -> str | None:
+    """The client's address (``AXES_CLIENT_IP_CALLABLE``): ``REMOTE_ADDR``, or behind ``AUTH_TRUSTED_PROXY_COUNT``
+    reverse proxies the address the outermost of them saw (the N-th ``X-Forwarded-For`` entry from the right;
+    entries further left are the client's own claim and never trusted). DRF's throttles count the same way
+    (``NUM_PROXIES``)."""
+    from django.conf import settings
+
+    proxies = settings.AUTH_TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        if hops:
+            return hops[-min(proxies, len(hops))]
+    return request.META.get("REMOTE_ADDR")

@@ -165,3 +165,30 @@ def test_portal_token_page_creates_rotates_and_revokes(world):
     page.post("/settings/tokens/", {"action": "revoke", "token": stranger.pk})
     stranger.refresh_from_db()
     assert stranger.revoked_at is None
+
+
+def test_the_address_is_locked_whatever_x_forwarded_for_claims(world):
+    """Ten failures from one address on ten accounts lock the address; a client's own X-Forwarded-For does not
+    give it a fresh one (no trusted proxy configured)."""
+    api = APIClient()
+    for i in range(10):
+        api.post(
+            TOKEN,
+            {"username": f"nobody{i}@t.flex", "password": "x"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
+        )
+    r = api.post(
+        TOKEN, {"username": CONSUMER, "password": demo.PASSWORD}, format="json", HTTP_X_FORWARDED_FOR="198.51.100.1"
+    )
+    assert r.status_code == 429 and r.json()["code"] == "locked_out"
+
+
+def test_client_address_behind_trusted_proxies(rf, settings):
+    from accounts.lockout import client_ip
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="10.9.9.9, 198.51.100.7", REMOTE_ADDR="10.0.0.2")
+    settings.AUTH_TRUSTED_PROXY_COUNT = 0
+    assert client_ip(request) == "10.0.0.2"
+    settings.AUTH_TRUSTED_PROXY_COUNT = 1
+    assert client_ip(request) == "198.51.100.7"  # what our proxy saw, not what the client wrote before it

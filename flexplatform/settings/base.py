@@ -158,6 +158,9 @@ AXES_FAILURE_LIMIT = env.int("AUTH_LOCKOUT_FAILURES", default=10)
 AXES_COOLOFF_TIME = env.float("AUTH_LOCKOUT_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: per account and per address
 AXES_USERNAME_CALLABLE = "accounts.lockout.username_of"
+# Reverse proxies in front of the platform that append to X-Forwarded-For (0: the client connects directly).
+AUTH_TRUSTED_PROXY_COUNT = env.int("AUTH_TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
@@ -200,6 +203,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "flexplatform.errors.api_exception_handler",
     # The token endpoint (accounts/api_tokens.py): per address and per account, above the lockout (which answers
     # first for one account) and against guessing across many accounts from one address.
+    "NUM_PROXIES": AUTH_TRUSTED_PROXY_COUNT,  # a client's own X-Forwarded-For never picks its throttle bucket
     "DEFAULT_THROTTLE_RATES": {
         "auth_ip": env("AUTH_THROTTLE_IP_RATE", default="60/min"),
         "auth_account": env("AUTH_THROTTLE_ACCOUNT_RATE", default="20/min"),
