@@ -93,7 +93,10 @@ def test_auditors_read_the_consoles_and_submit_nothing(act_world, west):
     w = act_world
     auditor = _client(w, "auditor@t.flex")
     for url in ("/operator/", "/activation/console/", "/activation/console/live/", "/compensation/console/"):
-        assert auditor.get(url).status_code == 200, url
+        page = auditor.get(url)
+        assert page.status_code == 200, url
+        assert 'method="post" action="/activation/' not in page.content.decode(), url  # no form to submit
+        assert 'name="action" value="run"' not in page.content.decode(), url
     assert auditor.get("/").url == "/operator/"
     assert auditor.post("/activation/console/cascades/", _cascade_form(_east_zone(w).code)).status_code == 403
     assert auditor.post("/activation/console/emergency-stop/", {"reason": "x"}).status_code == 403
