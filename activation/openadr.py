@@ -25,12 +25,13 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.urls import path
 from rest_framework import status
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.exceptions import APIException, AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import TokenAuthentication
 from accounts.models import Membership, Premise
 from accounts.selectors import premises_visible_to, user_role
 from flexplatform.errors import ApplicationError

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts.models import Premise
 from accounts.selectors import premises_represented_by
+from flexplatform.core import egress
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from .devices import translate
@@ -447,6 +448,8 @@ def oadr_report_delete(*, report: OadrReport, now=None) -> dict:
 def subscription_save(
     *, subscription: OadrSubscription, program: Program, client_name: str, object_operations: list, targets, now=None
 ) -> OadrSubscription:
+    for op in object_operations:  # public addresses only (SSRF); checked again at every send
+        egress.url_check(str(op.get("callbackUrl", "")), field="objectOperations.callbackUrl")
     with transaction.atomic():
         created = subscription.pk is None
         subscription.program, subscription.client_name = program, client_name

@@ -40,6 +40,9 @@ PARTICIPANTS = {"consumer", "aggregator"}
 RULES: dict[tuple[str, str], set[str]] = {
     ("GET", "api/v1/accounts/premises/"): SIGNED_IN,
     ("POST", "api/v1/accounts/auth/token/"): ALL,
+    ("GET", "api/v1/accounts/auth/tokens/"): SIGNED_IN,
+    ("POST", "api/v1/accounts/auth/tokens/<int:pk>/rotate/"): SIGNED_IN,
+    ("POST", "api/v1/accounts/auth/tokens/<int:pk>/revoke/"): SIGNED_IN,
     ("GET", "api/v1/accounts/kyc/cases/"): PARTICIPANTS,
     ("POST", "api/v1/accounts/kyc/cases/"): PARTICIPANTS,
     ("POST", "api/v1/accounts/kyc/cases/<int:pk>/documents/"): PARTICIPANTS,
@@ -165,8 +168,14 @@ def _routes() -> list[tuple[str, str]]:
     return out
 
 
-#: POSTs that change nothing (a token exchange, a proof check): open to auditors too.
-NOT_WRITES = {("POST", "api/v1/accounts/auth/token/"), ("POST", "api/v1/settlement/proofs/verify/")}
+#: POSTs that change nothing of the platform's records (a token exchange, one's own API tokens, a proof check):
+#: open to auditors too.
+NOT_WRITES = {
+    ("POST", "api/v1/accounts/auth/token/"),
+    ("POST", "api/v1/accounts/auth/tokens/<int:pk>/rotate/"),
+    ("POST", "api/v1/accounts/auth/tokens/<int:pk>/revoke/"),
+    ("POST", "api/v1/settlement/proofs/verify/"),
+}
 
 
 def _expected(method: str, route: str) -> set[str]:
