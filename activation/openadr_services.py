@@ -445,8 +445,15 @@ def oadr_report_delete(*, report: OadrReport, now=None) -> dict:
 
 
 def subscription_save(
-    *, subscription: OadrSubscription, program: Program, client_name: str, object_operations: list, targets, now=None
+    *,
+    subscription: OadrSubscription,
+    program: Program | None,
+    client_name: str,
+    object_operations: list,
+    targets,
+    now=None,
 ) -> OadrSubscription:
+    """Create or update a subscription; without a program (OpenADR 3.1.0) it hears of every program."""
     with transaction.atomic():
         created = subscription.pk is None
         subscription.program, subscription.client_name = program, client_name
@@ -456,7 +463,7 @@ def subscription_save(
             object_type="SUBSCRIPTION",
             operation="CREATE" if created else "UPDATE",
             obj=openadr_object("SUBSCRIPTION", subscription),
-            program_id=program.pk,
+            program_id=program.pk if program else None,
             owner_ven_id=subscription.ven_id,
             now=now,
         )
@@ -473,7 +480,7 @@ def subscription_delete(*, subscription: OadrSubscription, now=None) -> dict:
             object_type="SUBSCRIPTION",
             operation="DELETE",
             obj=out,
-            program_id=int(out["programID"]),
+            program_id=subscription.program_id,
             owner_ven_id=subscription.ven_id,
             now=now,
             exclude_subscription=pk,

@@ -96,7 +96,14 @@ class OadrSubscription(models.Model):
 
     ven = models.ForeignKey(Ven, null=True, on_delete=models.CASCADE, related_name="subscriptions")
     client_name = models.CharField(max_length=128)
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="subscriptions")
+    program = models.ForeignKey(
+        Program,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        help_text="Empty: every program (OpenADR 3.1.0 makes programID optional).",
+    )
     object_operations = models.JSONField()
     targets = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

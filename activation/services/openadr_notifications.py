@@ -8,10 +8,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import openadr_objects as openadr
 from ..models import DREvent, OadrSubscription, OutboxMessage, VenResource
+from .openadr_notifiers import notifier_enabled, notifier_publish
 from .outbox import outbox_flush_on_commit, outbox_put
 
 OPERATION_VERB = {"CREATE": "POST", "UPDATE": "PUT", "DELETE": "DELETE"}
@@ -61,9 +63,19 @@ def notify(
     targets.
     """
     now = now or timezone.now()
+    notifier_publish(  # OpenADR 3.1.0 notifiers: the MQTT binding, whoever subscribed over HTTP
+        object_type=object_type,
+        operation=operation,
+        obj=obj,
+        program_id=program_id,
+        owner_ven_id=owner_ven_id,
+        event=event,
+        now=now,
+    )
     subs = OadrSubscription.objects.order_by("id")
     if object_type not in ("VEN", "RESOURCE") and (object_type, operation) != ("PROGRAM", "CREATE"):
-        subs = subs.filter(program_id=program_id)  # a new program has no subscriptions of its own yet
+        # A new program has no subscriptions of its own yet; a subscription without a program (3.1.0) hears of all.
+        subs = subs.filter(Q(program_id=program_id) | Q(program__isnull=True))
     if exclude_subscription is not None:
         subs = subs.exclude(pk=exclude_subscription)
     ven_premises: dict[int, set[int]] = {}
@@ -107,15 +119,18 @@ def notify(
                 ack_by=None,
             )
             queued += 1
-    if queued:
-        outbox_flush_on_commit()
+    outbox_flush_on_commit()
     return queued
 
 
 def notify_event(*, event: DREvent, operation: str, now: datetime | None = None) -> None:
     """Notifications about an event to the subscriptions on its program (a VEN's only if the event targets one
     of its resources). A CREATE or DELETE is sent once per event and callback, an UPDATE once per revision."""
-    if not event.program_id or not OadrSubscription.objects.filter(program_id=event.program_id).exists():
+    if not event.program_id:
+        return
+    if not notifier_enabled() and not OadrSubscription.objects.filter(
+        Q(program_id=event.program_id) | Q(program__isnull=True)
+    ).exists():
         return
     notify(
         object_type="EVENT",
