@@ -144,6 +144,4 @@ def request_v301(object_type: str, body: dict, *, program_id: str | None = None)
                 d["targets"] = targets_v301([str(t) for t in d["targets"]])
     elif object_type == "REPORT" and program_id is not None:
         out["programID"] = program_id
-    elif object_type in ("VEN", "RESOURCE"):
-        out.pop("clientID", None)
     return out

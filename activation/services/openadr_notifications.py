@@ -128,9 +128,10 @@ def notify_event(*, event: DREvent, operation: str, now: datetime | None = None)
     of its resources). A CREATE or DELETE is sent once per event and callback, an UPDATE once per revision."""
     if not event.program_id:
         return
-    if not notifier_enabled() and not OadrSubscription.objects.filter(
-        Q(program_id=event.program_id) | Q(program__isnull=True)
-    ).exists():
+    if (
+        not notifier_enabled()
+        and not OadrSubscription.objects.filter(Q(program_id=event.program_id) | Q(program__isnull=True)).exists()
+    ):
         return
     notify(
         object_type="EVENT",

@@ -24,4 +24,6 @@ OUTBOX_FLUSH_ON_COMMIT = False
 METER_VALIDATION_MIN_DAYS = env.int("METER_VALIDATION_MIN_DAYS", default=14)
 # The broker may be shared with other test runs (same device names): each run talks on its own topics.
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default=f"flex-test-{os.getpid()}/devices")
+# The OpenADR 3.1.0 MQTT notifier is off unless a test turns it on (its messages would join every outbox count).
+OPENADR_MQTT_NOTIFIER = env.bool("OPENADR_MQTT_NOTIFIER", default=False)
 OPENADR_MQTT_TOPIC_ROOT = env("OPENADR_MQTT_TOPIC_ROOT", default=f"flex-test-{os.getpid()}/openadr3/3.1.0")
