@@ -76,8 +76,10 @@ class V31:
             program_id = None
             if self.object_type == "REPORT":
                 event_id = str(request.data.get("eventID", ""))
-                found = DREvent.objects.filter(pk=int(event_id)).values_list("program_id", flat=True).first()
-                program_id = str(found) if event_id.isdigit() and found else "0"  # unknown event: 404 below
+                found = None
+                if event_id.isdigit():
+                    found = DREvent.objects.filter(pk=int(event_id)).values_list("program_id", flat=True).first()
+                program_id = str(found) if found else "0"  # an unknown event is a 404 below
             request._full_data = openadr_v31.request_v301(self.object_type, request.data, program_id=program_id)
 
     def page(self, request, objects: list[dict]) -> Response:

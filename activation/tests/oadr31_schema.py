@@ -12,6 +12,7 @@ response schemas only. Nothing else is changed.
 from __future__ import annotations
 
 import copy
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -21,10 +22,21 @@ import yaml
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openadr3" / "openadr3-3.1.0.yaml"
 
 
+def _plain(node):
+    """YAML reads unquoted examples such as 2023-06-15T09:30:00Z as datetimes; JSON has only their text."""
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, date):
+        return node.isoformat().replace("+00:00", "Z")
+    return node
+
+
 @cache
 def document() -> dict:
     """The 3.1.0 OpenAPI document with the erratum applied."""
-    doc = yaml.safe_load(SPEC.read_text())
+    doc = _plain(yaml.safe_load(SPEC.read_text()))
     schemas = doc["components"]["schemas"]
     for returned, request in (("ven", "BlVenRequest"), ("resource", "BlResourceRequest")):
         server_side = copy.deepcopy(schemas[request])
