@@ -52,6 +52,7 @@ def notify(
     event: DREvent | None = None,
     now: datetime | None = None,
     exclude_subscription: int | None = None,
+    readers: set[int] | None = None,
 ) -> int:
     """Queue one OpenADR 3 ``notification`` per subscription callback that asked for ``object_type`` and
     ``operation`` (CREATE, UPDATE, DELETE), in the caller's transaction. Returns how many were queued.
@@ -60,7 +61,7 @@ def notify(
     and resources (which have no program), and for a program's creation, every subscription. A VEN's subscription hears only of what that VEN
     may read: every program, events targeting one of its resources, its own reports, subscriptions, VEN object
     and resources. The BL's subscriptions hear of everything. Subscription ``targets`` filter objects that carry
-    targets.
+    targets. ``readers``: the VENs an event the VTN keeps without dispatching reaches (``activation.openadr_events``).
     """
     now = now or timezone.now()
     notifier_publish(  # OpenADR 3.1.0 notifiers: the MQTT binding, whoever subscribed over HTTP
@@ -82,7 +83,10 @@ def notify(
     queued = 0
     for sub in subs:
         if sub.ven_id is not None:
-            if object_type == "EVENT":
+            if object_type == "EVENT" and readers is not None:
+                if sub.ven_id not in readers:
+                    continue
+            elif object_type == "EVENT":
                 if sub.ven_id not in ven_premises:
                     ven_premises[sub.ven_id] = set(
                         VenResource.objects.filter(ven_id=sub.ven_id, premise__isnull=False).values_list(
@@ -98,9 +102,9 @@ def notify(
         for n, op in enumerate(sub.object_operations or []):
             if object_type not in (op.get("objects") or []) or operation not in (op.get("operations") or []):
                 continue
-            if object_type == "EVENT" and operation == "CREATE":
+            if event is not None and object_type == "EVENT" and operation == "CREATE":
                 destination = f"subscription-{sub.pk}-{n}"  # once per event (a second dispatch is a no-op)
-            elif object_type == "EVENT" and operation == "DELETE":
+            elif event is not None and object_type == "EVENT" and operation == "DELETE":
                 destination = f"subscription-{sub.pk}-{n}-DELETE"
             else:
                 destination = f"subscription-{sub.pk}-{n}-{operation}-{uuid.uuid4().hex[:12]}"
