@@ -25,9 +25,11 @@ from rest_framework.response import Response
 
 from . import openadr as v301
 from . import openadr_services as oadr
-from . import openadr_v31
-from .models import DREvent, OadrReport, OadrSubscription, Program, Ven, VenClient, VenResource
-from .openadr_objects import resource_object
+from . import openadr_spec, openadr_v31
+from .models import DREvent, OadrEvent, OadrReport, OadrSubscription, Program, Ven, VenClient, VenResource
+from .openadr_http import OadrView, Problem, is_ven, ven_of
+from .openadr_http import TokenApi as TokenApi301
+from .openadr_objects import VTN_EVENT_PREFIX, resource_object, subscription_object, ven_object
 from .services import openadr_notifiers as notifiers
 
 VEN_SCOPES = (
@@ -46,14 +48,20 @@ _OWNER = {
 }
 
 
-def _is_ven(request) -> bool:
-    return isinstance(request.user, v301.VenPrincipal)
+REQUEST_SCHEMA = {
+    "PROGRAM": "programRequest",
+    "EVENT": "eventRequest",
+    "REPORT": "reportRequest",
+    "SUBSCRIPTION": "subscriptionRequest",
+    "VEN": "venRequest",
+    "RESOURCE": "resourceRequest",
+}
 
 
 def _vens_visible(request):
     qs = Ven.objects.order_by("id")
-    if _is_ven(request):
-        ven = request.user.ven
+    if is_ven(request):
+        ven = ven_of(request)
         return qs.filter(pk=ven.pk) if ven else qs.none()
     return qs
 
@@ -62,7 +70,28 @@ def _one(qs, pk):
     try:
         return qs.get(pk=int(pk))
     except (ValueError, qs.model.DoesNotExist):
-        raise v301.Problem(404, "Not Found", "No such object.") from None
+        raise Problem(404, "Not Found", "No such object.") from None
+
+
+def _subs_visible(request):
+    qs = OadrSubscription.objects.order_by("id")
+    if is_ven(request):
+        ven = ven_of(request)
+        return qs.filter(ven=ven) if ven else qs.none()
+    return qs
+
+
+def _event_program(event_id) -> str:
+    """The programID of a report's event (a dispatched event's id, or a kept event's prefixed id); "0" for an
+    event that does not exist, which the report view answers with 404."""
+    event_id = str(event_id or "")
+    found = None
+    if event_id.isdigit():
+        found = DREvent.objects.filter(pk=int(event_id)).values_list("program_id", flat=True).first()
+    elif event_id.startswith(VTN_EVENT_PREFIX) and event_id[len(VTN_EVENT_PREFIX) :].isdigit():
+        kept = OadrEvent.objects.filter(pk=int(event_id[len(VTN_EVENT_PREFIX) :]))
+        found = kept.values_list("program_id", flat=True).first()
+    return str(found) if found else "0"
 
 
 class V31:
@@ -70,35 +99,31 @@ class V31:
 
     object_type = ""
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if request.method in ("POST", "PUT") and isinstance(request.data, dict) and self.object_type:
-            program_id = None
-            if self.object_type == "REPORT":
-                event_id = str(request.data.get("eventID", ""))
-                found = None
-                if event_id.isdigit():
-                    found = DREvent.objects.filter(pk=int(event_id)).values_list("program_id", flat=True).first()
-                program_id = str(found) if found else "0"  # an unknown event is a 404 below
-            request._full_data = openadr_v31.request_v301(self.object_type, request.data, program_id=program_id)
+    spec31: dict | None = None
 
-    def page(self, request, objects: list[dict]) -> Response:
+    def initial(self, request, *args, **kwargs):
+        """Checks a body against its 3.1.0 request schema (400 naming the field), keeps it as ``spec31`` and
+        hands the 3.0.1 view its 3.0.1 form."""
+        super().initial(request, *args, **kwargs)
+        if request.method in ("POST", "PUT") and self.object_type:
+            self.spec31 = openadr_spec.validate("3.1.0", REQUEST_SCHEMA[self.object_type], request.data)
+            program_id = _event_program(self.spec31.get("eventID")) if self.object_type == "REPORT" else None
+            request._full_data = openadr_v31.request_v301(self.object_type, self.spec31, program_id=program_id)
+
+    def page(self, request, objects: list) -> Response:
+        """3.1.0 filters before the page: ``targets`` (an object matching one of the target strings) and, on
+        events, ``active`` (leave out events that have ended)."""
+        pairs = [o if isinstance(o, tuple) else (o, o.get("targets")) for o in objects]
         wanted = [t for t in request.query_params.getlist("targets") if t]
         if wanted:
-            objects = [o for o in objects if openadr_v31.targets_match(wanted, o.get("targets"))]
+            pairs = [(o, t) for o, t in pairs if openadr_v31.targets_match(wanted, t)]
         active = request.query_params.get("active", "").lower()
         if active not in ("", "true", "false"):
-            raise v301.Problem(400, "Bad Request", "active: true or false.")
+            raise Problem(400, "Bad Request", "active: true or false.")
         if active == "true" and self.object_type == "EVENT":
             now = timezone.now()
-            ended = {
-                str(pk)
-                for pk in DREvent.objects.filter(pk__in=[int(o["id"]) for o in objects], end__lte=now).values_list(
-                    "pk", flat=True
-                )
-            }
-            objects = [o for o in objects if o["id"] not in ended]
-        return super().page(request, objects)
+            pairs = [(o, t) for o, t in pairs if not _ended(o, now)]
+        return super().page(request, pairs)
 
     def finalize_response(self, request, response, *args, **kwargs):
         data = getattr(response, "data", None)
@@ -113,6 +138,22 @@ class V31:
             out = [openadr_v31.to_v31(self.object_type, o, client_id=owners.get(str(o.get("id")))) for o in objects]
             response.data = out if many else out[0]
         return super().finalize_response(request, response, *args, **kwargs)
+
+
+def _ended(event: dict, now) -> bool:
+    """An event whose intervals all ended before ``now``: from its intervalPeriod, one duration per interval
+    (a zero duration, "infinity" in the spec's user guide, never ends; an event without a period neither)."""
+    period = event.get("intervalPeriod") or {}
+    try:
+        end = openadr_spec.parse_datetime(period.get("start"))
+        value = period.get("duration") or event.get("duration")
+        if openadr_spec.parse_duration(value).is_zero:
+            return False
+        for _ in range(min(max(len(event.get("intervals") or []), 1), 10000)):
+            end = openadr_spec.add_duration(end, value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return end <= now
 
 
 class ProgramsApi(V31, v301.ProgramsApi):
@@ -140,48 +181,33 @@ class ReportApi(V31, v301.ReportApi):
 
 
 class SubscriptionsApi(V31, v301.SubscriptionsApi):
-    """3.1.0 subscriptions: ``programID`` is optional (without it: every program)."""
+    """3.1.0 subscriptions: ``programID`` is optional (without it: every program); ``callbackUrl`` any URI (only
+    http(s) callbacks are called: a VEN may listen on MQTT instead)."""
 
     object_type = "SUBSCRIPTION"
 
-    def _save(self, request, sub, code):
-        data = request.data if isinstance(request.data, dict) else {}
-        if data.get("programID") not in (None, ""):
-            return super()._save(request, sub, code)
-        data = self.body(request, ["clientName", "objectOperations"])
-        ops = data["objectOperations"]
-        if not isinstance(ops, list) or not ops:
-            raise v301.Problem(400, "Bad Request", "objectOperations: objects, operations, callbackUrl.")
+    def post(self, request):
+        ven = self.require_ven(request) if is_ven(request) else None
+        return self._save(OadrSubscription(ven=ven), status.HTTP_201_CREATED)
+
+    def _save(self, sub: OadrSubscription, code: int) -> Response:
+        spec = self.spec31
+        program = _one(Program.objects.all(), spec["programID"]) if spec.get("programID") else None
         sub = oadr.subscription_save(
             subscription=sub,
-            program=None,
-            client_name=data["clientName"],
-            object_operations=_checked_operations(ops),
-            targets=data.get("targets"),
+            program=program,
+            client_name=spec["clientName"],
+            object_operations=spec["objectOperations"],
+            targets=openadr_v31.targets_v301(spec.get("targets")),
         )
-        return Response(v301.subscription_object(sub), status=code)
+        return Response(subscription_object(sub), status=code)
 
 
-def _checked_operations(ops: list) -> list:
-    valid = {"PROGRAM", "EVENT", "REPORT", "SUBSCRIPTION", "VEN", "RESOURCE"}
-    for n, o in enumerate(ops):
-        if not (
-            isinstance(o, dict)
-            and isinstance(o.get("callbackUrl"), str)
-            and o["callbackUrl"].startswith(("http://", "https://"))
-            and isinstance(o.get("objects"), list)
-            and o["objects"]
-            and set(o["objects"]) <= valid
-            and isinstance(o.get("operations"), list)
-            and o["operations"]
-            and set(o["operations"]) <= {"READ", "CREATE", "UPDATE", "DELETE"}
-        ):
-            raise v301.Problem(400, "Bad Request", f"objectOperations/{n}: objects, operations, callbackUrl.")
-    return ops
-
-
-class SubscriptionApi(SubscriptionsApi, v301.SubscriptionApi):
+class SubscriptionApi(V31, v301.SubscriptionApi):
     object_type = "SUBSCRIPTION"
+
+    def put(self, request, pk):
+        return SubscriptionsApi._save(self, _one(_subs_visible(request), pk), 200)
 
 
 class VensApi(V31, v301.VensApi):
@@ -192,25 +218,27 @@ class VensApi(V31, v301.VensApi):
     object_type = "VEN"
 
     def post(self, request):
-        client_id = request.data.get("clientID") if isinstance(request.data, dict) else None
-        if _is_ven(request) or not client_id:
+        client_id = self.spec31.get("clientID")
+        if is_ven(request) or not client_id:
             return super().post(request)
         self.require_bl(request)
-        data = self.body(request, ["venName"])
-        client = VenClient.objects.filter(client_id=str(client_id)[:128]).first()
+        client = VenClient.objects.filter(client_id=client_id).first()
         if client is None:
-            client = VenClient.objects.create(client_id=str(client_id)[:128], secret_hash="")
+            client = VenClient.objects.create(client_id=client_id, secret_hash="")
         ven = oadr.ven_create(
-            ven_name=data["venName"], attributes=data.get("attributes"), targets=data.get("targets"), client=client
+            ven_name=self.spec31["venName"],
+            attributes=self.spec31.get("attributes"),
+            targets=openadr_v31.targets_v301(self.spec31.get("targets")),
+            client=client,
         )
-        return Response(v301.ven_object(ven), status=status.HTTP_201_CREATED)
+        return Response(ven_object(ven), status=status.HTTP_201_CREATED)
 
 
 class VenApi(V31, v301.VenApi):
     object_type = "VEN"
 
 
-class ResourcesApi(V31, v301.OadrView):
+class ResourcesApi(V31, OadrView):
     """Top-level ``/resources`` (3.1.0): a VEN's own resources, every resource for the BL; filters ``venID``,
     ``resourceName``, ``targets``. ``POST`` names its VEN with ``venID``."""
 
@@ -227,15 +255,18 @@ class ResourcesApi(V31, v301.OadrView):
         return self.page(request, [resource_object(r) for r in qs])
 
     def post(self, request):
-        data = self.body(request, ["resourceName", "venID"])
-        ven = _one(_vens_visible(request), data["venID"])
+        spec = self.spec31
+        ven = _one(_vens_visible(request), spec["venID"])
         r = oadr.ven_resource_upsert(
-            ven=ven, resource_name=data["resourceName"], attributes=data.get("attributes"), targets=data.get("targets")
+            ven=ven,
+            resource_name=spec["resourceName"],
+            attributes=spec.get("attributes"),
+            targets=openadr_v31.targets_v301(spec.get("targets")),
         )
         return Response(resource_object(r), status=status.HTTP_201_CREATED)
 
 
-class ResourceApi(V31, v301.OadrView):
+class ResourceApi(V31, OadrView):
     object_type = "RESOURCE"
 
     def _resource(self, request, pk) -> VenResource:
@@ -245,15 +276,14 @@ class ResourceApi(V31, v301.OadrView):
         return Response(resource_object(self._resource(request, pk)))
 
     def put(self, request, pk):
+        """Name, attributes and targets; ``venID`` is the VTN's (a resource stays with its VEN)."""
         resource = self._resource(request, pk)
-        data = self.body(request, ["resourceName"])
-        if str(data.get("venID", resource.ven_id)) != str(resource.ven_id):
-            raise v301.Problem(400, "Bad Request", "venID: a resource cannot move to another VEN.")
+        spec = self.spec31
         r = oadr.ven_resource_upsert(
             ven=resource.ven,
-            resource_name=data["resourceName"],
-            attributes=data.get("attributes"),
-            targets=data.get("targets"),
+            resource_name=spec["resourceName"],
+            attributes=spec.get("attributes"),
+            targets=openadr_v31.targets_v301(spec.get("targets")),
             resource=resource,
         )
         return Response(resource_object(r))
@@ -262,7 +292,7 @@ class ResourceApi(V31, v301.OadrView):
         return Response(oadr.ven_resource_delete(resource=self._resource(request, pk)))
 
 
-class AuthServerApi(v301.OadrView):
+class AuthServerApi(OadrView):
     """``GET /auth/server`` (no authentication): where to get a token."""
 
     authentication_classes: list = []
@@ -272,29 +302,20 @@ class AuthServerApi(v301.OadrView):
         return Response({"tokenURL": request.build_absolute_uri("token")})
 
 
-class TokenApi(v301.TokenApi):
-    """``POST /auth/token`` with the 3.1.0 scopes: the requested ``scope`` (space-separated) must be among the
-    VEN scopes (``invalid_scope`` otherwise, RFC 6749 §5.2); the response names the scopes granted."""
+class TokenApi(TokenApi301):
+    """``POST /auth/token`` with the 3.1.0 VEN scopes (``read_targets`` and ``read_ven_objects`` are new)."""
 
-    def post(self, request):
-        raw = request.data.get("scope") if hasattr(request.data, "get") else None
-        asked = str(raw or "").split()
-        if any(s not in VEN_SCOPES for s in asked):
-            return Response({"error": "invalid_scope", "error_description": "A VEN client holds VEN scopes."}, 400)
-        response = super().post(request)
-        if response.status_code == 200:
-            response.data["scope"] = " ".join(asked or VEN_SCOPES)
-        return response
+    ven_scopes = VEN_SCOPES
 
 
-class NotifiersApi(v301.OadrView):
+class NotifiersApi(OadrView):
     """``GET /notifiers``: webhooks (subscriptions' callbackUrl) and the MQTT binding."""
 
     def get(self, request):
         return Response({"WEBHOOK": True, "MQTT": notifiers.mqtt_binding()})
 
 
-class TopicsApi(v301.OadrView):
+class TopicsApi(OadrView):
     """``GET /notifiers/mqtt/topics/...``: the topic names of one kind of object. ``scope`` is who may ask: the
     BL (``read_bl``), anyone (``read_all``) or the VEN for its own venID (``read_ven_objects``, 404 for another
     VEN's, as every VEN object)."""
@@ -311,10 +332,10 @@ class TopicsApi(v301.OadrView):
         if "programID" in ids:
             _one(Program.objects.all(), ids["programID"])
         topic_path = self.path.format(**ids)
-        if self.path == "programs/{programID}/events" and _is_ven(request):
-            ven = request.user.ven
+        if self.path == "programs/{programID}/events" and is_ven(request):
+            ven = ven_of(request)
             if ven is None:
-                raise v301.Problem(403, "Forbidden", "Register this client's VEN first (POST /vens).")
+                raise Problem(403, "Forbidden", "Register this client's VEN first (POST /vens).")
             topic_path = f"vens/{ven.pk}/{topic_path}"  # only the events aimed at this VEN's resources
         return Response(notifiers.topics(topic_path, create=self.create))
 

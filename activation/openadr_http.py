@@ -188,6 +188,7 @@ class TokenApi(APIView):
     authentication_classes: list = []
     permission_classes: list = []
     schema = None
+    ven_scopes = VEN_SCOPES  # what a VEN client may ask for (3.1.0 adds read_targets, read_ven_objects)
 
     @staticmethod
     def _error(error: str, description: str, code: int = 400, challenge: str | None = None) -> Response:
@@ -231,7 +232,7 @@ class TokenApi(APIView):
         if not client_id or not client_secret:
             return self._error("invalid_request", "Client credentials are required (Basic or in the body).")
         requested = (data.get("scope") or "").split()
-        unknown = [s for s in requested if s not in VEN_SCOPES]
+        unknown = [s for s in requested if s not in self.ven_scopes]
         if unknown:
             return self._error("invalid_scope", f"Not granted to a VEN: {' '.join(unknown)}.")
         issued = oadr.ven_token_issue(client_id=str(client_id), client_secret=str(client_secret))
@@ -243,7 +244,7 @@ class TokenApi(APIView):
                 "access_token": token,
                 "token_type": "Bearer",
                 "expires_in": ttl,
-                "scope": " ".join(requested or VEN_SCOPES),
+                "scope": " ".join(requested or self.ven_scopes),
             },
             status=status.HTTP_200_OK,
         )

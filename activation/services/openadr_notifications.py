@@ -71,6 +71,7 @@ def notify(
         program_id=program_id,
         owner_ven_id=owner_ven_id,
         event=event,
+        readers=readers,
         now=now,
     )
     subs = OadrSubscription.objects.order_by("id")
@@ -102,6 +103,8 @@ def notify(
         for n, op in enumerate(sub.object_operations or []):
             if object_type not in (op.get("objects") or []) or operation not in (op.get("operations") or []):
                 continue
+            if not str(op.get("callbackUrl", "")).startswith(("http://", "https://")):
+                continue  # a callback the VTN cannot call (3.1.0 allows any URI; its VEN may listen on MQTT)
             if event is not None and object_type == "EVENT" and operation == "CREATE":
                 destination = f"subscription-{sub.pk}-{n}"  # once per event (a second dispatch is a no-op)
             elif event is not None and object_type == "EVENT" and operation == "DELETE":

@@ -60,13 +60,14 @@ def _topic(path: str, operation: str) -> str:
     return f"{topic_root()}/{path}/{operation.lower()}"
 
 
-def _paths(*, object_type: str, operation: str, obj: dict, program_id, owner_ven_id, event) -> list[str]:
+def _paths(*, object_type: str, operation: str, obj: dict, program_id, owner_ven_id, event, readers) -> list[str]:
     one = operation != "CREATE"
     if object_type == "PROGRAM":
         paths = ["programs"] + ([f"programs/{obj['id']}"] if one else [])
         return paths + [f"vens/{v}/programs" for v in Ven.objects.order_by("id").values_list("id", flat=True)]
     if object_type == "EVENT":
         paths = ["events", f"programs/{program_id}/events"]
+        vens = sorted(readers or ())
         if event is not None and event.premise_id:
             vens = (
                 VenResource.objects.filter(premise_id=event.premise_id)
@@ -74,8 +75,8 @@ def _paths(*, object_type: str, operation: str, obj: dict, program_id, owner_ven
                 .values_list("ven_id", flat=True)
                 .distinct()
             )
-            for v in vens:
-                paths += [f"vens/{v}/events", f"vens/{v}/programs/{program_id}/events"]
+        for v in vens:
+            paths += [f"vens/{v}/events", f"vens/{v}/programs/{program_id}/events"]
         return paths
     if object_type == "REPORT":
         return ["reports"]
@@ -96,10 +97,12 @@ def notifier_publish(
     program_id: int | None = None,
     owner_ven_id: int | None = None,
     event: DREvent | None = None,
+    readers: set[int] | None = None,
     now: datetime,
 ) -> int:
     """Queue the 3.1.0 notification of one operation on one object to each of its MQTT topics, in the caller's
-    transaction (``obj`` is the VTN's object in its canonical 3.0.1 form). An event's CREATE is queued once per
+    transaction (``obj`` is the VTN's object in its canonical 3.0.1 form). An event's readers are the VENs with a
+    resource at its premise (a dispatched event) or ``readers`` (an event the VTN keeps without dispatching). An event's CREATE is queued once per
     topic (a second dispatch of the same event is a no-op). Returns how many messages were queued."""
     if not notifier_enabled():
         return 0
@@ -114,6 +117,7 @@ def notifier_publish(
         program_id=program_id,
         owner_ven_id=owner_ven_id,
         event=event,
+        readers=readers,
     )
     for path in paths:
         topic = _topic(path, operation)

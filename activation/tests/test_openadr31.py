@@ -148,8 +148,14 @@ def test_vens_resources_reports_and_subscriptions(two_vens):
     assert c.get(f"{BASE}/resources", {"targets": ["west"]}).json() == []
     assert [x["resourceName"] for x in bl.get(f"{BASE}/resources", {"venID": ven_c}).json()] == ["heat-pump"]
     problem(a.get(f"{BASE}/resources/{res['id']}"), 404)
-    problem(a.post(f"{BASE}/resources", {"resourceName": "x", "venID": ven_c}, format="json"), 404)
-    r = c.put(f"{BASE}/resources/{res['id']}", {"resourceName": "heat-pump-2", "venID": ven_c}, format="json")
+    other = {"objectType": "VEN_RESOURCE_REQUEST", "resourceName": "x", "venID": ven_c}
+    problem(a.post(f"{BASE}/resources", other, format="json"), 404)
+    problem(a.post(f"{BASE}/resources", {"resourceName": "x", "venID": ven_c}, format="json"), 400)  # objectType
+    r = c.put(
+        f"{BASE}/resources/{res['id']}",
+        {"objectType": "VEN_RESOURCE_REQUEST", "resourceName": "heat-pump-2", "venID": ven_c},
+        format="json",
+    )
     assert r.status_code == 200 and r.json()["resourceName"] == "heat-pump-2"
     assert c.delete(f"{BASE}/resources/{res['id']}").status_code == 200
     problem(c.get(f"{BASE}/resources/{res['id']}"), 404)

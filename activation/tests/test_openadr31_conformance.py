@@ -78,7 +78,7 @@ def _run(schema, headers: dict, ids: dict) -> tuple[Counter, list[str], int]:
                 for name, check in CHECKS.items():
                     try:
                         case.validate_response(response, checks=[check])
-                    except (FailureGroup, AssertionError) as exc:  # each failed check is counted, not raised
+                    except (FailureGroup, AssertionError):  # each failed check is counted, not raised
                         failures[name] += 1
                         if len(examples) < 40:
                             examples.append(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activation', '0004_openadr_ven_clients_notifications_report_verification'),
+        ('activation', '0005_openadr_spec_objects'),
     ]
 
     operations = [
