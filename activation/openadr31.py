@@ -123,7 +123,8 @@ class V31:
         if active == "true" and self.object_type == "EVENT":
             now = timezone.now()
             pairs = [(o, t) for o, t in pairs if not _ended(o, now)]
-        return super().page(request, pairs)
+        skip, limit = self.paging(request)  # 3.0.1's targetType/targetValues are not 3.1.0 parameters
+        return Response([o for o, _ in pairs[skip : skip + limit]])
 
     def finalize_response(self, request, response, *args, **kwargs):
         data = getattr(response, "data", None)

@@ -176,12 +176,15 @@ def parse_duration(value) -> Duration:
     if not m:
         raise ValueError(f"{value!r} is not an ISO 8601 duration")
     sign, years, months, days, unit, hours, minutes, seconds = m.groups()
-    exact = timedelta(
-        days=int(days or 0) * (7 if unit == "W" else 1),
-        hours=int(hours or 0),
-        minutes=int(minutes or 0),
-        seconds=float(seconds or 0),
-    )
+    try:
+        exact = timedelta(
+            days=int(days or 0) * (7 if unit == "W" else 1),
+            hours=int(hours or 0),
+            minutes=int(minutes or 0),
+            seconds=float(seconds or 0),
+        )
+    except OverflowError:
+        raise ValueError(f"{value!r} is longer than the VTN can represent") from None
     total_months = int(years or 0) * 12 + int(months or 0)
     return Duration(months=-total_months, exact=-exact) if sign else Duration(months=total_months, exact=exact)
 

@@ -144,4 +144,29 @@ def request_v301(object_type: str, body: dict, *, program_id: str | None = None)
                 d["targets"] = targets_v301([str(t) for t in d["targets"]])
     elif object_type == "REPORT" and program_id is not None:
         out["programID"] = program_id
+    if object_type == "EVENT":
+        out.setdefault("intervals", [])  # optional in 3.1.0
+    _periods_v301(out)
     return out
+
+
+NOW = "0001-01-01T00:00:00Z"  # "a start of 0001-01-01 may indicate 'now'" (intervalPeriod, 3.1.0)
+
+
+def _periods_v301(node, parent_start: str | None = None) -> None:
+    """3.1.0 ``intervalPeriod.start`` is optional (an interval's period inherits its parent's start), 3.0.1's
+    is required: give each period without a start its parent's, or the spec's "now" marker at the top."""
+    if isinstance(node, list):
+        for item in node:
+            _periods_v301(item, parent_start)
+        return
+    if not isinstance(node, dict):
+        return
+    period = node.get("intervalPeriod")
+    if isinstance(period, dict):
+        if not period.get("start"):
+            node["intervalPeriod"] = period = {**period, "start": parent_start or NOW}
+        parent_start = period["start"]
+    for key in ("intervals", "resources"):
+        if isinstance(node.get(key), list):
+            _periods_v301(node[key], parent_start)

@@ -6,7 +6,8 @@ Erratum (ADR 0018): 3.1.0 defines the returned ``ven`` as ``allOf: [objectMetada
 ``objectTypes`` (VEN, RESOURCE...) while the request schemas' ``objectType`` must be ``BL_VEN_REQUEST`` /
 ``BL_RESOURCE_REQUEST``: no object satisfies both. The VTN answers ``objectType`` VEN / RESOURCE (as
 ``objectMetadata`` and the notification's discriminator say); the request discriminator is dropped from those two
-response schemas only. Nothing else is changed.
+response schemas only. Erratum 2: the JSON request bodies of POST and PUT are read as required (the document
+leaves most optional; a write without its object is a 400). Nothing else is changed.
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ def document() -> dict:
             {"$ref": "#/components/schemas/objectMetadata"},
             {"$ref": f"#/components/schemas/{request}Returned"},
         ]
+    # Erratum 2: the writes' request bodies are optional in the document (no ``required: true`` on PUT and most
+    # POST bodies); a write without its object cannot be carried out (400), so they are read as required.
+    for item in doc["paths"].values():
+        for method in ("post", "put"):
+            body = item.get(method, {}).get("requestBody")
+            if body is not None and "application/json" in body.get("content", {}):
+                body["required"] = True
     return doc
 
 
