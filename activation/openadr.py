@@ -179,9 +179,9 @@ class EventApi(OadrView):
             return Response(oadr_event_object(events_oadr.oadr_event_replace(event=event, program=program, spec=spec)))
         plan = events_oadr.event_dispatch_plan(spec, premises=premises_visible_to(request.user))
         if plan is None or str(spec["programID"]) != str(event.program_id) or plan.premise.pk != event.premise_id:
-            raise Problem(
-                400,
-                "Bad Request",
+            raise Problem(  # the body is well formed; it conflicts with what the event already is (RFC 9110 §15.5.10)
+                409,
+                "Conflict",
                 "targets: a dispatched event keeps its programID and premise and needs a DISPATCH_SETPOINT_RELATIVE.",
             )
         event = oadr.oadr_event_update(

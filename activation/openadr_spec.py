@@ -183,8 +183,8 @@ def parse_duration(value) -> Duration:
             minutes=int(minutes or 0),
             seconds=float(seconds or 0),
         )
-    except OverflowError:
-        raise ValueError(f"{value!r} is longer than the VTN can represent") from None
+    except OverflowError:  # longer than any window the VTN keeps: "infinity", as the user guide's P9999Y
+        exact = timedelta.max
     total_months = int(years or 0) * 12 + int(months or 0)
     return Duration(months=-total_months, exact=-exact) if sign else Duration(months=total_months, exact=exact)
 
@@ -192,7 +192,10 @@ def parse_duration(value) -> Duration:
 def add_duration(start: datetime, value: str) -> datetime:
     """``start`` plus an ISO 8601 duration (years and months by the calendar)."""
     d = parse_duration(value)
-    return start + relativedelta(months=d.months) + d.exact
+    try:
+        return start + relativedelta(months=d.months) + d.exact
+    except (OverflowError, ValueError):  # past year 9999 (P9999Y is the user guide's "infinity"): open-ended
+        return (datetime.max if d.exact >= timedelta(0) else datetime.min).replace(tzinfo=start.tzinfo)
 
 
 def format_duration(delta: timedelta) -> str:

@@ -95,7 +95,7 @@ def test_events_the_bl_revises_before_the_start_and_deletes(two_vens):
     assert all(r.ack_deadline is not None for r in revised.filter(status=OutboxMessage.Status.PENDING))
 
     # Refusals: another resource, above capacity, another day, unknown event, a bad body.
-    problem(bl.put(url, _event_body(mine, premise_id=w.premises[3].pk), format="json"), 400)
+    problem(bl.put(url, _event_body(mine, premise_id=w.premises[3].pk), format="json"), 409)
     problem(bl.put(url, _event_body(mine, kw="-50"), format="json"), 400)
     problem(bl.put(url, _event_body(mine, start=mine.start + timedelta(days=1)), format="json"), 400)
     problem(bl.put(f"{BASE}/events/999999", _event_body(mine), format="json"), 404)
