@@ -195,7 +195,9 @@ def add_duration(start: datetime, value: str) -> datetime:
     try:
         return start + relativedelta(months=d.months) + d.exact
     except (OverflowError, ValueError):  # past year 9999 (P9999Y is the user guide's "infinity"): open-ended
-        return (datetime.max if d.exact >= timedelta(0) else datetime.min).replace(tzinfo=start.tzinfo)
+        if d.exact >= timedelta(0):
+            return datetime.max.replace(tzinfo=start.tzinfo)
+        return datetime.min.replace(tzinfo=start.tzinfo)
 
 
 def format_duration(delta: timedelta) -> str:
