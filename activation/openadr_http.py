@@ -230,10 +230,14 @@ class TokenApi(APIView):
             return self._error("unsupported_grant_type", "Only client_credentials is supported.")
         if not client_id or not client_secret:
             return self._error("invalid_request", "Client credentials are required (Basic or in the body).")
-        requested = (data.get("scope") or "").split()
-        unknown = [s for s in requested if s not in VEN_SCOPES]
-        if unknown:
-            return self._error("invalid_scope", f"Not granted to a VEN: {' '.join(unknown)}.")
+        if "\x00" in f"{client_id}{client_secret}":
+            return self._error("invalid_client", "Unknown client or wrong secret.", 401, "Basic")
+        # RFC 6749 §3.3: scopes the server does not know are ignored; the business logic's are refused to a VEN.
+        requested = str(data.get("scope") or "").split()
+        refused = [s for s in requested if s in SCOPES and s not in VEN_SCOPES]
+        if refused:
+            return self._error("invalid_scope", f"Not granted to a VEN: {' '.join(refused)}.")
+        requested = [s for s in requested if s in VEN_SCOPES]
         issued = oadr.ven_token_issue(client_id=str(client_id), client_secret=str(client_secret))
         if issued is None:
             return self._error("invalid_client", "Unknown client or wrong secret.", 401, "Basic")
