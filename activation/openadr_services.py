@@ -255,7 +255,7 @@ def oadr_program_save(*, program: Program | None, spec: dict, now=None) -> Progr
 
 
 def oadr_program_delete(*, program: Program, now=None) -> dict:
-    """Delete a program that nothing refers to; one with events, enrollments or cascades is refused (400)."""
+    """Delete a program that nothing refers to; one with events, enrollments or cascades is a conflict (409)."""
     with transaction.atomic():
         program = Program.objects.select_for_update().get(pk=program.pk)
         if (
@@ -265,7 +265,7 @@ def oadr_program_delete(*, program: Program, now=None) -> dict:
             or program.cascades.exists()
             or program.trigger_rules.exists()
         ):
-            raise ApplicationError(
+            raise Conflict(
                 f"Program {program.code} has events or enrollments; it cannot be deleted.", code=Code.PROGRAM_IN_USE
             )
         out = openadr_object("PROGRAM", program)
@@ -275,7 +275,7 @@ def oadr_program_delete(*, program: Program, now=None) -> dict:
             with transaction.atomic():
                 program.delete()
         except ProtectedError:
-            raise ApplicationError(f"Program {program.code} is in use.", code=Code.PROGRAM_IN_USE) from None
+            raise Conflict(f"Program {program.code} is in use.", code=Code.PROGRAM_IN_USE) from None
     return out
 
 

@@ -17,6 +17,7 @@ sends the same requests each time. Returns the counts per check; the tests asser
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -36,6 +37,7 @@ REJECTED = {400, 415, 422}
 @dataclass
 class Tally:
     requests: int = 0
+    seconds_in_app: float = 0.0
     statuses: Counter = field(default_factory=Counter)
     failures: Counter = field(default_factory=Counter)  # check name -> count
     examples: list[str] = field(default_factory=list)
@@ -48,7 +50,10 @@ class Tally:
     def summary(self, role: str) -> str:
         fails = ", ".join(f"{k}={v}" for k, v in sorted(self.failures.items())) or "none"
         codes = ", ".join(f"{k}:{v}" for k, v in sorted(self.statuses.items()))
-        return f"{role}: {self.requests} requests; failures: {fails}; statuses {codes}"
+        return (
+            f"{role}: {self.requests} requests ({self.seconds_in_app:.1f} s in the app); failures: {fails}; "
+            f"statuses {codes}"
+        )
 
 
 def run(
@@ -57,7 +62,7 @@ def run(
     app,
     headers: dict[str, str],
     path_parameters: dict[str, str] | None = None,
-    positive_examples: int = 4,
+    positive_examples: int = 3,
     negative_examples: int = 2,
     skip: tuple[str, ...] = (),
     forbidden: tuple[str, ...] = (),
@@ -102,7 +107,9 @@ def _fuzz(strategy, examples, headers, op_id, mode, forbidden, tally) -> None:
     )
     @given(case=strategy)
     def one(case):
+        started = time.perf_counter()
         response = case.call(headers=headers)
+        tally.seconds_in_app += time.perf_counter() - started
         tally.requests += 1
         tally.statuses[response.status_code] += 1
         label = f"{case.operation.label} [{mode.value}] -> {response.status_code}"
