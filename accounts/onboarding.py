@@ -1,24 +1,26 @@
-"""The portal onboarding wizard's read model and its one new write (registering a consumer organisation).
+"""What the onboarding wizard reads and writes in accounts: registering a consumer organisation (the wizard's one
+new write) and the accounts-only facts that mark each step done. The wizard itself is ``portal.views.onboarding``.
 
-Steps: account -> premise -> meter -> consent -> devices -> KYC upload. Each step's completion is read from the
-data (an organisation, a premise, a meter, a consent, a device, a submitted KYC case), never stored."""
+Each step's completion is read from the data (an organisation, a premise, a meter, a consent, a device, a submitted
+KYC case), never stored."""
 
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from flexplatform.errors import Conflict
 
-from .models import Consent, Device, Membership, Meter, Organisation, Premise, VerificationCase
-
-STEPS = [
-    ("account", "Account"),
-    ("premise", "Premise"),
-    ("meter", "Meter"),
-    ("consent", "Consent"),
-    ("devices", "Devices"),
-    ("kyc", "KYC upload"),
-]
+from .models import (
+    Consent,
+    Device,
+    GridZone,
+    Membership,
+    Meter,
+    Organisation,
+    Premise,
+    VerificationCase,
+)
 
 
 @transaction.atomic
@@ -35,56 +37,42 @@ def consumer_organisation_register(*, user, name: str) -> Organisation:
     return org
 
 
-def onboarding_progress(user) -> dict:
-    from .selectors import user_organisations
-
-    orgs = user_organisations(user, role=Membership.Role.CONSUMER)
-    org = orgs[0] if orgs else None
-    premises = list(Premise.objects.filter(organisation=org)) if org else []
-    done = {
-        "account": org is not None,
+def onboarding_steps_done(*, organisation: Organisation | None, premises: list[Premise]) -> dict[str, bool]:
+    """Which onboarding steps the consumer organisation has completed, read from its data."""
+    return {
+        "account": organisation is not None,
         "premise": bool(premises),
         "meter": Meter.objects.filter(premise__in=premises).exists(),
         "consent": Consent.objects.filter(premise__in=premises).exists(),
         "devices": Device.objects.filter(premise__in=premises).exists(),
-        "kyc": org is not None
-        and VerificationCase.objects.filter(organisation=org).exclude(status=VerificationCase.Status.DRAFT).exists(),
-    }
-    steps = [{"key": k, "label": label, "done": done[k]} for k, label in STEPS]
-    current = next((s["key"] for s in steps if not s["done"]), None)
-    return {
-        "organisation": org,
-        "premises": premises,
-        "meters": onboarding_meters(premises),
-        "devices": onboarding_devices(premises),
-        "steps": steps,
-        "current": current,
-        "percent": int(100 * sum(done.values()) / len(done)),
+        "kyc": organisation is not None
+        and VerificationCase.objects.filter(organisation=organisation)
+        .exclude(status=VerificationCase.Status.DRAFT)
+        .exists(),
     }
 
 
-def onboarding_meters(premises: list[Premise]) -> list[dict]:
-    """The registered meters with their validation status (validated, or why not yet)."""
-    from assessment.models import MeterStatus
-
-    meters = list(Meter.objects.filter(premise__in=premises).select_related("premise").order_by("meter_id"))
-    statuses = {s.meter_id: s for s in MeterStatus.objects.filter(meter__in=meters)}
-    out = []
-    for m in meters:
-        status = statuses.get(m.pk)
-        if status is not None and status.validated:
-            state = "validated"
-        elif status is not None and status.reasons:
-            state = "not validated yet: " + " ".join(status.reasons)
-        else:
-            state = "not validated yet: waiting for meter data (enough clean history is needed before it can sell)"
-        out.append({"meter": m, "state": state, "validated": bool(status and status.validated)})
-    return out
+def premises_of(organisation: Organisation | None) -> QuerySet[Premise]:
+    return Premise.objects.filter(organisation=organisation)
 
 
-def onboarding_devices(premises: list[Premise]) -> list[dict]:
-    """The registered devices with the kW the platform counts for each (capability assessment)."""
-    from .device_services import device_capability
+def meters_of(premises) -> list[Meter]:
+    return list(Meter.objects.filter(premise__in=premises).select_related("premise").order_by("meter_id"))
 
-    devices = Device.objects.filter(premise__in=premises).select_related("premise").order_by("premise_id", "name")
-    return [{"device": d, "capability": device_capability(d)} for d in devices]
+
+def devices_of(premises) -> QuerySet[Device]:
+    return Device.objects.filter(premise__in=premises).select_related("premise").order_by("premise_id", "name")
+
+
+def feeder_zones() -> QuerySet[GridZone]:
+    """The zones a premise connects to (feeders)."""
+    return GridZone.objects.filter(kind=GridZone.Kind.FEEDER)
+
+
+def aggregators() -> QuerySet[Organisation]:
+    return Organisation.objects.filter(kind=Organisation.Kind.AGGREGATOR)
+
+
+def verification_case_draft(organisation: Organisation) -> VerificationCase | None:
+    """The organisation's KYC case still being drafted, if any."""
+    return VerificationCase.objects.filter(organisation=organisation, status=VerificationCase.Status.DRAFT).first()

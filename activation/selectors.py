@@ -358,3 +358,37 @@ def reservation_called_kw(*, reservation, start: datetime, end: datetime, exclud
         level += delta
         peak = max(peak, level)
     return peak
+
+
+def programs_all() -> QuerySet:
+    """Every program (the dispatch console's program picker)."""
+    from .models import Program
+
+    return Program.objects.all()
+
+
+def program_by_code(code: str):
+    """The program with ``code``; raises ``Program.DoesNotExist``."""
+    from .models import Program
+
+    return Program.objects.get(code=code)
+
+
+def cascades_recent(limit: int = 10) -> QuerySet:
+    """The latest cascades with their zone, program and steps (dispatch console)."""
+    from .models import Cascade
+
+    return Cascade.objects.select_related("zone", "program").prefetch_related("steps").order_by("-id")[:limit]
+
+
+def emergency_stops_recent(limit: int = 10) -> QuerySet:
+    """The latest emergency stops with who engaged and lifted them (dispatch console)."""
+    from .models import EmergencyStop
+
+    return EmergencyStop.objects.select_related("engaged_by", "lifted_by")[:limit]
+
+
+def events_open_for(user, limit: int = 100) -> list[DREvent]:
+    """The events a user may see that are neither completed nor cancelled, earliest first (live monitor)."""
+    qs = events_visible_to(user).exclude(status=DREvent.Status.COMPLETED).exclude(status=DREvent.Status.CANCELLED)
+    return list(qs.order_by("start")[:limit])

@@ -51,8 +51,8 @@ def setup_world() -> tuple[list[tuple[str, int]], str]:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    import demo
     from accounts.models import GridZone
-    from flexplatform import demo
     from market.tests.factories import accredit
 
     world = demo.world_load(n_residential=2, n_commercial=2, n_industrial=2)
@@ -98,7 +98,7 @@ def reset_books() -> None:
     from django.db import connection, transaction
     from django.db.models import ProtectedError
 
-    from accounts.models import IdempotencyRecord
+    from flexplatform.core.models import IdempotencyRecord
     from market.models import Award, MarketOrder, OrderBook, OrderMember, Trade
 
     with connection.cursor() as cur:
@@ -367,7 +367,7 @@ def main() -> None:
         from allauth.mfa import app_settings as mfa_settings
         from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 
-        from flexplatform.demo import PASSWORD, TOTP_SECRET
+        from demo import PASSWORD, TOTP_SECRET
 
         def token(email):
             body = {"username": email, "password": PASSWORD}

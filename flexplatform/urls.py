@@ -1,4 +1,4 @@
-"""URL map: portal, allauth, admin, the REST API under /api/v1/ and its OpenAPI schema."""
+"""URL map: the portal (``portal.urls``), allauth, admin, the REST API under /api/v1/ and its OpenAPI schema."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -13,10 +13,10 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", include(("accounts.urls", "portal"), namespace="portal")),
-    path("market/", include(("market.urls", "market-portal"), namespace="market-portal")),
+    path("", include(("portal.urls", "portal"), namespace="portal")),
+    path("market/", include(("portal.urls.market", "market-portal"), namespace="market-portal")),
     path("accounts/", include("allauth.urls")),
-    path("activation/", include(("activation.urls", "activation"), namespace="activation")),
+    path("activation/", include(("portal.urls.activation", "activation"), namespace="activation")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("openadr3/3.0.1/", include(("activation.openadr", "openadr3"), namespace="openadr3")),

@@ -7,7 +7,11 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import Organisation
-from flexplatform import snapshots
+
+# The governed parameters are the market's (``market.parameters``); re-exported for settlement's readers.
+from market.parameters import PARAMETERS_VERSION as PARAMETERS_VERSION
+from market.parameters import market_parameter as market_parameter
+from market.parameters import market_parameters as market_parameters
 
 from .models import AnchorAlert, LedgerAccount, PeriodAnchor, Posting, SettlementItem
 
@@ -90,57 +94,6 @@ def item_proof(*, item: SettlementItem) -> dict | None:
     }
 
 
-#: the version token of the governed parameters (``flexplatform.snapshots``)
-PARAMETERS_VERSION = "market-parameters"
-#: a copy is kept at most this long (s), whatever else happens.
-PARAMETERS_TTL = 300.0
-_parameter_snapshots = snapshots.Snapshots(ttl_seconds=PARAMETERS_TTL)
-
-
-def _stored_parameters() -> dict[str, Decimal]:
-    from .models import MarketParameter
-    from .parameters import DEFAULTS
-
-    stored = dict(MarketParameter.objects.values_list("name", "value"))
-    return {name: stored.get(name, default) for name, default in DEFAULTS.items()}
-
-
-def market_parameters_request() -> snapshots.Request:
-    """The governed parameters as a ``flexplatform.snapshots`` request (the order path asks for them together
-    with its other answers: one token round trip)."""
-    return snapshots.Request(("market-parameters",), (PARAMETERS_VERSION,), lambda: (_stored_parameters(), None))
-
-
-def _parameters_current() -> dict[str, Decimal]:
-    """The parameters, read from the table, or from this process's copy while their version token stands.
-
-    ``proposal_execute`` renews the token once its change is committed (:func:`market_parameters_invalidate`):
-    a process that sees the new token reads the table after the commit, so once a proposal has executed no
-    caller gets the old value; the executing transaction itself reads the table until then. Tokens
-    unreachable: the table is read (a few rows)."""
-    (values,) = _parameter_snapshots.get([market_parameters_request()])
-    return values
-
-
-def market_parameters_invalidate() -> None:
-    """Called inside the transaction of the one service that changes a parameter: this transaction reads the
-    table from now on, and every process does once the change commits (a new version token)."""
-    snapshots.invalidate(PARAMETERS_VERSION)
-
-
-def market_parameter(name: str) -> Decimal:
-    """The current value of a governed market parameter (its default until a proposal changes it)."""
-    from .parameters import DEFAULTS
-
-    if name not in DEFAULTS:
-        raise KeyError(f"Unknown market parameter {name!r}.")
-    return _parameters_current()[name]
-
-
-def market_parameters() -> dict[str, Decimal]:
-    return dict(_parameters_current())
-
-
 def token_balances(*, organisation: Organisation) -> dict[str, Decimal]:
     """Free (participant) and staked balance of every asset the organisation holds."""
     rows = LedgerAccount.objects.filter(
@@ -184,3 +137,44 @@ def balance_mismatches(sums: dict | None = None) -> list[tuple[int, Decimal, Dec
         for pk, bal in LedgerAccount.objects.values_list("pk", "balance")
         if (sums.get(pk) or Decimal("0")) != bal
     ]
+
+
+def settlement_item_payable_to(*, organisations: list[Organisation], pk) -> SettlementItem | None:
+    """The item ``pk`` when one of ``organisations`` is its payee (a participant disputes only its own items)."""
+    return SettlementItem.objects.filter(payee__in=organisations, pk=pk).first()
+
+
+def participant_compensation(*, organisations: list[Organisation], aggregator: bool) -> dict:
+    """The participant's items, stakes and disputes (the compensation page); for an aggregator also its fees
+    and the shares it paid out to members."""
+    from .models import Dispute, Stake
+
+    items = SettlementItem.objects.filter(payee__in=organisations).select_related("premise")
+    items = items.order_by("-delivery_start", "-pk")
+    return {
+        "items": items[:100],
+        "stakes": Stake.objects.filter(organisation__in=organisations),
+        "disputes": Dispute.objects.filter(item__payee__in=organisations).select_related("item")[:50],
+        "fees": items.filter(kind=SettlementItem.Kind.AGGREGATOR_FEE)[:50] if aggregator else [],
+        "member_payouts": SettlementItem.objects.filter(
+            kind=SettlementItem.Kind.MEMBER_SHARE, contract__participant__in=organisations
+        ).select_related("payee")[:100]
+        if aggregator
+        else [],
+    }
+
+
+def settlement_console_lists() -> dict:
+    """The admin's settlement console: recent runs, open and closed disputes, recent proposals."""
+    from .models import Dispute, Proposal, SettlementRun
+
+    return {
+        "runs": SettlementRun.objects.all()[:30],
+        "open_disputes": Dispute.objects.filter(status=Dispute.Status.OPEN).select_related("item", "item__payee"),
+        "closed_disputes": Dispute.objects.exclude(status=Dispute.Status.OPEN).select_related("item")[:30],
+        "proposals": Proposal.objects.select_related("proposer")[:30],
+    }
+
+
+def anchors_confirmed_count() -> int:
+    return PeriodAnchor.objects.filter(status=PeriodAnchor.Status.CONFIRMED).count()

@@ -12,9 +12,9 @@ from django.test import Client
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
+import demo
 from accounts.models import Premise
 from activation.models import DREvent
-from flexplatform import demo
 from market.models import FlexibilityOffer, FlexibilityRequest
 from settlement.models import SettlementItem
 
@@ -38,7 +38,7 @@ def _portal_client(email: str) -> Client:
 
 def _ids(response) -> set[int]:
     assert response.status_code == 200, response.content
-    return {row["id"] for row in response.json()}
+    return {row["id"] for row in response.json()["results"]}
 
 
 def _items_of(email: str):

@@ -13,9 +13,9 @@ from celery.contrib.testing.worker import start_worker
 from celery.result import AsyncResult
 from django.db import connections
 
+import demo
 from activation.models import DispatchSignal, DREvent
 from assessment.services import flexibility_assess
-from flexplatform import demo
 from flexplatform.celery import app
 from market.models import Award, FlexibilityRequest
 from market.services import offer_submit, request_submit

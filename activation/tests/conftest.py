@@ -12,11 +12,11 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+import demo
 from accounts.models import Premise
 from activation import openadr_services as oadr
 from activation import services
 from activation.models import Program, Ven
-from flexplatform import demo
 
 
 @dataclass

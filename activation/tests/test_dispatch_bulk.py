@@ -230,7 +230,7 @@ def test_listener_takes_a_burst_of_acks_larger_than_the_brokers_queue_without_lo
 
 
 def test_demo_skips_the_device_simulator_without_a_broker_and_says_so(act_world):
-    from flexplatform import demo
+    import demo
 
     with override_settings(MQTT_PORT=1):
         simulation = demo.devices_simulate_start(act_world.world)
@@ -241,8 +241,8 @@ def test_demo_skips_the_device_simulator_without_a_broker_and_says_so(act_world)
 
 @pytest.mark.mqtt
 def test_demo_device_simulator_acknowledges_dispatched_commands_and_reports_telemetry(act_world):
+    import demo
     from activation.models import Telemetry
-    from flexplatform import demo
 
     w = act_world
     simulation = demo.devices_simulate_start(w.world)

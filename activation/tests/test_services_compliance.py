@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+import demo
 from activation import selectors, services
 from activation.models import Enrollment, EventPerformance, Penalty
 from assessment.selectors import accredited_capacity_kw
 from assessment.services import baseline_compute, flexibility_assess, meter_readings_record
-from flexplatform import demo
 from flexplatform.errors import Conflict
 
 pytestmark = pytest.mark.django_db

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
+import demo
 from activation import services
 from activation.models import DREvent, Penalty
 from assessment.services import baseline_compute, meter_readings_record
-from flexplatform import demo
 from market.models import Award, ClearingRun, FlexibilityOffer, FlexibilityRequest
 from settlement.models import SettlementItem
 from settlement.selectors import market_parameter

@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import pytest
 
+import demo
 from accounts import services as accounts_services
 from activation import selectors, services
 from activation.models import DataSource
 from activation.openadr_reports import common_minutes, on_grid, report_readings, window_period
 from assessment.services import baseline_compute, meter_readings_record
-from flexplatform import demo
 from flexplatform.errors import ApplicationError
 
 from .conftest import ven_client

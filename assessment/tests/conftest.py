@@ -12,7 +12,7 @@ from accounts import services as acc
 from accounts.consents import consent_grant, enrolment_create
 from accounts.mfa import totp_activate
 from accounts.models import Consent, GridZone, Organisation, Premise
-from flexplatform.demo import TOTP_SECRET, verify_participant
+from demo import TOTP_SECRET, verify_participant
 
 TZ = "America/New_York"
 

@@ -9,13 +9,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+import demo
 from accounts.models import Membership
 from activation.models import EventVerification
 from assessment import selectors, services
 from assessment.baselines.calendar import is_weekday_type
 from assessment.baselines.compute import METHODS
 from assessment.models import AvailabilityDeclaration, Baseline, BaselineAccuracy, FlexibilityProfile
-from flexplatform import demo, snapshots
+from flexplatform import snapshots
 from flexplatform.errors import ApplicationError
 
 AVAILABILITY = "/api/v1/assessment/availability/"

@@ -82,7 +82,7 @@ def one_owner(mw, indices) -> tuple:
     """A new verified consumer organisation that owns the world's premises ``indices``: one seller whose sell
     orders pool several of them as members. Returns (organisation, premises)."""
     from accounts.models import Organisation, Premise
-    from flexplatform.demo import verify_participant
+    from demo import verify_participant
 
     org = Organisation.objects.create(name="Several sites", kind=Organisation.Kind.CONSUMER)
     verify_participant(org, user=None, number="BR-SEVERAL-SITES", segment=Premise.Segment.COMMERCIAL)

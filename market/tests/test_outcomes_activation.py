@@ -178,7 +178,7 @@ def test_real_time_ancillary_trade_becomes_reservations_called_and_paid(mw, djan
 
     from accounts.models import Organisation, Premise
     from activation.services import reservation_call
-    from flexplatform.demo import verify_participant
+    from demo import verify_participant
 
     from .factories import qualify
     from .test_services_realtime import stake_deposit

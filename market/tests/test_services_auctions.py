@@ -286,7 +286,7 @@ def test_seasonal_capacity_auction_against_stepwise_demand_curve(mw):
 
 @pytest.mark.django_db(transaction=True)
 def test_legacy_request_run_reruns_identically(small_world):
-    from flexplatform import demo
+    import demo
 
     demo.market_day_run(world=small_world, day=small_world.day)
     runs = list(ClearingRun.objects.exclude(request=None))

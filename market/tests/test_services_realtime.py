@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.models import Organisation, Premise
-from flexplatform.demo import verify_participant
+from demo import verify_participant
 from flexplatform.errors import ApplicationError, NotPermitted
 from market.models import Award, MarketOrder, OrderBook, Trade
 from market.services.orders import GateClosed, books_close_due, order_cancel, order_modify, order_submit

@@ -13,7 +13,7 @@ from django.test import Client
 from accounts.mfa import totp_activate
 from accounts.models import Membership, Organisation
 from accounts.services import organisation_create, user_create
-from flexplatform.demo import TOTP_SECRET
+from demo import TOTP_SECRET
 from settlement.chain import reset_eth_tester
 from settlement.models import AnchorAlert, PeriodAnchor
 from settlement.services import anchoring

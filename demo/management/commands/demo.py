@@ -1,0 +1,118 @@
+"""``manage.py demo``: load the demo world, run one market day through all seven steps, print a summary,
+and (with ``--serve``) serve the portal. Starts a local anvil (state under ``var/``) when the configured
+chain is the default local one and nothing answers there."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+import demo
+
+
+def _rpc_answers(url: str) -> bool:
+    import json
+    import urllib.request
+
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=1) as resp:  # noqa: S310 - local RPC URL from settings
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+class Command(BaseCommand):
+    help = "Load the demo world, run one market day end to end, print a summary; --serve then serves the portal."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--serve", action="store_true", help="Serve the portal on 127.0.0.1:8000 afterwards.")
+        parser.add_argument("--addr", default="127.0.0.1:8000")
+
+    def handle(self, *args, **options):
+        with contextlib.ExitStack() as stack:
+            self._ensure_chain(stack)
+            t0 = time.monotonic()
+            world = demo.world_load()
+            day = demo.market_day()
+            stored = demo.history_load(world=world, until=day)
+            self.stdout.write(
+                f"World: 1 grid operator, 1 aggregator, {len(world.premises)} consumer premises; "
+                f"{stored} new meter readings."
+            )
+            result = demo.market_day_run(world=world, day=day, simulate_devices=True)
+            self._print_summary(world, result, time.monotonic() - t0)
+            if options["serve"]:
+                self.stdout.write(
+                    self.style.SUCCESS(f"Serving the portal at http://{options['addr']}/ (Ctrl-C to stop)")
+                )
+                call_command("runserver", options["addr"], use_reloader=False)
+
+    def _ensure_chain(self, stack: contextlib.ExitStack) -> None:
+        url = settings.CHAIN_RPC_URL
+        if not url.startswith("http") or _rpc_answers(url):
+            return
+        parsed = urlparse(url)
+        if parsed.hostname not in ("127.0.0.1", "localhost"):
+            self.stderr.write(f"The chain at {url} does not answer; anchoring will wait until it does.")
+            return
+        from settlement.chain.anvil import AnvilProcess
+
+        state = settings.VAR_DIR / "anvil-state.json"
+        anvil = AnvilProcess(port=parsed.port or 8545, state_file=state)
+        anvil.start()
+        stack.callback(anvil.stop)
+        self.stdout.write(f"Started a local anvil at {url} (state in {state}).")
+
+    def _print_summary(self, world, r, seconds: float) -> None:
+        w = self.stdout.write
+        w("")
+        w(
+            self.style.MIGRATE_HEADING(
+                f"Market day {r.day.isoformat()} ({demo.TZ})"
+                + (" — already run, summary from the database" if r.already_run else "")
+            )
+        )
+        w(f"  1 onboarding     {len(world.premises)} premises with 15-minute meters")
+        w(f"  3 offers         {r.offers}")
+        w(f"  4 requests       {r.requests}, awards {r.awards}, awarded {r.awarded_kw:.3f} kW")
+        a = r.auction
+        if a is not None:
+            c = settings.SETTLEMENT_CURRENCY
+            w(
+                f"    day-ahead      {a.product} auction for {a.zone}: {a.orders} orders, {len(a.awards)} awards, "
+                f"awarded {a.awarded_kw:.3f} kW"
+            )
+            for start, price, volume in a.intervals:
+                w(f"      cleared      {start:%Y-%m-%d %H:%M}Z  {volume:.3f} kW at {price:.2f} {c}/MWh")
+            for start, premise, seller, kw, price in a.awards:
+                w(f"      award        {start:%H:%M}Z  {premise:24s} {kw:9.3f} kW at {price:.2f}  sold by {seller}")
+        w(f"  5 events         {r.events} dispatched")
+        if r.devices:
+            w(f"    devices        {r.devices}")
+        w(f"  6 verified       {r.delivered_kwh:.4f} kWh delivered")
+        c = settings.SETTLEMENT_CURRENCY
+        w(
+            f"  7 settled        daily run {r.run.window_start:%Y-%m-%d %H:%M}Z to {r.run.window_end:%Y-%m-%d %H:%M}Z: "
+            f"{r.payments} items to participants (payments, credits, penalties), net {r.paid:.2f} {c}; "
+            f"platform fees {r.fees:.2f} {c}"
+        )
+        tokens = ", ".join(f"{v:.2f} {k}" for k, v in sorted(r.tokens.items())) or "none"
+        w(f"                   tokens {tokens}; ledger balanced: {r.ledger_balanced}")
+        for a in r.anchors:
+            w(f"    anchored hour {a.period.start:%Y-%m-%d %H:%M}Z  leaves {a.leaf_count}  root {a.root}")
+            w(f"                  status {a.status}  tx {a.tx_hash}  block {a.block_number}")
+        w(f"  ({seconds:.1f} s)")
+        w("")
+        w(self.style.MIGRATE_HEADING(f"Demo logins (password: {demo.PASSWORD})"))
+        for role, email in world.logins:
+            w(f"  {role:36s} {email}")
+        w(f"  Grid operators and admins also need a TOTP code (MFA): add the secret {demo.TOTP_SECRET}")
+        w("  to an authenticator app, or print the current code with:")
+        w("  .venv/bin/python manage.py demo_totp")

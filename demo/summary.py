@@ -1,0 +1,132 @@
+"""The demo market day's summary: what each step produced, read back from the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Q, Sum
+
+from activation.models import DREvent, EventVerification
+from market.engine.products import MarketType
+from market.models import Auction, Award, FlexibilityOffer, FlexibilityRequest
+from settlement import assets
+from settlement.models import PeriodAnchor, SettlementItem, SettlementRun
+from settlement.selectors import ledger_is_balanced
+
+from .world import AUCTION_PRODUCT, AUCTION_ZONE, World, event_window, local_day_bounds
+
+
+@dataclass
+class AuctionSummary:
+    """The day-ahead auction of the market day as the summary shows it."""
+
+    zone: str
+    product: str
+    orders: int = 0
+    #: per interval that cleared: start, clearing price, volume
+    intervals: list[tuple[datetime, Decimal, Decimal]] = field(default_factory=list)
+    #: per award (one member resource, one interval): start, premise, seller, kW, price
+    awards: list[tuple[datetime, str, str, Decimal, Decimal]] = field(default_factory=list)
+
+    @property
+    def awarded_kw(self) -> Decimal:
+        return sum((a[3] for a in self.awards), Decimal("0"))
+
+
+@dataclass
+class DayResult:
+    day: date
+    offers: int = 0
+    requests: int = 0
+    awards: int = 0  # of the requests (step 4)
+    awarded_kw: Decimal = Decimal("0")
+    auction: AuctionSummary | None = None
+    events: int = 0
+    delivered_kwh: Decimal = Decimal("0")
+    payments: int = 0  # fiat items to participants for the day's events (payments, credits, penalties)
+    paid: Decimal = Decimal("0")  # their sum: payments less penalties
+    fees: Decimal = Decimal("0")  # platform fees charged to the operator
+    tokens: dict[str, Decimal] = field(default_factory=dict)
+    run: SettlementRun | None = None
+    anchors: list[PeriodAnchor] = field(default_factory=list)
+    ledger_balanced: bool = True
+    already_run: bool = False
+    devices: str = ""  # what the device simulator did (or why it did not run)
+
+
+def auction_of_day(day: date) -> Auction | None:
+    return Auction.objects.filter(
+        market=MarketType.DAY_AHEAD,
+        product=AUCTION_PRODUCT,
+        zone__code=AUCTION_ZONE,
+        delivery_start=local_day_bounds(day)[0],
+    ).first()
+
+
+def day_result_summarise(result: DayResult, *, world: World, day: date) -> None:
+    window_start, _ = event_window(day)
+    requested = Award.objects.filter(window_start=window_start, request__operator=world.operator)
+    result.offers = FlexibilityOffer.objects.filter(window_start=window_start).count()
+    result.requests = FlexibilityRequest.objects.filter(window_start=window_start, operator=world.operator).count()
+    result.awards = requested.count()
+    result.awarded_kw = requested.aggregate(kw=Sum("kw"))["kw"] or Decimal("0")
+    auction = auction_of_day(day)
+    awards = requested
+    if auction is not None and auction.status == Auction.Status.CLEARED:
+        result.auction = auction_summary(auction)
+        awards = Award.objects.filter(Q(pk__in=requested) | Q(clearing_run__auction=auction))
+    result.events = DREvent.objects.filter(award__in=awards).count()
+    result.delivered_kwh = EventVerification.objects.filter(event__award__in=awards).aggregate(
+        kwh=Sum("delivered_kwh")
+    )["kwh"] or Decimal("0")
+    items = SettlementItem.objects.filter(award__in=awards)
+    fiat = items.filter(currency=settings.SETTLEMENT_CURRENCY)
+    to_participants = fiat.exclude(kind=SettlementItem.Kind.PLATFORM_FEE)
+    result.payments = to_participants.count()
+    cents = assets.CENT  # SQLite sums decimals as floats
+    result.paid = (to_participants.aggregate(total=Sum("amount"))["total"] or Decimal("0")).quantize(cents)
+    fees = fiat.filter(kind=SettlementItem.Kind.PLATFORM_FEE).aggregate(t=Sum("amount"))["t"] or Decimal("0")
+    result.fees = -fees.quantize(cents)
+    result.tokens = {
+        asset: total.quantize(cents)
+        for asset, total in items.filter(currency__in=assets.TOKENS)
+        .values("currency")
+        .annotate(t=Sum("amount"))
+        .values_list("currency", "t")
+    }
+    result.anchors = list(
+        PeriodAnchor.objects.filter(period__items__in=items)
+        .distinct()
+        .select_related("period")
+        .order_by("period__start")
+    )
+    result.ledger_balanced = ledger_is_balanced()
+
+
+def auction_summary(auction: Auction) -> AuctionSummary:
+    run = auction.clearing_run
+    step = timedelta(minutes=auction.interval_minutes)
+    cents = assets.CENT
+    return AuctionSummary(
+        zone=auction.zone.code,
+        product=auction.product,
+        orders=auction.orders.count(),
+        intervals=[
+            (
+                auction.delivery_start + i["interval"] * step,
+                Decimal(i["clearing_price_per_mwh"]),
+                Decimal(i["volume_kw"]),
+            )
+            for i in run.outputs["intervals"]
+            if i["clearing_price_per_mwh"] is not None
+        ],
+        awards=[
+            (a.window_start, a.premise.name, a.seller.name, a.kw, a.clearing_price_per_mwh.quantize(cents))
+            for a in Award.objects.filter(clearing_run=run)
+            .select_related("premise", "seller")
+            .order_by("window_start", "premise_id")
+        ],
+    )

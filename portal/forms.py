@@ -1,0 +1,91 @@
+"""Portal forms of the onboarding wizard's steps (input only: the services validate)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from accounts.models import Consent, Device, Meter, Premise, VerificationDocument
+from accounts.onboarding import aggregators, feeder_zones
+
+DEVICE_FIELDS = [
+    "name", "kind", "control_channel", "channel_address", "manufacturer", "model", "rated_kw", "min_kw", "max_kw",
+    "ramp_kw_per_min", "min_event_minutes", "max_event_minutes", "notice_minutes", "max_events_per_day",
+    "max_events_per_month", "rebound_percent", "rebound_minutes", "comfort_min_c", "comfort_max_c", "setpoint_c",
+    "capacity_kwh", "soc_min_percent", "soc_max_percent", "soc_percent",
+]  # fmt: skip
+
+
+class MeterForm(forms.Form):
+    premise = forms.ModelChoiceField(queryset=Premise.objects.none())
+    meter_id = forms.CharField(max_length=64, label="Meter id (as on the meter or the bill)")
+    kind = forms.ChoiceField(choices=Meter.Kind.choices, initial=Meter.Kind.AMI)
+    interval_minutes = forms.TypedChoiceField(
+        choices=[(m, f"{m} minutes") for m in (5, 15, 30, 60)], coerce=int, initial=15, label="Interval"
+    )
+    has_export_channel = forms.BooleanField(
+        required=False, label="Export channel too (the meter measures what the site feeds into the grid)"
+    )
+    timezone = forms.CharField(max_length=64, required=False, help_text="IANA name; empty: the premise's.")
+
+    def __init__(self, *args, premises=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["premise"].queryset = premises if premises is not None else Premise.objects.none()
+
+
+class DeviceForm(forms.Form):
+    """Every declared capability of a device (``accounts.Device``); consistency is ``device_register``'s."""
+
+    premise = forms.ModelChoiceField(queryset=Premise.objects.none())
+
+    def __init__(self, *args, premises=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["premise"].queryset = premises if premises is not None else Premise.objects.none()
+        for name, field in forms.fields_for_model(Device, fields=DEVICE_FIELDS).items():
+            self.fields[name] = field
+
+
+class AccountForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Household or business name")
+
+
+class PremiseForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    segment = forms.ChoiceField(choices=Premise.Segment.choices)
+    grid_zone = forms.ModelChoiceField(queryset=feeder_zones())
+    address = forms.CharField(max_length=300)
+    utility_account_number = forms.CharField(max_length=64)
+    utility_account_holder = forms.CharField(max_length=200)
+    tariff = forms.CharField(max_length=64, required=False)
+    timezone = forms.CharField(max_length=64, initial="America/New_York")
+
+
+class ConsentForm(forms.Form):
+    premise = forms.ModelChoiceField(queryset=Premise.objects.none())
+    aggregator = forms.ModelChoiceField(queryset=aggregators())
+    scopes = forms.MultipleChoiceField(choices=Consent.Scope.choices, widget=forms.CheckboxSelectMultiple)
+    months = forms.IntegerField(min_value=1, max_value=36, initial=12, label="Valid for (months)")
+
+    def __init__(self, *args, premises=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["premise"].queryset = premises if premises is not None else Premise.objects.none()
+
+
+class KycForm(forms.Form):
+    legal_name = forms.CharField(max_length=200)
+    doc_type = forms.ChoiceField(choices=VerificationDocument.DocType.choices)
+    number = forms.CharField(max_length=64)
+    issuing_country = forms.CharField(max_length=2, initial="US")
+    expires_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    file = forms.FileField(required=False)
+
+
+ONBOARDING_FORMS = {
+    "account": AccountForm,
+    "premise": PremiseForm,
+    "meter": MeterForm,
+    "consent": ConsentForm,
+    "devices": DeviceForm,
+    "kyc": KycForm,
+}
+#: the steps whose form picks one of the organisation's premises
+PREMISE_STEPS = ("meter", "consent", "devices")

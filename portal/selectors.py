@@ -1,0 +1,222 @@
+"""Read models of the portal's pages that combine several apps, composed from each app's selectors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from accounts.device_services import device_capability
+from accounts.models import Membership
+from accounts.onboarding import devices_of, meters_of, onboarding_steps_done, premises_of
+from accounts.selectors import grid_zones, premises_visible_to, user_organisations
+from activation import selectors as activation_selectors
+from activation.selectors import events_visible_to, reservations_visible_to
+from activation.services import emergency_stop_active
+from assessment.selectors import (
+    coming_day,
+    meter_statuses_for,
+    meters_readable_by,
+    portfolio_capacity_by_hour,
+    portfolio_flexibility,
+    premise_flexibility_summary,
+    premises_daily_load,
+)
+from market.selectors import (
+    awards_visible_to,
+    clearing_runs_for_zones,
+    clearing_runs_public_summary,
+    expected_earnings,
+    offers_for_premises,
+    offers_for_seller,
+    orders_for,
+    orders_with_member_premises,
+)
+from settlement.selectors import (
+    anchor_alerts_open,
+    anchors_confirmed_count,
+    anchors_recent,
+    earnings_total,
+    items_visible_to,
+    settlement_items_for,
+)
+
+ONBOARDING_STEPS = [
+    ("account", "Account"),
+    ("premise", "Premise"),
+    ("meter", "Meter"),
+    ("consent", "Consent"),
+    ("devices", "Devices"),
+    ("kyc", "KYC upload"),
+]
+
+
+def consumer_dashboard(*, user, currency: str) -> dict:
+    orgs = user_organisations(user, role=Membership.Role.CONSUMER)
+    premises = list(premises_visible_to(user).prefetch_related("meters"))
+    market = {
+        "my_orders": list(orders_with_member_premises(premises=premises)[:50]),
+        "my_offers": list(offers_for_premises(premises=premises)[:50]),
+        "my_awards": list(awards_visible_to(user).order_by("-window_start")[:50]),
+        "expected_earnings": expected_earnings(premises=premises),
+    }
+    items = list(settlement_items_for(organisations=orgs).order_by("-delivery_start")[:50])
+    return {
+        "organisations": orgs,
+        "premises": premises,
+        "earnings": earnings_total(organisations=orgs, currency=currency),
+        "currency": currency,
+        "items": items,
+        "events": list(events_visible_to(user).order_by("-start")[:20]),
+        "reservations": list(reservations_visible_to(user).order_by("-window_start")[:20]),
+        "load_chart": premises_daily_load(premises),
+        "flexibility": [premise_flexibility_summary(premise=p) for p in premises],
+        **market,
+    }
+
+
+def aggregator_dashboard(*, user) -> dict:
+    orgs = user_organisations(user, role=Membership.Role.AGGREGATOR)
+    premises = list(premises_visible_to(user))
+    offers = list(offers_for_seller(seller=orgs[0] if orgs else None).order_by("-window_start")[:100])
+    awards = list(awards_visible_to(user).order_by("-window_start")[:100])
+    return {
+        "organisations": orgs,
+        "premises": premises,
+        "offers": offers,
+        "awards": awards,
+        "awarded_kw": sum((a.kw for a in awards), Decimal("0")),
+        "portfolio_orders": list(orders_for(organisation=orgs[0] if orgs else None)[:100]),
+        "events": list(events_visible_to(user).order_by("-start")[:50]),
+        "reservations": list(reservations_visible_to(user).order_by("-window_start")[:50]),
+        "flexibility": portfolio_flexibility(premises=premises),
+        "capacity_day": (day := coming_day(premises=premises)),
+        "capacity_by_hour": [
+            {"hour": h, "kw": kw} for h, kw in enumerate(portfolio_capacity_by_hour(premises=premises, day=day))
+        ],
+    }
+
+
+def aggregator_portfolio(*, user) -> dict:
+    """The aggregator's event response per event and each resource's suspension and reliability."""
+    orgs = user_organisations(user, role=Membership.Role.AGGREGATOR)
+    rows = activation_selectors.portfolio_response(aggregator=orgs[0]) if orgs else []
+    premises = list(premises_visible_to(user))
+    return {
+        "rows": rows,
+        "resources": [
+            {
+                "premise": p,
+                "suspended": activation_selectors.resource_suspended(p),
+                **activation_selectors.resource_reliability(p),
+            }
+            for p in premises
+        ],
+    }
+
+
+def operator_console(*, user) -> dict:
+    orgs = user_organisations(user, role=Membership.Role.GRID_OPERATOR)
+    runs = list(clearing_runs_for_zones(user).order_by("-cleared_at")[:50])
+    events = list(events_visible_to(user).order_by("-start")[:100])
+    delivered = sum((e.verification.delivered_kwh for e in events if hasattr(e, "verification")), Decimal("0"))
+    return {
+        "organisations": orgs,
+        "zones": [z for o in orgs for z in o.service_zones.all()],
+        "runs": runs,
+        "events": events,
+        "delivered_kwh": delivered,
+        "anchors": list(anchors_recent(24)),
+        "anchor_alerts": anchor_alerts_open(),
+    }
+
+
+def dispatch_live(*, user) -> dict:
+    """The dispatch console's live part: the open events' monitor rows, the emergency stop, the latest cascades."""
+    events = activation_selectors.events_open_for(user, limit=100)
+    return {
+        "rows": activation_selectors.event_monitor_rows(events=events),
+        "stop": emergency_stop_active(),
+        "cascades": activation_selectors.cascades_recent(10),
+    }
+
+
+def public_market_summary() -> dict:
+    return {**clearing_runs_public_summary(10), "anchors": anchors_confirmed_count()}
+
+
+def onboarding_progress(user) -> dict:
+    """The onboarding wizard's state: each step done or not (read from the data), the current step, the registered
+    meters with their validation and the devices with the kW the platform counts for each."""
+    orgs = user_organisations(user, role=Membership.Role.CONSUMER)
+    org = orgs[0] if orgs else None
+    premises = list(premises_of(org)) if org else []
+    done = onboarding_steps_done(organisation=org, premises=premises)
+    steps = [{"key": k, "label": label, "done": done[k]} for k, label in ONBOARDING_STEPS]
+    current = next((s["key"] for s in steps if not s["done"]), None)
+    return {
+        "organisation": org,
+        "premises": premises,
+        "meters": onboarding_meters(premises),
+        "devices": onboarding_devices(premises),
+        "steps": steps,
+        "current": current,
+        "percent": int(100 * sum(done.values()) / len(done)),
+    }
+
+
+def onboarding_meters(premises) -> list[dict]:
+    """The registered meters with their validation status (validated, or why not yet)."""
+    meters = meters_of(premises)
+    statuses = meter_statuses_for(meters)
+    out = []
+    for m in meters:
+        status = statuses.get(m.pk)
+        if status is not None and status.validated:
+            state = "validated"
+        elif status is not None and status.reasons:
+            state = "not validated yet: " + " ".join(status.reasons)
+        else:
+            state = "not validated yet: waiting for meter data (enough clean history is needed before it can sell)"
+        out.append({"meter": m, "state": state, "validated": bool(status and status.validated)})
+    return out
+
+
+def onboarding_devices(premises) -> list[dict]:
+    """The registered devices with the kW the platform counts for each (capability assessment)."""
+    return [{"device": d, "capability": device_capability(d)} for d in devices_of(premises)]
+
+
+def consumer_meters(user) -> list:
+    """The meters a consumer may read, by meter id (the consumption page's picker)."""
+    return list(meters_readable_by(user).order_by("meter_id"))
+
+
+def event_visible(user, pk: int) -> bool:
+    return events_visible_to(user).filter(pk=pk).exists()
+
+
+def premise_visible(user, pk: int):
+    """The premise ``pk`` when the user may see it, else None."""
+    return premises_visible_to(user).filter(pk=pk).first()
+
+
+def dispatch_console(*, user, is_admin: bool) -> dict:
+    """The operator's dispatch console: the live part plus the pickers and the latest emergency stops."""
+    return {
+        **dispatch_live(user=user),
+        "programs": activation_selectors.programs_all(),
+        "premises": premises_visible_to(user).order_by("id"),
+        "zones": grid_zones(),
+        "stops": activation_selectors.emergency_stops_recent(10),
+        "is_admin": is_admin,
+    }
+
+
+def payment_visible(user, pk: int):
+    """The settlement item ``pk`` when the user may see it, else None."""
+    return items_visible_to(user).filter(pk=pk).first()
+
+
+def onboarding_device(*, premises, pk: int) -> dict | None:
+    """One of the premises' devices with the kW the platform counts for it (the wizard's device step)."""
+    device = devices_of(premises).filter(pk=pk).first()
+    return None if device is None else {"device": device, "capability": device_capability(device)}

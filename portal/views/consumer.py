@@ -1,0 +1,74 @@
+"""The consumer's pages: dashboard, historical consumption, events (with opt-out)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from activation import selectors as activation_selectors
+from activation.services import event_opt_out
+from assessment.consumption import SEASONS, WEEKDAYS
+from assessment.selectors import meter_consumption
+from assessment.services import meter_status_refresh
+from flexplatform.errors import ApplicationError
+
+from .. import selectors
+from ..access import R, require_role
+
+
+@login_required
+def consumer_dashboard(request):
+    require_role(request, R.CONSUMER)
+    context = selectors.consumer_dashboard(user=request.user, currency=settings.SETTLEMENT_CURRENCY)
+    return render(request, "portal/consumer.html", context)
+
+
+@login_required
+def consumption_page(request):
+    """The consumer's historical consumption (load shapes, peak, base load, load factor, seasons)."""
+    require_role(request, R.CONSUMER, message="This page is for consumers.")
+    meters = selectors.consumer_meters(request.user)
+    selected = next((m for m in meters if m.meter_id == request.GET.get("meter")), meters[0] if meters else None)
+    context = {"meters": meters, "meter": selected, "analysis": None}
+    if selected is not None:
+        analysis = meter_consumption(meter=selected)
+        context["analysis"] = analysis
+        context["status"] = meter_status_refresh(meter=selected)
+        context["charts"] = {  # chart display only: floats are fine here
+            "daily": {"labels": [f"{h:02d}:00" for h in range(24)], "kw": [float(v) for v in analysis.daily_shape_kw]},
+            "weekly": {
+                "labels": [f"{d} {h:02d}h" for d in WEEKDAYS for h in range(24)],
+                "kw": [float(v) for row in analysis.weekly_shape_kw for v in row],
+            },
+            "seasons": {
+                "labels": [s for s in SEASONS if s in analysis.seasons],
+                "kwh_per_day": [float(analysis.seasons[s]["kwh_per_day"]) for s in SEASONS if s in analysis.seasons],
+            },
+        }
+    return render(request, "portal/consumption.html", context)
+
+
+@login_required
+def my_events(request):
+    require_role(request, R.CONSUMER)
+    return render(request, "activation/my_events.html", activation_selectors.consumer_events(user=request.user))
+
+
+@login_required
+@require_POST
+def my_event_opt_out(request, pk: int):
+    require_role(request, R.CONSUMER)
+    if not selectors.event_visible(request.user, pk):
+        raise Http404
+    try:
+        opt = event_opt_out(event_id=pk, user=request.user)
+        messages.success(
+            request, f"Opted out ({opt.get_phase_display().lower()}); consequence: {opt.get_consequence_display()}."
+        )
+    except ApplicationError as exc:
+        messages.error(request, f"Refused: {exc.detail}")
+    return redirect("activation:my-events")

@@ -1,0 +1,119 @@
+"""The grid operator's pages: the operator dashboard and the dispatch console (events, cascades, emergency stop)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.models import GridZone
+from accounts.selectors import grid_zone_by_code
+from activation import services as activation_services
+from activation.models import Program
+from activation.selectors import program_by_code
+from flexplatform.errors import ApplicationError
+
+from .. import selectors
+from ..access import OPERATOR, R, require_role
+
+
+@login_required
+def operator_console(request):
+    require_role(request, *OPERATOR)
+    return render(request, "portal/operator.html", selectors.operator_console(user=request.user))
+
+
+@login_required
+def console(request):
+    role = require_role(request, *OPERATOR)
+    context = selectors.dispatch_console(user=request.user, is_admin=role == R.ADMIN)
+    return render(request, "activation/console.html", context)
+
+
+@login_required
+def console_live(request):
+    require_role(request, *OPERATOR)
+    return render(request, "activation/_live.html", selectors.dispatch_live(user=request.user))
+
+
+def _parse(request, *names):
+    out = {}
+    try:
+        for n in names:
+            v = request.POST.get(n, "")
+            if n in ("start", "end"):
+                out[n] = datetime.fromisoformat(v)
+                if out[n].tzinfo is None:
+                    raise ValueError(f"{n}: give a timezone offset, e.g. 2026-11-24T17:00+00:00")
+            elif n in ("target_kw",):
+                out[n] = Decimal(v)
+            else:
+                out[n] = v
+    except (ValueError, InvalidOperation) as exc:
+        raise ApplicationError(f"Invalid {n}: {exc}") from exc
+    return out
+
+
+@login_required
+@require_POST
+def console_event_create(request):
+    require_role(request, *OPERATOR)
+    try:
+        v = _parse(request, "program", "premise", "target_kw", "start", "end")
+        premise = selectors.premise_visible(request.user, int(v["premise"]))
+        if premise is None:
+            raise ApplicationError("Unknown premise.")
+        event = activation_services.event_create(
+            program=program_by_code(v["program"]),
+            premise=premise,
+            target_kw=v["target_kw"],
+            start=v["start"],
+            end=v["end"],
+            created_by=request.user,
+        )
+        messages.success(request, f"Event {event.pk} created and dispatched.")
+    except (ApplicationError, Program.DoesNotExist, ValueError) as exc:
+        messages.error(request, f"Refused: {getattr(exc, 'detail', exc)}")
+    return redirect("activation:console")
+
+
+@login_required
+@require_POST
+def console_cascade_create(request):
+    require_role(request, *OPERATOR)
+    try:
+        v = _parse(request, "program", "zone", "target_kw", "start", "end")
+        cascade = activation_services.cascade_start(
+            program=program_by_code(v["program"]),
+            zone=grid_zone_by_code(v["zone"]),
+            target_kw=v["target_kw"],
+            start=v["start"],
+            end=v["end"],
+            user=request.user,
+        )
+        messages.success(request, f"Cascade {cascade.pk} started (tier {cascade.current_tier}).")
+    except (ApplicationError, Program.DoesNotExist, GridZone.DoesNotExist) as exc:
+        messages.error(request, f"Refused: {getattr(exc, 'detail', exc)}")
+    return redirect("activation:console")
+
+
+@login_required
+@require_POST
+def console_emergency_stop(request):
+    require_role(request, *OPERATOR)
+    try:
+        if request.POST.get("action") == "lift":
+            activation_services.emergency_stop_lift(user=request.user, reason=request.POST.get("reason", ""))
+            messages.success(request, "Emergency stop lifted.")
+        else:
+            activation_services.emergency_stop_engage(
+                user=request.user, reason=request.POST.get("reason", "") or "console"
+            )
+            messages.warning(request, "EMERGENCY STOP engaged: automated dispatch halted.")
+    except ApplicationError as exc:
+        messages.error(request, f"Refused: {exc.detail}")
+    return redirect("activation:console")
