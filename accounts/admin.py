@@ -6,6 +6,7 @@ from django.urls import path, reverse
 
 from flexplatform.errors import ApplicationError
 
+from . import hooks
 from .audit import audit_entries
 from .kyc.services import verification_case_decide
 from .models import (
@@ -13,7 +14,6 @@ from .models import (
     Consent,
     Enrolment,
     GridZone,
-    IdempotencyRecord,
     Membership,
     Meter,
     Organisation,
@@ -81,12 +81,8 @@ class MeterInline(admin.TabularInline):
 
 
 def _meter_validation(meter) -> str:
-    from assessment.models import MeterStatus
-
-    status = MeterStatus.objects.filter(meter=meter).first() if meter.pk else None
-    if status is None or status.checked_at is None:
-        return "not checked yet"
-    return "validated" if status.validated else "not validated: " + " ".join(status.reasons)
+    """Validation is assessment's fact, lent to accounts at start-up (``accounts.hooks``)."""
+    return hooks.metering().meter_validation(meter) if meter.pk else "not checked yet"
 
 
 @admin.register(Premise)
@@ -115,13 +111,6 @@ class MeterAdmin(admin.ModelAdmin):
     @admin.display(description="Validation (why not)")
     def validation(self, obj):
         return _meter_validation(obj)
-
-
-@admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
-    list_display = ["user", "scope", "key", "response_status", "created_at"]
-    list_filter = ["scope", "response_status"]
-    search_fields = ["key", "user__email"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -113,6 +113,20 @@ class AggregatorFacts:
     licence_expires_on: date | None
 
 
+@dataclass(frozen=True)
+class AggregationPortfolio:
+    """An aggregator's verified resources in one ISO (jurisdiction profile) and their accredited capacity
+    (measured by the market's offer gate, ``market.services.gates.aggregation_portfolios``)."""
+
+    profile: JurisdictionProfile
+    kw: Decimal
+    premise_ids: tuple[int, ...]
+
+    @property
+    def rule(self) -> RuleResult | None:
+        return aggregation_size_rule(self.profile, self.kw)
+
+
 def licence_rule(p: JurisdictionProfile, agg: AggregatorFacts, today: date) -> RuleResult:
     if not p.aggregator_licence_required:
         return RuleResult("aggregator_licence", True, f"{p.name}: no aggregator licence required.")
@@ -188,7 +202,7 @@ def aggregation_size_rule(p: JurisdictionProfile, kw: Decimal) -> RuleResult | N
     """FERC Order No. 2222 § IV.E: an aggregation below the ISO's minimum size may not offer into the ISO's
     wholesale markets. ``kw``: the accredited capacity of the aggregator's verified resources in the ISO.
     Not blocking for the participant as a whole (local flexibility has no minimum); the market applies it to
-    wholesale products (``accounts.selectors.wholesale_aggregation_refusal``). None when the profile sets no
+    wholesale products (``market.services.gates.wholesale_aggregation_refusal``). None when the profile sets no
     minimum."""
     if p.min_aggregation_kw is None:
         return None

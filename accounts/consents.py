@@ -20,8 +20,10 @@ from django.utils import timezone
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from .audit import audit_record
+from .errors import AccountsError
 from .models import AuditEntry, Consent, Enrolment, Membership, Organisation, Premise
 from .selectors import consents_active, enrolment_eligibility, user_organisations, user_role
+from .signals import ParticipationEnded, participation_ended_on_commit
 
 
 def _is_owner(user, premise: Premise) -> bool:
@@ -88,7 +90,9 @@ def consent_grant(
     if existing is not None:
         if sorted(existing.scopes) == sorted(set(scopes)) and existing.expires_at == expires_at:
             return existing
-        raise Conflict("A consent for this aggregator and purpose is in force; revoke it first.", code="consent_exists")
+        raise Conflict(
+            "A consent for this aggregator and purpose is in force; revoke it first.", code=AccountsError.CONSENT_EXISTS
+        )
     try:
         with transaction.atomic():
             consent = Consent.objects.create(
@@ -102,7 +106,9 @@ def consent_grant(
             )
     except IntegrityError:
         # An expired consent not yet marked by the expiry task still holds the unique slot.
-        raise Conflict("A previous consent is still being closed; try again shortly.", code="consent_exists") from None
+        raise Conflict(
+            "A previous consent is still being closed; try again shortly.", code=AccountsError.CONSENT_EXISTS
+        ) from None
     _audit(
         AuditEntry.Subject.CONSENT,
         consent,
@@ -117,8 +123,6 @@ def consent_grant(
 
 
 def _close_consent(consent: Consent, *, to: str, actor, reason: str, now: datetime) -> Consent:
-    from market.services import offers_withdraw
-
     before = consent.status
     consent.status = to
     update = ["status"]
@@ -140,7 +144,13 @@ def _close_consent(consent: Consent, *, to: str, actor, reason: str, now: dateti
     for enrolment in Enrolment.objects.select_for_update().filter(consent=consent, status=Enrolment.Status.ACTIVE):
         _end(enrolment, actor=actor, reason=f"Consent {to}: {reason}".strip(), now=now)
     _sync_premise_aggregator(consent.premise, now)
-    offers_withdraw(seller=consent.aggregator, premise=consent.premise)
+    participation_ended_on_commit(
+        organisation_id=consent.aggregator_id,
+        premise_ids=[consent.premise_id],
+        reason=ParticipationEnded.CONSENT_REVOKED
+        if to == Consent.Status.REVOKED
+        else ParticipationEnded.CONSENT_EXPIRED,
+    )
     return consent
 
 
@@ -155,7 +165,7 @@ def consent_revoke(*, consent: Consent, by, reason: str = "", now: datetime | No
     if not (_is_owner(by, consent.premise) or user_role(by) == Membership.Role.ADMIN):
         raise NotPermitted("Only the premise owner can revoke this consent.")
     if consent.status != Consent.Status.ACTIVE:
-        raise ApplicationError(f"This consent is already {consent.status}.", code="invalid_state")
+        raise ApplicationError(f"This consent is already {consent.status}.", code=AccountsError.INVALID_STATE)
     return _close_consent(
         consent, to=Consent.Status.REVOKED, actor=by, reason=reason or "Revoked by the owner.", now=now
     )
@@ -231,7 +241,7 @@ def enrolment_create(
         raise NotPermitted(
             "The premise owner has not consented to this aggregator using its interval data for flexibility "
             "aggregation.",
-            code="no_consent",
+            code=AccountsError.NO_CONSENT,
             fields={"premise": ["No consent in force."]},
         )
     ends_at = min(ends_at or consent.expires_at, consent.expires_at)  # never beyond the consent
@@ -254,7 +264,7 @@ def enrolment_create(
     if overlap.exists():
         raise Conflict(
             "The premise is already enrolled with another aggregator for this service and period.",
-            code="double_participation",
+            code=AccountsError.DOUBLE_PARTICIPATION,
             fields={"premise": ["Enrolled elsewhere for this service and period."]},
         )
     failing = [
@@ -263,7 +273,7 @@ def enrolment_create(
     if failing:
         raise ApplicationError(
             "The premise is not eligible: " + " ".join(r.detail for r in failing),
-            code="not_eligible",
+            code=AccountsError.NOT_ELIGIBLE,
             fields={r.rule: [r.detail] for r in failing},
         )
     enrolment = Enrolment.objects.create(

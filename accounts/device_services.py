@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from flexplatform.errors import ApplicationError, NotPermitted
 
 from .capability import Capability, DeviceSpec, assess_device
+from .errors import AccountsError
 from .models import Device, Membership, Premise
 from .selectors import premises_visible_to, user_role
 
@@ -91,7 +92,9 @@ def device_register(
                     setattr(device, key, value)
                 device.save(update_fields=["kind", "control_channel", *capabilities])
     except IntegrityError as exc:
-        raise ApplicationError("The device's capabilities are inconsistent.", code="invalid_device") from exc
+        raise ApplicationError(
+            "The device's capabilities are inconsistent.", code=AccountsError.INVALID_DEVICE
+        ) from exc
     return device
 
 

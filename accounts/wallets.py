@@ -21,6 +21,7 @@ from eth_utils import is_address, to_checksum_address
 from flexplatform.errors import ApplicationError, Conflict
 
 from .audit import audit_record
+from .errors import AccountsError
 from .models import AuditEntry, SiweNonce, WalletLink
 
 STATEMENT = "Link this wallet to my FlexMarket account."
@@ -82,25 +83,27 @@ def wallet_link(*, user, message: str, signature: str, domain: str, now: datetim
     nonce = SiweNonce.objects.select_for_update().filter(nonce=fields.get("Nonce", ""), user=user).first()
     if nonce is None or nonce.message != message:
         raise ApplicationError(
-            "This message was not issued to you.", code="siwe_unknown", fields={"message": ["Unknown nonce."]}
+            "This message was not issued to you.",
+            code=AccountsError.SIWE_UNKNOWN,
+            fields={"message": ["Unknown nonce."]},
         )
     if nonce.used_at is not None:
-        raise Conflict("This message was already used; request a new one.", code="siwe_replayed")
+        raise Conflict("This message was already used; request a new one.", code=AccountsError.SIWE_REPLAYED)
     if nonce.expires_at <= now:
-        raise ApplicationError("This message has expired; request a new one.", code="siwe_expired")
+        raise ApplicationError("This message has expired; request a new one.", code=AccountsError.SIWE_EXPIRED)
     if fields["domain"] != domain:
-        raise ApplicationError("The message is for another domain.", code="siwe_domain")
+        raise ApplicationError("The message is for another domain.", code=AccountsError.SIWE_DOMAIN)
     try:
         signer = Account.recover_message(encode_defunct(text=message), signature=signature)
     except Exception:  # noqa: BLE001 - any malformed signature is a refusal
         raise ApplicationError(
-            "The signature is invalid.", code="siwe_signature", fields={"signature": ["Invalid."]}
+            "The signature is invalid.", code=AccountsError.SIWE_SIGNATURE, fields={"signature": ["Invalid."]}
         ) from None
     address = to_checksum_address(fields["address"])
     if signer != address:
         raise ApplicationError(
             "The signature is not by the message's address.",
-            code="siwe_signature",
+            code=AccountsError.SIWE_SIGNATURE,
             fields={"signature": ["Wrong signer."]},
         )
     nonce.used_at = now
@@ -122,7 +125,7 @@ def wallet_link(*, user, message: str, signature: str, domain: str, now: datetim
                 previous.save(update_fields=["address", "message", "signature", "linked_at"])
                 link = previous
     except IntegrityError:
-        raise Conflict("This wallet is linked to another account.", code="wallet_taken") from None
+        raise Conflict("This wallet is linked to another account.", code=AccountsError.WALLET_TAKEN) from None
     audit_record(
         subject_type=AuditEntry.Subject.WALLET,
         subject_id=link.pk,

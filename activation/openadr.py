@@ -46,16 +46,29 @@ from .openadr_objects import (
 )
 from .selectors import events_visible_to
 
-
-def _get(qs, pk):
-    try:
-        return qs.get(pk=int(pk))
-    except (ValueError, qs.model.DoesNotExist):
-        raise Problem(404, "Not Found", "No such object.") from None
+MAX_ID = 2**63 - 1  # a bigint primary key: a longer objectID names nothing here
 
 
 def _object_id(value) -> int | None:
-    return int(value) if isinstance(value, str) and value.isdigit() else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    number = int(value)
+    return number if number <= MAX_ID else None
+
+
+def _text(value: str) -> str | None:
+    """A query string value to filter on (a NUL character matches nothing: PostgreSQL text cannot hold it)."""
+    return None if "\x00" in value else value
+
+
+def _get(qs, pk):
+    number = _object_id(pk)
+    try:
+        return qs.get(pk=number) if number is not None else qs.none().get()
+    except qs.model.DoesNotExist:
+        raise Problem(404, "Not Found", "No such object.") from None
 
 
 # --- programs -------------------------------------------------------------------------------------------------
@@ -238,7 +251,7 @@ class ReportsApi(OadrView):
             else:
                 qs = qs.filter(event_id=_object_id(value))
         if params.get("clientName") is not None:
-            qs = qs.filter(client_name=params["clientName"])
+            qs = qs.filter(client_name=_text(params["clientName"]))
         return self.page(request, [report_object(r) for r in qs])
 
     def post(self, request):
@@ -290,7 +303,7 @@ class SubscriptionsApi(OadrView):
         if params.get("programID") is not None:
             qs = qs.filter(program_id=_object_id(params["programID"]))
         if params.get("clientName") is not None:
-            qs = qs.filter(client_name=params["clientName"])
+            qs = qs.filter(client_name=_text(params["clientName"]))
         objects = [subscription_object(s) for s in qs]
         wanted = set(params.getlist("objects"))
         if wanted:
@@ -327,7 +340,7 @@ class VensApi(OadrView):
     def get(self, request):
         qs = _vens_for(request)
         if request.query_params.get("venName") is not None:
-            qs = qs.filter(ven_name=request.query_params["venName"])
+            qs = qs.filter(ven_name=_text(request.query_params["venName"]))
         return self.page(request, [ven_object(v) for v in qs])
 
     def post(self, request):
@@ -369,7 +382,7 @@ class ResourcesApi(OadrView):
         ven = _get(_vens_for(request), pk)
         qs = ven.resources.order_by("id")
         if request.query_params.get("resourceName") is not None:
-            qs = qs.filter(resource_name=request.query_params["resourceName"])
+            qs = qs.filter(resource_name=_text(request.query_params["resourceName"]))
         return self.page(request, [resource_object(r) for r in qs])
 
     def post(self, request, pk):

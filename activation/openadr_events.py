@@ -101,10 +101,11 @@ def _named_premises(targets, premises) -> list[Premise]:
     for value in openadr_spec.values_of(targets, "RESOURCE_NAME"):
         name = str(value)
         if name.startswith("premise-"):
-            try:
-                ids.add(premises.get(pk=int(name.removeprefix("premise-"))).pk)
-            except (ValueError, Premise.DoesNotExist):
-                raise openadr_spec.SpecError("targets", f"no premise {name} in your service area") from None
+            number = name.removeprefix("premise-")
+            found = premises.filter(pk=int(number)).first() if number.isdigit() and len(number) < 19 else None
+            if found is None:
+                raise openadr_spec.SpecError("targets", f"no premise {name} in your service area")
+            ids.add(found.pk)
         else:
             ids |= set(
                 VenResource.objects.filter(resource_name=name, premise__isnull=False).values_list(
@@ -128,8 +129,8 @@ def event_dispatch_plan(spec: dict, *, premises) -> Dispatch | None:
         return None
     try:
         windows = interval_windows(spec)
-    except ValueError as exc:
-        raise openadr_spec.SpecError("intervalPeriod", str(exc)) from None
+    except (ValueError, OverflowError) as exc:
+        raise openadr_spec.SpecError("intervalPeriod", f"cannot place the intervals in time: {exc}") from None
     named = _named_premises(spec.get("targets"), premises)
     if len(named) != 1 or not windows or None in windows:
         return None

@@ -41,7 +41,9 @@ from .models import Ven, VenClient
 MAX_LIMIT = 50
 # The 3.0.1 spec's scopes (components/securitySchemes); a VEN client is granted the VEN's.
 VEN_SCOPES = ("read_all", "write_reports", "write_subscriptions", "write_vens")
-SCOPES = (*VEN_SCOPES, "write_programs", "write_events")
+# The business logic's scopes (3.1.0 adds read_bl): refused to a VEN client.
+BL_SCOPES = ("write_programs", "write_events", "read_bl")
+SCOPES = (*VEN_SCOPES, *BL_SCOPES)
 
 
 class VenPrincipal:
@@ -231,10 +233,14 @@ class TokenApi(APIView):
             return self._error("unsupported_grant_type", "Only client_credentials is supported.")
         if not client_id or not client_secret:
             return self._error("invalid_request", "Client credentials are required (Basic or in the body).")
-        requested = (data.get("scope") or "").split()
-        unknown = [s for s in requested if s not in self.ven_scopes]
-        if unknown:
-            return self._error("invalid_scope", f"Not granted to a VEN: {' '.join(unknown)}.")
+        if "\x00" in f"{client_id}{client_secret}":
+            return self._error("invalid_client", "Unknown client or wrong secret.", 401, "Basic")
+        # RFC 6749 §3.3: scopes the server does not know are ignored; the business logic's are refused to a VEN.
+        requested = str(data.get("scope") or "").split()
+        refused = [s for s in requested if s in BL_SCOPES and s not in self.ven_scopes]
+        if refused:
+            return self._error("invalid_scope", f"Not granted to a VEN: {' '.join(refused)}.")
+        requested = [s for s in requested if s in self.ven_scopes]
         issued = oadr.ven_token_issue(client_id=str(client_id), client_secret=str(client_secret))
         if issued is None:
             return self._error("invalid_client", "Unknown client or wrong secret.", 401, "Basic")

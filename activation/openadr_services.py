@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Premise
-from accounts.selectors import premises_offerable_by
+from accounts.selectors import premises_represented_by
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from .devices import translate
@@ -184,7 +184,7 @@ def ven_resource_upsert(*, ven: Ven, resource_name: str, attributes=None, target
             if (
                 premise is None
                 or ven.organisation is None
-                or not premises_offerable_by(ven.organisation, meter_validated=False).filter(pk=premise.pk).exists()
+                or not premises_represented_by(ven.organisation).filter(pk=premise.pk).exists()
             ):
                 raise NotPermitted("That premise is not one of this VEN's organisation.")
     with transaction.atomic():
@@ -255,8 +255,7 @@ def oadr_program_save(*, program: Program | None, spec: dict, now=None) -> Progr
 
 
 def oadr_program_delete(*, program: Program, now=None) -> dict:
-    """Delete a program that nothing refers to; one with events, enrollments or cascades is refused (409, the
-    spec's conflict: "a violation of a foreign key constraint")."""
+    """Delete a program that nothing refers to; one with events, enrollments or cascades is a conflict (409)."""
     with transaction.atomic():
         program = Program.objects.select_for_update().get(pk=program.pk)
         if (

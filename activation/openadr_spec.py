@@ -134,10 +134,23 @@ def validate(version: str, name: str, instance) -> dict:
     found = errors(version, name, instance)
     if found:
         raise found[0]
-    for key in ("intervalPeriod",):
-        if isinstance(instance.get(key), dict):
-            check_interval_period(instance[key], field=key)
+    nul = _nul_path(instance)
+    if nul is not None:  # PostgreSQL text and jsonb cannot hold U+0000
+        raise SpecError(nul, "NUL characters (U+0000) cannot be stored")
     return {k: v for k, v in instance.items() if k not in VTN_FIELDS}
+
+
+def _nul_path(node, path: str = "") -> str | None:
+    if isinstance(node, str):
+        return path if "\x00" in node else None
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        if isinstance(key, str) and "\x00" in key:
+            return path
+        found = _nul_path(value, f"{path}/{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def spec_object(stored: dict | None, **vtn: object) -> dict:
@@ -190,7 +203,7 @@ def parse_duration(value) -> Duration:
 
 
 def add_duration(start: datetime, value: str) -> datetime:
-    """``start`` plus an ISO 8601 duration (years and months by the calendar)."""
+    """``start`` plus an ISO 8601 duration (years and months by the calendar); ValueError past year 9999."""
     d = parse_duration(value)
     try:
         return start + relativedelta(months=d.months) + d.exact
@@ -210,16 +223,6 @@ def format_duration(delta: timedelta) -> str:
     time = (f"{h}H" if h else "") + (f"{m}M" if m else "") + (f"{s}S" if s else "")
     out = sign + "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
     return out if out.strip("-") != "P" else "PT0S"
-
-
-def check_interval_period(period: dict, *, field: str) -> None:
-    """An intervalPeriod's start, duration and randomizeStart are readable (schema formats aside)."""
-    for key, check in (("start", parse_datetime), ("duration", parse_duration), ("randomizeStart", parse_duration)):
-        if period.get(key) is not None:
-            try:
-                check(period[key])
-            except ValueError as exc:
-                raise SpecError(f"{field}/{key}", str(exc)) from None
 
 
 # --- valuesMap ------------------------------------------------------------------------------------------------

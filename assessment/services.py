@@ -21,6 +21,7 @@ from .baselines.compute import METHODS
 from .baselines.compute import compute as compute_baseline
 from .baselines.grid import local_slots
 from .baselines.selection import InsufficientHistory
+from .errors import AssessmentError
 from .flexibility import availability_scores, load_shift_kwh, peak_shaving_kw, seasonal_profiles
 from .models import (
     AvailabilityDeclaration,
@@ -161,7 +162,7 @@ def baseline_compute(
             temperature=temperature,
         )
     except InsufficientHistory as exc:
-        raise ApplicationError(f"Meter {meter.meter_id}: {exc}.", code="insufficient_history") from exc
+        raise ApplicationError(f"Meter {meter.meter_id}: {exc}.", code=AssessmentError.INSUFFICIENT_HISTORY) from exc
     values = [
         Decimal(repr(float(outcome.values[k - first_slot]))).quantize(KWH_QUANT, rounding=ROUND_HALF_UP)
         for k in slot.tolist()
@@ -196,7 +197,7 @@ def flexibility_assess(
         return existing
     meter = premise.meters.order_by("id").first()
     if meter is None:
-        raise ApplicationError("The premise has no meter.", code="no_meter")
+        raise ApplicationError("The premise has no meter.", code=AssessmentError.NO_METER)
     # Assessed before the event day: a forecast method (no day-of data yet).
     baseline = baseline_compute(
         meter=meter,

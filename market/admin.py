@@ -7,6 +7,7 @@ from .models import (
     FlexibilityOffer,
     FlexibilityRequest,
     MarketOrder,
+    MarketParameter,
     OrderBook,
     OrderMember,
     ResourceQualification,
@@ -103,3 +104,19 @@ class ResourceQualificationAdmin(admin.ModelAdmin):
     list_display = ["premise", "product", "response_seconds", "sustain_minutes", "tested_at"]
     list_filter = ["product"]
     raw_id_fields = ["premise"]
+
+
+@admin.register(MarketParameter)
+class MarketParameterAdmin(admin.ModelAdmin):
+    """Changed only by executed governance proposals (``market.services.parameters.market_parameter_set``)."""
+
+    list_display = ["name", "value", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

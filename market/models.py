@@ -337,3 +337,15 @@ class ResourceQualification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.premise_id} {self.product}: {self.response_seconds}s / {self.sustain_minutes} min"
+
+
+class MarketParameter(models.Model):
+    """A governed market parameter (``market.parameters``): only an executed governance proposal changes it,
+    through ``market.services.parameters.market_parameter_set``."""
+
+    name = models.CharField(max_length=60, unique=True)
+    value = models.DecimalField(max_digits=18, decimal_places=6)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

@@ -135,7 +135,6 @@ from .models import (  # noqa: E402 - the compensation models, registered after 
     AggregatorAgreement,
     AuditRecord,
     Dispute,
-    MarketParameter,
     ParticipationContract,
     Proposal,
     SettlementRun,
@@ -210,13 +209,6 @@ class ProposalAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "parameter"]
     inlines = [VoteInline]
-
-
-@admin.register(MarketParameter)
-class MarketParameterAdmin(ReadOnlyAdmin):
-    """Changed only by executed proposals."""
-
-    list_display = ["name", "value", "updated_at"]
 
 
 @admin.register(AuditRecord)

@@ -7,8 +7,12 @@ class SettlementConfig(AppConfig):
 
     def ready(self) -> None:
         from activation.signals import penalty_recorded
+        from market.hooks import register_collateral_provider
+
+        from .services.staking import staked_collateral
 
         penalty_recorded.connect(_settle_penalty, dispatch_uid="settlement.settle_penalty")
+        register_collateral_provider(staked_collateral)
 
 
 def _settle_penalty(sender, penalty_id: int, **kwargs) -> None:

@@ -443,17 +443,6 @@ class Stake(models.Model):
         return f"{self.amount} {self.asset} staked by {self.organisation_id}"
 
 
-class MarketParameter(models.Model):
-    """A market parameter that only an executed governance proposal changes."""
-
-    name = models.CharField(max_length=60, unique=True)
-    value = models.DecimalField(max_digits=18, decimal_places=6)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"{self.name}={self.value}"
-
-
 class Proposal(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Voting"

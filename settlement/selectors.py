@@ -7,7 +7,11 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import Organisation
-from flexplatform import snapshots
+
+# The governed parameters are the market's (``market.parameters``); re-exported for settlement's readers.
+from market.parameters import PARAMETERS_VERSION as PARAMETERS_VERSION
+from market.parameters import market_parameter as market_parameter
+from market.parameters import market_parameters as market_parameters
 
 from .models import AnchorAlert, LedgerAccount, PeriodAnchor, Posting, SettlementItem
 
@@ -88,57 +92,6 @@ def item_proof(*, item: SettlementItem) -> dict | None:
         "chain_id": anchor.deployment.chain_id if anchor.deployment else None,
         "contract_address": anchor.deployment.address if anchor.deployment else None,
     }
-
-
-#: the version token of the governed parameters (``flexplatform.snapshots``)
-PARAMETERS_VERSION = "market-parameters"
-#: a copy is kept at most this long (s), whatever else happens.
-PARAMETERS_TTL = 300.0
-_parameter_snapshots = snapshots.Snapshots(ttl_seconds=PARAMETERS_TTL)
-
-
-def _stored_parameters() -> dict[str, Decimal]:
-    from .models import MarketParameter
-    from .parameters import DEFAULTS
-
-    stored = dict(MarketParameter.objects.values_list("name", "value"))
-    return {name: stored.get(name, default) for name, default in DEFAULTS.items()}
-
-
-def market_parameters_request() -> snapshots.Request:
-    """The governed parameters as a ``flexplatform.snapshots`` request (the order path asks for them together
-    with its other answers: one token round trip)."""
-    return snapshots.Request(("market-parameters",), (PARAMETERS_VERSION,), lambda: (_stored_parameters(), None))
-
-
-def _parameters_current() -> dict[str, Decimal]:
-    """The parameters, read from the table, or from this process's copy while their version token stands.
-
-    ``proposal_execute`` renews the token once its change is committed (:func:`market_parameters_invalidate`):
-    a process that sees the new token reads the table after the commit, so once a proposal has executed no
-    caller gets the old value; the executing transaction itself reads the table until then. Tokens
-    unreachable: the table is read (a few rows)."""
-    (values,) = _parameter_snapshots.get([market_parameters_request()])
-    return values
-
-
-def market_parameters_invalidate() -> None:
-    """Called inside the transaction of the one service that changes a parameter: this transaction reads the
-    table from now on, and every process does once the change commits (a new version token)."""
-    snapshots.invalidate(PARAMETERS_VERSION)
-
-
-def market_parameter(name: str) -> Decimal:
-    """The current value of a governed market parameter (its default until a proposal changes it)."""
-    from .parameters import DEFAULTS
-
-    if name not in DEFAULTS:
-        raise KeyError(f"Unknown market parameter {name!r}.")
-    return _parameters_current()[name]
-
-
-def market_parameters() -> dict[str, Decimal]:
-    return dict(_parameters_current())
 
 
 def token_balances(*, organisation: Organisation) -> dict[str, Decimal]:

@@ -15,7 +15,9 @@ from django.utils import timezone
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from ..audit import audit_record
+from ..errors import AccountsError
 from ..models import AuditEntry, Organisation, VerificationCase, VerificationDecision, VerificationDocument
+from ..signals import ParticipationEnded, participation_ended_on_commit
 from .providers import RuleCheckProvider, VerificationProvider, provider_for
 from .rules import identity_key
 
@@ -62,7 +64,7 @@ def verification_case_create(
     if level is None:
         level = VerificationCase.Level.ENHANCED if kind == VerificationCase.Kind.KYB else VerificationCase.Level.BASIC
     if VerificationCase.objects.filter(organisation=organisation, status__in=VerificationCase.OPEN_STATUSES).exists():
-        raise Conflict("This organisation already has an open verification case.", code="case_open")
+        raise Conflict("This organisation already has an open verification case.", code=AccountsError.CASE_OPEN)
     try:
         with transaction.atomic():
             case = VerificationCase.objects.create(
@@ -76,7 +78,9 @@ def verification_case_create(
                 created_by=by if getattr(by, "is_authenticated", False) else None,
             )
     except IntegrityError:
-        raise Conflict("This organisation already has an open verification case.", code="case_open") from None
+        raise Conflict(
+            "This organisation already has an open verification case.", code=AccountsError.CASE_OPEN
+        ) from None
     audit_record(
         subject_type=AuditEntry.Subject.VERIFICATION_CASE,
         subject_id=case.pk,
@@ -103,7 +107,8 @@ def verification_document_add(
     case = _locked(case)
     if case.status != Status.DRAFT:
         raise ApplicationError(
-            f"Documents can only be added to a draft case, not one that is {case.status}.", code="invalid_state"
+            f"Documents can only be added to a draft case, not one that is {case.status}.",
+            code=AccountsError.INVALID_STATE,
         )
     fields: dict[str, list[str]] = {}
     if doc_type not in VerificationDocument.DocType.values:
@@ -164,7 +169,9 @@ def verification_case_submit(
     now = now or timezone.now()
     case = _locked(case)
     if case.status != Status.DRAFT:
-        raise ApplicationError(f"Only a draft can be submitted; this case is {case.status}.", code="invalid_state")
+        raise ApplicationError(
+            f"Only a draft can be submitted; this case is {case.status}.", code=AccountsError.INVALID_STATE
+        )
     types = set(case.documents.values_list("doc_type", flat=True))
     needed: list[str] = []
     if (
@@ -239,7 +246,7 @@ def verification_case_decide(
     case = _locked(case)
     if case.status != Status.IN_REVIEW:
         raise ApplicationError(
-            f"Only a case in review can be decided; this case is {case.status}.", code="invalid_state"
+            f"Only a case in review can be decided; this case is {case.status}.", code=AccountsError.INVALID_STATE
         )
     VerificationDecision.objects.create(
         case=case,
@@ -260,8 +267,6 @@ def verification_case_decide(
 def verification_cases_expire(*, now: datetime | None = None) -> int:
     """Expire verified cases past their validity; their organisations' open offers are withdrawn (trading is
     suspended until a new case is verified). Idempotent: an expired case is not expired again."""
-    from market.services import offers_withdraw
-
     now = now or timezone.now()
     expired = 0
     due = list(
@@ -289,6 +294,10 @@ def verification_cases_expire(*, now: datetime | None = None) -> int:
             from ..selectors import organisation_trading_status
 
             if not organisation_trading_status(case.organisation, now=now).allowed:
-                offers_withdraw(seller=case.organisation)
+                participation_ended_on_commit(
+                    organisation_id=case.organisation_id,
+                    premise_ids=None,
+                    reason=ParticipationEnded.VERIFICATION_EXPIRED,
+                )
             expired += 1
     return expired

@@ -14,7 +14,7 @@ import demo
 from accounts import services as accounts_services
 from accounts.consents import consent_grant, consent_revoke, consents_expire, enrolment_create
 from accounts.models import AuditEntry, Consent, Enrolment, Organisation, Premise
-from accounts.selectors import premises_offerable_by, premises_visible_to
+from accounts.selectors import premises_represented_by, premises_visible_to
 from assessment.services import flexibility_assess
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 from market.models import FlexibilityOffer
@@ -45,7 +45,7 @@ def _offer(world, premise, seller):
     )
 
 
-def test_revoked_consent_drops_the_premise_from_offers(small_world):
+def test_revoked_consent_drops_the_premise_from_offers(small_world, django_capture_on_commit_callbacks):
     premise = _enrolled(small_world)
     aggregator = small_world.aggregator
     offer = _offer(small_world, premise, aggregator)
@@ -53,10 +53,11 @@ def test_revoked_consent_drops_the_premise_from_offers(small_world):
     # Only the owner revokes.
     with pytest.raises(NotPermitted):
         consent_revoke(consent=consent, by=_user("aggregator@demo.flex"))
-    consent_revoke(consent=consent, by=_user("consumer02@demo.flex"), reason="Moving out.")
+    with django_capture_on_commit_callbacks(execute=True):  # the market withdraws once the revocation commits
+        consent_revoke(consent=consent, by=_user("consumer02@demo.flex"), reason="Moving out.")
     offer.refresh_from_db()
     assert offer.status == FlexibilityOffer.Status.CANCELLED
-    assert not premises_offerable_by(aggregator).filter(pk=premise.pk).exists()
+    assert not premises_represented_by(aggregator).filter(pk=premise.pk).exists()
     assert not premises_visible_to(_user("aggregator@demo.flex")).filter(pk=premise.pk).exists()
     with pytest.raises(NotPermitted):
         _offer(small_world, premise, aggregator)
@@ -64,7 +65,7 @@ def test_revoked_consent_drops_the_premise_from_offers(small_world):
     assert premise.aggregator is None
     assert Enrolment.objects.get(premise=premise).status == Enrolment.Status.ENDED
     # The owner may now offer it directly (no longer enrolled elsewhere).
-    assert premises_offerable_by(premise.organisation).filter(pk=premise.pk).exists()
+    assert premises_represented_by(premise.organisation).filter(pk=premise.pk).exists()
     trail = {
         (e.subject_type, e.from_status, e.to_status) for e in AuditEntry.objects.filter(at__gte=consent.granted_at)
     }
@@ -80,7 +81,7 @@ def test_no_enrolment_without_consent(small_world):
     assert exc.value.code == "no_consent"
     assert not Enrolment.objects.filter(premise=premise).exists()
     # The enrolled owner cannot sell the premise twice either.
-    assert not premises_offerable_by(_enrolled(small_world).organisation).exists()
+    assert not premises_represented_by(_enrolled(small_world).organisation).exists()
 
 
 def test_consent_scope_must_cover_interval_data(small_world):
@@ -135,7 +136,7 @@ def test_expired_consent_stops_data_use_before_and_after_the_task(small_world):
     premise = _enrolled(small_world)
     consent = Consent.objects.get(premise=premise, status="active")
     later = consent.expires_at + timedelta(seconds=1)
-    assert not premises_offerable_by(small_world.aggregator, now=later).filter(pk=premise.pk).exists()
+    assert not premises_represented_by(small_world.aggregator, now=later).filter(pk=premise.pk).exists()
     assert consents_expire(now=later) == 2  # both households' consents
     consent.refresh_from_db()
     assert consent.status == Consent.Status.EXPIRED

@@ -73,14 +73,15 @@ def _offer_args(world, premise):
     }
 
 
-def test_unverified_participant_cannot_offer(small_world):
+def test_unverified_participant_cannot_offer(small_world, django_capture_on_commit_callbacks):
     household = small_world.premises[0]  # sells directly; verified by the demo's automatic provider
     assert organisation_trading_status(household.organisation).allowed
     case = current_verification(household.organisation)
     offer = offer_submit(seller=household.organisation, **_offer_args(small_world, household))
     # Verification lapses: trading is suspended, the open offer is withdrawn, a new offer is refused.
     later = case.verified_until + timedelta(seconds=1)
-    assert verification_cases_expire(now=later) >= 1
+    with django_capture_on_commit_callbacks(execute=True):  # the market withdraws once the expiry commits
+        assert verification_cases_expire(now=later) >= 1
     case.refresh_from_db()
     assert case.status == VerificationCase.Status.EXPIRED
     offer.refresh_from_db()

@@ -16,14 +16,14 @@ def penalty_rate_per_mwh(*, event: DREvent, program: Program) -> Decimal:
     """The rate (currency per MWh) a shortfall of ``event`` is charged at, read when the penalty is recorded.
 
     * A market event (from an award or a called reservation, priced by the market): the governed
-      ``penalty_rate`` (a multiple of the market price, ``settlement.selectors.market_parameter``, changed only
+      ``penalty_rate`` (a multiple of the market price, ``market.parameters.market_parameter``, changed only
       by an executed governance proposal) x the event's price (``DREvent.price_per_mwh``; the award's cleared
       price for events created before events carried one), rounded half-up to the cent; the penalty is then
       shortfall kWh x that rate / 1000, rounded half-up to the cent (reproducible from the stored rate).
     * Any other event (operator programs, emergencies, cascades, trigger rules: nothing was cleared): the
       program's own contracted ``penalty_rate_per_mwh``.
     """
-    from settlement.selectors import market_parameter
+    from market.parameters import market_parameter
 
     price = None
     if event.award_id or event.reservation_id:

@@ -83,3 +83,10 @@ def test_targets_match():
     assert spec.maps_match([{"type": "GROUP", "values": ["a", "b"]}], [{"type": "GROUP", "values": ["b"]}])
     assert not spec.maps_match([{"type": "GROUP", "values": ["a"]}], [{"type": "VEN_NAME", "values": ["a"]}])
     assert spec.values_of([{"type": "GROUP", "values": ["a"]}, {"type": "GROUP", "values": [2]}], "GROUP") == ["a", 2]
+
+
+def test_durations_beyond_the_calendar_are_value_errors():
+    with pytest.raises(ValueError):
+        spec.parse_duration("P99999999999999D")
+    with pytest.raises(ValueError):
+        spec.add_duration(datetime(9999, 12, 1, tzinfo=UTC), "P1Y")

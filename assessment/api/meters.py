@@ -17,11 +17,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import policies
 from accounts.models import Membership, Meter
-from accounts.selectors import premises_visible_to, user_role
+from accounts.permissions import HasRole
 from accounts.services import meter_create
-from flexplatform.api import HasRole
-from flexplatform.errors import ApplicationError, NotFound, NotPermitted
+from flexplatform.api import list_schema, paginated
+from flexplatform.errors import ApplicationError, NotFound
 
 from ..ingest.bulk import readings_bulk_import
 from ..ingest.csvfile import parse_csv, parse_start
@@ -162,18 +163,17 @@ class MeterListApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=MeterOutputSerializer(many=True))
+    @list_schema(MeterOutputSerializer)
     def get(self, request):
-        return Response(MeterOutputSerializer(meters_readable_by(request.user), many=True).data)
+        return paginated(request, meters_readable_by(request.user).order_by("pk"), MeterOutputSerializer)
 
     @extend_schema(request=MeterRegisterInputSerializer, responses={201: MeterOutputSerializer})
     def post(self, request):
-        if user_role(request.user) not in WRITERS:
-            raise NotPermitted("Grid operators read meters only.")
+        policies.require_role(request.user, WRITERS, "Grid operators read meters only.")
         data = MeterRegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        premise = premises_visible_to(request.user).filter(pk=values.pop("premise")).first()
+        premise = policies.premises_writable_by(request.user).filter(pk=values.pop("premise")).first()
         if premise is None:
             raise NotFound("No such premise among yours.")
         meter = meter_create(premise=premise, **values)
@@ -191,7 +191,7 @@ class MeterReadingsApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=ReadingOutputSerializer(many=True))
+    @list_schema(ReadingOutputSerializer)
     def get(self, request, meter_id: str):
         meter = meter_visible(user=request.user, meter_id=meter_id)
         try:
@@ -201,7 +201,7 @@ class MeterReadingsApi(APIView):
             raise ApplicationError(f"start and end: {exc}", fields={"start": [str(exc)]}) from exc
         if not start < end or (end - start).days > 35:
             raise ApplicationError("Give start < end, at most 35 days apart.", fields={"end": ["Invalid range."]})
-        return Response(ReadingOutputSerializer(meter_readings(meter=meter, start=start, end=end), many=True).data)
+        return paginated(request, meter_readings(meter=meter, start=start, end=end), ReadingOutputSerializer)
 
 
 class RevisionOutputSerializer(serializers.Serializer):
@@ -217,10 +217,10 @@ class MeterRevisionsApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=RevisionOutputSerializer(many=True))
+    @list_schema(RevisionOutputSerializer)
     def get(self, request, meter_id: str):
         meter = meter_visible(user=request.user, meter_id=meter_id)
-        return Response(RevisionOutputSerializer(reading_revisions(meter=meter)[:1000], many=True).data)
+        return paginated(request, reading_revisions(meter=meter), RevisionOutputSerializer)
 
 
 class MeterStatusOutputSerializer(serializers.ModelSerializer):

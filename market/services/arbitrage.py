@@ -15,6 +15,7 @@ from django.utils import timezone
 from flexplatform.errors import ApplicationError
 
 from ..engine.arbitrage import Device, Infeasible, offers_from_schedule, optimise, unmanaged_charge_kw
+from ..errors import MarketError
 
 
 def arbitrage_plan(*, prices_per_mwh: list[Decimal], start: datetime, interval_minutes: int, device: Device) -> dict:
@@ -29,7 +30,7 @@ def arbitrage_plan(*, prices_per_mwh: list[Decimal], start: datetime, interval_m
     except Infeasible as exc:
         raise ApplicationError(
             f"No feasible schedule: {exc}",
-            code="infeasible",
+            code=MarketError.INFEASIBLE,
             fields={"target_kwh": ["Unreachable with this power and deadline."]},
         ) from exc
     unmanaged = unmanaged_charge_kw(device=device, n=len(prices), interval_hours=h)

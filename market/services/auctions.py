@@ -27,12 +27,14 @@ from accounts.models import GridZone, Organisation
 from accounts.selectors import zone_with_descendant_ids
 from flexplatform.errors import ApplicationError, NotPermitted
 
+from .. import hooks
 from ..clearing import OfferIn, clear_merit_order
 from ..engine import auction as engine
 from ..engine import kw_to_w, price_to_ticks, ticks_to_price, w_to_kw
 from ..engine.products import PRODUCTS, MarketType
+from ..errors import MarketError
 from ..models import Auction, Award, ClearingRun, MarketOrder, OrderMember
-from .orders import _enqueue_activation, _Member, member_shares
+from .awards import Member, awards_announce, member_shares
 
 
 @transaction.atomic
@@ -100,9 +102,7 @@ def auction_open(
         },
     )
     if created and not settings.CELERY_TASK_ALWAYS_EAGER:  # eager mode: the beat sweep (and callers) clear it
-        from .. import tasks
-
-        transaction.on_commit(lambda: tasks.clear_auction.apply_async((auction.pk,), eta=gate_closure))
+        hooks.on_commit_send(hooks.auction_opened, auction_id=auction.pk, gate_closure=gate_closure)
     return auction
 
 
@@ -196,7 +196,7 @@ def auction_clear(*, auction_id: int, now: datetime | None = None) -> ClearingRu
         if auction.status == Auction.Status.CLEARED:
             return auction.clearing_run
         if now < auction.gate_closure:
-            raise ApplicationError("The auction's gate has not closed yet.", code="not_due")
+            raise ApplicationError("The auction's gate has not closed yet.", code=MarketError.NOT_DUE)
         orders = list(MarketOrder.objects.filter(auction=auction, status=MarketOrder.Status.OPEN).order_by("pk"))
         inputs = _inputs(auction, orders)
         outputs = _run_engine(inputs)
@@ -221,7 +221,7 @@ def auction_clear(*, auction_id: int, now: datetime | None = None) -> ClearingRu
                 for k, kw in sorted(acc.items(), key=lambda kv: int(kv[0])):
                     start = auction.delivery_start + int(k) * step
                     # each interval is a delivery of its own: the order's whole kW is open in every one
-                    fresh = [_Member(m.key, m.premise_id, m.kw, m.kw, pk=m.pk) for m in members[o.pk]]
+                    fresh = [Member(m.key, m.premise_id, m.kw, m.kw, pk=m.pk) for m in members[o.pk]]
                     awards += [
                         Award(
                             clearing_run=run,
@@ -254,21 +254,21 @@ def auction_clear(*, auction_id: int, now: datetime | None = None) -> ClearingRu
         Award.objects.bulk_create(awards)
         auction.status = Auction.Status.CLEARED
         auction.save(update_fields=["status"])
-        _enqueue_activation(awards)
+        awards_announce(awards)
     return run
 
 
-def _sell_members(orders: list[MarketOrder]) -> dict[int, list[_Member]]:
+def _sell_members(orders: list[MarketOrder]) -> dict[int, list[Member]]:
     """The sell orders' members (one query), per order in premise order, keyed by their OrderMember pk: the
     members and tie-break keys the continuous market splits a fill over (``orders.member_shares``)."""
-    out: dict[int, list[_Member]] = {o.pk: [] for o in orders if o.side == MarketOrder.Side.SELL}
+    out: dict[int, list[Member]] = {o.pk: [] for o in orders if o.side == MarketOrder.Side.SELL}
     rows = (
         OrderMember.objects.filter(order_id__in=list(out))
         .order_by("order_id", "premise_id")
         .values_list("order_id", "pk", "premise_id", "kw", "remaining_kw")
     )
     for order_id, pk, premise_id, kw, remaining in rows:
-        out[order_id].append(_Member(pk, premise_id, kw, remaining, pk=pk))
+        out[order_id].append(Member(pk, premise_id, kw, remaining, pk=pk))
     return out
 
 
@@ -289,7 +289,9 @@ def clearing_rerun(*, run: ClearingRun) -> Rerun:
     """Re-run a stored clearing from its stored inputs, with the engine of its rule version; compare."""
     if run.auction_id is not None:
         if run.rule_version != engine.RULE_VERSION:
-            raise ApplicationError(f"No engine for rule version {run.rule_version}.", code="unknown_rule_version")
+            raise ApplicationError(
+                f"No engine for rule version {run.rule_version}.", code=MarketError.UNKNOWN_RULE_VERSION
+            )
         recomputed = _run_engine(run.inputs)
     else:
         from datetime import datetime as dt

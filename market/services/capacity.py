@@ -18,6 +18,7 @@ from accounts.models import Premise
 from assessment.selectors import CapacityProfile, accredited_capacity_from, accredited_capacity_kw
 from flexplatform.errors import ApplicationError
 
+from ..errors import MarketError
 from . import order_queries
 
 ZERO = Decimal("0")
@@ -69,7 +70,7 @@ def check_capacity(
     if capacity is None:
         raise ApplicationError(
             f"Premise {premise.pk} has no accredited capacity for this window.",
-            code="not_assessed",
+            code=MarketError.NOT_ASSESSED,
             fields={"members": [f"Premise {premise.pk} is not assessed for this window."]},
         )
     available = capacity - premise_committed_kw(
@@ -79,7 +80,7 @@ def check_capacity(
         raise ApplicationError(
             f"{kw} kW from premise {premise.pk} exceeds its available capacity of {max(available, ZERO)} kW "
             "(accredited capacity minus what is already offered or awarded for this interval).",
-            code="over_capacity",
+            code=MarketError.OVER_CAPACITY,
             fields={"kw": [f"At most {max(available, ZERO)} kW is available from premise {premise.pk}."]},
         )
     return available

@@ -2,13 +2,14 @@
 
 Every order asks who may trade, which premises a seller may offer, what a premise's accredited capacity is
 made of and which zones lie below which. The answers come from their one selector each
-(``accounts.selectors.organisation_trading_status``, ``premises_offerable_by``, ``zone_index``,
+(``accounts.selectors.organisation_trading_status``, ``premises_represented_by``, ``zone_index``,
 ``assessment.selectors.capacity_profile``) and are kept by ``flexplatform.snapshots`` under version tokens:
 
 * ``parties``: organisations, memberships, verification cases, consents, enrolments, premises and zones. A
   change to any of them (human-speed: a KYC decision, a consent granted or revoked) renews every party answer.
 * ``premise:<id>``: one premise's capacity inputs: its assessments, availability declarations, meter status,
-  program enrollments (suspension, derate) and verified events (reliability).
+  program enrollments (suspension, derate) and verified events (reliability), which activation registers
+  through ``market.hooks.register_premise_source``.
 
 The receivers below renew the tokens on every save and delete of those models; answers that run out by
 themselves (a verification's or consent's end, an assessment window's end) are kept only until then. What
@@ -27,6 +28,9 @@ from django.utils import timezone
 
 from accounts.selectors import TradingStatus, ZoneIndex
 from flexplatform import snapshots
+
+from .. import hooks
+from ..parameters import PARAMETERS_VERSION, market_parameters_request
 
 PARTIES = snapshots.PARTIES
 #: a copy is kept at most this long, whatever else happens (seconds)
@@ -63,12 +67,12 @@ def _load_zones() -> tuple[ZoneIndex, None]:
 
 def _load_organisation(organisation) -> tuple[OrganisationFacts, float | None]:
     from accounts.models import Consent, Enrolment, Organisation, VerificationCase
-    from accounts.selectors import organisation_trading_status, premises_offerable_by, zone_index
+    from accounts.selectors import organisation_trading_status, premises_represented_by, zone_index
 
     now = timezone.now()
     trading = organisation_trading_status(organisation, now=now)
     offerable = frozenset(
-        premises_offerable_by(organisation, now=now, meter_validated=False).values_list("pk", flat=True)
+        premises_represented_by(organisation, now=now).values_list("pk", flat=True)
     )
     served = frozenset()
     if organisation.kind == Organisation.Kind.GRID_OPERATOR:
@@ -113,15 +117,13 @@ class OrderFacts:
     organisation: OrganisationFacts
     #: premise id -> assessment.selectors.CapacityProfile (for windows from ``since`` on)
     profiles: dict
-    #: the governed market parameters (``settlement.selectors.market_parameters``)
+    #: the governed market parameters (``market.parameters.market_parameters``)
     parameters: dict
 
 
 def order_facts(*, organisation, premise_ids: list[int]) -> OrderFacts:
     """The governed parameters, zones, the organisation's facts and the named premises' capacity profiles: one
     token round trip when nothing changed since this process last computed them."""
-    from settlement.selectors import market_parameters_request
-
     requests = [
         market_parameters_request(),
         snapshots.Request(("zones",), (PARTIES,), _load_zones),
@@ -143,8 +145,6 @@ def order_facts(*, organisation, premise_ids: list[int]) -> OrderFacts:
 def order_tokens(data) -> list[str]:
     """The token names :func:`order_facts` will ask for, from an order's request body (anything malformed is
     left to the validation that follows)."""
-    from settlement.selectors import PARAMETERS_VERSION
-
     names = [PARAMETERS_VERSION, PARTIES]
     members = data.get("members") if isinstance(data, dict) else None
     if isinstance(members, list):
@@ -182,16 +182,17 @@ def _premise_of_meter(meter_id: int) -> int | None:
     return Meter.objects.filter(pk=meter_id).values_list("premise_id", flat=True).first()
 
 
-def _premise_of_event(event_id: int) -> int | None:
-    from activation.models import DREvent
-
-    return DREvent.objects.filter(pk=event_id).values_list("premise_id", flat=True).first()
+def _connect_premise_source(model, premise_id_of) -> None:
+    receiver = _premise_changed(premise_id_of)
+    post_save.connect(receiver, sender=model, weak=False, dispatch_uid=f"eligibility-premise-save-{model.__name__}")
+    post_delete.connect(receiver, sender=model, weak=False, dispatch_uid=f"eligibility-premise-del-{model.__name__}")
 
 
 def connect() -> None:
-    """Called once from ``MarketConfig.ready``."""
+    """Called once from ``MarketConfig.ready``. The capacity inputs of the layers below are named here; those of
+    the layers above (activation's enrollments and verified events) are registered by them through
+    ``market.hooks.register_premise_source`` and connected as they arrive."""
     from accounts.models import Consent, Enrolment, GridZone, Membership, Organisation, Premise, VerificationCase
-    from activation.models import Enrollment, EventVerification
     from assessment.models import AvailabilityDeclaration, FlexibilityAssessment, MeterStatus
 
     for model in (Organisation, Membership, VerificationCase, Consent, Enrolment, Premise, GridZone):
@@ -207,13 +208,8 @@ def connect() -> None:
         Meter: lambda i: i.premise_id,
         FlexibilityAssessment: lambda i: i.premise_id,
         AvailabilityDeclaration: lambda i: i.premise_id,
-        Enrollment: lambda i: i.premise_id,
         MeterStatus: lambda i: _premise_of_meter(i.meter_id),
-        EventVerification: lambda i: _premise_of_event(i.event_id),
     }
     for model, premise_id_of in premise_sources.items():
-        receiver = _premise_changed(premise_id_of)
-        post_save.connect(receiver, sender=model, weak=False, dispatch_uid=f"eligibility-premise-save-{model.__name__}")
-        post_delete.connect(
-            receiver, sender=model, weak=False, dispatch_uid=f"eligibility-premise-del-{model.__name__}"
-        )
+        _connect_premise_source(model, premise_id_of)
+    hooks.on_premise_source(_connect_premise_source)

@@ -73,7 +73,7 @@ def book_lock(*, product: str, zone_id: int, start: datetime, end: datetime) -> 
     return None if row is None else (row[0], row[1], _dt(row[2]))
 
 
-#: the columns of ``market.services.orders._SIDE_COLUMNS``, one row per member (none for a buy order)
+#: the columns of ``market.services.matching.ORDER_STATE_COLUMNS``, one row per member (none for a buy order)
 _CROSSING = (
     "SELECT o.id, o.side, o.organisation_id, o.kw, o.remaining_kw, o.status, o.price_per_mwh, "  # noqa: S608
     "m.id, m.premise_id, m.kw, m.remaining_kw "

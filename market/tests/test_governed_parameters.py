@@ -9,9 +9,9 @@ import pytest
 from django.utils import timezone
 
 from flexplatform.errors import ApplicationError
+from market import parameters as market_parameters
 from market.models import MarketOrder
-from settlement import selectors as settlement_selectors
-from settlement.selectors import market_parameter
+from market.parameters import market_parameter
 from settlement.services.governance import proposal_create, proposals_tally_due, vote_cast
 
 from .factories import DAY, stake_deposit
@@ -68,9 +68,9 @@ def test_cached_parameters_are_read_once_and_never_stale_after_a_proposal_execut
     with django_assert_num_queries(0):
         assert market_parameter("minimum_offer_kw") == Decimal("5")
     # another process (its copy read under the old token) re-reads once it sees the new token
-    key = settlement_selectors.market_parameters_request().key
-    tokens, expires, values = settlement_selectors._parameter_snapshots._copies[key]
-    settlement_selectors._parameter_snapshots._copies[key] = (
+    key = market_parameters.market_parameters_request().key
+    tokens, expires, values = market_parameters._parameter_snapshots._copies[key]
+    market_parameters._parameter_snapshots._copies[key] = (
         ("an-old-token",),
         expires,
         {**values, "minimum_offer_kw": Decimal("1")},

@@ -1,4 +1,4 @@
-"""The continuous book reads the crossing orders in batches (``orders.CROSSING_BATCH`` rows, one per maker
+"""The continuous book reads the crossing orders in batches (``matching.CROSSING_BATCH`` rows, one per maker
 member) and widens the read when a batch does not cover the incoming order: nothing is lost at the cut."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from market.models import Award, MarketOrder, OrderMember
-from market.services import orders
+from market.services import matching
 from market.services.orders import order_submit
 
 from .factories import DAY, one_owner
@@ -52,7 +52,7 @@ def _buy(mw, kw, kind="limit"):
 
 
 def _crossing_reads(queries) -> list[str]:
-    """The reads of the book's crossing orders with their members (``orders._makers``)."""
+    """The reads of the book's crossing orders with their members (``matching.crossing_makers``)."""
     return [
         q["sql"]
         for q in queries
@@ -63,7 +63,7 @@ def _crossing_reads(queries) -> list[str]:
 
 
 def test_a_buy_needing_more_than_a_batch_of_maker_rows_trades_in_full_in_price_time_order(mw):
-    assert orders.CROSSING_BATCH == 50
+    assert matching.CROSSING_BATCH == 50
     org, premises = one_owner(mw, (0, 4, 5))  # all under sub-east-1
     n = 20  # 20 sell orders x 3 members = 60 maker rows; the first 50 hold 16 whole orders (48 kW)
     sells = []
@@ -90,7 +90,7 @@ def test_a_buy_needing_more_than_a_batch_of_maker_rows_trades_in_full_in_price_t
 
 
 def test_a_cut_inside_a_multi_member_maker_loses_no_member(mw, monkeypatch):
-    monkeypatch.setattr(orders, "CROSSING_BATCH", 5)
+    monkeypatch.setattr(matching, "CROSSING_BATCH", 5)
     org, premises = one_owner(mw, (0, 4, 5))  # all under sub-east-1
     a, b, c = (_sell(mw, org, premises, price, now=mw.now) for price in ("10", "20", "30"))
     # 5 rows: a's three members and two of b's; a (3 kW) does not cover 5 kW: the read is widened and b's

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from market.models import Award, OrderMember
 from market.services.auctions import auction_clear, auction_open
-from market.services.orders import _Member, member_shares, order_submit
+from market.services.awards import Member, member_shares
+from market.services.orders import order_submit
 
 from .factories import DAY, one_owner
 
@@ -77,7 +78,7 @@ def test_auction_award_and_continuous_fill_split_a_sell_order_the_same_way(mw):
 
 
 def test_member_shares_consumes_remaining_and_caps_at_it():
-    members = [_Member(1, 11, Decimal("10"), Decimal("10")), _Member(2, 12, Decimal("30"), Decimal("3"))]
+    members = [Member(1, 11, Decimal("10"), Decimal("10")), Member(2, 12, Decimal("30"), Decimal("3"))]
     shares = member_shares(members, 8000)
     # pro rata 2 + 6 kW, but the second has only 3 kW open: it gets 3, the first the other 5
     assert [(m.key, kw) for m, kw in shares] == [(1, Decimal("5")), (2, Decimal("3"))]

@@ -16,6 +16,7 @@ from django.utils import timezone
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from .. import assets
+from ..errors import SettlementError
 from ..models import Dispute, LedgerAccount, SettlementItem
 from .audit_trail import audit
 from .ledger import account_for, journal_post, platform_account
@@ -29,7 +30,9 @@ def dispute_open(*, item: SettlementItem, user, organisations: list, reason: str
     if item.payee not in organisations:
         raise NotPermitted("Only the payee may dispute an item.")
     if not reason.strip():
-        raise ApplicationError("Give a reason.", code="invalid", fields={"reason": ["This field may not be blank."]})
+        raise ApplicationError(
+            "Give a reason.", code=SettlementError.INVALID, fields={"reason": ["This field may not be blank."]}
+        )
     try:
         with transaction.atomic():
             dispute = Dispute.objects.create(item=item, raised_by=user, reason=reason.strip())
@@ -52,11 +55,13 @@ def dispute_resolve(
 ) -> Dispute:
     now = now or timezone.now()
     if not resolution.strip():
-        raise ApplicationError("Explain the resolution.", code="invalid", fields={"resolution": ["Required."]})
+        raise ApplicationError(
+            "Explain the resolution.", code=SettlementError.INVALID, fields={"resolution": ["Required."]}
+        )
     if uphold and (adjustment is None or adjustment == 0 or adjustment != assets.money(adjustment)):
         raise ApplicationError(
             "An upheld dispute needs a non-zero adjustment in cents.",
-            code="invalid",
+            code=SettlementError.INVALID,
             fields={"adjustment": ["Non-zero, 2 decimals."]},
         )
     with transaction.atomic():

@@ -1,6 +1,6 @@
 """Governance of market parameters: proposals, votes weighted by staked Governance tokens, quorum, execution.
 
-Rules: a proposal names a parameter of :data:`settlement.parameters.DEFAULTS` and a new value; voting is open
+Rules: a proposal names a parameter of :data:`market.parameters.DEFAULTS` and a new value; voting is open
 ``[voting_starts, voting_ends)``; one vote per organisation, weighted by its Governance tokens staked and
 locked at the moment it votes. When voting has ended the proposal is tallied: it passes when the votes cast
 reach the quorum (``governance_quorum_pct`` of all staked Governance tokens when voting opened) and more
@@ -18,10 +18,12 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
+from market.parameters import DEFAULTS, MAXIMA, market_parameter
+from market.services.parameters import market_parameter_set
 
 from .. import assets
-from ..models import MarketParameter, Proposal, Stake, Vote
-from ..parameters import DEFAULTS, MAXIMA
+from ..errors import SettlementError
+from ..models import Proposal, Stake, Vote
 from .audit_trail import audit
 from .staking import governance_weight
 
@@ -44,8 +46,6 @@ def proposal_create(
     actor=None,
     now: datetime | None = None,
 ) -> Proposal:
-    from ..selectors import market_parameter
-
     now = now or timezone.now()
     errors = {}
     if parameter not in DEFAULTS:
@@ -57,7 +57,7 @@ def proposal_create(
     if not 1 <= voting_days <= 30:
         errors["voting_days"] = ["Between 1 and 30 days."]
     if errors:
-        raise ApplicationError("Invalid proposal.", code="invalid", fields=errors)
+        raise ApplicationError("Invalid proposal.", code=SettlementError.INVALID, fields=errors)
     if governance_weight(proposer, at=now) <= 0:
         raise NotPermitted("Only holders of staked Governance tokens may propose.")
     quorum = (_staked_governance(now) * market_parameter("governance_quorum_pct") / HUNDRED).quantize(assets.CENT)
@@ -131,8 +131,6 @@ def proposal_tally(*, proposal_id: int, now: datetime | None = None) -> Proposal
 
 
 def proposal_execute(*, proposal_id: int, actor=None, now: datetime | None = None) -> Proposal:
-    from ..selectors import market_parameters_invalidate
-
     now = now or timezone.now()
     with transaction.atomic():
         proposal = Proposal.objects.select_for_update().get(pk=proposal_id)
@@ -140,8 +138,7 @@ def proposal_execute(*, proposal_id: int, actor=None, now: datetime | None = Non
             return proposal
         if proposal.status != Proposal.Status.PASSED:
             raise Conflict(f"Proposal {proposal.pk} is {proposal.status}; only a passed proposal executes.")
-        MarketParameter.objects.update_or_create(name=proposal.parameter, defaults={"value": proposal.new_value})
-        market_parameters_invalidate()
+        market_parameter_set(name=proposal.parameter, value=proposal.new_value)
         proposal.status = Proposal.Status.EXECUTED
         proposal.executed_at = now
         proposal.save(update_fields=["status", "executed_at"])

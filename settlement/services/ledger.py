@@ -17,15 +17,16 @@ from django.db.models import Sum
 from accounts.models import Organisation
 from flexplatform.errors import ApplicationError
 
+from ..errors import SettlementError
 from ..models import JournalEntry, LedgerAccount, Posting
 
 
 class UnbalancedEntry(ApplicationError):
-    code = "unbalanced_entry"
+    code = SettlementError.UNBALANCED_ENTRY
 
 
 class InsufficientBalance(ApplicationError):
-    code = "insufficient_balance"
+    code = SettlementError.INSUFFICIENT_BALANCE
 
 
 NEGATIVE_ALLOWED = frozenset(

@@ -19,6 +19,7 @@ from accounts.models import Organisation
 from activation.models import DREvent, EventVerification
 from flexplatform.errors import ApplicationError
 
+from ..errors import SettlementError
 from ..models import LedgerAccount, SettlementItem, SettlementPeriod
 from .ledger import account_for, accounts_ensure, journal_post
 
@@ -84,7 +85,7 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
         )
         verification = EventVerification.objects.filter(event=event).first()
         if verification is None:
-            raise ApplicationError(f"Event {event.pk} has not been verified.", code="not_verified")
+            raise ApplicationError(f"Event {event.pk} has not been verified.", code=SettlementError.NOT_VERIFIED)
         existing = SettlementItem.objects.filter(business_key=business_key).first()
         if existing is not None:  # settled by a concurrent worker while we waited for the lock
             return existing
@@ -93,7 +94,9 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
         operator: Organisation | None = event.buyer
         price = event.price_per_mwh
         if operator is None or price is None:
-            raise ApplicationError(f"Event {event.pk} has no buyer or price to settle at.", code="not_settleable")
+            raise ApplicationError(
+                f"Event {event.pk} has no buyer or price to settle at.", code=SettlementError.NOT_SETTLEABLE
+            )
         amount = performance_amount(delivered_kwh=verification.delivered_kwh, price_per_mwh=price)
         period = period_for(delivery_start=event.start, now=now)
         memo = f"Performance payment, event {event.pk}: {verification.delivered_kwh} kWh at {price}/MWh"

@@ -20,6 +20,7 @@ from activation.models import DREvent
 from flexplatform.errors import ApplicationError
 
 from .. import assets
+from ..errors import SettlementError
 from ..models import LedgerAccount, SettlementItem
 from .ledger import account_for, journal_post, platform_account
 from .payments import period_for
@@ -38,7 +39,7 @@ def penalty_settle(
     if amount <= 0 or amount != assets.money(amount):
         raise ApplicationError(
             "A penalty is a positive amount in cents.",
-            code="invalid_penalty",
+            code=SettlementError.INVALID_PENALTY,
             fields={"amount": ["Positive, 2 decimals."]},
         )
     currency = settings.SETTLEMENT_CURRENCY

@@ -12,7 +12,7 @@ and the availability payment of a capacity-reservation product. The energy of a 
 called reservation is an activation event with its own price and buyer, settled with the other events.
 
 Availability factor = metered share of the resource's day (intervals received / intervals expected, the run's
-``_availability``) x the share of the reservation's calls that day whose resource was available (the
+``settlement.services.metering.meter_availability``) x the share of the reservation's calls that day whose resource was available (the
 activation app's ``EventPerformance.available``: acknowledged, not opted out; 1 when it was not called). A day with a call
 not verified yet is not paid until a later run finds every call verified. The business key names the reservation and the day, so a re-run pays nothing twice.
 """
@@ -29,6 +29,7 @@ from activation.models import DREvent, EventPerformance, Reservation
 from .. import assets
 from ..models import LedgerAccount, SettlementItem
 from .ledger import accounts_ensure
+from .metering import meter_availability
 from .posting import EntrySpec, ItemSpec
 
 DAY = timedelta(days=1)
@@ -50,8 +51,6 @@ def reservation_availability_amount(
 
 def reservation_availability_entries(run, *, days: list[datetime]) -> list[EntrySpec]:
     """The availability payment of every reservation overlapping each whole day of the run."""
-    from .runs import _availability
-
     currency = settings.SETTLEMENT_CURRENCY
     out: list[EntrySpec] = []
     for day in days:
@@ -62,7 +61,7 @@ def reservation_availability_entries(run, *, days: list[datetime]) -> list[Entry
         )
         if not reservations:
             continue
-        avail = _availability(sorted({r.premise_id for r in reservations}), day)
+        avail = meter_availability(sorted({r.premise_id for r in reservations}), day)
         calls: dict[int, list[bool]] = {}
         for rid, available in EventPerformance.objects.filter(
             event__reservation__in=reservations, event__start__gte=day, event__start__lt=day + DAY

@@ -35,20 +35,20 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from accounts.models import Meter, Organisation, Premise
+from accounts.models import Organisation, Premise
 from activation.models import EventVerification, VerificationInterval
-from assessment.models import MeterReading
 from flexplatform.errors import ApplicationError
 
 from .. import assets
+from ..errors import SettlementError
 from ..models import AggregatorAgreement, LedgerAccount, ParticipationContract, SettlementItem, SettlementRun, Stake
 from ..selectors import market_parameter
 from .ledger import accounts_ensure
+from .metering import meter_availability
 from .netting import receivables_net
 from .payments import periods_ensure
 from .posting import EntrySpec, ItemSpec, entries_post
@@ -63,7 +63,7 @@ HUNDRED = Decimal(100)
 
 
 class InvalidWindow(ApplicationError):
-    code = "invalid_window"
+    code = SettlementError.INVALID_WINDOW
 
 
 def settlement_run_execute(
@@ -319,50 +319,6 @@ def event_settlement_rows(*, window_start: datetime, window_end: datetime) -> li
     )
 
 
-def _chunks(values: list, size: int = 20000):
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
-def _availability(premise_ids: list[int], day: datetime) -> dict[int, tuple[int, int, set]]:
-    """Per premise: (metered intervals, expected intervals, hours with every interval metered)."""
-    wanted = set(premise_ids)
-    minutes = {}
-    for chunk in _chunks(premise_ids):
-        minutes.update(Meter.objects.filter(premise_id__in=chunk).values_list("premise_id", "interval_minutes"))
-    metered: dict[int, int] = defaultdict(int)
-    full: dict[int, set] = defaultdict(set)
-    if connection.vendor == "postgresql":
-        # Set-based: one row per premise, its metered intervals and its fully metered hours.
-        with connection.cursor() as cur:
-            cur.execute(
-                "WITH h AS (SELECT r.meter_id, date_trunc('hour', r.start) AS hr, count(*) AS n"
-                " FROM assessment_meterreading r WHERE r.start >= %s AND r.start < %s GROUP BY 1, 2)"
-                " SELECT m.premise_id, sum(least(h.n, 60 / m.interval_minutes)),"
-                " array_agg(h.hr) FILTER (WHERE h.n >= 60 / m.interval_minutes)"
-                " FROM h JOIN accounts_meter m ON m.id = h.meter_id GROUP BY m.premise_id",
-                [day, day + DAY],
-            )
-            for pid, n, hours in cur.fetchall():
-                if pid in wanted:
-                    metered[pid] = int(n)
-                    full[pid] = set(hours or [])
-    else:
-        for pid, hour, n in (
-            MeterReading.objects.filter(start__gte=day, start__lt=day + DAY)
-            .annotate(hour=TruncHour("start"))
-            .values("meter__premise_id", "hour")
-            .annotate(n=Count("id"))
-            .values_list("meter__premise_id", "hour", "n")
-        ):
-            if pid in wanted:
-                per = 60 // (minutes.get(pid) or 15)
-                metered[pid] += min(n, per)
-                if n >= per:
-                    full[pid].add(hour)
-    return {pid: (metered[pid], 24 * (60 // (minutes.get(pid) or 15)), full[pid]) for pid in premise_ids}
-
-
 def _contract_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
     currency = settings.SETTLEMENT_CURRENCY
     out: list[EntrySpec] = []
@@ -379,7 +335,7 @@ def _contract_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
         ):
             members[agg].append((pid, owner))
         premise_ids = {c.premise_id for c in contracts if c.premise_id} | {p for m in members.values() for p, _ in m}
-        avail = _availability(sorted(premise_ids), day)
+        avail = meter_availability(sorted(premise_ids), day)
         contribution = defaultdict(Decimal)  # premise owner -> delivered kWh this day in an aggregator's portfolio
         for owner, kwh in EventVerification.objects.filter(
             event__start__gte=day, event__start__lt=day + DAY, event__premise__aggregator_id__in=aggregators

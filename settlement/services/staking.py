@@ -19,6 +19,7 @@ from accounts.models import Organisation
 from flexplatform.errors import ApplicationError
 
 from .. import assets
+from ..errors import SettlementError
 from ..models import LedgerAccount, SettlementItem, Stake
 from .audit_trail import audit
 from .ledger import account_for, journal_post, platform_account
@@ -28,7 +29,7 @@ K = LedgerAccount.Kind
 
 
 class StakeError(ApplicationError):
-    code = "stake_invalid"
+    code = SettlementError.STAKE_INVALID
 
 
 def staked_collateral(organisation) -> Decimal:
@@ -103,7 +104,9 @@ def stake_release(*, stake_id: int, actor=None, now: datetime | None = None) -> 
         if stake.status != Stake.Status.LOCKED:
             return stake
         if now < stake.locked_until:
-            raise StakeError("The stake is locked until " + stake.locked_until.isoformat() + ".", code="stake_locked")
+            raise StakeError(
+                "The stake is locked until " + stake.locked_until.isoformat() + ".", code=SettlementError.STAKE_LOCKED
+            )
         if stake.amount > 0:
             journal_post(
                 business_key=f"stake_release:{stake.pk}",

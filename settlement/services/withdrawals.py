@@ -14,6 +14,7 @@ from django.db import transaction
 from flexplatform.errors import ApplicationError
 
 from .. import assets
+from ..errors import SettlementError
 from ..models import LedgerAccount, WalletLink, Withdrawal
 from .audit_trail import audit
 from .ledger import account_for, journal_post, platform_account
@@ -24,7 +25,9 @@ ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 def wallet_link(*, organisation, address: str, actor=None) -> WalletLink:
     if not ADDRESS.match(address):
-        raise ApplicationError("Not an Ethereum address.", code="invalid", fields={"address": ["0x + 40 hex digits."]})
+        raise ApplicationError(
+            "Not an Ethereum address.", code=SettlementError.INVALID, fields={"address": ["0x + 40 hex digits."]}
+        )
     with transaction.atomic():
         link, _ = WalletLink.objects.update_or_create(organisation=organisation, defaults={"address": address})
         audit(action="wallet.linked", obj=link, actor=actor, organisation=organisation, address=address)
@@ -45,7 +48,7 @@ def withdrawal_request(*, organisation, asset: str, amount: Decimal, business_ke
     if link is None:
         errors["wallet"] = ["Link a wallet first."]
     if errors:
-        raise ApplicationError("Invalid withdrawal.", code="invalid", fields=errors)
+        raise ApplicationError("Invalid withdrawal.", code=SettlementError.INVALID, fields=errors)
     with transaction.atomic():
         entry = journal_post(
             business_key=key,

@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
+from market.models import MarketParameter
 from settlement import assets
-from settlement.models import AuditRecord, Dispute, LedgerAccount, MarketParameter, Proposal, SettlementItem, Withdrawal
+from settlement.models import AuditRecord, Dispute, LedgerAccount, Proposal, SettlementItem, Withdrawal
 from settlement.selectors import balances_match_postings, ledger_is_balanced, market_parameter
 from settlement.services.disputes import dispute_open, dispute_resolve
 from settlement.services.governance import (

@@ -1,7 +1,12 @@
-"""The market parameters governance may change, with their defaults (used until a proposal executes).
+"""The governed market parameters: their defaults (used until a proposal executes), bounds, and their read side.
 
-Every parameter is read by its consumer at the moment of use (``settlement.selectors.market_parameter``), never
-cached, so an executed proposal changes the next penalty, fee or reward and leaves earlier ones as they were:
+The parameters live in the market layer (:class:`market.models.MarketParameter`) so that every layer above reads
+them without the market importing settlement; settlement's governance changes one only through
+``market.services.parameters.market_parameter_set``.
+
+Every parameter is read by its consumer at the moment of use (:func:`market_parameter`), from this process's copy
+while the version token :data:`PARAMETERS_VERSION` stands (``flexplatform.snapshots``), so an executed proposal
+changes the next penalty, fee or reward and leaves earlier ones as they were:
 
 ==============================  =============================================================================
 parameter                       read by
@@ -21,7 +26,11 @@ off_peak_price_per_mwh          ``settlement.services.shifting`` (energy credit 
 ==============================  =============================================================================
 """
 
+from __future__ import annotations
+
 from decimal import Decimal
+
+from flexplatform import snapshots
 
 DEFAULTS: dict[str, Decimal] = {
     "penalty_rate": Decimal("1.5"),  # x the market price on the shortfall of a market event (activation)
@@ -51,3 +60,56 @@ MAXIMA: dict[str, Decimal] = {
     "reward_pool_share_pct": Decimal("100"),
     "shift_recovery_hours": Decimal("24"),
 }
+
+
+#: the version token of the governed parameters (``flexplatform.snapshots``)
+PARAMETERS_VERSION = "market-parameters"
+#: a copy is kept at most this long (s), whatever else happens.
+PARAMETERS_TTL = 300.0
+_parameter_snapshots = snapshots.Snapshots(ttl_seconds=PARAMETERS_TTL)
+
+
+def _stored_parameters() -> dict[str, Decimal]:
+    from .models import MarketParameter
+
+    stored = dict(MarketParameter.objects.values_list("name", "value"))
+    return {name: stored.get(name, default) for name, default in DEFAULTS.items()}
+
+
+def market_parameters_request() -> snapshots.Request:
+    """The governed parameters as a ``flexplatform.snapshots`` request (the order path asks for them together
+    with its other answers: one token round trip)."""
+    return snapshots.Request(("market-parameters",), (PARAMETERS_VERSION,), lambda: (_stored_parameters(), None))
+
+
+def _parameters_current() -> dict[str, Decimal]:
+    """The parameters, read from the table, or from this process's copy while their version token stands.
+
+    ``market_parameter_set`` renews the token once its change is committed (:func:`market_parameters_invalidate`):
+    a process that sees the new token reads the table after the commit, so once a proposal has executed no
+    caller gets the old value; the executing transaction itself reads the table until then. Tokens
+    unreachable: the table is read (a few rows)."""
+    (values,) = _parameter_snapshots.get([market_parameters_request()])
+    return values
+
+
+def market_parameters_invalidate() -> None:
+    """Called inside the transaction of the one service that changes a parameter: this transaction reads the
+    table from now on, and every process does once the change commits (a new version token)."""
+    snapshots.invalidate(PARAMETERS_VERSION)
+
+
+def market_parameter(name: str) -> Decimal:
+    """The current value of a governed market parameter (its default until a proposal changes it)."""
+    if name not in DEFAULTS:
+        raise KeyError(f"Unknown market parameter {name!r}.")
+    return _parameters_current()[name]
+
+
+def market_parameters() -> dict[str, Decimal]:
+    return dict(_parameters_current())
+
+
+def parameters_forget() -> None:
+    """Forget this process's copy (tests start from nothing)."""
+    _parameter_snapshots.clear()

@@ -1,0 +1,246 @@
+"""The participant's compliance: every rule with its result, the trading gate, enrolment eligibility, and the
+grid operator's list of verified resources.
+
+The rules themselves are ``accounts.compliance`` (pure). Facts owned by higher layers (a premise's metering,
+an aggregator's portfolio against the minimum aggregation size) come from the providers those layers register
+at start-up (``accounts.hooks``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from .. import compliance, hooks
+from ..models import Membership, Organisation, Premise, VerificationCase
+from .participants import READ_ALL_ROLES, operator_zone_ids, user_role
+from .participation import enrolments_active
+from .verification import current_verification
+from .zones import zone_jurisdiction
+
+
+def premise_facts(premise: Premise, *, now: datetime | None = None) -> compliance.PremiseFacts:
+    verified = current_verification(premise.organisation, now=now)
+    return compliance.PremiseFacts(
+        segment=premise.segment,
+        meter_intervals=tuple(m.interval_minutes for m in premise.meters.all()),
+        annual_kwh=hooks.metering().annual_kwh(premise, now=now or timezone.now()),
+        owner_kyc_level=verified.level if verified else None,
+    )
+
+
+def aggregator_facts(organisation: Organisation, *, now: datetime | None = None) -> compliance.AggregatorFacts:
+    return compliance.AggregatorFacts(
+        verified=current_verification(organisation, now=now) is not None,
+        licence_number=organisation.licence_number,
+        licence_expires_on=organisation.licence_expires_on,
+    )
+
+
+def enrolment_eligibility(
+    *, premise: Premise, aggregator: Organisation, now: datetime | None = None
+) -> list[compliance.RuleResult]:
+    now = now or timezone.now()
+    profile = compliance.profile(zone_jurisdiction(premise.grid_zone))
+    return compliance.enrolment_eligibility(
+        profile, premise_facts(premise, now=now), aggregator_facts(aggregator, now=now), now.date()
+    )
+
+
+def organisation_compliance(
+    organisation: Organisation, *, now: datetime | None = None, blocking_only: bool = False, portfolios=None
+) -> list[compliance.RuleResult]:
+    """Every compliance rule for a participant with its result: verification, and per jurisdiction it is active
+    in the KYC level (consumers) or the licence, the eligibility of enrolled premises and the FERC Order 2222
+    minimum aggregation size (aggregators); for every premise, whether its revenue meter is validated.
+
+    ``blocking_only`` computes just the rules that can block trading (the trading gate's fast path);
+    ``portfolios``: the aggregator's ``accounts.hooks.aggregation().portfolios`` when the caller has them already."""
+    now = now or timezone.now()
+    out: list[compliance.RuleResult] = []
+    if organisation.kind not in (Organisation.Kind.CONSUMER, Organisation.Kind.AGGREGATOR):
+        return out
+    verified = current_verification(organisation, now=now)
+    if verified is not None:
+        out.append(compliance.RuleResult("verified", True, f"Verified until {verified.verified_until:%Y-%m-%d}."))
+    else:
+        last = VerificationCase.objects.filter(organisation=organisation).order_by("-created_at", "-id").first()
+        if last is not None and (
+            last.status == VerificationCase.Status.EXPIRED
+            or (last.status == VerificationCase.Status.VERIFIED and last.verified_until <= now)
+        ):
+            detail = f"Verification expired on {last.verified_until:%Y-%m-%d}; trading is suspended until renewed."
+        elif last is not None and last.status in VerificationCase.OPEN_STATUSES:
+            detail = f"Verification case #{last.pk} is {last.get_status_display().lower()}."
+        elif last is not None and last.status == VerificationCase.Status.REJECTED:
+            detail = f"Verification case #{last.pk} was rejected."
+        else:
+            detail = "Not verified: complete KYC/KYB."
+        out.append(compliance.RuleResult("verified", False, detail))
+    if organisation.kind == Organisation.Kind.CONSUMER:
+        # ISO zone -> substation -> feeder: the jurisdiction is found without a query per level.
+        premises = list(Premise.objects.filter(organisation=organisation).select_related("grid_zone__parent__parent"))
+        for premise in premises:
+            profile = compliance.profile(zone_jurisdiction(premise.grid_zone))
+            if profile is None:
+                continue
+            required = profile.kyc_level_by_segment.get(premise.segment, compliance.BASIC)
+            have = verified.level if verified else None
+            ok = compliance.LEVEL_RANK[have] >= compliance.LEVEL_RANK[required]
+            if verified is not None:
+                out.append(
+                    compliance.RuleResult(
+                        "kyc_level", ok, f"{premise.name}: {profile.name} needs {required} verification (have {have})."
+                    )
+                )
+        if not blocking_only:
+            out += _meter_rules(premises)
+        return out
+    enrolled = list(
+        Premise.objects.filter(
+            Exists(enrolments_active(now=now).filter(premise=OuterRef("pk"), aggregator=organisation))
+        )
+        .select_related("grid_zone__parent__parent", "organisation")
+        .prefetch_related("meters")
+    )
+    agg = aggregator_facts(organisation, now=now)
+    seen: list[compliance.JurisdictionProfile] = []
+    for premise in enrolled:
+        profile = compliance.profile(zone_jurisdiction(premise.grid_zone))
+        if profile is None:
+            continue
+        if profile not in seen:
+            seen.append(profile)
+            out.append(compliance.licence_rule(profile, agg, now.date()))
+        if blocking_only:
+            continue
+        for rule in compliance.enrolment_eligibility(profile, premise_facts(premise, now=now), agg, now.date()):
+            if not rule.passed and rule.rule not in ("aggregator_licence", "aggregator_verified"):
+                # A premise's own problem keeps that premise out of offers (market.services.gates), not the
+                # aggregator's whole portfolio: listed, not blocking.
+                out.append(compliance.RuleResult(rule.rule, False, f"{premise.name}: {rule.detail}", False))
+    if not blocking_only:
+        out += _meter_rules(enrolled)
+        if portfolios is None:
+            portfolios = hooks.aggregation().portfolios(organisation, now=now)
+        sizes = {p.profile.code: p for p in portfolios}
+        for profile in seen:
+            portfolio = sizes.get(profile.code)
+            rule = compliance.aggregation_size_rule(profile, portfolio.kw if portfolio else Decimal("0"))
+            if rule is not None:
+                out.append(rule)
+    return out
+
+
+def _meter_rules(premises: list[Premise]) -> list[compliance.RuleResult]:
+    """Per premise: its revenue meter is validated, or why not (the premise cannot be offered until it is)."""
+    metering = hooks.metering()
+    out = []
+    for premise in premises:
+        reasons = metering.validation_reasons(premise)
+        if reasons:
+            detail = " ".join(reasons) + " It cannot be offered until its meter is validated."
+            out.append(compliance.RuleResult("meter_validated", False, detail, blocking=False))
+        else:
+            out.append(compliance.RuleResult("meter_validated", True, f"{premise.name}: meter validated.", False))
+    return out
+
+
+def compliance_status(organisation: Organisation, *, now: datetime | None = None) -> dict:
+    """The participant's compliance status for the portal and the API: every rule with its result, the failing
+    ones, whether it may trade (and why not), and, for an aggregator, its portfolio per ISO against the ISO's
+    FERC Order 2222 minimum aggregation size."""
+    now = now or timezone.now()
+    portfolios = hooks.aggregation().portfolios(organisation, now=now)  # computed once: the rules and the table use it
+    rules = organisation_compliance(organisation, now=now, portfolios=portfolios)
+    trading = organisation_trading_status(organisation, now=now)
+    aggregations = [
+        {
+            "jurisdiction": p.profile.code,
+            "iso": p.profile.iso,
+            "kw": p.kw,
+            "minimum_kw": p.profile.min_aggregation_kw,
+            "premises": len(p.premise_ids),
+            "passed": p.rule.passed if p.rule else True,
+            "source": p.profile.source,
+        }
+        for p in portfolios
+    ]
+    return {
+        "organisation": organisation.pk,
+        "may_trade": trading.allowed,
+        "reasons": list(trading.reasons),
+        "failing": [r.as_dict() for r in rules if not r.passed],
+        "rules": [r.as_dict() for r in rules],
+        "aggregations": aggregations,
+    }
+
+
+@dataclass(frozen=True)
+class TradingStatus:
+    allowed: bool
+    reasons: tuple[str, ...] = ()
+
+
+def organisation_trading_status(organisation: Organisation, *, now: datetime | None = None) -> TradingStatus:
+    """Whether an organisation may sell flexibility now, and why not.
+
+    The single gate the market calls before accepting an offer: only consumers and aggregators sell, only while
+    their KYC/KYB verification is in force (it expires after ``KYC_VALIDITY_DAYS``), and only with no failing
+    blocking compliance rule (KYC level per jurisdiction, aggregator licence). Which premises a seller may
+    offer is the market's offer gate (``market.services.gates.premises_offerable_by``).
+    """
+    if organisation.kind not in (Organisation.Kind.CONSUMER, Organisation.Kind.AGGREGATOR):
+        return TradingStatus(False, ("Only consumers and aggregators sell flexibility.",))
+    failing = [
+        r for r in organisation_compliance(organisation, now=now, blocking_only=True) if not r.passed and r.blocking
+    ]
+    if failing:
+        return TradingStatus(False, tuple(r.detail for r in failing))
+    return TradingStatus(True)
+
+
+def verified_resources_for(user, *, now: datetime | None = None) -> list[dict]:
+    """Premises in the operator's zones (all, for admins and auditors) that their seller may offer now: the
+    aggregator holding an active consented enrolment, or else the owner; the owner is verified, the premise's
+    revenue meter is validated and the seller's trading gate passes."""
+    now = now or timezone.now()
+    role = user_role(user)
+    qs = (
+        Premise.objects.select_related("organisation", "grid_zone")
+        .filter(pk__in=hooks.metering().validated_premise_ids())
+        .order_by("id")
+    )
+    if role == Membership.Role.GRID_OPERATOR:
+        qs = qs.filter(grid_zone_id__in=operator_zone_ids(user))
+    elif role not in READ_ALL_ROLES:
+        return []
+    validated_at = hooks.metering().validated_since([p.pk for p in qs])
+    enrolled = dict(enrolments_active(now=now).values_list("premise_id", "aggregator_id"))
+    sellers = {o.pk: o for o in Organisation.objects.filter(pk__in=set(enrolled.values()))}
+    status_cache: dict[int, bool] = {}
+    out = []
+    for premise in qs:
+        verification = current_verification(premise.organisation, now=now)
+        if verification is None:
+            continue
+        seller = sellers.get(enrolled.get(premise.pk)) or premise.organisation
+        if seller.pk not in status_cache:
+            status_cache[seller.pk] = organisation_trading_status(seller, now=now).allowed
+        if not status_cache[seller.pk]:
+            continue
+        out.append(
+            {
+                "id": premise.pk,
+                "name": premise.name,
+                "segment": premise.segment,
+                "zone": premise.grid_zone.code,
+                "seller": seller.name,
+                "owner_verified_until": verification.verified_until,
+                "meter_validated_at": validated_at.get(premise.pk),
+            }
+        )
+    return out

@@ -1,0 +1,86 @@
+"""What activation lends the lower layers and how it answers the market's signals, connected at start-up by
+``activation.apps.ActivationConfig.ready()``.
+
+* :class:`ActivationFacts`: the provider of activation's facts that assessment reads (event days, verified
+  events, derate, suspension), registered with ``assessment.hooks.register_activation_facts``. One mechanism
+  for those facts; why a provider and not a copy kept by assessment is written in ``assessment.hooks``.
+* :func:`on_awards_committed`: the receiver of ``market.hooks.awards_committed``: each committed award becomes an
+  event or a reservation, through the ``create_event_for_award`` task (already sent from ``on_commit``).
+* the premise sources of ``market.hooks``: the market's kept capacity answers of a premise depend on its
+  enrollments (derate, suspension) and verified events (reliability), renewed on every write to them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from assessment.hooks import VerifiedEvent
+
+
+class ActivationFacts:
+    """Activation's facts for assessment (``assessment.hooks.ActivationFacts``), read from activation's rows."""
+
+    def event_days(self, *, premise_id: int, tz: str) -> set[date]:
+        from .selectors import event_days_for_premise
+
+        return event_days_for_premise(premise_id=premise_id, tz=tz)
+
+    def verified_events(self, *, premise_id: int, limit: int | None = None) -> list[VerifiedEvent]:
+        from .models import EventVerification
+
+        qs = (
+            EventVerification.objects.filter(event__premise=premise_id)
+            .select_related("event")
+            .order_by("-event__start", "-pk")
+        )
+        if limit:
+            qs = qs[:limit]
+        return [
+            VerifiedEvent(
+                event_id=v.event_id,
+                start=v.event.start,
+                end=v.event.end,
+                committed_kwh=v.committed_kwh,
+                delivered_kwh=v.delivered_kwh,
+            )
+            for v in qs
+        ]
+
+    def derate(self, premise_id: int) -> Decimal:
+        from .selectors import resource_derate
+
+        return resource_derate(premise_id)
+
+    def suspended(self, premise_id: int) -> bool:
+        from .selectors import resource_suspended
+
+        return resource_suspended(premise_id)
+
+
+def on_awards_committed(sender, *, award_ids: list[int], **kwargs) -> None:
+    """Turn each committed award into an event (or a reservation): one task per award, idempotent per award."""
+    from .tasks import create_event_for_award
+
+    for pk in award_ids:
+        create_event_for_award.delay(pk)
+
+
+def _verification_premise_id(verification) -> int | None:
+    from .models import DREvent
+
+    return DREvent.objects.filter(pk=verification.event_id).values_list("premise_id", flat=True).first()
+
+
+def connect() -> None:
+    from assessment.hooks import register_activation_facts
+
+    register_activation_facts(ActivationFacts())
+    from market import hooks as market_hooks
+
+    from .models import Enrollment, EventVerification
+
+    # one receiver per award hand-off: this dispatch_uid is connected once, whichever module connects it
+    market_hooks.awards_committed.connect(on_awards_committed, dispatch_uid="activation-event-for-award")
+    market_hooks.register_premise_source(Enrollment, lambda enrollment: enrollment.premise_id)
+    market_hooks.register_premise_source(EventVerification, _verification_premise_id)
