@@ -1,7 +1,8 @@
-"""Schema-driven conformance of a live OpenADR 3 VTN with schemathesis, against the spec file itself.
+"""Schema-driven conformance of an OpenADR 3 VTN with schemathesis, against the spec file itself (any version).
 
 Every operation of the spec is generated from its schemas (positive: bodies and parameters the spec allows;
-negative: ones it forbids), sent to the running server as one role (the business logic or a VEN), and checked:
+negative: ones it forbids) once (``generate``), sent to the project's WSGI application as each role (the business
+logic, a VEN: ``send``), and checked:
 
 * ``not_a_server_error``: no 5xx;
 * ``response_schema_conformance``: each answer is the schema the spec declares for its status;
@@ -12,7 +13,7 @@ negative: ones it forbids), sent to the running server as one role (the business
   because PostgreSQL cannot store it.
 
 Generation is seeded (Hypothesis ``derandomize``) and bounded (``max_examples`` per operation and mode), so a run
-sends the same requests each time. Returns the counts per check; the tests assert they are zero and print them.
+sends the same requests each time. ``Tally`` keeps the counts per check and status; tests assert and print them.
 """
 
 from __future__ import annotations
