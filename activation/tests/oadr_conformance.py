@@ -1,7 +1,8 @@
-"""Schema-driven conformance of a live OpenADR 3 VTN with schemathesis, against the spec file itself.
+"""Schema-driven conformance of an OpenADR 3 VTN with schemathesis, against the spec file itself (any version).
 
 Every operation of the spec is generated from its schemas (positive: bodies and parameters the spec allows;
-negative: ones it forbids), sent to the running server as one role (the business logic or a VEN), and checked:
+negative: ones it forbids) once (``generate``), sent to the project's WSGI application as each role (the business
+logic, a VEN: ``send``), and checked:
 
 * ``not_a_server_error``: no 5xx;
 * ``response_schema_conformance``: each answer is the schema the spec declares for its status;
@@ -12,7 +13,7 @@ negative: ones it forbids), sent to the running server as one role (the business
   because PostgreSQL cannot store it.
 
 Generation is seeded (Hypothesis ``derandomize``) and bounded (``max_examples`` per operation and mode), so a run
-sends the same requests each time. Returns the counts per check; the tests assert they are zero and print them.
+sends the same requests each time. ``Tally`` keeps the counts per check and status; tests assert and print them.
 """
 
 from __future__ import annotations
@@ -57,25 +58,27 @@ class Tally:
         )
 
 
-def run(
+@dataclass(frozen=True)
+class Generated:
+    op_id: str
+    mode: GenerationMode
+    case: object
+
+
+def generate(
     *,
     version: str,
     app,
-    headers: dict[str, str],
     path_parameters: dict[str, str] | None = None,
     positive_examples: int = 3,
     negative_examples: int = 2,
+    only: tuple[str, ...] | None = None,
     skip: tuple[str, ...] = (),
-    forbidden: tuple[str, ...] = (),
-    tally: Tally | None = None,
     document: dict | None = None,
-) -> Tally:
-    """Fuzz every operation of the spec against the WSGI ``app`` (in process, at the spec's server path) with
-    ``headers`` (the role's credentials).
-    ``forbidden``: operationIds outside the role's scopes (403 expected, not a rejection); ``path_parameters``
-    fixed ids of seeded objects (None: generated ids, mostly 404). ``document``: the spec as a dict, when a test
-    reads it with errata (3.1.0: ``oadr31_schema.document``); else the spec file of ``version``."""
-    tally = tally or Tally()
+) -> list[Generated]:
+    """The cases, generated once (seeded) for every operation of the spec (or ``only`` those), to send as each
+    role. ``path_parameters``: fixed ids of seeded objects (None: generated ids, mostly 404). ``document``: the spec
+    as a dict, when a test reads it with errata (3.1.0: ``oadr31_schema.document``); else the file of ``version``."""
     if document is not None:
         schema = schemathesis.openapi.from_dict(document)
     else:
@@ -83,25 +86,26 @@ def run(
     schema.app = app  # the spec's own file, sent to the project's WSGI application
     # No U+0000 in generated strings: the VTN refuses it (400) because PostgreSQL text and jsonb cannot store it.
     schema.config.generation.update(allow_x00=False)
+    out: list[Generated] = []
     for result in schema.get_all_operations():
         operation = result.ok()
         op_id = operation.definition.raw.get("operationId", operation.label)
-        if op_id in skip:
+        if op_id in skip or (only is not None and op_id not in only):
             continue
+        params = {k: v for k, v in (path_parameters or {}).items() if "{" + k + "}" in operation.path} or None
         for mode, examples in (
             (GenerationMode.POSITIVE, positive_examples),
             (GenerationMode.NEGATIVE, negative_examples),
         ):
-            if not examples:
-                continue
-            params = {k: v for k, v in (path_parameters or {}).items() if "{" + k + "}" in operation.path} or None
-            strategy = operation.as_strategy(generation_mode=mode, path_parameters=params)
-
-            _fuzz(strategy, examples, headers, op_id, mode, forbidden, tally)
-    return tally
+            if examples:
+                strategy = operation.as_strategy(generation_mode=mode, path_parameters=params)
+                out += [Generated(op_id, mode, case) for case in _examples(strategy, examples)]
+    return out
 
 
-def _fuzz(strategy, examples, headers, op_id, mode, forbidden, tally) -> None:
+def _examples(strategy, examples: int) -> list:
+    found = []
+
     @settings(
         max_examples=examples,
         derandomize=True,
@@ -112,7 +116,21 @@ def _fuzz(strategy, examples, headers, op_id, mode, forbidden, tally) -> None:
         verbosity=Verbosity.quiet,
     )
     @given(case=strategy)
-    def one(case):
+    def collect(case):
+        found.append(case)
+
+    try:
+        collect()
+    except Unsatisfiable:  # no case of this mode exists (an operation without parameters has no negative one)
+        pass
+    return found
+
+
+def send(cases: list[Generated], *, headers: dict[str, str], forbidden: tuple[str, ...], tally: Tally) -> Tally:
+    """Send the cases with ``headers`` (the role's credentials) and check each answer. ``forbidden``:
+    operationIds outside the role's scopes (403 expected, not a rejection)."""
+    for g in cases:
+        case, mode, op_id = g.case, g.mode, g.op_id
         started = time.perf_counter()
         response = case.call(headers=headers)
         tally.seconds_in_app += time.perf_counter() - started
@@ -130,16 +148,12 @@ def _fuzz(strategy, examples, headers, op_id, mode, forbidden, tally) -> None:
             # The spec leaves these request bodies optional; a create or update without its object is refused.
             no_body = case.body is NOT_SET and case.operation.definition.raw.get("requestBody") is not None
             if response.status_code in REJECTED and not no_body:
-                tally.fail("positive_data_acceptance", label, f"{case.body!r} {response.text}")
+                tally.fail("positive_data_acceptance", label, f"{response.text} {case.body!r}")
             if response.status_code == 403 and op_id not in forbidden:
                 tally.fail("positive_data_acceptance", label, f"403 in scope: {response.text}")
             if response.status_code == 401 and op_id != "fetchToken":
                 tally.fail("authentication", label, response.text)
-
-    try:
-        one()
-    except Unsatisfiable:  # no case of this mode exists (an operation without parameters has no negative one)
-        pass
+    return tally
 
 
 def _check_name(failure: Failure) -> str:
