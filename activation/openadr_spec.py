@@ -196,8 +196,8 @@ def parse_duration(value) -> Duration:
             minutes=int(minutes or 0),
             seconds=float(seconds or 0),
         )
-    except OverflowError:  # longer than any window the VTN keeps: "infinity", as the user guide's P9999Y
-        exact = timedelta.max
+    except OverflowError:
+        raise ValueError(f"{value!r} is longer than this VTN can place in time") from None
     total_months = int(years or 0) * 12 + int(months or 0)
     return Duration(months=-total_months, exact=-exact) if sign else Duration(months=total_months, exact=exact)
 
@@ -207,10 +207,8 @@ def add_duration(start: datetime, value: str) -> datetime:
     d = parse_duration(value)
     try:
         return start + relativedelta(months=d.months) + d.exact
-    except (OverflowError, ValueError):  # past year 9999 (P9999Y is the user guide's "infinity"): open-ended
-        if d.exact >= timedelta(0):
-            return datetime.max.replace(tzinfo=start.tzinfo)
-        return datetime.min.replace(tzinfo=start.tzinfo)
+    except (OverflowError, ValueError):
+        raise ValueError(f"{start.isoformat()} + {value} is outside the calendar") from None
 
 
 def format_duration(delta: timedelta) -> str:
