@@ -1,4 +1,4 @@
-"""OpenADR 3.1.0 VTN, mounted at ``/openadr3/3.1.0/`` beside 3.0.1 (ADR 0018).
+"""OpenADR 3.1.0 VTN, mounted at ``/openadr3/3.1.0/`` beside 3.0.1 (ADR 0020).
 
 The same views, rules and services as 3.0.1 (``activation.openadr``): a 3.1.0 view is the 3.0.1 view with
 3.1.0 serialisation (``activation.openadr_v31``) on the way in and out, plus what only 3.1.0 has (OpenADR

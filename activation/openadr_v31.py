@@ -1,7 +1,7 @@
 """OpenADR 3.1.0 serialisation: the VTN's objects in their 3.1.0 shape, and 3.1.0 request bodies in the shape the
 VTN's (version-neutral) services and the 3.0.1 views take.
 
-One implementation serves both versions (ADR 0018): the 3.0.1 objects of ``activation.openadr_objects`` are the
+One implementation serves both versions (ADR 0020): the 3.0.1 objects of ``activation.openadr_objects`` are the
 VTN's canonical form, and this module maps them to and from OpenADR 3.1.0 (OpenADR Alliance OpenAPI definition
 3.1.0, ``shared/data/openadr3/3.1.0/openadr3.yaml``, ``components/schemas``). The differences it handles:
 

@@ -1,7 +1,7 @@
 """The OpenADR 3.1.0 OpenAPI definition for tests: its schemas as JSON Schema (draft 4) and the document itself for
 schemathesis, with the spec's one contradiction resolved.
 
-Erratum (ADR 0018): 3.1.0 defines the returned ``ven`` as ``allOf: [objectMetadata, BlVenRequest]`` and
+Erratum (ADR 0020): 3.1.0 defines the returned ``ven`` as ``allOf: [objectMetadata, BlVenRequest]`` and
 ``resource`` as ``allOf: [objectMetadata, BlResourceRequest]``. ``objectMetadata.objectType`` must be one of
 ``objectTypes`` (VEN, RESOURCE...) while the request schemas' ``objectType`` must be ``BL_VEN_REQUEST`` /
 ``BL_RESOURCE_REQUEST``: no object satisfies both. The VTN answers ``objectType`` VEN / RESOURCE (as

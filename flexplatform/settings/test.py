@@ -27,3 +27,6 @@ MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default=f"flex-test-{os.getpid()}/devic
 # The OpenADR 3.1.0 MQTT notifier is off unless a test turns it on (its messages would join every outbox count).
 OPENADR_MQTT_NOTIFIER = env.bool("OPENADR_MQTT_NOTIFIER", default=False)
 OPENADR_MQTT_TOPIC_ROOT = env("OPENADR_MQTT_TOPIC_ROOT", default=f"flex-test-{os.getpid()}/openadr3/3.1.0")
+
+# Tests run on the demo's synthetic world (as local settings do); tests of real stations override this.
+WEATHER_SOURCES = [*WEATHER_SOURCES, "demo.weather.SyntheticWeather"]  # noqa: F405
