@@ -15,7 +15,7 @@ was given. What the platform does with it:
   ``SIMPLE`` levels and private payload types, ``GROUP`` targets, zero (``PT0S``: "instantaneous or infinity")
   durations. VENs act on them themselves; the VTN delivers them and takes their reports.
 
-Who receives an event (the enrolment rule, documented in ADR 0018): a VEN is enrolled in a program when the
+Who receives an event (the enrolment rule, documented in ADR 0019): a VEN is enrolled in a program when the
 program has no targets (open to every VEN), or one of the program's targets matches the VEN (``VEN_NAME`` its
 name, any other type a value of the VEN's or its resources' targets or attributes, ``RESOURCE_NAME`` one of its
 resources, ``GROUP`` also the grid zone of one of its premises). An event with no targets goes to every VEN

@@ -52,9 +52,7 @@ class AvailabilityDeclareApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         org = policies.acting_organisation(request.user)
-        premise = (
-            None if org is None else premises_represented_by(org).filter(pk=v["premise"]).first()
-        )
+        premise = None if org is None else premises_represented_by(org).filter(pk=v["premise"]).first()
         if premise is None:
             if Premise.objects.filter(pk=v["premise"]).exists():
                 raise NotPermitted("You may not declare for this premise.", fields={"premise": ["Not yours."]})

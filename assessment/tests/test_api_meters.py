@@ -66,7 +66,10 @@ def test_csv_upload_with_one_bad_record_imports_nothing_and_names_it(meter_world
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "import_rejected"
-    assert body["fields"] == {"records": ["line 4: kwh 'lots' is not a number"]}
+    assert body["fields"] == {
+        "records": ["line 4: kwh 'lots' is not a number"],
+        "problems": ["kwh is not a number: 1 record (line 4)"],
+    }
     assert MeterReading.objects.count() == 0
 
 
@@ -79,9 +82,7 @@ def test_espi_upload_with_one_bad_record_imports_nothing_and_names_it(meter_worl
         format="multipart",
     )
     assert response.status_code == 400
-    assert response.json()["fields"]["records"] == [
-        "IntervalBlock 1 (entry 7) IntervalReading 3: negative energy -0.405 kWh"
-    ]
+    assert response.json()["fields"]["records"] == ["IntervalBlock 1 (entry 7) IntervalReading 3: negative energy"]
     assert MeterReading.objects.count() == 0
     ok = alice.post(
         "/api/v1/assessment/meters/A-1/espi/",
@@ -90,13 +91,17 @@ def test_espi_upload_with_one_bad_record_imports_nothing_and_names_it(meter_worl
     )
     assert ok.status_code == 201, ok.json()
     assert ok.json()["rows_new"] == 4 and ok.json()["source"] == "espi"
-    # Bob cannot upload into Alice's meter.
-    refused = api_for("bob@t.test").post(
-        "/api/v1/assessment/meters/A-1/espi/",
-        {"file": SimpleUploadedFile("gb.xml", ESPI, "application/xml")},
-        format="multipart",
-    )
-    assert refused.status_code == 403
+    # Bob cannot upload into Alice's meter, and cannot tell it from a meter that does not exist.
+    answers = [
+        api_for("bob@t.test").post(
+            f"/api/v1/assessment/meters/{meter_id}/espi/",
+            {"file": SimpleUploadedFile("gb.xml", ESPI, "application/xml")},
+            format="multipart",
+        )
+        for meter_id in ("A-1", "NO-SUCH-METER")
+    ]
+    assert [a.status_code for a in answers] == [404, 404]
+    assert answers[0].json()["detail"].replace("A-1", "?") == answers[1].json()["detail"].replace("NO-SUCH-METER", "?")
 
 
 def test_json_batch_and_revision_history(meter_world, api_for):

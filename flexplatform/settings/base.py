@@ -226,6 +226,13 @@ CELERY_BEAT_SCHEDULE = {
 ASSESSMENT_BASELINE_METHOD = env("ASSESSMENT_BASELINE_METHOD", default="caiso-10in10")
 ASSESSMENT_FORECAST_METHOD = env("ASSESSMENT_FORECAST_METHOD", default="caiso-10in10-unadjusted")
 
+# Weather for weather-sensitive baselines (CalTRACK hourly): sources in order of preference (dotted paths, see
+# assessment/weather/sources.py), the farthest a premise's weather station may be, and the method used instead
+# when a premise has no temperatures.
+WEATHER_SOURCES = ["assessment.weather.sources.StationTemperatures"]
+WEATHER_STATION_MAX_KM = env.float("WEATHER_STATION_MAX_KM", default=100.0)
+ASSESSMENT_WEATHERLESS_METHOD = env("ASSESSMENT_WEATHERLESS_METHOD", default="caiso-10in10-unadjusted")
+
 # Chain: anchoring goes to any Ethereum JSON-RPC endpoint; ``eth-tester://`` is an in-process EVM.
 CHAIN_RPC_URL = env("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
 CHAIN_PRIVATE_KEY = env("CHAIN_PRIVATE_KEY", default=ANVIL_DEV_PRIVATE_KEY)
