@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
@@ -126,34 +129,52 @@ def _examples(strategy, examples: int) -> list:
     return found
 
 
+@contextmanager
+def _connections_kept():
+    """As Django's test client does: the app in process must not close the test's database connection at the end
+    of each request (on PostgreSQL that would end the test's transaction)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
 def send(cases: list[Generated], *, headers: dict[str, str], forbidden: tuple[str, ...], tally: Tally) -> Tally:
     """Send the cases with ``headers`` (the role's credentials) and check each answer. ``forbidden``:
     operationIds outside the role's scopes (403 expected, not a rejection)."""
-    for g in cases:
-        case, mode, op_id = g.case, g.mode, g.op_id
-        started = time.perf_counter()
-        response = case.call(headers=headers)
-        tally.seconds_in_app += time.perf_counter() - started
-        tally.requests += 1
-        tally.statuses[response.status_code] += 1
-        label = f"{case.operation.label} [{mode.value}] -> {response.status_code}"
-        try:
-            case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
-        except FailureGroup as group:
-            for failure in group.exceptions:
-                tally.fail(_check_name(failure), label, f"{failure.title}: {response.text}")
-        except Failure as failure:
-            tally.fail(_check_name(failure), label, f"{failure.title}: {response.text}")
-        if mode.is_positive:
-            # The spec leaves these request bodies optional; a create or update without its object is refused.
-            no_body = case.body is NOT_SET and case.operation.definition.raw.get("requestBody") is not None
-            if response.status_code in REJECTED and not no_body:
-                tally.fail("positive_data_acceptance", label, f"{response.text} {case.body!r}")
-            if response.status_code == 403 and op_id not in forbidden:
-                tally.fail("positive_data_acceptance", label, f"403 in scope: {response.text}")
-            if response.status_code == 401 and op_id != "fetchToken":
-                tally.fail("authentication", label, response.text)
+    with _connections_kept():
+        for g in cases:
+            _send_one(g, headers=headers, forbidden=forbidden, tally=tally)
     return tally
+
+
+def _send_one(g: Generated, *, headers: dict[str, str], forbidden: tuple[str, ...], tally: Tally) -> None:
+    case, mode, op_id = g.case, g.mode, g.op_id
+    started = time.perf_counter()
+    response = case.call(headers=headers)
+    tally.seconds_in_app += time.perf_counter() - started
+    tally.requests += 1
+    tally.statuses[response.status_code] += 1
+    label = f"{case.operation.label} [{mode.value}] -> {response.status_code}"
+    try:
+        case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+    except FailureGroup as group:
+        for failure in group.exceptions:
+            tally.fail(_check_name(failure), label, f"{failure.title}: {response.text}")
+    except Failure as failure:
+        tally.fail(_check_name(failure), label, f"{failure.title}: {response.text}")
+    if mode.is_positive:
+        # The spec leaves these request bodies optional; a create or update without its object is refused.
+        no_body = case.body is NOT_SET and case.operation.definition.raw.get("requestBody") is not None
+        if response.status_code in REJECTED and not no_body:
+            tally.fail("positive_data_acceptance", label, f"{response.text} {case.body!r}")
+        if response.status_code == 403 and op_id not in forbidden:
+            tally.fail("positive_data_acceptance", label, f"403 in scope: {response.text}")
+        if response.status_code == 401 and op_id != "fetchToken":
+            tally.fail("authentication", label, response.text)
 
 
 def _check_name(failure: Failure) -> str:

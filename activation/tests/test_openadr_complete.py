@@ -340,14 +340,14 @@ def test_a_ven_object_with_its_resources(act_world, api_for):
 
 
 def test_long_ids_and_nul_characters_are_answers_not_server_errors(two_vens):
-    _, a, _, _, _, _, bl = two_vens
+    w, a, _, _, _, _, bl = two_vens
     huge = "9" * 40  # a valid objectID, beyond a bigint
     problem(bl.get(f"{BASE}/programs/{huge}"), 404)
     problem(bl.post(f"{BASE}/events", {"programID": huge, "intervals": []}, format="json"), 404)
     assert bl.get(f"{BASE}/events", {"programID": huge}).json() == []
     target = {"type": "RESOURCE_NAME", "values": [f"premise-{huge}"]}
     body = {
-        "programID": "1",
+        "programID": str(w.program.pk),
         "targets": [target],
         "intervals": [{"id": 0, "payloads": [{"type": "DISPATCH_SETPOINT_RELATIVE", "values": [-1]}]}],
     }
