@@ -342,3 +342,8 @@ OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=300)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 # Send the outbox right after a dispatch commits (beat also flushes every 5 s).
 OUTBOX_FLUSH_ON_COMMIT = env.bool("OUTBOX_FLUSH_ON_COMMIT", default=True)
+# OpenADR 3.1.0 notifiers (MQTT binding): notifications published under this topic root on the broker above;
+# the broker URI VENs are told in GET /notifiers (default mqtt://MQTT_HOST:MQTT_PORT).
+OPENADR_MQTT_NOTIFIER = env.bool("OPENADR_MQTT_NOTIFIER", default=True)
+OPENADR_MQTT_TOPIC_ROOT = env("OPENADR_MQTT_TOPIC_ROOT", default="openadr3/3.1.0")
+OPENADR_MQTT_BROKER_URI = env("OPENADR_MQTT_BROKER_URI", default="")
