@@ -6,7 +6,10 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 VENDOR := static/vendor/htmx.min.js static/vendor/chart.umd.js
 
-.PHONY: setup demo test bench lint check compile serve clean
+OA3_VENV := .venv-oa3client
+OA3_STAMP := $(OA3_VENV)/.installed
+
+.PHONY: setup demo test bench lint check compile serve clean oa3client
 
 setup: $(PY_STAMP) $(NODE_STAMP) $(VENDOR)
 
@@ -33,8 +36,16 @@ demo: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo --serve
 
+# The independent OpenADR 3 client (python-oa3-client, pinned) in its own venv, for the end-to-end test.
+oa3client: $(OA3_STAMP)
+
+$(OA3_STAMP): requirements-oa3client.txt
+	test -x $(OA3_VENV)/bin/python || $(PYTHON) -m venv $(OA3_VENV)
+	$(OA3_VENV)/bin/python -m pip install --quiet -r requirements-oa3client.txt
+	touch $@
+
 # Sets up and runs the whole suite (Postgres/Redis when DATABASE_URL/REDIS_URL say so).
-test: setup
+test: setup oa3client
 	$(BIN)/python -m pytest
 
 # ruff, the layer contracts of ADR 0017 (pyproject.toml [tool.importlinter]) and migrations in step with models.
@@ -54,4 +65,4 @@ bench: setup
 	$(BIN)/python bench/bench_book.py
 
 clean:
-	rm -rf var/ static/vendor/
+	rm -rf var/ static/vendor/ $(OA3_VENV)/

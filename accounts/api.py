@@ -8,19 +8,15 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from flexplatform.api import AwareDateTimeField, PlausibleDateField, list_schema, paginated
-from flexplatform.errors import NotPermitted
 
 from . import consents as consent_services
 from . import policies, selectors, wallets
 from .audit import audit_entries
 from .kyc import services as kyc
-from .mfa import mfa_required, totp_authenticator, totp_verify
 from .models import Consent, Enrolment, Membership, Organisation, VerificationCase, VerificationDocument
 from .permissions import HasRole
 from .policies import premises_visible_to
@@ -43,27 +39,6 @@ class PremiseListApi(APIView):
     @list_schema(PremiseOutputSerializer)
     def get(self, request):
         return paginated(request, premises_visible_to(request.user).order_by("pk"), PremiseOutputSerializer)
-
-
-class TokenApi(ObtainAuthToken):
-    """Exchange a username (the email) and password for an API token. Grid operators and admins must also send
-    ``otp``, a current code of their TOTP authenticator, and get no token before they have set one up."""
-
-    def post(self, request, *args, **kwargs):
-        serializer = self.serializer_class(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        user = serializer.validated_data["user"]
-        if mfa_required(user):
-            if totp_authenticator(user) is None:
-                raise NotPermitted(
-                    "Set up two-factor authentication (TOTP) in the portal first.", code="mfa_setup_required"
-                )
-            if not totp_verify(user, str(request.data.get("otp", ""))):
-                raise NotPermitted(
-                    "A current TOTP code is required.", code="mfa_required", fields={"otp": ["Invalid or missing."]}
-                )
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
 
 
 # --- KYC -----------------------------------------------------------------------------------------------------
@@ -368,7 +343,6 @@ class WalletLinkApi(APIView):
 
 urlpatterns = [
     path("premises/", PremiseListApi.as_view(), name="premises"),
-    path("auth/token/", TokenApi.as_view(), name="token"),
     path("kyc/cases/", CaseListCreateApi.as_view(), name="kyc-cases"),
     path("kyc/cases/<int:pk>/documents/", CaseDocumentApi.as_view(), name="kyc-case-documents"),
     path("kyc/cases/<int:pk>/submit/", CaseSubmitApi.as_view(), name="kyc-case-submit"),
@@ -381,6 +355,11 @@ urlpatterns = [
     path("wallet/nonce/", WalletNonceApi.as_view(), name="wallet-nonce"),
     path("wallet/link/", WalletLinkApi.as_view(), name="wallet-link"),
 ]
+
+# API tokens (accounts/api_tokens.py).
+from .api_tokens import urlpatterns as token_urlpatterns  # noqa: E402
+
+urlpatterns += token_urlpatterns
 
 # Devices (accounts/device_api.py).
 from .device_api import urlpatterns as device_urlpatterns  # noqa: E402

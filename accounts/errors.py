@@ -19,6 +19,9 @@ class AccountsError(StrEnum):
     # Authentication
     MFA_SETUP_REQUIRED = "mfa_setup_required"
     MFA_REQUIRED = "mfa_required"
+    BAD_CREDENTIALS = "bad_credentials"
+    LOCKED_OUT = "locked_out"  # too many failed sign-ins for the account or the address (accounts/lockout.py)
+    TOKEN_NOT_FOUND = "token_not_found"  # noqa: S105 - an error code, not a secret
     # Wallets (EIP-4361 sign-in with Ethereum)
     SIWE_UNKNOWN = "siwe_unknown"
     SIWE_REPLAYED = "siwe_replayed"

@@ -531,3 +531,26 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+
+class ApiToken(models.Model):
+    """A REST API token (``Authorization: Token <key>``). The key is shown once, at issue; only its SHA-256 digest
+    is kept. A token dies when it expires (``API_TOKEN_TTL_DAYS``), when its owner revokes or rotates it, and when
+    the owner's password changes (``password_stamp`` is the session-auth hash of the password at issue, the value
+    Django uses to end sessions on a password change). Services: ``accounts.tokens``."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="The key's first characters, to tell tokens apart.")
+    password_stamp = models.CharField(max_length=128)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user_id})"

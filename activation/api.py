@@ -439,8 +439,9 @@ class TriggerRuleApi(APIView):
     def get(self, request):
         from .models import TriggerRule
 
-        orgs = policies.organisations(request.user, role=Membership.Role.GRID_OPERATOR)
-        qs = TriggerRule.objects.filter(operator__in=orgs).select_related("zone", "program").order_by("id")
+        qs = TriggerRule.objects.select_related("zone", "program").order_by("id")
+        if not policies.reads_everything(request.user):  # admins and auditors read every operator's rules
+            qs = qs.filter(operator__in=policies.organisations(request.user, role=Membership.Role.GRID_OPERATOR))
         return paginated(request, qs, self.OutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
@@ -486,8 +487,9 @@ class WebhookEndpointApi(APIView):
     def get(self, request):
         from .models import WebhookEndpoint
 
-        orgs = policies.organisations(request.user, role=Membership.Role.AGGREGATOR)
-        qs = WebhookEndpoint.objects.filter(organisation__in=orgs).order_by("id")
+        qs = WebhookEndpoint.objects.order_by("id")
+        if not policies.reads_everything(request.user):  # admins and auditors read every aggregator's endpoints
+            qs = qs.filter(organisation__in=policies.organisations(request.user, role=Membership.Role.AGGREGATOR))
         return paginated(request, qs, self.OutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})

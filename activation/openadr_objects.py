@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .models import DREvent, OadrReport, OadrSubscription, Program, Ven, VenResource
+from .models import DREvent, OadrEvent, OadrReport, OadrSubscription, Program, Ven, VenResource
+from .openadr_spec import spec_object
+
+VTN_EVENT_PREFIX = "vtn-"  # ids of events the VTN keeps without dispatching (``OadrEvent``)
 
 
 def _iso_duration(seconds: int) -> str:
@@ -33,6 +36,10 @@ def _base(obj, object_type: str) -> dict:
 
 
 def program_object(p: Program) -> dict:
+    """A program created over OpenADR comes back as it was given; the platform's own programs are described from
+    their columns."""
+    if p.oadr_spec is not None:
+        return spec_object(p.oadr_spec, **_base(p, "PROGRAM"))
     return {
         **_base(p, "PROGRAM"),
         "programName": p.code,
@@ -59,17 +66,25 @@ def program_object(p: Program) -> dict:
 
 
 def event_object(e: DREvent) -> dict:
+    """An event created over OpenADR comes back as it was given (every interval and payload); the platform's
+    own events are described from their columns. A cancelled event has no intervals."""
+    if e.oadr_spec is not None:
+        out = spec_object(
+            e.oadr_spec,
+            id=str(e.pk),
+            createdDateTime=_dt(e.created_at),
+            modificationDateTime=_event_modified(e),
+            objectType="EVENT",
+            programID=str(e.program_id),
+        )
+        if e.status == DREvent.Status.CANCELLED:
+            out["intervals"] = []
+        return out
     level = 3 if e.source == DREvent.Source.EMERGENCY else 1
     return {
         "id": str(e.pk),
         "createdDateTime": _dt(e.created_at),
-        "modificationDateTime": _dt(
-            max(
-                t
-                for t in (e.created_at, e.notified_at, e.revised_at, e.activated_at, e.completed_at, e.cancelled_at)
-                if t is not None
-            )
-        ),
+        "modificationDateTime": _event_modified(e),
         "objectType": "EVENT",
         "programID": str(e.program_id),
         "eventName": f"flex-event-{e.pk}",
@@ -116,11 +131,40 @@ def event_object(e: DREvent) -> dict:
     }
 
 
+def _event_modified(e: DREvent) -> str | None:
+    return _dt(
+        max(
+            t
+            for t in (e.created_at, e.notified_at, e.revised_at, e.activated_at, e.completed_at, e.cancelled_at)
+            if t is not None
+        )
+    )
+
+
+def event_targets_for_filter(e: DREvent) -> list[dict]:
+    """What a dispatched event targets, for ``targetType`` filters: its own targets, its premise and zone."""
+    own = (e.oadr_spec or {}).get("targets") or []
+    return [
+        *own,
+        {"type": "RESOURCE_NAME", "values": [f"premise-{e.premise_id}"]},
+        {"type": "GROUP", "values": [e.zone.code]},
+    ]
+
+
+def oadr_event_object(e: OadrEvent) -> dict:
+    """An event the VTN keeps without dispatching, as it was given (no intervals once deleted)."""
+    out = spec_object(e.spec, **_base(e, "EVENT"), programID=str(e.program_id))
+    out["id"] = f"{VTN_EVENT_PREFIX}{e.pk}"
+    if e.deleted_at is not None:
+        out["intervals"] = []
+    return out
+
+
 def report_object(r: OadrReport) -> dict:
     return {
         **_base(r, "REPORT"),
         "programID": str(r.program_id),
-        "eventID": str(r.event_id),
+        "eventID": str(r.event_id) if r.event_id else f"{VTN_EVENT_PREFIX}{r.oadr_event_id}",
         "clientName": r.client_name,
         "reportName": r.report_name,
         "payloadDescriptors": r.payload_descriptors,

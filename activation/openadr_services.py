@@ -26,11 +26,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
+from django.utils.text import slugify
 
 from accounts.models import Premise
 from accounts.selectors import premises_represented_by
+from flexplatform.core import egress
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from .devices import translate
@@ -38,6 +40,7 @@ from .errors import ActivationErrorCode as Code
 from .models import (
     DREvent,
     Enrollment,
+    OadrEvent,
     OadrReport,
     OadrSubscription,
     OutboxMessage,
@@ -114,9 +117,12 @@ def _ven_name_free(ven_name: str, *, exclude: int | None = None) -> None:
         raise Conflict(f"A VEN named {ven_name} is registered.", code=Code.VEN_EXISTS)
 
 
-def ven_create(*, ven_name: str, attributes=None, targets=None, client: VenClient | None = None, now=None) -> Ven:
-    """Create a ``ven``: by its own client (self-registration, one VEN per client) or by the BL (no client).
-    The same venName twice, or a client that already has its VEN, is a conflict (409), never a duplicate."""
+def ven_create(
+    *, ven_name: str, attributes=None, targets=None, resources=None, client: VenClient | None = None, now=None
+) -> Ven:
+    """Create a ``ven``: by its own client (self-registration, one VEN per client) or by the BL (no client),
+    with the ``resources`` its object lists. The same venName twice, or a client that already has its VEN, is a
+    conflict (409), never a duplicate."""
     with transaction.atomic():
         if client is not None:
             client = VenClient.objects.select_for_update().get(pk=client.pk)
@@ -135,6 +141,10 @@ def ven_create(*, ven_name: str, attributes=None, targets=None, client: VenClien
                 )
         except IntegrityError:  # registered concurrently
             raise Conflict(f"A VEN named {ven_name} is registered.", code=Code.VEN_EXISTS) from None
+        for r in resources or []:
+            ven_resource_upsert(
+                ven=ven, resource_name=r["resourceName"], attributes=r.get("attributes"), targets=r.get("targets")
+            )
         notify(object_type="VEN", operation="CREATE", obj=openadr_object("VEN", ven), owner_ven_id=ven.pk, now=now)
     return ven
 
@@ -210,15 +220,29 @@ def ven_resource_delete(*, resource: VenResource, now=None) -> dict:
 # --- Programs -------------------------------------------------------------------------------------------------
 
 
-def oadr_program_save(*, program: Program | None, program_name: str, long_name: str | None, now=None) -> Program:
-    """Create (``program`` None) or update a program's name; programName is unique (409)."""
-    code = program_name[:64]
+def _program_code(program_name: str, *, exclude: int | None) -> str:
+    """The platform's slug for a programName: the name itself when it is a free slug, else slug + hash."""
+    slug = slugify(program_name)[:64]
+    if slug != program_name or Program.objects.filter(code=slug).exclude(pk=exclude).exists():
+        slug = f"{slugify(program_name)[:50] or 'program'}-{hashlib.sha256(program_name.encode()).hexdigest()[:8]}"
+    return slug
+
+
+def oadr_program_save(*, program: Program | None, spec: dict, now=None) -> Program:
+    """Create (``program`` None) or replace a program from its OpenADR 3 object (kept whole, validated by the
+    caller); programName is unique in the VTN (409). The platform's columns take the name; the rules the platform
+    acts on (notice, caps, rates) keep their defaults or current values."""
+    name = spec["programName"]
     with transaction.atomic():
-        if Program.objects.filter(code=code).exclude(pk=getattr(program, "pk", None)).exists():
-            raise Conflict(f"A program named {code} exists.", code=Code.PROGRAM_EXISTS)
+        same = Program.objects.filter(Q(oadr_spec__programName=name) | Q(code=name, oadr_spec__isnull=True))
+        if same.exclude(pk=getattr(program, "pk", None)).exists():
+            raise Conflict(f"A program named {name} exists.", code=Code.PROGRAM_EXISTS)
         created = program is None
-        program = program or Program(code=code, name=long_name or code)
-        program.code, program.name = code, (long_name or program.name or code)[:128]
+        program = program or Program()
+        if program.code != name:
+            program.code = _program_code(name, exclude=program.pk)
+        program.name = (spec.get("programLongName") or program.name or name)[:128]
+        program.oadr_spec = spec
         program.full_clean()
         program.save()
         notify(
@@ -232,16 +256,17 @@ def oadr_program_save(*, program: Program | None, program_name: str, long_name: 
 
 
 def oadr_program_delete(*, program: Program, now=None) -> dict:
-    """Delete a program that nothing refers to; one with events, enrollments or cascades is refused (400)."""
+    """Delete a program that nothing refers to; one with events, enrollments or cascades is a conflict (409)."""
     with transaction.atomic():
         program = Program.objects.select_for_update().get(pk=program.pk)
         if (
             program.events.exists()
+            or program.oadr_events.exists()
             or program.enrollments.exists()
             or program.cascades.exists()
             or program.trigger_rules.exists()
         ):
-            raise ApplicationError(
+            raise Conflict(
                 f"Program {program.code} has events or enrollments; it cannot be deleted.", code=Code.PROGRAM_IN_USE
             )
         out = openadr_object("PROGRAM", program)
@@ -251,7 +276,7 @@ def oadr_program_delete(*, program: Program, now=None) -> dict:
             with transaction.atomic():
                 program.delete()
         except ProtectedError:
-            raise ApplicationError(f"Program {program.code} is in use.", code=Code.PROGRAM_IN_USE) from None
+            raise Conflict(f"Program {program.code} is in use.", code=Code.PROGRAM_IN_USE) from None
     return out
 
 
@@ -259,7 +284,13 @@ def oadr_program_delete(*, program: Program, now=None) -> dict:
 
 
 def oadr_event_update(
-    *, event_id: int, target_kw: Decimal, start: datetime, end: datetime, now: datetime | None = None
+    *,
+    event_id: int,
+    target_kw: Decimal,
+    start: datetime,
+    end: datetime,
+    spec: dict | None = None,
+    now: datetime | None = None,
 ) -> DREvent:
     """The BL revises an event's target and window before it starts (OpenADR 3 ``PUT /events/{id}``).
 
@@ -312,7 +343,8 @@ def oadr_event_update(
             )
         target_kw = target_kw.quantize(Decimal("0.001"))
         event.target_kw, event.start, event.end, event.revised_at = target_kw, start, end, now
-        event.save(update_fields=["target_kw", "start", "end", "revised_at"])
+        event.oadr_spec = spec if spec is not None else event.oadr_spec
+        event.save(update_fields=["target_kw", "start", "end", "revised_at", "oadr_spec"])
         if event.status == DREvent.Status.NOTIFIED:
             commands = translate(
                 devices=premise_devices(event.premise),
@@ -389,7 +421,7 @@ def oadr_report_save(
     *,
     ven: Ven,
     program: Program,
-    event: DREvent,
+    event: DREvent | OadrEvent,
     client_name: str,
     report_name=None,
     payload_descriptors=None,
@@ -397,22 +429,25 @@ def oadr_report_save(
     report: OadrReport | None = None,
     now=None,
 ) -> OadrReport:
-    """A VEN's report for an event (create, or update its own). Its USAGE/DEMAND/BASELINE intervals per resource
-    feed verification where meter data is missing (``activation.openadr_reports``)."""
+    """A VEN's report for an event (create, or update its own, also once the event is over or cancelled: late
+    and corrected data are reports too). Its USAGE/DEMAND/BASELINE intervals per resource feed verification
+    where meter data is missing (``activation.openadr_reports``); a report on an event the VTN only keeps
+    (``OadrEvent``) is stored for the business logic."""
     if event.program_id != program.pk:
         raise ApplicationError("The event is not in that program.", fields={"eventID": ["Not in programID."]})
+    if isinstance(event, DREvent):
+        default_period = window_period(event.start, event.end)
+    else:
+        default_period = (event.spec or {}).get("intervalPeriod")
     try:
-        report_readings(
-            resources=resources,
-            payload_descriptors=payload_descriptors,
-            default_period=window_period(event.start, event.end),
-        )
+        report_readings(resources=resources, payload_descriptors=payload_descriptors, default_period=default_period)
     except ValueError as exc:
         raise ApplicationError(f"Unreadable report: {exc}", fields={"resources": [str(exc)]}) from None
     with transaction.atomic():
         created = report is None
         report = report or OadrReport(ven=ven)
-        report.program, report.event, report.client_name = program, event, client_name
+        report.program, report.client_name = program, client_name
+        report.event, report.oadr_event = (event, None) if isinstance(event, DREvent) else (None, event)
         report.report_name, report.payload_descriptors, report.resources = report_name, payload_descriptors, resources
         report.save()
         notify(
@@ -445,8 +480,21 @@ def oadr_report_delete(*, report: OadrReport, now=None) -> dict:
 
 
 def subscription_save(
-    *, subscription: OadrSubscription, program: Program, client_name: str, object_operations: list, targets, now=None
+    *,
+    subscription: OadrSubscription,
+    program: Program | None,
+    client_name: str,
+    object_operations: list,
+    targets,
+    now=None,
 ) -> OadrSubscription:
+    """Create or update a subscription; without a program (OpenADR 3.1.0) it hears of every program. An http(s)
+    callback must reach a public address (SSRF; checked again at every send); other callbacks (e.g. a 3.1.0 client
+    that reads MQTT notifiers) are stored and never called."""
+    for op in object_operations:
+        url = str(op.get("callbackUrl", ""))
+        if url.split(":", 1)[0].lower() in ("http", "https"):
+            egress.url_check(url, field="objectOperations.callbackUrl")
     with transaction.atomic():
         created = subscription.pk is None
         subscription.program, subscription.client_name = program, client_name
@@ -456,7 +504,7 @@ def subscription_save(
             object_type="SUBSCRIPTION",
             operation="CREATE" if created else "UPDATE",
             obj=openadr_object("SUBSCRIPTION", subscription),
-            program_id=program.pk,
+            program_id=program.pk if program else None,
             owner_ven_id=subscription.ven_id,
             now=now,
         )
@@ -473,7 +521,7 @@ def subscription_delete(*, subscription: OadrSubscription, now=None) -> dict:
             object_type="SUBSCRIPTION",
             operation="DELETE",
             obj=out,
-            program_id=int(out["programID"]),
+            program_id=subscription.program_id,
             owner_ven_id=subscription.ven_id,
             now=now,
             exclude_subscription=pk,

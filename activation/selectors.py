@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
+from accounts import policies
 from accounts.models import GridZone, Membership, Organisation
 from accounts.selectors import (
     operator_zone_ids,
@@ -372,6 +373,16 @@ def program_by_code(code: str):
     from .models import Program
 
     return Program.objects.get(code=code)
+
+
+def cascades_visible_to(user) -> QuerySet:
+    """Cascades a user may read, newest first: in the zones an operator serves, every one for admins and auditors
+    (``accounts.policies.zone_scope``)."""
+    from .models import Cascade
+
+    qs = Cascade.objects.select_related("zone", "program").prefetch_related("steps").order_by("-id")
+    zone_ids = policies.zone_scope(user)
+    return qs if zone_ids is None else qs.filter(zone_id__in=zone_ids)
 
 
 def cascades_recent(limit: int = 10) -> QuerySet:

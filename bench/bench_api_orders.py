@@ -188,13 +188,14 @@ def breakdown(n: int, sellers: list[tuple[str, int, str]]) -> None:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-    from rest_framework.authtoken.models import Token
+
+    from accounts.tokens import api_token_issue
 
     connection.settings_dict["CONN_MAX_AGE"] = 60  # as the server runs: one connection kept
     connection.close()
 
     def tok(email):
-        return Token.objects.get_or_create(user=get_user_model().objects.get(email=email))[0].key
+        return api_token_issue(user=get_user_model().objects.get(email=email))[1]
 
     toks = [(tok(e), pk, zone) for e, pk, zone in sellers]
     operator = tok("operator@demo.flex")

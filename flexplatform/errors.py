@@ -47,6 +47,11 @@ class Conflict(ApplicationError):
     status_code = status.HTTP_409_CONFLICT
 
 
+class TooManyAttempts(ApplicationError):
+    code = "locked_out"
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+
+
 def _flatten(data: Any) -> dict[str, list[str]]:
     if isinstance(data, dict):
         out: dict[str, list[str]] = {}

@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("openadr3/3.0.1/", include(("activation.openadr", "openadr3"), namespace="openadr3")),
+    path("openadr3/3.1.0/", include(("activation.openadr31", "openadr31"), namespace="openadr31")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

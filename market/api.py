@@ -112,8 +112,7 @@ class RequestListCreateApi(APIView):
 
     @list_schema(RequestOutputSerializer)
     def get(self, request):
-        operator = policies.acting_organisation(request.user, Membership.Role.GRID_OPERATOR)
-        return paginated(request, selectors.requests_for_operator(operator=operator), RequestOutputSerializer)
+        return paginated(request, selectors.requests_visible_to(request.user), RequestOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: RequestOutputSerializer})
     def post(self, request):

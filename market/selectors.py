@@ -30,6 +30,13 @@ def requests_for_operator(*, operator: Organisation | None) -> QuerySet[Flexibil
     return FlexibilityRequest.objects.filter(operator=operator).select_related("zone")
 
 
+def requests_visible_to(user) -> QuerySet[FlexibilityRequest]:
+    """Flexibility requests a user may read: an operator its own organisation's, admins and auditors every one."""
+    if policies.reads_everything(user):
+        return FlexibilityRequest.objects.select_related("zone")
+    return requests_for_operator(operator=policies.acting_organisation(user, Membership.Role.GRID_OPERATOR))
+
+
 def awards_visible_to(user) -> QuerySet[Award]:
     qs = Award.objects.select_related("premise", "request", "offer", "order")
     role = user_role(user)

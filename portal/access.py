@@ -1,11 +1,13 @@
-"""Who may open a portal page: the signed-in user's role (``accounts.selectors.user_role``)."""
+"""Who may open a portal page: the signed-in user's role, through ``accounts.policies`` (the rules the API uses).
+
+Auditors read every page an operator or admin reads (``auditor_reads``) and submit no form there."""
 
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
+from accounts import policies
 from accounts.models import Membership
-from accounts.selectors import user_role
 
 R = Membership.Role
 OPERATOR = (R.GRID_OPERATOR, R.ADMIN)
@@ -16,12 +18,16 @@ ROLE_HOME = {
     R.AGGREGATOR: "portal:aggregator",
     R.GRID_OPERATOR: "portal:operator",
     R.ADMIN: "portal:operator",
+    R.AUDITOR: "portal:operator",
 }
 
 
-def require_role(request, *roles, message: str = "This page is for another role.") -> str:
-    """The user's role when it is one of ``roles``; otherwise 403."""
-    role = user_role(request.user)
-    if role not in roles:
-        raise PermissionDenied(message)
-    return role
+def require_role(request, *roles, message: str = "This page is for another role.", auditor_reads: bool = False) -> str:
+    """The user's role when it is one of ``roles`` (or, with ``auditor_reads``, an auditor reading: GET or HEAD);
+    otherwise 403."""
+    role = policies.role(request.user)
+    if role in roles:
+        return role
+    if auditor_reads and role == R.AUDITOR and request.method in ("GET", "HEAD"):
+        return role
+    raise PermissionDenied(message)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from accounts import policies
 from accounts.device_services import device_capability
 from accounts.models import Membership
 from accounts.onboarding import devices_of, meters_of, onboarding_steps_done, premises_of
-from accounts.selectors import grid_zones, premises_visible_to, user_organisations
+from accounts.policies import premises_visible_to
+from accounts.selectors import grid_zones
 from activation import selectors as activation_selectors
 from activation.selectors import events_visible_to, reservations_visible_to
 from activation.services import emergency_stop_active
@@ -22,8 +24,8 @@ from assessment.selectors import (
 )
 from market.selectors import (
     awards_visible_to,
-    clearing_runs_for_zones,
     clearing_runs_public_summary,
+    clearing_runs_visible_to,
     expected_earnings,
     offers_for_premises,
     offers_for_seller,
@@ -50,7 +52,7 @@ ONBOARDING_STEPS = [
 
 
 def consumer_dashboard(*, user, currency: str) -> dict:
-    orgs = user_organisations(user, role=Membership.Role.CONSUMER)
+    orgs = policies.organisations(user, role=Membership.Role.CONSUMER)
     premises = list(premises_visible_to(user).prefetch_related("meters"))
     market = {
         "my_orders": list(orders_with_member_premises(premises=premises)[:50]),
@@ -74,7 +76,7 @@ def consumer_dashboard(*, user, currency: str) -> dict:
 
 
 def aggregator_dashboard(*, user) -> dict:
-    orgs = user_organisations(user, role=Membership.Role.AGGREGATOR)
+    orgs = policies.organisations(user, role=Membership.Role.AGGREGATOR)
     premises = list(premises_visible_to(user))
     offers = list(offers_for_seller(seller=orgs[0] if orgs else None).order_by("-window_start")[:100])
     awards = list(awards_visible_to(user).order_by("-window_start")[:100])
@@ -97,7 +99,7 @@ def aggregator_dashboard(*, user) -> dict:
 
 def aggregator_portfolio(*, user) -> dict:
     """The aggregator's event response per event and each resource's suspension and reliability."""
-    orgs = user_organisations(user, role=Membership.Role.AGGREGATOR)
+    orgs = policies.organisations(user, role=Membership.Role.AGGREGATOR)
     rows = activation_selectors.portfolio_response(aggregator=orgs[0]) if orgs else []
     premises = list(premises_visible_to(user))
     return {
@@ -114,8 +116,8 @@ def aggregator_portfolio(*, user) -> dict:
 
 
 def operator_console(*, user) -> dict:
-    orgs = user_organisations(user, role=Membership.Role.GRID_OPERATOR)
-    runs = list(clearing_runs_for_zones(user).order_by("-cleared_at")[:50])
+    orgs = policies.organisations(user, role=Membership.Role.GRID_OPERATOR)
+    runs = list(clearing_runs_visible_to(user).select_related("request__zone").order_by("-cleared_at")[:50])
     events = list(events_visible_to(user).order_by("-start")[:100])
     delivered = sum((e.verification.delivered_kwh for e in events if hasattr(e, "verification")), Decimal("0"))
     return {
@@ -135,7 +137,7 @@ def dispatch_live(*, user) -> dict:
     return {
         "rows": activation_selectors.event_monitor_rows(events=events),
         "stop": emergency_stop_active(),
-        "cascades": activation_selectors.cascades_recent(10),
+        "cascades": activation_selectors.cascades_visible_to(user)[:10],
     }
 
 
@@ -146,7 +148,7 @@ def public_market_summary() -> dict:
 def onboarding_progress(user) -> dict:
     """The onboarding wizard's state: each step done or not (read from the data), the current step, the registered
     meters with their validation and the devices with the kW the platform counts for each."""
-    orgs = user_organisations(user, role=Membership.Role.CONSUMER)
+    orgs = policies.organisations(user, role=Membership.Role.CONSUMER)
     org = orgs[0] if orgs else None
     premises = list(premises_of(org)) if org else []
     done = onboarding_steps_done(organisation=org, premises=premises)
@@ -199,13 +201,20 @@ def premise_visible(user, pk: int):
     return premises_visible_to(user).filter(pk=pk).first()
 
 
+def _zones_served(user) -> list:
+    """The zones the user may start a cascade or emergency call in (``accounts.policies.zone_scope``)."""
+    zone_ids = policies.zone_scope(user)
+    zones = grid_zones()
+    return list(zones) if zone_ids is None else [z for z in zones if z.pk in zone_ids]
+
+
 def dispatch_console(*, user, is_admin: bool) -> dict:
     """The operator's dispatch console: the live part plus the pickers and the latest emergency stops."""
     return {
         **dispatch_live(user=user),
         "programs": activation_selectors.programs_all(),
         "premises": premises_visible_to(user).order_by("id"),
-        "zones": grid_zones(),
+        "zones": _zones_served(user),
         "stops": activation_selectors.emergency_stops_recent(10),
         "is_admin": is_admin,
     }

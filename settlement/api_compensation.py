@@ -6,16 +6,16 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, re_path
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import policies
-from accounts.models import Membership
+from accounts.models import Membership, Organisation
 from accounts.permissions import HasRole
 from flexplatform.api import AwareDateTimeField, idempotent_post, list_schema, paginated
-from flexplatform.errors import ApplicationError
+from flexplatform.errors import ApplicationError, NotFound
 
 from . import assets, selectors
 from .models import Dispute, Proposal, SettlementItem, SettlementRun, Stake, Withdrawal
@@ -28,6 +28,36 @@ PARTICIPANTS = (R.CONSUMER, R.AGGREGATOR)
 
 def _org(request):
     return policies.require_acting_organisation(request.user, PARTICIPANTS)
+
+
+def _read_scope(request) -> list | None:
+    """The organisations whose records a read shows: a participant's own; for admins and auditors (who read
+    everything) the one named by ``?organisation=<id>``, or every organisation (None) when none is named."""
+    if not policies.reads_everything(request.user):
+        return [_org(request)]
+    raw = request.query_params.get("organisation")
+    if raw in (None, ""):
+        return None
+    org = Organisation.objects.filter(pk=int(raw) if raw.isdigit() and len(raw) < 19 else 0).first()
+    if org is None:
+        raise NotFound("No such organisation.", fields={"organisation": ["Unknown organisation id."]})
+    return [org]
+
+
+def _read_org(request) -> Organisation:
+    """One organisation for a read about one (balances, statements): a participant's own; the one admins and
+    auditors name with ``?organisation=<id>``."""
+    scope = _read_scope(request)
+    if scope is None:
+        raise ApplicationError(
+            "Name the organisation to read: ?organisation=<id>.", fields={"organisation": ["Required."]}
+        )
+    return scope[0]
+
+
+ORGANISATION_PARAM = OpenApiParameter(
+    "organisation", int, description="Admins and auditors: the organisation to read (its id)."
+)
 
 
 def _disputes_visible_to(user):
@@ -154,9 +184,9 @@ class BalanceApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = PARTICIPANTS
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=dict, parameters=[ORGANISATION_PARAM])
     def get(self, request):
-        org = _org(request)
+        org = _read_org(request)
         return Response(
             {a: {k: str(v) for k, v in b.items()} for a, b in selectors.token_balances(organisation=org).items()}
             | {"staked_collateral": str(staking.staked_collateral(org))}
@@ -178,9 +208,11 @@ class StakeListApi(APIView):
         amount = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=0)
         locked_until = AwareDateTimeField()
 
-    @list_schema(StakeSerializer)
+    @list_schema(StakeSerializer, parameters=[ORGANISATION_PARAM])
     def get(self, request):
-        return paginated(request, Stake.objects.filter(organisation=_org(request)), StakeSerializer)
+        orgs = _read_scope(request)
+        qs = Stake.objects.all() if orgs is None else Stake.objects.filter(organisation__in=orgs)
+        return paginated(request, qs, StakeSerializer)
 
     @extend_schema(request=InputSerializer, responses=StakeSerializer)
     def post(self, request):
@@ -315,9 +347,11 @@ class WithdrawalListApi(APIView):
         asset = serializers.ChoiceField(choices=assets.TOKENS)
         amount = serializers.DecimalField(max_digits=18, decimal_places=2)
 
-    @list_schema(WithdrawalSerializer)
+    @list_schema(WithdrawalSerializer, parameters=[ORGANISATION_PARAM])
     def get(self, request):
-        return paginated(request, Withdrawal.objects.filter(organisation=_org(request)), WithdrawalSerializer)
+        orgs = _read_scope(request)
+        qs = Withdrawal.objects.all() if orgs is None else Withdrawal.objects.filter(organisation__in=orgs)
+        return paginated(request, qs, WithdrawalSerializer)
 
     @extend_schema(request=InputSerializer, responses=WithdrawalSerializer)
     def post(self, request):
@@ -341,12 +375,12 @@ class StatementApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = PARTICIPANTS
 
-    @extend_schema(responses=bytes)
+    @extend_schema(responses=bytes, parameters=[ORGANISATION_PARAM])
     def get(self, request, year: str, month: str, fmt: str):
         year, month = int(year), int(month)
         if not 1 <= month <= 12:
             raise ApplicationError("Month 1-12.", fields={"month": ["1-12"]})
-        s = statements.statement_build(organisation=_org(request), year=year, month=month)
+        s = statements.statement_build(organisation=_read_org(request), year=year, month=month)
         name = f"statement-{year}-{month:02d}.{fmt}"
         if fmt == "pdf":
             response = HttpResponse(statements.statement_pdf(s), content_type="application/pdf")

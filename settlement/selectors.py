@@ -20,13 +20,14 @@ from .models import AnchorAlert, ChainDeployment, LedgerAccount, PeriodAnchor, P
 
 
 def items_visible_to(user) -> QuerySet[SettlementItem]:
-    """Settlement items a user may see: their organisations' (all of them for a platform admin)."""
-    from accounts.models import Membership
-    from accounts.selectors import user_organisations, user_role
+    """Settlement items a user may see: their organisations' (every item for admins and auditors,
+    ``accounts.policies.organisation_scope``)."""
+    from accounts import policies
 
-    if user_role(user) == Membership.Role.ADMIN:
+    orgs = policies.organisation_scope(user)
+    if orgs is None:
         return SettlementItem.objects.select_related("period", "premise")
-    return settlement_items_for(organisations=user_organisations(user))
+    return settlement_items_for(organisations=orgs)
 
 
 def settlement_items_for(*, organisations: list[Organisation]) -> QuerySet[SettlementItem]:

@@ -40,6 +40,9 @@ PARTICIPANTS = {"consumer", "aggregator"}
 RULES: dict[tuple[str, str], set[str]] = {
     ("GET", "api/v1/accounts/premises/"): SIGNED_IN,
     ("POST", "api/v1/accounts/auth/token/"): ALL,
+    ("GET", "api/v1/accounts/auth/tokens/"): SIGNED_IN,
+    ("POST", "api/v1/accounts/auth/tokens/<int:pk>/rotate/"): SIGNED_IN,
+    ("POST", "api/v1/accounts/auth/tokens/<int:pk>/revoke/"): SIGNED_IN,
     ("GET", "api/v1/accounts/kyc/cases/"): PARTICIPANTS,
     ("POST", "api/v1/accounts/kyc/cases/"): PARTICIPANTS,
     ("POST", "api/v1/accounts/kyc/cases/<int:pk>/documents/"): PARTICIPANTS,
@@ -69,6 +72,10 @@ RULES: dict[tuple[str, str], set[str]] = {
     ("GET", "api/v1/assessment/meters/<str:meter_id>/revisions/"): SIGNED_IN,
     ("GET", "api/v1/assessment/meters/<str:meter_id>/status/"): SIGNED_IN,
     ("GET", "api/v1/assessment/meters/<str:meter_id>/consumption/"): SIGNED_IN,
+    ("GET", "api/v1/assessment/meters/<str:meter_id>/quality/"): SIGNED_IN,
+    ("POST", "api/v1/assessment/meters/<str:meter_id>/green-button/"): PARTICIPANTS | {"admin"},
+    ("GET", "api/v1/assessment/premises/<int:premise_id>/location/"): SIGNED_IN,
+    ("PUT", "api/v1/assessment/premises/<int:premise_id>/location/"): PARTICIPANTS | {"admin"},
     ("GET", "api/v1/market/offers/"): PARTICIPANTS,
     ("POST", "api/v1/market/offers/"): PARTICIPANTS,
     ("GET", "api/v1/market/requests/"): {"operator"},
@@ -161,8 +168,14 @@ def _routes() -> list[tuple[str, str]]:
     return out
 
 
-#: POSTs that change nothing (a token exchange, a proof check): open to auditors too.
-NOT_WRITES = {("POST", "api/v1/accounts/auth/token/"), ("POST", "api/v1/settlement/proofs/verify/")}
+#: POSTs that change nothing of the platform's records (a token exchange, one's own API tokens, a proof check):
+#: open to auditors too.
+NOT_WRITES = {
+    ("POST", "api/v1/accounts/auth/token/"),
+    ("POST", "api/v1/accounts/auth/tokens/<int:pk>/rotate/"),
+    ("POST", "api/v1/accounts/auth/tokens/<int:pk>/revoke/"),
+    ("POST", "api/v1/settlement/proofs/verify/"),
+}
 
 
 def _expected(method: str, route: str) -> set[str]:

@@ -2,7 +2,7 @@
 
 from .cascades import Cascade, CascadeStep, GridSignal, TriggerFiring, TriggerRule
 from .events import DispatchSignal, DREvent, OptOut, Reservation
-from .openadr import OadrReport, OadrSubscription, Ven, VenClient, VenResource, VenToken
+from .openadr import OadrEvent, OadrReport, OadrSubscription, Ven, VenClient, VenResource, VenToken
 from .outbox import OutboxMessage, Telemetry, WebhookEndpoint
 from .programs import EmergencyStop, Enrollment, Program
 from .verification import DataSource, EventPerformance, EventVerification, Penalty, VerificationInterval
@@ -32,6 +32,7 @@ __all__ = [
     "Ven",
     "VenToken",
     "VenResource",
+    "OadrEvent",
     "OadrReport",
     "OadrSubscription",
 ]

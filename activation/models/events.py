@@ -57,6 +57,11 @@ class DREvent(models.Model):
     revised_at = models.DateTimeField(
         null=True, blank=True, help_text="Last change of target or window after creation (OpenADR 3 PUT)."
     )
+    oadr_spec = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The OpenADR 3 event object as the business logic gave it (every interval and payload).",
+    )
 
     class Meta:
         ordering = ["start", "id"]

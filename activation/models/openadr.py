@@ -1,4 +1,5 @@
-"""OpenADR 3 VTN objects: VEN clients and tokens, VENs and their resources, reports, subscriptions."""
+"""OpenADR 3 VTN objects: VEN clients and tokens, VENs and their resources, VTN-only events, reports,
+subscriptions."""
 
 from __future__ import annotations
 
@@ -74,12 +75,32 @@ class VenResource(models.Model):
         return self.resource_name
 
 
+class OadrEvent(models.Model):
+    """An OpenADR 3 event the VTN keeps and delivers but the platform does not dispatch itself: prices, import
+    limits, levels, or a setpoint for VENs rather than for one enrolled premise (``activation.openadr_events``).
+    Its VTN id is ``vtn-<pk>``; events the platform dispatches are ``DREvent`` rows."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="oadr_events")
+    spec = models.JSONField(help_text="The event object as given (validated against the spec).")
+    created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="DELETE /events/{id}: no longer listed.")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"OpenADR event vtn-{self.pk}"
+
+
 class OadrReport(models.Model):
-    """An OpenADR 3 report posted by a VEN for an event."""
+    """An OpenADR 3 report posted by a VEN for an event (the platform's ``event`` or a VTN-only ``oadr_event``)."""
 
     ven = models.ForeignKey(Ven, null=True, on_delete=models.SET_NULL, related_name="reports")
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="reports")
-    event = models.ForeignKey(DREvent, on_delete=models.PROTECT, related_name="reports")
+    event = models.ForeignKey(DREvent, null=True, blank=True, on_delete=models.PROTECT, related_name="reports")
+    oadr_event = models.ForeignKey(OadrEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="reports")
     client_name = models.CharField(max_length=128)
     report_name = models.CharField(max_length=200, null=True, blank=True)
     payload_descriptors = models.JSONField(null=True, blank=True)
@@ -87,8 +108,17 @@ class OadrReport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(event__isnull=False, oadr_event__isnull=True)
+                | models.Q(event__isnull=True, oadr_event__isnull=False),
+                name="oadr_report_one_event",
+            )
+        ]
+
     def __str__(self) -> str:
-        return f"Report {self.pk} for event {self.event_id}"
+        return f"Report {self.pk} for event {self.event_id or self.oadr_event_id}"
 
 
 class OadrSubscription(models.Model):
@@ -96,7 +126,14 @@ class OadrSubscription(models.Model):
 
     ven = models.ForeignKey(Ven, null=True, on_delete=models.CASCADE, related_name="subscriptions")
     client_name = models.CharField(max_length=128)
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="subscriptions")
+    program = models.ForeignKey(
+        Program,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        help_text="Empty: every program (OpenADR 3.1.0 makes programID optional).",
+    )
     object_operations = models.JSONField()
     targets = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -48,6 +48,11 @@ class Program(models.Model):
         default=Decimal("100.00"),
         help_text="What delivered energy of this program's operator, emergency and cascade events is paid ($/MWh).",
     )
+    oadr_spec = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The OpenADR 3 program object as the business logic gave it (validated against the spec).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
 

@@ -8,6 +8,9 @@ Headers sent::
 
 A receiver recomputes the HMAC over the raw body bytes, compares in constant time, and refuses a timestamp
 more than 5 minutes from its clock (replay window) — :func:`verify` is that receiver check.
+
+Every send goes through ``flexplatform.core.egress`` (public addresses only, checked when connecting; no
+redirects followed).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import time
 from dataclasses import dataclass
 
 import requests
+
+from flexplatform.core import egress
 
 TOLERANCE_SECONDS = 300
 
@@ -56,7 +61,9 @@ def deliver(*, url: str, secret: str, message_id: str, payload: dict, timeout: f
         "X-Flex-Message-Id": message_id,
     }
     try:
-        response = requests.post(url, data=body, headers=headers, timeout=timeout)
+        response = egress.post(url, data=body, headers=headers, timeout=timeout)
+    except egress.EgressRefused as exc:
+        return WebhookResult(False, None, f"refused: {exc.detail}"[:400])
     except requests.RequestException as exc:
         return WebhookResult(False, None, str(exc)[:400])
     return WebhookResult(
@@ -70,7 +77,9 @@ def deliver_notification(*, url: str, bearer: str | None, payload: dict, timeout
     if bearer:
         headers["Authorization"] = f"Bearer {bearer}"
     try:
-        response = requests.post(url, json=payload, headers=headers, timeout=timeout)
+        response = egress.post(url, json=payload, headers=headers, timeout=timeout)
+    except egress.EgressRefused as exc:
+        return WebhookResult(False, None, f"refused: {exc.detail}"[:400])
     except requests.RequestException as exc:
         return WebhookResult(False, None, str(exc)[:400])
     return WebhookResult(

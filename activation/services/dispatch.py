@@ -25,6 +25,7 @@ from ..protocols import mqtt as mqtt_protocol
 from ..selectors import premise_devices
 from .lifecycle import events_move
 from .openadr_notifications import notify_event
+from .openadr_notifiers import notifier_enabled
 from .outbox import OutboxRow, outbox_flush_on_commit, outbox_insert
 
 
@@ -155,6 +156,7 @@ def _subscription_notifications(*, events: list[DREvent], now: datetime) -> None
     subscribed = set(
         OadrSubscription.objects.filter(program_id__in=programs).values_list("program_id", flat=True).distinct()
     )
+    everything = notifier_enabled() or OadrSubscription.objects.filter(program__isnull=True).exists()
     for event in events:
-        if event.program_id in subscribed:
+        if event.program_id in subscribed or (event.program_id and everything):
             notify_event(event=event, operation="CREATE", now=now)

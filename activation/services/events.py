@@ -40,8 +40,9 @@ def event_create(
     now: datetime | None = None,
     dispatch: bool = True,
     buyer=None,
+    oadr_spec: dict | None = None,
 ) -> DREvent:
-    """An event for one enrolled resource. Refused: window reversed or past, notice shorter than the program's,
+    """An event for one enrolled resource (``oadr_spec``: the OpenADR 3 event object it was created from). Refused: window reversed or past, notice shorter than the program's,
     resource not enrolled or suspended, target above its available (derated) kW or safety limit, caps reached,
     emergency stop engaged. Its energy is settled at the program's energy rate, paid by ``buyer`` (default: the
     creator's operator organisation serving the zone, else the zone's operator)."""
@@ -81,6 +82,7 @@ def event_create(
             tier=tier,
             price_per_mwh=program.energy_rate_per_mwh,
             buyer=buyer,
+            oadr_spec=oadr_spec,
         )
         if dispatch:
             event_dispatch(event=event, now=now)

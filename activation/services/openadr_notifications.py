@@ -8,10 +8,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import openadr_objects as openadr
 from ..models import DREvent, OadrSubscription, OutboxMessage, VenResource
+from .openadr_notifiers import notifier_enabled, notifier_publish
 from .outbox import outbox_flush_on_commit, outbox_put
 
 OPERATION_VERB = {"CREATE": "POST", "UPDATE": "PUT", "DELETE": "DELETE"}
@@ -50,6 +52,7 @@ def notify(
     event: DREvent | None = None,
     now: datetime | None = None,
     exclude_subscription: int | None = None,
+    readers: set[int] | None = None,
 ) -> int:
     """Queue one OpenADR 3 ``notification`` per subscription callback that asked for ``object_type`` and
     ``operation`` (CREATE, UPDATE, DELETE), in the caller's transaction. Returns how many were queued.
@@ -58,19 +61,33 @@ def notify(
     and resources (which have no program), and for a program's creation, every subscription. A VEN's subscription hears only of what that VEN
     may read: every program, events targeting one of its resources, its own reports, subscriptions, VEN object
     and resources. The BL's subscriptions hear of everything. Subscription ``targets`` filter objects that carry
-    targets.
+    targets. ``readers``: the VENs an event the VTN keeps without dispatching reaches (``activation.openadr_events``).
     """
     now = now or timezone.now()
+    notifier_publish(  # OpenADR 3.1.0 notifiers: the MQTT binding, whoever subscribed over HTTP
+        object_type=object_type,
+        operation=operation,
+        obj=obj,
+        program_id=program_id,
+        owner_ven_id=owner_ven_id,
+        event=event,
+        readers=readers,
+        now=now,
+    )
     subs = OadrSubscription.objects.order_by("id")
     if object_type not in ("VEN", "RESOURCE") and (object_type, operation) != ("PROGRAM", "CREATE"):
-        subs = subs.filter(program_id=program_id)  # a new program has no subscriptions of its own yet
+        # A new program has no subscriptions of its own yet; a subscription without a program (3.1.0) hears of all.
+        subs = subs.filter(Q(program_id=program_id) | Q(program__isnull=True))
     if exclude_subscription is not None:
         subs = subs.exclude(pk=exclude_subscription)
     ven_premises: dict[int, set[int]] = {}
     queued = 0
     for sub in subs:
         if sub.ven_id is not None:
-            if object_type == "EVENT":
+            if object_type == "EVENT" and readers is not None:
+                if sub.ven_id not in readers:
+                    continue
+            elif object_type == "EVENT":
                 if sub.ven_id not in ven_premises:
                     ven_premises[sub.ven_id] = set(
                         VenResource.objects.filter(ven_id=sub.ven_id, premise__isnull=False).values_list(
@@ -86,9 +103,11 @@ def notify(
         for n, op in enumerate(sub.object_operations or []):
             if object_type not in (op.get("objects") or []) or operation not in (op.get("operations") or []):
                 continue
-            if object_type == "EVENT" and operation == "CREATE":
+            if not str(op.get("callbackUrl", "")).startswith(("http://", "https://")):
+                continue  # a callback the VTN cannot call (3.1.0 allows any URI; its VEN may listen on MQTT)
+            if event is not None and object_type == "EVENT" and operation == "CREATE":
                 destination = f"subscription-{sub.pk}-{n}"  # once per event (a second dispatch is a no-op)
-            elif object_type == "EVENT" and operation == "DELETE":
+            elif event is not None and object_type == "EVENT" and operation == "DELETE":
                 destination = f"subscription-{sub.pk}-{n}-DELETE"
             else:
                 destination = f"subscription-{sub.pk}-{n}-{operation}-{uuid.uuid4().hex[:12]}"
@@ -107,15 +126,19 @@ def notify(
                 ack_by=None,
             )
             queued += 1
-    if queued:
-        outbox_flush_on_commit()
+    outbox_flush_on_commit()
     return queued
 
 
 def notify_event(*, event: DREvent, operation: str, now: datetime | None = None) -> None:
     """Notifications about an event to the subscriptions on its program (a VEN's only if the event targets one
     of its resources). A CREATE or DELETE is sent once per event and callback, an UPDATE once per revision."""
-    if not event.program_id or not OadrSubscription.objects.filter(program_id=event.program_id).exists():
+    if not event.program_id:
+        return
+    if (
+        not notifier_enabled()
+        and not OadrSubscription.objects.filter(Q(program_id=event.program_id) | Q(program__isnull=True)).exists()
+    ):
         return
     notify(
         object_type="EVENT",

@@ -17,6 +17,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import connections, router, transaction
 
+from flexplatform.core import egress
 from flexplatform.errors import ApplicationError
 
 from ..bulk import insert_values
@@ -129,4 +130,5 @@ def webhook_endpoint_create(*, organisation, url: str, secret: str) -> WebhookEn
         raise ApplicationError(
             "The secret must be at least 16 characters.", fields={"secret": ["At least 16 characters."]}
         )
+    egress.url_check(url, field="url")  # public addresses only (SSRF); checked again at every send
     return WebhookEndpoint.objects.create(organisation=organisation, url=url, secret=secret)

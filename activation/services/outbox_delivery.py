@@ -69,7 +69,8 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
                     publisher.close()
             sent_at = timezone.now()
             mqtt_results_mark(mqtt_rows, ok, sent_at=sent_at, now=now, error=error)
-            sent_events = {row[4] for row, good in zip(mqtt_rows, ok, strict=True) if good}
+            # Rows without an event (OpenADR 3.1.0 notifier messages) have no dispatch signal to mark.
+            sent_events = {row[4] for row, good in zip(mqtt_rows, ok, strict=True) if good and row[4] is not None}
             result["sent"] += sum(ok)
             result["failed"] += len(ok) - sum(ok)
         for row in hook_rows:

@@ -239,15 +239,15 @@ def test_end_to_end_a_ven_self_registers_reads_and_reports_over_http(act_world, 
     """A VEN-side client speaking plain HTTP to a live VTN: credentials from its aggregator, token, self-
     registration (once), its resource, programs and events page by page and by target, a report the operator
     then reads. Every body checked against the spec."""
-    from rest_framework.authtoken.models import Token
+    from accounts.tokens import api_token_issue
 
     w = act_world
     site = f"{live_server.url}"
     base = f"{site}/openadr3/3.0.1"
     mine, other = w.premises[1], w.premises[3]
     operator = requests.Session()
-    operator.headers["Authorization"] = f"Token {Token.objects.create(user=w.user('operator@demo.flex')).key}"
-    aggregator_token = Token.objects.create(user=w.user("aggregator@demo.flex")).key
+    operator.headers["Authorization"] = f"Token {api_token_issue(user=w.user('operator@demo.flex'))[1]}"
+    aggregator_token = api_token_issue(user=w.user("aggregator@demo.flex"))[1]
 
     # The aggregator issues VEN credentials; the VEN exchanges them for a bearer token.
     creds = requests.post(

@@ -46,7 +46,7 @@ def test_programs_only_the_bl_updates_and_deletes(two_vens):
     problem(bl.put(f"{BASE}/programs/999999", {"programName": "x"}, format="json"), 404)
     problem(bl.post(f"{BASE}/programs", {"programName": "emergency-east"}, format="json"), 409)
     # A program with events and enrollments stays; an unused one goes.
-    problem(bl.delete(url), 400)
+    problem(bl.delete(url), 409)
     created = bl.post(f"{BASE}/programs", {"programName": "pilot"}, format="json")
     assert created.status_code == 201
     gone = bl.delete(f"{BASE}/programs/{created.json()['id']}")
@@ -95,7 +95,7 @@ def test_events_the_bl_revises_before_the_start_and_deletes(two_vens):
     assert all(r.ack_deadline is not None for r in revised.filter(status=OutboxMessage.Status.PENDING))
 
     # Refusals: another resource, above capacity, another day, unknown event, a bad body.
-    problem(bl.put(url, _event_body(mine, premise_id=w.premises[3].pk), format="json"), 400)
+    problem(bl.put(url, _event_body(mine, premise_id=w.premises[3].pk), format="json"), 409)
     problem(bl.put(url, _event_body(mine, kw="-50"), format="json"), 400)
     problem(bl.put(url, _event_body(mine, start=mine.start + timedelta(days=1)), format="json"), 400)
     problem(bl.put(f"{BASE}/events/999999", _event_body(mine), format="json"), 404)

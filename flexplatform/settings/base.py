@@ -18,10 +18,25 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-# Anvil's first well-known development key. Production settings refuse it.
-ANVIL_DEV_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+# Anvil's (and Hardhat's) ten well-known development keys, from the public "test test ... junk" mnemonic. Anvil's
+# first is the local default; production refuses every one of them (flexplatform/core/checks.py).
+ANVIL_DEV_PRIVATE_KEYS = (
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+)
+ANVIL_DEV_PRIVATE_KEY = ANVIL_DEV_PRIVATE_KEYS[0]
+#: the development secret key; production refuses it
+DEV_SECRET_KEY = "insecure-local-development-key-not-for-production"
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-development-key-not-for-production")
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
@@ -34,12 +49,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "axes",
     "flexplatform.core",
     "accounts",
     "assessment",
@@ -52,6 +67,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "flexplatform.core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "flexplatform.middleware.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -62,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.mfa.RequireMFAMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lockout response
 ]
 
 ROOT_URLCONF = "flexplatform.urls"
@@ -110,6 +127,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out account or address before any password check
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -134,6 +152,30 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="flexplatform@localhost")
+
+# Brute-force protection (django-axes), shared by the sign-in page, the API token endpoint and its TOTP check
+# (accounts/lockout.py): this many failures lock the account, and the address they came from, for the cool-off.
+AXES_FAILURE_LIMIT = env.int("AUTH_LOCKOUT_FAILURES", default=10)
+AXES_COOLOFF_TIME = env.float("AUTH_LOCKOUT_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: per account and per address
+AXES_USERNAME_CALLABLE = "accounts.lockout.username_of"
+# Reverse proxies in front of the platform that append to X-Forwarded-For (0: the client connects directly).
+AUTH_TRUSTED_PROXY_COUNT = env.int("AUTH_TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# allauth's own sign-in rate limit stays looser than the lockout, so the lockout is what a guesser meets.
+ACCOUNT_RATE_LIMITS = {"login_failed": f"{4 * AXES_FAILURE_LIMIT}/m/ip,{AXES_FAILURE_LIMIT}/5m/key"}
+# API tokens (accounts/tokens.py) last this many days, then must be rotated or a new one obtained.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
+
+# Content-Security-Policy (flexplatform/core/csp.py): scripts only from our origin or with the response's nonce.
+CSP_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=False)
+
+# Outgoing callbacks (activation webhooks, OpenADR subscriptions) never go to private, loopback, link-local or
+# metadata addresses (flexplatform/core/egress.py) unless a host or network is named here (tests, the demo).
+CALLBACK_ALLOWED_HOSTS = env.list("CALLBACK_ALLOWED_HOSTS", default=[])
 
 # MFA (TOTP) through allauth; required for grid-operator and admin accounts (accounts/mfa.py).
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -160,6 +202,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "flexplatform.pagination.Pagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "flexplatform.errors.api_exception_handler",
+    # The token endpoint (accounts/api_tokens.py): per address and per account, above the lockout (which answers
+    # first for one account) and against guessing across many accounts from one address.
+    "NUM_PROXIES": AUTH_TRUSTED_PROXY_COUNT,  # a client's own X-Forwarded-For never picks its throttle bucket
+    "DEFAULT_THROTTLE_RATES": {
+        "auth_ip": env("AUTH_THROTTLE_IP_RATE", default="60/min"),
+        "auth_account": env("AUTH_THROTTLE_ACCOUNT_RATE", default="20/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Flexibility platform API",
@@ -305,3 +354,8 @@ OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=300)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 # Send the outbox right after a dispatch commits (beat also flushes every 5 s).
 OUTBOX_FLUSH_ON_COMMIT = env.bool("OUTBOX_FLUSH_ON_COMMIT", default=True)
+# OpenADR 3.1.0 notifiers (MQTT binding): notifications published under this topic root on the broker above;
+# the broker URI VENs are told in GET /notifiers (default mqtt://MQTT_HOST:MQTT_PORT).
+OPENADR_MQTT_NOTIFIER = env.bool("OPENADR_MQTT_NOTIFIER", default=True)
+OPENADR_MQTT_TOPIC_ROOT = env("OPENADR_MQTT_TOPIC_ROOT", default="openadr3/3.1.0")
+OPENADR_MQTT_BROKER_URI = env("OPENADR_MQTT_BROKER_URI", default="")

@@ -25,6 +25,12 @@ OUTBOX_FLUSH_ON_COMMIT = False
 METER_VALIDATION_MIN_DAYS = env.int("METER_VALIDATION_MIN_DAYS", default=14)
 # The broker may be shared with other test runs (same device names): each run talks on its own topics.
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default=f"flex-test-{os.getpid()}/devices")
+# The tests' webhook and OpenADR receivers listen on this machine, and fixtures name hosts under the reserved
+# ``.example`` domain (RFC 2606): allowed by name (flexplatform/core/egress.py); the SSRF tests empty the list.
+CALLBACK_ALLOWED_HOSTS = env.list("CALLBACK_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "::1", ".example"])
+# The OpenADR 3.1.0 MQTT notifier is off unless a test turns it on (its messages would join every outbox count).
+OPENADR_MQTT_NOTIFIER = env.bool("OPENADR_MQTT_NOTIFIER", default=False)
+OPENADR_MQTT_TOPIC_ROOT = env("OPENADR_MQTT_TOPIC_ROOT", default=f"flex-test-{os.getpid()}/openadr3/3.1.0")
 
 # Tests run on the demo's synthetic world (as local settings do); tests of real stations override this.
 WEATHER_SOURCES = [*WEATHER_SOURCES, "demo.weather.SyntheticWeather"]  # noqa: F405

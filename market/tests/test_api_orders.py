@@ -211,13 +211,13 @@ def test_arbitrage_plan_for_an_ev(mw, api_for):
 
 
 def test_token_authentication_reads_the_roles_in_the_same_query_and_refuses_bad_tokens(mw, django_assert_num_queries):
-    from rest_framework.authtoken.models import Token
+    from accounts.tokens import api_token_issue
 
     p5 = mw.premise(5)
     user = p5.organisation.memberships.first().user
-    token = Token.objects.create(user=user)
+    _, key = api_token_issue(user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     with django_assert_num_queries(2):  # token, user and memberships in one; the count of orders in the other (none)
         r = client.get(ORDERS)
     assert r.status_code == 200
@@ -225,7 +225,7 @@ def test_token_authentication_reads_the_roles_in_the_same_query_and_refuses_bad_
     assert client.get(ORDERS).status_code == 401
     user.is_active = False
     user.save(update_fields=["is_active"])
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get(ORDERS).status_code == 401
 
 

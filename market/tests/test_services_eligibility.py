@@ -142,16 +142,18 @@ def test_a_verification_ending_bounds_how_long_the_answer_is_kept(mw):
 
 
 def test_a_deleted_api_token_is_refused_at_once(mw, django_capture_on_commit_callbacks):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from accounts.models import ApiToken
+    from accounts.tokens import api_token_issue
 
     seller = mw.premise(5).organisation.memberships.first().user
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=seller).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=seller)[1]}")
     assert client.get("/api/v1/market/orders/").status_code == 200
     snapshots.forget_pending()
     assert client.get("/api/v1/market/orders/").status_code == 200  # the answer is kept now
-    _committed(django_capture_on_commit_callbacks, lambda: Token.objects.filter(user=seller).delete())
+    _committed(django_capture_on_commit_callbacks, lambda: ApiToken.objects.filter(user=seller).delete())
     assert client.get("/api/v1/market/orders/").status_code == 401
 
 
@@ -164,9 +166,9 @@ def test_an_aggregator_licence_ending_bounds_how_long_the_answer_is_kept(mw):
 
 
 def test_an_order_post_reads_its_tokens_in_one_round_trip(mw, monkeypatch):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
+    from accounts.tokens import api_token_issue
     from market.tests.test_api_orders import ORDERS, _sell_body
     from tests.test_snapshots import CountingTokens
 
@@ -174,9 +176,7 @@ def test_an_order_post_reads_its_tokens_in_one_round_trip(mw, monkeypatch):
     monkeypatch.setattr(snapshots, "_store", store)
     p5 = mw.premise(5)
     client = APIClient()
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=p5.organisation.memberships.first().user).key}"
-    )
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=p5.organisation.memberships.first().user)[1]}")
     assert client.post(ORDERS, _sell_body(p5, kw="1"), format="json").status_code == 201
     assert len(store.calls) == 1 and f"premise:{p5.pk}" in store.calls[0]
 

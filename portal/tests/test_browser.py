@@ -84,6 +84,8 @@ def test_consumer_signs_in_and_sees_premise_and_earnings(paid_consumer, live_ser
     errors: list[str] = []
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    csp_violations: list[str] = []  # the Content-Security-Policy (flexplatform/core/csp.py) blocked something
+    page.on("console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
 
     page.goto(f"{live_server.url}/consumer/")
     assert "/accounts/login/" in page.url  # anonymous: sent to sign in first
@@ -110,6 +112,7 @@ def test_consumer_signs_in_and_sees_premise_and_earnings(paid_consumer, live_ser
     assert page.evaluate("Chart.getChart(document.getElementById('load-chart')) !== undefined")
     assert not failed, failed
     assert not errors, errors
+    assert not csp_violations, csp_violations
 
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.stat().st_size > 10_000

@@ -5,7 +5,7 @@ aggregator's event response)."""
 
 from django.urls import path
 
-from ..views import admin, aggregator, consumer, onboarding, operator, participant, public
+from ..views import admin, aggregator, consumer, onboarding, operator, participant, public, settings
 
 urlpatterns = [
     path("", public.home, name="home"),
@@ -21,4 +21,5 @@ urlpatterns = [
     path("consumer/consumption/", consumer.consumption_page, name="consumption"),
     path("compensation/", participant.compensation, name="compensation"),
     path("compensation/console/", admin.settlement_console, name="settlement-console"),
+    path("settings/tokens/", settings.api_tokens, name="api-tokens"),
 ]

@@ -27,7 +27,7 @@ def _decimal(value: str | None) -> Decimal | None:
 
 @login_required
 def settlement_console(request):
-    require_role(request, R.ADMIN, message="This page is for platform admins.")
+    require_role(request, R.ADMIN, message="This page is for platform admins.", auditor_reads=True)
     if request.method == "POST":
         try:
             action = request.POST.get("action")

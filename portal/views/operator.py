@@ -23,20 +23,20 @@ from ..access import OPERATOR, R, require_role
 
 @login_required
 def operator_console(request):
-    require_role(request, *OPERATOR)
+    require_role(request, *OPERATOR, auditor_reads=True)
     return render(request, "portal/operator.html", selectors.operator_console(user=request.user))
 
 
 @login_required
 def console(request):
-    role = require_role(request, *OPERATOR)
+    role = require_role(request, *OPERATOR, auditor_reads=True)
     context = selectors.dispatch_console(user=request.user, is_admin=role == R.ADMIN)
     return render(request, "activation/console.html", context)
 
 
 @login_required
 def console_live(request):
-    require_role(request, *OPERATOR)
+    require_role(request, *OPERATOR, auditor_reads=True)
     return render(request, "activation/_live.html", selectors.dispatch_live(user=request.user))
 
 

@@ -12,7 +12,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from accounts.selectors import compliance_status, user_organisations
+from accounts import policies
+from accounts.selectors import compliance_status
 from flexplatform.errors import ApplicationError
 from settlement import selectors as settlement_selectors
 from settlement.services import disputes, staking
@@ -26,14 +27,14 @@ def compliance_page(request):
     """The participant's compliance status: may it trade, the failing rules with their numbers, the portfolio
     per ISO against the FERC Order 2222 minimum (aggregators), each premise's meter validation."""
     role = require_role(request, R.CONSUMER, R.AGGREGATOR)
-    org = user_organisations(request.user, role=role)[0]
+    org = policies.organisations(request.user, role=role)[0]
     return render(request, "portal/compliance.html", {"org": org, **compliance_status(org)})
 
 
 @login_required
 def compensation(request):
     role = require_role(request, R.CONSUMER, R.AGGREGATOR, message="This page is for participants.")
-    orgs = user_organisations(request.user, role=role)
+    orgs = policies.organisations(request.user, role=role)
     currency = settings.SETTLEMENT_CURRENCY
     if request.method == "POST":
         try:

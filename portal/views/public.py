@@ -9,7 +9,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from accounts.selectors import user_role
+from accounts import policies
 from flexplatform.errors import ApplicationError
 from market.selectors import published_prices
 from settlement.selectors import anchor_publication
@@ -20,7 +20,7 @@ from ..access import ROLE_HOME
 
 
 def home(request):
-    role = user_role(request.user)
+    role = policies.role(request.user)
     if role in ROLE_HOME:
         return redirect(ROLE_HOME[role])
     return render(request, "portal/home.html", {"market": selectors.public_market_summary()})

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from accounts.models import Membership
+from accounts.models import Membership, Organisation
 from settlement import assets
 from settlement.models import Dispute, SettlementItem, SettlementRun
 
@@ -180,3 +180,71 @@ def test_staking_governance_and_withdrawal_over_api(setup):
         "/api/v1/settlement/withdrawals/", {"asset": "FLEX-GOV", "amount": "4"}, format="json", HTTP_IDEMPOTENCY_KEY="w"
     )
     assert reused.status_code == 409 and reused.data["code"] == "idempotency_key_reused"
+
+
+# Auditors read every settlement record (README "Roles": auditors read everything, write nothing): balances, stakes,
+# withdrawals, statements, items and their proofs, disputes; one organisation named by ``?organisation=<id>``, or all.
+SETTLEMENT = "/api/v1/settlement"
+
+
+@pytest.fixture
+def auditor(setup):
+    platform = Organisation.objects.get(kind=Organisation.Kind.PLATFORM)
+    return _client(platform, R.AUDITOR, "auditor")[0]
+
+
+def test_auditor_reads_every_settlement_record(setup, auditor):
+    w, admin, consumer, other, operator = setup
+    admin.post(
+        f"{SETTLEMENT}/runs/",
+        {"window_start": DAY.isoformat(), "window_end": (DAY + timedelta(days=1)).isoformat()},
+        format="json",
+    )
+    tokens_grant(w.consumers[0], assets.GOVERNANCE, D("40"), "api")
+    until = "2099-01-01T00:00:00Z"
+    assert (
+        consumer.post(
+            f"{SETTLEMENT}/stakes/", {"asset": "FLEX-GOV", "amount": "25", "locked_until": until}, format="json"
+        ).status_code
+        == 201
+    )
+    org = w.consumers[0].pk
+
+    balances = auditor.get(f"{SETTLEMENT}/balances/", {"organisation": org})
+    assert balances.status_code == 200 and balances.data["FLEX-GOV"]["staked"] == "25.0000"
+    assert balances.data == consumer.get(f"{SETTLEMENT}/balances/").data  # what the organisation itself reads
+    unnamed = auditor.get(f"{SETTLEMENT}/balances/")
+    assert unnamed.status_code == 400 and "organisation" in unnamed.data["fields"]
+    assert auditor.get(f"{SETTLEMENT}/balances/", {"organisation": 10**9}).status_code == 404
+
+    stakes = auditor.get(f"{SETTLEMENT}/stakes/")
+    assert stakes.status_code == 200 and stakes.data["count"] == 1
+    assert auditor.get(f"{SETTLEMENT}/stakes/", {"organisation": w.consumers[1].pk}).data["count"] == 0
+    assert auditor.get(f"{SETTLEMENT}/withdrawals/").status_code == 200
+
+    csv = auditor.get(f"{SETTLEMENT}/statements/2026/3.csv", {"organisation": org})
+    assert csv.status_code == 200 and b"performance" in csv.content
+
+    items = auditor.get(f"{SETTLEMENT}/items/")
+    assert items.status_code == 200 and items.data["count"] > 0
+    item_id = items.data["results"][0]["id"]
+    assert auditor.get(f"{SETTLEMENT}/items/{item_id}/proof/").status_code in (200, 409)  # 409: period not sealed yet
+    assert auditor.get(f"{SETTLEMENT}/disputes/").status_code == 200
+
+    # ... and writes nothing
+    assert (
+        auditor.post(
+            f"{SETTLEMENT}/stakes/", {"asset": "FLEX-GOV", "amount": "1", "locked_until": until}, format="json"
+        ).status_code
+        == 403
+    )
+    assert (
+        auditor.post(f"{SETTLEMENT}/withdrawals/", {"asset": "FLEX", "amount": "1"}, format="json").status_code == 403
+    )
+    assert auditor.post(f"{SETTLEMENT}/items/{item_id}/disputes/", {"reason": "x"}, format="json").status_code == 403
+
+    # participants still read only their own, whatever they name
+    mine = consumer.get(f"{SETTLEMENT}/stakes/", {"organisation": w.consumers[1].pk})
+    assert mine.status_code == 200 and mine.data["count"] == 1
+    assert other.get(f"{SETTLEMENT}/stakes/").data["count"] == 0
+    assert operator.get(f"{SETTLEMENT}/balances/").status_code == 403
