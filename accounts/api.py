@@ -11,7 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from flexplatform.api import AwareDateTimeField, list_schema, paginated
+from flexplatform.api import AwareDateTimeField, PlausibleDateField, list_schema, paginated
 
 from . import consents as consent_services
 from . import policies, selectors, wallets
@@ -32,7 +32,7 @@ class PremiseOutputSerializer(serializers.Serializer):
     zone = serializers.CharField(source="grid_zone.code")
     timezone = serializers.CharField()
     organisation = serializers.CharField(source="organisation.name")
-    aggregator = serializers.CharField(source="aggregator.name", default=None)
+    aggregator = serializers.CharField(source="aggregator.name", default=None, allow_null=True)  # none enrolled
 
 
 class PremiseListApi(APIView):
@@ -115,7 +115,7 @@ class CaseDocumentApi(APIView):
         number = serializers.CharField(max_length=64)
         holder_name = serializers.CharField(max_length=200)
         issuing_country = serializers.CharField(max_length=2, required=False, default="")
-        expires_on = serializers.DateField(required=False, allow_null=True)
+        expires_on = PlausibleDateField(required=False, allow_null=True)
         file = serializers.FileField(required=False)
 
     @extend_schema(request=InputSerializer, responses={201: DocumentOutputSerializer})

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from accounts.models import Meter
+from flexplatform import plausible
 from flexplatform.errors import ApplicationError
 
 from .baselines.grid import local_day_bounds
@@ -48,7 +49,8 @@ class QualityWindow:
 
 def meter_imported_range(*, meter: Meter) -> tuple[date, date] | None:
     """The local days of the meter's first and last readings, or None without readings."""
-    qs = MeterReading.objects.filter(meter=meter)
+    low, high = plausible.datetime_bounds()  # a reading stored in 0001 or 9999 is no data, not a range
+    qs = MeterReading.objects.filter(meter=meter, start__gte=low, start__lt=high)
     first = qs.order_by("start").values_list("start", flat=True).first()
     if first is None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -13,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Meter, Organisation, Premise
+from flexplatform import plausible
 from flexplatform.errors import ApplicationError, NotPermitted
 
 from . import selectors
@@ -35,6 +37,8 @@ from .models import (
     ProgramEnrolment,
 )
 from .weather.sources import method_without_weather
+
+log = logging.getLogger(__name__)
 
 KWH_QUANT = Decimal("0.0001")
 
@@ -513,8 +517,11 @@ def meter_status_refresh(*, meter: Meter, now: datetime | None = None):
     report = quality.assess_quality(
         readings, first_day=first_day, last_day=last_day, tz=tz, interval_minutes=meter.interval_minutes
     )
-    latest = MeterReading.objects.filter(meter=meter).order_by("-start").values_list("start", flat=True).first()
-    earliest = MeterReading.objects.filter(meter=meter).order_by("start").values_list("start", flat=True).first()
+    # Readings outside the plausible date window (stored before imports refused them) count as no data.
+    low, high = plausible.datetime_bounds()
+    plausible_readings = MeterReading.objects.filter(meter=meter, start__gte=low, start__lt=high)
+    latest = plausible_readings.order_by("-start").values_list("start", flat=True).first()
+    earliest = plausible_readings.order_by("start").values_list("start", flat=True).first()
     history_days = 0
     if earliest is not None:
         first_local = max(earliest.astimezone(ZoneInfo(tz)).date(), first_day)
@@ -547,7 +554,15 @@ def meter_statuses_refresh(*, now: datetime | None = None) -> int:
     """Refresh the status of every meter, one transaction per meter; returns how many were refreshed."""
     now = now or timezone.now()
     count = 0
+    failed: list[str] = []
     for meter in Meter.objects.select_related("premise").order_by("pk").iterator(chunk_size=200):
-        meter_status_refresh(meter=meter, now=now)
+        try:  # one meter's bad data never stops the others (its transaction alone rolls back)
+            meter_status_refresh(meter=meter, now=now)
+        except Exception:  # noqa: BLE001 - reported below and in the log, with its traceback
+            log.exception("meter status refresh failed for meter %s", meter.meter_id)
+            failed.append(meter.meter_id)
+            continue
         count += 1
+    if failed:
+        log.error("meter status refresh: %d meter(s) failed: %s", len(failed), ", ".join(failed[:50]))
     return count

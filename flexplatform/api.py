@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from flexplatform import inserts, transactions
+from flexplatform import inserts, plausible, transactions
 from flexplatform.core.models import IdempotencyRecord
 from flexplatform.errors import Conflict, error_response
 
@@ -148,9 +148,22 @@ def validated(serializer_class: type[serializers.Serializer], data) -> dict:
 
 
 class AwareDateTimeField(serializers.DateTimeField):
-    """An input datetime that must carry its offset: a naive time is refused (400), never silently read as UTC."""
+    """An input datetime that must carry its offset: a naive time is refused (400), never silently read as UTC;
+    and it must lie in the plausible date window (``flexplatform.plausible``)."""
 
     def enforce_timezone(self, value):
         if timezone.is_naive(value):
             raise serializers.ValidationError("Give a timezone (e.g. 2026-11-24T17:00:00Z).", code="naive_datetime")
+        if not plausible.is_plausible(value):
+            raise serializers.ValidationError(plausible.window_message(), code="implausible_date")
         return super().enforce_timezone(value)
+
+
+class PlausibleDateField(serializers.DateField):
+    """An input date in the plausible date window (``flexplatform.plausible``)."""
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not plausible.is_plausible(day):
+            raise serializers.ValidationError(plausible.window_message(), code="implausible_date")
+        return day

@@ -18,7 +18,7 @@ from flexplatform.errors import Conflict
 
 from . import selectors
 from .models import PeriodAnchor, SettlementItem
-from .services.proofs import proof_verify_on_chain
+from .services.proofs import UINT64_MAX, proof_verify_on_chain
 
 items_visible_to = selectors.items_visible_to
 
@@ -77,17 +77,25 @@ class ItemProofDownloadApi(APIView):
 
 
 class ProofVerifyApi(APIView):
-    """Check a proof bundle against the contract's ``verify`` on the configured chain. Open to anyone."""
+    """Check a proof bundle against the platform's published contract (and only it). Open to anyone.
+
+    Answers ``valid`` with a ``summary`` in words (what was verified, or why not); 503 when the chain node
+    cannot be reached."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
     class InputSerializer(serializers.Serializer):
-        period = serializers.IntegerField(min_value=0)
+        period = serializers.IntegerField(min_value=0, max_value=UINT64_MAX)  # the contract's uint64
         leaf = serializers.RegexField(r"^0x[0-9a-fA-F]{64}$")
-        proof = serializers.ListField(child=serializers.RegexField(r"^0x[0-9a-fA-F]{64}$"), allow_empty=True)
+        proof = serializers.ListField(
+            child=serializers.RegexField(r"^0x[0-9a-fA-F]{64}$"), allow_empty=True, max_length=256
+        )
         contract_address = serializers.RegexField(r"^0x[0-9a-fA-F]{40}$", required=False, allow_null=True)
-        leaf_values = serializers.ListField(child=serializers.CharField(), required=False)
+        chain_id = serializers.IntegerField(min_value=0, max_value=UINT64_MAX, required=False, allow_null=True)
+        leaf_values = serializers.ListField(
+            child=serializers.CharField(max_length=80), min_length=5, max_length=5
+        )  # what the proof is about: a bundle without them proves nothing
 
         class Meta:
             ref_name = "ProofVerify"

@@ -19,3 +19,8 @@ class SettlementError(StrEnum):
     # staking
     STAKE_INVALID = "stake_invalid"
     STAKE_LOCKED = "stake_locked"
+    # proofs
+    NOT_ANCHORED = "not_anchored"
+    RECORD_CHANGED = "record_changed"
+    CHAIN_UNAVAILABLE = "chain_unavailable"
+    NO_DEPLOYMENT = "no_deployment"

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
 
 from accounts.models import Organisation
+from flexplatform.errors import Conflict
 
 # The governed parameters are the market's (``market.parameters``); re-exported for settlement's readers.
 from market.parameters import PARAMETERS_VERSION as PARAMETERS_VERSION
 from market.parameters import market_parameter as market_parameter
 from market.parameters import market_parameters as market_parameters
 
-from .models import AnchorAlert, LedgerAccount, PeriodAnchor, Posting, SettlementItem
+from .errors import SettlementError
+from .models import AnchorAlert, ChainDeployment, LedgerAccount, PeriodAnchor, Posting, SettlementItem
 
 
 def items_visible_to(user) -> QuerySet[SettlementItem]:
@@ -63,8 +66,54 @@ def anchor_alerts_open() -> list[AnchorAlert]:
     return list(AnchorAlert.objects.filter(resolved_at__isnull=True).select_related("anchor__period"))
 
 
+def anchor_publication() -> dict | None:
+    """The deployment the platform publishes and every verifier pins: chain id, FlexAnchor address, deployment block.
+
+    ``CHAIN_CONTRACT_ADDRESS`` (with ``CHAIN_ID`` and ``CHAIN_DEPLOYMENT_BLOCK``) when set; otherwise the contract
+    the platform deployed itself on ``CHAIN_RPC_URL`` (development). None before there is one.
+    Served at ``/.well-known/flexplatform-anchor.json`` and copied into every proof bundle.
+    """
+    if settings.CHAIN_CONTRACT_ADDRESS:
+        row = (
+            ChainDeployment.objects.filter(address__iexact=settings.CHAIN_CONTRACT_ADDRESS, lost_at=None)
+            .order_by("-id")
+            .first()
+        )
+        chain_id = settings.CHAIN_ID if settings.CHAIN_ID is not None else (row.chain_id if row else None)
+        if chain_id is None:
+            return None
+        address = settings.CHAIN_CONTRACT_ADDRESS
+    else:
+        # A deployment lost with its chain (a node restarted without its state) is never published.
+        row = ChainDeployment.objects.filter(rpc_url=settings.CHAIN_RPC_URL, lost_at=None).order_by("-id").first()
+        if row is None:
+            return None
+        chain_id, address = row.chain_id, row.address
+    # Logs are read from this block on (the recorded deployment block, else from genesis: slower, equally correct).
+    block = settings.CHAIN_DEPLOYMENT_BLOCK
+    if block is None:
+        block = (row.deploy_block if row is not None else None) or 0
+    return {
+        "format": "flexplatform-anchor-v1",
+        "chain_id": chain_id,
+        "contract_address": address,
+        "deployment_block": block,
+        "contract": "FlexAnchor",
+        "event": "RootAnchored(uint64 indexed period, bytes32 root, uint64 leafCount, uint64 blockNumber)",
+        "leaf_encoding": ["uint256", "bytes32", "bytes32", "int256", "uint64"],
+    }
+
+
+class ProofRecordChanged(Conflict):
+    """A settlement row no longer hashes to a leaf of its anchored tree (changed after anchoring)."""
+
+    code = SettlementError.RECORD_CHANGED
+
+
 def item_proof(*, item: SettlementItem) -> dict | None:
-    """The leaf values, proof and anchoring facts of an item, or None while its period is not sealed."""
+    """The leaf values, proof and anchoring facts of an item, or None while its period is not sealed.
+
+    Raises :class:`ProofRecordChanged` when the item no longer matches its anchored root."""
     from .merkle import MerkleTree, leaf_hash
     from .services.anchoring import item_leaf_values
 
@@ -74,7 +123,13 @@ def item_proof(*, item: SettlementItem) -> dict | None:
     tree = MerkleTree.load(anchor.tree_dump)
     values = item_leaf_values(item)
     leaf = leaf_hash(values)
-    proof = tree.proof(leaf)
+    try:
+        proof = tree.proof(leaf)
+    except (KeyError, ValueError) as exc:
+        raise ProofRecordChanged(
+            f"Payment {item.pk}: this record no longer matches the anchored root of {anchor.period} "
+            f"({anchor.root}). It was changed after anchoring, so no proof can be given; the platform's anchor audit reports it to the operators."
+        ) from exc
     return {
         "format": "flexplatform-proof-v1",
         "item_id": item.pk,
@@ -92,6 +147,7 @@ def item_proof(*, item: SettlementItem) -> dict | None:
         "block_hash": anchor.block_hash or None,
         "chain_id": anchor.deployment.chain_id if anchor.deployment else None,
         "contract_address": anchor.deployment.address if anchor.deployment else None,
+        "published": anchor_publication(),
     }
 
 

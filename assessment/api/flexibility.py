@@ -17,7 +17,7 @@ from accounts import policies
 from accounts.models import Membership, Premise
 from accounts.permissions import HasRole
 from accounts.selectors import premises_represented_by
-from flexplatform.api import AwareDateTimeField
+from flexplatform.api import AwareDateTimeField, PlausibleDateField
 from flexplatform.errors import NotFound, NotPermitted
 
 from .. import selectors, services
@@ -131,7 +131,7 @@ class ZoneCapacityApi(APIView):
     allowed_roles = (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN)
 
     class QuerySerializer(serializers.Serializer):
-        day = serializers.DateField(required=False)
+        day = PlausibleDateField(required=False)
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):

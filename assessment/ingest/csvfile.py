@@ -13,6 +13,8 @@ import io
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from flexplatform import plausible
+
 from .types import ParsedReading, ParseResult
 
 REQUIRED = ("meter_id", "start", "kwh")
@@ -26,6 +28,8 @@ def parse_start(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise ValueError("time has no UTC offset (write e.g. 2026-03-08T01:45:00-05:00 or ...Z)")
+    if not plausible.is_plausible(value):
+        raise ValueError(f"{text}: {plausible.window_message()}")
     return value.astimezone(UTC)
 
 

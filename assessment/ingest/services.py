@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Meter
+from flexplatform import plausible
 from flexplatform.errors import ApplicationError, Conflict, NotFound, NotPermitted
 
 from ..errors import AssessmentError
@@ -131,6 +132,9 @@ def validate_rows(rows: Sequence[ParsedReading], meters: dict[str, Meter]) -> Pr
     for row in rows:
         meter = meters[row.meter_id]
         step = meter.interval_minutes * 60
+        if not plausible.is_plausible(row.start):  # whatever the format: 0001 or 9999 poisons every later read
+            problems.add(row.ref, f"{row.start.isoformat()}: {plausible.window_message()}", "date outside the window")
+            continue
         if int(row.start.timestamp()) % step:
             problems.add(
                 row.ref,

@@ -11,9 +11,17 @@ from django.db.models import QuerySet
 
 from accounts.models import Membership, Meter
 from accounts.selectors import premises_visible_to, user_role
+from flexplatform import plausible
 from flexplatform.errors import NotFound
 
 from ..models import Channel, MeterExportReading, MeterReading
+
+
+def _plausible(readings: QuerySet[MeterReading]) -> QuerySet[MeterReading]:
+    """Only readings inside the plausible date window: one stored in 0001 or 9999 (before imports refused them)
+    is no data, not a reason for every page of its meter to fail."""
+    low, high = plausible.datetime_bounds()
+    return readings.filter(start__gte=low, start__lt=high)
 
 
 def meter_readings(*, meter: Meter, start: datetime, end: datetime, channel: str = Channel.IMPORT) -> QuerySet:
@@ -50,7 +58,7 @@ def meter_consumption(*, meter: Meter, start: datetime | None = None, end: datet
     """The consumption analysis of a meter over ``[start, end)`` (default: all its data)."""
     from ..consumption import analyse
 
-    qs = MeterReading.objects.filter(meter=meter)
+    qs = _plausible(MeterReading.objects.filter(meter=meter))
     if start is not None:
         qs = qs.filter(start__gte=start)
     if end is not None:
@@ -71,7 +79,10 @@ def premises_daily_load(premises, days: int = 14) -> dict:
 
     meter_ids = [m.pk for p in premises for m in p.meters.all()]
     latest = (
-        MeterReading.objects.filter(meter_id__in=meter_ids).order_by("-start").values_list("start", flat=True).first()
+        _plausible(MeterReading.objects.filter(meter_id__in=meter_ids))
+        .order_by("-start")
+        .values_list("start", flat=True)
+        .first()
     )
     if latest is None:
         return {"labels": [], "values": []}

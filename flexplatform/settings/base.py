@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "flexplatform.core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "flexplatform.middleware.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -287,6 +288,12 @@ CELERY_BEAT_SCHEDULE = {
 ASSESSMENT_BASELINE_METHOD = env("ASSESSMENT_BASELINE_METHOD", default="caiso-10in10")
 ASSESSMENT_FORECAST_METHOD = env("ASSESSMENT_FORECAST_METHOD", default="caiso-10in10-unadjusted")
 
+# The plausible date window (flexplatform.plausible): client dates outside [min, max) are refused with 400.
+PLAUSIBLE_DATE_MIN = env("PLAUSIBLE_DATE_MIN", default="2000-01-01")
+PLAUSIBLE_DATE_MAX = env("PLAUSIBLE_DATE_MAX", default="2100-01-01")
+# Request bodies above this (bytes, file uploads excepted) answer 413 in the JSON error shape (RequestGuardMiddleware).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
 # Weather for weather-sensitive baselines (CalTRACK hourly): sources in order of preference (dotted paths, see
 # assessment/weather/sources.py), the farthest a premise's weather station may be, and the method used instead
 # when a premise has no temperatures.
@@ -298,6 +305,11 @@ ASSESSMENT_WEATHERLESS_METHOD = env("ASSESSMENT_WEATHERLESS_METHOD", default="ca
 CHAIN_RPC_URL = env("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
 CHAIN_PRIVATE_KEY = env("CHAIN_PRIVATE_KEY", default=ANVIL_DEV_PRIVATE_KEY)
 CHAIN_CONFIRMATIONS = env.int("CHAIN_CONFIRMATIONS", default=1)
+# The published deployment (chain id, FlexAnchor address, deployment block): what every verifier pins. Empty =
+# the contract the platform deployed itself on CHAIN_RPC_URL (development); production sets all three.
+CHAIN_ID = env.int("CHAIN_ID", default=None)
+CHAIN_CONTRACT_ADDRESS = env("CHAIN_CONTRACT_ADDRESS", default="")
+CHAIN_DEPLOYMENT_BLOCK = env.int("CHAIN_DEPLOYMENT_BLOCK", default=None)
 # Confirmed anchors whose block is this recent are re-checked for reorganisations on every run.
 CHAIN_REORG_WINDOW_BLOCKS = env.int("CHAIN_REORG_WINDOW_BLOCKS", default=128)
 # An hour is anchored once it has ended and this many minutes more have passed.

@@ -13,6 +13,7 @@ urlpatterns = [
     path("aggregator/", aggregator.aggregator_dashboard, name="aggregator"),
     path("operator/", operator.operator_console, name="operator"),
     path("verify/", public.verify_page, name="verify"),
+    path(".well-known/flexplatform-anchor.json", public.anchor_well_known, name="anchor-well-known"),
     path("compliance/", participant.compliance_page, name="compliance"),
     path("onboarding/", onboarding.onboarding, name="onboarding"),
     path("onboarding/<slug:step>/", onboarding.onboarding, name="onboarding-step"),

@@ -72,5 +72,8 @@ def payment_detail(request, pk: int):
     item = selectors.payment_visible(request.user, pk)
     if item is None:
         raise Http404("No such payment.")
-    bundle = settlement_selectors.item_proof(item=item)
-    return render(request, "settlement/payment.html", {"item": item, "bundle": bundle})
+    try:
+        bundle, changed = settlement_selectors.item_proof(item=item), None
+    except settlement_selectors.ProofRecordChanged as exc:
+        bundle, changed = None, exc.detail
+    return render(request, "settlement/payment.html", {"item": item, "bundle": bundle, "changed": changed})

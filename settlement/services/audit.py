@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from ..merkle_leaves import parse_leaf_value
 from ..models import AnchorAlert, PeriodAnchor
 from .anchoring import alert_raise, chain_client, period_leaf_values, period_number, tree_for_values
 
@@ -38,6 +39,37 @@ def _client_for(base, address: str, cache: dict):
     return cache[address]
 
 
+_FIELDS = ("item id", "participant", "asset", "amount (minor units)", "period")
+
+
+def _show(value) -> str:
+    return "0x" + value.hex() if isinstance(value, bytes) else str(value)
+
+
+def items_changed_text(dump: dict, values: list[tuple]) -> str:
+    """Which settlement items differ from the anchored tree's stored dump, field by field."""
+    try:
+        anchored = {v[0]: v for v in (parse_leaf_value(entry["value"]) for entry in dump.get("values") or [])}
+    except (KeyError, TypeError, ValueError):
+        return "The stored tree dump cannot be read to name the items."
+    current = {v[0]: v for v in values}
+    lines = []
+    for item_id in sorted(anchored.keys() | current.keys()):
+        before, after = anchored.get(item_id), current.get(item_id)
+        if before == after:
+            continue
+        if before is None:
+            lines.append(f"item {item_id} was added after anchoring")
+        elif after is None:
+            lines.append(f"item {item_id} was deleted after anchoring")
+        else:
+            changes = [
+                f"{name} {_show(b)} -> {_show(a)}" for name, b, a in zip(_FIELDS, before, after, strict=True) if a != b
+            ]
+            lines.append(f"item {item_id} changed: " + ", ".join(changes))
+    return ("Changed: " + "; ".join(lines) + ".") if lines else ""
+
+
 def anchors_audit(*, client=None) -> AuditResult:
     """Check every confirmed anchor against the database and the chain; returns the alerts raised."""
     result = AuditResult()
@@ -56,7 +88,8 @@ def anchors_audit(*, client=None) -> AuditResult:
                     kind=AnchorAlert.Kind.DATABASE_CHANGED,
                     detail=(
                         f"Settlement items of {anchor.period} now hash to {recomputed} ({len(values)} leaves); "
-                        f"anchored root {anchor.root} ({anchor.leaf_count} leaves)."
+                        f"anchored root {anchor.root} ({anchor.leaf_count} leaves). "
+                        + items_changed_text(anchor.tree_dump, values)
                     ),
                 )
             )

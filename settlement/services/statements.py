@@ -27,8 +27,11 @@ from django.conf import settings
 from django.db.models import Count, Sum
 
 from accounts.models import Organisation
+from flexplatform import plausible
+from flexplatform.errors import ApplicationError
 
 from .. import assets
+from ..errors import SettlementError
 from ..models import SettlementItem
 from ..pdf import pdf_document
 
@@ -58,7 +61,19 @@ def us_1099_threshold(year: int) -> tuple[Decimal, bool]:
     return US_1099_THRESHOLDS[max(US_1099_THRESHOLDS)], True
 
 
+def _check_year(year: int) -> None:
+    if not plausible.year_is_plausible(year):
+        raise ApplicationError(
+            f"No statements for {year}: {plausible.window_message()}",
+            code=SettlementError.INVALID,
+            fields={"year": [plausible.window_message()]},
+        )
+
+
 def _month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
+    _check_year(year)
+    if not 1 <= month <= 12:
+        raise ApplicationError("Months are 1-12.", code=SettlementError.INVALID, fields={"month": ["1-12"]})
     start = datetime(year, month, 1, tzinfo=UTC)
     end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
     return start, end
@@ -161,6 +176,7 @@ def tax_report(*, year: int, profile: str) -> dict:
     """Per payee, the year's reportable fiat income under ``profile``."""
     if profile not in TAX_PROFILES:
         raise ValueError(f"Unknown tax profile {profile!r}.")
+    _check_year(year)
     start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
     currency = settings.SETTLEMENT_CURRENCY
     base = SettlementItem.objects.filter(currency=currency, delivery_start__gte=start, delivery_start__lt=end)

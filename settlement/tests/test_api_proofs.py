@@ -87,9 +87,10 @@ def test_bundle_download_and_public_verification(anchored) -> None:
     bad = public.post("/api/v1/settlement/proofs/verify/", {"period": -1, "leaf": "0x12", "proof": []}, format="json")
     assert bad.status_code == 400 and set(bad.json()["fields"]) >= {"period", "leaf"}
 
+    # A bundle naming another contract is refused: only the platform's published contract counts.
     nowhere = dict(bundle, contract_address="0x" + "12" * 20)
-    missing = public.post("/api/v1/settlement/proofs/verify/", nowhere, format="json")
-    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    elsewhere = public.post("/api/v1/settlement/proofs/verify/", nowhere, format="json").json()
+    assert elsewhere["valid"] is False and "not the platform's published anchoring contract" in elsewhere["summary"]
 
     page = Client().get("/verify/")
     assert page.status_code == 200 and 'data-testid="bundle-file"' in page.content.decode()
@@ -132,16 +133,19 @@ def test_standalone_script_verifies_a_bundle_on_anvil(anchored, anvil_node: Anvi
     )
     tampered.write_text(json.dumps(dict(bundle, leaf_values=values, leaf="0x" + forged_leaf.hex())))
 
+    pin = tmp_path / "flexplatform-anchor.json"  # kept once from the platform, then trusted
+    pin.write_bytes(Client().get("/.well-known/flexplatform-anchor.json").content)
+
     def run(path: Path) -> subprocess.CompletedProcess:
         # -I: isolated mode, the project is not importable: the script needs only web3 and the bundle.
         return subprocess.run(  # noqa: S603 - fixed argv
-            [sys.executable, "-I", str(SCRIPT), str(path), anvil_node.url],
+            [sys.executable, "-I", str(SCRIPT), str(path), anvil_node.url, "--anchor-file", str(pin)],
             capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
         )  # fmt: skip
 
     ok = run(good)
     assert ok.returncode == 0, ok.stderr
-    assert "VALID: this payment is part of the anchored root" in ok.stdout
+    assert ok.stdout.startswith("VALID: payment") and f"payment {item.pk} of" in ok.stdout
     assert bundle["root"] in ok.stdout
     forged = run(tampered)
     assert forged.returncode == 1, forged.stderr
