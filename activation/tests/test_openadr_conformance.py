@@ -9,8 +9,8 @@ import time
 
 import pytest
 from django.core.wsgi import get_wsgi_application
-from rest_framework.authtoken.models import Token
 
+from accounts.tokens import api_token_issue
 from activation import openadr_events
 from activation import openadr_services as oadr
 
@@ -25,7 +25,7 @@ VEN_ONLY = ("createReport", "updateReport", "deleteReport")
 def test_schemathesis_bl_and_ven_against_the_3_0_1_spec(act_world, capsys):
     w = act_world
     app = get_wsgi_application()
-    operator = Token.objects.create(user=w.user("operator@demo.flex")).key
+    operator = api_token_issue(user=w.user("operator@demo.flex"))[1]
     ven = oadr.ven_register(
         ven_name="fuzz-ven", client_id="fuzz-ven", client_secret="s3cret-s3cret", organisation=w.world.aggregator
     )
