@@ -50,9 +50,7 @@ class AvailabilityDeclareApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         org = acting_organisation(request.user, user_role(request.user))
-        premise = (
-            None if org is None else premises_represented_by(org).filter(pk=v["premise"]).first()
-        )
+        premise = None if org is None else premises_represented_by(org).filter(pk=v["premise"]).first()
         if premise is None:
             if Premise.objects.filter(pk=v["premise"]).exists():
                 raise NotPermitted("You may not declare for this premise.", fields={"premise": ["Not yours."]})

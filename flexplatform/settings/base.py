@@ -221,6 +221,9 @@ CELERY_BEAT_SCHEDULE = {
 # baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).
 ASSESSMENT_BASELINE_METHOD = env("ASSESSMENT_BASELINE_METHOD", default="caiso-10in10")
 ASSESSMENT_FORECAST_METHOD = env("ASSESSMENT_FORECAST_METHOD", default="caiso-10in10-unadjusted")
+# How market awards pick each resource's settlement baseline: ``most-accurate`` (the method most accurate on the
+# resource's like days, re-evaluated monthly; ASSESSMENT_BASELINE_METHOD kept unless clearly beaten) or ``fixed``.
+MARKET_BASELINE_POLICY = env("MARKET_BASELINE_POLICY", default="most-accurate")
 
 # Chain: anchoring goes to any Ethereum JSON-RPC endpoint; ``eth-tester://`` is an in-process EVM.
 CHAIN_RPC_URL = env("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
