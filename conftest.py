@@ -38,14 +38,18 @@ def _mqtt_reachable() -> bool:
 def _fresh_snapshots():
     """Each test starts as a new process would: no kept copies of eligibility answers (``flexplatform.snapshots``;
     a rolled-back test's rows may come back under the same ids on SQLite)."""
-    from flexplatform import api, snapshots
+    from django.core.cache import caches
+
+    from accounts import authentication
+    from flexplatform import snapshots
     from market import parameters as market_parameters
     from market.services import eligibility
 
     eligibility.clear()
-    api._auth_snapshots.clear()
+    authentication._auth_snapshots.clear()
     market_parameters.parameters_forget()
     snapshots.forget_pending()
+    caches["default"].clear()  # e.g. the TOTP codes already used (each is accepted once) of a rolled-back user id
     yield
 
 

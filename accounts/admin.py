@@ -14,7 +14,6 @@ from .models import (
     Consent,
     Enrolment,
     GridZone,
-    IdempotencyRecord,
     Membership,
     Meter,
     Organisation,
@@ -112,13 +111,6 @@ class MeterAdmin(admin.ModelAdmin):
     @admin.display(description="Validation (why not)")
     def validation(self, obj):
         return _meter_validation(obj)
-
-
-@admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
-    list_display = ["user", "scope", "key", "response_status", "created_at"]
-    list_filter = ["scope", "response_status"]
-    search_fields = ["key", "user__email"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -13,16 +13,17 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from flexplatform.api import AwareDateTimeField, HasRole, acting_organisation
+from flexplatform.api import AwareDateTimeField, list_schema, paginated
 from flexplatform.errors import NotPermitted
 
 from . import consents as consent_services
-from . import selectors, wallets
+from . import policies, selectors, wallets
 from .audit import audit_entries
 from .kyc import services as kyc
 from .mfa import mfa_required, totp_authenticator, totp_verify
 from .models import Consent, Enrolment, Membership, Organisation, VerificationCase, VerificationDocument
-from .selectors import premises_visible_to
+from .permissions import HasRole
+from .policies import premises_visible_to
 
 R = Membership.Role
 READ_ALL = (R.ADMIN, R.AUDITOR)
@@ -39,9 +40,9 @@ class PremiseOutputSerializer(serializers.Serializer):
 
 
 class PremiseListApi(APIView):
-    @extend_schema(responses=PremiseOutputSerializer(many=True))
+    @list_schema(PremiseOutputSerializer)
     def get(self, request):
-        return Response(PremiseOutputSerializer(premises_visible_to(request.user), many=True).data)
+        return paginated(request, premises_visible_to(request.user).order_by("pk"), PremiseOutputSerializer)
 
 
 class TokenApi(ObtainAuthToken):
@@ -103,7 +104,7 @@ class CaseOutputSerializer(serializers.ModelSerializer):
 
 
 def _own_case(request, pk) -> VerificationCase:
-    orgs = [o.pk for o in selectors.user_organisations(request.user, role=selectors.user_role(request.user))]
+    orgs = [o.pk for o in policies.organisations(request.user, role=policies.role(request.user))]
     return get_object_or_404(VerificationCase, pk=pk, organisation_id__in=orgs)
 
 
@@ -115,17 +116,17 @@ class CaseListCreateApi(APIView):
         legal_name = serializers.CharField(max_length=200)
         level = serializers.ChoiceField(choices=VerificationCase.Level.choices, required=False)
 
-    @extend_schema(responses=CaseOutputSerializer(many=True))
+    @list_schema(CaseOutputSerializer)
     def get(self, request):
-        org = acting_organisation(request.user, selectors.user_role(request.user))
+        org = policies.acting_organisation(request.user)
         cases = VerificationCase.objects.filter(organisation=org).prefetch_related("documents", "decisions")
-        return Response(CaseOutputSerializer(cases, many=True).data)
+        return paginated(request, cases, CaseOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: CaseOutputSerializer})
     def post(self, request):
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        org = acting_organisation(request.user, selectors.user_role(request.user))
+        org = policies.acting_organisation(request.user)
         case = kyc.verification_case_create(organisation=org, by=request.user, **s.validated_data)
         return Response(CaseOutputSerializer(case).data, status=status.HTTP_201_CREATED)
 
@@ -195,20 +196,13 @@ class ConsentListCreateApi(APIView):
         )
         expires_at = AwareDateTimeField()
 
-    @extend_schema(responses=ConsentOutputSerializer(many=True))
+    @list_schema(ConsentOutputSerializer)
     def get(self, request):
-        role = selectors.user_role(request.user)
-        qs = Consent.objects.all()
-        if role == R.CONSUMER:
-            qs = qs.filter(premise__organisation__in=selectors.user_organisations(request.user, role=role))
-        elif role == R.AGGREGATOR:
-            qs = qs.filter(aggregator__in=selectors.user_organisations(request.user, role=role))
-        return Response(ConsentOutputSerializer(qs, many=True).data)
+        return paginated(request, policies.consents_visible_to(request.user), ConsentOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: ConsentOutputSerializer})
     def post(self, request):
-        if selectors.user_role(request.user) != R.CONSUMER:
-            raise NotPermitted("Only the premise owner gives consent.")
+        policies.require_role(request.user, (R.CONSUMER,), "Only the premise owner gives consent.")
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         v = s.validated_data
@@ -233,7 +227,7 @@ class ConsentRevokeApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=ConsentOutputSerializer)
     def post(self, request, pk):
-        orgs = selectors.user_organisations(request.user, role=R.CONSUMER)
+        orgs = policies.organisations(request.user, role=R.CONSUMER)
         consent = get_object_or_404(Consent, pk=pk, premise__organisation__in=orgs)
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
@@ -261,21 +255,17 @@ class EnrolmentListCreateApi(APIView):
         starts_at = AwareDateTimeField(required=False)
         ends_at = AwareDateTimeField(required=False)
 
-    @extend_schema(responses=EnrolmentOutputSerializer(many=True))
+    @list_schema(EnrolmentOutputSerializer)
     def get(self, request):
-        qs = Enrolment.objects.all()
-        if selectors.user_role(request.user) == R.AGGREGATOR:
-            qs = qs.filter(aggregator__in=selectors.user_organisations(request.user, role=R.AGGREGATOR))
-        return Response(EnrolmentOutputSerializer(qs, many=True).data)
+        return paginated(request, policies.enrolments_visible_to(request.user), EnrolmentOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: EnrolmentOutputSerializer})
     def post(self, request):
-        if selectors.user_role(request.user) != R.AGGREGATOR:
-            raise NotPermitted("Only aggregators enroll premises.")
+        policies.require_role(request.user, (R.AGGREGATOR,), "Only aggregators enroll premises.")
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         v = s.validated_data
-        aggregator = acting_organisation(request.user, R.AGGREGATOR)
+        aggregator = policies.acting_organisation(request.user, R.AGGREGATOR)
         # Only premises that consented to this aggregator are visible to it: anything else is "not found".
         premise = get_object_or_404(premises_visible_to(request.user), pk=v.pop("premise"))
         enrolment = consent_services.enrolment_create(premise=premise, aggregator=aggregator, by=request.user, **v)
@@ -299,9 +289,9 @@ class VerifiedResourcesApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = (R.GRID_OPERATOR, *READ_ALL)
 
-    @extend_schema(responses=VerifiedResourceSerializer(many=True))
+    @list_schema(VerifiedResourceSerializer)
     def get(self, request):
-        return Response(VerifiedResourceSerializer(selectors.verified_resources_for(request.user), many=True).data)
+        return paginated(request, selectors.verified_resources_for(request.user), VerifiedResourceSerializer)
 
 
 class ComplianceStatusApi(APIView):
@@ -314,7 +304,7 @@ class ComplianceStatusApi(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        org = acting_organisation(request.user, selectors.user_role(request.user))
+        org = policies.acting_organisation(request.user)
         status = selectors.compliance_status(org)
         for row in status["aggregations"]:
             row["kw"], row["minimum_kw"] = str(row["kw"]), str(row["minimum_kw"])
@@ -327,25 +317,21 @@ class AuditListApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READ_ALL
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        subject_type = serializers.CharField()
+        subject_id = serializers.IntegerField()
+        organisation = serializers.IntegerField(source="organisation_id", allow_null=True)
+        actor = serializers.EmailField(source="actor.email", allow_null=True, default=None)
+        from_status = serializers.CharField()
+        to_status = serializers.CharField()
+        reason = serializers.CharField()
+        at = serializers.DateTimeField()
+
+    @list_schema(OutputSerializer)
     def get(self, request):
-        qs = audit_entries(subject_type=request.query_params.get("subject_type"))[:500]
-        return Response(
-            [
-                {
-                    "id": e.id,
-                    "subject_type": e.subject_type,
-                    "subject_id": e.subject_id,
-                    "organisation": e.organisation_id,
-                    "actor": e.actor.email if e.actor else None,
-                    "from_status": e.from_status,
-                    "to_status": e.to_status,
-                    "reason": e.reason,
-                    "at": e.at,
-                }
-                for e in qs
-            ]
-        )
+        qs = audit_entries(subject_type=request.query_params.get("subject_type"))
+        return paginated(request, qs, self.OutputSerializer)
 
 
 class WalletNonceApi(APIView):

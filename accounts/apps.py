@@ -12,8 +12,8 @@ class AccountsConfig(AppConfig):
         from rest_framework.authtoken.models import Token
 
         from flexplatform import snapshots
-        from flexplatform.api import auth_changed
 
+        from .authentication import auth_changed
         from .models import Membership
 
         for model in (get_user_model(), Token, Membership):

@@ -8,12 +8,13 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from flexplatform.api import HasRole
-from flexplatform.errors import NotFound, NotPermitted
+from flexplatform.api import list_schema, paginated
+from flexplatform.errors import ApplicationError, NotFound
 
+from . import policies
 from .device_services import device_capability, device_register, devices_visible_to, premises_device_writable_by
 from .models import Device, Membership
-from .selectors import user_role
+from .permissions import HasRole
 
 READERS = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR, Membership.Role.ADMIN, Membership.Role.GRID_OPERATOR)
 WRITERS = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR, Membership.Role.ADMIN)
@@ -46,14 +47,13 @@ class DeviceListApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=DeviceOutputSerializer(many=True))
+    @list_schema(DeviceOutputSerializer)
     def get(self, request):
-        return Response(DeviceOutputSerializer(devices_visible_to(request.user), many=True).data)
+        return paginated(request, devices_visible_to(request.user), DeviceOutputSerializer)
 
     @extend_schema(request=DeviceInputSerializer, responses={201: DeviceOutputSerializer})
     def post(self, request):
-        if user_role(request.user) not in WRITERS:
-            raise NotPermitted("Grid operators read devices only.")
+        policies.require_role(request.user, WRITERS, "Grid operators read devices only.")
         data = DeviceInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -90,10 +90,7 @@ class DeviceCapabilityApi(APIView):
             if "notice_minutes" in request.query_params:
                 event["notice_minutes"] = int(request.query_params["notice_minutes"])
         except ValueError:
-            return Response(
-                {"code": "invalid", "detail": "Minutes must be integers.", "fields": {"event_minutes": ["Integer."]}},
-                status=400,
-            )
+            raise ApplicationError("Minutes must be integers.", fields={"event_minutes": ["Integer."]}) from None
         cap = device_capability(device, **event)
         return Response(
             {"device": device.pk, "kw": str(cap.kw), "reasons": cap.reasons, "rebound_kwh": str(cap.rebound_kwh)}

@@ -159,24 +159,6 @@ class Meter(models.Model):
         return self.timezone or self.premise.timezone
 
 
-class IdempotencyRecord(models.Model):
-    """The first response to a POST carrying an ``Idempotency-Key``, replayed for repeats."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    scope = models.CharField(max_length=60)
-    key = models.CharField(max_length=200)
-    request_hash = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "scope", "key"], name="idempotency_unique_key")]
-
-    def __str__(self) -> str:
-        return f"{self.scope}:{self.key}"
-
-
 class VerificationCase(models.Model):
     """A KYC (person) or KYB (organisation) verification: draft -> submitted -> in review -> verified / rejected,
     and verified -> expired after ``KYC_VALIDITY_DAYS``. Status changes only through ``accounts.kyc.services``."""

@@ -12,10 +12,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import policies
 from accounts.models import GridZone, Membership
-from accounts.selectors import operator_zone_ids, premises_visible_to, user_organisations
-from flexplatform.api import HasRole, acting_organisation, idempotent_post
-from flexplatform.errors import NotFound, NotPermitted
+from accounts.permissions import HasRole
+from flexplatform.api import idempotent_post, list_schema, paginated
+from flexplatform.errors import NotFound
 from market.api import AwareDateTimeField
 
 from . import services
@@ -72,9 +73,9 @@ class EventOutputSerializer(serializers.Serializer):
 
 
 class EventListApi(APIView):
-    @extend_schema(responses=EventOutputSerializer(many=True))
+    @list_schema(EventOutputSerializer)
     def get(self, request):
-        return Response(EventOutputSerializer(events_visible_to(request.user), many=True).data)
+        return paginated(request, events_visible_to(request.user), EventOutputSerializer)
 
 
 def _program(code: str) -> Program:
@@ -85,10 +86,7 @@ def _program(code: str) -> Program:
 
 
 def _operator_zone(user, zone: GridZone) -> GridZone:
-    from accounts.selectors import user_role
-
-    if user_role(user) != Membership.Role.ADMIN and zone.pk not in operator_zone_ids(user):
-        raise NotPermitted("That zone is outside your service area.", fields={"zone": ["Not in your service area."]})
+    policies.require_zone(user, zone)
     return zone
 
 
@@ -116,7 +114,7 @@ class EventCreateApi(EventListApi):
             data = self.InputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             v = data.validated_data
-            premise = premises_visible_to(request.user).filter(pk=v["premise"]).first()
+            premise = policies.premises_visible_to(request.user).filter(pk=v["premise"]).first()
             if premise is None:
                 raise serializers.ValidationError({"premise": ["Unknown premise or outside your service area."]})
             event = services.event_create(
@@ -251,14 +249,13 @@ class CascadeApi(APIView):
         start = AwareDateTimeField()
         end = AwareDateTimeField()
 
-    @extend_schema(responses=CascadeOutputSerializer(many=True))
+    @list_schema(CascadeOutputSerializer)
     def get(self, request):
         qs = Cascade.objects.select_related("program", "zone").prefetch_related("steps")
-        from accounts.selectors import user_role
-
-        if user_role(request.user) != Membership.Role.ADMIN:
-            qs = qs.filter(zone_id__in=operator_zone_ids(request.user))
-        return Response(CascadeOutputSerializer(qs[:100], many=True).data)
+        zone_ids = policies.zone_scope(request.user)
+        if zone_ids is not None:
+            qs = qs.filter(zone_id__in=zone_ids)
+        return paginated(request, qs, CascadeOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: CascadeOutputSerializer})
     def post(self, request):
@@ -298,7 +295,7 @@ class GridSignalApi(APIView):
             data.is_valid(raise_exception=True)
             v = data.validated_data
             signal, fired = services.grid_signal_post(
-                operator=acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
+                operator=policies.acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
                 zone=_operator_zone(request.user, v["zone"]),
                 kind=v["kind"],
                 at=v["at"],
@@ -382,14 +379,14 @@ class ReservationListApi(APIView):
     """Reservations (capacity and ancillary awards held available): operators see those in their service area,
     consumers and aggregators those of their premises. ``?active=1``: only those not yet over."""
 
-    @extend_schema(responses=ReservationOutputSerializer(many=True))
+    @list_schema(ReservationOutputSerializer)
     def get(self, request):
         from django.utils import timezone
 
         qs = reservations_visible_to(request.user)
         if request.query_params.get("active") in ("1", "true"):
             qs = qs.filter(window_end__gt=timezone.now())
-        return Response(ReservationOutputSerializer(qs[:500], many=True).data)
+        return paginated(request, qs, ReservationOutputSerializer)
 
 
 class ReservationCallApi(APIView):
@@ -450,13 +447,13 @@ class TriggerRuleApi(APIView):
         lead_minutes = serializers.IntegerField()
         active = serializers.BooleanField()
 
-    @extend_schema(responses=OutputSerializer(many=True))
+    @list_schema(OutputSerializer)
     def get(self, request):
         from .models import TriggerRule
 
-        orgs = user_organisations(request.user, role=Membership.Role.GRID_OPERATOR)
+        orgs = policies.organisations(request.user, role=Membership.Role.GRID_OPERATOR)
         qs = TriggerRule.objects.filter(operator__in=orgs).select_related("zone", "program").order_by("id")
-        return Response(self.OutputSerializer(qs, many=True).data)
+        return paginated(request, qs, self.OutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request):
@@ -467,7 +464,7 @@ class TriggerRuleApi(APIView):
             data.is_valid(raise_exception=True)
             v = data.validated_data
             rule = trigger_rule_create(
-                operator=acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
+                operator=policies.acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
                 zone=_operator_zone(request.user, v["zone"]),
                 program=_program(v["program"]),
                 kind=v["kind"],
@@ -497,13 +494,13 @@ class WebhookEndpointApi(APIView):
         active = serializers.BooleanField()
         created_at = serializers.DateTimeField()
 
-    @extend_schema(responses=OutputSerializer(many=True))
+    @list_schema(OutputSerializer)
     def get(self, request):
         from .models import WebhookEndpoint
 
-        orgs = user_organisations(request.user, role=Membership.Role.AGGREGATOR)
+        orgs = policies.organisations(request.user, role=Membership.Role.AGGREGATOR)
         qs = WebhookEndpoint.objects.filter(organisation__in=orgs).order_by("id")
-        return Response(self.OutputSerializer(qs, many=True).data)
+        return paginated(request, qs, self.OutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request):
@@ -511,7 +508,7 @@ class WebhookEndpointApi(APIView):
             data = self.InputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             endpoint = services.webhook_endpoint_create(
-                organisation=acting_organisation(request.user, Membership.Role.AGGREGATOR),
+                organisation=policies.acting_organisation(request.user, Membership.Role.AGGREGATOR),
                 url=data.validated_data["url"],
                 secret=data.validated_data["secret"],
             )
@@ -530,11 +527,9 @@ class VenClientApi(APIView):
 
     @extend_schema(request=None, responses={201: dict})
     def post(self, request):
-        from accounts.selectors import user_role
-
         from .openadr_services import ven_client_create
 
-        client, secret = ven_client_create(organisation=acting_organisation(request.user, user_role(request.user)))
+        client, secret = ven_client_create(organisation=policies.acting_organisation(request.user))
         return Response(
             {"client_id": client.client_id, "client_secret": secret, "token_url": "/openadr3/3.0.1/auth/token"},
             status=status.HTTP_201_CREATED,

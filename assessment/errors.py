@@ -11,3 +11,4 @@ class AssessmentError(StrEnum):
     INSUFFICIENT_HISTORY = "insufficient_history"  # too little clean meter history for a baseline
     NO_METER = "no_meter"
     BULK_INCONSISTENT = "bulk_inconsistent"  # a bulk upload whose rows disagree (assessment.api)
+    IMPORT_REJECTED = "import_rejected"  # a file or batch of readings refused whole (assessment.ingest)

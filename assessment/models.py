@@ -30,6 +30,33 @@ class MeterReading(models.Model):
         return f"{self.meter_id}@{self.start:%Y-%m-%d %H:%M}: {self.kwh} kWh"
 
 
+class MeterExportReading(models.Model):
+    """Energy through a meter's export channel over one interval: received from the customer (generation fed
+    into the grid; ESPI ``flowDirection`` 19, "reverse"), in kWh. Kept apart from :class:`MeterReading` (the
+    import channel every baseline and verification reads) so that net metering never changes a consumption
+    figure. Only meters registered ``has_export_channel`` have it."""
+
+    meter = models.ForeignKey(
+        "accounts.Meter", on_delete=models.PROTECT, related_name="export_readings", db_index=False
+    )
+    start = models.DateTimeField()
+    kwh = models.DecimalField(max_digits=12, decimal_places=4)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["meter", "start"], name="export_reading_unique_meter_start"),
+            models.CheckConstraint(condition=Q(kwh__gte=0), name="export_reading_kwh_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id}@{self.start:%Y-%m-%d %H:%M}: {self.kwh} kWh exported"
+
+
+class Channel(models.TextChoices):
+    IMPORT = "import", "Import (delivered to the customer)"
+    EXPORT = "export", "Export (received from the customer)"
+
+
 class Baseline(models.Model):
     """The counterfactual load of a meter over a window: what it would have used without an event."""
 
@@ -259,6 +286,7 @@ class ImportBatch(models.Model):
         CSV = "csv", "CSV file"
         ESPI = "espi", "Green Button (ESPI XML)"
         BULK = "bulk", "Bulk CSV (COPY)"
+        GREEN_BUTTON_CSV = "gbcsv", "Green Button CSV (utility download)"
 
     source = models.CharField(max_length=8, choices=Source.choices)
     filename = models.CharField(max_length=255, blank=True)
@@ -273,7 +301,15 @@ class ImportBatch(models.Model):
     rows_new = models.PositiveIntegerField(default=0)
     rows_unchanged = models.PositiveIntegerField(default=0)
     rows_revised = models.PositiveIntegerField(default=0)
-    rows_skipped = models.PositiveIntegerField(default=0, help_text="Records outside the import channel (export).")
+    rows_skipped = models.PositiveIntegerField(
+        default=0,
+        help_text="Records not stored: export readings of a meter without an export channel, "
+        "register (non-interval) readings, projected values.",
+    )
+    rows_export = models.PositiveIntegerField(default=0, help_text="Of rows_total, on the export channel.")
+    reading_qualities = models.JSONField(
+        default=dict, blank=True, help_text="Readings the file flags (ESPI ReadingQuality), by quality name."
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -297,6 +333,7 @@ class ReadingRevision(models.Model):
     """
 
     meter = models.ForeignKey("accounts.Meter", on_delete=models.PROTECT, related_name="reading_revisions")
+    channel = models.CharField(max_length=6, choices=Channel.choices, default=Channel.IMPORT, db_default="import")
     start = models.DateTimeField()
     old_kwh = models.DecimalField(max_digits=12, decimal_places=4)
     new_kwh = models.DecimalField(max_digits=12, decimal_places=4)
@@ -347,3 +384,12 @@ class MeterStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meter_id}: {'validated' if self.validated else 'not validated'}"
+
+
+# Weather stations, temperatures and premise locations (assessment/weather/).
+from .weather.models import (  # noqa: E402, F401
+    PostalCodePoint,
+    PremiseLocation,
+    TemperatureObservation,
+    WeatherStation,
+)

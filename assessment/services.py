@@ -35,6 +35,7 @@ from .models import (
     FlexibilityProfile,
     MeterReading,
 )
+from .weather.sources import method_without_weather
 
 KWH_QUANT = Decimal("0.0001")
 
@@ -157,9 +158,19 @@ def baseline_compute(
     lookback = int(parameters.get("lookback_days", METHODS[method]["lookback_days"]))
     grid = selectors.meter_day_grid(meter=meter, first_day=target_day - timedelta(days=lookback), last_day=target_day)
     excluded = selectors.baseline_excluded_days(meter=meter, grid=grid, before=target_day)
-    temperature = (
-        selectors.temperature_grid(meter=meter, grid=grid) if METHODS[method]["family"] == "caltrack" else None
-    )
+    temperature, weather = None, {}
+    if METHODS[method]["family"] == "caltrack":  # weather-sensitive: temperatures, or a method that needs none
+        found = selectors.temperature_grid(meter=meter, grid=grid)
+        if found is None:
+            weather = {"fallback_from": method, "fallback_reason": "no weather data for the premise"}
+            method = method_without_weather()
+            existing = Baseline.objects.filter(
+                meter=meter, method=method, window_start=window_start, window_end=window_end
+            ).first()
+            if existing is not None:
+                return existing
+        else:
+            temperature, weather = found.values, {"weather": found.source}
     try:
         outcome = compute_baseline(
             method=method,
@@ -177,7 +188,7 @@ def baseline_compute(
         Decimal(repr(float(outcome.values[k - first_slot]))).quantize(KWH_QUANT, rounding=ROUND_HALF_UP)
         for k in slot.tolist()
     ]
-    stored_parameters = {**outcome.parameters, "tz": tz, "adjustment": round(outcome.adjustment, 6)}
+    stored_parameters = {**outcome.parameters, "tz": tz, "adjustment": round(outcome.adjustment, 6), **weather}
     with transaction.atomic():  # a baseline is stored with its intervals or not at all
         baseline = Baseline.objects.create(
             meter=meter,
@@ -299,7 +310,11 @@ def baseline_accuracy_report(
     held_out = candidates[-test_days:]
     temperature = None
     if any(METHODS[m]["family"] == "caltrack" for m in methods):
-        temperature = selectors.temperature_grid(meter=meter, grid=grid)
+        found = selectors.temperature_grid(meter=meter, grid=grid)
+        if found is None:  # no weather at the premise: weather-sensitive methods cannot be back-tested
+            methods = [m for m in methods if METHODS[m]["family"] != "caltrack"]
+        else:
+            temperature = found.values
 
     def baseline_for(method: str, day: date) -> np.ndarray:
         return compute_baseline(

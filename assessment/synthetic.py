@@ -79,6 +79,7 @@ __all__ = [
     "local_day_starts",
     "meter_traits",
     "temperature_array",
+    "temperature_grid_c",
     "response_kwh",
     "weather_temperature_c",
 ]
@@ -172,6 +173,13 @@ def _temperature(local_days: np.ndarray, seed: int) -> np.ndarray:
     # Diurnal swing: minimum around 05:00, maximum around 15:00-16:00.
     diurnal = 4.5 * np.cos(2.0 * np.pi * (hour - 15.5) / 24.0)
     return seasonal + synoptic + diurnal
+
+
+def temperature_grid_c(*, days: list[date], slots_per_day: int, seed: int) -> np.ndarray:
+    """Synthetic temperature (degC) at the middle of each wall-clock slot of each local day: (days x slots)."""
+    day = np.array([d.toordinal() - _EPOCH_ORDINAL for d in days], dtype=np.float64)
+    frac = (np.arange(slots_per_day) + 0.5) / slots_per_day
+    return _temperature((day[:, None] + frac[None, :]).ravel(), seed).reshape(len(days), slots_per_day)
 
 
 def temperature_array(*, seed: int, epoch: np.ndarray, tz: str, interval_minutes: int = 15) -> np.ndarray:

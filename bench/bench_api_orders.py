@@ -98,7 +98,7 @@ def reset_books() -> None:
     from django.db import connection, transaction
     from django.db.models import ProtectedError
 
-    from accounts.models import IdempotencyRecord
+    from flexplatform.core.models import IdempotencyRecord
     from market.models import Award, MarketOrder, OrderBook, OrderMember, Trade
 
     with connection.cursor() as cur:

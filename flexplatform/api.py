@@ -1,93 +1,22 @@
-"""Shared API helpers: role permissions and the ``Idempotency-Key`` header for POSTs that create orders."""
+"""Shared API plumbing: the ``Idempotency-Key`` header for POSTs that create things, pagination of list endpoints,
+input validation helpers. Core: imports no app (roles and permissions live in ``accounts.policies`` /
+``accounts.permissions``)."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 
+from django.db.models import QuerySet
 from django.utils import timezone
-from rest_framework import authentication, exceptions, serializers
-from rest_framework.authtoken.models import Token
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
-from accounts.selectors import user_organisations, user_role
-from flexplatform import inserts, snapshots, transactions
-
-#: the token answers below are built from users, tokens and memberships: a save or delete of any renews them
-AUTH_VERSION = "auth"
-_auth_snapshots = snapshots.Snapshots(ttl_seconds=60.0)
-
-
-class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token authentication (``Authorization: Token <key>``) that reads the user's memberships (roles and
-    organisations, which every permission check needs) in the same query, and keeps the answer per process
-    (``flexplatform.snapshots``) until a user, token, membership or organisation is saved or deleted, or a
-    minute has passed: a deleted token or deactivated user is refused on the next request. A user without
-    memberships (a bare superuser) goes the plain DRF way, uncached."""
-
-    def authenticate_credentials(self, key):
-        def load():
-            return self._load(key), None
-
-        (found,) = _auth_snapshots.get([snapshots.Request(("token", key), (AUTH_VERSION, snapshots.PARTIES), load)])
-        if found is None:
-            return super().authenticate_credentials(key)
-        user, memberships = found
-        if not user.is_active:
-            raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        user = copy.copy(user)  # each request its own instance (a view may annotate it)
-        user._memberships_cache = [copy.copy(m) for m in memberships]
-        for m in user._memberships_cache:
-            m.user = user
-        return user, Token(key=key, user=user)
-
-    @staticmethod
-    def _load(key):
-        from accounts.models import Membership
-
-        memberships = list(
-            Membership.objects.select_related("user", "organisation").filter(user__auth_token__key=key).order_by("pk")
-        )
-        if not memberships:
-            return None
-        return memberships[0].user, memberships
-
-
-def auth_changed(sender, **kwargs) -> None:
-    """Signal receiver (``accounts.apps``): a user, token or membership changed."""
-    snapshots.invalidate(AUTH_VERSION)
-
-
-class HasRole(BasePermission):
-    """Grants access to users whose portal role is one of ``roles`` (set on the view as ``allowed_roles``)."""
-
-    message = "Your role may not use this endpoint."
-
-    def has_permission(self, request, view) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        role = user_role(request.user)
-        if role == "auditor":  # auditors read everything and write nothing
-            return request.method in SAFE_METHODS
-        return role in getattr(view, "allowed_roles", ())
-
-
-class AuditorReadOnly(BasePermission):
-    """Auditors may read every endpoint and write none (a default permission, and part of ``HasRole``)."""
-
-    message = "Auditors have read-only access."
-
-    def has_permission(self, request, view) -> bool:
-        if request.method in SAFE_METHODS or not getattr(request.user, "is_authenticated", False):
-            return True
-        return user_role(request.user) != "auditor"
-
-
-def acting_organisation(user, role: str):
-    orgs = user_organisations(user, role=role)
-    return orgs[0] if orgs else None
+from flexplatform import inserts, transactions
+from flexplatform.core.models import IdempotencyRecord
+from flexplatform.errors import Conflict, error_response
 
 
 def idempotent_post(request, scope: str, handler, *, look_first: bool = True) -> Response:
@@ -104,8 +33,6 @@ def idempotent_post(request, scope: str, handler, *, look_first: bool = True) ->
     its trades, awards and the tasks it enqueues on commit): a repeat runs, fails to write the record and is
     rolled back, and the first response is returned. One statement fewer for every first request.
     """
-    from accounts.models import IdempotencyRecord
-
     key = request.headers.get("Idempotency-Key")
     if not key:
         return handler()
@@ -116,13 +43,8 @@ def idempotent_post(request, scope: str, handler, *, look_first: bool = True) ->
         if existing is None:
             return None
         if existing.request_hash != body_hash:
-            return Response(
-                {
-                    "code": "idempotency_key_reused",
-                    "detail": "This Idempotency-Key was used with another body.",
-                    "fields": {},
-                },
-                status=409,
+            return error_response(
+                Conflict("This Idempotency-Key was used with another body.", code="idempotency_key_reused")
             )
         return Response(existing.response_body, status=existing.response_status)
 
@@ -149,6 +71,61 @@ def idempotent_post(request, scope: str, handler, *, look_first: bool = True) ->
             raise
         return stored
     return response
+
+
+def paginated(
+    request, items, serializer_class: type[serializers.Serializer], *, context: dict | None = None, rows=None
+) -> Response:
+    """A list endpoint's answer: one page of ``items`` (a queryset in a stable order, or a list) through the default
+    pagination class (``flexplatform.pagination.Pagination``: ``?limit=&offset=``), as
+    ``{"count", "next", "previous", "results"}``; describe it in the schema with :func:`list_schema`. ``rows`` turns
+    the page's items into what the serializer reads (e.g. clearing runs into price rows), so only one page is loaded."""
+    if isinstance(items, QuerySet) and not items.ordered:
+        items = items.order_by("pk")  # pages must not overlap: a stable order
+    paginator = api_settings.DEFAULT_PAGINATION_CLASS()
+    page = paginator.paginate_queryset(items, request)
+    if rows is not None:
+        page = rows(page)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)
+
+
+_paginated_schemas: dict[type, type[serializers.Serializer]] = {}
+
+
+def paginated_schema(serializer_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The OpenAPI shape of :func:`paginated`'s answer for ``serializer_class`` (one component per item type)."""
+    found = _paginated_schemas.get(serializer_class)
+    if found is None:
+        item = serializer_class.__qualname__.replace("Serializer", "").replace(".", "")
+        found = type(
+            f"Paginated{item}ListSerializer",
+            (serializers.Serializer,),
+            {
+                "__module__": serializer_class.__module__,
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": serializer_class(many=True),
+                "paginated_list": True,
+            },
+        )
+        _paginated_schemas[serializer_class] = found
+    return found
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description="Items per page (default 100, at most 1,000)."),
+    OpenApiParameter("offset", int, description="Items to skip."),
+]
+
+
+def list_schema(serializer_class: type[serializers.Serializer], **kwargs):
+    """``@extend_schema`` of a list endpoint answered by :func:`paginated`: the page shape and its parameters."""
+    return extend_schema(
+        responses=paginated_schema(serializer_class),
+        parameters=[*PAGE_PARAMETERS, *kwargs.pop("parameters", [])],
+        **kwargs,
+    )
 
 
 _bound_serializers: dict[type, serializers.Serializer] = {}

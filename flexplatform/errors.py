@@ -15,7 +15,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 
 class ApplicationError(Exception):
@@ -64,10 +63,19 @@ def _flatten(data: Any) -> dict[str, list[str]]:
     return {}
 
 
+def error_response(exc: ApplicationError) -> Response:
+    """The response for a refusal answered without raising (e.g. a replayed ``Idempotency-Key``): the one shape."""
+    return Response({"code": exc.code, "detail": exc.detail, "fields": exc.fields}, status=exc.status_code)
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler producing the one error format."""
+    # DRF's views module reads the default permission classes when imported, and those (accounts.permissions)
+    # raise this module's errors: imported here, not at the top, so either side may load first
+    from rest_framework.views import exception_handler
+
     if isinstance(exc, ApplicationError):
-        return Response({"code": exc.code, "detail": exc.detail, "fields": exc.fields}, status=exc.status_code)
+        return error_response(exc)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(fields)

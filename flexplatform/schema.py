@@ -13,6 +13,13 @@ class AutoSchema(BaseAutoSchema):
             return f"{outer}{name}"
         return name
 
+    def get_operation_id(self) -> str:
+        """A paginated list (``flexplatform.api.list_schema``) keeps the ``_list`` operation id of a list."""
+        operation_id = super().get_operation_id()
+        if self.method == "GET" and getattr(self.get_response_serializers(), "paginated_list", False):
+            return operation_id.removesuffix("_retrieve") + "_list"
+        return operation_id
+
     def get_response_serializers(self):
         """A plain APIView without a serializer (and without ``@extend_schema(responses=...)``) returns a JSON
         object; say so instead of guessing."""

@@ -5,27 +5,23 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import policies
+from accounts.authentication import AUTH_VERSION
 from accounts.models import GridZone, Membership, Premise
+from accounts.permissions import HasRole
 from flexplatform import snapshots
-from flexplatform.api import (
-    AUTH_VERSION,
-    AwareDateTimeField,
-    HasRole,
-    acting_organisation,
-    idempotent_post,
-    validated,
-)
+from flexplatform.api import AwareDateTimeField, idempotent_post, list_schema, paginated, validated
 from flexplatform.errors import NotFound, NotPermitted
 
 from . import selectors, services
 from .engine.products import PRODUCT_CHOICES, MarketType
-from .models import Auction, Award, ClearingRun, FlexibilityOffer, FlexibilityRequest, MarketOrder, Trade
+from .models import Auction, Award, FlexibilityOffer, FlexibilityRequest, MarketOrder, Trade
 from .services import eligibility
 from .services.gates import premises_offerable_by
 
@@ -55,11 +51,11 @@ class OfferListCreateApi(APIView):
         class Meta:
             ref_name = "OfferSubmit"  # the OpenAPI component's name; nested "Input"s would collide
 
-    @extend_schema(responses=OfferOutputSerializer(many=True))
+    @list_schema(OfferOutputSerializer)
     def get(self, request):
         seller = self._seller(request)
         offers = selectors.offers_for_seller(seller=seller)
-        return Response(OfferOutputSerializer(offers, many=True).data)
+        return paginated(request, offers, OfferOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: OfferOutputSerializer})
     def post(self, request):
@@ -89,9 +85,7 @@ class OfferListCreateApi(APIView):
 
     @staticmethod
     def _seller(request):
-        from accounts.selectors import user_role
-
-        return acting_organisation(request.user, user_role(request.user))
+        return policies.acting_organisation(request.user)
 
 
 class RequestOutputSerializer(serializers.ModelSerializer):
@@ -116,10 +110,10 @@ class RequestListCreateApi(APIView):
         class Meta:
             ref_name = "RequestSubmit"
 
-    @extend_schema(responses=RequestOutputSerializer(many=True))
+    @list_schema(RequestOutputSerializer)
     def get(self, request):
-        operator = acting_organisation(request.user, Membership.Role.GRID_OPERATOR)
-        return Response(RequestOutputSerializer(selectors.requests_for_operator(operator=operator), many=True).data)
+        operator = policies.acting_organisation(request.user, Membership.Role.GRID_OPERATOR)
+        return paginated(request, selectors.requests_for_operator(operator=operator), RequestOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: RequestOutputSerializer})
     def post(self, request):
@@ -127,7 +121,7 @@ class RequestListCreateApi(APIView):
             data = self.InputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             req = services.request_submit(
-                operator=acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
+                operator=policies.acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
                 created_by=request.user,
                 **data.validated_data,
             )
@@ -162,9 +156,9 @@ class AwardListApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = (*SELLER_ROLES, Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN)
 
-    @extend_schema(responses=AwardOutputSerializer(many=True))
+    @list_schema(AwardOutputSerializer)
     def get(self, request):
-        return Response(AwardOutputSerializer(selectors.awards_visible_to(request.user), many=True).data)
+        return paginated(request, selectors.awards_visible_to(request.user), AwardOutputSerializer)
 
 
 urlpatterns = [
@@ -180,9 +174,7 @@ ORDER_ROLES = (*SELLER_ROLES, Membership.Role.GRID_OPERATOR)
 
 
 def _org(request):
-    from accounts.selectors import user_role
-
-    return acting_organisation(request.user, user_role(request.user))
+    return policies.acting_organisation(request.user)
 
 
 class MemberSerializer(serializers.Serializer):
@@ -303,11 +295,9 @@ class OrderListCreateApi(APIView):
             required=False, allow_null=True, help_text="The auction's id (day-ahead and seasonal orders)."
         )
 
-    @extend_schema(responses=MarketOrderOutputSerializer(many=True))
+    @list_schema(MarketOrderOutputSerializer)
     def get(self, request):
-        return Response(
-            MarketOrderOutputSerializer(selectors.orders_for(organisation=_org(request))[:500], many=True).data
-        )
+        return paginated(request, selectors.orders_for(organisation=_org(request)), MarketOrderOutputSerializer)
 
     def initial(self, request, *args, **kwargs):
         if request.method == "POST":  # every token the order will ask for, in one round trip (ADR 0016)
@@ -434,12 +424,10 @@ class AuctionListCreateApi(APIView):
         interval_minutes = serializers.IntegerField(required=False)
         demand_curve = DemandStepSerializer(many=True, required=False)
 
-    @extend_schema(responses=AuctionOutputSerializer(many=True))
+    @list_schema(AuctionOutputSerializer)
     def get(self, request):
-        return Response(
-            AuctionOutputSerializer(
-                Auction.objects.select_related("zone").order_by("-delivery_start")[:200], many=True
-            ).data
+        return paginated(
+            request, Auction.objects.select_related("zone").order_by("-delivery_start", "-pk"), AuctionOutputSerializer
         )
 
     @extend_schema(request=InputSerializer, responses={201: AuctionOutputSerializer})
@@ -449,7 +437,7 @@ class AuctionListCreateApi(APIView):
             data.is_valid(raise_exception=True)
             v = data.validated_data
             auction = services.auction_open(
-                operator=acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
+                operator=policies.acting_organisation(request.user, Membership.Role.GRID_OPERATOR),
                 market=v["market"],
                 product=v["product"],
                 zone=v["zone"],
@@ -464,11 +452,28 @@ class AuctionListCreateApi(APIView):
         return idempotent_post(request, "auction", handler)
 
 
+class PriceIntervalSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    clearing_price_per_mwh = serializers.CharField(allow_null=True)
+    volume_kw = serializers.CharField()
+
+
 class PublishedPricesApi(APIView):
-    """Public: clearing prices and volumes per zone and interval of the cleared auctions."""
+    """Public: clearing prices and volumes per zone and interval of the cleared auctions, newest delivery first."""
 
     permission_classes = [AllowAny]
 
+    class OutputSerializer(serializers.Serializer):
+        auction = serializers.IntegerField()
+        market = serializers.CharField()
+        product = serializers.CharField()
+        zone = serializers.CharField()
+        rule_version = serializers.CharField()
+        cleared_at = serializers.DateTimeField()
+        intervals = serializers.ListField(child=PriceIntervalSerializer())
+
+    @list_schema(OutputSerializer, parameters=[OpenApiParameter("zone", str, description="A zone code.")])
     def get(self, request):
         zone = request.query_params.get("zone")
         zone_ids = None
@@ -477,7 +482,8 @@ class PublishedPricesApi(APIView):
             if z is None:
                 raise NotFound("Unknown zone.")
             zone_ids = {z.pk}
-        return Response(selectors.published_prices(zone_ids=zone_ids))
+        runs = selectors.published_price_runs(zone_ids=zone_ids)
+        return paginated(request, runs, self.OutputSerializer, rows=selectors.published_price_rows)
 
 
 class PriceSignalApi(APIView):
@@ -506,7 +512,7 @@ class ClearingRerunApi(APIView):
     allowed_roles = (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN)
 
     def get(self, request, pk: int):
-        run = ClearingRun.objects.filter(pk=pk).first()
+        run = selectors.clearing_runs_visible_to(request.user).filter(pk=pk).first()
         if run is None:
             raise NotFound("No such clearing run.")
         r = services.clearing_rerun(run=run)

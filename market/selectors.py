@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.db.models import Max, Min, Q, QuerySet, Sum
 
+from accounts import policies
 from accounts.models import GridZone, Membership, Organisation
 from accounts.selectors import (
     operator_zone_ids,
@@ -46,6 +47,14 @@ def awards_visible_to(user) -> QuerySet[Award]:
 
 def clearing_runs_for_zones(user) -> QuerySet[ClearingRun]:
     return ClearingRun.objects.filter(request__zone_id__in=operator_zone_ids(user)).select_related("request__zone")
+
+
+def clearing_runs_visible_to(user) -> QuerySet[ClearingRun]:
+    """Clearing runs the user may read: of a request or auction in a zone they serve (``accounts.policies``)."""
+    zone_ids = policies.zone_scope(user)
+    if zone_ids is None:
+        return ClearingRun.objects.all()
+    return ClearingRun.objects.filter(Q(request__zone_id__in=zone_ids) | Q(auction__zone_id__in=zone_ids))
 
 
 # -- markets: orders, positions, published prices, price signals ------------------------------------------------
@@ -108,15 +117,25 @@ def expected_earnings(*, premises) -> Decimal:
     return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def published_price_runs(*, zone_ids: set[int] | None = None) -> QuerySet[ClearingRun]:
+    """The cleared auctions' runs whose prices are published, newest delivery first."""
+    runs = (
+        ClearingRun.objects.exclude(auction=None)
+        .select_related("auction__zone")
+        .order_by("-auction__delivery_start", "-pk")
+    )
+    return runs if zone_ids is None else runs.filter(auction__zone_id__in=zone_ids)
+
+
 def published_prices(*, zone_ids: set[int] | None = None, limit: int = 20) -> list[dict]:
     """Cleared auctions' prices and volumes per zone and interval, newest delivery first."""
-    runs = (
-        ClearingRun.objects.exclude(auction=None).select_related("auction__zone").order_by("-auction__delivery_start")
-    )
-    if zone_ids is not None:
-        runs = runs.filter(auction__zone_id__in=zone_ids)
+    return published_price_rows(published_price_runs(zone_ids=zone_ids)[:limit])
+
+
+def published_price_rows(runs) -> list[dict]:
+    """Each run's prices and volumes per interval (see :func:`published_prices`)."""
     out = []
-    for run in runs[:limit]:
+    for run in runs:
         a = run.auction
         step = timedelta(minutes=a.interval_minutes)
         out.append(

@@ -13,6 +13,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from flexplatform.api import list_schema, paginated
+from flexplatform.errors import Conflict
+
 from . import selectors
 from .models import PeriodAnchor, SettlementItem
 from .services.proofs import proof_verify_on_chain
@@ -42,9 +45,9 @@ class ItemOutputSerializer(serializers.ModelSerializer):
 
 
 class ItemListApi(APIView):
-    @extend_schema(responses=ItemOutputSerializer(many=True))
+    @list_schema(ItemOutputSerializer)
     def get(self, request):
-        return Response(ItemOutputSerializer(items_visible_to(request.user), many=True).data)
+        return paginated(request, items_visible_to(request.user), ItemOutputSerializer)
 
 
 class ItemProofApi(APIView):
@@ -55,9 +58,7 @@ class ItemProofApi(APIView):
         item = get_object_or_404(items_visible_to(request.user), pk=pk)
         bundle = selectors.item_proof(item=item)
         if bundle is None:
-            return Response(
-                {"code": "not_anchored", "detail": "The item's period is not sealed yet.", "fields": {}}, status=409
-            )
+            raise Conflict("The item's period is not sealed yet.", code="not_anchored")
         return Response(bundle)
 
 
@@ -69,9 +70,7 @@ class ItemProofDownloadApi(APIView):
         item = get_object_or_404(items_visible_to(request.user), pk=pk)
         bundle = selectors.item_proof(item=item)
         if bundle is None:
-            return Response(
-                {"code": "not_anchored", "detail": "The item's period is not sealed yet.", "fields": {}}, status=409
-            )
+            raise Conflict("The item's period is not sealed yet.", code="not_anchored")
         response = HttpResponse(json.dumps(bundle, indent=2) + "\n", content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="payment-{item.pk}-proof.json"'
         return response
@@ -124,9 +123,9 @@ class AnchorOutputSerializer(serializers.ModelSerializer):
 class AnchorListApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses=AnchorOutputSerializer(many=True))
+    @list_schema(AnchorOutputSerializer)
     def get(self, request):
-        return Response(AnchorOutputSerializer(selectors.anchors_recent(), many=True).data)
+        return paginated(request, selectors.anchors_recent(), AnchorOutputSerializer)
 
 
 urlpatterns = [

@@ -11,10 +11,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import policies
 from accounts.models import Membership
-from accounts.selectors import user_organisations, user_role
-from flexplatform.api import AwareDateTimeField, HasRole, idempotent_post
-from flexplatform.errors import NotPermitted
+from accounts.permissions import HasRole
+from flexplatform.api import AwareDateTimeField, idempotent_post, list_schema, paginated
+from flexplatform.errors import ApplicationError
 
 from . import assets, selectors
 from .models import Dispute, Proposal, SettlementItem, SettlementRun, Stake, Withdrawal
@@ -26,10 +27,13 @@ PARTICIPANTS = (R.CONSUMER, R.AGGREGATOR)
 
 
 def _org(request):
-    orgs = [o for role in PARTICIPANTS for o in user_organisations(request.user, role=role)]
-    if not orgs:
-        raise NotPermitted("You act for no participant organisation.")
-    return orgs[0]
+    return policies.require_acting_organisation(request.user, PARTICIPANTS)
+
+
+def _disputes_visible_to(user):
+    qs = Dispute.objects.all()
+    orgs = policies.organisation_scope(user)
+    return qs if orgs is None else qs.filter(item__payee__in=orgs)
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -57,9 +61,9 @@ class RunListApi(APIView):
         window_start = AwareDateTimeField()
         window_end = AwareDateTimeField()
 
-    @extend_schema(responses=RunSerializer(many=True))
+    @list_schema(RunSerializer)
     def get(self, request):
-        return Response(RunSerializer(SettlementRun.objects.all()[:100], many=True).data)
+        return paginated(request, SettlementRun.objects.all(), RunSerializer)
 
     @extend_schema(request=InputSerializer, responses=RunSerializer)
     def post(self, request):
@@ -91,12 +95,10 @@ class DisputeListApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = (*PARTICIPANTS, R.ADMIN)
 
-    @extend_schema(responses=DisputeSerializer(many=True))
+    @list_schema(DisputeSerializer)
     def get(self, request):
-        qs = Dispute.objects.all()
-        if user_role(request.user) != R.ADMIN:
-            qs = qs.filter(item__payee__in=user_organisations(request.user))
-        return Response(DisputeSerializer(qs[:200], many=True).data)
+        qs = _disputes_visible_to(request.user)
+        return paginated(request, qs, DisputeSerializer)
 
 
 class DisputeOpenApi(APIView):
@@ -110,7 +112,7 @@ class DisputeOpenApi(APIView):
     def post(self, request, pk: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        orgs = user_organisations(request.user)
+        orgs = policies.organisations(request.user)
         item = get_object_or_404(SettlementItem, pk=pk, payee__in=orgs)
         d = disputes.dispute_open(
             item=item, user=request.user, organisations=orgs, reason=data.validated_data["reason"]
@@ -143,10 +145,7 @@ class DisputeHistoryApi(APIView):
     def get(self, request, pk: int):
         from .models import AuditRecord
 
-        qs = Dispute.objects.all()
-        if user_role(request.user) != R.ADMIN:
-            qs = qs.filter(item__payee__in=user_organisations(request.user))
-        d = get_object_or_404(qs, pk=pk)
+        d = get_object_or_404(_disputes_visible_to(request.user), pk=pk)
         history = AuditRecord.objects.filter(object_type="dispute", object_id=d.pk).values("action", "at", "data")
         return Response({"dispute": DisputeSerializer(d).data, "history": list(history)})
 
@@ -179,20 +178,23 @@ class StakeListApi(APIView):
         amount = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=0)
         locked_until = AwareDateTimeField()
 
-    @extend_schema(responses=StakeSerializer(many=True))
+    @list_schema(StakeSerializer)
     def get(self, request):
-        return Response(StakeSerializer(Stake.objects.filter(organisation=_org(request)), many=True).data)
+        return paginated(request, Stake.objects.filter(organisation=_org(request)), StakeSerializer)
 
     @extend_schema(request=InputSerializer, responses=StakeSerializer)
     def post(self, request):
-        org = _org(request)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key") or f"{request.user.pk}:{data.validated_data}"
-        stake = staking.stake_lock(
-            organisation=org, business_key=f"api:{org.pk}:{key}", actor=request.user, **data.validated_data
-        )
-        return Response(StakeSerializer(stake).data, status=201)
+        def handler():
+            org = _org(request)
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            key = request.headers.get("Idempotency-Key") or f"{request.user.pk}:{data.validated_data}"
+            stake = staking.stake_lock(
+                organisation=org, business_key=f"api:{org.pk}:{key}", actor=request.user, **data.validated_data
+            )
+            return Response(StakeSerializer(stake).data, status=201)
+
+        return idempotent_post(request, "settlement-stake", handler)
 
 
 class StakeReleaseApi(APIView):
@@ -235,9 +237,9 @@ class ProposalListApi(APIView):
         rationale = serializers.CharField(required=False, allow_blank=True, default="")
         voting_days = serializers.IntegerField(required=False, default=7)
 
-    @extend_schema(responses=ProposalSerializer(many=True))
+    @list_schema(ProposalSerializer)
     def get(self, request):
-        return Response(ProposalSerializer(Proposal.objects.all()[:100], many=True).data)
+        return paginated(request, Proposal.objects.all(), ProposalSerializer)
 
     @extend_schema(request=InputSerializer, responses=ProposalSerializer)
     def post(self, request):
@@ -313,22 +315,26 @@ class WithdrawalListApi(APIView):
         asset = serializers.ChoiceField(choices=assets.TOKENS)
         amount = serializers.DecimalField(max_digits=18, decimal_places=2)
 
-    @extend_schema(responses=WithdrawalSerializer(many=True))
+    @list_schema(WithdrawalSerializer)
     def get(self, request):
-        return Response(WithdrawalSerializer(Withdrawal.objects.filter(organisation=_org(request)), many=True).data)
+        return paginated(request, Withdrawal.objects.filter(organisation=_org(request)), WithdrawalSerializer)
 
     @extend_schema(request=InputSerializer, responses=WithdrawalSerializer)
     def post(self, request):
-        org = _org(request)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        key = (
-            request.headers.get("Idempotency-Key") or f"{request.user.pk}:{data.validated_data}:{timezone.now().date()}"
-        )
-        w = withdrawals.withdrawal_request(
-            organisation=org, business_key=key, actor=request.user, **data.validated_data
-        )
-        return Response(WithdrawalSerializer(w).data, status=201)
+        def handler():
+            org = _org(request)
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            key = (
+                request.headers.get("Idempotency-Key")
+                or f"{request.user.pk}:{data.validated_data}:{timezone.now().date()}"
+            )
+            w = withdrawals.withdrawal_request(
+                organisation=org, business_key=key, actor=request.user, **data.validated_data
+            )
+            return Response(WithdrawalSerializer(w).data, status=201)
+
+        return idempotent_post(request, "settlement-withdrawal", handler)
 
 
 class StatementApi(APIView):
@@ -339,7 +345,7 @@ class StatementApi(APIView):
     def get(self, request, year: str, month: str, fmt: str):
         year, month = int(year), int(month)
         if not 1 <= month <= 12:
-            return Response({"code": "invalid", "detail": "Month 1-12.", "fields": {"month": ["1-12"]}}, status=400)
+            raise ApplicationError("Month 1-12.", fields={"month": ["1-12"]})
         s = statements.statement_build(organisation=_org(request), year=year, month=month)
         name = f"statement-{year}-{month:02d}.{fmt}"
         if fmt == "pdf":
@@ -358,10 +364,7 @@ class TaxReportApi(APIView):
     def get(self, request, year: str, profile: str):
         year = int(year)
         if profile not in statements.TAX_PROFILES:
-            return Response(
-                {"code": "invalid", "detail": "Unknown profile.", "fields": {"profile": list(statements.TAX_PROFILES)}},
-                status=400,
-            )
+            raise ApplicationError("Unknown profile.", fields={"profile": list(statements.TAX_PROFILES)})
         report = statements.tax_report(year=year, profile=profile)
         response = HttpResponse(statements.tax_report_csv(report), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="tax-{profile}-{year}.csv"'

@@ -38,7 +38,7 @@ def _portal_client(email: str) -> Client:
 
 def _ids(response) -> set[int]:
     assert response.status_code == 200, response.content
-    return {row["id"] for row in response.json()}
+    return {row["id"] for row in response.json()["results"]}
 
 
 def _items_of(email: str):

@@ -116,7 +116,7 @@ def test_offer_within_assessed_capacity_is_listed_and_one_above_is_refused(asses
     assert offer["status"] == "open"
     listed = client.get(OFFERS)
     assert listed.status_code == 200
-    assert [o["id"] for o in listed.json()] == [offer["id"]]
+    assert [o["id"] for o in listed.json()["results"]] == [offer["id"]]
 
     # The whole capacity is now committed: even a watt more is refused.
     more = client.post(OFFERS, _offer_body(premise, assessment, kw="0.001"), format="json")
@@ -195,24 +195,23 @@ def test_operator_request_in_its_zone_is_cleared_and_awards_are_visible(
     want = (offers[business.pk].kw + offers[household.pk].kw / 2).quantize(Decimal("0.001"))
 
     operator = _token_client("operator@demo.flex")
+    body = {
+        "zone": "sub-east-1",
+        "kw": str(want),
+        "max_price_per_mwh": "200.00",
+        "window_start": _iso(start),
+        "window_end": _iso(end),
+    }
     with django_capture_on_commit_callbacks(execute=True):
-        response = operator.post(
-            REQUESTS,
-            {
-                "zone": "sub-east-1",
-                "kw": str(want),
-                "max_price_per_mwh": "200.00",
-                "window_start": _iso(start),
-                "window_end": _iso(end),
-            },
-            format="json",
-        )
+        response = operator.post(REQUESTS, body, format="json", HTTP_IDEMPOTENCY_KEY="rq-1")
     assert response.status_code == 201, response.content
+    reused = operator.post(REQUESTS, {**body, "kw": "1.000"}, format="json", HTTP_IDEMPOTENCY_KEY="rq-1")
+    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
     assert response.json()["zone"] == "sub-east-1"
 
-    requests = operator.get(REQUESTS).json()
+    requests = operator.get(REQUESTS).json()["results"]
     assert [(r["id"], r["status"]) for r in requests] == [(response.json()["id"], "cleared")]
-    awards = operator.get(AWARDS).json()
+    awards = operator.get(AWARDS).json()["results"]
     by_premise = {a["premise"]: a for a in awards}
     assert set(by_premise) == {household.pk, business.pk}
     assert Decimal(by_premise[business.pk]["kw"]) == offers[business.pk].kw
@@ -221,8 +220,8 @@ def test_operator_request_in_its_zone_is_cleared_and_awards_are_visible(
     assert {Decimal(a["clearing_price_per_mwh"]) for a in awards} == {Decimal("120.00")}
 
     # Each seller sees its own award only.
-    assert [a["premise"] for a in api_for("consumer01@demo.flex").get(AWARDS).json()] == [household.pk]
-    assert api_for("consumer04@demo.flex").get(AWARDS).json() == []
+    assert [a["premise"] for a in api_for("consumer01@demo.flex").get(AWARDS).json()["results"]] == [household.pk]
+    assert api_for("consumer04@demo.flex").get(AWARDS).json()["results"] == []
 
 
 def test_operator_request_outside_its_service_area_is_forbidden(world, api_for):

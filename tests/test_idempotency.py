@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
 
-from accounts.models import IdempotencyRecord
 from flexplatform.api import idempotent_post
+from flexplatform.core.models import IdempotencyRecord
 
 pytestmark = pytest.mark.django_db
 

@@ -30,9 +30,11 @@ def test_register_list_and_capability(meter_world, api_for):
         format="json",
     )
     assert again.json()["id"] == device_id and Device.objects.count() == 1
-    assert [d["name"] for d in api_for("agg@t.test").get("/api/v1/accounts/devices/").json()] == ["Powerwall"]
+    assert [d["name"] for d in api_for("agg@t.test").get("/api/v1/accounts/devices/").json()["results"]] == [
+        "Powerwall"
+    ]
     assert api_for("op@t.test").get(f"/api/v1/accounts/devices/{device_id}/capability/").status_code == 200
-    assert api_for("bob@t.test").get("/api/v1/accounts/devices/").json() == []
+    assert api_for("bob@t.test").get("/api/v1/accounts/devices/").json()["results"] == []
     assert api_for("bob@t.test").get(f"/api/v1/accounts/devices/{device_id}/capability/").status_code == 404
 
 

@@ -36,7 +36,7 @@ S, E = DAY + timedelta(hours=17), DAY + timedelta(hours=17, minutes=15)
 
 def _ids(response):
     assert response.status_code == 200, response.content
-    return {row["id"] for row in response.json()}
+    return {row["id"] for row in response.json()["results"]}
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_unvalidated_meter_is_not_a_verified_resource_and_cannot_be_offered(smal
     assert "FRESH-1" in unvalidated and "MTR-0001" not in unvalidated
     # Enough clean history, imported with the premise's utility account (ownership): validated and listed.
     demo.meter_history_load(meter=meter, until=small_world.day, days=21)
-    listed = {r["id"]: r for r in operator.get(VERIFIED).json()}
+    listed = {r["id"]: r for r in operator.get(VERIFIED).json()["results"]}
     assert premise.pk in listed and listed[premise.pk]["meter_validated_at"] is not None
     assert accredited_capacity_kw(premise=premise, start=start, end=end) == Decimal("5.000")
     assert _offer(premise, premise.organisation).kw == Decimal("2")

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import policies
 from accounts.selectors import zone_with_descendant_ids
 from flexplatform.errors import ApplicationError, Conflict
 
@@ -99,7 +100,10 @@ def cascade_start(
     source: str = DREvent.Source.OPERATOR,
     now: datetime | None = None,
 ) -> Cascade:
-    """Target kW in a zone: tier 1 (the fastest) is dispatched now; later tiers by :func:`cascades_evaluate`."""
+    """Target kW in a zone: tier 1 (the fastest) is dispatched now; later tiers by :func:`cascades_evaluate`.
+    A user starts one only in a zone they serve (``accounts.policies.require_zone``; a trigger rule's has no user)."""
+    if user is not None:
+        policies.require_zone(user, zone)
     now = now or timezone.now()
     if target_kw <= 0:
         raise ApplicationError("Target must be positive.", fields={"target_kw": ["Must be positive."]})

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import policies
 from accounts.models import Membership
 from accounts.selectors import user_role, zone_with_descendant_ids
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
@@ -44,6 +45,7 @@ def emergency_event_create(
         )
     if user_role(user) not in (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN):
         raise NotPermitted("Only grid operators may call emergency events.")
+    policies.require_zone(user, zone)  # accounts.policies: only in a zone the caller serves
     now = now or timezone.now()
     event_window_check(program=program, start=start, end=end, now=now)
     zone_ids = zone_with_descendant_ids([zone])

@@ -35,7 +35,7 @@ def test_operator_creates_an_event_consumer_refused_bad_input_400(act_world, api
     assert r.json()["status"] == "notified" and r.json()["source"] == "operator"
     # The consumer sees it and opts out; another consumer cannot see it.
     event_id = r.json()["id"]
-    assert [e["id"] for e in api_for("consumer01@demo.flex").get(f"{URL}/events/").json()] == [event_id]
+    assert [e["id"] for e in api_for("consumer01@demo.flex").get(f"{URL}/events/").json()["results"]] == [event_id]
     assert api_for("consumer02@demo.flex").post(f"{URL}/events/{event_id}/opt-out/").status_code == 404
     r = api_for("consumer01@demo.flex").post(f"{URL}/events/{event_id}/opt-out/")
     assert r.status_code == 201 and r.json()["phase"] == "before" and r.json()["consequence"] == "penalty"
@@ -82,7 +82,7 @@ def test_cascade_emergency_event_and_grid_signal_endpoints(act_world, api_for):
         format="json",
     )
     assert r.status_code == 201 and r.json()["steps"][0]["action"] == "dispatch"
-    assert len(operator.get(f"{URL}/cascades/").json()) == 1
+    assert len(operator.get(f"{URL}/cascades/").json()["results"]) == 1
     r = operator.post(
         f"{URL}/grid-signals/",
         {"zone": "sub-east-1", "kind": "frequency", "at": start, "value": "59.95"},

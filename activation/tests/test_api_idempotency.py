@@ -60,7 +60,7 @@ def test_operator_posts_are_idempotent(act_world, api_for):
     rule = {"zone": "sub-east-1", "program": "peak-saver", "kind": "price", "threshold": "300", "target_kw": "10"}
     body = _replayed(operator, f"{URL}/trigger-rules/", rule, TriggerRule, key="tr-1", other={**rule, "threshold": "1"})
     assert TriggerRule.objects.get().threshold == 300 and body["kind"] == "price"
-    assert [r["id"] for r in operator.get(f"{URL}/trigger-rules/").json()] == [body["id"]]
+    assert [r["id"] for r in operator.get(f"{URL}/trigger-rules/").json()["results"]] == [body["id"]]
     # Without a key, a second POST is a second rule (the key is what makes the retry safe).
     assert operator.post(f"{URL}/trigger-rules/", rule, format="json").status_code == 201
     assert TriggerRule.objects.count() == 2
@@ -85,7 +85,7 @@ def test_opt_out_and_webhook_endpoint_posts_are_idempotent(act_world, api_for):
         format="json",
     )
     consumer = api_for("consumer01@demo.flex")
-    _replayed(consumer, f"{URL}/events/{r.json()['id']}/opt-out/", {}, OptOut, key="oo-1")
+    _replayed(consumer, f"{URL}/events/{r.json()['id']}/opt-out/", {}, OptOut, key="oo-1", other={"note": "x"})
     assert OptOut.objects.count() == 1
 
     aggregator = api_for("aggregator@demo.flex")
@@ -99,6 +99,6 @@ def test_opt_out_and_webhook_endpoint_posts_are_idempotent(act_world, api_for):
         other={**hook, "url": "https://agg.example/other"},
     )
     assert "secret" not in body and WebhookEndpoint.objects.get().organisation == w.world.aggregator
-    assert [e["url"] for e in aggregator.get(f"{URL}/webhook-endpoints/").json()] == [hook["url"]]
+    assert [e["url"] for e in aggregator.get(f"{URL}/webhook-endpoints/").json()["results"]] == [hook["url"]]
     assert aggregator.post(f"{URL}/webhook-endpoints/", {**hook, "secret": "short"}, format="json").status_code == 400
     assert consumer.post(f"{URL}/webhook-endpoints/", hook, format="json").status_code == 403

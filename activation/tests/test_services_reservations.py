@@ -128,12 +128,12 @@ def test_reservation_api_lists_by_zone_and_calls_with_idempotency_key(act_world,
     r = services.award_activate(award_id=_award(w, w.premises[5]).pk)
     _operator("West DSO", "sub-east-2", "west@t.flex")
     op = api_for("operator@demo.flex")
-    assert [x["id"] for x in op.get(f"{URL}/").json()] == [r.pk]
-    row = op.get(f"{URL}/?active=1").json()[0]
+    assert [x["id"] for x in op.get(f"{URL}/").json()["results"]] == [r.pk]
+    row = op.get(f"{URL}/?active=1").json()["results"][0]
     assert (row["reserved_kw"], row["availability_price_per_mwh"], row["calls"]) == ("150.000", "12.50", 0)
-    assert api_for("west@t.flex").get(f"{URL}/").json() == []
-    assert [x["id"] for x in api_for("consumer06@demo.flex").get(f"{URL}/").json()] == [r.pk]
-    assert api_for("consumer01@demo.flex").get(f"{URL}/").json() == []
+    assert api_for("west@t.flex").get(f"{URL}/").json()["results"] == []
+    assert [x["id"] for x in api_for("consumer06@demo.flex").get(f"{URL}/").json()["results"]] == [r.pk]
+    assert api_for("consumer01@demo.flex").get(f"{URL}/").json()["results"] == []
     start = r.window_start + timedelta(minutes=15)
     body = {"target_kw": "40", "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
     assert api_for("consumer06@demo.flex").post(f"{URL}/{r.pk}/call/", body, format="json").status_code == 403
@@ -152,8 +152,10 @@ def test_reservation_api_lists_by_zone_and_calls_with_idempotency_key(act_world,
     )
     again = op.post(f"{URL}/{r.pk}/call/", body, format="json", HTTP_IDEMPOTENCY_KEY="call-1")
     assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    reused = op.post(f"{URL}/{r.pk}/call/", {**body, "target_kw": "10"}, format="json", HTTP_IDEMPOTENCY_KEY="call-1")
+    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
     assert DREvent.objects.filter(reservation=r).count() == 1
-    assert op.get(f"{URL}/").json()[0]["calls"] == 1
+    assert op.get(f"{URL}/").json()["results"][0]["calls"] == 1
 
 
 def test_reservations_show_on_the_aggregator_dashboard_and_the_consumer_portal(act_world):
@@ -185,9 +187,9 @@ def test_reservation_list_queries_do_not_grow_with_rows(act_world, api_for):
     services.award_activate(award_id=_award(w, w.premises[5]).pk)
     op.get(f"{URL}/")  # the user's memberships are cached after the first request
     with CaptureQueriesContext(connection) as one:
-        assert len(op.get(f"{URL}/").json()) == 1
+        assert len(op.get(f"{URL}/").json()["results"]) == 1
     for p in w.premises[2:5]:
         services.award_activate(award_id=_award(w, p, kw="5").pk)
     with CaptureQueriesContext(connection) as four:
-        assert len(op.get(f"{URL}/").json()) == 4
+        assert len(op.get(f"{URL}/").json()["results"]) == 4
     assert len(four.captured_queries) == len(one.captured_queries)

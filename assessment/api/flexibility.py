@@ -13,9 +13,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import policies
 from accounts.models import Membership, Premise
-from accounts.selectors import operator_zone_ids, premises_represented_by, premises_visible_to, user_role
-from flexplatform.api import AwareDateTimeField, HasRole, acting_organisation
+from accounts.permissions import HasRole
+from accounts.selectors import premises_represented_by
+from flexplatform.api import AwareDateTimeField
 from flexplatform.errors import NotFound, NotPermitted
 
 from .. import selectors, services
@@ -49,7 +51,7 @@ class AvailabilityDeclareApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        org = acting_organisation(request.user, user_role(request.user))
+        org = policies.acting_organisation(request.user)
         premise = None if org is None else premises_represented_by(org).filter(pk=v["premise"]).first()
         if premise is None:
             if Premise.objects.filter(pk=v["premise"]).exists():
@@ -73,7 +75,7 @@ class PremiseFlexibilityApi(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, premise_id: int):
-        premise = premises_visible_to(request.user).filter(pk=premise_id).first()
+        premise = policies.premises_visible_to(request.user).filter(pk=premise_id).first()
         if premise is None:
             raise NotFound("No such premise.")
         profile = selectors.flexibility_profile_latest(premise=premise)
@@ -136,12 +138,11 @@ class ZoneCapacityApi(APIView):
         q = self.QuerySerializer(data=request.query_params)
         q.is_valid(raise_exception=True)
         day: date = q.validated_data.get("day") or (timezone.now() + timedelta(days=1)).date()
-        if user_role(request.user) == Membership.Role.ADMIN:
+        zone_ids = policies.zone_scope(request.user)
+        if zone_ids is None:
             from accounts.models import GridZone
 
             zone_ids = set(GridZone.objects.values_list("pk", flat=True))
-        else:
-            zone_ids = operator_zone_ids(request.user)
         by_zone = selectors.accredited_capacity_by_zone_hour(zone_ids=zone_ids, day=day)
         return Response(
             {

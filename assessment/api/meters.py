@@ -11,24 +11,26 @@ from django.conf import settings
 from django.db import connection
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import policies
 from accounts.models import Membership, Meter
-from accounts.selectors import premises_visible_to, user_role
+from accounts.permissions import HasRole
 from accounts.services import meter_create
-from flexplatform.api import HasRole
-from flexplatform.errors import ApplicationError, NotFound, NotPermitted
+from flexplatform.api import list_schema, paginated
+from flexplatform.errors import ApplicationError, NotFound
 
 from ..ingest.bulk import readings_bulk_import
 from ..ingest.csvfile import parse_csv, parse_start
-from ..ingest.espi import parse_espi
 from ..ingest.jsonbatch import parse_json_batch
-from ..ingest.services import readings_import
-from ..models import ImportBatch, MeterStatus
+from ..ingest.services import meter_for_upload, readings_import
+from ..ingest.store import green_button_import
+from ..models import Channel, ImportBatch, MeterStatus
+from ..quality_window import meter_quality_window
 from ..selectors import meter_consumption, meter_readings, meter_visible, meters_readable_by, reading_revisions
 from ..services import meter_status_refresh
 
@@ -47,6 +49,8 @@ class ImportBatchOutputSerializer(serializers.Serializer):
     rows_unchanged = serializers.IntegerField()
     rows_revised = serializers.IntegerField()
     rows_skipped = serializers.IntegerField()
+    rows_export = serializers.IntegerField()
+    reading_qualities = serializers.DictField(child=serializers.IntegerField())
     created_at = serializers.DateTimeField()
 
 
@@ -116,8 +120,12 @@ class ReadingsCsvUploadApi(APIView):
         return _batch_response(batch)
 
 
-class EspiUploadApi(APIView):
-    """POST a Green Button (ESPI XML) file for one meter (multipart ``file``)."""
+class GreenButtonUploadApi(APIView):
+    """POST a Green Button file for one meter (multipart ``file``): ESPI XML, or the utility's CSV download.
+
+    The caller's right to write the meter is checked before the body is read; a meter that does not exist and
+    one that is not the caller's get the same 404. The file is parsed as a stream (see
+    :mod:`assessment.ingest.espi` and :mod:`assessment.ingest.greenbutton_csv`)."""
 
     permission_classes = [HasRole]
     allowed_roles = WRITERS
@@ -125,13 +133,14 @@ class EspiUploadApi(APIView):
 
     @extend_schema(request={"multipart/form-data": UploadInputSerializer}, responses={201: ImportBatchOutputSerializer})
     def post(self, request, meter_id: str):
+        meter = meter_for_upload(user=request.user, meter_id=meter_id)  # before request.data reads the body
         data = UploadInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
-        batch = readings_import(
+        batch = green_button_import(
             user=request.user,
-            source=ImportBatch.Source.ESPI,
-            parsed=parse_espi(upload.read(), meter_id=meter_id),
+            meter=meter,
+            stream=upload,
             filename=upload.name,
             account_number=data.validated_data["account_number"],
         )
@@ -162,18 +171,17 @@ class MeterListApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=MeterOutputSerializer(many=True))
+    @list_schema(MeterOutputSerializer)
     def get(self, request):
-        return Response(MeterOutputSerializer(meters_readable_by(request.user), many=True).data)
+        return paginated(request, meters_readable_by(request.user).order_by("pk"), MeterOutputSerializer)
 
     @extend_schema(request=MeterRegisterInputSerializer, responses={201: MeterOutputSerializer})
     def post(self, request):
-        if user_role(request.user) not in WRITERS:
-            raise NotPermitted("Grid operators read meters only.")
+        policies.require_role(request.user, WRITERS, "Grid operators read meters only.")
         data = MeterRegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        premise = premises_visible_to(request.user).filter(pk=values.pop("premise")).first()
+        premise = policies.premises_writable_by(request.user).filter(pk=values.pop("premise")).first()
         if premise is None:
             raise NotFound("No such premise among yours.")
         meter = meter_create(premise=premise, **values)
@@ -186,12 +194,16 @@ class ReadingOutputSerializer(serializers.Serializer):
 
 
 class MeterReadingsApi(APIView):
-    """Readings of one meter over ``[start, end)`` (ISO 8601 with offset; at most 35 days)."""
+    """Readings of one meter over ``[start, end)`` (ISO 8601 with offset; at most 35 days); ``channel=export``
+    for the energy received from the customer (net-metered meters)."""
 
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=ReadingOutputSerializer(many=True))
+    @list_schema(
+        ReadingOutputSerializer,
+        parameters=[OpenApiParameter("channel", str, enum=[c.value for c in Channel], default=Channel.IMPORT.value)],
+    )
     def get(self, request, meter_id: str):
         meter = meter_visible(user=request.user, meter_id=meter_id)
         try:
@@ -201,7 +213,11 @@ class MeterReadingsApi(APIView):
             raise ApplicationError(f"start and end: {exc}", fields={"start": [str(exc)]}) from exc
         if not start < end or (end - start).days > 35:
             raise ApplicationError("Give start < end, at most 35 days apart.", fields={"end": ["Invalid range."]})
-        return Response(ReadingOutputSerializer(meter_readings(meter=meter, start=start, end=end), many=True).data)
+        channel = request.query_params.get("channel", Channel.IMPORT)
+        if channel not in Channel.values:
+            raise ApplicationError("channel is import or export.", fields={"channel": ["import or export."]})
+        readings = meter_readings(meter=meter, start=start, end=end, channel=channel)
+        return paginated(request, readings, ReadingOutputSerializer)
 
 
 class RevisionOutputSerializer(serializers.Serializer):
@@ -217,10 +233,10 @@ class MeterRevisionsApi(APIView):
     permission_classes = [HasRole]
     allowed_roles = READERS
 
-    @extend_schema(responses=RevisionOutputSerializer(many=True))
+    @list_schema(RevisionOutputSerializer)
     def get(self, request, meter_id: str):
         meter = meter_visible(user=request.user, meter_id=meter_id)
-        return Response(RevisionOutputSerializer(reading_revisions(meter=meter)[:1000], many=True).data)
+        return paginated(request, reading_revisions(meter=meter), RevisionOutputSerializer)
 
 
 class MeterStatusOutputSerializer(serializers.ModelSerializer):
@@ -244,6 +260,63 @@ class MeterStatusApi(APIView):
         return Response(MeterStatusOutputSerializer(meter_status_refresh(meter=meter)).data)
 
 
+class QualityWindowInputSerializer(serializers.Serializer):
+    first_day = serializers.DateField(required=False, help_text="Local day; default: the first imported day.")
+    last_day = serializers.DateField(required=False, help_text="Local day; default: the last imported day.")
+
+
+class GapOutputSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    local_start = serializers.CharField()
+    intervals = serializers.IntegerField()
+
+
+class DayCountOutputSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    expected = serializers.IntegerField()
+    present = serializers.IntegerField()
+    hours = serializers.IntegerField(required=False)
+
+
+class MeterQualityOutputSerializer(serializers.Serializer):
+    meter_id = serializers.CharField()
+    timezone = serializers.CharField()
+    first_day = serializers.DateField(allow_null=True)
+    last_day = serializers.DateField(allow_null=True)
+    days = serializers.IntegerField()
+    expected = serializers.IntegerField()
+    present = serializers.IntegerField()
+    completeness = serializers.FloatField()
+    score = serializers.DecimalField(max_digits=5, decimal_places=2)
+    clean_days = serializers.IntegerField()
+    issues = serializers.DictField(child=serializers.IntegerField())
+    gap_count = serializers.IntegerField()
+    gaps = GapOutputSerializer(many=True, help_text="The first 50 runs of missing intervals [start, end).")
+    incomplete_day_count = serializers.IntegerField()
+    incomplete_days = DayCountOutputSerializer(many=True, help_text="The first 50 days missing intervals.")
+    dst_days = DayCountOutputSerializer(many=True, help_text="23- and 25-hour local days in the window.")
+
+
+class MeterQualityApi(APIView):
+    """Data quality over a window of local days (default: the imported range): completeness, gaps, DST days.
+
+    Beside ``status/`` (validated now, over the recent past): this describes the data itself, wherever it lies."""
+
+    permission_classes = [HasRole]
+    allowed_roles = READERS
+
+    @extend_schema(parameters=[QualityWindowInputSerializer], responses=MeterQualityOutputSerializer)
+    def get(self, request, meter_id: str):
+        meter = meter_visible(user=request.user, meter_id=meter_id)
+        data = QualityWindowInputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        window = meter_quality_window(
+            meter=meter, first_day=data.validated_data.get("first_day"), last_day=data.validated_data.get("last_day")
+        )
+        return Response(MeterQualityOutputSerializer(window.as_dict()).data)
+
+
 class MeterConsumptionApi(APIView):
     """Consumption analysis: daily and weekly load shape, peak, base load, load factor, seasonal split."""
 
@@ -260,9 +333,11 @@ urlpatterns = [
     path("readings/", ReadingsBatchApi.as_view(), name="readings-batch"),
     path("readings/csv/", ReadingsCsvUploadApi.as_view(), name="readings-csv"),
     path("meters/", MeterListApi.as_view(), name="meters"),
-    path("meters/<str:meter_id>/espi/", EspiUploadApi.as_view(), name="meter-espi"),
+    path("meters/<str:meter_id>/espi/", GreenButtonUploadApi.as_view(), name="meter-espi"),
+    path("meters/<str:meter_id>/green-button/", GreenButtonUploadApi.as_view(), name="meter-green-button"),
     path("meters/<str:meter_id>/readings/", MeterReadingsApi.as_view(), name="meter-readings"),
     path("meters/<str:meter_id>/revisions/", MeterRevisionsApi.as_view(), name="meter-revisions"),
     path("meters/<str:meter_id>/status/", MeterStatusApi.as_view(), name="meter-status"),
+    path("meters/<str:meter_id>/quality/", MeterQualityApi.as_view(), name="meter-quality"),
     path("meters/<str:meter_id>/consumption/", MeterConsumptionApi.as_view(), name="meter-consumption"),
 ]

@@ -37,18 +37,22 @@ from django.utils import timezone
 from accounts.models import Meter
 from flexplatform.errors import ApplicationError
 
+from ..errors import AssessmentError
 from ..models import ImportBatch, MeterReading, ReadingRevision
 from .csvfile import parse_csv
 from .services import (
     ImportRejected,
     RecordError,
-    _check_account,
-    _refresh_statuses_on_commit,
-    _resolve_meters,
+    account_problems,
+    meters_resolve,
     ownership_confirm,
     readings_import,
+    statuses_refresh_on_commit,
 )
+from .types import Problems
 
+OFF_BOUNDARY = "start not on the meter's interval boundary"
+REPEATED = "reading repeated"
 COLUMNS = {"meter_id": "meter_ref", "start": "start_text", "kwh": "kwh", "account_number": "account_ref"}
 OFFSET_RE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 BLOCK = 1 << 20
@@ -132,14 +136,9 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
         if not groups:
             raise ImportRejected([RecordError("file", "no readings")])
         first_line = {ref: f"line {first}" for ref, _, _, first, *_ in groups}
-        meters = _resolve_meters(user=user, meter_ids=first_line)
-        bad = sorted(g[4] for g in groups if g[4] is not None)
-        if bad:
-            cur.execute(
-                "SELECT line, meter_ref, start_text, kwh FROM ingest_staging WHERE line = ANY(%s) ORDER BY line",
-                [bad[:20]],
-            )
-            raise ImportRejected([_explain(row) for row in cur.fetchall()])
+        meters = meters_resolve(user=user, meter_ids=first_line)
+        if any(g[4] is not None for g in groups):
+            raise ImportRejected(_bad_records(cur))
         accounts = {a.strip() for g in groups for a in (g[5], g[6]) if a and a.strip()}
         if len(accounts) > 1:
             raise ImportRejected(
@@ -147,7 +146,7 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
             )
         account_number = (account_number or (accounts.pop() if accounts else "")).strip()
         if account_number:
-            errors = _check_account(meters=meters, account_number=account_number, ref="account_number")
+            errors = account_problems(meters=meters, account_number=account_number, ref="account_number")
             if errors:
                 raise ImportRejected(errors)
         total = sum(g[2] for g in groups)
@@ -188,29 +187,30 @@ def _bulk(*, user, stream, names, filename, account_number, now) -> ImportBatch:
             if not isinstance(exc.__cause__, psycopg.errors.NotNullViolation):
                 raise
             cur.execute(
-                f"SELECT s.line, s.start_text, m.interval_minutes FROM ingest_staging s "  # noqa: S608
+                f"SELECT s.line, s.start_text, m.interval_minutes, count(*) OVER () FROM ingest_staging s "  # noqa: S608
                 f"JOIN {meter_t} m ON m.meter_id = s.meter_ref "
                 "WHERE mod(extract(epoch FROM s.start_text::timestamptz)::bigint, m.interval_minutes * 60) <> 0 "
-                "ORDER BY s.line LIMIT 20"
+                "ORDER BY s.line LIMIT 3"
             )
-            raise ImportRejected(
-                [
-                    RecordError(f"line {line}", f"{start} is not on a {minutes}-minute boundary")
-                    for line, start, minutes in cur.fetchall()
-                ]
-            ) from exc
+            problems = Problems()
+            rows = cur.fetchall()
+            for line, start, minutes, _ in rows:
+                problems.add(f"line {line}", f"{start} is not on a {minutes}-minute boundary", OFF_BOUNDARY)
+            if rows:
+                problems.counts[OFF_BOUNDARY] = rows[0][3]
+            raise ImportRejected(problems) from exc
         except ProgrammingError as exc:  # a (meter, start) twice in the file: the upsert's cardinality violation
             if not isinstance(exc.__cause__, psycopg.errors.CardinalityViolation):
                 raise
             raise _repeats(cur) from exc
     new = written - revised
     if new < 0:
-        raise ApplicationError("Bulk merge counts do not add up.", code="bulk_inconsistent")
+        raise ApplicationError("Bulk merge counts do not add up.", code=AssessmentError.BULK_INCONSISTENT)
     batch.rows_total, batch.rows_new, batch.rows_revised, batch.rows_unchanged = total, new, revised, total - written
     batch.save(update_fields=["rows_total", "rows_new", "rows_unchanged", "rows_revised"])
     if account_number:
         ownership_confirm(meters=list(meters.values()), batch=batch, now=now)
-    _refresh_statuses_on_commit([m.pk for m in meters.values()])
+    statuses_refresh_on_commit([m.pk for m in meters.values()])
     logger.info("bulk import %s: %s rows, %s", batch.pk, total, clock)
     return batch
 
@@ -272,17 +272,42 @@ def _merge(cur, *, reading_t: str, meter_t: str, fresh: bool, batch: ImportBatch
 
 
 def _repeats(cur) -> ImportRejected:
-    """The readings the file gives twice, named by line."""
+    """The readings the file gives twice, named by line (the first three; all counted)."""
     cur.execute(
-        "SELECT meter_ref, start_text::timestamptz, array_agg(line ORDER BY line) FROM ingest_staging "
-        "GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY min(line) LIMIT 20"
+        "SELECT meter_ref, start_text::timestamptz, array_agg(line ORDER BY line), count(*) OVER () "
+        "FROM ingest_staging GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY min(line) LIMIT 3"
     )
-    return ImportRejected(
-        [
-            RecordError(f"line {lines[1]}", f"meter {ref} at {start.isoformat()} repeats line {lines[0]}")
-            for ref, start, lines in cur.fetchall()
-        ]
+    problems = Problems()
+    rows = cur.fetchall()
+    for ref, start, lines, _ in rows:
+        problems.add(f"line {lines[1]}", f"meter {ref} at {start.isoformat()} repeats line {lines[0]}", REPEATED)
+    if rows:
+        problems.counts[REPEATED] = rows[0][3]
+    return ImportRejected(problems)
+
+
+def _bad_records(cur) -> Problems:
+    """Every line that fails a record rule, counted per rule; the first three of each explained."""
+    cur.execute(
+        "SELECT kind, count(*), (array_agg(line ORDER BY line))[1:3] FROM ("
+        "  SELECT line, CASE WHEN start_text !~ %s THEN 'time has no UTC offset' WHEN kwh < 0 THEN 'negative energy' "
+        "  ELSE 'more than 4 decimals or out of range' END AS kind FROM ingest_staging"
+        "  WHERE start_text !~ %s OR kwh < 0 OR kwh >= 1e8 OR kwh <> round(kwh, 4)) x "
+        "GROUP BY kind ORDER BY min(line)",
+        [OFFSET_RE, OFFSET_RE],
     )
+    groups = cur.fetchall()
+    cur.execute(
+        "SELECT line, meter_ref, start_text, kwh FROM ingest_staging WHERE line = ANY(%s) ORDER BY line",
+        [[line for _, _, lines in groups for line in lines]],
+    )
+    explained = {row[0]: _explain(row) for row in cur.fetchall()}
+    problems = Problems()
+    for kind, count, lines in groups:
+        for line in lines:
+            problems.add(explained[line].ref, explained[line].message, kind)
+        problems.counts[kind] = count
+    return problems
 
 
 class _Clock:

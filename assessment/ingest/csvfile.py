@@ -65,7 +65,7 @@ def parse_csv(data: str | bytes) -> ParseResult:
             continue
         ref = f"line {lineno}"
         if len(fields) < len(names):
-            result.error(ref, f"{len(fields)} fields, expected {len(names)}")
+            result.error(ref, f"{len(fields)} fields, expected {len(names)}", "too few fields")
             continue
         meter_id = fields[col["meter_id"]].strip()
         if not meter_id:
@@ -73,9 +73,14 @@ def parse_csv(data: str | bytes) -> ParseResult:
             continue
         try:
             start = parse_start(fields[col["start"]])
+        except ValueError as exc:
+            problem = "time has no UTC offset" if "no UTC offset" in str(exc) else "start is not an ISO 8601 time"
+            result.error(ref, str(exc), problem)
+            continue
+        try:
             kwh = parse_kwh(fields[col["kwh"]])
         except ValueError as exc:
-            result.error(ref, str(exc))
+            result.error(ref, str(exc), "kwh is not a number")
             continue
         if "account_number" in col and fields[col["account_number"]].strip():
             accounts.add(fields[col["account_number"]].strip())

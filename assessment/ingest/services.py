@@ -22,52 +22,75 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Meter
-from flexplatform.errors import ApplicationError, Conflict, NotPermitted
+from flexplatform.errors import ApplicationError, Conflict, NotFound, NotPermitted
 
+from ..errors import AssessmentError
 from ..models import ImportBatch, MeterReading, MeterStatus, ReadingRevision
 from ..selectors import meters_writable_by
-from .types import MAX_ERRORS, ParsedReading, ParseResult, RecordError
+from .types import ParsedReading, ParseResult, Problems, RecordError
 
 KWH_MAX = Decimal("1e8")
 KWH_STEP = Decimal("0.0001")  # the precision readings are stored with
 
 
 class ImportRejected(ApplicationError):
-    """Nothing was imported; ``fields["records"]`` names each bad record."""
+    """Nothing was imported. ``fields["records"]`` names the first records of each distinct problem,
+    ``fields["problems"]`` gives each distinct problem once with its count and first positions."""
 
-    code = "import_rejected"
+    code = AssessmentError.IMPORT_REJECTED
 
-    def __init__(self, errors: Sequence[RecordError]):
-        errors = list(errors)[:MAX_ERRORS]
-        super().__init__(
-            f"Nothing imported: {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
-            fields={"records": [str(e) for e in errors]},
-        )
-        self.errors = errors
+    def __init__(self, errors: Sequence[RecordError] | Problems):
+        if isinstance(errors, Problems):
+            problems = errors
+        else:
+            problems = Problems()
+            problems.extend(errors)
+        examples = problems.examples
+        if problems.total == 1:
+            detail = f"Nothing imported: {examples[0]}"
+        else:
+            detail = (
+                f"Nothing imported: {problems.total:,} bad records, {len(problems.counts)} distinct "
+                f"problem{'s' if len(problems.counts) > 1 else ''}: " + "; ".join(problems.summary())
+            )
+        super().__init__(detail, fields={"records": [str(e) for e in examples], "problems": problems.summary()})
+        self.errors = examples
+        self.problems = problems
 
 
-def _resolve_meters(*, user, meter_ids: dict[str, str]) -> dict[str, Meter]:
-    """``meter_ids``: meter id -> the first record naming it. Unknown or invisible meters are errors."""
+def meters_resolve(*, user, meter_ids: dict[str, str]) -> dict[str, Meter]:
+    """``meter_ids``: meter id -> the first record naming it.
+
+    A meter that is not registered and a meter the caller may not write are refused alike (403, "not registered
+    or not yours"), so that a file cannot probe which meter ids exist. ``user`` None: a trusted internal caller.
+    """
     found = {m.meter_id: m for m in Meter.objects.filter(meter_id__in=meter_ids).select_related("premise")}
-    errors = [
-        RecordError(ref, f"meter {mid!r} is not registered") for mid, ref in meter_ids.items() if mid not in found
-    ]
-    if errors:
-        raise ImportRejected(errors)
+    writable = set(found)
     if user is not None:
         writable = set(
-            meters_writable_by(user).filter(pk__in=[m.pk for m in found.values()]).values_list("pk", flat=True)
+            meters_writable_by(user).filter(pk__in=[m.pk for m in found.values()]).values_list("meter_id", flat=True)
         )
-        refused = [mid for mid, m in found.items() if m.pk not in writable]
-        if refused:
-            raise NotPermitted(
-                f"You may not send readings for meter(s) {', '.join(sorted(refused))}.",
-                fields={"records": [f"{meter_ids[mid]}: meter {mid!r} is not yours" for mid in sorted(refused)]},
-            )
+    refused = sorted(mid for mid in meter_ids if mid not in writable)
+    if refused:
+        if user is None:
+            raise ImportRejected([RecordError(meter_ids[mid], f"meter {mid!r} is not registered") for mid in refused])
+        raise NotPermitted(
+            f"You may not send readings for meter(s) {', '.join(refused)}: not registered, or not yours.",
+            fields={"records": [f"{meter_ids[mid]}: meter {mid!r} is not registered or not yours" for mid in refused]},
+        )
     return found
 
 
-def _check_account(*, meters: dict[str, Meter], account_number: str, ref: str) -> list[RecordError]:
+def meter_for_upload(*, user, meter_id: str) -> Meter:
+    """The meter a single-meter upload (Green Button) targets, if the caller may write it; checked before the
+    body is read. A meter that does not exist and one that is not the caller's get the same 404."""
+    meter = meters_writable_by(user).filter(meter_id=meter_id).first()
+    if meter is None:
+        raise NotFound(f"No meter {meter_id!r} among the meters you may send readings for.")
+    return meter
+
+
+def account_problems(*, meters: dict[str, Meter], account_number: str, ref: str) -> list[RecordError]:
     errors = []
     for m in meters.values():
         on_file = m.premise.utility_account_number
@@ -82,7 +105,7 @@ def _check_account(*, meters: dict[str, Meter], account_number: str, ref: str) -
     return errors
 
 
-def _check_tz_offset(*, meters: dict[str, Meter], offset_seconds: int, at: datetime) -> list[RecordError]:
+def tz_offset_problems(*, meters: dict[str, Meter], offset_seconds: int, at: datetime) -> list[RecordError]:
     errors = []
     for m in meters.values():
         tz = m.local_timezone
@@ -99,33 +122,41 @@ def _check_tz_offset(*, meters: dict[str, Meter], offset_seconds: int, at: datet
     return errors
 
 
-def validate_rows(rows: Sequence[ParsedReading], meters: dict[str, Meter]) -> list[RecordError]:
-    """Record-level checks against the meters; pure apart from reading the meters' interval."""
-    errors: list[RecordError] = []
+def validate_rows(rows: Sequence[ParsedReading], meters: dict[str, Meter]) -> Problems:
+    """Record-level checks against the meters; pure apart from reading the meters' interval.
+
+    Every record is checked (the counts are exact); each distinct problem keeps its first few records."""
+    problems = Problems()
     seen: dict[tuple[str, datetime], str] = {}
     for row in rows:
         meter = meters[row.meter_id]
         step = meter.interval_minutes * 60
         if int(row.start.timestamp()) % step:
-            errors.append(
-                RecordError(row.ref, f"{row.start.isoformat()} is not on a {meter.interval_minutes}-minute boundary")
+            problems.add(
+                row.ref,
+                f"{row.start.isoformat()} is not on a {meter.interval_minutes}-minute boundary",
+                f"start not on the meter's {meter.interval_minutes}-minute boundary",
             )
         if row.duration_seconds is not None and row.duration_seconds != step:
-            errors.append(
-                RecordError(row.ref, f"duration {row.duration_seconds} s is not the meter's interval ({step} s)")
+            problems.add(
+                row.ref,
+                f"duration {row.duration_seconds} s is not the meter's interval ({step} s)",
+                f"duration is not the meter's interval ({step} s)",
             )
         if row.kwh < 0:
-            errors.append(RecordError(row.ref, f"negative energy {row.kwh} kWh"))
+            problems.add(row.ref, f"negative energy {row.kwh} kWh", "negative energy")
         elif row.kwh >= KWH_MAX or row.kwh != row.kwh.quantize(KWH_STEP):
-            errors.append(RecordError(row.ref, f"{row.kwh} kWh: more than 4 decimals or out of range"))
+            problems.add(
+                row.ref, f"{row.kwh} kWh: more than 4 decimals or out of range", "more than 4 decimals or out of range"
+            )
         key = (row.meter_id, row.start)
         if key in seen:
-            errors.append(RecordError(row.ref, f"meter {row.meter_id} at {row.start.isoformat()} repeats {seen[key]}"))
+            problems.add(
+                row.ref, f"meter {row.meter_id} at {row.start.isoformat()} repeats {seen[key]}", "reading repeated"
+            )
         else:
             seen[key] = row.ref
-        if len(errors) >= MAX_ERRORS:
-            break
-    return errors
+    return problems
 
 
 def readings_import(
@@ -143,22 +174,23 @@ def readings_import(
     one the file names. Raises :class:`ImportRejected` (400) naming the bad records, NotPermitted (403).
     """
     now = now or timezone.now()
-    if parsed.errors:
-        raise ImportRejected(parsed.errors)
     rows = parsed.rows
     if not rows:
-        raise ImportRejected([RecordError("file", "no readings")])
+        raise ImportRejected(parsed.problems or [RecordError("file", "no readings")])
     first_ref: dict[str, str] = {}
     for row in rows:
         first_ref.setdefault(row.meter_id, row.ref)
-    meters = _resolve_meters(user=user, meter_ids=first_ref)
+    meters = meters_resolve(user=user, meter_ids=first_ref)
     account_number = (account_number or parsed.account_number).strip()
-    errors: list[RecordError] = []
+    errors = Problems()
+    errors.merge(parsed.problems)  # the records that did not parse, then the rules on those that did
     if account_number:
-        errors += _check_account(meters=meters, account_number=account_number, ref="account_number")
+        errors.extend(account_problems(meters=meters, account_number=account_number, ref="account_number"))
     if parsed.meta.get("tz_offset_seconds") is not None:
-        errors += _check_tz_offset(meters=meters, offset_seconds=parsed.meta["tz_offset_seconds"], at=rows[0].start)
-    errors += validate_rows(rows, meters)
+        errors.extend(
+            tz_offset_problems(meters=meters, offset_seconds=parsed.meta["tz_offset_seconds"], at=rows[0].start)
+        )
+    errors.merge(validate_rows(rows, meters))
     if errors:
         raise ImportRejected(errors)
     try:
@@ -234,11 +266,11 @@ def _store(*, user, source, rows, meters, filename, account_number, skipped, now
     batch.save(update_fields=["rows_total", "rows_new", "rows_unchanged", "rows_revised"])
     if account_number:
         ownership_confirm(meters=list(meters.values()), batch=batch, now=now)
-    _refresh_statuses_on_commit([m.pk for m in meters.values()])
+    statuses_refresh_on_commit([m.pk for m in meters.values()])
     return batch
 
 
-def _refresh_statuses_on_commit(meter_ids: list[int]) -> None:
+def statuses_refresh_on_commit(meter_ids: list[int]) -> None:
     """New data may validate a meter (or show it back online): re-assess it once the import is committed."""
     from .. import tasks
 

@@ -41,16 +41,9 @@ def baseline_excluded_days(*, meter: Meter, grid: DayGrid, before: date) -> set[
     return {d for d in events if d < before} | outage_days(grid)
 
 
-def temperature_grid(*, meter: Meter, grid: DayGrid) -> np.ndarray:
-    """Outdoor temperature (°C) per grid cell at the premise.
+def temperature_grid(*, meter: Meter, grid: DayGrid):
+    """Outdoor temperature (°C) per grid cell at the premise, through the weather source interface
+    (:mod:`assessment.weather.sources`: the nearest station's observations), or None when no source has data."""
+    from ..weather.sources import temperatures_for
 
-    The platform has no weather feed yet: this is the synthetic weather of the demo world
-    (``assessment.synthetic``, seeded per meter as the demo seeds it). Replace with a weather service
-    when one exists; the regression baseline only needs this array.
-    """
-    from ..synthetic import _EPOCH_ORDINAL, _temperature
-
-    spd = grid.slots_per_day
-    day = np.array([d.toordinal() - _EPOCH_ORDINAL for d in grid.days], dtype=np.float64)
-    frac = (np.arange(spd) + 0.5) / spd
-    return _temperature((day[:, None] + frac[None, :]).ravel(), meter.pk * 7919).reshape(len(grid.days), spd)
+    return temperatures_for(meter=meter, grid=grid)

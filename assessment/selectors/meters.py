@@ -13,11 +13,14 @@ from accounts.models import Membership, Meter
 from accounts.selectors import premises_visible_to, user_role
 from flexplatform.errors import NotFound
 
-from ..models import MeterReading
+from ..models import Channel, MeterExportReading, MeterReading
 
 
-def meter_readings(*, meter: Meter, start: datetime, end: datetime) -> QuerySet[MeterReading]:
-    return MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).order_by("start")
+def meter_readings(*, meter: Meter, start: datetime, end: datetime, channel: str = Channel.IMPORT) -> QuerySet:
+    """Readings of one channel over ``[start, end)`` by start: import (``MeterReading``, what every baseline
+    reads) or export (``MeterExportReading``, energy received from the customer on a net-metered meter)."""
+    model = MeterExportReading if channel == Channel.EXPORT else MeterReading
+    return model.objects.filter(meter=meter, start__gte=start, start__lt=end).order_by("start")
 
 
 def meters_readable_by(user) -> QuerySet[Meter]:

@@ -25,7 +25,7 @@ def _csv_upload(client, data=CSV, **extra):
 def test_consumer_cannot_read_another_consumers_meters(meter_world, api_for):
     bob = api_for("bob@t.test")
     assert _csv_upload(api_for("alice@t.test")).status_code == 201
-    assert [m["meter_id"] for m in bob.get("/api/v1/assessment/meters/").json()] == ["B-1"]
+    assert [m["meter_id"] for m in bob.get("/api/v1/assessment/meters/").json()["results"]] == ["B-1"]
     for suffix in ("readings/?start=2026-01-05T00:00Z&end=2026-01-06T00:00Z", "revisions/", "status/", "consumption/"):
         response = bob.get(f"/api/v1/assessment/meters/A-1/{suffix}")
         assert response.status_code == 404, suffix
@@ -34,12 +34,12 @@ def test_consumer_cannot_read_another_consumers_meters(meter_world, api_for):
     own = api_for("alice@t.test").get(
         "/api/v1/assessment/meters/A-1/readings/?start=2026-01-05T00:00Z&end=2026-01-06T00:00Z"
     )
-    assert own.status_code == 200 and [r["kwh"] for r in own.json()] == ["1.0000", "2.0000"]
+    assert own.status_code == 200 and [r["kwh"] for r in own.json()["results"]] == ["1.0000", "2.0000"]
 
 
 def test_visibility_by_role(meter_world, api_for):
     def meters(email):
-        return sorted(m["meter_id"] for m in api_for(email).get("/api/v1/assessment/meters/").json())
+        return sorted(m["meter_id"] for m in api_for(email).get("/api/v1/assessment/meters/").json()["results"])
 
     assert meters("agg@t.test") == ["A-1"]  # only the enrolled premise
     assert meters("op@t.test") == ["A-1", "B-1"]  # its zones
@@ -66,7 +66,10 @@ def test_csv_upload_with_one_bad_record_imports_nothing_and_names_it(meter_world
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "import_rejected"
-    assert body["fields"] == {"records": ["line 4: kwh 'lots' is not a number"]}
+    assert body["fields"] == {
+        "records": ["line 4: kwh 'lots' is not a number"],
+        "problems": ["kwh is not a number: 1 record (line 4)"],
+    }
     assert MeterReading.objects.count() == 0
 
 
@@ -79,9 +82,7 @@ def test_espi_upload_with_one_bad_record_imports_nothing_and_names_it(meter_worl
         format="multipart",
     )
     assert response.status_code == 400
-    assert response.json()["fields"]["records"] == [
-        "IntervalBlock 1 (entry 7) IntervalReading 3: negative energy -0.405 kWh"
-    ]
+    assert response.json()["fields"]["records"] == ["IntervalBlock 1 (entry 7) IntervalReading 3: negative energy"]
     assert MeterReading.objects.count() == 0
     ok = alice.post(
         "/api/v1/assessment/meters/A-1/espi/",
@@ -90,13 +91,17 @@ def test_espi_upload_with_one_bad_record_imports_nothing_and_names_it(meter_worl
     )
     assert ok.status_code == 201, ok.json()
     assert ok.json()["rows_new"] == 4 and ok.json()["source"] == "espi"
-    # Bob cannot upload into Alice's meter.
-    refused = api_for("bob@t.test").post(
-        "/api/v1/assessment/meters/A-1/espi/",
-        {"file": SimpleUploadedFile("gb.xml", ESPI, "application/xml")},
-        format="multipart",
-    )
-    assert refused.status_code == 403
+    # Bob cannot upload into Alice's meter, and cannot tell it from a meter that does not exist.
+    answers = [
+        api_for("bob@t.test").post(
+            f"/api/v1/assessment/meters/{meter_id}/espi/",
+            {"file": SimpleUploadedFile("gb.xml", ESPI, "application/xml")},
+            format="multipart",
+        )
+        for meter_id in ("A-1", "NO-SUCH-METER")
+    ]
+    assert [a.status_code for a in answers] == [404, 404]
+    assert answers[0].json()["detail"].replace("A-1", "?") == answers[1].json()["detail"].replace("NO-SUCH-METER", "?")
 
 
 def test_json_batch_and_revision_history(meter_world, api_for):
@@ -107,7 +112,7 @@ def test_json_batch_and_revision_history(meter_world, api_for):
     assert agg.post(url, body, format="json").json()["rows_unchanged"] == 1
     body["readings"][0]["kwh"] = "1.75"
     assert agg.post(url, body, format="json").json()["rows_revised"] == 1
-    history = agg.get("/api/v1/assessment/meters/A-1/revisions/").json()
+    history = agg.get("/api/v1/assessment/meters/A-1/revisions/").json()["results"]
     assert [(h["old_kwh"], h["new_kwh"], h["source"]) for h in history] == [("1.5000", "1.7500", "json")]
     bad = agg.post(url, {"readings": []}, format="json")
     assert bad.status_code == 400 and "readings" in bad.json()["fields"]

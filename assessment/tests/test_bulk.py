@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -45,7 +45,6 @@ def test_bulk_import_new_unchanged_revised(meter_world):
         ("A-1,2026-01-05T06:00Z,1.00001", "1.00001 kWh: more than 4 decimals or out of range"),
         ("A-1,2026-01-05T05:00Z,7", "meter A-1 at 2026-01-05T05:00:00+00:00 repeats line 2"),
         ("A-1,2026-01-05T06:00Z,abc", '"abc"'),
-        ("Z-404,2026-01-05T06:00Z,1", "meter 'Z-404' is not registered"),
     ],
 )
 def test_bulk_one_bad_line_imports_nothing(meter_world, bad_line, phrase):
@@ -61,6 +60,9 @@ def test_bulk_one_bad_line_imports_nothing(meter_world, bad_line, phrase):
 def test_bulk_permissions_and_account(meter_world):
     with pytest.raises(NotPermitted):
         _bulk(meter_world, ROWS, user="bob")
+    with pytest.raises(NotPermitted) as exc:  # unknown ids are answered as foreign ones are (no probing)
+        _bulk(meter_world, ROWS + "Z-404,2026-01-05T06:00Z,1\n")
+    assert exc.value.fields == {"records": ["line 5: meter 'Z-404' is not registered or not yours"]}
     with pytest.raises(ImportRejected):
         _bulk(meter_world, ROWS, account_number="ACCT-BOB-1")
     assert MeterReading.objects.count() == 0
@@ -125,3 +127,18 @@ def test_an_import_refreshes_the_meter_status_once_committed(meter_world, django
     status = MeterStatus.objects.get(meter=meter_world.alice_meter)
     assert status.latest_reading_start == datetime(2026, 1, 5, 5, 30, tzinfo=UTC)
     assert status.connectivity != MeterStatus.Connectivity.NEVER
+
+
+def test_bulk_counts_every_bad_line_once_per_problem(meter_world):
+    """Many bad lines: each distinct problem once, with its true count (was: 20 records and "and 19 more")."""
+    at = [
+        (datetime(2026, 1, 5, tzinfo=UTC) + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M") for i in range(2541)
+    ]
+    lines = [f"A-1,{t}:00,1" for t in at[:2500]] + [f"A-1,{t}Z,-1" for t in at[2500:2540]] + [f"A-1,{at[-1]}Z,1"]
+    with pytest.raises(ImportRejected) as exc:
+        _bulk(meter_world, "meter_id,start,kwh\n" + "\n".join(lines) + "\n")
+    problems = exc.value.fields["problems"]
+    assert problems[0].startswith("time has no UTC offset: 2,500 records (line 2, line 3, line 4, ...)"), problems
+    assert problems[1].startswith("negative energy: 40 records (line 2502, line 2503, line 2504, ...)"), problems
+    assert "2,540 bad records, 2 distinct problems" in exc.value.detail
+    assert MeterReading.objects.count() == 0

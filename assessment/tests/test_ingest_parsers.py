@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from assessment.ingest.csvfile import parse_csv
-from assessment.ingest.espi import parse_espi
+from assessment.ingest.espi import parse_espi_stream
 from assessment.ingest.jsonbatch import parse_json_batch
 
 ESPI = (Path(__file__).parent / "data" / "espi_sample.xml").read_bytes()
@@ -48,41 +48,56 @@ def test_csv_header_and_account_column():
     assert one.ok and one.account_number == "X"
 
 
-def test_espi_feed_readings_scaled_to_kwh_export_channel_skipped():
-    result = parse_espi(ESPI, meter_id="A-1")
-    assert result.ok, result.errors
-    assert result.account_number == "ACCT-ALICE-1"
-    assert result.meta == {"tz_offset_seconds": -18000, "dst_offset_seconds": 3600}
-    assert [(r.start, r.kwh, r.duration_seconds) for r in result.rows] == [
-        (datetime(2026, 3, 8, 7, 0, tzinfo=UTC), Decimal("0.412"), 900),
-        (datetime(2026, 3, 8, 7, 15, tzinfo=UTC), Decimal("0.398"), 900),
-        (datetime(2026, 3, 8, 7, 30, tzinfo=UTC), Decimal("0.405"), 900),
-        (datetime(2026, 3, 8, 7, 45, tzinfo=UTC), Decimal("1.250"), 900),
+def _rows(file, channel="import"):
+    starts, values, positions = file.channels[channel].sorted_arrays()
+    return [
+        (datetime.fromtimestamp(s, tz=UTC), Decimal(v).scaleb(-4), file.ref_of(p))
+        for s, v, p in zip(starts.tolist(), values.tolist(), positions.tolist(), strict=True)
     ]
-    assert result.rows[3].ref == "IntervalBlock 1 (entry 7) IntervalReading 4"
-    assert result.skipped == 1  # the reverse-flow (export) reading
+
+
+def test_espi_feed_readings_scaled_to_kwh_on_two_channels():
+    result = parse_espi_stream(ESPI, interval_seconds=900)
+    assert result.problems.total == 0, result.problems.summary()
+    assert result.account_number == "ACCT-ALICE-1"
+    assert result.tz_offset_seconds == -18000
+    assert [r[:2] for r in _rows(result)] == [
+        (datetime(2026, 3, 8, 7, 0, tzinfo=UTC), Decimal("0.412")),
+        (datetime(2026, 3, 8, 7, 15, tzinfo=UTC), Decimal("0.398")),
+        (datetime(2026, 3, 8, 7, 30, tzinfo=UTC), Decimal("0.405")),
+        (datetime(2026, 3, 8, 7, 45, tzinfo=UTC), Decimal("1.250")),
+    ]
+    assert _rows(result)[3][2] == "IntervalBlock 1 (entry 7) IntervalReading 4"
+    assert _rows(result, "export") == [
+        (datetime(2026, 3, 8, 7, 0, tzinfo=UTC), Decimal("0"), "IntervalBlock 2 (entry 8) IntervalReading 1")
+    ]
 
 
 def test_espi_power_of_ten_multiplier():
     data = ESPI.replace(b"<espi:powerOfTenMultiplier>0<", b"<espi:powerOfTenMultiplier>-1<", 1)
-    assert parse_espi(data, meter_id="A-1").rows[0].kwh == Decimal("0.0412")
+    assert _rows(parse_espi_stream(data))[0][1] == Decimal("0.0412")
+    finer = ESPI.replace(b"<espi:powerOfTenMultiplier>0<", b"<espi:powerOfTenMultiplier>-2<", 1)
+    assert parse_espi_stream(finer).problems.summary() == [
+        "more precise than 0.1 Wh (powerOfTenMultiplier -2): 3 records (IntervalBlock 1 (entry 7) IntervalReading 1, "
+        "IntervalBlock 1 (entry 7) IntervalReading 2, IntervalBlock 1 (entry 7) IntervalReading 3)"
+    ]
 
 
 def test_espi_errors_name_the_element():
     bad_value = ESPI.replace(b"<espi:value>398</espi:value>", b"<espi:value>3.9x</espi:value>")
-    result = parse_espi(bad_value, meter_id="A-1")
+    result = parse_espi_stream(bad_value)
     assert [str(e) for e in result.errors] == [
-        "IntervalBlock 1 (entry 7) IntervalReading 2: timePeriod start/duration and value must be integers"
+        "IntervalBlock 1 (entry 7) IntervalReading 2: timePeriod start/duration, value and quality must be integers"
     ]
     bad_uom = ESPI.replace(b"<espi:uom>72</espi:uom>", b"<espi:uom>38</espi:uom>", 1)
-    assert str(parse_espi(bad_uom, meter_id="A-1").errors[0]) == "ReadingType (entry 3): uom 38 is not 72 (Wh)"
-    assert parse_espi(b"<feed", meter_id="A-1").errors[0].ref == "document"
+    assert str(parse_espi_stream(bad_uom).errors[0]) == "ReadingType (entry 3): uom 38 is not 72 (Wh)"
+    assert parse_espi_stream(b"<feed").errors[0].ref == "document"
 
 
 def test_espi_refuses_entity_expansion():
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><feed>&b;</feed>'
-    result = parse_espi(bomb, meter_id="A-1")
-    assert not result.ok and "unsafe" in result.errors[0].message
+    result = parse_espi_stream(bomb)
+    assert not result.problems.total == 0 and "unsafe" in result.errors[0].message
 
 
 def test_json_batch_floats_become_their_shortest_decimal():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from assessment.ingest.csvfile import parse_csv
-from assessment.ingest.espi import parse_espi
 from assessment.ingest.services import ImportRejected, readings_import
+from assessment.ingest.store import green_button_import
 from assessment.models import ImportBatch, MeterReading, MeterStatus, ReadingRevision
 from flexplatform.errors import NotPermitted
 
@@ -30,7 +31,10 @@ def test_one_bad_record_imports_nothing_and_is_named(meter_world):
     parsed = _csv("A-1,2026-01-05T05:00Z,1.0", "A-1,2026-01-05T05:15Z,-0.2", "A-1,2026-01-05T05:30Z,1.0")
     with pytest.raises(ImportRejected) as exc:
         _import(meter_world, parsed)
-    assert exc.value.fields == {"records": ["line 3: negative energy -0.2 kWh"]}
+    assert exc.value.fields == {
+        "records": ["line 3: negative energy -0.2 kWh"],
+        "problems": ["negative energy: 1 record (line 3)"],
+    }
     assert "line 3" in exc.value.detail
     assert MeterReading.objects.count() == 0 and ImportBatch.objects.count() == 0
 
@@ -41,7 +45,6 @@ def test_one_bad_record_imports_nothing_and_is_named(meter_world):
         ("A-1,2026-01-05T05:07Z,1", "line 3: 2026-01-05T05:07:00+00:00 is not on a 15-minute boundary"),
         ("A-1,2026-01-05T05:00Z,1", "line 3: meter A-1 at 2026-01-05T05:00:00+00:00 repeats line 2"),
         ("A-1,2026-01-05T05:15Z,1.00001", "line 3: 1.00001 kWh: more than 4 decimals or out of range"),
-        ("X-9,2026-01-05T05:15Z,1", "line 3: meter 'X-9' is not registered"),
     ],
 )
 def test_record_rules(meter_world, line, message):
@@ -49,6 +52,17 @@ def test_record_rules(meter_world, line, message):
         _import(meter_world, _csv("A-1,2026-01-05T05:00Z,1", line))
     assert exc.value.fields["records"] == [message]
     assert MeterReading.objects.count() == 0
+
+
+def test_unknown_and_foreign_meters_are_refused_alike(meter_world):
+    """No probing: a meter id that does not exist and another owner's meter get the same answer."""
+    answers = []
+    for other in ("X-9", "B-1"):
+        with pytest.raises(NotPermitted) as exc:
+            _import(meter_world, _csv("A-1,2026-01-05T05:00Z,1", f"{other},2026-01-05T05:15Z,1"))
+        answers.append((exc.value.status_code, exc.value.detail.replace(other, "?"), exc.value.fields))
+    assert answers[0][:2] == answers[1][:2]
+    assert answers[0][2] == {"records": ["line 3: meter 'X-9' is not registered or not yours"]}
 
 
 def test_resending_changes_nothing_and_a_correction_is_a_revision(meter_world):
@@ -91,8 +105,12 @@ def test_writers_only_for_their_meters(meter_world):
     assert readings_import(user=meter_world.users["admin"], source="csv", parsed=_csv("B-1,2026-01-05T05:15Z,1"))
 
 
+def _espi(world, data, user="alice"):
+    return green_button_import(user=world.users[user], meter=world.alice_meter, stream=io.BytesIO(data))
+
+
 def test_espi_import_checks_duration_account_and_local_time(meter_world):
-    batch = readings_import(user=meter_world.users["alice"], source="espi", parsed=parse_espi(ESPI, meter_id="A-1"))
+    batch = _espi(meter_world, ESPI)
     assert (batch.rows_new, batch.rows_skipped, batch.account_number) == (4, 1, "ACCT-ALICE-1")
     assert MeterStatus.objects.get(meter=meter_world.alice_meter).ownership_verified_at is not None
 
@@ -101,13 +119,13 @@ def test_espi_import_checks_duration_account_and_local_time(meter_world):
         b"<espi:duration>3600</espi:duration><espi:start>1772955900",
     )
     with pytest.raises(ImportRejected) as exc:
-        readings_import(user=meter_world.users["alice"], source="espi", parsed=parse_espi(hourly, meter_id="A-1"))
+        _espi(meter_world, hourly)
     assert exc.value.fields["records"] == [
-        "IntervalBlock 1 (entry 7) IntervalReading 4: duration 3600 s is not the meter's interval (900 s)"
+        "IntervalBlock 1 (entry 7) IntervalReading 4: duration is not the meter's interval (900 s)"
     ]
     pacific = ESPI.replace(b"<espi:tzOffset>-18000<", b"<espi:tzOffset>-28800<")
     with pytest.raises(ImportRejected) as exc:
-        readings_import(user=meter_world.users["alice"], source="espi", parsed=parse_espi(pacific, meter_id="A-1"))
+        _espi(meter_world, pacific)
     assert "tzOffset -28800 s is not the standard offset of America/New_York (-18000 s)" in exc.value.detail
     assert ImportBatch.objects.count() == 1
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "flexplatform.core",
     "accounts",
     "assessment",
     "market",
@@ -147,12 +148,15 @@ KYC_PROVIDER = env("KYC_PROVIDER", default="manual")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "flexplatform.api.TokenAuthentication",  # DRF's, with the user's memberships in the same query
+        "accounts.authentication.TokenAuthentication",  # DRF's, with the user's memberships in the same query
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "flexplatform.api.AuditorReadOnly"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.permissions.AuditorReadOnly",
+    ],
     "DEFAULT_SCHEMA_CLASS": "flexplatform.schema.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "flexplatform.pagination.Pagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "flexplatform.errors.api_exception_handler",
 }
@@ -224,6 +228,13 @@ ASSESSMENT_FORECAST_METHOD = env("ASSESSMENT_FORECAST_METHOD", default="caiso-10
 # How market awards pick each resource's settlement baseline: ``most-accurate`` (the method most accurate on the
 # resource's like days, re-evaluated monthly; ASSESSMENT_BASELINE_METHOD kept unless clearly beaten) or ``fixed``.
 MARKET_BASELINE_POLICY = env("MARKET_BASELINE_POLICY", default="most-accurate")
+
+# Weather for weather-sensitive baselines (CalTRACK hourly): sources in order of preference (dotted paths, see
+# assessment/weather/sources.py), the farthest a premise's weather station may be, and the method used instead
+# when a premise has no temperatures.
+WEATHER_SOURCES = ["assessment.weather.sources.StationTemperatures"]
+WEATHER_STATION_MAX_KM = env.float("WEATHER_STATION_MAX_KM", default=100.0)
+ASSESSMENT_WEATHERLESS_METHOD = env("ASSESSMENT_WEATHERLESS_METHOD", default="caiso-10in10-unadjusted")
 
 # Chain: anchoring goes to any Ethereum JSON-RPC endpoint; ``eth-tester://`` is an in-process EVM.
 CHAIN_RPC_URL = env("CHAIN_RPC_URL", default="http://127.0.0.1:8545")

@@ -24,3 +24,6 @@ OUTBOX_FLUSH_ON_COMMIT = False
 METER_VALIDATION_MIN_DAYS = env.int("METER_VALIDATION_MIN_DAYS", default=14)
 # The broker may be shared with other test runs (same device names): each run talks on its own topics.
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default=f"flex-test-{os.getpid()}/devices")
+
+# Tests run on the demo's synthetic world (as local settings do); tests of real stations override this.
+WEATHER_SOURCES = [*WEATHER_SOURCES, "demo.weather.SyntheticWeather"]  # noqa: F405

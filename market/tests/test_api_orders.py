@@ -81,7 +81,7 @@ def test_sell_order_idempotent_then_operator_buys_and_positions(mw, api_for):
     pos = seller.get("/api/v1/market/positions/").json()
     assert pos["positions"][0]["kw"] == "4.000" and pos["positions"][0]["value"] == "0.05"  # 4 kW·0.25 h·$50/MWh
     assert op.get("/api/v1/market/positions/").json()["positions"][0]["kw"] == "-4.000"
-    awards = op.get("/api/v1/market/awards/").json()
+    awards = op.get("/api/v1/market/awards/").json()["results"]
     assert [a["kw"] for a in awards] == ["4.000"] and awards[0]["buyer"] == mw.operator.pk
     # modify, then cancel; another participant cannot touch the order
     oid = r1.json()["id"]
@@ -128,8 +128,12 @@ def test_auctions_prices_signal_rerun(mw, api_for):
         "gate_closure": _iso(DAY - timedelta(hours=12)),
     }
     assert consumer.post("/api/v1/market/auctions/", body, format="json").status_code == 403
-    r = op.post("/api/v1/market/auctions/", body, format="json")
+    r = op.post("/api/v1/market/auctions/", body, format="json", HTTP_IDEMPOTENCY_KEY="au-1")
     assert r.status_code == 201, r.json()
+    reused = op.post(
+        "/api/v1/market/auctions/", {**body, "zone": "sub-east-2"}, format="json", HTTP_IDEMPOTENCY_KEY="au-1"
+    )
+    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
     auction = Auction.objects.get(pk=r.json()["id"])
     p5 = mw.premise(5)
     seller = api_for(_email(p5.organisation))
@@ -160,7 +164,7 @@ def test_auctions_prices_signal_rerun(mw, api_for):
     assert sig["available_kw"] == "20.000" and sig["requested_reserve_kw"] == "50.000"
     assert sig["scarcity_adder"] == "600.00"
     run = auction_clear(auction_id=auction.pk, now=auction.gate_closure)
-    prices = APIClient().get("/api/v1/market/prices/", {"zone": "sub-east-1"}).json()
+    prices = APIClient().get("/api/v1/market/prices/", {"zone": "sub-east-1"}).json()["results"]
     assert prices[0]["intervals"][0]["clearing_price_per_mwh"] == "40.00"
     assert prices[0]["intervals"][0]["volume_kw"] == "20.000"
     sig = (
@@ -214,7 +218,7 @@ def test_token_authentication_reads_the_roles_in_the_same_query_and_refuses_bad_
     token = Token.objects.create(user=user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    with django_assert_num_queries(2):  # token, user and memberships in one; the orders list in the other
+    with django_assert_num_queries(2):  # token, user and memberships in one; the count of orders in the other (none)
         r = client.get(ORDERS)
     assert r.status_code == 200
     client.credentials(HTTP_AUTHORIZATION="Token not-a-token")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,6 +14,7 @@ from django.views.decorators.http import require_POST
 from activation import selectors as activation_selectors
 from activation.services import event_opt_out
 from assessment.consumption import SEASONS, WEEKDAYS
+from assessment.quality_window import meter_quality_window
 from assessment.selectors import meter_consumption
 from assessment.services import meter_status_refresh
 from flexplatform.errors import ApplicationError
@@ -38,6 +41,7 @@ def consumption_page(request):
         analysis = meter_consumption(meter=selected)
         context["analysis"] = analysis
         context["status"] = meter_status_refresh(meter=selected)
+        context["quality"] = _quality(request, selected)
         context["charts"] = {  # chart display only: floats are fine here
             "daily": {"labels": [f"{h:02d}:00" for h in range(24)], "kw": [float(v) for v in analysis.daily_shape_kw]},
             "weekly": {
@@ -50,6 +54,17 @@ def consumption_page(request):
             },
         }
     return render(request, "portal/consumption.html", context)
+
+
+def _quality(request, meter):
+    """Data quality over the window asked for (local days), else over the imported range."""
+    try:
+        first = date.fromisoformat(request.GET["first_day"]) if request.GET.get("first_day") else None
+        last = date.fromisoformat(request.GET["last_day"]) if request.GET.get("last_day") else None
+        return meter_quality_window(meter=meter, first_day=first, last_day=last)
+    except (ValueError, ApplicationError) as exc:
+        messages.error(request, f"Quality window: {getattr(exc, 'detail', exc)} Showing the imported range.")
+        return meter_quality_window(meter=meter)
 
 
 @login_required

@@ -55,11 +55,15 @@ def test_runs_admin_only_and_idempotent(setup):
     assert r.status_code == 201 and r.data["attempts"] == 1 and r.data["items_created"] > 0
     again = admin.post("/api/v1/settlement/runs/", body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
     assert again.data == r.data and SettlementRun.objects.get().attempts == 1
+    other_body = {**body, "window_end": (DAY + timedelta(days=2)).isoformat()}
+    reused = admin.post("/api/v1/settlement/runs/", other_body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert reused.status_code == 409 and reused.data["code"] == "idempotency_key_reused"
+    assert SettlementRun.objects.count() == 1
     bad = admin.post(
         "/api/v1/settlement/runs/", {"window_start": DAY.isoformat(), "window_end": DAY.isoformat()}, format="json"
     )
     assert bad.status_code == 400 and "window_end" in bad.data["fields"]
-    assert len(admin.get("/api/v1/settlement/runs/").data) == 1
+    assert len(admin.get("/api/v1/settlement/runs/").data["results"]) == 1
 
 
 def test_dispute_flow_and_permissions(setup):
@@ -95,8 +99,8 @@ def test_dispute_flow_and_permissions(setup):
     history = consumer.get(f"/api/v1/settlement/disputes/{d}/").data["history"]
     assert [h["action"] for h in history] == ["dispute.opened", "dispute.upheld"]
     assert other.get(f"/api/v1/settlement/disputes/{d}/").status_code == 404
-    assert [x["id"] for x in consumer.get("/api/v1/settlement/disputes/").data] == [d]
-    assert other.get("/api/v1/settlement/disputes/").data == []
+    assert [x["id"] for x in consumer.get("/api/v1/settlement/disputes/").data["results"]] == [d]
+    assert other.get("/api/v1/settlement/disputes/").data["results"] == []
 
 
 def test_statements_and_tax_export(setup):
@@ -134,6 +138,13 @@ def test_staking_governance_and_withdrawal_over_api(setup):
         HTTP_IDEMPOTENCY_KEY="s1",
     )
     assert r.status_code == 201
+    stake_body = {"asset": "FLEX-GOV", "amount": "25", "locked_until": until}
+    again = consumer.post("/api/v1/settlement/stakes/", stake_body, format="json", HTTP_IDEMPOTENCY_KEY="s1")
+    assert (again.status_code, again.data) == (201, r.data)
+    reused = consumer.post(
+        "/api/v1/settlement/stakes/", {**stake_body, "amount": "26"}, format="json", HTTP_IDEMPOTENCY_KEY="s1"
+    )
+    assert reused.status_code == 409 and reused.data["code"] == "idempotency_key_reused"
     bal = consumer.get("/api/v1/settlement/balances/").data
     assert bal["FLEX-GOV"] == {"free": "15.0000", "staked": "25.0000"} and bal["staked_collateral"] == "25.00"
     p = consumer.post(
@@ -161,3 +172,11 @@ def test_staking_governance_and_withdrawal_over_api(setup):
         "/api/v1/settlement/withdrawals/", {"asset": "FLEX-GOV", "amount": "5"}, format="json", HTTP_IDEMPOTENCY_KEY="w"
     )
     assert wd.status_code == 201 and wd.data["status"] == "pending"
+    again = consumer.post(
+        "/api/v1/settlement/withdrawals/", {"asset": "FLEX-GOV", "amount": "5"}, format="json", HTTP_IDEMPOTENCY_KEY="w"
+    )
+    assert (again.status_code, again.data) == (201, wd.data)
+    reused = consumer.post(
+        "/api/v1/settlement/withdrawals/", {"asset": "FLEX-GOV", "amount": "4"}, format="json", HTTP_IDEMPOTENCY_KEY="w"
+    )
+    assert reused.status_code == 409 and reused.data["code"] == "idempotency_key_reused"
