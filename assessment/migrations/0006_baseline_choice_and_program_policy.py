@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0005_meter_timezone'),
-        ('assessment', '0004_reading_meter_index_covered_by_unique'),
+        ('accounts', '0006_idempotencyrecord_to_core'),
+        ('assessment', '0005_export_channel_weather_stations'),
     ]
 
     operations = [
