@@ -73,6 +73,8 @@ def baseline_choice_for(
         first = target_day - timedelta(days=longest + 7 * (TEST_DAYS + MIN_EXACT_DAYS))
         grid = selectors.meter_day_grid(meter=meter, first_day=first, last_day=target_day)
         excluded = selectors.baseline_excluded_days(meter=meter, grid=grid, before=target_day)
+        # no weather data: the regression cannot be back-tested and is not chosen (InsufficientHistory skips it)
+        found = selectors.temperature_grid(meter=meter, grid=grid)
         choice = choose_method(
             grid=grid,
             target_day=target_day,
@@ -80,7 +82,7 @@ def baseline_choice_for(
             end_slot=end_slot,
             methods=CHOICE_METHODS,
             excluded_days=excluded,
-            temperature=selectors.temperature_grid(meter=meter, grid=grid),
+            temperature=None if found is None else found.values,
             default=program.method,
         )
         if choice is None:
