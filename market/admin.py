@@ -39,8 +39,8 @@ class AwardInline(admin.TabularInline):
 
 @admin.register(ClearingRun)
 class ClearingRunAdmin(admin.ModelAdmin):
-    list_display = ["request", "rule_version", "clearing_price_per_mwh", "awarded_kw", "cleared_at"]
-    list_filter = ["rule_version"]
+    list_display = ["request", "auction", "rule_version", "solver_status", "solver_gap", "awarded_kw", "cleared_at"]
+    list_filter = ["rule_version", "solver_status"]
     search_fields = ["request__id"]
     inlines = [AwardInline]
 

@@ -87,6 +87,19 @@ class ClearingRun(models.Model):
     inputs = models.JSONField()
     outputs = models.JSONField()
     cleared_at = models.DateTimeField()
+    # The block-selection solve of an auction clearing (rule ``uniform-auction-2``, ``market.engine.optimum``).
+    solver_status = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="optimal, closed_form (no block to choose), or time_limit, cut_limit, solver_failed (heuristic kept).",
+    )
+    solver_objective = models.DecimalField(
+        max_digits=18, decimal_places=2, null=True, blank=True, help_text="Welfare of the result (currency)."
+    )
+    solver_bound = models.DecimalField(
+        max_digits=18, decimal_places=2, null=True, blank=True, help_text="Proven upper bound on the welfare."
+    )
+    solver_gap = models.FloatField(null=True, blank=True, help_text="(bound - welfare) / bound.")
 
     def __str__(self) -> str:
         return f"Clearing of request {self.request_id}" if self.request_id else f"Clearing of auction {self.auction_id}"

@@ -249,6 +249,10 @@ SETTLEMENT_CURRENCY = env("SETTLEMENT_CURRENCY", default="USD")
 
 # Market: the scarcity adder's ceiling ($/MWh) when offered flexibility falls to zero against the requested reserve.
 MARKET_SCARCITY_ADDER_MAX_PER_MWH = env.int("MARKET_SCARCITY_ADDER_MAX_PER_MWH", default=1000)
+# Day-ahead block selection (market.engine.optimum): seconds the solver may take per clearing before the heuristic's
+# selection is kept, and the threads the connected components are solved on.
+MARKET_DAY_AHEAD_SOLVER_TIME_LIMIT_S = env.float("MARKET_DAY_AHEAD_SOLVER_TIME_LIMIT_S", default=30.0)
+MARKET_DAY_AHEAD_SOLVER_WORKERS = env.int("MARKET_DAY_AHEAD_SOLVER_WORKERS", default=1)
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,10 @@
 * :mod:`market.engine.book` — the continuous double-sided order book (real-time market and forwards).
 * :mod:`market.engine.auction` — the sealed-bid uniform-price auction (day-ahead and seasonal markets, and the
   single-request clearing of :mod:`market.clearing`), vectorised with numpy, with all-or-none block orders.
+* :mod:`market.engine.optimum` — the day-ahead and seasonal clearing at the welfare optimum (rule
+  ``uniform-auction-2``): block selection by HiGHS per connected component (:mod:`market.engine.block_milp`),
+  the divisible orders as closed-form welfare curves (:mod:`market.engine.curves`), the heuristic of
+  :mod:`market.engine.auction` as warm start and time-limit fallback.
 * :mod:`market.engine.arbitrage` — the energy-arbitrage linear program for batteries and EVs.
 
 Quantities are integer watts and prices integer cents per MWh inside the engine, so every comparison is exact

@@ -1,8 +1,9 @@
 """Sealed-bid uniform-price auction, vectorised over many (zone, interval) groups at once.
 
-Used for the day-ahead market (one group per zone and hourly or quarter-hourly interval), the seasonal
-capacity market (one group per zone and season, the operator's stepwise demand curve as bids) and the
-clearing of a single operator request (one group, one bid) in :mod:`market.clearing`.
+Used for the clearing of a single operator request (one group, one bid) in :mod:`market.clearing`, and as the
+warm start and time-limit fallback of the day-ahead and seasonal clearing at the welfare optimum
+(:mod:`market.engine.optimum`, rule ``uniform-auction-2``), which replaced it there; clearings stored under this
+rule still re-run with it.
 
 Rule (rule version ``uniform-auction-1``), per group:
 

@@ -6,9 +6,12 @@
 * Seasonal: a capacity auction per season and zone: sell offers for the whole season against the operator's
   stepwise demand curve (each step: kW the operator buys at up to a price), the curve's steps being the bids.
 
-Both run the one engine (``market.engine.auction``). A clearing stores its complete inputs (every order and
-demand step, with the time priority used), its outputs and the rule version; :func:`clearing_rerun` feeds the
-stored inputs to the engine again and compares. Orders arriving while an auction clears wait for the auction
+Both run the one engine at the welfare optimum (``market.engine.optimum``, rule ``uniform-auction-2``: block
+selection by HiGHS, the heuristic of ``market.engine.auction`` as warm start and time-limit fallback). A clearing
+stores its complete inputs (every order and demand step, with the time priority used), its outputs, the rule
+version and the solver's status, welfare, proven bound and gap; :func:`clearing_rerun` feeds the stored inputs
+to the engine of the stored rule version again (with the components that fell back to the heuristic, if any)
+and compares. Orders arriving while an auction clears wait for the auction
 row's lock and are then refused (gate closed): none is lost or awarded twice.
 """
 
@@ -30,7 +33,7 @@ from flexplatform.errors import ApplicationError, NotPermitted
 from .. import hooks
 from ..clearing import OfferIn, clear_merit_order
 from ..engine import auction as engine
-from ..engine import kw_to_w, price_to_ticks, ticks_to_price, w_to_kw
+from ..engine import kw_to_w, optimum, price_to_ticks, ticks_to_price, w_to_kw
 from ..engine.products import PRODUCTS, MarketType
 from ..errors import MarketError
 from ..models import Auction, Award, ClearingRun, MarketOrder, OrderMember
@@ -140,8 +143,8 @@ def _inputs(auction: Auction, orders: list[MarketOrder]) -> dict:
     }
 
 
-def _run_engine(inputs: dict) -> dict:
-    """Stored inputs → outputs (JSON), through the engine. The only path, for clearing and re-running."""
+def _engine_arrays(inputs: dict) -> dict[str, np.ndarray]:
+    """Stored inputs → the engine's rows: one per order and interval, the seasonal demand curve's steps as bids."""
     g, side, price, qty, prio, oid, block = [], [], [], [], [], [], []
     for o in inputs["orders"]:
         for k in range(o["first_interval"], o["first_interval"] + o["n_intervals"]):
@@ -160,20 +163,48 @@ def _run_engine(inputs: dict) -> dict:
         prio.append(-len(inputs["demand_curve"]) + i)
         oid.append(-(i + 1))
         block.append(-1)
-    result = engine.clear(
-        group=np.array(g, dtype=np.int64),
-        side=np.array(side),
-        price=np.array(price, dtype=np.int64),
-        qty=np.array(qty, dtype=np.int64),
-        priority=np.array(prio, dtype=np.int64),
-        order_id=np.array(oid, dtype=np.int64),
-        block=np.array(block, dtype=np.int64),
-    )
+    return {
+        "group": np.array(g, dtype=np.int64),
+        "side": np.array(side, dtype=np.int8),
+        "price": np.array(price, dtype=np.int64),
+        "qty": np.array(qty, dtype=np.int64),
+        "priority": np.array(prio, dtype=np.int64),
+        "order_id": np.array(oid, dtype=np.int64),
+        "block": np.array(block, dtype=np.int64),
+    }
+
+
+def _run_engine(
+    inputs: dict, *, rule_version: str = optimum.RULE_VERSION, fallback=(), time_limit: float | None = None
+) -> tuple[dict, object]:
+    """Stored inputs → (outputs as JSON, the solver's report or None), through the engine of ``rule_version``.
+    The only path, for clearing and re-running. ``fallback``: the components a stored clearing solved by the
+    heuristic because its solve ran out of time (so a re-run reproduces it); ``time_limit`` defaults to the
+    setting."""
+    rows = _engine_arrays(inputs)
+    if rule_version == engine.RULE_VERSION:  # clearings stored before the welfare optimum
+        result, report = engine.clear(**rows), None
+        extra = {"rounds": result.rounds}
+    elif rule_version == optimum.RULE_VERSION:
+        result = optimum.clear_optimal(
+            **rows,
+            time_limit=settings.MARKET_DAY_AHEAD_SOLVER_TIME_LIMIT_S if time_limit is None else time_limit,
+            workers=settings.MARKET_DAY_AHEAD_SOLVER_WORKERS,
+            fallback=fallback,
+        )
+        report = result.solver
+        extra = {
+            "fallback": list(report.fallback),
+            "readmitted": report.readmitted,
+            "paradoxically_rejected": report.paradoxically_rejected,
+        }
+    else:
+        raise ApplicationError(f"No engine for rule version {rule_version}.", code=MarketError.UNKNOWN_RULE_VERSION)
     accepted: dict[str, dict[str, str]] = {}
-    for k, o, a in zip(g, oid, result.accepted.tolist(), strict=True):
+    for k, o, a in zip(rows["group"].tolist(), rows["order_id"].tolist(), result.accepted.tolist(), strict=True):
         if a > 0:
             accepted.setdefault(str(o), {})[str(k)] = str(w_to_kw(a))
-    return {
+    outputs = {
         "intervals": [
             {
                 "interval": int(k),
@@ -184,8 +215,17 @@ def _run_engine(inputs: dict) -> dict:
         ],
         "accepted": accepted,
         "rejected_blocks": [int(b) for b in result.rejected_blocks.tolist()],
-        "rounds": result.rounds,
+        **extra,
     }
+    return outputs, report
+
+
+def _welfare(value: int | None, interval_minutes: int) -> Decimal | None:
+    """Engine welfare (cents per MWh × W, summed over intervals) → currency over the delivery period."""
+    if value is None:
+        return None
+    per_hour = Decimal(value) / (100 * 1_000_000)
+    return (per_hour * interval_minutes / 60).quantize(Decimal("0.01"))
 
 
 def auction_clear(*, auction_id: int, now: datetime | None = None) -> ClearingRun:
@@ -199,12 +239,16 @@ def auction_clear(*, auction_id: int, now: datetime | None = None) -> ClearingRu
             raise ApplicationError("The auction's gate has not closed yet.", code=MarketError.NOT_DUE)
         orders = list(MarketOrder.objects.filter(auction=auction, status=MarketOrder.Status.OPEN).order_by("pk"))
         inputs = _inputs(auction, orders)
-        outputs = _run_engine(inputs)
+        outputs, report = _run_engine(inputs)
         total = sum((Decimal(i["volume_kw"]) for i in outputs["intervals"]), Decimal("0"))
         prices = [Decimal(i["clearing_price_per_mwh"]) for i in outputs["intervals"] if i["clearing_price_per_mwh"]]
         run = ClearingRun.objects.create(
             auction=auction,
-            rule_version=engine.RULE_VERSION,
+            rule_version=optimum.RULE_VERSION,
+            solver_status=report.status,
+            solver_objective=_welfare(report.objective, auction.interval_minutes),
+            solver_bound=_welfare(report.bound, auction.interval_minutes),
+            solver_gap=report.gap,
             awarded_kw=total,
             clearing_price_per_mwh=max(prices) if prices else None,
             inputs=inputs,
@@ -288,11 +332,14 @@ class Rerun:
 def clearing_rerun(*, run: ClearingRun) -> Rerun:
     """Re-run a stored clearing from its stored inputs, with the engine of its rule version; compare."""
     if run.auction_id is not None:
-        if run.rule_version != engine.RULE_VERSION:
-            raise ApplicationError(
-                f"No engine for rule version {run.rule_version}.", code=MarketError.UNKNOWN_RULE_VERSION
-            )
-        recomputed = _run_engine(run.inputs)
+        # Components the stored run solved get ten times the clearing's time, so a busy machine does not turn an
+        # audit into a fallback; those it did not solve in time keep the heuristic's selection, as stored.
+        recomputed, _ = _run_engine(
+            run.inputs,
+            rule_version=run.rule_version,
+            fallback=run.outputs.get("fallback", ()),
+            time_limit=10 * settings.MARKET_DAY_AHEAD_SOLVER_TIME_LIMIT_S,
+        )
     else:
         from datetime import datetime as dt
 

@@ -71,9 +71,7 @@ def _load_organisation(organisation) -> tuple[OrganisationFacts, float | None]:
 
     now = timezone.now()
     trading = organisation_trading_status(organisation, now=now)
-    offerable = frozenset(
-        premises_represented_by(organisation, now=now).values_list("pk", flat=True)
-    )
+    offerable = frozenset(premises_represented_by(organisation, now=now).values_list("pk", flat=True))
     served = frozenset()
     if organisation.kind == Organisation.Kind.GRID_OPERATOR:
         zones = zone_index()

@@ -83,7 +83,11 @@ def test_day_ahead_clears_at_gate_closure_with_blocks_and_publishes_prices(mw):
     # auditable: the stored inputs re-run to the identical outputs
     rr = clearing_rerun(run=run)
     assert rr.identical and rr.recomputed == run.outputs
-    assert run.rule_version == "uniform-auction-1" and len(run.inputs["orders"]) == 5
+    assert run.rule_version == "uniform-auction-2" and len(run.inputs["orders"]) == 5
+    # the block fits no selection (20 kW against 10 kW of demand at 18:00): solved without a solver call
+    assert run.solver_status == "optimal" and run.solver_gap == 0.0
+    # welfare over the hour: 30 kW × (90 − 40) + 15 kW × (90 − 60) = 1,950 kW·$/MWh = $1.95
+    assert run.solver_objective == run.solver_bound == Decimal("1.95")
 
 
 def test_rerun_detects_tampered_outputs(mw):
@@ -91,7 +95,7 @@ def test_rerun_detects_tampered_outputs(mw):
     _o(mw, a, "sell", 3, members=[(mw.premise(0), Decimal("10"))], price="40")
     _o(mw, a, "buy", 3, kw="5", price="90")
     run = auction_clear(auction_id=a.pk, now=a.gate_closure)
-    ClearingRun.objects.filter(pk=run.pk).update(outputs={**run.outputs, "rounds": 99})
+    ClearingRun.objects.filter(pk=run.pk).update(outputs={**run.outputs, "readmitted": 99})
     assert not clearing_rerun(run=ClearingRun.objects.get(pk=run.pk)).identical
 
 
