@@ -9,13 +9,22 @@ VENDOR := static/vendor/htmx.min.js static/vendor/chart.umd.js
 OA3_VENV := .venv-oa3client
 OA3_STAMP := $(OA3_VENV)/.installed
 
-.PHONY: setup demo test bench lint check compile serve clean oa3client
+.PHONY: setup demo test bench lint check compile serve clean oa3client opendsm-venv
 
 setup: $(PY_STAMP) $(NODE_STAMP) $(VENDOR)
 
 $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+# OpenDSM (CalTRACK's reference implementation) in its own venv: the suite's CalTRACK cross-check runs it in a
+# subprocess (assessment/tests/test_caltrack_vs_opendsm.py); its ~60 packages stay out of .venv.
+OPENDSM_VENV := var/opendsm-venv
+opendsm-venv: $(OPENDSM_VENV)/.installed
+$(OPENDSM_VENV)/.installed: requirements-opendsm.txt
+	test -x $(OPENDSM_VENV)/bin/python || $(PYTHON) -m venv $(OPENDSM_VENV)
+	$(OPENDSM_VENV)/bin/python -m pip install --quiet -r requirements-opendsm.txt
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json

@@ -26,7 +26,19 @@ from .selectors import event_measured_kw, events_visible_to, reservations_visibl
 OPERATOR_ROLES = (Membership.Role.GRID_OPERATOR, Membership.Role.ADMIN)
 
 
+class BaselineChoiceSerializer(serializers.Serializer):
+    month = serializers.DateField()
+    day_type = serializers.CharField(help_text="weekday, saturday or sunday-holiday")
+    policy = serializers.CharField(help_text="fixed (the program's method) or most-accurate (on like days, monthly)")
+    method = serializers.CharField()
+    default_method = serializers.CharField()
+    evidence = serializers.JSONField(help_text="like days, window, per-method score and ASHRAE Guideline 14 accuracy")
+    chosen_at = serializers.DateTimeField()
+
+
 class VerificationSerializer(serializers.Serializer):
+    baseline_method = serializers.CharField(source="baseline.method", default=None)
+    baseline_choice = BaselineChoiceSerializer(source="baseline.choice", default=None, allow_null=True)
     baseline_kwh = serializers.DecimalField(max_digits=14, decimal_places=4)
     actual_kwh = serializers.DecimalField(max_digits=14, decimal_places=4)
     delivered_kwh = serializers.DecimalField(max_digits=14, decimal_places=4)

@@ -38,7 +38,9 @@ from .openadr_reports import common_minutes, on_grid, report_readings, window_pe
 
 
 def events_visible_to(user) -> QuerySet[DREvent]:
-    qs = DREvent.objects.select_related("premise", "zone", "verification", "award", "program", "buyer")
+    qs = DREvent.objects.select_related(
+        "premise", "zone", "verification__baseline__choice", "award", "program", "buyer"
+    )
     role = user_role(user)
     if role in (Membership.Role.ADMIN, Membership.Role.AUDITOR):
         return qs

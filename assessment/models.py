@@ -64,6 +64,14 @@ class Baseline(models.Model):
     method = models.CharField(max_length=40)
     parameters = models.JSONField(default=dict)
     days_used = models.JSONField(default=list, help_text="The local dates the baseline averaged, oldest first.")
+    choice = models.ForeignKey(
+        "BaselineChoice",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="baselines",
+        help_text="The meter's recorded choice this settlement baseline followed (none: explicit method).",
+    )
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     total_kwh = models.DecimalField(max_digits=14, decimal_places=4)
@@ -126,12 +134,19 @@ class FlexibilityAssessment(models.Model):
 
 
 class BaselineProgram(models.Model):
-    """A demand-response program's choice of baseline method and its parameters."""
+    """A demand-response program's baseline policy: its method and parameters, and how each resource's settlement
+    baseline is picked (the program's method for every resource, or the most accurate on the resource's like
+    days, re-evaluated monthly: :mod:`assessment.choice_services`)."""
+
+    class Policy(models.TextChoices):
+        FIXED = "fixed", "The program's method for every resource"
+        MOST_ACCURATE = "most-accurate", "Most accurate on the resource's like days, re-evaluated monthly"
 
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=200)
     method = models.CharField(max_length=40, help_text="A key of assessment.baselines.compute.METHODS.")
     parameters = models.JSONField(default=dict, blank=True)
+    policy = models.CharField(max_length=16, choices=Policy.choices, default=Policy.FIXED)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -147,6 +162,40 @@ class ProgramEnrolment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.premise_id} -> {self.program.code}"
+
+
+class BaselineChoice(models.Model):
+    """The settlement baseline method of one meter for one local month and day type, with the accuracy that
+    justified it. Made once, at the first settlement in that month and day type, and never changed: every event
+    of the month and day type settles on it (:func:`assessment.choice_services.baseline_choice_for`)."""
+
+    class DayType(models.TextChoices):
+        WEEKDAY = "weekday", "Business day"
+        SATURDAY = "saturday", "Saturday"
+        SUNDAY_HOLIDAY = "sunday-holiday", "Sunday or holiday"
+
+    meter = models.ForeignKey("accounts.Meter", on_delete=models.CASCADE, related_name="baseline_choices")
+    program = models.ForeignKey(BaselineProgram, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    month = models.DateField(help_text="The first day of the local month.")
+    day_type = models.CharField(max_length=16, choices=DayType.choices)
+    policy = models.CharField(max_length=16, choices=BaselineProgram.Policy.choices)
+    method = models.CharField(max_length=40)
+    default_method = models.CharField(max_length=40, help_text="The program's method, kept unless beaten clearly.")
+    evidence = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The back-test that justified the choice: like days, window, per-method score and accuracy.",
+    )
+    chosen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["meter", "-month", "day_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["meter", "month", "day_type"], name="baseline_choice_unique_month_type")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} {self.month:%Y-%m} {self.day_type}: {self.method}"
 
 
 class BaselineAccuracy(models.Model):

@@ -23,18 +23,19 @@ from .baselines.compute import METHODS
 from .baselines.compute import compute as compute_baseline
 from .baselines.grid import local_slots
 from .baselines.selection import InsufficientHistory
+from .choice_services import baseline_choice_for
 from .errors import AssessmentError
 from .flexibility import availability_scores, load_shift_kwh, peak_shaving_kw, seasonal_profiles
 from .models import (
     AvailabilityDeclaration,
     Baseline,
     BaselineAccuracy,
+    BaselineChoice,
     BaselineInterval,
     BaselineProgram,
     FlexibilityAssessment,
     FlexibilityProfile,
     MeterReading,
-    ProgramEnrolment,
 )
 from .weather.sources import method_without_weather
 
@@ -104,14 +105,20 @@ def meter_readings_record(*, meter: Meter, readings: Sequence[tuple[datetime, De
     return stored
 
 
-def _method_for(meter: Meter, method: str | None, parameters: dict | None) -> tuple[str, dict]:
-    """The method and parameters: explicit, else the premise's program, else the platform default."""
+def _method_for(
+    meter: Meter, method: str | None, parameters: dict | None, *, target_day: date, slots: tuple[int, int], now
+) -> tuple[str, dict, BaselineChoice | None]:
+    """The method and parameters: explicit, else the meter's recorded choice under its premise's program for the
+    day's month and day type (made now if missing: :func:`.choice_services.baseline_choice_for`), else the
+    platform default."""
     if method is not None:
-        return method, dict(parameters or {})
-    enrolment = ProgramEnrolment.objects.filter(premise_id=meter.premise_id).select_related("program").first()
-    if enrolment is not None:
-        return enrolment.program.method, dict(enrolment.program.parameters)
-    return settings.ASSESSMENT_BASELINE_METHOD, {}
+        return method, dict(parameters or {}), None
+    choice = baseline_choice_for(meter=meter, target_day=target_day, start_slot=slots[0], end_slot=slots[1], now=now)
+    if choice is not None:
+        program = choice.program
+        same = program is not None and program.method == choice.method
+        return choice.method, dict(program.parameters) if same else {}, choice
+    return settings.ASSESSMENT_BASELINE_METHOD, {}, None
 
 
 @transaction.atomic
@@ -126,20 +133,15 @@ def baseline_compute(
 ) -> Baseline:
     """Compute (once per meter, method and window) the meter's baseline for a window within one local day.
 
-    The method is the premise's program's (``ProgramEnrolment``) or the platform default
+    The method is the one recorded for the meter's month and day type under its premise's program
+    (``ProgramEnrolment`` -> :class:`~.models.BaselineChoice`, by the program's policy) or the platform default
     (``ASSESSMENT_BASELINE_METHOD``, CAISO 10-in-10 with the day-of adjustment). Event days of the
     premise, NERC holidays (by day type) and outage days are excluded. The stored baseline carries the
     method, its parameters (with the day-of adjustment applied) and the days used.
     """
     _check_window(window_start, window_end, meter.interval_minutes)
-    method, parameters = _method_for(meter, method, parameters)
-    if method not in METHODS:
+    if method is not None and method not in METHODS:
         raise ApplicationError(f"Unknown baseline method {method!r}.", fields={"method": ["Unknown method."]})
-    existing = Baseline.objects.filter(
-        meter=meter, method=method, window_start=window_start, window_end=window_end
-    ).first()
-    if existing is not None:
-        return existing
     tz = meter.premise.timezone
     starts = interval_starts(window_start, window_end, meter.interval_minutes)
     day_ord, slot = local_slots(starts, tz, meter.interval_minutes)
@@ -148,9 +150,17 @@ def baseline_compute(
             "A baseline window must lie within one local day.", fields={"window_end": ["Spans days."]}
         )
     target_day = date.fromordinal(int(day_ord[0]))
+    first_slot, last_slot = int(slot.min()), int(slot.max()) + 1
+    method, parameters, choice = _method_for(
+        meter, method, parameters, target_day=target_day, slots=(first_slot, last_slot), now=now
+    )
+    existing = Baseline.objects.filter(
+        meter=meter, method=method, window_start=window_start, window_end=window_end
+    ).first()
+    if existing is not None:
+        return existing
     lookback = int(parameters.get("lookback_days", METHODS[method]["lookback_days"]))
     grid = selectors.meter_day_grid(meter=meter, first_day=target_day - timedelta(days=lookback), last_day=target_day)
-    first_slot, last_slot = int(slot.min()), int(slot.max()) + 1
     excluded = selectors.baseline_excluded_days(meter=meter, grid=grid, before=target_day)
     temperature, weather = None, {}
     if METHODS[method]["family"] == "caltrack":  # weather-sensitive: temperatures, or a method that needs none
@@ -189,6 +199,7 @@ def baseline_compute(
             method=method,
             parameters=stored_parameters,
             days_used=[d.isoformat() for d in outcome.days_used],
+            choice=choice,
             window_start=window_start,
             window_end=window_end,
             total_kwh=sum(values, Decimal("0")),
@@ -252,22 +263,19 @@ PEAK_HOURS = (16, 21)  # system peak, local hours [16:00, 21:00)
 
 
 @transaction.atomic
-def baseline_program_set(*, code: str, name: str, method: str, parameters: dict | None = None) -> BaselineProgram:
-    """Create or change a program's baseline method; baselines already computed keep their method."""
+def baseline_program_set(
+    *, code: str, name: str, method: str, parameters: dict | None = None, policy: str = BaselineProgram.Policy.FIXED
+) -> BaselineProgram:
+    """Create or change a program's baseline method and choice policy; baselines already computed and choices
+    already recorded keep their method."""
     if method not in METHODS:
         raise ApplicationError(f"Unknown baseline method {method!r}.", fields={"method": ["Unknown method."]})
+    if policy not in BaselineProgram.Policy.values:
+        raise ApplicationError(f"Unknown baseline policy {policy!r}.", fields={"policy": ["Unknown policy."]})
     program, _ = BaselineProgram.objects.update_or_create(
-        code=code, defaults={"name": name, "method": method, "parameters": dict(parameters or {})}
+        code=code, defaults={"name": name, "method": method, "parameters": dict(parameters or {}), "policy": policy}
     )
     return program
-
-
-@transaction.atomic
-def program_enrol(*, premise: Premise, program: BaselineProgram, now: datetime | None = None) -> ProgramEnrolment:
-    enrolment, _ = ProgramEnrolment.objects.update_or_create(
-        premise=premise, defaults={"program": program, "enrolled_at": now or timezone.now()}
-    )
-    return enrolment
 
 
 def _d3(value: float) -> Decimal:

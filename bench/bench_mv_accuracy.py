@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from assessment.baselines.choice import choose_method  # noqa: E402
+from assessment.baselines.choice import CHOICE_METHODS, choose_method, day_type  # noqa: E402
 from assessment.baselines.compute import METHODS, compute  # noqa: E402
 from assessment.baselines.grid import DayGrid  # noqa: E402
 from assessment.synthetic import load_profile_array, temperature_array  # noqa: E402
@@ -72,7 +72,6 @@ EVENT_DAYS = [
     (date(2026, 12, 12), 17, 2),  # Sat
     (date(2026, 12, 21), 7, 2),  # Mon, cold morning peak
 ]
-CHOICE_METHODS = tuple(METHODS)
 DEFAULT_METHOD = "caiso-10in10"  # the program's default settlement baseline
 
 
@@ -108,7 +107,7 @@ def premise_results(args: tuple[int, str, int]) -> list[dict]:
     )
     temperature = temperature_array(seed=seed, epoch=epoch, tz=TZ, interval_minutes=INTERVAL).reshape(len(days), SPD)
     metered = true.copy()
-    out, past_events = [], []
+    out, past_events, chosen = [], [], {}
     for k, (day, hour, hours) in enumerate(EVENT_DAYS):
         t = days.index(day)
         s0, s1 = hour * 4, (hour + hours) * 4
@@ -142,17 +141,22 @@ def premise_results(args: tuple[int, str, int]) -> list[dict]:
             except ValueError:
                 continue
             row["baselines"][method] = b.values
-        choice = choose_method(
-            grid=grid,
-            target_day=day,
-            start_slot=s0,
-            end_slot=s1,
-            methods=CHOICE_METHODS,
-            excluded_days=past_events,
-            temperature=temps,
-            default=DEFAULT_METHOD,
-        )
-        row["choice"] = choice.method if choice is not None else None
+        # As the platform applies it (assessment.choice_services): chosen at the first event of a month and day
+        # type, from the history before it, then kept for every event of that month and day type.
+        key = (day.year, day.month, day_type(day))
+        if key not in chosen:
+            choice = choose_method(
+                grid=grid,
+                target_day=day,
+                start_slot=s0,
+                end_slot=s1,
+                methods=CHOICE_METHODS,
+                excluded_days=past_events,
+                temperature=temps,
+                default=DEFAULT_METHOD,
+            )
+            chosen[key] = choice.method if choice is not None else DEFAULT_METHOD
+        row["choice"] = chosen[key]
         row["actual_series"] = actual
         out.append(row)
         past_events.append(day)

@@ -69,26 +69,57 @@ def meter_history_load(*, meter: Meter, until: date, days: int) -> int:
     return new
 
 
-def day_readings_load(*, world: World, day: date) -> None:
+def _day_readings(*, meter: Meter, day: date, events: list[DREvent]) -> tuple[list, list[Decimal], dict[int, Decimal]]:
+    """The meter's readings for ``day`` with each event's response applied, and the true reduction per event
+    (the generator's counterfactual load minus what it metered over the event's intervals)."""
+    start, end = local_day_bounds(day)
+    starts = interval_starts(start, end, meter.interval_minutes)
+    values = load_profile_kwh(segment=meter.premise.segment, seed=_meter_seed(meter), starts=starts, tz=TZ)
+    truth: dict[int, Decimal] = {}
+    for event in events:
+        # Most respond fully, some partly, a few not at all.
+        r = random.Random(event.pk).random()  # noqa: S311
+        compliance = 0.0 if r < 0.08 else (0.55 if r < 0.25 else 1.0)
+        idx = [i for i, s in enumerate(starts) if event.start <= s < event.end]
+        actual = response_kwh(
+            baseline_kwh=[values[i] for i in idx],
+            reduction_kw=event.target_kw,
+            interval_minutes=meter.interval_minutes,
+            compliance=compliance,
+        )
+        truth[event.pk] = sum((Decimal(values[i]) - v for i, v in zip(idx, actual, strict=True)), Decimal("0"))
+        for i, v in zip(idx, actual, strict=True):
+            values[i] = v
+    return starts, values, truth
+
+
+def _events_by_premise(day: date) -> dict[int, list[DREvent]]:
     start, end = local_day_bounds(day)
     events: dict[int, list[DREvent]] = {}
-    for e in DREvent.objects.filter(start__gte=start, start__lt=end).order_by("start", "pk"):
+    for e in DREvent.objects.filter(start__gte=start, start__lt=end).select_related("premise").order_by("start", "pk"):
         events.setdefault(e.premise_id, []).append(e)
+    return events
+
+
+def day_readings_load(*, world: World, day: date) -> dict[int, Decimal]:
+    """Record the market day's meter data with each dispatched resource's response; returns the true reduction
+    per event (kWh) that the generator applied, the ground truth measured delivery is compared with."""
+    events = _events_by_premise(day)
+    truth: dict[int, Decimal] = {}
     for premise in world.premises:
         meter = premise.meters.get()
-        starts = interval_starts(start, end, meter.interval_minutes)
-        values = load_profile_kwh(segment=premise.segment, seed=_meter_seed(meter), starts=starts, tz=TZ)
-        for event in events.get(premise.pk, []):
-            # Most respond fully, some partly, a few not at all.
-            r = random.Random(event.pk).random()  # noqa: S311
-            compliance = 0.0 if r < 0.08 else (0.55 if r < 0.25 else 1.0)
-            idx = [i for i, s in enumerate(starts) if event.start <= s < event.end]
-            actual = response_kwh(
-                baseline_kwh=[values[i] for i in idx],
-                reduction_kw=event.target_kw,
-                interval_minutes=meter.interval_minutes,
-                compliance=compliance,
-            )
-            for i, v in zip(idx, actual, strict=True):
-                values[i] = v
+        starts, values, true = _day_readings(meter=meter, day=day, events=events.get(premise.pk, []))
+        truth.update(true)
         meter_readings_record(meter=meter, readings=list(zip(starts, values, strict=True)))
+    return truth
+
+
+def day_true_reductions(*, world: World, day: date) -> dict[int, Decimal]:
+    """The true reduction per event of ``day`` (kWh), as :func:`day_readings_load` applied it: the generator is
+    deterministic per meter and event, so a summary read back from the database knows the truth too."""
+    events = _events_by_premise(day)
+    truth: dict[int, Decimal] = {}
+    for premise in world.premises:
+        if premise.pk in events:
+            truth.update(_day_readings(meter=premise.meters.get(), day=day, events=events[premise.pk])[2])
+    return truth

@@ -16,6 +16,7 @@ from settlement import assets
 from settlement.models import PeriodAnchor, SettlementItem, SettlementRun
 from settlement.selectors import ledger_is_balanced
 
+from .history import day_true_reductions
 from .world import AUCTION_PRODUCT, AUCTION_ZONE, World, event_window, local_day_bounds
 
 
@@ -46,6 +47,8 @@ class DayResult:
     auction: AuctionSummary | None = None
     events: int = 0
     delivered_kwh: Decimal = Decimal("0")
+    #: the generator's true reduction over the same events (ground truth for the measured delivery)
+    true_kwh: Decimal = Decimal("0")
     payments: int = 0  # fiat items to participants for the day's events (payments, credits, penalties)
     paid: Decimal = Decimal("0")  # their sum: payments less penalties
     fees: Decimal = Decimal("0")  # platform fees charged to the operator
@@ -55,6 +58,13 @@ class DayResult:
     ledger_balanced: bool = True
     already_run: bool = False
     devices: str = ""  # what the device simulator did (or why it did not run)
+
+    @property
+    def measured_vs_true_pct(self) -> Decimal | None:
+        """Measured delivery relative to the true reduction, in % (+ = measured more than happened)."""
+        if not self.true_kwh:
+            return None
+        return ((self.delivered_kwh / self.true_kwh - 1) * 100).quantize(Decimal("0.1"))
 
 
 def auction_of_day(day: date) -> Auction | None:
@@ -79,9 +89,12 @@ def day_result_summarise(result: DayResult, *, world: World, day: date) -> None:
         result.auction = auction_summary(auction)
         awards = Award.objects.filter(Q(pk__in=requested) | Q(clearing_run__auction=auction))
     result.events = DREvent.objects.filter(award__in=awards).count()
-    result.delivered_kwh = EventVerification.objects.filter(event__award__in=awards).aggregate(
-        kwh=Sum("delivered_kwh")
-    )["kwh"] or Decimal("0")
+    verified = EventVerification.objects.filter(event__award__in=awards)
+    result.delivered_kwh = verified.aggregate(kwh=Sum("delivered_kwh"))["kwh"] or Decimal("0")
+    truth = day_true_reductions(world=world, day=day)
+    result.true_kwh = sum(
+        (truth.get(e, Decimal("0")) for e in verified.values_list("event_id", flat=True)), Decimal("0")
+    )
     items = SettlementItem.objects.filter(award__in=awards)
     fiat = items.filter(currency=settings.SETTLEMENT_CURRENCY)
     to_participants = fiat.exclude(kind=SettlementItem.Kind.PLATFORM_FEE)

@@ -73,6 +73,22 @@ def capacity_amount(
     return money(reserved_kw * availability_factor * rate_per_kw_day * days)
 
 
+#: The performance payment's rule: energy paid = delivered kWh capped at the dispatched quantity (version 2;
+#: version 1 paid every measured kWh, uncapped).
+PERFORMANCE_RULE = "performance-2"
+
+
+def paid_kwh(*, delivered_kwh: Decimal, dispatched_kwh: Decimal) -> Decimal:
+    """Energy the performance payment pays: the delivered kWh, at most the dispatched quantity (``performance-2``).
+
+    CAISO's Proxy Demand Resource settlement pays demand response energy up to the dispatch instruction
+    (CAISO BPM for Demand Response; delivery beyond the instruction is uninstructed and not paid as energy);
+    delivery above the dispatched quantity earns only the capped over-delivery bonus
+    (:func:`over_delivery_bonus`). A net-negative delivery (programs with negative credit) passes unchanged.
+    """
+    return min(delivered_kwh, dispatched_kwh)
+
+
 def over_delivery_bonus(
     *, delivered_kwh: Decimal, committed_kwh: Decimal, price_per_mwh: Decimal, bonus_rate: Decimal, cap: Decimal
 ) -> tuple[Decimal, Decimal]:

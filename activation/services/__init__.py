@@ -41,7 +41,14 @@ from .outbox import OutboxRow, outbox_flush_on_commit, outbox_insert, outbox_put
 from .outbox_delivery import mqtt_results_mark, outbox_flush
 from .penalties import penalty_rate_per_mwh, penalty_record
 from .performance import event_performance_record
-from .programs import EMERGENCY_PROGRAM_CODE, MARKET_PROGRAM_CODE, enrollment_create, market_program, program_create
+from .programs import (
+    EMERGENCY_PROGRAM_CODE,
+    MARKET_PROGRAM_CODE,
+    enrollment_create,
+    market_enrol,
+    market_program,
+    program_create,
+)
 from .reservations import reservation_call, reservation_create_for_award
 from .verification import event_verify, events_verify_due
 
@@ -82,6 +89,7 @@ __all__ = [
     "events_move",
     "events_verify_due",
     "grid_signal_post",
+    "market_enrol",
     "market_program",
     "mqtt_results_mark",
     "notify",

@@ -10,10 +10,10 @@ from django.utils import timezone
 from market.engine.products import PRODUCTS
 from market.models import Award
 
-from ..models import DREvent, Enrollment
+from ..models import DREvent
 from .emergency_stop import emergency_stop_active
 from .events import event_dispatch
-from .programs import market_program
+from .programs import market_enrol, market_program
 from .reservations import reservation_create_for_award
 
 
@@ -40,11 +40,7 @@ def event_create_for_award(*, award_id: int, now: datetime | None = None) -> DRE
         },
     )
     if created:
-        Enrollment.objects.get_or_create(
-            program=program,
-            premise=award.premise,
-            defaults={"committed_kw": award.kw, "safety_max_kw": award.kw, "tier": 1},
-        )
+        market_enrol(premise=award.premise, committed_kw=award.kw)
         if emergency_stop_active() is None:
             event_dispatch(event=event, now=now)
     return event

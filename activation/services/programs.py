@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
+
+from assessment.choice_services import baseline_program_ensure, program_enrol
+from assessment.models import BaselineProgram
 from flexplatform.errors import ApplicationError
 
 from ..models import Enrollment, Program
@@ -28,6 +32,29 @@ def market_program() -> Program:
         },
     )
     return program
+
+
+def market_baseline_program() -> BaselineProgram:
+    """The baseline program market awards settle under: the platform's method, each resource's settlement baseline
+    picked by ``MARKET_BASELINE_POLICY`` (default: most accurate on the resource's like days, monthly)."""
+    return baseline_program_ensure(
+        code=MARKET_PROGRAM_CODE,
+        name="Day-ahead flexibility market",
+        method=settings.ASSESSMENT_BASELINE_METHOD,
+        policy=settings.MARKET_BASELINE_POLICY,
+    )
+
+
+def market_enrol(*, premise, committed_kw: Decimal) -> Enrollment:
+    """Enrol a resource that won a market award in the market program, and its meter in the market's baseline
+    program (a premise already in another baseline program keeps it)."""
+    enrollment, _ = Enrollment.objects.get_or_create(
+        program=market_program(),
+        premise=premise,
+        defaults={"committed_kw": committed_kw, "safety_max_kw": committed_kw, "tier": 1},
+    )
+    program_enrol(premise=premise, program=market_baseline_program(), replace=False)
+    return enrollment
 
 
 def program_create(**fields) -> Program:

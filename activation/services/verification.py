@@ -1,4 +1,12 @@
-"""Verification of delivery: baseline minus actual per interval, from meter data or the VEN's reports."""
+"""Verification of delivery: baseline minus actual over the event, from meter data or the VEN's reports.
+
+Rule: performance is evaluated over the event. The NAESB WEQ Business Practice Standards for Measurement and
+Verification of Wholesale Electricity Demand Response (WEQ-015) define the demand reduction value as the
+baseline minus the metered load over the event's performance window; CAISO's PDR settlement (BPM for Demand
+Response, performance evaluation methodology) nets the intervals of the dispatch the same way. Flooring each
+interval at zero before summing would pay noise as delivery (an interval above the baseline would be dropped,
+one below it paid), biasing every resource, a non-performing one included, upwards.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +28,10 @@ from .units import KWH
 
 
 def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerification:
-    """Delivered energy per interval = baseline - actual, never below zero; stored once per event.
+    """Delivered energy = max(sum over the event's intervals of (baseline - actual), 0); stored once per event.
+
+    Each interval's baseline - actual is kept signed in the record (``VerificationInterval.delivered_kwh``);
+    only the event's total is floored at zero, and not even that for a program that ``allows_negative_credit``.
 
     The actual per interval is the meter reading, else the usage the resource's VEN reported over OpenADR 3 for
     that interval (meter data takes precedence); a resource without a meter is verified from its VEN's reports
@@ -62,12 +73,10 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
             )
         used = {sources[s] for s in starts}
         actual_source = used.pop() if len(used) == 1 else DataSource.MIXED
-        rows = []
-        for s in starts:
-            delivered = base[s] - actual[s]
-            if not (event.program_id and event.program.allows_negative_credit):
-                delivered = max(delivered, Decimal("0"))
-            rows.append((s, base[s], actual[s], delivered))
+        rows = [(s, base[s], actual[s], base[s] - actual[s]) for s in starts]
+        delivered = sum((r[3] for r in rows), Decimal("0"))
+        if not (event.program_id and event.program.allows_negative_credit):
+            delivered = max(delivered, Decimal("0"))
         hours = Decimal((event.end - event.start).total_seconds()) / Decimal(3600)
         verification = EventVerification.objects.create(
             event=event,
@@ -76,7 +85,7 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
             actual_source=actual_source,
             baseline_kwh=sum((r[1] for r in rows), Decimal("0")),
             actual_kwh=sum((r[2] for r in rows), Decimal("0")),
-            delivered_kwh=sum((r[3] for r in rows), Decimal("0")),
+            delivered_kwh=delivered,
             committed_kwh=(event.target_kw * hours).quantize(KWH),
             verified_at=now,
         )

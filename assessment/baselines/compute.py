@@ -18,7 +18,7 @@ from .calendar import is_nerc_holiday
 from .grid import DayGrid
 from .nyiso import nyiso_cbl
 from .pjm import pjm_cbl, pjm_match_day, pjm_same_day
-from .regression import fit_towt
+from .regression import fit_towt, month_weights
 from .selection import InsufficientHistory
 
 METHODS = {
@@ -163,16 +163,22 @@ def _caltrack(
     how = (weekday[:, None] * 24 + np.arange(24)[None, :]).astype(np.int64)
     train = np.array([d not in excluded for d in days[:-1]] + [False])
     y = np.where(train[:, None], load_h, np.nan)
+    # CalTRACK 2.0 hourly: the model of the event day's month, its month weighted 1 and the neighbours 0.5.
+    weights = np.repeat(month_weights(np.array([d.month for d in days]), days[-1].month)[:, None], 24, axis=1)
     try:
-        model = fit_towt(y.ravel(), how.ravel(), temp_h.ravel())
+        model = fit_towt(y.ravel(), how.ravel(), temp_h.ravel(), weights.ravel())
     except ValueError as exc:
         raise InsufficientHistory(str(exc)) from exc
     slot_hours = np.arange(start_slot, end_slot) // sph
     pred_h = model.predict(how[-1][slot_hours], temp_h[-1][slot_hours])
+    # No clipping per hour (CalTRACK sums unclipped predictions); only the event's total is clipped at zero.
+    values = pred_h / sph
+    if values.sum() < 0:
+        values = np.zeros_like(values)
     used = [d for i, d in enumerate(days[:-1]) if train[i] and not np.isnan(load_h[i]).all()]
     return BaselineOutcome(
         method=method,
-        values=np.maximum(pred_h, 0.0) / sph,
+        values=values,
         days_used=used,
         adjustment=1.0,
         parameters={"lookback_days": lookback, "knots_f": model.knots, "parameters_fitted": model.parameter_count},

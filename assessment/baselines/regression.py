@@ -1,22 +1,21 @@
-"""Weather-regression baseline: CalTRACK-style hourly time-of-week-and-temperature (TOWT) model.
+"""Weather-regression baseline: CalTRACK hourly time-of-week-and-temperature (TOWT) model.
 
-Rule implemented: CalTRACK Methods 2.0, "Hourly Methods" (§3: the TOWT model of Mathieu et al.,
-LBNL 2011, as adopted by CalTRACK and implemented in `opendsm`/`eemeter`):
+Rule implemented: CalTRACK Methods 2.0, "Hourly Methods" (the TOWT model of Mathieu et al., LBNL 2011, as
+adopted by CalTRACK and implemented in `opendsm`/`eemeter`):
 
+* **three-month weighted models**: the model for a calendar month is fitted on that month (weight 1) and its
+  two neighbours (weight 0.5), weighted least squares; other months carry no weight (:func:`month_weights`);
 * 168 time-of-week indicators (local weekday x hour);
-* occupancy per time-of-week: fit load ~ HDD(50 °F) + CDD(65 °F); an hour of the week is
-  "occupied" when more than 65 % of its residuals are positive;
-* temperature enters as a piecewise-linear function with knots at 30, 45, 55, 65, 75 and 90 °F,
-  fitted separately for occupied and unoccupied hours; a segment with fewer than 20 hours of data is
-  merged into its neighbour (CalTRACK's minimum bin size);
-* fitted by ordinary least squares (normal equations, minimum-norm solution).
+* occupancy per time-of-week: a weighted fit of load ~ HDD(50 °F) + CDD(65 °F); an hour of the week is
+  "occupied" when more than 65 % of its (weighted) residuals are positive;
+* temperature enters as a piecewise-linear function with knots at 30, 45, 55, 65, 75 and 90 °F, with
+  **bins per occupancy**: the knots of the occupied and of the unoccupied hours are each merged until every
+  segment holds at least 20 hours of that occupancy (CalTRACK's minimum bin size);
+* predictions are not clipped per hour: the caller sums them and clips the aggregate at zero only.
 
-``opendsm`` 1.2.7 does resolve with ``multimethod<2``, but it brings about 40 packages (pandas, pyarrow,
-numba/llvmlite, scikit-learn, statsmodels, matplotlib, sympy, ...) into the shared environment for one
-model, so it is not installed: the model is implemented here with numpy least squares (minimum-norm
-solution, deterministic). CalTRACK's
-weighting of the three calendar months around each month is not applied: one model is fitted on the
-look-back days given.
+Solved through the normal equations (minimum-norm solution, deterministic). ``opendsm`` (PyPI, pinned 1.2.7)
+brings about 40 packages into an environment for one model; it runs in its own venv (``make opendsm-venv``)
+and the suite compares the two on its sample meters (:mod:`assessment.tests.test_caltrack_vs_opendsm`).
 """
 
 from __future__ import annotations
@@ -33,6 +32,13 @@ OCCUPANCY_THRESHOLD = 0.65
 
 def c_to_f(celsius: np.ndarray) -> np.ndarray:
     return np.asarray(celsius, dtype=np.float64) * 9.0 / 5.0 + 32.0
+
+
+def month_weights(months: np.ndarray, month: int) -> np.ndarray:
+    """CalTRACK's three-month weighting for the model of calendar ``month``: 1 for that month, 0.5 for the month
+    before and after (December and January are neighbours), 0 otherwise."""
+    distance = np.abs((np.asarray(months, np.int64) - month + 6) % 12 - 6)
+    return np.where(distance == 0, 1.0, np.where(distance == 1, 0.5, 0.0))
 
 
 def _knots_for(temp_f: np.ndarray) -> list[float]:
@@ -66,11 +72,16 @@ def _temperature_features(temp_f: np.ndarray, knots: list[float]) -> np.ndarray:
 @dataclass(frozen=True)
 class TowtModel:
     coef: np.ndarray
-    knots: list[float]
+    knots_occupied: list[float]
+    knots_unoccupied: list[float]
     occupied: np.ndarray  # (168,) bool
 
+    @property
+    def knots(self) -> dict[str, list[float]]:
+        return {"occupied": self.knots_occupied, "unoccupied": self.knots_unoccupied}
+
     def design(self, how: np.ndarray, temp_f: np.ndarray) -> np.ndarray:
-        return _design(how, temp_f, self.knots, self.occupied)
+        return _design(how, temp_f, self.knots_occupied, self.knots_unoccupied, self.occupied)
 
     def predict(self, how: np.ndarray, temp_c: np.ndarray) -> np.ndarray:
         return self.design(np.asarray(how, dtype=np.int64), c_to_f(temp_c)) @ self.coef
@@ -80,17 +91,21 @@ class TowtModel:
         return int(self.coef.size)
 
 
-def _design(how: np.ndarray, temp_f: np.ndarray, knots: list[float], occupied: np.ndarray) -> np.ndarray:
+def _design(
+    how: np.ndarray, temp_f: np.ndarray, knots_occ: list[float], knots_unocc: list[float], occupied: np.ndarray
+) -> np.ndarray:
     tow = np.zeros((how.size, 168))
     tow[np.arange(how.size), how] = 1.0
-    feats = _temperature_features(temp_f, knots)
     occ = occupied[how].astype(np.float64)[:, None]
-    return np.hstack([tow, feats * occ, feats * (1.0 - occ)])
+    fo = _temperature_features(temp_f, knots_occ) * occ
+    fu = _temperature_features(temp_f, knots_unocc) * (1.0 - occ)
+    return np.hstack([tow, fo, fu])
 
 
-def _least_squares(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Minimum-norm least squares through the normal equations (X'X is small: <= ~190 columns)."""
-    return _solve_normal(x.T @ x, x.T @ y)
+def _least_squares(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted minimum-norm least squares through the normal equations (X'WX is small)."""
+    xw = x * w[:, None]
+    return _solve_normal(xw.T @ x, xw.T @ y)
 
 
 def _solve_normal(xtx: np.ndarray, xty: np.ndarray) -> np.ndarray:
@@ -100,40 +115,46 @@ def _solve_normal(xtx: np.ndarray, xty: np.ndarray) -> np.ndarray:
     return coef
 
 
-def _towt_normal(how: np.ndarray, feats: np.ndarray, occ: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """X'X and X'y of :func:`_design`'s matrix without forming it: the 168 time-of-week columns are one-hot, so
-    their blocks are counts and per-hour sums (``bincount``), O(rows x features) instead of O(rows x 190^2)."""
-    k = feats.shape[1]
-    fo, fu = feats * occ[:, None], feats * (1.0 - occ)[:, None]
-    f = np.hstack([fo, fu])  # (n, 2k)
-    xtx = np.zeros((168 + 2 * k, 168 + 2 * k))
-    xtx[np.arange(168), np.arange(168)] = np.bincount(how, minlength=168)
-    cross = np.stack([np.bincount(how, weights=f[:, j], minlength=168) for j in range(2 * k)], axis=1)
+def _towt_normal(
+    how: np.ndarray, fo: np.ndarray, fu: np.ndarray, y: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """X'WX and X'Wy of :func:`_design`'s matrix without forming it: the 168 time-of-week columns are one-hot,
+    so their blocks are weighted counts and per-hour sums (``bincount``), O(rows x features)."""
+    f = np.hstack([fo, fu])  # occupied and unoccupied temperature features, each zero outside its occupancy
+    fw = f * w[:, None]
+    n = f.shape[1]
+    xtx = np.zeros((168 + n, 168 + n))
+    xtx[np.arange(168), np.arange(168)] = np.bincount(how, weights=w, minlength=168)
+    cross = np.stack([np.bincount(how, weights=fw[:, j], minlength=168) for j in range(n)], axis=1)
     xtx[:168, 168:] = cross
     xtx[168:, :168] = cross.T
-    xtx[168:, 168:] = f.T @ f
-    xty = np.concatenate([np.bincount(how, weights=y, minlength=168), f.T @ y])
+    xtx[168:, 168:] = fw.T @ f
+    xty = np.concatenate([np.bincount(how, weights=w * y, minlength=168), fw.T @ y])
     return xtx, xty
 
 
-def fit_towt(load: np.ndarray, how: np.ndarray, temp_c: np.ndarray) -> TowtModel:
-    """Fit on hourly ``load`` (kWh), hour-of-week ``how`` (0..167) and temperature (°C); NaN rows dropped."""
+def fit_towt(load: np.ndarray, how: np.ndarray, temp_c: np.ndarray, weights: np.ndarray | None = None) -> TowtModel:
+    """Fit on hourly ``load`` (kWh), hour-of-week ``how`` (0..167), temperature (°C) and per-row ``weights``
+    (CalTRACK's month weights, :func:`month_weights`; all 1 when None); NaN and zero-weight rows dropped."""
     load, how, temp_f = np.asarray(load, float), np.asarray(how, np.int64), c_to_f(temp_c)
-    keep = np.isfinite(load) & np.isfinite(temp_f)
-    load, how, temp_f = load[keep], how[keep], temp_f[keep]
+    w = np.ones_like(load) if weights is None else np.asarray(weights, float)
+    keep = np.isfinite(load) & np.isfinite(temp_f) & (w > 0)
+    load, how, temp_f, w = load[keep], how[keep], temp_f[keep], w[keep]
     if load.size < 168:
         raise ValueError(f"{load.size} hours of data, the hourly model needs at least 168")
-    # Occupancy from an HDD/CDD fit's residual signs.
+    # Occupancy from a weighted HDD/CDD fit's residual signs.
     hdd = np.maximum(50.0 - temp_f, 0.0)
     cdd = np.maximum(temp_f - 65.0, 0.0)
     simple = np.stack([np.ones_like(load), hdd, cdd], axis=1)
-    beta = _least_squares(simple, load)
+    beta = _least_squares(simple, load, w)
     positive = (load - simple @ beta) > 0
-    share = np.bincount(how, weights=positive.astype(float), minlength=168) / np.maximum(
-        np.bincount(how, minlength=168), 1
+    share = np.bincount(how, weights=w * positive, minlength=168) / np.maximum(
+        np.bincount(how, weights=w, minlength=168), 1e-12
     )
     occupied = share > OCCUPANCY_THRESHOLD
-    knots = _knots_for(temp_f)
-    xtx, xty = _towt_normal(how, _temperature_features(temp_f, knots), occupied[how].astype(np.float64), load)
-    coef = _solve_normal(xtx, xty)
-    return TowtModel(coef=coef, knots=knots, occupied=occupied)
+    occ = occupied[how]
+    knots_occ, knots_unocc = _knots_for(temp_f[occ]), _knots_for(temp_f[~occ])
+    fo = _temperature_features(temp_f, knots_occ) * occ[:, None]
+    fu = _temperature_features(temp_f, knots_unocc) * (~occ)[:, None]
+    coef = _solve_normal(*_towt_normal(how, fo, fu, load, w))
+    return TowtModel(coef=coef, knots_occupied=knots_occ, knots_unoccupied=knots_unocc, occupied=occupied)

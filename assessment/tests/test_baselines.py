@@ -19,7 +19,7 @@ from assessment.baselines.compute import METHODS, compute
 from assessment.baselines.grid import DayGrid, build_grid
 from assessment.baselines.nyiso import nyiso_cbl
 from assessment.baselines.pjm import pjm_cbl, pjm_match_day, pjm_same_day
-from assessment.baselines.regression import c_to_f, fit_towt
+from assessment.baselines.regression import c_to_f, fit_towt, month_weights
 from assessment.baselines.selection import InsufficientHistory
 
 
@@ -316,6 +316,39 @@ def test_towt_recovers_a_time_of_week_and_temperature_model():
         + 0.02 * np.maximum(55 - c_to_f(test_temp), 0)
     )
     assert model.predict(test_how, test_temp) == pytest.approx(expected, abs=1e-6)
+
+
+def test_caltrack_month_weights_one_for_the_month_half_for_neighbours():
+    assert month_weights(np.array([11, 12, 1, 2, 10]), 12).tolist() == [0.5, 1.0, 0.5, 0.0, 0.0]
+    assert month_weights(np.array([12, 1, 2, 3]), 1).tolist() == [0.5, 1.0, 0.5, 0.0]
+
+
+def test_towt_three_month_weighting_fits_the_months_regime_and_ignores_far_months():
+    # Two weeks at load 1 in month 7 (weight 0) and two weeks at load 3 in month 12 (weight 1), same weather:
+    # the December model predicts 3; an unweighted fit would predict the mean 2.
+    how = np.arange(168 * 4) % 168
+    temp_c = np.full(how.size, 5.0)
+    load = np.where(np.arange(how.size) < 168 * 2, 1.0, 3.0)
+    months = np.where(np.arange(how.size) < 168 * 2, 7, 12)
+    weighted = fit_towt(load, how, temp_c, month_weights(months, 12))
+    assert weighted.predict(np.array([5]), np.array([5.0])) == pytest.approx([3.0])
+    assert fit_towt(load, how, temp_c).predict(np.array([5]), np.array([5.0])) == pytest.approx([2.0])
+
+
+def test_towt_temperature_bins_per_occupancy():
+    # Occupied hours (08-18) only see warm weather (20-30 °C), unoccupied hours the whole range: each occupancy
+    # keeps only knots whose segments hold 20 hours of its own data.
+    rng = np.random.default_rng(5)
+    how = np.arange(168 * 12) % 168
+    day_hour = how % 24
+    occupied = (day_hour >= 8) & (day_hour < 18)
+    temp_c = np.where(occupied, rng.uniform(20, 30, how.size), rng.uniform(-10, 35, how.size))
+    load = 1.0 + 3.0 * occupied + 0.1 * temp_c
+    model = fit_towt(load, how, temp_c)
+    assert model.occupied[(np.arange(168) % 24 >= 8) & (np.arange(168) % 24 < 18)].all()
+    assert set(model.knots_occupied) <= {75.0}  # 68-86 °F: only the 75 °F knot can split it
+    assert model.knots_unoccupied == [30.0, 45.0, 55.0, 65.0, 75.0, 90.0][: len(model.knots_unoccupied)]
+    assert len(model.knots_unoccupied) >= 5
 
 
 def test_towt_needs_a_week_of_hours():

@@ -12,7 +12,7 @@ from django.utils import timezone
 import demo
 from accounts.models import Membership
 from activation.models import EventVerification
-from assessment import selectors, services
+from assessment import choice_services, selectors, services
 from assessment.baselines.calendar import is_weekday_type
 from assessment.baselines.compute import METHODS
 from assessment.models import AvailabilityDeclaration, Baseline, BaselineAccuracy, FlexibilityProfile
@@ -57,7 +57,7 @@ def test_program_chooses_the_method_and_parameters(small_world, window):
     program = services.baseline_program_set(
         code="pjm-econ", name="PJM economic", method="pjm-cbl", parameters={"low_usage_threshold": 0.3}
     )
-    services.program_enrol(premise=premise, program=program)
+    choice_services.program_enrol(premise=premise, program=program)
     b = services.baseline_compute(meter=premise.meters.get(), window_start=window[0], window_end=window[1])
     assert b.method == "pjm-cbl"
     use = 4 if is_weekday_type(small_world.day) else 2

@@ -116,20 +116,22 @@ def test_seven_steps_end_to_end(small_world):
     assert DispatchSignal.objects.count() == result.events
     assert set(DREvent.objects.values_list("status", flat=True)) == {DREvent.Status.COMPLETED}
 
-    # 6. delivered = baseline - actual per interval, never negative; 8 quarter-hours per 2-hour (request) event,
-    # 4 per hourly (auction) event.
+    # 6. delivered = baseline - actual netted over the event, never negative (each interval kept signed); 8
+    # quarter-hours per 2-hour (request) event, 4 per hourly (auction) event.
     auction_events = set(DREvent.objects.filter(award__clearing_run=run).values_list("pk", flat=True))
     assert len(auction_events) == len(auction_awards)
     for v in EventVerification.objects.all():
         rows = list(VerificationInterval.objects.filter(verification=v))
         assert len(rows) == (4 if v.event_id in auction_events else 8)
         for row in rows:
-            assert row.delivered_kwh == max(row.baseline_kwh - row.actual_kwh, Decimal("0"))
-        assert v.delivered_kwh == sum(r.delivered_kwh for r in rows)
+            assert row.delivered_kwh == row.baseline_kwh - row.actual_kwh
+        assert v.delivered_kwh == max(sum(r.delivered_kwh for r in rows), Decimal("0"))
     assert result.delivered_kwh == sum(v.delivered_kwh for v in EventVerification.objects.all()) > 0
+    # the generator's true reduction over the same events, to compare the measurement with
+    assert result.true_kwh > 0 and result.measured_vs_true_pct is not None
 
     # 7. the day's settlement run (the daily run over the local market day) pays everything, once: per event the
-    # performance payment = delivered kWh x clearing price / 1000, rounded half-up to cents, to the premise owner
+    # performance payment = min(delivered, dispatched kWh) x clearing price / 1000, half-up to cents, to the owner
     # (an event that delivered nothing pays nothing), the platform fee (2 %, half-up) charged to the operator,
     # tokens; the penalties of events delivered below the program's threshold are charged at verification.
     run = result.run
@@ -143,7 +145,9 @@ def test_seven_steps_end_to_end(small_world):
     delivered = {v.event_id: v.delivered_kwh for v in EventVerification.objects.all()}
     assert {i.event_id for i in performance} == {e for e, kwh in delivered.items() if kwh > 0}
     for item in performance:
-        expected = (item.event.verification.delivered_kwh * item.award.clearing_price_per_mwh / 1000).quantize(
+        v = item.event.verification  # performance-2: paid up to the dispatched quantity
+        assert item.quantity_kwh == min(v.delivered_kwh, v.committed_kwh)
+        expected = (item.quantity_kwh * item.award.clearing_price_per_mwh / 1000).quantize(
             Decimal("0.01"), rounding=ROUND_HALF_UP
         )
         assert item.amount == expected

@@ -287,6 +287,9 @@ CELERY_BEAT_SCHEDULE = {
 # baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).
 ASSESSMENT_BASELINE_METHOD = env("ASSESSMENT_BASELINE_METHOD", default="caiso-10in10")
 ASSESSMENT_FORECAST_METHOD = env("ASSESSMENT_FORECAST_METHOD", default="caiso-10in10-unadjusted")
+# How market awards pick each resource's settlement baseline: ``most-accurate`` (the method most accurate on the
+# resource's like days, re-evaluated monthly; ASSESSMENT_BASELINE_METHOD kept unless clearly beaten) or ``fixed``.
+MARKET_BASELINE_POLICY = env("MARKET_BASELINE_POLICY", default="most-accurate")
 
 # The plausible date window (flexplatform.plausible): client dates outside [min, max) are refused with 400.
 PLAUSIBLE_DATE_MIN = env("PLAUSIBLE_DATE_MIN", default="2000-01-01")

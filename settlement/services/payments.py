@@ -1,7 +1,10 @@
 """Payments for verified delivery.
 
-Performance payment (rule ``performance-1``): ``amount = delivered kWh x clearing price per MWh / 1000``,
-rounded half-up to the currency's minor unit (cents). The operator that bought the flexibility pays the
+Performance payment (rule ``performance-2``, :data:`settlement.assets.PERFORMANCE_RULE`):
+``amount = min(delivered kWh, dispatched kWh) x clearing price per MWh / 1000``, rounded half-up to the
+currency's minor unit (cents). The dispatched quantity is the event's commitment (target kW x duration): an ISO
+pays demand-response energy up to the dispatch instruction (CAISO PDR); delivery above it is rewarded only by the
+capped over-delivery bonus of the settlement run (:func:`settlement.assets.over_delivery_bonus`). The operator that bought the flexibility pays the
 premise's owner: one journal entry debits the operator's payable account and credits the participant.
 Rounding happens once per item, so an item's amount equals its journal entry to the cent.
 """
@@ -19,6 +22,7 @@ from accounts.models import Organisation
 from activation.models import DREvent, EventVerification
 from flexplatform.errors import ApplicationError
 
+from ..assets import PERFORMANCE_RULE, paid_kwh
 from ..errors import SettlementError
 from ..models import LedgerAccount, SettlementItem, SettlementPeriod
 from .ledger import account_for, accounts_ensure, journal_post
@@ -29,6 +33,13 @@ PERIOD = timedelta(hours=1)
 
 def performance_amount(*, delivered_kwh: Decimal, price_per_mwh: Decimal) -> Decimal:
     return (delivered_kwh * price_per_mwh / Decimal(1000)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def performance_memo(event_id: int, delivered: Decimal, paid: Decimal, price: Decimal) -> str:
+    capped = f", capped at the dispatched {paid} kWh" if paid < delivered else ""
+    return (
+        f"Performance payment ({PERFORMANCE_RULE}), event {event_id}: {delivered} kWh delivered{capped} at {price}/MWh"
+    )
 
 
 def hour_floor(t: datetime) -> datetime:
@@ -97,9 +108,10 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
             raise ApplicationError(
                 f"Event {event.pk} has no buyer or price to settle at.", code=SettlementError.NOT_SETTLEABLE
             )
-        amount = performance_amount(delivered_kwh=verification.delivered_kwh, price_per_mwh=price)
+        paid = paid_kwh(delivered_kwh=verification.delivered_kwh, dispatched_kwh=verification.committed_kwh)
+        amount = performance_amount(delivered_kwh=paid, price_per_mwh=price)
         period = period_for(delivery_start=event.start, now=now)
-        memo = f"Performance payment, event {event.pk}: {verification.delivered_kwh} kWh at {price}/MWh"
+        memo = performance_memo(event.pk, verification.delivered_kwh, paid, price)
         legs = []
         if amount:
             legs = [
@@ -118,11 +130,12 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
             premise=event.premise,
             event=event,
             award_id=event.award_id,
-            quantity_kwh=verification.delivered_kwh,
+            quantity_kwh=paid,
             price_per_mwh=price,
             amount=amount,
             currency=currency,
             delivery_start=event.start,
             period=period,
             journal_entry=entry,
+            memo=memo,
         )

@@ -3,8 +3,9 @@
 A run settles a window ``[window_start, window_end)`` aligned to 5 minutes (a day by the daily schedule,
 any window on demand):
 
-* **event items** for every verified event starting in the window: the performance payment (sum over the
-  verification intervals of delivered kWh x the award's cleared price, rounded once), the over-delivery
+* **event items** for every verified event starting in the window: the performance payment (rule ``performance-2``:
+  the verified delivery, netted over the event and capped at the dispatched quantity, x the award's cleared
+  price, rounded once), the over-delivery
   bonus and Performance tokens for delivery above the commitment, Governance tokens, the platform fee
   (charged to the operator), the bill-protection top-up, and slashing of stakes for non-delivery under a
   premium contract;
@@ -40,7 +41,7 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Organisation, Premise
-from activation.models import EventVerification, VerificationInterval
+from activation.models import EventVerification
 from flexplatform.errors import ApplicationError
 
 from .. import assets
@@ -50,7 +51,7 @@ from ..selectors import market_parameter
 from .ledger import accounts_ensure
 from .metering import meter_availability
 from .netting import receivables_net
-from .payments import periods_ensure
+from .payments import performance_memo, periods_ensure
 from .posting import EntrySpec, ItemSpec, entries_post
 from .reservations import reservation_availability_entries
 from .rewards import availability_rewards_post, day_platform_fees, fee_share, reward_accounts_ensure
@@ -141,16 +142,8 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
     ]
     if not rows:
         return []
-    # Per interval: delivered kWh x the award's cleared price; the award clears one uniform price, so the sum
-    # over intervals is the price x the summed kWh, computed set-based and rounded once per item.
-    delivered = dict(
-        VerificationInterval.objects.filter(
-            verification__event__start__gte=run.window_start, verification__event__start__lt=run.window_end
-        )
-        .values("verification_id")
-        .annotate(kwh=Sum("delivered_kwh"))
-        .values_list("verification_id", "kwh")
-    )
+    # Delivered kWh: the verification's, netted over the event (activation.services.verification); paid up to the
+    # dispatched quantity (``performance-2``), at the award's uniform price, rounded once per item.
     fee_pct = market_parameter("platform_fee_pct")
     bonus_rate = market_parameter("over_delivery_bonus_rate")
     cap = market_parameter("over_delivery_cap")
@@ -201,10 +194,10 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
         )
 
     for r in rows:
-        vid, event_id, start, premise_id, payee, award_id, price, operator, committed, base_kwh, actual_kwh = r
-        kwh = delivered.get(vid) or Decimal("0")
+        _vid, event_id, start, premise_id, payee, award_id, price, operator, committed, base_kwh, actual_kwh, kwh = r
         op = acct[(operator, K.OPERATOR_PAYABLE, currency)]
-        perf = assets.performance_amount([(kwh, price)])
+        paid = assets.paid_kwh(delivered_kwh=kwh, dispatched_kwh=committed)
+        perf = assets.performance_amount([(paid, price)])
         pay(
             f"performance:event:{event_id}",
             I.PERFORMANCE,
@@ -213,8 +206,8 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
             currency,
             perf,
             r,
-            f"Performance payment, event {event_id}: {kwh} kWh at {price}/MWh",
-            kwh,
+            performance_memo(event_id, kwh, paid, price),
+            paid,
             price,
         )
         excess, bonus = assets.over_delivery_bonus(
@@ -295,7 +288,8 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
 def event_settlement_rows(*, window_start: datetime, window_end: datetime) -> list[tuple]:
     """Verified events starting in the window with the price and buyer each is settled at: the event's own,
     set when it was created (award or trade price, reservation energy price, program energy rate; ADR 0011).
-    Row: (verification, event, start, premise, payee, award, price, payer, committed, baseline, actual kWh)."""
+    Row: (verification, event, start, premise, payee, award, price, payer, committed, baseline, actual,
+    delivered kWh)."""
     return list(
         EventVerification.objects.filter(event__start__gte=window_start, event__start__lt=window_end)
         .annotate(
@@ -315,6 +309,7 @@ def event_settlement_rows(*, window_start: datetime, window_end: datetime) -> li
             "committed_kwh",
             "baseline_kwh",
             "actual_kwh",
+            "delivered_kwh",
         )
     )
 

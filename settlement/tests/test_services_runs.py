@@ -62,18 +62,21 @@ def test_over_delivery_bonus_capped_and_performance_tokens_and_fee():
         w, w.premises[0], start=DAY + timedelta(hours=10), price=D("200.00"), target_kw=D("4"), delivered=[D("1.3")] * 4
     )
     _run()
-    assert _item(f"performance:event:{e.pk}").amount == D("1.04")  # 5.2 x 200 / 1000
+    # performance-2 pays energy up to the dispatched 4 kWh: 4 x 200 / 1000 = 0.80 (5.2 kWh would be 1.04)
+    perf = _item(f"performance:event:{e.pk}")
+    assert perf.amount == D("0.80") and perf.quantity_kwh == D("4.0000")
+    assert "5.2000 kWh delivered, capped at the dispatched 4.0000 kWh" in perf.memo
     # bonus 0.8 kWh x 200 / 1000 x 0.10 = 0.016 -> 0.02
     assert _item(f"over_delivery:event:{e.pk}").amount == D("0.02")
     assert _item(f"performance_token:event:{e.pk}").amount == D("0.80")
-    fee = _item(f"platform_fee:event:{e.pk}")  # 2 % of 1.04 = 0.0208 -> 0.02, charged to the operator
+    fee = _item(f"platform_fee:event:{e.pk}")  # 2 % of 0.80 = 0.016 -> 0.02, charged to the operator
     assert fee.amount == D("-0.02") and fee.payee == w.operator
     # half of the day's fees goes to the staking pool (nobody staked: it waits there); the reward pool's 25 %
     # of 0.02 = 0.005 -> 0.01 half-up, which is all the staking share leaves: the fees account keeps 0.00
     assert balance_of(organisation=None, kind=K.FEES, asset="USD") == D("0.00")
     assert balance_of(organisation=None, kind=K.STAKING_POOL, asset="USD") == D("0.01")
     assert balance_of(organisation=None, kind=K.REWARD_POOL, asset="USD") == D("0.01")
-    assert balance_of(organisation=w.operator, kind=K.OPERATOR_PAYABLE, asset="USD") == D("-1.08")
+    assert balance_of(organisation=w.operator, kind=K.OPERATOR_PAYABLE, asset="USD") == D("-0.84")  # 0.80+0.02+0.02
     assert balance_of(organisation=w.consumers[0], kind=K.PARTICIPANT, asset=assets.PERFORMANCE) == D("0.80")
 
 
@@ -198,7 +201,7 @@ def test_staking_pool_carries_over_days_without_stakers():
         w.premises[1],
         start=DAY + timedelta(days=1, hours=8),
         price=D("1000"),
-        target_kw=D("10"),
+        target_kw=D("20"),  # dispatched 20 kWh: all 20 delivered are paid
         delivered=[D("5")] * 4,
     )
     _run(start=DAY + timedelta(days=1), end=DAY + timedelta(days=2))  # fee 0.40, pool 0.20 + 0.10 carried

@@ -191,9 +191,10 @@ def test_emergency_and_cascade_events_paid_by_the_zone_operator():
     verification_make(e_event, [D("0.6"), D("0.55")])
     verification_make(c_event, [D("0.7")])
     _run()
-    # emergency: 1.15 kWh x 250.00 / 1000 = 0.2875 -> 0.29; cascade: 0.7 kWh x 75.50 / 1000 = 0.05285 -> 0.05
+    # emergency: 1.15 kWh delivered, paid up to the dispatched 2 kW x 0.5 h = 1 kWh: 1 x 250.00 / 1000 = 0.25;
+    # cascade: 0.7 kWh (dispatched 3 kW x 0.25 h = 0.75) x 75.50 / 1000 = 0.05285 -> 0.05
     e_perf, c_perf = _item(f"performance:event:{e_event.pk}"), _item(f"performance:event:{c_event.pk}")
-    assert (e_perf.amount, e_perf.payee) == (D("0.29"), w.consumers[1])
+    assert (e_perf.amount, e_perf.quantity_kwh, e_perf.payee) == (D("0.25"), D("1.0000"), w.consumers[1])
     assert (c_perf.amount, c_perf.payee) == (D("0.05"), w.consumers[2])
     assert _payer_of(e_perf.business_key) == w.operator == _payer_of(c_perf.business_key)
     assert ledger_is_balanced() and balances_match_postings()
@@ -243,3 +244,29 @@ def test_request_awards_stored_before_award_buyer_existed_name_the_request_opera
     importlib.import_module("market.migrations.0004_award_buyer_backfill").buyer_from_request(apps, None)
     award.refresh_from_db()
     assert award.buyer_id == w.operator.pk
+
+
+def test_event_payment_paid_up_to_the_dispatched_quantity_then_the_run_pays_only_the_capped_bonus():
+    """performance-2: energy is paid up to the dispatch (CAISO PDR); the excess only through the capped bonus."""
+    w = _world()
+    p = w.premises[0]
+    program = activation.program_create(code="cap", name="Cap", notice_minutes=30, energy_rate_per_mwh=D("150.00"))
+    activation.enrollment_create(program=program, premise=p, committed_kw=D("5"))
+    event = activation.event_create(
+        program=program,
+        premise=p,
+        target_kw=D("2"),
+        start=DAY + timedelta(hours=10),
+        end=DAY + timedelta(hours=11),
+        created_by=w.user,
+        now=DAY,
+    )
+    verification_make(event, [D("1.5")] * 4)  # 6 kWh delivered on a 2 kW x 1 h = 2 kWh dispatch
+    item = settlement_create_for_event(event_id=event.pk, now=NOW)
+    # 2 kWh x 150.00 / 1000 = 0.30 (the uncapped rule paid 6 x 150 / 1000 = 0.90)
+    assert (item.amount, item.quantity_kwh) == (D("0.30"), D("2.0000"))
+    assert item.memo.startswith("Performance payment (performance-2)")
+    _run()
+    # excess 4 kWh capped at 20 % x 2 = 0.4 kWh: 0.4 x 150 / 1000 x 0.10 = 0.006 -> 0.01
+    assert _item(f"over_delivery:event:{event.pk}").amount == D("0.01")
+    assert SettlementItem.objects.get(kind="performance", event=event).amount == D("0.30")

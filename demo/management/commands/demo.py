@@ -97,6 +97,11 @@ class Command(BaseCommand):
         if r.devices:
             w(f"    devices        {r.devices}")
         w(f"  6 verified       {r.delivered_kwh:.4f} kWh delivered")
+        if r.measured_vs_true_pct is not None:
+            w(
+                f"    measured/true  {r.delivered_kwh:.1f} / {r.true_kwh:.1f} kWh ({r.measured_vs_true_pct:+.1f} %; "
+                "the generator's true reduction over the verified events; target within ±10 %)"
+            )
         c = settings.SETTLEMENT_CURRENCY
         w(
             f"  7 settled        daily run {r.run.window_start:%Y-%m-%d %H:%M}Z to {r.run.window_end:%Y-%m-%d %H:%M}Z: "
