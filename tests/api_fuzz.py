@@ -111,13 +111,14 @@ def run(generated: list[tuple[str, object]], *, headers: dict[str, str]) -> Tall
             case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
         except FailureGroup as group:
             for failure in group.exceptions:
-                tally.fail(_check_name(failure), label, f"{failure.title}: {response.text[:300]}")
+                tally.fail(check_name(failure), label, f"{failure.title}: {response.text[:300]}")
         except Failure as failure:
-            tally.fail(_check_name(failure), label, f"{failure.title}: {response.text[:300]}")
+            tally.fail(check_name(failure), label, f"{failure.title}: {response.text[:300]}")
     return tally
 
 
-def _check_name(failure: Failure) -> str:
+def check_name(failure: Failure) -> str:
+    """The check a schemathesis failure belongs to (the names the tests count)."""
     return {
         "ServerError": "not_a_server_error",
         "JsonSchemaError": "response_schema_conformance",

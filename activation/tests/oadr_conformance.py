@@ -19,9 +19,8 @@ sends the same requests each time. ``Tally`` keeps the counts per check and stat
 from __future__ import annotations
 
 import time
-from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import schemathesis
 from django.core import signals
@@ -35,30 +34,9 @@ from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from activation import openadr_spec
+from tests.api_fuzz import Tally, check_name
 
 REJECTED = {400, 415, 422}
-
-
-@dataclass
-class Tally:
-    requests: int = 0
-    seconds_in_app: float = 0.0
-    statuses: Counter = field(default_factory=Counter)
-    failures: Counter = field(default_factory=Counter)  # check name -> count
-    examples: list[str] = field(default_factory=list)
-
-    def fail(self, check: str, label: str, detail: str) -> None:
-        self.failures[check] += 1
-        if len(self.examples) < 12:
-            self.examples.append(f"{check} {label}: {detail[:400]}")
-
-    def summary(self, role: str) -> str:
-        fails = ", ".join(f"{k}={v}" for k, v in sorted(self.failures.items())) or "none"
-        codes = ", ".join(f"{k}:{v}" for k, v in sorted(self.statuses.items()))
-        return (
-            f"{role}: {self.requests} requests ({self.seconds_in_app:.1f} s in the app); failures: {fails}; "
-            f"statuses {codes}"
-        )
 
 
 @dataclass(frozen=True)
@@ -163,9 +141,9 @@ def _send_one(g: Generated, *, headers: dict[str, str], forbidden: tuple[str, ..
         case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
     except FailureGroup as group:
         for failure in group.exceptions:
-            tally.fail(_check_name(failure), label, f"{failure.title}: {response.text}")
+            tally.fail(check_name(failure), label, f"{failure.title}: {response.text}")
     except Failure as failure:
-        tally.fail(_check_name(failure), label, f"{failure.title}: {response.text}")
+        tally.fail(check_name(failure), label, f"{failure.title}: {response.text}")
     if mode.is_positive:
         # The spec leaves these request bodies optional; a create or update without its object is refused.
         no_body = case.body is NOT_SET and case.operation.definition.raw.get("requestBody") is not None
@@ -175,13 +153,3 @@ def _send_one(g: Generated, *, headers: dict[str, str], forbidden: tuple[str, ..
             tally.fail("positive_data_acceptance", label, f"403 in scope: {response.text}")
         if response.status_code == 401 and op_id != "fetchToken":
             tally.fail("authentication", label, response.text)
-
-
-def _check_name(failure: Failure) -> str:
-    name = type(failure).__name__
-    return {
-        "ServerError": "not_a_server_error",
-        "JsonSchemaError": "response_schema_conformance",
-        "MalformedJson": "response_schema_conformance",
-        "MissingContentType": "response_schema_conformance",
-    }.get(name, name)
