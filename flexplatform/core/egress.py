@@ -78,7 +78,10 @@ def resolve(host: str, port: int, *, field: str = "url") -> list[Address]:
 
 def url_check(url: str, *, field: str = "url") -> None:
     """Refuse (:class:`EgressRefused`, 400 naming ``field``) a callback URL that is not http(s) or whose host is or
-    resolves to a non-public address (unless ``CALLBACK_ALLOWED_HOSTS`` names it)."""
+    resolves to a non-public address (unless ``CALLBACK_ALLOWED_HOSTS`` names it).
+
+    A name that does not resolve at registration is accepted (DNS may be down, or the receiver not live yet): every
+    send resolves it again and connects only to a checked public address, so it can never reach a private one."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -89,7 +92,15 @@ def url_check(url: str, *, field: str = "url") -> None:
         raise EgressRefused("Callback URLs are http(s) URLs with a host.", fields={field: ["Not an http(s) URL."]})
     if _allowed_by_setting(host, port, None):
         return
-    for ip in resolve(host, port, field=field):
+    try:
+        addresses = resolve(host, port, field=field)
+    except EgressRefused:
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return  # a name that does not resolve now: checked again at every send
+        raise
+    for ip in addresses:
         address_check(host, port, ip, field=field)
 
 
