@@ -33,7 +33,9 @@ from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from activation import openadr_spec
+from accounts.tokens import api_token_issue
+from activation import openadr_events, openadr_spec
+from activation import openadr_services as oadr
 from tests.api_fuzz import Tally, check_name
 
 REJECTED = {400, 415, 422}
@@ -153,3 +155,57 @@ def _send_one(g: Generated, *, headers: dict[str, str], forbidden: tuple[str, ..
             tally.fail("positive_data_acceptance", label, f"403 in scope: {response.text}")
         if response.status_code == 401 and op_id != "fetchToken":
             tally.fail("authentication", label, response.text)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """A VTN with one of each object, as the conformance runs use it: credentials and the objects' ids."""
+
+    operator_token: str  # the business logic's API token
+    ven_token: str  # the VEN's bearer token
+    ids: dict[str, str]  # path parameter -> id of the seeded object
+
+
+def seed(world, *, subscription_program: bool = True) -> Seeded:
+    """A VEN with a resource, a program, an event kept whole, a report and a subscription (to the program, or to
+    every program when ``subscription_program`` is False: OpenADR 3.1.0)."""
+    operator = api_token_issue(user=world.user("operator@demo.flex"))[1]
+    ven = oadr.ven_register(
+        ven_name="fuzz-ven", client_id="fuzz-ven", client_secret="s3cret-s3cret", organisation=world.world.aggregator
+    )
+    resource = oadr.ven_resource_upsert(
+        ven=ven, resource_name="site", attributes=[{"type": "PREMISE_ID", "values": [world.premises[1].pk]}]
+    )
+    token, _ = oadr.ven_token_issue(client_id="fuzz-ven", client_secret="s3cret-s3cret")
+    program = oadr.oadr_program_save(program=None, spec={"programName": "fuzz-program"})
+    event = openadr_events.oadr_event_create(
+        program=program,
+        spec={
+            "programID": str(program.pk),
+            "intervalPeriod": {"start": "2031-06-10T12:00:00Z", "duration": "PT1H"},
+            "intervals": [{"id": 0, "payloads": [{"type": "PRICE", "values": [0.2]}]}],
+        },
+    )
+    report = oadr.oadr_report_save(
+        ven=ven,
+        program=program,
+        event=event,
+        client_name="fuzz-ven",
+        resources=[{"resourceName": "site", "intervals": []}],
+    )
+    sub = oadr.subscription_save(
+        subscription=oadr.OadrSubscription(ven=ven),
+        program=program if subscription_program else None,
+        client_name="fuzz-ven",
+        object_operations=[{"objects": ["EVENT"], "operations": ["CREATE"], "callbackUrl": "http://127.0.0.1:9/cb"}],
+        targets=None,
+    )
+    ids = {
+        "programID": str(program.pk),
+        "eventID": f"vtn-{event.pk}",
+        "reportID": str(report.pk),
+        "subscriptionID": str(sub.pk),
+        "venID": str(ven.pk),
+        "resourceID": str(resource.pk),
+    }
+    return Seeded(operator_token=operator, ven_token=token, ids=ids)

@@ -12,12 +12,8 @@ import time
 import pytest
 from django.core.wsgi import get_wsgi_application
 
-from accounts.tokens import api_token_issue
-from activation import openadr_events
-from activation import openadr_services as oadr
-
 from .oadr31_schema import document
-from .oadr_conformance import Tally, generate, send
+from .oadr_conformance import Tally, generate, seed, send
 
 VERSION = "3.1.0"
 # The spec's scopes: write_programs, write_events and read_bl are the BL's, write_reports the VENs'.
@@ -44,45 +40,8 @@ def test_schemathesis_bl_and_ven_against_the_3_1_0_spec(act_world, capsys):
     w = act_world
     app = get_wsgi_application()
     doc = {**document(), "servers": [{"url": "/openadr3/3.1.0"}]}
-    operator = api_token_issue(user=w.user("operator@demo.flex"))[1]
-    ven = oadr.ven_register(
-        ven_name="fuzz-ven", client_id="fuzz-ven", client_secret="s3cret-s3cret", organisation=w.world.aggregator
-    )
-    resource = oadr.ven_resource_upsert(
-        ven=ven, resource_name="site", attributes=[{"type": "PREMISE_ID", "values": [w.premises[1].pk]}]
-    )
-    token, _ = oadr.ven_token_issue(client_id="fuzz-ven", client_secret="s3cret-s3cret")
-    program = oadr.oadr_program_save(program=None, spec={"programName": "fuzz-program"})
-    event = openadr_events.oadr_event_create(
-        program=program,
-        spec={
-            "programID": str(program.pk),
-            "intervalPeriod": {"start": "2031-06-10T12:00:00Z", "duration": "PT1H"},
-            "intervals": [{"id": 0, "payloads": [{"type": "PRICE", "values": [0.2]}]}],
-        },
-    )
-    report = oadr.oadr_report_save(
-        ven=ven,
-        program=program,
-        event=event,
-        client_name="fuzz-ven",
-        resources=[{"resourceName": "site", "intervals": []}],
-    )
-    sub = oadr.subscription_save(
-        subscription=oadr.OadrSubscription(ven=ven),
-        program=None,  # 3.1.0: every program
-        client_name="fuzz-ven",
-        object_operations=[{"objects": ["EVENT"], "operations": ["CREATE"], "callbackUrl": "http://127.0.0.1:9/cb"}],
-        targets=None,
-    )
-    seeded = {
-        "programID": str(program.pk),
-        "eventID": f"vtn-{event.pk}",
-        "reportID": str(report.pk),
-        "subscriptionID": str(sub.pk),
-        "venID": str(ven.pk),
-        "resourceID": str(resource.pk),
-    }
+    seeded_world = seed(w, subscription_program=False)
+    operator, token, seeded = seeded_world.operator_token, seeded_world.ven_token, seeded_world.ids
     common = {"version": VERSION, "app": app, "document": doc}
     started = time.perf_counter()
     # Generated once, sent as each role: on generated ids, then on the seeded objects, deletes last.
