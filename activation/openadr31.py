@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from . import openadr as v301
 from . import openadr_services as oadr
 from . import openadr_spec, openadr_v31
-from .models import DREvent, OadrEvent, OadrReport, OadrSubscription, Program, Ven, VenClient, VenResource
+from .models import DREvent, OadrEvent, OadrReport, OadrSubscription, Program, Ven, VenResource
 from .openadr_http import OadrView, Problem, is_ven, ven_of
 from .openadr_http import TokenApi as TokenApi301
 from .openadr_objects import VTN_EVENT_PREFIX, resource_object, subscription_object, ven_object
@@ -223,14 +223,11 @@ class VensApi(V31, v301.VensApi):
         if is_ven(request) or not client_id:
             return super().post(request)
         self.require_bl(request)
-        client = VenClient.objects.filter(client_id=client_id).first()
-        if client is None:
-            client = VenClient.objects.create(client_id=client_id, secret_hash="")
-        ven = oadr.ven_create(
+        ven = oadr.ven_provision_for_client(
+            client_id=client_id,
             ven_name=self.spec31["venName"],
             attributes=self.spec31.get("attributes"),
             targets=openadr_v31.targets_v301(self.spec31.get("targets")),
-            client=client,
         )
         return Response(ven_object(ven), status=status.HTTP_201_CREATED)
 

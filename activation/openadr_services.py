@@ -91,6 +91,15 @@ def ven_register(
         return ven_create(ven_name=ven_name, attributes=attributes, targets=targets, client=client)
 
 
+def ven_provision_for_client(*, client_id: str, ven_name: str, attributes=None, targets=None) -> Ven:
+    """OpenADR 3.1.0 ``BL_VEN_REQUEST``: the business logic creates the VEN of ``client_id``. An unknown client id
+    is provisioned without a secret (it can get no token until its credentials are issued out of band); one row per
+    client id even when two requests race (``get_or_create`` on the unique client id)."""
+    with transaction.atomic():
+        client, _ = VenClient.objects.get_or_create(client_id=client_id, defaults={"secret_hash": ""})
+        return ven_create(ven_name=ven_name, attributes=attributes, targets=targets, client=client)
+
+
 def ven_token_issue(*, client_id: str, client_secret: str, now: datetime | None = None, ttl_seconds: int = 3600):
     """OAuth 2 client-credentials grant (RFC 6749 §4.4) for a VEN client; returns (token, expires_in) or None."""
     now = now or timezone.now()
