@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .storage import kyc_document_storage
+
 
 class GridZone(models.Model):
     """A zone of the grid. Zones form a hierarchy: ISO zone -> substation -> feeder."""
@@ -235,7 +237,7 @@ class VerificationDocument(models.Model):
     holder_name = models.CharField(max_length=200)
     expires_on = models.DateField(null=True, blank=True)
     identity_key = models.CharField(max_length=120, db_index=True, help_text="Normalised type:country:number.")
-    file = models.FileField(upload_to="kyc/%Y/%m/", blank=True)
+    file = models.FileField(upload_to="kyc/%Y/%m/", blank=True, storage=kyc_document_storage)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -62,6 +62,12 @@ def reads_everything(user) -> bool:
     return role(user) in READ_ALL_ROLES
 
 
+def kyc_documents_readable(user) -> bool:
+    """Uploaded identity documents: platform admins (and superusers) and auditors only; never the owner's
+    counterparties, operators or aggregators (FATF R.10 record keeping: the reviewer and the auditor)."""
+    return reads_everything(user)
+
+
 def may_write(user) -> bool:
     """Auditors read everything and write nothing; anyone else writes what their role allows."""
     return role(user) not in (None, R.AUDITOR)

@@ -188,6 +188,9 @@ KYC_SANCTIONS_LIST_PATH = env(
     "KYC_SANCTIONS_LIST_PATH", default=str(BASE_DIR / "accounts" / "data" / "sanctions_sample.csv")
 )
 KYC_PROVIDER = env("KYC_PROVIDER", default="manual")
+# Uploaded identity documents live outside MEDIA_ROOT and every static path: no URL reaches them; the admin and the
+# auditor portal stream them to admins and auditors only (accounts/kyc/documents.py).
+KYC_DOCUMENT_ROOT = env("KYC_DOCUMENT_ROOT", default=str(VAR_DIR / "private" / "kyc"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
