@@ -76,6 +76,9 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
+    manages_members = models.BooleanField(
+        default=False, help_text="May invite members and revoke invitations (the organisation's first member does)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -556,3 +559,6 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user_id})"
+
+
+from .models_invitations import Invitation  # noqa: E402,F401 - registered with the app's models

@@ -68,6 +68,17 @@ def kyc_documents_readable(user) -> bool:
     return reads_everything(user)
 
 
+def may_manage_members(user, organisation: Organisation | int) -> bool:
+    """Invite members and revoke invitations: a member of that organisation who manages members, or a platform
+    admin. Auditors never (they write nothing)."""
+    if not getattr(user, "is_authenticated", False) or role(user) == R.AUDITOR:
+        return False
+    if is_admin(user):
+        return True
+    org_id = organisation if isinstance(organisation, int) else organisation.pk
+    return any(m.organisation_id == org_id and m.manages_members for m in selectors.user_memberships(user))
+
+
 def may_write(user) -> bool:
     """Auditors read everything and write nothing; anyone else writes what their role allows."""
     return role(user) not in (None, R.AUDITOR)

@@ -78,8 +78,11 @@ def user_create(
             user = User.objects.create(username=email, email=email, password=password)
         else:
             user = User.objects.create_user(username=email, email=email, password=password)
+    first = not Membership.objects.filter(organisation=organisation).exists()
     Membership.objects.get_or_create(
-        user=user, organisation=organisation, defaults={"role": role or ROLE_FOR_KIND[organisation.kind]}
+        user=user,
+        organisation=organisation,
+        defaults={"role": role or ROLE_FOR_KIND[organisation.kind], "manages_members": first},
     )
     EmailAddress.objects.get_or_create(user=user, email=email, defaults={"primary": True, "verified": verified})
     return user

@@ -190,6 +190,7 @@ KYC_SANCTIONS_LIST_PATH = env(
 KYC_PROVIDER = env("KYC_PROVIDER", default="manual")
 # Uploaded identity documents live outside MEDIA_ROOT and every static path: no URL reaches them; the admin and the
 # auditor portal stream them to admins and auditors only (accounts/kyc/documents.py).
+INVITATION_VALIDITY_DAYS = env.int("INVITATION_VALIDITY_DAYS", default=7)
 KYC_DOCUMENT_ROOT = env("KYC_DOCUMENT_ROOT", default=str(VAR_DIR / "private" / "kyc"))
 
 REST_FRAMEWORK = {
