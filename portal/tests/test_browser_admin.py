@@ -5,6 +5,7 @@ submitted the outer one (403). This test clicks the button as a reviewer does an
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -91,3 +92,45 @@ def test_admin_approves_a_case_by_clicking_on_its_page_and_the_participant_may_t
         return case.status, verified.passed
 
     assert _in_thread(trading_rule) == (VerificationCase.Status.VERIFIED, True)
+
+
+@pytest.fixture
+def auditor_session():
+    from accounts.models import Membership
+
+    platform = accounts_services.organisation_create(name="Audit Firm", kind=Organisation.Kind.PLATFORM)
+    auditor = accounts_services.user_create(
+        email="auditor@t.flex", password="x-pass-123", organisation=platform, role=Membership.Role.AUDITOR
+    )
+    owner_org = accounts_services.organisation_create(name="Case Person", kind=Organisation.Kind.CONSUMER)
+    owner = accounts_services.user_create(email="cp@t.flex", password="x-pass-123", organisation=owner_org)
+    verification_case_create(organisation=owner_org, legal_name="Case Person", by=owner)
+    client = Client()
+    client.force_login(auditor)
+    return client.cookies["sessionid"].value
+
+
+def test_the_auditor_clicks_through_every_section_and_meets_no_write_control(auditor_session, live_server, chromium):  # noqa: F811
+    from portal.audit import SECTIONS
+
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies([{"name": "sessionid", "value": auditor_session, "url": live_server.url}])
+    page = context.new_page()
+    page.goto(f"{live_server.url}/")
+    assert page.url.endswith("/audit/")
+    seen = {}
+    for section in SECTIONS:
+        page.goto(f"{live_server.url}/audit/")
+        page.get_by_test_id("audit-sections").get_by_role("link", name=section.title, exact=True).click()
+        page.wait_for_load_state()
+        seen[section.slug] = page.locator("h1").inner_text()
+        # no control that writes: the only buttons are "Search" and "Sign out"
+        buttons = {b.strip() for b in page.locator("main button, main input[type=submit]").all_inner_texts()}
+        assert buttons <= {"Search", ""}, (section.slug, buttons)
+    page.goto(f"{live_server.url}/audit/verification-cases/")
+    page.get_by_role("link", name=re.compile(r"^#\d+$")).first.click()
+    case_heading = page.locator("h1").inner_text()
+    page.screenshot(path="/tmp/flex_auditor_case.png", full_page=True)  # noqa: S108 - an artefact to look at
+    context.close()
+    assert seen == {s.slug: s.title for s in SECTIONS}
+    assert "Case Person" in case_heading

@@ -5,7 +5,7 @@ aggregator's event response)."""
 
 from django.urls import path
 
-from ..views import admin, aggregator, consumer, members, onboarding, operator, participant, public, settings
+from ..views import admin, aggregator, auditor, consumer, members, onboarding, operator, participant, public, settings
 
 urlpatterns = [
     path("", public.home, name="home"),
@@ -22,6 +22,10 @@ urlpatterns = [
     path("compensation/", participant.compensation, name="compensation"),
     path("compensation/console/", admin.settlement_console, name="settlement-console"),
     path("settings/tokens/", settings.api_tokens, name="api-tokens"),
+    path("audit/", auditor.audit_home, name="audit"),
+    path("audit/cases/<int:pk>/", auditor.audit_case, name="audit-case"),
+    path("audit/documents/<int:document_id>/", auditor.audit_document, name="audit-document"),
+    path("audit/<slug:slug>/", auditor.audit_section, name="audit-section"),
     path("settings/members/", members.members_page, name="members"),
     path("invitations/", members.invitation_page, {"token": ""}, name="invitation-prefix"),
     path("invitations/<str:token>/", members.invitation_page, name="invitation"),
