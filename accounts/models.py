@@ -27,6 +27,11 @@ class GridZone(models.Model):
         blank=True,
         help_text="Compliance profile code (accounts/compliance.py); blank inherits the parent zone's.",
     )
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="IANA timezone operators enter and read times in; blank inherits the parent zone's (else UTC).",
+    )
 
     class Meta:
         ordering = ["code"]

@@ -5,13 +5,28 @@ aggregator's event response)."""
 
 from django.urls import path
 
-from ..views import admin, aggregator, auditor, consumer, members, onboarding, operator, participant, public, settings
+from ..views import (
+    admin,
+    aggregator,
+    auditor,
+    consumer,
+    members,
+    onboarding,
+    operator,
+    operator_market,
+    participant,
+    public,
+    settings,
+)
 
 urlpatterns = [
     path("", public.home, name="home"),
     path("consumer/", consumer.consumer_dashboard, name="consumer"),
     path("aggregator/", aggregator.aggregator_dashboard, name="aggregator"),
     path("operator/", operator.operator_console, name="operator"),
+    path("operator/requests/", operator_market.requests_page, name="operator-requests"),
+    path("operator/auctions/", operator_market.auctions_page, name="operator-auctions"),
+    path("operator/clearing/<int:pk>/", operator_market.clearing_run_page, name="clearing-run"),
     path("verify/", public.verify_page, name="verify"),
     path(".well-known/flexplatform-anchor.json", public.anchor_well_known, name="anchor-well-known"),
     path("compliance/", participant.compliance_page, name="compliance"),
