@@ -5,7 +5,7 @@ aggregator's event response)."""
 
 from django.urls import path
 
-from ..views import admin, aggregator, consumer, onboarding, operator, participant, public, settings
+from ..views import admin, aggregator, consumer, onboarding, operator, participant, protection, public, settings
 
 urlpatterns = [
     path("", public.home, name="home"),
@@ -22,4 +22,7 @@ urlpatterns = [
     path("compensation/", participant.compensation, name="compensation"),
     path("compensation/console/", admin.settlement_console, name="settlement-console"),
     path("settings/tokens/", settings.api_tokens, name="api-tokens"),
+    path("protection/", protection.bill_protection_page, name="bill-protection"),
+    path("tax/", protection.tax_page, name="tax"),
+    path("tax/<int:org>/<int:year>.<str:fmt>", protection.tax_statement_download, name="tax-statement"),
 ]
