@@ -26,6 +26,7 @@ from settlement.services.protection import (
     premise_tariff_set,
 )
 from settlement.services.runs import settlement_run_execute
+from settlement.services.statements import statement_build, statement_csv, statement_pdf
 
 from .factories import DAY, NOW, event_make, world_make
 
@@ -154,6 +155,15 @@ def test_flat_tariff_month_hand_computed():
     assert m.topup == D("2.60") and m.item.amount == D("2.60") and m.item.payee == w.consumers[0]
     assert m.tariffs == [{"valid_from": "2026-03-01", "kind": "flat", "rate": "0.20000", "periods": []}]
     assert pool_balance() == D("7.40")
+    # the computation is on the month's statement
+    statement = statement_build(organisation=w.consumers[0], year=2026, month=3)
+    assert (
+        "# bill_protection P0,metered_kwh 46.0000,baseline_kwh 54.0000,energy_with 9.20,payments 0.80,"
+        "penalties -5.00,bill_with 13.40,bill_without 10.80,topup 2.60" in statement_csv(statement)
+    )
+    assert b"Bill protection P0: with = tariff x 46.0000 kWh metered 9.20 - payments 0.80 + penalties 5.00 = 13.40" in (
+        statement_pdf(statement)
+    )
     assert balance_of(organisation=w.consumers[0], kind="participant", asset="USD") == D("0.80") - D("0.80") + D("2.60")
 
 
