@@ -223,4 +223,6 @@ def tax_statement_readable(user, organisation: Organisation | int) -> bool:
 
 def require_tax_statement_readable(user, organisation: Organisation | int) -> None:
     if not tax_statement_readable(user, organisation):
-        raise NotPermitted("You may not read that organisation's tax statement.", fields={"organisation": ["Not yours."]})
+        raise NotPermitted(
+            "You may not read that organisation's tax statement.", fields={"organisation": ["Not yours."]}
+        )

@@ -570,4 +570,6 @@ class RewardShortfall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.day}: {self.paid} of {self.owed} {self.currency} to {self.organisation_id}"
+
+
 from settlement.models_protection import BillProtectionEnrolment, BillProtectionMonth, PremiseTariff  # noqa: E402,F401

@@ -42,7 +42,12 @@ class Period:
         return local.weekday() in DAYS[self.days] and self.start_minute <= minute < self.end_minute
 
     def as_data(self) -> dict:
-        return {"days": self.days, "from": _hhmm(self.start_minute), "to": _hhmm(self.end_minute), "rate": str(self.rate)}
+        return {
+            "days": self.days,
+            "from": _hhmm(self.start_minute),
+            "to": _hhmm(self.end_minute),
+            "rate": str(self.rate),
+        }
 
 
 @dataclass(frozen=True)

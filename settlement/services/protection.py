@@ -227,7 +227,10 @@ def bill_protection_compute(*, premise: Premise, month: date) -> BillComputation
     return BillComputation(
         premise=premise,
         month=first,
-        tariffs=[{"valid_from": r.valid_from.isoformat(), "kind": r.kind, "rate": str(r.rate), "periods": r.periods} for r in shown],
+        tariffs=[
+            {"valid_from": r.valid_from.isoformat(), "kind": r.kind, "rate": str(r.rate), "periods": r.periods}
+            for r in shown
+        ],
         intervals=len(metered),
         metered_kwh=sum(metered.values(), Decimal("0")),
         baseline_kwh=sum(metered.values(), Decimal("0")) + sum(shift.values(), Decimal("0")),
@@ -270,9 +273,7 @@ def bill_protection_month_settle(*, premise_id: int, month: date, now: datetime 
             acct = accounts_ensure(
                 {(None, K.BILL_PROTECTION_POOL, c.currency), (premise.organisation_id, K.PARTICIPANT, c.currency)}
             )
-            memo = (
-                f"Bill protection {first:%Y-%m}, {premise.name}: with {c.bill_with} - without {c.energy_without}"
-            )
+            memo = f"Bill protection {first:%Y-%m}, {premise.name}: with {c.bill_with} - without {c.energy_without}"
             entries_post(
                 entries=[
                     EntrySpec(
@@ -321,7 +322,9 @@ def bill_protection_month_settle(*, premise_id: int, month: date, now: datetime 
                     computed_at=now,
                 )
         except IntegrityError:
-            raise Conflict(f"{first:%Y-%m} is already settled for {premise.name}.", fields={"month": ["Settled."]}) from None
+            raise Conflict(
+                f"{first:%Y-%m} is already settled for {premise.name}.", fields={"month": ["Settled."]}
+            ) from None
 
 
 def bill_protection_months_due(*, now: datetime | None = None) -> list[tuple[int, date]]:
