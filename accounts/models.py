@@ -567,3 +567,4 @@ class ApiToken(models.Model):
 
 
 from .models_invitations import Invitation  # noqa: E402,F401 - registered with the app's models
+from accounts.models_tax import TaxProfile  # noqa: E402,F401

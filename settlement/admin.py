@@ -252,3 +252,6 @@ class RewardShortfallAdmin(ReadOnlyAdmin):
     list_display = ["day", "kind", "organisation", "contract", "owed", "paid", "shortfall", "pool_balance", "run"]
     list_filter = ["kind", "day"]
     search_fields = ["organisation__name", "business_key"]
+
+
+from settlement import admin_protection  # noqa: E402,F401  (bill protection, ADR 0026)

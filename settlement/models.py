@@ -21,6 +21,7 @@ class LedgerAccount(models.Model):
         STAKED = "staked", "Staked (locked) tokens"
         RECEIVABLE = "receivable", "Participant receivable"
         WITHDRAWAL_PENDING = "withdrawal_pending", "Withdrawals pending on chain"
+        BILL_PROTECTION_POOL = "bill_protection_pool", "Bill protection pool"
 
     code = models.CharField(max_length=120, unique=True)
     organisation = models.ForeignKey(
@@ -569,3 +570,6 @@ class RewardShortfall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.day}: {self.paid} of {self.owed} {self.currency} to {self.organisation_id}"
+
+
+from settlement.models_protection import BillProtectionEnrolment, BillProtectionMonth, PremiseTariff  # noqa: E402,F401

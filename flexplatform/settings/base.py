@@ -287,6 +287,11 @@ CELERY_BEAT_SCHEDULE = {
     # Compensation: settle yesterday (UTC) every day at 02:00 UTC, after late meter data; tally governance hourly.
     "settle-day": {"task": "settlement.tasks.settle_day", "schedule": crontab(hour=2, minute=0)},
     "tally-proposals": {"task": "settlement.tasks.tally_proposals", "schedule": 3600.0},
+    # Bill protection (ADR 0026): settle every covered premise-month that is due, daily at 03:00 UTC.
+    "settle-bill-protection": {
+        "task": "settlement.tasks.settle_bill_protection",
+        "schedule": crontab(hour=3, minute=0),
+    },
 }
 # Assessment: the baseline settled against (unless a premise's program says otherwise) and the forecast
 # baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).

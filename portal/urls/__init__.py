@@ -15,6 +15,7 @@ from ..views import (
     operator,
     operator_market,
     participant,
+    protection,
     public,
     settings,
 )
@@ -44,4 +45,7 @@ urlpatterns = [
     path("settings/members/", members.members_page, name="members"),
     path("invitations/", members.invitation_page, {"token": ""}, name="invitation-prefix"),
     path("invitations/<str:token>/", members.invitation_page, name="invitation"),
+    path("protection/", protection.bill_protection_page, name="bill-protection"),
+    path("tax/", protection.tax_page, name="tax"),
+    path("tax/<int:org>/<int:year>.<str:fmt>", protection.tax_statement_download, name="tax-statement"),
 ]
