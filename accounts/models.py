@@ -566,5 +566,6 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.user_id})"
 
 
-from .models_invitations import Invitation  # noqa: E402,F401 - registered with the app's models
 from accounts.models_tax import TaxProfile  # noqa: E402,F401
+
+from .models_invitations import Invitation  # noqa: E402,F401 - registered with the app's models
