@@ -313,6 +313,7 @@ class SettlementRun(models.Model):
     class Trigger(models.TextChoices):
         DAILY = "daily", "Daily schedule"
         ON_DEMAND = "on_demand", "On demand"
+        EVENT = "event", "Event verified (ADR 0027)"
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -569,3 +570,6 @@ class RewardShortfall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.day}: {self.paid} of {self.owed} {self.currency} to {self.organisation_id}"
+
+
+from settlement.models_payouts import *  # noqa: E402,F401,F403
