@@ -5,7 +5,7 @@ aggregator's event response)."""
 
 from django.urls import path
 
-from ..views import admin, aggregator, consumer, onboarding, operator, participant, public, settings
+from ..views import admin, aggregator, consumer, onboarding, operator, participant, payouts, public, settings
 
 urlpatterns = [
     path("", public.home, name="home"),
@@ -21,5 +21,8 @@ urlpatterns = [
     path("consumer/consumption/", consumer.consumption_page, name="consumption"),
     path("compensation/", participant.compensation, name="compensation"),
     path("compensation/console/", admin.settlement_console, name="settlement-console"),
+    path("payouts/", payouts.payouts_page, name="payouts"),
+    path("payouts/console/", payouts.payout_console, name="payout-console"),
+    path("payouts/runs/<int:pk>/pain001.xml", payouts.payout_run_file, name="payout-run-file"),
     path("settings/tokens/", settings.api_tokens, name="api-tokens"),
 ]
