@@ -113,7 +113,7 @@ class Command(BaseCommand):
             w(f"    event {event_id:<6d}   verified {verified:%H:%M:%S}, {when} (UTC)")
         if r.settlement_lag is not None:
             w(
-                f"    event path     {len(r.settled_events)} events settled on verification; longest wait "
+                f"    event path     {sum(1 for e in r.settled_events if e[2])} events paid on verification; longest wait "
                 f"{r.settlement_lag.total_seconds():.1f} s (the daily run above is the sweep)"
             )
         tokens = ", ".join(f"{v:.2f} {k}" for k, v in sorted(r.tokens.items())) or "none"
