@@ -314,6 +314,7 @@ class SettlementRun(models.Model):
     class Trigger(models.TextChoices):
         DAILY = "daily", "Daily schedule"
         ON_DEMAND = "on_demand", "On demand"
+        EVENT = "event", "Event verified (ADR 0027)"
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -572,4 +573,5 @@ class RewardShortfall(models.Model):
         return f"{self.kind} {self.day}: {self.paid} of {self.owed} {self.currency} to {self.organisation_id}"
 
 
+from settlement.models_payouts import *  # noqa: E402,F401,F403
 from settlement.models_protection import BillProtectionEnrolment, BillProtectionMonth, PremiseTariff  # noqa: E402,F401
