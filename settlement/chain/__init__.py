@@ -20,6 +20,7 @@ from settlement.chain.client import (
     SignedAnchorTx,
     reset_eth_tester,
 )
+from settlement.chain.token import ClaimEvent, TokenClient
 from settlement.chain.errors import RevertInfo, decode_revert, decode_revert_data
 
 __all__ = [
@@ -31,10 +32,12 @@ __all__ = [
     "AnchorReceipt",
     "AnchoredRoot",
     "AnvilProcess",
+    "ClaimEvent",
     "ContractArtifact",
     "ErrorAbi",
     "RevertInfo",
     "SignedAnchorTx",
+    "TokenClient",
     "decode_revert",
     "decode_revert_data",
     "free_port",
