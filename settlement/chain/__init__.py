@@ -20,8 +20,8 @@ from settlement.chain.client import (
     SignedAnchorTx,
     reset_eth_tester,
 )
-from settlement.chain.token import ClaimEvent, TokenClient
 from settlement.chain.errors import RevertInfo, decode_revert, decode_revert_data
+from settlement.chain.token import ClaimEvent, TokenClient
 
 __all__ = [
     "ANVIL_DEV_ADDRESS",

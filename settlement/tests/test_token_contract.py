@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from settlement.chain import ANVIL_DEV_KEY, ANVIL_DEV_KEYS, AnvilProcess, TokenClient, reset_eth_tester
+from settlement.chain import ANVIL_DEV_KEY, AnvilProcess, TokenClient, reset_eth_tester
 from settlement.chain.anvil import anvil_binary
 from settlement.claims_tree import ClaimsTree, claim_leaf_hash
 from settlement.merkle import keccak256
