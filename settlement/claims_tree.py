@@ -127,3 +127,15 @@ def allocate(*, previous: Mapping[str, int], total: int, current: str | None) ->
     if share > 0 or current in out:
         out[current] = share
     return out
+
+
+CLAIM_SIGNATURE = "claim(uint64,uint256,uint256,bytes32[])"
+
+
+def claim_calldata(epoch: int, token_id: int, cumulative: int, proof: Sequence[bytes]) -> str:
+    """``0x`` calldata of ``FlexToken.claim(epoch, id, cumulative, proof)``, what a wallet signs and sends."""
+    from eth_abi import encode
+
+    selector = digest(keccak_256(CLAIM_SIGNATURE.encode("ascii")))[:4]
+    body = encode(["uint64", "uint256", "uint256", "bytes32[]"], [epoch, token_id, cumulative, list(proof)])
+    return "0x" + (selector + body).hex()

@@ -21,6 +21,8 @@ class LedgerAccount(models.Model):
         STAKED = "staked", "Staked (locked) tokens"
         RECEIVABLE = "receivable", "Participant receivable"
         WITHDRAWAL_PENDING = "withdrawal_pending", "Withdrawals pending on chain"
+        CLAIMABLE = "claimable", "Tokens claimable on chain"
+        CLAIMED = "claimed", "Tokens claimed on chain"
 
     code = models.CharField(max_length=120, unique=True)
     organisation = models.ForeignKey(
@@ -569,3 +571,6 @@ class RewardShortfall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.day}: {self.paid} of {self.owed} {self.currency} to {self.organisation_id}"
+
+
+from settlement.models_claims import ClaimEpoch, ClaimLeaf, TokenClaim, TokenDeployment  # noqa: E402,F401
