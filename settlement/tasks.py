@@ -74,3 +74,20 @@ def settle_penalty(penalty_id: int) -> int:
         reason=f"{penalty.get_reason_display()}: {penalty.shortfall_kwh} kWh x {penalty.rate_per_mwh}/MWh",
         business_key=f"activation:{penalty.pk}",
     ).pk
+
+
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
+def close_claims_epoch() -> int | None:
+    """Daily: move the linked participants' tokens to claimable and anchor the claims root (ADR 0023)."""
+    from .services.claims import claims_epoch_close
+
+    epoch = claims_epoch_close(wait=False)
+    return epoch.pk if epoch is not None else None
+
+
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
+def sync_token_claims() -> int:
+    """Every minute: count the Claimed events with enough confirmations, reverse re-organised ones."""
+    from .services.claims import claims_sync
+
+    return len(claims_sync())

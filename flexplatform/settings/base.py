@@ -282,6 +282,9 @@ CELERY_BEAT_SCHEDULE = {
     # Compensation: settle yesterday (UTC) every day at 02:00 UTC, after late meter data; tally governance hourly.
     "settle-day": {"task": "settlement.tasks.settle_day", "schedule": crontab(hour=2, minute=0)},
     "tally-proposals": {"task": "settlement.tasks.tally_proposals", "schedule": 3600.0},
+    # FLEX tokens on chain (ADR 0023): a claims epoch a day after settlement; claims seen every minute.
+    "close-claims-epoch": {"task": "settlement.tasks.close_claims_epoch", "schedule": crontab(hour=3, minute=0)},
+    "sync-token-claims": {"task": "settlement.tasks.sync_token_claims", "schedule": 60.0},
 }
 # Assessment: the baseline settled against (unless a premise's program says otherwise) and the forecast
 # baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).

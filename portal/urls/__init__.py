@@ -5,7 +5,7 @@ aggregator's event response)."""
 
 from django.urls import path
 
-from ..views import admin, aggregator, consumer, onboarding, operator, participant, public, settings
+from ..views import admin, aggregator, consumer, onboarding, operator, participant, public, settings, tokens
 
 urlpatterns = [
     path("", public.home, name="home"),
@@ -20,6 +20,11 @@ urlpatterns = [
     path("payments/<int:pk>/", participant.payment_detail, name="payment"),
     path("consumer/consumption/", consumer.consumption_page, name="consumption"),
     path("compensation/", participant.compensation, name="compensation"),
+    path("tokens/", tokens.tokens_page, name="tokens"),
+    path("tokens/wallet/nonce/", tokens.wallet_nonce, name="tokens-wallet-nonce"),
+    path("tokens/wallet/link/", tokens.wallet_link, name="tokens-wallet-link"),
+    path("tokens/claims/refresh/", tokens.claims_refresh, name="tokens-claims-refresh"),
+    path("tokens/claims.json", tokens.claims_bundle, name="tokens-claims-bundle"),
     path("compensation/console/", admin.settlement_console, name="settlement-console"),
     path("settings/tokens/", settings.api_tokens, name="api-tokens"),
 ]
