@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from decimal import Decimal
 
 import pytest
 from django.test import override_settings
@@ -61,7 +62,7 @@ def token_holder(anvil_chain):
     user = get_user_model().objects.create_user(username=email, email=email, password=demo.PASSWORD)
     EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
     Membership.objects.create(user=user, organisation=org, role=Membership.Role.CONSUMER)
-    tokens_grant(org, assets.ENERGY, __import__("decimal").Decimal("12.50"), "browser-e")
+    tokens_grant(org, assets.ENERGY, Decimal("12.50"), "browser-e")
     return {"email": email, "org": org}
 
 
@@ -121,8 +122,11 @@ def _off_loop(fn):
 
 
 def test_consumer_links_a_wallet_by_signature_and_claims_from_the_browser(
-    token_holder, anvil_chain, live_server, chromium
-):  # noqa: F811
+    token_holder,
+    anvil_chain,
+    live_server,
+    chromium,  # noqa: F811 - the fixture imported above
+):
     from settlement.services.claims import claims_epoch_close
 
     handle, calls = wallet_handler(anvil_chain.url, WALLET_KEY)
