@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, Sum
@@ -58,6 +59,7 @@ class DayResult:
     ledger_balanced: bool = True
     already_run: bool = False
     devices: str = ""  # what the device simulator did (or why it did not run)
+    claim: Any = None  # demo.claims.DemoClaim: one consumer's on-chain token claim at the end of the day
 
     @property
     def measured_vs_true_pct(self) -> Decimal | None:

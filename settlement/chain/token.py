@@ -162,3 +162,15 @@ class TokenClient(AnchorClient):
             )
             for log in logs
         ]
+
+    def fund_dev_account(self, address: str, wei: int = 10**19) -> None:
+        """Give ``address`` ether for gas on a development chain (anvil ``anvil_setBalance``; eth-tester: a
+        transfer from a prefunded account). Refused elsewhere (production wallets pay their own gas)."""
+        checksum = self.w3.to_checksum_address(address)
+        if self.is_eth_tester:
+            tx = self.w3.eth.send_transaction({"from": self.w3.eth.accounts[0], "to": checksum, "value": wei})
+            self.w3.eth.wait_for_transaction_receipt(tx, timeout=self.timeout)
+        elif self.chain_id == 31337:  # anvil / hardhat
+            self._rpc("anvil_setBalance", [checksum, hex(wei)])
+        else:
+            raise RuntimeError(f"chain {self.chain_id} is not a development chain")
