@@ -106,12 +106,11 @@ def token_deployment_current(*, client=None) -> TokenDeployment:
         )
 
 
-def _latest_leaves() -> dict[tuple[str, int], ClaimLeaf]:
-    """The newest leaf of every (address, token id) ever built."""
-    out: dict[tuple[str, int], ClaimLeaf] = {}
-    for leaf in ClaimLeaf.objects.order_by("epoch__number", "pk"):
-        out[(leaf.address, leaf.token_id)] = leaf
-    return out
+def _latest_leaves(last: ClaimEpoch | None) -> dict[tuple[str, int], ClaimLeaf]:
+    """The newest leaf of every (address, token id) ever built: the last epoch's, which carries them all."""
+    if last is None:
+        return {}
+    return {(leaf.address, leaf.token_id): leaf for leaf in ClaimLeaf.objects.filter(epoch=last)}
 
 
 @transaction.atomic
@@ -121,7 +120,7 @@ def claims_epoch_build(*, client=None, now=None) -> ClaimEpoch | None:
     deployment = token_deployment_current(client=client)
     last = ClaimEpoch.objects.select_for_update().order_by("-number").first()
     number = (last.number + 1) if last is not None else 1
-    latest = _latest_leaves()
+    latest = _latest_leaves(last)
     owner = {address: leaf.organisation_id for (address, _), leaf in latest.items()}
     held = defaultdict(dict)
     for account in LedgerAccount.objects.select_for_update().filter(
@@ -343,4 +342,18 @@ def claims_sync(*, client=None) -> list[TokenClaim]:
             changed.append(claim)
     deployment.scanned_block = head
     deployment.save(update_fields=["scanned_block"])
+    _epochs_check_reorgs(client=client, deployment=deployment, head=head)
     return changed
+
+
+def _epochs_check_reorgs(*, client, deployment: TokenDeployment, head: int) -> None:
+    """A confirmed epoch whose block changed hash (a reorganisation) is counted again from SUBMITTED: its stored
+    transaction is re-broadcast by the next :func:`claims_epoch_advance` if the chain lost it."""
+    window = settings.CHAIN_REORG_WINDOW_BLOCKS
+    for epoch in ClaimEpoch.objects.select_for_update().filter(
+        deployment=deployment, status=ClaimEpoch.Status.CONFIRMED, block_number__gte=max(head - window, 0)
+    ):
+        if client.block_hash(epoch.block_number) != epoch.block_hash:
+            log.warning("claims epoch %s re-organised out; re-submitting", epoch.number)
+            epoch.status, epoch.confirmed_at = ClaimEpoch.Status.SUBMITTED, None
+            epoch.save(update_fields=["status", "confirmed_at"])

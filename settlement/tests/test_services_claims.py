@@ -300,3 +300,25 @@ def test_no_token_is_ever_claimable_twice(actions, django_db_blocker):
                     assert D(sum(latest.values())) / 100 == claimable + claimed
         transaction.savepoint_rollback(sid)
     reset_eth_tester(name)
+
+
+def test_a_reorged_epoch_root_is_sent_again(chain):
+    alice = world_make(n=1).consumers[0]
+    tokens_grant(alice, assets.ENERGY, D("1"), "r1")
+    siwe_link(alice, key_of("alice"))
+    claims_epoch_close(client=chain)
+    tokens_grant(alice, assets.ENERGY, D("2"), "r2")
+    snapshot = chain.snapshot()
+    epoch = claims_epoch_close(client=chain)
+    assert epoch.number == 2 and epoch.status == ClaimEpoch.Status.CONFIRMED
+    chain.revert(snapshot)
+    chain.mine(3)
+    assert chain.root_of(2) == bytes(32)
+    claims_sync(client=chain)
+    epoch.refresh_from_db()
+    assert epoch.status == ClaimEpoch.Status.SUBMITTED
+    assert claims_open(organisation=alice)[0]["epoch"] == 1  # the newest anchored root until it is back
+    again = claims_epoch_close(client=chain)
+    assert again.pk == epoch.pk and again.status == ClaimEpoch.Status.CONFIRMED
+    assert "0x" + chain.root_of(2).hex() == epoch.root
+    assert [r["amount"] for r in claims_open(organisation=alice)] == [D("3.00")]
