@@ -322,3 +322,19 @@ def test_a_reorged_epoch_root_is_sent_again(chain):
     assert again.pk == epoch.pk and again.status == ClaimEpoch.Status.CONFIRMED
     assert "0x" + chain.root_of(2).hex() == epoch.root
     assert [r["amount"] for r in claims_open(organisation=alice)] == [D("3.00")]
+
+
+def test_a_claim_counts_only_with_the_configured_confirmations(chain):
+    alice = world_make(n=1).consumers[0]
+    tokens_grant(alice, assets.CAPACITY, D("2"), "c1")
+    siwe_link(alice, key_of("alice"))
+    claims_epoch_close(client=chain)
+    with override_settings(CHAIN_CONFIRMATIONS=3):
+        [receipt] = claim_all(chain, key_of("alice"), alice)
+        claims_sync(client=chain)
+        assert TokenClaim.objects.get(tx_hash=receipt.tx_hash).status == TokenClaim.Status.SEEN
+        assert balance_of(organisation=alice, kind=K.CLAIMED, asset=assets.CAPACITY) == 0
+        chain.mine(2)
+        claims_sync(client=chain)
+    assert TokenClaim.objects.get(tx_hash=receipt.tx_hash).status == TokenClaim.Status.CONFIRMED
+    assert balance_of(organisation=alice, kind=K.CLAIMED, asset=assets.CAPACITY) == D("2")
