@@ -132,6 +132,7 @@ def claims_epoch_build(*, client=None, now=None) -> ClaimEpoch | None:
         address = claim_address_for(org_id)
         if address is None or owner.get(address, org_id) != org_id:
             continue  # no wallet yet, or a wallet already used by another organisation: tokens stay held
+        owner[address] = org_id  # a member of two organisations: the address serves the first one only
         legs = []
         for asset, balance in sorted(held[org_id].items()):
             amount = units(balance)

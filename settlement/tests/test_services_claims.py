@@ -338,3 +338,17 @@ def test_a_claim_counts_only_with_the_configured_confirmations(chain):
         claims_sync(client=chain)
     assert TokenClaim.objects.get(tx_hash=receipt.tx_hash).status == TokenClaim.Status.CONFIRMED
     assert balance_of(organisation=alice, kind=K.CLAIMED, asset=assets.CAPACITY) == D("2")
+
+
+def test_one_wallet_serves_one_organisation(chain):
+    """A user in two organisations links one wallet: the first organisation claims with it, the other's tokens
+    stay held (an address's leaf belongs to one organisation, or the ledger could not say whose claim it was)."""
+    first, second = world_make(n=2).consumers
+    tokens_grant(first, assets.ENERGY, D("1"), "s1")
+    tokens_grant(second, assets.ENERGY, D("2"), "s2")
+    link = siwe_link(first, key_of("shared"), email="shared@example.test")
+    Membership.objects.create(user=link.user, organisation=second, role=Membership.Role.CONSUMER)
+    epoch = claims_epoch_close(client=chain)
+    assert epoch.leaf_count == 1
+    assert balance_of(organisation=first, kind=K.CLAIMABLE, asset=assets.ENERGY) == D("1")
+    assert balance_of(organisation=second, kind=K.PARTICIPANT, asset=assets.ENERGY) == D("2")
