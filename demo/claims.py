@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import Sum
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
@@ -41,19 +42,23 @@ def demo_wallet_key(email: str) -> str:
 
 
 def consumer_claim_run(*, world: World) -> DemoClaim | None:
-    """The first demo consumer (by email) that holds or claimed tokens links its wallet and claims all it can."""
-    holders = set(
+    """The demo consumer holding (or having claimed) the most tokens links its wallet and claims all it can."""
+    totals = dict(
         LedgerAccount.objects.filter(
             kind__in=[LedgerAccount.Kind.PARTICIPANT, LedgerAccount.Kind.CLAIMABLE, LedgerAccount.Kind.CLAIMED],
             asset__in=list(TOKEN_IDS),
             balance__gt=0,
             organisation__isnull=False,
-        ).values_list("organisation_id", flat=True)
+        )
+        .values("organisation_id")
+        .annotate(total=Sum("balance"))
+        .values_list("organisation_id", "total")
     )
-    members = Membership.objects.filter(organisation_id__in=holders, role=Membership.Role.CONSUMER).select_related(
-        "user"
+    members = Membership.objects.filter(organisation_id__in=totals, role=Membership.Role.CONSUMER).select_related(
+        "user", "organisation"
     )
-    member = min(members, key=lambda m: m.user.email, default=None)
+    # The consumer holding (or having claimed) the most tokens; ties by email.
+    member = min(members, key=lambda m: (-totals[m.organisation_id], m.user.email), default=None)
     if member is None:
         return None
     user, org = member.user, member.organisation
