@@ -208,7 +208,7 @@ ACTIONS = st.lists(
 
 
 @settings(
-    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 @given(actions=ACTIONS)
 def test_no_token_is_ever_claimable_twice(actions, django_db_blocker):
