@@ -36,6 +36,7 @@ from .events import (
 )
 from .grid_signals import grid_signal_post
 from .lifecycle import EVENT_TRANSITIONS, event_move, events_move
+from .ocpp_commands import ocpp_command_result, ocpp_commands_due
 from .openadr_notifications import notify, notify_event
 from .outbox import OutboxRow, outbox_flush_on_commit, outbox_insert, outbox_put, webhook_endpoint_create
 from .outbox_delivery import mqtt_results_mark, outbox_flush
@@ -53,6 +54,8 @@ from .reservations import reservation_call, reservation_create_for_award
 from .verification import event_verify, events_verify_due
 
 __all__ = [
+    "ocpp_command_result",
+    "ocpp_commands_due",
     "EMERGENCY_CHUNK",
     "EMERGENCY_PROGRAM_CODE",
     "EVENT_TRANSITIONS",

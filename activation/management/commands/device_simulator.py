@@ -1,6 +1,6 @@
 """Run simulated devices over MQTT for the premises in the database (or N synthetic ones).
 
-manage.py device_simulator                   # every premise's devices (segment defaults)
+manage.py device_simulator                   # every registered MQTT device
 manage.py device_simulator --devices 500     # the first 500 of them
 manage.py device_simulator --seconds 120 --telemetry-every 5 --non-responders 0.1 --partial 0.2
 """
@@ -12,8 +12,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from accounts.models import Premise
-from activation.selectors import premise_devices
+from activation.selectors import registry_device_specs
 from activation.simulator import DeviceFleet
 
 
@@ -30,10 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, *args, **opts):
-        specs = []
-        for premise in Premise.objects.order_by("id"):
-            for d in premise_devices(premise):
-                specs.append((d.device_id, premise.pk, float(d.rated_kw) * 0.7))
+        specs = registry_device_specs(draw_share=0.7)
         if opts["devices"]:
             specs = specs[: opts["devices"]]
         fleet = DeviceFleet.from_seed(
