@@ -30,6 +30,7 @@ from flexplatform.errors import ApplicationError
 
 from .models import (
     DeviceDispatch,
+    DispatchSignal,
     DREvent,
     Enrollment,
     EventPerformance,
@@ -509,3 +510,30 @@ def registry_device_specs(*, premises=None, channel: str = "mqtt", draw_share: f
         (device_ref(pk), premise_id, float(max_kw) * draw_share)
         for pk, premise_id, max_kw in qs.values_list("pk", "premise_id", "max_kw")
     ]
+
+
+def event_accountable_kw(event) -> Decimal | None:
+    """The kW the premise answers for in ``event`` (ADR 0029): what the platform actually commanded to the
+    devices it has, less the commands the platform failed to get out (never sent, given up or cancelled on its
+    side). A device that did not acknowledge, a station that rejected its profile and a device the owner opted
+    out of stay the owner's. None: the event was not dispatched to devices (the whole target is the measure, as
+    for a site selling on a labelled estimate). A premise with devices of which none could be commanded: 0."""
+    dispatches = list(DeviceDispatch.objects.filter(event=event).values_list("device_id", "channel", "shed_kw"))
+    if not dispatches:
+        dispatched = DispatchSignal.objects.filter(event=event).exists()
+        has_devices = event.premise.devices.filter(active=True).exists()
+        return Decimal("0.000") if dispatched and has_devices else None
+    failed_refs = set(
+        OutboxMessage.objects.filter(
+            event=event,
+            channel__in=[OutboxMessage.Channel.MQTT, OutboxMessage.Channel.OCPP],
+            status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.FAILED, OutboxMessage.Status.CANCELLED],
+        )
+        .exclude(last_error__startswith="station rejected")
+        .exclude(destination__contains="#")
+        .values_list("destination", flat=True)
+    )
+    total = sum(
+        (shed for device_id, _, shed in dispatches if device_ref(device_id) not in failed_refs), Decimal("0.000")
+    )
+    return min(total, event.target_kw)

@@ -19,6 +19,7 @@ The names below are the public API other modules import from ``activation.servic
 
 from .awards import award_activate, awards_activate_pending, event_create_for_award
 from .cascades import cascade_evaluate, cascade_start, cascades_evaluate_due
+from .device_overrides import device_override
 from .device_reports import acks_overdue_mark, device_ack_record, device_acks_record, telemetry_record
 from .dispatch import events_dispatch_locked, openadr_event_payload
 from .emergency import EMERGENCY_CHUNK, emergency_event_create
@@ -54,6 +55,7 @@ from .reservations import reservation_call, reservation_create_for_award
 from .verification import event_verify, events_verify_due
 
 __all__ = [
+    "device_override",
     "ocpp_command_result",
     "ocpp_commands_due",
     "EMERGENCY_CHUNK",

@@ -156,3 +156,66 @@ def test_events_already_commanded_count_against_the_device_budget(act_world):
     later = start + timedelta(days=2)
     devices = {d.kind: d for d in premise_devices(premise, start=later, end=later + timedelta(hours=1))}
     assert devices["battery"].kw == 0 and "per month" in devices["battery"].reasons[-1]
+
+
+# --- fairness: what the premise answers for is what the platform commanded and got out --------------------------
+
+
+def _verify_nothing_delivered(event):
+    from activation.services.performance import event_performance_record
+    from activation.tests.factories import verification_make
+
+    v = verification_make(event, [D("0")] * 4)
+    rows = [(i.start, i.baseline_kwh, i.actual_kwh, i.delivered_kwh) for i in v.intervals.order_by("start")]
+    event_performance_record(event=event, verification=v, rows=rows, now=event.end)
+
+
+def _battery_event(w, hours_ahead):
+    from activation.models import Penalty  # noqa: F401
+
+    start = w.now + timedelta(hours=hours_ahead)
+    return services.event_create(
+        program=w.program, premise=w.premises[3], target_kw=D("40"), start=start, end=start + timedelta(hours=1),
+        now=w.now,
+    )  # fmt: skip
+
+
+def test_a_command_the_platform_never_sent_is_not_the_consumers_penalty(act_world):
+    from activation.models import Penalty
+    from activation.selectors import event_accountable_kw
+
+    event = _battery_event(act_world, 3)
+    assert OutboxMessage.objects.get(event=event, channel="mqtt").status == OutboxMessage.Status.PENDING
+    assert event_accountable_kw(event) == D("0.000")
+    _verify_nothing_delivered(event)
+    assert not Penalty.objects.filter(event=event).exists()
+
+
+def test_a_device_that_got_its_command_and_did_nothing_is_the_consumers_shortfall(act_world):
+    from activation.models import Penalty
+    from activation.selectors import event_accountable_kw
+
+    event = _battery_event(act_world, 3)
+    OutboxMessage.objects.filter(event=event, channel="mqtt").update(status=OutboxMessage.Status.NO_ACK)
+    assert event_accountable_kw(event) == D("40.000")
+    _verify_nothing_delivered(event)
+    assert Penalty.objects.get(event=event).shortfall_kwh == D("40.0000")
+
+
+def test_the_owner_overrides_one_device_recorded_with_a_restore_and_it_stays_the_owners(act_world):
+    from activation.selectors import event_accountable_kw
+    from flexplatform.errors import NotPermitted
+
+    w = act_world
+    event = _battery_event(w, 3)
+    dispatch = DeviceDispatch.objects.get(event=event)
+    owner = Device.objects.get(pk=dispatch.device_id).premise.organisation.memberships.first().user
+    with pytest.raises(NotPermitted):
+        services.device_override(event_id=event.pk, device_id=dispatch.device_id, user=w.user("operator@demo.flex"))
+    OutboxMessage.objects.filter(event=event, channel="mqtt").update(status=OutboxMessage.Status.ACKNOWLEDGED)
+    services.device_override(event_id=event.pk, device_id=dispatch.device_id, user=owner, now=w.now)
+    dispatch.refresh_from_db()
+    assert dispatch.opted_out_at == w.now
+    restore = OutboxMessage.objects.get(event=event, destination=f"dev-{dispatch.device_id}#override")
+    assert restore.payload["command"] == "RESTORE"
+    assert event_accountable_kw(event) == D("40.000")
