@@ -324,6 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--topic-root", default=TOPIC_ROOT)
     parser.add_argument("--non-responders", type=float, default=0.0)
     parser.add_argument("--partial", type=float, default=0.0)
+    parser.add_argument("--credentials", default="", help="JSON {device id: password}: each device signs in.")
     args = parser.parse_args(argv)
     with open(args.spec) as fh:
         specs = [tuple(x) for x in json.load(fh)]
@@ -334,7 +335,14 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         root=args.topic_root,
-    ).start(timeout=30)
+    )
+    if args.credentials:
+        with open(args.credentials) as fh:
+            credentials = json.load(fh)
+        fleet = SecureDeviceFleet(
+            list(fleet.devices.values()), credentials=credentials, host=args.host, port=args.port, root=args.topic_root
+        )
+    fleet.start(timeout=30)
     print("READY", flush=True)
     try:
         time.sleep(args.seconds)
