@@ -142,3 +142,15 @@ def capacity_estimate_declare(
         declared_by=user,
         created_at=now,
     )
+
+
+def capacity_breakdowns(*, premises) -> list[dict]:
+    """The latest assessment of each premise with its per-device breakdown (portal: owner and aggregator)."""
+    from .models import FlexibilityAssessment
+
+    out = []
+    for premise in premises:
+        latest = FlexibilityAssessment.objects.filter(premise=premise).order_by("-window_start", "-assessed_at").first()
+        estimate = capacity_estimate_current(premise=premise)
+        out.append({"premise": premise, "assessment": latest, "estimate": estimate})
+    return out

@@ -73,7 +73,26 @@ def pct(values: list[float], p: float) -> float:
     return values[min(max(int(round(p / 100 * len(values))) - 1, 0), len(values) - 1)]
 
 
+CHILDREN: list = []  # processes (and the broker) this run started: ended at exit, whatever happened
+
+
+def _end_children() -> None:
+    for child in reversed(CHILDREN):
+        try:
+            if hasattr(child, "terminate"):
+                if child.poll() is None:
+                    child.terminate()
+                    child.wait(10)
+            else:
+                child.stop()
+        except Exception:  # noqa: BLE001, S110 - best effort at exit
+            pass
+
+
 def main() -> None:
+    import atexit
+
+    atexit.register(_end_children)
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--database-url", default="")
@@ -126,6 +145,7 @@ def main() -> None:
     op_org = Organisation.objects.create(name="Bench DSO", kind=Organisation.Kind.GRID_OPERATOR)
     operator = get_user_model().objects.create_user(username="op", email="op@bench", password="x")  # noqa: S106
     Membership.objects.create(user=operator, organisation=op_org, role=Membership.Role.GRID_OPERATOR)
+    op_org.service_zones.add(zone)  # the operator calls emergencies only in the zones it serves
     n_premises = args.devices // 5
     Premise.objects.bulk_create(
         [Premise(organisation=org, name=f"P{i}", segment="residential", grid_zone=zone) for i in range(n_premises)],
@@ -174,6 +194,7 @@ def main() -> None:
     # The authenticating broker: its password file and ACL written by manage.py mqtt_acl.
     settings.MQTT_USERNAME, settings.MQTT_PASSWORD = "flex-platform", "bench-platform-secret"
     broker = SecureMosquittoBroker().start()
+    CHILDREN.append(broker)
     settings.MQTT_PORT = broker.port
     broker.reload()
     os.environ.update(
@@ -197,6 +218,7 @@ def main() -> None:
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
+    CHILDREN.append(fleet)
     assert fleet.stdout.readline().strip() == "READY"
     # OCPP: the platform's CSMS and the simulated stations, each in its own process.
     ocpp_port = free_port()
@@ -207,6 +229,7 @@ def main() -> None:
         text=True,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "flexplatform.settings.test"},
     )
+    CHILDREN.append(csms)
     assert csms.stdout.readline().startswith("OCPP 2.0.1 CSMS")
     station_spec = spec.with_name("bench_dispatch.stations.json")
     station_spec.write_text(json.dumps([[cp, float(kw)] for cp, kw in chargers]))
@@ -217,6 +240,7 @@ def main() -> None:
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
+    CHILDREN.append(stations)
     assert stations.stdout.readline().strip() == "READY"
     print(f"OCPP: {len(chargers)} simulated charging stations connected to the CSMS (two more processes)")
     acks_file = spec.with_name("bench_dispatch.acks.json")
@@ -233,6 +257,7 @@ def main() -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
+    CHILDREN.append(listener)
     assert listener.stdout.readline().strip() == "READY"
     print(f"fleet: {n_devices} MQTT devices in their own process, each signed in as itself; ack listener in another")
 

@@ -5,7 +5,7 @@ aggregator's event response)."""
 
 from django.urls import path
 
-from ..views import admin, aggregator, consumer, onboarding, operator, participant, public, settings
+from ..views import admin, aggregator, consumer, devices, onboarding, operator, participant, public, settings
 
 urlpatterns = [
     path("", public.home, name="home"),
@@ -19,6 +19,7 @@ urlpatterns = [
     path("onboarding/<slug:step>/", onboarding.onboarding, name="onboarding-step"),
     path("payments/<int:pk>/", participant.payment_detail, name="payment"),
     path("consumer/consumption/", consumer.consumption_page, name="consumption"),
+    path("devices/capacity/", devices.device_capacity, name="device-capacity"),
     path("compensation/", participant.compensation, name="compensation"),
     path("compensation/console/", admin.settlement_console, name="settlement-console"),
     path("settings/tokens/", settings.api_tokens, name="api-tokens"),
