@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import time
 from dataclasses import dataclass, field
@@ -162,6 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--partial", type=float, default=0.0)
     parser.add_argument("--receipts", default="", help="Write station -> [receive times] here at the end.")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("ocpp").setLevel(logging.WARNING)
     with open(args.spec) as fh:
         specs = [tuple(x) for x in json.load(fh)]
 

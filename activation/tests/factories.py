@@ -57,13 +57,13 @@ def verification_make(
     return v
 
 
-def commands_delivered(event: DREvent) -> int:
-    """The event's device commands reached their devices and were acknowledged (the platform did its part:
-    a shortfall is then the premise's, ``activation.selectors.event_accountable_kw``)."""
+def commands_sent(event: DREvent) -> int:
+    """The event's device commands left the platform and no device acknowledged them by the deadline (the
+    platform did its part: a shortfall is then the premise's, ``activation.selectors.event_accountable_kw``)."""
     from activation.models import OutboxMessage
 
     return (
         OutboxMessage.objects.filter(event=event)
         .exclude(channel=OutboxMessage.Channel.WEBHOOK)
-        .update(status=OutboxMessage.Status.ACKNOWLEDGED, sent_at=event.start, acked_at=event.start)
+        .update(status=OutboxMessage.Status.NO_ACK, sent_at=event.start)
     )

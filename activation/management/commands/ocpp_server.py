@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -25,6 +26,8 @@ class Command(BaseCommand):
         parser.add_argument("--poll-seconds", type=float, default=0.1)
 
     def handle(self, *args, **opts):
+        logging.getLogger("ocpp").setLevel(logging.WARNING)  # the library logs every message at INFO
+        logging.getLogger("websockets").setLevel(logging.WARNING)
         csms = Csms(
             host=opts["host"] or settings.OCPP_HOST,
             port=opts["port"] or settings.OCPP_PORT,
