@@ -159,3 +159,40 @@ def test_authenticated_devices_get_their_commands_and_their_acks_are_recorded(ac
     finally:
         listener.stop()
         fleet.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_device_simulator_signs_each_device_in_and_its_acks_reach_the_database(act_world, broker):
+    """``manage.py device_simulator --credentials``: fresh credentials for the registered MQTT devices, the
+    broker's files rewritten (and reloaded), every device signed in as itself; ``mqtt_listen`` records the acks."""
+    import os
+    import threading
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    if not hasattr(broker, "process"):
+        pytest.skip("the shared CI broker is reloaded through its own pid file")
+    pid_file = broker.dir / "mosquitto.pid"
+    pid_file.write_text(str(broker.process.pid))
+    w = act_world
+    sim = threading.Thread(
+        target=lambda: (
+            call_command(
+                "device_simulator", seconds=8, telemetry_every=1, non_responders=0, partial=0, credentials=True,
+                password_file=str(broker.dir / "passwd"), acl_file=str(broker.dir / "acl"),
+                reload_pid_file=str(pid_file), stdout=open(os.devnull, "w"),  # noqa: SIM115
+            ),
+            connection.close(),
+        )
+    )  # fmt: skip
+    sim.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not Device.objects.filter(credentials__revoked_at=None).exists():
+        time.sleep(0.2)
+    time.sleep(2)  # the devices sign in and subscribe
+    event = _event(w, w.premises[3])
+    call_command("mqtt_listen", seconds=4, tick=0.5, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    sim.join()
+    row = OutboxMessage.objects.get(event=event, channel="mqtt")
+    assert row.status == OutboxMessage.Status.ACKNOWLEDGED and row.acked_at is not None
