@@ -113,9 +113,7 @@ class StationSession(ChargePoint):
         except (TimeoutError, websockets.ConnectionClosed) as exc:
             log.warning("OCPP %s: SetChargingProfile not answered: %s", self.id, exc)
             return  # left sent: the acknowledgement deadline marks it
-        await asyncio.to_thread(
-            self.csms.store.result, message_id=command["message_id"], station=self.id, accepted=accepted
-        )
+        self.csms.record(command["message_id"], self.id, accepted)
         if accepted:
             end = datetime.fromisoformat(payload["end"])
             delay = max((end - datetime.now(UTC)).total_seconds(), 0.0)
@@ -147,10 +145,10 @@ class DjangoStore:
 
         return ocpp_commands_due(station_ids=station_ids)
 
-    def result(self, *, message_id: str, station: str, accepted: bool) -> None:
-        from activation.services.ocpp_commands import ocpp_command_result
+    def results(self, results: list[tuple[str, str, bool]]) -> None:
+        from activation.services.ocpp_commands import ocpp_command_results
 
-        ocpp_command_result(message_id=message_id, station=station, accepted=accepted)
+        ocpp_command_results(results=results)
 
     def telemetry(self, *, device_ref: str, data: dict) -> None:
         from activation.services.device_reports import telemetry_record
@@ -170,6 +168,27 @@ class Csms:
         self._stopped: asyncio.Event | None = None
         self._tasks: set[asyncio.Task] = set()
         self.ready: asyncio.Event | None = None
+        self._results: list[tuple[str, str, bool]] = []
+        self._results_waiting: asyncio.Event | None = None
+
+    def record(self, message_id: str, station: str, accepted: bool) -> None:
+        """A station's answer, written with the others that arrived meanwhile (one transaction per batch)."""
+        self._results.append((message_id, station, accepted))
+        self._results_waiting.set()
+
+    async def _write_results(self) -> None:
+        while not self._stopped.is_set() or self._results:
+            if not self._results:
+                self._results_waiting.clear()
+                try:
+                    await asyncio.wait_for(self._results_waiting.wait(), 0.5)
+                except TimeoutError:
+                    continue
+            batch, self._results = self._results, []
+            try:
+                await asyncio.to_thread(self.store.results, batch)
+            except Exception:  # noqa: BLE001 - a database hiccup must not stop the server
+                log.exception("OCPP results not recorded")
 
     def later(self, delay: float, coro) -> None:
         async def run():
@@ -225,13 +244,16 @@ class Csms:
 
     async def serve(self) -> None:
         self._stopped = asyncio.Event()
+        self._results_waiting = asyncio.Event()
         self.ready = self.ready or asyncio.Event()
         async with websockets.serve(
             self._on_connect, self.host, self.port, subprotocols=[SUBPROTOCOL], max_queue=None
         ) as server:
             self.port = server.sockets[0].getsockname()[1]
             self.ready.set()
+            writer = asyncio.get_running_loop().create_task(self._write_results())
             await self._poll()
+            await writer
         for task in list(self._tasks):
             task.cancel()
 

@@ -60,3 +60,29 @@ def ocpp_command_result(*, message_id: str, station: str, accepted: bool, now: d
     if accepted:
         return bool(rows.update(status=OutboxMessage.Status.ACKNOWLEDGED, acked_at=now))
     return bool(rows.update(status=OutboxMessage.Status.FAILED, last_error="station rejected the charging profile"))
+
+
+def ocpp_command_results(*, results: list[tuple[str, str, bool]], now: datetime | None = None) -> int:
+    """Many stations' answers at once, ``(message_id, station, accepted)``: the rule of
+    :func:`ocpp_command_result` in two UPDATEs (the CSMS records a burst of acceptances in one go)."""
+    now = now or timezone.now()
+    wanted: dict[uuid.UUID, tuple[str, bool]] = {}
+    for message_id, station, accepted in results:
+        try:
+            wanted[uuid.UUID(str(message_id))] = (station, accepted)
+        except ValueError:
+            continue
+    live = [OutboxMessage.Status.PENDING, OutboxMessage.Status.SENT, OutboxMessage.Status.NO_ACK]
+    ok, refused = [], []
+    for pk, message_id, topic in OutboxMessage.objects.filter(
+        message_id__in=list(wanted), channel=OutboxMessage.Channel.OCPP, status__in=live
+    ).values_list("pk", "message_id", "topic"):
+        station, accepted = wanted[message_id]
+        if topic == station:
+            (ok if accepted else refused).append(pk)
+    with transaction.atomic():
+        n = OutboxMessage.objects.filter(pk__in=ok).update(status=OutboxMessage.Status.ACKNOWLEDGED, acked_at=now)
+        n += OutboxMessage.objects.filter(pk__in=refused).update(
+            status=OutboxMessage.Status.FAILED, last_error="station rejected the charging profile"
+        )
+    return n

@@ -50,7 +50,11 @@ class Loop:
 
     def close(self):
         self.loop.call_soon_threadsafe(self.csms.stop)
-        time.sleep(0.2)
+
+        async def finished():
+            await self.server
+
+        self.run(finished(), timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         connections.close_all()
