@@ -569,3 +569,6 @@ class RewardShortfall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.day}: {self.paid} of {self.owed} {self.currency} to {self.organisation_id}"
+
+
+from settlement.models_collateral import *  # noqa: E402,F401,F403
