@@ -7,6 +7,8 @@ What is locked is derived, not stored twice: an open sell order locks its open k
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import Q
 
@@ -88,11 +90,17 @@ class CollateralSlash(models.Model):
 
     @property
     def memo(self) -> str:
+        n = _plain
         return (
-            f"{self.rule}: delivered {self.delivered_kwh} kWh < {self.threshold} x {self.committed_kwh} kWh committed; "
-            f"slash {self.slashing_rate} x ({self.award_kw} kW x {self.per_kw} FLEX/kW = {self.collateral} FLEX) "
-            f"= {self.amount} FLEX"
+            f"{self.rule}: delivered {n(self.delivered_kwh)} kWh < {n(self.threshold)} x {n(self.committed_kwh)} kWh "
+            f"committed; slash {n(self.slashing_rate)} x ({n(self.award_kw)} kW x {n(self.per_kw)} FLEX/kW = "
+            f"{n(self.collateral)} FLEX) = {self.amount} FLEX"
         )
+
+
+def _plain(x) -> str:
+    """A number as people write it: no trailing zeros, no exponent (60, 0.5, 0.75)."""
+    return f"{Decimal(x).normalize():f}" if x else "0"
 
 
 __all__ = ["CollateralAccount", "CollateralSettlement", "CollateralSlash"]

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 from django.utils import timezone
 
@@ -36,6 +36,7 @@ from .capacity import check_capacity
 from .gates import premise_offer_refusals, wholesale_aggregation_refusal
 
 RT_INTERVALS = (5, 15)
+CENT = Decimal("0.01")
 
 
 class GateClosed(Conflict):
@@ -111,18 +112,23 @@ def check_collateral(*, organisation: Organisation, spec: ProductSpec, kw: Decim
     collateral, the second sees the first once it commits and is refused (ADR 0025)."""
     if per_kw <= 0:
         return
-    required = kw * per_kw
+    required = (kw * per_kw).quantize(CENT, rounding=ROUND_UP)
     position = hooks.collateral_position(organisation, lock=True)
     if position.free < required:
         label = tiers.NAMES[tier]
         where = f"{spec.label} is a premium market" if tier == tiers.PREMIUM else "Priority activation"
         raise ApplicationError(
-            f"{where}: {kw} kW x {per_kw} FLEX per kW ({label} tier) = {required} FLEX of free collateral is "
-            f"needed; {position.staked} FLEX is staked, {position.locked} FLEX of it is locked by open orders "
-            f"and unsettled awards, {position.free} FLEX is free.",
+            f"{where}: {_n(kw)} kW x {_n(per_kw)} FLEX per kW ({label} tier) = {_n(required)} FLEX of free "
+            f"collateral is needed; {_n(position.staked)} FLEX is staked, {_n(position.locked)} FLEX of it is "
+            f"locked by open orders and unsettled awards, {_n(position.free)} FLEX is free.",
             code=MarketError.INSUFFICIENT_STAKE,
-            fields={"kw": [f"Stake {required - position.free} FLEX more, or offer less."]},
+            fields={"kw": [f"Stake {_n(required - position.free)} FLEX more, or offer less."]},
         )
+
+
+def _n(x: Decimal) -> str:
+    """A number as people write it: no trailing zeros, no exponent (100, 1.5, 0)."""
+    return f"{x.normalize():f}" if x else "0"
 
 
 def _lock_offerable(organisation: Organisation, ids: list[int], facts: eligibility.OrderFacts) -> dict[int, Premise]:

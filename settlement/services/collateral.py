@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 from django.db import transaction
 from django.db.models import Q, Sum
@@ -72,7 +72,7 @@ def staked_total(organisation_id: int) -> Decimal:
     total = Stake.objects.filter(organisation_id=organisation_id, status=Stake.Status.LOCKED).aggregate(
         t=Sum("amount")
     )["t"]
-    return total or ZERO
+    return (total or ZERO).quantize(assets.CENT)
 
 
 def order_locks(organisation_id: int) -> list[tuple[MarketOrder, Decimal]]:
@@ -119,7 +119,7 @@ def collateral_position(organisation, *, lock: bool = False) -> CollateralPositi
     if lock:
         collateral_account_lock(org_id)
     locked = sum((a for _, a in order_locks(org_id)), ZERO) + awards_locked(award_locks(org_id))
-    return CollateralPosition(staked=staked_total(org_id), locked=locked)
+    return CollateralPosition(staked=staked_total(org_id), locked=locked.quantize(assets.CENT, rounding=ROUND_UP))
 
 
 def _award_with_collateral(award_id: int) -> Award:

@@ -117,7 +117,7 @@ def stake_release(*, stake_id: int, actor=None, now: datetime | None = None) -> 
             raise StakeError(
                 f"The stake backs collateral: {position.locked} FLEX is locked by open orders and unsettled awards "
                 f"until their delivery is verified and settled; releasing {stake.amount} of {position.staked} FLEX "
-                f"staked would leave {position.staked - stake.amount}.",
+                f"staked would leave {position.staked - stake.amount} FLEX.",
                 code=SettlementError.STAKE_BACKS_COLLATERAL,
                 fields={"stake": ["Cancel open orders or wait for the awards' settlement."]},
             )
