@@ -1,11 +1,11 @@
 """The portal's URL confs, one per namespace the templates use: ``portal`` (here: the landing page, one dashboard
-per role, onboarding, compliance, compensation, payments), ``market-portal`` (``portal.urls.market``: public
+per role, onboarding, compliance, compensation, staking and collateral, payments), ``market-portal`` (``portal.urls.market``: public
 prices) and ``activation`` (``portal.urls.activation``: the dispatch console, the consumer's events, the
 aggregator's event response)."""
 
 from django.urls import path
 
-from ..views import admin, aggregator, consumer, onboarding, operator, participant, public, settings
+from ..views import admin, aggregator, collateral, consumer, onboarding, operator, participant, public, settings
 
 urlpatterns = [
     path("", public.home, name="home"),
@@ -20,6 +20,7 @@ urlpatterns = [
     path("payments/<int:pk>/", participant.payment_detail, name="payment"),
     path("consumer/consumption/", consumer.consumption_page, name="consumption"),
     path("compensation/", participant.compensation, name="compensation"),
+    path("staking/", collateral.staking_page, name="staking"),
     path("compensation/console/", admin.settlement_console, name="settlement-console"),
     path("settings/tokens/", settings.api_tokens, name="api-tokens"),
 ]
