@@ -301,3 +301,20 @@ def test_priority_tier_locks_its_governed_rate_and_is_dispatched_first_at_equal_
             now=mw.now,
         )
     assert e.value.fields == {"priority": ["Only sell orders choose a tier."]}
+
+
+def test_modify_takes_more_collateral_only_when_free_and_cancel_frees_it(mw):
+    from market.services.orders import order_cancel, order_modify
+
+    org, p3, p4, _ = _seller(mw, stake="150")
+    order = _sell(mw, org, [(p3, "60"), (p4, "60")]).order  # 120 locked, 30 free
+    with pytest.raises(ApplicationError) as e:  # 160 kW: 40 kW more x 1 FLEX = 40 FLEX > 30 free
+        order_modify(order_id=order.pk, by=org, price_per_mwh=D("100"), kw=D("160"), now=mw.now)
+    assert e.value.code == "insufficient_stake"
+    assert "40 kW x 1 FLEX per kW (premium tier) = 40 FLEX" in e.value.detail and "30 FLEX is free" in e.value.detail
+    order_modify(order_id=order.pk, by=org, price_per_mwh=D("100"), kw=D("150"), now=mw.now)  # 30 more: fits
+    assert _position(org) == (D("150"), D("150"), D("0"))
+    order_modify(order_id=order.pk, by=org, price_per_mwh=D("100"), kw=D("100"), now=mw.now)  # less: frees 50
+    assert _position(org) == (D("150"), D("100"), D("50"))
+    order_cancel(order_id=order.pk, by=org, now=mw.now)
+    assert _position(org) == (D("150"), D("0"), D("150"))
