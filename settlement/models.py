@@ -21,6 +21,7 @@ class LedgerAccount(models.Model):
         STAKED = "staked", "Staked (locked) tokens"
         RECEIVABLE = "receivable", "Participant receivable"
         WITHDRAWAL_PENDING = "withdrawal_pending", "Withdrawals pending on chain"
+        BILL_PROTECTION_POOL = "bill_protection_pool", "Bill protection pool"
 
     code = models.CharField(max_length=120, unique=True)
     organisation = models.ForeignKey(
@@ -572,3 +573,4 @@ class RewardShortfall(models.Model):
 
 
 from settlement.models_collateral import *  # noqa: E402,F401,F403
+from settlement.models_protection import BillProtectionEnrolment, BillProtectionMonth, PremiseTariff  # noqa: E402,F401

@@ -74,3 +74,12 @@ def settle_penalty(penalty_id: int) -> int:
         reason=f"{penalty.get_reason_display()}: {penalty.shortfall_kwh} kWh x {penalty.rate_per_mwh}/MWh",
         business_key=f"activation:{penalty.pk}",
     ).pk
+
+
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
+def settle_bill_protection() -> dict:
+    """Settle every covered premise-month that is due (daily). A month settled before is skipped: once per
+    premise-month (unique key and business key), so a repeat pays nothing twice."""
+    from .services.protection import bill_protection_settle_due
+
+    return bill_protection_settle_due()

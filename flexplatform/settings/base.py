@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal_role",
+                "portal.context_processors.emergency_stop",
             ],
         },
     },
@@ -188,6 +189,10 @@ KYC_SANCTIONS_LIST_PATH = env(
     "KYC_SANCTIONS_LIST_PATH", default=str(BASE_DIR / "accounts" / "data" / "sanctions_sample.csv")
 )
 KYC_PROVIDER = env("KYC_PROVIDER", default="manual")
+# Uploaded identity documents live outside MEDIA_ROOT and every static path: no URL reaches them; the admin and the
+# auditor portal stream them to admins and auditors only (accounts/kyc/documents.py).
+INVITATION_VALIDITY_DAYS = env.int("INVITATION_VALIDITY_DAYS", default=7)
+KYC_DOCUMENT_ROOT = env("KYC_DOCUMENT_ROOT", default=str(VAR_DIR / "private" / "kyc"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -282,6 +287,11 @@ CELERY_BEAT_SCHEDULE = {
     # Compensation: settle yesterday (UTC) every day at 02:00 UTC, after late meter data; tally governance hourly.
     "settle-day": {"task": "settlement.tasks.settle_day", "schedule": crontab(hour=2, minute=0)},
     "tally-proposals": {"task": "settlement.tasks.tally_proposals", "schedule": 3600.0},
+    # Bill protection (ADR 0026): settle every covered premise-month that is due, daily at 03:00 UTC.
+    "settle-bill-protection": {
+        "task": "settlement.tasks.settle_bill_protection",
+        "schedule": crontab(hour=3, minute=0),
+    },
 }
 # Assessment: the baseline settled against (unless a premise's program says otherwise) and the forecast
 # baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).
