@@ -255,3 +255,33 @@ class RewardShortfallAdmin(ReadOnlyAdmin):
 
 
 from settlement import admin_protection  # noqa: E402,F401  (bill protection, ADR 0026)
+
+from .models_payouts import BankAccount, Payout, PayoutConfirmation, PayoutRun  # noqa: E402 - ADR 0027
+
+
+@admin.register(BankAccount)
+class BankAccountAdmin(ReadOnlyAdmin):
+    """Changed only by the participant through ``bank_account_set`` (IBAN/BIC checked)."""
+
+    list_display = ["organisation", "holder_name", "iban", "bic", "updated_at"]
+    search_fields = ["organisation__name", "iban"]
+
+
+@admin.register(PayoutRun)
+class PayoutRunAdmin(ReadOnlyAdmin):
+    """Created, downloaded and confirmed in the portal's payout console (``/payouts/console/``)."""
+
+    list_display = ["id", "message_id", "execution_date", "payouts_count", "total", "currency", "created_at"]
+    exclude = ["document"]
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    list_display = ["end_to_end_id", "organisation", "amount", "currency", "status", "bank_reference", "paid_at"]
+    list_filter = ["status"]
+    search_fields = ["end_to_end_id", "organisation__name", "bank_reference"]
+
+
+@admin.register(PayoutConfirmation)
+class PayoutConfirmationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "source", "message_id", "filename", "confirmed", "created_at"]

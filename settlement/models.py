@@ -314,6 +314,7 @@ class SettlementRun(models.Model):
     class Trigger(models.TextChoices):
         DAILY = "daily", "Daily schedule"
         ON_DEMAND = "on_demand", "On demand"
+        EVENT = "event", "Event verified (ADR 0027)"
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -573,4 +574,5 @@ class RewardShortfall(models.Model):
 
 
 from settlement.models_collateral import *  # noqa: E402,F401,F403
+from settlement.models_payouts import *  # noqa: E402,F401,F403
 from settlement.models_protection import BillProtectionEnrolment, BillProtectionMonth, PremiseTariff  # noqa: E402,F401

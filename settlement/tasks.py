@@ -20,6 +20,15 @@ def settle_event(event_id: int) -> int:
     return settlement_create_for_event(event_id=event_id).pk
 
 
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
+def settle_verified_event(event_id: int) -> int | None:
+    """Settle an event as soon as its verification is final (ADR 0027); the daily run is the sweep."""
+    from .services.event_settlement import event_settle
+
+    run = event_settle(event_id=event_id)
+    return run.pk if run is not None else None
+
+
 @shared_task(acks_late=True)
 def anchor_closed_periods() -> list[int]:
     from .services.anchoring import periods_anchor_closed

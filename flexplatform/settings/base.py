@@ -329,6 +329,10 @@ CHAIN_REORG_WINDOW_BLOCKS = env.int("CHAIN_REORG_WINDOW_BLOCKS", default=128)
 ANCHOR_GRACE_MINUTES = env.int("ANCHOR_GRACE_MINUTES", default=5)
 
 SETTLEMENT_CURRENCY = env("SETTLEMENT_CURRENCY", default="USD")
+# Fiat payouts (ADR 0027): the platform's own bank account, the debtor of every pain.001 credit-transfer file.
+PAYOUT_DEBTOR_NAME = env("PAYOUT_DEBTOR_NAME", default="Flex Platform Payouts")
+PAYOUT_DEBTOR_IBAN = env("PAYOUT_DEBTOR_IBAN", default="DE89370400440532013000")
+PAYOUT_DEBTOR_BIC = env("PAYOUT_DEBTOR_BIC", default="COBADEFFXXX")
 
 # Market: the scarcity adder's ceiling ($/MWh) when offered flexibility falls to zero against the requested reserve.
 MARKET_SCARCITY_ADDER_MAX_PER_MWH = env.int("MARKET_SCARCITY_ADDER_MAX_PER_MWH", default=1000)

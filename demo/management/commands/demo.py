@@ -108,6 +108,14 @@ class Command(BaseCommand):
             f"{r.payments} items to participants (payments, credits, penalties), net {r.paid:.2f} {c}; "
             f"platform fees {r.fees:.2f} {c}"
         )
+        for event_id, verified, settled in r.settled_events[:5]:
+            when = f"settled {settled:%H:%M:%S}" if settled is not None else "nothing owed"
+            w(f"    event {event_id:<6d}   verified {verified:%H:%M:%S}, {when} (UTC)")
+        if r.settlement_lag is not None:
+            w(
+                f"    event path     {sum(1 for e in r.settled_events if e[2])} events paid on verification; longest wait "
+                f"{r.settlement_lag.total_seconds():.1f} s (the daily run above is the sweep)"
+            )
         tokens = ", ".join(f"{v:.2f} {k}" for k, v in sorted(r.tokens.items())) or "none"
         w(f"                   tokens {tokens}; ledger balanced: {r.ledger_balanced}")
         for a in r.anchors:
