@@ -314,9 +314,17 @@ def collateral_award_settle(*, award_id: int, run_id: int | None = None, now: da
         committed = dict(EventVerification.objects.filter(event__in=events).values_list("event_id", "committed_kwh"))
         for event in events:
             if committed[event.pk] > 0 and verified[event.pk] < committed[event.pk] * threshold:
-                slash = collateral_slash(
-                    award_id=award.pk, event_id=event.pk, rule=slash_rule_for(award, event), run_id=run_id, now=now
-                )
+                try:
+                    with transaction.atomic():  # a savepoint: a slash of nothing (nothing staked) is skipped
+                        slash = collateral_slash(
+                            award_id=award.pk,
+                            event_id=event.pk,
+                            rule=slash_rule_for(award, event),
+                            run_id=run_id,
+                            now=now,
+                        )
+                except CollateralError:
+                    continue
                 slashed += slash.amount
         per_kw = award.order.collateral_per_kw
         settlement = CollateralSettlement.objects.create(

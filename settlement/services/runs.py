@@ -103,7 +103,7 @@ def settlement_run_execute(
         run = SettlementRun.objects.select_for_update().get(pk=run.pk)
         created = entries_post(entries=entries, run_id=run.pk, now=now)
         _slash_non_delivery(run)
-        collateral_settle_due(run_id=run.pk, until=run.window_end, now=now)  # slash, release (ADR 0025)
+        collateral_settle_due(run_id=run.pk, until=now, now=now)  # every award due by now (ADR 0025)
         created += entries_post(entries=_staking_reward_entries(run, now=now), run_id=run.pk, now=now)
         created += availability_rewards_post(run, days=_days_in(run, now), now=now)
         receivables_net(reference=f"run:{run.pk}:attempt:{run.attempts + 1}")

@@ -318,3 +318,27 @@ def test_modify_takes_more_collateral_only_when_free_and_cancel_frees_it(mw):
     assert _position(org) == (D("150"), D("100"), D("50"))
     order_cancel(order_id=order.pk, by=org, now=mw.now)
     assert _position(org) == (D("150"), D("0"), D("150"))
+
+
+def test_the_event_path_releases_collateral_minutes_after_the_call_is_verified(mw, django_capture_on_commit_callbacks):
+    from settlement.services.event_settlement import event_settle
+
+    org, p3, p4, _ = _seller(mw)
+    order = _sell(mw, org, [(p3, "60"), (p4, "60")]).order
+    with django_capture_on_commit_callbacks(execute=True):
+        _buy(mw, "120")
+    called = Award.objects.get(order=order, premise=p3)
+    operator = accounts_services.user_create(email="op4@collat.flex", password="x-pass-123", organisation=mw.operator)
+    call = activation.reservation_call(
+        reservation_id=called.reservation.pk,
+        user=operator,
+        target_kw=D("60"),
+        start=S,
+        end=E,
+        now=S - timedelta(minutes=30),
+    )
+    verification_make(call, [D("0.75")])
+    event_settle(event_id=call.pk, now=E + timedelta(minutes=10))  # the 5-minute window of the call's start
+    assert CollateralSlash.objects.get().amount == D("6.00")  # 0.1 x 60 FLEX
+    assert CollateralSettlement.objects.count() == 2  # both awards of the order: their delivery is over
+    assert _position(org) == (D("114"), D("0"), D("114"))
