@@ -30,6 +30,7 @@ from settlement.models import SettlementRun
 from settlement.services.anchoring import periods_anchor_closed
 from settlement.services.runs import settlement_run_execute
 
+from .claims import consumer_claim_run
 from .devices import devices_simulate_finish, devices_simulate_start
 from .history import day_readings_load
 from .summary import DayResult, day_result_summarise
@@ -119,6 +120,8 @@ def market_day_run(
     )
     result.anchors = periods_anchor_closed(now=now, wait=True)
     day_result_summarise(result, world=world, day=day)
+    # The day ends with one consumer claiming its FLEX tokens on chain with its own wallet (ADR 0023).
+    result.claim = consumer_claim_run(world=world)
     return result
 
 

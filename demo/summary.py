@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Min, Q, Sum
@@ -67,6 +68,8 @@ class DayResult:
         """The longest wait between an event's verification and its settlement (events paid nothing aside)."""
         lags = [settled - verified for _, verified, settled in self.settled_events if settled is not None]
         return max(lags) if lags else None
+
+    claim: Any = None  # demo.claims.DemoClaim: one consumer's on-chain token claim at the end of the day
 
     @property
     def measured_vs_true_pct(self) -> Decimal | None:

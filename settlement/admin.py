@@ -285,3 +285,22 @@ class PayoutAdmin(ReadOnlyAdmin):
 @admin.register(PayoutConfirmation)
 class PayoutConfirmationAdmin(ReadOnlyAdmin):
     list_display = ["id", "source", "message_id", "filename", "confirmed", "created_at"]
+from .models_claims import ClaimEpoch, TokenClaim, TokenDeployment  # noqa: E402 - FLEX tokens on chain (ADR 0023)
+
+
+@admin.register(TokenDeployment)
+class TokenDeploymentAdmin(ReadOnlyAdmin):
+    list_display = ["chain_id", "address", "deploy_block", "scanned_block", "lost_at"]
+
+
+@admin.register(ClaimEpoch)
+class ClaimEpochAdmin(ReadOnlyAdmin):
+    list_display = ["number", "status", "leaf_count", "root", "tx_hash", "block_number", "gas_used", "confirmed_at"]
+    list_filter = ["status"]
+    exclude = ["tree_dump", "raw_tx"]
+
+
+@admin.register(TokenClaim)
+class TokenClaimAdmin(ReadOnlyAdmin):
+    list_display = ["organisation", "address", "token_id", "amount", "tx_hash", "block_number", "status"]
+    list_filter = ["status", "token_id"]

@@ -22,6 +22,8 @@ class LedgerAccount(models.Model):
         RECEIVABLE = "receivable", "Participant receivable"
         WITHDRAWAL_PENDING = "withdrawal_pending", "Withdrawals pending on chain"
         BILL_PROTECTION_POOL = "bill_protection_pool", "Bill protection pool"
+        CLAIMABLE = "claimable", "Tokens claimable on chain"
+        CLAIMED = "claimed", "Tokens claimed on chain"
 
     code = models.CharField(max_length=120, unique=True)
     organisation = models.ForeignKey(
@@ -574,5 +576,6 @@ class RewardShortfall(models.Model):
 
 
 from settlement.models_collateral import *  # noqa: E402,F401,F403
+from settlement.models_claims import ClaimEpoch, ClaimLeaf, TokenClaim, TokenDeployment  # noqa: E402,F401
 from settlement.models_payouts import *  # noqa: E402,F401,F403
 from settlement.models_protection import BillProtectionEnrolment, BillProtectionMonth, PremiseTariff  # noqa: E402,F401

@@ -92,3 +92,20 @@ def settle_bill_protection() -> dict:
     from .services.protection import bill_protection_settle_due
 
     return bill_protection_settle_due()
+
+
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
+def close_claims_epoch() -> int | None:
+    """Daily: move the linked participants' tokens to claimable and anchor the claims root (ADR 0023)."""
+    from .services.claims import claims_epoch_close
+
+    epoch = claims_epoch_close(wait=False)
+    return epoch.pk if epoch is not None else None
+
+
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
+def sync_token_claims() -> int:
+    """Every minute: count the Claimed events with enough confirmations, reverse re-organised ones."""
+    from .services.claims import claims_sync
+
+    return len(claims_sync())

@@ -292,6 +292,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "settlement.tasks.settle_bill_protection",
         "schedule": crontab(hour=3, minute=0),
     },
+    # FLEX tokens on chain (ADR 0023): a claims epoch a day after settlement; claims seen every minute.
+    "close-claims-epoch": {"task": "settlement.tasks.close_claims_epoch", "schedule": crontab(hour=3, minute=0)},
+    "sync-token-claims": {"task": "settlement.tasks.sync_token_claims", "schedule": 60.0},
 }
 # Assessment: the baseline settled against (unless a premise's program says otherwise) and the forecast
 # baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).
@@ -323,6 +326,10 @@ CHAIN_CONFIRMATIONS = env.int("CHAIN_CONFIRMATIONS", default=1)
 CHAIN_ID = env.int("CHAIN_ID", default=None)
 CHAIN_CONTRACT_ADDRESS = env("CHAIN_CONTRACT_ADDRESS", default="")
 CHAIN_DEPLOYMENT_BLOCK = env.int("CHAIN_DEPLOYMENT_BLOCK", default=None)
+# The FlexToken contract (ERC-1155 FLEX tokens and their claims distributor). Empty = deployed by the platform.
+CHAIN_TOKEN_ADDRESS = env("CHAIN_TOKEN_ADDRESS", default="")
+# Transaction links on the portal's token page: "{tx}" is replaced by the hash (empty = no link).
+CHAIN_EXPLORER_TX_URL = env("CHAIN_EXPLORER_TX_URL", default="")
 # Confirmed anchors whose block is this recent are re-checked for reorganisations on every run.
 CHAIN_REORG_WINDOW_BLOCKS = env.int("CHAIN_REORG_WINDOW_BLOCKS", default=128)
 # An hour is anchored once it has ended and this many minutes more have passed.

@@ -20,6 +20,7 @@ from ..views import (
     protection,
     public,
     settings,
+    tokens,
 )
 
 urlpatterns = [
@@ -39,6 +40,11 @@ urlpatterns = [
     path("consumer/consumption/", consumer.consumption_page, name="consumption"),
     path("compensation/", participant.compensation, name="compensation"),
     path("staking/", collateral.staking_page, name="staking"),
+    path("tokens/", tokens.tokens_page, name="tokens"),
+    path("tokens/wallet/nonce/", tokens.wallet_nonce, name="tokens-wallet-nonce"),
+    path("tokens/wallet/link/", tokens.wallet_link, name="tokens-wallet-link"),
+    path("tokens/claims/refresh/", tokens.claims_refresh, name="tokens-claims-refresh"),
+    path("tokens/claims.json", tokens.claims_bundle, name="tokens-claims-bundle"),
     path("compensation/console/", admin.settlement_console, name="settlement-console"),
     path("payouts/", payouts.payouts_page, name="payouts"),
     path("payouts/console/", payouts.payout_console, name="payout-console"),

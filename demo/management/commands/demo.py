@@ -121,6 +121,15 @@ class Command(BaseCommand):
         for a in r.anchors:
             w(f"    anchored hour {a.period.start:%Y-%m-%d %H:%M}Z  leaves {a.leaf_count}  root {a.root}")
             w(f"                  status {a.status}  tx {a.tx_hash}  block {a.block_number}")
+        claim = getattr(r, "claim", None)
+        if claim is not None:
+            w(
+                f"  8 tokens claimed {claim.email} linked wallet {claim.address} (signed in, SIWE); FlexToken {claim.contract}"
+            )
+            for asset, tx_hash, gas in claim.claims:
+                w(f"                   claim {asset:9s} tx {tx_hash}  gas {gas}")
+            held = ", ".join(f"{units / 100:.2f} {asset}" for asset, units in sorted(claim.balances.items())) or "none"
+            w(f"                   on-chain balance of {claim.address}: {held}")
         w(f"  ({seconds:.1f} s)")
         w("")
         w(self.style.MIGRATE_HEADING(f"Demo logins (password: {demo.PASSWORD})"))
