@@ -575,7 +575,7 @@ class RewardShortfall(models.Model):
         return f"{self.kind} {self.day}: {self.paid} of {self.owed} {self.currency} to {self.organisation_id}"
 
 
-from settlement.models_collateral import *  # noqa: E402,F401,F403
 from settlement.models_claims import ClaimEpoch, ClaimLeaf, TokenClaim, TokenDeployment  # noqa: E402,F401
+from settlement.models_collateral import *  # noqa: E402,F401,F403
 from settlement.models_payouts import *  # noqa: E402,F401,F403
 from settlement.models_protection import BillProtectionEnrolment, BillProtectionMonth, PremiseTariff  # noqa: E402,F401
