@@ -290,6 +290,11 @@ class OrderListCreateApi(APIView):
         delivery_start = AwareDateTimeField()
         delivery_end = AwareDateTimeField()
         is_block = serializers.BooleanField(default=False)
+        priority = serializers.BooleanField(
+            default=False,
+            help_text="Sell orders: priority activation (locks the governed collateral_per_kw_priority FLEX per kW; "
+            "dispatched first at equal price).",
+        )
         auction = serializers.IntegerField(
             required=False, allow_null=True, help_text="The auction's id (day-ahead and seasonal orders)."
         )
@@ -328,6 +333,7 @@ class OrderListCreateApi(APIView):
                 delivery_end=v["delivery_end"],
                 is_block=v["is_block"],
                 auction=v.get("auction"),
+                priority=v["priority"],
                 created_by=request.user,
             )
             body = order_created_body(outcome.order, outcome.members, outcome.trades)

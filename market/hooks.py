@@ -11,9 +11,11 @@ Signals the market sends (receivers connect in their ``AppConfig.ready()``):
 
 Providers higher layers register (from their ``AppConfig.ready()``):
 
-* a collateral provider (:func:`register_collateral_provider`): ``fn(organisation) -> Decimal``, the FLEX an
-  organisation has staked; the premium markets refuse an order that it does not cover. Settlement registers
-  its staking ledger.
+* a collateral provider (:func:`register_collateral_provider`): ``fn(organisation, *, lock) ->
+  CollateralPosition``, the FLEX an organisation has staked and how much of it open orders and unsettled awards
+  lock (ADR 0025); with ``lock=True`` the organisation's collateral row is locked until the transaction ends, so
+  two orders never take the same collateral. An order of a tier with collateral (premium markets, priority
+  activation) is refused when the free collateral does not cover it. Settlement registers its staking ledger.
 * premise sources (:func:`register_premise_source`): a model whose writes change a premise's capacity inputs, and
   how to find the premise of a row; the order path's kept answers for that premise are renewed on every save
   and delete (``market.services.eligibility``). Activation registers its enrollments and verifications.
@@ -22,6 +24,7 @@ Providers higher layers register (from their ``AppConfig.ready()``):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -51,22 +54,36 @@ def awards_committed_on_commit(award_ids: Iterable[int] | Callable[[], Iterable[
 
 # -- collateral -------------------------------------------------------------------------------------------------
 
-_collateral_provider: Callable[..., Decimal] | None = None
+
+@dataclass(frozen=True)
+class CollateralPosition:
+    """An organisation's staked FLEX, and the part of it open orders and unsettled awards lock."""
+
+    staked: Decimal
+    locked: Decimal
+
+    @property
+    def free(self) -> Decimal:
+        return self.staked - self.locked
 
 
-def register_collateral_provider(fn: Callable[..., Decimal]) -> None:
-    """Register the one source of staked collateral (``fn(organisation) -> Decimal`` FLEX). Registering again
-    replaces it (a reloaded app)."""
+_collateral_provider: Callable[..., CollateralPosition] | None = None
+
+
+def register_collateral_provider(fn: Callable[..., CollateralPosition]) -> None:
+    """Register the one source of staked collateral (``fn(organisation, *, lock: bool) -> CollateralPosition``).
+    Registering again replaces it (a reloaded app)."""
     global _collateral_provider
     _collateral_provider = fn
 
 
-def staked_collateral(organisation) -> Decimal:
-    """The FLEX the organisation has staked, as the registered provider says; nothing staked when no provider is
-    registered (a deployment without settlement has no staking, so the premium markets refuse every order)."""
+def collateral_position(organisation, *, lock: bool = False) -> CollateralPosition:
+    """The organisation's collateral as the registered provider says (``lock=True``: its collateral row locked
+    until the transaction ends); nothing staked when no provider is registered (a deployment without settlement
+    has no staking, so every order that needs collateral is refused)."""
     if _collateral_provider is None:
-        return Decimal("0")
-    return _collateral_provider(organisation)
+        return CollateralPosition(staked=Decimal("0"), locked=Decimal("0"))
+    return _collateral_provider(organisation, lock=lock)
 
 
 # -- premise sources --------------------------------------------------------------------------------------------

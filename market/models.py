@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 
+from .engine import tiers
 from .engine.products import PRODUCT_CHOICES, MarketType
 
 
@@ -256,6 +257,10 @@ class MarketOrder(models.Model):
     delivery_end = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     priority_at = models.DateTimeField(help_text="Time priority: set on entry, reset when a modify loses priority.")
+    # Staking tier (market.engine.tiers) and the FLEX it locks per kW, fixed at entry from the governed parameter:
+    # the order's open kW and its awards stay backed at this rate until settled (settlement.services.collateral).
+    tier = models.PositiveSmallIntegerField(choices=tiers.CHOICES, default=tiers.STANDARD)
+    collateral_per_kw = models.DecimalField(max_digits=12, decimal_places=3, default=0)
     created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -15,8 +15,12 @@ penalty_rate                    ``activation.services`` shortfall and opt-out pe
 minimum_offer_kw                the market's order validation
 platform_fee_pct                ``settlement.services.runs`` (platform fee per event)
 over_delivery_bonus_rate, _cap  ``settlement.services.runs`` (over-delivery bonus)
-slashing_rate                   ``settlement.services.staking.stake_slash_for_event``
-non_delivery_threshold          ``settlement.services.runs`` (which premium-market events slash)
+slashing_rate                   ``settlement.services.collateral`` (share of an award's collateral slashed per
+                                under-delivered event) and ``settlement.services.staking.stake_slash_for_event``
+non_delivery_threshold          ``settlement.services.collateral`` and ``settlement.services.runs`` (below this
+                                share of the commitment an event is under-delivered)
+collateral_per_kw_<tier>        ``market.services.order_checks`` (FLEX locked per kW by an order of the staking
+                                tier ``standard``, ``premium`` or ``priority``: ``market.engine.tiers``)
 staking_reward_share_pct        ``settlement.services.runs`` (staking pool funding)
 governance_quorum_pct           ``settlement.services.governance.proposal_create``
 reward_pool_share_pct           ``settlement.services.rewards`` (reward pool funding)
@@ -48,6 +52,11 @@ DEFAULTS: dict[str, Decimal] = {
     "shift_recovery_hours": Decimal("4"),  # after an event, the window its shifted energy is measured in
     "off_peak_price_per_mwh": Decimal("40"),  # off-peak reference price; credit = (cleared - this) per MWh
     "token_price": Decimal("0.10"),  # fiat per FLEX token (any FLEX asset): token income's value on tax statements
+    # FLEX locked per offered kW by tier (market.engine.tiers): none for standard orders, 1 in the premium
+    # markets, 2 for priority activation (dispatched first at equal price).
+    "collateral_per_kw_standard": Decimal("0"),
+    "collateral_per_kw_premium": Decimal("1"),
+    "collateral_per_kw_priority": Decimal("2"),
 }
 
 # Upper bounds a proposal must respect (lower bound: 0 for all), so no executed proposal can make a later

@@ -9,11 +9,11 @@ class SettlementConfig(AppConfig):
         from activation.signals import penalty_recorded, verification_final
         from market.hooks import register_collateral_provider
 
-        from .services.staking import staked_collateral
+        from .services.collateral import collateral_position
 
         penalty_recorded.connect(_settle_penalty, dispatch_uid="settlement.settle_penalty")
         verification_final.connect(_settle_verified_event, dispatch_uid="settlement.settle_verified_event")
-        register_collateral_provider(staked_collateral)
+        register_collateral_provider(collateral_position)
 
 
 def _settle_penalty(sender, penalty_id: int, **kwargs) -> None:

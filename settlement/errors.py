@@ -21,6 +21,10 @@ class SettlementError(StrEnum):
     # staking
     STAKE_INVALID = "stake_invalid"
     STAKE_LOCKED = "stake_locked"
+    STAKE_BACKS_COLLATERAL = "stake_backs_collateral"
+    # collateral (ADR 0025)
+    COLLATERAL_INVALID = "collateral_invalid"
+    COLLATERAL_UNSETTLED = "collateral_unsettled"
     # proofs
     NOT_ANCHORED = "not_anchored"
     RECORD_CHANGED = "record_changed"

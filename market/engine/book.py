@@ -3,7 +3,9 @@
 One book per product, zone and delivery interval. Integer prices (ticks) and quantities (watts).
 
 * Matching: an incoming order trades against the best opposite price first and, at one price, against the
-  oldest resting order first (price-time priority, as in EPEX SPOT / Nord Pool continuous intraday trading).
+  resting order of the highest staking tier first (``market.engine.tiers``: priority activation, then premium,
+  then standard), and within a tier the oldest first (price-time priority, as in EPEX SPOT / Nord Pool
+  continuous intraday trading).
   Trades execute at the resting (maker) order's price.
 * Order types: ``limit`` (the unfilled rest stays in the book), ``fak`` fill-and-kill / immediate-or-cancel
   (fill what crosses now, cancel the rest), ``fok`` fill-or-kill (fill completely now, or not at all).
@@ -34,10 +36,10 @@ class UnknownOrder(KeyError):
 
 
 class _Order:
-    __slots__ = ("oid", "side", "price", "qty", "live")
+    __slots__ = ("oid", "side", "price", "qty", "live", "tier")
 
-    def __init__(self, oid: int, side: int, price: int, qty: int) -> None:
-        self.oid, self.side, self.price, self.qty, self.live = oid, side, price, qty, True
+    def __init__(self, oid: int, side: int, price: int, qty: int, tier: int = 0) -> None:
+        self.oid, self.side, self.price, self.qty, self.live, self.tier = oid, side, price, qty, True, tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +100,11 @@ class OrderBook:
         return len(self._orders)
 
     # -- writes --------------------------------------------------------------------------------------------
-    def add_resting(self, oid: int, side: int, price: int, qty: int) -> None:
+    def add_resting(self, oid: int, side: int, price: int, qty: int, tier: int = 0) -> None:
         """Restore a resting order (e.g. loaded from storage in time order) without matching it."""
-        self._rest(_Order(oid, side, price, qty))
+        self._rest(_Order(oid, side, price, qty, tier))
 
-    def submit(self, oid: int, side: int, price: int, qty: int, kind: str = LIMIT) -> Result:
+    def submit(self, oid: int, side: int, price: int, qty: int, kind: str = LIMIT, tier: int = 0) -> Result:
         if self.closed:
             raise BookClosed("gate closure has passed")
         if qty <= 0:
@@ -118,7 +120,7 @@ class OrderBook:
         else:
             fills, left = self._match(oid, side, price, qty)
         if left and kind == LIMIT:
-            self._rest(_Order(oid, side, price, left))
+            self._rest(_Order(oid, side, price, left, tier))
             return Result(oid, fills, left, 0)
         return Result(oid, fills, 0, left)
 
@@ -153,7 +155,7 @@ class OrderBook:
             o.qty = qty
             return Result(oid, [], qty, 0)
         self.cancel(oid)
-        return self.submit(oid, o.side, price, qty, LIMIT)
+        return self.submit(oid, o.side, price, qty, LIMIT, o.tier)
 
     def close(self) -> list[int]:
         """Gate closure: the book takes nothing more; every resting order expires. Returns their ids."""
@@ -173,7 +175,13 @@ class OrderBook:
         if level is None:
             level = levels[o.price] = deque()
             heapq.heappush(self._heaps[o.side], -o.price if o.side == BUY else o.price)
-        level.append(o)
+        if level and level[-1].tier < o.tier:  # a higher tier goes before the lower tiers at its price
+            i = len(level)
+            while i and level[i - 1].tier < o.tier:
+                i -= 1
+            level.insert(i, o)
+        else:
+            level.append(o)
         self._orders[o.oid] = o
 
     def _crossing_qty(self, side: int, price: int, need: int) -> int:

@@ -33,7 +33,7 @@ from flexplatform.errors import ApplicationError, NotPermitted
 from .. import hooks
 from ..clearing import OfferIn, clear_merit_order
 from ..engine import auction as engine
-from ..engine import kw_to_w, optimum, price_to_ticks, ticks_to_price, w_to_kw
+from ..engine import kw_to_w, optimum, price_to_ticks, ticks_to_price, tiers, w_to_kw
 from ..engine.products import PRODUCTS, MarketType
 from ..errors import MarketError
 from ..models import Auction, Award, ClearingRun, MarketOrder, OrderMember
@@ -110,7 +110,8 @@ def auction_open(
 
 
 def _inputs(auction: Auction, orders: list[MarketOrder]) -> dict:
-    rank = {o.pk: i for i, o in enumerate(sorted(orders, key=lambda o: (o.priority_at, o.pk)))}
+    # at equal price: higher staking tier first, then time of entry, then id (market.engine.tiers)
+    rank = tiers.merit_rank((o.pk, o.tier, o.priority_at) for o in orders)
     return {
         "auction": {
             "id": auction.pk,
@@ -136,6 +137,7 @@ def _inputs(auction: Auction, orders: list[MarketOrder]) -> dict:
                 "n_intervals": int((o.delivery_end - o.delivery_start) / timedelta(minutes=auction.interval_minutes)),
                 "is_block": o.is_block,
                 "priority": rank[o.pk],
+                "tier": o.tier,
                 "submitted_at": o.priority_at.isoformat(),
             }
             for o in sorted(orders, key=lambda o: o.pk)

@@ -90,8 +90,8 @@ def engine_side(side: str) -> int:
 
 
 def crossing_makers(book: OrderBook, *, side: str, price: Decimal, need: Decimal) -> list[OrderState]:
-    """The resting orders on the other side of ``side`` that cross ``price``, best first (price, then time, then
-    id), with their members: one query, widened only if the first ``CROSSING_BATCH`` rows do not cover ``need``.
+    """The resting orders on the other side of ``side`` that cross ``price``, best first (price, then staking
+    tier, then time, then id), with their members: one query, widened only if the first ``CROSSING_BATCH`` rows do not cover ``need``.
     Under the book's lock nothing else changes them."""
     rows = order_queries.crossing_rows(book_id=book.pk, incoming_side=side, price=price, limit=CROSSING_BATCH)
     if len(rows) == CROSSING_BATCH:
@@ -233,8 +233,8 @@ def book_load(book: OrderBook, *, exclude: int | None = None) -> engine_book.Ord
         MarketOrder.objects.filter(book=book, status=MarketOrder.Status.OPEN, remaining_kw__gt=0)
         .exclude(pk=exclude)
         .order_by("priority_at", "pk")
-        .values_list("pk", "side", "price_per_mwh", "remaining_kw")
+        .values_list("pk", "side", "price_per_mwh", "remaining_kw", "tier")
     )
-    for pk, side, price, remaining in resting:
-        engine.add_resting(pk, engine_side(side), price_to_ticks(price), kw_to_w(remaining))
+    for pk, side, price, remaining, tier in resting:
+        engine.add_resting(pk, engine_side(side), price_to_ticks(price), kw_to_w(remaining), tier)
     return engine

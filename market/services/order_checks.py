@@ -3,9 +3,10 @@
 * Sellers: the trading gate (``accounts.selectors.organisation_trading_status``), premises they may offer
   (their own, or enrolled with them as an aggregator), located in the order's zone or below it, the product's
   minimum size (FERC Order 2222: 100 kW, reached by pooling a portfolio), ancillary qualification (response
-  time and sustained duration per resource), staked FLEX collateral for premium products (the collateral
-  provider settlement registers: ``market.hooks.staked_collateral``) and accredited capacity minus everything
-  committed, per resource and instant (``market.services.capacity``), with the premise rows locked.
+  time and sustained duration per resource), free staked FLEX collateral for the order's staking tier
+  (``check_collateral``: premium markets and priority activation; the provider settlement registers:
+  ``market.hooks.collateral_position``; ADR 0025) and accredited capacity minus everything committed, per
+  resource and instant (``market.services.capacity``), with the premise rows locked.
 * Buyers: grid operators, in zones of their service area.
 * The governed parameter ``minimum_offer_kw`` (``market.parameters.market_parameter``) is a floor on every
   sell order's kW besides the product's own minimum size.
@@ -16,9 +17,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import GridZone, Organisation, Premise
@@ -26,6 +26,7 @@ from accounts.selectors import ZoneIndex
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from .. import hooks
+from ..engine import tiers
 from ..engine.products import PRODUCTS, MarketType, ProductSpec
 from ..errors import MarketError
 from ..models import Auction, MarketOrder, ResourceQualification
@@ -35,6 +36,7 @@ from .capacity import check_capacity
 from .gates import premise_offer_refusals, wholesale_aggregation_refusal
 
 RT_INTERVALS = (5, 15)
+CENT = Decimal("0.01")
 
 
 class GateClosed(Conflict):
@@ -88,6 +90,47 @@ def check_minimum(spec: ProductSpec, kw: Decimal, *, parameters: dict | None = N
         )
 
 
+def collateral_terms(
+    *, spec: ProductSpec, side: str, priority: bool, parameters: dict | None = None
+) -> tuple[int, Decimal]:
+    """The order's staking tier (``market.engine.tiers``) and the FLEX it locks per kW: the governed parameter
+    ``collateral_per_kw_<tier>`` at entry (fixed on the order, so a later change of the parameter leaves its
+    collateral as it was). Only sell orders opt into priority activation."""
+    if priority and side != MarketOrder.Side.SELL:
+        raise ApplicationError(
+            "Priority activation is for sell orders.", fields={"priority": ["Only sell orders choose a tier."]}
+        )
+    tier = tiers.order_tier(sell=side == MarketOrder.Side.SELL, premium_product=spec.premium, priority=priority)
+    name = tiers.parameter_name(tier)
+    return tier, parameters[name] if parameters is not None else market_parameter(name)
+
+
+def check_collateral(*, organisation: Organisation, spec: ProductSpec, kw: Decimal, tier: int, per_kw: Decimal) -> None:
+    """Refuse the order unless the organisation's free collateral (staked minus what its open orders and
+    unsettled awards lock) covers ``kw`` x ``per_kw``. Locks the organisation's collateral row until the order's
+    transaction ends (``market.hooks.collateral_position(lock=True)``): of two orders racing for the same
+    collateral, the second sees the first once it commits and is refused (ADR 0025)."""
+    if per_kw <= 0:
+        return
+    required = (kw * per_kw).quantize(CENT, rounding=ROUND_UP)
+    position = hooks.collateral_position(organisation, lock=True)
+    if position.free < required:
+        label = tiers.NAMES[tier]
+        where = f"{spec.label} is a premium market" if tier == tiers.PREMIUM else "Priority activation"
+        raise ApplicationError(
+            f"{where}: {_n(kw)} kW x {_n(per_kw)} FLEX per kW ({label} tier) = {_n(required)} FLEX of free "
+            f"collateral is needed; {_n(position.staked)} FLEX is staked, {_n(position.locked)} FLEX of it is "
+            f"locked by open orders and unsettled awards, {_n(position.free)} FLEX is free.",
+            code=MarketError.INSUFFICIENT_STAKE,
+            fields={"kw": [f"Stake {_n(required - position.free)} FLEX more, or offer less."]},
+        )
+
+
+def _n(x: Decimal) -> str:
+    """A number as people write it: no trailing zeros, no exponent (100, 1.5, 0)."""
+    return f"{x.normalize():f}" if x else "0"
+
+
 def _lock_offerable(organisation: Organisation, ids: list[int], facts: eligibility.OrderFacts) -> dict[int, Premise]:
     """Lock the member premises (pk order) in one query, if the seller may offer them all
     (``premises_offerable_by``: consent, enrolment, owner's verification, validated meter; as the process's
@@ -124,8 +167,11 @@ def check_seller(
     kw: Decimal,
     start: datetime,
     end: datetime,
+    tier: int,
+    collateral_per_kw: Decimal,
 ) -> list[tuple[Premise, Decimal]]:
-    """Every seller rule; locks the member premises and returns them with their kW."""
+    """Every seller rule; locks the member premises and returns them with their kW. ``tier`` and
+    ``collateral_per_kw``: the order's staking tier and its collateral per kW (:func:`collateral_terms`)."""
     zones = facts.zones
     status = facts.organisation.trading
     if not status.allowed:
@@ -173,23 +219,7 @@ def check_seller(
                 code=MarketError.NOT_QUALIFIED,
                 fields={"members": [f"Not qualified: {bad}."]},
             )
-    if spec.premium:
-        open_premium = [c for c, s in PRODUCTS.items() if s.premium]
-        committed = MarketOrder.objects.filter(
-            organisation=organisation,
-            side=MarketOrder.Side.SELL,
-            status=MarketOrder.Status.OPEN,
-            product__in=open_premium,
-        ).aggregate(kw=Sum("remaining_kw"))["kw"] or Decimal("0")
-        required = (committed + kw) * spec.stake_flex_per_kw
-        staked = hooks.staked_collateral(organisation)
-        if staked < required:
-            raise ApplicationError(
-                f"{spec.label} is a premium market: {required} FLEX must be staked for {committed + kw} kW "
-                f"on offer; {staked} FLEX is staked.",
-                code=MarketError.INSUFFICIENT_STAKE,
-                fields={"kw": [f"Stake {required - staked} FLEX more, or offer less."]},
-            )
+    check_collateral(organisation=organisation, spec=spec, kw=kw, tier=tier, per_kw=collateral_per_kw)
     out = []
     for pid, m_kw in members:
         check_capacity(premise=premises[pid], start=start, end=end, kw=m_kw, profile=facts.profiles[pid])

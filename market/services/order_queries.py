@@ -79,7 +79,7 @@ _CROSSING = (
     "m.id, m.premise_id, m.kw, m.remaining_kw "
     f"FROM {MarketOrder._meta.db_table} o LEFT JOIN {OrderMember._meta.db_table} m ON m.order_id = o.id "
     "WHERE o.book_id = %s AND o.side = %s AND o.status = %s AND o.remaining_kw > 0 AND o.price_per_mwh {cmp} %s "
-    "ORDER BY o.price_per_mwh {direction}, o.priority_at ASC, o.id ASC, m.premise_id ASC"
+    "ORDER BY o.price_per_mwh {direction}, o.tier DESC, o.priority_at ASC, o.id ASC, m.premise_id ASC"
 )
 _CROSSING_SQL = {
     MarketOrder.Side.BUY: _CROSSING.format(cmp="<=", direction="ASC"),  # an incoming buy meets the cheapest sells
@@ -88,11 +88,11 @@ _CROSSING_SQL = {
 
 
 def crossing_rows(*, book_id: int, incoming_side: str, price: Decimal, limit: int | None) -> list[tuple]:
-    """The resting orders on the other side that cross ``price``, best first (price, then time, then id), one
-    row per member.
+    """The resting orders on the other side that cross ``price``, best first (price, then staking tier, highest
+    first: ``market.engine.tiers``, then time, then id), one row per member.
 
     ``MarketOrder.objects.filter(book=, side=other, status=OPEN, remaining_kw__gt=0, price_per_mwh__lte/gte=price)
-    .order_by(best, "priority_at", "pk", "members__premise_id").values_list(*_SIDE_COLUMNS)[:limit]``"""
+    .order_by(best, "-tier", "priority_at", "pk", "members__premise_id").values_list(*_SIDE_COLUMNS)[:limit]``"""
     other = MarketOrder.Side.SELL if incoming_side == MarketOrder.Side.BUY else MarketOrder.Side.BUY
     sql = _CROSSING_SQL[incoming_side] + (f" LIMIT {int(limit)}" if limit else "")
     with connection.cursor() as cur:

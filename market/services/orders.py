@@ -22,6 +22,7 @@ from accounts.models import GridZone, Organisation, Premise
 from flexplatform import transactions
 from flexplatform.errors import ApplicationError, NotPermitted
 
+from .. import hooks
 from ..engine import kw_to_w, price_to_ticks, w_to_kw
 from ..engine.allocation import pro_rata
 from ..engine.products import PRODUCTS, MarketType
@@ -47,9 +48,11 @@ from .order_checks import (
     check_auction,
     check_basics,
     check_buyer,
+    check_collateral,
     check_minimum,
     check_rt_timing,
     check_seller,
+    collateral_terms,
     minimum_sell_kw,
     product_spec,
     zone_resolve,
@@ -83,11 +86,14 @@ def order_submit(
     kind: str = MarketOrder.Kind.LIMIT,
     is_block: bool = False,
     auction: Auction | int | None = None,
+    priority: bool = False,
     created_by=None,
     now: datetime | None = None,
 ) -> OrderOutcome:
     """Enter an order. A sell order names its resources (``members``: premise or premise id, and kW; several
-    for an aggregator's portfolio); its kW is their sum. ``zone`` is a zone or its code."""
+    for an aggregator's portfolio); its kW is their sum. ``zone`` is a zone or its code. ``priority``: a sell
+    order opts into priority activation (locks the priority tier's collateral, dispatched first at equal
+    price: ``market.engine.tiers``)."""
     now = now or timezone.now()
     spec = product_spec(product, market)
     member_kw = [(getattr(p, "pk", p), Decimal(k)) for p, k in members or []]
@@ -113,6 +119,7 @@ def order_submit(
     member_ids = list(dict.fromkeys(pid for pid, _ in member_kw)) if side == MarketOrder.Side.SELL else []
     facts = eligibility.order_facts(organisation=organisation, premise_ids=member_ids)
     zone = zone_resolve(facts.zones, zone)
+    tier, collateral_per_kw = collateral_terms(spec=spec, side=side, priority=priority, parameters=facts.parameters)
     if side == MarketOrder.Side.SELL:
         checked = check_seller(
             organisation=organisation,
@@ -123,6 +130,8 @@ def order_submit(
             kw=kw,
             start=delivery_start,
             end=delivery_end,
+            tier=tier,
+            collateral_per_kw=collateral_per_kw,
         )
     else:
         if member_kw:
@@ -142,6 +151,8 @@ def order_submit(
         delivery_start=delivery_start,
         delivery_end=delivery_end,
         priority_at=now,
+        tier=tier,
+        collateral_per_kw=collateral_per_kw,
         created_by=created_by,
     )
     if market == MarketType.REAL_TIME:
@@ -218,6 +229,8 @@ def order_modify(
     pre = MarketOrder.objects.get(pk=order_id)
     if pre.side == MarketOrder.Side.SELL:
         lock_premises(OrderMember.objects.filter(order_id=order_id).values_list("premise_id", flat=True))
+        if pre.collateral_per_kw > 0:  # the collateral row before the book's: order_submit's lock order
+            hooks.collateral_position(by, lock=True)
     order, book, _ = _locked_order(order_id, by)
     if book is None:
         raise ApplicationError(
@@ -231,6 +244,14 @@ def order_modify(
     filled = order.kw - order.remaining_kw
     members = list(OrderMember.objects.filter(order=order).select_related("premise").order_by("premise_id"))
     shares: dict[int, int] = {}
+    if order.side == MarketOrder.Side.SELL and kw > order.remaining_kw:  # more kW: more collateral
+        check_collateral(
+            organisation=by,
+            spec=PRODUCTS[order.product],
+            kw=kw - order.remaining_kw,
+            tier=order.tier,
+            per_kw=order.collateral_per_kw,
+        )
     if order.side == MarketOrder.Side.SELL:
         shares = pro_rata(kw_to_w(kw), [(m.pk, kw_to_w(m.kw), kw_to_w(kw)) for m in members])
         check_minimum(PRODUCTS[order.product], filled + kw)

@@ -1,5 +1,5 @@
 """The portal's URL confs, one per namespace the templates use: ``portal`` (here: the landing page, one dashboard
-per role, onboarding, compliance, compensation, payments), ``market-portal`` (``portal.urls.market``: public
+per role, onboarding, compliance, compensation, staking and collateral, payments), ``market-portal`` (``portal.urls.market``: public
 prices) and ``activation`` (``portal.urls.activation``: the dispatch console, the consumer's events, the
 aggregator's event response)."""
 
@@ -9,6 +9,7 @@ from ..views import (
     admin,
     aggregator,
     auditor,
+    collateral,
     consumer,
     devices,
     members,
@@ -40,6 +41,7 @@ urlpatterns = [
     path("consumer/consumption/", consumer.consumption_page, name="consumption"),
     path("devices/capacity/", devices.device_capacity, name="device-capacity"),
     path("compensation/", participant.compensation, name="compensation"),
+    path("staking/", collateral.staking_page, name="staking"),
     path("tokens/", tokens.tokens_page, name="tokens"),
     path("tokens/wallet/nonce/", tokens.wallet_nonce, name="tokens-wallet-nonce"),
     path("tokens/wallet/link/", tokens.wallet_link, name="tokens-wallet-link"),

@@ -8,7 +8,8 @@ any window on demand):
   price, rounded once), the over-delivery
   bonus and Performance tokens for delivery above the commitment, Governance tokens, the platform fee
   (charged to the operator), the bill-protection top-up, and slashing of stakes for non-delivery under a
-  premium contract;
+  premium contract; the collateral of every award whose delivery is verified: slashed for under-delivery, then
+  released (:mod:`settlement.services.collateral`);
 * **energy credits** (fiat and Energy tokens) for the measured shifted energy of load-shifting resources,
   for every event whose recovery window ends in the window (:mod:`settlement.services.shifting`);
 * **contract items** for every whole UTC day in the window that has ended: the capacity payment
@@ -48,6 +49,7 @@ from .. import assets
 from ..errors import SettlementError
 from ..models import AggregatorAgreement, LedgerAccount, ParticipationContract, SettlementItem, SettlementRun, Stake
 from ..selectors import market_parameter
+from .collateral import collateral_settle_due
 from .ledger import accounts_ensure
 from .metering import meter_availability
 from .netting import receivables_net
@@ -101,6 +103,7 @@ def settlement_run_execute(
         run = SettlementRun.objects.select_for_update().get(pk=run.pk)
         created = entries_post(entries=entries, run_id=run.pk, now=now)
         _slash_non_delivery(run)
+        collateral_settle_due(run_id=run.pk, until=now, now=now)  # every award due by now (ADR 0025)
         created += entries_post(entries=_staking_reward_entries(run, now=now), run_id=run.pk, now=now)
         created += availability_rewards_post(run, days=_days_in(run, now), now=now)
         receivables_net(reference=f"run:{run.pk}:attempt:{run.attempts + 1}")

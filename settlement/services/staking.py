@@ -1,7 +1,9 @@
 """Staking: FLEX tokens locked for a period (premium-market collateral, governance weight), slashing and release.
 
 Locking moves tokens from the participant's free account to its ``staked`` account (same asset) in one
-journal entry; release moves them back after ``locked_until``; slashing for non-delivery in a premium market
+journal entry; release moves them back after ``locked_until``, and only while the stakes left cover the
+collateral its open orders and unsettled awards lock (:mod:`settlement.services.collateral`, ADR 0025: no
+unlock before settlement); slashing for non-delivery in a premium market
 moves ``slashing_rate`` x the stake to the platform's penalty pool. Staking rewards are paid by settlement
 runs (:mod:`settlement.services.runs`) from platform fees, pro rata to stake x time.
 """
@@ -22,6 +24,7 @@ from .. import assets
 from ..errors import SettlementError
 from ..models import LedgerAccount, SettlementItem, Stake
 from .audit_trail import audit
+from .collateral import collateral_account_lock, collateral_position
 from .ledger import account_for, journal_post, platform_account
 from .payments import period_for
 
@@ -108,12 +111,23 @@ def stake_lock(
 def stake_release(*, stake_id: int, actor=None, now: datetime | None = None) -> Stake:
     now = now or timezone.now()
     with transaction.atomic():
+        organisation_id = Stake.objects.values_list("organisation_id", flat=True).get(pk=stake_id)
+        collateral_account_lock(organisation_id)  # before the stake row: the order path's lock order
         stake = Stake.objects.select_for_update().get(pk=stake_id)
         if stake.status != Stake.Status.LOCKED:
             return stake
         if now < stake.locked_until:
             raise StakeError(
                 "The stake is locked until " + stake.locked_until.isoformat() + ".", code=SettlementError.STAKE_LOCKED
+            )
+        position = collateral_position(stake.organisation)
+        if position.staked - stake.amount < position.locked:
+            raise StakeError(
+                f"The stake backs collateral: {position.locked} FLEX is locked by open orders and unsettled awards "
+                f"until their delivery is verified and settled; releasing {stake.amount} of {position.staked} FLEX "
+                f"staked would leave {position.staked - stake.amount} FLEX.",
+                code=SettlementError.STAKE_BACKS_COLLATERAL,
+                fields={"stake": ["Cancel open orders or wait for the awards' settlement."]},
             )
         if stake.amount > 0:
             journal_post(
