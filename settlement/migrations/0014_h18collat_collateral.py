@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
         ('accounts', '0007_api_tokens'),
         ('activation', '0006_oadr_subscription_any_program'),
         ('market', '0008_h18collat_order_tier'),
-        ('settlement', '0013_ledger_kinds_merged'),
+        ('settlement', '0013_ledger_kinds_pool_claims'),
     ]
 
     operations = [
