@@ -48,6 +48,7 @@ from .. import assets
 from ..errors import SettlementError
 from ..models import AggregatorAgreement, LedgerAccount, ParticipationContract, SettlementItem, SettlementRun, Stake
 from ..selectors import market_parameter
+from . import splits, token_rules
 from .ledger import accounts_ensure
 from .metering import meter_availability
 from .netting import receivables_net
@@ -159,11 +160,14 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
     ).values_list("event_id", "amount"):
         penalties[event_id] += amount
     keys: set = {(None, K.FEES, currency), (None, K.TREASURY, currency)}
+    minted = (assets.PERFORMANCE, assets.GOVERNANCE, assets.ENERGY)
     for r in rows:
         keys |= {(r[7], K.OPERATOR_PAYABLE, currency), (r[4], K.PARTICIPANT, currency)}
-        keys |= {(r[4], K.PARTICIPANT, a) for a in (assets.PERFORMANCE, assets.GOVERNANCE)}
-    keys |= {(None, K.TREASURY, a) for a in (assets.PERFORMANCE, assets.GOVERNANCE)}
+        keys |= {(r[4], K.PARTICIPANT, a) for a in minted}
+    keys |= {(None, K.TREASURY, a) for a in minted}
     acct = accounts_ensure(keys)
+    sales = splits.portfolio_sales(r[5] for r in rows)  # awards sold through a portfolio (ADR 0024)
+    acct.update(splits.sale_accounts(sales))
     out: list[EntrySpec] = []
 
     def pay(key, kind, payer_acct, payee_org, asset, amount, r, memo, qty=Decimal("0"), price=Decimal("0")):
@@ -198,36 +202,68 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
         op = acct[(operator, K.OPERATOR_PAYABLE, currency)]
         paid = assets.paid_kwh(delivered_kwh=kwh, dispatched_kwh=committed)
         perf = assets.performance_amount([(paid, price)])
-        pay(
-            f"performance:event:{event_id}",
-            I.PERFORMANCE,
-            op,
-            payee,
-            currency,
-            perf,
-            r,
-            performance_memo(event_id, kwh, paid, price),
-            paid,
-            price,
-        )
         excess, bonus = assets.over_delivery_bonus(
             delivered_kwh=kwh, committed_kwh=committed, price_per_mwh=price, bonus_rate=bonus_rate, cap=cap
         )
-        pay(
-            f"over_delivery:event:{event_id}",
-            I.OVER_DELIVERY,
-            op,
-            payee,
-            currency,
-            bonus,
-            r,
-            f"Over-delivery bonus, event {event_id}: {excess} kWh above commitment",
-            excess,
-            price,
-        )
-        for kind, asset, qty, what in (
-            (I.PERFORMANCE_TOKEN, assets.PERFORMANCE, excess, "kWh above commitment"),
-            (I.GOVERNANCE_TOKEN, assets.GOVERNANCE, kwh / assets.GOVERNANCE_KWH_PER_TOKEN, "per 10 kWh delivered"),
+        sale = sales.get(award_id)
+        earned = perf + bonus
+        if sale is not None:  # member share and aggregator fee of the performance payment and bonus
+            parts = splits.split_entries(
+                sale=sale,
+                acct=acct,
+                payer_account=op,
+                fact=f"event:{event_id}",
+                revenue=perf + bonus,
+                at=start,
+                what=f"{performance_memo(event_id, kwh, paid, price)}; over-delivery bonus {bonus}",
+                quantity=paid,
+                price=price,
+                premise_id=premise_id,
+                event_id=event_id,
+            )
+            out += parts
+            earned = sum((i.amount for e in parts for i in e.items if i.kind == I.MEMBER_SHARE), Decimal("0"))
+        else:
+            pay(
+                f"performance:event:{event_id}",
+                I.PERFORMANCE,
+                op,
+                payee,
+                currency,
+                perf,
+                r,
+                performance_memo(event_id, kwh, paid, price),
+                paid,
+                price,
+            )
+            pay(
+                f"over_delivery:event:{event_id}",
+                I.OVER_DELIVERY,
+                op,
+                payee,
+                currency,
+                bonus,
+                r,
+                f"Over-delivery bonus, event {event_id}: {excess} kWh above commitment",
+                excess,
+                price,
+            )
+        for kind, asset, qty, n, what in (
+            (
+                I.PERFORMANCE_TOKEN,
+                assets.PERFORMANCE,
+                excess,
+                token_rules.performance_tokens(excess_kwh=excess),
+                "kWh above commitment",
+            ),
+            (
+                I.GOVERNANCE_TOKEN,
+                assets.GOVERNANCE,
+                kwh / assets.GOVERNANCE_KWH_PER_TOKEN,
+                token_rules.governance_tokens(delivered_kwh=kwh),
+                "per 10 kWh delivered",
+            ),
+            (I.ENERGY_TOKEN, assets.ENERGY, paid, token_rules.energy_tokens(paid_kwh=paid), "delivered kWh paid"),
         ):
             pay(
                 f"{kind}:event:{event_id}",
@@ -235,7 +271,7 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
                 acct[(None, K.TREASURY, asset)],
                 payee,
                 asset,
-                assets.tokens(qty),
+                n,
                 r,
                 f"{asset} issued, event {event_id}: {qty} {what}",
                 qty,
@@ -270,7 +306,7 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
                 baseline_kwh=base_kwh,
                 actual_kwh=actual_kwh,
                 tariff_per_kwh=contract.tariff_per_kwh,
-                net_earnings=perf + bonus + penalties[event_id],
+                net_earnings=earned + penalties[event_id],
             )
             pay(
                 f"bill_protection:event:{event_id}",
