@@ -166,7 +166,7 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
         keys |= {(r[4], K.PARTICIPANT, a) for a in minted}
     keys |= {(None, K.TREASURY, a) for a in minted}
     acct = accounts_ensure(keys)
-    sales = splits.portfolio_sales(r[5] for r in rows)  # awards sold through a portfolio (ADR 0024)
+    sales = splits.event_sales(rows)  # events of awards sold through a portfolio (ADR 0024)
     acct.update(splits.sale_accounts(sales))
     out: list[EntrySpec] = []
 
@@ -205,24 +205,14 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
         excess, bonus = assets.over_delivery_bonus(
             delivered_kwh=kwh, committed_kwh=committed, price_per_mwh=price, bonus_rate=bonus_rate, cap=cap
         )
-        sale = sales.get(award_id)
+        sale = sales.get(event_id)
         earned = perf + bonus
-        if sale is not None:  # member share and aggregator fee of the performance payment and bonus
-            parts = splits.split_entries(
-                sale=sale,
-                acct=acct,
-                payer_account=op,
-                fact=f"event:{event_id}",
-                revenue=perf + bonus,
-                at=start,
-                what=f"{performance_memo(event_id, kwh, paid, price)}; over-delivery bonus {bonus}",
-                quantity=paid,
-                price=price,
-                premise_id=premise_id,
-                event_id=event_id,
+        if sale is not None:  # member share and aggregator fee of the performance payment and of the bonus
+            parts = splits.event_split_entries(
+                sale=sale, acct=acct, payer_account=op, row=r, perf=perf, bonus=bonus, paid=paid, excess=excess
             )
             out += parts
-            earned = sum((i.amount for e in parts for i in e.items if i.kind == I.MEMBER_SHARE), Decimal("0"))
+            earned = splits.member_total(parts)
         else:
             pay(
                 f"performance:event:{event_id}",

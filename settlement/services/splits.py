@@ -184,3 +184,109 @@ def split_entries(
             )
         )
     return out
+
+
+def portfolio_event_settle(*, event_id: int, now: datetime) -> SettlementItem | None:
+    """Pay a verified event of an award sold through a portfolio at once (the event task), as the run would: the
+    member's share and the aggregator's fee of the performance payment, each once. None when the event's award
+    was not sold through a portfolio, or was already paid whole to the member before this rule."""
+    from activation.models import DREvent, EventVerification
+
+    from .payments import performance_memo, periods_ensure
+    from .posting import entries_post
+
+    facts = DREvent.objects.filter(pk=event_id).values_list("award_id", "buyer_id", "price_per_mwh", "start").first()
+    if facts is None or facts[0] is None:
+        return None
+    award_id, buyer_id, price, start = facts
+    sale = portfolio_sales([award_id]).get(award_id)
+    if sale is None or SettlementItem.objects.filter(business_key=f"performance:event:{event_id}").exists():
+        return None
+    done = SettlementItem.objects.filter(business_key=f"{I.MEMBER_SHARE}:event:{event_id}").first()
+    if done is not None:
+        return done
+    v = EventVerification.objects.filter(event_id=event_id).values_list("delivered_kwh", "committed_kwh").first()
+    if v is None or buyer_id is None or price is None:
+        return None  # the caller's own checks explain why
+    currency = settings.SETTLEMENT_CURRENCY
+    paid = assets.paid_kwh(delivered_kwh=v[0], dispatched_kwh=v[1])
+    revenue = assets.performance_amount([(paid, price)])
+    acct = sale_accounts({award_id: sale})
+    acct.update(accounts_ensure({(buyer_id, K.OPERATOR_PAYABLE, currency)}))
+    periods_ensure([start, now])
+    premise_id = DREvent.objects.values_list("premise_id", flat=True).get(pk=event_id)
+    entries = split_entries(
+        sale=sale,
+        acct=acct,
+        payer_account=acct[(buyer_id, K.OPERATOR_PAYABLE, currency)],
+        fact=f"event:{event_id}",
+        revenue=revenue,
+        at=start,
+        what=performance_memo(event_id, v[0], paid, price),
+        quantity=paid,
+        price=price,
+        premise_id=premise_id,
+        event_id=event_id,
+    )
+    entries_post(entries=entries, now=now)
+    return (
+        SettlementItem.objects.filter(
+            business_key__in=[f"{I.MEMBER_SHARE}:event:{event_id}", f"{I.AGGREGATOR_FEE}:event:{event_id}"]
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+def event_split_entries(
+    *, sale: Sale, acct: dict, payer_account: int, row: tuple, perf, bonus, paid, excess
+) -> list[EntrySpec]:
+    """The split of an event's performance payment (fact ``event:<id>``) and of its over-delivery bonus (fact
+    ``over_delivery:event:<id>``), each split on its own so the event task and the run pay each part once.
+    ``row``: a row of :func:`settlement.services.runs.event_settlement_rows`."""
+    from .payments import performance_memo
+
+    _vid, event_id, start, premise_id, _payee, _award, price, _op, _committed, _base, _actual, kwh = row
+    out: list[EntrySpec] = []
+    for fact, revenue, qty, what in (
+        (f"event:{event_id}", perf, paid, performance_memo(event_id, kwh, paid, price)),
+        (f"over_delivery:event:{event_id}", bonus, excess, f"Over-delivery bonus, event {event_id}: {excess} kWh"),
+    ):
+        out += split_entries(
+            sale=sale,
+            acct=acct,
+            payer_account=payer_account,
+            fact=fact,
+            revenue=revenue,
+            at=start,
+            what=what,
+            quantity=qty,
+            price=price,
+            premise_id=premise_id,
+            event_id=event_id,
+        )
+    return out
+
+
+def member_total(entries: list[EntrySpec]) -> Decimal:
+    """What the member is paid by these split entries."""
+    return sum((i.amount for e in entries for i in e.items if i.kind == I.MEMBER_SHARE), ZERO)
+
+
+def event_sales(rows: list[tuple]) -> dict[int, Sale]:
+    """Per event id (rows of :func:`settlement.services.runs.event_settlement_rows`): the sale its award was, for
+    events of awards sold through a portfolio — except those paid whole to the member before this rule (a
+    ``performance`` item exists), which are not paid again."""
+    sales = portfolio_sales(r[5] for r in rows)
+    if not sales:
+        return {}
+    by_event = {r[1]: sales[r[5]] for r in rows if r[5] in sales}
+    paid_whole = set()
+    ids = list(by_event)
+    for i in range(0, len(ids), 20000):
+        paid_whole |= set(
+            SettlementItem.objects.filter(kind=I.PERFORMANCE, event_id__in=ids[i : i + 20000]).values_list(
+                "event_id", flat=True
+            )
+        )
+    return {e: s for e, s in by_event.items() if e not in paid_whole}
