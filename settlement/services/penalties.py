@@ -24,7 +24,7 @@ from ..errors import SettlementError
 from ..models import LedgerAccount, SettlementItem
 from .ledger import account_for, journal_post, platform_account
 from .payments import period_for
-from .splits import penalty_allocation, portfolio_sales
+from .splits import event_awards, penalty_allocation, portfolio_sales
 
 K = LedgerAccount.Kind
 
@@ -47,7 +47,8 @@ def penalty_settle(
             fields={"amount": ["Positive, 2 decimals."]},
         )
     event = DREvent.objects.get(pk=event_id)
-    sale = portfolio_sales([event.award_id]).get(event.award_id)
+    award_id = event_awards([event.pk]).get(event.pk)
+    sale = portfolio_sales([award_id]).get(award_id)
     if sale is None or sale.member_id != payee.pk:
         return _charge(
             event_id=event_id, payee=payee, amount=amount, memo=f"Penalty, event {event_id}: {reason}", key=key, now=now

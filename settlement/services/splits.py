@@ -195,10 +195,11 @@ def portfolio_event_settle(*, event_id: int, now: datetime) -> SettlementItem | 
     from .payments import performance_memo, periods_ensure
     from .posting import entries_post
 
-    facts = DREvent.objects.filter(pk=event_id).values_list("award_id", "buyer_id", "price_per_mwh", "start").first()
-    if facts is None or facts[0] is None:
+    facts = DREvent.objects.filter(pk=event_id).values_list("buyer_id", "price_per_mwh", "start").first()
+    award_id = event_awards([event_id]).get(event_id)
+    if facts is None or award_id is None:
         return None
-    award_id, buyer_id, price, start = facts
+    buyer_id, price, start = facts
     sale = portfolio_sales([award_id]).get(award_id)
     if sale is None or SettlementItem.objects.filter(business_key=f"performance:event:{event_id}").exists():
         return None
@@ -277,10 +278,11 @@ def event_sales(rows: list[tuple]) -> dict[int, Sale]:
     """Per event id (rows of :func:`settlement.services.runs.event_settlement_rows`): the sale its award was, for
     events of awards sold through a portfolio — except those paid whole to the member before this rule (a
     ``performance`` item exists), which are not paid again."""
-    sales = portfolio_sales(r[5] for r in rows)
+    awards = event_awards([r[1] for r in rows])
+    sales = portfolio_sales(awards.values())
     if not sales:
         return {}
-    by_event = {r[1]: sales[r[5]] for r in rows if r[5] in sales}
+    by_event = {e: sales[a] for e, a in awards.items() if a in sales}
     paid_whole = set()
     ids = list(by_event)
     for i in range(0, len(ids), 20000):
@@ -290,3 +292,18 @@ def event_sales(rows: list[tuple]) -> dict[int, Sale]:
             )
         )
     return {e: s for e, s in by_event.items() if e not in paid_whole}
+
+
+def event_awards(event_ids) -> dict[int, int]:
+    """The award each event settles: its own, or for a call of a reservation the reservation's award."""
+    from activation.models import DREvent
+
+    ids = list(event_ids)
+    out: dict[int, int] = {}
+    for i in range(0, len(ids), 20000):
+        for pk, award, reserved in DREvent.objects.filter(pk__in=ids[i : i + 20000]).values_list(
+            "pk", "award_id", "reservation__award_id"
+        ):
+            if award or reserved:
+                out[pk] = award or reserved
+    return out
