@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from flexplatform.errors import ApplicationError, NotPermitted
@@ -171,3 +172,33 @@ def enrolment_terms(enrolment) -> CommercialTerms | None:
     """The terms an enrolment carries: those its consent accepted."""
     ct = ConsentTerms.objects.filter(consent_id=enrolment.consent_id).select_related("terms").first()
     return ct.terms if ct else None
+
+
+def terms_published() -> list[CommercialTerms]:
+    """Every aggregator's current terms (what the consent page shows and accepts)."""
+    latest = {}
+    for t in CommercialTerms.objects.select_related("aggregator").order_by("aggregator_id", "version"):
+        latest[t.aggregator_id] = t
+    return sorted(latest.values(), key=lambda t: t.aggregator.name)
+
+
+def terms_describe(t: CommercialTerms) -> str:
+    """The terms in one line, as the owner reads them before consenting."""
+    fee = f"{t.revenue_share_pct} % of revenue"
+    if t.fee_per_kw_month:
+        fee += f" + {t.fee_per_kw_month} per kW-month of capacity held"
+    return (
+        f"{t.aggregator.name} v{t.version}: the aggregator keeps {fee}; you bear {t.member_penalty_pct} % of "
+        f"penalties (the aggregator {t.aggregator_penalty_pct} %); paid {t.get_payment_frequency_display().lower()}"
+    )
+
+
+def terms_versions(aggregator: Organisation) -> list[tuple[CommercialTerms, str, int]]:
+    """The aggregator's versions, newest first: (terms, described, consents that accepted it)."""
+    rows = (
+        CommercialTerms.objects.filter(aggregator=aggregator)
+        .select_related("aggregator")
+        .annotate(n=Count("acceptances"))
+        .order_by("-version")
+    )
+    return [(t, terms_describe(t), t.n) for t in rows]

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", public.home, name="home"),
     path("consumer/", consumer.consumer_dashboard, name="consumer"),
     path("aggregator/", aggregator.aggregator_dashboard, name="aggregator"),
+    path("aggregator/terms/", aggregator.aggregator_terms, name="aggregator-terms"),
     path("operator/", operator.operator_console, name="operator"),
     path("verify/", public.verify_page, name="verify"),
     path(".well-known/flexplatform-anchor.json", public.anchor_well_known, name="anchor-well-known"),

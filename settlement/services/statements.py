@@ -34,6 +34,7 @@ from .. import assets
 from ..errors import SettlementError
 from ..models import SettlementItem
 from ..pdf import pdf_document
+from ..split_selectors import portfolio_split_rows, portfolio_split_totals
 
 I = SettlementItem.Kind  # noqa: E741
 INCOME_KINDS = {
@@ -119,12 +120,21 @@ def statement_build(*, organisation: Organisation, year: int, month: int) -> Sta
     summary = {
         "currency": currency,
         "events": len({i.event_id for i in items if i.event_id}),
-        "delivered_kwh": sum((i.quantity_kwh for i in items if i.kind == I.PERFORMANCE), Decimal("0")),
+        "delivered_kwh": sum(
+            (
+                i.quantity_kwh
+                for i in items
+                if i.kind == I.PERFORMANCE or i.business_key.startswith(f"{I.MEMBER_SHARE}:event:")
+            ),
+            Decimal("0"),
+        ),
         "payments": sum((i.amount for i in fiat if i.kind in INCOME_KINDS and i.amount > 0), Decimal("0")),
         "penalties": sum((i.amount for i in fiat if i.kind == I.PENALTY), Decimal("0")),
         "fees": sum((i.amount for i in fiat if i.kind == I.PLATFORM_FEE), Decimal("0")),
         "net": sum((i.amount for i in fiat), Decimal("0")),
         "tokens": tokens,
+        # awards sold through a portfolio: revenue, aggregator fee, member share (ADR 0024)
+        "portfolio": portfolio_split_totals(portfolio_split_rows(organisations=[organisation], start=start, end=end)),
     }
     return Statement(organisation=organisation, year=year, month=month, rows=rows, summary=summary)
 
@@ -143,6 +153,8 @@ def statement_csv(statement: Statement) -> str:
         buf.write(f"# {key},{s[key]}\n")
     for asset, amount in sorted(s["tokens"].items()):
         buf.write(f"# tokens {asset},{amount}\n")
+    for key, amount in s["portfolio"].items():
+        buf.write(f"# portfolio {key},{amount}\n")
     return buf.getvalue()
 
 
@@ -159,6 +171,11 @@ def statement_pdf(statement: Statement) -> bytes:
             10,
         ),
         ("Tokens: " + (", ".join(f"{v} {k}" for k, v in sorted(s["tokens"].items())) or "none"), 10),
+        (
+            "Portfolio awards: revenue {revenue} {c}  = aggregator fee {aggregator_fee} {c} + member share "
+            "{member_share} {c}  (platform fee {platform_fee} {c}, charged to the buyer)".format(c=c, **s["portfolio"]),
+            10,
+        ),
         ("", 10),
         ("Date        Item     Kind                 Event   Quantity      Amount  Asset", 9),
     ]
