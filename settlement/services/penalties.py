@@ -53,7 +53,7 @@ def penalty_settle(
         return _charge(
             event_id=event_id, payee=payee, amount=amount, memo=f"Penalty, event {event_id}: {reason}", key=key, now=now
         )
-    terms = sale.terms(event.start)
+    terms = sale.terms()
     member_pct = terms.member_penalty_pct if terms else Decimal("0")
     member, aggregator = penalty_allocation(amount=amount, member_pct=member_pct)
     named = f"terms v{terms.version}" if terms else "no terms accepted"

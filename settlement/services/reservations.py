@@ -15,6 +15,10 @@ Availability factor = metered share of the resource's day (intervals received / 
 ``settlement.services.metering.meter_availability``) x the share of the reservation's calls that day whose resource was available (the
 activation app's ``EventPerformance.available``: acknowledged, not opted out; 1 when it was not called). A day with a call
 not verified yet is not paid until a later run finds every call verified. The business key names the reservation and the day, so a re-run pays nothing twice.
+
+The same day mints Capacity tokens (``capacity-token-1``) and Availability tokens (``availability-token-1``) to the
+resource's owner (``settlement.services.token_rules``); a reservation an aggregator sold with a member's premise pays
+the member's share and the aggregator's fee under the member's terms (``settlement.services.splits``, ADR 0024).
 """
 
 from __future__ import annotations

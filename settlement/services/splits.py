@@ -6,8 +6,8 @@ per member). FERC Order No. 2222 (18 CFR 35.28(g)(12)) makes the aggregator the 
 settled by the ISO and leaves its arrangement with each resource to their contract; CAISO settles a Proxy
 Demand Resource with its Demand Response Provider through the scheduling coordinator, who pays the customer
 under their own agreement (CAISO BPM for Demand Response, settlement). The platform applies that agreement —
-the commercial terms the member accepted with their consent (``accounts.terms``), the version accepted at or
-before the outcome:
+the commercial terms the member accepted with their consent (``accounts.terms``): the version of the latest
+consent granted by the time the award was sold (its ``created_at``):
 
 * **aggregator fee** = revenue x ``revenue_share_pct`` / 100 + ``fee_per_kw_month`` x kW x hours held / 730
   (the kW-month part for capacity held, i.e. reservations only; 730 = 8,760 h / 12), rounded once half-up to the
@@ -92,10 +92,12 @@ class Sale:
     award_id: int
     aggregator_id: int
     member_id: int
+    sold_at: datetime
     history: list[tuple[datetime, CommercialTerms]] = field(default_factory=list)
 
-    def terms(self, at: datetime) -> CommercialTerms | None:
-        return terms_at(self.history, at)
+    def terms(self) -> CommercialTerms | None:
+        """The terms in force when the award was sold: those of the latest consent granted by then."""
+        return terms_at(self.history, self.sold_at)
 
 
 def portfolio_sales(award_ids) -> dict[int, Sale]:
@@ -106,12 +108,12 @@ def portfolio_sales(award_ids) -> dict[int, Sale]:
     sales: dict[int, Sale] = {}
     premise_of: dict[int, int] = {}
     for i in range(0, len(ids), 20000):
-        for pk, seller, owner, premise_id in (
+        for pk, seller, owner, premise_id, created in (
             Award.objects.filter(pk__in=ids[i : i + 20000], seller__kind=Organisation.Kind.AGGREGATOR)
             .exclude(seller_id=F("premise__organisation_id"))
-            .values_list("pk", "seller_id", "premise__organisation_id", "premise_id")
+            .values_list("pk", "seller_id", "premise__organisation_id", "premise_id", "created_at")
         ):
-            sales[pk] = Sale(award_id=pk, aggregator_id=seller, member_id=owner)
+            sales[pk] = Sale(award_id=pk, aggregator_id=seller, member_id=owner, sold_at=created)
             premise_of[pk] = premise_id
     history = portfolio_terms({(premise_of[pk], s.aggregator_id) for pk, s in sales.items()})
     for pk, s in sales.items():
@@ -146,7 +148,7 @@ def split_entries(
     """The member-share and aggregator-fee entries of one revenue (``fact`` names it: ``event:12``,
     ``reservation:3:day:2026-05-01``), paid by ``payer_account``."""
     currency = settings.SETTLEMENT_CURRENCY
-    terms = sale.terms(at)
+    terms = sale.terms()
     pct = terms.revenue_share_pct if terms else ZERO
     per_kw = terms.fee_per_kw_month if terms else ZERO
     split = portfolio_split(revenue=revenue, revenue_share_pct=pct, fee_per_kw_month=per_kw, kw=kw, hours=hours)
