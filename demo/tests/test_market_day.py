@@ -225,6 +225,7 @@ def test_demo_auction_pools_households_in_the_aggregators_portfolio(small_world)
         by=users.get(email="consumer01@demo.flex"),
         scopes=[Consent.Scope.INTERVAL_READINGS, Consent.Scope.DEVICE_CONTROL],
         expires_at=timezone.now() + timedelta(days=365),
+        terms=small_world.aggregator.commercial_terms.get(),
     )
     enrolment_create(premise=household, aggregator=small_world.aggregator, by=users.get(email="aggregator@demo.flex"))
     household.refresh_from_db(fields=["aggregator"])
