@@ -41,6 +41,8 @@ def test_terms_published_shown_at_consent_accepted_and_the_split_on_both_sides()
         },
     )
     assert bad.status_code == 200 and b"errorlist" in bad.content
+    assert owner.get("/aggregator/terms/").status_code == 403  # a consumer publishes no terms
+    assert owner.post("/aggregator/terms/", {"revenue_share_pct": "1", "member_penalty_pct": "1"}).status_code == 403
     assert b"No terms published" in agg.get("/aggregator/terms/").content
     ok = agg.post(
         "/aggregator/terms/",
