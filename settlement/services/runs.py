@@ -156,7 +156,10 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
     }
     penalties = defaultdict(Decimal)
     for event_id, amount in SettlementItem.objects.filter(
-        kind=I.PENALTY, event__start__gte=run.window_start, event__start__lt=run.window_end
+        kind=I.PENALTY,
+        event__start__gte=run.window_start,
+        event__start__lt=run.window_end,
+        payee_id=F("event__premise__organisation_id"),  # the member's part only (ADR 0024)
     ).values_list("event_id", "amount"):
         penalties[event_id] += amount
     keys: set = {(None, K.FEES, currency), (None, K.TREASURY, currency)}
@@ -202,10 +205,34 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
         op = acct[(operator, K.OPERATOR_PAYABLE, currency)]
         paid = assets.paid_kwh(delivered_kwh=kwh, dispatched_kwh=committed)
         perf = assets.performance_amount([(paid, price)])
+        sale = sales.get(event_id)  # sold through a portfolio: split below instead
+        pay(
+            f"performance:event:{event_id}",
+            I.PERFORMANCE,
+            op,
+            payee,
+            currency,
+            perf if sale is None else 0,
+            r,
+            performance_memo(event_id, kwh, paid, price),
+            paid,
+            price,
+        )
         excess, bonus = assets.over_delivery_bonus(
             delivered_kwh=kwh, committed_kwh=committed, price_per_mwh=price, bonus_rate=bonus_rate, cap=cap
         )
-        sale = sales.get(event_id)
+        pay(
+            f"over_delivery:event:{event_id}",
+            I.OVER_DELIVERY,
+            op,
+            payee,
+            currency,
+            bonus if sale is None else 0,
+            r,
+            f"Over-delivery bonus, event {event_id}: {excess} kWh above commitment",
+            excess,
+            price,
+        )
         earned = perf + bonus
         if sale is not None:  # member share and aggregator fee of the performance payment and of the bonus
             parts = splits.event_split_entries(
@@ -213,31 +240,6 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
             )
             out += parts
             earned = splits.member_total(parts)
-        else:
-            pay(
-                f"performance:event:{event_id}",
-                I.PERFORMANCE,
-                op,
-                payee,
-                currency,
-                perf,
-                r,
-                performance_memo(event_id, kwh, paid, price),
-                paid,
-                price,
-            )
-            pay(
-                f"over_delivery:event:{event_id}",
-                I.OVER_DELIVERY,
-                op,
-                payee,
-                currency,
-                bonus,
-                r,
-                f"Over-delivery bonus, event {event_id}: {excess} kWh above commitment",
-                excess,
-                price,
-            )
         for kind, asset, qty, n, what in (
             (
                 I.PERFORMANCE_TOKEN,
