@@ -75,11 +75,12 @@ def test_trade_becomes_events_per_member_paid_at_the_trade_price(mw, django_capt
     verification_make(events[p2.pk], [D("5.0")])
     _settle()
     e1, e2 = events[p1.pk].pk, events[p2.pk].pk
-    perf1 = SettlementItem.objects.get(business_key=f"performance:event:{e1}")
-    perf2 = SettlementItem.objects.get(business_key=f"performance:event:{e2}")
+    # sold by the aggregator's portfolio: each member is paid its share (no terms accepted: no fee, ADR 0024)
+    perf1 = SettlementItem.objects.get(business_key=f"member_share:event:{e1}")
+    perf2 = SettlementItem.objects.get(business_key=f"member_share:event:{e2}")
     assert (perf1.amount, perf1.price_per_mwh, perf1.payee) == (D("0.61"), D("90.00"), p1.organisation)
     assert (perf2.amount, perf2.payee) == (D("0.45"), p2.organisation)
-    assert _payer_of(f"performance:event:{e1}") == mw.operator == _payer_of(f"performance:event:{e2}")
+    assert _payer_of(f"member_share:event:{e1}") == mw.operator == _payer_of(f"member_share:event:{e2}")
 
 
 def test_day_ahead_auction_awards_become_events_paid_at_the_clearing_price(mw, django_capture_on_commit_callbacks):
