@@ -5,7 +5,22 @@ aggregator's event response)."""
 
 from django.urls import path
 
-from ..views import admin, aggregator, consumer, onboarding, operator, participant, public, settings
+from ..views import (
+    admin,
+    aggregator,
+    auditor,
+    consumer,
+    members,
+    onboarding,
+    operator,
+    operator_market,
+    participant,
+    payouts,
+    protection,
+    public,
+    settings,
+    tokens,
+)
 
 urlpatterns = [
     path("", public.home, name="home"),
@@ -13,6 +28,9 @@ urlpatterns = [
     path("aggregator/", aggregator.aggregator_dashboard, name="aggregator"),
     path("aggregator/terms/", aggregator.aggregator_terms, name="aggregator-terms"),
     path("operator/", operator.operator_console, name="operator"),
+    path("operator/requests/", operator_market.requests_page, name="operator-requests"),
+    path("operator/auctions/", operator_market.auctions_page, name="operator-auctions"),
+    path("operator/clearing/<int:pk>/", operator_market.clearing_run_page, name="clearing-run"),
     path("verify/", public.verify_page, name="verify"),
     path(".well-known/flexplatform-anchor.json", public.anchor_well_known, name="anchor-well-known"),
     path("compliance/", participant.compliance_page, name="compliance"),
@@ -21,6 +39,24 @@ urlpatterns = [
     path("payments/<int:pk>/", participant.payment_detail, name="payment"),
     path("consumer/consumption/", consumer.consumption_page, name="consumption"),
     path("compensation/", participant.compensation, name="compensation"),
+    path("tokens/", tokens.tokens_page, name="tokens"),
+    path("tokens/wallet/nonce/", tokens.wallet_nonce, name="tokens-wallet-nonce"),
+    path("tokens/wallet/link/", tokens.wallet_link, name="tokens-wallet-link"),
+    path("tokens/claims/refresh/", tokens.claims_refresh, name="tokens-claims-refresh"),
+    path("tokens/claims.json", tokens.claims_bundle, name="tokens-claims-bundle"),
     path("compensation/console/", admin.settlement_console, name="settlement-console"),
+    path("payouts/", payouts.payouts_page, name="payouts"),
+    path("payouts/console/", payouts.payout_console, name="payout-console"),
+    path("payouts/runs/<int:pk>/pain001.xml", payouts.payout_run_file, name="payout-run-file"),
     path("settings/tokens/", settings.api_tokens, name="api-tokens"),
+    path("audit/", auditor.audit_home, name="audit"),
+    path("audit/cases/<int:pk>/", auditor.audit_case, name="audit-case"),
+    path("audit/documents/<int:document_id>/", auditor.audit_document, name="audit-document"),
+    path("audit/<slug:slug>/", auditor.audit_section, name="audit-section"),
+    path("settings/members/", members.members_page, name="members"),
+    path("invitations/", members.invitation_page, {"token": ""}, name="invitation-prefix"),
+    path("invitations/<str:token>/", members.invitation_page, name="invitation"),
+    path("protection/", protection.bill_protection_page, name="bill-protection"),
+    path("tax/", protection.tax_page, name="tax"),
+    path("tax/<int:org>/<int:year>.<str:fmt>", protection.tax_statement_download, name="tax-statement"),
 ]
