@@ -12,6 +12,7 @@ from flexplatform.api import list_schema, paginated
 from flexplatform.errors import ApplicationError, NotFound
 
 from . import policies
+from .device_credentials import device_credential_issue
 from .device_services import device_capability, device_register, devices_visible_to, premises_device_writable_by
 from .models import Device, Membership
 from .permissions import HasRole
@@ -34,6 +35,16 @@ class DeviceOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "premise", *FIELDS]
 
 
+class DeviceCreatedOutputSerializer(DeviceOutputSerializer):
+    """The registration's answer: an MQTT device's broker credentials are in it once, never again."""
+
+    mqtt_username = serializers.CharField(required=False)
+    mqtt_password = serializers.CharField(required=False)
+
+    class Meta(DeviceOutputSerializer.Meta):
+        fields = [*DeviceOutputSerializer.Meta.fields, "mqtt_username", "mqtt_password"]
+
+
 class DeviceInputSerializer(serializers.ModelSerializer):
     premise = serializers.IntegerField()
 
@@ -51,7 +62,7 @@ class DeviceListApi(APIView):
     def get(self, request):
         return paginated(request, devices_visible_to(request.user), DeviceOutputSerializer)
 
-    @extend_schema(request=DeviceInputSerializer, responses={201: DeviceOutputSerializer})
+    @extend_schema(request=DeviceInputSerializer, responses={201: DeviceCreatedOutputSerializer})
     def post(self, request):
         policies.require_role(request.user, WRITERS, "Grid operators read devices only.")
         data = DeviceInputSerializer(data=request.data)
@@ -64,7 +75,11 @@ class DeviceListApi(APIView):
             premise=premise, user=request.user, name=values.pop("name"), kind=values.pop("kind"),
             control_channel=values.pop("control_channel"), **values,
         )  # fmt: skip
-        return Response(DeviceOutputSerializer(device).data, status=status.HTTP_201_CREATED)
+        body = DeviceOutputSerializer(device).data
+        if device.control_channel == Device.Channel.MQTT and not device.credentials.filter(revoked_at=None).exists():
+            # Issued at registration and shown this once (ADR 0029); the broker learns it from manage.py mqtt_acl.
+            body["mqtt_username"], body["mqtt_password"] = device_credential_issue(device=device, user=request.user)
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class CapabilityOutputSerializer(serializers.Serializer):

@@ -566,6 +566,7 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.user_id})"
 
 
+from accounts.models_device_credentials import DeviceCredential  # noqa: E402,F401
 from accounts.models_tax import TaxProfile  # noqa: E402,F401
 from accounts.models_terms import CommercialTerms, ConsentTerms  # noqa: E402,F401
 

@@ -1,19 +1,30 @@
-"""Device command translation: an event's kW reduction becomes each device's command within its capabilities.
+"""The dispatch allocation rule: an event's kW reduction split over the premise's registered devices, each
+command within the device's controllable kW and comfort limits (ADR 0029).
 
-Pure code over plain dataclasses (no ORM). ``DeviceCapability`` is the seam for the accounts device registry:
-today ``activation.selectors.premise_devices`` builds it from the premise's segment defaults (below); once the
-registry lands it builds the same dataclass from the registered devices.
+Pure code over :class:`accounts.selectors.devices.ControllableDevice` (the one device selector; the kinds are
+``accounts.Device.Kind``). The rule, in order:
 
-Commands, by kind (each stays inside the device's controllable range and its comfort limits):
+1. only usable devices take part (kW > 0 for the window: capability, comfort band, state of charge, event
+   duration, notice and event budget already applied by the selector; manual devices and PV inverters count 0);
+2. devices are taken in merit order, least comfort impact first: battery, water heater, pool pump, EV charger,
+   HVAC, industrial process (ties by device id);
+3. each device is asked for the remainder, never more than its kW; a device whose command comes in discrete
+   steps (a water heater or pool pump is switched off whole; a thermostat moves in 0.5 °C steps) may overshoot
+   the remainder by at most its step, unless that would pass the enrollment's safety limit, in which case it is
+   skipped;
+4. the sum never exceeds the safety limit (``safety_max_kw``); the target may stay unmet when the devices can
+   not reach it (what was commanded is what delivery is measured against, ``activation.services.verification``).
 
-* thermostat  -> ``SETPOINT_OFFSET`` °C (0 < offset <= comfort_max_offset_c), shed = offset x kw_per_unit
-* ev_charger  -> ``CHARGE_LIMIT_KW`` (limit >= comfort_min_kw, the minimum charging power the owner keeps)
-* water_heater-> ``OFF`` for at most comfort_max_off_minutes, shed = rated kW
-* battery     -> ``DISCHARGE_KW`` up to rated kW
-* process     -> ``PROCESS_SETPOINT_DELTA`` (<= comfort_max_offset_c units), shed = delta x kw_per_unit
+Commands, by kind (each stays inside the device's controllable range and the owner's comfort limits):
 
-Devices are filled in merit order (battery, water heater, EV, thermostat, process: least comfort impact first)
-until the requested reduction is reached; the total never exceeds ``safety_max_kw``.
+* hvac               -> ``SETPOINT_OFFSET`` °C, 0.5 °C steps, never past ``comfort_max_c - setpoint_c`` (nor the
+  2 °C of a full shed, ``accounts.capability.HVAC_FULL_SHED_C``); shed = offset / 2 °C x controllable range
+* ev_charger         -> ``CHARGE_LIMIT_KW`` (limit >= min_kw, the charging power the owner keeps); OCPP:
+  a SetChargingProfile with that limit for the event window
+* water_heater       -> ``OFF`` for the event (at most its max event minutes)
+* pool_pump          -> ``OFF`` for the event
+* battery            -> ``DISCHARGE_KW``
+* industrial_process -> ``LOAD_LIMIT_KW`` (limit >= min_kw)
 """
 
 from __future__ import annotations
@@ -21,21 +32,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
+from accounts.capability import HVAC_FULL_SHED_C
+from accounts.selectors.devices import ControllableDevice
+
 KW = Decimal("0.001")
-ORDER = ["battery", "water_heater", "ev_charger", "thermostat", "process"]
+ORDER = ["battery", "water_heater", "pool_pump", "ev_charger", "hvac", "industrial_process"]
+STEP_C = Decimal("0.5")
 
 
-@dataclass(frozen=True)
-class DeviceCapability:
-    device_id: str
-    kind: str  # thermostat | ev_charger | water_heater | battery | process
-    rated_kw: Decimal
-    min_kw: Decimal = Decimal("0")  # lowest controllable draw
-    kw_per_unit: Decimal = Decimal("0")  # thermostat/process: kW shed per °C (or setpoint unit)
-    comfort_max_offset_c: Decimal = Decimal("0")
-    comfort_min_kw: Decimal = Decimal("0")
-    comfort_max_off_minutes: int = 0
-    channel: str = "mqtt"
+class CommandOutsideLimits(ValueError):
+    """A command that would pass a device's comfort or event limits (never sent)."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,15 @@ class DeviceCommand:
     value: Decimal
     shed_kw: Decimal
     duration_minutes: int
+    channel: str = "mqtt"
+    device_pk: int | None = None
+    address: str = ""
 
     def as_payload(self) -> dict:
         return {
             "device_id": self.device_id,
             "kind": self.kind,
+            "channel": self.channel,
             "command": self.command,
             "value": str(self.value),
             "shed_kw": str(self.shed_kw),
@@ -58,101 +68,76 @@ class DeviceCommand:
         }
 
 
-SEGMENT_DEFAULTS: dict[str, list[dict]] = {
-    # Typical controllable loads: US DOE/LBNL "Demand Response Potential" device assumptions, rounded.
-    "residential": [
-        {"kind": "thermostat", "rated_kw": "3.5", "kw_per_unit": "0.8", "comfort_max_offset_c": "2"},
-        {"kind": "ev_charger", "rated_kw": "7.2", "min_kw": "1.4", "comfort_min_kw": "1.4"},
-        {"kind": "water_heater", "rated_kw": "4.5", "comfort_max_off_minutes": 120},
-        {"kind": "battery", "rated_kw": "5"},
-    ],
-    "commercial": [
-        {"kind": "thermostat", "rated_kw": "60", "kw_per_unit": "9", "comfort_max_offset_c": "2"},
-        {"kind": "battery", "rated_kw": "50"},
-    ],
-    "industrial": [
-        {"kind": "process", "rated_kw": "400", "kw_per_unit": "20", "comfort_max_offset_c": "5"},
-        {"kind": "battery", "rated_kw": "250"},
-    ],
-}
+def command_check(device: ControllableDevice, command: DeviceCommand) -> None:
+    """Refuse a command beyond the device's limits: more than its controllable kW for the window (one step of
+    overshoot allowed for switched devices), a setpoint past the comfort band, a charge/load limit below the
+    device's minimum, a duration past its maximum event length."""
+    if command.duration_minutes > device.max_event_minutes:
+        raise CommandOutsideLimits(f"{device.ref}: {command.duration_minutes} min > {device.max_event_minutes} min")
+    if not device.usable:
+        raise CommandOutsideLimits(f"{device.ref}: not usable for this event")
+    if command.command == "SETPOINT_OFFSET":
+        headroom = (device.comfort_max_c or Decimal(0)) - (device.setpoint_c or Decimal(0))
+        if command.value > headroom or command.value > HVAC_FULL_SHED_C or command.value <= 0:
+            raise CommandOutsideLimits(f"{device.ref}: offset {command.value} °C outside the comfort band")
+    elif command.command in ("CHARGE_LIMIT_KW", "LOAD_LIMIT_KW"):
+        if command.value < device.min_kw:
+            raise CommandOutsideLimits(f"{device.ref}: limit {command.value} kW below the device's {device.min_kw}")
+    elif command.shed_kw > device.kw:
+        raise CommandOutsideLimits(f"{device.ref}: {command.shed_kw} kW above its {device.kw} kW")
 
 
-def segment_devices(*, prefix: str, segment: str) -> list[DeviceCapability]:
-    out = []
-    for spec in SEGMENT_DEFAULTS[segment]:
-        kw = {k: Decimal(v) for k, v in spec.items() if k not in ("kind", "comfort_max_off_minutes")}
-        out.append(
-            DeviceCapability(
-                device_id=f"{prefix}-{spec['kind']}",
-                kind=spec["kind"],
-                comfort_max_off_minutes=spec.get("comfort_max_off_minutes", 0),
-                **kw,
-            )
-        )
-    return out
-
-
-def _max_shed(d: DeviceCapability, duration_minutes: int) -> Decimal:
-    if d.kind in ("thermostat", "process"):
-        return min(d.comfort_max_offset_c * d.kw_per_unit, d.rated_kw)
-    if d.kind == "ev_charger":
-        return max(d.rated_kw - max(d.min_kw, d.comfort_min_kw), Decimal("0"))
-    if d.kind == "water_heater":
-        return d.rated_kw if d.comfort_max_off_minutes > 0 else Decimal("0")
-    if d.kind == "battery":
-        return d.rated_kw
-    return Decimal("0")
-
-
-def _command(d: DeviceCapability, want: Decimal, duration_minutes: int) -> DeviceCommand | None:
-    cap = _max_shed(d, duration_minutes)
-    want = min(want, cap)
+def _command(d: ControllableDevice, want: Decimal, minutes: int) -> DeviceCommand | None:
+    want = min(want, d.kw)
     if want <= 0:
         return None
-    if d.kind in ("thermostat", "process"):
-        # Whole-step offsets (0.5 °C) rounded up to meet the need, never past the comfort limit.
-        step = Decimal("0.5")
-        units = ((want / d.kw_per_unit) / step).to_integral_value(rounding=ROUND_UP) * step
-        units = min(units, d.comfort_max_offset_c)
-        name = "SETPOINT_OFFSET" if d.kind == "thermostat" else "PROCESS_SETPOINT_DELTA"
-        shed = min(units * d.kw_per_unit, d.rated_kw).quantize(KW)
-        return DeviceCommand(d.device_id, d.kind, name, units, shed, duration_minutes)
-    if d.kind == "ev_charger":
-        limit = max(d.rated_kw - want, d.min_kw, d.comfort_min_kw).quantize(KW, rounding=ROUND_DOWN)
-        return DeviceCommand(
-            d.device_id, d.kind, "CHARGE_LIMIT_KW", limit, (d.rated_kw - limit).quantize(KW), duration_minutes
-        )
-    if d.kind == "water_heater":
-        minutes = min(duration_minutes, d.comfort_max_off_minutes)
-        return DeviceCommand(d.device_id, d.kind, "OFF", Decimal(minutes), d.rated_kw.quantize(KW), minutes)
+    minutes = min(minutes, d.max_event_minutes)
+    common = {"device_id": d.ref, "kind": d.kind, "channel": d.channel, "device_pk": d.pk, "address": d.address}
+    if d.kind == "hvac":
+        span = d.max_kw - d.min_kw
+        per_c = span / HVAC_FULL_SHED_C
+        headroom = min((d.comfort_max_c or Decimal(0)) - (d.setpoint_c or Decimal(0)), HVAC_FULL_SHED_C)
+        steps = ((want / per_c) / STEP_C).to_integral_value(rounding=ROUND_UP)
+        offset = min(steps * STEP_C, (headroom / STEP_C).to_integral_value(rounding=ROUND_DOWN) * STEP_C)
+        if offset <= 0:
+            return None
+        shed = min(offset * per_c, d.kw).quantize(KW, rounding=ROUND_DOWN)
+        return DeviceCommand(command="SETPOINT_OFFSET", value=offset, shed_kw=shed, duration_minutes=minutes, **common)
+    if d.kind in ("ev_charger", "industrial_process"):
+        limit = max(d.max_kw - want, d.min_kw).quantize(KW, rounding=ROUND_UP)
+        name = "CHARGE_LIMIT_KW" if d.kind == "ev_charger" else "LOAD_LIMIT_KW"
+        shed = min(d.max_kw - limit, d.kw).quantize(KW, rounding=ROUND_DOWN)
+        return DeviceCommand(command=name, value=limit, shed_kw=shed, duration_minutes=minutes, **common)
+    if d.kind in ("water_heater", "pool_pump"):
+        return DeviceCommand(command="OFF", value=Decimal(minutes), shed_kw=d.kw, duration_minutes=minutes, **common)
     if d.kind == "battery":
-        return DeviceCommand(
-            d.device_id, d.kind, "DISCHARGE_KW", want.quantize(KW), want.quantize(KW), duration_minutes
-        )
+        kw = want.quantize(KW, rounding=ROUND_DOWN)
+        return DeviceCommand(command="DISCHARGE_KW", value=kw, shed_kw=kw, duration_minutes=minutes, **common)
     return None
 
 
 def translate(
     *,
-    devices: list[DeviceCapability],
+    devices: list[ControllableDevice],
     reduction_kw: Decimal,
     duration_minutes: int,
     safety_max_kw: Decimal | None = None,
 ) -> list[DeviceCommand]:
-    """Commands for ``devices`` reaching ``reduction_kw`` (capped at ``safety_max_kw``), comfort limits kept."""
+    """Commands for ``devices`` reaching ``reduction_kw`` (capped at ``safety_max_kw``) by the rule above."""
     need = reduction_kw if safety_max_kw is None else min(reduction_kw, safety_max_kw)
     commands: list[DeviceCommand] = []
     total = Decimal("0")
-    for d in sorted(devices, key=lambda x: (ORDER.index(x.kind) if x.kind in ORDER else 99, x.device_id)):
+    usable = [d for d in devices if d.usable]
+    for d in sorted(usable, key=lambda x: (ORDER.index(x.kind) if x.kind in ORDER else 99, x.pk)):
         remaining = need - total
         if remaining <= 0:
             break
         cmd = _command(d, remaining, duration_minutes)
-        if cmd is None:
+        if cmd is None or cmd.shed_kw <= 0:
             continue
         if safety_max_kw is not None and total + cmd.shed_kw > safety_max_kw:
-            # A discrete step would overshoot the safety limit: skip this device.
-            continue
+            continue  # a discrete step would pass the safety limit
+        command_check(d, cmd)
         commands.append(cmd)
         total += cmd.shed_kw
     return commands

@@ -57,6 +57,11 @@ class ActivationFacts:
 
         return resource_suspended(premise_id)
 
+    def device_usage(self, *, device_ids: list[int], day: date) -> dict[int, tuple[int, int]]:
+        from .selectors import device_usage
+
+        return device_usage(device_ids=device_ids, day=day)
+
 
 def on_awards_committed(sender, *, award_ids: list[int], **kwargs) -> None:
     """Turn each committed award into an event (or a reservation): one task per award, idempotent per award."""

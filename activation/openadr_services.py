@@ -53,7 +53,7 @@ from .models import (
 )
 from .openadr_reports import report_readings, window_period
 from .protocols import mqtt as mqtt_protocol
-from .selectors import premise_devices
+from .selectors import events_devices
 from .services.dispatch import openadr_event_payload
 from .services.events import event_cancel
 from .services.openadr_notifications import notify, notify_event, openadr_object
@@ -356,7 +356,7 @@ def oadr_event_update(
         event.save(update_fields=["target_kw", "start", "end", "revised_at", "oadr_spec"])
         if event.status == DREvent.Status.NOTIFIED:
             commands = translate(
-                devices=premise_devices(event.premise),
+                devices=events_devices([event], now=now)[event.pk],
                 reduction_kw=target_kw,
                 duration_minutes=int((end - start).total_seconds() // 60),
                 safety_max_kw=enrollment.safety_max_kw,
@@ -369,7 +369,7 @@ def oadr_event_update(
                 status=OutboxMessage.Status.CANCELLED, last_error="superseded by a later revision"
             )
             base = {d: r for d, r in ((r.destination, r) for r in rows) if "#" not in d}
-            wanted = {c.device_id: c for c in commands}
+            wanted = {c.device_id: c for c in commands if c.channel == "mqtt"}
             for device_id in sorted(set(base) | set(wanted)):
                 cmd = wanted.get(device_id)
                 payload = {

@@ -18,12 +18,19 @@ from accounts.selectors import (
     user_role,
     zone_with_descendant_ids,
 )
-from assessment.models import BaselineInterval, MeterReading
+from accounts.selectors.devices import (
+    ControllableDevice,
+    device_ref,
+    devices_by_premise,
+    premise_controllable_devices,
+)
+from assessment.models import AvailabilityDeclaration, BaselineInterval, MeterReading
 from assessment.services import baseline_compute, interval_starts
 from flexplatform.errors import ApplicationError
 
-from .devices import segment_devices
 from .models import (
+    DeviceDispatch,
+    DispatchSignal,
     DREvent,
     Enrollment,
     EventPerformance,
@@ -73,14 +80,98 @@ def event_days_for_premise(*, premise_id: int, tz: str) -> set:
     return days
 
 
-# --- Devices (seam for the accounts device registry) ------------------------------------------------------------
+# --- Devices (the accounts device registry, ADR 0029) ---------------------------------------------------------
 
 
-def premise_devices(premise) -> list:
-    """The premise's controllable devices as ``DeviceCapability``. Until the accounts device registry is merged,
-    segment defaults (``activation.devices.SEGMENT_DEFAULTS``) with ids ``p<premise id>-<kind>``; then this reads
-    the registry and returns the same dataclass."""
-    return segment_devices(prefix=f"p{premise.pk}", segment=premise.segment)
+def device_usage(*, device_ids: list[int], day, exclude_event_ids=()) -> dict[int, tuple[int, int]]:
+    """Device pk -> (events commanded on local ``day``, events commanded in ``day``'s month), from the device
+    dispatch records of events not cancelled (the device's per-day / per-month event budget)."""
+    out: dict[int, list[int]] = {}
+    month_start = day.replace(day=1)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    for chunk in _chunks(device_ids):
+        rows = (
+            DeviceDispatch.objects.filter(device_id__in=chunk, local_day__gte=month_start, local_day__lt=next_month)
+            .exclude(event__status=DREvent.Status.CANCELLED)
+            .exclude(event_id__in=list(exclude_event_ids))
+            .values_list("device_id", "local_day")
+        )
+        for device_id, local_day in rows:
+            counts = out.setdefault(device_id, [0, 0])
+            counts[1] += 1
+            if local_day == day:
+                counts[0] += 1
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def _chunks(ids: list[int], size: int = 900):
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def declared_soc_by_premise(*, premise_ids: list[int], start: datetime, end: datetime) -> dict[int, Decimal]:
+    """The latest availability declaration's state of charge covering the window, per premise that has one."""
+    out: dict[int, Decimal] = {}
+    for chunk in _chunks(sorted(set(premise_ids))):
+        for premise_id, soc in (
+            AvailabilityDeclaration.objects.filter(
+                premise_id__in=chunk, valid_from__lt=end, valid_until__gt=start, soc_percent__isnull=False
+            )
+            .order_by("premise_id", "created_at", "pk")
+            .values_list("premise_id", "soc_percent")
+        ):
+            out[premise_id] = soc  # the latest wins
+    return out
+
+
+def events_devices(events, *, now: datetime | None = None) -> dict[int, list[ControllableDevice]]:
+    """For each event (with ``premise`` loaded), the premise's registered devices with the kW each can shed over
+    the event: capability, comfort band, duration, notice (from ``now``), the per-day / per-month event budget
+    already used, the owner's declared state of charge (``accounts.selectors.devices``). A few queries for the
+    whole batch."""
+    events = list(events)
+    if not events:
+        return {}
+    premises = devices_by_premise({e.premise_id for e in events})
+    device_ids = [d.pk for ds in premises.values() for d in ds]
+    out: dict[int, list[ControllableDevice]] = {}
+    usage_by_day: dict = {}
+    socs: dict = {}
+    exclude = [e.pk for e in events]
+    for event in events:
+        day = event.start.astimezone(ZoneInfo(event.premise.timezone)).date()
+        if day not in usage_by_day:
+            usage_by_day[day] = device_usage(device_ids=device_ids, day=day, exclude_event_ids=exclude)
+        key = (event.start, event.end)
+        if key not in socs:
+            socs[key] = declared_soc_by_premise(premise_ids=list(premises), start=event.start, end=event.end)
+        notice = max(int((event.start - now).total_seconds() // 60), 0) if now is not None else None
+        out[event.pk] = premise_controllable_devices(
+            premise=event.premise_id,
+            start=event.start,
+            end=event.end,
+            notice_minutes=notice,
+            usage=usage_by_day[day],
+            soc_percent=socs[key].get(event.premise_id),
+            devices=premises.get(event.premise_id, []),
+        )
+    return out
+
+
+def premise_devices(premise, *, start: datetime, end: datetime, now: datetime | None = None) -> list:
+    """The premise's registered devices as :class:`ControllableDevice` for ``[start, end)`` (no event)."""
+    day = start.astimezone(ZoneInfo(premise.timezone)).date()
+    devices = devices_by_premise([premise.pk]).get(premise.pk, [])
+    notice = max(int((start - now).total_seconds() // 60), 0) if now is not None else None
+    return premise_controllable_devices(
+        premise=premise.pk,
+        start=start,
+        end=end,
+        notice_minutes=notice,
+        usage=device_usage(device_ids=[d.pk for d in devices], day=day),
+        soc_percent=declared_soc_by_premise(premise_ids=[premise.pk], start=start, end=end).get(premise.pk),
+        devices=devices,
+    )
 
 
 # --- Compliance standing, penalties (read by market and settlement) ---------------------------------------------
@@ -405,3 +496,44 @@ def events_open_for(user, limit: int = 100) -> list[DREvent]:
     """The events a user may see that are neither completed nor cancelled, earliest first (live monitor)."""
     qs = events_visible_to(user).exclude(status=DREvent.Status.COMPLETED).exclude(status=DREvent.Status.CANCELLED)
     return list(qs.order_by("start")[:limit])
+
+
+def registry_device_specs(*, premises=None, channel: str = "mqtt", draw_share: float = 1.0) -> list:
+    """``(device ref, premise id, draw kW)`` of the registered devices on ``channel`` (the simulator's and the
+    MQTT tests' fleet): the draw is ``draw_share`` x the device's highest controllable power."""
+    from accounts.models import Device
+
+    qs = Device.objects.filter(control_channel=channel, active=True).order_by("pk")
+    if premises is not None:
+        qs = qs.filter(premise__in=list(premises))
+    return [
+        (device_ref(pk), premise_id, float(max_kw) * draw_share)
+        for pk, premise_id, max_kw in qs.values_list("pk", "premise_id", "max_kw")
+    ]
+
+
+def event_accountable_kw(event) -> Decimal | None:
+    """The kW the premise answers for in ``event`` (ADR 0029): what the platform actually commanded to the
+    devices it has, less the commands the platform failed to get out (never sent, given up or cancelled on its
+    side). A device that did not acknowledge, a station that rejected its profile and a device the owner opted
+    out of stay the owner's. None: the event was not dispatched to devices (the whole target is the measure, as
+    for a site selling on a labelled estimate). A premise with devices of which none could be commanded: 0."""
+    dispatches = list(DeviceDispatch.objects.filter(event=event).values_list("device_id", "channel", "shed_kw"))
+    if not dispatches:
+        dispatched = DispatchSignal.objects.filter(event=event).exists()
+        has_devices = event.premise.devices.filter(active=True).exists()
+        return Decimal("0.000") if dispatched and has_devices else None
+    failed_refs = set(
+        OutboxMessage.objects.filter(
+            event=event,
+            channel__in=[OutboxMessage.Channel.MQTT, OutboxMessage.Channel.OCPP],
+            status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.FAILED, OutboxMessage.Status.CANCELLED],
+        )
+        .exclude(last_error__startswith="station rejected")
+        .exclude(destination__contains="#")
+        .values_list("destination", flat=True)
+    )
+    total = sum(
+        (shed for device_id, _, shed in dispatches if device_ref(device_id) not in failed_refs), Decimal("0.000")
+    )
+    return min(total, event.target_kw)

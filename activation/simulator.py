@@ -141,9 +141,14 @@ class DeviceFleet:
             device.commanded_at = time.monotonic()
             device.event_id = cmd.get("event_id")
         at = datetime.now(UTC).isoformat()
-        self.client.publish(
-            f"{self.root}/{device.device_id}/ack", json.dumps({"message_id": mid, "at": at}).encode(), qos=1
+        self._publish(
+            device.device_id,
+            f"{self.root}/{device.device_id}/ack",
+            json.dumps({"message_id": mid, "at": at}).encode(),
         )
+
+    def _publish(self, device_id: str, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1)
 
     def kw_now(self, device: SimDevice, now: float | None = None) -> float:
         """First-order ramp from the baseline to baseline - compliance x shed over ramp_seconds."""
@@ -188,6 +193,83 @@ class DeviceFleet:
                 pass
             self.client.close()
             self.client = None
+
+
+class SecureDeviceFleet(DeviceFleet):
+    """Devices that sign in as themselves (ADR 0029): one MQTT 5 connection per device with its own credentials,
+    subscribed to its own command topic only, answering on its own ack/telemetry topics (the broker's ACL
+    refuses anything else). One thread drives every connection through epoll, so thousands of devices cost one
+    process. ``credentials``: device id -> password (the username is the device id)."""
+
+    def __init__(self, devices: list[SimDevice], *, credentials: dict[str, str], **kw):
+        super().__init__(devices, **kw)
+        self.credentials = credentials
+        self.clients: dict[str, WireClient] = {}
+        self._selector = None
+
+    def start(self, timeout: float = 10.0) -> SecureDeviceFleet:
+        import selectors
+
+        self._selector = selectors.DefaultSelector()
+        for device_id in self.devices:
+            client = WireClient(
+                self.host,
+                self.port,
+                client_id=device_id,
+                version=MQTT_5,
+                keepalive=60,
+                timeout=timeout,
+                username=device_id,
+                password=self.credentials[device_id],
+            ).connect()
+            client.subscribe([f"{self.root}/{device_id}/commands"])
+            self.clients[device_id] = client
+            self._selector.register(client.sock, selectors.EVENT_READ, device_id)
+        self._thread = threading.Thread(target=self._run, name="secure-device-fleet", daemon=True)
+        self._thread.start()
+        return self
+
+    def _publish(self, device_id: str, topic: str, payload: bytes) -> None:
+        client = self.clients[device_id]
+        client.publish(topic, payload, qos=1)
+        client.flush()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for key, _ in self._selector.select(0.02):
+                client = self.clients[key.data]
+                try:
+                    _, messages = client.poll(0)
+                except WireError:
+                    continue  # this device lost its connection; the others carry on
+                for topic, payload in messages:
+                    self._on_command(topic, payload)
+            while True:
+                try:
+                    topic, payload = self._outgoing.get_nowait()
+                except queue.Empty:
+                    break
+                try:
+                    self._publish(topic.split("/")[-2], topic, payload)
+                except WireError:
+                    pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+            self._thread = None
+        while not self._outgoing.empty():
+            topic, payload = self._outgoing.get_nowait()
+            try:
+                self._publish(topic.split("/")[-2], topic, payload)
+            except (WireError, KeyError):
+                pass
+        for client in self.clients.values():
+            client.close()
+        self.clients.clear()
+        if self._selector is not None:
+            self._selector.close()
 
 
 class AckCollector:
@@ -242,6 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--topic-root", default=TOPIC_ROOT)
     parser.add_argument("--non-responders", type=float, default=0.0)
     parser.add_argument("--partial", type=float, default=0.0)
+    parser.add_argument("--credentials", default="", help="JSON {device id: password}: each device signs in.")
     args = parser.parse_args(argv)
     with open(args.spec) as fh:
         specs = [tuple(x) for x in json.load(fh)]
@@ -252,7 +335,14 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         root=args.topic_root,
-    ).start(timeout=30)
+    )
+    if args.credentials:
+        with open(args.credentials) as fh:
+            credentials = json.load(fh)
+        fleet = SecureDeviceFleet(
+            list(fleet.devices.values()), credentials=credentials, host=args.host, port=args.port, root=args.topic_root
+        )
+    fleet.start(timeout=30)
     print("READY", flush=True)
     try:
         time.sleep(args.seconds)

@@ -50,6 +50,9 @@ class ActivationFacts(Protocol):
     def suspended(self, premise_id: int) -> bool:
         """The premise is suspended from a program for repeated non-performance."""
 
+    def device_usage(self, *, device_ids: list[int], day: date) -> dict[int, tuple[int, int]]:
+        """Device pk -> (events commanded on local ``day``, events commanded in its month) (ADR 0029)."""
+
 
 class _NoActivation:
     def event_days(self, *, premise_id: int, tz: str) -> set[date]:
@@ -63,6 +66,9 @@ class _NoActivation:
 
     def suspended(self, premise_id: int) -> bool:
         return False
+
+    def device_usage(self, *, device_ids: list[int], day: date) -> dict[int, tuple[int, int]]:
+        return {}
 
 
 _activation: ActivationFacts = _NoActivation()

@@ -114,7 +114,8 @@ class FlexibilityAssessment(models.Model):
     window_end = models.DateTimeField()
     baseline_kw = models.DecimalField(max_digits=12, decimal_places=3)
     capacity_kw = models.DecimalField(max_digits=12, decimal_places=3)
-    method = models.CharField(max_length=40)
+    method = models.CharField(max_length=40, help_text="devices, estimate:<label> or no-devices (ADR 0029).")
+    breakdown = models.JSONField(default=list, blank=True, help_text="Per device: kW counted and why.")
     assessed_at = models.DateTimeField()
 
     class Meta:
@@ -387,6 +388,8 @@ class MeterStatus(models.Model):
 
 
 # Weather stations, temperatures and premise locations (assessment/weather/).
+from assessment.models_estimates import CapacityEstimate  # noqa: E402,F401
+
 from .weather.models import (  # noqa: E402, F401
     PostalCodePoint,
     PremiseLocation,

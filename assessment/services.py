@@ -24,6 +24,7 @@ from .baselines.compute import compute as compute_baseline
 from .baselines.grid import local_slots
 from .baselines.selection import InsufficientHistory
 from .choice_services import baseline_choice_for
+from .device_capacity import premise_device_capacity
 from .errors import AssessmentError
 from .flexibility import availability_scores, load_shift_kwh, peak_shaving_kw, seasonal_profiles
 from .models import (
@@ -42,14 +43,6 @@ from .weather.sources import method_without_weather
 log = logging.getLogger(__name__)
 
 KWH_QUANT = Decimal("0.0001")
-
-# Share of a premise's baseline demand in the window that its segment can typically shed
-# (thin foundation rule; the assessment issue replaces it with device-level capability).
-FLEX_SHARE = {
-    Premise.Segment.RESIDENTIAL: Decimal("0.30"),
-    Premise.Segment.COMMERCIAL: Decimal("0.20"),
-    Premise.Segment.INDUSTRIAL: Decimal("0.15"),
-}
 
 
 def interval_starts(start: datetime, end: datetime, minutes: int) -> list[datetime]:
@@ -215,7 +208,8 @@ def baseline_compute(
 def flexibility_assess(
     *, premise: Premise, window_start: datetime, window_end: datetime, now: datetime | None = None
 ) -> FlexibilityAssessment:
-    """Assess the premise's flexible capacity (kW) over a window, from its revenue meter's baseline."""
+    """Assess the premise's flexible capacity (kW) over a window: what its registered devices can deliver (or a
+    labelled estimate), capped by its revenue meter's forecast demand (``assessment.device_capacity``)."""
     existing = FlexibilityAssessment.objects.filter(
         premise=premise, window_start=window_start, window_end=window_end
     ).first()
@@ -234,15 +228,16 @@ def flexibility_assess(
     )
     hours = Decimal((window_end - window_start).total_seconds()) / Decimal(3600)
     baseline_kw = (baseline.total_kwh / hours).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
-    capacity_kw = (baseline_kw * FLEX_SHARE[premise.segment]).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
+    capacity = premise_device_capacity(premise=premise, start=window_start, end=window_end, baseline_kw=baseline_kw)
     return FlexibilityAssessment.objects.create(
         premise=premise,
         baseline=baseline,
         window_start=window_start,
         window_end=window_end,
         baseline_kw=baseline_kw,
-        capacity_kw=capacity_kw,
-        method=f"segment-share:{FLEX_SHARE[premise.segment]}",
+        capacity_kw=capacity.kw,
+        method=capacity.method,
+        breakdown=capacity.breakdown,
         assessed_at=now or timezone.now(),
     )
 
@@ -383,8 +378,11 @@ def flexibility_profile_compute(
     with np.errstate(invalid="ignore"):
         hourly_kw = np.where(np.isnan(blocks).all(axis=-1), np.nan, np.nansum(blocks, axis=-1))  # kWh per hour = kW
     how = np.array([[d.weekday() * 24 + h for h in range(24)] for d in days])
-    share = float(FLEX_SHARE[premise.segment])
     typical_kw = float(np.nanmean(hourly_kw)) if np.isfinite(hourly_kw).any() else 0.0
+    # The flexible share of the typical demand is what the registered devices can shed (ADR 0029).
+    now_ = now or timezone.now()
+    devices_kw = float(premise_device_capacity(premise=premise, start=now_, end=now_ + timedelta(hours=1)).kw)
+    share = min(devices_kw / typical_kw, 1.0) if typical_kw > 0 else 0.0
     devices = selectors.device_constraints_for(premise=premise, typical_kw=typical_kw)
     reliability = float(selectors.reliability_factor_for(premise=premise))
     device_factor = (
@@ -417,7 +415,7 @@ def flexibility_profile_compute(
         "typical_kw": round(typical_kw, 3),
         "history_days": len(days),
         "events_excluded": len([d for d in excluded if grid.index_of(d) is not None]),
-        "device_source": "segment defaults",
+        "device_source": "registry",
     }
     profile, _ = FlexibilityProfile.objects.update_or_create(
         premise=premise,

@@ -1,11 +1,13 @@
 """Helper process for bench_dispatch.py: the platform's ack listener (``MqttListener``, as ``manage.py
 mqtt_listen`` runs it, in its own process), recording when each ack arrived. Prints READY when subscribed;
 writes [[message_id, device_id, received_unix_time], ...] to OUT and prints DONE (and its CPU seconds) when
-EXPECT acks arrived or after SECONDS. ROOT is the topic root the platform publishes under."""
+EXPECT acks arrived or after SECONDS. ROOT is the topic root the platform publishes under. The broker's port
+and the platform's account come from MQTT_PORT, MQTT_USERNAME, MQTT_PASSWORD (an authenticating broker)."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,7 +32,12 @@ def main() -> None:
             acks[mid] = (mid, device_id, time.time())
 
     listener = MqttListener(
-        on_ack=on_ack, on_telemetry=lambda d, x: None, config=MqttConfig(host="127.0.0.1", port=1883)
+        on_ack=on_ack, on_telemetry=lambda d, x: None, config=MqttConfig(
+            host="127.0.0.1",
+            port=int(os.environ.get("MQTT_PORT", "1883")),
+            username=os.environ.get("MQTT_USERNAME") or None,
+            password=os.environ.get("MQTT_PASSWORD") or None,
+        ),
     ).start()
     print("READY", flush=True)
     end = time.monotonic() + seconds

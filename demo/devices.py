@@ -23,7 +23,7 @@ def demo_devices(segment: str, n: int) -> list[dict]:
             {
                 "name": "Smart thermostat",
                 "kind": "hvac",
-                "control_channel": "vendor_api",
+                "control_channel": "mqtt",
                 "rated_kw": d("3.5"),
                 "min_kw": d("0.3"),
                 "max_kw": d("3.5"),
@@ -40,7 +40,7 @@ def demo_devices(segment: str, n: int) -> list[dict]:
             {
                 "name": "Water heater",
                 "kind": "water_heater",
-                "control_channel": "openadr_ven",
+                "control_channel": "mqtt",
                 "rated_kw": d("4.5"),
                 "max_kw": d("4.5"),
                 "max_event_minutes": 180,
@@ -96,7 +96,6 @@ def demo_devices(segment: str, n: int) -> list[dict]:
                     "max_kw": d("1.5"),
                     "max_event_minutes": 360,
                     "max_events_per_day": 1,
-                    "channel_address": f"flex/site-{n:02d}/pool-pump",
                 }
             )
         if n % 5 == 0:
@@ -143,13 +142,26 @@ def demo_devices(segment: str, n: int) -> list[dict]:
                 "rebound_percent": d("100"),
                 "channel_address": f"CP-BIZ-{n:02d}",
             },
+            {
+                "name": "Building battery",
+                "kind": "battery",
+                "control_channel": "mqtt",
+                "rated_kw": d("50"),
+                "max_kw": d("50"),
+                "capacity_kwh": d("200"),
+                "soc_min_percent": d("10"),
+                "soc_max_percent": d("95"),
+                "soc_percent": d("80"),
+                "max_events_per_day": 2,
+                "max_events_per_month": 40,
+            },
         ]
     return [
         {"name": "Process line", "kind": "industrial_process", "control_channel": "openadr_ven", "rated_kw": d("900"),
          "min_kw": d("350"), "max_kw": d("900"), "ramp_kw_per_min": d("25"), "min_event_minutes": 30,
          "max_event_minutes": 240, "notice_minutes": 120, "max_events_per_day": 1, "max_events_per_month": 8,
          "rebound_percent": d("60"), "rebound_minutes": 240, "channel_address": f"ven-plant-{n:02d}"},
-        {"name": "Site battery", "kind": "battery", "control_channel": "vendor_api", "rated_kw": d("250"),
+        {"name": "Site battery", "kind": "battery", "control_channel": "mqtt", "rated_kw": d("250"),
          "max_kw": d("250"), "ramp_kw_per_min": d("250"), "capacity_kwh": d("500"), "soc_min_percent": d("10"),
          "soc_max_percent": d("95"), "soc_percent": d("70"), "max_events_per_day": 2, "max_events_per_month": 40},
     ]  # fmt: skip
@@ -171,7 +183,7 @@ def devices_simulate_start(world: World) -> DeviceSimulation:
 
     from activation.protocols.mqtt import BrokerUnavailable, MqttListener, broker_reachable
     from activation.protocols.mqtt_wire import WireError
-    from activation.selectors import premise_devices
+    from activation.selectors import registry_device_specs
     from activation.simulator import AckCollector, DeviceFleet
 
     where = f"{settings.MQTT_HOST}:{settings.MQTT_PORT}"
@@ -179,7 +191,7 @@ def devices_simulate_start(world: World) -> DeviceSimulation:
         return DeviceSimulation(
             note=f"no MQTT broker at {where}: device simulator skipped, commands kept in the outbox"
         )
-    specs = [(d.device_id, p.pk, float(d.rated_kw) * 0.7) for p in world.premises for d in premise_devices(p)]
+    specs = registry_device_specs(premises=world.premises, draw_share=0.7)
     fleet = DeviceFleet.from_seed(specs, host=settings.MQTT_HOST, port=settings.MQTT_PORT, ramp_seconds=0)
     try:
         fleet.start()

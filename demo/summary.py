@@ -8,9 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Min, Q, Sum
+from django.db.models import Count, Min, Q, Sum
 
-from activation.models import DREvent, EventVerification
+from activation.models import DeviceDispatch, DREvent, EventVerification
 from market.engine.products import MarketType
 from market.models import Auction, Award, FlexibilityOffer, FlexibilityRequest
 from settlement import assets
@@ -74,6 +74,8 @@ class DayResult:
         return max(lags) if lags else None
 
     claim: Any = None  # demo.claims.DemoClaim: one consumer's on-chain token claim at the end of the day
+    #: the registry's devices commanded for the day's events: (channel, kind) -> (commands, kW)
+    commands: dict[tuple[str, str], tuple[int, Decimal]] = field(default_factory=dict)
 
     @property
     def measured_vs_true_pct(self) -> Decimal | None:
@@ -105,6 +107,14 @@ def day_result_summarise(result: DayResult, *, world: World, day: date) -> None:
         result.auction = auction_summary(auction)
         awards = Award.objects.filter(Q(pk__in=requested) | Q(clearing_run__auction=auction))
     result.events = DREvent.objects.filter(award__in=awards).count()
+    result.commands = {
+        (channel, kind): (n, kw or Decimal("0"))
+        for channel, kind, n, kw in DeviceDispatch.objects.filter(event__award__in=awards)
+        .values("channel", "kind")
+        .annotate(n=Count("pk"), kw=Sum("shed_kw"))
+        .order_by("channel", "kind")
+        .values_list("channel", "kind", "n", "kw")
+    }
     verified = EventVerification.objects.filter(event__award__in=awards)
     result.delivered_kwh = verified.aggregate(kwh=Sum("delivered_kwh"))["kwh"] or Decimal("0")
     truth = day_true_reductions(world=world, day=day)

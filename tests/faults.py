@@ -274,6 +274,70 @@ class MosquittoBroker(_Server):
         return ["mosquitto", "-c", str(conf)]
 
 
+class SecureMosquittoBroker(_Server):
+    """Mosquitto with authentication and authorisation: no anonymous clients, the password file and ACL that
+    ``manage.py mqtt_acl`` writes (``passwd``, ``acl`` in its directory); ``reload()`` re-writes them from the
+    database and sends the broker SIGHUP (it re-reads both)."""
+
+    def command(self) -> list[str]:
+        conf = self.dir / "mosquitto.conf"
+        for name in ("passwd", "acl"):
+            (self.dir / name).touch(mode=0o600)
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous false\npersistence false\n"
+            f"password_file {self.dir / 'passwd'}\nacl_file {self.dir / 'acl'}\n"
+            # run as root (CI containers): stay root, so the 0600 files in the private directory stay readable
+            + ("user root\n" if os.geteuid() == 0 else "")
+        )
+        return ["mosquitto", "-c", str(conf)]
+
+    def reload(self) -> None:
+        from django.core.management import call_command
+
+        call_command(
+            "mqtt_acl",
+            password_file=str(self.dir / "passwd"),
+            acl_file=str(self.dir / "acl"),
+            stdout=open(os.devnull, "w"),  # noqa: SIM115
+        )
+        self.process.send_signal(signal.SIGHUP)
+        time.sleep(0.3)  # the broker re-reads the files
+
+
+class SharedSecureBroker:
+    """The CI's second Mosquitto (started by ``.ci/run`` on ``MQTT_AUTH_BROKER_PORT`` with its files in
+    ``MQTT_AUTH_BROKER_DIR``): same interface as :class:`SecureMosquittoBroker`, never stopped by a test."""
+
+    def __init__(self, port: int, directory: str):
+        self.port, self.dir = port, Path(directory)
+
+    def start(self):
+        return self
+
+    def stop(self) -> None:
+        pass
+
+    def reload(self) -> None:
+        from django.core.management import call_command
+
+        call_command(
+            "mqtt_acl",
+            password_file=str(self.dir / "passwd"),
+            acl_file=str(self.dir / "acl"),
+            reload_pid_file=str(self.dir / "mosquitto.pid"),
+            stdout=open(os.devnull, "w"),  # noqa: SIM115
+        )
+        time.sleep(0.3)
+
+
+def secure_broker():
+    """A broker with per-device authentication: the CI's (``MQTT_AUTH_BROKER_PORT``) or a private one."""
+    port, directory = os.environ.get("MQTT_AUTH_BROKER_PORT"), os.environ.get("MQTT_AUTH_BROKER_DIR")
+    if port and directory:
+        return SharedSecureBroker(int(port), directory)
+    return SecureMosquittoBroker().start()
+
+
 class RowLock:
     """A second connection to the test database that holds ``SELECT ... FOR UPDATE`` locks until released."""
 

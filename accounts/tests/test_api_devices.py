@@ -62,3 +62,17 @@ def test_service_permissions_and_premise_total(meter_world):
     device_register(premise=meter_world.bob_site, name="Panel", kind="pv_inverter", control_channel="vendor_api",
                     rated_kw=Decimal("6"), max_kw=Decimal("6"))  # fmt: skip
     assert premise_controllable_kw(meter_world.bob_site) == Decimal("1.500")
+
+
+def test_an_mqtt_device_gets_its_broker_credentials_once(meter_world, api_for):
+    from accounts.models import DeviceCredential
+
+    alice = api_for("alice@t.test")
+    body = {**BATTERY, "control_channel": "mqtt", "premise": meter_world.alice_site.pk}
+    created = alice.post("/api/v1/accounts/devices/", body, format="json").json()
+    assert created["mqtt_username"] == f"dev-{created['id']}" and len(created["mqtt_password"]) >= 24
+    credential = DeviceCredential.objects.get(device_id=created["id"])
+    assert credential.password_hash.startswith("$7$101$") and created["mqtt_password"] not in credential.password_hash
+    again = alice.post("/api/v1/accounts/devices/", body, format="json").json()
+    assert "mqtt_password" not in again and "mqtt_username" not in again
+    assert alice.get("/api/v1/accounts/devices/").json()["results"][0].get("mqtt_password") is None

@@ -1,6 +1,7 @@
 """Activation models, one module per area; every model is importable from ``activation.models``."""
 
 from .cascades import Cascade, CascadeStep, GridSignal, TriggerFiring, TriggerRule
+from .devices import DeviceDispatch
 from .events import DispatchSignal, DREvent, OptOut, Reservation
 from .openadr import OadrEvent, OadrReport, OadrSubscription, Ven, VenClient, VenResource, VenToken
 from .outbox import OutboxMessage, Telemetry, WebhookEndpoint
@@ -8,6 +9,7 @@ from .programs import EmergencyStop, Enrollment, Program
 from .verification import DataSource, EventPerformance, EventVerification, Penalty, VerificationInterval
 
 __all__ = [
+    "DeviceDispatch",
     "DREvent",
     "Reservation",
     "DispatchSignal",

@@ -31,6 +31,7 @@ class OutboxMessage(models.Model):
     class Channel(models.TextChoices):
         MQTT = "mqtt", "MQTT"
         WEBHOOK = "webhook", "Webhook"
+        OCPP = "ocpp", "OCPP 2.0.1"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -48,13 +48,38 @@ def command_topic(device_id: str, root: str | None = None) -> str:
 
 @dataclass
 class MqttConfig:
+    """Where the broker is and how the platform signs in: ``MQTT_USERNAME``/``MQTT_PASSWORD`` (the platform's
+    account in the broker's password file, written by ``manage.py mqtt_acl``), ``MQTT_TLS`` with
+    ``MQTT_CA_FILE`` (the broker's CA; empty: the system's)."""
+
     host: str
     port: int
     timeout: float = 5.0
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str = ""
 
     @classmethod
     def from_settings(cls) -> MqttConfig:
-        return cls(host=settings.MQTT_HOST, port=settings.MQTT_PORT, timeout=settings.MQTT_TIMEOUT_SECONDS)
+        return cls(
+            host=settings.MQTT_HOST,
+            port=settings.MQTT_PORT,
+            timeout=settings.MQTT_TIMEOUT_SECONDS,
+            username=getattr(settings, "MQTT_USERNAME", "") or None,
+            password=getattr(settings, "MQTT_PASSWORD", "") or None,
+            tls=getattr(settings, "MQTT_TLS", False),
+            ca_file=getattr(settings, "MQTT_CA_FILE", ""),
+        )
+
+    def client_kwargs(self) -> dict:
+        """``WireClient`` keyword arguments for the sign-in and TLS."""
+        context = None
+        if self.tls:
+            import ssl
+
+            context = ssl.create_default_context(cafile=self.ca_file or None)
+        return {"username": self.username, "password": self.password, "tls": context}
 
 
 class MqttPublisher:
@@ -82,6 +107,7 @@ class MqttPublisher:
             client_id=f"flex-vtn-{uuid.uuid4().hex[:12]}",
             version=MQTT_311,
             timeout=self.config.timeout,
+            **self.config.client_kwargs(),
         )
         try:
             client.connect()
@@ -161,6 +187,7 @@ class MqttListener:
             version=MQTT_5,
             keepalive=30,
             timeout=self.config.timeout,
+            **self.config.client_kwargs(),
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import select
 import socket
+import ssl
 import struct
 import time
 
@@ -37,6 +38,14 @@ def _varint(n: int) -> bytes:
         out.append(digit | (0x80 if n else 0))
         if not n:
             return bytes(out)
+
+
+def _wait_io(sock, *, write: bool = False, timeout: float = 0.0) -> bool:
+    """True when ``sock`` is readable (or writable): ``poll(2)``, so descriptors past select's 1,024 work too
+    (a simulator holding thousands of device connections)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | (select.POLLOUT if write else 0))
+    return bool(poller.poll(int(timeout * 1000)))
 
 
 def _utf8(s: str) -> bytes:
@@ -64,8 +73,12 @@ class WireClient:
         clean: bool = True,
         receive_maximum: int = MAX_PACKET_ID,
         timeout: float = 5.0,
+        username: str | None = None,
+        password: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ):
         self.host, self.port, self.client_id = host, port, client_id
+        self.username, self.password, self.tls = username, password, tls
         self.version, self.keepalive, self.clean = version, keepalive, clean
         self.receive_maximum, self.timeout = receive_maximum, timeout
         self.sock: socket.socket | None = None
@@ -73,6 +86,7 @@ class WireClient:
         self._in = bytearray()
         self._next_id = 0
         self.inflight: set[int] = set()  # our QoS 1 publishes awaiting PUBACK
+        self.refused: set[int] = set()  # MQTT 5: publishes the broker acknowledged with a failure reason
         self._last_io = time.monotonic()
 
     # --- connection ---------------------------------------------------------------------------------------
@@ -85,11 +99,25 @@ class WireClient:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 21)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
-        body = _utf8("MQTT") + bytes([self.version, 0x02 if self.clean else 0x00]) + struct.pack("!H", self.keepalive)
+        if self.tls is not None:
+            try:
+                self.sock = self.tls.wrap_socket(self.sock, server_hostname=self.host)
+            except (OSError, ssl.SSLError) as exc:
+                raise WireError(f"MQTT broker {self.host}:{self.port}: TLS: {exc}") from exc
+        flags = 0x02 if self.clean else 0x00
+        if self.username is not None:
+            flags |= 0x80
+            if self.password is not None:
+                flags |= 0x40
+        body = _utf8("MQTT") + bytes([self.version, flags]) + struct.pack("!H", self.keepalive)
         if self.version == MQTT_5:
             props = b"\x21" + struct.pack("!H", self.receive_maximum)  # Receive Maximum
             body += _varint(len(props)) + props
         body += _utf8(self.client_id)
+        if self.username is not None:
+            body += _utf8(self.username)
+            if self.password is not None:
+                body += _utf8(self.password)
         self._out += _packet(CONNECT, 0, body)
         self.flush()
         kind, _, payload = self._wait_for(CONNACK)
@@ -170,11 +198,11 @@ class WireClient:
             try:
                 sent = self.sock.send(view)
                 view = view[sent:]
-            except BlockingIOError:
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 if time.monotonic() > deadline:
                     raise WireError("MQTT broker is not reading.") from None
                 # Keep reading while we wait to write, so neither side blocks on a full buffer.
-                select.select([self.sock], [self.sock], [], 0.05)
+                _wait_io(self.sock, write=True, timeout=0.05)
                 self._read_available()
             except OSError as exc:
                 raise WireError(str(exc)) from exc
@@ -198,7 +226,7 @@ class WireClient:
         while True:
             try:
                 chunk = self.sock.recv(1 << 20)
-            except BlockingIOError:
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 return True
             except OSError as exc:
                 raise WireError(str(exc)) from exc
@@ -250,8 +278,7 @@ class WireClient:
             self._out += _packet(PINGREQ, 0, b"")
         if self._out:
             self.flush()
-        ready, _, _ = select.select([self.sock], [], [], timeout)
-        if not ready:
+        if not _wait_io(self.sock, timeout=timeout):
             return [], []
         self._read_available()
         acked: list[int] = []
@@ -264,6 +291,8 @@ class WireClient:
                 if pid in self.inflight:
                     self.inflight.discard(pid)
                     acked.append(pid)
+                    if len(body) > 2 and body[2] >= 0x80:  # MQTT 5: the broker refused it (e.g. 0x87)
+                        self.refused.add(pid)
             elif kind == PUBLISH:
                 qos = (flags >> 1) & 0x03
                 tlen = (body[0] << 8) | body[1]

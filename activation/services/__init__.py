@@ -19,6 +19,7 @@ The names below are the public API other modules import from ``activation.servic
 
 from .awards import award_activate, awards_activate_pending, event_create_for_award
 from .cascades import cascade_evaluate, cascade_start, cascades_evaluate_due
+from .device_overrides import device_override
 from .device_reports import acks_overdue_mark, device_ack_record, device_acks_record, telemetry_record
 from .dispatch import events_dispatch_locked, openadr_event_payload
 from .emergency import EMERGENCY_CHUNK, emergency_event_create
@@ -36,6 +37,7 @@ from .events import (
 )
 from .grid_signals import grid_signal_post
 from .lifecycle import EVENT_TRANSITIONS, event_move, events_move
+from .ocpp_commands import ocpp_command_result, ocpp_commands_due
 from .openadr_notifications import notify, notify_event
 from .outbox import OutboxRow, outbox_flush_on_commit, outbox_insert, outbox_put, webhook_endpoint_create
 from .outbox_delivery import mqtt_results_mark, outbox_flush
@@ -53,6 +55,9 @@ from .reservations import reservation_call, reservation_create_for_award
 from .verification import event_verify, events_verify_due
 
 __all__ = [
+    "device_override",
+    "ocpp_command_result",
+    "ocpp_commands_due",
     "EMERGENCY_CHUNK",
     "EMERGENCY_PROGRAM_CODE",
     "EVENT_TRANSITIONS",

@@ -14,15 +14,24 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
 
 from ..bulk import chunks, insert_instances
-from ..devices import translate
-from ..models import DispatchSignal, DREvent, Enrollment, OadrSubscription, OutboxMessage, WebhookEndpoint
+from ..devices import DeviceCommand, translate
+from ..models import (
+    DeviceDispatch,
+    DispatchSignal,
+    DREvent,
+    Enrollment,
+    OadrSubscription,
+    OutboxMessage,
+    WebhookEndpoint,
+)
 from ..protocols import mqtt as mqtt_protocol
-from ..selectors import premise_devices
+from ..selectors import events_devices
 from .lifecycle import events_move
 from .openadr_notifications import notify_event
 from .openadr_notifiers import notifier_enabled
@@ -43,6 +52,22 @@ def openadr_event_payload(event: DREvent) -> dict:
         "intervals": [{"id": 0, "payloads": [{"type": "LOAD_REDUCTION", "values": [str(event.target_kw)]}]}],
         "targets": [{"type": "RESOURCE_NAME", "values": [f"premise-{event.premise_id}"]}],
     }
+
+
+def device_dispatch_row(*, event: DREvent, command: DeviceCommand, day, now: datetime) -> DeviceDispatch:
+    """The record of one device's command for ``event`` (event budget, M&V, opt-out)."""
+    return DeviceDispatch(
+        event_id=event.pk,
+        device_id=command.device_pk,
+        premise_id=event.premise_id,
+        channel=command.channel,
+        kind=command.kind,
+        command=command.command,
+        value=command.value,
+        shed_kw=command.shed_kw,
+        local_day=day,
+        created_at=now,
+    )
 
 
 def _safety_limits(events: list[DREvent]) -> dict[tuple[int, int], Decimal]:
@@ -87,13 +112,15 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
     safety = _safety_limits(events)
     ack_by = now + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
     root = mqtt_protocol.topic_root()
-    mqtt, webhook = OutboxMessage.Channel.MQTT, OutboxMessage.Channel.WEBHOOK
+    mqtt, webhook, ocpp = OutboxMessage.Channel.MQTT, OutboxMessage.Channel.WEBHOOK, OutboxMessage.Channel.OCPP
     rows: list[OutboxRow] = []
+    dispatches: list[DeviceDispatch] = []
     commands_by_event: dict[int, list] = {}
+    devices = events_devices(events, now=now)
     for event in events:
         minutes = int((event.end - event.start).total_seconds() // 60)
         commands = translate(
-            devices=premise_devices(event.premise),
+            devices=devices.get(event.pk, []),
             reduction_kw=event.target_kw,
             duration_minutes=minutes,
             safety_max_kw=safety.get((event.program_id, event.premise_id), event.target_kw),
@@ -106,24 +133,45 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
             "end": event.end.isoformat(),
             "emergency": event.source == DREvent.Source.EMERGENCY,
         }
+        day = event.start.astimezone(ZoneInfo(event.premise.timezone)).date()
         for cmd in commands:
+            dispatches.append(device_dispatch_row(event=event, command=cmd, day=day, now=now))
+            if cmd.channel == "mqtt":
+                topic, channel = mqtt_protocol.command_topic(cmd.device_id, root=root), mqtt
+            elif cmd.channel == "ocpp":
+                topic, channel = cmd.address or cmd.device_id, ocpp
+            else:
+                continue  # OpenADR VEN: the VEN reads the event; vendor API: the signed webhook below
             rows.append(
                 OutboxRow(
                     event_id=event.pk,
-                    channel=mqtt,
+                    channel=channel,
                     destination=cmd.device_id,
-                    topic=mqtt_protocol.command_topic(cmd.device_id, root=root),
+                    topic=topic,
                     payload={**common, **cmd.as_payload()},
                     ack_by=ack_by,
                 )
             )
-    aggregators = {e.premise.aggregator_id for e in events if e.premise.aggregator_id}
-    if aggregators:
+    insert_instances(dispatches, now=now, unique=() if fresh else ("event_id", "device_id"), returning=False)
+
+    # Signed webhooks: to the premise's aggregator; a premise selling directly with vendor-API devices: to its
+    # own organisation's endpoints (the vendor integration it registered).
+    def receiver(e: DREvent) -> int | None:
+        if e.premise.aggregator_id:
+            return e.premise.aggregator_id
+        if any(c.channel == "vendor_api" for c in commands_by_event[e.pk]):
+            return e.premise.organisation_id
+        return None
+
+    receivers = {e.pk: receiver(e) for e in events}
+    if any(receivers.values()):
         endpoints: dict[int, list[WebhookEndpoint]] = defaultdict(list)
-        for endpoint in WebhookEndpoint.objects.filter(organisation_id__in=aggregators, active=True).order_by("pk"):
+        for endpoint in WebhookEndpoint.objects.filter(
+            organisation_id__in={r for r in receivers.values() if r}, active=True
+        ).order_by("pk"):
             endpoints[endpoint.organisation_id].append(endpoint)
         for event in events:
-            for endpoint in endpoints.get(event.premise.aggregator_id, []):
+            for endpoint in endpoints.get(receivers[event.pk], []):
                 rows.append(
                     OutboxRow(
                         event_id=event.pk,

@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..models import DREvent, Enrollment, EventPerformance, EventVerification, OptOut, OutboxMessage, Penalty
+from ..selectors import event_accountable_kw
 from .penalties import penalty_rate_per_mwh, penalty_record
 from .units import KWH
 
@@ -20,11 +21,22 @@ def event_performance_record(*, event: DREvent, verification: EventVerification,
     * activated (success) = available and magnitude >= program threshold
     Below the threshold: a penalty of (committed - delivered) kWh x penalty rate, and a failure on the
     enrollment; ``derate_after_failures`` consecutive failures derate it, ``suspend_after_failures`` suspend it.
+
+    Fairness (ADR 0029): "committed" here is what the premise answers for, the kW the platform actually commanded
+    to its devices and got out (``selectors.event_accountable_kw``) over the event, never more than the event's
+    target: a shortfall caused by the platform not commanding a device is never the consumer's penalty.
     """
     program = event.program
     threshold = program.performance_threshold if program else Decimal("0.75")
     committed = verification.committed_kwh
-    magnitude = (verification.delivered_kwh / committed).quantize(Decimal("0.0001")) if committed else Decimal("0")
+    accountable_kw = event_accountable_kw(event)
+    if accountable_kw is not None:
+        hours = Decimal((event.end - event.start).total_seconds()) / Decimal(3600)
+        committed = min(committed, (accountable_kw * hours).quantize(KWH))
+    if committed <= 0:  # nothing was commanded: nothing to answer for
+        magnitude = Decimal("1")
+    else:
+        magnitude = (verification.delivered_kwh / committed).quantize(Decimal("0.0001"))
     per_interval = committed / len(rows) if rows else Decimal("0")
     ok_rows = [r for r in rows if r[3] >= threshold * per_interval]
     duration = (Decimal(len(ok_rows)) / len(rows)).quantize(Decimal("0.0001")) if rows else Decimal("0")

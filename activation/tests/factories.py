@@ -55,3 +55,15 @@ def verification_make(
         computed_at=timezone.now(),
     )
     return v
+
+
+def commands_sent(event: DREvent) -> int:
+    """The event's device commands left the platform and no device acknowledged them by the deadline (the
+    platform did its part: a shortfall is then the premise's, ``activation.selectors.event_accountable_kw``)."""
+    from activation.models import OutboxMessage
+
+    return (
+        OutboxMessage.objects.filter(event=event)
+        .exclude(channel=OutboxMessage.Channel.WEBHOOK)
+        .update(status=OutboxMessage.Status.NO_ACK, sent_at=event.start)
+    )

@@ -14,14 +14,14 @@ from accounts.models import GridZone
 from activation import services
 from activation.models import Cascade, CascadeStep, DREvent, OutboxMessage, Telemetry
 from activation.protocols.mqtt import MqttListener
-from activation.selectors import event_measured_kw, premise_devices
+from activation.selectors import event_measured_kw, registry_device_specs
 from activation.simulator import AckCollector, DeviceFleet, SimDevice, apply_messages
 
 pytestmark = [pytest.mark.django_db, pytest.mark.mqtt]
 
 
 def _fleet_for(premises, **kw):
-    devices = [SimDevice(d.device_id, p.pk, float(d.rated_kw), **kw) for p in premises for d in premise_devices(p)]
+    devices = [SimDevice(ref, pid, kw_, **kw) for ref, pid, kw_ in registry_device_specs(premises=premises)]
     return DeviceFleet(devices, ramp_seconds=0).start()
 
 
@@ -39,7 +39,7 @@ def _pump(collector, until, timeout=10.0):
 def test_mqtt_round_trip_command_ack_telemetry(act_world):
     w = act_world
     now = timezone.now()
-    premise = w.premises[3]  # commercial: thermostat + battery
+    premise = w.premises[3]  # commercial: HVAC (VEN), chargers (OCPP), a building battery (MQTT)
     fleet = _fleet_for([premise])
     collector = AckCollector()
     listener = MqttListener(on_ack=collector.on_ack, on_telemetry=collector.on_telemetry).start()
@@ -55,7 +55,7 @@ def test_mqtt_round_trip_command_ack_telemetry(act_world):
             now=now,
         )
         rows = list(OutboxMessage.objects.filter(event=event))
-        assert {r.destination for r in rows} == {f"p{premise.pk}-battery"}  # 30 kW: the battery covers it
+        assert [r.payload["kind"] for r in rows] == ["battery"]  # 30 kW: the battery covers it
         assert services.outbox_flush(now=now)["sent"] == len(rows)
         applied = _pump(collector, lambda a: a["acks"] >= len(rows))
         assert applied["acks"] == len(rows)
@@ -66,7 +66,7 @@ def test_mqtt_round_trip_command_ack_telemetry(act_world):
         t = Telemetry.objects.get(event=event)
         assert t.baseline_kw == Decimal("50.000") and t.kw == Decimal("20.000")
         assert event_measured_kw(event=event, now=timezone.now() + timedelta(seconds=1)) == Decimal("30.000")
-        assert fleet.received[f"p{premise.pk}-battery"] == [str(rows[0].message_id)]
+        assert fleet.received[rows[0].destination] == [str(rows[0].message_id)]
     finally:
         listener.stop()
         fleet.stop()
@@ -75,7 +75,7 @@ def test_mqtt_round_trip_command_ack_telemetry(act_world):
 def test_outbox_survives_broker_outage_each_device_gets_its_command_once(act_world):
     w = act_world
     now = timezone.now()
-    premises = w.premises[:3]
+    premises = w.premises[3:6]  # the businesses and the factory: each has a battery on MQTT
     fleet = _fleet_for(premises)
     try:
         w.program.notice_minutes = 0
@@ -86,7 +86,7 @@ def test_outbox_survives_broker_outage_each_device_gets_its_command_once(act_wor
             )
             for p in premises
         ]
-        rows = list(OutboxMessage.objects.filter(event__in=events))
+        rows = list(OutboxMessage.objects.filter(event__in=events, channel="mqtt"))
         assert len(rows) >= 3
         with override_settings(MQTT_PORT=1):  # the broker is "down": nothing listens there
             result = services.outbox_flush(now=now)
@@ -130,6 +130,14 @@ def test_device_dedupes_a_redelivered_message(act_world):
         fleet.stop()
 
 
+def _ack(row, now):
+    """The device's acknowledgement over its own channel (MQTT ack, or the OCPP station's Accepted)."""
+    if row.channel == "ocpp":
+        services.ocpp_command_result(message_id=str(row.message_id), station=row.topic, accepted=True, now=now)
+    else:
+        services.device_ack_record(message_id=str(row.message_id), device_id=row.destination, now=now)
+
+
 def _cascade_setup(w):
     w.program.notice_minutes = 0
     w.program.save()
@@ -148,9 +156,9 @@ def test_cascade_escalates_when_tier_one_falls_short_then_meets_target(act_world
     services.outbox_flush(now=now)
     # Tier 1 acknowledges but delivers only 20 kW (measured from telemetry).
     for row in OutboxMessage.objects.filter(event__in=tier1):
-        services.device_ack_record(message_id=str(row.message_id), device_id=row.destination, now=now)
+        _ack(row, now)
     c5 = next(e for e in tier1 if e.target_kw == Decimal("40"))
-    battery = OutboxMessage.objects.get(event=c5, destination__endswith="battery")
+    (battery,) = [r for r in OutboxMessage.objects.filter(event=c5) if r.payload["kind"] == "battery"]
     services.telemetry_record(
         device_id=battery.destination,
         data={
@@ -176,7 +184,7 @@ def test_cascade_escalates_when_tier_one_falls_short_then_meets_target(act_world
     services.outbox_flush(now=check)
     i6 = next(e for e in tier2 if e.target_kw > 3)
     for row in OutboxMessage.objects.filter(event__in=tier2):
-        services.device_ack_record(message_id=str(row.message_id), device_id=row.destination, now=check)
+        _ack(row, check)
     r1 = next(e for e in tier1 if e.target_kw == Decimal("3"))
     for event in (i6, r1):  # I6 delivers its 37 kW, R1 (tier 1, late) its 3 kW: 20 + 3 + 37 = 60
         for row in OutboxMessage.objects.filter(event=event):
@@ -205,7 +213,7 @@ def test_unacknowledged_devices_are_marked_and_the_cascade_escalates(act_world):
     )
     services.outbox_flush(now=now)
     tier1 = set(cascade.events.values_list("pk", flat=True))
-    rows = OutboxMessage.objects.filter(event__in=tier1)
+    rows = OutboxMessage.objects.filter(event__in=tier1, channel="mqtt")
     deadline = max(r.ack_deadline for r in rows)
     assert services.acks_overdue_mark(now=deadline - timedelta(seconds=1)) == []
     marked = services.acks_overdue_mark(now=deadline + timedelta(seconds=1))

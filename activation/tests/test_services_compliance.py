@@ -10,6 +10,7 @@ import pytest
 import demo
 from activation import selectors, services
 from activation.models import Enrollment, EventPerformance, Penalty
+from activation.tests.factories import commands_sent
 from assessment.selectors import accredited_capacity_kw
 from assessment.services import baseline_compute, flexibility_assess, meter_readings_record
 from flexplatform.errors import Conflict
@@ -21,6 +22,7 @@ def _run_event(program, premise, day, target_kw, delivered_share):
     start, end = demo.event_window(day)
     now0 = start - timedelta(hours=1)
     event = services.event_create(program=program, premise=premise, target_kw=target_kw, start=start, end=end, now=now0)
+    commands_sent(event)
     services.event_activate(event_id=event.pk, now=start)
     services.event_complete(event_id=event.pk, now=end)
     meter = premise.meters.get()

@@ -10,6 +10,7 @@ import pytest
 import demo
 from activation import services
 from activation.models import DREvent, Penalty
+from activation.tests.factories import commands_sent
 from assessment.services import baseline_compute, meter_readings_record
 from market.models import Award, ClearingRun, FlexibilityOffer, FlexibilityRequest
 from settlement.models import SettlementItem
@@ -46,6 +47,7 @@ def _half_delivered_award_event(world, premise, day, capture) -> DREvent:
     award = _award(world, premise, day)
     start, end = award.window_start, award.window_end
     event = services.event_create_for_award(award_id=award.pk, now=start - timedelta(hours=2))
+    commands_sent(event)
     services.event_activate(event_id=event.pk, now=start)
     services.event_complete(event_id=event.pk, now=end)
     meter = premise.meters.get()

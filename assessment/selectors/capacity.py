@@ -141,10 +141,11 @@ def accredited_capacity_latest_kw(*, premise: Premise, now: datetime | None = No
 
 def hourly_capacity_forecast(*, premises, day: date) -> dict[int, list[Decimal]]:
     """Accredited kW per local hour of ``day`` for each premise (premise id -> 24 values; fewer on DST days
-    are padded with zeros): the CAISO 10-in-10 forecast (unadjusted) of each hour's demand × the segment's
-    flexible share × the reliability factor, capped by availability declarations covering the hour."""
+    are padded with zeros): the registered devices' kW (``assessment.device_capacity``), capped by each hour's CAISO 10-in-10
+    forecast (unadjusted) demand, × the reliability
+    factor, capped by availability declarations covering the hour."""
     from ..baselines.compute import compute as compute_baseline
-    from ..services import FLEX_SHARE
+    from ..device_capacity import premise_device_capacity
 
     out: dict[int, list[Decimal]] = {}
     for premise in premises:
@@ -167,8 +168,9 @@ def hourly_capacity_forecast(*, premises, day: date) -> dict[int, list[Decimal]]
             continue
         sph = 60 // meter.interval_minutes
         hourly_kwh = np.nan_to_num(outcome.values.reshape(24, sph)).sum(axis=1)
-        factor = reliability_factor_for(premise=premise) * FLEX_SHARE[premise.segment]
+        reliability = reliability_factor_for(premise=premise)
         start, _ = local_day_bounds(day, premise.timezone)
+        devices_kw = premise_device_capacity(premise=premise, start=start, end=start + timedelta(hours=1)).kw
         zone = ZoneInfo(premise.timezone)
         declarations = list(
             AvailabilityDeclaration.objects.filter(
@@ -176,7 +178,8 @@ def hourly_capacity_forecast(*, premises, day: date) -> dict[int, list[Decimal]]
             ).order_by("-created_at", "-pk")
         )
         for h in range(24):
-            kw = (Decimal(repr(float(hourly_kwh[h]))) * factor).quantize(ACCREDITED_QUANT, rounding=ROUND_DOWN)
+            demand = Decimal(repr(float(hourly_kwh[h])))
+            kw = (min(demand, devices_kw) * reliability).quantize(ACCREDITED_QUANT, rounding=ROUND_DOWN)
             local = datetime(day.year, day.month, day.day, h, tzinfo=zone)
             h_start = local.astimezone(UTC)
             h_end = h_start + timedelta(hours=1)

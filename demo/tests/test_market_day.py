@@ -28,14 +28,13 @@ def test_seven_steps_end_to_end(small_world):
     result = _run(small_world)
     window_start, window_end = demo.event_window(small_world.day)
 
-    # 2. every premise assessed for the window, capacity = segment share of its baseline demand.
+    # 2. every premise assessed for the window, capacity = what its registered devices deliver (ADR 0029),
+    # capped by its forecast demand.
     assessments = FlexibilityAssessment.objects.filter(window_start=window_start)
     assert assessments.count() == 6
     for a in assessments:
-        share = {"residential": Decimal("0.30"), "commercial": Decimal("0.20"), "industrial": Decimal("0.15")}
-        assert a.capacity_kw == (a.baseline_kw * share[a.premise.segment]).quantize(
-            Decimal("0.001"), rounding="ROUND_DOWN"
-        )
+        devices_kw = sum(Decimal(r["kw"]) for r in a.breakdown if r["device"] and r["channel"] != "manual")
+        assert a.method == "devices" and a.capacity_kw == min(devices_kw, a.baseline_kw)
         assert a.capacity_kw > 0
 
     # 3-4. one offer per premise; each substation request cleared in merit order at a uniform price.
@@ -114,6 +113,16 @@ def test_seven_steps_end_to_end(small_world):
     # 5. each award became an event with one dispatch signal; the day's clock completed them.
     assert DREvent.objects.count() == Award.objects.count() == result.events
     assert DispatchSignal.objects.count() == result.events
+    # The demo's devices are the registry's: every command went to a device of the event's premise, over its
+    # own channel, and the summary counts them per channel and kind.
+    from activation.models import DeviceDispatch
+
+    dispatched = list(DeviceDispatch.objects.select_related("device", "event"))
+    assert dispatched and all(
+        d.device.premise_id == d.event.premise_id and d.channel == d.device.control_channel for d in dispatched
+    )
+    assert 0 < sum(n for n, _ in result.commands.values()) <= len(dispatched)
+    assert {c for c, _ in result.commands} <= {"mqtt", "ocpp", "openadr_ven", "vendor_api"}
     assert set(DREvent.objects.values_list("status", flat=True)) == {DREvent.Status.COMPLETED}
 
     # 6. delivered = baseline - actual netted over the event, never negative (each interval kept signed); 8

@@ -370,6 +370,15 @@ MQTT_PORT = env.int("MQTT_PORT", default=1883)
 MQTT_TIMEOUT_SECONDS = env.float("MQTT_TIMEOUT_SECONDS", default=5.0)
 # Device topics are <root>/<device_id>/commands|ack|telemetry; environments sharing one broker use their own root.
 MQTT_TOPIC_ROOT = env("MQTT_TOPIC_ROOT", default="flex/devices")
+# The platform's account on the broker (ADR 0029; ``manage.py mqtt_acl`` writes it with every device's into the
+# broker's password file and ACL); empty: anonymous (a broker without authentication, development only).
+MQTT_USERNAME = env("MQTT_USERNAME", default="")
+MQTT_PASSWORD = env("MQTT_PASSWORD", default="")
+MQTT_TLS = env.bool("MQTT_TLS", default=False)
+MQTT_CA_FILE = env("MQTT_CA_FILE", default="")
+# OCPP 2.0.1 charging-station management endpoint (``manage.py ocpp_server``): where it listens.
+OCPP_HOST = env("OCPP_HOST", default="127.0.0.1")
+OCPP_PORT = env.int("OCPP_PORT", default=9000)
 DEVICE_ACK_SECONDS = env.int("DEVICE_ACK_SECONDS", default=30)
 OUTBOX_BACKOFF_SECONDS = env.int("OUTBOX_BACKOFF_SECONDS", default=5)
 # A device command sent but not acknowledged goes out again (same message id) this often until its deadline.

@@ -95,6 +95,8 @@ class Command(BaseCommand):
             for start, premise, seller, kw, price in a.awards:
                 w(f"      award        {start:%H:%M}Z  {premise:24s} {kw:9.3f} kW at {price:.2f}  sold by {seller}")
         w(f"  5 events         {r.events} dispatched")
+        for (channel, kind), (n, kw) in r.commands.items():
+            w(f"    commands       {channel:12s} {kind:18s} {n:4d} devices  {kw:9.3f} kW")
         if r.devices:
             w(f"    devices        {r.devices}")
         w(f"  6 verified       {r.delivered_kwh:.4f} kWh delivered")

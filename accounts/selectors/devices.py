@@ -1,0 +1,175 @@
+"""The one device selector: per premise and window, the kW each registered device can be commanded to shed, and
+over which channel (ADR 0029).
+
+``accounts.Device`` is the only description of what a premise can do; its kinds (``Device.Kind``) are the one
+vocabulary every app uses. :func:`premise_controllable_devices` applies the device's capability rules
+(:mod:`accounts.capability`: controllable range, ramp, comfort band, state of charge, event duration, notice,
+per-day / per-month event budget) and the owner's declarations the caller passes (events already used, a declared
+state of charge, devices the owner opted out of), and returns plain :class:`ControllableDevice` rows that the
+capacity rule (assessment) and the dispatch allocation (activation) both read: what is sold is what is commanded.
+
+Event usage is activation's fact; accounts sits below it, so the caller passes it (``usage``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from ..capability import DeviceSpec, assess_device
+from ..models import Device, Premise
+
+ZERO = Decimal("0.000")
+#: Channels the platform commands itself (a manual device is only notified; it counts 0 kW).
+COMMANDED_CHANNELS = (
+    Device.Channel.MQTT,
+    Device.Channel.OCPP,
+    Device.Channel.OPENADR_VEN,
+    Device.Channel.VENDOR_API,
+)
+
+
+def device_ref(pk: int) -> str:
+    """The device's platform address: its MQTT client id / username and topic segment, its outbox destination."""
+    return f"dev-{pk}"
+
+
+def device_pk_from_ref(ref: str) -> int | None:
+    head, _, tail = ref.partition("-")
+    return int(tail) if head == "dev" and tail.isdigit() else None
+
+
+@dataclass(frozen=True)
+class ControllableDevice:
+    """One device's controllable kW for one window, and what the dispatch allocation needs to command it."""
+
+    pk: int
+    ref: str
+    premise_id: int
+    name: str
+    kind: str
+    channel: str
+    address: str
+    rated_kw: Decimal
+    min_kw: Decimal
+    max_kw: Decimal
+    kw: Decimal
+    reasons: tuple[str, ...]
+    max_event_minutes: int
+    setpoint_c: Decimal | None = None
+    comfort_min_c: Decimal | None = None
+    comfort_max_c: Decimal | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.kw > 0 and self.channel in COMMANDED_CHANNELS
+
+    def as_breakdown(self) -> dict:
+        return {
+            "device": self.pk,
+            "name": self.name,
+            "kind": self.kind,
+            "channel": self.channel,
+            "kw": str(self.kw),
+            "reasons": list(self.reasons),
+        }
+
+
+def controllable_from(
+    device: Device,
+    *,
+    event_minutes: int,
+    notice_minutes: int | None = None,
+    events_today: int = 0,
+    events_this_month: int = 0,
+    soc_percent: Decimal | None = None,
+    opted_out: bool = False,
+) -> ControllableDevice:
+    """One device's :class:`ControllableDevice` (plain data; no query)."""
+    spec = DeviceSpec.of(device)
+    if soc_percent is not None and device.kind == Device.Kind.BATTERY:
+        spec = replace(spec, soc_percent=soc_percent)
+    cap = assess_device(
+        spec,
+        event_minutes=event_minutes,
+        notice_minutes=notice_minutes,
+        events_today=events_today,
+        events_this_month=events_this_month,
+    )
+    kw, reasons = cap.kw, list(cap.reasons)
+    if not device.active:
+        kw, reasons = ZERO, [*reasons, "Declared unavailable by its owner: counted as 0 kW."]
+    elif opted_out:
+        kw, reasons = ZERO, [*reasons, "The owner opted this device out: counted as 0 kW."]
+    return ControllableDevice(
+        pk=device.pk,
+        ref=device_ref(device.pk),
+        premise_id=device.premise_id,
+        name=device.name,
+        kind=device.kind,
+        channel=device.control_channel,
+        address=device.channel_address,
+        rated_kw=device.rated_kw,
+        min_kw=device.min_kw,
+        max_kw=device.max_kw,
+        kw=kw,
+        reasons=tuple(reasons),
+        max_event_minutes=device.max_event_minutes,
+        setpoint_c=device.setpoint_c,
+        comfort_min_c=device.comfort_min_c,
+        comfort_max_c=device.comfort_max_c,
+    )
+
+
+def premise_controllable_devices(
+    *,
+    premise: Premise | int,
+    start: datetime,
+    end: datetime,
+    notice_minutes: int | None = None,
+    usage: Mapping[int, tuple[int, int]] | None = None,
+    soc_percent: Decimal | None = None,
+    opted_out: Iterable[int] = (),
+    devices: Iterable[Device] | None = None,
+) -> list[ControllableDevice]:
+    """The premise's registered devices with the kW each can shed over ``[start, end)``.
+
+    ``usage``: device pk -> (events that local day, events that month) already used; ``soc_percent``: the owner's
+    declared battery state of charge; ``opted_out``: device pks the owner took out of this event; ``devices``:
+    the premise's devices already loaded (bulk callers), else read here."""
+    premise_id = getattr(premise, "pk", premise)
+    if devices is None:
+        devices = Device.objects.filter(premise_id=premise_id).order_by("pk")
+    minutes = int((end - start).total_seconds() // 60)
+    usage = usage or {}
+    skip = set(opted_out)
+    out = []
+    for device in devices:
+        today, month = usage.get(device.pk, (0, 0))
+        out.append(
+            controllable_from(
+                device,
+                event_minutes=minutes,
+                notice_minutes=notice_minutes,
+                events_today=today,
+                events_this_month=month,
+                soc_percent=soc_percent,
+                opted_out=device.pk in skip,
+            )
+        )
+    return out
+
+
+def devices_by_premise(premise_ids: Iterable[int]) -> dict[int, list[Device]]:
+    """The registered devices of many premises in one query (bulk dispatch)."""
+    out: dict[int, list[Device]] = {}
+    for device in Device.objects.filter(premise_id__in=list(premise_ids)).order_by("pk"):
+        out.setdefault(device.premise_id, []).append(device)
+    return out
+
+
+def controllable_kw(devices: Iterable[ControllableDevice]) -> Decimal:
+    """What the devices can shed together (usable ones only)."""
+    return sum((d.kw for d in devices if d.usable), ZERO)

@@ -1,0 +1,188 @@
+"""Simulated OCPP 2.0.1 charging stations (the ``ocpp`` library's station side over a real websocket), for the
+tests, ``manage.py device_simulator`` and ``bench/bench_dispatch.py``. No Django.
+
+Each station boots (``BootNotification``), answers ``SetChargingProfile`` (Accepted; a non-responder never
+answers; ``reject`` answers Rejected) and ``ClearChargingProfile``, and reports its draw with ``MeterValues``
+(``Power.Active.Import`` in W): the charging power ramps from ``draw_kw`` towards the commanded limit over
+``ramp_seconds``, reaching ``compliance`` of the reduction. Many stations share one event loop.
+
+``python -m activation.ocpp_station ws://127.0.0.1:9000 SPEC.json --seconds S``: SPEC is a JSON list of
+``[station_id, draw_kw]``; prints READY once every station is booted, then a JSON summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import websockets
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call, call_result, datatypes, enums
+
+
+@dataclass
+class StationState:
+    station_id: str
+    draw_kw: float
+    responds: bool = True
+    reject: bool = False
+    compliance: float = 1.0
+    limit_kw: float | None = None
+    limited_at: float = 0.0
+    received: list[dict] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)
+    cleared: list[int] = field(default_factory=list)
+
+
+class SimStation(ChargePoint):
+    def __init__(self, state: StationState, connection, ramp_seconds: float):
+        super().__init__(state.station_id, connection, response_timeout=30)
+        self.state = state
+        self.ramp_seconds = ramp_seconds
+
+    @on(enums.Action.set_charging_profile)
+    async def on_set_charging_profile(self, evse_id, charging_profile, **kwargs):
+        s = self.state
+        s.received.append(charging_profile)
+        s.received_at.append(time.time())
+        if not s.responds:
+            await asyncio.sleep(3600)  # never answers (the CSMS times out)
+        if s.reject:
+            return call_result.SetChargingProfile(status=enums.ChargingProfileStatusEnumType.rejected)
+        period = charging_profile["charging_schedule"][0]["charging_schedule_period"][0]
+        s.limit_kw, s.limited_at = float(period["limit"]) / 1000, time.monotonic()
+        return call_result.SetChargingProfile(status=enums.ChargingProfileStatusEnumType.accepted)
+
+    @on(enums.Action.clear_charging_profile)
+    async def on_clear_charging_profile(self, charging_profile_id=None, **kwargs):
+        self.state.cleared.append(charging_profile_id)
+        self.state.limit_kw = None
+        return call_result.ClearChargingProfile(status=enums.ClearChargingProfileStatusEnumType.accepted)
+
+    def kw_now(self) -> float:
+        s = self.state
+        if s.limit_kw is None or s.limit_kw >= s.draw_kw:
+            return s.draw_kw
+        shed = (s.draw_kw - s.limit_kw) * s.compliance
+        frac = min((time.monotonic() - s.limited_at) / self.ramp_seconds, 1.0) if self.ramp_seconds else 1.0
+        return s.draw_kw - shed * frac
+
+    async def boot(self) -> None:
+        await self.call(
+            call.BootNotification(
+                charging_station={"model": "SimCharger", "vendor_name": "flex-sim"},
+                reason=enums.BootReasonEnumType.power_up,
+            )
+        )
+
+    async def report(self) -> None:
+        await self.call(
+            call.MeterValues(
+                evse_id=1,
+                meter_value=[
+                    datatypes.MeterValueType(
+                        timestamp=datetime.now(UTC).isoformat(),
+                        sampled_value=[
+                            datatypes.SampledValueType(
+                                value=round(self.kw_now() * 1000, 1),
+                                measurand=enums.MeasurandEnumType.power_active_import,
+                            )
+                        ],
+                    )
+                ],
+            )
+        )
+
+
+class StationFleet:
+    """Many simulated stations in one event loop: ``await fleet.start()`` connects and boots them all."""
+
+    def __init__(self, url: str, states: list[StationState], *, ramp_seconds: float = 0.0):
+        self.url = url.rstrip("/")
+        self.states = {s.station_id: s for s in states}
+        self.ramp_seconds = ramp_seconds
+        self.stations: dict[str, SimStation] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._connections = []
+
+    @staticmethod
+    def from_seed(url, specs, *, seed=7, non_responders=0.0, partial=0.0, **kw) -> StationFleet:
+        rng = random.Random(seed)  # noqa: S311 - simulation
+        states = []
+        for station_id, draw in specs:
+            r = rng.random()
+            states.append(
+                StationState(
+                    station_id, float(draw), responds=r >= non_responders,
+                    compliance=0.6 if r < non_responders + partial else 1.0,
+                )
+            )  # fmt: skip
+        return StationFleet(url, states, **kw)
+
+    async def _one(self, state: StationState, sem: asyncio.Semaphore) -> None:
+        async with sem:
+            connection = await websockets.connect(
+                f"{self.url}/{state.station_id}", subprotocols=["ocpp2.0.1"], open_timeout=30, max_queue=None
+            )
+        self._connections.append(connection)
+        station = SimStation(state, connection, self.ramp_seconds)
+        self.stations[state.station_id] = station
+        self._tasks.append(asyncio.get_running_loop().create_task(station.start()))
+        await station.boot()
+
+    async def start(self, concurrency: int = 100) -> StationFleet:
+        sem = asyncio.Semaphore(concurrency)
+        await asyncio.gather(*(self._one(s, sem) for s in self.states.values()))
+        return self
+
+    async def report(self) -> int:
+        await asyncio.gather(*(s.report() for s in self.stations.values()))
+        return len(self.stations)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for connection in self._connections:
+            await connection.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("spec")
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--non-responders", type=float, default=0.0)
+    parser.add_argument("--partial", type=float, default=0.0)
+    parser.add_argument("--receipts", default="", help="Write station -> [receive times] here at the end.")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("ocpp").setLevel(logging.WARNING)
+    with open(args.spec) as fh:
+        specs = [tuple(x) for x in json.load(fh)]
+
+    async def run():
+        fleet = StationFleet.from_seed(args.url, specs, non_responders=args.non_responders, partial=args.partial)
+        await fleet.start()
+        print("READY", flush=True)
+        await asyncio.sleep(args.seconds)
+        await fleet.stop()
+        if args.receipts:
+            with open(args.receipts, "w") as fh:
+                json.dump({k: s.received_at for k, s in fleet.states.items()}, fh)
+        return sum(len(s.received) for s in fleet.states.values())
+
+    received = asyncio.run(run())
+    print(json.dumps({"received": received}), flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""OCPP 2.0.1 charging-station management endpoint (CSMS) for EV chargers (ADR 0029).
+
+Stations connect over a websocket to ``ws://OCPP_HOST:OCPP_PORT/<station id>`` (subprotocol ``ocpp2.0.1``);
+the station id is the charger's ``channel_address`` in the device registry. Messages (OCA OCPP 2.0.1, Part 2):
+
+* ``BootNotification`` -> Accepted (heartbeat interval 300 s); ``Heartbeat``, ``StatusNotification`` answered;
+* ``MeterValues`` and ``TransactionEvent`` (with meter values) -> the device's telemetry (``Power.Active.Import``
+  in W, or the energy register's difference, as kW);
+* an event's command (an OCPP row of the transactional outbox, ``activation.services.ocpp_commands``) ->
+  ``SetChargingProfile`` (use case K01): a ``ChargingStationMaxProfile`` on EVSE 0, absolute, valid for the event
+  window, one period limiting the station to the commanded kW (in W); ``Accepted`` is the acknowledgement;
+* at the end of the window -> ``ClearChargingProfile`` (K10) of that profile (the profile's ``validTo`` ends it
+  too, should the station be offline then).
+
+The server polls the outbox for commands of connected stations every ``poll_seconds`` (the rows are claimed
+under a row lock, so two servers never send the same command). Built on the ``ocpp`` library (mobilityhouse)
+over ``websockets``. Database calls run in worker threads (``asyncio.to_thread``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import websockets
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call, call_result, datatypes, enums
+
+log = logging.getLogger(__name__)
+SUBPROTOCOL = "ocpp2.0.1"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class StationSession(ChargePoint):
+    """One connected charging station."""
+
+    def __init__(self, station_id, connection, csms: Csms):
+        super().__init__(station_id, connection, response_timeout=csms.response_timeout)
+        self.csms = csms
+        self.device_ref: str | None = None
+        self.premise_id: int | None = None
+        self.last_energy_wh: float | None = None
+
+    @on(enums.Action.boot_notification)
+    async def on_boot_notification(self, charging_station, reason, **kwargs):
+        return call_result.BootNotification(
+            current_time=_now(), interval=300, status=enums.RegistrationStatusEnumType.accepted
+        )
+
+    @on(enums.Action.heartbeat)
+    async def on_heartbeat(self, **kwargs):
+        return call_result.Heartbeat(current_time=_now())
+
+    @on(enums.Action.status_notification)
+    async def on_status_notification(self, **kwargs):
+        return call_result.StatusNotification()
+
+    @on(enums.Action.meter_values)
+    async def on_meter_values(self, evse_id, meter_value, **kwargs):
+        await self._telemetry(meter_value)
+        return call_result.MeterValues()
+
+    @on(enums.Action.transaction_event)
+    async def on_transaction_event(self, event_type, timestamp, trigger_reason, seq_no, transaction_info, **kwargs):
+        if kwargs.get("meter_value"):
+            await self._telemetry(kwargs["meter_value"])
+        return call_result.TransactionEvent()
+
+    async def _telemetry(self, meter_values: list[dict]) -> None:
+        if self.device_ref is None:
+            return
+        for mv in meter_values:
+            kw = None
+            for sample in mv.get("sampled_value", []):
+                measurand = sample.get("measurand", "Energy.Active.Import.Register")
+                if measurand == "Power.Active.Import":
+                    kw = Decimal(str(sample["value"])) / 1000
+            if kw is None:
+                continue
+            data = {"premise_id": self.premise_id, "kw": str(kw), "at": mv.get("timestamp") or _now()}
+            await asyncio.to_thread(self.csms.store.telemetry, device_ref=self.device_ref, data=data)
+
+    async def send_limit(self, command: dict) -> None:
+        """SetChargingProfile for the command; its answer recorded; the profile cleared at the window's end."""
+        payload = command["payload"]
+        profile_id = int(payload["event_id"])
+        limit_w = float(Decimal(payload["value"]) * 1000)
+        profile = datatypes.ChargingProfileType(
+            id=profile_id,
+            stack_level=1,
+            charging_profile_purpose=enums.ChargingProfilePurposeEnumType.charging_station_max_profile,
+            charging_profile_kind=enums.ChargingProfileKindEnumType.absolute,
+            valid_from=payload["start"],
+            valid_to=payload["end"],
+            charging_schedule=[
+                datatypes.ChargingScheduleType(
+                    id=profile_id,
+                    charging_rate_unit=enums.ChargingRateUnitEnumType.watts,
+                    start_schedule=payload["start"],
+                    charging_schedule_period=[datatypes.ChargingSchedulePeriodType(start_period=0, limit=limit_w)],
+                )
+            ],
+        )
+        accepted = False
+        try:
+            result = await self.call(call.SetChargingProfile(evse_id=0, charging_profile=profile))
+            accepted = result.status == enums.ChargingProfileStatusEnumType.accepted
+        except (TimeoutError, websockets.ConnectionClosed) as exc:
+            log.warning("OCPP %s: SetChargingProfile not answered: %s", self.id, exc)
+            return  # left sent: the acknowledgement deadline marks it
+        self.csms.record(command["message_id"], self.id, accepted)
+        if accepted:
+            end = datetime.fromisoformat(payload["end"])
+            delay = max((end - datetime.now(UTC)).total_seconds(), 0.0)
+            self.csms.later(delay, self.clear(profile_id))
+
+    async def clear(self, profile_id: int) -> None:
+        try:
+            await self.call(call.ClearChargingProfile(charging_profile_id=profile_id))
+        except (TimeoutError, websockets.ConnectionClosed):
+            pass  # validTo ends it anyway
+
+
+class DjangoStore:
+    """The CSMS's database side (sync; called from worker threads)."""
+
+    def station(self, station_id: str) -> tuple[str, int] | None:
+        from accounts.models import Device
+        from accounts.selectors.devices import device_ref
+
+        row = (
+            Device.objects.filter(control_channel=Device.Channel.OCPP, channel_address=station_id, active=True)
+            .values_list("pk", "premise_id")
+            .first()
+        )
+        return (device_ref(row[0]), row[1]) if row else None
+
+    def due(self, station_ids: list[str]) -> list[dict]:
+        from activation.services.ocpp_commands import ocpp_commands_due
+
+        return ocpp_commands_due(station_ids=station_ids)
+
+    def results(self, results: list[tuple[str, str, bool]]) -> None:
+        from activation.services.ocpp_commands import ocpp_command_results
+
+        ocpp_command_results(results=results)
+
+    def telemetry(self, *, device_ref: str, data: dict) -> None:
+        from activation.services.device_reports import telemetry_record
+
+        telemetry_record(device_id=device_ref, data=data)
+
+
+class Csms:
+    """The websocket server and its outbox poller. ``await Csms(...).serve()`` runs until ``stop()``."""
+
+    def __init__(self, *, host: str, port: int, store=None, poll_seconds: float = 0.1, response_timeout: int = 10):
+        self.host, self.port = host, port
+        self.store = store or DjangoStore()
+        self.poll_seconds = poll_seconds
+        self.response_timeout = response_timeout
+        self.sessions: dict[str, StationSession] = {}
+        self._stopped: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self.ready: asyncio.Event | None = None
+        self._results: list[tuple[str, str, bool]] = []
+        self._results_waiting: asyncio.Event | None = None
+
+    def record(self, message_id: str, station: str, accepted: bool) -> None:
+        """A station's answer, written with the others that arrived meanwhile (one transaction per batch)."""
+        self._results.append((message_id, station, accepted))
+        self._results_waiting.set()
+
+    async def _write_results(self) -> None:
+        while not self._stopped.is_set() or self._results:
+            if not self._results:
+                self._results_waiting.clear()
+                try:
+                    await asyncio.wait_for(self._results_waiting.wait(), 0.5)
+                except TimeoutError:
+                    continue
+            batch, self._results = self._results, []
+            try:
+                await asyncio.to_thread(self.store.results, batch)
+            except Exception:  # noqa: BLE001 - a database hiccup must not stop the server
+                log.exception("OCPP results not recorded")
+
+    def later(self, delay: float, coro) -> None:
+        async def run():
+            await asyncio.sleep(delay)
+            await coro
+
+        self._spawn(run())
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_connect(self, connection) -> None:
+        station_id = connection.request.path.strip("/").rsplit("/", 1)[-1]
+        if connection.subprotocol != SUBPROTOCOL:
+            await connection.close(code=1002, reason="subprotocol ocpp2.0.1 required")
+            return
+        known = await asyncio.to_thread(self.store.station, station_id)
+        if known is None:
+            await connection.close(code=1008, reason="unknown charging station")
+            return
+        session = StationSession(station_id, connection, self)
+        session.device_ref, session.premise_id = known
+        self.sessions[station_id] = session
+        try:
+            await session.start()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            if self.sessions.get(station_id) is session:
+                del self.sessions[station_id]
+
+    async def _poll(self) -> None:
+        while not self._stopped.is_set():
+            stations = list(self.sessions)
+            if stations:
+                try:
+                    due = await asyncio.to_thread(self.store.due, stations)
+                except Exception:  # noqa: BLE001 - a database hiccup must not stop the server
+                    log.exception("OCPP outbox poll failed")
+                    due = []
+                for command in due:
+                    session = self.sessions.get(command["station"])
+                    if session is not None:
+                        self._spawn(session.send_limit(command))
+                if due:
+                    continue  # more may be waiting
+            try:
+                await asyncio.wait_for(self._stopped.wait(), self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def serve(self) -> None:
+        self._stopped = asyncio.Event()
+        self._results_waiting = asyncio.Event()
+        self.ready = self.ready or asyncio.Event()
+        async with websockets.serve(
+            self._on_connect, self.host, self.port, subprotocols=[SUBPROTOCOL], max_queue=None
+        ) as server:
+            self.port = server.sockets[0].getsockname()[1]
+            self.ready.set()
+            writer = asyncio.get_running_loop().create_task(self._write_results())
+            await self._poll()
+            await writer
+        for task in list(self._tasks):
+            task.cancel()
+
+    def stop(self) -> None:
+        if self._stopped is not None:
+            self._stopped.set()

@@ -1,0 +1,88 @@
+"""The OCPP 2.0.1 side of the outbox (ADR 0029): which commands wait for a connected charging station, and
+what the station answered. The charging-station management endpoint (``activation.protocols.ocpp_csms``,
+``manage.py ocpp_server``) holds the websockets; these services are its only writes.
+
+OCPP 2.0.1 (OCA, Part 2 "Specification", use case K01 SetChargingProfile; K10 ClearChargingProfile): the
+station's ``SetChargingProfileResponse`` status ``Accepted`` is the command's acknowledgement; ``Rejected`` is a
+refusal recorded on the row (the command failed; the shortfall is not the consumer's, ``verification``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import OutboxMessage
+
+
+def ocpp_commands_due(*, station_ids: list[str], now: datetime | None = None, limit: int = 500) -> list[dict]:
+    """Pending OCPP commands for the connected stations (``topic`` is the station id), marked sent; each as
+    ``{"message_id", "station", "payload"}``. Claimed under a row lock (SKIP LOCKED), so two servers never send
+    the same command."""
+    now = now or timezone.now()
+    if not station_ids:
+        return []
+    with transaction.atomic():
+        rows = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(
+                channel=OutboxMessage.Channel.OCPP,
+                status=OutboxMessage.Status.PENDING,
+                topic__in=station_ids,
+                next_attempt_at__lte=now,
+            )
+            .order_by("pk")[:limit]
+        )
+        if not rows:
+            return []
+        OutboxMessage.objects.filter(pk__in=[r.pk for r in rows]).update(
+            status=OutboxMessage.Status.SENT, sent_at=now, attempts=1
+        )
+    return [{"message_id": str(r.message_id), "station": r.topic, "payload": r.payload} for r in rows]
+
+
+def ocpp_command_result(*, message_id: str, station: str, accepted: bool, now: datetime | None = None) -> bool:
+    """The station's answer to a command: Accepted -> acknowledged; otherwise failed with the status recorded.
+    Counts only for the station the command went to, and only once."""
+    now = now or timezone.now()
+    try:
+        mid = uuid.UUID(str(message_id))
+    except ValueError:
+        return False
+    rows = OutboxMessage.objects.filter(
+        message_id=mid,
+        channel=OutboxMessage.Channel.OCPP,
+        topic=station,
+        status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.SENT, OutboxMessage.Status.NO_ACK],
+    )
+    if accepted:
+        return bool(rows.update(status=OutboxMessage.Status.ACKNOWLEDGED, acked_at=now))
+    return bool(rows.update(status=OutboxMessage.Status.FAILED, last_error="station rejected the charging profile"))
+
+
+def ocpp_command_results(*, results: list[tuple[str, str, bool]], now: datetime | None = None) -> int:
+    """Many stations' answers at once, ``(message_id, station, accepted)``: the rule of
+    :func:`ocpp_command_result` in two UPDATEs (the CSMS records a burst of acceptances in one go)."""
+    now = now or timezone.now()
+    wanted: dict[uuid.UUID, tuple[str, bool]] = {}
+    for message_id, station, accepted in results:
+        try:
+            wanted[uuid.UUID(str(message_id))] = (station, accepted)
+        except ValueError:
+            continue
+    live = [OutboxMessage.Status.PENDING, OutboxMessage.Status.SENT, OutboxMessage.Status.NO_ACK]
+    ok, refused = [], []
+    for pk, message_id, topic in OutboxMessage.objects.filter(
+        message_id__in=list(wanted), channel=OutboxMessage.Channel.OCPP, status__in=live
+    ).values_list("pk", "message_id", "topic"):
+        station, accepted = wanted[message_id]
+        if topic == station:
+            (ok if accepted else refused).append(pk)
+    with transaction.atomic():
+        n = OutboxMessage.objects.filter(pk__in=ok).update(status=OutboxMessage.Status.ACKNOWLEDGED, acked_at=now)
+        n += OutboxMessage.objects.filter(pk__in=refused).update(
+            status=OutboxMessage.Status.FAILED, last_error="station rejected the charging profile"
+        )
+    return n
