@@ -170,6 +170,9 @@ class ConsentListCreateApi(APIView):
             choices=Consent.Purpose.choices, default=Consent.Purpose.FLEXIBILITY_AGGREGATION
         )
         expires_at = AwareDateTimeField()
+        terms = serializers.IntegerField(
+            required=False, allow_null=True, help_text="The aggregator's current commercial terms id, accepted."
+        )
 
     @list_schema(ConsentOutputSerializer)
     def get(self, request):
@@ -189,6 +192,7 @@ class ConsentListCreateApi(APIView):
             scopes=v["scopes"],
             purpose=v["purpose"],
             expires_at=v["expires_at"],
+            terms=v.get("terms"),
         )
         return Response(ConsentOutputSerializer(consent).data, status=status.HTTP_201_CREATED)
 

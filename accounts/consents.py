@@ -24,6 +24,7 @@ from .errors import AccountsError
 from .models import AuditEntry, Consent, Enrolment, Membership, Organisation, Premise
 from .selectors import consents_active, enrolment_eligibility, user_organisations, user_role
 from .signals import ParticipationEnded, participation_ended_on_commit
+from .terms import consent_terms_check, consent_terms_record
 
 
 def _is_owner(user, premise: Premise) -> bool:
@@ -65,9 +66,12 @@ def consent_grant(
     scopes: list[str],
     purpose: str = Consent.Purpose.FLEXIBILITY_AGGREGATION,
     expires_at: datetime,
+    terms=None,
     now: datetime | None = None,
 ) -> Consent:
-    """The premise owner consents; an identical consent in force is returned as it is (idempotent)."""
+    """The premise owner consents; an identical consent in force is returned as it is (idempotent). For an
+    aggregator that has published commercial terms, ``terms`` (the version shown to the owner) must be the current
+    one; it is recorded with the consent (``accounts.terms``, ADR 0024)."""
     now = now or timezone.now()
     if not _is_owner(by, premise):
         raise NotPermitted("Only a member of the premise's organisation can give consent for it.")
@@ -85,6 +89,7 @@ def consent_grant(
         fields["expires_at"] = ["Must be in the future."]
     if fields:
         raise ApplicationError("The consent is invalid.", fields=fields)
+    accepted = consent_terms_check(aggregator=aggregator, purpose=purpose, terms=terms)
     Premise.objects.select_for_update().get(pk=premise.pk)
     existing = consents_active(now=now).filter(premise=premise, aggregator=aggregator, purpose=purpose).first()
     if existing is not None:
@@ -104,6 +109,7 @@ def consent_grant(
                 granted_at=now,
                 expires_at=expires_at,
             )
+            consent_terms_record(consent=consent, terms=accepted, now=now)
     except IntegrityError:
         # An expired consent not yet marked by the expiry task still holds the unique slot.
         raise Conflict(
@@ -116,7 +122,8 @@ def consent_grant(
         actor=by,
         before="",
         after=Consent.Status.ACTIVE,
-        reason=f"Granted to {aggregator.name} for {purpose} ({', '.join(consent.scopes)}) until {expires_at:%Y-%m-%d}.",
+        reason=f"Granted to {aggregator.name} for {purpose} ({', '.join(consent.scopes)}) until {expires_at:%Y-%m-%d}"
+        + (f"; accepted terms v{accepted.version} (id {accepted.pk})." if accepted else "."),
         now=now,
     )
     return consent

@@ -568,5 +568,6 @@ class ApiToken(models.Model):
 
 from accounts.models_device_credentials import DeviceCredential  # noqa: E402,F401
 from accounts.models_tax import TaxProfile  # noqa: E402,F401
+from accounts.models_terms import CommercialTerms, ConsentTerms  # noqa: E402,F401
 
 from .models_invitations import Invitation  # noqa: E402,F401 - registered with the app's models

@@ -1,7 +1,9 @@
 """Benchmark: settling one day for N participants (default 100,000) with 96 quarter-hour intervals each.
 
 Each participant has a premise with a meter (96 readings that day), a capacity contract, and one verified
-event covering the day (96 verification intervals). The script builds that input (``COPY`` for the interval
+event covering the day (96 verification intervals). A share of the participants (``--portfolio-share``, half by
+default) are members of an aggregator that sold their awards, under terms accepted with their consent: their
+events settle into member share and aggregator fee (ADR 0024). The script builds that input (``COPY`` for the interval
 tables), then times one :func:`settlement.services.runs.settlement_run_execute` of the day and a re-run
 (which must pay nothing), and prints settlement items/s. Needs Postgres:
 
@@ -30,10 +32,11 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from accounts.models import GridZone, Meter, Organisation, Premise  # noqa: E402
+from accounts.models import CommercialTerms, Consent, ConsentTerms, GridZone, Meter, Organisation, Premise  # noqa: E402
 from activation.models import DREvent, EventVerification  # noqa: E402
 from assessment.models import Baseline  # noqa: E402
 from market.models import Award, ClearingRun, FlexibilityOffer, FlexibilityRequest  # noqa: E402
@@ -52,7 +55,39 @@ def _bulk(model, objs):
     return out
 
 
-def build(n: int, day: datetime, tag: str) -> None:
+def _portfolio(tag: str, premises: list, day: datetime) -> Organisation:
+    """An aggregator with published terms, and a consent accepting them for each of ``premises``."""
+    aggregator = Organisation.objects.create(name=f"{tag} aggregator", kind=Organisation.Kind.AGGREGATOR)
+    owner = get_user_model().objects.create(username=f"{tag}-owner", email=f"{tag}@bench.flex")
+    terms = CommercialTerms.objects.create(
+        aggregator=aggregator,
+        version=1,
+        revenue_share_pct=Decimal("15"),
+        fee_per_kw_month=Decimal("0.50"),
+        member_penalty_pct=Decimal("20"),
+        published_at=day - timedelta(days=30),
+    )
+    granted = day - timedelta(days=10)
+    consents = _bulk(
+        Consent,
+        [
+            Consent(
+                premise=p,
+                aggregator=aggregator,
+                granted_by=owner,
+                scopes=["interval_readings"],
+                purpose=Consent.Purpose.FLEXIBILITY_AGGREGATION,
+                granted_at=granted,
+                expires_at=granted + timedelta(days=365),
+            )
+            for p in premises
+        ],
+    )
+    _bulk(ConsentTerms, [ConsentTerms(consent=c, terms=terms, accepted_at=granted) for c in consents])
+    return aggregator
+
+
+def build(n: int, day: datetime, tag: str, portfolio_share: float = 0.5) -> None:
     end = day + timedelta(days=1)
     zone = GridZone.objects.create(code=f"{tag}-zone", name="Bench zone", kind=GridZone.Kind.SUBSTATION)
     operator = Organisation.objects.create(name=f"{tag} operator", kind=Organisation.Kind.GRID_OPERATOR)
@@ -61,6 +96,9 @@ def build(n: int, day: datetime, tag: str) -> None:
         Premise,
         [Premise(organisation=o, name="p", segment=Premise.Segment.RESIDENTIAL, grid_zone=zone) for o in orgs],
     )
+    members = int(n * portfolio_share)
+    aggregator = _portfolio(tag, premises[:members], day) if members else None
+    sellers = [aggregator] * members + orgs[members:]
     meters = _bulk(Meter, [Meter(premise=p, meter_id=f"{tag}-{p.pk}", interval_minutes=15) for p in premises])
     price, kw = Decimal("85.50"), Decimal("1.2")
     offers = _bulk(
@@ -69,7 +107,7 @@ def build(n: int, day: datetime, tag: str) -> None:
             FlexibilityOffer(
                 seller=o, premise=p, zone=zone, kw=kw, price_per_mwh=price, window_start=day, window_end=end
             )
-            for o, p in zip(orgs, premises, strict=True)
+            for o, p in zip(sellers, premises, strict=True)
         ],
     )
     requests = _bulk(
@@ -104,7 +142,7 @@ def build(n: int, day: datetime, tag: str) -> None:
                 request=requests[i // 1000],
                 offer=offers[i],
                 premise=premises[i],
-                seller=orgs[i],
+                seller=sellers[i],
                 buyer=operator,
                 kw=kw,
                 clearing_price_per_mwh=price,
@@ -191,6 +229,7 @@ def build(n: int, day: datetime, tag: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=100_000)
+    parser.add_argument("--portfolio-share", type=float, default=0.5, help="share of awards sold by an aggregator")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Run the benchmark on Postgres: set DATABASE_URL.")
@@ -200,7 +239,7 @@ def main() -> None:
     day = datetime(2020, 1, 1, tzinfo=UTC) + timedelta(days=int(tag, 16) % 1500)
     n = args.participants
     t0 = time.perf_counter()
-    build(n, day, tag)
+    build(n, day, tag, args.portfolio_share)
     t1 = time.perf_counter()
     print(
         f"input: {n:,} participants, {n * INTERVALS:,} verification intervals + {n * INTERVALS:,} meter readings in {t1 - t0:.1f} s"

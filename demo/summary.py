@@ -54,6 +54,10 @@ class DayResult:
     paid: Decimal = Decimal("0")  # their sum: payments less penalties
     fees: Decimal = Decimal("0")  # platform fees charged to the operator
     tokens: dict[str, Decimal] = field(default_factory=dict)
+    #: awards the aggregator sold with its members' resources: the revenue split (ADR 0024)
+    portfolio_awards: int = 0
+    aggregator_fees: Decimal = Decimal("0")
+    member_shares: Decimal = Decimal("0")
     run: SettlementRun | None = None
     anchors: list[PeriodAnchor] = field(default_factory=list)
     ledger_balanced: bool = True
@@ -142,6 +146,13 @@ def day_result_summarise(result: DayResult, *, world: World, day: date) -> None:
         .annotate(t=Sum("amount"))
         .values_list("currency", "t")
     }
+    splits = fiat.filter(kind__in=[SettlementItem.Kind.AGGREGATOR_FEE, SettlementItem.Kind.MEMBER_SHARE])
+    result.portfolio_awards = splits.values("award_id").distinct().count()
+    for kind, total in splits.values("kind").annotate(t=Sum("amount")).values_list("kind", "t"):
+        if kind == SettlementItem.Kind.AGGREGATOR_FEE:
+            result.aggregator_fees = total.quantize(cents)
+        else:
+            result.member_shares = total.quantize(cents)
     result.anchors = list(
         PeriodAnchor.objects.filter(period__items__in=items)
         .distinct()

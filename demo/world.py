@@ -21,6 +21,7 @@ from accounts.kyc.services import verification_case_create, verification_case_su
 from accounts.mfa import totp_activate
 from accounts.models import Consent, GridZone, Organisation, Premise, VerificationCase, VerificationDocument
 from accounts.selectors import consents_active, current_verification
+from accounts.terms import commercial_terms_publish, terms_current
 from assessment.baselines.grid import local_day_bounds as day_bounds
 
 from .devices import demo_devices
@@ -36,6 +37,8 @@ HISTORY_DAYS = 35
 EVENT_LOCAL_START = time(17, 0)
 EVENT_HOURS = 2
 N_RESIDENTIAL, N_COMMERCIAL, N_INDUSTRIAL = 40, 14, 6
+#: The demo aggregator's commercial terms (accepted by its households at consent).
+AGGREGATOR_FEE_PCT, AGGREGATOR_FEE_PER_KW_MONTH, MEMBER_PENALTY_PCT = Decimal("15"), Decimal("0.50"), Decimal("20")
 FEEDERS = ["feeder-e1a", "feeder-e1b", "feeder-e2a", "feeder-e2b"]
 SUBSTATION_OF = {
     "feeder-e1a": "sub-east-1",
@@ -147,6 +150,16 @@ def world_load(
             totp_activate(user=user, secret=TOTP_SECRET)
         accounts_services.aggregator_licence_set(organisation=aggregator, licence_number=AGGREGATOR_LICENCE)
         verify_participant(aggregator, user=aggregator_user, number="REG-BRIGHTFLEX", segment=None)
+        # The aggregator's commercial terms, which its households accept with their consent (ADR 0024).
+        commercial_terms_publish(
+            aggregator=aggregator,
+            by=aggregator_user,
+            revenue_share_pct=AGGREGATOR_FEE_PCT,
+            fee_per_kw_month=AGGREGATOR_FEE_PER_KW_MONTH,
+            member_penalty_pct=MEMBER_PENALTY_PCT,
+            payment_frequency="monthly",
+            summary="BrightFlex keeps a share of what your home earns and bears most of the penalties.",
+        )
         world.logins += [
             ("admin (admin console)", "admin@demo.flex"),
             ("grid operator", "operator@demo.flex"),
@@ -229,6 +242,7 @@ def _consent_and_enrol(*, premise: Premise, aggregator: Organisation, owner, agg
             by=owner,
             scopes=[Consent.Scope.INTERVAL_READINGS, Consent.Scope.DEVICE_CONTROL],
             expires_at=timezone.now() + timedelta(days=365),
+            terms=terms_current(aggregator),
         )
     enrolment_create(premise=premise, aggregator=aggregator, by=aggregator_user)
     premise.refresh_from_db(fields=["aggregator"])

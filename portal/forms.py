@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
-from accounts.models import Consent, Device, Meter, Premise, VerificationDocument
+from accounts.models import CommercialTerms, Consent, Device, Meter, Premise, VerificationDocument
 from accounts.onboarding import aggregators, feeder_zones
+from accounts.terms import terms_describe, terms_published
 
 DEVICE_FIELDS = [
     "name", "kind", "control_channel", "channel_address", "manufacturer", "model", "rated_kw", "min_kw", "max_kw",
@@ -64,10 +65,30 @@ class ConsentForm(forms.Form):
     aggregator = forms.ModelChoiceField(queryset=aggregators())
     scopes = forms.MultipleChoiceField(choices=Consent.Scope.choices, widget=forms.CheckboxSelectMultiple)
     months = forms.IntegerField(min_value=1, max_value=36, initial=12, label="Valid for (months)")
+    terms = forms.ModelChoiceField(
+        queryset=CommercialTerms.objects.none(),
+        required=False,
+        label="Commercial terms I accept (the chosen aggregator's, shown above)",
+        empty_label="None: this aggregator has published no terms",
+    )
 
     def __init__(self, *args, premises=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["premise"].queryset = premises if premises is not None else Premise.objects.none()
+        self.fields["terms"].queryset = CommercialTerms.objects.filter(pk__in=[t.pk for t in terms_published()])
+        self.fields["terms"].label_from_instance = terms_describe
+
+
+class TermsForm(forms.Form):
+    """An aggregator publishes a new version of its commercial terms."""
+
+    revenue_share_pct = forms.DecimalField(min_value=0, max_value=100, label="Fee: % of each award's revenue")
+    fee_per_kw_month = forms.DecimalField(min_value=0, initial=0, label="Fee per kW-month of capacity held")
+    member_penalty_pct = forms.DecimalField(
+        min_value=0, max_value=100, label="% of portfolio penalties the member bears (you bear the rest)"
+    )
+    payment_frequency = forms.ChoiceField(choices=CommercialTerms.Frequency.choices)
+    summary = forms.CharField(max_length=300, required=False)
 
 
 class KycForm(forms.Form):

@@ -13,6 +13,9 @@ FLEX-PRF  Performance     1 per kWh delivered above the commitment of an event
 FLEX-GOV  Governance      1 per 10 kWh of verified delivery (lasting participation earns a vote)
 ========  ==============  ==================================================================
 
+Market outcomes mint by the rules of :mod:`settlement.services.token_rules` (ADR 0024): Capacity and
+Availability tokens for reservations as well, Energy tokens per delivered kWh of an event as well.
+
 Rounding (ADR 0008): a payment is computed exactly in ``Decimal`` and rounded **once**, half-up, to the
 minor unit (0.01). Tokens are rounded **down** to 0.01 (never mint more than earned). A split of a rounded
 amount over several payees uses the largest-remainder method: everyone gets the floor of their exact

@@ -111,6 +111,7 @@ class SettlementItem(models.Model):
         PERFORMANCE_TOKEN = "performance_token", "Performance tokens"
         GOVERNANCE_TOKEN = "governance_token", "Governance tokens"
         CAPACITY_TOKEN = "capacity_token", "Capacity tokens"
+        ENERGY_TOKEN = "energy_token", "Energy tokens for delivered energy"
         PENALTY = "penalty", "Penalty"
         AGGREGATOR_FEE = "aggregator_fee", "Aggregator fee"
         MEMBER_SHARE = "member_share", "Member share of portfolio revenue"

@@ -55,6 +55,7 @@ def test_consent_then_enrolment_through_the_api(small_world, api_for):
         "aggregator": small_world.aggregator.pk,
         "scopes": ["interval_readings"],
         "expires_at": (timezone.now() + timedelta(days=90)).isoformat(),
+        "terms": small_world.aggregator.commercial_terms.get().pk,  # the aggregator's terms, accepted
     }
     assert api_for("aggregator@demo.flex").post("/api/v1/accounts/consents/", body, format="json").status_code == 403
     bad = api_for("consumer01@demo.flex").post("/api/v1/accounts/consents/", {**body, "scopes": ["x"]}, format="json")

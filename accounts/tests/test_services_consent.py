@@ -15,6 +15,7 @@ from accounts import services as accounts_services
 from accounts.consents import consent_grant, consent_revoke, consents_expire, enrolment_create
 from accounts.models import AuditEntry, Consent, Enrolment, Organisation, Premise
 from accounts.selectors import premises_represented_by, premises_visible_to
+from accounts.terms import terms_current
 from assessment.services import flexibility_assess
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 from market.models import FlexibilityOffer
@@ -92,6 +93,7 @@ def test_consent_scope_must_cover_interval_data(small_world):
         by=_user("consumer01@demo.flex"),
         scopes=["billing"],
         expires_at=timezone.now() + timedelta(days=30),
+        terms=terms_current(small_world.aggregator),
     )
     with pytest.raises(NotPermitted):
         enrolment_create(premise=premise, aggregator=small_world.aggregator, by=_user("aggregator@demo.flex"))
@@ -126,6 +128,7 @@ def test_enrolment_checks_jurisdiction_eligibility(small_world):
         by=_user("consumer01@demo.flex"),
         scopes=["interval_readings"],
         expires_at=timezone.now() + timedelta(days=30),
+        terms=terms_current(aggregator),
     )
     with pytest.raises(ApplicationError) as exc:
         enrolment_create(premise=premise, aggregator=aggregator)

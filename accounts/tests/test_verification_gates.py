@@ -21,6 +21,7 @@ import demo
 from accounts import services as accounts_services
 from accounts.consents import consent_grant, enrolment_create
 from accounts.models import Consent, GridZone, Organisation, Premise
+from accounts.terms import terms_current
 from assessment.selectors import accredited_capacity_kw
 from assessment.services import meter_status_refresh
 from flexplatform.errors import ApplicationError, NotPermitted
@@ -212,6 +213,7 @@ def test_aggregation_below_the_iso_minimum_cannot_offer_wholesale(small_world, a
         by=owner,
         scopes=[Consent.Scope.INTERVAL_READINGS, Consent.Scope.DEVICE_CONTROL],
         expires_at=timezone.now() + timedelta(days=365),
+        terms=terms_current(agg),
     )
     enrolment_create(premise=p0, aggregator=agg)
     accredit_day([p0], 50)

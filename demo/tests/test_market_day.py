@@ -155,9 +155,12 @@ def test_seven_steps_end_to_end(small_world):
     assert result.settled_events and result.settlement_lag is not None
     assert timedelta(0) <= result.settlement_lag < timedelta(minutes=1)
     performance = [i for i in items if i.kind == I.PERFORMANCE]
+    # an award the aggregator sold with a member's premise pays member share + aggregator fee instead (ADR 0024)
+    split = [i for i in items if i.business_key.split(":", 1)[-1].startswith("event:")]
+    split = [i for i in split if i.kind in (I.MEMBER_SHARE, I.AGGREGATOR_FEE)]
     penalties = [i for i in items if i.kind == I.PENALTY]
     delivered = {v.event_id: v.delivered_kwh for v in EventVerification.objects.all()}
-    assert {i.event_id for i in performance} == {e for e, kwh in delivered.items() if kwh > 0}
+    assert {i.event_id for i in performance + split} == {e for e, kwh in delivered.items() if kwh > 0}
     for item in performance:
         v = item.event.verification  # performance-2: paid up to the dispatched quantity
         assert item.quantity_kwh == min(v.delivered_kwh, v.committed_kwh)
@@ -170,23 +173,29 @@ def test_seven_steps_end_to_end(small_world):
     assert {i.event_id: -i.amount for i in penalties} == recorded
     fees = [i for i in items if i.kind == I.PLATFORM_FEE]
     perf_of = {i.event_id: i.amount for i in performance}
+    for i in split:
+        perf_of[i.event_id] = perf_of.get(i.event_id, Decimal("0")) + i.amount
     for fee in fees:
         assert fee.payee == small_world.operator
         assert -fee.amount == (perf_of[fee.event_id] * 2 / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     usd = [i for i in items if i.currency == "USD"]
     to_participants = [i for i in usd if i.kind != I.PLATFORM_FEE]
-    paid = sum(i.amount for i in performance)
+    paid = sum(i.amount for i in performance + split)
     assert paid > 0 and result.payments == len(to_participants)
     assert result.paid == sum(i.amount for i in to_participants)
     assert result.fees == -sum(i.amount for i in fees)
-    assert result.tokens and set(result.tokens) <= {"FLEX-PRF", "FLEX-NRG", "FLEX-GOV"}
+    assert result.tokens and set(result.tokens) <= {"FLEX-PRF", "FLEX-NRG", "FLEX-GOV", "FLEX-CAP", "FLEX-AVL"}
+    assert result.member_shares == sum((i.amount for i in items if i.kind == I.MEMBER_SHARE), Decimal("0"))
+    assert result.aggregator_fees == sum((i.amount for i in items if i.kind == I.AGGREGATOR_FEE), Decimal("0"))
 
     def total(kind):
         return sum(p.amount for p in Posting.objects.filter(account__kind=kind, asset="USD"))
 
     K = LedgerAccount.Kind
     assert total(K.PARTICIPANT) + total(K.RECEIVABLE) == result.paid  # net: payments less penalties
-    operator_paid = [i for i in usd if i.kind in (I.PERFORMANCE, I.OVER_DELIVERY, I.SHIFT_CREDIT)]
+    operator_paid = [
+        i for i in usd if i.kind in (I.PERFORMANCE, I.OVER_DELIVERY, I.SHIFT_CREDIT, I.MEMBER_SHARE, I.AGGREGATOR_FEE)
+    ]
     assert total(K.OPERATOR_PAYABLE) == -sum(i.amount for i in operator_paid) - result.fees
     assert total(K.FEES) == result.fees  # a day of local time: no whole UTC day, so no pool funding
     assert total(K.PENALTY_POOL) == sum(recorded.values(), Decimal("0"))
@@ -252,6 +261,7 @@ def test_demo_auction_pools_households_in_the_aggregators_portfolio(small_world)
         by=users.get(email="consumer01@demo.flex"),
         scopes=[Consent.Scope.INTERVAL_READINGS, Consent.Scope.DEVICE_CONTROL],
         expires_at=timezone.now() + timedelta(days=365),
+        terms=small_world.aggregator.commercial_terms.get(),
     )
     enrolment_create(premise=household, aggregator=small_world.aggregator, by=users.get(email="aggregator@demo.flex"))
     household.refresh_from_db(fields=["aggregator"])

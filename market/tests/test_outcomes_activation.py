@@ -75,11 +75,18 @@ def test_trade_becomes_events_per_member_paid_at_the_trade_price(mw, django_capt
     verification_make(events[p2.pk], [D("5.0")])
     _settle()
     e1, e2 = events[p1.pk].pk, events[p2.pk].pk
-    perf1 = SettlementItem.objects.get(business_key=f"performance:event:{e1}")
-    perf2 = SettlementItem.objects.get(business_key=f"performance:event:{e2}")
-    assert (perf1.amount, perf1.price_per_mwh, perf1.payee) == (D("0.61"), D("90.00"), p1.organisation)
-    assert (perf2.amount, perf2.payee) == (D("0.45"), p2.organisation)
-    assert _payer_of(f"performance:event:{e1}") == mw.operator == _payer_of(f"performance:event:{e2}")
+    # sold by the aggregator's portfolio: split under the demo aggregator's terms the members accepted (15 % of
+    # revenue, ADR 0024): 0.61 -> fee 0.0915 -> 0.09, member 0.52; 0.45 -> fee 0.0675 -> 0.07, member 0.38
+    perf1 = SettlementItem.objects.get(business_key=f"member_share:event:{e1}")
+    perf2 = SettlementItem.objects.get(business_key=f"member_share:event:{e2}")
+    assert (perf1.amount, perf1.price_per_mwh, perf1.payee) == (D("0.52"), D("90.00"), p1.organisation)
+    assert (perf2.amount, perf2.payee) == (D("0.38"), p2.organisation)
+    fees = SettlementItem.objects.filter(kind="aggregator_fee", event__in=[e1, e2])
+    assert {f.event_id: (f.amount, f.payee_id) for f in fees} == {
+        e1: (D("0.09"), p1.aggregator_id),
+        e2: (D("0.07"), p2.aggregator_id),
+    }
+    assert _payer_of(f"member_share:event:{e1}") == mw.operator == _payer_of(f"member_share:event:{e2}")
 
 
 def test_day_ahead_auction_awards_become_events_paid_at_the_clearing_price(mw, django_capture_on_commit_callbacks):

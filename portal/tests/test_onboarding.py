@@ -131,6 +131,7 @@ def test_wizard_walks_a_new_consumer_through_every_step(small_world):
         "aggregator": small_world.aggregator.pk,
         "scopes": ["interval_readings"],
         "months": 6,
+        "terms": small_world.aggregator.commercial_terms.get().pk,  # shown on the step, accepted
     }
     assert client.post("/onboarding/consent/", consent).status_code == 302
     assert Consent.objects.get(premise=site).expires_at > timezone.now() + timedelta(days=170)

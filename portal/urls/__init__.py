@@ -28,6 +28,7 @@ urlpatterns = [
     path("", public.home, name="home"),
     path("consumer/", consumer.consumer_dashboard, name="consumer"),
     path("aggregator/", aggregator.aggregator_dashboard, name="aggregator"),
+    path("aggregator/terms/", aggregator.aggregator_terms, name="aggregator-terms"),
     path("operator/", operator.operator_console, name="operator"),
     path("operator/requests/", operator_market.requests_page, name="operator-requests"),
     path("operator/auctions/", operator_market.auctions_page, name="operator-auctions"),

@@ -16,6 +16,7 @@ from accounts import consents, policies, services
 from accounts.device_services import device_register
 from accounts.kyc import services as kyc
 from accounts.onboarding import consumer_organisation_register, premises_of, verification_case_draft
+from accounts.terms import terms_describe, terms_published
 from flexplatform.errors import ApplicationError
 
 from .. import selectors
@@ -40,6 +41,7 @@ def _submit(step: str, d: dict, *, user, org):
             by=user,
             scopes=d["scopes"],
             expires_at=timezone.now() + timedelta(days=30 * d["months"]),
+            terms=d.get("terms"),
         )
     elif step == "devices":
         premise = d.pop("premise")
@@ -102,4 +104,6 @@ def onboarding(request, step: str | None = None):
     if step == "devices" and request.GET.get("device", "").isdigit():
         assessed = selectors.onboarding_device(premises=own_premises, pk=int(request.GET["device"]))
     context = {**selectors.onboarding_progress(request.user), "step": step, "form": form, "assessed": assessed}
+    if step == "consent":
+        context["aggregator_terms"] = [(t, terms_describe(t)) for t in terms_published()]
     return render(request, "portal/onboarding.html", context)

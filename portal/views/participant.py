@@ -17,6 +17,7 @@ from accounts.selectors import compliance_status
 from flexplatform.errors import ApplicationError
 from settlement import selectors as settlement_selectors
 from settlement.services import disputes, staking
+from settlement.split_selectors import portfolio_split_rows, portfolio_split_totals
 
 from .. import selectors
 from ..access import R, require_role
@@ -64,6 +65,8 @@ def compensation(request):
         "parameters": settlement_selectors.market_parameters(),
         **settlement_selectors.participant_compensation(organisations=orgs, aggregator=role == R.AGGREGATOR),
     }
+    context["splits"] = portfolio_split_rows(organisations=orgs, limit=100)
+    context["split_totals"] = portfolio_split_totals(context["splits"])
     return render(request, "settlement/compensation.html", context)
 
 

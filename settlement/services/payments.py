@@ -74,6 +74,11 @@ def settlement_create_for_event(*, event_id: int, now: datetime | None = None) -
     now = now or timezone.now()
     business_key = f"performance:event:{event_id}"
     currency = settings.SETTLEMENT_CURRENCY
+    from .splits import portfolio_event_settle  # splits posts through posting, which imports this module
+
+    split_item = portfolio_event_settle(event_id=event_id, now=now)
+    if split_item is not None:  # sold through a portfolio: member share and aggregator fee (ADR 0024)
+        return split_item
     # The accounts are created outside the payment's transaction (committed at once), so a settlement run
     # creating the same accounts never waits on this transaction's uncommitted rows.
     facts = DREvent.objects.filter(pk=event_id).values_list("buyer_id", "premise__organisation_id").first()

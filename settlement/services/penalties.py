@@ -24,6 +24,7 @@ from ..errors import SettlementError
 from ..models import LedgerAccount, SettlementItem
 from .ledger import account_for, journal_post, platform_account
 from .payments import period_for
+from .splits import event_awards, penalty_allocation, portfolio_sales
 
 K = LedgerAccount.Kind
 
@@ -31,9 +32,12 @@ K = LedgerAccount.Kind
 def penalty_settle(
     *, event_id: int, payee: Organisation, amount: Decimal, reason: str, business_key: str, now: datetime | None = None
 ) -> SettlementItem:
+    """Charge the penalty once. An event of an award sold through a portfolio charges the member only their share
+    under the accepted terms and the aggregator the rest (``settlement.services.splits``, ADR 0024); the first
+    item charged is returned."""
     now = now or timezone.now()
     key = f"penalty:{business_key}"
-    existing = SettlementItem.objects.filter(business_key=key).first()
+    existing = SettlementItem.objects.filter(business_key__in=[key, f"{key}:aggregator"]).order_by("pk").first()
     if existing is not None:
         return existing
     if amount <= 0 or amount != assets.money(amount):
@@ -42,6 +46,38 @@ def penalty_settle(
             code=SettlementError.INVALID_PENALTY,
             fields={"amount": ["Positive, 2 decimals."]},
         )
+    event = DREvent.objects.get(pk=event_id)
+    award_id = event_awards([event.pk]).get(event.pk)
+    sale = portfolio_sales([award_id]).get(award_id)
+    if sale is None or sale.member_id != payee.pk:
+        return _charge(
+            event_id=event_id, payee=payee, amount=amount, memo=f"Penalty, event {event_id}: {reason}", key=key, now=now
+        )
+    terms = sale.terms()
+    member_pct = terms.member_penalty_pct if terms else Decimal("0")
+    member, aggregator = penalty_allocation(amount=amount, member_pct=member_pct)
+    named = f"terms v{terms.version}" if terms else "no terms accepted"
+    memo = f"Penalty {amount}, event {event_id}: {reason}; member bears {member_pct} % ({named})"
+    first = None
+    with transaction.atomic():
+        for org, part, k, who in (
+            (payee, member, key, "Member's share of p"),
+            (
+                Organisation.objects.get(pk=sale.aggregator_id),
+                aggregator,
+                f"{key}:aggregator",
+                "Aggregator's share of p",
+            ),
+        ):
+            if part > 0:
+                item = _charge(event_id=event_id, payee=org, amount=part, memo=f"{who}{memo[1:]}", key=k, now=now)
+                first = first or item
+    return first
+
+
+def _charge(
+    *, event_id: int, payee: Organisation, amount: Decimal, memo: str, key: str, now: datetime
+) -> SettlementItem:
     currency = settings.SETTLEMENT_CURRENCY
     with transaction.atomic():
         event = DREvent.objects.select_for_update().get(pk=event_id)
@@ -56,7 +92,7 @@ def penalty_settle(
             legs.append((wallet, -from_balance))
         if amount - from_balance > 0:
             legs.append((account_for(organisation=payee, kind=K.RECEIVABLE, asset=currency), -(amount - from_balance)))
-        memo = f"Penalty, event {event_id}: {reason}"[:300]
+        memo = memo[:300]
         entry = journal_post(business_key=key, memo=memo, legs=legs)
         return SettlementItem.objects.create(
             business_key=key,

@@ -15,6 +15,10 @@ Availability factor = metered share of the resource's day (intervals received / 
 ``settlement.services.metering.meter_availability``) x the share of the reservation's calls that day whose resource was available (the
 activation app's ``EventPerformance.available``: acknowledged, not opted out; 1 when it was not called). A day with a call
 not verified yet is not paid until a later run finds every call verified. The business key names the reservation and the day, so a re-run pays nothing twice.
+
+The same day mints Capacity tokens (``capacity-token-1``) and Availability tokens (``availability-token-1``) to the
+resource's owner (``settlement.services.token_rules``); a reservation an aggregator sold with a member's premise pays
+the member's share and the aggregator's fee under the member's terms (``settlement.services.splits``, ADR 0024).
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from activation.models import DREvent, EventPerformance, Reservation
 
 from .. import assets
 from ..models import LedgerAccount, SettlementItem
+from . import token_rules
 from .ledger import accounts_ensure
 from .metering import meter_availability
 from .posting import EntrySpec, ItemSpec
+from .splits import portfolio_sales, sale_accounts, split_entries
 
 DAY = timedelta(days=1)
 HOUR = Decimal(3600)
@@ -63,10 +69,13 @@ def reservation_availability_entries(run, *, days: list[datetime]) -> list[Entry
             continue
         avail = meter_availability(sorted({r.premise_id for r in reservations}), day)
         calls: dict[int, list[bool]] = {}
-        for rid, available in EventPerformance.objects.filter(
+        failed: dict[int, list[tuple[datetime, datetime]]] = {}  # calls the resource was unavailable for
+        for rid, available, c_start, c_end in EventPerformance.objects.filter(
             event__reservation__in=reservations, event__start__gte=day, event__start__lt=day + DAY
-        ).values_list("event__reservation_id", "available"):
+        ).values_list("event__reservation_id", "available", "event__start", "event__end"):
             calls.setdefault(rid, []).append(available)
+            if not available:
+                failed.setdefault(rid, []).append((c_start, c_end))
         called: dict[int, int] = {}  # the day's calls that count (not cancelled), verified or not
         for rid in (
             DREvent.objects.filter(reservation__in=reservations, start__gte=day, start__lt=day + DAY)
@@ -74,18 +83,24 @@ def reservation_availability_entries(run, *, days: list[datetime]) -> list[Entry
             .values_list("reservation_id", flat=True)
         ):
             called[rid] = called.get(rid, 0) + 1
-        keys = set()
+        keys = {(None, LedgerAccount.Kind.TREASURY, a) for a in (assets.CAPACITY, assets.AVAILABILITY)}
         for r in reservations:
             keys |= {
                 (r.buyer_id, LedgerAccount.Kind.OPERATOR_PAYABLE, currency),
                 (r.premise.organisation_id, LedgerAccount.Kind.PARTICIPANT, currency),
             }
+            keys |= {
+                (r.premise.organisation_id, LedgerAccount.Kind.PARTICIPANT, a)
+                for a in (assets.CAPACITY, assets.AVAILABILITY)
+            }
         acct = accounts_ensure(keys)
+        sales = portfolio_sales(r.award_id for r in reservations)
+        acct.update(sale_accounts(sales))
         stamp = day.date().isoformat()
         for r in reservations:
             start, end = max(r.window_start, day), min(r.window_end, day + DAY)
             hours = Decimal(int((end - start).total_seconds())) / HOUR
-            metered, expected, _ = avail[r.premise_id]
+            metered, expected, ready = avail[r.premise_id]
             made = calls.get(r.pk, [])
             if len(made) < called.get(r.pk, 0):
                 continue  # a call of that day is not verified yet: paid by a later run, once it is
@@ -95,14 +110,47 @@ def reservation_availability_entries(run, *, days: list[datetime]) -> list[Entry
             amount = reservation_availability_amount(
                 reserved_kw=r.reserved_kw, hours=hours, factor=factor, price_per_mwh=r.availability_price_per_mwh
             )
+            payee = r.premise.organisation_id
+            honoured = token_rules.honoured_hours(
+                window_start=start, window_end=end, ready_hours=ready, failed_calls=failed.get(r.pk, [])
+            )
+            out += reservation_token_entries(
+                r,
+                acct=acct,
+                payee=payee,
+                stamp=stamp,
+                start=start,
+                kw_hours=r.reserved_kw * hours,
+                factor=factor,
+                capacity=token_rules.capacity_tokens(
+                    reserved_kw=r.reserved_kw, hours=hours, availability_factor=factor
+                ),
+                honoured=len(honoured),
+            )
             if amount <= 0:
                 continue
-            key = f"availability_payment:reservation:{r.pk}:day:{stamp}"
             memo = (
                 f"Availability, reservation {r.pk} ({r.product}): {r.reserved_kw} kW x {hours} h x "
                 f"{factor:.4f} x {r.availability_price_per_mwh}/MW-h, {stamp}"
             )[:300]
-            payee = r.premise.organisation_id
+            sale = sales.get(r.award_id)
+            if sale is not None:  # member share and aggregator fee (ADR 0024)
+                out += split_entries(
+                    sale=sale,
+                    acct=acct,
+                    payer_account=acct[(r.buyer_id, LedgerAccount.Kind.OPERATOR_PAYABLE, currency)],
+                    fact=f"reservation:{r.pk}:day:{stamp}",
+                    revenue=amount,
+                    at=start,
+                    what=memo,
+                    kw=r.reserved_kw,
+                    hours=hours,
+                    quantity=(r.reserved_kw * hours).quantize(Decimal("0.0001")),
+                    price=r.availability_price_per_mwh,
+                    premise_id=r.premise_id,
+                )
+                continue
+            key = f"availability_payment:reservation:{r.pk}:day:{stamp}"
             out.append(
                 EntrySpec(
                     key,
@@ -128,4 +176,57 @@ def reservation_availability_entries(run, *, days: list[datetime]) -> list[Entry
                     ],
                 )
             )
+    return out
+
+
+def reservation_token_entries(
+    r, *, acct, payee: int, stamp: str, start: datetime, kw_hours, factor, capacity, honoured: int
+) -> list[EntrySpec]:
+    """Capacity tokens (``capacity-token-1``) and Availability tokens (``availability-token-1``) of one
+    reservation day, minted from the treasury to the resource's owner, with the counted numbers in the memo."""
+    out = []
+    for kind, asset, n, qty, what in (
+        (
+            SettlementItem.Kind.CAPACITY_TOKEN,
+            assets.CAPACITY,
+            capacity,
+            kw_hours,
+            f"{kw_hours} kW-h reserved x availability {factor:.4f}",
+        ),
+        (
+            SettlementItem.Kind.AVAILABILITY,
+            assets.AVAILABILITY,
+            token_rules.availability_tokens(honoured),
+            Decimal(honoured),
+            f"{honoured} h of honoured readiness",
+        ),
+    ):
+        if n <= 0:
+            continue
+        key = f"{kind}:reservation:{r.pk}:day:{stamp}"
+        memo = f"{asset} issued, reservation {r.pk} ({r.product}): {what}, {stamp}"[:300]
+        out.append(
+            EntrySpec(
+                key,
+                memo,
+                [
+                    (acct[(None, LedgerAccount.Kind.TREASURY, asset)], asset, -n),
+                    (acct[(payee, LedgerAccount.Kind.PARTICIPANT, asset)], asset, n),
+                ],
+                [
+                    ItemSpec(
+                        business_key=key,
+                        kind=kind,
+                        payee_id=payee,
+                        asset=asset,
+                        amount=n,
+                        delivery_start=start,
+                        quantity_kwh=qty.quantize(Decimal("0.0001")),
+                        premise_id=r.premise_id,
+                        award_id=r.award_id,
+                        memo=memo,
+                    )
+                ],
+            )
+        )
     return out

@@ -49,6 +49,7 @@ from .. import assets
 from ..errors import SettlementError
 from ..models import AggregatorAgreement, LedgerAccount, ParticipationContract, SettlementItem, SettlementRun, Stake
 from ..selectors import market_parameter
+from . import splits, token_rules
 from .collateral import collateral_settle_due
 from .ledger import accounts_ensure
 from .metering import meter_availability
@@ -158,15 +159,21 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
     }
     penalties = defaultdict(Decimal)
     for event_id, amount in SettlementItem.objects.filter(
-        kind=I.PENALTY, event__start__gte=run.window_start, event__start__lt=run.window_end
+        kind=I.PENALTY,
+        event__start__gte=run.window_start,
+        event__start__lt=run.window_end,
+        payee_id=F("event__premise__organisation_id"),  # the member's part only (ADR 0024)
     ).values_list("event_id", "amount"):
         penalties[event_id] += amount
     keys: set = {(None, K.FEES, currency), (None, K.TREASURY, currency)}
+    minted = (assets.PERFORMANCE, assets.GOVERNANCE, assets.ENERGY)
     for r in rows:
         keys |= {(r[7], K.OPERATOR_PAYABLE, currency), (r[4], K.PARTICIPANT, currency)}
-        keys |= {(r[4], K.PARTICIPANT, a) for a in (assets.PERFORMANCE, assets.GOVERNANCE)}
-    keys |= {(None, K.TREASURY, a) for a in (assets.PERFORMANCE, assets.GOVERNANCE)}
+        keys |= {(r[4], K.PARTICIPANT, a) for a in minted}
+    keys |= {(None, K.TREASURY, a) for a in minted}
     acct = accounts_ensure(keys)
+    sales = splits.event_sales(rows)  # events of awards sold through a portfolio (ADR 0024)
+    acct.update(splits.sale_accounts(sales))
     out: list[EntrySpec] = []
 
     def pay(key, kind, payer_acct, payee_org, asset, amount, r, memo, qty=Decimal("0"), price=Decimal("0")):
@@ -201,13 +208,14 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
         op = acct[(operator, K.OPERATOR_PAYABLE, currency)]
         paid = assets.paid_kwh(delivered_kwh=kwh, dispatched_kwh=committed)
         perf = assets.performance_amount([(paid, price)])
+        sale = sales.get(event_id)  # sold through a portfolio: split below instead
         pay(
             f"performance:event:{event_id}",
             I.PERFORMANCE,
             op,
             payee,
             currency,
-            perf,
+            perf if sale is None else 0,
             r,
             performance_memo(event_id, kwh, paid, price),
             paid,
@@ -222,15 +230,35 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
             op,
             payee,
             currency,
-            bonus,
+            bonus if sale is None else 0,
             r,
             f"Over-delivery bonus, event {event_id}: {excess} kWh above commitment",
             excess,
             price,
         )
-        for kind, asset, qty, what in (
-            (I.PERFORMANCE_TOKEN, assets.PERFORMANCE, excess, "kWh above commitment"),
-            (I.GOVERNANCE_TOKEN, assets.GOVERNANCE, kwh / assets.GOVERNANCE_KWH_PER_TOKEN, "per 10 kWh delivered"),
+        earned = perf + bonus
+        if sale is not None:  # member share and aggregator fee of the performance payment and of the bonus
+            parts = splits.event_split_entries(
+                sale=sale, acct=acct, payer_account=op, row=r, perf=perf, bonus=bonus, paid=paid, excess=excess
+            )
+            out += parts
+            earned = splits.member_total(parts)
+        for kind, asset, qty, n, what in (
+            (
+                I.PERFORMANCE_TOKEN,
+                assets.PERFORMANCE,
+                excess,
+                token_rules.performance_tokens(excess_kwh=excess),
+                "kWh above commitment",
+            ),
+            (
+                I.GOVERNANCE_TOKEN,
+                assets.GOVERNANCE,
+                kwh / assets.GOVERNANCE_KWH_PER_TOKEN,
+                token_rules.governance_tokens(delivered_kwh=kwh),
+                "per 10 kWh delivered",
+            ),
+            (I.ENERGY_TOKEN, assets.ENERGY, paid, token_rules.energy_tokens(paid_kwh=paid), "delivered kWh paid"),
         ):
             pay(
                 f"{kind}:event:{event_id}",
@@ -238,7 +266,7 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
                 acct[(None, K.TREASURY, asset)],
                 payee,
                 asset,
-                assets.tokens(qty),
+                n,
                 r,
                 f"{asset} issued, event {event_id}: {qty} {what}",
                 qty,
@@ -273,7 +301,7 @@ def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
                 baseline_kwh=base_kwh,
                 actual_kwh=actual_kwh,
                 tariff_per_kwh=contract.tariff_per_kwh,
-                net_earnings=perf + bonus + penalties[event_id],
+                net_earnings=earned + penalties[event_id],
             )
             pay(
                 f"bill_protection:event:{event_id}",

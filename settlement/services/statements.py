@@ -35,6 +35,7 @@ from ..errors import SettlementError
 from ..models import SettlementItem
 from ..models_protection import BillProtectionMonth
 from ..pdf import pdf_document
+from ..split_selectors import portfolio_split_rows, portfolio_split_totals
 
 I = SettlementItem.Kind  # noqa: E741
 INCOME_KINDS = {
@@ -120,12 +121,21 @@ def statement_build(*, organisation: Organisation, year: int, month: int) -> Sta
     summary = {
         "currency": currency,
         "events": len({i.event_id for i in items if i.event_id}),
-        "delivered_kwh": sum((i.quantity_kwh for i in items if i.kind == I.PERFORMANCE), Decimal("0")),
+        "delivered_kwh": sum(
+            (
+                i.quantity_kwh
+                for i in items
+                if i.kind == I.PERFORMANCE or i.business_key.startswith(f"{I.MEMBER_SHARE}:event:")
+            ),
+            Decimal("0"),
+        ),
         "payments": sum((i.amount for i in fiat if i.kind in INCOME_KINDS and i.amount > 0), Decimal("0")),
         "penalties": sum((i.amount for i in fiat if i.kind == I.PENALTY), Decimal("0")),
         "fees": sum((i.amount for i in fiat if i.kind == I.PLATFORM_FEE), Decimal("0")),
         "net": sum((i.amount for i in fiat), Decimal("0")),
         "tokens": tokens,
+        # awards sold through a portfolio: revenue, aggregator fee, member share (ADR 0024)
+        "portfolio": portfolio_split_totals(portfolio_split_rows(organisations=[organisation], start=start, end=end)),
         "bill_protection": list(
             BillProtectionMonth.objects.filter(premise__organisation=organisation, month=date(year, month, 1))
             .select_related("premise")
@@ -149,6 +159,8 @@ def statement_csv(statement: Statement) -> str:
         buf.write(f"# {key},{s[key]}\n")
     for asset, amount in sorted(s["tokens"].items()):
         buf.write(f"# tokens {asset},{amount}\n")
+    for key, amount in s["portfolio"].items():
+        buf.write(f"# portfolio {key},{amount}\n")
     for m in s["bill_protection"]:
         buf.write(
             f"# bill_protection {m.premise.name},metered_kwh {m.metered_kwh},baseline_kwh {m.baseline_kwh},"
@@ -181,6 +193,11 @@ def statement_pdf(statement: Statement) -> bytes:
             10,
         ),
         ("Tokens: " + (", ".join(f"{v} {k}" for k, v in sorted(s["tokens"].items())) or "none"), 10),
+        (
+            "Portfolio awards: revenue {revenue} {c}  = aggregator fee {aggregator_fee} {c} + member share "
+            "{member_share} {c}  (platform fee {platform_fee} {c}, charged to the buyer)".format(c=c, **s["portfolio"]),
+            10,
+        ),
         ("", 10),
         *[(line, 8) for line in _protection_lines(statement)],
         *([("", 10)] if s["bill_protection"] else []),

@@ -95,7 +95,9 @@ def test_overlapping_windows_and_the_event_path_racing_pay_once():
         job()
     keys = list(SettlementItem.objects.values_list("business_key", flat=True))
     assert len(keys) == len(set(keys))
-    assert SettlementItem.objects.filter(kind="performance").count() == len(event_ids)
+    # premises 0 and 1 are the aggregator's members: their events pay member shares (ADR 0024)
+    assert SettlementItem.objects.filter(kind="performance").count() == len(event_ids) - 2
+    assert SettlementItem.objects.filter(business_key__startswith="member_share:event:").count() == 2
     assert ledger_is_balanced() and balance_mismatches() == []
     before = _snapshot()
     _race(_settle(DAY, DAY + timedelta(days=1)), _settle(DAY + timedelta(hours=8), DAY + timedelta(hours=14)))
@@ -104,8 +106,8 @@ def test_overlapping_windows_and_the_event_path_racing_pay_once():
 
 def test_racing_runs_net_a_receivable_and_pay_the_reward_pool_once():
     w = _world()
-    org = w.consumers[0]
-    event = DREvent.objects.filter(premise=w.premises[0]).first()
+    org = w.consumers[2]  # sells directly (a portfolio member's penalty is shared by its terms, ADR 0024)
+    event = DREvent.objects.filter(premise=w.premises[2]).first()
     # owed 5.00 with nothing on the account; the day pays consumer 0 far less than that
     penalty_settle(event_id=event.pk, payee=org, amount=D("5.00"), reason="shortfall", business_key="cc-n")
     errors = _race(

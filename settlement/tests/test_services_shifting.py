@@ -114,7 +114,9 @@ def test_shifted_energy_credited_at_the_spread_with_energy_tokens_and_not_withou
     assert _items(events[3], "energy_credit")[0].amount == D("1.00")
     # the event's buyer pays the credit on top of the performance payments (4 x 1.0 kWh x 150 / 1000 = 0.60)
     assert balance_of(organisation=w.operator, kind=K.OPERATOR_PAYABLE, asset="USD") == D("-0.80")
-    assert balance_of(organisation=w.consumers[0], kind=K.PARTICIPANT, asset=assets.ENERGY) == D("0.80")
+    # 0.80 FLEX-NRG for the shifted energy, and 1.00 for the 1.0 kWh delivered in the event (energy-token-1)
+    assert _items(e, "energy_token")[0].amount == D("1.00")
+    assert balance_of(organisation=w.consumers[0], kind=K.PARTICIPANT, asset=assets.ENERGY) == D("1.80")
     assert ledger_is_balanced() and balances_match_postings()
 
 

@@ -47,7 +47,8 @@ def test_monthly_statement_summary_csv_and_pdf():
     assert s.summary["payments"] == D("0.80")
     assert s.summary["penalties"] == D("-0.30")
     assert s.summary["net"] == D("0.50")
-    assert s.summary["tokens"] == {"FLEX-GOV": D("0.80")}  # no Energy tokens: nothing was shifted
+    # Energy tokens per delivered kWh paid (energy-token-1): 8 kWh -> 8.00; Governance 8 / 10 -> 0.80
+    assert s.summary["tokens"] == {"FLEX-GOV": D("0.80"), "FLEX-NRG": D("8.00")}
     text = statement_csv(s)
     assert text.splitlines()[0].startswith("date,item,kind,event")
     assert "# net,0.50" in text and "# tokens FLEX-GOV,0.80" in text

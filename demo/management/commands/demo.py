@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from decimal import Decimal
 from urllib.parse import urlparse
 
 from django.conf import settings
@@ -118,8 +119,14 @@ class Command(BaseCommand):
                 f"    event path     {sum(1 for e in r.settled_events if e[2])} events paid on verification; longest wait "
                 f"{r.settlement_lag.total_seconds():.1f} s (the daily run above is the sweep)"
             )
+        w(
+            f"    portfolio      {r.portfolio_awards} awards sold by the aggregator: member shares "
+            f"{r.member_shares:.2f} {c}, aggregator fees {r.aggregator_fees:.2f} {c} (terms accepted at consent)"
+        )
         tokens = ", ".join(f"{v:.2f} {k}" for k, v in sorted(r.tokens.items())) or "none"
         w(f"                   tokens {tokens}; ledger balanced: {r.ledger_balanced}")
+        cap, avl = (r.tokens.get(a, Decimal("0")) for a in ("FLEX-CAP", "FLEX-AVL"))
+        w(f"                   capacity tokens {cap:.2f} FLEX-CAP, availability tokens {avl:.2f} FLEX-AVL")
         for a in r.anchors:
             w(f"    anchored hour {a.period.start:%Y-%m-%d %H:%M}Z  leaves {a.leaf_count}  root {a.root}")
             w(f"                  status {a.status}  tx {a.tx_hash}  block {a.block_number}")
