@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files (works offline)
     "django_celery_beat",
     "allauth",
     "allauth.account",
@@ -215,6 +216,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Offers, requests, awards, events, settlements and anchoring for grid operators and aggregators.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # drf-spectacular-sidecar: no CDN, no @latest
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "MarketEnum": "market.engine.products.MarketType.CHOICES",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import demo
+from portal import formatting
 from settlement.models import SettlementItem
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -99,11 +100,11 @@ def test_consumer_signs_in_and_sees_premise_and_earnings(paid_consumer, live_ser
     premises_table = page.locator("[data-testid=premises]").inner_text()
     assert paid_consumer["premise"] in premises_table
     assert not any(name in premises_table for name in paid_consumer["others"])
-    assert page.locator("[data-testid=earnings]").inner_text().strip() == f"{earned:.2f} USD"
+    assert page.locator("[data-testid=earnings]").inner_text().strip() == formatting.money(earned, "USD")
     payment_rows = page.locator("[data-testid=payments] tbody tr")
     assert payment_rows.count() == len(items)
     payments_table = page.locator("[data-testid=payments]").inner_text()
-    assert all(f"{i.amount} {i.currency}" in payments_table for i in items)  # payments, penalties and tokens
+    assert all(formatting.amount(i.amount, i.currency) in payments_table for i in items)  # payments, penalties, tokens
 
     # The stylesheet and the vendored scripts were served and applied.
     assert page.evaluate("getComputedStyle(document.querySelector('.topbar')).display") == "flex"

@@ -3,7 +3,7 @@ aggregator's event response."""
 
 from django.urls import path
 
-from ..views import aggregator, consumer, operator
+from ..views import aggregator, consumer, events, operator
 
 urlpatterns = [
     path("console/", operator.console, name="console"),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("console/cascades/", operator.console_cascade_create, name="console-cascade-create"),
     path("console/emergency-stop/", operator.console_emergency_stop, name="console-emergency-stop"),
     path("my-events/", consumer.my_events, name="my-events"),
-    path("my-events/<int:pk>/opt-out/", consumer.my_event_opt_out, name="my-event-opt-out"),
+    path("my-events/<int:pk>/", events.event_page, name="event"),
+    path("my-events/<int:pk>/opt-out/", events.event_opt_out_page, name="my-event-opt-out"),
     path("portfolio/", aggregator.portfolio, name="portfolio"),
 ]

@@ -6,3 +6,25 @@ document.addEventListener("change", function (e) {
     el.form.submit();
   }
 });
+
+// The navigation menu on narrow screens: the "Menu" button opens and closes it.
+document.addEventListener("click", function (e) {
+  var button = e.target && e.target.closest ? e.target.closest(".menu-toggle") : null;
+  if (!button) return;
+  var nav = document.getElementById(button.getAttribute("aria-controls"));
+  var open = button.getAttribute("aria-expanded") !== "true";
+  button.setAttribute("aria-expanded", open ? "true" : "false");
+  if (nav) nav.classList.toggle("open", open);
+});
+
+// Charts with no data say so instead of drawing an empty frame: <canvas data-empty="No data yet">.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("canvas[data-empty]").forEach(function (canvas) {
+    if (canvas.dataset.points === "0") {
+      var p = document.createElement("p");
+      p.className = "no-data";
+      p.textContent = canvas.dataset.empty;
+      canvas.replaceWith(p);
+    }
+  });
+});
