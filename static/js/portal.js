@@ -28,3 +28,21 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
 });
+
+// The device form asks only what the picked kind needs: <fieldset data-kinds="battery water_heater"> groups
+// show (and submit) for those kinds only; a hidden group is disabled, so it never blocks the form.
+function portalKindGroups(select) {
+  var form = select.form;
+  if (!form) return;
+  form.querySelectorAll("fieldset[data-kinds]").forEach(function (fs) {
+    var on = fs.dataset.kinds.split(" ").indexOf(select.value) >= 0;
+    fs.hidden = !on;
+    fs.disabled = !on;
+  });
+}
+document.addEventListener("change", function (e) {
+  if (e.target && e.target.matches && e.target.matches("[data-kind-select]")) portalKindGroups(e.target);
+});
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-kind-select]").forEach(portalKindGroups);
+});
