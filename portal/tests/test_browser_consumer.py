@@ -52,8 +52,17 @@ def consumer_day(small_world):
     coming = services.event_create(
         program=program, premise=verified.premise, target_kw=Decimal("2.5"), start=start, end=start + timedelta(hours=1)
     )
+    # A real-time slot a few hours ahead, assessed, for an offer (the market sells only assessed windows).
+    from assessment.services import flexibility_assess
+
+    slot = (timezone.now() + timedelta(hours=4)).replace(minute=0, second=0, microsecond=0)
+    flexibility_assess(premise=verified.premise, window_start=slot, window_end=slot + timedelta(minutes=15))
+    meter = verified.premise.meters.order_by("pk").first()
     return {
         "email": email,
+        "premise": verified.premise,
+        "meter_id": meter.meter_id,
+        "slot": slot.astimezone(formatting.zone(verified.premise.timezone)),
         "verified": verified,
         "coming": coming,
         "coming_window": formatting.local_window(coming.start, coming.end, verified.premise.timezone),
@@ -141,3 +150,101 @@ def test_phone_layout_menu_and_offline_api_docs(consumer_day, live_server, chrom
     page.wait_for_selector("h1", timeout=20_000)
     assert "Flexibility platform API" in page.locator("h1").first.inner_text()
     assert outside == [], outside
+
+
+def test_consumer_offers_declares_availability_gives_and_revokes_consent_uploads_meter_data(
+    consumer_day,
+    live_server,
+    chromium,  # noqa: F811
+):
+    w = Watched(chromium)
+    page, base, premise = w.page, live_server.url, consumer_day["premise"]
+    sign_in(page, base, consumer_day["email"], next_path="/consumer/offers/")
+
+    # Offer: a refusal of the market's gates shows in the form (a 100 kW minimum for energy) ...
+    slot = consumer_day["slot"]
+    form = "[data-testid=offer-form]"
+    page.select_option(f"{form} select[name=market]", "real_time")
+    page.select_option(f"{form} select[name=product]", "energy")
+    page.fill(f"{form} input[name=start]", slot.strftime("%Y-%m-%dT%H:%M"))
+    page.fill(f"{form} input[name=end]", (slot + timedelta(minutes=15)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill(f"{form} input[name=kw_{premise.pk}]", "0.2")
+    page.fill(f"{form} input[name=price_per_mwh]", "80")
+    assert "Accredited up to" in page.locator(f"{form}").inner_text()  # the accredited kW beside the field
+    page.click(f"{form} button[type=submit]")
+    assert "at least 100 kW" in page.locator("[data-testid=offer-refusal]").inner_text()
+    assert axe_violations(page) == []
+    # ... a congestion offer (1 kW minimum) is accepted and listed with its kW and price, then cancelled.
+    page.select_option(f"{form} select[name=product]", "congestion")
+    page.fill(f"{form} input[name=kw_{premise.pk}]", "2")
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    refusal = page.locator("[data-testid=offer-refusal]")
+    assert refusal.count() == 0, refusal.inner_text()
+    assert "Offered 2.00 kW" in page.locator(".messages").inner_text()
+    row = page.locator("[data-testid=offers] tbody tr[data-order]", has_text="Congestion").filter(has_text="Open").first
+    assert "2.00 kW" in row.inner_text() and "80.00 USD/MWh" in row.inner_text()
+    assert row.locator("[data-testid=offer-status]").inner_text() == "Open"
+    row.locator("button", has_text="Cancel").click()
+    page.wait_for_selector(".messages")
+    assert "cancelled" in page.locator(".messages").inner_text()
+    assert (
+        page.locator("[data-testid=offers] tbody tr[data-order]", has_text=": 2.00 kW")
+        .filter(has_text="Cancelled")
+        .count()
+        == 1
+    )
+
+    # Availability: "I'm away" (0 kW) until tomorrow, listed in the premise's time.
+    page.goto(f"{base}/consumer/availability/")
+    until = (slot + timedelta(days=1)).replace(minute=0)
+    page.select_option("[data-testid=availability] select[name=premise]", str(premise.pk))
+    page.fill("[data-testid=availability] input[name=available_kw]", "0")
+    page.fill("[data-testid=availability] input[name=valid_until]", until.strftime("%Y-%m-%dT%H:%M"))
+    page.click("[data-testid=availability] button[type=submit]")
+    declared = page.locator("[data-testid=declarations]").inner_text()
+    assert "0.00 kW" in declared and until.strftime("%Y-%m-%d %H:%M") in declared
+    assert axe_violations(page) == []
+
+    # Consent: given to the aggregator, then revoked at once with what it withdrew.
+    page.goto(f"{base}/consumer/consents/")
+    form = "[data-testid=consent-grant]"
+    page.select_option(f"{form} select[name=premise]", str(premise.pk))
+    page.select_option(f"{form} select[name=aggregator]", index=1)
+    page.check(f"{form} input[value=interval_readings]")
+    page.click(f"{form} button[type=submit]")
+    consents = page.locator("[data-testid=consents]")
+    assert "Interval readings" in consents.inner_text() and "Active" in consents.inner_text()
+    assert axe_violations(page) == []
+    consents.locator("button", has_text="Revoke").first.click()
+    page.wait_for_selector(".messages")
+    assert "may no longer use interval readings" in page.locator(".messages").inner_text()
+    assert "Revoked" in page.locator("[data-testid=consents]").inner_text()
+
+    # Meter data: a file with a bad record is refused with the record named; a good one is imported.
+    page.goto(f"{base}/consumer/meter-data/")
+    meter_id = consumer_day["meter_id"]
+    upload = "[data-testid=meter-upload]"
+    page.select_option(f"{upload} select[name=meter]", meter_id)
+    page.select_option(f"{upload} select[name=format]", "platform_csv")
+    bad = f"meter_id,start,kwh\n{meter_id},2026-01-05T00:00:00Z,0.5\n{meter_id},2026-01-05T00:15:00Z,lots\n"
+    page.set_input_files(
+        f"{upload} input[name=file]", {"name": "bad.csv", "mimeType": "text/csv", "buffer": bad.encode()}
+    )
+    page.click(f"{upload} button[type=submit]")
+    page.wait_for_selector("[data-testid=upload-errors]")
+    assert (
+        "lots" in page.locator("[data-testid=upload-errors]").inner_text()
+        or "line 3" in page.locator("[data-testid=upload-errors]").inner_text().lower()
+    )
+    good = f"meter_id,start,kwh\n{meter_id},2026-01-05T00:00:00Z,0.5\n{meter_id},2026-01-05T00:15:00Z,0.25\n"
+    page.set_input_files(
+        f"{upload} input[name=file]", {"name": "good.csv", "mimeType": "text/csv", "buffer": good.encode()}
+    )
+    page.click(f"{upload} button[type=submit]")
+    page.wait_for_selector("[data-testid=upload-ok]")
+    assert "2 new readings of 2" in page.locator("[data-testid=upload-ok]").inner_text()
+    assert page.evaluate("document.querySelector('[data-testid=upload-progress]').value") == 100
+    assert page.locator("[data-testid=meter-quality]").count() == 1
+    assert axe_violations(page) == []
+    w.clean()

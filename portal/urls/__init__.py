@@ -5,7 +5,18 @@ aggregator's event response)."""
 
 from django.urls import path
 
-from ..views import admin, aggregator, consumer, onboarding, operator, participant, public, settings
+from ..views import (
+    admin,
+    aggregator,
+    consumer,
+    consumer_data,
+    offers,
+    onboarding,
+    operator,
+    participant,
+    public,
+    settings,
+)
 
 urlpatterns = [
     path("", public.home, name="home"),
@@ -19,6 +30,14 @@ urlpatterns = [
     path("onboarding/<slug:step>/", onboarding.onboarding, name="onboarding-step"),
     path("payments/<int:pk>/", participant.payment_detail, name="payment"),
     path("consumer/consumption/", consumer.consumption_page, name="consumption"),
+    path("consumer/meter-data/", consumer_data.meter_upload, name="meter-upload"),
+    path("consumer/consents/", consumer_data.consents_page, name="consents"),
+    path("consumer/consents/<int:pk>/revoke/", consumer_data.consent_revoke, name="consent-revoke"),
+    path("consumer/availability/", consumer_data.availability_page, name="availability"),
+    path("consumer/offers/", offers.offers_page, name="offers"),
+    path("consumer/offers/<int:pk>/cancel/", offers.offer_cancel, name="offer-cancel"),
+    path("consumer/offers/<int:pk>/modify/", offers.offer_modify, name="offer-modify"),
+    path("consumer/devices/<int:pk>/limits/", consumer_data.device_limits, name="device-limits"),
     path("compensation/", participant.compensation, name="compensation"),
     path("compensation/console/", admin.settlement_console, name="settlement-console"),
     path("settings/tokens/", settings.api_tokens, name="api-tokens"),

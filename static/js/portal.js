@@ -46,3 +46,14 @@ document.addEventListener("change", function (e) {
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("[data-kind-select]").forEach(portalKindGroups);
 });
+
+// Upload progress: htmx reports the bytes sent of a multipart post; the form's <progress> shows it.
+document.addEventListener("htmx:xhr:progress", function (e) {
+  var form = e.target && e.target.closest ? e.target.closest("form") : null;
+  var bar = form ? form.querySelector("progress") : null;
+  if (bar && e.detail && e.detail.lengthComputable) bar.value = Math.round((100 * e.detail.loaded) / e.detail.total);
+});
+document.addEventListener("htmx:afterRequest", function (e) {
+  var bar = e.target && e.target.querySelector ? e.target.querySelector("progress") : null;
+  if (bar) bar.value = 100;
+});
