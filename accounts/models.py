@@ -554,3 +554,6 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user_id})"
+
+
+from accounts.models_notifications import Notification, NotificationKind, NotificationPreference  # noqa: E402,F401

@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.selectors import premises_visible_to
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
+from .. import notify
 from ..errors import ActivationErrorCode as Code
 from ..models import Cascade, DispatchSignal, DREvent, Enrollment, OptOut, OutboxMessage, Penalty, Program
 from ..selectors import zone_operator
@@ -147,6 +148,7 @@ def _cancel(event: DREvent, *, reason: str, now: datetime) -> None:
         status=OutboxMessage.Status.CANCELLED
     )
     notify_event(event=event, operation="DELETE", now=now)  # OpenADR 3: the event is gone
+    notify.event_cancelled(event, reason=reason, now=now)  # the consumer's inbox and email (ADR 0030)
     # Devices that already have the command get a restore command (through the outbox too).
     for row in OutboxMessage.objects.filter(
         event=event,

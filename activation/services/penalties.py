@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 
+from .. import notify
 from ..models import DREvent, Penalty, Program
 from ..signals import penalty_recorded
 from .units import KWH, MONEY
@@ -41,7 +42,7 @@ def penalty_record(
     rate), paid by the premise's organisation. Settlement charges it in the ledger once the caller's transaction
     commits: :data:`activation.signals.penalty_recorded` is sent then, with the penalty's id (settlement's
     receiver is idempotent per penalty)."""
-    penalty, _ = Penalty.objects.get_or_create(
+    penalty, created = Penalty.objects.get_or_create(
         event=event,
         reason=reason,
         defaults={
@@ -54,6 +55,8 @@ def penalty_record(
             "created_at": now,
         },
     )
+    if created:
+        notify.penalty_recorded(penalty, now=now)  # in the fact's transaction (ADR 0030)
     transaction.on_commit(lambda pk=penalty.pk: penalty_recorded.send(sender=Penalty, penalty_id=pk))
     return penalty
 

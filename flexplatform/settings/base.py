@@ -286,7 +286,11 @@ CELERY_BEAT_SCHEDULE = {
     # Compensation: settle yesterday (UTC) every day at 02:00 UTC, after late meter data; tally governance hourly.
     "settle-day": {"task": "settlement.tasks.settle_day", "schedule": crontab(hour=2, minute=0)},
     "tally-proposals": {"task": "settlement.tasks.tally_proposals", "schedule": 3600.0},
+    # Notifications: the email outbox is swept every minute too (a lost enqueue sends late, never twice).
+    "send-notification-emails": {"task": "accounts.tasks.send_notification_emails", "schedule": 60.0},
 }
+# The portal's public address, for the links in notification emails.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://localhost:8000")
 # Assessment: the baseline settled against (unless a premise's program says otherwise) and the forecast
 # baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).
 ASSESSMENT_BASELINE_METHOD = env("ASSESSMENT_BASELINE_METHOD", default="caiso-10in10")

@@ -107,3 +107,15 @@ def orm(fn, *args):
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(run).result()
+
+
+def wait_js(page, expression: str, timeout_s: float = 10.0) -> None:
+    """Wait until ``expression`` is truthy, polling from Python (``page.wait_for_function`` polls with ``eval``,
+    which the pages' Content-Security-Policy forbids)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_s}s: {expression}")
+        page.wait_for_timeout(100)

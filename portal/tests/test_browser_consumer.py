@@ -14,7 +14,16 @@ from django.utils import timezone
 import demo
 from portal import formatting
 
-from .browser_support import PHONE, Watched, axe_violations, chromium, orm, scrolls_sideways, sign_in  # noqa: F401
+from .browser_support import (  # noqa: F401
+    PHONE,
+    Watched,
+    axe_violations,
+    chromium,
+    orm,
+    scrolls_sideways,
+    sign_in,
+    wait_js,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -89,7 +98,7 @@ def test_consumer_home_event_page_and_opt_out_with_preview(consumer_day, live_se
     zone_abbr = formatting.local(v.start, v.premise.timezone).split()[-1]
     assert zone_abbr in page.locator("[data-testid=event-window]").inner_text()
     assert page.locator("[data-testid=event-intervals] tbody tr").count() >= 1
-    page.wait_for_function("window.Chart && Chart.getChart(document.getElementById('event-chart')) !== undefined")
+    wait_js(page, "window.Chart && Chart.getChart(document.getElementById('event-chart')) !== undefined")
     assert axe_violations(page) == []
 
     # Opt out of the coming event: the preview names the penalty; after confirming, the same amount is posted.
