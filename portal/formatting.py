@@ -39,6 +39,15 @@ LABELS = {
     "high_x_of_y": "High X of Y days",
     "opt_out": "Opt-out",
     "ci": "Commercial & industrial",
+    "caiso-10in10": "CAISO 10-in-10 (with day-of adjustment)",
+    "caiso-10in10-unadjusted": "CAISO 10-in-10 (unadjusted)",
+    "pjm-cbl": "PJM customer baseline (adjusted)",
+    "pjm-cbl-unadjusted": "PJM customer baseline (unadjusted)",
+    "pjm-same-day": "PJM same-day baseline",
+    "pjm-match-day": "PJM matching-day baseline",
+    "nyiso-cbl": "NYISO customer baseline (adjusted)",
+    "nyiso-cbl-unadjusted": "NYISO customer baseline (unadjusted)",
+    "caltrack-hourly": "CalTRACK hourly model",
     "c_and_i": "Commercial & industrial",
 }
 
@@ -96,9 +105,13 @@ def token(value, symbol: str = "") -> str:
     return f"{whole}.{frac} {symbol}".strip()
 
 
+def is_fiat(unit: str) -> bool:
+    return bool(unit) and len(unit) == 3 and unit.isalpha() and unit.isupper()
+
+
 def amount(value, unit: str = "") -> str:
     """Money or a token by its unit: a fiat code (three capitals) has two decimals, a token up to four."""
-    if unit and len(unit) == 3 and unit.isalpha() and unit.isupper():
+    if is_fiat(unit):
         return money(value, unit)
     return token(value, unit)
 

@@ -58,3 +58,11 @@ def local(value, tz_name=None):
 @register.filter
 def num(value, places=2):
     return f.number(value, int(places))
+
+
+@register.filter
+def item_price(item):
+    """A settlement item's price per MWh: a dash for a token or a fee (no energy price behind it)."""
+    if not f.is_fiat(item.currency) or not item.price_per_mwh:
+        return f.DASH
+    return f.price_mwh(item.price_per_mwh, item.currency)
