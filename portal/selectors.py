@@ -59,7 +59,7 @@ def consumer_dashboard(*, user, currency: str) -> dict:
     market = {
         "my_orders": list(orders_with_member_premises(premises=premises)[:50]),
         "my_offers": list(offers_for_premises(premises=premises)[:50]),
-        "my_awards": list(awards_visible_to(user).order_by("-window_start")[:50]),
+        "my_awards": list(awards_visible_to(user).select_related("premise").order_by("-window_start")[:50]),
         "expected_earnings": expected_earnings(premises=premises),
     }
     items = list(settlement_items_for(organisations=orgs).order_by("-delivery_start")[:50])
@@ -70,7 +70,9 @@ def consumer_dashboard(*, user, currency: str) -> dict:
         "currency": currency,
         "items": items,
         "events": list(events_visible_to(user).order_by("-start")[:20]),
-        "reservations": list(reservations_visible_to(user).order_by("-window_start")[:20]),
+        "reservations": list(
+            reservations_visible_to(user).select_related("premise", "buyer").order_by("-window_start")[:20]
+        ),
         "load_chart": premises_daily_load(premises),
         "flexibility": [premise_flexibility_summary(premise=p) for p in premises],
         **market,

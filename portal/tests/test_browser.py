@@ -190,7 +190,7 @@ def test_onboarding_wizard_registers_a_meter_and_a_device_with_visible_progress(
     form = "[data-testid=step-devices]"
     page.select_option(f"{form} select[name=premise]", label="Browser site")
     page.fill(f"{form} input[name=name]", "Garage battery")
-    assert "*" in page.locator(f"{form} label[for=id_rated_kw] + .required-mark").inner_text()  # required: marked
+    assert "*" in page.locator(f"{form} label[for=id_rated_kw] .required-mark").inner_text()  # required: marked
     page.select_option(f"{form} select[name=kind]", "hvac")  # a thermostat: the comfort band, no state of charge
     assert page.locator("[data-testid=group-comfort]").is_visible()
     assert not page.locator("[data-testid=group-soc]").is_visible()

@@ -57,3 +57,16 @@ document.addEventListener("htmx:afterRequest", function (e) {
   var bar = e.target && e.target.querySelector ? e.target.querySelector("progress") : null;
   if (bar) bar.value = 100;
 });
+
+// A table wider than the screen scrolls inside its own box: make that box reachable from the keyboard.
+function portalScrollableTables() {
+  document.querySelectorAll("main table").forEach(function (t) {
+    if (t.scrollWidth > t.clientWidth + 1) {
+      t.setAttribute("tabindex", "0");
+    } else {
+      t.removeAttribute("tabindex");
+    }
+  });
+}
+document.addEventListener("DOMContentLoaded", portalScrollableTables);
+window.addEventListener("resize", portalScrollableTables);
