@@ -1,13 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from flexplatform.errors import ApplicationError
 
 from . import hooks
 from .audit import audit_entries
+from .kyc.documents import verification_document_open
 from .kyc.services import verification_case_decide
 from .models import (
     AuditEntry,
@@ -130,8 +133,18 @@ class VerificationDocumentInline(admin.TabularInline):
     model = VerificationDocument
     extra = 0
     can_delete = False
-    readonly_fields = ["doc_type", "number", "issuing_country", "holder_name", "expires_on", "file", "uploaded_at"]
+    readonly_fields = ["doc_type", "number", "issuing_country", "holder_name", "expires_on", "document", "uploaded_at"]
     fields = readonly_fields
+
+    @admin.display(description="File")
+    def document(self, obj):
+        """A link to the private download route (the file itself has no URL: accounts/storage.py)."""
+        if not obj.file:
+            return "— (no file uploaded)"
+        url = reverse("admin:accounts_verificationcase_document", args=[obj.case_id, obj.pk])
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">Open {}</a>', url, obj.file.name.rsplit("/", 1)[-1]
+        )
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -183,7 +196,22 @@ class VerificationCaseAdmin(ReadOnlyAdmin):
                 self.admin_site.admin_view(self.decide_view),
                 name="accounts_verificationcase_decide",
             ),
+            path(
+                "<int:pk>/documents/<int:document_id>/",
+                self.admin_site.admin_view(self.document_view),
+                name="accounts_verificationcase_document",
+            ),
         ] + super().get_urls()
+
+    def document_view(self, request, pk, document_id):
+        """Streams an uploaded document to a reader the policy allows (admins, auditors); 404 otherwise."""
+        try:
+            doc = verification_document_open(user=request.user, document_id=document_id)
+        except ApplicationError as exc:
+            raise Http404(exc.detail) from exc
+        return FileResponse(
+            doc.file, as_attachment=not doc.inline, filename=doc.filename, content_type=doc.content_type
+        )
 
     def changelist_view(self, request, extra_context=None):
         if "status__exact" not in request.GET and not request.GET:
@@ -211,8 +239,8 @@ class VerificationCaseAdmin(ReadOnlyAdmin):
             except ApplicationError as exc:
                 messages.error(request, exc.detail)
             else:
-                messages.success(request, f"Case {case.pk}: {form.cleaned_data['decision']}d.")
-                return redirect(reverse("admin:accounts_verificationcase_changelist") + "?status__exact=in_review")
+                messages.success(request, f"Case {case.pk} ({case.legal_name}): {form.cleaned_data['decision']}d.")
+                return redirect(reverse("admin:accounts_verificationcase_change", args=[case.pk]))
         context = {
             **self.admin_site.each_context(request),
             "case": case,

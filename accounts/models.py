@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .storage import kyc_document_storage
+
 
 class GridZone(models.Model):
     """A zone of the grid. Zones form a hierarchy: ISO zone -> substation -> feeder."""
@@ -24,6 +26,11 @@ class GridZone(models.Model):
         max_length=32,
         blank=True,
         help_text="Compliance profile code (accounts/compliance.py); blank inherits the parent zone's.",
+    )
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="IANA timezone operators enter and read times in; blank inherits the parent zone's (else UTC).",
     )
 
     class Meta:
@@ -74,6 +81,9 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
+    manages_members = models.BooleanField(
+        default=False, help_text="May invite members and revoke invitations (the organisation's first member does)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -235,7 +245,7 @@ class VerificationDocument(models.Model):
     holder_name = models.CharField(max_length=200)
     expires_on = models.DateField(null=True, blank=True)
     identity_key = models.CharField(max_length=120, db_index=True, help_text="Normalised type:country:number.")
-    file = models.FileField(upload_to="kyc/%Y/%m/", blank=True)
+    file = models.FileField(upload_to="kyc/%Y/%m/", blank=True, storage=kyc_document_storage)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -557,3 +567,6 @@ class ApiToken(models.Model):
 
 
 from accounts.models_notifications import Notification, NotificationKind, NotificationPreference  # noqa: E402,F401
+from accounts.models_tax import TaxProfile  # noqa: E402,F401
+
+from .models_invitations import Invitation  # noqa: E402,F401 - registered with the app's models

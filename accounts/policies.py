@@ -11,7 +11,9 @@ over them. The rules (README "Roles"):
 - a grid operator serves its service zones and every zone below them in the grid hierarchy, and acts
   (events, cascades, emergency calls, clearing runs) only there; admins act in every zone;
 - consumers read and write their own premises, aggregators the premises whose consent to them is in force,
-  operators read the premises in their zones.
+  operators read the premises in their zones;
+- an annual tax statement is read by its organisation's members, admins and auditors, and by an aggregator for a
+  member whose terms say so (:func:`tax_statement_readable`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from flexplatform.errors import NotPermitted
 
@@ -60,6 +63,23 @@ def is_admin(user) -> bool:
 def reads_everything(user) -> bool:
     """Admins and auditors read every record."""
     return role(user) in READ_ALL_ROLES
+
+
+def kyc_documents_readable(user) -> bool:
+    """Uploaded identity documents: platform admins (and superusers) and auditors only; never the owner's
+    counterparties, operators or aggregators (FATF R.10 record keeping: the reviewer and the auditor)."""
+    return reads_everything(user)
+
+
+def may_manage_members(user, organisation: Organisation | int) -> bool:
+    """Invite members and revoke invitations: a member of that organisation who manages members, or a platform
+    admin. Auditors never (they write nothing)."""
+    if not getattr(user, "is_authenticated", False) or role(user) == R.AUDITOR:
+        return False
+    if is_admin(user):
+        return True
+    org_id = organisation if isinstance(organisation, int) else organisation.pk
+    return any(m.organisation_id == org_id and m.manages_members for m in selectors.user_memberships(user))
 
 
 def may_write(user) -> bool:
@@ -186,3 +206,40 @@ def _premise_scoped(user, qs: QuerySet, *, own_field: str) -> QuerySet:
     if found == R.GRID_OPERATOR:
         return qs.filter(premise__grid_zone_id__in=operator_zone_ids(user))
     return qs.none()
+
+
+def aggregator_terms_share_billing(aggregator: Organisation | int, member: Organisation | int) -> bool:
+    """Whether ``member``'s terms with ``aggregator`` let the aggregator read its billing and tax records: an active
+    enrolment of one of the member's premises with the aggregator, under a consent in force whose scopes include
+    ``billing`` ("Tariff and billing data"). The one place the enrolment terms are asked (ADR 0026)."""
+    aggregator_id = aggregator if isinstance(aggregator, int) else aggregator.pk
+    member_id = member if isinstance(member, int) else member.pk
+    now = timezone.now()
+    for scopes in Enrolment.objects.filter(
+        aggregator_id=aggregator_id,
+        premise__organisation_id=member_id,
+        status=Enrolment.Status.ACTIVE,
+        consent__status=Consent.Status.ACTIVE,
+        consent__expires_at__gt=now,
+    ).values_list("consent__scopes", flat=True):
+        if Consent.Scope.BILLING in (scopes or []):
+            return True
+    return False
+
+
+def tax_statement_readable(user, organisation: Organisation | int) -> bool:
+    """Who reads an organisation's annual tax statement: its members, admins and auditors, and the members of an
+    aggregator for a member organisation whose terms say so (:func:`aggregator_terms_share_billing`)."""
+    org_id = organisation if isinstance(organisation, int) else organisation.pk
+    if reads_everything(user):
+        return True
+    if any(o.pk == org_id for o in organisations(user)):
+        return True
+    return any(aggregator_terms_share_billing(a, org_id) for a in organisations(user, role=R.AGGREGATOR))
+
+
+def require_tax_statement_readable(user, organisation: Organisation | int) -> None:
+    if not tax_statement_readable(user, organisation):
+        raise NotPermitted(
+            "You may not read that organisation's tax statement.", fields={"organisation": ["Not yours."]}
+        )

@@ -20,14 +20,25 @@ ROLE_FOR_KIND = {
 
 
 def zone_create(
-    *, code: str, name: str, kind: str = GridZone.Kind.ISO_ZONE, parent: GridZone | None = None, jurisdiction: str = ""
+    *,
+    code: str,
+    name: str,
+    kind: str = GridZone.Kind.ISO_ZONE,
+    parent: GridZone | None = None,
+    jurisdiction: str = "",
+    timezone: str = "",
 ) -> GridZone:
     from .compliance import PROFILES
 
     if jurisdiction and jurisdiction not in PROFILES:
         raise ApplicationError("Unknown jurisdiction.", fields={"jurisdiction": [f"One of {', '.join(PROFILES)}."]})
+    if timezone and not _is_timezone(timezone):
+        raise ApplicationError(
+            f"Unknown timezone {timezone!r}.", fields={"timezone": ["Give an IANA name such as America/New_York."]}
+        )
     zone, _ = GridZone.objects.get_or_create(
-        code=code, defaults={"name": name, "kind": kind, "parent": parent, "jurisdiction": jurisdiction}
+        code=code,
+        defaults={"name": name, "kind": kind, "parent": parent, "jurisdiction": jurisdiction, "timezone": timezone},
     )
     return zone
 
@@ -78,8 +89,11 @@ def user_create(
             user = User.objects.create(username=email, email=email, password=password)
         else:
             user = User.objects.create_user(username=email, email=email, password=password)
+    first = not Membership.objects.filter(organisation=organisation).exists()
     Membership.objects.get_or_create(
-        user=user, organisation=organisation, defaults={"role": role or ROLE_FOR_KIND[organisation.kind]}
+        user=user,
+        organisation=organisation,
+        defaults={"role": role or ROLE_FOR_KIND[organisation.kind], "manages_members": first},
     )
     EmailAddress.objects.get_or_create(user=user, email=email, defaults={"primary": True, "verified": verified})
     return user

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /*
- * Compile contracts/FlexAnchor.sol with solc-js (standard JSON) into
- * settlement/chain/artifacts/FlexAnchor.json.
+ * Compile the platform's contracts (contracts/FlexAnchor.sol, contracts/FlexToken.sol) with solc-js
+ * (standard JSON), one at a time, into settlement/chain/artifacts/<Name>.json.
  *
  *   node contracts/compile.js          write the artifact
- *   node contracts/compile.js --check  exit 1 if the committed artifact differs from a fresh compile
+ *   node contracts/compile.js --check  exit 1 if a committed artifact differs from a fresh compile
  *
  * Settings are fixed here and recorded in the artifact: evmVersion "prague" (solc 0.8.37 targets
  * osaka by default; py-evm supports up to prague), optimizer enabled with 200 runs.
@@ -19,9 +19,8 @@ const path = require('path');
 const solc = require('solc');
 
 const ROOT = path.resolve(__dirname, '..');
-const CONTRACT = 'FlexAnchor';
-const SOURCE = 'contracts/FlexAnchor.sol';
-const ARTIFACT = path.join(ROOT, 'settlement', 'chain', 'artifacts', `${CONTRACT}.json`);
+const CONTRACTS = ['FlexAnchor', 'FlexToken'];
+const artifactFile = (name) => path.join(ROOT, 'settlement', 'chain', 'artifacts', `${name}.json`);
 
 const SETTINGS = {
   evmVersion: 'prague',
@@ -35,8 +34,8 @@ const SETTINGS = {
 
 const sha256 = (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 
-/** Every file handed to the compiler, keyed by its source unit name, for the input hash. */
-const seen = new Map();
+/** Every file handed to the compiler, keyed by its source unit name, for the input hash (per contract). */
+let seen = new Map();
 
 function readSource(unitName) {
   let file;
@@ -67,7 +66,9 @@ function packageVersion(name) {
   return JSON.parse(fs.readFileSync(file, 'utf8')).version;
 }
 
-function compile() {
+function compile(CONTRACT) {
+  const SOURCE = `contracts/${CONTRACT}.sol`;
+  seen = new Map();
   const input = {
     language: 'Solidity',
     sources: { [SOURCE]: { content: readSource(SOURCE) } },
@@ -114,8 +115,17 @@ function compile() {
 }
 
 function main(argv) {
+  let code = 0;
+  for (const name of CONTRACTS) {
+    code = Math.max(code, one(name, argv));
+  }
+  return code;
+}
+
+function one(name, argv) {
+  const ARTIFACT = artifactFile(name);
   const check = argv.includes('--check');
-  const fresh = compile();
+  const fresh = compile(name);
   if (check) {
     let committed = null;
     try {

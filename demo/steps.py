@@ -30,6 +30,7 @@ from settlement.models import SettlementRun
 from settlement.services.anchoring import periods_anchor_closed
 from settlement.services.runs import settlement_run_execute
 
+from .claims import consumer_claim_run
 from .devices import devices_simulate_finish, devices_simulate_start
 from .history import day_readings_load
 from .summary import DayResult, day_result_summarise
@@ -108,16 +109,19 @@ def market_day_run(
             events_advance(now=instant)
         # The day's meter data arrives, with each dispatched resource's response.
         day_readings_load(world=world, day=day)
-    # Step 6: verification of every completed event with complete data.
-    events_verify_due(now=local_day_bounds(day)[1] + timedelta(hours=2))
-    # Step 7: the day's settlement run (the daily run, over the local market day; a repeat pays nothing), then
-    # the day's settlement hours are closed: seal, anchor on chain, confirm.
+    # Step 6: verification of every completed event with complete data, as the demo's clock reads now (the day's
+    # meter data has arrived); each verification, once committed, settles its event at once (ADR 0027).
+    events_verify_due(now=now)
+    # Step 7: the day's settlement run (the daily run over the local market day: the sweep, which pays what the
+    # event path has not; a repeat pays nothing), then the day's settlement hours are closed: seal, anchor, confirm.
     day_start, day_end = local_day_bounds(day)
     result.run = settlement_run_execute(
         window_start=day_start, window_end=day_end, trigger=SettlementRun.Trigger.DAILY, now=now
     )
     result.anchors = periods_anchor_closed(now=now, wait=True)
     day_result_summarise(result, world=world, day=day)
+    # The day ends with one consumer claiming its FLEX tokens on chain with its own wallet (ADR 0023).
+    result.claim = consumer_claim_run(world=world)
     return result
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import Min, Q, Sum
 
 from activation.models import DREvent, EventVerification
 from market.engine.products import MarketType
@@ -58,6 +59,17 @@ class DayResult:
     ledger_balanced: bool = True
     already_run: bool = False
     devices: str = ""  # what the device simulator did (or why it did not run)
+    #: per verified event of the day: (event id, verified at, settled at or None); settled = its first payment
+    #: (ADR 0027: the event path pays it as soon as the verification commits; the daily run is the sweep)
+    settled_events: list[tuple[int, datetime, datetime | None]] = field(default_factory=list)
+
+    @property
+    def settlement_lag(self) -> timedelta | None:
+        """The longest wait between an event's verification and its settlement (events paid nothing aside)."""
+        lags = [settled - verified for _, verified, settled in self.settled_events if settled is not None]
+        return max(lags) if lags else None
+
+    claim: Any = None  # demo.claims.DemoClaim: one consumer's on-chain token claim at the end of the day
 
     @property
     def measured_vs_true_pct(self) -> Decimal | None:
@@ -96,6 +108,16 @@ def day_result_summarise(result: DayResult, *, world: World, day: date) -> None:
         (truth.get(e, Decimal("0")) for e in verified.values_list("event_id", flat=True)), Decimal("0")
     )
     items = SettlementItem.objects.filter(award__in=awards)
+    first_paid = dict(
+        items.exclude(kind=SettlementItem.Kind.PENALTY)
+        .values("event_id")
+        .annotate(at=Min("created_at"))
+        .values_list("event_id", "at")
+    )
+    result.settled_events = [
+        (event_id, verified_at, first_paid.get(event_id))
+        for event_id, verified_at in verified.order_by("event_id").values_list("event_id", "verified_at")
+    ]
     fiat = items.filter(currency=settings.SETTLEMENT_CURRENCY)
     to_participants = fiat.exclude(kind=SettlementItem.Kind.PLATFORM_FEE)
     result.payments = to_participants.count()

@@ -101,7 +101,7 @@ def world_load(
     )
     with transaction.atomic():
         iso = accounts_services.zone_create(
-            code="iso-east", name="ISO East", kind=GridZone.Kind.ISO_ZONE, jurisdiction=JURISDICTION
+            code="iso-east", name="ISO East", kind=GridZone.Kind.ISO_ZONE, jurisdiction=JURISDICTION, timezone=TZ
         )
         subs = {
             code: accounts_services.zone_create(

@@ -23,6 +23,7 @@ reward_pool_share_pct           ``settlement.services.rewards`` (reward pool fun
 availability_reward_per_hour    ``settlement.services.rewards`` (fiat availability rewards)
 shift_recovery_hours            ``settlement.services.shifting`` (rebound measurement window)
 off_peak_price_per_mwh          ``settlement.services.shifting`` (energy credit spread)
+token_price                     ``settlement.services.tax_statements`` (fiat value of a FLEX token for tax)
 ==============================  =============================================================================
 """
 
@@ -46,6 +47,7 @@ DEFAULTS: dict[str, Decimal] = {
     "availability_reward_per_hour": Decimal("0.05"),  # fiat per contract hour of verified readiness
     "shift_recovery_hours": Decimal("4"),  # after an event, the window its shifted energy is measured in
     "off_peak_price_per_mwh": Decimal("40"),  # off-peak reference price; credit = (cleared - this) per MWh
+    "token_price": Decimal("0.10"),  # fiat per FLEX token (any FLEX asset): token income's value on tax statements
 }
 
 # Upper bounds a proposal must respect (lower bound: 0 for all), so no executed proposal can make a later

@@ -18,7 +18,7 @@ ROLE_HOME = {
     R.AGGREGATOR: "portal:aggregator",
     R.GRID_OPERATOR: "portal:operator",
     R.ADMIN: "portal:operator",
-    R.AUDITOR: "portal:operator",
+    R.AUDITOR: "portal:audit",
 }
 
 

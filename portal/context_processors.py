@@ -13,3 +13,12 @@ def portal_role(request) -> dict:
         "portal_role": policies.role(user),
         "unread_notifications": SimpleLazyObject(lambda: unread_count(user)) if user is not None else 0,
     }
+
+
+def emergency_stop(request) -> dict:
+    """While the emergency stop is engaged, every page (of every role) shows the banner: one indexed query."""
+    from activation.services.emergency_stop import emergency_stop_active
+
+    if not getattr(getattr(request, "user", None), "is_authenticated", False):
+        return {}
+    return {"emergency_stop_engaged": emergency_stop_active()}

@@ -121,7 +121,7 @@ def aggregator_portfolio(*, user) -> dict:
 
 def operator_console(*, user) -> dict:
     orgs = policies.organisations(user, role=Membership.Role.GRID_OPERATOR)
-    runs = list(clearing_runs_visible_to(user).select_related("request__zone").order_by("-cleared_at")[:50])
+    runs = list(clearing_runs_visible_to(user).select_related("request__zone", "auction__zone").order_by("-cleared_at")[:50])
     events = list(events_visible_to(user).order_by("-start")[:100])
     delivered = sum((e.verification.delivered_kwh for e in events if hasattr(e, "verification")), Decimal("0"))
     return {
@@ -226,7 +226,7 @@ def premise_visible(user, pk: int):
     return premises_visible_to(user).filter(pk=pk).first()
 
 
-def _zones_served(user) -> list:
+def zones_served(user) -> list:
     """The zones the user may start a cascade or emergency call in (``accounts.policies.zone_scope``)."""
     zone_ids = policies.zone_scope(user)
     zones = grid_zones()
@@ -239,7 +239,7 @@ def dispatch_console(*, user, is_admin: bool) -> dict:
         **dispatch_live(user=user),
         "programs": activation_selectors.programs_all(),
         "premises": premises_visible_to(user).order_by("id"),
-        "zones": _zones_served(user),
+        "zones": zones_served(user),
         "stops": activation_selectors.emergency_stops_recent(10),
         "is_admin": is_admin,
     }

@@ -1,4 +1,6 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 
 from .models import (
     AnchorAlert,
@@ -13,6 +15,7 @@ from .models import (
     SettlementItem,
     SettlementPeriod,
 )
+from .services.alerts import anchor_alerts_resolve
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -101,34 +104,48 @@ class PeriodAnchorAdmin(admin.ModelAdmin):
     ]
 
 
+class ChainRowAdmin(ReadOnlyAdmin):
+    """Chain deployments and accounts (contract address, next nonce) are written only by the anchoring services:
+    the admin shows them and changes nothing (a hand-edited nonce or address would break anchoring)."""
+
+
 @admin.register(ChainDeployment)
-class ChainDeploymentAdmin(admin.ModelAdmin):
+class ChainDeploymentAdmin(ChainRowAdmin):
     list_display = ["address", "chain_id", "rpc_url", "created_at"]
     list_filter = ["chain_id"]
 
 
 @admin.register(ChainAccount)
-class ChainAccountAdmin(admin.ModelAdmin):
+class ChainAccountAdmin(ChainRowAdmin):
     list_display = ["address", "chain_id", "next_nonce"]
 
 
+class AlertResolveForm(ActionForm):
+    reason = forms.CharField(required=False, label="Resolution", widget=forms.TextInput(attrs={"size": 50}))
+
+
 @admin.register(AnchorAlert)
-class AnchorAlertAdmin(admin.ModelAdmin):
-    """Integrity alerts of anchored periods (raised by the audit and the anchoring pipeline)."""
+class AnchorAlertAdmin(ReadOnlyAdmin):
+    """Integrity alerts of anchored periods (raised by the audit and the anchoring pipeline); resolved only
+    through :func:`settlement.services.alerts.anchor_alert_resolve`, with a reason in the audit trail."""
 
     list_display = ["created_at", "kind", "anchor", "detail", "last_seen_at", "resolved_at"]
     list_filter = ["kind", ("resolved_at", admin.EmptyFieldListFilter)]
-    readonly_fields = ["anchor", "kind", "detail", "created_at", "last_seen_at"]
+    readonly_fields = ["anchor", "kind", "detail", "created_at", "last_seen_at", "resolved_at"]
     actions = ["mark_resolved"]
+    action_form = AlertResolveForm
 
-    @admin.action(description="Mark selected alerts resolved")
+    @admin.action(description="Mark selected alerts resolved (give the resolution)")
     def mark_resolved(self, request, queryset):
-        from django.utils import timezone
-
-        queryset.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
-
-    def has_add_permission(self, request):
-        return False
+        done, refused = anchor_alerts_resolve(
+            alert_ids=list(queryset.values_list("pk", flat=True)),
+            by=request.user,
+            reason=request.POST.get("reason", ""),
+        )
+        if done:
+            self.message_user(request, f"{done} alert(s) resolved.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.ERROR)
 
 
 from .models import (  # noqa: E402 - the compensation models, registered after the foundation's
@@ -235,3 +252,55 @@ class RewardShortfallAdmin(ReadOnlyAdmin):
     list_display = ["day", "kind", "organisation", "contract", "owed", "paid", "shortfall", "pool_balance", "run"]
     list_filter = ["kind", "day"]
     search_fields = ["organisation__name", "business_key"]
+
+
+from settlement import admin_protection  # noqa: E402,F401  (bill protection, ADR 0026)
+
+from .models_payouts import BankAccount, Payout, PayoutConfirmation, PayoutRun  # noqa: E402 - ADR 0027
+
+
+@admin.register(BankAccount)
+class BankAccountAdmin(ReadOnlyAdmin):
+    """Changed only by the participant through ``bank_account_set`` (IBAN/BIC checked)."""
+
+    list_display = ["organisation", "holder_name", "iban", "bic", "updated_at"]
+    search_fields = ["organisation__name", "iban"]
+
+
+@admin.register(PayoutRun)
+class PayoutRunAdmin(ReadOnlyAdmin):
+    """Created, downloaded and confirmed in the portal's payout console (``/payouts/console/``)."""
+
+    list_display = ["id", "message_id", "execution_date", "payouts_count", "total", "currency", "created_at"]
+    exclude = ["document"]
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    list_display = ["end_to_end_id", "organisation", "amount", "currency", "status", "bank_reference", "paid_at"]
+    list_filter = ["status"]
+    search_fields = ["end_to_end_id", "organisation__name", "bank_reference"]
+
+
+@admin.register(PayoutConfirmation)
+class PayoutConfirmationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "source", "message_id", "filename", "confirmed", "created_at"]
+from .models_claims import ClaimEpoch, TokenClaim, TokenDeployment  # noqa: E402 - FLEX tokens on chain (ADR 0023)
+
+
+@admin.register(TokenDeployment)
+class TokenDeploymentAdmin(ReadOnlyAdmin):
+    list_display = ["chain_id", "address", "deploy_block", "scanned_block", "lost_at"]
+
+
+@admin.register(ClaimEpoch)
+class ClaimEpochAdmin(ReadOnlyAdmin):
+    list_display = ["number", "status", "leaf_count", "root", "tx_hash", "block_number", "gas_used", "confirmed_at"]
+    list_filter = ["status"]
+    exclude = ["tree_dump", "raw_tx"]
+
+
+@admin.register(TokenClaim)
+class TokenClaimAdmin(ReadOnlyAdmin):
+    list_display = ["organisation", "address", "token_id", "amount", "tx_hash", "block_number", "status"]
+    list_filter = ["status", "token_id"]

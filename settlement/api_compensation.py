@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, re_path
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -19,7 +18,7 @@ from flexplatform.errors import ApplicationError, NotFound
 
 from . import assets, selectors
 from .models import Dispute, Proposal, SettlementItem, SettlementRun, Stake, Withdrawal
-from .services import disputes, governance, staking, statements, withdrawals
+from .services import disputes, governance, staking, statements
 from .services.runs import settlement_run_execute
 
 R = Membership.Role
@@ -322,53 +321,17 @@ class WithdrawalSerializer(serializers.ModelSerializer):
         fields = ["id", "asset", "amount", "to_address", "status", "created_at"]
 
 
-class WalletApi(APIView):
-    permission_classes = [HasRole]
-    allowed_roles = PARTICIPANTS
-
-    class InputSerializer(serializers.Serializer):
-        address = serializers.CharField()
-
-    @extend_schema(request=InputSerializer, responses=dict)
-    def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        link = withdrawals.wallet_link(
-            organisation=_org(request), address=data.validated_data["address"], actor=request.user
-        )
-        return Response({"address": link.address}, status=201)
-
-
 class WithdrawalListApi(APIView):
+    """Token withdrawals recorded before on-chain claims (history only; tokens are now claimed, ADR 0023)."""
+
     permission_classes = [HasRole]
     allowed_roles = PARTICIPANTS
-
-    class InputSerializer(serializers.Serializer):
-        asset = serializers.ChoiceField(choices=assets.TOKENS)
-        amount = serializers.DecimalField(max_digits=18, decimal_places=2)
 
     @list_schema(WithdrawalSerializer, parameters=[ORGANISATION_PARAM])
     def get(self, request):
         orgs = _read_scope(request)
         qs = Withdrawal.objects.all() if orgs is None else Withdrawal.objects.filter(organisation__in=orgs)
         return paginated(request, qs, WithdrawalSerializer)
-
-    @extend_schema(request=InputSerializer, responses=WithdrawalSerializer)
-    def post(self, request):
-        def handler():
-            org = _org(request)
-            data = self.InputSerializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            key = (
-                request.headers.get("Idempotency-Key")
-                or f"{request.user.pk}:{data.validated_data}:{timezone.now().date()}"
-            )
-            w = withdrawals.withdrawal_request(
-                organisation=org, business_key=key, actor=request.user, **data.validated_data
-            )
-            return Response(WithdrawalSerializer(w).data, status=201)
-
-        return idempotent_post(request, "settlement-withdrawal", handler)
 
 
 class StatementApi(APIView):
@@ -418,7 +381,6 @@ urlpatterns = [
     path("proposals/<int:pk>/votes/", VoteApi.as_view(), name="proposal-vote"),
     path("proposals/<int:pk>/execute/", ProposalExecuteApi.as_view(), name="proposal-execute"),
     path("parameters/", ParameterApi.as_view(), name="parameters"),
-    path("wallet/", WalletApi.as_view(), name="wallet"),
     path("withdrawals/", WithdrawalListApi.as_view(), name="withdrawals"),
     re_path(
         r"^statements/(?P<year>[0-9]{4})/(?P<month>[0-9]{1,2})\.(?P<fmt>csv|pdf)$",

@@ -16,6 +16,8 @@ class SettlementError(StrEnum):
     INVALID_PENALTY = "invalid_penalty"
     NOT_VERIFIED = "not_verified"
     NOT_SETTLEABLE = "not_settleable"
+    # fiat payouts (ADR 0027)
+    PAYOUT_REFUSED = "payout_refused"
     # staking
     STAKE_INVALID = "stake_invalid"
     STAKE_LOCKED = "stake_locked"

@@ -21,6 +21,9 @@ class LedgerAccount(models.Model):
         STAKED = "staked", "Staked (locked) tokens"
         RECEIVABLE = "receivable", "Participant receivable"
         WITHDRAWAL_PENDING = "withdrawal_pending", "Withdrawals pending on chain"
+        BILL_PROTECTION_POOL = "bill_protection_pool", "Bill protection pool"
+        CLAIMABLE = "claimable", "Tokens claimable on chain"
+        CLAIMED = "claimed", "Tokens claimed on chain"
 
     code = models.CharField(max_length=120, unique=True)
     organisation = models.ForeignKey(
@@ -313,6 +316,7 @@ class SettlementRun(models.Model):
     class Trigger(models.TextChoices):
         DAILY = "daily", "Daily schedule"
         ON_DEMAND = "on_demand", "On demand"
+        EVENT = "event", "Event verified (ADR 0027)"
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -569,3 +573,8 @@ class RewardShortfall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.day}: {self.paid} of {self.owed} {self.currency} to {self.organisation_id}"
+
+
+from settlement.models_claims import ClaimEpoch, ClaimLeaf, TokenClaim, TokenDeployment  # noqa: E402,F401
+from settlement.models_payouts import *  # noqa: E402,F401,F403
+from settlement.models_protection import BillProtectionEnrolment, BillProtectionMonth, PremiseTariff  # noqa: E402,F401

@@ -20,6 +20,15 @@ def settle_event(event_id: int) -> int:
     return settlement_create_for_event(event_id=event_id).pk
 
 
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
+def settle_verified_event(event_id: int) -> int | None:
+    """Settle an event as soon as its verification is final (ADR 0027); the daily run is the sweep."""
+    from .services.event_settlement import event_settle
+
+    run = event_settle(event_id=event_id)
+    return run.pk if run is not None else None
+
+
 @shared_task(acks_late=True)
 def anchor_closed_periods() -> list[int]:
     from .services.anchoring import periods_anchor_closed
@@ -74,3 +83,29 @@ def settle_penalty(penalty_id: int) -> int:
         reason=f"{penalty.get_reason_display()}: {penalty.shortfall_kwh} kWh x {penalty.rate_per_mwh}/MWh",
         business_key=f"activation:{penalty.pk}",
     ).pk
+
+
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
+def settle_bill_protection() -> dict:
+    """Settle every covered premise-month that is due (daily). A month settled before is skipped: once per
+    premise-month (unique key and business key), so a repeat pays nothing twice."""
+    from .services.protection import bill_protection_settle_due
+
+    return bill_protection_settle_due()
+
+
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
+def close_claims_epoch() -> int | None:
+    """Daily: move the linked participants' tokens to claimable and anchor the claims root (ADR 0023)."""
+    from .services.claims import claims_epoch_close
+
+    epoch = claims_epoch_close(wait=False)
+    return epoch.pk if epoch is not None else None
+
+
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
+def sync_token_claims() -> int:
+    """Every minute: count the Claimed events with enough confirmations, reverse re-organised ones."""
+    from .services.claims import claims_sync
+
+    return len(claims_sync())

@@ -131,9 +131,7 @@ RULES: dict[tuple[str, str], set[str]] = {
     ("POST", "api/v1/settlement/proposals/<int:pk>/votes/"): PARTICIPANTS,
     ("POST", "api/v1/settlement/proposals/<int:pk>/execute/"): {"admin"},
     ("GET", "api/v1/settlement/parameters/"): SIGNED_IN,
-    ("POST", "api/v1/settlement/wallet/"): PARTICIPANTS,
     ("GET", "api/v1/settlement/withdrawals/"): PARTICIPANTS,
-    ("POST", "api/v1/settlement/withdrawals/"): PARTICIPANTS,
     ("GET", r"api/v1/settlement/^statements/(?P<year>[0-9]{4})/(?P<month>[0-9]{1,2})\.(?P<fmt>csv|pdf)$"): PARTICIPANTS,
     ("GET", r"api/v1/settlement/^tax/(?P<year>[0-9]{4})/(?P<profile>[a-z0-9_]+)\.csv$"): {"admin"},
 }

@@ -63,6 +63,18 @@ def zone_jurisdiction(zone: GridZone) -> str:
     return ""
 
 
+def zone_timezone(zone: GridZone) -> str:
+    """The IANA timezone of a zone: its own or its nearest ancestor's; UTC when none is set."""
+    seen: set[int] = set()
+    z: GridZone | None = zone
+    while z is not None and z.pk not in seen:
+        if z.timezone:
+            return z.timezone
+        seen.add(z.pk)
+        z = z.parent
+    return "UTC"
+
+
 def zone_jurisdiction_map() -> dict[int, str]:
     """Every zone's compliance profile code (its own or its nearest ancestor's), in one query."""
     rows = {

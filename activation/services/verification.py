@@ -23,6 +23,7 @@ from flexplatform.errors import ApplicationError
 from ..errors import ActivationErrorCode as Code
 from ..models import DataSource, DREvent, EventVerification, VerificationInterval
 from ..selectors import ven_reported_energy
+from ..signals import verification_final
 from .performance import event_performance_record
 from .units import KWH
 
@@ -103,8 +104,12 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
             ]
         )
         event_performance_record(event=event, verification=verification, rows=rows, now=now)
-        # Payment follows in the settlement run of the event's window (settlement.services.runs: daily beat
-        # ``settle-day`` and on demand); penalties are charged at once (``penalties.penalty_record``).
+        # Final once committed: settlement pays the event at once (ADR 0027; the daily run ``settle-day`` is the
+        # sweep); penalties are charged at once (``penalties.penalty_record``).
+        event_id, verified_at = event.pk, verification.verified_at
+        transaction.on_commit(
+            lambda: verification_final.send(sender=EventVerification, event_id=event_id, verified_at=verified_at)
+        )
     return verification
 
 

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 import demo
-from accounts.models import GridZone
+from accounts.models import GridZone, Membership
 from accounts.selectors import zone_with_descendant_ids
 from activation.models import DispatchSignal, DREvent, EventVerification, Penalty, VerificationInterval
 from assessment.models import FlexibilityAssessment
@@ -136,10 +136,15 @@ def test_seven_steps_end_to_end(small_world):
     # tokens; the penalties of events delivered below the program's threshold are charged at verification.
     run = result.run
     assert (run.window_start, run.window_end) == demo.local_day_bounds(small_world.day)
-    assert run.trigger == SettlementRun.Trigger.DAILY and run.items_created > 0
-    items = list(SettlementItem.objects.select_related("event__verification", "award"))
+    assert run.trigger == SettlementRun.Trigger.DAILY
+    items = list(SettlementItem.objects.select_related("event__verification", "award", "run"))
     I = SettlementItem.Kind  # noqa: E741
-    assert {i.run_id for i in items if i.kind != I.PENALTY} == {run.pk}  # one path: the run
+    # ADR 0027: each event was settled by the event path as soon as its verification committed, within a minute
+    # (the daily run is the sweep and found them paid); penalties are charged at verification
+    assert {i.run.trigger for i in items if i.event_id and i.kind != I.PENALTY} == {SettlementRun.Trigger.EVENT}
+    assert {i.run_id for i in items if not i.event_id} <= {run.pk}
+    assert result.settled_events and result.settlement_lag is not None
+    assert timedelta(0) <= result.settlement_lag < timedelta(minutes=1)
     performance = [i for i in items if i.kind == I.PERFORMANCE]
     penalties = [i for i in items if i.kind == I.PENALTY]
     delivered = {v.event_id: v.delivered_kwh for v in EventVerification.objects.all()}
@@ -193,6 +198,18 @@ def test_seven_steps_end_to_end(small_world):
         assert leaf_count == anchor.leaf_count
         assert anchor.tx_hash.startswith("0x") and len(anchor.tx_hash) == 66
 
+    # 8. The day ends with one consumer claiming its tokens on chain with its own wallet (SIWE-linked).
+    claim = result.claim
+    assert claim is not None and claim.claims, "a demo consumer holding tokens claims them"
+    assert all(tx.startswith("0x") and gas > 0 for _, tx, gas in claim.claims)
+    held = {asset: claim.balances.get(asset, 0) for asset, _, _ in claim.claims}
+    assert all(units > 0 for units in held.values())
+    org = Membership.objects.get(user__email=claim.email, role=Membership.Role.CONSUMER).organisation
+    claimed = {
+        a: b for a, b in LedgerAccount.objects.filter(organisation=org, kind="claimed").values_list("asset", "balance")
+    }
+    assert {a: int(claimed[a] * 100) for a in held} == held  # the ledger counted what the chain minted
+
     # Running the day again pays nothing twice and anchors nothing twice.
     entries = JournalEntry.objects.count()
     again = _run(small_world)
@@ -202,6 +219,7 @@ def test_seven_steps_end_to_end(small_world):
     assert JournalEntry.objects.count() == entries
     assert SettlementItem.objects.count() == len(items)
     assert PeriodAnchor.objects.count() == len(anchors)
+    assert again.claim.email == claim.email and not again.claim.claims  # nothing claimable twice
 
 
 def test_demo_auction_pools_households_in_the_aggregators_portfolio(small_world):

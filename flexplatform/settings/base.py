@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.portal_role",
+                "portal.context_processors.emergency_stop",
             ],
         },
     },
@@ -189,6 +190,10 @@ KYC_SANCTIONS_LIST_PATH = env(
     "KYC_SANCTIONS_LIST_PATH", default=str(BASE_DIR / "accounts" / "data" / "sanctions_sample.csv")
 )
 KYC_PROVIDER = env("KYC_PROVIDER", default="manual")
+# Uploaded identity documents live outside MEDIA_ROOT and every static path: no URL reaches them; the admin and the
+# auditor portal stream them to admins and auditors only (accounts/kyc/documents.py).
+INVITATION_VALIDITY_DAYS = env.int("INVITATION_VALIDITY_DAYS", default=7)
+KYC_DOCUMENT_ROOT = env("KYC_DOCUMENT_ROOT", default=str(VAR_DIR / "private" / "kyc"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -288,6 +293,14 @@ CELERY_BEAT_SCHEDULE = {
     "tally-proposals": {"task": "settlement.tasks.tally_proposals", "schedule": 3600.0},
     # Notifications: the email outbox is swept every minute too (a lost enqueue sends late, never twice).
     "send-notification-emails": {"task": "accounts.tasks.send_notification_emails", "schedule": 60.0},
+    # Bill protection (ADR 0026): settle every covered premise-month that is due, daily at 03:00 UTC.
+    "settle-bill-protection": {
+        "task": "settlement.tasks.settle_bill_protection",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    # FLEX tokens on chain (ADR 0023): a claims epoch a day after settlement; claims seen every minute.
+    "close-claims-epoch": {"task": "settlement.tasks.close_claims_epoch", "schedule": crontab(hour=3, minute=0)},
+    "sync-token-claims": {"task": "settlement.tasks.sync_token_claims", "schedule": 60.0},
 }
 # The portal's public address, for the links in notification emails.
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://localhost:8000")
@@ -321,12 +334,20 @@ CHAIN_CONFIRMATIONS = env.int("CHAIN_CONFIRMATIONS", default=1)
 CHAIN_ID = env.int("CHAIN_ID", default=None)
 CHAIN_CONTRACT_ADDRESS = env("CHAIN_CONTRACT_ADDRESS", default="")
 CHAIN_DEPLOYMENT_BLOCK = env.int("CHAIN_DEPLOYMENT_BLOCK", default=None)
+# The FlexToken contract (ERC-1155 FLEX tokens and their claims distributor). Empty = deployed by the platform.
+CHAIN_TOKEN_ADDRESS = env("CHAIN_TOKEN_ADDRESS", default="")
+# Transaction links on the portal's token page: "{tx}" is replaced by the hash (empty = no link).
+CHAIN_EXPLORER_TX_URL = env("CHAIN_EXPLORER_TX_URL", default="")
 # Confirmed anchors whose block is this recent are re-checked for reorganisations on every run.
 CHAIN_REORG_WINDOW_BLOCKS = env.int("CHAIN_REORG_WINDOW_BLOCKS", default=128)
 # An hour is anchored once it has ended and this many minutes more have passed.
 ANCHOR_GRACE_MINUTES = env.int("ANCHOR_GRACE_MINUTES", default=5)
 
 SETTLEMENT_CURRENCY = env("SETTLEMENT_CURRENCY", default="USD")
+# Fiat payouts (ADR 0027): the platform's own bank account, the debtor of every pain.001 credit-transfer file.
+PAYOUT_DEBTOR_NAME = env("PAYOUT_DEBTOR_NAME", default="Flex Platform Payouts")
+PAYOUT_DEBTOR_IBAN = env("PAYOUT_DEBTOR_IBAN", default="DE89370400440532013000")
+PAYOUT_DEBTOR_BIC = env("PAYOUT_DEBTOR_BIC", default="COBADEFFXXX")
 
 # Market: the scarcity adder's ceiling ($/MWh) when offered flexibility falls to zero against the requested reserve.
 MARKET_SCARCITY_ADDER_MAX_PER_MWH = env.int("MARKET_SCARCITY_ADDER_MAX_PER_MWH", default=1000)

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import GridZone, Organisation, Premise
@@ -169,6 +170,17 @@ def request_clear(*, request_id: int, now: datetime | None = None) -> ClearingRu
             )
             .order_by("pk")
         )
+        # What the operator will ask about when little or nothing clears: open offers in the zone left out, by why.
+        left_out = FlexibilityOffer.objects.filter(
+            status=FlexibilityOffer.Status.OPEN, premise__grid_zone_id__in=zone_ids
+        ).aggregate(
+            above_price_cap=Count("pk", filter=Q(price_per_mwh__gt=request.max_price_per_mwh)),
+            window_not_covered=Count(
+                "pk",
+                filter=Q(price_per_mwh__lte=request.max_price_per_mwh)
+                & (Q(window_start__gt=request.window_start) | Q(window_end__lt=request.window_end)),
+            ),
+        )
         result = clear_merit_order(
             request_kw=request.kw,
             max_price_per_mwh=request.max_price_per_mwh,
@@ -194,6 +206,7 @@ def request_clear(*, request_id: int, now: datetime | None = None) -> ClearingRu
                     }
                     for o in offers
                 ],
+                "excluded": left_out,
             },
             outputs={
                 "clearing_price_per_mwh": None

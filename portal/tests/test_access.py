@@ -97,7 +97,7 @@ def test_auditors_read_the_consoles_and_submit_nothing(act_world, west):
         assert page.status_code == 200, url
         assert 'method="post" action="/activation/' not in page.content.decode(), url  # no form to submit
         assert 'name="action" value="run"' not in page.content.decode(), url
-    assert auditor.get("/").url == "/operator/"
+    assert auditor.get("/").url == "/audit/"  # the auditor portal is their home
     assert auditor.post("/activation/console/cascades/", _cascade_form(_east_zone(w).code)).status_code == 403
     assert auditor.post("/activation/console/emergency-stop/", {"reason": "x"}).status_code == 403
     assert auditor.post("/compensation/console/", {"action": "tally"}).status_code == 403

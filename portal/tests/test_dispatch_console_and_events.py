@@ -41,7 +41,11 @@ def test_operator_console_creates_event_watches_live_and_stops(act_world):
     assert r.status_code == 302 and DREvent.objects.filter(premise=w.premises[3], status="notified").exists()
     live = op.get("/activation/console/live/").content.decode()
     assert w.premises[3].name in live and "0/1" in live  # one device command, not yet acknowledged
-    op.post("/activation/console/emergency-stop/", {"reason": "drill"})
+    confirm = op.get("/activation/console/emergency-stop/").content.decode()
+    assert "1 active event" in confirm or "scheduled event" in confirm  # names what it halts before it does
+    unconfirmed = op.post("/activation/console/emergency-stop/", {"reason": "drill"})
+    assert unconfirmed.status_code == 400 and services.emergency_stop_active() is None  # the box was not ticked
+    op.post("/activation/console/emergency-stop/", {"reason": "drill", "confirm": "yes"})
     assert "EMERGENCY STOP ENGAGED" in op.get("/activation/console/").content.decode()
     op.post("/activation/console/emergency-stop/", {"action": "lift", "reason": "x"})  # refused for operators
     assert services.emergency_stop_active() is not None

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import consents, services
+from accounts import consents, policies, services
 from accounts.device_services import device_register
 from accounts.kyc import services as kyc
 from accounts.onboarding import consumer_organisation_register, premises_of, verification_case_draft
 from flexplatform.errors import ApplicationError
 
 from .. import selectors
+from ..access import ROLE_HOME, R
 from ..forms import ONBOARDING_FORMS, PREMISE_STEPS
+
+NO_ONBOARDING = (R.AUDITOR, R.GRID_OPERATOR, R.ADMIN)
 
 
 def _submit(step: str, d: dict, *, user, org):
@@ -67,6 +71,10 @@ def _submit(step: str, d: dict, *, user, org):
 
 @login_required
 def onboarding(request, step: str | None = None):
+    role = policies.role(request.user)
+    if role in NO_ONBOARDING:  # auditors, operators and admins are set up by the platform, not by this wizard
+        messages.info(request, "Your account is set up by the platform: there is no onboarding for your role.")
+        return redirect(ROLE_HOME[role])
     progress = selectors.onboarding_progress(request.user)
     step = step or progress["current"] or "kyc"
     org = progress["organisation"]

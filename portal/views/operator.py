@@ -99,21 +99,3 @@ def console_cascade_create(request):
     except (ApplicationError, Program.DoesNotExist, GridZone.DoesNotExist) as exc:
         messages.error(request, f"Refused: {getattr(exc, 'detail', exc)}")
     return redirect("activation:console")
-
-
-@login_required
-@require_POST
-def console_emergency_stop(request):
-    require_role(request, *OPERATOR)
-    try:
-        if request.POST.get("action") == "lift":
-            activation_services.emergency_stop_lift(user=request.user, reason=request.POST.get("reason", ""))
-            messages.success(request, "Emergency stop lifted.")
-        else:
-            activation_services.emergency_stop_engage(
-                user=request.user, reason=request.POST.get("reason", "") or "console"
-            )
-            messages.warning(request, "EMERGENCY STOP engaged: automated dispatch halted.")
-    except ApplicationError as exc:
-        messages.error(request, f"Refused: {exc.detail}")
-    return redirect("activation:console")

@@ -21,6 +21,7 @@ from settlement.chain.client import (
     reset_eth_tester,
 )
 from settlement.chain.errors import RevertInfo, decode_revert, decode_revert_data
+from settlement.chain.token import ClaimEvent, TokenClient
 
 __all__ = [
     "ANVIL_DEV_ADDRESS",
@@ -31,10 +32,12 @@ __all__ = [
     "AnchorReceipt",
     "AnchoredRoot",
     "AnvilProcess",
+    "ClaimEvent",
     "ContractArtifact",
     "ErrorAbi",
     "RevertInfo",
     "SignedAnchorTx",
+    "TokenClient",
     "decode_revert",
     "decode_revert_data",
     "free_port",

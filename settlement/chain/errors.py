@@ -116,6 +116,8 @@ def revert_data(exc: BaseException) -> bytes | None:
 
 def _errors() -> dict[bytes, ErrorAbi]:
     known = dict(load_artifact().errors)
+    for name, error in load_artifact("FlexToken").errors.items():
+        known.setdefault(name, error)
     for error in _BUILTIN_ERRORS:
         known.setdefault(error.selector, error)
     return known

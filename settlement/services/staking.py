@@ -42,7 +42,15 @@ def staked_collateral(organisation) -> Decimal:
 
 
 def governance_weight(organisation, *, at: datetime) -> Decimal:
-    """Staked Governance tokens locked at ``at``: the organisation's voting weight."""
+    """The organisation's voting weight: its Governance tokens staked and locked at ``at``, plus those it claimed
+    on chain (its ``claimed`` ledger account, ADR 0023: the ledger is the source of truth for votes, so a token
+    claimed to a wallet still votes, for the organisation that earned it, and is counted once: a token is
+    either staked or claimed, never both, and on-chain transfers change nothing)."""
+    claimed = (
+        LedgerAccount.objects.filter(organisation=organisation, kind=K.CLAIMED, asset=assets.GOVERNANCE)
+        .values_list("balance", flat=True)
+        .first()
+    ) or Decimal("0")
     total = Stake.objects.filter(
         organisation=organisation,
         asset=assets.GOVERNANCE,
@@ -50,7 +58,7 @@ def governance_weight(organisation, *, at: datetime) -> Decimal:
         locked_from__lte=at,
         locked_until__gt=at,
     ).aggregate(t=Sum("amount"))["t"]
-    return (total or Decimal("0")).quantize(assets.CENT)
+    return ((total or Decimal("0")) + claimed).quantize(assets.CENT)
 
 
 def stake_lock(

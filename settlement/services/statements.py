@@ -33,6 +33,7 @@ from flexplatform.errors import ApplicationError
 from .. import assets
 from ..errors import SettlementError
 from ..models import SettlementItem
+from ..models_protection import BillProtectionMonth
 from ..pdf import pdf_document
 
 I = SettlementItem.Kind  # noqa: E741
@@ -125,6 +126,11 @@ def statement_build(*, organisation: Organisation, year: int, month: int) -> Sta
         "fees": sum((i.amount for i in fiat if i.kind == I.PLATFORM_FEE), Decimal("0")),
         "net": sum((i.amount for i in fiat), Decimal("0")),
         "tokens": tokens,
+        "bill_protection": list(
+            BillProtectionMonth.objects.filter(premise__organisation=organisation, month=date(year, month, 1))
+            .select_related("premise")
+            .order_by("premise_id")
+        ),
     }
     return Statement(organisation=organisation, year=year, month=month, rows=rows, summary=summary)
 
@@ -143,7 +149,23 @@ def statement_csv(statement: Statement) -> str:
         buf.write(f"# {key},{s[key]}\n")
     for asset, amount in sorted(s["tokens"].items()):
         buf.write(f"# tokens {asset},{amount}\n")
+    for m in s["bill_protection"]:
+        buf.write(
+            f"# bill_protection {m.premise.name},metered_kwh {m.metered_kwh},baseline_kwh {m.baseline_kwh},"
+            f"energy_with {m.energy_with},payments {m.payments},penalties {m.penalties},bill_with {m.bill_with},"
+            f"bill_without {m.energy_without},topup {m.topup}\n"
+        )
     return buf.getvalue()
+
+
+def _protection_lines(statement: Statement) -> list[str]:
+    """The bill-protection computation of each protected premise's month (ADR 0026), one line each."""
+    return [
+        f"Bill protection {m.premise.name}: with = tariff x {m.metered_kwh} kWh metered {m.energy_with}"
+        f" - payments {m.payments} + penalties {-m.penalties} = {m.bill_with}; without = tariff x"
+        f" {m.baseline_kwh} kWh baseline {m.energy_without}; top-up {m.topup} {m.currency}"
+        for m in statement.summary.get("bill_protection", [])
+    ]
 
 
 def statement_pdf(statement: Statement) -> bytes:
@@ -160,6 +182,8 @@ def statement_pdf(statement: Statement) -> bytes:
         ),
         ("Tokens: " + (", ".join(f"{v} {k}" for k, v in sorted(s["tokens"].items())) or "none"), 10),
         ("", 10),
+        *[(line, 8) for line in _protection_lines(statement)],
+        *([("", 10)] if s["bill_protection"] else []),
         ("Date        Item     Kind                 Event   Quantity      Amount  Asset", 9),
     ]
     for r in statement.rows:

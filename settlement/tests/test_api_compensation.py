@@ -161,25 +161,12 @@ def test_staking_governance_and_withdrawal_over_api(setup):
     assert v.status_code == 201 and v.data["weight"] == "25.00"
     assert admin.post(f"/api/v1/settlement/proposals/{p.data['id']}/execute/").status_code == 409  # voting not ended
     assert consumer.get("/api/v1/settlement/parameters/").data["platform_fee_pct"] == "2"
-    assert (
-        consumer.post(
-            "/api/v1/settlement/withdrawals/", {"asset": "FLEX-GOV", "amount": "5"}, format="json"
-        ).status_code
-        == 400
-    )
-    assert consumer.post("/api/v1/settlement/wallet/", {"address": "0x" + "1" * 40}, format="json").status_code == 201
-    wd = consumer.post(
-        "/api/v1/settlement/withdrawals/", {"asset": "FLEX-GOV", "amount": "5"}, format="json", HTTP_IDEMPOTENCY_KEY="w"
-    )
-    assert wd.status_code == 201 and wd.data["status"] == "pending"
-    again = consumer.post(
-        "/api/v1/settlement/withdrawals/", {"asset": "FLEX-GOV", "amount": "5"}, format="json", HTTP_IDEMPOTENCY_KEY="w"
-    )
-    assert (again.status_code, again.data) == (201, wd.data)
-    reused = consumer.post(
-        "/api/v1/settlement/withdrawals/", {"asset": "FLEX-GOV", "amount": "4"}, format="json", HTTP_IDEMPOTENCY_KEY="w"
-    )
-    assert reused.status_code == 409 and reused.data["code"] == "idempotency_key_reused"
+    # Tokens leave the platform only as on-chain claims to a SIWE-linked wallet (ADR 0023): the unsigned wallet
+    # endpoint and token withdrawals are gone.
+    assert consumer.post("/api/v1/settlement/wallet/", {"address": "0x" + "1" * 40}, format="json").status_code == 404
+    body = {"asset": "FLEX-GOV", "amount": "5"}
+    assert consumer.post("/api/v1/settlement/withdrawals/", body, format="json").status_code == 405
+    assert consumer.get("/api/v1/settlement/withdrawals/").status_code == 200
 
 
 # Auditors read every settlement record (README "Roles": auditors read everything, write nothing): balances, stakes,
@@ -237,9 +224,6 @@ def test_auditor_reads_every_settlement_record(setup, auditor):
             f"{SETTLEMENT}/stakes/", {"asset": "FLEX-GOV", "amount": "1", "locked_until": until}, format="json"
         ).status_code
         == 403
-    )
-    assert (
-        auditor.post(f"{SETTLEMENT}/withdrawals/", {"asset": "FLEX", "amount": "1"}, format="json").status_code == 403
     )
     assert auditor.post(f"{SETTLEMENT}/items/{item_id}/disputes/", {"reason": "x"}, format="json").status_code == 403
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 from market.models import MarketParameter
 from settlement import assets
-from settlement.models import AuditRecord, Dispute, LedgerAccount, Proposal, SettlementItem, Withdrawal
+from settlement.models import AuditRecord, Dispute, LedgerAccount, Proposal, SettlementItem
 from settlement.selectors import balances_match_postings, ledger_is_balanced, market_parameter
 from settlement.services.disputes import dispute_open, dispute_resolve
 from settlement.services.governance import (
@@ -25,7 +25,6 @@ from settlement.services.ledger import balance_of
 from settlement.services.penalties import penalty_settle
 from settlement.services.runs import settlement_run_execute
 from settlement.services.staking import StakeError, stake_lock, stake_release, staked_collateral
-from settlement.services.withdrawals import wallet_link, withdrawal_request
 
 from .factories import DAY, NOW, contract_make, event_make, tokens_grant, world_make
 
@@ -204,19 +203,3 @@ def test_governance_quorum_weights_and_execution_only_after_passing():
         proposal_create(proposer=stranger, parameter="platform_fee_pct", new_value=D("3"), now=NOW)
 
 
-def test_withdrawal_recorded_as_pending_transfer():
-    w = world_make(n=1)
-    org = w.consumers[0]
-    tokens_grant(org, assets.ENERGY, D("12.5"), "e")
-    with pytest.raises(ApplicationError):  # no wallet
-        withdrawal_request(organisation=org, asset=assets.ENERGY, amount=D("5"), business_key="w1")
-    with pytest.raises(ApplicationError):
-        wallet_link(organisation=org, address="0x123")
-    wallet_link(organisation=org, address="0x" + "ab" * 20)
-    wd = withdrawal_request(organisation=org, asset=assets.ENERGY, amount=D("5"), business_key="w1")
-    assert withdrawal_request(organisation=org, asset=assets.ENERGY, amount=D("5"), business_key="w1").pk == wd.pk
-    assert wd.status == Withdrawal.Status.PENDING and wd.to_address == "0x" + "ab" * 20
-    assert balance_of(organisation=org, kind=K.PARTICIPANT, asset=assets.ENERGY) == D("7.5")
-    assert balance_of(organisation=None, kind=K.WITHDRAWAL_PENDING, asset=assets.ENERGY) == D("5")
-    with pytest.raises(ApplicationError):
-        withdrawal_request(organisation=org, asset=assets.ENERGY, amount=D("8"), business_key="w2")

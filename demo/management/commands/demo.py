@@ -108,11 +108,28 @@ class Command(BaseCommand):
             f"{r.payments} items to participants (payments, credits, penalties), net {r.paid:.2f} {c}; "
             f"platform fees {r.fees:.2f} {c}"
         )
+        for event_id, verified, settled in r.settled_events[:5]:
+            when = f"settled {settled:%H:%M:%S}" if settled is not None else "nothing owed"
+            w(f"    event {event_id:<6d}   verified {verified:%H:%M:%S}, {when} (UTC)")
+        if r.settlement_lag is not None:
+            w(
+                f"    event path     {sum(1 for e in r.settled_events if e[2])} events paid on verification; longest wait "
+                f"{r.settlement_lag.total_seconds():.1f} s (the daily run above is the sweep)"
+            )
         tokens = ", ".join(f"{v:.2f} {k}" for k, v in sorted(r.tokens.items())) or "none"
         w(f"                   tokens {tokens}; ledger balanced: {r.ledger_balanced}")
         for a in r.anchors:
             w(f"    anchored hour {a.period.start:%Y-%m-%d %H:%M}Z  leaves {a.leaf_count}  root {a.root}")
             w(f"                  status {a.status}  tx {a.tx_hash}  block {a.block_number}")
+        claim = getattr(r, "claim", None)
+        if claim is not None:
+            w(
+                f"  8 tokens claimed {claim.email} linked wallet {claim.address} (signed in, SIWE); FlexToken {claim.contract}"
+            )
+            for asset, tx_hash, gas in claim.claims:
+                w(f"                   claim {asset:9s} tx {tx_hash}  gas {gas}")
+            held = ", ".join(f"{units / 100:.2f} {asset}" for asset, units in sorted(claim.balances.items())) or "none"
+            w(f"                   on-chain balance of {claim.address}: {held}")
         w(f"  ({seconds:.1f} s)")
         w("")
         w(self.style.MIGRATE_HEADING(f"Demo logins (password: {demo.PASSWORD})"))

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_api_tokens'),
+        ('accounts', '0011_h18protect_tax_profile'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
