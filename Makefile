@@ -9,7 +9,7 @@ VENDOR := static/vendor/htmx.min.js static/vendor/chart.umd.js
 OA3_VENV := .venv-oa3client
 OA3_STAMP := $(OA3_VENV)/.installed
 
-.PHONY: setup demo test bench lint check compile serve clean oa3client opendsm-venv
+.PHONY: setup demo test bench lint check compile serve clean screenshots oa3client opendsm-venv
 
 setup: $(PY_STAMP) $(NODE_STAMP) $(VENDOR)
 
@@ -72,6 +72,11 @@ bench: setup
 	$(BIN)/python bench/bench_baselines.py
 	$(BIN)/python bench/bench_day_ahead.py
 	$(BIN)/python bench/bench_book.py
+	$(BIN)/python bench/bench_consumer_pages.py
+
+# Full-page PNGs of every consumer page (desktop and 390 px) from the demo world, under var/screenshots/.
+screenshots: setup
+	SCREENSHOTS=1 $(BIN)/python -m pytest -q -m screenshots portal/tests/test_screenshots.py
 
 clean:
 	rm -rf var/ static/vendor/ $(OA3_VENV)/

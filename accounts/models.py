@@ -567,6 +567,7 @@ class ApiToken(models.Model):
 
 
 from accounts.models_device_credentials import DeviceCredential  # noqa: E402,F401
+from accounts.models_notifications import Notification, NotificationKind, NotificationPreference  # noqa: E402,F401
 from accounts.models_tax import TaxProfile  # noqa: E402,F401
 from accounts.models_terms import CommercialTerms, ConsentTerms  # noqa: E402,F401
 

@@ -14,3 +14,11 @@ def expire_verifications() -> int:
 @shared_task
 def expire_consents() -> int:
     return consents_expire()
+
+
+@shared_task
+def send_notification_emails() -> int:
+    """The notification outbox: send pending emails (each at most once)."""
+    from .notifications import notification_emails_send
+
+    return notification_emails_send()

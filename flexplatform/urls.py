@@ -1,8 +1,9 @@
-"""URL map: the portal (``portal.urls``), allauth, admin, the REST API under /api/v1/ and its OpenAPI schema."""
+"""URL map: the portal (``portal.urls``), allauth, admin, the REST API under /api/v1/, its OpenAPI schema and
+its browsers (Swagger UI, ReDoc: served from the project's static files)."""
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 api_v1 = [
     path("accounts/", include(("accounts.api", "accounts"), namespace="accounts")),
@@ -22,5 +23,7 @@ urlpatterns = [
     path("openadr3/3.0.1/", include(("activation.openadr", "openadr3"), namespace="openadr3")),
     path("openadr3/3.1.0/", include(("activation.openadr31", "openadr31"), namespace="openadr31")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Swagger UI (its init script served from our origin: no inline script) and ReDoc, from drf-spectacular-sidecar
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]

@@ -1,10 +1,18 @@
-"""Template context: the signed-in user's portal role, for the per-role navigation."""
+"""Template context: the signed-in user's portal role (for the per-role navigation) and their unread
+notifications (the count beside "Notifications", read lazily: one query, only on pages that show it)."""
+
+from django.utils.functional import SimpleLazyObject
 
 from accounts import policies
+from accounts.notifications import unread_count
 
 
 def portal_role(request) -> dict:
-    return {"portal_role": policies.role(getattr(request, "user", None))}
+    user = getattr(request, "user", None)
+    return {
+        "portal_role": policies.role(user),
+        "unread_notifications": SimpleLazyObject(lambda: unread_count(user)) if user is not None else 0,
+    }
 
 
 def emergency_stop(request) -> dict:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from accounts import policies
 from accounts.device_services import device_capability
-from accounts.models import Membership
+from accounts.models import Membership, VerificationCase
 from accounts.onboarding import devices_of, meters_of, onboarding_steps_done, premises_of
 from accounts.policies import premises_visible_to
 from accounts.selectors import grid_zones
@@ -49,6 +49,8 @@ ONBOARDING_STEPS = [
     ("devices", "Devices"),
     ("kyc", "KYC upload"),
 ]
+#: steps that never block 100 %: a direct seller gives no consent to an aggregator
+OPTIONAL_STEPS = {"consent"}
 
 
 def consumer_dashboard(*, user, currency: str) -> dict:
@@ -57,7 +59,7 @@ def consumer_dashboard(*, user, currency: str) -> dict:
     market = {
         "my_orders": list(orders_with_member_premises(premises=premises)[:50]),
         "my_offers": list(offers_for_premises(premises=premises)[:50]),
-        "my_awards": list(awards_visible_to(user).order_by("-window_start")[:50]),
+        "my_awards": list(awards_visible_to(user).select_related("premise").order_by("-window_start")[:50]),
         "expected_earnings": expected_earnings(premises=premises),
     }
     items = list(settlement_items_for(organisations=orgs).order_by("-delivery_start")[:50])
@@ -68,7 +70,9 @@ def consumer_dashboard(*, user, currency: str) -> dict:
         "currency": currency,
         "items": items,
         "events": list(events_visible_to(user).order_by("-start")[:20]),
-        "reservations": list(reservations_visible_to(user).order_by("-window_start")[:20]),
+        "reservations": list(
+            reservations_visible_to(user).select_related("premise", "buyer").order_by("-window_start")[:20]
+        ),
         "load_chart": premises_daily_load(premises),
         "flexibility": [premise_flexibility_summary(premise=p) for p in premises],
         **market,
@@ -152,8 +156,13 @@ def onboarding_progress(user) -> dict:
     org = orgs[0] if orgs else None
     premises = list(premises_of(org)) if org else []
     done = onboarding_steps_done(organisation=org, premises=premises)
-    steps = [{"key": k, "label": label, "done": done[k]} for k, label in ONBOARDING_STEPS]
-    current = next((s["key"] for s in steps if not s["done"]), None)
+    steps = [
+        {"key": k, "label": label, "done": done[k], "optional": k in OPTIONAL_STEPS} for k, label in ONBOARDING_STEPS
+    ]
+    required = [s for s in steps if not s["optional"]]
+    finished = all(s["done"] for s in required)  # an optional step (consent: selling directly) never blocks
+    current = None if finished else next((s["key"] for s in steps if not s["done"]), None)
+    case = VerificationCase.objects.filter(organisation=org).order_by("-pk").first() if org else None
     return {
         "organisation": org,
         "premises": premises,
@@ -161,8 +170,24 @@ def onboarding_progress(user) -> dict:
         "devices": onboarding_devices(premises),
         "steps": steps,
         "current": current,
-        "percent": int(100 * sum(done.values()) / len(done)),
+        "percent": int(100 * sum(s["done"] for s in required) / len(required)),
+        "kyc": _kyc_state(case),
     }
+
+
+def _kyc_state(case) -> dict:
+    """The identity check's real state in words: not started, in review, approved or needs action (and why)."""
+    if case is None or case.status == VerificationCase.Status.DRAFT:
+        return {"state": "not started", "action": True, "text": "Not started: upload an identity document."}
+    if case.status == VerificationCase.Status.VERIFIED:
+        return {"state": "approved", "action": False, "text": "Approved: you can be paid."}
+    if case.status in (VerificationCase.Status.REJECTED, VerificationCase.Status.EXPIRED):
+        return {
+            "state": "needs action",
+            "action": True,
+            "text": f"{case.get_status_display()}: upload a new identity document.",
+        }
+    return {"state": "in review", "action": False, "text": "In review: we are checking your document."}
 
 
 def onboarding_meters(premises) -> list[dict]:

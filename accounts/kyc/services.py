@@ -261,6 +261,18 @@ def verification_case_decide(
         case.decided_at = now
         _move(case, Status.REJECTED, actor=reviewer, reason=reason.strip(), now=now)
         case.save(update_fields=["status", "decided_at"])
+    from ..models import NotificationKind
+    from ..notifications import notification_create
+
+    notification_create(  # in the decision's transaction (ADR 0030)
+        organisation_ids=[case.organisation_id],
+        kind=NotificationKind.KYC_DECISION,
+        key=f"kyc_decision:{case.pk}:{case.status}",
+        title="Your identity check is approved" if approve else "Your identity check needs action",
+        body=("Approved: you can be paid." if approve else f"Rejected: {reason.strip()} Upload a new document."),
+        url="/onboarding/kyc/",
+        now=now,
+    )
     return case
 
 

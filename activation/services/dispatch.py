@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 
+from .. import notify
 from ..bulk import chunks, insert_instances
 from ..devices import DeviceCommand, translate
 from ..models import (
@@ -189,6 +190,7 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
     outbox_insert(rows, now=now, fresh=fresh)
     _subscription_notifications(events=events, now=now)
     scheduled = [e.pk for e in events if e.status == DREvent.Status.SCHEDULED]
+    notify.events_scheduled([e for e in events if e.status == DREvent.Status.SCHEDULED], now=now)  # ADR 0030
     for chunk in chunks(scheduled):
         events_move(events=DREvent.objects.filter(pk__in=chunk), to=DREvent.Status.NOTIFIED, now=now)
     for e in events:

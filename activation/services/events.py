@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.selectors import premises_visible_to
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
+from .. import notify
 from ..errors import ActivationErrorCode as Code
 from ..models import Cascade, DispatchSignal, DREvent, Enrollment, OptOut, OutboxMessage, Penalty, Program
 from ..selectors import zone_operator
@@ -21,9 +22,8 @@ from .event_rules import event_caps_check, event_window_check
 from .lifecycle import EVENT_TRANSITIONS, event_move, events_move
 from .openadr_notifications import notify_event
 from .outbox import outbox_flush_on_commit, outbox_put
-from .penalties import penalty_rate_per_mwh, penalty_record
+from .penalties import opt_out_terms, penalty_record
 from .programs import market_program
-from .units import KWH
 
 
 def event_create(
@@ -148,6 +148,7 @@ def _cancel(event: DREvent, *, reason: str, now: datetime) -> None:
         status=OutboxMessage.Status.CANCELLED
     )
     notify_event(event=event, operation="DELETE", now=now)  # OpenADR 3: the event is gone
+    notify.event_cancelled(event, reason=reason, now=now)  # the consumer's inbox and email (ADR 0030)
     # Devices that already have the command get a restore command (through the outbox too).
     for row in OutboxMessage.objects.filter(
         event=event,
@@ -192,17 +193,17 @@ def event_opt_out(*, event_id: int, user, now: datetime | None = None) -> OptOut
             raise ApplicationError(
                 f"Event {event.pk} is over; it can no longer be opted out of.", code=Code.INVALID_STATE
             )
-        phase = OptOut.Phase.DURING if now >= event.start else OptOut.Phase.BEFORE
         program = event.program or market_program()
-        opt = OptOut.objects.create(
-            event=event, user=user, phase=phase, consequence=program.opt_out_consequence, at=now
-        )
-        rate = penalty_rate_per_mwh(event=event, program=program)
-        if program.opt_out_consequence == Program.OptOutConsequence.PENALTY and rate > 0:
-            remaining_h = Decimal((event.end - max(now, event.start)).total_seconds()) / Decimal(3600)
-            shortfall = (event.target_kw * remaining_h).quantize(KWH)
+        terms = opt_out_terms(event=event, program=program, now=now)  # the same numbers the preview showed
+        phase = terms["phase"]
+        opt = OptOut.objects.create(event=event, user=user, phase=phase, consequence=terms["consequence"], at=now)
+        if terms["penalty"] is not None:
             penalty_record(
-                event=event, reason=Penalty.Reason.OPT_OUT, shortfall_kwh=shortfall, rate_per_mwh=rate, now=now
+                event=event,
+                reason=Penalty.Reason.OPT_OUT,
+                shortfall_kwh=terms["shortfall_kwh"],
+                rate_per_mwh=terms["rate_per_mwh"],
+                now=now,
             )
         _cancel(event, reason=f"opted out ({phase})", now=now)
     return opt

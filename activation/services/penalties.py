@@ -7,9 +7,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 
+from .. import notify
 from ..models import DREvent, Penalty, Program
 from ..signals import penalty_recorded
-from .units import MONEY
+from .units import KWH, MONEY
 
 
 def penalty_rate_per_mwh(*, event: DREvent, program: Program) -> Decimal:
@@ -41,7 +42,7 @@ def penalty_record(
     rate), paid by the premise's organisation. Settlement charges it in the ledger once the caller's transaction
     commits: :data:`activation.signals.penalty_recorded` is sent then, with the penalty's id (settlement's
     receiver is idempotent per penalty)."""
-    penalty, _ = Penalty.objects.get_or_create(
+    penalty, created = Penalty.objects.get_or_create(
         event=event,
         reason=reason,
         defaults={
@@ -54,5 +55,32 @@ def penalty_record(
             "created_at": now,
         },
     )
+    if created:
+        notify.penalty_recorded(penalty, now=now)  # in the fact's transaction (ADR 0030)
     transaction.on_commit(lambda pk=penalty.pk: penalty_recorded.send(sender=Penalty, penalty_id=pk))
     return penalty
+
+
+def opt_out_terms(*, event: DREvent, program: Program, now: datetime) -> dict:
+    """What opting ``event`` out at ``now`` costs under ``program``'s rule (the preview the consumer confirms and
+    the numbers :func:`activation.services.events.event_opt_out` records): the phase, the consequence, and for a
+    penalty the remaining committed energy (target kW x the hours left of the window) charged at
+    :func:`penalty_rate_per_mwh`, shortfall kWh x rate / 1000, rounded half-up to the cent."""
+    from ..models import OptOut
+
+    phase = OptOut.Phase.DURING if now >= event.start else OptOut.Phase.BEFORE
+    consequence = program.opt_out_consequence
+    rate = penalty_rate_per_mwh(event=event, program=program)
+    shortfall = amount = None
+    if consequence == Program.OptOutConsequence.PENALTY and rate > 0:
+        remaining_h = Decimal((event.end - max(now, event.start)).total_seconds()) / Decimal(3600)
+        shortfall = (event.target_kw * remaining_h).quantize(KWH)
+        amount = (shortfall * rate / 1000).quantize(MONEY, rounding=ROUND_HALF_UP)
+    return {
+        "phase": phase,
+        "consequence": consequence,
+        "consequence_label": Program.OptOutConsequence(consequence).label,
+        "rate_per_mwh": rate,
+        "shortfall_kwh": shortfall,
+        "penalty": amount,
+    }

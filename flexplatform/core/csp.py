@@ -3,26 +3,22 @@
 Scripts run only from our own origin or, for the few small page scripts kept in templates, with the response's
 nonce (``{{ request.csp_nonce }}``, a fresh random value per request): an injected ``<script>`` or inline event
 handler does not run. No plugins, no framing by other sites, forms post only to us. Styles allow inline
-``style`` attributes (no script can run from CSS). The API browser (``/api/docs/``) loads Swagger UI from
-drf-spectacular's configured distribution. ``CSP_REPORT_ONLY`` sends the policy as report-only (for trying a
+``style`` attributes (no script can run from CSS). The API browsers (``/api/docs/``, ``/api/redoc/``) load Swagger UI
+and ReDoc from our own static files (drf-spectacular-sidecar): no third-party origin on any page. ReDoc builds its
+workers from ``blob:`` URLs. ``CSP_REPORT_ONLY`` sends the policy as report-only (for trying a
 change on a live site). Source: W3C Content Security Policy Level 3; OWASP CSP cheat sheet.
 """
 
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlsplit
 
 from django.conf import settings
 
 HEADER = "Content-Security-Policy"
 REPORT_ONLY_HEADER = "Content-Security-Policy-Report-Only"
 API_DOCS_PREFIX = "/api/docs/"
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+API_REDOC_PREFIX = "/api/redoc/"
 
 
 def policy(nonce: str, *, path: str = "") -> str:
@@ -30,13 +26,7 @@ def policy(nonce: str, *, path: str = "") -> str:
     script = ["'self'", f"'nonce-{nonce}'"]
     style = ["'self'", "'unsafe-inline'"]
     img = ["'self'", "data:"]
-    if path.startswith(API_DOCS_PREFIX):
-        dist = _origin(getattr(settings, "SPECTACULAR_SETTINGS", {}).get("SWAGGER_UI_DIST", "")) or (
-            "https://cdn.jsdelivr.net"
-        )
-        script.append(dist)
-        style.append(dist)
-        img.append(dist)
+    worker = ["'self'", "blob:"] if path.startswith(API_REDOC_PREFIX) else ["'self'"]
     directives = {
         "default-src": ["'self'"],
         "script-src": script,
@@ -44,6 +34,7 @@ def policy(nonce: str, *, path: str = "") -> str:
         "img-src": img,
         "connect-src": ["'self'"],
         "font-src": ["'self'"],
+        "worker-src": worker,
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files (works offline)
     "django_celery_beat",
     "allauth",
     "allauth.account",
@@ -220,6 +221,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Offers, requests, awards, events, settlements and anchoring for grid operators and aggregators.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # drf-spectacular-sidecar: no CDN, no @latest
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "MarketEnum": "market.engine.products.MarketType.CHOICES",
@@ -287,6 +291,8 @@ CELERY_BEAT_SCHEDULE = {
     # Compensation: settle yesterday (UTC) every day at 02:00 UTC, after late meter data; tally governance hourly.
     "settle-day": {"task": "settlement.tasks.settle_day", "schedule": crontab(hour=2, minute=0)},
     "tally-proposals": {"task": "settlement.tasks.tally_proposals", "schedule": 3600.0},
+    # Notifications: the email outbox is swept every minute too (a lost enqueue sends late, never twice).
+    "send-notification-emails": {"task": "accounts.tasks.send_notification_emails", "schedule": 60.0},
     # Bill protection (ADR 0026): settle every covered premise-month that is due, daily at 03:00 UTC.
     "settle-bill-protection": {
         "task": "settlement.tasks.settle_bill_protection",
@@ -296,6 +302,8 @@ CELERY_BEAT_SCHEDULE = {
     "close-claims-epoch": {"task": "settlement.tasks.close_claims_epoch", "schedule": crontab(hour=3, minute=0)},
     "sync-token-claims": {"task": "settlement.tasks.sync_token_claims", "schedule": 60.0},
 }
+# The portal's public address, for the links in notification emails.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://localhost:8000")
 # Assessment: the baseline settled against (unless a premise's program says otherwise) and the forecast
 # baseline used to assess capacity before the event day (keys of assessment.baselines.compute.METHODS).
 ASSESSMENT_BASELINE_METHOD = env("ASSESSMENT_BASELINE_METHOD", default="caiso-10in10")

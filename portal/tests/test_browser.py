@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import demo
+from portal import formatting
 from settlement.models import SettlementItem
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -99,11 +100,11 @@ def test_consumer_signs_in_and_sees_premise_and_earnings(paid_consumer, live_ser
     premises_table = page.locator("[data-testid=premises]").inner_text()
     assert paid_consumer["premise"] in premises_table
     assert not any(name in premises_table for name in paid_consumer["others"])
-    assert page.locator("[data-testid=earnings]").inner_text().strip() == f"{earned:.2f} USD"
+    assert page.locator("[data-testid=earnings]").inner_text().strip() == formatting.money(earned, "USD")
     payment_rows = page.locator("[data-testid=payments] tbody tr")
     assert payment_rows.count() == len(items)
     payments_table = page.locator("[data-testid=payments]").inner_text()
-    assert all(f"{i.amount} {i.currency}" in payments_table for i in items)  # payments, penalties and tokens
+    assert all(formatting.amount(i.amount, i.currency) in payments_table for i in items)  # payments, penalties, tokens
 
     # The stylesheet and the vendored scripts were served and applied.
     assert page.evaluate("getComputedStyle(document.querySelector('.topbar')).display") == "flex"
@@ -144,7 +145,7 @@ def test_onboarding_wizard_registers_a_meter_and_a_device_with_visible_progress(
     page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    page.goto(f"{live_server.url}/onboarding/")
+    page.goto(f"{live_server.url}/accounts/login/")  # signed in without an organisation: "/" leads into the wizard
     page.fill("input[name=login]", newcomer["email"])
     page.fill("input[name=password]", demo.PASSWORD)
     page.click("form button[type=submit]")
@@ -165,7 +166,7 @@ def test_onboarding_wizard_registers_a_meter_and_a_device_with_visible_progress(
     # Meter step: a bad timezone is refused and shown; then the meter is registered and the step ticks.
     page.wait_for_selector("[data-testid=step-meter]")
     percent, done = _progress(page)
-    assert percent == 33 and done["meter"] == "no" and done["premise"] == "yes"
+    assert percent == 40 and done["meter"] == "no" and done["premise"] == "yes"
     form = "[data-testid=step-meter]"
     page.select_option(f"{form} select[name=premise]", label="Browser site")
     page.fill(f"{form} input[name=meter_id]", "BROWSER-M1")
@@ -181,7 +182,7 @@ def test_onboarding_wizard_registers_a_meter_and_a_device_with_visible_progress(
     page.click(f"{form} button[type=submit]")
     page.wait_for_selector("[data-testid=step-consent]")  # on to the next step not done
     percent, done = _progress(page)
-    assert percent == 50 and done["meter"] == "yes"
+    assert percent == 60 and done["meter"] == "yes"
     page.click("text=Skip: I sell directly")
 
     # Devices step: a battery; the capability assessment (kW counted and why) shows once it is added.
@@ -189,7 +190,13 @@ def test_onboarding_wizard_registers_a_meter_and_a_device_with_visible_progress(
     form = "[data-testid=step-devices]"
     page.select_option(f"{form} select[name=premise]", label="Browser site")
     page.fill(f"{form} input[name=name]", "Garage battery")
+    assert "*" in page.locator(f"{form} label[for=id_rated_kw] .required-mark").inner_text()  # required: marked
+    page.select_option(f"{form} select[name=kind]", "hvac")  # a thermostat: the comfort band, no state of charge
+    assert page.locator("[data-testid=group-comfort]").is_visible()
+    assert not page.locator("[data-testid=group-soc]").is_visible()
     page.select_option(f"{form} select[name=kind]", "battery")
+    assert page.locator("[data-testid=group-soc]").is_visible()
+    assert not page.locator("[data-testid=group-comfort]").is_visible()
     page.select_option(f"{form} select[name=control_channel]", "vendor_api")
     page.fill(f"{form} input[name=rated_kw]", "5")
     page.fill(f"{form} input[name=max_kw]", "5")
@@ -203,7 +210,7 @@ def test_onboarding_wizard_registers_a_meter_and_a_device_with_visible_progress(
     assert "State of charge 50.00% with a 20.00% floor" in page.locator("[data-testid=capability]").inner_text()
     assert "Garage battery" in page.locator("[data-testid=devices]").inner_text()
     percent, done = _progress(page)
-    assert percent == 66 and done["devices"] == "yes" and done["consent"] == "no"
+    assert percent == 80 and done["devices"] == "yes" and done["consent"] == "no"
     page.click("[data-testid=next]")
     page.wait_for_selector("[data-testid=step-kyc]")
     page.goto(f"{live_server.url}/onboarding/meter/")

@@ -70,7 +70,9 @@ def test_consumer_sees_upcoming_events_and_opts_out(act_world):
     page = c.get("/activation/my-events/").content.decode()
     assert f"/activation/my-events/{event.pk}/opt-out/" in page
     assert _client(w, "consumer02@demo.flex").post(f"/activation/my-events/{event.pk}/opt-out/").status_code == 404
-    c.post(f"/activation/my-events/{event.pk}/opt-out/")
+    preview = c.post(f"/activation/my-events/{event.pk}/opt-out/").content.decode()  # no confirmation: a preview
+    assert "Confirm opt-out" in preview and not OptOut.objects.filter(event=event).exists()
+    c.post(f"/activation/my-events/{event.pk}/opt-out/", {"confirm": "yes"})
     assert OptOut.objects.get(event=event).phase == "before"
     page = c.get("/activation/my-events/").content.decode()
     assert "opted out (before)" in page

@@ -76,7 +76,7 @@ def test_meter_and_device_steps_refuse_bad_input_and_change_nothing(small_world)
     assert client.post("/onboarding/premise/", {**PREMISE, "grid_zone": feeder.pk}).status_code == 302
     site = Premise.objects.get(name="New site")
     before = client.get("/onboarding/meter/")
-    assert _done(before)["meter"] is False and _percent(before) == 33  # 2 of 6 steps
+    assert _done(before)["meter"] is False and _percent(before) == 40  # 2 of 5 required steps (consent optional)
     # A meter id already registered at another premise is refused.
     taken = client.post("/onboarding/meter/", {**METER, "premise": site.pk, "meter_id": "MTR-0001"})
     assert taken.status_code == 200 and b"already registered at another premise" in taken.content
@@ -96,7 +96,7 @@ def test_meter_and_device_steps_refuse_bad_input_and_change_nothing(small_world)
     mine = client.post("/onboarding/devices/", {**BATTERY, "premise": small_world.premises[0].pk})
     assert mine.status_code == 200 and b"Select a valid choice" in mine.content
     assert not Device.objects.filter(name="Garage battery").exists()
-    assert _percent(client.get("/onboarding/")) == 33
+    assert _percent(client.get("/onboarding/")) == 40
 
 
 def test_wizard_walks_a_new_consumer_through_every_step(small_world):
@@ -123,7 +123,7 @@ def test_wizard_walks_a_new_consumer_through_every_step(small_world):
         "America/New_York",
     )
     after_meter = client.get("/onboarding/meter/")
-    assert _done(after_meter)["meter"] and _percent(after_meter) == 50
+    assert _done(after_meter)["meter"] and _percent(after_meter) == 60
     assert b"not validated yet" in after_meter.content  # no history yet: it cannot sell until validated
     # Consent, then devices.
     consent = {
@@ -144,7 +144,7 @@ def test_wizard_walks_a_new_consumer_through_every_step(small_world):
     # The capability assessment: 10 kWh x (50 % - 20 %) = 3 kWh over a 60-minute event -> 3 kW, and why.
     assert b'data-testid="capability-kw">3.000 kW' in shown.content
     assert b"State of charge 50.00% with a 20.00% floor" in shown.content
-    assert _done(shown)["devices"] and _percent(shown) == 83
+    assert _done(shown)["devices"] and _percent(shown) == 80
     # Another consumer cannot read this device's assessment through the query string.
     _, other = _new_consumer("other@t.flex")
     other.post("/onboarding/account/", {"name": "Other Home"})
@@ -161,4 +161,5 @@ def test_wizard_walks_a_new_consumer_through_every_step(small_world):
     assert case.status == VerificationCase.Status.IN_REVIEW
     done = client.get("/onboarding/")
     assert _percent(done) == 100 and b'data-testid="done"' in done.content
+    assert b'data-state="in review"' in done.content and b'data-testid="step-kyc"' not in done.content  # no empty form
     assert all(_done(done).values()) and len(_done(done)) == 6

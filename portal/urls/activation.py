@@ -3,7 +3,7 @@ aggregator's event response."""
 
 from django.urls import path
 
-from ..views import aggregator, consumer, operator, operator_market
+from ..views import aggregator, consumer, events, operator, operator_market
 
 urlpatterns = [
     path("console/", operator.console, name="console"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("console/emergency-event/", operator_market.emergency_event_page, name="console-emergency-event"),
     path("console/chart.json", operator_market.dispatch_chart, name="console-chart"),
     path("my-events/", consumer.my_events, name="my-events"),
-    path("my-events/<int:pk>/opt-out/", consumer.my_event_opt_out, name="my-event-opt-out"),
+    path("my-events/<int:pk>/", events.event_page, name="event"),
+    path("my-events/<int:pk>/opt-out/", events.event_opt_out_page, name="my-event-opt-out"),
     path("portfolio/", aggregator.portfolio, name="portfolio"),
 ]

@@ -7,12 +7,9 @@ from datetime import date
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.shortcuts import render
 
 from activation import selectors as activation_selectors
-from activation.services import event_opt_out
 from assessment.consumption import SEASONS, WEEKDAYS
 from assessment.quality_window import meter_quality_window
 from assessment.selectors import meter_consumption
@@ -21,12 +18,14 @@ from flexplatform.errors import ApplicationError
 
 from .. import selectors
 from ..access import R, require_role
+from ..selectors_consumer import consumer_home
 
 
 @login_required
 def consumer_dashboard(request):
     require_role(request, R.CONSUMER)
     context = selectors.consumer_dashboard(user=request.user, currency=settings.SETTLEMENT_CURRENCY)
+    context.update(consumer_home(user=request.user, currency=settings.SETTLEMENT_CURRENCY))
     return render(request, "portal/consumer.html", context)
 
 
@@ -71,19 +70,3 @@ def _quality(request, meter):
 def my_events(request):
     require_role(request, R.CONSUMER)
     return render(request, "activation/my_events.html", activation_selectors.consumer_events(user=request.user))
-
-
-@login_required
-@require_POST
-def my_event_opt_out(request, pk: int):
-    require_role(request, R.CONSUMER)
-    if not selectors.event_visible(request.user, pk):
-        raise Http404
-    try:
-        opt = event_opt_out(event_id=pk, user=request.user)
-        messages.success(
-            request, f"Opted out ({opt.get_phase_display().lower()}); consequence: {opt.get_consequence_display()}."
-        )
-    except ApplicationError as exc:
-        messages.error(request, f"Refused: {exc.detail}")
-    return redirect("activation:my-events")

@@ -23,6 +23,8 @@ def home(request):
     role = policies.role(request.user)
     if role in ROLE_HOME:
         return redirect(ROLE_HOME[role])
+    if request.user.is_authenticated:  # signed up, no organisation yet: on into the onboarding wizard
+        return redirect("portal:onboarding")
     return render(request, "portal/home.html", {"market": selectors.public_market_summary()})
 
 

@@ -13,6 +13,8 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import NotificationKind
+from accounts.notifications import notification_create
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from .. import assets
@@ -117,5 +119,14 @@ def dispute_resolve(
             organisation=item.payee,
             adjustment=adjustment or 0,
             resolution=resolution,
+        )
+        notification_create(  # in the outcome's transaction (ADR 0030)
+            organisation_ids=[item.payee_id],
+            kind=NotificationKind.DISPUTE_OUTCOME,
+            key=f"dispute_outcome:{dispute.pk}",
+            title=f"Your dispute {dispute.pk} was {dispute.get_status_display().lower()}",
+            body=f"{resolution.strip()}" + (f" Adjustment: {adjustment} {item.currency}." if uphold else ""),
+            url=f"/payments/{item.pk}/",
+            now=now,
         )
     return dispute

@@ -18,6 +18,9 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import NotificationKind
+from accounts.notifications import notifications_create
+
 from ..models import JournalEntry, LedgerAccount, SettlementItem
 from .ledger import UnbalancedEntry, journal_post
 from .payments import hour_floor, period_for
@@ -70,8 +73,38 @@ def entries_post(*, entries: list[EntrySpec], run_id: int | None = None, now: da
         for hour in sorted({hour_floor(i.delivery_start) for e in entries for i in e.items}):
             periods[hour] = period_for(delivery_start=hour, now=now).pk
         if connection.vendor == "postgresql":
-            return _post_copy(entries, periods=periods, run_id=run_id, now=now)
-        return _post_each(entries, periods=periods, run_id=run_id)
+            created = _post_copy(entries, periods=periods, run_id=run_id, now=now)
+        else:
+            created = _post_each(entries, periods=periods, run_id=run_id)
+        if created:
+            _notify_payees(entries, run_id=run_id, now=now)
+    return created
+
+
+def _notify_payees(entries: list[EntrySpec], *, run_id: int | None, now: datetime) -> None:
+    """One notification per payee of what this posting paid or charged it (per asset), in the posting's
+    transaction (ADR 0030); keyed by the run (or the first entry), so a re-run notifies nothing twice."""
+    totals: dict[int, dict[str, Decimal]] = {}
+    for e in entries:
+        for i in e.items:
+            per = totals.setdefault(i.payee_id, {})
+            per[i.asset] = per.get(i.asset, Decimal("0")) + i.amount
+    ref = f"run{run_id}" if run_id is not None else entries[0].business_key[:60]
+    facts = []
+    for payee, per in totals.items():
+        text = ", ".join(f"{amount:.2f} {asset}" for asset, amount in sorted(per.items()))
+        kind = NotificationKind.PENALTY if all(v < 0 for v in per.values()) else NotificationKind.PAYMENT
+        facts.append(
+            {
+                "organisation_ids": [payee],
+                "kind": kind,
+                "key": f"payment:{ref}:{payee}",
+                "title": f"Settled: {text}",
+                "body": f"Settlement posted {text} to your account; each item has its proof on the payments page.",
+                "url": "/compensation/",
+            }
+        )
+    notifications_create(facts=facts, now=now)
 
 
 def _post_each(entries: list[EntrySpec], *, periods: dict, run_id: int | None) -> int:

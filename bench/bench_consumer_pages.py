@@ -1,0 +1,122 @@
+"""Benchmark: server time and SQL queries of every consumer page on the demo world (after a market day), and
+whether the query count grows with the consumer's events (50 more events, then measured again).
+
+Target (issue #15): every page under 150 ms of server time and under 20 queries; counts flat in the history.
+Server time is the Django test client's in-process request (middleware, view, template), median of 5.
+
+    .venv/bin/python bench/bench_consumer_pages.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+PAGES = [
+    "/consumer/",
+    "/activation/my-events/",
+    "/activation/my-events/{event}/",
+    "/activation/my-events/{coming}/opt-out/",
+    "/consumer/offers/",
+    "/consumer/availability/",
+    "/consumer/consents/",
+    "/consumer/meter-data/",
+    "/consumer/money/",
+    "/notifications/",
+    "/settings/notifications/",
+    "/onboarding/",
+]
+
+
+def main() -> None:
+    db = PROJECT_ROOT / "var" / "bench_consumer_pages.sqlite3"
+    db.parent.mkdir(exist_ok=True)
+    if db.exists():
+        db.unlink()
+    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flexplatform.settings.test")
+    import django
+
+    django.setup()
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    import demo
+    from activation.models import DREvent
+
+    call_command("migrate", verbosity=0)
+    world = demo.world_load(n_residential=3, n_commercial=2, n_industrial=1)
+    day = demo.market_day()
+    demo.history_load(world=world, until=day, days=21)
+    demo.market_day_run(world=world, day=day)
+    event = DREvent.objects.filter(verification__isnull=False).select_related("premise").order_by("pk").first()
+    owner = event.premise.organisation.memberships.select_related("user").first().user
+    coming = DREvent.objects.create(
+        premise=event.premise,
+        zone=event.premise.grid_zone,
+        target_kw=event.target_kw,
+        start=timezone.now() + timedelta(hours=3),
+        end=timezone.now() + timedelta(hours=4),
+        program=event.program,
+    )
+    client = Client()
+    client.force_login(get_user_model().objects.get(pk=owner.pk))
+
+    def measure() -> dict[str, tuple[float, int]]:
+        out = {}
+        for template in PAGES:
+            path = template.format(event=event.pk, coming=coming.pk)
+            client.get(path)  # warm
+            times, queries = [], 0
+            for _ in range(5):
+                with CaptureQueriesContext(connection) as ctx:
+                    t = time.perf_counter()
+                    response = client.get(path)
+                    times.append((time.perf_counter() - t) * 1000)
+                assert response.status_code == 200, (path, response.status_code)
+                queries = len(ctx.captured_queries)
+            out[template] = (statistics.median(times), queries)
+        return out
+
+    before = measure()
+    DREvent.objects.bulk_create(
+        [
+            DREvent(
+                premise=event.premise,
+                zone=event.premise.grid_zone,
+                target_kw=event.target_kw,
+                start=event.start - timedelta(days=i + 1),
+                end=event.end - timedelta(days=i + 1),
+                program=event.program,
+                status=DREvent.Status.COMPLETED,
+            )
+            for i in range(50)
+        ]
+    )
+    after = measure()
+    print(f"consumer pages of {owner.email} ({DREvent.objects.filter(premise=event.premise).count()} events after +50)")
+    print(f"{'page':45s} {'ms':>7s} {'queries':>8s} {'queries +50 events':>19s}")
+    worst_ms = worst_q = 0
+    for template in PAGES:
+        ms, q = before[template]
+        _, q2 = after[template]
+        worst_ms, worst_q = max(worst_ms, ms), max(worst_q, q, q2)
+        flag = "" if q2 <= q else "  <- grows"
+        print(f"{template:45s} {ms:7.1f} {q:8d} {q2:19d}{flag}")
+    print(f"worst: {worst_ms:.1f} ms, {worst_q} queries (targets: < 150 ms, < 20 queries, flat)")
+
+
+if __name__ == "__main__":
+    main()
