@@ -34,7 +34,9 @@ from .grid import DayGrid
 CHOICE_METHODS = tuple(m for m in METHODS if METHODS[m]["family"] != "pjm-same-day")
 
 #: Held-out days scored per method (the most recent ones of the event day's type).
-TEST_DAYS = 6
+TEST_DAYS = 10
+#: Of those, for a holiday event, at most this many are the resource's earlier (non-event) holidays.
+HOLIDAY_TEST_DAYS = 3
 #: Another method replaces the program's default only when its score is at least this much lower (relative):
 #: with a handful of test days the smallest score is partly luck, and a switch must be earned.
 SWITCH_MARGIN = 0.25
@@ -90,7 +92,18 @@ def like_days(
     exact = [d for d in complete if day_type(d, holidays) == kind]
     if kind != "weekday" and len(exact) < MIN_EXACT_DAYS:
         exact = [d for d in complete if day_type(d, holidays) != "weekday"]
+    if _is_holiday(target_day, holidays):
+        # A holiday event is back-tested on the resource's earlier holidays too (up to HOLIDAY_TEST_DAYS of them),
+        # not on Sundays alone: a plant or shop that keeps normal hours on holidays looks like a closed one on
+        # every Sunday, and only its holidays show which method baselines its holiday well.
+        past = [d for d in exact if _is_holiday(d, holidays)][-HOLIDAY_TEST_DAYS:]
+        rest = [d for d in exact if d not in past]
+        return kind, sorted(past + rest[len(rest) - max(count - len(past), 0) :])
     return kind, exact[-count:]
+
+
+def _is_holiday(day: date, holidays: set[date]) -> bool:
+    return day in holidays or is_nerc_holiday(day)
 
 
 def _relative_errors(
