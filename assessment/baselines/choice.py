@@ -4,9 +4,12 @@ Rule: the accuracy criteria of ASHRAE Guideline 14-2014 (:mod:`.accuracy`), appl
 days that resemble the event day. A day's *type* follows the ISOs' day selection (CAISO BPM for Demand
 Response, PJM Manual 11 §10, NYISO EDRP/SCR manual): business day, Saturday, or Sunday/NERC holiday. Each
 method is back-tested on the resource's most recent non-event days of the event day's type (falling back to
-all non-business days for a weekend or holiday when too few of the exact type exist), each held-out day
-scored as if an event had run over the event's window, and the recommendation of :func:`.accuracy.recommend`
-is the resource's method.
+all non-business days for a weekend or holiday when too few of the exact type exist; for a holiday event, its
+earlier holidays among them), each held-out day scored as if an event had run over the event's window. A method
+is scored on the like days it can be computed for (a resource with weeks of history cannot fill every method's
+look-back for its oldest like days, and is still scored), and compared with the program's method on the days
+both were scored on; the program's method is kept unless another's root-mean-square error of the window energy
+is clearly lower. Guideline 14's NMBE and CV(RMSE) per method are kept as the choice's evidence.
 
 Why by day type: a method that is accurate on weekdays can be badly wrong on a weekend for the same resource
 (e.g. CAISO's weekend baseline pools NERC holidays with weekends; a plant that runs through holidays then has
