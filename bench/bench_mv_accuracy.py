@@ -235,8 +235,8 @@ def main() -> None:
             verdict = ratio[1]
     print()
     choice_med = medians.get("per-resource choice", float("nan"))
-    print(f"best single method by median |error|: {best_single[1]} ({best_single[0]:.1f} %)")
-    print(f"per-resource choice median |error|: {choice_med:.1f} % (target: <= {best_single[0]:.1f} %)")
+    print(f"best single method by median |error|: {best_single[1]} ({best_single[0]:.2f} %)")
+    print(f"per-resource choice median |error|: {choice_med:.2f} % (target: <= {best_single[0]:.2f} %)")
     print(f"per-resource choice, population measured (event-netted) vs true: {verdict:+.1f} % (target: within ±5 %)")
     by_segment = {}
     for r in rows:

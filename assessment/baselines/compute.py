@@ -61,8 +61,8 @@ def _like_days(days: list[date], target: date, *, pool_weekends: bool, holidays:
 
     t = kind(target)
     if t != "weekday" and pool_weekends:
-        return np.array([kind(d) != "weekday" for d in days])
-    return np.array([kind(d) == t for d in days])
+        return np.array([kind(d) != "weekday" for d in days], dtype=bool)
+    return np.array([kind(d) == t for d in days], dtype=bool)
 
 
 def compute(

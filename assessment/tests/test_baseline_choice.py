@@ -6,7 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
 
+from assessment.baselines.calendar import is_nerc_holiday
 from assessment.baselines.choice import choose_method, day_type, like_days
 from assessment.baselines.compute import compute
 from assessment.baselines.grid import DayGrid
@@ -116,3 +118,58 @@ def test_the_default_is_kept_unless_another_method_is_clearly_better():
     assert kept.scores[other] <= kept.scores[free.method] * (1 / (1 - 0.25))
     assert kept.method == other
     assert choose_method(**common, methods=methods, default=other, margin=0.0).method == free.method
+
+
+def test_weeks_of_history_are_enough_to_choose_and_a_holiday_pooled_baseline_is_not_kept():
+    # The demo's case (issue #18): 35 days of history before Saturday 5 December 2026; a plant that runs through
+    # NERC holidays (10 kWh/h on business days and on Thanksgiving, 3 on weekends). CAISO's weekend baseline pools
+    # the four most recent weekend days and holidays, so Thanksgiving (26 November) lifts the Saturday baseline by
+    # (10 + 3 x 3) / 4 / 3 - 1 = +58 %; PJM's Saturday CBL uses Saturdays only. With weeks of history the older
+    # like days cannot be back-tested by every method: each is scored on the days it can compute.
+    def load(d: date) -> list[float]:
+        return [10.0 if d.weekday() < 5 else 3.0] * 24
+
+    grid = _grid(date(2026, 10, 31), date(2026, 12, 5), load)
+    common = {"grid": grid, "target_day": date(2026, 12, 5), "start_slot": 17, "end_slot": 19}
+    caiso = compute(method="caiso-10in10-unadjusted", **common)
+    assert caiso.values.sum() / 6.0 - 1 == pytest.approx(19 / 12 - 1)
+    choice = choose_method(
+        **common, methods=["caiso-10in10-unadjusted", "pjm-cbl-unadjusted"], default="caiso-10in10-unadjusted"
+    )
+    assert choice is not None and choice.method == "pjm-cbl-unadjusted"
+    assert {r.method: r.days for r in choice.results} == {"caiso-10in10-unadjusted": 4, "pjm-cbl-unadjusted": 3}
+    # Only the test Saturday whose pool holds Thanksgiving (28 November) errs: +58 % on one of four days.
+    assert choice.scores["caiso-10in10-unadjusted"] == pytest.approx((19 / 12 - 1) / 2)
+    assert choice.scores["pjm-cbl-unadjusted"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_method_scored_on_too_few_like_days_is_not_a_candidate():
+    grid = _grid(date(2026, 11, 14), date(2026, 12, 5), lambda d: [10.0 if d.weekday() < 5 else 3.0] * 24)
+    common = {"grid": grid, "target_day": date(2026, 12, 5), "start_slot": 17, "end_slot": 19}
+    # Saturdays 14, 21, 28 November: PJM's Saturday CBL (two Saturdays before) computes on the 28th only.
+    assert choose_method(**common, methods=["pjm-cbl-unadjusted"]) is None
+    assert choose_method(**common, methods=["pjm-cbl-unadjusted"], min_days=1).method == "pjm-cbl-unadjusted"
+
+
+def test_a_holiday_event_is_back_tested_on_earlier_holidays_and_a_plant_running_through_them_gets_its_day_of_level():
+    # A plant at 10 kWh/h on business days and on every NERC holiday, 3 at weekends. Labor Day 2026 (7 September):
+    # CAISO's holiday baseline pools weekends and holidays and its day-of adjustment is capped at +20 %, so it
+    # predicts 3 x 1.2 = 3.6 on an earlier holiday (Memorial Day 25 May, Independence Day 4 July); PJM's CBL adds the day-of difference uncapped (symmetric additive adjustment, PJM
+    # Manual 11 §10) and predicts 10. On Sundays both are exact: only the holidays tell them apart.
+    def load(d: date) -> list[float]:
+        return [10.0 if d.weekday() < 5 or is_nerc_holiday(d) else 3.0] * 24
+
+    grid = _grid(date(2026, 1, 1), date(2026, 9, 7), load)
+    common = {"grid": grid, "target_day": date(2026, 9, 7), "start_slot": 17, "end_slot": 19}
+    kind, days = like_days(**common, count=6)
+    assert kind == "sunday-holiday"
+    assert days == [date(2026, 1, 1), date(2026, 5, 25), date(2026, 7, 4)] + [date(2026, 8, d) for d in (23, 30)] + [
+        date(2026, 9, 6)
+    ]
+    methods = ["caiso-10in10", "pjm-cbl"]
+    choice = choose_method(**common, methods=methods, default="caiso-10in10", test_days=6)
+    assert choice.method == "pjm-cbl"
+    assert choice.scores["pjm-cbl"] == pytest.approx(0.0, abs=1e-9)
+    # CAISO: exact on the three Sundays, 3.6 / 10 - 1 = -64 % on the two holidays it can compute (1 January has no
+    # history before it).
+    assert choice.scores["caiso-10in10"] == pytest.approx(0.64 * (2 / 5) ** 0.5)

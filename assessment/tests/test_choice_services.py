@@ -10,7 +10,7 @@ import pytest
 import demo
 from activation.services import market_enrol
 from assessment import choice_services, services
-from assessment.baselines.choice import day_type
+from assessment.baselines.choice import TEST_DAYS, day_type
 from assessment.models import BaselineChoice, BaselineProgram, ProgramEnrolment
 from flexplatform.errors import ApplicationError
 
@@ -48,7 +48,7 @@ def test_most_accurate_policy_records_its_evidence_and_never_changes_within_the_
     choice = b.choice
     assert choice.policy == "most-accurate" and b.method == choice.method
     ev = choice.evidence
-    assert len(ev["test_days"]) == 6 and all(
+    assert len(ev["test_days"]) == TEST_DAYS and all(
         day_type(d) == choice.day_type for d in map(date.fromisoformat, ev["test_days"])
     )
     assert ev["window_slots"][1] - ev["window_slots"][0] == 8  # 2 h of 15-minute slots
