@@ -50,6 +50,13 @@ class ActivationFacts(Protocol):
     def suspended(self, premise_id: int) -> bool:
         """The premise is suspended from a program for repeated non-performance."""
 
+    def factors_many(self, premise_ids) -> dict[int, tuple[Decimal, bool]]:
+        """Per premise with an enrollment: (lowest derate, suspended), in one read (``premise_ids``: ids or a
+        subquery of ids); premises absent from the answer have derate 1 and are not suspended."""
+
+    def verified_events_many(self, premise_ids, *, limit: int | None = None) -> dict[int, list[VerifiedEvent]]:
+        """Per premise: its verified events, newest first (at most ``limit`` each), in one read."""
+
 
 class _NoActivation:
     def event_days(self, *, premise_id: int, tz: str) -> set[date]:
@@ -63,6 +70,12 @@ class _NoActivation:
 
     def suspended(self, premise_id: int) -> bool:
         return False
+
+    def factors_many(self, premise_ids) -> dict[int, tuple[Decimal, bool]]:
+        return {}
+
+    def verified_events_many(self, premise_ids, *, limit: int | None = None) -> dict[int, list[VerifiedEvent]]:
+        return {}
 
 
 _activation: ActivationFacts = _NoActivation()
