@@ -117,7 +117,9 @@ def aggregator_portfolio(*, user) -> dict:
 
 def operator_console(*, user) -> dict:
     orgs = policies.organisations(user, role=Membership.Role.GRID_OPERATOR)
-    runs = list(clearing_runs_visible_to(user).select_related("request__zone", "auction__zone").order_by("-cleared_at")[:50])
+    runs = list(
+        clearing_runs_visible_to(user).select_related("request__zone", "auction__zone").order_by("-cleared_at")[:50]
+    )
     events = list(events_visible_to(user).order_by("-start")[:100])
     delivered = sum((e.verification.delivered_kwh for e in events if hasattr(e, "verification")), Decimal("0"))
     return {
