@@ -151,4 +151,8 @@ def portfolio_order_page(request):
 @login_required
 def portfolio(request):
     require_role(request, R.AGGREGATOR)
-    return render(request, "activation/portfolio.html", selectors.aggregator_portfolio(user=request.user))
+    return render(
+        request,
+        "activation/portfolio.html",
+        selectors.aggregator_portfolio(user=request.user, page=request.GET.get("page")),
+    )
