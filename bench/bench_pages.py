@@ -76,7 +76,7 @@ def seed(n: int) -> dict:
     day = (now + timedelta(days=1)).date()
     day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     past = day_start - timedelta(days=2)
-    zone = GridZone.objects.create(code="bench-zone", name="Bench zone", timezone="UTC")
+    zone = GridZone.objects.create(code="bench-zone", name="Bench zone", timezone="UTC", jurisdiction="US-FERC2222-PJM")
     operator = Organisation.objects.create(name="Bench operator", kind=Organisation.Kind.GRID_OPERATOR)
     operator.service_zones.add(zone)
     agg = Organisation.objects.create(name="Bench aggregator", kind=Organisation.Kind.AGGREGATOR)
@@ -196,7 +196,12 @@ def seed(n: int) -> dict:
     AvailabilityDeclaration.objects.bulk_create(
         [
             AvailabilityDeclaration(
-                premise=p, available_kw=Decimal("0.2"), valid_from=past, valid_until=now + timedelta(days=7)
+                premise=p,
+                declared_by=agg,
+                available_kw=Decimal("0.2"),
+                valid_from=past,
+                valid_until=now + timedelta(days=7),
+                created_at=now,
             )
             for p in premises[::10]
         ],
@@ -279,6 +284,29 @@ def seed(n: int) -> dict:
         ],
         batch_size=2000,
     )
+    from settlement.models import SettlementItem, SettlementPeriod
+
+    period = SettlementPeriod.objects.create(start=orders[0].delivery_start, end=orders[0].delivery_end)
+    K = SettlementItem.Kind
+    items = []
+    for a, e in zip(awards, events, strict=True):
+        common = {"event": e, "award": a, "quantity_kwh": Decimal("0.27"), "price_per_mwh": Decimal("60")}
+        common |= {"currency": "USD", "delivery_start": a.window_start, "period": period, "premise": a.premise}
+        items.append(
+            SettlementItem(
+                business_key=f"bench-share-{a.pk}",
+                kind=K.MEMBER_SHARE,
+                payee=a.premise.organisation,
+                amount=Decimal("0.01"),
+                **common,
+            )
+        )
+        items.append(
+            SettlementItem(
+                business_key=f"bench-fee-{a.pk}", kind=K.AGGREGATOR_FEE, payee=agg, amount=Decimal("0.01"), **common
+            )
+        )
+    SettlementItem.objects.bulk_create(items, batch_size=2000)
     return users
 
 

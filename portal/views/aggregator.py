@@ -36,7 +36,7 @@ def _aggregator(request):
 
 
 def _filters(request, zones):
-    form = FleetFilterForm(request.GET or None, zones=zones)
+    form = FleetFilterForm(request.GET or None, zones=zones, auto_id="filter_%s")
     return form, form.to_filter()
 
 
