@@ -50,6 +50,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 BUDGET_MS, BUDGET_QUERIES = 300.0, 30
+SLOWEST = int(os.environ.get("BENCH_PAGES_SLOWEST", "0"))  # print each page's N slowest queries
 PASSWORD = "bench-pages-1"  # noqa: S105 - a throwaway bench account
 
 
@@ -95,6 +96,10 @@ def seed(n: int) -> dict:
         ),
     }
     Membership.objects.filter(user=users["auditor"], role=Membership.Role.ADMIN).delete()
+    from accounts.mfa import totp_activate
+
+    for role in ("operator", "admin", "auditor"):  # the roles that must sign in with a second factor
+        totp_activate(user=users[role], secret="JBSWY3DPEHPK3PXP")  # noqa: S106 - a bench account
     owner = user_create(email="owners@bench.test", password=hashed, organisation=agg, password_is_hashed=True)
     segments = [Premise.Segment.RESIDENTIAL] * 8 + [Premise.Segment.COMMERCIAL, Premise.Segment.INDUSTRIAL]
     orgs = Organisation.objects.bulk_create(
@@ -348,6 +353,10 @@ def measure(users) -> dict[tuple[str, str], tuple[int, float, int]]:
             response = c.get(url)
             ms = (time.perf_counter() - t0) * 1000
         out[(role, url)] = (len(q.captured_queries), ms, response.status_code)
+        if SLOWEST:
+            top = sorted(q.captured_queries, key=lambda x: -float(x["time"]))[:SLOWEST]
+            for x in top:
+                print(f"  {url} {float(x['time']) * 1000:7.1f} ms  {x['sql'][:160]}")
     return out
 
 

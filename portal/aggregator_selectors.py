@@ -32,6 +32,7 @@ SORTS = {
     "newest": ("-created_at", "-id"),
 }
 OPEN_ORDER_STATUSES = (MarketOrder.Status.OPEN,)
+MEMBERS_SHOWN = 10  # per order on the dashboard; the rest as "and N more"
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,16 @@ def orders_with_members(*, aggregator: Organisation, open_only: bool = False, li
     qs = (
         MarketOrder.objects.filter(organisation=aggregator)
         .select_related("zone")
-        .prefetch_related(Prefetch("members", queryset=OrderMember.objects.select_related("premise")))
+        .annotate(n_members=Count("members"))
+        .prefetch_related(
+            Prefetch(
+                "members",
+                queryset=OrderMember.objects.select_related("premise").only("order_id", "kw", "premise__name")[
+                    :MEMBERS_SHOWN
+                ],
+                to_attr="members_shown",
+            )
+        )
         .order_by("-created_at", "-id")
     )
     if open_only:
@@ -178,7 +188,8 @@ def orders_with_members(*, aggregator: Organisation, open_only: bool = False, li
     out = []
     for o in qs[:limit]:
         expired = o.status == MarketOrder.Status.OPEN and o.delivery_end <= now
-        out.append({"order": o, "status": "Expired" if expired else o.get_status_display()})
+        more = o.n_members - len(o.members_shown)
+        out.append({"order": o, "status": "Expired" if expired else o.get_status_display(), "more": more})
     return out
 
 

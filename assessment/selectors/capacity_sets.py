@@ -10,6 +10,7 @@ this reads the stored rows."""
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -53,6 +54,8 @@ def capacity_by_premise_hour(*, premises, day: date) -> dict[int, list[Decimal]]
     if not tzs:
         return {}
     bounds = {tz: _hour_bounds(day, tz) for tz in set(tzs.values())}
+    hour_starts = {tz: [b[0] for b in bs] for tz, bs in bounds.items()}
+    hour_ends = {tz: [b[1] for b in bs] for tz, bs in bounds.items()}
     lo = min(b[0][0] for b in bounds.values())
     hi = max(b[-1][1] for b in bounds.values())
     assessed: dict[int, list[tuple]] = defaultdict(list)
@@ -89,14 +92,24 @@ def capacity_by_premise_hour(*, premises, day: date) -> dict[int, list[Decimal]]
             )
         ).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
         factor = reliability * factors.get(pid, (Decimal("1"), False))[0]
-        for h, (start, end) in enumerate(bounds[tzs[pid]]):
-            covering = [a for a in rows if a[0] <= start and a[1] >= end]
-            if not covering:
+        starts, ends = hour_starts[tzs[pid]], hour_ends[tzs[pid]]
+        best: list[tuple | None] = [None] * 24  # per hour: the latest assessment covering it
+        for a in rows:
+            for h in range(bisect_left(starts, a[0]), bisect_right(ends, a[1])):
+                if best[h] is None or (a[2], a[3]) > (best[h][2], best[h][3]):
+                    best[h] = a
+        kw_of: dict[int, Decimal] = {}
+        caps_all = declared.get(pid, ())
+        for h, a in enumerate(best):
+            if a is None:
                 continue
-            kw = (max(covering, key=lambda a: (a[2], a[3]))[4] * factor).quantize(ACCREDITED_QUANT, rounding=ROUND_DOWN)
-            caps = [d for d in declared.get(pid, ()) if d[0] < end and d[1] > start]
-            if caps:
-                kw = min(kw, max(caps, key=lambda d: (d[2], d[3]))[4])
+            kw = kw_of.get(a[3])
+            if kw is None:
+                kw = kw_of[a[3]] = (a[4] * factor).quantize(ACCREDITED_QUANT, rounding=ROUND_DOWN)
+            if caps_all:
+                caps = [d for d in caps_all if d[0] < ends[h] and d[1] > starts[h]]
+                if caps:
+                    kw = min(kw, max(caps, key=lambda d: (d[2], d[3]))[4])
             hours[h] = kw
     return out
 
