@@ -80,17 +80,18 @@ def capacity_by_premise_hour(*, premises, day: date) -> dict[int, list[Decimal]]
         declared[row[0]].append(row[1:])
     out: dict[int, list[Decimal]] = {}
     counted_set = set(counted)
+    reliabilities: dict[tuple, Decimal] = {}
     for pid, rows in assessed.items():
         hours = [Decimal("0")] * 24
         out[pid] = hours
         if pid not in counted_set:
             continue
-        history = events.get(pid, [])
-        reliability = Decimal(
-            repr(
-                reliability_factor([float(e.delivered_kwh) for e in history], [float(e.committed_kwh) for e in history])
-            )
-        ).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+        history = tuple((e.delivered_kwh, e.committed_kwh) for e in events.get(pid, ()))
+        reliability = reliabilities.get(history)
+        if reliability is None:  # the same history gives the same factor: computed once
+            reliability = reliabilities[history] = Decimal(
+                repr(reliability_factor([float(d) for d, _ in history], [float(c) for _, c in history]))
+            ).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
         factor = reliability * factors.get(pid, (Decimal("1"), False))[0]
         starts, ends = hour_starts[tzs[pid]], hour_ends[tzs[pid]]
         best: list[tuple | None] = [None] * 24  # per hour: the latest assessment covering it
