@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .. import compliance, hooks
-from ..models import Membership, Organisation, Premise, VerificationCase
+from ..models import GridZone, Membership, Organisation, Premise, VerificationCase
 from .participants import READ_ALL_ROLES, operator_zone_ids, user_role
 from .participation import enrolments_active
 from .verification import current_verification
@@ -122,14 +122,20 @@ def organisation_compliance(
         if not blocking_only:
             out += _meter_rules(premises)
         return out
-    enrolled = list(
-        Premise.objects.filter(
-            Exists(enrolments_active(now=now).filter(premise=OuterRef("pk"), aggregator=organisation))
-        )
-        .select_related("grid_zone__parent__parent", "organisation")
-        .prefetch_related("meters")
+    enrolled_qs = Premise.objects.filter(
+        Exists(enrolments_active(now=now).filter(premise=OuterRef("pk"), aggregator=organisation))
     )
     agg = aggregator_facts(organisation, now=now)
+    if blocking_only:  # the trading gate: the licence per jurisdiction of the zones it is active in, not per premise
+        zones = GridZone.objects.filter(pk__in=enrolled_qs.values("grid_zone_id")).select_related("parent__parent")
+        seen_codes: list[compliance.JurisdictionProfile] = []
+        for zone in zones.order_by("pk"):
+            profile = compliance.profile(zone_jurisdiction(zone))
+            if profile is not None and profile not in seen_codes:
+                seen_codes.append(profile)
+                out.append(compliance.licence_rule(profile, agg, now.date()))
+        return out
+    enrolled = list(enrolled_qs.select_related("grid_zone__parent__parent", "organisation").prefetch_related("meters"))
     seen: list[compliance.JurisdictionProfile] = []
     profiled = [(p, compliance.profile(zone_jurisdiction(p.grid_zone))) for p in enrolled]
     profiled = [(p, profile) for p, profile in profiled if profile is not None]
