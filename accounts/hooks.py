@@ -43,6 +43,12 @@ class MeteringFacts(Protocol):
     def meter_validation(self, meter: Meter) -> str:
         """One meter's validation in a few words (the admin's meter lists)."""
 
+    def validation_reasons_many(self, premises: list[Premise]) -> dict[int, list[str]]:
+        """:meth:`validation_reasons` for many premises (their ``meters`` prefetched) in one query."""
+
+    def annual_kwh_many(self, premises: list[Premise], *, now: datetime) -> dict[int, Decimal | None]:
+        """:meth:`annual_kwh` for many premises (their ``meters`` prefetched) in one query."""
+
 
 class AggregationFacts(Protocol):
     def portfolios(self, organisation: Organisation, *, now: datetime) -> list[AggregationPortfolio]:
@@ -66,6 +72,12 @@ class _NoMetering:
 
     def meter_validation(self, meter: Meter) -> str:
         return "not checked yet"
+
+    def validation_reasons_many(self, premises: list[Premise]) -> dict[int, list[str]]:
+        return {p.pk: self.validation_reasons(p) for p in premises}
+
+    def annual_kwh_many(self, premises: list[Premise], *, now: datetime) -> dict[int, Decimal | None]:
+        return {p.pk: None for p in premises}
 
 
 class _NoAggregation:

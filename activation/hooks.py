@@ -62,6 +62,35 @@ class ActivationFacts:
 
         return device_usage(device_ids=device_ids, day=day)
 
+    def factors_many(self, premise_ids) -> dict[int, tuple[Decimal, bool]]:
+        from django.db.models import Count, Min, Q
+
+        from .models import Enrollment
+
+        rows = (
+            Enrollment.objects.filter(premise_id__in=premise_ids)
+            .values("premise_id")
+            .annotate(d=Min("derate"), s=Count("pk", filter=Q(status=Enrollment.Status.SUSPENDED)))
+        )
+        return {r["premise_id"]: (r["d"] if r["d"] is not None else Decimal("1"), r["s"] > 0) for r in rows}
+
+    def verified_events_many(self, premise_ids, *, limit: int | None = None) -> dict[int, list[VerifiedEvent]]:
+        from .models import EventVerification
+
+        out: dict[int, list[VerifiedEvent]] = {}
+        rows = (
+            EventVerification.objects.filter(event__premise_id__in=premise_ids)
+            .order_by("event__premise_id", "-event__start", "-pk")
+            .values_list(
+                "event__premise_id", "event_id", "event__start", "event__end", "committed_kwh", "delivered_kwh"
+            )
+        )
+        for pid, eid, start, end, committed, delivered in rows:
+            events = out.setdefault(pid, [])
+            if limit is None or len(events) < limit:
+                events.append(VerifiedEvent(eid, start, end, committed, delivered))
+        return out
+
 
 def on_awards_committed(sender, *, award_ids: list[int], **kwargs) -> None:
     """Turn each committed award into an event (or a reservation): one task per award, idempotent per award."""

@@ -368,6 +368,63 @@ def resource_reliability(premise) -> dict:
     }
 
 
+def resources_reliability(premise_ids) -> dict[int, dict]:
+    """:func:`resource_reliability` and :func:`resource_suspended` for many premises in three queries (ids or a
+    subquery of ids): premise id -> the same indicators plus ``suspended``."""
+    from django.db.models import Avg
+
+    perf = (
+        EventPerformance.objects.filter(event__premise_id__in=premise_ids)
+        .values("event__premise_id")
+        .annotate(
+            n=Count("pk"),
+            ok=Count("pk", filter=Q(activated=True)),
+            avail=Count("pk", filter=Q(available=True)),
+            response=Avg("response_seconds"),
+            duration=Avg("duration_compliance"),
+            magnitude=Avg("magnitude_achievement"),
+        )
+    )
+    called = dict(
+        DREvent.objects.filter(premise_id__in=premise_ids)
+        .exclude(status=DREvent.Status.SCHEDULED)
+        .values("premise_id")
+        .annotate(c=Count("pk"))
+        .values_list("premise_id", "c")
+    )
+    suspended = set(
+        Enrollment.objects.filter(premise_id__in=premise_ids, status=Enrollment.Status.SUSPENDED).values_list(
+            "premise_id", flat=True
+        )
+    )
+    out: dict[int, dict] = {}
+    for r in perf:
+        pid, n = r["event__premise_id"], r["n"]
+        out[pid] = {
+            "events": n,
+            "success_rate": Decimal(r["ok"]) / n,
+            "response_seconds": r["response"],
+            "duration_compliance": r["duration"],
+            "magnitude_achievement": r["magnitude"],
+            "availability_factor": Decimal(r["avail"]) / max(called.get(pid, 0), n),
+        }
+    empty = {
+        k: None
+        for k in (
+            "success_rate",
+            "response_seconds",
+            "duration_compliance",
+            "magnitude_achievement",
+            "availability_factor",
+        )
+    }
+    for pid in suspended:
+        out.setdefault(pid, {"events": 0, **empty})
+    for pid, row in out.items():
+        row["suspended"] = pid in suspended
+    return out
+
+
 def portfolio_response(*, aggregator) -> list[dict]:
     """Per event window, the aggregator portfolio's target, delivered and count of resources."""
     rows = (

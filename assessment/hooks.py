@@ -53,6 +53,13 @@ class ActivationFacts(Protocol):
     def device_usage(self, *, device_ids: list[int], day: date) -> dict[int, tuple[int, int]]:
         """Device pk -> (events commanded on local ``day``, events commanded in its month) (ADR 0029)."""
 
+    def factors_many(self, premise_ids) -> dict[int, tuple[Decimal, bool]]:
+        """Per premise with an enrollment: (lowest derate, suspended), in one read (``premise_ids``: ids or a
+        subquery of ids); premises absent from the answer have derate 1 and are not suspended."""
+
+    def verified_events_many(self, premise_ids, *, limit: int | None = None) -> dict[int, list[VerifiedEvent]]:
+        """Per premise: its verified events, newest first (at most ``limit`` each), in one read."""
+
 
 class _NoActivation:
     def event_days(self, *, premise_id: int, tz: str) -> set[date]:
@@ -68,6 +75,12 @@ class _NoActivation:
         return False
 
     def device_usage(self, *, device_ids: list[int], day: date) -> dict[int, tuple[int, int]]:
+        return {}
+
+    def factors_many(self, premise_ids) -> dict[int, tuple[Decimal, bool]]:
+        return {}
+
+    def verified_events_many(self, premise_ids, *, limit: int | None = None) -> dict[int, list[VerifiedEvent]]:
         return {}
 
 

@@ -29,7 +29,11 @@ def operator_requests(*, user, limit: int = 50) -> list[FlexibilityRequest]:
 
 
 def operator_auctions(*, user, limit: int = 50) -> list[Auction]:
-    qs = Auction.objects.select_related("zone", "clearing_run").annotate(n_orders=Count("orders")).order_by("-delivery_start", "-pk")
+    qs = (
+        Auction.objects.select_related("zone", "clearing_run")
+        .annotate(n_orders=Count("orders"))
+        .order_by("-delivery_start", "-pk")
+    )
     return list(_in_scope(qs, user)[:limit])
 
 

@@ -14,11 +14,8 @@ from activation import selectors as activation_selectors
 from activation.selectors import events_visible_to, reservations_visible_to
 from activation.services import emergency_stop_active
 from assessment.selectors import (
-    coming_day,
     meter_statuses_for,
     meters_readable_by,
-    portfolio_capacity_by_hour,
-    portfolio_flexibility,
     premise_flexibility_summary,
     premises_daily_load,
 )
@@ -28,8 +25,6 @@ from market.selectors import (
     clearing_runs_visible_to,
     expected_earnings,
     offers_for_premises,
-    offers_for_seller,
-    orders_for,
     orders_with_member_premises,
 )
 from settlement.selectors import (
@@ -79,49 +74,29 @@ def consumer_dashboard(*, user, currency: str) -> dict:
     }
 
 
-def aggregator_dashboard(*, user) -> dict:
-    orgs = policies.organisations(user, role=Membership.Role.AGGREGATOR)
-    premises = list(premises_visible_to(user))
-    offers = list(offers_for_seller(seller=orgs[0] if orgs else None).order_by("-window_start")[:100])
-    awards = list(awards_visible_to(user).order_by("-window_start")[:100])
-    return {
-        "organisations": orgs,
-        "premises": premises,
-        "offers": offers,
-        "awards": awards,
-        "awarded_kw": sum((a.kw for a in awards), Decimal("0")),
-        "portfolio_orders": list(orders_for(organisation=orgs[0] if orgs else None)[:100]),
-        "events": list(events_visible_to(user).order_by("-start")[:50]),
-        "reservations": list(reservations_visible_to(user).order_by("-window_start")[:50]),
-        "flexibility": portfolio_flexibility(premises=premises),
-        "capacity_day": (day := coming_day(premises=premises)),
-        "capacity_by_hour": [
-            {"hour": h, "kw": kw} for h, kw in enumerate(portfolio_capacity_by_hour(premises=premises, day=day))
-        ],
-    }
+def aggregator_portfolio(*, user, page=None) -> dict:
+    """The aggregator's event response per event and each resource's suspension and reliability (a page of
+    resources at a time, read set-based)."""
+    from django.core.paginator import Paginator
 
-
-def aggregator_portfolio(*, user) -> dict:
-    """The aggregator's event response per event and each resource's suspension and reliability."""
     orgs = policies.organisations(user, role=Membership.Role.AGGREGATOR)
-    rows = activation_selectors.portfolio_response(aggregator=orgs[0]) if orgs else []
-    premises = list(premises_visible_to(user))
+    rows = activation_selectors.portfolio_response(aggregator=orgs[0])[:50] if orgs else []
+    page_obj = Paginator(premises_visible_to(user).order_by("name", "id"), 25).get_page(page)
+    premises = list(page_obj.object_list)
+    indicators = activation_selectors.resources_reliability([p.pk for p in premises])
+    empty = {"events": 0, "suspended": False}
     return {
         "rows": rows,
-        "resources": [
-            {
-                "premise": p,
-                "suspended": activation_selectors.resource_suspended(p),
-                **activation_selectors.resource_reliability(p),
-            }
-            for p in premises
-        ],
+        "page": page_obj,
+        "resources": [{"premise": p, **indicators.get(p.pk, empty)} for p in premises],
     }
 
 
 def operator_console(*, user) -> dict:
     orgs = policies.organisations(user, role=Membership.Role.GRID_OPERATOR)
-    runs = list(clearing_runs_visible_to(user).select_related("request__zone", "auction__zone").order_by("-cleared_at")[:50])
+    runs = list(
+        clearing_runs_visible_to(user).select_related("request__zone", "auction__zone").order_by("-cleared_at")[:50]
+    )
     events = list(events_visible_to(user).order_by("-start")[:100])
     delivered = sum((e.verification.delivered_kwh for e in events if hasattr(e, "verification")), Decimal("0"))
     return {

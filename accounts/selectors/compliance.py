@@ -15,21 +15,40 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .. import compliance, hooks
-from ..models import Membership, Organisation, Premise, VerificationCase
+from ..models import GridZone, Membership, Organisation, Premise, VerificationCase
 from .participants import READ_ALL_ROLES, operator_zone_ids, user_role
 from .participation import enrolments_active
 from .verification import current_verification
 from .zones import zone_jurisdiction
 
+_UNSET = object()
 
-def premise_facts(premise: Premise, *, now: datetime | None = None) -> compliance.PremiseFacts:
-    verified = current_verification(premise.organisation, now=now)
+
+def premise_facts(
+    premise: Premise, *, now: datetime | None = None, verified=_UNSET, annual_kwh=_UNSET
+) -> compliance.PremiseFacts:
+    """The facts a premise's eligibility rules read; ``verified`` (the owner's case in force, or None) and
+    ``annual_kwh`` when the caller read them for many premises at once."""
+    if verified is _UNSET:
+        verified = current_verification(premise.organisation, now=now)
+    if annual_kwh is _UNSET:
+        annual_kwh = hooks.metering().annual_kwh(premise, now=now or timezone.now())
     return compliance.PremiseFacts(
         segment=premise.segment,
         meter_intervals=tuple(m.interval_minutes for m in premise.meters.all()),
-        annual_kwh=hooks.metering().annual_kwh(premise, now=now or timezone.now()),
+        annual_kwh=annual_kwh,
         owner_kyc_level=verified.level if verified else None,
     )
+
+
+def _verifications_in_force(organisation_ids, *, now: datetime) -> dict[int, VerificationCase]:
+    """Per organisation: its verified case in force now (the one valid longest), in one query."""
+    out: dict[int, VerificationCase] = {}
+    for case in VerificationCase.objects.filter(
+        organisation_id__in=organisation_ids, status=VerificationCase.Status.VERIFIED, verified_until__gt=now
+    ).order_by("organisation_id", "verified_until"):
+        out[case.organisation_id] = case  # the last one per organisation: valid longest
+    return out
 
 
 def aggregator_facts(organisation: Organisation, *, now: datetime | None = None) -> compliance.AggregatorFacts:
@@ -82,7 +101,11 @@ def organisation_compliance(
         out.append(compliance.RuleResult("verified", False, detail))
     if organisation.kind == Organisation.Kind.CONSUMER:
         # ISO zone -> substation -> feeder: the jurisdiction is found without a query per level.
-        premises = list(Premise.objects.filter(organisation=organisation).select_related("grid_zone__parent__parent"))
+        premises = list(
+            Premise.objects.filter(organisation=organisation)
+            .select_related("grid_zone__parent__parent")
+            .prefetch_related("meters")
+        )
         for premise in premises:
             profile = compliance.profile(zone_jurisdiction(premise.grid_zone))
             if profile is None:
@@ -99,25 +122,36 @@ def organisation_compliance(
         if not blocking_only:
             out += _meter_rules(premises)
         return out
-    enrolled = list(
-        Premise.objects.filter(
-            Exists(enrolments_active(now=now).filter(premise=OuterRef("pk"), aggregator=organisation))
-        )
-        .select_related("grid_zone__parent__parent", "organisation")
-        .prefetch_related("meters")
+    enrolled_qs = Premise.objects.filter(
+        Exists(enrolments_active(now=now).filter(premise=OuterRef("pk"), aggregator=organisation))
     )
     agg = aggregator_facts(organisation, now=now)
+    if blocking_only:  # the trading gate: the licence per jurisdiction of the zones it is active in, not per premise
+        zones = GridZone.objects.filter(pk__in=enrolled_qs.values("grid_zone_id")).select_related("parent__parent")
+        seen_codes: list[compliance.JurisdictionProfile] = []
+        for zone in zones.order_by("pk"):
+            profile = compliance.profile(zone_jurisdiction(zone))
+            if profile is not None and profile not in seen_codes:
+                seen_codes.append(profile)
+                out.append(compliance.licence_rule(profile, agg, now.date()))
+        return out
+    enrolled = list(enrolled_qs.select_related("grid_zone__parent__parent", "organisation").prefetch_related("meters"))
     seen: list[compliance.JurisdictionProfile] = []
-    for premise in enrolled:
-        profile = compliance.profile(zone_jurisdiction(premise.grid_zone))
-        if profile is None:
-            continue
+    profiled = [(p, compliance.profile(zone_jurisdiction(p.grid_zone))) for p in enrolled]
+    profiled = [(p, profile) for p, profile in profiled if profile is not None]
+    if not blocking_only and profiled:  # the premises' facts read for all at once: constant queries
+        owners = _verifications_in_force({p.organisation_id for p, _ in profiled}, now=now)
+        annual = hooks.metering().annual_kwh_many([p for p, _ in profiled], now=now)
+    for premise, profile in profiled:
         if profile not in seen:
             seen.append(profile)
             out.append(compliance.licence_rule(profile, agg, now.date()))
         if blocking_only:
             continue
-        for rule in compliance.enrolment_eligibility(profile, premise_facts(premise, now=now), agg, now.date()):
+        facts = premise_facts(
+            premise, now=now, verified=owners.get(premise.organisation_id), annual_kwh=annual.get(premise.pk)
+        )
+        for rule in compliance.enrolment_eligibility(profile, facts, agg, now.date()):
             if not rule.passed and rule.rule not in ("aggregator_licence", "aggregator_verified"):
                 # A premise's own problem keeps that premise out of offers (market.services.gates), not the
                 # aggregator's whole portfolio: listed, not blocking.
@@ -137,10 +171,10 @@ def organisation_compliance(
 
 def _meter_rules(premises: list[Premise]) -> list[compliance.RuleResult]:
     """Per premise: its revenue meter is validated, or why not (the premise cannot be offered until it is)."""
-    metering = hooks.metering()
+    reasons_by_premise = hooks.metering().validation_reasons_many(premises)
     out = []
     for premise in premises:
-        reasons = metering.validation_reasons(premise)
+        reasons = reasons_by_premise[premise.pk]
         if reasons:
             detail = " ".join(reasons) + " It cannot be offered until its meter is validated."
             out.append(compliance.RuleResult("meter_validated", False, detail, blocking=False))

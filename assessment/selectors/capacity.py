@@ -191,19 +191,4 @@ def hourly_capacity_forecast(*, premises, day: date) -> dict[int, list[Decimal]]
     return out
 
 
-def portfolio_capacity_by_hour(*, premises, day: date) -> list[Decimal]:
-    """Sum over the portfolio of accredited kW per local hour of ``day``."""
-    per = hourly_capacity_forecast(premises=premises, day=day)
-    return [sum((v[h] for v in per.values()), Decimal("0")) for h in range(24)]
-
-
-def accredited_capacity_by_zone_hour(*, zone_ids: set[int], day: date) -> dict[str, list[Decimal]]:
-    """Accredited kW per grid zone (code) and local hour of ``day``, for premises in the zones given."""
-    premises = list(Premise.objects.filter(grid_zone_id__in=zone_ids).select_related("grid_zone").order_by("pk"))
-    per = hourly_capacity_forecast(premises=premises, day=day)
-    out: dict[str, list[Decimal]] = {}
-    for p in premises:
-        row = out.setdefault(p.grid_zone.code, [Decimal("0")] * 24)
-        for h in range(24):
-            row[h] += per[p.pk][h]
-    return dict(sorted(out.items()))
+from .capacity_sets import accredited_capacity_by_zone_hour, portfolio_capacity_by_hour  # noqa: E402,F401

@@ -80,6 +80,66 @@ def premise_annual_kwh(premise: Premise, *, now: datetime | None = None) -> Deci
     return (rows["kwh"] / days * 365).quantize(Decimal("1"))
 
 
+def premises_meter_validation_reasons(premises: list[Premise]) -> dict[int, list[str]]:
+    """:func:`premise_meter_validation_reasons` for many premises (``meters`` prefetched): one query."""
+    meters = {
+        p.pk: sorted((m for m in p.meters.all() if m.kind in SETTLEMENT_METER_KINDS), key=lambda m: m.meter_id)
+        for p in premises
+    }
+    statuses = {
+        s.meter_id: s for s in MeterStatus.objects.filter(meter__in=[m.pk for ms in meters.values() for m in ms])
+    }
+    out: dict[int, list[str]] = {}
+    for premise in premises:
+        mine = meters[premise.pk]
+        if not mine:
+            out[premise.pk] = [
+                f"{premise.name}: no revenue (AMI) meter is registered, so its flexibility cannot be measured."
+            ]
+            continue
+        if any(statuses.get(m.pk) is not None and statuses[m.pk].validated for m in mine):
+            out[premise.pk] = []
+            continue
+        reasons = []
+        for meter in mine:
+            status = statuses.get(meter.pk)
+            if status is None or status.checked_at is None:
+                reasons.append(
+                    f"{premise.name}: meter {meter.meter_id} is not validated yet (no quality check has run)."
+                )
+            else:
+                why = " ".join(status.reasons) or "quality check failed."
+                reasons.append(f"{premise.name}: meter {meter.meter_id} is not validated: {why}")
+        out[premise.pk] = reasons
+    return out
+
+
+def premises_annual_kwh(premises: list[Premise], *, now: datetime) -> dict[int, Decimal | None]:
+    """:func:`premise_annual_kwh` for many premises (``meters`` prefetched): one grouped query."""
+    rows = {
+        r["meter__premise_id"]: r
+        for r in MeterReading.objects.filter(
+            meter__premise__in=[p.pk for p in premises],
+            meter__kind="ami",
+            start__gte=now - timedelta(days=365),
+            start__lt=now,
+        )
+        .values("meter__premise_id")
+        .annotate(kwh=Sum("kwh"), n=Count("id"))
+    }
+    out: dict[int, Decimal | None] = {}
+    for p in premises:
+        r = rows.get(p.pk)
+        out[p.pk] = None
+        if not r or not r["n"]:
+            continue
+        interval = min((m.interval_minutes for m in p.meters.all()), default=15) or 15
+        days = Decimal(r["n"] * interval) / Decimal(1440)
+        if days >= 1:
+            out[p.pk] = (r["kwh"] / days * 365).quantize(Decimal("1"))
+    return out
+
+
 def meter_validation_summary(meter: Meter) -> str:
     """One meter's validation in a few words (the admin's meter lists)."""
     status = MeterStatus.objects.filter(meter=meter).first()
@@ -110,3 +170,9 @@ class MeteringFacts:
 
     def meter_validation(self, meter: Meter) -> str:
         return meter_validation_summary(meter)
+
+    def validation_reasons_many(self, premises: list[Premise]) -> dict[int, list[str]]:
+        return premises_meter_validation_reasons(premises)
+
+    def annual_kwh_many(self, premises: list[Premise], *, now: datetime) -> dict[int, Decimal | None]:
+        return premises_annual_kwh(premises, now=now)

@@ -3,8 +3,9 @@ flexibility profile, availability declarations, accredited capacity from perform
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -193,8 +194,22 @@ def test_availability_api_refuses_bad_input_and_the_wrong_people(small_world, wi
     )
 
 
+def _assess_day(premises, day):
+    """Stored assessments of the day's evening hours (17:00-21:00 local), as the market day makes them."""
+    for p in premises:
+        start = datetime(day.year, day.month, day.day, 17, tzinfo=ZoneInfo(p.timezone)).astimezone(UTC)
+        for h in range(4):
+            services.flexibility_assess(
+                premise=p,
+                window_start=start + timedelta(hours=h),
+                window_end=start + timedelta(hours=h + 1),
+                now=start - timedelta(days=1),
+            )
+
+
 def test_operator_capacity_by_zone_and_hour(small_world, api_for):
     day = small_world.day
+    _assess_day(small_world.premises, day)
     r = api_for("operator@demo.flex").get(CAPACITY, {"day": day.isoformat()})
     assert r.status_code == 200, r.content
     zones = r.json()["zones"]
@@ -319,3 +334,31 @@ def test_baseline_on_dst_days_lines_up_by_wall_clock(small_world):
         window_end=datetime(2025, 3, 10, 23, tzinfo=UTC),
     )
     assert len(monday.days_used) == 10 and min(monday.days_used) < "2025-03-09"
+
+
+def test_portfolio_capacity_by_hour_is_the_accredited_rule_per_hour_in_constant_queries(small_world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import Premise
+
+    day = small_world.day
+    _assess_day(small_world.premises[:2], day)
+    with CaptureQueriesContext(connection) as two:
+        two_hours = selectors.portfolio_capacity_by_hour(
+            premises=Premise.objects.filter(pk__in=[p.pk for p in small_world.premises[:2]]), day=day
+        )
+    _assess_day(small_world.premises, day)
+    with CaptureQueriesContext(connection) as all_:
+        hours = selectors.portfolio_capacity_by_hour(premises=Premise.objects.all(), day=day)
+    assert len(all_.captured_queries) == len(two.captured_queries) <= 7
+    assert sum(two_hours) > 0
+    # each hour is the single-window rule the market applies (assessed x reliability x derate, capped)
+    for h in (0, 17, 18, 20, 21):
+        expected = Decimal("0")
+        for p in small_world.premises:
+            start = datetime(day.year, day.month, day.day, h, tzinfo=ZoneInfo(p.timezone)).astimezone(UTC)
+            kw = selectors.accredited_capacity_kw(premise=p, start=start, end=start + timedelta(hours=1))
+            expected += kw or Decimal("0")
+        assert hours[h] == expected
+    assert hours[17] > 0 and hours[0] == 0

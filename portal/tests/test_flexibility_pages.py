@@ -41,8 +41,8 @@ def test_aggregator_sees_portfolio_capacity_by_hour(small_world):
         services.flexibility_profile_compute(premise=p, as_of=small_world.day)
     html = _login("aggregator@demo.flex").get("/aggregator/").content.decode()
     assert 'data-testid="capacity-by-hour"' in html
-    assert html.count("<th>", html.index('data-testid="capacity-by-hour"')) >= 24
-    assert f"({len(members)} of {len(members)} premises profiled)" in html
+    assert html.count('<th scope="col">', html.index('data-testid="capacity-by-hour"')) >= 24
+    assert f'data-testid="enrolled-count">{len(members)}<' in html
 
 
 @pytest.mark.django_db

@@ -70,8 +70,11 @@ def test_portfolio_award_shows_in_prices_page_dashboard_and_consumer_portal(mw):
 
     dash = _login("aggregator@demo.flex").get("/aggregator/")
     assert dash.status_code == 200
-    assert [o.pk for o in dash.context["portfolio_orders"]] == [order.pk]
-    per_member = {a_.premise_id: a_.kw for a_ in dash.context["awards"]}
+    assert [row["order"].pk for row in dash.context["orders"]] == [order.pk]
+    html = dash.content.decode()
+    orders_table = html[html.index('data-testid="portfolio-orders"') :]
+    assert f"{p1.name}: 60.000 kW, {p2.name}: 40.000 kW" in orders_table[: orders_table.index("</table>")]
+    per_member = {a_.premise_id: a_.kw for a_ in dash.context["awards"]["page"].object_list}
     assert per_member == {p1.pk: Decimal("60.000"), p2.pk: Decimal("40.000")}
 
     email = p1.organisation.memberships.first().user.email

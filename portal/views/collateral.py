@@ -21,7 +21,7 @@ from ..access import R, require_role
 from ..forms_collateral import SellOrderForm
 
 
-def _refusal(exc: ApplicationError) -> str:
+def form_refusal(exc: ApplicationError) -> str:
     fields = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in (exc.fields or {}).items())
     return f"{exc.detail}" + (f" ({fields})" if fields else "")
 
@@ -64,6 +64,6 @@ def staking_page(request):
                 )
                 return redirect("portal:staking")
         except ApplicationError as exc:
-            messages.error(request, _refusal(exc))
+            messages.error(request, form_refusal(exc))
     context = {"organisation": org, "form": form, **collateral_overview(organisation=org)}
     return render(request, "settlement/staking.html", context, status=200)

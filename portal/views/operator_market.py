@@ -23,7 +23,7 @@ from ..forms_operator import AuctionForm, EmergencyEventForm, RequestForm
 from ..selectors import zones_served
 
 
-def _refusal(form, exc: ApplicationError) -> None:
+def form_refusal(form, exc: ApplicationError) -> None:
     """A service's refusal shown in the form: its fields on their inputs, the rest at the top."""
     placed = False
     for name, msgs in exc.fields.items():
@@ -56,7 +56,7 @@ def requests_page(request):
                 created_by=request.user,
             )
         except ApplicationError as exc:
-            _refusal(form, exc)
+            form_refusal(form, exc)
         else:
             messages.success(request, f"Request {flex_request.pk} posted: {d['kw']} kW in {d['zone'].code}.")
             return redirect("portal:operator-requests")
@@ -83,7 +83,7 @@ def auctions_page(request):
                 demand_curve=d["demand_curve"],
             )
         except ApplicationError as exc:
-            _refusal(form, exc)
+            form_refusal(form, exc)
         else:
             messages.success(request, f"Auction {auction.pk} open until gate closure.")
             return redirect("portal:operator-auctions")
@@ -111,7 +111,7 @@ def emergency_event_page(request):
                 program=d["program"], zone=d["zone"], start=d["start"], end=d["end"], user=request.user
             )
         except ApplicationError as exc:
-            _refusal(form, exc)
+            form_refusal(form, exc)
         else:
             messages.success(request, f"Emergency call in {d['zone'].code}: {len(events)} resources dispatched.")
             return redirect("activation:console")

@@ -41,7 +41,7 @@ def _periods(post) -> list[dict]:
     return rows
 
 
-def _refusal(exc: ApplicationError) -> str:
+def form_refusal(exc: ApplicationError) -> str:
     fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items())
     return f"Refused: {exc.detail}" + (f" ({fields})" if fields and fields not in exc.detail else "")
 
@@ -86,7 +86,7 @@ def bill_protection_page(request):
                     )
                     messages.success(request, f"Tariff of {premise.name} saved.")
         except ApplicationError as exc:
-            messages.error(request, _refusal(exc))
+            messages.error(request, form_refusal(exc))
         except (ValueError, InvalidOperation) as exc:
             messages.error(request, f"Refused: {exc}")
         return redirect("portal:bill-protection")
@@ -138,7 +138,7 @@ def tax_page(request):
             )
             messages.success(request, "Tax identifier saved.")
         except ApplicationError as exc:
-            messages.error(request, _refusal(exc))
+            messages.error(request, form_refusal(exc))
         return redirect("portal:tax")
     year = timezone.now().year
     others: list[Organisation] = []
