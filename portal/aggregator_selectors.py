@@ -118,7 +118,10 @@ def enrolable_page(*, user, aggregator: Organisation, q: str = "", page=None) ->
     qs = fleet_queryset(user=user, aggregator=aggregator, f=FleetFilter(q=q, enrolled="no"))
     page_obj = Paginator(qs, PAGE_SIZE).get_page(page)
     consents = {
-        c.premise_id: c for c in consents_active().filter(aggregator=aggregator, premise__in=list(page_obj.object_list))
+        c.premise_id: c
+        for c in consents_active()
+        .filter(aggregator=aggregator, premise__in=list(page_obj.object_list))
+        .select_related("accepted_terms__terms")
     }
     return {"page": page_obj, "rows": [{"premise": p, "consent": consents.get(p.pk)} for p in page_obj.object_list]}
 
@@ -238,15 +241,11 @@ def zones_for_filter() -> list:
 
 
 def enrolment_terms(*, aggregator: Organisation) -> dict:
-    """The terms the aggregator enrols premises under, read-only until the enrolment records its own terms: the
-    share of portfolio revenue it keeps (its fee agreement) and what members receive."""
-    from settlement.models import AggregatorAgreement
+    """The commercial terms the aggregator publishes (ADR 0024; each consent records the version its owner
+    accepted, shown per row): the version in force, or None when it has published none."""
+    from accounts.terms import terms_current
 
-    agreement = AggregatorAgreement.objects.filter(aggregator=aggregator).first()
-    return {
-        "fee_percent": agreement.fee_percent if agreement else None,
-        "member_percent": (Decimal("100") - agreement.fee_percent) if agreement else None,
-    }
+    return {"current": terms_current(aggregator)}
 
 
 def auctions_open() -> list:

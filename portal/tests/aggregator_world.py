@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from accounts.consents import consent_grant
+from accounts.terms import terms_current
 from accounts.models import Consent
 from accounts.selectors.zones import zone_timezone
 from market.services.auctions import auction_open
@@ -25,6 +26,7 @@ def aggregator_world(mw) -> dict:
         by=owner,
         scopes=[Consent.Scope.INTERVAL_READINGS],
         expires_at=timezone.now() + timedelta(days=365 * 10),
+        terms=terms_current(mw.aggregator),
     )
     auction = auction_open(
         operator=mw.operator,
