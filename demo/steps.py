@@ -30,6 +30,7 @@ from settlement.models import SettlementRun
 from settlement.services.anchoring import periods_anchor_closed
 from settlement.services.runs import settlement_run_execute
 
+from .capacity import capacity_auction_run, reservation_day_settle, reservations_call
 from .claims import consumer_claim_run
 from .devices import devices_simulate_finish, devices_simulate_start
 from .history import day_readings_load
@@ -46,6 +47,7 @@ from .world import (
     auction_window,
     event_window,
     local_day_bounds,
+    reservation_window,
 )
 
 
@@ -101,11 +103,17 @@ def market_day_run(
                 )
         # Step 4b: the operator's day-ahead auction for a substation's morning hours, cleared at gate closure.
         day_ahead_auction_run(world=world, day=day)
+        # Step 4c: the operator's day-ahead capacity auction; its awards are reservations (kW held), and the
+        # operator calls the first reserved hour (an event per reservation, dispatched with the call's notice).
+        capacity_auction_run(world=world, day=day)
+        reservations_call(world=world, day=day)
         # Step 5: awards became events with dispatch signals (Celery, chained on commit); the clock runs the day.
         if simulation is not None:
             result.devices = devices_simulate_finish(simulation)
         auction_start, auction_end = auction_window(day)
-        for instant in (window_start, window_end, auction_start, auction_end):
+        reserved_start, _ = reservation_window(day)
+        called = (reserved_start, reserved_start + timedelta(hours=1))
+        for instant in (window_start, window_end, auction_start, auction_end, *called):
             events_advance(now=instant)
         # The day's meter data arrives, with each dispatched resource's response.
         day_readings_load(world=world, day=day)
@@ -118,6 +126,9 @@ def market_day_run(
     result.run = settlement_run_execute(
         window_start=day_start, window_end=day_end, trigger=SettlementRun.Trigger.DAILY, now=now
     )
+    # The platform's daily run over the UTC day holding the reservations settles their availability (per whole
+    # UTC day) and mints Capacity and Availability tokens.
+    result.reservation_run = reservation_day_settle(day=day, now=now)
     result.anchors = periods_anchor_closed(now=now, wait=True)
     day_result_summarise(result, world=world, day=day)
     # The day ends with one consumer claiming its FLEX tokens on chain with its own wallet (ADR 0023).

@@ -10,13 +10,14 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Min, Q, Sum
 
-from activation.models import DeviceDispatch, DREvent, EventVerification
+from activation.models import DeviceDispatch, DREvent, EventPerformance, EventVerification
 from market.engine.products import MarketType
 from market.models import Auction, Award, FlexibilityOffer, FlexibilityRequest
 from settlement import assets
 from settlement.models import PeriodAnchor, SettlementItem, SettlementRun
 from settlement.selectors import ledger_is_balanced
 
+from .capacity import capacity_auction_of_day, reservations_of_day
 from .history import day_true_reductions
 from .world import AUCTION_PRODUCT, AUCTION_ZONE, World, event_window, local_day_bounds
 
@@ -73,6 +74,12 @@ class DayResult:
         lags = [settled - verified for _, verified, settled in self.settled_events if settled is not None]
         return max(lags) if lags else None
 
+    #: the capacity auction's reservations (ADR 0011): start, premise, seller, kW held, $ per MW and hour
+    reservations: list[tuple[datetime, str, str, Decimal, Decimal]] = field(default_factory=list)
+    #: the operator's calls of them: (event id, premise, kW called, available when called, or None: not verified)
+    calls: list[tuple[int, str, Decimal, bool | None]] = field(default_factory=list)
+    #: the platform's daily run over the UTC day holding the reservations (availability is settled per UTC day)
+    reservation_run: SettlementRun | None = None
     claim: Any = None  # demo.claims.DemoClaim: one consumer's on-chain token claim at the end of the day
     #: the registry's devices commanded for the day's events: (channel, kind) -> (commands, kW)
     commands: dict[tuple[str, str], tuple[int, Decimal]] = field(default_factory=dict)
@@ -106,6 +113,21 @@ def day_result_summarise(result: DayResult, *, world: World, day: date) -> None:
     if auction is not None and auction.status == Auction.Status.CLEARED:
         result.auction = auction_summary(auction)
         awards = Award.objects.filter(Q(pk__in=requested) | Q(clearing_run__auction=auction))
+    reservations = reservations_of_day(day).select_related("premise", "seller").order_by("window_start", "pk")
+    result.reservations = [
+        (r.window_start, r.premise.name, r.seller.name, r.reserved_kw, r.availability_price_per_mwh)
+        for r in reservations
+    ]
+    available = dict(
+        EventPerformance.objects.filter(event__reservation__in=reservations).values_list("event_id", "available")
+    )
+    result.calls = [
+        (e.pk, e.premise.name, e.target_kw, available.get(e.pk))
+        for e in DREvent.objects.filter(reservation__in=reservations).select_related("premise").order_by("pk")
+    ]
+    capacity = capacity_auction_of_day(day)
+    if capacity is not None and capacity.status == Auction.Status.CLEARED:  # the reservations' payments, tokens
+        awards = Award.objects.filter(Q(pk__in=awards) | Q(clearing_run__auction=capacity))
     result.events = DREvent.objects.filter(award__in=awards).count()
     result.commands = {
         (channel, kind): (n, kw or Decimal("0"))
@@ -121,7 +143,8 @@ def day_result_summarise(result: DayResult, *, world: World, day: date) -> None:
     result.true_kwh = sum(
         (truth.get(e, Decimal("0")) for e in verified.values_list("event_id", flat=True)), Decimal("0")
     )
-    items = SettlementItem.objects.filter(award__in=awards)
+    # the awards' items, and those of the reservations' calls (an event of a reservation, not of an award)
+    items = SettlementItem.objects.filter(Q(award__in=awards) | Q(event__reservation__award__in=awards))
     first_paid = dict(
         items.exclude(kind=SettlementItem.Kind.PENALTY)
         .values("event_id")

@@ -61,6 +61,20 @@ AUCTION_DEMAND_SHARE = Decimal("0.6")  # the operator bids for this share of wha
 # The aggregator offers its households as one portfolio, priced low to be sure to run (thermostats and water
 # heaters shed a morning hour cheaply); consumers price their own resources as in the request flow.
 PORTFOLIO_PRICE_RANGE = (60, 110)
+# The capacity reservation of the market day: the operator buys capacity (kW held available, called with 30
+# minutes' notice) for the ISO zone late in the morning, hourly, in a day-ahead auction; availability is paid
+# per MW and hour held (PJM's capacity prices come to a few $/MW-h). A capacity order needs 100 kW, so the
+# factories, the larger businesses and the aggregator's pooled households sell it. 11:00-13:00: clear of the
+# morning auction's hours and of the CAISO day-of adjustment window of the 17:00 event (13:00-16:00), so the
+# call of the first hour does not move another event's baseline.
+RESERVATION_ZONE = "iso-east"
+RESERVATION_PRODUCT = "capacity"
+RESERVATION_LOCAL_START = time(11, 0)
+RESERVATION_HOURS = 2
+RESERVATION_PRICE_RANGE = (4, 12)  # $ per MW and hour held, consumers' own offers
+RESERVATION_MAX_PRICE = Decimal("15.00")
+RESERVATION_DEMAND_SHARE = Decimal("0.5")
+RESERVATION_CALL_NOTICE = timedelta(hours=1)  # the operator calls the first reserved hour an hour ahead
 
 
 @dataclass
@@ -85,6 +99,12 @@ def auction_window(day: date) -> tuple[datetime, datetime]:
     """The hours of ``day`` the demo's day-ahead auction trades (the morning peak)."""
     start = datetime.combine(day, AUCTION_LOCAL_START, tzinfo=ZoneInfo(TZ)).astimezone(UTC)
     return start, start + timedelta(hours=AUCTION_HOURS)
+
+
+def reservation_window(day: date) -> tuple[datetime, datetime]:
+    """The hours of ``day`` the demo's capacity auction reserves."""
+    start = datetime.combine(day, RESERVATION_LOCAL_START, tzinfo=ZoneInfo(TZ)).astimezone(UTC)
+    return start, start + timedelta(hours=RESERVATION_HOURS)
 
 
 def local_day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 import pytest
 
 import demo
 from accounts.models import GridZone, Membership
 from accounts.selectors import zone_with_descendant_ids
-from activation.models import DispatchSignal, DREvent, EventVerification, Penalty, VerificationInterval
+from activation.models import (
+    DispatchSignal,
+    DREvent,
+    EventPerformance,
+    EventVerification,
+    Penalty,
+    Reservation,
+    VerificationInterval,
+)
 from assessment.models import FlexibilityAssessment
 from market.models import Auction, Award, ClearingRun, FlexibilityOffer, FlexibilityRequest, MarketOrder
 from market.services.auctions import clearing_rerun
@@ -110,9 +118,36 @@ def test_seven_steps_end_to_end(small_world):
     day_start, day_end = demo.local_day_bounds(small_world.day)
     assert all(day_start <= a.window_start and a.window_end <= day_end for a in auction_awards)
 
-    # 5. each award became an event with one dispatch signal; the day's clock completed them.
-    assert DREvent.objects.count() == Award.objects.count() == result.events
-    assert DispatchSignal.objects.count() == result.events
+    # 4c. the operator's day-ahead capacity auction for the ISO zone's late morning: only sellers whose resources
+    # there reach the product's 100 kW minimum offer (FERC Order 2222; the rule is not lowered), each award is
+    # held as a reservation (ADR 0011) for its buyer, the first hour's reservations are called with notice.
+    capacity = Auction.objects.get(market="day_ahead", product=demo.RESERVATION_PRODUCT)
+    assert capacity.status == Auction.Status.CLEARED and clearing_rerun(run=capacity.clearing_run).identical
+    cap_sells = MarketOrder.objects.filter(auction=capacity, side="sell")
+    assert cap_sells.exists() and all(o.kw >= 100 for o in cap_sells)
+    reserved_first, reserved_end = demo.reservation_window(small_world.day)
+    reserved = list(Reservation.objects.select_related("award"))
+    cap_awards = list(Award.objects.filter(clearing_run=capacity.clearing_run))
+    assert reserved and {r.award_id for r in reserved} == {a.pk for a in cap_awards}
+    for r in reserved:
+        a = r.award
+        assert (r.reserved_kw, r.window_start, r.window_end) == (a.kw, a.window_start, a.window_end)
+        assert r.availability_price_per_mwh == a.clearing_price_per_mwh <= demo.RESERVATION_MAX_PRICE
+        assert r.buyer_id == small_world.operator.pk and reserved_first <= r.window_start < reserved_end
+    assert len(result.reservations) == len(reserved)
+    calls = list(DREvent.objects.filter(reservation__isnull=False))
+    first_hour = [r for r in reserved if r.window_start == reserved_first]
+    assert first_hour and {e.reservation_id for e in calls} == {r.pk for r in first_hour}
+    assert all((e.target_kw, e.start, e.end) == (e.reservation.reserved_kw, e.reservation.window_start,
+               e.reservation.window_end) for e in calls)  # fmt: skip
+    assert [c[0] for c in result.calls] == sorted(e.pk for e in calls)
+    assert any(r.window_start > reserved_first for r in reserved), "a later hour stays reserved, uncalled"
+
+    # 5. each energy/congestion award became an event with one dispatch signal, each call one more; the day's
+    # clock completed them.
+    assert DREvent.objects.filter(award__isnull=False).count() == len(Award.objects.exclude(reservation__isnull=False))
+    assert DREvent.objects.count() == result.events + len(calls)
+    assert DispatchSignal.objects.count() == result.events + len(calls)
     # The demo's devices are the registry's: every command went to a device of the event's premise, over its
     # own channel, and the summary counts them per channel and kind.
     from activation.models import DeviceDispatch
@@ -131,11 +166,12 @@ def test_seven_steps_end_to_end(small_world):
     assert len(auction_events) == len(auction_awards)
     for v in EventVerification.objects.all():
         rows = list(VerificationInterval.objects.filter(verification=v))
-        assert len(rows) == (4 if v.event_id in auction_events else 8)
+        assert len(rows) == (4 if v.event_id in auction_events | {e.pk for e in calls} else 8)
         for row in rows:
             assert row.delivered_kwh == row.baseline_kwh - row.actual_kwh
         assert v.delivered_kwh == max(sum(r.delivered_kwh for r in rows), Decimal("0"))
-    assert result.delivered_kwh == sum(v.delivered_kwh for v in EventVerification.objects.all()) > 0
+    awarded = EventVerification.objects.filter(event__award__isnull=False)  # a call's is the reservation's
+    assert result.delivered_kwh == sum(v.delivered_kwh for v in awarded) > 0
     # the generator's true reduction over the same events, to compare the measurement with
     assert result.true_kwh > 0 and result.measured_vs_true_pct is not None
 
@@ -151,7 +187,8 @@ def test_seven_steps_end_to_end(small_world):
     # ADR 0027: each event was settled by the event path as soon as its verification committed, within a minute
     # (the daily run is the sweep and found them paid); penalties are charged at verification
     assert {i.run.trigger for i in items if i.event_id and i.kind != I.PENALTY} == {SettlementRun.Trigger.EVENT}
-    assert {i.run_id for i in items if not i.event_id} <= {run.pk}
+    # (the reservations' availability and tokens are the UTC day's run's, 7b)
+    assert {i.run_id for i in items if not i.event_id} <= {run.pk, result.reservation_run.pk}
     assert result.settled_events and result.settlement_lag is not None
     assert timedelta(0) <= result.settlement_lag < timedelta(minutes=1)
     performance = [i for i in items if i.kind == I.PERFORMANCE]
@@ -164,9 +201,9 @@ def test_seven_steps_end_to_end(small_world):
     for item in performance:
         v = item.event.verification  # performance-2: paid up to the dispatched quantity
         assert item.quantity_kwh == min(v.delivered_kwh, v.committed_kwh)
-        expected = (item.quantity_kwh * item.award.clearing_price_per_mwh / 1000).quantize(
-            Decimal("0.01"), rounding=ROUND_HALF_UP
-        )
+        # an award's event at its clearing price, a reservation's call at the reservation's energy price
+        price = item.award.clearing_price_per_mwh if item.award_id else item.event.reservation.energy_price_per_mwh
+        expected = (item.quantity_kwh * price / 1000).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         assert item.amount == expected
         assert item.payee_id == item.event.premise.organisation_id
     recorded = {p.event_id: p.amount for p in Penalty.objects.all()}
@@ -194,12 +231,51 @@ def test_seven_steps_end_to_end(small_world):
     K = LedgerAccount.Kind
     assert total(K.PARTICIPANT) + total(K.RECEIVABLE) == result.paid  # net: payments less penalties
     operator_paid = [
-        i for i in usd if i.kind in (I.PERFORMANCE, I.OVER_DELIVERY, I.SHIFT_CREDIT, I.MEMBER_SHARE, I.AGGREGATOR_FEE)
-    ]
+        i
+        for i in usd
+        if i.kind in (I.PERFORMANCE, I.OVER_DELIVERY, I.SHIFT_CREDIT, I.MEMBER_SHARE, I.AGGREGATOR_FEE, I.CAPACITY)
+    ]  # CAPACITY: the reservations' availability payments
     assert total(K.OPERATOR_PAYABLE) == -sum(i.amount for i in operator_paid) - result.fees
-    assert total(K.FEES) == result.fees  # a day of local time: no whole UTC day, so no pool funding
+    # the local day's run has no whole UTC day, so no pool funding; the UTC day's run (7b) moves the configured
+    # shares of that day's platform fees to the staking and reward pools (no stakers, no contracts: they keep it)
+    assert total(K.FEES) + total(K.STAKING_POOL) + total(K.REWARD_POOL) == result.fees
     assert total(K.PENALTY_POOL) == sum(recorded.values(), Decimal("0"))
     assert ledger_is_balanced() and result.ledger_balanced
+
+    # 7b. the platform's daily run over the UTC day holding the reservations (availability is settled per whole
+    # UTC day, reservation-availability-1) pays their availability and mints to the resource's owner Capacity
+    # tokens (capacity-token-1: reserved kW x hours held x the day's availability factor, rounded down) and
+    # Availability tokens (availability-token-1: one per honoured hour). The UTC day is fully metered (history
+    # before the market day, the day's readings after), so the factor is 1, or 0 for a call not honoured.
+    rrun = result.reservation_run
+    utc_day = reserved_first.replace(hour=0, minute=0)
+    assert (rrun.window_start, rrun.window_end) == (utc_day, utc_day + timedelta(days=1))
+    honoured = dict(EventPerformance.objects.filter(event__in=calls).values_list("event__reservation_id", "available"))
+    cap_tokens, avl_tokens = Decimal("0"), Decimal("0")
+    for r in reserved:
+        factor = Decimal(1) if honoured.get(r.pk, True) else Decimal(0)
+        hours = Decimal((r.window_end - r.window_start).total_seconds()) / 3600
+        kinds = {
+            i.kind: i
+            for i in SettlementItem.objects.filter(
+                business_key__contains=f":reservation:{r.pk}:day:", kind__in=[I.CAPACITY_TOKEN, I.AVAILABILITY]
+            )
+        }
+        cap = (r.reserved_kw * hours * factor).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        if cap:
+            assert kinds[I.CAPACITY_TOKEN].amount == cap and kinds[I.CAPACITY_TOKEN].currency == "FLEX-CAP"
+            assert kinds[I.CAPACITY_TOKEN].payee_id == r.premise.organisation_id
+            assert kinds[I.CAPACITY_TOKEN].quantity_kwh == r.reserved_kw * hours
+        if factor:
+            assert kinds[I.AVAILABILITY].amount == hours and kinds[I.AVAILABILITY].currency == "FLEX-AVL"
+        else:
+            assert I.CAPACITY_TOKEN not in kinds and I.AVAILABILITY not in kinds
+        cap_tokens += cap
+        avl_tokens += hours * factor
+    uncalled = [r for r in reserved if r.pk not in honoured]
+    assert uncalled and all(r.reserved_kw >= 1 for r in uncalled)  # at least one reservation at factor 1
+    assert result.tokens["FLEX-CAP"] == cap_tokens > 0
+    assert result.tokens["FLEX-AVL"] == avl_tokens > 0
 
     # The hour's settlements hashed into a Merkle root; the root on the contract equals the one recomputed
     # from the stored settlement rows.
@@ -233,7 +309,11 @@ def test_seven_steps_end_to_end(small_world):
     again = _run(small_world)
     assert again.already_run
     assert again.auction == result.auction  # the auction is not run twice; its summary is read back
-    assert Award.objects.count() == len(auction_awards) + result.awards
+    assert Award.objects.count() == len(auction_awards) + result.awards + len(cap_awards)
+    assert Reservation.objects.count() == len(reserved) and DREvent.objects.filter(
+        reservation__isnull=False
+    ).count() == len(calls)  # no reservation held twice, no hour called twice
+    assert (again.reservations, again.calls, again.tokens) == (result.reservations, result.calls, result.tokens)
     assert JournalEntry.objects.count() == entries
     assert SettlementItem.objects.count() == len(items)
     assert PeriodAnchor.objects.count() == len(anchors)

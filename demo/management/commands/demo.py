@@ -94,6 +94,20 @@ class Command(BaseCommand):
                 w(f"      cleared      {start:%Y-%m-%d %H:%M}Z  {volume:.3f} kW at {price:.2f} {c}/MWh")
             for start, premise, seller, kw, price in a.awards:
                 w(f"      award        {start:%H:%M}Z  {premise:24s} {kw:9.3f} kW at {price:.2f}  sold by {seller}")
+        if r.reservations:
+            c = settings.SETTLEMENT_CURRENCY
+            held = sum((kw for _, _, _, kw, _ in r.reservations), Decimal("0"))
+            w(
+                f"    capacity       day-ahead capacity auction for {demo.RESERVATION_ZONE}: {len(r.reservations)} "
+                f"reservations, {held:.3f} kW-h held (ADR 0011)"
+            )
+            for start, premise, seller, kw, price in r.reservations:
+                w(
+                    f"      reserved     {start:%H:%M}Z  {premise:24s} {kw:9.3f} kW at {price:.2f} {c}/MW-h  sold by {seller}"
+                )
+            for event_id, premise, kw, available in r.calls:
+                state = {True: "honoured", False: "not honoured (no acknowledgement)", None: "not verified"}[available]
+                w(f"      called       event {event_id:<6d} {premise:24s} {kw:9.3f} kW: {state}")
         w(f"  5 events         {r.events} dispatched")
         for (channel, kind), (n, kw) in r.commands.items():
             w(f"    commands       {channel:12s} {kind:18s} {n:4d} devices  {kw:9.3f} kW")
@@ -127,6 +141,12 @@ class Command(BaseCommand):
         w(f"                   tokens {tokens}; ledger balanced: {r.ledger_balanced}")
         cap, avl = (r.tokens.get(a, Decimal("0")) for a in ("FLEX-CAP", "FLEX-AVL"))
         w(f"                   capacity tokens {cap:.2f} FLEX-CAP, availability tokens {avl:.2f} FLEX-AVL")
+        if r.reservation_run is not None:
+            w(
+                f"    reservations   UTC-day run {r.reservation_run.window_start:%Y-%m-%d %H:%M}Z to "
+                f"{r.reservation_run.window_end:%Y-%m-%d %H:%M}Z: availability paid, Capacity tokens per kW-hour "
+                "held x availability factor, Availability tokens per honoured hour (ADR 0024)"
+            )
         for a in r.anchors:
             w(f"    anchored hour {a.period.start:%Y-%m-%d %H:%M}Z  leaves {a.leaf_count}  root {a.root}")
             w(f"                  status {a.status}  tx {a.tx_hash}  block {a.block_number}")
