@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from accounts.consents import consent_grant
-from accounts.terms import terms_current
 from accounts.models import Consent
 from accounts.selectors.zones import zone_timezone
+from accounts.terms import terms_current
 from market.services.auctions import auction_open
 from market.tests.factories import DAY
 
