@@ -32,7 +32,9 @@ def main() -> None:
             acks[mid] = (mid, device_id, time.time())
 
     listener = MqttListener(
-        on_ack=on_ack, on_telemetry=lambda d, x: None, config=MqttConfig(
+        on_ack=on_ack,
+        on_telemetry=lambda d, x: None,
+        config=MqttConfig(
             host="127.0.0.1",
             port=int(os.environ.get("MQTT_PORT", "1883")),
             username=os.environ.get("MQTT_USERNAME") or None,

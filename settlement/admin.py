@@ -285,6 +285,8 @@ class PayoutAdmin(ReadOnlyAdmin):
 @admin.register(PayoutConfirmation)
 class PayoutConfirmationAdmin(ReadOnlyAdmin):
     list_display = ["id", "source", "message_id", "filename", "confirmed", "created_at"]
+
+
 from .models_claims import ClaimEpoch, TokenClaim, TokenDeployment  # noqa: E402 - FLEX tokens on chain (ADR 0023)
 
 

@@ -201,5 +201,3 @@ def test_governance_quorum_weights_and_execution_only_after_passing():
     stranger = world_make(n=1, tag="s").consumers[0]
     with pytest.raises(NotPermitted):
         proposal_create(proposer=stranger, parameter="platform_fee_pct", new_value=D("3"), now=NOW)
-
-
