@@ -52,8 +52,8 @@ def test_sign_up_verify_email_then_log_in():
     login = client.post("/accounts/login/", {"login": EMAIL, "password": PASSWORD})
     assert login.status_code == 302
     assert _logged_in(client)
-    home = client.get(login["Location"])
-    assert home.status_code == 200
+    home = client.get(login["Location"], follow=True)  # a newcomer with no organisation goes into the wizard (#15)
+    assert home.status_code == 200 and home.redirect_chain[-1][0].startswith("/onboarding/")
     assert EMAIL in home.content.decode()
 
 

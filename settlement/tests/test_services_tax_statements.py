@@ -29,9 +29,9 @@ def _user(email, org, role=None):
 
 
 def _year():
-    """Consumer 0: 2 March, 8 kWh x 100/MWh = 0.80 and 0.80 FLEX-GOV (at the default 0.10 -> 0.08); governance
-    sets token_price 0.25 (executed 6 March); 10 March, 12 kWh = 1.20 and 1.20 FLEX-GOV (x 0.25 -> 0.30);
-    a 0.30 penalty."""
+    """Consumer 0: 2 March, 8 kWh x 100/MWh = 0.80, 0.80 FLEX-GOV and 8.00 FLEX-NRG (at the default 0.10 -> 0.08 and
+    0.80); governance sets token_price 0.25 (executed 6 March); 10 March, 12 kWh = 1.20, 1.20 FLEX-GOV and 12.00
+    FLEX-NRG (x 0.25 -> 0.30 and 3.00); a 0.30 penalty."""
     w = world_make(n=2, aggregator_members=0)
     p = w.premises[0]
     e0 = event_make(w, p, start=DAY + timedelta(hours=10), price=D("100"), target_kw=D("8"), delivered=[D("2")] * 4)
@@ -116,21 +116,24 @@ def test_annual_statement_hand_computed_csv_and_pdf():
     assert s.income == {"Performance payment": D("2.00")}
     assert [(t["date"].isoformat(), t["asset"], t["quantity"], t["price"], t["value"]) for t in s.token_lines] == [
         ("2026-03-02", "FLEX-GOV", D("0.80"), D("0.10"), D("0.08")),
+        ("2026-03-02", "FLEX-NRG", D("8.00"), D("0.10"), D("0.80")),  # Energy tokens: 1 per delivered kWh (ADR 0024)
         ("2026-03-10", "FLEX-GOV", D("1.20"), D("0.25"), D("0.30")),
+        ("2026-03-10", "FLEX-NRG", D("12.00"), D("0.25"), D("3.00")),
     ]
+    # token income 0.08 + 0.80 + 0.30 + 3.00 = 4.18; net 2.00 + 4.18 - 0.30 = 5.88
     assert (s.fiat_income, s.token_income, s.penalties, s.fees, s.net) == (
         D("2.00"),
-        D("0.38"),
+        D("4.18"),
         D("-0.30"),
         D("0"),
-        D("2.08"),
+        D("5.88"),
     )
     text = tax_statement_csv(s)
     assert text.splitlines()[0] == "section,date,category,asset,quantity,price,amount,currency"
     assert "token_income,2026-03-10,Governance tokens,FLEX-GOV,1.20,0.25" in text
-    assert "# tax_id,DE,DE123456789" in text and "# net,2.08" in text
+    assert "# tax_id,DE,DE123456789" in text and "# net,5.88" in text
     pdf = tax_statement_pdf(s)
-    assert pdf.startswith(b"%PDF-1.4") and b"Tax identifier: DE123456789 \\(DE\\)" in pdf and b"Net: 2.08 USD" in pdf
+    assert pdf.startswith(b"%PDF-1.4") and b"Tax identifier: DE123456789 \\(DE\\)" in pdf and b"Net: 5.88 USD" in pdf
     # The operator's statement carries the platform fees it was charged (2 % of 0.80 and of 1.20: 0.02 + 0.02).
     platform = Organisation.objects.create(name="Platform", kind=Organisation.Kind.PLATFORM)
     admin = _user("admin@example.com", platform)
