@@ -51,8 +51,12 @@ def label(code):
 
 
 @register.filter
-def local(value, tz_name=None):
-    return f.local(value, tz_name or None)
+def local(value, tz=None):
+    """``value`` in a timezone: an IANA name, or an object with a ``timezone`` (a premise; None -> UTC), so a
+    template can write ``|local:item.premise`` for rows whose premise may be missing."""
+    if tz is not None and not isinstance(tz, str):
+        tz = getattr(tz, "timezone", None)
+    return f.local(value, tz or None)
 
 
 @register.filter

@@ -38,8 +38,13 @@ def test_event_tasks_racing_the_daily_run_pay_each_event_once():
     keys = list(SettlementItem.objects.values_list("business_key", flat=True))
     assert len(keys) == len(set(keys))
     # 4 x 0.3 = 1.2 kWh, paid up to the dispatched 1.0 kWh x 91.11/MWh = 0.09111 -> 0.09, once per event
+    # direct sellers' events are paid as a performance item; the aggregator members' ones as a member share and
+    # an aggregator fee (ADR 0024): either way each event's revenue is paid once
     perf = SettlementItem.objects.filter(kind="performance", event_id__in=event_ids)
-    assert sorted(perf.values_list("event_id", "amount")) == [(e, D("0.09")) for e in sorted(event_ids)]
+    shares = SettlementItem.objects.filter(kind="member_share", event_id__in=event_ids)
+    paid = sorted(list(perf.values_list("event_id", flat=True)) + list(shares.values_list("event_id", flat=True)))
+    assert paid == sorted(event_ids) and shares.count() == 2
+    assert sorted(perf.values_list("amount", flat=True)) == [D("0.09"), D("0.09")]
     assert ledger_is_balanced() and balance_mismatches() == []
     once = _snapshot()
     _race(daily, *[(lambda e=e: event_settle(event_id=e, now=NOW)) for e in event_ids])
