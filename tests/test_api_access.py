@@ -148,8 +148,11 @@ def test_after_a_market_day_each_role_sees_only_its_own_events_and_payments(
 ):
     result = demo.market_day_run(world=small_world, day=small_world.day)
     assert result.payments > 0
-    # every item but the platform fees, which are charged to the operator
-    all_items = set(SettlementItem.objects.exclude(kind="platform_fee").values_list("pk", flat=True))
+    # every item but the platform fees (charged to the operator) and the aggregator's fees (paid to the aggregator)
+    all_items = set(
+        SettlementItem.objects.exclude(kind__in=["platform_fee", "aggregator_fee"]).values_list("pk", flat=True)
+    )
+    aggregator_fees = set(SettlementItem.objects.filter(kind="aggregator_fee").values_list("pk", flat=True))
 
     # Lists cost a fixed handful of queries, not one per row.
     for email, urls in (
@@ -180,6 +183,9 @@ def test_after_a_market_day_each_role_sees_only_its_own_events_and_payments(
         DREvent.objects.filter(premise__aggregator=small_world.aggregator).values_list("pk", flat=True)
     )
     assert _ids(api_for("aggregator@demo.flex").get("/api/v1/activation/events/")) == enrolled_events
+    # the aggregator reads its fees (ADR 0024), which no consumer sees
+    assert aggregator_fees <= _ids(api_for("aggregator@demo.flex").get("/api/v1/settlement/items/"))
+    assert not aggregator_fees & seen_items
     assert _ids(api_for("operator@demo.flex").get("/api/v1/activation/events/")) == set(
         DREvent.objects.values_list("pk", flat=True)
     )
@@ -197,15 +203,17 @@ def test_after_a_market_day_each_role_sees_only_its_own_events_and_payments(
     # ... and the offers made for their premise (in the request clearing), never anyone else's.
     offers = page.context["my_offers"]
     assert offers and {o.premise.name for o in offers} == {premise_name}
-    assert f"{premise_name}: {offers[0].kw}" in text
+    from portal.formatting import kw as kw_text
+
+    assert f"{premise_name}: {kw_text(offers[0].kw)}" in text  # through the portal's one formatting layer
     others = [p.name for p in small_world.premises if p.name != premise_name]
     assert not any(name in text for name in others)
 
     page = _portal_client("aggregator@demo.flex").get("/aggregator/")
     assert page.status_code == 200
-    assert {p.pk for p in page.context["premises"]} == set(
-        Premise.objects.filter(aggregator=small_world.aggregator).values_list("pk", flat=True)
-    )
+    enrolled = set(Premise.objects.filter(aggregator=small_world.aggregator).values_list("pk", flat=True))
+    assert enrolled <= {r["premise"].pk for r in page.context["fleet"]["rows"]}  # the fleet: enrolled and consented
+    assert page.context["enrolled"] == len(enrolled)
     assert "Household 02 site" in page.content.decode()
 
     page = _portal_client("operator@demo.flex").get("/operator/")
@@ -213,8 +221,15 @@ def test_after_a_market_day_each_role_sees_only_its_own_events_and_payments(
     # the runs in the operator's zones (accounts.policies.zone_scope): its requests' and its zones' auctions'
     # (the demo's zones are all the operator's, so the day-ahead auction's run too)
     auction_runs = ClearingRun.objects.filter(auction__isnull=False).count()
-    assert auction_runs == 1 and len(page.context["runs"]) == result.requests + auction_runs == 3
-    assert page.context["delivered_kwh"] == result.delivered_kwh > 0
+    # the day-ahead congestion auction and the day-ahead capacity auction (demo step 4c)
+    assert auction_runs == 2 and len(page.context["runs"]) == result.requests + auction_runs == 4
+    # every verified event's delivery: the awards' (the day's result) and the capacity reservations' calls
+    from django.db.models import Sum
+
+    from activation.models import EventVerification
+
+    verified = EventVerification.objects.aggregate(t=Sum("delivered_kwh"))["t"]
+    assert page.context["delivered_kwh"] == verified >= result.delivered_kwh > 0
     assert "sub-east-1" in page.content.decode()
 
 
