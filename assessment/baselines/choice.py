@@ -2,7 +2,9 @@
 
 Rule: the accuracy criteria of ASHRAE Guideline 14-2014 (:mod:`.accuracy`), applied out of sample to the
 days that resemble the event day. A day's *type* follows the ISOs' day selection (CAISO BPM for Demand
-Response, PJM Manual 11 §10, NYISO EDRP/SCR manual): business day, Saturday, or Sunday/NERC holiday. Each
+Response, PJM Manual 11 §10, NYISO EDRP/SCR manual): business day, Saturday, or Sunday/NERC holiday - except
+for a meter whose own history shows it runs through holidays, whose holidays are days of their weekday
+(:mod:`.daytypes`, learned once per choice and used for the like days and every back-tested baseline). Each
 method is back-tested on the resource's most recent non-event days of the event day's type (falling back to
 all non-business days for a weekend or holiday when too few of the exact type exist; for a holiday event, its
 earlier holidays among them), each held-out day scored as if an event had run over the event's window. A method

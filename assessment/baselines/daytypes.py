@@ -14,7 +14,7 @@ working days? Rule (:func:`holidays_worked`):
 
 * reference levels from the meter's complete non-excluded days before the target day: the median daily energy
   of its business days (Mon-Fri, not a holiday) and of its weekend days (Sat, Sun); at least
-  ``MIN_REFERENCE_DAYS`` of each;
+  ``MIN_REFERENCE_DAYS`` of each, and apart by at least ``MIN_SEPARATION`` (25 %) of the larger;
 * each earlier complete non-excluded holiday (NERC, or the caller's extra holidays) counts as *worked* when its
   daily energy is closer to the business-day median than to the weekend median;
 * the meter runs through holidays when more than half of those holidays were worked (at least one holiday seen).
@@ -37,6 +37,10 @@ from .grid import DayGrid
 
 #: Fewer complete business days or weekend days than this: no reference level, the published rule applies.
 MIN_REFERENCE_DAYS = 3
+#: The business-day and weekend medians must differ by at least this share of the larger one: a meter whose
+#: weekends look like its weekdays (most households: 5-20 % apart in the demo, about one day-to-day standard
+#: deviation) has no distinct working days, and one noisy holiday must not reclassify it.
+MIN_SEPARATION = 0.25
 
 
 def is_holiday(day: date, holidays: Iterable[date] = ()) -> bool:
@@ -62,6 +66,8 @@ def holidays_worked(
     if not holiday or len(business) < MIN_REFERENCE_DAYS or len(weekend) < MIN_REFERENCE_DAYS:
         return False
     work, rest = float(np.median(business)), float(np.median(weekend))
+    if abs(work - rest) < MIN_SEPARATION * max(abs(work), abs(rest)):
+        return False
     worked = sum(abs(e - work) < abs(e - rest) for e in holiday)
     return worked * 2 > len(holiday)
 

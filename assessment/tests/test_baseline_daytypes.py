@@ -48,6 +48,12 @@ def test_without_a_holiday_or_references_the_published_rule_applies():
     # before 8 Nov the history has two weekend days (1 and 7 Nov): too few for a reference level
     short = DayGrid(values=grid.values[:8], days=grid.days[:8], interval_minutes=60)
     assert holidays_worked(grid=short, before=date(2026, 11, 8), holidays=[date(2026, 11, 2)]) is False
+    # weekends 20 % below business days (medians 24 and 19.2 kWh/day, apart by 20 % < 25 %): no distinct working
+    # days, so a holiday at the business level does not reclassify the meter
+    flat = _grid(SUNDAY, business=1.0, weekend=0.8, holiday=1.0)
+    assert holidays_worked(grid=flat, before=SUNDAY) is False
+    # 30 % apart (24 and 16.8): distinct, and the holiday at 24 is worked
+    assert holidays_worked(grid=_grid(SUNDAY, business=1.0, weekend=0.7, holiday=1.0), before=SUNDAY) is True
 
 
 def test_a_plant_runs_through_holidays_and_a_household_does_not():
