@@ -2,7 +2,9 @@
 
 Rule: the accuracy criteria of ASHRAE Guideline 14-2014 (:mod:`.accuracy`), applied out of sample to the
 days that resemble the event day. A day's *type* follows the ISOs' day selection (CAISO BPM for Demand
-Response, PJM Manual 11 §10, NYISO EDRP/SCR manual): business day, Saturday, or Sunday/NERC holiday. Each
+Response, PJM Manual 11 §10, NYISO EDRP/SCR manual): business day, Saturday, or Sunday/NERC holiday - except
+for a meter whose own history shows it runs through holidays, whose holidays are days of their weekday
+(:mod:`.daytypes`, learned once per choice and used for the like days and every back-tested baseline). Each
 method is back-tested on the resource's most recent non-event days of the event day's type (falling back to
 all non-business days for a weekend or holiday when too few of the exact type exist; for a holiday event, its
 earlier holidays among them), each held-out day scored as if an event had run over the event's window. A method
@@ -26,8 +28,8 @@ from datetime import date
 import numpy as np
 
 from .accuracy import Accuracy, metrics
-from .calendar import is_nerc_holiday
 from .compute import METHODS, compute
+from .daytypes import day_kind, holidays_worked, is_holiday
 from .grid import DayGrid
 
 #: Methods a ``most-accurate`` program chooses among: every published method that builds its baseline from like
@@ -49,13 +51,10 @@ MIN_SCORED_DAYS = 3
 MIN_EXACT_DAYS = 3
 
 
-def day_type(day: date, holidays: Iterable[date] = ()) -> str:
-    """``weekday``, ``saturday`` or ``sunday-holiday`` (NERC holidays and the caller's extra holidays)."""
-    if day in set(holidays) or is_nerc_holiday(day):
-        return "sunday-holiday"
-    if day.weekday() < 5:
-        return "weekday"
-    return "saturday" if day.weekday() == 5 else "sunday-holiday"
+def day_type(day: date, holidays: Iterable[date] = (), *, worked: bool = False) -> str:
+    """``weekday``, ``saturday`` or ``sunday-holiday`` (NERC holidays and the caller's extra holidays); with
+    ``worked`` (a meter that runs through holidays, :mod:`.daytypes`) a holiday is the day of its weekday."""
+    return day_kind(day, holidays, worked=worked)
 
 
 @dataclass(frozen=True)
@@ -81,9 +80,23 @@ def like_days(
     excluded_days: Iterable[date] = (),
     holidays: Iterable[date] = (),
     count: int = TEST_DAYS,
+    worked_holidays: bool | None = None,
 ) -> tuple[str, list[date]]:
-    """The event day's type and the most recent complete non-event days of that type before it."""
+    """The event day's type and the most recent complete non-event days of that type before it.
+
+    ``worked_holidays``: the meter runs through holidays (its holidays are days of their weekday); None learns
+    it from the meter's days before ``target_day`` (:func:`.daytypes.holidays_worked`)."""
     holidays, excluded = set(holidays), set(excluded_days)
+    if worked_holidays is None:
+        worked_holidays = holidays_worked(grid=grid, before=target_day, holidays=holidays, excluded_days=excluded)
+    worked = worked_holidays
+
+    def day_type(d: date, holidays: set[date]) -> str:  # the meter's own day types
+        return day_kind(d, holidays, worked=worked)
+
+    def _is_holiday(d: date, holidays: set[date]) -> bool:
+        return not worked and is_holiday(d, holidays)
+
     kind = day_type(target_day, holidays)
     t = grid.index_of(target_day)
     stop = len(grid.days) if t is None else t
@@ -103,10 +116,6 @@ def like_days(
         rest = [d for d in exact if d not in past]
         return kind, sorted(past + rest[len(rest) - max(count - len(past), 0) :])
     return kind, exact[-count:]
-
-
-def _is_holiday(day: date, holidays: set[date]) -> bool:
-    return day in holidays or is_nerc_holiday(day)
 
 
 def _relative_errors(
@@ -149,6 +158,7 @@ def choose_method(
     default: str | None = None,
     margin: float = SWITCH_MARGIN,
     min_days: int = MIN_SCORED_DAYS,
+    worked_holidays: bool | None = None,
 ) -> Choice | None:
     """The most accurate of ``methods`` for this resource on days like ``target_day`` over the event's slots.
 
@@ -161,8 +171,14 @@ def choose_method(
     ``default`` (the program's method) is kept unless another method's score is lower by more than ``margin``
     of the default's, compared on the like days both were scored on (a paired comparison: the same days, so a
     method is never preferred for having skipped a hard day). None when no method could be scored on
-    ``min_days`` like days (the caller then settles on the program's method)."""
-    excluded = set(excluded_days)
+    ``min_days`` like days (the caller then settles on the program's method).
+
+    ``worked_holidays``: the meter runs through holidays (:mod:`.daytypes`); None (the default) learns it once
+    from the meter's days before ``target_day``, and the like days and every back-tested baseline use it."""
+    excluded, holidays = set(excluded_days), set(holidays)
+    worked = worked_holidays
+    if worked is None:
+        worked = holidays_worked(grid=grid, before=target_day, holidays=holidays, excluded_days=excluded)
     kind, days = like_days(
         grid=grid,
         target_day=target_day,
@@ -171,6 +187,7 @@ def choose_method(
         excluded_days=excluded,
         holidays=holidays,
         count=test_days,
+        worked_holidays=worked,
     )
     if not days:
         return None
@@ -186,6 +203,7 @@ def choose_method(
                 excluded_days=excluded,
                 holidays=holidays,
                 temperature=temperature,
+                worked_holidays=worked,
             ).values
 
         return one

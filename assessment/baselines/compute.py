@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 
 from .caiso import caiso_10in10
-from .calendar import is_nerc_holiday
+from .daytypes import day_kind, holidays_worked, is_holiday
 from .grid import DayGrid
 from .nyiso import nyiso_cbl
 from .pjm import pjm_cbl, pjm_match_day, pjm_same_day
@@ -45,19 +45,18 @@ class BaselineOutcome:
     parameters: dict = field(default_factory=dict)
 
 
-def _like_days(days: list[date], target: date, *, pool_weekends: bool, holidays: set[date]) -> np.ndarray:
+def _like_days(
+    days: list[date], target: date, *, pool_weekends: bool, holidays: set[date], worked: bool = False
+) -> np.ndarray:
     """Day-type mask: weekdays for a business-day target; weekend/holiday days otherwise.
 
     ``pool_weekends`` (CAISO) pools Saturdays, Sundays and holidays; otherwise (PJM, NYISO) a Saturday
-    uses Saturdays and a Sunday or holiday uses Sundays and holidays.
+    uses Saturdays and a Sunday or holiday uses Sundays and holidays. With ``worked`` (a meter that runs
+    through holidays, :mod:`.daytypes`) a holiday is an ordinary day of its weekday.
     """
 
     def kind(d: date) -> str:
-        if d in holidays or is_nerc_holiday(d):
-            return "sunday-holiday"
-        if d.weekday() < 5:
-            return "weekday"
-        return "saturday" if d.weekday() == 5 else "sunday-holiday"
+        return day_kind(d, holidays, worked=worked)
 
     t = kind(target)
     if t != "weekday" and pool_weekends:
@@ -76,11 +75,14 @@ def compute(
     holidays: Iterable[date] = (),
     parameters: dict | None = None,
     temperature: np.ndarray | None = None,
+    worked_holidays: bool | None = None,
 ) -> BaselineOutcome:
     """Baseline kWh for slots ``[start_slot, end_slot)`` of ``target_day``.
 
     ``grid`` must contain ``target_day`` (its row is the day-of data; NaN where not yet read) and the
     days before it. ``temperature`` (°C, same shape as ``grid.values``) is needed by ``caltrack-hourly``.
+    ``worked_holidays``: whether this meter runs through holidays (its holidays are then ordinary days of their
+    weekday, :mod:`.daytypes`); None learns it from the grid's days before ``target_day``.
     Raises :class:`InsufficientHistory` when the method's minimum is not met.
     """
     if method not in METHODS:
@@ -100,19 +102,34 @@ def compute(
     day_of = grid.values[None, t, :]
     holiday_set = set(holidays)
     excluded = set(excluded_days)
-    weekday_target = target_day.weekday() < 5 and not is_nerc_holiday(target_day) and target_day not in holiday_set
+    if worked_holidays is None:
+        worked_holidays = holidays_worked(grid=grid, before=target_day, holidays=holiday_set, excluded_days=excluded)
+    weekday_target = day_kind(target_day, holiday_set, worked=worked_holidays) == "weekday"
     family = spec["family"]
     not_excluded = np.array([d not in excluded for d in days], dtype=bool)
     common = {"event_start": start_slot, "event_end": end_slot, "slots_per_hour": sph}
 
     if family == "caltrack":
         return _caltrack(
-            method, grid, first, t, start_slot, end_slot, excluded, temperature, params, lookback, holiday_set
+            method,
+            grid,
+            first,
+            t,
+            start_slot,
+            end_slot,
+            excluded,
+            temperature,
+            params,
+            lookback,
+            holiday_set,
+            worked_holidays,
         )
     if family == "pjm-same-day":
         result = pjm_same_day(day_of, **common, **params)
     else:
-        like = _like_days(days, target_day, pool_weekends=family == "caiso", holidays=holiday_set)
+        like = _like_days(
+            days, target_day, pool_weekends=family == "caiso", holidays=holiday_set, worked=worked_holidays
+        )
         eligible = (like & not_excluded)[None, :]
         if family == "caiso":
             result = caiso_10in10(
@@ -138,12 +155,23 @@ def compute(
         values=result.values[0],
         days_used=used,
         adjustment=float(result.adjustment[0]),
-        parameters={**result.parameters, "lookback_days": lookback},
+        parameters={**result.parameters, "lookback_days": lookback, "holidays_worked": bool(worked_holidays)},
     )
 
 
 def _caltrack(
-    method, grid, first, t, start_slot, end_slot, excluded, temperature, params, lookback, holidays=frozenset()
+    method,
+    grid,
+    first,
+    t,
+    start_slot,
+    end_slot,
+    excluded,
+    temperature,
+    params,
+    lookback,
+    holidays=frozenset(),
+    worked=False,
 ) -> BaselineOutcome:
     if temperature is None:
         raise InsufficientHistory("caltrack-hourly needs temperatures")
@@ -158,8 +186,8 @@ def _caltrack(
     days = grid.days[first : t + 1]
     # Holidays (NERC and the caller's) take Sunday's hours of the week, in training and in the prediction: the
     # day-type rule the ISO baselines apply, carried into the time-of-week model (a plant closed on Labor Day is
-    # not predicted at its Monday production level).
-    weekday = np.array([6 if (d in holidays or is_nerc_holiday(d)) else d.weekday() for d in days])
+    # not predicted at its Monday production level) - unless the meter runs through holidays (:mod:`.daytypes`).
+    weekday = np.array([6 if (not worked and is_holiday(d, holidays)) else d.weekday() for d in days])
     how = (weekday[:, None] * 24 + np.arange(24)[None, :]).astype(np.int64)
     train = np.array([d not in excluded for d in days[:-1]] + [False])
     y = np.where(train[:, None], load_h, np.nan)

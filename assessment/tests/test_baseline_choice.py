@@ -126,21 +126,27 @@ def test_weeks_of_history_are_enough_to_choose_and_a_holiday_pooled_baseline_is_
     # the four most recent weekend days and holidays, so Thanksgiving (26 November) lifts the Saturday baseline by
     # (10 + 3 x 3) / 4 / 3 - 1 = +58 %; PJM's Saturday CBL uses Saturdays only. With weeks of history the older
     # like days cannot be back-tested by every method: each is scored on the days it can compute.
+    # (The published day types, pinned here with worked_holidays=False: the plant's own history shows it runs
+    # through holidays, and the learned day types leave Thanksgiving out of its weekend pool - checked last.)
     def load(d: date) -> list[float]:
         return [10.0 if d.weekday() < 5 else 3.0] * 24
 
     grid = _grid(date(2026, 10, 31), date(2026, 12, 5), load)
     common = {"grid": grid, "target_day": date(2026, 12, 5), "start_slot": 17, "end_slot": 19}
-    caiso = compute(method="caiso-10in10-unadjusted", **common)
+    caiso = compute(method="caiso-10in10-unadjusted", **common, worked_holidays=False)
     assert caiso.values.sum() / 6.0 - 1 == pytest.approx(19 / 12 - 1)
-    choice = choose_method(
-        **common, methods=["caiso-10in10-unadjusted", "pjm-cbl-unadjusted"], default="caiso-10in10-unadjusted"
-    )
+    methods = ["caiso-10in10-unadjusted", "pjm-cbl-unadjusted"]
+    choice = choose_method(**common, methods=methods, default="caiso-10in10-unadjusted", worked_holidays=False)
     assert choice is not None and choice.method == "pjm-cbl-unadjusted"
     assert {r.method: r.days for r in choice.results} == {"caiso-10in10-unadjusted": 4, "pjm-cbl-unadjusted": 3}
     # Only the test Saturday whose pool holds Thanksgiving (28 November) errs: +58 % on one of four days.
     assert choice.scores["caiso-10in10-unadjusted"] == pytest.approx((19 / 12 - 1) / 2)
     assert choice.scores["pjm-cbl-unadjusted"] == pytest.approx(0.0, abs=1e-12)
+    # Learned day types: Thanksgiving is a working day of this plant, CAISO's Saturday baseline is exact and kept.
+    assert compute(method="caiso-10in10-unadjusted", **common).values.sum() == pytest.approx(6.0)
+    learned = choose_method(**common, methods=methods, default="caiso-10in10-unadjusted")
+    assert learned.method == "caiso-10in10-unadjusted"
+    assert learned.scores["caiso-10in10-unadjusted"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_a_method_scored_on_too_few_like_days_is_not_a_candidate():
@@ -161,6 +167,11 @@ def test_a_holiday_event_is_back_tested_on_earlier_holidays_and_a_plant_running_
 
     grid = _grid(date(2026, 1, 1), date(2026, 9, 7), load)
     common = {"grid": grid, "target_day": date(2026, 9, 7), "start_slot": 17, "end_slot": 19}
+    # The plant's own history shows it runs through holidays: its Labor Day is a Monday like any other.
+    assert like_days(**common, count=6)[0] == "weekday"
+    assert choose_method(**common, methods=["caiso-10in10"], test_days=6).scores["caiso-10in10"] == pytest.approx(0.0)
+    # The published day types (holidays with Sundays), pinned: only earlier holidays tell the methods apart.
+    common["worked_holidays"] = False
     kind, days = like_days(**common, count=6)
     assert kind == "sunday-holiday"
     assert days == [date(2026, 1, 1), date(2026, 5, 25), date(2026, 7, 4)] + [date(2026, 8, d) for d in (23, 30)] + [
