@@ -5,7 +5,9 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import Consent, Device, Premise
+from accounts.models_terms import CommercialTerms
 from accounts.onboarding import aggregators
+from accounts.terms import terms_describe, terms_published
 
 UPLOAD_FORMATS = [
     ("platform_csv", "Platform CSV (columns meter_id, start, kwh)"),
@@ -48,6 +50,17 @@ class ConsentGrantForm(_PremiseForm):
     )
     purpose = forms.ChoiceField(choices=Consent.Purpose.choices, label="Purpose")
     months = forms.IntegerField(min_value=1, max_value=36, initial=12, label="Valid for (months)")
+    terms = forms.ModelChoiceField(
+        queryset=CommercialTerms.objects.none(),
+        required=False,
+        label="Commercial terms I accept (the chosen aggregator's, shown above)",
+        empty_label="None: this aggregator has published no terms",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["terms"].queryset = CommercialTerms.objects.filter(pk__in=[t.pk for t in terms_published()])
+        self.fields["terms"].label_from_instance = terms_describe
 
 
 class AvailabilityForm(_PremiseForm):

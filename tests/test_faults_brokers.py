@@ -23,6 +23,9 @@ from settlement.tests.factories import DAY
 
 from .faults import MosquittoBroker, RedisServer, WorkerProcess, queue_length, send_task, settlement_world, wait_for
 
+# an event's revenue: a direct seller's performance item, or an aggregator member's share (ADR 0024), one per event
+REVENUE_KINDS = ("performance", "member_share")
+
 
 @pytest.fixture
 def redis_server():
@@ -35,7 +38,7 @@ def redis_server():
 
 def _paid_events() -> list[int]:
     return sorted(
-        SettlementItem.objects.filter(kind=SettlementItem.Kind.PERFORMANCE).values_list("event_id", flat=True)
+        SettlementItem.objects.filter(kind__in=REVENUE_KINDS).values_list("event_id", flat=True)
     )
 
 

@@ -221,6 +221,11 @@ def test_consumer_offers_declares_availability_gives_and_revokes_consent_uploads
     page.select_option(f"{form} select[name=premise]", str(premise.pk))
     page.select_option(f"{form} select[name=aggregator]", index=1)
     page.check(f"{form} input[value=interval_readings]")
+    # accept the chosen aggregator's published terms (ADR 0024), named in the terms picker
+    chosen = page.locator(f"{form} select[name=aggregator] option:checked").inner_text().strip()
+    terms = page.locator(f"{form} select[name=terms] option", has_text=chosen)
+    if terms.count():
+        page.select_option(f"{form} select[name=terms]", terms.first.get_attribute("value"))
     page.click(f"{form} button[type=submit]")
     consents = page.locator("[data-testid=consents]")
     assert "Interval readings" in consents.inner_text() and "Active" in consents.inner_text()

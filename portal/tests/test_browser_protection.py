@@ -148,13 +148,14 @@ def test_bill_protection_and_tax_statements_in_the_browser(protected_world, live
     page.click("[data-testid=tax-profile] button[type=submit]")
     assert page.locator("[data-testid=tax-id]").inner_text() == "DE123456789 (DE)"
     csv_text = _download(page, f"a[href='/tax/{org.pk}/2026.csv']").decode()
-    # income 0.80 performance + 2.60 bill protection; 0.80 FLEX-GOV x 0.10; penalty -5.00: net -1.52
+    # income 0.80 performance + 2.60 bill protection; 0.80 FLEX-GOV and 8.00 FLEX-NRG (1 per paid kWh, ADR 0024)
+    # x 0.10 = 0.08 + 0.80; penalty -5.00: net 3.40 + 0.88 - 5.00 = -0.72
     for line in (
         "# tax_id,DE,DE123456789",
         "# fiat_income,3.40",
-        "# token_income,0.08",
+        "# token_income,0.88",
         "# penalties,-5.00",
-        "# net,-1.52",
+        "# net,-0.72",
     ):
         assert line in csv_text, (line, csv_text)
     assert "fiat_income,,Bill protection top-up,USD,,,2.60,USD" in csv_text

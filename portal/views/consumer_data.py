@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import consents
 from accounts.device_services import device_register
+from accounts.terms import terms_describe, terms_published
 from assessment.ingest.csvfile import parse_csv
 from assessment.ingest.services import meter_for_upload, readings_import
 from assessment.ingest.store import green_button_import
@@ -102,13 +103,19 @@ def consents_page(request):
                 scopes=d["scopes"],
                 purpose=d["purpose"],
                 expires_at=timezone.now() + timedelta(days=30 * d["months"]),
+                terms=d.get("terms"),
             )
         except ApplicationError as exc:
             _errors_to_form(form, exc)
         else:
             messages.success(request, f"Consent given to {d['aggregator'].name} for {d['premise'].name}.")
             return redirect("portal:consents")
-    return render(request, "portal/consents.html", {"form": form, "consents": data.consents_of(premises)})
+    context = {
+        "form": form,
+        "consents": data.consents_of(premises),
+        "aggregator_terms": [(t, terms_describe(t)) for t in terms_published()],
+    }
+    return render(request, "portal/consents.html", context)
 
 
 @login_required
