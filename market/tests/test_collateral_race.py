@@ -6,12 +6,11 @@ size worth pooling (congestion, priority activation: 2 FLEX per kW): only the co
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from flexplatform.errors import ApplicationError
 from market.hooks import collateral_position
@@ -19,30 +18,10 @@ from market.models import MarketOrder
 from market.services.orders import order_submit
 
 from .factories import DAY, one_owner, stake_deposit
+from .test_concurrency import run_parallel
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 S = DAY + timedelta(hours=11)
-
-
-def _parallel(fns):
-    barrier = threading.Barrier(len(fns))
-    results: list = [None] * len(fns)
-
-    def wrap(i, fn):
-        try:
-            barrier.wait()
-            results[i] = fn()
-        except Exception as exc:  # noqa: BLE001 - the refusal is the result under test
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=wrap, args=(i, fn)) for i, fn in enumerate(fns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def test_two_orders_racing_for_the_same_collateral_one_wins(mw):
@@ -65,7 +44,7 @@ def test_two_orders_racing_for_the_same_collateral_one_wins(mw):
             now=mw.now,
         )
 
-    results = _parallel([order(p4), order(p5)])
+    results = run_parallel([order(p4), order(p5)])
     refused = [r for r in results if isinstance(r, ApplicationError)]
     won = [r for r in results if not isinstance(r, Exception)]
     assert len(won) == 1 and len(refused) == 1, results

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 S = DAY + timedelta(hours=10)
 
 
-def _run_parallel(fns):
+def run_parallel(fns):
     barrier = threading.Barrier(len(fns))
     results: list = [None] * len(fns)
 
@@ -88,7 +88,7 @@ def test_a_resource_is_never_sold_twice_by_parallel_orders_in_two_markets(mw):
             now=mw.now,
         )
 
-    results = _run_parallel([rt, da, rt, da])
+    results = run_parallel([rt, da, rt, da])
     ok = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, ApplicationError)]
     assert len(ok) == 1 and len(refused) == 3, results
@@ -127,7 +127,7 @@ def test_parallel_buyers_never_fill_a_sell_order_twice(mw):
             now=mw.now,
         )
 
-    results = _run_parallel([buyer] * 6)
+    results = run_parallel([buyer] * 6)
     assert not [r for r in results if isinstance(r, Exception)], results
     traded = sum(Trade.objects.values_list("kw", flat=True))
     assert traded == Decimal("70.000")
@@ -194,7 +194,7 @@ def test_orders_arriving_during_a_clearing_run_are_never_lost_or_double_awarded(
 
         return fn
 
-    results = _run_parallel([clear, late(p0, "10"), late(p4, "11"), late(p5, "12")])
+    results = run_parallel([clear, late(p0, "10"), late(p4, "11"), late(p5, "12")])
     late_results = results[1:]
     # Every late order was refused with "gate closed" (nothing half-entered), none awarded.
     assert all(isinstance(r, ApplicationError) and r.code == "gate_closed" for r in late_results), results
@@ -251,7 +251,7 @@ def test_orders_submitted_before_the_clearing_locks_are_in_its_inputs(mw, monkey
         time.sleep(0.05)
         return auction_services.auction_clear(auction_id=a.pk, now=a.gate_closure)
 
-    results = _run_parallel([seller(p0, "10"), seller(p4, "11"), seller(p5, "12"), clear])
+    results = run_parallel([seller(p0, "10"), seller(p4, "11"), seller(p5, "12"), clear])
     entered = {r.order.pk for r in results[:3] if not isinstance(r, Exception)}
     refused = [r for r in results[:3] if isinstance(r, Exception)]
     assert all(getattr(r, "code", None) == "gate_closed" for r in refused), refused
@@ -308,7 +308,7 @@ def test_parallel_sellers_and_buyers_in_one_book_match_once_at_the_makers_price(
         buyer("8", "35", kind="fak"),
         buyer("6", "15"),
     ]
-    results = _run_parallel(fns)
+    results = run_parallel(fns)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert MarketOrder.objects.count() == len(fns)
     for o in MarketOrder.objects.all():
@@ -349,7 +349,7 @@ def test_parallel_repeats_of_one_idempotency_key_enter_one_order(mw):
         r = client.post("/api/v1/market/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="same-key")
         return r.status_code, r.json()
 
-    results = _run_parallel([post] * 4)
+    results = run_parallel([post] * 4)
     assert {status for status, _ in results} == {201}, results
     assert len({body["id"] for _, body in results}) == 1
     assert MarketOrder.objects.count() == 1

@@ -21,7 +21,7 @@ from accounts.mfa import totp_activate
 from accounts.models import Organisation, VerificationCase
 from accounts.selectors.compliance import organisation_compliance
 
-from .test_browser import chromium  # noqa: F401 - the shared Chromium fixture
+from .browser_support import chromium  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

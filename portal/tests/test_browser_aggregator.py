@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from .aggregator_world import aggregator_world
-from .test_browser import chromium  # noqa: F401 - the fixture
+from .browser_support import chromium  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOT = Path("/tmp/flex_aggregator_dashboard.png")  # noqa: S108 - a test artefact to look at

@@ -28,7 +28,7 @@ from settlement.services.protection import (
 from settlement.services.runs import settlement_run_execute
 from settlement.tests.factories import DAY, NOW, event_make, world_make
 
-from .test_browser import chromium  # noqa: F401 - the fixture
+from .browser_support import chromium  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SECRET = "JBSWY3DPEHPK3PXP"

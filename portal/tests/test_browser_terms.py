@@ -17,7 +17,7 @@ from accounts.terms import commercial_terms_publish
 from settlement.services.runs import settlement_run_execute
 from settlement.tests.factories import DAY, NOW, event_make, world_make
 
-from .test_browser import chromium  # noqa: F401 - the fixture
+from .browser_support import chromium  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -19,7 +19,7 @@ from settlement.chain.anvil import ANVIL_DEV_KEYS, anvil_binary
 from settlement.claims_tree import TOKEN_IDS
 from settlement.tests.factories import tokens_grant, world_make
 
-from .test_browser import chromium  # noqa: F401 - the shared Chromium fixture
+from .browser_support import chromium  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

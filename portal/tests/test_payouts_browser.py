@@ -15,7 +15,7 @@ from accounts.models import Membership, Organisation
 from demo import TOTP_SECRET
 from settlement.tests.factories import tokens_grant, world_make
 
-from .test_browser import chromium  # noqa: F401 - the Chromium fixture
+from .browser_support import chromium  # noqa: F401 - the Chromium fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 R = Membership.Role

@@ -3,7 +3,6 @@ award, free, slashed with rule and numbers, and the order form's refusal when co
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from decimal import Decimal as D
 from pathlib import Path
@@ -22,7 +21,6 @@ from settlement.services.collateral import collateral_award_settle
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 SCREENSHOT = Path("/tmp/flex_staking_page.png")  # noqa: S108 - a test artefact to look at
 S = DAY + timedelta(hours=11)
 E = S + timedelta(minutes=15)
@@ -30,18 +28,8 @@ LATER = S + timedelta(hours=1)
 
 
 @pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{CHROMIUM} is missing: the CI image must install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        b = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+def browser(chromium):  # noqa: F811
+    return chromium
 
 
 def _sell(mw, org, members, start, product="spinning_reserve"):

@@ -216,7 +216,7 @@ class AnchorClient:
 
     def with_key(self, private_key: str) -> AnchorClient:
         """Another client on the same endpoint and contract, signing with ``private_key``."""
-        other = AnchorClient(
+        other = type(self)(  # the subclass (TokenClient) keeps its own type
             self.rpc_url,
             private_key,
             self.contract_address,

@@ -45,20 +45,6 @@ class TokenClient(AnchorClient):
     def __repr__(self) -> str:
         return super().__repr__().replace("<AnchorClient", "<TokenClient")
 
-    def with_key(self, private_key: str) -> TokenClient:
-        other = TokenClient(
-            self.rpc_url,
-            private_key,
-            self.contract_address,
-            timeout=self.timeout,
-            gas_margin=self.gas_margin,
-            poll_latency=self.poll_latency,
-        )
-        if self.is_eth_tester:
-            other._web3 = self.w3
-            other._fund_on_eth_tester()
-        return other
-
     def contract(self) -> Contract:
         if self.contract_address is None:
             raise RuntimeError("no contract address: deploy() first or pass contract_address")
