@@ -12,7 +12,7 @@ from django.db import connection
 from activation import services
 from activation.models import DREvent, Reservation
 from flexplatform.errors import ApplicationError
-from market.tests.test_concurrency import _run_parallel
+from market.tests.test_concurrency import run_parallel
 
 from .test_services_reservations import _award
 
@@ -23,7 +23,7 @@ def test_parallel_calls_never_exceed_the_reserved_kw(act_world):
     assert connection.vendor == "postgresql"
     w = act_world
     award = _award(w, w.premises[5], kw="150")
-    rs = _run_parallel([lambda: services.award_activate(award_id=award.pk)] * 2)
+    rs = run_parallel([lambda: services.award_activate(award_id=award.pk)] * 2)
     assert all(isinstance(r, Reservation) for r in rs) and rs[0].pk == rs[1].pk
     assert Reservation.objects.count() == 1
     r = rs[0]
@@ -40,7 +40,7 @@ def test_parallel_calls_never_exceed_the_reserved_kw(act_world):
             now=w.now,
         )
 
-    results = _run_parallel([lambda: call(15), lambda: call(30)])
+    results = run_parallel([lambda: call(15), lambda: call(30)])
     made = [x for x in results if isinstance(x, DREvent)]
     refused = [x for x in results if isinstance(x, ApplicationError)]
     assert len(made) == 1 and len(refused) == 1 and refused[0].code == "above_reserved"
