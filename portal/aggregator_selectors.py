@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts import policies
 from accounts.models import Device, Enrolment, Membership, Organisation, Premise
 from accounts.selectors import consents_active, grid_zones, premises_visible_to
-from activation.selectors import portfolio_response
+from activation.selectors import portfolio_response, reservations_visible_to
 from assessment.models import AvailabilityDeclaration, MeterStatus
 from assessment.selectors import coming_day
 from assessment.selectors.capacity_sets import capacity_by_premise_hour
@@ -271,3 +271,8 @@ def matching_capacity(*, members) -> dict:
     day = coming_day(premises=[first]) if first else timezone.localdate()
     hours = portfolio_capacity_by_hour(premises=members, day=day)
     return {"capacity_day": day, "capacity_by_hour": [{"hour": h, "kw": kw} for h, kw in enumerate(hours)]}
+
+
+def reservations_recent(*, user, limit: int = 50) -> list:
+    """The portfolio's capacity and ancillary reservations, newest first (one query with premise and buyer)."""
+    return list(reservations_visible_to(user).select_related("premise", "buyer").order_by("-window_start")[:limit])

@@ -61,6 +61,7 @@ def aggregator_dashboard(request):
         "orders": sel.orders_with_members(aggregator=agg),
         "awards": sel.awards_per_member(aggregator=agg, page=request.GET.get("apage")),
         "performance": sel.performance_per_event(aggregator=agg),
+        "reservations": sel.reservations_recent(user=request.user),
         "money": sel.money(aggregator=agg),
     }
     return render(request, "portal/aggregator.html", context)
