@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
-from accounts.models import GridZone, Membership, Organisation, Premise
+from accounts.models import GridZone, Membership, Organisation
 from activation.models import Reservation
 from activation.services.reservations import reservation_call
-from assessment.selectors import accredited_capacity_kw
-from assessment.services import flexibility_assess
-from market.engine.products import PRODUCTS, MarketType
+from market.engine.products import MarketType
 from market.models import Auction
 from market.services.auctions import auction_clear, auction_open
-from market.services.orders import minimum_sell_kw, order_submit
 from settlement.models import SettlementRun
 from settlement.services.runs import settlement_run_execute
 
+from .auction_orders import auction_orders_enter
 from .world import (
     AUCTION_GATE_HOURS,
     PORTFOLIO_PRICE_RANGE,
@@ -50,6 +47,14 @@ def capacity_auction_of_day(day: date) -> Auction | None:
     ).first()
 
 
+def _reservation_price_range(seller: Organisation, members) -> tuple[int, int]:
+    """A consumer's capacity price range; the aggregator's portfolio asks a tenth of its energy price range."""
+    if seller.kind == Organisation.Kind.AGGREGATOR:
+        lo, hi = PORTFOLIO_PRICE_RANGE
+        return max(lo // 10, 1), hi // 10
+    return RESERVATION_PRICE_RANGE
+
+
 def capacity_auction_run(*, world: World, day: date) -> Auction:
     """The operator's day-ahead capacity auction for ``RESERVATION_ZONE`` over the local day (hourly, gate
     closure at noon the day before): for each hour of :func:`reservation_window` every seller offers its
@@ -71,58 +76,21 @@ def capacity_auction_run(*, world: World, day: date) -> Auction:
         gate_closure=gate_closure,
     )
     if auction.status == Auction.Status.OPEN and not auction.orders.exists():
-        entered = gate_closure - HOUR
         start, end = reservation_window(day)
-        for premise in world.premises:
-            flexibility_assess(premise=premise, window_start=start, window_end=end, now=entered)
-        minimum, _ = minimum_sell_kw(PRODUCTS[RESERVATION_PRODUCT])
-        rng = random.Random(day.toordinal() * 17 + 3)  # noqa: S311 - demo prices, not security
-        hour = start
-        while hour < end:
-            sellers: dict[int, tuple[Organisation, list[tuple[Premise, Decimal]]]] = {}
-            for premise in world.premises:
-                kw = accredited_capacity_kw(premise=premise, start=hour, end=hour + HOUR) or Decimal("0")
-                if kw > 0:
-                    seller = premise.aggregator or premise.organisation
-                    sellers.setdefault(seller.pk, (seller, []))[1].append((premise, kw))
-            offered = Decimal("0")
-            for _, (seller, members) in sorted(sellers.items()):
-                kw = sum((k for _, k in members), Decimal("0"))
-                if kw < minimum:  # below the 100 kW a capacity order needs: stays out
-                    continue
-                aggregator = seller.kind == Organisation.Kind.AGGREGATOR
-                lo, hi = PORTFOLIO_PRICE_RANGE if aggregator else RESERVATION_PRICE_RANGE
-                if aggregator:  # the portfolio's capacity price: a tenth of its energy price range
-                    lo, hi = max(lo // 10, 1), hi // 10
-                order_submit(
-                    organisation=seller,
-                    market=MarketType.DAY_AHEAD,
-                    product=RESERVATION_PRODUCT,
-                    side="sell",
-                    zone=zone,
-                    members=members,
-                    price_per_mwh=Decimal(rng.randint(lo * 100, hi * 100)) / 100,
-                    delivery_start=hour,
-                    delivery_end=hour + HOUR,
-                    auction=auction,
-                    now=entered,
-                )
-                offered += kw
-            if offered:
-                order_submit(
-                    organisation=world.operator,
-                    market=MarketType.DAY_AHEAD,
-                    product=RESERVATION_PRODUCT,
-                    side="buy",
-                    zone=zone,
-                    kw=(offered * RESERVATION_DEMAND_SHARE).quantize(Decimal("0.001")),
-                    price_per_mwh=RESERVATION_MAX_PRICE,
-                    delivery_start=hour,
-                    delivery_end=hour + HOUR,
-                    auction=auction,
-                    now=entered,
-                )
-            hour += HOUR
+        auction_orders_enter(
+            auction=auction,
+            operator=world.operator,
+            zone=zone,
+            product=RESERVATION_PRODUCT,
+            premises=world.premises,
+            start=start,
+            end=end,
+            entered=gate_closure - HOUR,
+            rng=random.Random(day.toordinal() * 17 + 3),  # noqa: S311 - demo prices, not security
+            price_range=_reservation_price_range,
+            demand_share=RESERVATION_DEMAND_SHARE,
+            max_price=RESERVATION_MAX_PRICE,
+        )
     auction_clear(auction_id=auction.pk, now=gate_closure)
     auction.refresh_from_db()
     return auction

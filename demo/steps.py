@@ -16,20 +16,20 @@ from decimal import Decimal
 from django.db.models import Sum
 from django.utils import timezone
 
-from accounts.models import GridZone, Organisation, Premise
+from accounts.models import GridZone, Organisation
 from accounts.selectors import zone_with_descendant_ids
 from activation.services import events_advance, events_verify_due
 from assessment.selectors import accredited_capacity_kw
 from assessment.services import flexibility_assess
-from market.engine.products import PRODUCTS, MarketType
+from market.engine.products import MarketType
 from market.models import Auction, FlexibilityOffer, FlexibilityRequest
 from market.services import offer_submit, request_submit
 from market.services.auctions import auction_clear, auction_open
-from market.services.orders import minimum_sell_kw, order_submit
 from settlement.models import SettlementRun
 from settlement.services.anchoring import periods_anchor_closed
 from settlement.services.runs import settlement_run_execute
 
+from .auction_orders import auction_orders_enter
 from .capacity import capacity_auction_run, reservation_day_settle, reservations_call
 from .claims import consumer_claim_run
 from .devices import devices_simulate_finish, devices_simulate_start
@@ -136,6 +136,13 @@ def market_day_run(
     return result
 
 
+def _energy_price_range(seller: Organisation, members) -> tuple[int, int]:
+    """The aggregator's portfolio price range, or the consumer's by its premise's segment."""
+    if seller.kind == Organisation.Kind.AGGREGATOR:
+        return PORTFOLIO_PRICE_RANGE
+    return PRICE_RANGE[members[0][0].segment]
+
+
 def day_ahead_auction_run(*, world: World, day: date) -> Auction:
     """The market day's day-ahead auction, through the market's services: the operator opens a congestion
     auction for ``AUCTION_ZONE`` over the local day (hourly intervals, gate closure at noon the day before);
@@ -158,61 +165,22 @@ def day_ahead_auction_run(*, world: World, day: date) -> Auction:
         gate_closure=gate_closure,
     )
     if auction.status == Auction.Status.OPEN and not auction.orders.exists():
-        entered = gate_closure - timedelta(hours=1)  # the simulated clock: orders before gate closure
         start, end = auction_window(day)
         inside = zone_with_descendant_ids([zone])
-        premises = [p for p in world.premises if p.grid_zone_id in inside]
-        for premise in premises:
-            flexibility_assess(premise=premise, window_start=start, window_end=end, now=entered)
-        minimum, _ = minimum_sell_kw(PRODUCTS[AUCTION_PRODUCT])
-        rng = random.Random(day.toordinal() * 31 + 7)  # noqa: S311 - demo prices, not security
-        hour = start
-        while hour < end:
-            nxt = hour + timedelta(hours=1)
-            sellers: dict[int, tuple[Organisation, list[tuple[Premise, Decimal]]]] = {}
-            for premise in premises:
-                kw = accredited_capacity_kw(premise=premise, start=hour, end=nxt) or Decimal("0")
-                if kw > 0:
-                    seller = premise.aggregator or premise.organisation
-                    sellers.setdefault(seller.pk, (seller, []))[1].append((premise, kw))
-            offered = Decimal("0")
-            for _, (seller, members) in sorted(sellers.items()):
-                kw = sum((k for _, k in members), Decimal("0"))
-                if kw < minimum:  # a household alone may be too small; pooled by the aggregator it is not
-                    continue
-                if seller.kind == Organisation.Kind.AGGREGATOR:
-                    lo, hi = PORTFOLIO_PRICE_RANGE
-                else:
-                    lo, hi = PRICE_RANGE[members[0][0].segment]
-                order_submit(
-                    organisation=seller,
-                    market=MarketType.DAY_AHEAD,
-                    product=AUCTION_PRODUCT,
-                    side="sell",
-                    zone=zone,
-                    members=members,
-                    price_per_mwh=Decimal(rng.randint(lo * 100, hi * 100)) / 100,
-                    delivery_start=hour,
-                    delivery_end=nxt,
-                    auction=auction,
-                    now=entered,
-                )
-                offered += kw
-            if offered:
-                order_submit(
-                    organisation=world.operator,
-                    market=MarketType.DAY_AHEAD,
-                    product=AUCTION_PRODUCT,
-                    side="buy",
-                    zone=zone,
-                    kw=(offered * AUCTION_DEMAND_SHARE).quantize(Decimal("0.001")),
-                    price_per_mwh=MAX_PRICE,
-                    delivery_start=hour,
-                    delivery_end=nxt,
-                    auction=auction,
-                    now=entered,
-                )
-            hour = nxt
+        auction_orders_enter(
+            auction=auction,
+            operator=world.operator,
+            zone=zone,
+            product=AUCTION_PRODUCT,
+            premises=[p for p in world.premises if p.grid_zone_id in inside],
+            start=start,
+            end=end,
+            entered=gate_closure - timedelta(hours=1),  # the simulated clock: orders before gate closure
+            rng=random.Random(day.toordinal() * 31 + 7),  # noqa: S311 - demo prices, not security
+            price_range=_energy_price_range,
+            demand_share=AUCTION_DEMAND_SHARE,
+            max_price=MAX_PRICE,
+        )
     auction_clear(auction_id=auction.pk, now=gate_closure)  # a cleared auction returns its stored run
     auction.refresh_from_db()
     return auction

@@ -51,6 +51,17 @@ def _hex(value: bytes | bytearray | str) -> str:
     return "0x" + bytes(value).hex()
 
 
+def log_position(log: Any) -> dict[str, Any]:
+    """Where a decoded event log sits on the chain (block number and hash, transaction, log index): the fields
+    every event record of ours carries, so that a reorg can be detected by the block hash."""
+    return {
+        "block_number": int(log["blockNumber"]),
+        "block_hash": _hex(bytes(log["blockHash"])),
+        "tx_hash": _hex(bytes(log["transactionHash"])),
+        "log_index": int(log["logIndex"]),
+    }
+
+
 def _bytes32(value: bytes | str, name: str) -> bytes:
     raw = bytes.fromhex(value[2:] if value.startswith("0x") else value) if isinstance(value, str) else bytes(value)
     if len(raw) != 32:
@@ -486,10 +497,7 @@ class AnchorClient:
                 period=int(log["args"]["period"]),
                 root=bytes(log["args"]["root"]),
                 leaf_count=int(log["args"]["leafCount"]),
-                block_number=int(log["blockNumber"]),
-                block_hash=_hex(bytes(log["blockHash"])),
-                tx_hash=_hex(bytes(log["transactionHash"])),
-                log_index=int(log["logIndex"]),
+                **log_position(log),
             )
             for log in logs
         ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from settlement.chain.artifact import load_artifact
-from settlement.chain.client import AnchorClient, AnchorReceipt, SignedAnchorTx, _bytes32, _hex
+from settlement.chain.client import AnchorClient, AnchorReceipt, SignedAnchorTx, _bytes32, log_position
 
 if TYPE_CHECKING:  # pragma: no cover
     from web3.contract import Contract
@@ -141,10 +141,7 @@ class TokenClient(AnchorClient):
                 epoch=int(log["args"]["epoch"]),
                 amount=int(log["args"]["amount"]),
                 cumulative=int(log["args"]["cumulative"]),
-                block_number=int(log["blockNumber"]),
-                block_hash=_hex(bytes(log["blockHash"])),
-                tx_hash=_hex(bytes(log["transactionHash"])),
-                log_index=int(log["logIndex"]),
+                **log_position(log),
             )
             for log in logs
         ]
