@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .selection import BatchResult, capped_ratio_adjustment, most_recent, nan_mean_days
+from .selection import BatchResult, averaged_ratio_adjusted, most_recent
 
 WEEKDAY = {"max_days": 10, "min_days": 5}
 WEEKEND = {"max_days": 4, "min_days": 2}
@@ -47,18 +47,21 @@ def caiso_10in10(
     min_days = rule["min_days"] if min_days is None else min_days
     first, last = adjustment_hours
     adj_start, adj_end = event_start - first * slots_per_hour, event_start - last * slots_per_hour
-    lo = max(min(adj_start, event_start), 0)
     chosen = most_recent(eligible, max_days)
-    base = nan_mean_days(history[..., lo:event_end], chosen)  # (M, slots lo..end)
-    event = base[..., event_start - lo :]
-    factor = np.ones(history.shape[0])
-    if adjust:
-        factor = capped_ratio_adjustment(
-            day_of=day_of, base=base, adj_start=adj_start, adj_end=adj_end, offset=lo, cap=cap
-        )
-    ok = (chosen.sum(axis=-1) >= min_days) & ~np.isnan(event).any(axis=-1)
+    values, factor, ok = averaged_ratio_adjusted(
+        history=history,
+        day_of=day_of,
+        chosen=chosen,
+        event_start=event_start,
+        event_end=event_end,
+        adj_start=adj_start,
+        adj_end=adj_end,
+        adjust=adjust,
+        cap=cap,
+        min_days=min_days,
+    )
     return BatchResult(
-        values=event * factor[:, None],
+        values=values,
         days_used=chosen,
         adjustment=factor,
         ok=ok,

@@ -23,9 +23,8 @@ import numpy as np
 
 from .selection import (
     BatchResult,
-    capped_ratio_adjustment,
+    averaged_ratio_adjusted,
     highest,
-    nan_mean_days,
     period_usage,
     recent_without_low_usage,
 )
@@ -52,17 +51,20 @@ def nyiso_cbl(
     basis = recent_without_low_usage(eligible, usage, window_days, threshold=low_usage_threshold)
     chosen = highest(basis, usage, use_days)
     adj_start, adj_end = event_start - 4 * slots_per_hour, event_start - 2 * slots_per_hour
-    lo = max(adj_start, 0)
-    cbl = nan_mean_days(history[..., lo:event_end], chosen)
-    event = cbl[..., event_start - lo :]
-    factor = np.ones(history.shape[0])
-    if adjust:
-        factor = capped_ratio_adjustment(
-            day_of=day_of, base=cbl, adj_start=adj_start, adj_end=adj_end, offset=lo, cap=cap
-        )
-    ok = (chosen.sum(axis=-1) >= use_days) & ~np.isnan(event).any(axis=-1)
+    values, factor, ok = averaged_ratio_adjusted(
+        history=history,
+        day_of=day_of,
+        chosen=chosen,
+        event_start=event_start,
+        event_end=event_end,
+        adj_start=adj_start,
+        adj_end=adj_end,
+        adjust=adjust,
+        cap=cap,
+        min_days=use_days,
+    )
     return BatchResult(
-        values=event * factor[:, None],
+        values=values,
         days_used=chosen,
         adjustment=factor,
         ok=ok,

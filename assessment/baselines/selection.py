@@ -109,3 +109,32 @@ def capped_ratio_adjustment(
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = actual / predicted
     return np.where(np.isfinite(ratio), np.clip(ratio, 1.0 - cap, 1.0 + cap), 1.0)
+
+
+def averaged_ratio_adjusted(
+    *,
+    history: np.ndarray,
+    day_of: np.ndarray,
+    chosen: np.ndarray,
+    event_start: int,
+    event_end: int,
+    adj_start: int,
+    adj_end: int,
+    adjust: bool,
+    cap: float,
+    min_days: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The average of the chosen days over the event slots, times the capped day-of ratio of
+    :func:`capped_ratio_adjustment` over ``[adj_start, adj_end)`` (CAISO's 10-in-10 and NYISO's CBL share it).
+    Returns ``(values, factor, ok)``: ``ok`` where at least ``min_days`` days were chosen and no event slot is
+    missing."""
+    lo = max(min(adj_start, event_start), 0)
+    base = nan_mean_days(history[..., lo:event_end], chosen)  # (M, slots lo..end)
+    event = base[..., event_start - lo :]
+    factor = np.ones(history.shape[0])
+    if adjust:
+        factor = capped_ratio_adjustment(
+            day_of=day_of, base=base, adj_start=adj_start, adj_end=adj_end, offset=lo, cap=cap
+        )
+    ok = (chosen.sum(axis=-1) >= min_days) & ~np.isnan(event).any(axis=-1)
+    return event * factor[:, None], factor, ok
