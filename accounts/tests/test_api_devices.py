@@ -76,3 +76,27 @@ def test_an_mqtt_device_gets_its_broker_credentials_once(meter_world, api_for):
     again = alice.post("/api/v1/accounts/devices/", body, format="json").json()
     assert "mqtt_password" not in again and "mqtt_username" not in again
     assert alice.get("/api/v1/accounts/devices/").json()["results"][0].get("mqtt_password") is None
+
+
+def test_an_ocpp_station_gets_its_csms_credentials_once_and_they_stay_off_the_broker(meter_world, api_for):
+    from accounts.device_credentials import mqtt_password_file, station_authenticate
+    from accounts.models import DeviceCredential
+
+    alice = api_for("alice@t.test")
+    charger = {
+        "name": "Charger", "kind": "ev_charger", "control_channel": "ocpp", "channel_address": "CP-ALICE",
+        "rated_kw": "7.4", "max_kw": "7.4", "premise": meter_world.alice_site.pk,
+    }  # fmt: skip
+    created = alice.post("/api/v1/accounts/devices/", charger, format="json").json()
+    assert created["ocpp_station_id"] == "CP-ALICE" and len(created["ocpp_password"]) >= 16
+    assert "mqtt_password" not in created
+    credential = DeviceCredential.objects.get(device_id=created["id"])
+    assert credential.password_hash.startswith("$7$") and created["ocpp_password"] not in credential.password_hash
+    assert station_authenticate(station_id="CP-ALICE", password=created["ocpp_password"]) == (
+        created["id"],
+        meter_world.alice_site.pk,
+    )
+    assert station_authenticate(station_id="CP-ALICE", password=created["ocpp_password"][:-1]) is None
+    assert "CP-ALICE" not in mqtt_password_file()  # a station is no broker account
+    again = alice.post("/api/v1/accounts/devices/", charger, format="json").json()
+    assert "ocpp_password" not in again
