@@ -18,7 +18,6 @@ from ..errors import ActivationErrorCode as Code
 from ..models import DREvent, Enrollment, Reservation
 from ..selectors import reservation_called_kw, resource_suspended
 from .emergency_stop import emergency_stop_active
-from .event_rules import event_caps_check
 from .events import event_dispatch
 from .programs import market_program
 
@@ -64,8 +63,11 @@ def reservation_call(
     Refused: a caller that is not a grid operator serving the reservation's zone (admins may call any), an
     operator other than the buyer, a window outside the reservation or already over, notice shorter than the
     reservation's, more kW than reserved (counting the calls already made for the same time), a suspended
-    resource, the market program's per-day / per-month caps for the resource (``event_rules``, the rule every
-    event meets), the emergency stop. The reservation row is locked, so concurrent calls cannot exceed it.
+    resource, the emergency stop. The reservation row is locked, so concurrent calls cannot exceed it.
+
+    The market program's per-day / per-month caps do not refuse a call (ADR 0031): the reservation's own terms
+    (window, notice, kW), sold and paid for at clearing, govern its calls. The call counts towards the caps of
+    the resource's later events, and the owner's limits per device apply at dispatch as for every event.
     """
     now = now or timezone.now()
     role = user_role(user)
@@ -120,7 +122,6 @@ def reservation_call(
             .exists()
         ):
             raise Conflict("The reservation is already called from that time.", code=Code.ALREADY_CALLED)
-        event_caps_check(program=program, premise=reservation.premise, start=start, end=end)
         event = DREvent.objects.create(
             reservation=reservation,
             premise=reservation.premise,

@@ -1,8 +1,8 @@
 """Events from market awards meet the same limits as every other event (``activation.services.event_rules``): the
 market program's per-day / per-month caps for the resource, counted once for consecutive awards, and the owner's
 limits per device at dispatch. Refusals first: an award over its resource's cap is not dispatched, the reason is
-recorded on its event, and nothing of it is the consumer's to answer for; a called reservation over the cap is
-refused."""
+recorded on its event, and nothing of it is the consumer's to answer for; a called reservation follows its own
+terms but counts towards the caps."""
 
 from __future__ import annotations
 
@@ -97,22 +97,23 @@ def test_an_award_over_the_monthly_cap_is_not_dispatched(act_world):
     _nothing_went_out(over)
 
 
-def test_a_called_reservation_over_the_cap_is_refused_and_leaves_nothing(act_world):
+def test_a_called_reservation_follows_its_own_terms_and_counts_towards_the_caps(act_world):
     w = act_world
     p = w.premises[3]
     start = w.now + timedelta(hours=2)
-    for h in (0, 3):
-        services.award_activate(award_id=_award(w, p, start=start + timedelta(hours=h)).pk, now=w.now)
+    services.award_activate(award_id=_award(w, p, start=start).pk, now=w.now)
     reservation = services.award_activate(
         award_id=_award(w, p, start=w.now + timedelta(hours=1), hours=10, product="spinning_reserve").pk, now=w.now
     )
-    with pytest.raises(Conflict) as exc:
-        services.reservation_call(
-            reservation_id=reservation.pk, user=w.user("operator@demo.flex"), target_kw=D("1"),
-            start=start + timedelta(hours=6), end=start + timedelta(hours=7), now=w.now,
-        )  # fmt: skip
-    assert exc.value.code == "cap_per_day"
-    assert not DREvent.objects.filter(reservation=reservation).exists()
+    call = services.reservation_call(
+        reservation_id=reservation.pk, user=w.user("operator@demo.flex"), target_kw=D("1"),
+        start=start + timedelta(hours=3), end=start + timedelta(hours=4), now=w.now,
+    )  # fmt: skip
+    assert call.status == DREvent.Status.NOTIFIED  # the buyer's call, within the reservation's terms
+    # The award and the call are the resource's 2 events that day: a later award is not dispatched.
+    over = services.award_activate(award_id=_award(w, p, start=start + timedelta(hours=6)).pk, now=w.now)
+    assert over.status == DREvent.Status.CANCELLED and "(cap_per_day)" in over.cancel_reason
+    _nothing_went_out(over)
 
 
 def test_consecutive_awards_are_one_event_for_the_caps(act_world):
