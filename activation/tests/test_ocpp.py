@@ -264,3 +264,26 @@ def test_security_profile_2_is_basic_authentication_over_tls(act_world, tmp_path
             loop.run(fleet.stop())
     finally:
         loop.close()
+
+
+def test_the_device_simulator_signs_every_station_in_with_fresh_credentials(act_world, csms):
+    """``manage.py device_simulator --ocpp-url``: station credentials issued for the registered chargers (the
+    old ones revoked), each station signed in, its MeterValues its own device's telemetry."""
+    import io
+
+    from django.core.management import call_command
+
+    from accounts.models import DeviceCredential
+
+    old = _password("CP-0001")
+    out = io.StringIO()
+    call_command(
+        "device_simulator", devices=1, seconds=1.5, telemetry_every=0.5, non_responders=0, partial=0,
+        ocpp_url=csms.url, stdout=out,
+    )  # fmt: skip
+    chargers = list(Device.objects.filter(control_channel="ocpp", active=True))
+    assert f"{len(chargers)} simulated OCPP 2.0.1 charging stations connected" in out.getvalue()
+    live = DeviceCredential.objects.filter(revoked_at__isnull=True, device__in=chargers)
+    assert sorted(live.values_list("username", flat=True)) == sorted(d.channel_address for d in chargers)
+    assert _refused(csms, "CP-0001", _basic("CP-0001", old)) == 401  # re-issued: the old password is revoked
+    assert all(Telemetry.objects.filter(device_id=f"dev-{d.pk}").exists() for d in chargers)
