@@ -36,13 +36,18 @@ class DeviceOutputSerializer(serializers.ModelSerializer):
 
 
 class DeviceCreatedOutputSerializer(DeviceOutputSerializer):
-    """The registration's answer: an MQTT device's broker credentials are in it once, never again."""
+    """The registration's answer: an MQTT device's broker credentials, or an OCPP charging station's HTTP Basic
+    credentials on the CSMS (username = its station id), are in it once, never again."""
 
     mqtt_username = serializers.CharField(required=False)
     mqtt_password = serializers.CharField(required=False)
+    ocpp_station_id = serializers.CharField(required=False)
+    ocpp_password = serializers.CharField(required=False)
 
     class Meta(DeviceOutputSerializer.Meta):
-        fields = [*DeviceOutputSerializer.Meta.fields, "mqtt_username", "mqtt_password"]
+        fields = [
+            *DeviceOutputSerializer.Meta.fields, "mqtt_username", "mqtt_password", "ocpp_station_id", "ocpp_password"
+        ]  # fmt: skip
 
 
 class DeviceInputSerializer(serializers.ModelSerializer):
@@ -76,9 +81,13 @@ class DeviceListApi(APIView):
             control_channel=values.pop("control_channel"), **values,
         )  # fmt: skip
         body = DeviceOutputSerializer(device).data
-        if device.control_channel == Device.Channel.MQTT and not device.credentials.filter(revoked_at=None).exists():
+        fresh = not device.credentials.filter(revoked_at=None).exists()
+        if fresh and device.control_channel == Device.Channel.MQTT:
             # Issued at registration and shown this once (ADR 0029); the broker learns it from manage.py mqtt_acl.
             body["mqtt_username"], body["mqtt_password"] = device_credential_issue(device=device, user=request.user)
+        elif fresh and device.control_channel == Device.Channel.OCPP and device.channel_address:
+            # The station's HTTP Basic credentials on the CSMS (OCPP 2.0.1 Security Profile 1/2, ADR 0031).
+            body["ocpp_station_id"], body["ocpp_password"] = device_credential_issue(device=device, user=request.user)
         return Response(body, status=status.HTTP_201_CREATED)
 
 

@@ -81,6 +81,19 @@ def device_register(
     if unknown:
         raise ApplicationError("Unknown fields.", fields={f: ["Unknown field."] for f in sorted(unknown)})
     _check({"kind": kind, **capabilities})
+    station_id = capabilities.get("channel_address", "")
+    if control_channel == Device.Channel.OCPP and station_id:
+        # A station id names one charger: it is the station's username on the CSMS and its commands' address, so a
+        # second device claiming it could sign in as the first one's station (ADR 0031).
+        taken = Device.objects.filter(control_channel=Device.Channel.OCPP, channel_address=station_id).exclude(
+            premise=premise, name=name
+        )
+        if taken.exists():
+            raise ApplicationError(
+                "This OCPP station id is registered to another device.",
+                code=AccountsError.INVALID_DEVICE,
+                fields={"channel_address": ["Already registered."]},
+            )
     try:
         with transaction.atomic():
             device, created = Device.objects.select_for_update().get_or_create(

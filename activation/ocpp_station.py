@@ -6,16 +6,21 @@ answers; ``reject`` answers Rejected) and ``ClearChargingProfile``, and reports 
 (``Power.Active.Import`` in W): the charging power ramps from ``draw_kw`` towards the commanded limit over
 ``ramp_seconds``, reaching ``compliance`` of the reduction. Many stations share one event loop.
 
-``python -m activation.ocpp_station ws://127.0.0.1:9000 SPEC.json --seconds S``: SPEC is a JSON list of
-``[station_id, draw_kw]``; prints READY once every station is booted, then a JSON summary.
+Each station signs in with HTTP Basic authentication (OCPP 2.0.1 Security Profile 1/2, ADR 0031): username = its
+station id, password = the one issued for it (``StationState.password``); a ``wss://`` URL is TLS (profile 2).
+
+``python -m activation.ocpp_station ws://127.0.0.1:9000 SPEC.json --seconds S [--ca-file CA.pem]``: SPEC is a
+JSON list of ``[station_id, draw_kw, password]``; prints READY once every station is booted, then a JSON summary.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import random
+import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +34,7 @@ from ocpp.v201 import ChargePoint, call, call_result, datatypes, enums
 class StationState:
     station_id: str
     draw_kw: float
+    password: str = ""
     responds: bool = True
     reject: bool = False
     compliance: float = 1.0
@@ -102,8 +108,16 @@ class SimStation(ChargePoint):
 class StationFleet:
     """Many simulated stations in one event loop: ``await fleet.start()`` connects and boots them all."""
 
-    def __init__(self, url: str, states: list[StationState], *, ramp_seconds: float = 0.0):
+    def __init__(
+        self,
+        url: str,
+        states: list[StationState],
+        *,
+        ramp_seconds: float = 0.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ):
         self.url = url.rstrip("/")
+        self.ssl_context = ssl_context
         self.states = {s.station_id: s for s in states}
         self.ramp_seconds = ramp_seconds
         self.stations: dict[str, SimStation] = {}
@@ -112,22 +126,33 @@ class StationFleet:
 
     @staticmethod
     def from_seed(url, specs, *, seed=7, non_responders=0.0, partial=0.0, **kw) -> StationFleet:
+        """``specs``: ``(station_id, draw_kw, password)`` (a password-less ``(station_id, draw_kw)`` is refused
+        by the CSMS)."""
         rng = random.Random(seed)  # noqa: S311 - simulation
         states = []
-        for station_id, draw in specs:
+        for station_id, draw, *password in specs:
             r = rng.random()
             states.append(
                 StationState(
-                    station_id, float(draw), responds=r >= non_responders,
+                    station_id, float(draw), password=password[0] if password else "", responds=r >= non_responders,
                     compliance=0.6 if r < non_responders + partial else 1.0,
                 )
             )  # fmt: skip
         return StationFleet(url, states, **kw)
 
     async def _one(self, state: StationState, sem: asyncio.Semaphore) -> None:
+        headers = {}
+        if state.password:
+            token = base64.b64encode(f"{state.station_id}:{state.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
         async with sem:
             connection = await websockets.connect(
-                f"{self.url}/{state.station_id}", subprotocols=["ocpp2.0.1"], open_timeout=30, max_queue=None
+                f"{self.url}/{state.station_id}",
+                subprotocols=["ocpp2.0.1"],
+                open_timeout=30,
+                max_queue=None,
+                additional_headers=headers,
+                ssl=self.ssl_context,
             )
         self._connections.append(connection)
         station = SimStation(state, connection, self.ramp_seconds)
@@ -162,6 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--non-responders", type=float, default=0.0)
     parser.add_argument("--partial", type=float, default=0.0)
     parser.add_argument("--receipts", default="", help="Write station -> [receive times] here at the end.")
+    parser.add_argument("--ca-file", default="", help="wss:// (security profile 2): trust the CSMS's certificate.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("ocpp").setLevel(logging.WARNING)
@@ -169,7 +195,10 @@ def main(argv: list[str] | None = None) -> None:
         specs = [tuple(x) for x in json.load(fh)]
 
     async def run():
-        fleet = StationFleet.from_seed(args.url, specs, non_responders=args.non_responders, partial=args.partial)
+        context = ssl.create_default_context(cafile=args.ca_file) if args.ca_file else None
+        fleet = StationFleet.from_seed(
+            args.url, specs, non_responders=args.non_responders, partial=args.partial, ssl_context=context
+        )
         await fleet.start()
         print("READY", flush=True)
         await asyncio.sleep(args.seconds)

@@ -76,3 +76,54 @@ def test_an_mqtt_device_gets_its_broker_credentials_once(meter_world, api_for):
     again = alice.post("/api/v1/accounts/devices/", body, format="json").json()
     assert "mqtt_password" not in again and "mqtt_username" not in again
     assert alice.get("/api/v1/accounts/devices/").json()["results"][0].get("mqtt_password") is None
+
+
+def test_an_ocpp_station_gets_its_csms_credentials_once_and_they_stay_off_the_broker(meter_world, api_for):
+    from accounts.device_credentials import mqtt_password_file, station_authenticate
+    from accounts.models import DeviceCredential
+
+    alice = api_for("alice@t.test")
+    charger = {
+        "name": "Charger", "kind": "ev_charger", "control_channel": "ocpp", "channel_address": "CP-ALICE",
+        "rated_kw": "7.4", "max_kw": "7.4", "premise": meter_world.alice_site.pk,
+    }  # fmt: skip
+    created = alice.post("/api/v1/accounts/devices/", charger, format="json").json()
+    assert created["ocpp_station_id"] == "CP-ALICE" and len(created["ocpp_password"]) >= 16
+    assert "mqtt_password" not in created
+    credential = DeviceCredential.objects.get(device_id=created["id"])
+    assert credential.password_hash.startswith("$7$") and created["ocpp_password"] not in credential.password_hash
+    assert station_authenticate(station_id="CP-ALICE", password=created["ocpp_password"]) == (
+        created["id"],
+        meter_world.alice_site.pk,
+    )
+    assert station_authenticate(station_id="CP-ALICE", password=created["ocpp_password"][:-1]) is None
+    assert "CP-ALICE" not in mqtt_password_file()  # a station is no broker account
+    again = alice.post("/api/v1/accounts/devices/", charger, format="json").json()
+    assert "ocpp_password" not in again
+
+
+def test_an_ocpp_station_id_cannot_be_claimed_by_a_second_device(meter_world, api_for):
+    """A station id is the station's username on the CSMS: another device registering it could sign in as that
+    station and take its commands, so the registration is refused."""
+    charger = {
+        "kind": "ev_charger", "control_channel": "ocpp", "channel_address": "CP-SHARED", "rated_kw": "7.4",
+        "max_kw": "7.4",
+    }  # fmt: skip
+    alice = api_for("alice@t.test")
+    first = alice.post(
+        "/api/v1/accounts/devices/", {**charger, "name": "Mine", "premise": meter_world.alice_site.pk}, format="json"
+    )
+    assert first.status_code == 201
+    # Refused: the same station id for another device, at another premise or the same one.
+    for premise, name in ((meter_world.bob_site, "Theirs"), (meter_world.alice_site, "Second")):
+        with pytest.raises(ApplicationError) as exc:
+            device_register(premise=premise, name=name, control_channel="ocpp", **{
+                k: (Decimal(v) if k.endswith("kw") else v) for k, v in charger.items() if k != "control_channel"
+            })  # fmt: skip
+        assert exc.value.fields == {"channel_address": ["Already registered."]}
+    assert Device.objects.filter(channel_address="CP-SHARED").count() == 1
+    # The device itself may be registered again (an update).
+    again = alice.post(
+        "/api/v1/accounts/devices/", {**charger, "name": "Mine", "premise": meter_world.alice_site.pk}, format="json"
+    )
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]

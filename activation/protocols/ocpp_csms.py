@@ -15,21 +15,44 @@ the station id is the charger's ``channel_address`` in the device registry. Mess
 The server polls the outbox for commands of connected stations every ``poll_seconds`` (the rows are claimed
 under a row lock, so two servers never send the same command). Built on the ``ocpp`` library (mobilityhouse)
 over ``websockets``. Database calls run in worker threads (``asyncio.to_thread``).
+
+Station authentication (ADR 0031), OCA OCPP 2.0.1 Part 2, "A00 Security profiles" (profile 1: unsecured transport
+with HTTP Basic authentication, username = the station's identity as in its URL, A00.FR.204; password =
+``BasicAuthPassword``, A00.FR.205; profile 2: the same over TLS, the CSMS showing its server certificate; the
+table also in the Zephyr ``ocpp_basic_auth`` and WinCC OA "OCPP Security" documentation). Every station signs in:
+the websocket upgrade is answered ``401 Unauthorized`` (``WWW-Authenticate: Basic``), before any OCPP message,
+when the Authorization header is missing or malformed, its username is not the station id of the URL path, or
+the station id and password do not match a live credential of an active OCPP device
+(``accounts.device_credentials.station_authenticate``). The session is bound to that device: whatever a station
+sends (MeterValues, TransactionEvent) is its own device's telemetry, and commands go only to the station they
+were written for. ``security_profile=2`` serves ``wss://`` with the given TLS context (``OCPP_TLS_CERT_FILE`` and
+``OCPP_TLS_KEY_FILE``); profile 3 (client certificates) is not implemented.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from datetime import UTC, datetime
 from decimal import Decimal
+from http import HTTPStatus
+from urllib.parse import unquote, urlsplit
 
 import websockets
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result, datatypes, enums
+from websockets.exceptions import InvalidHeader
+from websockets.headers import parse_authorization_basic
 
 log = logging.getLogger(__name__)
 SUBPROTOCOL = "ocpp2.0.1"
+SECURITY_PROFILES = (1, 2)
+
+
+def station_id_of(path: str) -> str:
+    """The station id: the last segment of the websocket URL's path (``ws://host:port/<station id>``)."""
+    return unquote(urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1])
 
 
 def _now() -> str:
@@ -129,16 +152,13 @@ class StationSession(ChargePoint):
 class DjangoStore:
     """The CSMS's database side (sync; called from worker threads)."""
 
-    def station(self, station_id: str) -> tuple[str, int] | None:
-        from accounts.models import Device
+    def authenticate(self, station_id: str, password: str) -> tuple[str, int] | None:
+        """The station's device (ref, premise id) when ``password`` is its live credential, else None."""
+        from accounts.device_credentials import station_authenticate
         from accounts.selectors.devices import device_ref
 
-        row = (
-            Device.objects.filter(control_channel=Device.Channel.OCPP, channel_address=station_id, active=True)
-            .values_list("pk", "premise_id")
-            .first()
-        )
-        return (device_ref(row[0]), row[1]) if row else None
+        found = station_authenticate(station_id=station_id, password=password)
+        return (device_ref(found[0]), found[1]) if found else None
 
     def due(self, station_ids: list[str]) -> list[dict]:
         from activation.services.ocpp_commands import ocpp_commands_due
@@ -159,7 +179,22 @@ class DjangoStore:
 class Csms:
     """The websocket server and its outbox poller. ``await Csms(...).serve()`` runs until ``stop()``."""
 
-    def __init__(self, *, host: str, port: int, store=None, poll_seconds: float = 0.1, response_timeout: int = 10):
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        store=None,
+        poll_seconds: float = 0.1,
+        response_timeout: int = 10,
+        security_profile: int = 1,
+        ssl_context: ssl.SSLContext | None = None,
+    ):
+        if security_profile not in SECURITY_PROFILES:
+            raise ValueError(f"OCPP security profile {security_profile} is not supported (1 or 2).")
+        if (security_profile == 2) != (ssl_context is not None):
+            raise ValueError("OCPP security profile 2 is TLS: it needs a TLS context, and only it has one.")
+        self.security_profile, self.ssl_context = security_profile, ssl_context
         self.host, self.port = host, port
         self.store = store or DjangoStore()
         self.poll_seconds = poll_seconds
@@ -202,17 +237,35 @@ class Csms:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _authenticate(self, connection, request):
+        """The websocket upgrade's HTTP Basic check (``process_request``): None lets the handshake go on; a
+        ``401`` response refuses it before any OCPP message. The station's device is kept on the connection."""
+        station_id = station_id_of(request.path)
+        try:
+            username, password = parse_authorization_basic(request.headers.get("Authorization", ""))
+        except InvalidHeader:
+            return self._unauthorized(connection, "HTTP Basic credentials required")
+        if not station_id or username != station_id:
+            return self._unauthorized(connection, "the username is not the station id of the URL")
+        known = await asyncio.to_thread(self.store.authenticate, station_id, password)
+        if known is None:
+            return self._unauthorized(connection, "unknown station or wrong password")
+        connection.ocpp_station = (station_id, *known)
+        return None
+
+    @staticmethod
+    def _unauthorized(connection, reason: str):
+        response = connection.respond(HTTPStatus.UNAUTHORIZED, f"Unauthorized: {reason}.\n")
+        response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+        return response
+
     async def _on_connect(self, connection) -> None:
-        station_id = connection.request.path.strip("/").rsplit("/", 1)[-1]
+        station_id, device, premise_id = connection.ocpp_station  # set by _authenticate, or no handshake
         if connection.subprotocol != SUBPROTOCOL:
             await connection.close(code=1002, reason="subprotocol ocpp2.0.1 required")
             return
-        known = await asyncio.to_thread(self.store.station, station_id)
-        if known is None:
-            await connection.close(code=1008, reason="unknown charging station")
-            return
         session = StationSession(station_id, connection, self)
-        session.device_ref, session.premise_id = known
+        session.device_ref, session.premise_id = device, premise_id
         self.sessions[station_id] = session
         try:
             await session.start()
@@ -247,7 +300,13 @@ class Csms:
         self._results_waiting = asyncio.Event()
         self.ready = self.ready or asyncio.Event()
         async with websockets.serve(
-            self._on_connect, self.host, self.port, subprotocols=[SUBPROTOCOL], max_queue=None
+            self._on_connect,
+            self.host,
+            self.port,
+            subprotocols=[SUBPROTOCOL],
+            max_queue=None,
+            process_request=self._authenticate,
+            ssl=self.ssl_context,
         ) as server:
             self.port = server.sockets[0].getsockname()[1]
             self.ready.set()

@@ -10,20 +10,39 @@ from django.utils import timezone
 from market.engine.products import PRODUCTS
 from market.models import Award
 
-from ..models import DREvent
+from ..models import DREvent, Enrollment
 from .emergency_stop import emergency_stop_active
+from .event_rules import event_caps_refusal
 from .events import event_dispatch
+from .lifecycle import event_move
 from .programs import market_enrol, market_program
 from .reservations import reservation_create_for_award
+
+NOT_DISPATCHED = "not dispatched"
 
 
 @transaction.atomic
 def event_create_for_award(*, award_id: int, now: datetime | None = None) -> DREvent:
     """Each award becomes one event for its resource in the day-ahead market program; created once, then
     dispatched. The market's gate closure is the award's notice, so the program notice check does not apply;
-    a suspended resource or an engaged emergency stop leaves the event scheduled (not dispatched)."""
+    an engaged emergency stop leaves the event scheduled (dispatched when it is lifted).
+
+    The program's caps apply as to any event (``event_rules``, the one rule; a consecutive award continues the
+    event before it): an award for a resource that already has the program's maximum events that day or month
+    is not dispatched; its event is recorded cancelled, the reason in ``cancel_reason`` ("not dispatched
+    (cap_per_day): ..."). Nothing was commanded, so nothing is verified or charged to the consumer and the
+    award's collateral is released unslashed. The owner's limits per device apply at dispatch (the device
+    selector), as for every event."""
+    now = now or timezone.now()
     award = Award.objects.select_related("premise", "request").get(pk=award_id)
+    existing = DREvent.objects.filter(award=award).first()
+    if existing is not None:
+        return existing
     program = market_program()
+    market_enrol(premise=award.premise, committed_kw=award.kw)
+    # The enrollment row is the resource's lock (as event_create): two awards of a premise are checked in turn.
+    Enrollment.objects.select_for_update().filter(program=program, premise=award.premise).first()
+    refusal = event_caps_refusal(program=program, premise=award.premise, start=award.window_start, end=award.window_end)
     event, created = DREvent.objects.get_or_create(
         award=award,
         defaults={
@@ -39,10 +58,14 @@ def event_create_for_award(*, award_id: int, now: datetime | None = None) -> DRE
             "buyer_id": award.buyer_id,
         },
     )
-    if created:
-        market_enrol(premise=award.premise, committed_kw=award.kw)
-        if emergency_stop_active() is None:
-            event_dispatch(event=event, now=now)
+    if not created:
+        return event
+    if refusal is not None:
+        reason = f"{NOT_DISPATCHED} ({refusal.code}): {refusal.detail}"
+        event_move(event, to=DREvent.Status.CANCELLED, now=now, cancel_reason=reason[:200])
+    elif emergency_stop_active() is None:
+        event_dispatch(event=event, now=now)
+        event.refresh_from_db()
     return event
 
 

@@ -85,7 +85,7 @@ def emergency_event_create(
                 if e.premise_id not in done
             ]
             targets = [(e, kw) for e, kw in targets if kw > 0]
-            over = premises_over_caps(program=program, premises=[e.premise for e, _ in targets], start=start)
+            over = premises_over_caps(program=program, premises=[e.premise for e, _ in targets], start=start, end=end)
             for e, _ in targets:  # who pays: as event_create, the caller's operator serving the zone (per zone)
                 if e.premise.grid_zone_id not in buyers:
                     buyers[e.premise.grid_zone_id] = zone_operator(zone=e.premise.grid_zone, user=user)

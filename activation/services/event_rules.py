@@ -1,12 +1,29 @@
-"""The rules an event must meet to be created: its window and notice, the program's per-day and per-month caps."""
+"""The rules an event must meet, whatever created it (an operator, a trigger, a cascade, a market award, a called
+reservation, an emergency call): its window and the program's notice, and the program's per-day and per-month caps
+for the premise. One rule, two answers: :func:`event_caps_refusal` says why an event may not go out (the market
+award path records it on the event, which is then not dispatched); :func:`event_caps_check` and
+:func:`event_window_check` refuse an interactive caller with the same reason.
+
+What counts as one event for the caps: an event that starts exactly when another live event of the premise ends
+continues it (a day-ahead block of consecutive hourly awards is one curtailment, as a utility program counts an
+event: one dispatch of the resource), so it is counted once, on the day its first part starts. Cancelled events
+never count.
+
+The owner's limits per device (its own events per day / month, maximum duration, notice, comfort band, state of
+charge) are not checked here: every event, whatever its source, is split over the devices through the one device
+selector (``activation.selectors.events_devices`` -> ``accounts.selectors.devices``), which gives a device past
+one of its limits 0 kW, so it is never commanded; what was not commanded is never the consumer's shortfall
+(``selectors.event_accountable_kw``, ADR 0029).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Q
 
 from flexplatform.errors import ApplicationError, Conflict
 
@@ -15,19 +32,32 @@ from ..errors import ActivationErrorCode as Code
 from ..models import DREvent, Program
 
 
-def event_caps_check(*, program: Program, premise, start: datetime) -> None:
-    """Max events per local day and per local month for the premise (every non-cancelled event counts)."""
-    over = premises_over_caps(program=program, premises=[premise], start=start).get(premise.pk)
+@dataclass(frozen=True)
+class Refusal:
+    """Why an event may not go out: an error code and a sentence for the record or the caller."""
+
+    code: str
+    detail: str
+    fields: dict[str, list[str]] = field(default_factory=dict)
+
+
+def event_caps_refusal(*, program: Program, premise, start: datetime, end: datetime | None = None) -> Refusal | None:
+    """The program's caps for one premise: None when an event ``[start, end)`` may be added."""
+    over = premises_over_caps(program=program, premises=[premise], start=start, end=end).get(premise.pk)
     if over is None:
-        return
+        return None
     code, n = over
     if code == Code.CAP_PER_DAY:
-        raise Conflict(
-            f"{premise} already has {n} event(s) that day (program max {program.max_events_per_day}).", code=code
-        )
-    raise Conflict(
-        f"{premise} already has {n} event(s) that month (program max {program.max_events_per_month}).", code=code
-    )
+        return Refusal(code, f"{premise} already has {n} event(s) that day (program max {program.max_events_per_day}).")
+    return Refusal(code, f"{premise} already has {n} event(s) that month (program max {program.max_events_per_month}).")
+
+
+def event_caps_check(*, program: Program, premise, start: datetime, end: datetime | None = None) -> None:
+    """Max events per local day and per local month for the premise (every non-cancelled event counts, a
+    continuation once): refused with ``cap_per_day`` / ``cap_per_month``."""
+    refusal = event_caps_refusal(program=program, premise=premise, start=start, end=end)
+    if refusal is not None:
+        raise Conflict(refusal.detail, code=refusal.code)
 
 
 def event_window_check(*, program: Program, start: datetime, end: datetime, now: datetime) -> None:
@@ -45,22 +75,31 @@ def event_window_check(*, program: Program, start: datetime, end: datetime, now:
         )
 
 
-def premises_over_caps(*, program, premises: list, start: datetime) -> dict[int, tuple[str, int]]:
+def _live():
+    return DREvent.objects.exclude(status=DREvent.Status.CANCELLED).order_by()
+
+
+def premises_over_caps(
+    *, program, premises: list, start: datetime, end: datetime | None = None
+) -> dict[int, tuple[str, int]]:
     """Premise id -> (``cap_per_day`` / ``cap_per_month``, events counted) for the premises that already have the
     program's maximum number of (non-cancelled, any program) events on the local day / in the local month of
-    ``start``: the one place of the caps rule (:func:`event_caps_check` asks it for one premise); two grouped
-    queries per time zone."""
+    ``start``: the one place of the caps rule (:func:`event_caps_check` asks it for one premise). An event that
+    continues another (starts when it ends) is not counted; with ``end``, a new event ``[start, end)`` that
+    continues, or is continued by, a live event of the premise adds no event, so it is never over. Three
+    grouped queries per time zone."""
     by_tz: dict[str, list[int]] = defaultdict(list)
     for p in premises:
         by_tz[p.timezone].append(p.pk)
     over: dict[int, tuple[str, int]] = {}
+    continues = _live().filter(premise_id=OuterRef("premise_id"), end=OuterRef("start"))
     for tz, ids in by_tz.items():
         local = start.astimezone(ZoneInfo(tz))
         day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         month_start = day_start.replace(day=1)
         next_month = (month_start + timedelta(days=32)).replace(day=1)
         for chunk in chunks(ids):
-            live = DREvent.objects.filter(premise_id__in=chunk).exclude(status=DREvent.Status.CANCELLED).order_by()
+            live = _live().filter(premise_id__in=chunk).exclude(Exists(continues))
             month = dict(
                 live.filter(start__gte=month_start, start__lt=next_month)
                 .values_list("premise_id")
@@ -73,7 +112,16 @@ def premises_over_caps(*, program, premises: list, start: datetime) -> dict[int,
                 .annotate(n=Count("id"))
                 .values_list("premise_id", "n")
             )
+            adjacent: set[int] = set()
+            if end is not None:
+                adjacent = set(
+                    _live()
+                    .filter(Q(end=start) | Q(start=end), premise_id__in=chunk)
+                    .values_list("premise_id", flat=True)
+                )
             for pk in chunk:
+                if pk in adjacent:
+                    continue
                 if day.get(pk, 0) >= program.max_events_per_day:
                     over[pk] = (Code.CAP_PER_DAY, day[pk])
                 elif month.get(pk, 0) >= program.max_events_per_month:

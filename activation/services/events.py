@@ -66,7 +66,7 @@ def event_create(
                 code=Code.ABOVE_CAPACITY,
                 fields={"target_kw": [f"At most {limit} kW."]},
             )
-        event_caps_check(program=program, premise=premise, start=start)
+        event_caps_check(program=program, premise=premise, start=start, end=end)
         if buyer is None:
             buyer = zone_operator(zone=premise.grid_zone, user=created_by)
         event = DREvent.objects.create(

@@ -64,6 +64,10 @@ def reservation_call(
     operator other than the buyer, a window outside the reservation or already over, notice shorter than the
     reservation's, more kW than reserved (counting the calls already made for the same time), a suspended
     resource, the emergency stop. The reservation row is locked, so concurrent calls cannot exceed it.
+
+    The market program's per-day / per-month caps do not refuse a call (ADR 0031): the reservation's own terms
+    (window, notice, kW), sold and paid for at clearing, govern its calls. The call counts towards the caps of
+    the resource's later events, and the owner's limits per device apply at dispatch as for every event.
     """
     now = now or timezone.now()
     role = user_role(user)

@@ -387,6 +387,11 @@ MQTT_CA_FILE = env("MQTT_CA_FILE", default="")
 # OCPP 2.0.1 charging-station management endpoint (``manage.py ocpp_server``): where it listens.
 OCPP_HOST = env("OCPP_HOST", default="127.0.0.1")
 OCPP_PORT = env.int("OCPP_PORT", default=9000)
+# OCPP 2.0.1 security profile (ADR 0031): 1 = HTTP Basic authentication of every station (its station id and the
+# password issued at registration); 2 = the same over TLS (wss://) with this certificate and key.
+OCPP_SECURITY_PROFILE = env.int("OCPP_SECURITY_PROFILE", default=1)
+OCPP_TLS_CERT_FILE = env("OCPP_TLS_CERT_FILE", default="")
+OCPP_TLS_KEY_FILE = env("OCPP_TLS_KEY_FILE", default="")
 DEVICE_ACK_SECONDS = env.int("DEVICE_ACK_SECONDS", default=30)
 OUTBOX_BACKOFF_SECONDS = env.int("OUTBOX_BACKOFF_SECONDS", default=5)
 # A device command sent but not acknowledged goes out again (same message id) this often until its deadline.

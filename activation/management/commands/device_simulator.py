@@ -7,12 +7,15 @@ manage.py device_simulator --credentials --password-file P --acl-file A [--reloa
     # each MQTT device signs in as itself: fresh credentials are issued (the old ones revoked) and the broker's
     # password file and ACL rewritten (manage.py mqtt_acl)
 manage.py device_simulator --ocpp-url ws://127.0.0.1:9000    # plus every registered OCPP charger
+    # each charger signs in to the CSMS with HTTP Basic (OCPP 2.0.1 Security Profile 1, ADR 0031): fresh station
+    # credentials are issued for it (the old ones revoked); wss:// (profile 2) with --ocpp-ca-file
 manage.py device_simulator --seconds 120 --telemetry-every 5 --non-responders 0.1 --partial 0.2
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 
@@ -43,6 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--acl-file", default="")
         parser.add_argument("--reload-pid-file", default="")
         parser.add_argument("--ocpp-url", default="", help="Also run the registered OCPP chargers against this CSMS.")
+        parser.add_argument("--ocpp-ca-file", default="", help="wss:// CSMS (security profile 2): its CA.")
 
     def handle(self, *args, **opts):
         specs = registry_device_specs(draw_share=0.7)
@@ -75,16 +79,14 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(specs)} simulated MQTT devices connected to {settings.MQTT_HOST}:{settings.MQTT_PORT}")
         stations = loop = None
         if opts["ocpp_url"]:
-            chargers = list(
-                Device.objects.filter(control_channel="ocpp", active=True)
-                .exclude(channel_address="")
-                .values_list("channel_address", "max_kw")
-            )
+            chargers = list(Device.objects.filter(control_channel="ocpp", active=True).exclude(channel_address=""))
+            passwords = device_credentials_issue_bulk(devices=chargers)  # the stations sign in (ADR 0031)
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, daemon=True).start()
             stations = StationFleet.from_seed(
                 opts["ocpp_url"],
-                [(cp, float(kw) * 0.7) for cp, kw in chargers],
+                [(d.channel_address, float(d.max_kw) * 0.7, passwords[d.pk]) for d in chargers],
+                ssl_context=ssl.create_default_context(cafile=opts["ocpp_ca_file"]) if opts["ocpp_ca_file"] else None,
                 seed=opts["seed"],
                 non_responders=opts["non_responders"],
                 partial=opts["partial"],
