@@ -30,6 +30,7 @@ from ocpp.v201 import ChargePoint, call, call_result, datatypes, enums
 
 log = logging.getLogger(__name__)
 SUBPROTOCOL = "ocpp2.0.1"
+SEND_CONCURRENCY = 1000  # SetChargingProfile calls awaiting their answer at once (one per station at most)
 
 
 def _now() -> str:
@@ -170,6 +171,8 @@ class Csms:
         self.ready: asyncio.Event | None = None
         self._results: list[tuple[str, str, bool]] = []
         self._results_waiting: asyncio.Event | None = None
+        self.send_concurrency = SEND_CONCURRENCY
+        self._sending: asyncio.Semaphore | None = None
 
     def record(self, message_id: str, station: str, accepted: bool) -> None:
         """A station's answer, written with the others that arrived meanwhile (one transaction per batch)."""
@@ -231,20 +234,31 @@ class Csms:
                 except Exception:  # noqa: BLE001 - a database hiccup must not stop the server
                     log.exception("OCPP outbox poll failed")
                     due = []
-                for command in due:
-                    session = self.sessions.get(command["station"])
-                    if session is not None:
-                        self._spawn(session.send_limit(command))
                 if due:
+                    self._spawn(self._send_all(due))
                     continue  # more may be waiting
             try:
                 await asyncio.wait_for(self._stopped.wait(), self.poll_seconds)
             except TimeoutError:
                 pass
 
+    async def _send_all(self, commands: list[dict]) -> None:
+        """Every claimed command to its station at once (``asyncio.gather``), at most ``send_concurrency``
+        SetChargingProfile calls awaiting their answer at a time; the poller goes on meanwhile. A station that
+        disconnected after the claim keeps its row sent (the acknowledgement deadline marks it)."""
+
+        async def one(command: dict) -> None:
+            session = self.sessions.get(command["station"])
+            if session is not None:
+                async with self._sending:
+                    await session.send_limit(command)
+
+        await asyncio.gather(*(one(c) for c in commands), return_exceptions=True)
+
     async def serve(self) -> None:
         self._stopped = asyncio.Event()
         self._results_waiting = asyncio.Event()
+        self._sending = asyncio.Semaphore(self.send_concurrency)
         self.ready = self.ready or asyncio.Event()
         async with websockets.serve(
             self._on_connect, self.host, self.port, subprotocols=[SUBPROTOCOL], max_queue=None
