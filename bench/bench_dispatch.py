@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -112,7 +113,9 @@ def main() -> None:
     )
     parser.add_argument("--chunk", type=int, default=0, help="Resources per transaction (default EMERGENCY_CHUNK).")
     parser.add_argument(
-        "--profile", default="", help="Write cProfile stats (CPU time) of the dispatch (call + flush) here."
+        "--profile",
+        default="",
+        help="Write cProfile stats (CPU time) of the dispatch (call + flush) here, the CSMS's to PROFILE.csms.",
     )
     args = parser.parse_args()
 
@@ -234,7 +237,16 @@ def main() -> None:
     # OCPP: the platform's CSMS and the simulated stations, each in its own process.
     ocpp_port = free_port()
     csms = subprocess.Popen(  # noqa: S603
-        [sys.executable, "manage.py", "ocpp_server", "--port", str(ocpp_port), "--poll-seconds", "0.05"],
+        [
+            sys.executable,
+            *(["-m", "cProfile", "-o", f"{args.profile}.csms"] if args.profile else []),
+            "manage.py",
+            "ocpp_server",
+            "--port",
+            str(ocpp_port),
+            "--poll-seconds",
+            "0.05",
+        ],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -386,8 +398,12 @@ def main() -> None:
     pg_cpu = 0.0
     if pg_db:  # the backends of this database (the platform's, the CSMS's), new ones counted from zero
         pg_cpu = sum(_cpu_seconds(pid) - pg_cpu0.get(pid, 0.0) for pid in _pg_backends(pg_db))
+    if args.profile:
+        csms.send_signal(signal.SIGINT)  # a clean exit: cProfile writes the CSMS's profile to PROFILE.csms
+        csms.wait(30)
     for proc in (stations, csms):
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         proc.wait(10)
     broker.stop()
     acked_rows = OutboxMessage.objects.filter(
