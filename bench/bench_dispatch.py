@@ -20,8 +20,11 @@ commit runs ``outbox_flush`` (QoS 1 publish of that chunk's commands, marked sen
 as deployed (Celery runs the task eagerly here, in this process). Latency = the moment the platform's listener
 received a device's ack - that start. Printed: p50 / p95 / max; the phases (building the commands, inserting the
 outbox rows, publishing, marking rows sent, the rest, and recording the acks in the database afterwards); the
-CPU seconds of each process (on a shared machine, the wall-clock figures depend on the load; the load average is
-printed too). The run uses its own MQTT topic root (``MQTT_TOPIC_ROOT``). Not imported by the test suite.
+CPU seconds each process spends from the call to the last acknowledgement (the platform, the simulator, the listener,
+the CSMS, the stations, Mosquitto, the database's backends): on a shared machine the wall-clock figures depend on
+the others' load, so the load average is printed with what the CPU time implies for an idle machine. ``--profile
+FILE`` writes a CPU-time cProfile of the dispatch to FILE and one of the CSMS to FILE.csms. The run uses its own
+MQTT topic root (``MQTT_TOPIC_ROOT``). Not imported by the test suite.
 """
 
 from __future__ import annotations
