@@ -31,14 +31,16 @@ from ocpp.v201 import ChargePoint, call, call_result, datatypes, enums
 
 log = logging.getLogger(__name__)
 SUBPROTOCOL = "ocpp2.0.1"
-# The library validates each message against its JSON schema in a worker thread by default; for ~0.2 ms of
-# work per message (the stations' messages) the thread hop costs more than the validation.
-ocpp_messages.ASYNC_VALIDATION = False
-SEND_CONCURRENCY = 1000  # SetChargingProfile calls awaiting their answer at once (one per station at most)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+# The library validates each message against its JSON schema in a worker thread by default; for ~0.2 ms of
+# work per message (the stations' messages) the thread hop costs more than the validation.
+ocpp_messages.ASYNC_VALIDATION = False
+SEND_CONCURRENCY = 1000  # SetChargingProfile calls awaiting their answer at once (one per station at most)
 
 
 def set_charging_profile_request(payload: dict) -> call.SetChargingProfile:
