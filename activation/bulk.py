@@ -95,6 +95,29 @@ def insert_values(
         return ids
 
 
+def _prepared(fields, connection, n: int, column, now: datetime) -> list:
+    """One column's database-ready values: each distinct value prepared once by its field."""
+    out: list = []
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            out.append([f.get_db_prep_save(now, connection)] * n)
+            continue
+        cache: dict = {}
+        col = []
+        for v in column(f):
+            try:
+                col.append(cache[v])
+            except (KeyError, TypeError):
+                p = f.get_db_prep_save(v, connection)
+                try:
+                    cache[v] = p
+                except TypeError:  # unhashable (a JSON payload)
+                    pass
+                col.append(p)
+        out.append(col)
+    return out
+
+
 def insert_instances(objs: list, *, now: datetime, unique: tuple[str, ...] = (), returning: bool = True) -> None:
     """``bulk_create`` for the dispatch path without the ORM's per-value compilation: every concrete field's
     value is prepared once per distinct value (``auto_now``/``auto_now_add`` fields get ``now``); without
@@ -108,27 +131,31 @@ def insert_instances(objs: list, *, now: datetime, unique: tuple[str, ...] = (),
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             for o in objs:
                 setattr(o, f.attname, now)
-    columns = [f.column for f in fields]
-    prepared: list[list] = []
-    for f in fields:
-        cache: dict = {}
-        col = []
-        for o in objs:
-            v = getattr(o, f.attname)
-            try:
-                col.append(cache[v])
-            except (KeyError, TypeError):
-                p = f.get_db_prep_save(v, connection)
-                try:
-                    cache[v] = p
-                except TypeError:  # unhashable (a JSON payload)
-                    pass
-                col.append(p)
-        prepared.append(col)
+    prepared = _prepared(fields, connection, len(objs), lambda f: [getattr(o, f.attname) for o in objs], now)
     values = list(zip(*prepared, strict=True))
-    ids = insert_values(model, columns, values, unique=unique, returning=returning)
+    ids = insert_values(model, [f.column for f in fields], values, unique=unique, returning=returning)
     if ids:
         for o, pk in zip(objs, ids, strict=True):
             o.pk = pk
             o._state.adding = False
             o._state.db = connection.alias
+
+
+def insert_records(model, records: list[dict], *, now: datetime, unique: tuple[str, ...] = ()) -> None:
+    """:func:`insert_instances` for plain dicts (field attname -> value) when no instance is needed afterwards:
+    no model instance per row (the dispatch writes one record per device, 10,000 for an emergency call). A
+    field the records leave out gets its default; ``auto_now``/``auto_now_add`` fields get ``now``. Every record
+    has the keys of the first."""
+    if not records:
+        return
+    connection = connections[router.db_for_write(model)]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    keys = records[0].keys()
+
+    def column(f) -> list:
+        if f.attname in keys:
+            return [r[f.attname] for r in records]
+        return [f.get_default()] * len(records)
+
+    prepared = _prepared(fields, connection, len(records), column, now)
+    insert_values(model, [f.column for f in fields], list(zip(*prepared, strict=True)), unique=unique, returning=False)

@@ -28,6 +28,7 @@ from assessment.models import AvailabilityDeclaration, BaselineInterval, MeterRe
 from assessment.services import baseline_compute, interval_starts
 from flexplatform.errors import ApplicationError
 
+from .bulk import in_values
 from .models import (
     DeviceDispatch,
     DispatchSignal,
@@ -91,9 +92,11 @@ def device_usage(*, device_ids: list[int], day, exclude_event_ids=()) -> dict[in
     next_month = (month_start + timedelta(days=32)).replace(day=1)
     for chunk in _chunks(device_ids):
         rows = (
-            DeviceDispatch.objects.filter(device_id__in=chunk, local_day__gte=month_start, local_day__lt=next_month)
+            DeviceDispatch.objects.filter(
+                device_id__in=in_values(chunk), local_day__gte=month_start, local_day__lt=next_month
+            )
             .exclude(event__status=DREvent.Status.CANCELLED)
-            .exclude(event_id__in=list(exclude_event_ids))
+            .exclude(event_id__in=in_values(list(exclude_event_ids)))
             .values_list("device_id", "local_day")
         )
         for device_id, local_day in rows:
@@ -115,7 +118,7 @@ def declared_soc_by_premise(*, premise_ids: list[int], start: datetime, end: dat
     for chunk in _chunks(sorted(set(premise_ids))):
         for premise_id, soc in (
             AvailabilityDeclaration.objects.filter(
-                premise_id__in=chunk, valid_from__lt=end, valid_until__gt=start, soc_percent__isnull=False
+                premise_id__in=in_values(chunk), valid_from__lt=end, valid_until__gt=start, soc_percent__isnull=False
             )
             .order_by("premise_id", "created_at", "pk")
             .values_list("premise_id", "soc_percent")

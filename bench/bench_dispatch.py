@@ -20,8 +20,11 @@ commit runs ``outbox_flush`` (QoS 1 publish of that chunk's commands, marked sen
 as deployed (Celery runs the task eagerly here, in this process). Latency = the moment the platform's listener
 received a device's ack - that start. Printed: p50 / p95 / max; the phases (building the commands, inserting the
 outbox rows, publishing, marking rows sent, the rest, and recording the acks in the database afterwards); the
-CPU seconds of each process (on a shared machine, the wall-clock figures depend on the load; the load average is
-printed too). The run uses its own MQTT topic root (``MQTT_TOPIC_ROOT``). Not imported by the test suite.
+CPU seconds each process spends from the call to the last acknowledgement (the platform, the simulator, the listener,
+the CSMS, the stations, Mosquitto, the database's backends): on a shared machine the wall-clock figures depend on
+the others' load, so the load average is printed with what the CPU time implies for an idle machine. ``--profile
+FILE`` writes a CPU-time cProfile of the dispatch to FILE and one of the CSMS to FILE.csms. The run uses its own
+MQTT topic root (``MQTT_TOPIC_ROOT``). Not imported by the test suite.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -67,6 +71,15 @@ def _cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+def _pg_backends(dbname: str) -> list[int]:
+    """Process ids of the PostgreSQL backends serving ``dbname`` (local server only)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [dbname])
+        return [r[0] for r in cursor.fetchall()]
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -102,7 +115,11 @@ def main() -> None:
         help="Redis URL (e.g. redis://127.0.0.1:6379/13): flush in a real Celery worker process, as deployed.",
     )
     parser.add_argument("--chunk", type=int, default=0, help="Resources per transaction (default EMERGENCY_CHUNK).")
-    parser.add_argument("--profile", default="", help="Write cProfile stats of the dispatch (call + flush) here.")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="Write cProfile stats (CPU time) of the dispatch (call + flush) here, the CSMS's to PROFILE.csms.",
+    )
     args = parser.parse_args()
 
     if args.database_url:
@@ -223,7 +240,16 @@ def main() -> None:
     # OCPP: the platform's CSMS and the simulated stations, each in its own process.
     ocpp_port = free_port()
     csms = subprocess.Popen(  # noqa: S603
-        [sys.executable, "manage.py", "ocpp_server", "--port", str(ocpp_port), "--poll-seconds", "0.05"],
+        [
+            sys.executable,
+            *(["-m", "cProfile", "-o", f"{args.profile}.csms"] if args.profile else []),
+            "manage.py",
+            "ocpp_server",
+            "--port",
+            str(ocpp_port),
+            "--poll-seconds",
+            "0.05",
+        ],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -320,7 +346,18 @@ def main() -> None:
         emergency.EMERGENCY_CHUNK = args.chunk
     import cProfile
 
-    profiler = cProfile.Profile() if args.profile else None
+    # CPU time, not wall time: on a shared machine the wall clock charges other processes' work to whatever
+    # function was running when the scheduler took the CPU away.
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    # CPU seconds of every process of the run, sampled now and after the last acknowledgement: on a shared
+    # machine the wall clock depends on the others' load, the CPU time spent by ours does not.
+    procs = {"simulator (8/10 of the devices)": fleet, "ack listener": listener, "OCPP CSMS": csms,
+             "OCPP stations": stations, "Mosquitto": broker.process}  # fmt: skip
+    if worker:
+        procs["Celery worker"] = worker
+    pg_db = connection.settings_dict["NAME"] if connection.vendor == "postgresql" else ""
+    pg_cpu0 = {pid: _cpu_seconds(pid) for pid in _pg_backends(pg_db)} if pg_db else {}
+    cpu_before = {name: _cpu_seconds(p.pid) for name, p in procs.items()}
     now = timezone.now()
     cpu0 = time.process_time()
     t0 = time.time()
@@ -360,8 +397,16 @@ def main() -> None:
     ocpp_latencies = sorted(
         a.timestamp() - t0 for a in ocpp_rows.filter(acked_at__isnull=False).values_list("acked_at", flat=True)
     )
+    cpu_after = {name: _cpu_seconds(p.pid) for name, p in procs.items()}
+    pg_cpu = 0.0
+    if pg_db:  # the backends of this database (the platform's, the CSMS's), new ones counted from zero
+        pg_cpu = sum(_cpu_seconds(pid) - pg_cpu0.get(pid, 0.0) for pid in _pg_backends(pg_db))
+    if args.profile:
+        csms.send_signal(signal.SIGINT)  # a clean exit: cProfile writes the CSMS's profile to PROFILE.csms
+        csms.wait(30)
     for proc in (stations, csms):
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         proc.wait(10)
     broker.stop()
     acked_rows = OutboxMessage.objects.filter(
@@ -384,6 +429,22 @@ def main() -> None:
         f"  CPU time: platform process {cpu:.3f} s (the call and its flushes), simulator {fleet_cpu:.3f} s, "
         f"ack listener {listener_cpu:.3f} s (whole run)"
         + (f", Celery worker {worker_cpu:.3f} s (incl. its start)" if worker else "")
+    )
+    window = max([*latencies[-1:], *ocpp_latencies[-1:], committed])
+    used = {"platform (dispatch call + flushes)": cpu}
+    used.update({name: cpu_after[name] - cpu_before[name] for name in procs})
+    if pg_db:
+        used["PostgreSQL backends of this database"] = pg_cpu
+    print(f"  CPU seconds from the call to the last acknowledgement ({window:.3f} s wall):")
+    for name, seconds in used.items():
+        print(f"    {name:<45} {seconds:7.3f} s")
+    total_cpu = sum(v for v in used.values() if v == v)
+    load1 = os.getloadavg()[0]
+    print(
+        f"    {'total':<45} {total_cpu:7.3f} s = {total_cpu / max(window, 1e-9):.2f} cores busy on average "
+        f"(load average {load1:.2f} on {os.cpu_count()} CPUs: the other agents' processes share them); "
+        f"alone on {os.cpu_count()} idle cores this work needs about {total_cpu / (os.cpu_count() or 1):.2f} s "
+        f"if spread evenly, and at least {max(used.values()):.2f} s (the busiest process)"
     )
     for label, seconds in timer.totals.items():
         print(f"  phase  {label:<45} {seconds:7.3f} s")

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from .. import notify
-from ..bulk import chunks, insert_instances
+from ..bulk import chunks, in_values, insert_instances, insert_records
 from ..devices import DeviceCommand, translate
 from ..models import (
     DeviceDispatch,
@@ -55,20 +55,22 @@ def openadr_event_payload(event: DREvent) -> dict:
     }
 
 
-def device_dispatch_row(*, event: DREvent, command: DeviceCommand, day, now: datetime) -> DeviceDispatch:
-    """The record of one device's command for ``event`` (event budget, M&V, opt-out)."""
-    return DeviceDispatch(
-        event_id=event.pk,
-        device_id=command.device_pk,
-        premise_id=event.premise_id,
-        channel=command.channel,
-        kind=command.kind,
-        command=command.command,
-        value=command.value,
-        shed_kw=command.shed_kw,
-        local_day=day,
-        created_at=now,
-    )
+def device_dispatch_record(*, event: DREvent, command: DeviceCommand, day, now: datetime) -> dict:
+    """The record of one device's command for ``event`` (event budget, M&V, opt-out): a ``DeviceDispatch`` row
+    as a dict (``bulk.insert_records``: no model instance per device)."""
+    return {
+        "event_id": event.pk,
+        "device_id": command.device_pk,
+        "premise_id": event.premise_id,
+        "channel": command.channel,
+        "kind": command.kind,
+        "command": command.command,
+        "value": command.value,
+        "shed_kw": command.shed_kw,
+        "local_day": day,
+        "opted_out_at": None,
+        "created_at": now,
+    }
 
 
 def _safety_limits(events: list[DREvent]) -> dict[tuple[int, int], Decimal]:
@@ -78,7 +80,7 @@ def _safety_limits(events: list[DREvent]) -> dict[tuple[int, int], Decimal]:
     out: dict[tuple[int, int], Decimal] = {}
     for chunk in chunks(premises):
         for program_id, premise_id, safety in Enrollment.objects.filter(
-            program_id__in=programs, premise_id__in=chunk
+            program_id__in=programs, premise_id__in=in_values(chunk)
         ).values_list("program_id", "premise_id", "safety_max_kw"):
             out[(program_id, premise_id)] = safety
     return out
@@ -115,7 +117,7 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
     root = mqtt_protocol.topic_root()
     mqtt, webhook, ocpp = OutboxMessage.Channel.MQTT, OutboxMessage.Channel.WEBHOOK, OutboxMessage.Channel.OCPP
     rows: list[OutboxRow] = []
-    dispatches: list[DeviceDispatch] = []
+    dispatches: list[dict] = []
     commands_by_event: dict[int, list] = {}
     devices = events_devices(events, now=now)
     for event in events:
@@ -136,7 +138,7 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
         }
         day = event.start.astimezone(ZoneInfo(event.premise.timezone)).date()
         for cmd in commands:
-            dispatches.append(device_dispatch_row(event=event, command=cmd, day=day, now=now))
+            dispatches.append(device_dispatch_record(event=event, command=cmd, day=day, now=now))
             if cmd.channel == "mqtt":
                 topic, channel = mqtt_protocol.command_topic(cmd.device_id, root=root), mqtt
             elif cmd.channel == "ocpp":
@@ -153,7 +155,7 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
                     ack_by=ack_by,
                 )
             )
-    insert_instances(dispatches, now=now, unique=() if fresh else ("event_id", "device_id"), returning=False)
+    insert_records(DeviceDispatch, dispatches, now=now, unique=() if fresh else ("event_id", "device_id"))
 
     # Signed webhooks: to the premise's aggregator; a premise selling directly with vendor-API devices: to its
     # own organisation's endpoints (the vendor integration it registered).

@@ -13,7 +13,7 @@ from accounts.models import Membership
 from accounts.selectors import user_role, zone_with_descendant_ids
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
-from ..bulk import insert_instances
+from ..bulk import in_values, insert_instances
 from ..errors import ActivationErrorCode as Code
 from ..models import DREvent, Enrollment, Program
 from ..selectors import zone_operator
@@ -63,7 +63,7 @@ def emergency_event_create(
                 raise Conflict("The emergency stop is engaged: automated dispatch is halted.", code=Code.EMERGENCY_STOP)
             enrollments = list(
                 Enrollment.objects.select_for_update(of=("self",))
-                .filter(pk__in=enrollment_ids[i : i + EMERGENCY_CHUNK])
+                .filter(pk__in=in_values(enrollment_ids[i : i + EMERGENCY_CHUNK]))
                 .exclude(status=Enrollment.Status.SUSPENDED)
                 .select_related("premise__grid_zone")
                 .order_by("premise_id")
@@ -74,7 +74,7 @@ def emergency_event_create(
                     source=DREvent.Source.EMERGENCY,
                     start=start,
                     end=end,
-                    premise_id__in=[e.premise_id for e in enrollments],
+                    premise_id__in=in_values([e.premise_id for e in enrollments]),
                 )
                 .exclude(status=DREvent.Status.CANCELLED)
                 .values_list("premise_id", flat=True)

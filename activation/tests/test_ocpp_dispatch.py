@@ -1,0 +1,113 @@
+"""The CSMS's dispatch path at scale (ADR 0015, 0029): which commands a poll claims, the SetChargingProfile
+request against the OCPP 2.0.1 schema, a burst sent to every connected station at once, and an answer that is
+not ``Accepted`` never acknowledging."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
+from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, _validate_payload
+from ocpp.routing import on
+from ocpp.v201 import enums
+
+from accounts.models import Device
+from activation.models import OutboxMessage
+from activation.ocpp_station import SimStation, StationFleet, StationState
+from activation.protocols.ocpp_csms import set_charging_profile_request
+from activation.services.ocpp_commands import ocpp_commands_due
+from activation.services.outbox import outbox_put
+
+from .test_ocpp import _ev_event, _wait, csms  # noqa: F401 - the CSMS fixture
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PAYLOAD = {"event_id": 7, "value": "5.9", "start": "2031-06-10T12:00:00+00:00", "end": "2031-06-10T13:00:00+00:00"}
+
+
+def _as_call(request) -> Call:
+    body = remove_nones(snake_to_camel_case(serialize_as_dict(request)))
+    return Call(unique_id="m-1", action="SetChargingProfile", payload=body)
+
+
+def test_a_malformed_set_charging_profile_is_refused_by_the_schema():
+    message = _as_call(set_charging_profile_request(PAYLOAD))
+    del message.payload["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"]
+    with pytest.raises(OCPPError, match="limit"):
+        _validate_payload(message, "2.0.1")
+
+
+def test_the_set_charging_profile_request_is_valid_ocpp_201():
+    """The CSMS sends it without validating each message again: the shape is checked here, once."""
+    message = _as_call(set_charging_profile_request(PAYLOAD))
+    _validate_payload(message, "2.0.1")
+    profile = message.payload["chargingProfile"]
+    assert profile["chargingProfilePurpose"] == "ChargingStationMaxProfile" and profile["id"] == 7
+    assert profile["chargingSchedule"][0]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 5900.0}]
+    assert profile["validTo"] == PAYLOAD["end"]
+
+
+def _chargers(w, event, n: int) -> list[OutboxMessage]:
+    """``n`` more EV chargers on the event's premise, each with its OCPP command in the outbox."""
+    premise = w.premises[0]
+    rows = []
+    for i in range(n):
+        device = Device.objects.create(
+            premise=premise, name=f"Charger {i}", kind="ev_charger", control_channel="ocpp",
+            channel_address=f"CP-M{i:03d}", rated_kw=Decimal("7.4"), min_kw=Decimal("1.4"), max_kw=Decimal("7.4"),
+        )  # fmt: skip
+        payload = {**PAYLOAD, "event_id": event.pk, "start": event.start.isoformat(), "end": event.end.isoformat()}
+        rows.append(
+            outbox_put(
+                event=event, channel="ocpp", destination=f"dev-{device.pk}", topic=device.channel_address,
+                payload=payload, now=event.created_at, ack_by=event.created_at + timedelta(minutes=5),
+            )
+        )  # fmt: skip
+    return rows
+
+
+def test_a_poll_claims_only_the_connected_stations_commands_and_each_once(act_world):
+    event, first = _ev_event(act_world)
+    rows = _chargers(act_world, event, 3)
+    assert ocpp_commands_due(station_ids=["CP-NOBODY"]) == []
+    due = ocpp_commands_due(station_ids=["CP-M000", "CP-M002", "CP-NOBODY"])
+    assert sorted(c["station"] for c in due) == ["CP-M000", "CP-M002"]
+    assert {c["message_id"] for c in due} == {str(rows[0].message_id), str(rows[2].message_id)}
+    assert ocpp_commands_due(station_ids=["CP-M000", "CP-M002"]) == []  # claimed: never sent twice
+    statuses = dict(OutboxMessage.objects.filter(event=event, channel="ocpp").values_list("topic", "status"))
+    assert statuses == {"CP-0001": "pending", "CP-M000": "sent", "CP-M001": "pending", "CP-M002": "sent"}
+
+
+def test_an_answer_that_is_not_accepted_never_acknowledges(act_world, csms, monkeypatch):  # noqa: F811
+    """A station whose handler fails answers with a CALLERROR: the command failed, it is not acknowledged."""
+
+    @on(enums.Action.set_charging_profile)
+    async def broken(self, evse_id, charging_profile, **kwargs):
+        raise RuntimeError("firmware fault")
+
+    monkeypatch.setattr(SimStation, "on_set_charging_profile", broken)
+    event, row = _ev_event(act_world)
+    fleet = StationFleet(csms.url, [StationState("CP-0001", 7.4)])
+    csms.run(fleet.start())
+    try:
+        assert _wait(lambda: OutboxMessage.objects.get(pk=row.pk).status == OutboxMessage.Status.FAILED)
+        assert OutboxMessage.objects.get(pk=row.pk).acked_at is None
+    finally:
+        csms.run(fleet.stop())
+
+
+def test_a_burst_reaches_every_connected_station_at_once_each_acknowledged_once(act_world, csms):  # noqa: F811
+    event, first = _ev_event(act_world)
+    rows = [first, *_chargers(act_world, event, 40)]
+    fleet = StationFleet(csms.url, [StationState(r.topic, 7.4) for r in rows])
+    csms.run(fleet.start())
+    try:
+        ours = OutboxMessage.objects.filter(event=event, channel="ocpp")
+        assert _wait(lambda: ours.filter(status=OutboxMessage.Status.ACKNOWLEDGED).count() == len(rows))
+        assert all(len(s.received) == 1 for s in fleet.states.values())
+        assert {s.received[0]["id"] for s in fleet.states.values()} == {event.pk}
+    finally:
+        csms.run(fleet.stop())
