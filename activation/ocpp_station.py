@@ -153,6 +153,7 @@ class StationFleet:
                 max_queue=None,
                 additional_headers=headers,
                 ssl=self.ssl_context,
+                compression=None,  # as the CSMS serves (activation.protocols.ocpp_csms)
             )
         self._connections.append(connection)
         station = SimStation(state, connection, self.ramp_seconds)

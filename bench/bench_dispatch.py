@@ -207,7 +207,10 @@ def main() -> None:
     mqtt_devices = list(Device.objects.filter(control_channel="mqtt").order_by("pk"))
     passwords = {f"dev-{pk}": pw for pk, pw in device_credentials_issue_bulk(devices=mqtt_devices).items()}
     n_devices = len(mqtt_devices)
-    chargers = list(Device.objects.filter(control_channel="ocpp").values_list("channel_address", "max_kw"))
+    # OCPP Security Profile 1 (ADR 0031): every station signs in with the password issued at registration.
+    charger_devices = list(Device.objects.filter(control_channel="ocpp").order_by("pk"))
+    station_passwords = device_credentials_issue_bulk(devices=charger_devices)
+    chargers = [(x.channel_address, x.max_kw, station_passwords[x.pk]) for x in charger_devices]
     # The authenticating broker: its password file and ACL written by manage.py mqtt_acl.
     settings.MQTT_USERNAME, settings.MQTT_PASSWORD = "flex-platform", "bench-platform-secret"
     broker = SecureMosquittoBroker().start()
@@ -258,7 +261,7 @@ def main() -> None:
     CHILDREN.append(csms)
     assert csms.stdout.readline().startswith("OCPP 2.0.1 CSMS")
     station_spec = spec.with_name("bench_dispatch.stations.json")
-    station_spec.write_text(json.dumps([[cp, float(kw)] for cp, kw in chargers]))
+    station_spec.write_text(json.dumps([[cp, float(kw), pw] for cp, kw, pw in chargers]))
     stations = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "activation.ocpp_station", f"ws://127.0.0.1:{ocpp_port}", str(station_spec),
          "--seconds", "300"],

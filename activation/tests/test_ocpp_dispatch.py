@@ -21,7 +21,7 @@ from activation.protocols.ocpp_csms import set_charging_profile_request
 from activation.services.ocpp_commands import ocpp_commands_due
 from activation.services.outbox import outbox_put
 
-from .test_ocpp import _ev_event, _wait, csms  # noqa: F401 - the CSMS fixture
+from .test_ocpp import _ev_event, _password, _wait, csms  # noqa: F401 - the CSMS fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,7 +90,7 @@ def test_an_answer_that_is_not_accepted_never_acknowledges(act_world, csms, monk
 
     monkeypatch.setattr(SimStation, "on_set_charging_profile", broken)
     event, row = _ev_event(act_world)
-    fleet = StationFleet(csms.url, [StationState("CP-0001", 7.4)])
+    fleet = StationFleet(csms.url, [StationState("CP-0001", 7.4, password=_password("CP-0001"))])
     csms.run(fleet.start())
     try:
         assert _wait(lambda: OutboxMessage.objects.get(pk=row.pk).status == OutboxMessage.Status.FAILED)
@@ -102,7 +102,7 @@ def test_an_answer_that_is_not_accepted_never_acknowledges(act_world, csms, monk
 def test_a_burst_reaches_every_connected_station_at_once_each_acknowledged_once(act_world, csms):  # noqa: F811
     event, first = _ev_event(act_world)
     rows = [first, *_chargers(act_world, event, 40)]
-    fleet = StationFleet(csms.url, [StationState(r.topic, 7.4) for r in rows])
+    fleet = StationFleet(csms.url, [StationState(r.topic, 7.4, password=_password(r.topic)) for r in rows])
     csms.run(fleet.start())
     try:
         ours = OutboxMessage.objects.filter(event=event, channel="ocpp")
