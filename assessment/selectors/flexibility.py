@@ -261,11 +261,13 @@ def consumer_meter_charts(premises, *, days: int = 14) -> dict:
     totals: dict[str, Decimal] = defaultdict(Decimal)
     actual: dict[int, dict] = defaultdict(dict)
     rows = (
-        MeterReading.objects.filter(wanted).annotate(in_load=ExpressionWrapper(in_load, output_field=BooleanField()))
+        MeterReading.objects.filter(wanted)
+        .annotate(in_load=ExpressionWrapper(in_load, output_field=BooleanField()))
+        .values_list("meter_id", "start", "kwh", "in_load")
         if meter_ids
-        else MeterReading.objects.none()
+        else []
     )
-    for meter_id, start, kwh, load in rows.values_list("meter_id", "start", "kwh", "in_load"):
+    for meter_id, start, kwh, load in rows:
         if load:
             totals[start.astimezone(tz).date().isoformat()] += kwh
         b = baselines.get(meter_id)
