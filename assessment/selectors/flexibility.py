@@ -209,7 +209,9 @@ def consumer_meter_charts(premises, *, days: int = 14) -> dict:
     ``premises``: with their ``meters`` prefetched (the first by id is the premise's chart meter)."""
     from collections import defaultdict
 
-    from django.db.models import BooleanField, DateTimeField, ExpressionWrapper, OuterRef, Q, Subquery, Value
+    from django.db.models import DateTimeField, ExpressionWrapper, OuterRef, Q, Subquery, Value
+
+    from flexplatform import plausible
 
     from .. import hooks
     from ..flexibility import reliability_factor
@@ -248,27 +250,24 @@ def consumer_meter_charts(premises, *, days: int = 14) -> dict:
     ):
         baselines[i.baseline.meter_id] = i.baseline
         base_rows[i.baseline.meter_id].append((i.start, i.kwh))
-    # One query for both charts: the last ``days`` days of every meter, and each baseline's window of its meter.
+    # One query for both charts: the last ``days`` days of every meter (after the latest plausible reading, as
+    # :func:`.meters.premises_daily_load` reads them), and each baseline's window of its meter.
     latest = (
         plausible_readings(MeterReading.objects.filter(meter_id__in=meter_ids)).order_by("-start").values("start")[:1]
     )
     since = ExpressionWrapper(Subquery(latest) - Value(timedelta(days=days)), output_field=DateTimeField())
-    in_load = Q(meter_id__in=meter_ids, start__gt=since)
-    wanted = in_load
+    wanted = Q(meter_id__in=meter_ids, start__gt=since)
     for meter_id, b in baselines.items():
         wanted |= Q(meter_id=meter_id, start__gte=b.window_start, start__lt=b.window_end)
+    rows = list(MeterReading.objects.filter(wanted).values_list("meter_id", "start", "kwh")) if meter_ids else []
+    # The latest plausible reading is among the rows (it is after ``since``), and no baseline window passes it.
+    low, high = plausible.datetime_bounds()
+    newest = max((start for _, start, _ in rows if low <= start < high), default=None)
     tz = ZoneInfo(premises[0].timezone) if premises else ZoneInfo("UTC")
     totals: dict[str, Decimal] = defaultdict(Decimal)
     actual: dict[int, dict] = defaultdict(dict)
-    rows = (
-        MeterReading.objects.filter(wanted)
-        .annotate(in_load=ExpressionWrapper(in_load, output_field=BooleanField()))
-        .values_list("meter_id", "start", "kwh", "in_load")
-        if meter_ids
-        else []
-    )
-    for meter_id, start, kwh, load in rows:
-        if load:
+    for meter_id, start, kwh in rows:
+        if newest is not None and start > newest - timedelta(days=days):
             totals[start.astimezone(tz).date().isoformat()] += kwh
         b = baselines.get(meter_id)
         if b is not None and b.window_start <= start < b.window_end:
