@@ -129,3 +129,37 @@ def test_a_manual_device_is_not_commanded_its_owner_is_asked_to_turn_it_down(act
         f"({end.tzname()})"
     )
     assert not DeviceDispatch.objects.filter(device=pump).exists()  # never commanded: counted 0 kW
+
+
+@pytest.mark.parametrize(
+    "kind", [NotificationKind.EVENT_SCHEDULED, NotificationKind.EVENT_CANCELLED, NotificationKind.PENALTY]
+)
+def test_each_event_fact_notifies_once_with_one_email_and_none_when_email_is_off(act_world, kind):
+    from django.core import mail
+
+    from accounts.notifications import notification_emails_send, notification_preferences_set
+    from activation import services
+
+    w = act_world
+    premise, quiet_premise = w.premises[0], w.premises[2]
+    quiet = _owner(quiet_premise)
+    notification_preferences_set(user=quiet, choices={kind: (True, False)})
+    for p in (premise, quiet_premise):
+        event = services.event_create(
+            program=w.program,
+            premise=p,
+            target_kw=Decimal("2"),
+            start=w.now + timedelta(hours=1),
+            end=w.now + timedelta(hours=2),
+            now=w.now,
+        )
+        services.event_opt_out(event_id=event.pk, user=_owner(p), now=w.now)  # cancelled, with a penalty
+    owner = _owner(premise)
+    n = Notification.objects.get(user=owner, kind=kind)  # exactly one
+    mail.outbox.clear()
+    notification_emails_send()
+    notification_emails_send()  # the task delivered twice
+    assert [m.subject for m in mail.outbox if m.to == [owner.email]].count(n.title) == 1
+    theirs = Notification.objects.get(user=quiet, kind=kind)  # in the inbox, never emailed
+    assert theirs.email_status == Notification.EmailStatus.SKIPPED
+    assert theirs.title not in [m.subject for m in mail.outbox if m.to == [quiet.email]]
