@@ -17,6 +17,7 @@ class NotificationKind(models.TextChoices):
     DISPUTE_OUTCOME = "dispute_outcome", "Dispute outcome"
     PAYMENT = "payment", "Payment"
     STATEMENT_READY = "statement_ready", "Statement ready"
+    MANUAL_ACTION = "manual_action", "Turn a manual device down"
 
 
 class Notification(models.Model):

@@ -37,14 +37,17 @@ def consumer_organisation_register(*, user, name: str) -> Organisation:
     return org
 
 
-def onboarding_steps_done(*, organisation: Organisation | None, premises: list[Premise]) -> dict[str, bool]:
-    """Which onboarding steps the consumer organisation has completed, read from its data."""
+def onboarding_steps_done(
+    *, organisation: Organisation | None, premises: list[Premise], meters=None, devices=None
+) -> dict[str, bool]:
+    """Which onboarding steps the consumer organisation has completed, read from its data (``meters`` and
+    ``devices``: the premises' meters and devices when the caller has loaded them already)."""
     return {
         "account": organisation is not None,
         "premise": bool(premises),
-        "meter": Meter.objects.filter(premise__in=premises).exists(),
+        "meter": bool(meters) if meters is not None else Meter.objects.filter(premise__in=premises).exists(),
         "consent": Consent.objects.filter(premise__in=premises).exists(),
-        "devices": Device.objects.filter(premise__in=premises).exists(),
+        "devices": bool(devices) if devices is not None else Device.objects.filter(premise__in=premises).exists(),
         "kyc": organisation is not None
         and VerificationCase.objects.filter(organisation=organisation)
         .exclude(status=VerificationCase.Status.DRAFT)

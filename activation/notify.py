@@ -1,5 +1,6 @@
 """Notifications of activation's facts to the premise's organisation (``accounts.notifications``, ADR 0030),
-written in the fact's transaction: an event scheduled (dispatched), cancelled, a penalty recorded."""
+written in the fact's transaction: an event scheduled (dispatched), changed (its window or kW revised), cancelled, a
+penalty recorded, and the request to turn a manually controlled device down (the platform cannot command it)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from accounts.notifications import notification_create, notifications_create
 
 
 def _window(event) -> str:
+    return _window_of(event, event.start, event.end)
+
+
+def _window_of(event, start, end) -> str:
     try:
         tz = ZoneInfo(event.premise.timezone)
     except (KeyError, ValueError):
         tz = ZoneInfo("UTC")
-    s, e = event.start.astimezone(tz), event.end.astimezone(tz)
+    s, e = start.astimezone(tz), end.astimezone(tz)
     return f"{s:%Y-%m-%d %H:%M}–{e:%H:%M} {e.tzname()}"
 
 
@@ -36,6 +41,65 @@ def events_scheduled(events, *, now) -> None:
         for e in events
     ]
     notifications_create(facts=facts, now=now)
+
+
+def event_changed(event, *, before: tuple, now) -> None:
+    """The event's window or kW was revised (``before``: the old (target kW, start, end)); one notification per
+    revision (keyed by the revision time), none when nothing the owner sees changed."""
+    old_kw, old_start, old_end = before
+    if (old_kw, old_start, old_end) == (event.target_kw, event.start, event.end):
+        return
+    was = _window_of(event, old_start, old_end)
+    notification_create(
+        organisation_ids=[event.premise.organisation_id],
+        kind=NotificationKind.EVENT_CHANGED,
+        key=f"event_changed:{event.pk}:{now:%Y%m%dT%H%M%S.%f}",
+        title=f"Event changed: now {_window(event)}, reduce by {_kw(event.target_kw)}",
+        body=(
+            f"The event at {event.premise.name} was {was}, reduce by {_kw(old_kw)}; it is now {_window(event)}, "
+            f"reduce by {_kw(event.target_kw)}."
+        ),
+        url=f"/activation/my-events/{event.pk}/",
+        now=now,
+    )
+
+
+def manual_devices_asked(requests: list[tuple], *, now) -> None:
+    """The owners of manually controlled devices are asked to turn them down themselves: ``requests`` holds
+    (event, [device names]) for each event with such devices; one notification per event, in the dispatch's
+    transaction."""
+    facts = [
+        {
+            "organisation_ids": [e.premise.organisation_id],
+            "kind": NotificationKind.MANUAL_ACTION,
+            "key": f"manual_action:{e.pk}",
+            "title": f"Please turn down {_names(names)} {_between(e)}",
+            "body": (
+                f"{e.premise.name} is asked to reduce by {_kw(e.target_kw)} during {_window(e)}. The platform cannot "
+                f"switch {_names(names)} itself: please turn {'it' if len(names) == 1 else 'them'} down "
+                f"{_between(e)} and back on afterwards."
+            ),
+            "url": f"/activation/my-events/{e.pk}/",
+        }
+        for e, names in requests
+        if names
+    ]
+    if facts:
+        notifications_create(facts=facts, now=now)
+
+
+def _between(event) -> str:
+    """ "between 17:00 and 18:30 on 2026-12-07, local time (EST)"."""
+    try:
+        tz = ZoneInfo(event.premise.timezone)
+    except (KeyError, ValueError):
+        tz = ZoneInfo("UTC")
+    s, e = event.start.astimezone(tz), event.end.astimezone(tz)
+    return f"between {s:%H:%M} and {e:%H:%M} on {s:%Y-%m-%d}, local time ({e.tzname()})"
+
+
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 def event_cancelled(event, *, reason: str, now) -> None:

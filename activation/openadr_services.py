@@ -35,6 +35,7 @@ from accounts.selectors import premises_represented_by
 from flexplatform.core import egress
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
+from . import notify as owner_notify
 from .devices import translate
 from .errors import ActivationErrorCode as Code
 from .models import (
@@ -351,6 +352,7 @@ def oadr_event_update(
                 fields={"intervals": [f"At most {limit} kW."]},
             )
         target_kw = target_kw.quantize(Decimal("0.001"))
+        before = (event.target_kw, event.start, event.end)
         event.target_kw, event.start, event.end, event.revised_at = target_kw, start, end, now
         event.oadr_spec = spec if spec is not None else event.oadr_spec
         event.save(update_fields=["target_kw", "start", "end", "revised_at", "oadr_spec"])
@@ -413,6 +415,7 @@ def oadr_event_update(
                     )
             outbox_flush_on_commit()
         notify_event(event=event, operation="UPDATE", now=now)
+        owner_notify.event_changed(event, before=before, now=now)  # the owner's inbox and email (ADR 0030)
     return event
 
 

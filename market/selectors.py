@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Max, Min, Q, QuerySet, Sum
+from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 
 from accounts import policies
 from accounts.models import GridZone, Membership, Organisation
@@ -19,7 +19,7 @@ from accounts.selectors import (
     zone_with_descendant_ids,
 )
 
-from .models import Award, ClearingRun, FlexibilityOffer, FlexibilityRequest, MarketOrder, Trade
+from .models import Award, ClearingRun, FlexibilityOffer, FlexibilityRequest, MarketOrder, OrderMember, Trade
 
 
 def offers_for_seller(*, seller: Organisation | None) -> QuerySet[FlexibilityOffer]:
@@ -76,15 +76,26 @@ def orders_for(*, organisation: Organisation | None) -> QuerySet[MarketOrder]:
     )
 
 
-def orders_with_member_premises(*, premises) -> QuerySet[MarketOrder]:
-    """Sell orders in which any of the premises takes part (a consumer's own, or through its aggregator)."""
-    return (
-        MarketOrder.objects.filter(members__premise__in=premises)
-        .distinct()
-        .select_related("zone", "organisation")
-        .prefetch_related("members__premise")
-        .order_by("-delivery_start", "-id")
-    )
+def orders_of_premises(*, premises, limit: int = 50, side: str | None = None) -> list[MarketOrder]:
+    """The latest ``limit`` orders (of ``side``, when given) in which any of the premises takes part, newest
+    delivery first, each with ``my_members``: its members among the premises (kW each). One query, whatever the
+    number of orders."""
+    ids = [getattr(p, "pk", p) for p in premises]
+    orders_qs = MarketOrder.objects.filter(Exists(OrderMember.objects.filter(order=OuterRef("pk"), premise_id__in=ids)))
+    if side is not None:
+        orders_qs = orders_qs.filter(side=side)
+    latest = orders_qs.order_by("-delivery_start", "-id").values("pk")[:limit]
+    orders: dict[int, MarketOrder] = {}
+    for m in (
+        OrderMember.objects.filter(premise_id__in=ids, order__in=latest)
+        .select_related("order__zone", "order__organisation", "premise")
+        .order_by("-order__delivery_start", "-order_id", "premise_id")
+    ):
+        order = orders.setdefault(m.order_id, m.order)
+        if not hasattr(order, "my_members"):
+            order.my_members = []
+        order.my_members.append(m)
+    return list(orders.values())
 
 
 def positions_for(*, organisation: Organisation) -> list[dict]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ObjectDoesNotExist
+
 from accounts import policies
 from accounts.device_services import device_capability
 from accounts.models import Membership, VerificationCase
@@ -13,25 +15,19 @@ from accounts.selectors import grid_zones
 from activation import selectors as activation_selectors
 from activation.selectors import events_visible_to, reservations_visible_to
 from activation.services import emergency_stop_active
-from assessment.selectors import (
-    meter_statuses_for,
-    meters_readable_by,
-    premise_flexibility_summary,
-    premises_daily_load,
-)
+from assessment.selectors import consumer_meter_charts, meter_statuses_for, meters_readable_by
 from market.selectors import (
     awards_visible_to,
     clearing_runs_public_summary,
     clearing_runs_visible_to,
     expected_earnings,
     offers_for_premises,
-    orders_with_member_premises,
+    orders_of_premises,
 )
 from settlement.selectors import (
     anchor_alerts_open,
     anchors_confirmed_count,
     anchors_recent,
-    earnings_total,
     items_visible_to,
     settlement_items_for,
 )
@@ -46,13 +42,16 @@ ONBOARDING_STEPS = [
 ]
 #: steps that never block 100 %: a direct seller gives no consent to an aggregator
 OPTIONAL_STEPS = {"consent"}
+CONSENT_WARNING_DAYS = 30
 
 
-def consumer_dashboard(*, user, currency: str) -> dict:
+def consumer_dashboard(*, user, currency: str, premises: list | None = None) -> dict:
+    """The consumer's dashboard: a fixed number of queries whatever the number of premises, events, payments or
+    orders (lists are the latest 20-50; the meter charts and flexibility are read for all premises at once)."""
     orgs = policies.organisations(user, role=Membership.Role.CONSUMER)
-    premises = list(premises_visible_to(user).prefetch_related("meters"))
+    premises = consumer_premises(user) if premises is None else premises
     market = {
-        "my_orders": list(orders_with_member_premises(premises=premises)[:50]),
+        "my_orders": orders_of_premises(premises=premises, limit=50),
         "my_offers": list(offers_for_premises(premises=premises)[:50]),
         "my_awards": list(awards_visible_to(user).select_related("premise").order_by("-window_start")[:50]),
         "expected_earnings": expected_earnings(premises=premises),
@@ -61,17 +60,40 @@ def consumer_dashboard(*, user, currency: str) -> dict:
     return {
         "organisations": orgs,
         "premises": premises,
-        "earnings": earnings_total(organisations=orgs, currency=currency),
         "currency": currency,
         "items": items,
-        "events": list(events_visible_to(user).order_by("-start")[:20]),
         "reservations": list(
             reservations_visible_to(user).select_related("premise", "buyer").order_by("-window_start")[:20]
         ),
-        "load_chart": premises_daily_load(premises),
-        "flexibility": [premise_flexibility_summary(premise=p) for p in premises],
+        **consumer_meter_charts(premises),
         **market,
     }
+
+
+def consumer_premises(user) -> list:
+    """The consumer's premises for its pages, read once: zone, aggregator, meters (with their validation status),
+    the latest identity check of the owner (``kyc_pk``, ``kyc_status``) and whether a consent expires soon."""
+    from datetime import timedelta
+
+    from django.db.models import Exists, OuterRef, Prefetch, Subquery
+    from django.utils import timezone
+
+    from accounts.models import Consent, Meter
+
+    soon = timezone.now() + timedelta(days=CONSENT_WARNING_DAYS)
+    latest_case = VerificationCase.objects.filter(organisation=OuterRef("organisation")).order_by("-pk")
+    return list(
+        premises_visible_to(user)
+        .select_related("grid_zone", "aggregator")
+        .prefetch_related(Prefetch("meters", queryset=Meter.objects.select_related("status").order_by("meter_id")))
+        .annotate(
+            kyc_pk=Subquery(latest_case.values("pk")[:1]),
+            kyc_status=Subquery(latest_case.values("status")[:1]),
+            consent_expiring=Exists(
+                Consent.objects.filter(premise=OuterRef("pk"), status=Consent.Status.ACTIVE, expires_at__lte=soon)
+            ),
+        )
+    )
 
 
 def aggregator_portfolio(*, user, page=None) -> dict:
@@ -130,7 +152,10 @@ def onboarding_progress(user) -> dict:
     orgs = policies.organisations(user, role=Membership.Role.CONSUMER)
     org = orgs[0] if orgs else None
     premises = list(premises_of(org)) if org else []
-    done = onboarding_steps_done(organisation=org, premises=premises)
+    meters, devices = onboarding_meters(premises), onboarding_devices(premises)
+    done = onboarding_steps_done(
+        organisation=org, premises=premises, meters=[m["meter"] for m in meters], devices=[d["device"] for d in devices]
+    )
     steps = [
         {"key": k, "label": label, "done": done[k], "optional": k in OPTIONAL_STEPS} for k, label in ONBOARDING_STEPS
     ]
@@ -141,8 +166,8 @@ def onboarding_progress(user) -> dict:
     return {
         "organisation": org,
         "premises": premises,
-        "meters": onboarding_meters(premises),
-        "devices": onboarding_devices(premises),
+        "meters": meters,
+        "devices": devices,
         "steps": steps,
         "current": current,
         "percent": int(100 * sum(s["done"] for s in required) / len(required)),
@@ -165,10 +190,15 @@ def _kyc_state(case) -> dict:
     return {"state": "in review", "action": False, "text": "In review: we are checking your document."}
 
 
-def onboarding_meters(premises) -> list[dict]:
-    """The registered meters with their validation status (validated, or why not yet)."""
-    meters = meters_of(premises)
-    statuses = meter_statuses_for(meters)
+def onboarding_meters(premises, *, prefetched: bool = False) -> list[dict]:
+    """The registered meters with their validation status (validated, or why not yet). ``prefetched``: the
+    premises come from :func:`consumer_premises` (meters and statuses loaded: no query)."""
+    if prefetched:
+        meters = sorted((m for p in premises for m in p.meters.all()), key=lambda m: m.meter_id)
+        statuses = {m.pk: m.status for m in meters if _has_status(m)}
+    else:
+        meters = meters_of(premises)
+        statuses = meter_statuses_for(meters)
     out = []
     for m in meters:
         status = statuses.get(m.pk)
@@ -180,6 +210,13 @@ def onboarding_meters(premises) -> list[dict]:
             state = "not validated yet: waiting for meter data (enough clean history is needed before it can sell)"
         out.append({"meter": m, "state": state, "validated": bool(status and status.validated)})
     return out
+
+
+def _has_status(meter) -> bool:
+    try:
+        return meter.status is not None
+    except ObjectDoesNotExist:
+        return False
 
 
 def onboarding_devices(premises) -> list[dict]:

@@ -9,21 +9,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts import policies
 from accounts.models import Consent, Membership, VerificationCase
-from accounts.policies import premises_visible_to
 from activation.models import DREvent, Penalty
 from activation.selectors import events_visible_to
-from settlement.selectors import settlement_items_for
+from settlement.selectors import money_home, settlement_items_for
 
 from . import formatting as fmt
-from .selectors import onboarding_meters
+from .selectors import CONSENT_WARNING_DAYS, consumer_premises, onboarding_meters
 
 UPCOMING = 5
-CONSENT_WARNING_DAYS = 30
+LATEST_EVENTS = 20
 
 
 def _month_start(now: datetime, tz_name: str) -> datetime:
@@ -31,15 +30,20 @@ def _month_start(now: datetime, tz_name: str) -> datetime:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def upcoming_events(user, *, now: datetime, limit: int = UPCOMING) -> list[dict]:
-    """The next events of the user's premises: window in the premise's time, the notice given, what is asked."""
+def upcoming_events(user, *, now: datetime, limit: int = UPCOMING, events: list | None = None) -> list[dict]:
+    """The next events of the user's premises: window in the premise's time, the notice given, what is asked.
+    ``events``: rows already read that include the next ``limit`` (:func:`home_events`), else read here."""
     open_statuses = (DREvent.Status.SCHEDULED, DREvent.Status.NOTIFIED, DREvent.Status.ACTIVE)
-    events = (
-        events_visible_to(user)
-        .filter(status__in=open_statuses, end__gt=now)
-        .select_related("premise", "program")
-        .order_by("start")[:limit]
-    )
+    if events is None:
+        events = (
+            events_visible_to(user)
+            .filter(status__in=open_statuses, end__gt=now)
+            .select_related("premise", "program")
+            .order_by("start")[:limit]
+        )
+    else:
+        events = sorted((e for e in events if e.status in open_statuses and e.end > now), key=lambda e: e.start)
+        events = events[:limit]
     out = []
     for e in events:
         notice = e.start - (e.notified_at or e.created_at)
@@ -55,6 +59,20 @@ def upcoming_events(user, *, now: datetime, limit: int = UPCOMING) -> list[dict]
     return out
 
 
+def home_events(user, *, now: datetime, latest: int = LATEST_EVENTS, upcoming: int = UPCOMING) -> list[DREvent]:
+    """In one query: the user's ``latest`` events by start and its next ``upcoming`` open ones (the home's two
+    lists, split by :func:`upcoming_events` and :func:`latest_events`)."""
+    open_statuses = (DREvent.Status.SCHEDULED, DREvent.Status.NOTIFIED, DREvent.Status.ACTIVE)
+    visible = events_visible_to(user)
+    last = visible.order_by("-start", "-pk").values("pk")[:latest]
+    coming = visible.filter(status__in=open_statuses, end__gt=now).order_by("start", "pk").values("pk")[:upcoming]
+    return list(visible.filter(Q(pk__in=last) | Q(pk__in=coming)))
+
+
+def latest_events(events: list[DREvent], *, limit: int = LATEST_EVENTS) -> list[DREvent]:
+    return sorted(events, key=lambda e: (e.start, e.pk), reverse=True)[:limit]
+
+
 def _duration(delta: timedelta) -> str:
     minutes = max(0, int(delta.total_seconds() // 60))
     days, rest = divmod(minutes, 24 * 60)
@@ -63,19 +81,22 @@ def _duration(delta: timedelta) -> str:
     return " ".join(p for p in parts if p) or "0 min"
 
 
-def month_earnings(orgs, *, now: datetime, tz_name: str) -> list[dict]:
-    """This month's settled amounts per currency or token (fiat first), summed in the database."""
+def month_earnings(orgs, *, now: datetime, tz_name: str, totals: dict | None = None) -> list[dict]:
+    """This month's settled amounts per currency or token (fiat first), summed in the database (``totals``: unit ->
+    amount already read by :func:`settlement.selectors.money_home`)."""
     start = _month_start(now, tz_name)
-    rows = (
-        settlement_items_for(organisations=orgs)
-        .filter(delivery_start__gte=start)
-        .values("currency")
-        .annotate(total=Sum("amount"))
-        .order_by("currency")
-    )
+    if totals is None:
+        rows = (
+            settlement_items_for(organisations=orgs)
+            .filter(delivery_start__gte=start)
+            .values("currency")
+            .annotate(total=Sum("amount"))
+            .order_by("currency")
+        )
+        totals = {r["currency"]: r["total"] for r in rows}
     out = [
-        {"unit": r["currency"], "total": r["total"] or Decimal("0"), "text": fmt.amount(r["total"], r["currency"])}
-        for r in rows
+        {"unit": unit, "total": total or Decimal("0"), "text": fmt.amount(total, unit)}
+        for unit, total in sorted(totals.items())
     ]
     return sorted(
         out, key=lambda r: (not fmt.amount(0, r["unit"]).endswith(r["unit"]) or len(r["unit"]) != 3, r["unit"])
@@ -83,10 +104,18 @@ def month_earnings(orgs, *, now: datetime, tz_name: str) -> list[dict]:
 
 
 def needs_action(user, orgs, *, premises, now: datetime) -> list[dict]:
-    """What the consumer must do: the identity check (KYC), consents about to expire, meters not validated (why)."""
+    """What the consumer must do: the identity check (KYC), consents about to expire, meters not validated (why).
+    ``premises``: from :func:`portal.selectors.consumer_premises` (the latest case and expiring consents flagged
+    on them, meters with their status), so nothing is read here unless a consent expires soon."""
     items: list[dict] = []
-    case = VerificationCase.objects.filter(organisation__in=orgs).order_by("-pk").first()
-    if case is None or case.status == VerificationCase.Status.DRAFT:
+    flagged = [p for p in premises if p.kyc_pk is not None]
+    if premises:
+        latest = max(flagged, key=lambda p: p.kyc_pk) if flagged else None
+        status = latest.kyc_status if latest is not None else None
+    else:
+        case = VerificationCase.objects.filter(organisation__in=orgs).order_by("-pk").first()
+        status = case.status if case is not None else None
+    if status is None or status == VerificationCase.Status.DRAFT:
         items.append(
             {
                 "kind": "kyc",
@@ -95,19 +124,24 @@ def needs_action(user, orgs, *, premises, now: datetime) -> list[dict]:
                 "arg": "kyc",
             }
         )
-    elif case.status in (VerificationCase.Status.REJECTED, VerificationCase.Status.EXPIRED):
+    elif status in (VerificationCase.Status.REJECTED, VerificationCase.Status.EXPIRED):
         items.append(
             {
                 "kind": "kyc",
-                "text": f"Your identity check is {case.get_status_display().lower()}: upload a new document.",
+                "text": f"Your identity check is {VerificationCase.Status(status).label.lower()}: upload a new document.",
                 "url": "portal:onboarding-step",
                 "arg": "kyc",
             }
         )
     soon = now + timedelta(days=CONSENT_WARNING_DAYS)
-    for c in Consent.objects.filter(
-        premise__in=premises, status=Consent.Status.ACTIVE, expires_at__lte=soon
-    ).select_related("premise", "aggregator"):
+    expiring = [p for p in premises if p.consent_expiring]
+    for c in (
+        Consent.objects.filter(premise__in=expiring, status=Consent.Status.ACTIVE, expires_at__lte=soon)
+        .select_related("premise", "aggregator")
+        .order_by("pk")
+        if expiring
+        else []
+    ):
         items.append(
             {
                 "kind": "consent",
@@ -116,7 +150,7 @@ def needs_action(user, orgs, *, premises, now: datetime) -> list[dict]:
                 "arg": None,
             }
         )
-    for row in onboarding_meters(premises):
+    for row in onboarding_meters(premises, prefetched=True):
         if not row["validated"]:
             items.append(
                 {
@@ -129,14 +163,21 @@ def needs_action(user, orgs, *, premises, now: datetime) -> list[dict]:
     return items
 
 
-def consumer_home(*, user, currency: str, now: datetime | None = None) -> dict:
+def consumer_home(*, user, currency: str, now: datetime | None = None, premises: list | None = None) -> dict:
+    """What's next, what did I earn, what needs action, and the latest events (one read of the premises and one
+    of the events)."""
     now = now or timezone.now()
     orgs = policies.organisations(user, role=Membership.Role.CONSUMER)
-    premises = list(premises_visible_to(user).select_related("grid_zone", "aggregator"))
+    premises = consumer_premises(user) if premises is None else premises
     tz_name = premises[0].timezone if premises else "UTC"
+    events = home_events(user, now=now)
+    earnings, month = money_home(organisations=orgs, currency=currency, since=_month_start(now, tz_name))
     return {
-        "upcoming": upcoming_events(user, now=now),
-        "month": month_earnings(orgs, now=now, tz_name=tz_name),
+        "premises": premises,
+        "earnings": earnings,
+        "upcoming": upcoming_events(user, now=now, events=events),
+        "events": latest_events(events),
+        "month": month_earnings(orgs, now=now, tz_name=tz_name, totals=month),
         "month_start": _month_start(now, tz_name),
         "actions": needs_action(user, orgs, premises=premises, now=now),
         "tz_name": tz_name,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from assessment.selectors import capacity_profile, hourly_capacity_forecast
 from market.engine.products import PRODUCTS, MarketType
 from market.models import Auction, MarketOrder
-from market.selectors import orders_with_member_premises
+from market.selectors import orders_of_premises
 
 from . import formatting as fmt
 
@@ -20,7 +20,7 @@ ORDERS_SHOWN = 30
 def offer_rows(*, premises, org, now: datetime, limit: int = ORDERS_SHOWN) -> list[dict]:
     """The latest sell orders the premises take part in (bounded), with a status in words."""
     rows = []
-    for o in orders_with_member_premises(premises=premises).filter(side=MarketOrder.Side.SELL)[:limit]:
+    for o in orders_of_premises(premises=premises, side=MarketOrder.Side.SELL, limit=limit):
         expired = o.status == MarketOrder.Status.OPEN and o.delivery_end <= now
         mine = org is not None and o.organisation_id == org.pk
         tz_name = premises[0].timezone if premises else "UTC"
@@ -30,7 +30,7 @@ def offer_rows(*, premises, org, now: datetime, limit: int = ORDERS_SHOWN) -> li
                 "status": "Expired" if expired else o.get_status_display(),
                 "status_code": "expired" if expired else o.status,
                 "window": fmt.local_window(o.delivery_start, o.delivery_end, tz_name),
-                "members": [m for m in o.members.all() if m.premise_id in {p.pk for p in premises}],
+                "members": o.my_members,
                 "product": fmt.label(PRODUCTS[o.product].label if o.product in PRODUCTS else o.product),
                 "market": dict(MarketType.CHOICES).get(o.market, fmt.label(o.market)),
                 "can_cancel": mine and o.status == MarketOrder.Status.OPEN and not expired,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -43,6 +44,39 @@ def earnings_total(*, organisations: list[Organisation], currency: str) -> Decim
         asset=currency,
     ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
     return total.quantize(Decimal("0.0001"))  # SQLite sums decimals as floats
+
+
+def money_home(*, organisations: list[Organisation], currency: str, since: datetime) -> tuple[Decimal, dict]:
+    """The consumer home's two money figures in one query: the net position in ``currency``
+    (:func:`earnings_total`) and the amounts settled since ``since`` per currency or token (items by delivery)."""
+    from django.db.models import CharField, Value
+
+    month = (
+        SettlementItem.objects.filter(payee__in=organisations, delivery_start__gte=since)
+        .order_by()
+        .values("currency")
+        .annotate(part=Value("month", output_field=CharField()), total=Sum("amount"))
+        .values_list("part", "currency", "total")
+    )
+    balance = (
+        Posting.objects.filter(
+            account__organisation__in=organisations,
+            account__kind__in=[LedgerAccount.Kind.PARTICIPANT, LedgerAccount.Kind.RECEIVABLE],
+            asset=currency,
+        )
+        .order_by()
+        .values("asset")
+        .annotate(part=Value("balance", output_field=CharField()), total=Sum("amount"))
+        .values_list("part", "asset", "total")
+    )
+    net, totals = Decimal("0"), {}
+    for part, unit, total in month.union(balance, all=True):
+        value = total if isinstance(total, Decimal) else Decimal(str(total or 0))
+        if part == "balance":
+            net = value
+        else:
+            totals[unit] = value
+    return net.quantize(Decimal("0.0001")), totals  # SQLite sums decimals as floats
 
 
 def ledger_is_balanced() -> bool:

@@ -62,6 +62,8 @@ class ControllableDevice:
     setpoint_c: Decimal | None = None
     comfort_min_c: Decimal | None = None
     comfort_max_c: Decimal | None = None
+    #: the owner has not declared it unavailable nor opted it out (a manual device is asked only then)
+    available: bool = True
 
     @property
     def usable(self) -> bool:
@@ -121,6 +123,7 @@ def controllable_from(
         setpoint_c=device.setpoint_c,
         comfort_min_c=device.comfort_min_c,
         comfort_max_c=device.comfort_max_c,
+        available=device.active and not opted_out,
     )
 
 

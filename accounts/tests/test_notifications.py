@@ -46,3 +46,38 @@ def test_preferences_skip_the_email_or_the_inbox(world):
     notification_preferences_set(user=user, choices={NotificationKind.PENALTY: (False, False)})
     notification_create(organisation_ids=[org], kind=NotificationKind.PENALTY, key="p2", title="Penalty")
     assert not Notification.objects.filter(user=user, key="p2").exists()
+
+
+def _once_and_emailed_once(user, kind) -> Notification:
+    """Exactly one notification of ``kind`` in the user's inbox, and one email even if the task runs twice."""
+    n = Notification.objects.get(user=user, kind=kind)
+    mail.outbox.clear()
+    notification_emails_send()
+    notification_emails_send()  # the task delivered twice
+    assert [m.subject for m in mail.outbox if m.to == [user.email]] == [n.title]
+    return n
+
+
+@pytest.mark.parametrize("email_wanted", [True, False])
+def test_a_kyc_decision_notifies_once_with_one_email_unless_the_owner_turned_email_off(email_wanted):
+    from accounts import services as accounts_services
+    from accounts.kyc.providers import ManualReviewProvider
+    from accounts.kyc.services import verification_case_decide, verification_case_submit
+    from accounts.models import Organisation
+    from accounts.tests.test_services_kyc import _case, _consumer
+
+    org, user = _consumer("Notified Home")
+    if not email_wanted:
+        notification_preferences_set(user=user, choices={NotificationKind.KYC_DECISION: (True, False)})
+    case = verification_case_submit(case=_case(org, user), by=user, provider=ManualReviewProvider())
+    platform = accounts_services.organisation_create(name="Platform", kind=Organisation.Kind.PLATFORM)
+    admin = accounts_services.user_create(email="rev@t.flex", password="x-pass-123", organisation=platform)
+    verification_case_decide(case=case, reviewer=admin, approve=True, reason="Passport checked by hand.")
+    if email_wanted:
+        n = _once_and_emailed_once(user, NotificationKind.KYC_DECISION)
+        assert n.title == "Your identity check is approved"
+    else:
+        n = Notification.objects.get(user=user, kind=NotificationKind.KYC_DECISION)
+        mail.outbox.clear()
+        notification_emails_send()
+        assert n.in_app and mail.outbox == []

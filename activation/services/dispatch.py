@@ -193,6 +193,14 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
     _subscription_notifications(events=events, now=now)
     scheduled = [e.pk for e in events if e.status == DREvent.Status.SCHEDULED]
     notify.events_scheduled([e for e in events if e.status == DREvent.Status.SCHEDULED], now=now)  # ADR 0030
+    notify.manual_devices_asked(  # a manual device is not commanded: its owner is asked to turn it down
+        [
+            (e, [d.name for d in devices.get(e.pk, []) if d.channel == "manual" and d.available])
+            for e in events
+            if e.status == DREvent.Status.SCHEDULED
+        ],
+        now=now,
+    )
     for chunk in chunks(scheduled):
         events_move(events=DREvent.objects.filter(pk__in=chunk), to=DREvent.Status.NOTIFIED, now=now)
     for e in events:

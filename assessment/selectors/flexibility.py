@@ -4,7 +4,7 @@ the latest flexibility profile, baseline accuracy and the baseline-vs-actual cha
 from __future__ import annotations
 
 from datetime import UTC, date, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -198,3 +198,108 @@ def portfolio_flexibility(*, premises) -> dict:
         "load_shift_kwh": sum((p.load_shift_kwh for p in profiles), Decimal("0")),
         "availability_scores": by_hour,
     }
+
+
+def consumer_meter_charts(premises, *, days: int = 14) -> dict:
+    """The consumer home's meter-data read model for all its premises at once, in five queries whatever the number
+    of premises, events or readings' history: the daily load chart (:func:`.meters.premises_daily_load`) and, per
+    premise, what :func:`premise_flexibility_summary` shows (latest profile, recommended baseline, reliability
+    factor, the latest baseline against the metered load).
+
+    ``premises``: with their ``meters`` prefetched (the first by id is the premise's chart meter)."""
+    from collections import defaultdict
+
+    from django.db.models import DateTimeField, ExpressionWrapper, OuterRef, Q, Subquery, Value
+
+    from flexplatform import plausible
+
+    from .. import hooks
+    from ..flexibility import reliability_factor
+    from ..models import BaselineInterval, MeterReading
+    from .meters import plausible_readings
+    from .performance import PERFORMANCE_EVENTS
+
+    premises = list(premises)
+    ids = [p.pk for p in premises]
+    meter_ids = [m.pk for p in premises for m in p.meters.all()]
+    first_meter = {p.pk: min(p.meters.all(), key=lambda m: m.pk) for p in premises if p.meters.all()}
+    firsts = [m.pk for m in first_meter.values()]
+    latest_profile = FlexibilityProfile.objects.filter(premise=OuterRef("premise")).order_by("-as_of", "-pk")
+    profiles = {
+        f.premise_id: f
+        for f in FlexibilityProfile.objects.filter(premise_id__in=ids, pk=Subquery(latest_profile.values("pk")[:1]))
+    }
+    latest_accuracy = BaselineAccuracy.objects.filter(meter=OuterRef("meter")).order_by("-as_of")
+    recommended: dict[int, BaselineAccuracy] = {}
+    for a in BaselineAccuracy.objects.filter(
+        meter_id__in=firsts, recommended=True, as_of=Subquery(latest_accuracy.values("as_of")[:1])
+    ).order_by("meter_id", "cvrmse_pct", "method"):
+        recommended.setdefault(a.meter_id, a)
+    history = hooks.activation().verified_events_many(ids, limit=PERFORMANCE_EVENTS) if ids else {}
+    latest_baseline = Baseline.objects.filter(meter=OuterRef("baseline__meter")).order_by(
+        "-window_start", "-computed_at"
+    )
+    baselines: dict[int, Baseline] = {}
+    base_rows: dict[int, list] = defaultdict(list)
+    for i in (
+        BaselineInterval.objects.filter(
+            baseline__meter_id__in=firsts, baseline_id=Subquery(latest_baseline.values("pk")[:1])
+        )
+        .select_related("baseline")
+        .order_by("baseline_id", "start")
+    ):
+        baselines[i.baseline.meter_id] = i.baseline
+        base_rows[i.baseline.meter_id].append((i.start, i.kwh))
+    # One query for both charts: the last ``days`` days of every meter (after the latest plausible reading, as
+    # :func:`.meters.premises_daily_load` reads them), and each baseline's window of its meter.
+    latest = (
+        plausible_readings(MeterReading.objects.filter(meter_id__in=meter_ids)).order_by("-start").values("start")[:1]
+    )
+    since = ExpressionWrapper(Subquery(latest) - Value(timedelta(days=days)), output_field=DateTimeField())
+    wanted = Q(meter_id__in=meter_ids, start__gt=since)
+    for meter_id, b in baselines.items():
+        wanted |= Q(meter_id=meter_id, start__gte=b.window_start, start__lt=b.window_end)
+    rows = list(MeterReading.objects.filter(wanted).values_list("meter_id", "start", "kwh")) if meter_ids else []
+    # The latest plausible reading is among the rows (it is after ``since``), and no baseline window passes it.
+    low, high = plausible.datetime_bounds()
+    newest = max((start for _, start, _ in rows if low <= start < high), default=None)
+    tz = ZoneInfo(premises[0].timezone) if premises else ZoneInfo("UTC")
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    actual: dict[int, dict] = defaultdict(dict)
+    for meter_id, start, kwh in rows:
+        if newest is not None and start > newest - timedelta(days=days):
+            totals[start.astimezone(tz).date().isoformat()] += kwh
+        b = baselines.get(meter_id)
+        if b is not None and b.window_start <= start < b.window_end:
+            actual[meter_id][start] = kwh
+    labels = sorted(totals)
+    flexibility = []
+    for p in premises:
+        meter = first_meter.get(p.pk)
+        b = baselines.get(meter.pk) if meter is not None else None
+        events = history.get(p.pk, [])
+        factor = reliability_factor([float(e.delivered_kwh) for e in events], [float(e.committed_kwh) for e in events])
+        if b is None:
+            chart = {"labels": [], "baseline": [], "actual": [], "method": None, "days_used": []}
+        else:
+            zone, base, got = ZoneInfo(p.timezone), base_rows[meter.pk], actual[meter.pk]
+            chart = {
+                "labels": [s.astimezone(zone).strftime("%H:%M") for s, _ in base],
+                "baseline": [float(k) for _, k in base],  # chart display only
+                "actual": [float(got[s]) if s in got else None for s, _ in base],
+                "method": b.method,
+                "parameters": b.parameters,
+                "days_used": b.days_used,
+                "window_start": b.window_start,
+            }
+        flexibility.append(
+            {
+                "premise": p,
+                "recommended": recommended.get(meter.pk) if meter is not None else None,
+                "profile": profiles.get(p.pk),
+                "reliability_factor": Decimal(repr(factor)).quantize(Decimal("0.0001"), rounding=ROUND_DOWN),
+                "chart": chart,
+                "chart_id": f"baseline-{p.pk}",
+            }
+        )
+    return {"load_chart": {"labels": labels, "values": [float(totals[d]) for d in labels]}, "flexibility": flexibility}

@@ -24,6 +24,9 @@ def _plausible(readings: QuerySet[MeterReading]) -> QuerySet[MeterReading]:
     return readings.filter(start__gte=low, start__lt=high)
 
 
+plausible_readings = _plausible
+
+
 def meter_readings(*, meter: Meter, start: datetime, end: datetime, channel: str = Channel.IMPORT) -> QuerySet:
     """Readings of one channel over ``[start, end)`` by start: import (``MeterReading``, what every baseline
     reads) or export (``MeterExportReading``, energy received from the customer on a net-metered meter)."""

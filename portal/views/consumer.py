@@ -24,8 +24,12 @@ from ..selectors_consumer import consumer_home
 @login_required
 def consumer_dashboard(request):
     require_role(request, R.CONSUMER)
-    context = selectors.consumer_dashboard(user=request.user, currency=settings.SETTLEMENT_CURRENCY)
-    context.update(consumer_home(user=request.user, currency=settings.SETTLEMENT_CURRENCY))
+    context = consumer_home(user=request.user, currency=settings.SETTLEMENT_CURRENCY)
+    context.update(
+        selectors.consumer_dashboard(
+            user=request.user, currency=settings.SETTLEMENT_CURRENCY, premises=context["premises"]
+        )
+    )
     return render(request, "portal/consumer.html", context)
 
 

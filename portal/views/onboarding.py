@@ -103,7 +103,9 @@ def onboarding(request, step: str | None = None):
     assessed = None
     if step == "devices" and request.GET.get("device", "").isdigit():
         assessed = selectors.onboarding_device(premises=own_premises, pk=int(request.GET["device"]))
-    context = {**selectors.onboarding_progress(request.user), "step": step, "form": form, "assessed": assessed}
+    if request.method == "POST":  # a submission that did not redirect may still have changed a step: read again
+        progress = selectors.onboarding_progress(request.user)
+    context = {**progress, "step": step, "form": form, "assessed": assessed}
     if step == "consent":
         context["aggregator_terms"] = [(t, terms_describe(t)) for t in terms_published()]
     return render(request, "portal/onboarding.html", context)

@@ -59,6 +59,7 @@ from .posting import EntrySpec, ItemSpec, entries_post
 from .reservations import reservation_availability_entries
 from .rewards import availability_rewards_post, day_platform_fees, fee_share, reward_accounts_ensure
 from .shifting import shift_credit_entries
+from .statement_notices import statements_ready_notify
 
 K = LedgerAccount.Kind
 I = SettlementItem.Kind  # noqa: E741
@@ -108,6 +109,7 @@ def settlement_run_execute(
         created += entries_post(entries=_staking_reward_entries(run, now=now), run_id=run.pk, now=now)
         created += availability_rewards_post(run, days=_days_in(run, now), now=now)
         receivables_net(reference=f"run:{run.pk}:attempt:{run.attempts + 1}")
+        statements_ready_notify(window_start=run.window_start, window_end=run.window_end, now=now)  # ADR 0030
         run.attempts += 1
         run.last_attempt_items = created
         run.items_created += created
