@@ -74,7 +74,8 @@ bench: setup
 	$(BIN)/python bench/bench_book.py
 	$(BIN)/python bench/bench_consumer_pages.py
 
-# Full-page PNGs of every consumer page (desktop and 390 px) from the demo world, under var/screenshots/.
+# Full-page PNGs of every consumer page and of the aggregator, operator, admin and auditor consoles (desktop and
+# 390 px) from the demo world, under var/screenshots/.
 screenshots: setup
 	SCREENSHOTS=1 $(BIN)/python -m pytest -q -m screenshots portal/tests/test_screenshots.py
 

@@ -36,6 +36,9 @@ READ_ALL_ROLES = (R.ADMIN, R.AUDITOR)
 OPERATOR_ROLES = (R.GRID_OPERATOR, R.ADMIN)
 #: roles that write premise data (meters, devices, readings)
 PREMISE_WRITER_ROLES = (R.CONSUMER, R.AGGREGATOR, R.ADMIN)
+#: roles that stake their organisation's tokens and vote on market parameters (participants only: operators,
+#: admins and auditors hold no tokens and cast no votes)
+STAKE_AND_VOTE_ROLES = (R.CONSUMER, R.AGGREGATOR)
 
 
 def role(user) -> str | None:

@@ -28,22 +28,25 @@ from .browser_support import (  # noqa: F401
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def consumer_day(small_world):
-    """A consumer with a verified event of the market day and, coming up, an event of a program whose opt-out
-    costs a penalty (all database work before the browser's event loop starts)."""
+def day_with_a_coming_event(world, *, household: bool) -> dict:
+    """After the demo's market day: a consumer (a C&I one selling directly, or a household) with a verified event
+    and, coming up, an event of a program whose opt-out costs a penalty, and a real-time slot assessed for an offer
+    (all database work before the browser's event loop starts)."""
     from activation import services
     from activation.models import DREvent, Penalty, Program
+    from assessment.services import flexibility_assess
 
-    demo.market_day_run(world=small_world, day=small_world.day)
-    emails = [e for label, e in small_world.logins if "consumer" in label and "aggregator" not in label]
-    verified = (
-        DREvent.objects.filter(verification__isnull=False, premise__organisation__memberships__user__email__in=emails)
-        .select_related("premise", "verification")
-        .order_by("pk")
-        .first()
+    demo.market_day_run(world=world, day=world.day)
+    verified = DREvent.objects.filter(verification__isnull=False).select_related("premise", "verification")
+    if household:
+        verified = verified.filter(premise__segment="residential")
+    else:
+        emails = [e for label, e in world.logins if "consumer" in label and "aggregator" not in label]
+        verified = verified.filter(premise__organisation__memberships__user__email__in=emails)
+    verified = verified.order_by("pk").first()
+    assert verified is not None, (
+        f"the demo's market day verified no event of a {'household' if household else 'consumer'}"
     )
-    assert verified is not None, "the demo's market day verified no event of a listed consumer"
     email = verified.premise.organisation.memberships.values_list("user__email", flat=True).first()
     program = services.program_create(
         code="browser-peak",
@@ -62,8 +65,6 @@ def consumer_day(small_world):
         program=program, premise=verified.premise, target_kw=Decimal("2.5"), start=start, end=start + timedelta(hours=1)
     )
     # A real-time slot a few hours ahead, assessed, for an offer (the market sells only assessed windows).
-    from assessment.services import flexibility_assess
-
     slot = (timezone.now() + timedelta(hours=4)).replace(minute=0, second=0, microsecond=0)
     flexibility_assess(premise=verified.premise, window_start=slot, window_end=slot + timedelta(minutes=15))
     meter = verified.premise.meters.order_by("pk").first()
@@ -77,6 +78,12 @@ def consumer_day(small_world):
         "coming_window": formatting.local_window(coming.start, coming.end, verified.premise.timezone),
         "penalties": lambda: list(Penalty.objects.filter(event=coming).values_list("amount", flat=True)),
     }
+
+
+@pytest.fixture
+def consumer_day(small_world):
+    """A C&I consumer selling directly, after the market day (:func:`day_with_a_coming_event`)."""
+    return day_with_a_coming_event(small_world, household=False)
 
 
 def test_consumer_home_event_page_and_opt_out_with_preview(consumer_day, live_server, chromium):  # noqa: F811

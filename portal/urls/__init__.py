@@ -1,5 +1,5 @@
 """The portal's URL confs, one per namespace the templates use: ``portal`` (here: the landing page, one dashboard
-per role, onboarding, compliance, compensation, staking and collateral, payments), ``market-portal`` (``portal.urls.market``: public
+per role, onboarding, compliance, compensation, staking and collateral, governance, payments), ``market-portal`` (``portal.urls.market``: public
 prices) and ``activation`` (``portal.urls.activation``: the dispatch console, the consumer's events, the
 aggregator's event response)."""
 
@@ -13,6 +13,7 @@ from ..views import (
     consumer,
     consumer_data,
     devices,
+    governance,
     members,
     money,
     notifications,
@@ -58,6 +59,7 @@ urlpatterns = [
     path("consumer/devices/<int:pk>/limits/", consumer_data.device_limits, name="device-limits"),
     path("compensation/", participant.compensation, name="compensation"),
     path("staking/", collateral.staking_page, name="staking"),
+    path("governance/", governance.governance_page, name="governance"),
     path("tokens/", tokens.tokens_page, name="tokens"),
     path("tokens/wallet/nonce/", tokens.wallet_nonce, name="tokens-wallet-nonce"),
     path("tokens/wallet/link/", tokens.wallet_link, name="tokens-wallet-link"),

@@ -1,6 +1,6 @@
 """The participant's staking and collateral page (ADR 0025): staked, locked per open order and per unsettled
-award, free, slashed (rule and numbers), stakes with their release, and a sell-order form whose refusal shows
-when the collateral is short."""
+award, free, slashed (rule and numbers), stakes with their release, a stake form (preview, then confirm), and a
+sell-order form whose refusal shows when the collateral is short."""
 
 from __future__ import annotations
 
@@ -8,17 +8,22 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from accounts import policies
 from flexplatform.errors import ApplicationError
 from market.services.gates import premises_offerable_by
 from market.services.orders import order_submit
+from settlement import assets
+from settlement.selectors import token_balances
 from settlement.selectors_collateral import collateral_overview
-from settlement.services.staking import stake_release
+from settlement.services.staking import governance_weight, stake_lock, stake_release
 
-from ..access import R, require_role
-from ..forms_collateral import SellOrderForm
+from .. import formatting as fmt
+from ..access import require_role
+from ..forms_collateral import SellOrderForm, StakeForm
 
 
 def form_refusal(exc: ApplicationError) -> str:
@@ -26,16 +31,76 @@ def form_refusal(exc: ApplicationError) -> str:
     return f"{exc.detail}" + (f" ({fields})" if fields else "")
 
 
+def _stake_preview(org, form) -> dict:
+    d = form.cleaned_data
+    asset, amount = d["asset"], d["amount"]
+    preview = {
+        "asset": asset,
+        "amount": fmt.token(amount, asset),
+        "until": fmt.local(d["locked_until"], "UTC", "%Y-%m-%d"),
+        "free_after": fmt.token(form.free(asset) - amount, asset),
+    }
+    if asset == assets.GOVERNANCE:
+        weight = governance_weight(org, at=timezone.now())
+        preview["weight_after"] = fmt.token(weight + amount, asset)
+    return preview
+
+
+def _stake(request, org, form):
+    """The stake form's post: invalid -> its field errors; valid -> the preview; confirmed -> the stake."""
+    if not form.is_valid():
+        return None
+    if form.cleaned_data.get("confirm") != "yes":
+        return _stake_preview(org, form)
+    d = form.cleaned_data
+    try:
+        stake = stake_lock(
+            organisation=org,
+            asset=d["asset"],
+            amount=d["amount"],
+            locked_until=d["locked_until"],
+            business_key=f"portal:{org.pk}:{d['key']}",
+            actor=request.user,
+        )
+    except ApplicationError as exc:
+        form.add_error(None, exc.detail)
+        for name, msgs in (exc.fields or {}).items():
+            for m in msgs:
+                form.add_error(name if name in form.fields else None, m)
+        return None
+    messages.success(
+        request,
+        f"Staked {fmt.token(stake.amount, stake.asset)} until {fmt.local(stake.locked_until, 'UTC', '%Y-%m-%d')} "
+        f"(stake {stake.pk})."
+        + (
+            f" Your voting weight is now {fmt.token(governance_weight(org, at=timezone.now()), stake.asset)}."
+            if stake.asset == assets.GOVERNANCE
+            else ""
+        ),
+    )
+    return redirect("portal:staking")
+
+
 @login_required
 def staking_page(request):
-    role = require_role(request, R.CONSUMER, R.AGGREGATOR, message="This page is for participants.")
+    role = require_role(request, *policies.STAKE_AND_VOTE_ROLES, message="This page is for participants.")
     org = policies.organisations(request.user, role=role)[0]
     premises = premises_offerable_by(org).order_by("name")
-    form = SellOrderForm(request.POST or None, premises=premises)
-    if request.method == "POST":
+    posted = request.POST if request.method == "POST" else None
+    staking = posted is not None and "stake" in posted
+    ordering = posted is not None and not staking and "release_stake" not in posted
+    form = SellOrderForm(posted if ordering else None, premises=premises)
+    stake_form = StakeForm(posted if staking else None, balances=token_balances(organisation=org))
+    preview = None
+    if staking:
+        outcome = _stake(request, org, stake_form)
+        if isinstance(outcome, HttpResponseRedirect):
+            return outcome
+        preview = outcome
+    elif posted is not None:
         try:
-            if "release_stake" in request.POST:
-                stake_id = int(request.POST["release_stake"])
+            if "release_stake" in posted:
+                stake_id = int(posted["release_stake"])
                 if not any(s.pk == stake_id for s in org.stakes.all()):
                     raise ApplicationError("Not your stake.", fields={"stake": ["Not yours."]})
                 stake_release(stake_id=stake_id, actor=request.user)
@@ -65,5 +130,11 @@ def staking_page(request):
                 return redirect("portal:staking")
         except ApplicationError as exc:
             messages.error(request, form_refusal(exc))
-    context = {"organisation": org, "form": form, **collateral_overview(organisation=org)}
+    context = {
+        "organisation": org,
+        "form": form,
+        "stake_form": stake_form,
+        "stake_preview": preview,
+        **collateral_overview(organisation=org),
+    }
     return render(request, "settlement/staking.html", context, status=200)

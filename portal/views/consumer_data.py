@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts import consents
-from accounts.device_services import device_register
+from accounts.device_services import CAPABILITY_FIELDS, device_register
 from accounts.terms import terms_describe, terms_published
 from assessment.ingest.csvfile import parse_csv
 from assessment.ingest.services import meter_for_upload, readings_import
@@ -179,7 +179,10 @@ def device_limits(request, pk: int):
         raise Http404
     form = DeviceLimitsForm.for_device(device, request.POST)
     if form.is_valid():
-        values = {k: v for k, v in form.cleaned_data.items() if v is not None}
+        # the device's other capabilities as they stand (a battery's capacity and state-of-charge floor, an EV
+        # charger's kW …): the service checks the whole device, not only the limits changed here
+        current = {f: getattr(device, f) for f in CAPABILITY_FIELDS if getattr(device, f, None) is not None}
+        values = current | {k: v for k, v in form.cleaned_data.items() if v is not None}
         try:
             device_register(
                 premise=device.premise,
@@ -187,12 +190,17 @@ def device_limits(request, pk: int):
                 name=device.name,
                 kind=device.kind,
                 control_channel=device.control_channel,
-                rated_kw=device.rated_kw,
-                max_kw=device.max_kw,
                 **values,
             )
         except ApplicationError as exc:
-            fields = "; ".join(f"{fmt.label(k)}: {' '.join(v)}" for k, v in exc.fields.items())
+            labels = {k: f.label for k, f in form.fields.items()}
+
+            def plain(text: str) -> str:  # the service names fields by code; the consumer reads their labels
+                for code, text_label in labels.items():
+                    text = text.replace(code, f"“{text_label}”")
+                return text
+
+            fields = "; ".join(f"{labels.get(k) or fmt.label(k)}: {plain(' '.join(v))}" for k, v in exc.fields.items())
             messages.error(request, f"{device.name}: {exc.detail} {fields}".strip())
         else:
             messages.success(request, f"{device.name}: limits saved; dispatch honours them from the next event.")
