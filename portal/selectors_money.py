@@ -3,14 +3,12 @@ and by event (fiat and each token, summed in the database, paginated), statement
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.core.paginator import Paginator
 from django.db.models import Count, Min, Sum
 from django.db.models.functions import TruncMonth
 
 from settlement.models import Dispute
-from settlement.selectors import earnings_total, settlement_items_for, token_balances
+from settlement.selectors import earnings_total, settlement_items_for, token_positions
 
 from . import formatting as fmt
 
@@ -19,20 +17,27 @@ EVENTS_PAGE = 20
 
 def balances(*, organisations, currency: str) -> list[dict]:
     """Every asset the organisations hold: the fiat net position (what the platform owes less receivables, as the
-    ledger says) first, then each token's free and staked balance."""
-    out = [{"asset": currency, "free": earnings_total(organisations=organisations, currency=currency), "staked": None}]
-    tokens: dict[str, dict[str, Decimal]] = {}
-    for org in organisations:
-        for asset, b in token_balances(organisation=org).items():
-            if asset == currency:
-                continue
-            t = tokens.setdefault(asset, {"free": Decimal("0"), "staked": Decimal("0")})
-            t["free"] += b["free"]
-            t["staked"] += b["staked"]
-    out += [{"asset": a, **v} for a, v in sorted(tokens.items())]
+    ledger says) first, then each token: free on the platform, staked, claimable on chain by the linked wallet and
+    already claimed to it (one query: :func:`settlement.selectors.token_positions`)."""
+    out = [
+        {
+            "asset": currency,
+            "free": earnings_total(organisations=organisations, currency=currency),
+            "staked": None,
+            "claimable": None,
+            "claimed": None,
+        }
+    ]
+    positions = token_positions(organisations=organisations)
+    out += [{"asset": a, **v} for a, v in sorted(positions.items()) if a != currency]
     for row in out:
-        row["free_text"] = fmt.amount(row["free"], row["asset"])
-        row["staked_text"] = fmt.amount(row["staked"], row["asset"]) if row["staked"] is not None else fmt.DASH
+        for key in ("free", "staked", "claimable", "claimed"):
+            row[f"{key}_text"] = fmt.amount(row[key], row["asset"]) if row[key] is not None else fmt.DASH
+        row["total_text"] = (
+            fmt.amount(sum(row[k] for k in ("free", "staked", "claimable", "claimed")), row["asset"])
+            if row["staked"] is not None
+            else row["free_text"]
+        )
     return out
 
 

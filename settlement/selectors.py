@@ -197,6 +197,30 @@ def token_balances(*, organisation: Organisation) -> dict[str, Decimal]:
     return out
 
 
+TOKEN_POSITIONS = {
+    LedgerAccount.Kind.PARTICIPANT: "free",
+    LedgerAccount.Kind.STAKED: "staked",
+    LedgerAccount.Kind.CLAIMABLE: "claimable",
+    LedgerAccount.Kind.CLAIMED: "claimed",
+}
+
+
+def token_positions(*, organisations) -> dict[str, dict[str, Decimal]]:
+    """Where each asset of the organisations is, in one query: free on the platform, staked, claimable on chain
+    (moved by a claims epoch to the linked wallet's Merkle leaf) and claimed (minted to the wallet). Their sum is
+    what the organisations earned in tokens, so every page that shows a token balance agrees (ADR 0023)."""
+    rows = (
+        LedgerAccount.objects.filter(organisation__in=organisations, kind__in=list(TOKEN_POSITIONS))
+        .values("asset", "kind")
+        .annotate(total=Sum("balance"))
+    )
+    out: dict[str, dict[str, Decimal]] = {}
+    for r in rows:
+        position = out.setdefault(r["asset"], {k: Decimal("0") for k in TOKEN_POSITIONS.values()})
+        position[TOKEN_POSITIONS[r["kind"]]] += r["total"] or Decimal("0")
+    return out
+
+
 def earnings_by_day(*, organisations: list[Organisation], currency: str) -> dict:
     """Fiat earnings per UTC day (chart data; floats for display only)."""
     from django.db.models.functions import TruncDate

@@ -15,6 +15,7 @@ from .assets import TOKENS
 from .claims_tree import ASSETS_BY_ID, TOKEN_IDS, ClaimsTree, claim_calldata
 from .models import LedgerAccount
 from .models_claims import ClaimEpoch, ClaimLeaf, TokenClaim
+from .selectors import token_positions
 from .services.claims import claim_address_for, tokens_of
 
 K = LedgerAccount.Kind
@@ -76,11 +77,11 @@ def claims_open(*, organisation: Organisation) -> list[dict]:
 def token_position(*, organisation: Organisation) -> dict:
     """Per token kind: held (free in the ledger), being anchored, claimable, claimed; the claim address and
     the claims seen on chain with their transaction links."""
+    positions = token_positions(organisations=[organisation])  # the one reading of token balances
     balances = {
-        (kind, asset): balance
-        for kind, asset, balance in LedgerAccount.objects.filter(
-            organisation=organisation, kind__in=[K.PARTICIPANT, K.CLAIMABLE, K.CLAIMED], asset__in=TOKENS
-        ).values_list("kind", "asset", "balance")
+        (kind, asset): positions.get(asset, {}).get(key, ZERO)
+        for kind, key in ((K.PARTICIPANT, "free"), (K.CLAIMABLE, "claimable"), (K.CLAIMED, "claimed"))
+        for asset in TOKENS
     }
     pending = {
         ASSETS_BY_ID[r["token_id"]]: tokens_of(r["s"])

@@ -26,6 +26,7 @@ from settlement.claims_tree import TOKEN_IDS
 from settlement.merkle import keccak256
 from settlement.models import LedgerAccount
 from settlement.models_claims import ClaimEpoch, TokenClaim
+from settlement.selectors import token_positions
 from settlement.selectors_claims import claims_bundle, claims_open, token_position
 from settlement.services.claims import claim_address_for, claims_epoch_close, claims_sync
 from settlement.services.ledger import balance_of
@@ -90,6 +91,10 @@ def test_unlinked_tokens_stay_held_and_linked_ones_become_claimable_then_claimed
     position = token_position(organisation=alice)
     energy = next(r for r in position["tokens"] if r["asset"] == assets.ENERGY)
     assert (energy["held"], energy["claimable"], energy["claimed"]) == (D("0.00"), D("12.34"), D("0.00"))
+    # The one reading of token balances that every page uses says the same (the money page, the tokens page).
+    assert token_positions(organisations=[alice])[assets.ENERGY] == {
+        "free": D("0"), "staked": D("0"), "claimable": D("12.34"), "claimed": D("0")
+    }  # fmt: skip
     bundle = claims_bundle(organisation=alice)
     assert bundle["root"] == epoch.root and bundle["claims"][0]["cumulative"] == "1234"
     [receipt] = claim_all(chain, key_of("alice"), alice)
@@ -97,6 +102,10 @@ def test_unlinked_tokens_stay_held_and_linked_ones_become_claimable_then_claimed
     claims_sync(client=chain)
     assert balance_of(organisation=alice, kind=K.CLAIMABLE, asset=assets.ENERGY) == 0
     assert balance_of(organisation=alice, kind=K.CLAIMED, asset=assets.ENERGY) == D("12.34")
+    assert token_positions(organisations=[alice, bob]) == {
+        assets.ENERGY: {"free": D("0"), "staked": D("0"), "claimable": D("0"), "claimed": D("12.34")},
+        assets.CAPACITY: {"free": D("5"), "staked": D("0"), "claimable": D("0"), "claimed": D("0")},
+    }
     assert claims_open(organisation=alice) == []
     assert token_position(organisation=alice)["claims"][0]["tx_hash"] == receipt.tx_hash
     claims_sync(client=chain)  # a second pass counts nothing twice
