@@ -59,3 +59,30 @@ def test_participant_page_console_and_dispute_form():
     )
     assert Dispute.objects.get().status == Dispute.Status.REJECTED
     assert admin.get("/compensation/").status_code == 403
+
+
+def test_the_admin_runs_a_settlement_window_from_the_pickers_and_a_bad_window_names_its_field():
+    from settlement.models import SettlementRun
+
+    platform = Organisation.objects.create(name="Platform", kind=Organisation.Kind.PLATFORM)
+    admin = _login(platform, R.ADMIN, "adm")
+    refused = admin.post(
+        "/compensation/console/",
+        {"action": "run", "window_start": "2030-06-03T14:30", "window_end": "2030-06-03T14:00"},
+    )
+    assert refused.status_code == 400
+    assert b"whole UTC hours" in refused.content and b"must end after it starts" in refused.content
+    assert not SettlementRun.objects.exists()  # nothing ran
+    typed = admin.post("/compensation/console/", {"action": "run", "window_start": "03/06/2030", "window_end": ""})
+    assert typed.status_code == 400 and b"Enter a valid date/time" in typed.content
+    page = admin.post(
+        "/compensation/console/",
+        {"action": "run", "window_start": "2026-03-02T00:00", "window_end": "2026-03-03T00:00"},
+        follow=True,
+    )
+    run = SettlementRun.objects.get()
+    assert (run.window_start.isoformat(), run.window_end.isoformat()) == (
+        "2026-03-02T00:00:00+00:00",
+        "2026-03-03T00:00:00+00:00",
+    )
+    assert f"Run {run.pk}:".encode() in page.content

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
@@ -16,6 +15,7 @@ from settlement.services import disputes, governance
 from settlement.services.runs import settlement_run_execute
 
 from ..access import R, require_role
+from ..forms_admin import SettlementRunForm
 
 
 def _decimal(value: str | None) -> Decimal | None:
@@ -28,13 +28,15 @@ def _decimal(value: str | None) -> Decimal | None:
 @login_required
 def settlement_console(request):
     require_role(request, R.ADMIN, message="This page is for platform admins.", auditor_reads=True)
+    run_form = SettlementRunForm(request.POST if request.POST.get("action") == "run" else None)
     if request.method == "POST":
         try:
             action = request.POST.get("action")
             if action == "run":
-                start = datetime.fromisoformat(request.POST["window_start"])
-                end = datetime.fromisoformat(request.POST["window_end"])
-                run = settlement_run_execute(window_start=start, window_end=end)
+                if not run_form.is_valid():
+                    return _settlement_console_render(request, run_form, status=400)
+                d = run_form.cleaned_data
+                run = settlement_run_execute(window_start=d["window_start"], window_end=d["window_end"])
                 messages.success(request, f"Run {run.pk}: {run.last_attempt_items} new items.")
             elif action == "resolve":
                 disputes.dispute_resolve(
@@ -51,9 +53,14 @@ def settlement_console(request):
         except (ApplicationError, ValueError, KeyError) as exc:
             messages.error(request, getattr(exc, "detail", str(exc)))
         return redirect("portal:settlement-console")
+    return _settlement_console_render(request, run_form)
+
+
+def _settlement_console_render(request, run_form, status: int = 200):
     context = {
         **settlement_selectors.settlement_console_lists(),
         "parameters": settlement_selectors.market_parameters(),
         "years": [timezone.now().year - 1, timezone.now().year],
+        "run_form": run_form,
     }
-    return render(request, "settlement/console.html", context)
+    return render(request, "settlement/console.html", context, status=status)
