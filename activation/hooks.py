@@ -74,21 +74,28 @@ class ActivationFacts:
         )
         return {r["premise_id"]: (r["d"] if r["d"] is not None else Decimal("1"), r["s"] > 0) for r in rows}
 
-    def verified_events_many(self, premise_ids, *, limit: int | None = None) -> dict[int, list[VerifiedEvent]]:
+    def deliveries_many(self, premise_ids, *, limit: int) -> dict[int, list[tuple[Decimal, Decimal]]]:
+        from django.db.models import F, Window
+        from django.db.models.functions import RowNumber
+
         from .models import EventVerification
 
-        out: dict[int, list[VerifiedEvent]] = {}
         rows = (
             EventVerification.objects.filter(event__premise_id__in=premise_ids)
-            .order_by("event__premise_id", "-event__start", "-pk")
-            .values_list(
-                "event__premise_id", "event_id", "event__start", "event__end", "committed_kwh", "delivered_kwh"
+            .annotate(
+                rank=Window(
+                    RowNumber(),
+                    partition_by=F("event__premise_id"),
+                    order_by=[F("event__start").desc(), F("pk").desc()],
+                )
             )
+            .filter(rank__lte=limit)
+            .order_by("event__premise_id", "rank")
+            .values_list("event__premise_id", "delivered_kwh", "committed_kwh")
         )
-        for pid, eid, start, end, committed, delivered in rows:
-            events = out.setdefault(pid, [])
-            if limit is None or len(events) < limit:
-                events.append(VerifiedEvent(eid, start, end, committed, delivered))
+        out: dict[int, list[tuple[Decimal, Decimal]]] = {}
+        for pid, delivered, committed in rows:
+            out.setdefault(pid, []).append((delivered, committed))
         return out
 
 

@@ -15,8 +15,11 @@ queries at both sizes.
 
     .venv/bin/python bench/bench_pages.py [--sizes 100,10000]
 
-The database is SQLite (a fresh file per size under a temporary directory) unless DATABASE_URL names another;
-the output says which.
+The database is SQLite (a fresh file per size under a temporary directory) unless DATABASE_URL names a
+PostgreSQL database (recommended: what production runs), e.g. ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/flex_x``:
+then a template ``<name>_pages_tpl`` is migrated once (kept for the next run) and each size gets a fresh database
+``<name>_pages_<N>`` copied from it, dropped at the end unless ``--keep``. The output says which database ran, and
+the load average of the machine before and after (the timings are wall times on a possibly shared machine).
 """
 
 from __future__ import annotations
@@ -301,7 +304,7 @@ def seed(n: int) -> dict:
         common |= {"currency": "USD", "delivery_start": a.window_start, "period": period, "premise": a.premise}
         items.append(
             SettlementItem(
-                business_key=f"bench-share-{a.pk}",
+                business_key=f"{K.MEMBER_SHARE}:event:{e.pk}",
                 kind=K.MEMBER_SHARE,
                 payee=a.premise.organisation,
                 amount=Decimal("0.01"),
@@ -310,7 +313,11 @@ def seed(n: int) -> dict:
         )
         items.append(
             SettlementItem(
-                business_key=f"bench-fee-{a.pk}", kind=K.AGGREGATOR_FEE, payee=agg, amount=Decimal("0.01"), **common
+                business_key=f"{K.AGGREGATOR_FEE}:event:{e.pk}",
+                kind=K.AGGREGATOR_FEE,
+                payee=agg,
+                amount=Decimal("0.01"),
+                **common,
             )
         )
     SettlementItem.objects.bulk_create(items, batch_size=2000)
@@ -360,13 +367,86 @@ def measure(users) -> dict[tuple[str, str], tuple[int, float, int]]:
     return out
 
 
-def run_size(n: int, template: Path) -> dict:
-    path = TMP / f"bench_{n}.sqlite3"
-    shutil.copy(template, path)
-    connections["default"].close()
-    connections["default"].settings_dict["NAME"] = str(path)
+def _pg_admin(sql: str) -> None:
+    """Run ``sql`` (CREATE/DROP DATABASE) on the server's maintenance database, outside a transaction."""
+    import psycopg
+
+    d = settings.DATABASES["default"]
+    conninfo = {"dbname": "postgres", "user": d.get("USER") or None, "password": d.get("PASSWORD") or None}
+    conninfo |= {"host": d.get("HOST") or None, "port": d.get("PORT") or None}
+    with psycopg.connect(**{k: v for k, v in conninfo.items() if v}, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+class SqliteWorld:
+    """A migrated template file (``--template`` keeps it between runs) and a fresh copy per size."""
+
+    def __init__(self, template: Path | None):
+        self.template = Path(settings.DATABASES["default"]["NAME"])
+        if template and template.exists():
+            shutil.copy(template, self.template)
+        call_command("migrate", verbosity=0)  # nothing to do on an up-to-date template
+        connections["default"].close()
+        if template and not template.exists():
+            shutil.copy(self.template, template)
+
+    def use(self, n: int) -> None:
+        path = TMP / f"bench_{n}.sqlite3"
+        shutil.copy(self.template, path)
+        connections["default"].close()
+        connections["default"].settings_dict["NAME"] = str(path)
+
+    def describe(self) -> str:
+        return f"SQLite {connection.Database.sqlite_version} (files under {TMP})"
+
+    def finish(self, keep: bool) -> None:
+        connections["default"].close()
+
+
+class PostgresWorld:
+    """A migrated template database ``<name>_pages_tpl`` (kept) and a fresh copy ``<name>_pages_<N>`` per size."""
+
+    def __init__(self, template: Path | None):
+        self.base = settings.DATABASES["default"]["NAME"]
+        self.tpl = f"{self.base}_pages_tpl"
+        self.made: list[str] = []
+        try:
+            _pg_admin(f'CREATE DATABASE "{self.tpl}"')
+        except Exception:  # noqa: BLE001,S110 - it exists: migrate brings it up to date
+            pass
+        connections["default"].close()
+        connections["default"].settings_dict["NAME"] = self.tpl
+        call_command("migrate", verbosity=0)
+        connections["default"].close()
+
+    def use(self, n: int) -> None:
+        name = f"{self.base}_pages_{n}"
+        connections["default"].close()
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}"')
+        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.tpl}"')
+        self.made.append(name)
+        connections["default"].settings_dict["NAME"] = name
+
+    def describe(self) -> str:
+        with connection.cursor() as c:
+            c.execute("SHOW server_version")
+            version = c.fetchone()[0]
+        return f"PostgreSQL {version} (databases {', '.join(self.made)})"
+
+    def finish(self, keep: bool) -> None:
+        connections["default"].close()
+        if not keep:
+            for name in self.made:
+                _pg_admin(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def run_size(n: int, world) -> dict:
+    world.use(n)
     t0 = time.perf_counter()
     users = seed(n)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as c:
+            c.execute("ANALYZE")  # what autovacuum does soon after a bulk load: the planner sees the sizes
     print(f"seeded {n} premises in {time.perf_counter() - t0:.1f} s", flush=True)
     return measure(users)
 
@@ -375,22 +455,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,10000", help="two fleet sizes, comma-separated (default 100,10000)")
     parser.add_argument(
-        "--template", type=Path, help="a migrated SQLite file to start from (made there if missing; saves the migrate)"
+        "--template",
+        type=Path,
+        help="SQLite: a migrated file to start from (made there if missing; saves the migrate)",
     )
+    parser.add_argument("--keep", action="store_true", help="PostgreSQL: keep the seeded databases")
     args = parser.parse_args()
     small, large = (int(s) for s in args.sizes.split(","))
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    if engine != "sqlite3":
-        raise SystemExit("bench_pages runs on SQLite (a fresh file per size); unset DATABASE_URL")
-    template = Path(settings.DATABASES["default"]["NAME"])
-    if args.template and args.template.exists():
-        shutil.copy(args.template, template)
-    call_command("migrate", verbosity=0)  # nothing to do on an up-to-date template
-    connections["default"].close()
-    if args.template and not args.template.exists():
-        shutil.copy(template, args.template)
-    results = {n: run_size(n, template) for n in (small, large)}
-    print(f"\nDatabase: SQLite {connection.Database.sqlite_version} (files under {TMP}); in-process django.test.Client")
+    if engine not in ("sqlite3", "postgresql"):
+        raise SystemExit(f"bench_pages runs on SQLite or PostgreSQL, not {engine}")
+    world = (SqliteWorld if engine == "sqlite3" else PostgresWorld)(args.template)
+    load_before = os.getloadavg()
+    results = {n: run_size(n, world) for n in (small, large)}
+    load_after = os.getloadavg()
+    print(f"\nDatabase: {world.describe()}; in-process django.test.Client")
+    print(
+        "Load average (1, 5, 15 min) before: "
+        + ", ".join(f"{x:.2f}" for x in load_before)
+        + "; after: "
+        + ", ".join(f"{x:.2f}" for x in load_after)
+        + f"; {os.cpu_count()} CPUs"
+    )
     print(
         f"Budget: < {BUDGET_MS:.0f} ms and < {BUDGET_QUERIES} queries at {large}, same queries at {small} and {large}\n"
     )
@@ -407,6 +493,7 @@ def main() -> None:
         print(
             f"{key[0]:<10} {key[1][:78]:<78} {qa:>8} {qb:>9} {msa:>9.0f} {msb:>10.0f}  {'yes' if ok else 'NO'}{status}"
         )
+    world.finish(args.keep)
     print(f"\npages within budget: {within} of {len(PAGES)}")
     shutil.rmtree(TMP, ignore_errors=True)
 
