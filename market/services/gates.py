@@ -137,10 +137,11 @@ def aggregation_portfolios(
     zone_of = dict(premises.order_by("pk").values_list("pk", "grid_zone_id"))
     if not zone_of:
         return []
+    # the premises as a subquery, not thousands of ids as parameters
     if start is not None and end is not None:
-        kws = accredited_capacity_over(premises=list(zone_of), start=start, end=end)
+        kws = accredited_capacity_over(premises=premises, start=start, end=end)
     else:
-        kws = accredited_capacity_latest_many(premises=list(zone_of), now=now)
+        kws = accredited_capacity_latest_many(premises=premises, now=now)
     totals: dict[str, tuple[Decimal, list[int]]] = {}
     for pk, zone_id in zone_of.items():
         code = codes.get(zone_id, "")
