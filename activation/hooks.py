@@ -69,6 +69,7 @@ class ActivationFacts:
 
         rows = (
             Enrollment.objects.filter(premise_id__in=premise_ids)
+            .order_by()  # no join for the model's ordering: a grouped read
             .values("premise_id")
             .annotate(d=Min("derate"), s=Count("pk", filter=Q(status=Enrollment.Status.SUSPENDED)))
         )

@@ -7,8 +7,8 @@ one operator, a licensed and verified aggregator with N consenting and enrolled 
 declaration for one in ten, a stored flexibility assessment for the coming day, one day of hourly readings),
 portfolio orders naming members, one award and one event (verified) per member, settlement items (member shares
 and the aggregator's fees); then, with ``django.test.Client`` signed in as each role, requests every page
-twice (the first warms the caches) and records the second request's wall time (``time.perf_counter``, in
-process: middleware, views, templates; no network) and its SQL queries (``CaptureQueriesContext``).
+once to warm the caches, then three times, and records the median wall time (``time.perf_counter``, in
+process: middleware, views, templates; no network) and the SQL queries (``CaptureQueriesContext``).
 
 Prints a table per page (queries and ms at each size, the CPU ms of this process at the larger size — the
 server's Python work, less sensitive than the wall time to other load on a shared machine, without the
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -53,6 +54,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 BUDGET_MS, BUDGET_QUERIES = 300.0, 30
+REPEATS = 3  # measured requests per page after the warm one: the median is printed (a shared machine's noise)
 SLOWEST = int(os.environ.get("BENCH_PAGES_SLOWEST", "0"))  # print each page's N slowest queries
 
 from portal.tests.pages_world import PAGES  # noqa: E402 - after django.setup()
@@ -68,12 +70,19 @@ def measure(users) -> dict[tuple[str, str], tuple[int, float, int]]:
     for role, url in PAGES:
         c = clients[role]
         c.get(url)  # warm: template loading, kept capacity answers
-        with CaptureQueriesContext(connection) as q:
-            t0, cpu0 = time.perf_counter(), time.process_time()
-            response = c.get(url)
-            ms = (time.perf_counter() - t0) * 1000
-            cpu = (time.process_time() - cpu0) * 1000
-        out[(role, url)] = (len(q.captured_queries), ms, response.status_code, cpu)
+        walls, cpus = [], []
+        for _ in range(REPEATS):
+            with CaptureQueriesContext(connection) as q:
+                t0, cpu0 = time.perf_counter(), time.process_time()
+                response = c.get(url)
+                walls.append((time.perf_counter() - t0) * 1000)
+                cpus.append((time.process_time() - cpu0) * 1000)
+        out[(role, url)] = (
+            len(q.captured_queries),
+            statistics.median(walls),
+            response.status_code,
+            statistics.median(cpus),
+        )
         if SLOWEST:
             top = sorted(q.captured_queries, key=lambda x: -float(x["time"]))[:SLOWEST]
             for x in top:
