@@ -75,6 +75,23 @@ class ActivationFacts:
         )
         return {r["premise_id"]: (r["d"] if r["d"] is not None else Decimal("1"), r["s"] > 0) for r in rows}
 
+    def verified_events_many(self, premise_ids, *, limit: int | None = None) -> dict[int, list[VerifiedEvent]]:
+        from .models import EventVerification
+
+        out: dict[int, list[VerifiedEvent]] = {}
+        rows = (
+            EventVerification.objects.filter(event__premise_id__in=premise_ids)
+            .order_by("event__premise_id", "-event__start", "-pk")
+            .values_list(
+                "event__premise_id", "event_id", "event__start", "event__end", "committed_kwh", "delivered_kwh"
+            )
+        )
+        for pid, eid, start, end, committed, delivered in rows:
+            events = out.setdefault(pid, [])
+            if limit is None or len(events) < limit:
+                events.append(VerifiedEvent(eid, start, end, committed, delivered))
+        return out
+
     def deliveries_many(self, premise_ids, *, limit: int) -> dict[int, list[tuple[Decimal, Decimal]]]:
         from django.db.models import F, Window
         from django.db.models.functions import RowNumber

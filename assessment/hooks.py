@@ -57,6 +57,9 @@ class ActivationFacts(Protocol):
         """Per premise with an enrollment: (lowest derate, suspended), in one read (``premise_ids``: ids or a
         subquery of ids); premises absent from the answer have derate 1 and are not suspended."""
 
+    def verified_events_many(self, premise_ids, *, limit: int | None = None) -> dict[int, list[VerifiedEvent]]:
+        """Per premise: its verified events, newest first (at most ``limit`` each), in one read."""
+
     def deliveries_many(self, premise_ids, *, limit: int) -> dict[int, list[tuple[Decimal, Decimal]]]:
         """Per premise with verified events: (delivered kWh, committed kWh) of its ``limit`` latest, newest first,
         in one read (``premise_ids``: ids or a subquery of ids); what its reliability factor is computed from."""
@@ -79,6 +82,9 @@ class _NoActivation:
         return {}
 
     def factors_many(self, premise_ids) -> dict[int, tuple[Decimal, bool]]:
+        return {}
+
+    def verified_events_many(self, premise_ids, *, limit: int | None = None) -> dict[int, list[VerifiedEvent]]:
         return {}
 
     def deliveries_many(self, premise_ids, *, limit: int) -> dict[int, list[tuple[Decimal, Decimal]]]:
