@@ -198,6 +198,15 @@ def enrolment_eligibility(
     return out
 
 
+def eligibility_key(p: JurisdictionProfile | None, premise: PremiseFacts) -> tuple:
+    """What the results of :func:`enrolment_eligibility` depend on, apart from the figures its details quote:
+    premises with the same key (and the same aggregator) pass and fail the same rules. Lets a portfolio's rules
+    be counted with one evaluation per kind of premise instead of one per premise."""
+    kwh = premise.annual_kwh
+    enough = None if kwh is None else (p is not None and kwh >= p.min_annual_kwh)
+    return (p.code if p else None, premise.segment, premise.meter_intervals, enough, premise.owner_kyc_level)
+
+
 def aggregation_size_rule(p: JurisdictionProfile, kw: Decimal) -> RuleResult | None:
     """FERC Order No. 2222 § IV.E: an aggregation below the ISO's minimum size may not offer into the ISO's
     wholesale markets. ``kw``: the accredited capacity of the aggregator's verified resources in the ISO.

@@ -15,7 +15,7 @@ meter, no portfolio. Registering again replaces the provider (a reloaded app).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
@@ -46,8 +46,11 @@ class MeteringFacts(Protocol):
     def validation_reasons_many(self, premises: list[Premise]) -> dict[int, list[str]]:
         """:meth:`validation_reasons` for many premises (their ``meters`` prefetched) in one query."""
 
-    def annual_kwh_many(self, premises: list[Premise], *, now: datetime) -> dict[int, Decimal | None]:
-        """:meth:`annual_kwh` for many premises (their ``meters`` prefetched) in one query."""
+    def validation_reasons_by_name(self, names: Mapping[int, str]) -> dict[int, list[str]]:
+        """:meth:`validation_reasons` for many premises given as id -> name, in constant queries."""
+
+    def annual_kwh_by_id(self, premise_ids, *, now: datetime) -> dict[int, Decimal | None]:
+        """:meth:`annual_kwh` for many premises (ids or a subquery of ids) in constant queries; absent: unknown."""
 
 
 class AggregationFacts(Protocol):
@@ -76,8 +79,11 @@ class _NoMetering:
     def validation_reasons_many(self, premises: list[Premise]) -> dict[int, list[str]]:
         return {p.pk: self.validation_reasons(p) for p in premises}
 
-    def annual_kwh_many(self, premises: list[Premise], *, now: datetime) -> dict[int, Decimal | None]:
-        return {p.pk: None for p in premises}
+    def validation_reasons_by_name(self, names: Mapping[int, str]) -> dict[int, list[str]]:
+        return {pid: [f"{name}: no meter validation is available."] for pid, name in names.items()}
+
+    def annual_kwh_by_id(self, premise_ids, *, now: datetime) -> dict[int, Decimal | None]:
+        return {}
 
 
 class _NoAggregation:

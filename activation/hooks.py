@@ -69,6 +69,7 @@ class ActivationFacts:
 
         rows = (
             Enrollment.objects.filter(premise_id__in=premise_ids)
+            .order_by()  # no join for the model's ordering: a grouped read
             .values("premise_id")
             .annotate(d=Min("derate"), s=Count("pk", filter=Q(status=Enrollment.Status.SUSPENDED)))
         )
@@ -89,6 +90,30 @@ class ActivationFacts:
             events = out.setdefault(pid, [])
             if limit is None or len(events) < limit:
                 events.append(VerifiedEvent(eid, start, end, committed, delivered))
+        return out
+
+    def deliveries_many(self, premise_ids, *, limit: int) -> dict[int, list[tuple[Decimal, Decimal]]]:
+        from django.db.models import F, Window
+        from django.db.models.functions import RowNumber
+
+        from .models import EventVerification
+
+        rows = (
+            EventVerification.objects.filter(event__premise_id__in=premise_ids)
+            .annotate(
+                rank=Window(
+                    RowNumber(),
+                    partition_by=F("event__premise_id"),
+                    order_by=[F("event__start").desc(), F("pk").desc()],
+                )
+            )
+            .filter(rank__lte=limit)
+            .order_by("event__premise_id", "rank")
+            .values_list("event__premise_id", "delivered_kwh", "committed_kwh")
+        )
+        out: dict[int, list[tuple[Decimal, Decimal]]] = {}
+        for pid, delivered, committed in rows:
+            out.setdefault(pid, []).append((delivered, committed))
         return out
 
 

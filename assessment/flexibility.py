@@ -64,6 +64,34 @@ def reliability_factor(delivered: Sequence[float], committed: Sequence[float], *
     return float(np.clip(num / den, 0.0, 1.0))
 
 
+def reliability_factors(histories: Sequence[Sequence[tuple[float, float]]]) -> list[float]:
+    """:func:`reliability_factor` (no prior events) of many histories at once, each a sequence of
+    (delivered, committed) pairs: the same floats, bit for bit, as calling it on each.
+
+    Histories with the same number of events with a commitment are stacked into one array and summed along
+    their rows: numpy sums a row as it sums the one-dimensional array, so the figures are identical; the
+    work is a few array operations per history length (at most ``PERFORMANCE_EVENTS`` + 1 of them), not per
+    history."""
+    out = [1.0] * len(histories)
+    by_length: dict[int, tuple[list[int], list[float], list[float]]] = {}
+    for i, history in enumerate(histories):
+        kept = [(d, c) for d, c in history if c > 0]
+        if not kept:
+            continue
+        rows, ds, cs = by_length.setdefault(len(kept), ([], [], []))
+        rows.append(i)
+        ds.extend(d for d, _ in kept)
+        cs.extend(c for _, c in kept)
+    for k, (rows, ds, cs) in by_length.items():
+        d = np.asarray(ds, float).reshape(len(rows), k)
+        c = np.asarray(cs, float).reshape(len(rows), k)
+        num = np.minimum(np.maximum(d, 0.0), c).sum(axis=1)
+        den = c.sum(axis=1)
+        for i, f in zip(rows, np.clip(num / den, 0.0, 1.0).tolist(), strict=True):
+            out[i] = f
+    return out
+
+
 def peak_shaving_kw(load_kw: np.ndarray, devices: Iterable[DeviceConstraint], *, peak_hours: float) -> float:
     """kW reducible in every interval of the peak window, given the expected load (kW) over the window."""
     load_kw = np.asarray(load_kw, float)

@@ -60,6 +60,10 @@ class ActivationFacts(Protocol):
     def verified_events_many(self, premise_ids, *, limit: int | None = None) -> dict[int, list[VerifiedEvent]]:
         """Per premise: its verified events, newest first (at most ``limit`` each), in one read."""
 
+    def deliveries_many(self, premise_ids, *, limit: int) -> dict[int, list[tuple[Decimal, Decimal]]]:
+        """Per premise with verified events: (delivered kWh, committed kWh) of its ``limit`` latest, newest first,
+        in one read (``premise_ids``: ids or a subquery of ids); what its reliability factor is computed from."""
+
 
 class _NoActivation:
     def event_days(self, *, premise_id: int, tz: str) -> set[date]:
@@ -81,6 +85,9 @@ class _NoActivation:
         return {}
 
     def verified_events_many(self, premise_ids, *, limit: int | None = None) -> dict[int, list[VerifiedEvent]]:
+        return {}
+
+    def deliveries_many(self, premise_ids, *, limit: int) -> dict[int, list[tuple[Decimal, Decimal]]]:
         return {}
 
 

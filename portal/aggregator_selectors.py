@@ -126,8 +126,9 @@ def enrolable_page(*, user, aggregator: Organisation, q: str = "", page=None) ->
     return {"page": page_obj, "rows": [{"premise": p, "consent": consents.get(p.pk)} for p in page_obj.object_list]}
 
 
-def portfolio_summary(*, user, aggregator: Organisation) -> dict:
-    """The cards and the capacity per hour of the whole enrolled portfolio (constant queries)."""
+def portfolio_summary(*, user, aggregator: Organisation, day=None) -> dict:
+    """The cards and the capacity per hour of the whole enrolled portfolio (constant queries), for ``day`` (by
+    default the coming day in the timezone of the first enrolled premise)."""
     enrolled = Premise.objects.filter(
         Exists(Enrolment.objects.filter(premise=OuterRef("pk"), aggregator=aggregator, status=Enrolment.Status.ACTIVE))
     )
@@ -144,8 +145,9 @@ def portfolio_summary(*, user, aggregator: Organisation) -> dict:
             ),
         ),
     )
-    first = enrolled.order_by("pk").first()
-    day = coming_day(premises=[first]) if first else timezone.localdate()
+    if day is None:
+        first = enrolled.order_by("pk").first()
+        day = coming_day(premises=[first]) if first else timezone.localdate()
     from assessment.selectors import portfolio_capacity_by_hour
 
     hours = portfolio_capacity_by_hour(premises=enrolled, day=day)
@@ -198,8 +200,10 @@ def orders_with_members(*, aggregator: Organisation, open_only: bool = False, li
 
 def awards_per_member(*, aggregator: Organisation, page=None) -> dict:
     qs = Award.objects.filter(seller=aggregator).select_related("premise").order_by("-window_start", "-id")
-    page_obj = Paginator(qs, PAGE_SIZE).get_page(page)
     totals = qs.aggregate(kw=Sum("kw"), n=Count("pk"))
+    paginator = Paginator(qs, PAGE_SIZE)
+    paginator.count = totals["n"]  # known from the totals: no second COUNT
+    page_obj = paginator.get_page(page)
     return {"page": page_obj, "total_kw": totals["kw"] or Decimal("0"), "total": totals["n"]}
 
 

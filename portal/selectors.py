@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Q
 
 from accounts import policies
 from accounts.device_services import device_capability
@@ -250,11 +251,27 @@ def dispatch_console(*, user, is_admin: bool) -> dict:
     return {
         **dispatch_live(user=user),
         "programs": activation_selectors.programs_all(),
-        "premises": premises_visible_to(user).order_by("id"),
+        "premises": premise_choices(user=user),
         "zones": zones_served(user),
         "stops": activation_selectors.emergency_stops_recent(10),
         "is_admin": is_admin,
     }
+
+
+PREMISE_CHOICES = 20  # the dispatch console's premise picker lists this many matches; a search narrows them
+
+
+def premise_choices(*, user, q: str = "") -> list:
+    """The premises the dispatch console offers to pick from: the first ``PREMISE_CHOICES`` the user may see whose
+    name, address, owner or id matches ``q`` (a search, not a list of every premise in the zone)."""
+    qs = premises_visible_to(user)
+    q = q.strip()
+    if q:
+        match = Q(name__icontains=q) | Q(address__icontains=q) | Q(organisation__name__icontains=q)
+        if q.isdigit():
+            match |= Q(pk=int(q))
+        qs = qs.filter(match)
+    return list(qs.order_by("name", "id")[:PREMISE_CHOICES])
 
 
 def payment_visible(user, pk: int):

@@ -12,6 +12,7 @@ The market's offer gate (validated meter, accredited capacity, aggregation minim
 
 from .compliance import (
     TradingStatus,
+    aggregator_compliance_summary,
     aggregator_facts,
     compliance_status,
     enrolment_eligibility,
@@ -47,6 +48,7 @@ __all__ = [
     "TradingStatus",
     "ZoneIndex",
     "aggregator_facts",
+    "aggregator_compliance_summary",
     "compliance_status",
     "consents_active",
     "current_verification",

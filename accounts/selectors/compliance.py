@@ -16,6 +16,12 @@ from django.utils import timezone
 
 from .. import compliance, hooks
 from ..models import GridZone, Membership, Organisation, Premise, VerificationCase
+from .compliance_sets import (
+    eligibility_failures,
+    enrolled_premises,
+    failing_rules_by_premise,
+    meter_rule,
+)
 from .participants import READ_ALL_ROLES, operator_zone_ids, user_role
 from .participation import enrolments_active
 from .verification import current_verification
@@ -41,16 +47,6 @@ def premise_facts(
     )
 
 
-def _verifications_in_force(organisation_ids, *, now: datetime) -> dict[int, VerificationCase]:
-    """Per organisation: its verified case in force now (the one valid longest), in one query."""
-    out: dict[int, VerificationCase] = {}
-    for case in VerificationCase.objects.filter(
-        organisation_id__in=organisation_ids, status=VerificationCase.Status.VERIFIED, verified_until__gt=now
-    ).order_by("organisation_id", "verified_until"):
-        out[case.organisation_id] = case  # the last one per organisation: valid longest
-    return out
-
-
 def aggregator_facts(organisation: Organisation, *, now: datetime | None = None) -> compliance.AggregatorFacts:
     return compliance.AggregatorFacts(
         verified=current_verification(organisation, now=now) is not None,
@@ -69,6 +65,25 @@ def enrolment_eligibility(
     )
 
 
+def _verified_rule(organisation: Organisation, verified, *, now: datetime) -> compliance.RuleResult:
+    """The organisation's own verification (KYC/KYB) in force, or why not."""
+    if verified is not None:
+        return compliance.RuleResult("verified", True, f"Verified until {verified.verified_until:%Y-%m-%d}.")
+    last = VerificationCase.objects.filter(organisation=organisation).order_by("-created_at", "-id").first()
+    if last is not None and (
+        last.status == VerificationCase.Status.EXPIRED
+        or (last.status == VerificationCase.Status.VERIFIED and last.verified_until <= now)
+    ):
+        detail = f"Verification expired on {last.verified_until:%Y-%m-%d}; trading is suspended until renewed."
+    elif last is not None and last.status in VerificationCase.OPEN_STATUSES:
+        detail = f"Verification case #{last.pk} is {last.get_status_display().lower()}."
+    elif last is not None and last.status == VerificationCase.Status.REJECTED:
+        detail = f"Verification case #{last.pk} was rejected."
+    else:
+        detail = "Not verified: complete KYC/KYB."
+    return compliance.RuleResult("verified", False, detail)
+
+
 def organisation_compliance(
     organisation: Organisation, *, now: datetime | None = None, blocking_only: bool = False, portfolios=None
 ) -> list[compliance.RuleResult]:
@@ -83,22 +98,7 @@ def organisation_compliance(
     if organisation.kind not in (Organisation.Kind.CONSUMER, Organisation.Kind.AGGREGATOR):
         return out
     verified = current_verification(organisation, now=now)
-    if verified is not None:
-        out.append(compliance.RuleResult("verified", True, f"Verified until {verified.verified_until:%Y-%m-%d}."))
-    else:
-        last = VerificationCase.objects.filter(organisation=organisation).order_by("-created_at", "-id").first()
-        if last is not None and (
-            last.status == VerificationCase.Status.EXPIRED
-            or (last.status == VerificationCase.Status.VERIFIED and last.verified_until <= now)
-        ):
-            detail = f"Verification expired on {last.verified_until:%Y-%m-%d}; trading is suspended until renewed."
-        elif last is not None and last.status in VerificationCase.OPEN_STATUSES:
-            detail = f"Verification case #{last.pk} is {last.get_status_display().lower()}."
-        elif last is not None and last.status == VerificationCase.Status.REJECTED:
-            detail = f"Verification case #{last.pk} was rejected."
-        else:
-            detail = "Not verified: complete KYC/KYB."
-        out.append(compliance.RuleResult("verified", False, detail))
+    out.append(_verified_rule(organisation, verified, now=now))
     if organisation.kind == Organisation.Kind.CONSUMER:
         # ISO zone -> substation -> feeder: the jurisdiction is found without a query per level.
         premises = list(
@@ -135,37 +135,32 @@ def organisation_compliance(
                 seen_codes.append(profile)
                 out.append(compliance.licence_rule(profile, agg, now.date()))
         return out
-    enrolled = list(enrolled_qs.select_related("grid_zone__parent__parent", "organisation").prefetch_related("meters"))
+    # The premises' facts read for all at once from plain rows: constant queries, no instance per premise.
+    enrolled = enrolled_premises(organisation, now=now)
     seen: list[compliance.JurisdictionProfile] = []
-    profiled = [(p, compliance.profile(zone_jurisdiction(p.grid_zone))) for p in enrolled]
-    profiled = [(p, profile) for p, profile in profiled if profile is not None]
-    if not blocking_only and profiled:  # the premises' facts read for all at once: constant queries
-        owners = _verifications_in_force({p.organisation_id for p, _ in profiled}, now=now)
-        annual = hooks.metering().annual_kwh_many([p for p, _ in profiled], now=now)
-    for premise, profile in profiled:
-        if profile not in seen:
-            seen.append(profile)
-            out.append(compliance.licence_rule(profile, agg, now.date()))
-        if blocking_only:
-            continue
-        facts = premise_facts(
-            premise, now=now, verified=owners.get(premise.organisation_id), annual_kwh=annual.get(premise.pk)
-        )
-        for rule in compliance.enrolment_eligibility(profile, facts, agg, now.date()):
-            if not rule.passed and rule.rule not in ("aggregator_licence", "aggregator_verified"):
-                # A premise's own problem keeps that premise out of offers (market.services.gates), not the
-                # aggregator's whole portfolio: listed, not blocking.
-                out.append(compliance.RuleResult(rule.rule, False, f"{premise.name}: {rule.detail}", False))
-    if not blocking_only:
-        out += _meter_rules(enrolled)
-        if portfolios is None:
-            portfolios = hooks.aggregation().portfolios(organisation, now=now)
-        sizes = {p.profile.code: p for p in portfolios}
-        for profile in seen:
-            portfolio = sizes.get(profile.code)
-            rule = compliance.aggregation_size_rule(profile, portfolio.kw if portfolio else Decimal("0"))
-            if rule is not None:
-                out.append(rule)
+    for premise in enrolled:
+        if premise.profile is not None and premise.profile not in seen:
+            seen.append(premise.profile)
+            out.append(compliance.licence_rule(premise.profile, agg, now.date()))
+    for premise in enrolled:
+        out += eligibility_failures(premise, agg, now.date())
+    reasons = hooks.metering().validation_reasons_by_name({p.pk: p.name for p in enrolled if not p.meter_validated})
+    out += [meter_rule(premise, reasons.get(premise.pk, [])) for premise in enrolled]
+    if portfolios is None:
+        portfolios = hooks.aggregation().portfolios(organisation, now=now)
+    out += _aggregation_rules(seen, portfolios)
+    return out
+
+
+def _aggregation_rules(seen, portfolios) -> list[compliance.RuleResult]:
+    """Per jurisdiction the aggregator is active in: its portfolio against the FERC Order 2222 minimum size."""
+    sizes = {p.profile.code: p for p in portfolios}
+    out = []
+    for profile in seen:
+        portfolio = sizes.get(profile.code)
+        rule = compliance.aggregation_size_rule(profile, portfolio.kw if portfolio else Decimal("0"))
+        if rule is not None:
+            out.append(rule)
     return out
 
 
@@ -191,7 +186,77 @@ def compliance_status(organisation: Organisation, *, now: datetime | None = None
     portfolios = hooks.aggregation().portfolios(organisation, now=now)  # computed once: the rules and the table use it
     rules = organisation_compliance(organisation, now=now, portfolios=portfolios)
     trading = organisation_trading_status(organisation, now=now)
-    aggregations = [
+    aggregations = _aggregation_rows(portfolios)
+    return {
+        "organisation": organisation.pk,
+        "may_trade": trading.allowed,
+        "reasons": list(trading.reasons),
+        "failing": [r.as_dict() for r in rules if not r.passed],
+        "rules": [r.as_dict() for r in rules],
+        "aggregations": aggregations,
+    }
+
+
+FAILING_PAGE_SIZE = 25
+
+
+def aggregator_compliance_summary(
+    organisation: Organisation, *, now: datetime | None = None, rule: str = "", page=None
+) -> dict:
+    """An aggregator's compliance status summarised for its page, in a constant number of queries whatever the
+    size of its portfolio: its own rules (verification, licence per jurisdiction, FERC Order 2222 minimum
+    aggregation size per ISO), per premise rule how many enrolled premises pass and fail it, and the premises
+    failing a rule (``rule``: one of them) with their details, ``FAILING_PAGE_SIZE`` a page, by name."""
+    from django.core.paginator import Paginator
+
+    now = now or timezone.now()
+    today = now.date()
+    agg = aggregator_facts(organisation, now=now)
+    portfolios = hooks.aggregation().portfolios(organisation, now=now)
+    enrolled = enrolled_premises(organisation, now=now)
+    seen: list[compliance.JurisdictionProfile] = []
+    for premise in enrolled:
+        if premise.profile is not None and premise.profile not in seen:
+            seen.append(premise.profile)
+    own = [
+        _verified_rule(organisation, current_verification(organisation, now=now), now=now),
+        *(compliance.licence_rule(profile, agg, today) for profile in seen),
+        *_aggregation_rules(seen, portfolios),
+    ]
+    counts, failing = failing_rules_by_premise(enrolled, agg, today)
+    listed = sorted(
+        (p for p in enrolled if p.pk in failing and (not rule or rule in failing[p.pk])), key=lambda p: (p.name, p.pk)
+    )
+    page_obj = Paginator(listed, FAILING_PAGE_SIZE).get_page(page)
+    shown = list(page_obj.object_list)
+    reasons = hooks.metering().validation_reasons_by_name({p.pk: p.name for p in shown if not p.meter_validated})
+    rows = [
+        {
+            "premise": p,
+            "failures": eligibility_failures(p, agg, today)
+            + ([] if p.meter_validated else [meter_rule(p, reasons.get(p.pk, []))]),
+        }
+        for p in shown
+    ]
+    trading = organisation_trading_status(organisation, now=now)
+    return {
+        "organisation": organisation.pk,
+        "may_trade": trading.allowed,
+        "reasons": list(trading.reasons),
+        "own_rules": [r.as_dict() for r in own],
+        "failing": [r.as_dict() for r in own if not r.passed],
+        "rule_counts": counts,
+        "premises": len(enrolled),
+        "premises_failing": len(failing),
+        "rule": rule,
+        "failing_page": page_obj,
+        "failing_rows": rows,
+        "aggregations": _aggregation_rows(portfolios),
+    }
+
+
+def _aggregation_rows(portfolios) -> list[dict]:
+    return [
         {
             "jurisdiction": p.profile.code,
             "iso": p.profile.iso,
@@ -203,14 +268,6 @@ def compliance_status(organisation: Organisation, *, now: datetime | None = None
         }
         for p in portfolios
     ]
-    return {
-        "organisation": organisation.pk,
-        "may_trade": trading.allowed,
-        "reasons": list(trading.reasons),
-        "failing": [r.as_dict() for r in rules if not r.passed],
-        "rules": [r.as_dict() for r in rules],
-        "aggregations": aggregations,
-    }
 
 
 @dataclass(frozen=True)

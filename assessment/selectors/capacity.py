@@ -191,4 +191,9 @@ def hourly_capacity_forecast(*, premises, day: date) -> dict[int, list[Decimal]]
     return out
 
 
-from .capacity_sets import accredited_capacity_by_zone_hour, portfolio_capacity_by_hour  # noqa: E402,F401
+from .capacity_sets import (  # noqa: E402,F401
+    accredited_capacity_by_zone_hour,
+    accredited_capacity_latest_many,
+    accredited_capacity_over,
+    portfolio_capacity_by_hour,
+)

@@ -3,132 +3,301 @@
 The rule is :func:`assessment.selectors.capacity.accredited_capacity_from` for each local hour of the day (the
 latest stored assessment covering the hour × reliability × derate, 0 while suspended or without a validated
 revenue meter, capped by the latest availability declaration overlapping the hour), read set-based: a constant
-number of queries whatever the number of premises (the stored assessments, validated meters, enrollments'
-derate and suspension, verified events, declarations: one query each), then one pass in Python. Where the
-assessed kW comes from (a share of the baseline today, registered devices later) is the assessment's business;
-this reads the stored rows."""
+number of queries whatever the number of premises (the stored assessments with their premise's timezone and
+meter validation, the enrollments' derate and suspension, the latest verified deliveries, the declarations: one
+query each), then one pass over the rows into a premises × 24 array of integer milli-kW (the quantum of
+accredited kW and of the stored kW fields, so the figures are exact), summed by numpy. The reliability factors
+are computed for all premises at once (``assessment.flexibility.reliability_factors``). Where the assessed kW
+comes from (a share of the baseline today, registered devices later) is the assessment's business; this reads
+the stored rows."""
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+import numpy as np
+from django.db.models import BigIntegerField, Case, F, Func, Q, QuerySet, Value, When, Window
+from django.db.models.functions import RowNumber
 
 from accounts.models import Premise
 
 from .. import hooks
-from ..flexibility import reliability_factor
+from ..flexibility import reliability_factors
 from ..models import AvailabilityDeclaration, FlexibilityAssessment
 from .metering import validated_meter_premise_ids
 from .performance import PERFORMANCE_EVENTS
 
 ACCREDITED_QUANT = Decimal("0.001")
+RELIABILITY_QUANT = Decimal("0.0001")
+NO_CAP = np.iinfo(np.int64).max
 
 
-def _hour_bounds(day: date, tz: str) -> list[tuple[datetime, datetime]]:
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _EpochMicroseconds(Func):
+    """A datetime column as integer microseconds since the Unix epoch: compared with the hours' bounds as
+    integers, exactly, without building a Python datetime per row (the cost of reading many rows)."""
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # stored as 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC: the whole seconds, then the microseconds if any
+        template = (
+            "(CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) * 1000000"
+            " + CAST(substr(%(expressions)s || '.000000', 21, 6) AS INTEGER))"
+        )
+        return self.as_sql(compiler, connection, template=template)
+
+
+def _micros(at: datetime) -> int:
+    delta = at - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _hour_bounds(day: date, tz: str) -> tuple[list[int], list[int]]:
+    """The starts and ends of the 24 local hours of ``day``, in microseconds since the epoch."""
     zone = ZoneInfo(tz)
-    out = []
-    for h in range(24):
-        start = datetime(day.year, day.month, day.day, h, tzinfo=zone).astimezone(UTC)
-        out.append((start, start + timedelta(hours=1)))
+    starts = [_micros(datetime(day.year, day.month, day.day, h, tzinfo=zone).astimezone(UTC)) for h in range(24)]
+    return starts, [s + 3_600_000_000 for s in starts]
+
+
+def _milli(kw: Decimal) -> int:
+    return int(kw.scaleb(3))
+
+
+@dataclass(frozen=True)
+class CapacityGrid:
+    """Accredited capacity of the premises that have an assessment covering part of a day: ``milli_kw[i, h]`` is
+    premise ``premise_ids[i]``'s kW × 1000 in local hour ``h``; ``covered[i, h]`` whether an assessment covers
+    the hour and counts (the premise neither suspended nor without a validated meter)."""
+
+    premise_ids: list[int]
+    milli_kw: np.ndarray
+    covered: np.ndarray
+
+    @staticmethod
+    def _decimals(milli: np.ndarray, covered: np.ndarray) -> list[Decimal]:
+        # An hour nothing covers reads 0 (as the rule's "no assessment"); a covered one the quantized kW.
+        return [
+            Decimal(m).scaleb(-3) if c else Decimal("0") for m, c in zip(milli.tolist(), covered.tolist(), strict=True)
+        ]
+
+    def by_premise(self) -> dict[int, list[Decimal]]:
+        return {pid: self._decimals(self.milli_kw[i], self.covered[i]) for i, pid in enumerate(self.premise_ids)}
+
+    def total(self, rows=None) -> list[Decimal]:
+        """The sum per hour over all premises (or the ``rows`` given: an index array)."""
+        milli, covered = (self.milli_kw, self.covered) if rows is None else (self.milli_kw[rows], self.covered[rows])
+        if not len(milli):
+            return [Decimal("0")] * 24
+        return self._decimals(milli.sum(axis=0), covered.any(axis=0))
+
+
+def capacity_grid(*, premises, day: date) -> CapacityGrid:
+    """The :class:`CapacityGrid` of ``premises`` (a queryset or a list) for local ``day``, in five queries: the
+    assessments (with the premise's timezone), the validated meters, the enrollments' derate and suspension,
+    the latest verified deliveries and the declarations."""
+    ids = _ids(premises)
+    if not isinstance(ids, QuerySet) and not ids:
+        return CapacityGrid([], np.zeros((0, 24), np.int64), np.zeros((0, 24), bool))
+    bounds: dict[str, tuple[list[int], list[int]]] = {}
+    # The day's hours lie within a day and a half of UTC midnight in every timezone.
+    lo = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=15)
+    hi = lo + timedelta(hours=54)
+    rows = list(
+        FlexibilityAssessment.objects.filter(premise_id__in=ids, window_start__lt=hi, window_end__gt=lo)
+        .order_by("assessed_at", "pk")  # painted in this order: the latest assessment of an hour wins
+        .values_list(
+            "premise_id",
+            "premise__timezone",
+            _EpochMicroseconds("window_start"),
+            _EpochMicroseconds("window_end"),
+            "capacity_kw",
+        )
+    )
+    index: dict[int, int] = {}
+    tz_of: dict[int, str] = {}
+    kept = []
+    for row in rows:
+        pid, tz, start, end, _ = row
+        if tz not in bounds:
+            bounds[tz] = _hour_bounds(day, tz)
+        starts, ends = bounds[tz]
+        if not (start < ends[-1] and end > starts[0]):  # outside the premise's local day
+            continue
+        kept.append(row)
+        if pid not in index:
+            index[pid] = len(index)
+            tz_of[pid] = tz
+    n = len(index)
+    milli = np.zeros((n, 24), np.int64)
+    covered = np.zeros((n, 24), bool)
+    grid = CapacityGrid(list(index), milli, covered)
+    if not n:
+        return grid
+    factors = _counted_factors(ids, index)
+    kw_of: dict[tuple[Decimal, Decimal], int] = {}
+    for pid, tz, start, end, capacity in kept:
+        factor = factors.get(pid)
+        if factor is None:  # suspended or without a validated meter: 0 kW
+            continue
+        starts, ends = bounds[tz]
+        first, last = bisect_left(starts, start), bisect_right(ends, end)
+        if first >= last:
+            continue
+        kw = kw_of.get((capacity, factor))
+        if kw is None:
+            kw = kw_of[(capacity, factor)] = _milli((capacity * factor).quantize(ACCREDITED_QUANT, rounding=ROUND_DOWN))
+        i = index[pid]
+        milli[i, first:last] = kw
+        covered[i, first:last] = True
+    caps = np.full((n, 24), NO_CAP, np.int64)
+    for pid, valid_from, valid_until, available in (
+        AvailabilityDeclaration.objects.filter(premise_id__in=ids, valid_from__lt=hi, valid_until__gt=lo)
+        .order_by("created_at", "pk")  # the latest declaration of an hour wins
+        .values_list("premise_id", _EpochMicroseconds("valid_from"), _EpochMicroseconds("valid_until"), "available_kw")
+    ):
+        if pid not in factors:
+            continue
+        starts, ends = bounds[tz_of[pid]]
+        first, last = bisect_right(ends, valid_from), bisect_left(starts, valid_until)
+        if first < last:
+            caps[index[pid], first:last] = _milli(available)
+    np.minimum(milli, caps, out=milli)
+    return grid
+
+
+def _counted_factors(ids, candidates) -> dict[int, Decimal]:
+    """Per premise of ``candidates`` that counts (a validated revenue meter, not suspended): its reliability (from
+    its latest verified deliveries, as ``reliability_factor_for``) × derate. Three queries over ``ids`` (a
+    subquery or a list, the premises asked about)."""
+    validated = set(
+        validated_meter_premise_ids().filter(meter__premise_id__in=ids).values_list("meter__premise_id", flat=True)
+    )
+    activation = hooks.activation()
+    derates = activation.factors_many(ids)
+    counted = [pid for pid in candidates if pid in validated and not derates.get(pid, (None, False))[1]]
+    if not counted:
+        return {}
+    deliveries = activation.deliveries_many(ids, limit=PERFORMANCE_EVENTS)
+    histories = [[(float(d), float(c)) for d, c in deliveries.get(pid, ())] for pid in counted]
+    out = {}
+    for pid, reliability in zip(counted, reliability_factors(histories), strict=True):
+        r = Decimal(repr(reliability)).quantize(RELIABILITY_QUANT, rounding=ROUND_DOWN)
+        out[pid] = r * derates.get(pid, (Decimal("1"), False))[0]
     return out
 
 
-def _premise_timezones(premises) -> tuple[dict[int, str], object]:
-    """(premise id -> timezone, a filter value for ``premise_id__in``: a subquery for a queryset)."""
+def _ids(premises):
+    """A filter value for ``premise_id__in``: a subquery for a queryset, else the list of ids."""
     if isinstance(premises, QuerySet):
-        rows = dict(premises.order_by().values_list("pk", "timezone"))
-        return rows, premises.order_by().values("pk")
-    tzs = {p.pk: p.timezone for p in premises}
-    return tzs, list(tzs)
+        return premises.order_by().values("pk")
+    return [getattr(p, "pk", p) for p in premises]
+
+
+def _accredited_in_windows(ids, windows: dict[int, tuple[int, int]]) -> dict[int, Decimal | None]:
+    """The single-window rule (``accredited_capacity_from``) for each premise's own window (epoch microseconds),
+    in five queries whatever the number of premises."""
+    if not windows:
+        return {}
+    lo = EPOCH + timedelta(microseconds=min(s for s, _ in windows.values()))
+    hi = EPOCH + timedelta(microseconds=max(e for _, e in windows.values()))
+    latest: dict[int, Decimal] = {}  # per premise: the capacity of the latest assessment covering its window
+    for pid, start, end, capacity in (
+        FlexibilityAssessment.objects.filter(premise_id__in=ids, window_start__lt=hi, window_end__gt=lo)
+        .order_by("assessed_at", "pk")
+        .values_list("premise_id", _EpochMicroseconds("window_start"), _EpochMicroseconds("window_end"), "capacity_kw")
+    ):
+        window = windows.get(pid)
+        if window is not None and start <= window[0] and end >= window[1]:
+            latest[pid] = capacity
+    out: dict[int, Decimal | None] = dict.fromkeys(windows)
+    if not latest:
+        return out
+    factors = _counted_factors(ids, latest)
+    for pid, capacity in latest.items():
+        factor = factors.get(pid)
+        out[pid] = (
+            Decimal("0") if factor is None else (capacity * factor).quantize(ACCREDITED_QUANT, rounding=ROUND_DOWN)
+        )
+    caps: dict[int, Decimal] = {}
+    for pid, valid_from, valid_until, available in (
+        AvailabilityDeclaration.objects.filter(premise_id__in=ids, valid_from__lt=hi, valid_until__gt=lo)
+        .order_by("created_at", "pk")  # the latest declaration overlapping the window wins
+        .values_list("premise_id", _EpochMicroseconds("valid_from"), _EpochMicroseconds("valid_until"), "available_kw")
+    ):
+        window = windows.get(pid)
+        if pid in factors and valid_from < window[1] and valid_until > window[0]:
+            caps[pid] = available
+    for pid, cap in caps.items():
+        out[pid] = min(out[pid], cap)
+    return out
+
+
+def accredited_capacity_over(*, premises, start: datetime, end: datetime) -> dict[int, Decimal | None]:
+    """``accredited_capacity_kw`` over ``[start, end)`` for each of ``premises`` (a queryset or a list; None for
+    a premise no assessment covers the window), in six queries whatever their number."""
+    ids = _ids(premises)
+    pks = list(ids.values_list("pk", flat=True)) if isinstance(ids, QuerySet) else ids
+    window = (_micros(start), _micros(end))
+    return _accredited_in_windows(ids, dict.fromkeys(pks, window))
+
+
+def accredited_capacity_latest_many(*, premises, now: datetime) -> dict[int, Decimal]:
+    """``accredited_capacity_latest_kw`` for each of ``premises`` (a queryset or a list) that has an assessment:
+    the accredited capacity of its next assessed window (the earliest that has not ended; else its latest), in
+    six queries whatever their number. Premises without an assessment are absent (0 kW)."""
+    ids = _ids(premises)
+    ahead = Q(window_end__gt=now)
+    ranked = (
+        FlexibilityAssessment.objects.filter(premise_id__in=ids)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=F("premise_id"),
+                order_by=[
+                    Case(When(ahead, then=Value(0)), default=Value(1)).asc(),  # a window not ended first,
+                    Case(When(ahead, then=F("window_start"))).asc(),  # the earliest of those,
+                    Case(When(~ahead, then=F("window_end"))).desc(),  # else the latest ended,
+                    F("assessed_at").desc(),
+                    F("pk").desc(),
+                ],
+            )
+        )
+        .filter(rank=1)
+        .values_list("premise_id", _EpochMicroseconds("window_start"), _EpochMicroseconds("window_end"))
+    )
+    windows = {pid: (start, end) for pid, start, end in ranked}
+    return {pid: kw or Decimal("0") for pid, kw in _accredited_in_windows(ids, windows).items()}
 
 
 def capacity_by_premise_hour(*, premises, day: date) -> dict[int, list[Decimal]]:
     """Accredited kW per local hour of ``day`` (24 values) for each premise that has any; premises without an
     assessment covering the day are absent (0 kW every hour)."""
-    tzs, ids = _premise_timezones(premises)
-    if not tzs:
-        return {}
-    bounds = {tz: _hour_bounds(day, tz) for tz in set(tzs.values())}
-    hour_starts = {tz: [b[0] for b in bs] for tz, bs in bounds.items()}
-    hour_ends = {tz: [b[1] for b in bs] for tz, bs in bounds.items()}
-    lo = min(b[0][0] for b in bounds.values())
-    hi = max(b[-1][1] for b in bounds.values())
-    assessed: dict[int, list[tuple]] = defaultdict(list)
-    for row in FlexibilityAssessment.objects.filter(
-        premise_id__in=ids, window_start__lt=hi, window_end__gt=lo
-    ).values_list("premise_id", "window_start", "window_end", "assessed_at", "pk", "capacity_kw"):
-        assessed[row[0]].append(row[1:])
-    if not assessed:
-        return {}
-    assessed_ids = list(assessed)
-    validated = set(
-        validated_meter_premise_ids().filter(meter__premise_id__in=ids).values_list("meter__premise_id", flat=True)
-    )
-    activation = hooks.activation()
-    factors = activation.factors_many(ids)
-    counted = [pid for pid in assessed_ids if pid in validated and not factors.get(pid, (1, False))[1]]
-    events = activation.verified_events_many(ids, limit=PERFORMANCE_EVENTS)
-    declared: dict[int, list[tuple]] = defaultdict(list)
-    for row in AvailabilityDeclaration.objects.filter(
-        premise_id__in=ids, valid_from__lt=hi, valid_until__gt=lo
-    ).values_list("premise_id", "valid_from", "valid_until", "created_at", "pk", "available_kw"):
-        declared[row[0]].append(row[1:])
-    out: dict[int, list[Decimal]] = {}
-    counted_set = set(counted)
-    reliabilities: dict[tuple, Decimal] = {}
-    for pid, rows in assessed.items():
-        hours = [Decimal("0")] * 24
-        out[pid] = hours
-        if pid not in counted_set:
-            continue
-        history = tuple((e.delivered_kwh, e.committed_kwh) for e in events.get(pid, ()))
-        reliability = reliabilities.get(history)
-        if reliability is None:  # the same history gives the same factor: computed once
-            reliability = reliabilities[history] = Decimal(
-                repr(reliability_factor([float(d) for d, _ in history], [float(c) for _, c in history]))
-            ).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
-        factor = reliability * factors.get(pid, (Decimal("1"), False))[0]
-        starts, ends = hour_starts[tzs[pid]], hour_ends[tzs[pid]]
-        best: list[tuple | None] = [None] * 24  # per hour: the latest assessment covering it
-        for a in rows:
-            for h in range(bisect_left(starts, a[0]), bisect_right(ends, a[1])):
-                if best[h] is None or (a[2], a[3]) > (best[h][2], best[h][3]):
-                    best[h] = a
-        kw_of: dict[int, Decimal] = {}
-        caps_all = declared.get(pid, ())
-        for h, a in enumerate(best):
-            if a is None:
-                continue
-            kw = kw_of.get(a[3])
-            if kw is None:
-                kw = kw_of[a[3]] = (a[4] * factor).quantize(ACCREDITED_QUANT, rounding=ROUND_DOWN)
-            if caps_all:
-                caps = [d for d in caps_all if d[0] < ends[h] and d[1] > starts[h]]
-                if caps:
-                    kw = min(kw, max(caps, key=lambda d: (d[2], d[3]))[4])
-            hours[h] = kw
-    return out
+    return capacity_grid(premises=premises, day=day).by_premise()
 
 
 def portfolio_capacity_by_hour(*, premises, day: date) -> list[Decimal]:
     """Sum over the portfolio (premises: a queryset or a list) of accredited kW per local hour of ``day``."""
-    per = capacity_by_premise_hour(premises=premises, day=day)
-    return [sum((v[h] for v in per.values()), Decimal("0")) for h in range(24)]
+    return capacity_grid(premises=premises, day=day).total()
 
 
 def accredited_capacity_by_zone_hour(*, zone_ids: set[int], day: date) -> dict[str, list[Decimal]]:
     """Accredited kW per grid zone (code) and local hour of ``day``, for premises in the zones given."""
     premises = Premise.objects.filter(grid_zone_id__in=zone_ids)
-    per = capacity_by_premise_hour(premises=premises, day=day)
-    codes = dict(premises.values_list("pk", "grid_zone__code")) if per else {}
-    out: dict[str, list[Decimal]] = {}
-    for pid, hours in per.items():
-        row = out.setdefault(codes[pid], [Decimal("0")] * 24)
-        for h in range(24):
-            row[h] += hours[h]
-    return dict(sorted(out.items()))
+    grid = capacity_grid(premises=premises, day=day)
+    if not grid.premise_ids:
+        return {}
+    codes = dict(premises.filter(pk__in=grid.premise_ids).values_list("pk", "grid_zone__code"))
+    rows_by_code: dict[str, list[int]] = {}
+    for i, pid in enumerate(grid.premise_ids):
+        rows_by_code.setdefault(codes[pid], []).append(i)
+    return {code: grid.total(np.asarray(rows)) for code, rows in sorted(rows_by_code.items())}

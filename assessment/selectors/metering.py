@@ -4,11 +4,11 @@ estimated from the meter history. Lent to accounts' compliance rules through :cl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Min, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Meter, Premise
@@ -114,29 +114,69 @@ def premises_meter_validation_reasons(premises: list[Premise]) -> dict[int, list
     return out
 
 
-def premises_annual_kwh(premises: list[Premise], *, now: datetime) -> dict[int, Decimal | None]:
-    """:func:`premise_annual_kwh` for many premises (``meters`` prefetched): one grouped query."""
-    rows = {
-        r["meter__premise_id"]: r
-        for r in MeterReading.objects.filter(
-            meter__premise__in=[p.pk for p in premises],
-            meter__kind="ami",
-            start__gte=now - timedelta(days=365),
-            start__lt=now,
+def validation_reasons_by_name(names: Mapping[int, str]) -> dict[int, list[str]]:
+    """:func:`premise_meter_validation_reasons` for many premises given as id -> name: two queries (their revenue
+    meters, their statuses) and no model instances, whatever their number."""
+    meters: dict[int, list[tuple[int, str]]] = {pid: [] for pid in names}
+    for pid, pk, meter_id in (
+        Meter.objects.filter(premise_id__in=list(names), kind__in=SETTLEMENT_METER_KINDS)
+        .order_by("premise_id", "meter_id")
+        .values_list("premise_id", "pk", "meter_id")
+    ):
+        meters[pid].append((pk, meter_id))
+    statuses = {
+        pk: (validated, checked_at, reasons)
+        for pk, validated, checked_at, reasons in MeterStatus.objects.filter(
+            meter__premise_id__in=list(names), meter__kind__in=SETTLEMENT_METER_KINDS
+        ).values_list("meter_id", "validated", "checked_at", "reasons")
+    }
+    out: dict[int, list[str]] = {}
+    for pid, name in names.items():
+        mine = meters[pid]
+        if not mine:
+            out[pid] = [f"{name}: no revenue (AMI) meter is registered, so its flexibility cannot be measured."]
+            continue
+        if any(statuses.get(pk, (False,))[0] for pk, _ in mine):
+            out[pid] = []
+            continue
+        reasons = []
+        for pk, meter_id in mine:
+            status = statuses.get(pk)
+            if status is None or status[1] is None:
+                reasons.append(f"{name}: meter {meter_id} is not validated yet (no quality check has run).")
+            else:
+                why = " ".join(status[2]) or "quality check failed."
+                reasons.append(f"{name}: meter {meter_id} is not validated: {why}")
+        out[pid] = reasons
+    return out
+
+
+def annual_kwh_by_id(premise_ids, *, now: datetime) -> dict[int, Decimal | None]:
+    """:func:`premise_annual_kwh` for many premises (``premise_ids``: a list or a subquery of ids) in two grouped
+    queries (their readings of the last year, their meters' finest interval); premises without enough history
+    are absent."""
+    rows = (
+        MeterReading.objects.filter(
+            meter__premise_id__in=premise_ids, meter__kind="ami", start__gte=now - timedelta(days=365), start__lt=now
         )
         .values("meter__premise_id")
         .annotate(kwh=Sum("kwh"), n=Count("id"))
-    }
+        .values_list("meter__premise_id", "kwh", "n")
+    )
+    rows = [r for r in rows if r[2]]
+    if not rows:
+        return {}
+    intervals = dict(
+        Meter.objects.filter(premise_id__in=premise_ids)
+        .values("premise_id")
+        .annotate(m=Min("interval_minutes"))
+        .values_list("premise_id", "m")
+    )
     out: dict[int, Decimal | None] = {}
-    for p in premises:
-        r = rows.get(p.pk)
-        out[p.pk] = None
-        if not r or not r["n"]:
-            continue
-        interval = min((m.interval_minutes for m in p.meters.all()), default=15) or 15
-        days = Decimal(r["n"] * interval) / Decimal(1440)
+    for pid, kwh, n in rows:
+        days = Decimal(n * (intervals.get(pid) or 15)) / Decimal(1440)
         if days >= 1:
-            out[p.pk] = (r["kwh"] / days * 365).quantize(Decimal("1"))
+            out[pid] = (kwh / days * 365).quantize(Decimal("1"))
     return out
 
 
@@ -174,5 +214,8 @@ class MeteringFacts:
     def validation_reasons_many(self, premises: list[Premise]) -> dict[int, list[str]]:
         return premises_meter_validation_reasons(premises)
 
-    def annual_kwh_many(self, premises: list[Premise], *, now: datetime) -> dict[int, Decimal | None]:
-        return premises_annual_kwh(premises, now=now)
+    def validation_reasons_by_name(self, names: Mapping[int, str]) -> dict[int, list[str]]:
+        return validation_reasons_by_name(names)
+
+    def annual_kwh_by_id(self, premise_ids, *, now: datetime) -> dict[int, Decimal | None]:
+        return annual_kwh_by_id(premise_ids, now=now)

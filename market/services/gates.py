@@ -30,8 +30,8 @@ from accounts.selectors import (
     zone_jurisdiction_map,
 )
 from assessment.selectors import (
-    accredited_capacity_kw,
-    accredited_capacity_latest_kw,
+    accredited_capacity_latest_many,
+    accredited_capacity_over,
     premise_meter_validation_reasons,
     validated_meter_premise_ids,
 )
@@ -97,6 +97,23 @@ def premise_offer_refusals(
     return out
 
 
+def _portfolio_premises(
+    organisation: Organisation, *, now: datetime | None, jurisdiction: str | None, among: list[int] | None = None
+):
+    """(zone id -> profile code, the premises the aggregator may offer now in zones whose ISO sets a minimum
+    aggregation size, limited to ``jurisdiction`` and to the premises ``among`` when given)."""
+    codes = zone_jurisdiction_map()
+    zones = [
+        zid
+        for zid, code in codes.items()
+        if (p := compliance.profile(code)) is not None
+        and p.min_aggregation_kw is not None
+        and (not jurisdiction or code == jurisdiction)
+    ]
+    premises = premises_offerable_by(organisation, now=now).filter(grid_zone_id__in=zones)
+    return codes, premises if among is None else premises.filter(pk__in=among)
+
+
 def aggregation_portfolios(
     organisation: Organisation,
     *,
@@ -104,28 +121,33 @@ def aggregation_portfolios(
     end: datetime | None = None,
     now: datetime | None = None,
     jurisdiction: str | None = None,
+    among: list[int] | None = None,
 ) -> list[AggregationPortfolio]:
     """An aggregator's portfolio per ISO with a minimum aggregation size (FERC Order No. 2222): the sum of the
     accredited capacity (``assessment.selectors.accredited_capacity_kw``) of the premises it may offer now
     (enrolled under consent, owner verified, meter validated) whose zone lies in that ISO.
 
-    Over ``[start, end)`` when given (an order's delivery); otherwise each premise's latest assessed window
-    (the compliance status). ``jurisdiction`` limits it to one profile code."""
+    Over ``[start, end)`` when given (an order's delivery); otherwise each premise's next assessed window
+    (``accredited_capacity_latest_kw``: the compliance status). ``jurisdiction`` limits it to one profile code,
+    ``among`` to those premises (a part of the portfolio). Set-based: the same number of queries (about ten) for ten premises or ten thousand."""
     if organisation.kind != Organisation.Kind.AGGREGATOR:
         return []
-    codes = zone_jurisdiction_map()
+    now = now or timezone.now()
+    codes, premises = _portfolio_premises(organisation, now=now, jurisdiction=jurisdiction, among=among)
+    zone_of = dict(premises.order_by("pk").values_list("pk", "grid_zone_id"))
+    if not zone_of:
+        return []
+    # the premises as a subquery, not thousands of ids as parameters
+    if start is not None and end is not None:
+        kws = accredited_capacity_over(premises=premises, start=start, end=end)
+    else:
+        kws = accredited_capacity_latest_many(premises=premises, now=now)
     totals: dict[str, tuple[Decimal, list[int]]] = {}
-    for premise in premises_offerable_by(organisation, now=now).order_by("pk"):
-        code = codes.get(premise.grid_zone_id, "")
-        profile = compliance.profile(code)
-        if profile is None or profile.min_aggregation_kw is None or (jurisdiction and code != jurisdiction):
-            continue
-        if start is not None and end is not None:
-            kw = accredited_capacity_kw(premise=premise, start=start, end=end)
-        else:
-            kw = accredited_capacity_latest_kw(premise=premise, now=now)
-        total, ids = totals.get(code, (Decimal("0"), []))
-        totals[code] = (total + (kw or Decimal("0")), [*ids, premise.pk])
+    for pk, zone_id in zone_of.items():
+        code = codes.get(zone_id, "")
+        total, ids = totals.setdefault(code, (Decimal("0"), []))
+        ids.append(pk)
+        totals[code] = (total + (kws.get(pk) or Decimal("0")), ids)
     return [
         AggregationPortfolio(profile=compliance.PROFILES[code], kw=kw, premise_ids=tuple(ids))
         for code, (kw, ids) in sorted(totals.items())
@@ -144,23 +166,23 @@ def wholesale_aggregation_refusal(
     """Why an aggregator may not offer into the wholesale products of the ISO that ``zone`` lies in over
     ``[start, end)`` — its portfolio there is below the ISO's FERC Order 2222 minimum aggregation size — or None.
     Consumers selling their own premises directly are not aggregations (the products' per-order minimum size
-    applies to them); zones without a minimum (no profile, EU) pass. Sums premises ``first`` (the order's
-    members) first and stops once the minimum is reached, so a large portfolio costs a few premises' reads."""
+    applies to them); zones without a minimum (no profile, EU) pass. The portfolio is summed set-based
+    (:func:`aggregation_portfolios` over the window): a constant number of queries however large it is; the
+    premises ``first`` (the order's members) are summed first, and when they reach the minimum the rest is not
+    read."""
     if organisation.kind != Organisation.Kind.AGGREGATOR:
         return None
     code = zone_jurisdiction(zone)
     profile = compliance.profile(code)
     if profile is None or profile.min_aggregation_kw is None:
         return None
-    codes = zone_jurisdiction_map()
-    premises = [p for p in premises_offerable_by(organisation, now=now) if codes.get(p.grid_zone_id) == code]
-    preferred = set(first)
-    premises.sort(key=lambda p: (p.pk not in preferred, p.pk))
-    total = Decimal("0")
-    for premise in premises:
-        total += accredited_capacity_kw(premise=premise, start=start, end=end) or Decimal("0")
-        if total >= profile.min_aggregation_kw:
+    first = list(first)
+    if first:
+        part = aggregation_portfolios(organisation, start=start, end=end, now=now, jurisdiction=code, among=first)
+        if part and part[0].kw >= profile.min_aggregation_kw:
             return None
+    portfolios = aggregation_portfolios(organisation, start=start, end=end, now=now, jurisdiction=code)
+    total = portfolios[0].kw if portfolios else Decimal("0")
     rule = compliance.aggregation_size_rule(profile, total)
     return None if rule is None or rule.passed else rule.detail
 

@@ -8,6 +8,7 @@ from ..views import aggregator, consumer, events, operator, operator_market
 urlpatterns = [
     path("console/", operator.console, name="console"),
     path("console/live/", operator.console_live, name="console-live"),
+    path("console/premises/", operator.console_premises, name="console-premises"),
     path("console/events/", operator.console_event_create, name="console-event-create"),
     path("console/cascades/", operator.console_cascade_create, name="console-cascade-create"),
     path("console/emergency-stop/", operator_market.emergency_stop_page, name="console-emergency-stop"),

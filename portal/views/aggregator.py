@@ -51,12 +51,16 @@ def aggregator_dashboard(request):
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("apage", None)
+    fleet = sel.fleet_page(user=request.user, aggregator=agg, f=f, page=request.GET.get("page"))
     context = {
         "organisation": agg,
         "filter_form": form,
         "query": query.urlencode(),
-        "fleet": sel.fleet_page(user=request.user, aggregator=agg, f=f, page=request.GET.get("page")),
-        **sel.portfolio_summary(user=request.user, aggregator=agg),
+        "fleet": fleet,
+        # the coming day of the fleet's first premise, when the page lists any (the same day for both charts)
+        **sel.portfolio_summary(
+            user=request.user, aggregator=agg, day=fleet["capacity_day"] if fleet["rows"] else None
+        ),
         "offers": sel.offers_with_state(aggregator=agg),
         "orders": sel.orders_with_members(aggregator=agg),
         "awards": sel.awards_per_member(aggregator=agg, page=request.GET.get("apage")),

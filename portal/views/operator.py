@@ -35,6 +35,14 @@ def console(request):
 
 
 @login_required
+def console_premises(request):
+    """The premise picker's options matching the search (htmx): at most ``PREMISE_CHOICES`` of them."""
+    require_role(request, *OPERATOR, auditor_reads=True)
+    premises = selectors.premise_choices(user=request.user, q=request.GET.get("q", "")[:100])
+    return render(request, "activation/_premise_options.html", {"premises": premises})
+
+
+@login_required
 def console_live(request):
     require_role(request, *OPERATOR, auditor_reads=True)
     return render(request, "activation/_live.html", selectors.dispatch_live(user=request.user))

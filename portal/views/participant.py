@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from accounts import policies
-from accounts.selectors import compliance_status
+from accounts.selectors import aggregator_compliance_summary, compliance_status
 from flexplatform.errors import ApplicationError
 from settlement import selectors as settlement_selectors
 from settlement.services import disputes, staking
@@ -29,6 +29,10 @@ def compliance_page(request):
     per ISO against the FERC Order 2222 minimum (aggregators), each premise's meter validation."""
     role = require_role(request, R.CONSUMER, R.AGGREGATOR)
     org = policies.organisations(request.user, role=role)[0]
+    if role == R.AGGREGATOR:  # a portfolio of any size: rules counted per premise, failing premises paged
+        rule = request.GET.get("rule", "")[:64]
+        summary = aggregator_compliance_summary(org, rule=rule, page=request.GET.get("page"))
+        return render(request, "portal/compliance_aggregator.html", {"org": org, **summary})
     return render(request, "portal/compliance.html", {"org": org, **compliance_status(org)})
 
 
