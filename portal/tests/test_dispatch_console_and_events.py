@@ -92,3 +92,23 @@ def test_aggregator_portfolio_page(act_world):
     page = _client(w, "aggregator@demo.flex").get("/activation/portfolio/").content.decode()
     assert w.premises[1].name in page
     assert re.search(r"<td>1</td><td>2(\.000)?</td>", page)  # one resource, 2 kW asked
+
+
+def test_console_times_come_from_pickers_in_the_premises_local_time_and_bad_ones_change_nothing(act_world):
+    from zoneinfo import ZoneInfo
+
+    w = act_world
+    op = _client(w, "operator@demo.flex")
+    premise = w.premises[3]
+    premise.timezone = "America/New_York"
+    premise.save(update_fields=["timezone"])
+    tz = ZoneInfo("America/New_York")
+    start = (timezone.now() + timedelta(hours=2)).astimezone(tz).replace(minute=0, second=0, microsecond=0)
+    form = {"program": "peak-saver", "premise": premise.pk, "target_kw": "10"}
+    page = op.post("/activation/console/events/", {**form, "start": "06/12/2026 08:15", "end": ""}, follow=True)
+    assert "Start: pick a date and time." in page.content.decode()
+    assert not DREvent.objects.filter(premise=premise).exists()
+    picked = {"start": start.strftime("%Y-%m-%dT%H:%M"), "end": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")}
+    assert op.post("/activation/console/events/", {**form, **picked}).status_code == 302
+    event = DREvent.objects.get(premise=premise)
+    assert event.start == start  # the picked wall-clock time in New York, stored as that instant

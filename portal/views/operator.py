@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import GridZone
 from accounts.selectors import grid_zone_by_code
+from accounts.selectors.zones import zone_timezone
 from activation import services as activation_services
 from activation.models import Program
 from activation.selectors import program_by_code
@@ -19,6 +20,7 @@ from flexplatform.errors import ApplicationError
 
 from .. import selectors
 from ..access import OPERATOR, R, require_role
+from ..forms_operator import localize
 
 
 @login_required
@@ -53,17 +55,28 @@ def _parse(request, *names):
     try:
         for n in names:
             v = request.POST.get(n, "")
-            if n in ("start", "end"):
-                out[n] = datetime.fromisoformat(v)
-                if out[n].tzinfo is None:
-                    raise ValueError(f"{n}: give a timezone offset, e.g. 2026-11-24T17:00+00:00")
-            elif n in ("target_kw",):
+            if n in ("target_kw",):
                 out[n] = Decimal(v)
             else:
                 out[n] = v
     except (ValueError, InvalidOperation) as exc:
         raise ApplicationError(f"Invalid {n}: {exc}") from exc
     return out
+
+
+def _when(value: str, name: str, tz_name: str) -> datetime:
+    """A time from the console's date-time picker, read in the zone's local time (``tz_name``); an ISO time with
+    an offset (scripts) is taken as it is. A local time the clock skips or repeats is refused, naming the field."""
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ApplicationError(f"{name.capitalize()}: pick a date and time.") from exc
+    if when.tzinfo is not None:
+        return when
+    try:
+        return localize(when, tz_name)
+    except ValueError as exc:
+        raise ApplicationError(f"{name.capitalize()}: {exc}") from exc
 
 
 @login_required
@@ -75,12 +88,13 @@ def console_event_create(request):
         premise = selectors.premise_visible(request.user, int(v["premise"]))
         if premise is None:
             raise ApplicationError("Unknown premise.")
+        tz_name = premise.timezone  # the premise's local time, as its owner sees the event
         event = activation_services.event_create(
             program=program_by_code(v["program"]),
             premise=premise,
             target_kw=v["target_kw"],
-            start=v["start"],
-            end=v["end"],
+            start=_when(v["start"], "start", tz_name),
+            end=_when(v["end"], "end", tz_name),
             created_by=request.user,
         )
         messages.success(request, f"Event {event.pk} created and dispatched.")
@@ -95,12 +109,13 @@ def console_cascade_create(request):
     require_role(request, *OPERATOR)
     try:
         v = _parse(request, "program", "zone", "target_kw", "start", "end")
+        zone = grid_zone_by_code(v["zone"])
         cascade = activation_services.cascade_start(
             program=program_by_code(v["program"]),
-            zone=grid_zone_by_code(v["zone"]),
+            zone=zone,
             target_kw=v["target_kw"],
-            start=v["start"],
-            end=v["end"],
+            start=_when(v["start"], "start", zone_timezone(zone)),
+            end=_when(v["end"], "end", zone_timezone(zone)),
             user=request.user,
         )
         messages.success(request, f"Cascade {cascade.pk} started (tier {cascade.current_tier}).")
