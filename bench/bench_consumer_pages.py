@@ -34,6 +34,19 @@ PAGES = [
     "/notifications/",
     "/settings/notifications/",
     "/onboarding/",
+    "/consumer/consumption/",
+    "/devices/capacity/",
+    "/compensation/",
+    "/payments/{payment}/",
+    "/staking/",
+    "/governance/",
+    "/protection/",
+    "/payouts/",
+    "/tokens/",
+    "/compliance/",
+    "/tax/",
+    "/settings/tokens/",
+    "/settings/members/",
 ]
 
 
@@ -76,11 +89,14 @@ def main() -> None:
     )
     client = Client()
     client.force_login(get_user_model().objects.get(pk=owner.pk))
+    from settlement.models import SettlementItem
+
+    payment = SettlementItem.objects.filter(payee=event.premise.organisation).order_by("pk").first()
 
     def measure() -> dict[str, tuple[float, int]]:
         out = {}
         for template in PAGES:
-            path = template.format(event=event.pk, coming=coming.pk)
+            path = template.format(event=event.pk, coming=coming.pk, payment=payment.pk)
             client.get(path)  # warm
             times, cpu, queries = [], [], 0
             for _ in range(5):
