@@ -31,6 +31,16 @@ PAGES = [
     "/notifications/",
     "/settings/notifications/",
     "/onboarding/",
+    "/consumer/consumption/",
+    "/devices/capacity/",
+    "/compensation/",
+    "/staking/",
+    "/governance/",
+    "/protection/",
+    "/payouts/",
+    "/tokens/",
+    "/compliance/",
+    "/tax/",
 ]
 
 
