@@ -374,6 +374,12 @@ class MeterStatus(models.Model):
     validated_at = models.DateTimeField(null=True, blank=True)
     reasons = models.JSONField(default=list, blank=True, help_text="Why the meter is not validated (empty if it is).")
     checked_at = models.DateTimeField(null=True, blank=True)
+    # The last year's consumption as of ``checked_at`` (revenue meters): the annual-kWh estimate of the compliance
+    # rules reads these instead of summing a year of readings per premise on every page (ADR 0033).
+    year_kwh = models.DecimalField(
+        max_digits=18, decimal_places=6, null=True, blank=True, help_text="kWh read over the 365 days to the check."
+    )
+    year_intervals = models.PositiveIntegerField(default=0, help_text="How many readings make up year_kwh.")
 
     class Meta:
         verbose_name_plural = "meter statuses"

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.models import Meter, Organisation, Premise
@@ -552,6 +553,11 @@ def meter_status_refresh(*, meter: Meter, now: datetime | None = None):
     status.validated = decision.validated
     status.reasons = list(decision.reasons)
     status.checked_at = now
+    if meter.kind == "ami":  # the revenue meter's year, for the annual-consumption estimate (selectors.metering)
+        year = MeterReading.objects.filter(meter=meter, start__gte=now - timedelta(days=365), start__lt=now).aggregate(
+            kwh=Sum("kwh"), n=Count("id")
+        )
+        status.year_kwh, status.year_intervals = (year["kwh"], year["n"]) if year["n"] else (None, 0)
     status.save()
     return status
 

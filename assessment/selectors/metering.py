@@ -5,15 +5,15 @@ estimated from the meter history. Lent to accounts' compliance rules through :cl
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Min, QuerySet, Sum
+from django.db.models import Min, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Meter, Premise
 
-from ..models import MeterReading, MeterStatus
+from ..models import MeterStatus
 
 #: the meter kind whose validation makes a premise's flexibility count: the revenue-grade (AMI) meter that
 #: settlement measures delivery with; sub-meters and device telemetry do not settle.
@@ -66,18 +66,9 @@ def premise_meter_validation_reasons(premise: Premise) -> list[str]:
 
 
 def premise_annual_kwh(premise: Premise, *, now: datetime | None = None) -> Decimal | None:
-    """Annual consumption estimated from the last year of revenue-meter history (mean daily kWh x 365)."""
-    now = now or timezone.now()
-    rows = MeterReading.objects.filter(
-        meter__premise=premise, meter__kind="ami", start__gte=now - timedelta(days=365), start__lt=now
-    ).aggregate(kwh=Sum("kwh"), n=Count("id"))
-    if not rows["n"]:
-        return None
-    interval = min(m.interval_minutes for m in premise.meters.all()) or 15
-    days = Decimal(rows["n"] * interval) / Decimal(1440)
-    if days < 1:
-        return None
-    return (rows["kwh"] / days * 365).quantize(Decimal("1"))
+    """Annual consumption estimated from the last year of revenue-meter history (mean daily kWh x 365), as of the
+    meters' last status check (:func:`annual_kwh_by_id` for one premise: every page gives the same figure)."""
+    return annual_kwh_by_id([premise.pk], now=now or timezone.now()).get(premise.pk)
 
 
 def premises_meter_validation_reasons(premises: list[Premise]) -> dict[int, list[str]]:
@@ -152,15 +143,15 @@ def validation_reasons_by_name(names: Mapping[int, str]) -> dict[int, list[str]]
 
 
 def annual_kwh_by_id(premise_ids, *, now: datetime) -> dict[int, Decimal | None]:
-    """:func:`premise_annual_kwh` for many premises (``premise_ids``: a list or a subquery of ids) in two grouped
-    queries (their readings of the last year, their meters' finest interval); premises without enough history
-    are absent."""
+    """Annual consumption per premise (``premise_ids``: a list or a subquery of ids): the mean daily kWh of its
+    revenue (AMI) meters over the year to their last status check x 365, read from the year each
+    :func:`assessment.services.meter_status_refresh` stores (one grouped query over meter statuses, one over the
+    meters' finest interval; no reading is summed here, whatever the history). Premises without at least a day
+    of history are absent. ``now`` is kept for callers; the figure is as of the last check."""
     rows = (
-        MeterReading.objects.filter(
-            meter__premise_id__in=premise_ids, meter__kind="ami", start__gte=now - timedelta(days=365), start__lt=now
-        )
+        MeterStatus.objects.filter(meter__premise_id__in=premise_ids, meter__kind="ami", year_intervals__gt=0)
         .values("meter__premise_id")
-        .annotate(kwh=Sum("kwh"), n=Count("id"))
+        .annotate(kwh=Sum("year_kwh"), n=Sum("year_intervals"))
         .values_list("meter__premise_id", "kwh", "n")
     )
     rows = [r for r in rows if r[2]]
@@ -176,7 +167,7 @@ def annual_kwh_by_id(premise_ids, *, now: datetime) -> dict[int, Decimal | None]
     for pid, kwh, n in rows:
         days = Decimal(n * (intervals.get(pid) or 15)) / Decimal(1440)
         if days >= 1:
-            out[pid] = (kwh / days * 365).quantize(Decimal("1"))
+            out[pid] = (Decimal(kwh) / days * 365).quantize(Decimal("1"))
     return out
 
 

@@ -116,7 +116,14 @@ def households_add(world: dict, *, start: int, count: int) -> None:
     )
     MeterStatus.objects.bulk_create(
         [
-            MeterStatus(meter=m, validated=True, validated_at=past, connectivity=MeterStatus.Connectivity.ONLINE)
+            MeterStatus(
+                meter=m,
+                validated=True,
+                validated_at=past,
+                connectivity=MeterStatus.Connectivity.ONLINE,
+                year_kwh=Decimal("28.8"),  # the 24 hourly readings of 1.2 kWh below
+                year_intervals=24,
+            )
             for m in meters
         ],
         batch_size=2000,
