@@ -150,3 +150,22 @@ def test_beat_task_refreshes_every_meter(meter_world):
     statuses = {s.meter.meter_id: s for s in MeterStatus.objects.select_related("meter")}
     assert statuses["A-1"].latest_reading_start is not None and statuses["A-1"].checked_at is not None
     assert statuses["B-1"].connectivity == "never" and not statuses["B-1"].validated
+
+
+def test_the_status_refresh_stores_the_meters_year_and_the_annual_estimate_reads_it(meter_world):
+    from django.db.models import Sum
+
+    from assessment.models import MeterReading
+    from assessment.selectors import premise_annual_kwh
+
+    today = date(2026, 3, 20)
+    now = datetime(2026, 3, 20, 4, 30, tzinfo=UTC)
+    meter = meter_world.alice_meter
+    _load(meter_world, 12, until=today)
+    assert premise_annual_kwh(meter.premise, now=now) is None  # never checked: no estimate yet
+    status = meter_status_refresh(meter=meter, now=now)
+    readings = MeterReading.objects.filter(meter=meter, start__lt=now)
+    assert status.year_intervals == readings.count() > 0
+    assert status.year_kwh == readings.aggregate(s=Sum("kwh"))["s"]
+    days = Decimal(status.year_intervals * meter.interval_minutes) / 1440
+    assert premise_annual_kwh(meter.premise, now=now) == (status.year_kwh / days * 365).quantize(Decimal("1"))
