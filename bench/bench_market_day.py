@@ -24,8 +24,8 @@ sites) scaled per premise, with a heating response to the synthetic weather the 
 The market day (yesterday, local time, as ``manage.py demo`` plays it: the services are given the simulated
 clock, the workers run on the real one). Each step is what production runs, where it runs:
 
-1. ``assessment recompute``: the nightly recompute, one ``assessment_recompute_meter`` task per meter (beat's
-   ``assessment_recompute_nightly`` is a single task: sent per meter here so that K workers share it).
+1. ``assessment recompute``: beat's ``assessment_recompute_nightly`` (it sends one ``assessment_recompute_meters``
+   task per 100 meters, which the K workers share).
 2. ``window assessment``: ``flexibility_assess`` + ``accredited_capacity_kw`` per premise for the event window
    (the bench process, as ``demo.steps.market_day_run`` step 2).
 3. ``offers``: ``offer_submit`` per premise by its owner or its aggregator (the API's path, bench process).
@@ -38,7 +38,8 @@ clock, the workers run on the real one). Each step is what production runs, wher
 6. ``events advance``: beat's ``advance_events`` task (the day's events active, then completed).
 7. ``meter data``: the day's readings (each event's response applied: most full, some partial, a few none)
    through the bulk import, as the utility sends them; its meter-status refreshes in the workers.
-8. ``verify+event settle``: beat's ``verify_due_events``; each verification's ``settle_verified_event``.
+8. ``verify+event settle``: beat's ``verify_due_events`` (one ``verify_events`` task per 100 due events); each
+   verification's ``settle_verified_event``.
 9. ``daily run``: beat's ``settle_day`` for the UTC day.
 10. ``anchoring``: beat's ``anchor_closed_periods`` (seal the day's hours, one anchor each, on anvil).
 11. ``claims epoch``: beat's ``close_claims_epoch``.
@@ -649,9 +650,8 @@ def _run(args, n, k, broker, workers, logdir) -> dict:
     print(HEADER, flush=True)
 
     def recompute():
-        for m in meters:
-            assessment_tasks.assessment_recompute_meter.delay(m.pk)
-        return f"{len(meters)} tasks"
+        assessment_tasks.assessment_recompute_nightly.delay()
+        return None
 
     def assess():
         for p in premises:
