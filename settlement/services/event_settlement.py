@@ -72,7 +72,10 @@ def event_settle(*, event_id: int, now: datetime | None = None) -> SettlementRun
     if Device.objects.filter(premise_id=premise_id, active=True, kind__in=SHIFTING_KINDS).exists():
         hours = market_parameter("shift_recovery_hours")
         recovery_start, recovery_end = event_window(end + timedelta(minutes=int(hours * 60)))
-        if recovery_end <= now and recovery_start != window_start:
+        paid = SettlementItem.objects.filter(
+            event_id=event_id, run__window_start=recovery_start, run__window_end=recovery_end
+        ).exists()  # its credit paid by that window's run for an earlier task: nothing more to run
+        if recovery_end <= now and recovery_start != window_start and not paid:
             settlement_run_execute(
                 window_start=recovery_start, window_end=recovery_end, trigger=SettlementRun.Trigger.EVENT, now=now
             )
