@@ -20,6 +20,8 @@ the utility's CSV with the account number: Postgres COPY into staging, validatio
 standard load profiles of the ``demandlib`` package (H0 households, G0 businesses, L0 for the 3 % "industrial"
 sites) scaled per premise, with a heating response to the synthetic weather the platform's baselines read
 (``assessment.synthetic.temperature_array``) and noise; the import's meter-status refresh runs in the workers.
+Meter ownership is set in the world (``MeterStatus.ownership_verified_at``): the bulk path confirms it only for
+a file naming one utility account, and a utility's export names thousands.
 
 The market day (yesterday, local time, as ``manage.py demo`` plays it: the services are given the simulated
 clock, the workers run on the real one). Each step is what production runs, where it runs:
