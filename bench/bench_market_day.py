@@ -90,6 +90,7 @@ CHUNK_METERS = 1000  # meters per bulk-import file
 CLK = os.sysconf("SC_CLK_TCK")
 WORKER_STEPS = {
     "assessment recompute",
+    "meter data",
     "requests+clearing",
     "events advance",
     "verify+event settle",
@@ -816,10 +817,13 @@ def compare(results: list[dict]) -> None:
         for i, name in enumerate(names):
             if name in WORKER_STEPS:
                 walls = [r["steps"][i]["wall"] for r in at]
+                base = one["steps"][i]["wall"]
                 print(
                     f"{name:<22}"
                     + "".join(f"  K={r['workers']}: {w:7.1f} s" for r, w in zip(at, walls, strict=True))
-                    + "".join(f"  x{one['steps'][i]['wall'] / w:4.2f}" for w in walls[1:])
+                    + "".join(
+                        f"  K={r['workers']} x{base / w:4.2f}" for r, w in zip(at, walls, strict=True) if r is not one
+                    )
                 )
 
 
