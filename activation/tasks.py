@@ -23,9 +23,23 @@ def advance_events() -> int:
     return services.events_advance()
 
 
+#: events per verification task: the beat sweep sends the due events in chunks that the workers share
+VERIFY_CHUNK = 100
+
+
 @shared_task(acks_late=True)
-def verify_due_events() -> list[int]:
-    return services.events_verify_due()
+def verify_due_events() -> int:
+    """The sweep (beat): one ``verify_events`` task per chunk of due events; returns how many were due."""
+    ids = services.events_due_for_verification()
+    for i in range(0, len(ids), VERIFY_CHUNK):
+        verify_events.delay(ids[i : i + VERIFY_CHUNK])
+    return len(ids)
+
+
+@shared_task(acks_late=True)
+def verify_events(event_ids: list[int]) -> list[int]:
+    """Verify a chunk of events (idempotent: an event verified before is left as it is)."""
+    return services.events_verify(event_ids=event_ids)
 
 
 @shared_task

@@ -491,9 +491,22 @@ def assessment_recompute_meter(*, meter_id: int, as_of: date | None = None, now:
     flexibility_profile_compute(premise=meter.premise, as_of=as_of, now=now)
 
 
+def meters_with_data_ids() -> list[int]:
+    """Every meter with readings, by id (one index probe per meter, not a scan of every reading)."""
+    from django.db.models import Exists, OuterRef
+
+    has_data = Exists(MeterReading.objects.filter(meter_id=OuterRef("pk")))
+    return list(Meter.objects.filter(has_data).order_by("pk").values_list("pk", flat=True))
+
+
 def assessment_recompute_all(*, now: datetime | None = None) -> int:
     """Nightly: every meter with data."""
-    ids = list(MeterReading.objects.values_list("meter_id", flat=True).distinct().order_by("meter_id"))
+    return assessment_recompute_meters(meter_ids=meters_with_data_ids(), now=now)
+
+
+def assessment_recompute_meters(*, meter_ids: list[int], now: datetime | None = None) -> int:
+    """Recompute these meters, one after another (a chunk of the nightly recompute; safe to run again)."""
+    ids = list(meter_ids)
     for meter_id in ids:
         assessment_recompute_meter(meter_id=meter_id, now=now)
     return len(ids)

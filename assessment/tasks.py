@@ -12,9 +12,22 @@ def assessment_recompute_meter(meter_id: int) -> None:
     services.assessment_recompute_meter(meter_id=meter_id)
 
 
+#: meters per recompute task: the nightly sweep sends its meters in chunks that the workers share
+RECOMPUTE_CHUNK = 100
+
+
 @shared_task(ignore_result=True)
 def assessment_recompute_nightly() -> int:
-    return services.assessment_recompute_all()
+    """Nightly (beat): one ``assessment_recompute_meters`` task per chunk of meters with data; returns how many."""
+    ids = services.meters_with_data_ids()
+    for i in range(0, len(ids), RECOMPUTE_CHUNK):
+        assessment_recompute_meters.delay(ids[i : i + RECOMPUTE_CHUNK])
+    return len(ids)
+
+
+@shared_task(ignore_result=True)
+def assessment_recompute_meters(meter_ids: list[int]) -> int:
+    return services.assessment_recompute_meters(meter_ids=meter_ids)
 
 
 @shared_task(acks_late=True)

@@ -52,7 +52,7 @@ from .programs import (
     program_create,
 )
 from .reservations import reservation_call, reservation_create_for_award
-from .verification import event_verify, events_verify_due
+from .verification import event_verify, events_due_for_verification, events_verify, events_verify_due
 
 __all__ = [
     "device_override",
@@ -92,6 +92,8 @@ __all__ = [
     "events_dispatch_locked",
     "events_dispatch_pending",
     "events_move",
+    "events_due_for_verification",
+    "events_verify",
     "events_verify_due",
     "grid_signal_post",
     "market_enrol",

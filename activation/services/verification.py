@@ -113,12 +113,25 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
     return verification
 
 
+def events_due_for_verification() -> list[int]:
+    """Completed events without a verification, oldest first."""
+    return list(
+        DREvent.objects.filter(status=DREvent.Status.COMPLETED, verification__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def events_verify_due(*, now: datetime | None = None) -> list[int]:
     """Verify every completed event without a verification whose meter data is complete."""
+    return events_verify(event_ids=events_due_for_verification(), now=now)
+
+
+def events_verify(*, event_ids: list[int], now: datetime | None = None) -> list[int]:
+    """Verify these events, each in its own transaction, skipping those whose meter data is not complete yet;
+    returns the ids verified (an event verified before is returned as it is: safe to run a chunk twice)."""
     verified = []
-    for event_id in DREvent.objects.filter(status=DREvent.Status.COMPLETED, verification__isnull=True).values_list(
-        "pk", flat=True
-    ):
+    for event_id in event_ids:
         try:
             event_verify(event_id=event_id, now=now)
         except ApplicationError as exc:

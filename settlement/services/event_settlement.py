@@ -26,7 +26,7 @@ from activation.models import DREvent, EventVerification
 from flexplatform.errors import ApplicationError
 
 from ..errors import SettlementError
-from ..models import SettlementRun
+from ..models import SettlementItem, SettlementRun
 from ..selectors import market_parameter
 from .runs import settlement_run_execute
 from .shifting import SHIFTING_KINDS
@@ -54,16 +54,28 @@ def event_settle(*, event_id: int, now: datetime | None = None) -> SettlementRun
     window_start, window_end = event_window(start)
     if window_end > now:
         return None
-    run = settlement_run_execute(
-        window_start=window_start, window_end=window_end, trigger=SettlementRun.Trigger.EVENT, now=now
-    )
+    # Events verified together start together: the first task's run pays every one verified by then, so a task
+    # whose event that window's run has paid already runs nothing (the window's run again would pay nothing and
+    # cost as much as the whole window: one run per event made the day's event settlement O(events^2), issue #21).
+    paid = SettlementItem.objects.filter(
+        event_id=event_id, run__window_start=window_start, run__window_end=window_end
+    ).exists()
+    if paid:
+        run = SettlementRun.objects.get(window_start=window_start, window_end=window_end)
+    else:
+        run = settlement_run_execute(
+            window_start=window_start, window_end=window_end, trigger=SettlementRun.Trigger.EVENT, now=now
+        )
     # A load-shifting resource's energy credit is due in the window holding the nominal recovery end (event end +
     # ``shift_recovery_hours``; settlement.services.shifting): settled now too when that window has ended.
     end, premise_id = DREvent.objects.filter(pk=event_id).values_list("end", "premise_id").get()
     if Device.objects.filter(premise_id=premise_id, active=True, kind__in=SHIFTING_KINDS).exists():
         hours = market_parameter("shift_recovery_hours")
         recovery_start, recovery_end = event_window(end + timedelta(minutes=int(hours * 60)))
-        if recovery_end <= now and recovery_start != window_start:
+        paid = SettlementItem.objects.filter(
+            event_id=event_id, run__window_start=recovery_start, run__window_end=recovery_end
+        ).exists()  # its credit paid by that window's run for an earlier task: nothing more to run
+        if recovery_end <= now and recovery_start != window_start and not paid:
             settlement_run_execute(
                 window_start=recovery_start, window_end=recovery_end, trigger=SettlementRun.Trigger.EVENT, now=now
             )

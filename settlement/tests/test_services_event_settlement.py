@@ -72,7 +72,9 @@ def test_the_event_is_settled_alone_and_the_daily_sweep_pays_nothing_twice():
     # the sweep pays the event the event path has not: 4 x 0.5 = 2.00 kWh x 80.00/MWh = 0.16
     assert SettlementItem.objects.get(event=other, kind="performance").amount == D("0.16")
     assert not SettlementItem.objects.filter(run=daily, event=first).exists()
-    assert event_settle(event_id=first.pk, now=NOW).last_attempt_items == 0  # the task delivered again
+    items = SettlementItem.objects.count()
+    again = event_settle(event_id=first.pk, now=NOW)  # the task delivered again: no new attempt, nothing paid
+    assert again.pk == run.pk and again.attempts == 1 and SettlementItem.objects.count() == items
     keys = list(SettlementItem.objects.values_list("business_key", flat=True))
     assert len(keys) == len(set(keys))
     assert ledger_is_balanced() and balance_mismatches() == []
@@ -109,3 +111,20 @@ def test_a_verification_settles_its_event_within_seconds_through_the_hook(
     assert item.run.trigger == SettlementRun.Trigger.EVENT
     assert timedelta(0) <= item.created_at - verification.verified_at < timedelta(minutes=1)
     assert DREvent.objects.get(pk=event.pk).settlements.count() >= 1
+
+
+def test_events_of_one_window_are_paid_by_the_first_task_and_the_others_run_nothing():
+    w = world_make(n=3, tag="ev9")
+    start = DAY + timedelta(hours=17)
+    events = [
+        event_make(w, p, start=start, price=D("100"), target_kw=D("1"), delivered=[D("0.5")] * 4) for p in w.premises
+    ]
+    run = event_settle(event_id=events[0].pk, now=NOW)
+    assert run.attempts == 1
+    assert all(SettlementItem.objects.filter(event=e, run=run, kind="performance").exists() for e in events)
+    items = SettlementItem.objects.count()
+    for e in events[1:]:  # their own tasks, delivered after the first: the window's run has paid them
+        assert event_settle(event_id=e.pk, now=NOW).pk == run.pk
+    run.refresh_from_db()
+    assert run.attempts == 1 and SettlementItem.objects.count() == items
+    assert ledger_is_balanced() and balance_mismatches() == []

@@ -185,3 +185,20 @@ def test_shifted_energy_rule():
     )
     assert assets.shifted_energy(delivered_kwh=D("1"), recovery=[(D("1"), D("0.5"))]) == (D("0"), D("0"))
     assert assets.shift_credit_amount(shifted_kwh=D("2"), on_peak_per_mwh=D("30"), off_peak_per_mwh=D("40")) == D("0")
+
+
+def test_the_recovery_window_runs_once_for_the_events_whose_credit_it_has_paid():
+    from settlement.models import SettlementRun
+    from settlement.services.event_settlement import event_settle, event_window
+
+    w = world_make(n=2)
+    for p in w.premises:
+        _shifting_device(p)
+        _history(p, recovery_kwh=[D("0.7")] * 4)
+    events = [_event(w, p) for p in w.premises]
+    event_settle(event_id=events[0].pk, now=NOW)
+    assert all(_items(e, "shift_credit") for e in events)  # the first task's recovery run paid both credits
+    recovery = SettlementRun.objects.exclude(window_start=event_window(EVENT)[0]).get()
+    event_settle(event_id=events[1].pk, now=NOW)  # the second event's task: its credit is paid, no new attempt
+    recovery.refresh_from_db()
+    assert recovery.attempts == 1 and SettlementItem.objects.filter(kind="shift_credit").count() == 2

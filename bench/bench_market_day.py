@@ -1,0 +1,862 @@
+"""Benchmark: one whole market day for N premises on PostgreSQL + Redis with K real Celery worker processes.
+
+Run from the project root (PostgreSQL, Redis and Mosquitto on 127.0.0.1; anvil from node_modules)::
+
+    .venv/bin/python bench/bench_market_day.py --premises 1000 [--workers 2]
+    .venv/bin/python bench/bench_market_day.py --sizes 1000,3000,10000 --workers 2,1
+
+The database (``--database-url``, default ``flex_bench_day``) is DROPPED and re-created for every run (from a
+migrated template ``<name>_tmpl``), the Redis database (``--redis-url``) is flushed. Celery eager mode is off:
+the benchmark starts K ``celery -A bench.market_day_worker worker -c 1`` processes (the platform's Celery app,
+which also counts each task's SQL statements) and a private anvil node for the chain.
+
+World (not in the day's time, printed apart): zones (an ISO zone, substations with two feeders each, one grid
+operator per substation), two aggregators (KYB, licence, commercial terms: through the services, as
+``demo.world`` builds them), then N premises in bulk (``bulk_create``): 85 % residential, 12 % commercial,
+3 % industrial, each its own verified consumer with a 15-minute meter and the devices ``demo.devices`` declares
+for its segment; three of four households consent to and are enrolled with one of the two aggregators. 35 days
+of 15-minute history go through the platform's bulk import (:func:`assessment.ingest.bulk.readings_bulk_import`,
+the utility's CSV with the account number: Postgres COPY into staging, validation, merge), shaped by the BDEW
+standard load profiles of the ``demandlib`` package (H0 households, G0 businesses, L0 for the 3 % "industrial"
+sites) scaled per premise, with a heating response to the synthetic weather the platform's baselines read
+(``assessment.synthetic.temperature_array``) and noise; the import's meter-status refresh runs in the workers.
+Meter ownership is set in the world (``MeterStatus.ownership_verified_at``): the bulk path confirms it only for
+a file naming one utility account, and a utility's export names thousands.
+
+The market day (yesterday, local time, as ``manage.py demo`` plays it: the services are given the simulated
+clock, the workers run on the real one). Each step is what production runs, where it runs:
+
+1. ``assessment recompute``: beat's ``assessment_recompute_nightly`` (it sends one ``assessment_recompute_meters``
+   task per 100 meters, which the K workers share).
+2. ``window assessment``: ``flexibility_assess`` + ``accredited_capacity_kw`` per premise for the event window
+   (the bench process, as ``demo.steps.market_day_run`` step 2).
+3. ``offers``: ``offer_submit`` per premise by its owner or its aggregator (the API's path, bench process).
+4. ``requests+clearing``: each operator's request for 60 % of its substation's offers; the ``clear_request`` tasks,
+   the awards' ``create_event_for_award`` tasks (events, dispatch commands in the outbox) and ``flush_outbox``
+   (MQTT QoS 1 publish to the broker; no device answers) run in the workers.
+5. ``day-ahead auction``: :func:`demo.steps.day_ahead_auction_run` (orders per hour, portfolio orders of the
+   aggregators, cleared at gate closure; its award tasks in the workers). The auction's ETA task is not sent:
+   gate closure lies in the simulated past, so the bench clears it at gate closure itself, as the demo does.
+6. ``events advance``: beat's ``advance_events`` task (the day's events active, then completed).
+7. ``meter data``: the day's readings (each event's response applied: most full, some partial, a few none)
+   through the bulk import, as the utility sends them; its meter-status refreshes in the workers.
+8. ``verify+event settle``: beat's ``verify_due_events`` (one ``verify_events`` task per 100 due events); each
+   verification's ``settle_verified_event``.
+9. ``daily run``: beat's ``settle_day`` for the UTC day.
+10. ``anchoring``: beat's ``anchor_closed_periods`` (seal the day's hours, one anchor each, on anvil).
+11. ``claims epoch``: beat's ``close_claims_epoch``.
+
+A step ends when the broker's queue and the unacknowledged set are empty. Printed per step: wall seconds, CPU
+seconds of the bench process and of the workers (``/proc``, each worker's process tree; the PostgreSQL backends'
+CPU is not included), SQL statements (bench process and workers), and per premise: wall ms and CPU ms. Then the
+totals, the rows made, the peak RSS of each process and the load average. With ``--sizes`` the runs are made
+one after another (fresh database each) and the per-premise cost of every step is compared across sizes (a
+step whose cost per premise rises by more than 30 % from one size to the next is flagged); with several
+``--workers`` values the largest size is also run with each further K and the speed-up of the worker steps
+printed. Not imported by the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/flex_bench_day"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/7"
+HISTORY_DAYS = 35
+SEGMENT_SHARES = (("residential", 0.85), ("commercial", 0.12), ("industrial", 0.03))
+PROFILE = {"residential": "h0", "commercial": "g0", "industrial": "l0"}
+ANNUAL_KWH = {"residential": 9_000.0, "commercial": 120_000.0, "industrial": 900_000.0}
+HEATING_PER_DEGREE = {"residential": 0.030, "commercial": 0.015, "industrial": 0.005}  # share of load per K < 15 C
+SUBSTATIONS = 4
+CHUNK_METERS = 1000  # meters per bulk-import file
+CLK = os.sysconf("SC_CLK_TCK")
+WORKER_STEPS = {
+    "assessment recompute",
+    "meter data",
+    "requests+clearing",
+    "events advance",
+    "verify+event settle",
+    "daily run",
+    "anchoring",
+    "claims epoch",
+}
+
+
+# --- processes -------------------------------------------------------------------------------------------
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def _children(pids: set[int]) -> set[int]:
+    out = set(pids)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            if ppid in pids:
+                out.add(int(entry.name))
+    return out
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class Workers:
+    def __init__(self, k: int, env: dict[str, str], logdir: Path) -> None:
+        self.procs = []
+        for i in range(k):
+            log = (logdir / f"worker{i}.log").open("w")
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "bench.market_day_worker",
+                        "worker",
+                        "-c",
+                        "1",
+                        "-n",
+                        f"benchday{i}@%h",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--without-heartbeat",
+                        "--loglevel",
+                        "WARNING",
+                    ],
+                    cwd=PROJECT_ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            )
+        self.pids: set[int] = set()
+
+    def tree(self) -> set[int]:
+        self.pids = _children({p.pid for p in self.procs}) | self.pids
+        return self.pids
+
+    def cpu(self) -> float:
+        return sum(_proc_cpu(p) for p in self.tree())
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+class Backends:
+    """CPU seconds of the PostgreSQL backends serving one database (persistent connections: DJANGO_CONN_MAX_AGE),
+    the last value seen kept for backends that have exited."""
+
+    def __init__(self, dbname: str) -> None:
+        self.tag = f" {dbname} ".encode()
+        self.seen: dict[int, float] = {}
+
+    def cpu(self) -> float:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    cmd = (entry / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if cmd.startswith(b"postgres: ") and self.tag in cmd:
+                    pid = int(entry.name)
+                    self.seen[pid] = max(self.seen.get(pid, 0.0), _proc_cpu(pid))
+        return sum(self.seen.values())
+
+
+class Counter:
+    """SQL statements run in this process (every cursor execute)."""
+
+    def __init__(self) -> None:
+        from django.db.backends import utils
+
+        self.n = 0
+        original = utils.CursorWrapper._execute_with_wrappers
+        counter = self
+
+        def counted(self, *args, **kwargs):
+            counter.n += 1
+            return original(self, *args, **kwargs)
+
+        utils.CursorWrapper._execute_with_wrappers = counted
+
+
+# --- database --------------------------------------------------------------------------------------------
+
+
+def _fresh_database(url: str) -> None:
+    """Drop ``url``'s database and re-create it from a migrated template (made once)."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    tmpl = f"{name}_tmpl"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [tmpl]).fetchone():
+            conn.execute(f'CREATE DATABASE "{tmpl}"')
+            env = dict(os.environ, DATABASE_URL=f"{base}/{tmpl}", DJANGO_SETTINGS_MODULE="flexplatform.settings.local")
+            env.pop("REDIS_URL", None)
+            subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=PROJECT_ROOT, env=env, check=True)
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{tmpl}"')
+
+
+# --- world -----------------------------------------------------------------------------------------------
+
+
+def _bulk(model, objs, batch=5000):
+    out = []
+    for i in range(0, len(objs), batch):
+        out += model.objects.bulk_create(objs[i : i + batch])
+    return out
+
+
+def world_build(n: int, seed: int = 21):
+    """Zones, operators and aggregators through the services; N consumers with premises, meters, devices,
+    verification, consents and enrolments in bulk. Returns (World, admin, operators by substation code)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from accounts import services as acc
+    from accounts.models import (
+        Consent,
+        ConsentTerms,
+        Device,
+        Enrolment,
+        GridZone,
+        Meter,
+        Organisation,
+        Premise,
+        VerificationCase,
+    )
+    from accounts.terms import commercial_terms_publish
+    from demo.devices import demo_devices
+    from demo.world import (
+        AGGREGATOR_FEE_PCT,
+        AGGREGATOR_FEE_PER_KW_MONTH,
+        JURISDICTION,
+        MEMBER_PENALTY_PCT,
+        TZ,
+        World,
+        verify_participant,
+    )
+    from flexplatform import snapshots
+
+    now = timezone.now()
+    rng = random.Random(seed)  # noqa: S311 - benchmark data
+    iso = acc.zone_create(
+        code="iso-east", name="ISO East", kind=GridZone.Kind.ISO_ZONE, jurisdiction=JURISDICTION, timezone=TZ
+    )
+    feeders, operators = [], {}
+    for s in range(1, SUBSTATIONS + 1):
+        sub = acc.zone_create(code=f"sub-east-{s}", name=f"Sub East {s}", kind=GridZone.Kind.SUBSTATION, parent=iso)
+        for f in "ab":
+            feeders.append(
+                acc.zone_create(code=f"feeder-e{s}{f}", name=f"Feeder E{s}{f}", kind=GridZone.Kind.FEEDER, parent=sub)
+            )
+        operators[sub.code] = acc.organisation_create(
+            name=f"Grid operator {s}", kind=Organisation.Kind.GRID_OPERATOR, service_zones=[sub]
+        )
+    hashed = make_password("bench-market-day")
+    platform = acc.organisation_create(name="Bench platform", kind=Organisation.Kind.PLATFORM)
+    admin = acc.user_create(
+        email="admin@bench.day", password=hashed, password_is_hashed=True, organisation=platform, verified=True
+    )
+    aggregators, agg_users, terms = [], [], []
+    for a in (1, 2):
+        org = acc.organisation_create(name=f"Aggregator {a}", kind=Organisation.Kind.AGGREGATOR)
+        user = acc.user_create(
+            email=f"aggregator{a}@bench.day", password=hashed, password_is_hashed=True, organisation=org, verified=True
+        )
+        acc.aggregator_licence_set(organisation=org, licence_number=f"PJM-DERA-{a:04d}")
+        verify_participant(org, user=user, number=f"REG-AGG{a}", segment=None)
+        terms.append(
+            commercial_terms_publish(
+                aggregator=org,
+                by=user,
+                revenue_share_pct=AGGREGATOR_FEE_PCT,
+                fee_per_kw_month=AGGREGATOR_FEE_PER_KW_MONTH,
+                member_penalty_pct=MEMBER_PENALTY_PCT,
+                payment_frequency="monthly",
+                summary="Bench aggregator terms.",
+            )
+        )
+        aggregators.append(org)
+        agg_users.append(user)
+    segments = []
+    for seg, share in SEGMENT_SHARES:
+        segments += [seg] * round(n * share)
+    segments = (segments + ["residential"] * n)[:n]
+    rng.shuffle(segments)
+    label = {"residential": "Household", "commercial": "Business", "industrial": "Factory"}
+    orgs = _bulk(
+        Organisation,
+        [Organisation(name=f"{label[s]} {i:06d}", kind=Organisation.Kind.CONSUMER) for i, s in enumerate(segments)],
+    )
+    owner = get_user_model().objects.create(username="bench-owners", email="owners@bench.day")
+    _bulk(
+        VerificationCase,
+        [
+            VerificationCase(
+                organisation=o,
+                kind=VerificationCase.Kind.KYC if s == "residential" else VerificationCase.Kind.KYB,
+                level=VerificationCase.Level.BASIC if s == "residential" else VerificationCase.Level.ENHANCED,
+                legal_name=o.name,
+                status=VerificationCase.Status.VERIFIED,
+                submitted_at=now - timedelta(days=60),
+                decided_at=now - timedelta(days=60),
+                verified_until=now + timedelta(days=365),
+            )
+            for o, s in zip(orgs, segments, strict=True)
+        ],
+    )
+    enrolled_with = [aggregators[i % 2] if s == "residential" and i % 4 != 0 else None for i, s in enumerate(segments)]
+    premises = _bulk(
+        Premise,
+        [
+            Premise(
+                organisation=o,
+                name=f"{o.name} site",
+                segment=s,
+                grid_zone=feeders[i % len(feeders)],
+                timezone=TZ,
+                address=f"{i} Grid Street",
+                utility_account_number=f"UA-{i:07d}",
+                utility_account_holder=o.name,
+                aggregator=agg,
+            )
+            for i, (o, s, agg) in enumerate(zip(orgs, segments, enrolled_with, strict=True))
+        ],
+    )
+    meters = _bulk(
+        Meter, [Meter(premise=p, meter_id=f"MTR-{i:07d}", interval_minutes=15) for i, p in enumerate(premises)]
+    )
+    devices = []
+    for i, (p, s) in enumerate(zip(premises, segments, strict=True)):
+        for spec in demo_devices(s, i + 1):
+            if spec.get("channel_address"):
+                spec = {**spec, "channel_address": f"{spec['channel_address']}-{i:07d}"}
+            devices.append(Device(premise=p, **spec))
+    _bulk(Device, devices)
+    granted = now - timedelta(days=60)
+    members = [(p, agg) for p, agg in zip(premises, enrolled_with, strict=True) if agg is not None]
+    consents = _bulk(
+        Consent,
+        [
+            Consent(
+                premise=p,
+                aggregator=agg,
+                granted_by=owner,
+                scopes=[Consent.Scope.INTERVAL_READINGS, Consent.Scope.DEVICE_CONTROL],
+                purpose=Consent.Purpose.FLEXIBILITY_AGGREGATION,
+                granted_at=granted,
+                expires_at=granted + timedelta(days=365),
+            )
+            for p, agg in members
+        ],
+    )
+    terms_of = {t.aggregator_id: t for t in terms}
+    _bulk(
+        ConsentTerms, [ConsentTerms(consent=c, terms=terms_of[c.aggregator_id], accepted_at=granted) for c in consents]
+    )
+    _bulk(
+        Enrolment,
+        [
+            Enrolment(premise=c.premise, aggregator=c.aggregator, consent=c, starts_at=granted, ends_at=c.expires_at)
+            for c in consents
+        ],
+    )
+    # Ownership: the bulk path confirms it only for a file of one utility account (the utility's multi-account
+    # export names none); the account link is taken as shown, as the utility's account-linking flow would.
+    from assessment.models import MeterStatus
+
+    _bulk(MeterStatus, [MeterStatus(meter=m, ownership_verified_at=granted) for m in meters])
+    snapshots.invalidate(snapshots.PARTIES)
+    world = World(operator=operators["sub-east-1"], aggregator=aggregators[0], premises=premises)
+    return world, admin, operators, meters, len(devices), len(members)
+
+
+# --- meter data -----------------------------------------------------------------------------------------
+
+
+class Loads:
+    """15-minute kWh per meter from the BDEW profiles (demandlib), scaled per premise, heating response to the
+    platform's synthetic weather, noise."""
+
+    def __init__(self, tz: str, seed: int = 2026) -> None:
+        self.tz = ZoneInfo(tz)
+        self.tzname = tz
+        self.frames: dict[int, object] = {}
+        self.rng = np.random.default_rng(seed)
+
+    def _frame(self, year: int):
+        if year not in self.frames:
+            from demandlib import bdew
+
+            self.frames[year] = bdew.ElecSlp(year).get_scaled_profiles({"h0": 1.0, "g0": 1.0, "l0": 1.0})
+        return self.frames[year]
+
+    def days(self, first: date, last: date):
+        """(UTC starts, epoch seconds, per-profile kWh for 1 kWh a year) over the local days first..last."""
+        from demo.world import local_day_bounds
+
+        start, _ = local_day_bounds(first)
+        _, end = local_day_bounds(last)
+        n = int((end - start).total_seconds() // 900)
+        epoch = int(start.timestamp()) + 900 * np.arange(n, dtype=np.int64)
+        starts = [start + timedelta(minutes=15 * i) for i in range(n)]
+        local = [s.astimezone(self.tz).replace(tzinfo=None) for s in starts]
+        # vectorised lookup: position of each local wall-clock quarter hour in its year's frame
+        out = {key: np.empty(n) for key in ("h0", "g0", "l0")}
+        for year in sorted({t.year for t in local}):
+            frame = self._frame(year)
+            idx = [i for i, t in enumerate(local) if t.year == year]
+            pos = frame.index.get_indexer([local[i] for i in idx], method="nearest")
+            for key in out:
+                out[key][idx] = frame[key].to_numpy()[pos]
+        return starts, epoch, out
+
+    def meter_kwh(self, *, meter_pk: int, segment: str, scale: float, beta: float, epoch, shapes) -> np.ndarray:
+        from assessment.synthetic import temperature_array
+
+        temp = temperature_array(seed=meter_pk * 7919, epoch=epoch, tz=self.tzname)
+        heating = 1.0 + beta * np.clip(15.0 - temp, 0.0, None)
+        noise = self.rng.normal(1.0, 0.08, len(epoch)).clip(0.5, 1.6)
+        return np.round(shapes[PROFILE[segment]] * scale * heating * noise, 4)
+
+
+def premise_factors(meters, seed: int = 5):
+    rng = np.random.default_rng(seed)
+    out = {}
+    for m in meters:
+        seg = m.premise.segment
+        out[m.pk] = (
+            ANNUAL_KWH[seg] * float(rng.lognormal(0.0, 0.35)),
+            HEATING_PER_DEGREE[seg] * float(rng.uniform(0.3, 1.7)),
+        )
+    return out
+
+
+def readings_import(
+    admin, meters, loads: Loads, factors, first: date, last: date, tmp: Path, adjust=None
+) -> tuple[int, float]:
+    """Write the utility's CSV (meter_id, start, kwh) chunk by chunk and import each through the
+    platform's bulk path. Returns (readings, seconds spent in the platform's import)."""
+    from assessment.ingest.bulk import readings_bulk_import
+
+    starts, epoch, shapes = loads.days(first, last)
+    stamps = [s.strftime("%Y-%m-%dT%H:%M:%SZ") for s in starts]
+    total, spent = 0, 0.0
+    for c in range(0, len(meters), CHUNK_METERS):
+        chunk = meters[c : c + CHUNK_METERS]
+        path = tmp / f"readings-{first}-{c}.csv"
+        with path.open("w") as f:
+            f.write("meter_id,start,kwh\n")
+            for m in chunk:
+                scale, beta = factors[m.pk]
+                kwh = loads.meter_kwh(
+                    meter_pk=m.pk, segment=m.premise.segment, scale=scale, beta=beta, epoch=epoch, shapes=shapes
+                )
+                if adjust is not None:
+                    kwh = adjust(m, starts, kwh)
+                tail = "\n"
+                head = m.meter_id + ","
+                f.write("".join(head + s + "," + f"{v:.4f}" + tail for s, v in zip(stamps, kwh.tolist(), strict=True)))
+        t0 = time.perf_counter()
+        with path.open("rb") as f:
+            batch = readings_bulk_import(user=admin, stream=f, filename=path.name)
+        spent += time.perf_counter() - t0
+        total += batch.rows_total
+        path.unlink()
+    return total, spent
+
+
+# --- the day ---------------------------------------------------------------------------------------------
+
+
+class Steps:
+    def __init__(self, n: int, workers: Workers, counter: Counter, broker, db: Backends) -> None:
+        self.n, self.workers, self.counter, self.r, self.db = n, workers, counter, broker, db
+        self.rows: list[dict] = []
+
+    def _worker_queries(self) -> int:
+        return int(self.r.hget("bench:counters", "queries") or 0)
+
+    def idle(self) -> None:
+        quiet = 0
+        while quiet < 3:
+            busy = self.r.llen("celery") + self.r.hlen("unacked")
+            quiet = quiet + 1 if busy == 0 else 0
+            time.sleep(0.2)
+
+    def run(self, name: str, fn):
+        t0, c0, w0, d0 = time.perf_counter(), _self_cpu(), self.workers.cpu(), self.db.cpu()
+        q0, wq0 = self.counter.n, self._worker_queries()
+        detail = fn()
+        self.idle()
+        row = {
+            "step": name,
+            "wall": time.perf_counter() - t0,
+            "cpu_bench": _self_cpu() - c0,
+            "cpu_workers": self.workers.cpu() - w0,
+            "cpu_db": self.db.cpu() - d0,
+            "q_bench": self.counter.n - q0,
+            "q_workers": self._worker_queries() - wq0,
+            "detail": detail,
+        }
+        self.rows.append(row)
+        print(_line(name, row, self.n, detail), flush=True)
+        return detail
+
+
+def _self_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+HEADER = (
+    f"{'step':<22}{'wall s':>8}{'cpu b':>8}{'cpu w':>8}{'cpu db':>8}{'sql bench':>10}{'sql work':>10}"
+    f"{'ms/p':>8}{'cpu ms/p':>9}{'db ms/p':>8}"
+)
+
+
+def _line(name: str, row: dict, n: int, detail) -> str:
+    """One step's figures; per premise: wall ms, CPU ms of the bench and workers, CPU ms of the DB backends."""
+    per = 1000 / n
+    return (
+        f"{name:<22}{row['wall']:8.1f}{row['cpu_bench']:8.1f}{row['cpu_workers']:8.1f}{row['cpu_db']:8.1f}"
+        f"{row['q_bench']:10,}{row['q_workers']:10,}{row['wall'] * per:8.2f}"
+        f"{(row['cpu_bench'] + row['cpu_workers']) * per:9.2f}{row['cpu_db'] * per:8.2f}  {detail or ''}"
+    )
+
+
+def run_day(args) -> dict:
+    n, k = args.premises, args.workers_list[0]
+    os.environ["DATABASE_URL"] = args.database_url
+    os.environ["REDIS_URL"] = args.redis_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "flexplatform.settings.local"
+    os.environ["DJANGO_DEBUG"] = "False"
+    os.environ["MQTT_TOPIC_ROOT"] = "bench-day"
+    os.environ["DJANGO_CONN_MAX_AGE"] = "600"  # persistent connections, as deployed: one backend per process
+    import redis
+
+    from settlement.chain import AnvilProcess
+
+    _fresh_database(args.database_url)
+    broker = redis.Redis.from_url(args.redis_url)
+    broker.flushdb()
+    node = AnvilProcess().start()
+    os.environ["CHAIN_RPC_URL"] = node.url
+    logdir = Path(tempfile.mkdtemp(prefix="bench-day-"))
+    workers = Workers(k, dict(os.environ), logdir)
+    try:
+        return _run(args, n, k, broker, workers, logdir)
+    finally:
+        workers.stop()
+        node.stop()
+
+
+def _run(args, n, k, broker, workers, logdir) -> dict:
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.db.models import Sum
+    from django.dispatch import Signal  # noqa: F401
+
+    from accounts.models import GridZone
+    from activation import tasks as activation_tasks
+    from activation.models import DREvent, EventVerification
+    from assessment import tasks as assessment_tasks
+    from assessment.selectors import accredited_capacity_kw
+    from assessment.services import flexibility_assess
+    from demo.steps import day_ahead_auction_run
+    from demo.world import MAX_PRICE, PRICE_RANGE, TZ, event_window, market_day
+    from market import hooks as market_hooks
+    from market.models import Award, FlexibilityOffer
+    from market.services import offer_submit, request_submit
+    from settlement import tasks as settlement_tasks
+    from settlement.models import SettlementItem
+
+    counter = Counter()
+    print(
+        f"market day for {n:,} premises, {k} worker(s); {connection.cursor().connection.info.server_version}",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    world, admin, operators, meters, n_devices, n_members = world_build(n)
+    t1 = time.perf_counter()
+    meters = list(type(meters[0]).objects.select_related("premise").order_by("pk"))
+    day = market_day()
+    loads = Loads(TZ)
+    factors = premise_factors(meters)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-day-csv-"))
+    rows, import_s = readings_import(
+        admin, meters, loads, factors, day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1), tmp
+    )
+    t2 = time.perf_counter()
+    steps = Steps(n, workers, counter, broker, Backends(args.database_url.rsplit("/", 1)[1]))
+    steps.idle()  # the import's meter-status refreshes, in the workers
+    t3 = time.perf_counter()
+    print(
+        f"world: {n:,} premises ({n_members:,} enrolled with 2 aggregators), {n_devices:,} devices, "
+        f"{len(operators)} operators in {t1 - t0:.1f} s; history {rows:,} readings in {t2 - t1:.1f} s "
+        f"(platform bulk import {import_s:.1f} s, {rows / import_s:,.0f} readings/s); meter statuses in workers "
+        f"{t3 - t2:.1f} s",
+        flush=True,
+    )
+    window_start, window_end = event_window(day)
+    gate_closure = window_start - timedelta(hours=26)
+    premises = list(world.premises)
+    capacity: dict[int, Decimal] = {}
+    print(f"market day {day} (local {TZ}); event window {window_start:%H:%M}-{window_end:%H:%M} UTC", flush=True)
+    print(HEADER, flush=True)
+
+    def recompute():
+        assessment_tasks.assessment_recompute_nightly.delay()
+        return None
+
+    def assess():
+        for p in premises:
+            flexibility_assess(premise=p, window_start=window_start, window_end=window_end, now=gate_closure)
+            capacity[p.pk] = accredited_capacity_kw(premise=p, start=window_start, end=window_end) or Decimal(0)
+        return f"{sum(1 for v in capacity.values() if v > 0)} with capacity, {sum(capacity.values()):,.0f} kW"
+
+    def offers():
+        rng = random.Random(day.toordinal())  # noqa: S311
+        made = 0
+        for p in premises:
+            kw = capacity[p.pk]
+            if kw <= 0:
+                continue
+            lo, hi = PRICE_RANGE[p.segment]
+            offer_submit(
+                seller=p.aggregator or p.organisation, premise=p, zone=p.grid_zone, kw=kw,
+                price_per_mwh=Decimal(rng.randint(lo * 100, hi * 100)) / 100,
+                window_start=window_start, window_end=window_end,
+            )  # fmt: skip
+            made += 1
+        return f"{made} offers"
+
+    def requests():
+        made = 0
+        for sub in GridZone.objects.filter(kind=GridZone.Kind.SUBSTATION).order_by("code"):
+            offered = FlexibilityOffer.objects.filter(
+                premise__grid_zone__parent=sub, window_start=window_start, status=FlexibilityOffer.Status.OPEN
+            ).aggregate(kw=Sum("kw"))["kw"]
+            if offered:
+                request_submit(
+                    operator=operators[sub.code], zone=sub, kw=(offered * Decimal("0.6")).quantize(Decimal("0.001")),
+                    max_price_per_mwh=MAX_PRICE, window_start=window_start, window_end=window_end,
+                )  # fmt: skip
+                made += 1
+        return f"{made} requests"
+
+    def auction():
+        # gate closure is in the simulated past: the ETA clearing task is not sent (the bench clears at it)
+        receivers = market_hooks.auction_opened.receivers
+        market_hooks.auction_opened.receivers = []
+        market_hooks.auction_opened.sender_receivers_cache.clear()
+        try:
+            a = day_ahead_auction_run(world=world, day=day)
+        finally:
+            market_hooks.auction_opened.receivers = receivers
+            market_hooks.auction_opened.sender_receivers_cache.clear()
+        return f"auction {a.status}, {a.orders.count()} orders"
+
+    def advance():
+        activation_tasks.advance_events.delay()
+        activation_tasks.flush_outbox.delay()
+        return None
+
+    def day_data():
+        events: dict[int, list] = {}
+        for e in DREvent.objects.filter(start__gte=window_start - timedelta(hours=14), start__lt=window_end):
+            events.setdefault(e.premise_id, []).append(e)
+
+        def respond(meter, starts, kwh):
+            for e in events.get(meter.premise_id, ()):
+                r = random.Random(e.pk).random()  # noqa: S311
+                compliance = 0.0 if r < 0.08 else (0.55 if r < 0.25 else 1.0)
+                cut = float(e.target_kw) * 0.25 * compliance
+                for i, s in enumerate(starts):
+                    if e.start <= s < e.end:
+                        kwh[i] = max(round(kwh[i] - cut, 4), 0.0)
+            return kwh
+
+        got, _ = readings_import(admin, meters, loads, factors, day, day, tmp, adjust=respond)
+        return f"{got:,} readings, {sum(len(v) for v in events.values())} events"
+
+    def verify():
+        activation_tasks.verify_due_events.delay()
+        return None
+
+    def daily():
+        settlement_tasks.settle_day.delay(day.isoformat())
+        return None
+
+    def anchor():
+        settlement_tasks.anchor_closed_periods.delay()
+        return None
+
+    def claims():
+        settlement_tasks.close_claims_epoch.delay()
+        return None
+
+    steps.run("assessment recompute", recompute)
+    steps.run("window assessment", assess)
+    steps.run("offers", offers)
+    steps.run("requests+clearing", requests)
+    steps.run("day-ahead auction", auction)
+    steps.run("events advance", advance)
+    steps.run("meter data", day_data)
+    steps.run("verify+event settle", verify)
+    steps.run("daily run", daily)
+    steps.run("anchoring", anchor)
+    steps.run("claims epoch", claims)
+    keys = ("wall", "cpu_bench", "cpu_workers", "cpu_db", "q_bench", "q_workers")
+    total = {key: sum(r[key] for r in steps.rows) for key in keys}
+    print(_line("TOTAL", total, n, None), flush=True)
+    from activation.models import OutboxMessage
+    from settlement.models import PeriodAnchor
+
+    made = {
+        "awards": Award.objects.count(),
+        "events": DREvent.objects.count(),
+        "events completed": DREvent.objects.filter(status=DREvent.Status.COMPLETED).count(),
+        "verifications": EventVerification.objects.count(),
+        "settlement items": SettlementItem.objects.count(),
+        "outbox commands": OutboxMessage.objects.count(),
+        "outbox sent": OutboxMessage.objects.exclude(sent_at=None).count(),
+        "anchors": PeriodAnchor.objects.count(),
+        "worker tasks": int(broker.hget("bench:counters", "tasks") or 0),
+    }
+    print("made: " + ", ".join(f"{k} {v:,}" for k, v in made.items()), flush=True)
+    rss = {"bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    for pid in sorted(workers.tree()):
+        rss[f"worker pid {pid}"] = _peak_rss_mb(pid)
+    print("peak RSS MB: " + ", ".join(f"{k} {v:,.0f}" for k, v in rss.items()), flush=True)
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores, shared); worker logs {logdir}", flush=True)
+    return {
+        "premises": n,
+        "workers": k,
+        "world_s": t3 - t0,
+        "steps": steps.rows,
+        "total": total,
+        "made": made,
+        "rss": rss,
+        "load": load,
+    }
+
+
+def compare(results: list[dict]) -> None:
+    base_k = results[0]["workers"]
+    by_size = [r for r in results if r["workers"] == base_k]
+    names = [s["step"] for s in by_size[0]["steps"]]
+    print(f"\nper-premise cost (wall ms / premise, CPU ms / premise of bench + workers + DB backends) at K = {base_k}:")
+    print(f"{'step':<22}" + "".join(f"{r['premises']:>18,}" for r in by_size) + "  growth")
+    for i, name in enumerate([*names, "TOTAL"]):
+        cells, flag = [], ""
+        costs = []
+        for r in by_size:
+            row = r["total"] if name == "TOTAL" else r["steps"][i]
+            wall = row["wall"] * 1000 / r["premises"]
+            cpu = (row["cpu_bench"] + row["cpu_workers"] + row["cpu_db"]) * 1000 / r["premises"]
+            costs.append(cpu)
+            cells.append(f"{wall:8.2f} {cpu:8.2f} ")
+        for a, b in zip(costs, costs[1:], strict=False):
+            if a > 0.05 and b > a * 1.3:
+                flag = "  FASTER THAN LINEAR (CPU/premise +%.0f%%)" % (100 * (b / a - 1))
+        print(f"{name:<22}" + "".join(cells) + flag)
+    largest = max(r["premises"] for r in results)
+    at = [r for r in results if r["premises"] == largest]
+    if len(at) > 1:
+        one = min(at, key=lambda r: r["workers"])
+        print(f"\nworker steps at {largest:,} premises: wall s by K, speed-up vs K = {one['workers']}")
+        for i, name in enumerate(names):
+            if name in WORKER_STEPS:
+                walls = [r["steps"][i]["wall"] for r in at]
+                base = one["steps"][i]["wall"]
+                print(
+                    f"{name:<22}"
+                    + "".join(f"  K={r['workers']}: {w:7.1f} s" for r, w in zip(at, walls, strict=True))
+                    + "".join(
+                        f"  K={r['workers']} x{base / w:4.2f}" for r, w in zip(at, walls, strict=True) if r is not one
+                    )
+                )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--premises", type=int, default=1000)
+    parser.add_argument("--workers", default="2", help="K, or K1,K2 (the largest size is also run with K2...)")
+    parser.add_argument("--sizes", default="", help="e.g. 1000,3000,10000: one run per size, then the curves")
+    parser.add_argument("--database-url", default=DEFAULT_DB)
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS)
+    parser.add_argument("--json", default="", help="write the run's figures to this file")
+    args = parser.parse_args()
+    args.workers_list = [int(x) for x in args.workers.split(",")]
+    if not args.database_url.startswith(("postgres://", "postgresql://")):
+        sys.exit("The market day runs on PostgreSQL: give a postgres:// --database-url.")
+    if not args.sizes:
+        result = run_day(args)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, default=str))
+        return
+    sizes = [int(x) for x in args.sizes.split(",")]
+    plan = [(s, args.workers_list[0]) for s in sizes] + [(max(sizes), k) for k in args.workers_list[1:]]
+    results = []
+    out = Path(tempfile.mkdtemp(prefix="bench-day-json-"))
+    for size, k in plan:
+        path = out / f"{size}-{k}.json"
+        cmd = [sys.executable, __file__, "--premises", str(size), "--workers", str(k), "--json", str(path)]
+        cmd += ["--database-url", args.database_url, "--redis-url", args.redis_url]
+        print(f"\n=== {size:,} premises, K = {k} ===", flush=True)
+        subprocess.run(cmd, check=True)
+        results.append(json.loads(path.read_text()))
+    compare(results)
+
+
+if __name__ == "__main__":
+    main()
