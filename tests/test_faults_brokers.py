@@ -37,9 +37,7 @@ def redis_server():
 
 
 def _paid_events() -> list[int]:
-    return sorted(
-        SettlementItem.objects.filter(kind__in=REVENUE_KINDS).values_list("event_id", flat=True)
-    )
+    return sorted(SettlementItem.objects.filter(kind__in=REVENUE_KINDS).values_list("event_id", flat=True))
 
 
 @pytest.mark.postgres
