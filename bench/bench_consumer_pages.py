@@ -21,34 +21,6 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-PAGES = [
-    "/consumer/",
-    "/activation/my-events/",
-    "/activation/my-events/{event}/",
-    "/activation/my-events/{coming}/opt-out/",
-    "/consumer/offers/",
-    "/consumer/availability/",
-    "/consumer/consents/",
-    "/consumer/meter-data/",
-    "/consumer/money/",
-    "/notifications/",
-    "/settings/notifications/",
-    "/onboarding/",
-    "/consumer/consumption/",
-    "/devices/capacity/",
-    "/compensation/",
-    "/payments/{payment}/",
-    "/staking/",
-    "/governance/",
-    "/protection/",
-    "/payouts/",
-    "/tokens/",
-    "/compliance/",
-    "/tax/",
-    "/settings/tokens/",
-    "/settings/members/",
-]
-
 
 def main() -> None:
     db = PROJECT_ROOT / "var" / "bench_consumer_pages.sqlite3"
@@ -71,6 +43,7 @@ def main() -> None:
 
     import demo
     from activation.models import DREvent
+    from portal.tests.consumer_pages import CONSUMER_PAGES as PAGES
 
     call_command("migrate", verbosity=0)
     world = demo.world_load(n_residential=3, n_commercial=2, n_industrial=1)
