@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import policies
@@ -17,6 +18,7 @@ from ..bulk import in_values, insert_instances
 from ..errors import ActivationErrorCode as Code
 from ..models import DREvent, Enrollment, Program
 from ..selectors import zone_operator
+from .awards import NOT_DISPATCHED
 from .dispatch import events_dispatch_locked
 from .emergency_stop import emergency_stop_active
 from .event_rules import event_window_check, premises_over_caps
@@ -29,7 +31,9 @@ def emergency_event_create(
 ) -> list[DREvent]:
     """Dispatch every resource enrolled in the emergency program in the zone at once, whatever its market
     position, each at its committed (derated) kW and never past its safety limit. Caps of the emergency
-    program still apply (a capped resource is skipped, not the whole event; so is one with nothing available).
+    program still apply (a capped resource is skipped, not the whole event; so is one with nothing available):
+    a capped resource's event is recorded cancelled, "not dispatched (cap_per_day): ...", as an award over its cap
+    is (``activation.services.awards``), so the operator and the owner see why it was not called.
     Each event is settled at the program's energy rate, paid by the caller's operator serving its zone (as
     ``event_create``).
 
@@ -76,7 +80,7 @@ def emergency_event_create(
                     end=end,
                     premise_id__in=in_values([e.premise_id for e in enrollments]),
                 )
-                .exclude(status=DREvent.Status.CANCELLED)
+                .exclude(Q(status=DREvent.Status.CANCELLED) & ~Q(cancel_reason__startswith=NOT_DISPATCHED))
                 .values_list("premise_id", flat=True)
             )
             targets = [
@@ -105,7 +109,29 @@ def emergency_event_create(
                 for e, kw in targets
                 if e.premise_id not in over
             ]
-            insert_instances(chunk, now=now)
+            skipped = [
+                DREvent(
+                    premise=e.premise,
+                    zone=e.premise.grid_zone,
+                    target_kw=kw,
+                    start=start,
+                    end=end,
+                    program=program,
+                    source=DREvent.Source.EMERGENCY,
+                    created_by=user,
+                    price_per_mwh=program.energy_rate_per_mwh,
+                    buyer=buyers[e.premise.grid_zone_id],
+                    status=DREvent.Status.CANCELLED,
+                    cancelled_at=now,
+                    cancel_reason=(
+                        f"{NOT_DISPATCHED} ({over[e.premise_id][0]}): {over[e.premise_id][1]} events already "
+                        f"counted against {program.code}'s cap"
+                    )[:200],
+                )
+                for e, kw in targets
+                if e.premise_id in over
+            ]
+            insert_instances(chunk + skipped, now=now)
             events_dispatch_locked(events=chunk, now=now, fresh=True)
         events.extend(chunk)
     return events

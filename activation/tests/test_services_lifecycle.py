@@ -218,6 +218,30 @@ def test_emergency_event_dispatches_every_enrolled_resource_within_safety(act_wo
         )
 
 
+def test_an_emergency_call_records_the_resources_over_their_caps_as_not_dispatched(act_world):
+    """The emergency program's caps skip a resource, not the call: its event is recorded cancelled with the
+    reason (as an award over its cap), nothing is commanded, and calling again records nothing twice."""
+    from accounts.models import GridZone
+    from activation.selectors import emergency_not_dispatched
+
+    w = act_world
+    w.emergency.max_events_per_day = 1
+    w.emergency.save(update_fields=["max_events_per_day"])
+    _event(w, w.premises[0], minutes_ahead=180)  # the day's one event for this premise
+    start, end = window(w.now, minutes_ahead=5)
+    zone = GridZone.objects.get(code="iso-east")
+    call = dict(program=w.emergency, zone=zone, start=start, end=end, user=w.user("operator@demo.flex"), now=w.now)
+    events = services.emergency_event_create(**call)
+    assert len(events) == 5 and w.premises[0].pk not in {e.premise_id for e in events}
+    skipped = DREvent.objects.get(program=w.emergency, premise=w.premises[0], start=start)
+    assert skipped.status == DREvent.Status.CANCELLED
+    assert skipped.cancel_reason.startswith("not dispatched (cap_per_day): 1 events already counted")
+    assert not OutboxMessage.objects.filter(event=skipped).exists()  # never commanded: never verified or charged
+    assert emergency_not_dispatched(program=w.emergency, start=start, end=end) == 1
+    assert services.emergency_event_create(**call) == []  # again: nothing dispatched or recorded twice
+    assert DREvent.objects.filter(program=w.emergency, start=start).count() == 6
+
+
 @pytest.mark.parametrize(
     ("kind", "threshold", "value", "fires"),
     [

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 
 from accounts import policies
 from accounts.models import Membership
+from activation.selectors import emergency_not_dispatched
 from activation.services import emergency_event_create
 from activation.services.emergency_stop import emergency_stop_engage, emergency_stop_lift
 from flexplatform.errors import ApplicationError
@@ -113,7 +114,9 @@ def emergency_event_page(request):
         except ApplicationError as exc:
             form_refusal(form, exc)
         else:
-            messages.success(request, f"Emergency call in {d['zone'].code}: {len(events)} resources dispatched.")
+            skipped = emergency_not_dispatched(program=d["program"], start=d["start"], end=d["end"])
+            over = f"; {skipped} not dispatched: over the program's event caps" if skipped else ""
+            messages.success(request, f"Emergency call in {d['zone'].code}: {len(events)} resources dispatched{over}.")
             return redirect("activation:console")
     context = {"form": form, "may_write": role != R.AUDITOR}
     return render(request, "portal/emergency_event.html", context, status=400 if form.errors else 200)
