@@ -156,6 +156,7 @@ def portfolio_summary(*, user, aggregator: Organisation, day=None) -> dict:
         "enrolled": counts["enrolled"],
         "capacity_day": day,
         "capacity_by_hour": [{"hour": h, "kw": kw} for h, kw in enumerate(hours)],
+        "capacity_total_kw": sum(hours, Decimal("0")),
     }
 
 
@@ -274,7 +275,11 @@ def matching_capacity(*, members) -> dict:
     first = members.first()
     day = coming_day(premises=[first]) if first else timezone.localdate()
     hours = portfolio_capacity_by_hour(premises=members, day=day)
-    return {"capacity_day": day, "capacity_by_hour": [{"hour": h, "kw": kw} for h, kw in enumerate(hours)]}
+    return {
+        "capacity_day": day,
+        "capacity_by_hour": [{"hour": h, "kw": kw} for h, kw in enumerate(hours)],
+        "capacity_total_kw": sum(hours, Decimal("0")),
+    }
 
 
 def reservations_recent(*, user, limit: int = 50) -> list:

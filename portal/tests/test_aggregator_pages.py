@@ -90,6 +90,10 @@ def test_portfolio_order_refusals_show_in_the_form_and_an_order_names_its_member
     html = agg.get("/aggregator/").content.decode()
     table = html[html.index('data-testid="portfolio-orders"') :]
     assert f"{w['p1'].name}: 50.000 kW" in table[: table.index("</table>")]
+    # One formatting layer: no raw Decimal with a long tail anywhere on the dashboard (e.g. "0.0200000000000000").
+    import re
+
+    assert not re.findall(r"\d\.\d{7,}", html)
 
 
 def test_dashboard_queries_do_not_grow_with_the_fleet(mw):
