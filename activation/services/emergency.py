@@ -93,8 +93,9 @@ def emergency_event_create(
             for e, _ in targets:  # who pays: as event_create, the caller's operator serving the zone (per zone)
                 if e.premise.grid_zone_id not in buyers:
                     buyers[e.premise.grid_zone_id] = zone_operator(zone=e.premise.grid_zone, user=user)
-            chunk = [
-                DREvent(
+
+            def event_of(e, kw, **cancelled) -> DREvent:
+                return DREvent(
                     premise=e.premise,
                     zone=e.premise.grid_zone,
                     target_kw=kw,
@@ -105,22 +106,14 @@ def emergency_event_create(
                     created_by=user,
                     price_per_mwh=program.energy_rate_per_mwh,
                     buyer=buyers[e.premise.grid_zone_id],
+                    **cancelled,
                 )
-                for e, kw in targets
-                if e.premise_id not in over
-            ]
-            skipped = [
-                DREvent(
-                    premise=e.premise,
-                    zone=e.premise.grid_zone,
-                    target_kw=kw,
-                    start=start,
-                    end=end,
-                    program=program,
-                    source=DREvent.Source.EMERGENCY,
-                    created_by=user,
-                    price_per_mwh=program.energy_rate_per_mwh,
-                    buyer=buyers[e.premise.grid_zone_id],
+
+            chunk = [event_of(e, kw) for e, kw in targets if e.premise_id not in over]
+            skipped = [  # over the caps: recorded, never commanded
+                event_of(
+                    e,
+                    kw,
                     status=DREvent.Status.CANCELLED,
                     cancelled_at=now,
                     cancel_reason=(
