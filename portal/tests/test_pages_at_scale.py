@@ -50,11 +50,11 @@ def test_the_compliance_page_counts_rules_per_premise_and_pages_the_failing_ones
     assert "54 enrolled premises; 13 fail at least one rule." in page
     assert "Home 00007: The premise owner is not verified (needs basic KYC)." in page
     assert "Home 00008: Owner verified at basic level (needs enhanced)." in page
-    assert "<td>kyc_level</td><td>41</td>" in page  # counted per rule: 41 pass
+    assert "<td>Owner&#x27;s identity check (KYC level)</td><td>41</td>" in page  # counted per rule: 41 pass
     assert "Page 1 of" not in page  # 13 rows: one page, no pager
     assert "aggregation 13.35 kW &lt; 100 kW minimum (FERC 2222, PJM)" in page  # 51 verified resources
     only_kyc = agg.get("/compliance/?rule=kyc_level").content.decode()
-    assert "Premises failing “kyc_level”" in only_kyc and "Home 00008" in only_kyc
+    assert "Premises failing “Owner&#x27;s identity check (KYC level)”" in only_kyc and "Home 00008" in only_kyc
     assert agg.get("/compliance/?rule=meter_validated").content.decode().count("<li><strong>") == 0
 
 
