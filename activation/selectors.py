@@ -597,16 +597,3 @@ def event_accountable_kw(event) -> Decimal | None:
         (shed for device_id, _, shed in dispatches if device_ref(device_id) not in failed_refs), Decimal("0.000")
     )
     return min(total, event.target_kw)
-
-
-def emergency_not_dispatched(*, program, start, end) -> int:
-    """How many resources an emergency call of ``program`` over ``[start, end)`` did not dispatch because they
-    were over the program's caps (their events recorded cancelled "not dispatched (...)")."""
-    return DREvent.objects.filter(
-        program=program,
-        source=DREvent.Source.EMERGENCY,
-        start=start,
-        end=end,
-        status=DREvent.Status.CANCELLED,
-        cancel_reason__startswith="not dispatched",
-    ).count()

@@ -222,7 +222,7 @@ def test_an_emergency_call_records_the_resources_over_their_caps_as_not_dispatch
     """The emergency program's caps skip a resource, not the call: its event is recorded cancelled with the
     reason (as an award over its cap), nothing is commanded, and calling again records nothing twice."""
     from accounts.models import GridZone
-    from activation.selectors import emergency_not_dispatched
+    from activation.selectors_emergency import emergency_not_dispatched
 
     w = act_world
     w.emergency.max_events_per_day = 1

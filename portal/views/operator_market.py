@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 
 from accounts import policies
 from accounts.models import Membership
-from activation.selectors import emergency_not_dispatched
+from activation.selectors_emergency import emergency_not_dispatched
 from activation.services import emergency_event_create
 from activation.services.emergency_stop import emergency_stop_engage, emergency_stop_lift
 from flexplatform.errors import ApplicationError
