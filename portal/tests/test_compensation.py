@@ -48,6 +48,17 @@ def test_participant_page_console_and_dispute_form():
     agg = _login(w.aggregator, R.AGGREGATOR, "a")
     page = agg.get("/compensation/")
     assert b"Member payouts" in page.content and b"Aggregator fees" in page.content
+    # The aggregator's dashboard shows the same money and the events' performance through the formatting layer.
+    import re
+
+    dash = agg.get("/aggregator/").content.decode()
+    money = dash[dash.index('data-testid="money"') :]
+    money = money[: money.index("</table>")]
+    performance = dash[dash.index('data-testid="performance-per-event"') :]
+    performance = performance[: performance.index("</table>")]
+    assert "Member payouts" in money and "USD" in money  # rows, not the empty state
+    assert " kWh" in performance and " kW" in performance
+    assert not re.findall(r"\d\.\d{7,}", money + performance)
     assert consumer.get("/compensation/console/").status_code == 403
     platform = Organisation.objects.create(name="Platform", kind=Organisation.Kind.PLATFORM)
     admin = _login(platform, R.ADMIN, "adm")
