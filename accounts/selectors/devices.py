@@ -27,6 +27,7 @@ ZERO = Decimal("0.000")
 COMMANDED_CHANNELS = (
     Device.Channel.MQTT,
     Device.Channel.OCPP,
+    Device.Channel.S2,
     Device.Channel.OPENADR_VEN,
     Device.Channel.VENDOR_API,
 )

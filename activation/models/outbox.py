@@ -32,6 +32,7 @@ class OutboxMessage(models.Model):
         MQTT = "mqtt", "MQTT"
         WEBHOOK = "webhook", "Webhook"
         OCPP = "ocpp", "OCPP 2.0.1"
+        S2 = "s2", "S2 (EN 50491-12-2)"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -17,6 +17,7 @@ from ..models import DispatchSignal, OutboxMessage, WebhookEndpoint
 from ..protocols import mqtt as mqtt_protocol
 from ..protocols import webhooks
 from .emergency_stop import emergency_stop_active
+from .s2_delivery import s2_flush
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -103,6 +104,8 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
                     else:
                         row.next_attempt_at = now + _backoff(row.attempts)
             row.save(update_fields=["attempts", "status", "sent_at", "acked_at", "last_error", "next_attempt_at"])
+        s2_ok, s2_not = s2_flush(now=now, limit=limit, backoff=_backoff)  # battery commands over S2 (ADR 0039)
+        result["sent"], result["failed"] = result["sent"] + s2_ok, result["failed"] + s2_not
         event_ids = sorted(sent_events)
         for i in range(0, len(event_ids), 5000):
             DispatchSignal.objects.filter(
