@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import BigIntegerField, Func, QuerySet, Value
+from django.db.models import BigIntegerField, Exists, Func, OuterRef, QuerySet, Value
+from django.utils.functional import cached_property
 
 from accounts.models import Premise
 
@@ -45,6 +46,10 @@ class _EpochMicroseconds(Func):
     integers, exactly, without building a Python datetime per row (the cost of reading many rows)."""
 
     output_field = BigIntegerField()
+
+    @cached_property
+    def convert_value(self):
+        return self._convert_value_noop  # integers from both backends already: no int() per row
 
     def as_postgresql(self, compiler, connection, **extra):
         return self.as_sql(compiler, connection, template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint")
@@ -103,9 +108,9 @@ class CapacityGrid:
 
 
 def capacity_grid(*, premises, day: date) -> CapacityGrid:
-    """The :class:`CapacityGrid` of ``premises`` (a queryset or a list) for local ``day``, in five queries: the
-    assessments (with the premise's timezone), the validated meters, the enrollments' derate and suspension,
-    the latest verified deliveries and the declarations."""
+    """The :class:`CapacityGrid` of ``premises`` (a queryset or a list) for local ``day``, in four queries: the
+    assessments (with the premise's timezone and whether its revenue meter is validated), the enrollments'
+    derate and suspension, the latest verified deliveries and the declarations."""
     ids = _ids(premises)
     if not isinstance(ids, QuerySet) and not ids:
         return CapacityGrid([], np.zeros((0, 24), np.int64), np.zeros((0, 24), bool))
@@ -122,19 +127,22 @@ def capacity_grid(*, premises, day: date) -> CapacityGrid:
             _EpochMicroseconds("window_start"),
             _EpochMicroseconds("window_end"),
             "capacity_kw",
+            Exists(validated_meter_premise_ids().filter(meter__premise_id=OuterRef("premise_id"))),
         )
     )
     index: dict[int, int] = {}
     tz_of: dict[int, str] = {}
+    validated: set[int] = set()
     kept = []
-    for row in rows:
-        pid, tz, start, end, _ = row
+    for pid, tz, start, end, capacity, ok in rows:
         if tz not in bounds:
             bounds[tz] = _hour_bounds(day, tz)
         starts, ends = bounds[tz]
         if not (start < ends[-1] and end > starts[0]):  # outside the premise's local day
             continue
-        kept.append(row)
+        kept.append((pid, tz, start, end, capacity))
+        if ok:
+            validated.add(pid)
         if pid not in index:
             index[pid] = len(index)
             tz_of[pid] = tz
@@ -144,7 +152,7 @@ def capacity_grid(*, premises, day: date) -> CapacityGrid:
     grid = CapacityGrid(list(index), milli, covered)
     if not n:
         return grid
-    factors = _counted_factors(ids, index)
+    factors = _counted_factors(ids, index, validated)
     kw_of: dict[tuple[Decimal, Decimal], int] = {}
     for pid, tz, start, end, capacity in kept:
         factor = factors.get(pid)
@@ -193,8 +201,11 @@ def _counted_factors(ids, candidates, validated: set[int] | None = None) -> dict
     deliveries = activation.deliveries_many(ids, limit=PERFORMANCE_EVENTS)
     histories = [[(float(d), float(c)) for d, c in deliveries.get(pid, ())] for pid in counted]
     out = {}
+    quantized: dict[float, Decimal] = {}  # a factor's Decimal once per distinct float (1.0: every new premise)
     for pid, reliability in zip(counted, reliability_factors(histories), strict=True):
-        r = Decimal(repr(reliability)).quantize(RELIABILITY_QUANT, rounding=ROUND_DOWN)
+        r = quantized.get(reliability)
+        if r is None:
+            r = quantized[reliability] = Decimal(repr(reliability)).quantize(RELIABILITY_QUANT, rounding=ROUND_DOWN)
         out[pid] = r * derates.get(pid, (Decimal("1"), False))[0]
     return out
 
