@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Min, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Meter, Premise
@@ -145,27 +145,27 @@ def validation_reasons_by_name(names: Mapping[int, str]) -> dict[int, list[str]]
 def annual_kwh_by_id(premise_ids, *, now: datetime) -> dict[int, Decimal | None]:
     """Annual consumption per premise (``premise_ids``: a list or a subquery of ids): the mean daily kWh of its
     revenue (AMI) meters over the year to their last status check x 365, read from the year each
-    :func:`assessment.services.meter_status_refresh` stores (one grouped query over meter statuses with each
-    premise's finest meter interval; no reading is summed here, whatever the history). Premises without at least a day
+    :func:`assessment.services.meter_status_refresh` stores (one grouped query over meter statuses, one over the
+    meters' finest interval; no reading is summed here, whatever the history). Premises without at least a day
     of history are absent. ``now`` is kept for callers; the figure is as of the last check."""
-    finest = (
-        Meter.objects.filter(premise_id=OuterRef("meter__premise_id"))
-        .order_by()
-        .values("premise_id")
-        .annotate(m=Min("interval_minutes"))
-        .values("m")
-    )
     rows = (
         MeterStatus.objects.filter(meter__premise_id__in=premise_ids, meter__kind="ami", year_intervals__gt=0)
         .values("meter__premise_id")
-        .annotate(kwh=Sum("year_kwh"), n=Sum("year_intervals"), m=Subquery(finest))
-        .values_list("meter__premise_id", "kwh", "n", "m")
+        .annotate(kwh=Sum("year_kwh"), n=Sum("year_intervals"))
+        .values_list("meter__premise_id", "kwh", "n")
+    )
+    rows = [r for r in rows if r[2]]
+    if not rows:
+        return {}
+    intervals = dict(
+        Meter.objects.filter(premise_id__in=premise_ids)
+        .values("premise_id")
+        .annotate(m=Min("interval_minutes"))
+        .values_list("premise_id", "m")
     )
     out: dict[int, Decimal | None] = {}
-    for pid, kwh, n, minutes in rows:
-        if not n:
-            continue
-        days = Decimal(n * (minutes or 15)) / Decimal(1440)
+    for pid, kwh, n in rows:
+        days = Decimal(n * (intervals.get(pid) or 15)) / Decimal(1440)
         if days >= 1:
             out[pid] = (Decimal(kwh) / days * 365).quantize(Decimal("1"))
     return out
