@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import BigIntegerField, Exists, Func, OuterRef, QuerySet, Value
+from django.db.models import BigIntegerField, BooleanField, ExpressionWrapper, Func, Q, QuerySet, Value
 from django.utils.functional import cached_property
 
 from accounts.models import Premise
@@ -127,7 +127,8 @@ def capacity_grid(*, premises, day: date) -> CapacityGrid:
             _EpochMicroseconds("window_start"),
             _EpochMicroseconds("window_end"),
             "capacity_kw",
-            Exists(validated_meter_premise_ids().filter(meter__premise_id=OuterRef("premise_id"))),
+            # IN, not a correlated EXISTS: the database hashes the validated premises once, not a probe per row
+            ExpressionWrapper(Q(premise_id__in=validated_meter_premise_ids()), output_field=BooleanField()),
         )
     )
     index: dict[int, int] = {}
