@@ -30,10 +30,18 @@ def _d3(value: float) -> Decimal:
 
 @transaction.atomic
 def flexibility_profile_store(
-    *, premise: Premise, meter: Meter, grid: DayGrid, excluded: set[date], as_of: date, now: datetime | None = None
+    *,
+    premise: Premise,
+    meter: Meter,
+    grid: DayGrid,
+    excluded: set[date],
+    as_of: date,
+    now: datetime | None = None,
+    reliability_factor: Decimal | None = None,
 ) -> FlexibilityProfile | None:
     """The premise's profile as of ``as_of`` from ``grid`` (its first meter's days before ``as_of``) less the
-    ``excluded`` days (events, outages), stored (one row per premise and day); None when the grid has no reading."""
+    ``excluded`` days (events, outages), stored (one row per premise and day); None when the grid has no reading.
+    ``reliability_factor``: the premise's (``selectors.reliability_factor_for``), when the caller read it already."""
     sph = 60 // meter.interval_minutes
     read = ~np.isnan(grid.values)
     if not read.any():
@@ -50,7 +58,9 @@ def flexibility_profile_store(
     devices_kw = float(premise_device_capacity(premise=premise, start=now_, end=now_ + timedelta(hours=1)).kw)
     share = min(devices_kw / typical_kw, 1.0) if typical_kw > 0 else 0.0
     devices = selectors.device_constraints_for(premise=premise, typical_kw=typical_kw)
-    reliability = float(selectors.reliability_factor_for(premise=premise))
+    if reliability_factor is None:
+        reliability_factor = selectors.reliability_factor_for(premise=premise)
+    reliability = float(reliability_factor)
     device_factor = (
         sum(d.power_kw for d in devices if d.available) / max(sum(d.power_kw for d in devices), 1e-9)
         if devices

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -41,14 +41,17 @@ from .baselines.calendar import is_nerc_holiday
 from .baselines.compute import METHODS
 from .baselines.grid import DayGrid, build_grid, local_day_bounds
 from .baselines.selection import InsufficientHistory
+from .flexibility import reliability_factor
 from .models import BaselineAccuracy, MeterReading, MeterStatus
 from .profiles import _d3, flexibility_profile_store
 from .selectors.baseline_inputs import outage_days
+from .selectors.performance import PERFORMANCE_EVENTS
 
 log = logging.getLogger(__name__)
 
 PROFILE_HISTORY_DAYS = 90  # services.flexibility_profile_compute's default
 UNITS = 10_000  # kWh -> integer units of the stored numeric(12, 4)
+FETCH_ROWS = 50_000
 
 
 def recompute_meters(*, meter_ids: Sequence[int], now: datetime | None = None) -> int:
@@ -102,14 +105,34 @@ def recompute_meters(*, meter_ids: Sequence[int], now: datetime | None = None) -
         first_offset=longest + ACCURACY_TEST_DAYS * 2,
         now=now,
     )
+    reliability = _reliability_factors({m.premise_id for m in meters if m.pk in as_of})
     for m in meters:
         if m.pk not in as_of:
             continue
         pm, day = profile_meters[m.premise_id], as_of[m.pk]
         grid = _grid(pm, readings, day - timedelta(days=PROFILE_HISTORY_DAYS), day - timedelta(days=1))
         excluded = {d for d in events[m.premise_id] if d < day} | outage_days(grid)
-        flexibility_profile_store(premise=m.premise, meter=pm, grid=grid, excluded=excluded, as_of=day, now=now)
+        flexibility_profile_store(
+            premise=m.premise,
+            meter=pm,
+            grid=grid,
+            excluded=excluded,
+            as_of=day,
+            now=now,
+            reliability_factor=reliability[m.premise_id],
+        )
     return len(meters)
+
+
+def _reliability_factors(premise_ids: set[int]) -> dict[int, Decimal]:
+    """``selectors.reliability_factor_for`` of each premise, from one read of their latest deliveries."""
+    deliveries = hooks.activation().deliveries_many(list(premise_ids), limit=PERFORMANCE_EVENTS)
+    out = {}
+    for premise_id in premise_ids:
+        history = deliveries.get(premise_id, [])
+        factor = reliability_factor([float(d) for d, _ in history], [float(c) for _, c in history])
+        out[premise_id] = Decimal(repr(factor)).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+    return out
 
 
 # --- reading ------------------------------------------------------------------------------------------------
@@ -137,9 +160,12 @@ def _readings(ranges: dict[int, list[datetime]]) -> dict[int, tuple[np.ndarray, 
         f"JOIN {table} r ON r.meter_id = q.meter_id AND r.start >= q.lo AND r.start < q.hi "
         "ORDER BY r.meter_id, r.start"
     )
+    blocks = []
     with connection.cursor() as cursor:
         cursor.execute(sql, [ids, [ranges[i][0] for i in ids], [ranges[i][1] for i in ids]])
-        rows = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 3)
+        while block := cursor.fetchmany(FETCH_ROWS):  # a block of tuples at a time: the arrays hold the rest
+            blocks.append(np.array(block, dtype=np.int64))
+    rows = np.concatenate(blocks) if blocks else np.zeros((0, 3), dtype=np.int64)
     out = {}
     cut = np.searchsorted(rows[:, 0], ids, side="left").tolist() + [len(rows)]
     for k, meter_id in enumerate(ids):

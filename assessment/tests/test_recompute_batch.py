@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Meter
-from activation.models import DREvent
+from activation.models import DREvent, EventVerification
 from assessment import services
-from assessment.models import BaselineAccuracy, FlexibilityProfile, MeterReading, MeterStatus
+from assessment.models import Baseline, BaselineAccuracy, FlexibilityProfile, MeterReading, MeterStatus
 from demo.world import TZ
 
 pytestmark = pytest.mark.django_db
@@ -95,11 +95,20 @@ def varied(small_world):
         meter=meters[3], start__gte=local(day - timedelta(days=3), 16), start__lt=local(day - timedelta(days=3), 18)
     ).delete()
     MeterReading.objects.filter(meter=meters[1], start=local(day - timedelta(days=4), 12)).update(kwh=Decimal("90"))
-    DREvent.objects.create(
-        premise=premises[2], zone=premises[2].grid_zone, target_kw=Decimal("1"),
-        start=local(day - timedelta(days=6), 17), end=local(day - timedelta(days=6), 19),
-        status=DREvent.Status.COMPLETED, source=DREvent.Source.OPERATOR,
-    )  # fmt: skip
+    for n, (committed, delivered) in enumerate([("4", "3.1"), ("2", "2.5"), ("3", "0.7")]):  # events, verified
+        event = DREvent.objects.create(
+            premise=premises[2], zone=premises[2].grid_zone, target_kw=Decimal("1"),
+            start=local(day - timedelta(days=6 + 2 * n), 17), end=local(day - timedelta(days=6 + 2 * n), 19),
+            status=DREvent.Status.COMPLETED, source=DREvent.Source.OPERATOR,
+        )  # fmt: skip
+        baseline = Baseline.objects.create(
+            meter=meters[2], method="caiso-10in10", window_start=event.start, window_end=event.end,
+            total_kwh=Decimal("8"), computed_at=event.end,
+        )  # fmt: skip
+        EventVerification.objects.create(
+            event=event, baseline=baseline, baseline_kwh=Decimal("8"), actual_kwh=Decimal("5"),
+            committed_kwh=Decimal(committed), delivered_kwh=Decimal(delivered), verified_at=event.end,
+        )  # fmt: skip
     second = Meter.objects.create(premise=premises[4], meter_id="SECOND-1", interval_minutes=15)
     MeterReading.objects.bulk_create(
         MeterReading(meter=second, start=r.start, kwh=r.kwh / 2) for r in MeterReading.objects.filter(meter=meters[4])
@@ -121,6 +130,8 @@ def test_the_batched_recompute_stores_what_the_per_meter_recompute_stores(varied
     one_by_one = _snapshot(varied)
     assert len({row[0] for row in one_by_one["accuracy"]}) == len(varied) - 1  # every meter with data
     assert len({row[1] for row in one_by_one["accuracy"]}) >= 5
+    reliability = {p[6] for p in one_by_one["profiles"]}
+    assert len(reliability) == 2 and Decimal("1.0000") in reliability  # one premise fell short on its events
     assert any(row[7] for row in one_by_one["statuses"]) and not all(row[7] for row in one_by_one["statuses"])
 
     _forget(varied, before)
