@@ -26,6 +26,8 @@ from .pjm import pjm_cbl, pjm_match_day, pjm_same_day
 from .selection import InsufficientHistory
 
 WEEKDAY, SATURDAY, SUNDAY_HOLIDAY = 0, 1, 2
+#: cases per vectorised call: (cases x 45 days x 96 slots) arrays and their temporaries stay a few MB each
+MAX_CASES = 128
 
 
 @dataclass
@@ -118,7 +120,8 @@ def compute_many(*, method: str, cases: list[Case], start_slot: int, end_slot: i
             raise ValueError("event slots out of range")
         kind = int(c.meter.kinds[c.worked][c.target])
         groups.setdefault((minutes, kind, c.target - max(0, c.target - lookback)), []).append(i)
-    for (minutes, kind, span), members in groups.items():
+    slices = [(key, m[k : k + MAX_CASES]) for key, m in groups.items() for k in range(0, len(m), MAX_CASES)]
+    for (minutes, kind, span), members in slices:
         common = {"event_start": start_slot, "event_end": end_slot, "slots_per_hour": 60 // minutes}
         day_of = np.stack([cases[i].meter.grid.values[cases[i].target] for i in members])
         if family == "pjm-same-day":
