@@ -239,11 +239,13 @@ class SecureDeviceFleet(DeviceFleet):
             for key, _ in self._selector.select(0.02):
                 client = self.clients[key.data]
                 try:
-                    _, messages = client.poll(0)
+                    # The command's PUBACK goes out with the device's ack, in one write (``_publish``, flush).
+                    _, messages = client.poll(0, readable=True, ack_later=True)
+                    for topic, payload in messages:
+                        self._on_command(topic, payload)
+                    client.flush()
                 except WireError:
                     continue  # this device lost its connection; the others carry on
-                for topic, payload in messages:
-                    self._on_command(topic, payload)
             while True:
                 try:
                     topic, payload = self._outgoing.get_nowait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from .events import DREvent
 
@@ -66,7 +67,17 @@ class OutboxMessage(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_status_next")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_status_next"),
+            # The CSMS's poll (``ocpp_commands_due``, several times a second): the pending OCPP commands only, so
+            # a poll does not walk the thousands of pending MQTT rows an emergency call writes. Partial: MQTT rows
+            # and sent commands never enter it (no cost on their inserts and updates).
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(channel="ocpp", status="pending"),
+                name="outbox_ocpp_pending",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["event", "channel", "destination"], name="outbox_unique_destination")
         ]

@@ -121,11 +121,14 @@ def mqtt_results_mark(rows, ok, *, sent_at: datetime, now: datetime, error: str)
     ack_by = sent_at + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
     resend_at = now + timedelta(seconds=settings.OUTBOX_RESEND_SECONDS)
     good = [r[0] for r, g in zip(rows, ok, strict=True) if g]
-    for i in range(0, len(good), 5000):
+    # A row never attempted (attempts 0) cannot be a re-send: sent rows have counted their first attempt.
+    again = [r[0] for r, g in zip(rows, ok, strict=True) if g and r[3]]
+    for i in range(0, len(again), 5000):
         # Re-sent commands (still unacknowledged) keep their deadline; first sends are marked sent below.
-        OutboxMessage.objects.filter(pk__in=in_values(good[i : i + 5000]), status=OutboxMessage.Status.SENT).update(
+        OutboxMessage.objects.filter(pk__in=in_values(again[i : i + 5000]), status=OutboxMessage.Status.SENT).update(
             attempts=F("attempts") + 1, next_attempt_at=resend_at, last_error=""
         )
+    for i in range(0, len(good), 5000):
         OutboxMessage.objects.filter(pk__in=in_values(good[i : i + 5000]), status=OutboxMessage.Status.PENDING).update(
             status=OutboxMessage.Status.SENT,
             sent_at=sent_at,

@@ -4,6 +4,7 @@ not ``Accepted`` never acknowledging."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from ocpp.v201 import enums
 from accounts.models import Device
 from activation.models import OutboxMessage
 from activation.ocpp_station import SimStation, StationFleet, StationState
-from activation.protocols.ocpp_csms import set_charging_profile_request
+from activation.protocols.ocpp_csms import set_charging_profile_payload, set_charging_profile_request
 from activation.services.ocpp_commands import ocpp_commands_due
 from activation.services.outbox import outbox_put
 
@@ -48,6 +49,18 @@ def test_the_set_charging_profile_request_is_valid_ocpp_201():
     assert profile["chargingProfilePurpose"] == "ChargingStationMaxProfile" and profile["id"] == 7
     assert profile["chargingSchedule"][0]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 5900.0}]
     assert profile["validTo"] == PAYLOAD["end"]
+
+
+@pytest.mark.parametrize("value", ["5.9", "1.4", "0.001", "7.4"])
+def test_the_payload_the_csms_sends_is_the_librarys_serialization_of_the_typed_request(value):
+    """The CSMS builds the camelCase payload directly (no per-message serialization): it must be exactly what the
+    library makes of the typed request, which the schema accepts."""
+    payload = {**PAYLOAD, "value": value}
+    expected = _as_call(set_charging_profile_request(payload)).payload
+    sent = set_charging_profile_payload(payload)
+    assert sent == expected
+    assert json.dumps(sent, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    _validate_payload(Call(unique_id="m-2", action="SetChargingProfile", payload=sent), "2.0.1")
 
 
 def _chargers(w, event, n: int) -> list[OutboxMessage]:
