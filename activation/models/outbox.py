@@ -49,6 +49,7 @@ class OutboxMessage(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="outbox",
+        db_index=False,  # outbox_unique_destination (event, channel, destination) serves it: one index less to write
         help_text="Empty for OpenADR 3 notifications about objects other than events.",
     )
     channel = models.CharField(max_length=16, choices=Channel.choices)

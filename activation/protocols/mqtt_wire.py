@@ -142,6 +142,13 @@ class WireClient:
             self.sock = None
             self._out.clear()
 
+    def ping_if_idle(self, now: float | None = None) -> None:
+        """Send a PINGREQ when nothing was written for half the keepalive (MQTT 3.1.2.10: the broker drops a
+        client silent for 1.5 keepalives): for a connection that only listens, so ``poll`` is not called."""
+        if self.sock is not None and self.keepalive and (now or time.monotonic()) - self._last_io > self.keepalive / 2:
+            self._out += _packet(PINGREQ, 0, b"")
+            self.flush()
+
     # --- writing --------------------------------------------------------------------------------------------
 
     def _packet_id(self) -> int:

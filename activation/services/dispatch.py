@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from .. import notify
-from ..bulk import chunks, in_values, insert_instances, insert_records
+from ..bulk import chunks, in_values, insert_records
 from ..devices import DeviceCommand, translate
 from ..models import (
     DeviceDispatch,
@@ -98,19 +98,19 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
         return
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("events_dispatch_locked writes in the caller's transaction")
-    insert_instances(
+    insert_records(
+        DispatchSignal,
         [
-            DispatchSignal(
-                event_id=e.pk,
-                premise_id=e.premise_id,
-                payload=openadr_event_payload(e),
-                channel=DispatchSignal.Channel.OPENADR,
-            )
+            {
+                "event_id": e.pk,
+                "premise_id": e.premise_id,
+                "payload": openadr_event_payload(e),
+                "channel": DispatchSignal.Channel.OPENADR,
+            }
             for e in events
         ],
         now=now,
         unique=() if fresh else ("event_id", "premise_id"),
-        returning=False,
     )
     safety = _safety_limits(events)
     ack_by = now + timedelta(seconds=settings.DEVICE_ACK_SECONDS)

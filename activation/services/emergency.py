@@ -109,19 +109,25 @@ def emergency_event_create(
                     buyers[e.premise.grid_zone_id] = zone_operator(zone=e.premise.grid_zone, user=user)
 
             def event_of(e, kw, **cancelled) -> DREvent:
-                return DREvent(
-                    premise=e.premise,
-                    zone=e.premise.grid_zone,
+                # Foreign keys by id, the loaded premise, zone and program cached on the event (what the dispatch
+                # reads): assigning instances through the ORM's descriptors cost a third of building 2,000 events.
+                buyer = buyers[e.premise.grid_zone_id]
+                event = DREvent(
+                    premise_id=e.premise_id,
+                    zone_id=e.premise.grid_zone_id,
                     target_kw=kw,
                     start=start,
                     end=end,
-                    program=program,
+                    program_id=program.pk,
                     source=DREvent.Source.EMERGENCY,
-                    created_by=user,
+                    created_by_id=user.pk,
                     price_per_mwh=program.energy_rate_per_mwh,
-                    buyer=buyers[e.premise.grid_zone_id],
+                    buyer_id=buyer.pk if buyer is not None else None,
                     **cancelled,
                 )
+                for name, value in (("premise", e.premise), ("zone", e.premise.grid_zone), ("program", program)):
+                    DREvent._meta.get_field(name).set_cached_value(event, value)
+                return event
 
             chunk = [event_of(e, kw) for e, kw in targets if e.premise_id not in over]
             skipped = [  # over the caps: recorded, never commanded
