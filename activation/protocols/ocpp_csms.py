@@ -65,6 +65,7 @@ def _now() -> str:
 # work per message (the stations' messages) the thread hop costs more than the validation.
 ocpp_messages.ASYNC_VALIDATION = False
 SEND_CONCURRENCY = 1000  # SetChargingProfile calls awaiting their answer at once (one per station at most)
+RESULTS_GATHER_SECONDS = 0.05  # stations' answers written together: one transaction per burst, not per answer
 
 
 def set_charging_profile_request(payload: dict) -> call.SetChargingProfile:
@@ -281,6 +282,10 @@ class Csms:
                     await asyncio.wait_for(self._results_waiting.wait(), 0.5)
                 except TimeoutError:
                     continue
+                if not self._stopped.is_set():
+                    # Answers of a burst arrive over a few milliseconds: gathered into one transaction. Each keeps
+                    # its own arrival time (``acked_at``), so the wait delays no acknowledgement's time.
+                    await asyncio.sleep(RESULTS_GATHER_SECONDS)
             batch, self._results = self._results, []
             try:
                 await asyncio.to_thread(self.store.results, batch)
