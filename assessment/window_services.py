@@ -12,7 +12,8 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from accounts.models import Premise
+from accounts.models import GridZone, Premise
+from accounts.selectors import zone_with_descendant_ids
 from flexplatform.errors import ApplicationError
 
 from .services import flexibility_assess
@@ -20,15 +21,13 @@ from .services import flexibility_assess
 log = logging.getLogger(__name__)
 
 
-def window_assessment_premise_ids() -> list[int]:
-    """The premises to assess for a window: every premise with a meter, grouped by grid zone (a chunk then
-    covers one zone, or a few), then by id."""
-    return list(
-        Premise.objects.filter(meters__isnull=False)
-        .distinct()
-        .order_by("grid_zone_id", "pk")
-        .values_list("pk", flat=True)
-    )
+def window_assessment_premise_ids(*, zone: GridZone | None = None) -> list[int]:
+    """The premises to assess for a window: every premise with a meter (in ``zone`` or below it, if given),
+    grouped by grid zone (a chunk then covers one zone, or a few), then by id."""
+    premises = Premise.objects.filter(meters__isnull=False)
+    if zone is not None:
+        premises = premises.filter(grid_zone_id__in=zone_with_descendant_ids([zone]))
+    return list(premises.distinct().order_by("grid_zone_id", "pk").values_list("pk", flat=True))
 
 
 def flexibility_assess_premises(
