@@ -56,7 +56,7 @@ def world_clone(url: str, world_db: str, marker: str) -> bool:
         if row is None or row[0] != marker:
             return False
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{world_db}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{world_db}" STRATEGY FILE_COPY')
     return True
 
 
@@ -71,7 +71,7 @@ def world_keep(url: str, world_db: str, marker: str) -> float:
         conn.execute(f'DROP DATABASE IF EXISTS "{world_db}"')
         for attempt in range(50):  # the workers' backends take a moment to exit
             try:
-                conn.execute(f'CREATE DATABASE "{world_db}" TEMPLATE "{name}"')
+                conn.execute(f'CREATE DATABASE "{world_db}" TEMPLATE "{name}" STRATEGY FILE_COPY')
                 break
             except psycopg.errors.ObjectInUse:
                 if attempt == 49:
