@@ -15,12 +15,12 @@ A day is *clean* when it is complete and none of its intervals is flagged.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from statistics import median
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -154,16 +154,22 @@ def assess_quality(
         t += step
     if gap_start is not None:
         report.gaps.append((gap_start, window_end))
-    zone = ZoneInfo(tz)
-    per_day_present: Counter = Counter(s.astimezone(zone).date() for s in series)
-    per_day_flagged: Counter = Counter(s.astimezone(zone).date() for s in flagged)
+    # Per local day: the intervals starting between its two local midnights (counted by bisection on the sorted
+    # starts: the same count as converting every start to its local date).
+    present_starts = [s for s, _ in ordered]
+    flagged_starts = sorted(flagged)
     day = first_day
+    day_start = window_start
     while day <= last_day:
-        expected = expected_intervals(day, tz, interval_minutes)
-        report.days.append(DayQuality(day, expected, per_day_present[day], per_day_flagged[day]))
+        _, day_end = local_day_bounds(day, tz)
+        expected = int((day_end - day_start).total_seconds()) // (interval_minutes * 60)
+        present = bisect_left(present_starts, day_end) - bisect_left(present_starts, day_start)
+        flagged_n = bisect_left(flagged_starts, day_end) - bisect_left(flagged_starts, day_start)
+        report.days.append(DayQuality(day, expected, present, flagged_n))
         report.expected += expected
-        report.present += min(per_day_present[day], expected)
+        report.present += min(present, expected)
         day += timedelta(days=1)
+        day_start = day_end
     return report
 
 

@@ -6,16 +6,13 @@ import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.models import Meter, Organisation, Premise
-from flexplatform import plausible
 from flexplatform.errors import ApplicationError, NotPermitted
 
 from . import selectors
@@ -39,6 +36,7 @@ from .models import (
     MeterReading,
 )
 from .profiles import _d3, flexibility_profile_store
+from .status_services import meter_statuses_refresh_many
 from .weather.sources import method_without_weather
 
 log = logging.getLogger(__name__)
@@ -445,82 +443,40 @@ def assessment_recompute_meters(*, meter_ids: list[int], now: datetime | None = 
     return recompute_meters(meter_ids=meter_ids, now=now)
 
 
-@transaction.atomic
 def meter_status_refresh(*, meter: Meter, now: datetime | None = None):
     """Re-assess a meter's connectivity, data quality and validation over the last ``METER_VALIDATION_MIN_DAYS``
-    complete local days, and store it on its :class:`~assessment.models.MeterStatus`."""
-    from django.conf import settings
+    complete local days, and store it on its :class:`~assessment.models.MeterStatus`
+    (:func:`assessment.status_services.meter_statuses_refresh_many` for this one meter)."""
+    return meter_statuses_refresh_many(meter_ids=[meter.pk], now=now)[0]
 
-    from . import quality
-    from .models import MeterStatus
 
-    now = now or timezone.now()
-    status, _ = MeterStatus.objects.select_for_update().get_or_create(meter=meter)
-    tz = meter.local_timezone
-    min_days = settings.METER_VALIDATION_MIN_DAYS
-    last_day = now.astimezone(ZoneInfo(tz)).date() - timedelta(days=1)
-    first_day = last_day - timedelta(days=min_days - 1)
-    window_start, _ = quality.local_day_bounds(first_day, tz)
-    _, window_end = quality.local_day_bounds(last_day, tz)
-    readings = list(
-        MeterReading.objects.filter(meter=meter, start__gte=window_start, start__lt=window_end).values_list(
-            "start", "kwh"
-        )
-    )
-    report = quality.assess_quality(
-        readings, first_day=first_day, last_day=last_day, tz=tz, interval_minutes=meter.interval_minutes
-    )
-    # Readings outside the plausible date window (stored before imports refused them) count as no data.
-    low, high = plausible.datetime_bounds()
-    plausible_readings = MeterReading.objects.filter(meter=meter, start__gte=low, start__lt=high)
-    latest = plausible_readings.order_by("-start").values_list("start", flat=True).first()
-    earliest = plausible_readings.order_by("start").values_list("start", flat=True).first()
-    history_days = 0
-    if earliest is not None:
-        first_local = max(earliest.astimezone(ZoneInfo(tz)).date(), first_day)
-        history_days = max((last_day - first_local).days + 1, 0)
-    link = quality.connectivity(latest_start=latest, interval_minutes=meter.interval_minutes, now=now)
-    decision = quality.validation_decision(
-        ownership_verified=status.ownership_verified_at is not None,
-        history_days=history_days,
-        report=report,
-        link=link,
-        min_days=min_days,
-        min_completeness=settings.METER_VALIDATION_MIN_COMPLETENESS,
-    )
-    status.connectivity = link
-    status.latest_reading_start = latest
-    status.quality_score = report.score
-    status.completeness = Decimal(str(round(report.completeness, 4)))
-    status.clean_days = report.clean_days
-    status.issues = {**report.issues(), "clean_share": round(report.clean_share, 4), "days": min_days}
-    if decision.validated and not status.validated:
-        status.validated_at = now
-    status.validated = decision.validated
-    status.reasons = list(decision.reasons)
-    status.checked_at = now
-    if meter.kind == "ami":  # the revenue meter's year, for the annual-consumption estimate (selectors.metering)
-        year = MeterReading.objects.filter(meter=meter, start__gte=now - timedelta(days=365), start__lt=now).aggregate(
-            kwh=Sum("kwh"), n=Count("id")
-        )
-        status.year_kwh, status.year_intervals = (year["kwh"], year["n"]) if year["n"] else (None, 0)
-    status.save()
-    return status
+STATUS_CHUNK = 200  # meters refreshed together by the hourly sweep
 
 
 def meter_statuses_refresh(*, now: datetime | None = None) -> int:
-    """Refresh the status of every meter, one transaction per meter; returns how many were refreshed."""
+    """Refresh the status of every meter, a chunk of meters per transaction; returns how many were refreshed.
+    A chunk that fails is refreshed again meter by meter, so that one meter's bad data never stops the others."""
     now = now or timezone.now()
     count = 0
     failed: list[str] = []
-    for meter in Meter.objects.select_related("premise").order_by("pk").iterator(chunk_size=200):
-        try:  # one meter's bad data never stops the others (its transaction alone rolls back)
-            meter_status_refresh(meter=meter, now=now)
-        except Exception:  # noqa: BLE001 - reported below and in the log, with its traceback
-            log.exception("meter status refresh failed for meter %s", meter.meter_id)
-            failed.append(meter.meter_id)
+    ids = list(Meter.objects.order_by("pk").values_list("pk", flat=True))
+    for i in range(0, len(ids), STATUS_CHUNK):
+        chunk = ids[i : i + STATUS_CHUNK]
+        try:
+            count += len(meter_statuses_refresh_many(meter_ids=chunk, now=now))
             continue
-        count += 1
+        except Exception:  # noqa: BLE001 - the chunk is retried meter by meter below, each failure logged
+            log.warning(
+                "meter status refresh: chunk from meter pk %s failed; refreshing its meters one by one", chunk[0]
+            )
+        for meter in Meter.objects.select_related("premise").filter(pk__in=chunk).order_by("pk"):
+            try:  # its transaction alone rolls back
+                meter_status_refresh(meter=meter, now=now)
+            except Exception:  # noqa: BLE001 - reported below and in the log, with its traceback
+                log.exception("meter status refresh failed for meter %s", meter.meter_id)
+                failed.append(meter.meter_id)
+                continue
+            count += 1
     if failed:
         log.error("meter status refresh: %d meter(s) failed: %s", len(failed), ", ".join(failed[:50]))
     return count

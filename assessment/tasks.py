@@ -48,3 +48,50 @@ def refresh_meter_status(meter_id: int) -> None:
     meter = Meter.objects.select_related("premise").filter(pk=meter_id).first()
     if meter is not None:
         meter_status_refresh(meter=meter)
+
+
+#: meters per status-refresh task after an import: the import's meters are refreshed in chunks the workers share
+STATUS_REFRESH_CHUNK = 100
+
+
+@shared_task(ignore_result=True)
+def refresh_meter_statuses_for(meter_ids: list[int]) -> int:
+    """Re-assess a chunk of meters' validation after new data landed (enqueued on commit of an import; set-based:
+    :func:`assessment.status_services.meter_statuses_refresh_many`; safe to run again)."""
+    from .status_services import meter_statuses_refresh_many
+
+    return len(meter_statuses_refresh_many(meter_ids=meter_ids))
+
+
+#: premises per window-assessment task
+ASSESS_CHUNK = 100
+
+
+@shared_task(ignore_result=True)
+def assess_window(window_start: str, window_end: str, now: str | None = None, zone: str | None = None) -> int:
+    """Before gate closure: one ``assess_premises`` task per chunk of metered premises (grouped by zone; only
+    those in the zone of code ``zone`` or below it, if given) for the window (ISO 8601 times, aware); returns
+    how many premises were sent."""
+    from accounts.models import GridZone
+
+    from .window_services import window_assessment_premise_ids
+
+    ids = window_assessment_premise_ids(zone=GridZone.objects.get(code=zone) if zone else None)
+    for i in range(0, len(ids), ASSESS_CHUNK):
+        assess_premises.delay(ids[i : i + ASSESS_CHUNK], window_start, window_end, now)
+    return len(ids)
+
+
+@shared_task(ignore_result=True)
+def assess_premises(premise_ids: list[int], window_start: str, window_end: str, now: str | None = None) -> int:
+    """A chunk of the window assessment (safe to run again: a stored assessment is kept)."""
+    from datetime import datetime
+
+    from .window_services import flexibility_assess_premises
+
+    return flexibility_assess_premises(
+        premise_ids=premise_ids,
+        window_start=datetime.fromisoformat(window_start),
+        window_end=datetime.fromisoformat(window_end),
+        now=datetime.fromisoformat(now) if now else None,
+    )

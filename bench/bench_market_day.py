@@ -4,6 +4,12 @@ Run from the project root (PostgreSQL, Redis and Mosquitto on 127.0.0.1; anvil f
 
     .venv/bin/python bench/bench_market_day.py --premises 1000 [--workers 2]
     .venv/bin/python bench/bench_market_day.py --sizes 1000,3000,10000 --workers 2,1
+    .venv/bin/python bench/bench_market_day.py --sizes 10000 --workers 2,1   # the 10,000 world built once
+
+``--keep-world`` keeps each size's world (premises, history, meter statuses) as the template database
+``<database>_world<N>`` and later runs of that size clone it (``CREATE DATABASE ... TEMPLATE``) while it matches
+(same N, market day, migration files and world builder); it is implied for a size that ``--sizes``/``--workers``
+run more than once. Drop the kept worlds with ``dropdb`` when done.
 
 The database (``--database-url``, default ``flex_bench_day``) is DROPPED and re-created for every run (from a
 migrated template ``<name>_tmpl``), the Redis database (``--redis-url``) is flushed. Celery eager mode is off:
@@ -28,9 +34,13 @@ clock, the workers run on the real one). Each step is what production runs, wher
 
 1. ``assessment recompute``: beat's ``assessment_recompute_nightly`` (it sends one ``assessment_recompute_meters``
    task per 100 meters, which the K workers share).
-2. ``window assessment``: ``flexibility_assess`` + ``accredited_capacity_kw`` per premise for the event window
-   (the bench process, as ``demo.steps.market_day_run`` step 2).
-3. ``offers``: ``offer_submit`` per premise by its owner or its aggregator (the API's path, bench process).
+2. ``window assessment``: ``assessment.tasks.assess_window`` sends one ``assess_premises`` task per 100 metered
+   premises (by zone), each ``flexibility_assess`` per premise, in the workers: for the event window (every
+   premise) and for the day-ahead auction's hours (the auction's zone, as of its order entry; step 5 then finds
+   them assessed).
+3. ``offers``: each seller reads its premises' accredited capacity for the window (``accredited_capacity_over``)
+   and offers them in one call (``market.services.offers_submit_many``, the API's list POST): an aggregator its
+   portfolio, a consumer its own premise (bench process).
 4. ``requests+clearing``: each operator's request for 60 % of its substation's offers; the ``clear_request`` tasks,
    the awards' ``create_event_for_award`` tasks (events, dispatch commands in the outbox) and ``flush_outbox``
    (MQTT QoS 1 publish to the broker; no device answers) run in the workers.
@@ -75,19 +85,22 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from market_day_db import fresh_database, world_clone, world_keep, world_marker  # noqa: E402 - beside this file
+from market_day_procs import Backends, Counter, Workers, peak_rss_mb  # noqa: E402 - beside this file
 from market_day_world import (  # noqa: E402 - beside this file
     HISTORY_DAYS,
     Loads,
     premise_factors,
     readings_import,
     world_build,
+    world_load,
 )
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/flex_bench_day"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/7"
-CLK = os.sysconf("SC_CLK_TCK")
 WORKER_STEPS = {
     "assessment recompute",
+    "window assessment",
     "meter data",
     "requests+clearing",
     "events advance",
@@ -96,146 +109,6 @@ WORKER_STEPS = {
     "anchoring",
     "claims epoch",
 }
-
-
-# --- processes -------------------------------------------------------------------------------------------
-
-
-def _proc_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK
-
-
-def _children(pids: set[int]) -> set[int]:
-    out = set(pids)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-            if ppid in pids:
-                out.add(int(entry.name))
-    return out
-
-
-def _peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-class Workers:
-    def __init__(self, k: int, env: dict[str, str], logdir: Path) -> None:
-        self.procs = []
-        for i in range(k):
-            log = (logdir / f"worker{i}.log").open("w")
-            self.procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "bench.market_day_worker",
-                        "worker",
-                        "-c",
-                        "1",
-                        "-n",
-                        f"benchday{i}@%h",
-                        "--without-gossip",
-                        "--without-mingle",
-                        "--without-heartbeat",
-                        "--loglevel",
-                        "WARNING",
-                    ],
-                    cwd=PROJECT_ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )  # fmt: skip
-            )
-        self.pids: set[int] = set()
-
-    def tree(self) -> set[int]:
-        self.pids = _children({p.pid for p in self.procs}) | self.pids
-        return self.pids
-
-    def cpu(self) -> float:
-        return sum(_proc_cpu(p) for p in self.tree())
-
-    def stop(self) -> None:
-        for p in self.procs:
-            p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
-class Backends:
-    """CPU seconds of the PostgreSQL backends serving one database (persistent connections: DJANGO_CONN_MAX_AGE),
-    the last value seen kept for backends that have exited."""
-
-    def __init__(self, dbname: str) -> None:
-        self.tag = f" {dbname} ".encode()
-        self.seen: dict[int, float] = {}
-
-    def cpu(self) -> float:
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    cmd = (entry / "cmdline").read_bytes()
-                except OSError:
-                    continue
-                if cmd.startswith(b"postgres: ") and self.tag in cmd:
-                    pid = int(entry.name)
-                    self.seen[pid] = max(self.seen.get(pid, 0.0), _proc_cpu(pid))
-        return sum(self.seen.values())
-
-
-class Counter:
-    """SQL statements run in this process (every cursor execute)."""
-
-    def __init__(self) -> None:
-        from django.db.backends import utils
-
-        self.n = 0
-        original = utils.CursorWrapper._execute_with_wrappers
-        counter = self
-
-        def counted(self, *args, **kwargs):
-            counter.n += 1
-            return original(self, *args, **kwargs)
-
-        utils.CursorWrapper._execute_with_wrappers = counted
-
-
-# --- database --------------------------------------------------------------------------------------------
-
-
-def _fresh_database(url: str) -> None:
-    """Drop ``url``'s database and re-create it from a migrated template (made once)."""
-    import psycopg
-
-    base, name = url.rsplit("/", 1)
-    tmpl = f"{name}_tmpl"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [tmpl]).fetchone():
-            conn.execute(f'CREATE DATABASE "{tmpl}"')
-            env = dict(os.environ, DATABASE_URL=f"{base}/{tmpl}", DJANGO_SETTINGS_MODULE="flexplatform.settings.local")
-            env.pop("REDIS_URL", None)
-            subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=PROJECT_ROOT, env=env, check=True)
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{tmpl}"')
 
 
 # --- the day ---------------------------------------------------------------------------------------------
@@ -305,11 +178,18 @@ def run_day(args) -> dict:
     os.environ["DJANGO_DEBUG"] = "False"
     os.environ["MQTT_TOPIC_ROOT"] = "bench-day"
     os.environ["DJANGO_CONN_MAX_AGE"] = "600"  # persistent connections, as deployed: one backend per process
+    import django
     import redis
 
+    django.setup()
+    from demo.world import market_day
     from settlement.chain import AnvilProcess
 
-    _fresh_database(args.database_url)
+    args.world_db = f"{args.database_url.rsplit('/', 1)[1]}_world{n}" if args.keep_world else ""
+    args.world_marker = world_marker(n, market_day())
+    args.world_reused = bool(args.world_db) and world_clone(args.database_url, args.world_db, args.world_marker)
+    if not args.world_reused:
+        fresh_database(args.database_url)
     broker = redis.Redis.from_url(args.redis_url)
     broker.flushdb()
     node = AnvilProcess().start()
@@ -335,13 +215,22 @@ def _run(args, n, k, broker, workers, logdir) -> dict:
     from activation import tasks as activation_tasks
     from activation.models import DREvent, EventVerification
     from assessment import tasks as assessment_tasks
-    from assessment.selectors import accredited_capacity_kw
-    from assessment.services import flexibility_assess
+    from assessment.selectors import accredited_capacity_over
     from demo.steps import day_ahead_auction_run
-    from demo.world import MAX_PRICE, PRICE_RANGE, TZ, event_window, market_day
+    from demo.world import (
+        AUCTION_GATE_HOURS,
+        AUCTION_ZONE,
+        MAX_PRICE,
+        PRICE_RANGE,
+        TZ,
+        auction_window,
+        event_window,
+        local_day_bounds,
+        market_day,
+    )
     from market import hooks as market_hooks
     from market.models import Award, FlexibilityOffer
-    from market.services import offer_submit, request_submit
+    from market.services import OfferItem, offers_submit_many, request_submit
     from settlement import tasks as settlement_tasks
     from settlement.models import SettlementItem
 
@@ -351,31 +240,49 @@ def _run(args, n, k, broker, workers, logdir) -> dict:
         flush=True,
     )
     t0 = time.perf_counter()
-    world, admin, operators, meters, n_devices, n_members = world_build(n)
-    t1 = time.perf_counter()
-    meters = list(type(meters[0]).objects.select_related("premise").order_by("pk"))
     day = market_day()
     loads = Loads(TZ)
-    factors = premise_factors(meters)
     tmp = Path(tempfile.mkdtemp(prefix="bench-day-csv-"))
-    rows, import_s = readings_import(
-        admin, meters, loads, factors, day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1), tmp
-    )
-    t2 = time.perf_counter()
+    if args.world_reused:
+        world, admin, operators, meters, n_devices, n_members = world_load(n)
+        meters = list(type(meters[0]).objects.select_related("premise").order_by("pk"))
+        factors = premise_factors(meters)
+        t3 = time.perf_counter()
+        print(
+            f"world: {n:,} premises ({n_members:,} enrolled with 2 aggregators), {n_devices:,} devices, "
+            f"{len(operators)} operators: the kept world {args.world_db} ({args.world_marker}), "
+            f"cloned and loaded in {t3 - t0:.1f} s",
+            flush=True,
+        )
+    else:
+        world, admin, operators, meters, n_devices, n_members = world_build(n)
+        t1 = time.perf_counter()
+        meters = list(type(meters[0]).objects.select_related("premise").order_by("pk"))
+        factors = premise_factors(meters)
+        rows, import_s = readings_import(
+            admin, meters, loads, factors, day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1), tmp
+        )
+        t2 = time.perf_counter()
+        Steps(n, workers, counter, broker, None).idle()  # the import's meter-status refreshes, in the workers
+        t3 = time.perf_counter()
+        print(
+            f"world: {n:,} premises ({n_members:,} enrolled with 2 aggregators), {n_devices:,} devices, "
+            f"{len(operators)} operators in {t1 - t0:.1f} s; history {rows:,} readings in {t2 - t1:.1f} s "
+            f"(platform bulk import {import_s:.1f} s, {rows / import_s:,.0f} readings/s); meter statuses in "
+            f"workers {t3 - t2:.1f} s",
+            flush=True,
+        )
+        if args.world_db:  # keep it: the next run of this size clones it instead of building it
+            connection.close()
+            workers.stop()
+            kept = world_keep(args.database_url, args.world_db, args.world_marker)
+            workers.start()
+            print(f"world kept as {args.world_db} in {kept:.1f} s", flush=True)
     steps = Steps(n, workers, counter, broker, Backends(args.database_url.rsplit("/", 1)[1]))
-    steps.idle()  # the import's meter-status refreshes, in the workers
-    t3 = time.perf_counter()
-    print(
-        f"world: {n:,} premises ({n_members:,} enrolled with 2 aggregators), {n_devices:,} devices, "
-        f"{len(operators)} operators in {t1 - t0:.1f} s; history {rows:,} readings in {t2 - t1:.1f} s "
-        f"(platform bulk import {import_s:.1f} s, {rows / import_s:,.0f} readings/s); meter statuses in workers "
-        f"{t3 - t2:.1f} s",
-        flush=True,
-    )
     window_start, window_end = event_window(day)
     gate_closure = window_start - timedelta(hours=26)
     premises = list(world.premises)
-    capacity: dict[int, Decimal] = {}
+    capacity: dict[int, Decimal | None] = {}
     print(f"market day {day} (local {TZ}); event window {window_start:%H:%M}-{window_end:%H:%M} UTC", flush=True)
     print(HEADER, flush=True)
 
@@ -384,26 +291,42 @@ def _run(args, n, k, broker, workers, logdir) -> dict:
         return None
 
     def assess():
-        for p in premises:
-            flexibility_assess(premise=p, window_start=window_start, window_end=window_end, now=gate_closure)
-            capacity[p.pk] = accredited_capacity_kw(premise=p, start=window_start, end=window_end) or Decimal(0)
-        return f"{sum(1 for v in capacity.values() if v > 0)} with capacity, {sum(capacity.values()):,.0f} kW"
+        # production's path: one task sends a chunk task per 100 metered premises (by zone), the workers assess.
+        # The day's two windows: the event window (every premise) and the day-ahead auction's hours (its zone),
+        # assessed as of the auction's order entry, as demo.auction_orders would assess them in the bench process
+        assessment_tasks.assess_window.delay(window_start.isoformat(), window_end.isoformat(), gate_closure.isoformat())
+        a_start, a_end = auction_window(day)
+        entered = local_day_bounds(day)[0] - timedelta(hours=AUCTION_GATE_HOURS + 1)
+        assessment_tasks.assess_window.delay(a_start.isoformat(), a_end.isoformat(), entered.isoformat(), AUCTION_ZONE)
+        return "event window (all premises), auction window (its zone)"
 
     def offers():
+        # each seller reads its premises' accredited capacity for the window and offers it in one call (an
+        # aggregator its portfolio, a consumer its premise): market.services.offers_submit_many
+        capacity.update(accredited_capacity_over(premises=[p.pk for p in premises], start=window_start, end=window_end))
         rng = random.Random(day.toordinal())  # noqa: S311
-        made = 0
+        by_seller: dict[int, tuple] = {}
         for p in premises:
-            kw = capacity[p.pk]
+            kw = capacity.get(p.pk) or Decimal(0)
             if kw <= 0:
                 continue
             lo, hi = PRICE_RANGE[p.segment]
-            offer_submit(
-                seller=p.aggregator or p.organisation, premise=p, zone=p.grid_zone, kw=kw,
-                price_per_mwh=Decimal(rng.randint(lo * 100, hi * 100)) / 100,
-                window_start=window_start, window_end=window_end,
-            )  # fmt: skip
-            made += 1
-        return f"{made} offers"
+            seller = p.aggregator or p.organisation
+            by_seller.setdefault(seller.pk, (seller, []))[1].append(
+                OfferItem(
+                    premise=p,
+                    zone=p.grid_zone,
+                    kw=kw,
+                    price_per_mwh=Decimal(rng.randint(lo * 100, hi * 100)) / 100,
+                    window_start=window_start,
+                    window_end=window_end,
+                )  # fmt: skip
+            )
+        made = sum(len(offers_submit_many(seller=s, items=items)) for s, items in by_seller.values())
+        return (
+            f"{made} offers from {len(by_seller)} sellers; {sum(1 for v in capacity.values() if v and v > 0)} "
+            f"with capacity, {sum(v or 0 for v in capacity.values()):,.0f} kW"
+        )
 
     def requests():
         made = 0
@@ -501,7 +424,7 @@ def _run(args, n, k, broker, workers, logdir) -> dict:
     print("made: " + ", ".join(f"{k} {v:,}" for k, v in made.items()), flush=True)
     rss = {"bench": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     for pid in sorted(workers.tree()):
-        rss[f"worker pid {pid}"] = _peak_rss_mb(pid)
+        rss[f"worker pid {pid}"] = peak_rss_mb(pid)
     print("peak RSS MB: " + ", ".join(f"{k} {v:,.0f}" for k, v in rss.items()), flush=True)
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores, shared); worker logs {logdir}", flush=True)
@@ -562,6 +485,15 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     parser.add_argument("--json", default="", help="write the run's figures to this file")
+    parser.add_argument(
+        "--keep-world",
+        action="store_true",
+        help="keep the world (premises, 35 days of history, meter statuses) of each size as the template database "
+        "<database>_world<N> and, while it matches (same N, market day, migrations and world builder), clone it "
+        "(CREATE DATABASE ... TEMPLATE) instead of building it again; implied for a size --sizes/--workers runs "
+        "more than once (e.g. --sizes 10000 --workers 2,1 builds the 10,000 world once). Drop the kept worlds "
+        "with dropdb when done.",
+    )
     args = parser.parse_args()
     args.workers_list = [int(x) for x in args.workers.split(",")]
     if not args.database_url.startswith(("postgres://", "postgresql://")):
@@ -579,6 +511,8 @@ def main() -> None:
         path = out / f"{size}-{k}.json"
         cmd = [sys.executable, __file__, "--premises", str(size), "--workers", str(k), "--json", str(path)]
         cmd += ["--database-url", args.database_url, "--redis-url", args.redis_url]
+        if args.keep_world or sum(1 for s, _ in plan if s == size) > 1:
+            cmd.append("--keep-world")
         print(f"\n=== {size:,} premises, K = {k} ===", flush=True)
         subprocess.run(cmd, check=True)
         results.append(json.loads(path.read_text()))

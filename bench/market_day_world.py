@@ -297,3 +297,25 @@ def readings_import(
         total += batch.rows_total
         path.unlink()
     return total, spent
+
+
+def world_load(n: int):
+    """The world :func:`world_build` made, read back from a database cloned from a kept world (``--keep-world``):
+    the same tuple (World, admin, operators by substation code, meters, devices, enrolled premises)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import Device, Enrolment, GridZone, Meter, Organisation, Premise
+    from demo.world import World
+
+    premises = list(Premise.objects.select_related("aggregator", "organisation", "grid_zone").order_by("pk"))
+    if len(premises) != n:
+        raise RuntimeError(f"the kept world has {len(premises)} premises, not {n}")
+    operators = {
+        zone.code: Organisation.objects.filter(kind=Organisation.Kind.GRID_OPERATOR, service_zones=zone).get()
+        for zone in GridZone.objects.filter(kind=GridZone.Kind.SUBSTATION).order_by("code")
+    }
+    aggregator = Organisation.objects.filter(kind=Organisation.Kind.AGGREGATOR).order_by("pk").first()
+    admin = get_user_model().objects.get(email="admin@bench.day")
+    meters = list(Meter.objects.order_by("pk"))
+    world = World(operator=operators["sub-east-1"], aggregator=aggregator, premises=premises)
+    return world, admin, operators, meters, Device.objects.count(), Enrolment.objects.count()

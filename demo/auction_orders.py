@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from accounts.models import GridZone, Organisation, Premise
-from assessment.selectors import accredited_capacity_kw
+from assessment.selectors import accredited_capacity_over
 from assessment.services import flexibility_assess
 from market.engine.products import PRODUCTS, MarketType
 from market.models import Auction
@@ -47,8 +47,9 @@ def auction_orders_enter(
     while hour < end:
         nxt = hour + HOUR
         sellers: dict[int, tuple[Organisation, Members]] = {}
+        accredited = accredited_capacity_over(premises=[p.pk for p in premises], start=hour, end=nxt)
         for premise in premises:
-            kw = accredited_capacity_kw(premise=premise, start=hour, end=nxt) or Decimal("0")
+            kw = accredited.get(premise.pk) or Decimal("0")
             if kw > 0:
                 seller = premise.aggregator or premise.organisation
                 sellers.setdefault(seller.pk, (seller, []))[1].append((premise, kw))

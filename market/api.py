@@ -13,79 +13,17 @@ from rest_framework.views import APIView
 
 from accounts import policies
 from accounts.authentication import AUTH_VERSION
-from accounts.models import GridZone, Membership, Premise
+from accounts.models import GridZone, Membership
 from accounts.permissions import HasRole
 from flexplatform import snapshots
 from flexplatform.api import AwareDateTimeField, idempotent_post, list_schema, paginated, validated
-from flexplatform.errors import NotFound, NotPermitted
+from flexplatform.errors import NotFound
 
 from . import selectors, services
+from .api_offers import SELLER_ROLES, OfferListCreateApi, OfferOutputSerializer  # noqa: F401 - the offers' URLs
 from .engine.products import PRODUCT_CHOICES, MarketType
-from .models import Auction, Award, FlexibilityOffer, FlexibilityRequest, MarketOrder, Trade
+from .models import Auction, Award, FlexibilityRequest, MarketOrder, Trade
 from .services import eligibility
-from .services.gates import premises_offerable_by
-
-SELLER_ROLES = (Membership.Role.CONSUMER, Membership.Role.AGGREGATOR)
-
-
-class OfferOutputSerializer(serializers.ModelSerializer):
-    zone = serializers.SlugRelatedField(slug_field="code", read_only=True)
-
-    class Meta:
-        model = FlexibilityOffer
-        fields = ["id", "premise", "zone", "kw", "price_per_mwh", "window_start", "window_end", "status", "created_at"]
-
-
-class OfferListCreateApi(APIView):
-    permission_classes = [HasRole]
-    allowed_roles = SELLER_ROLES
-
-    class InputSerializer(serializers.Serializer):
-        premise = serializers.IntegerField()
-        zone = serializers.SlugRelatedField(slug_field="code", queryset=GridZone.objects.all())
-        kw = serializers.DecimalField(max_digits=12, decimal_places=3)
-        price_per_mwh = serializers.DecimalField(max_digits=12, decimal_places=2)
-        window_start = AwareDateTimeField()
-        window_end = AwareDateTimeField()
-
-        class Meta:
-            ref_name = "OfferSubmit"  # the OpenAPI component's name; nested "Input"s would collide
-
-    @list_schema(OfferOutputSerializer)
-    def get(self, request):
-        seller = self._seller(request)
-        offers = selectors.offers_for_seller(seller=seller)
-        return paginated(request, offers, OfferOutputSerializer)
-
-    @extend_schema(request=InputSerializer, responses={201: OfferOutputSerializer})
-    def post(self, request):
-        def handler():
-            seller = self._seller(request)
-            data = self.InputSerializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            v = data.validated_data
-            premise = premises_offerable_by(seller).filter(pk=v["premise"]).first()
-            if premise is None:
-                if Premise.objects.filter(pk=v["premise"]).exists():
-                    raise NotPermitted("You may not offer this premise.", fields={"premise": ["Not yours to offer."]})
-                raise serializers.ValidationError({"premise": ["Unknown premise."]})
-            offer = services.offer_submit(
-                seller=seller,
-                premise=premise,
-                zone=v["zone"],
-                kw=v["kw"],
-                price_per_mwh=v["price_per_mwh"],
-                window_start=v["window_start"],
-                window_end=v["window_end"],
-                created_by=request.user,
-            )
-            return Response(OfferOutputSerializer(offer).data, status=status.HTTP_201_CREATED)
-
-        return idempotent_post(request, "offer", handler)
-
-    @staticmethod
-    def _seller(request):
-        return policies.acting_organisation(request.user)
 
 
 class RequestOutputSerializer(serializers.ModelSerializer):

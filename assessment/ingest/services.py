@@ -278,8 +278,10 @@ def statuses_refresh_on_commit(meter_ids: list[int]) -> None:
     """New data may validate a meter (or show it back online): re-assess it once the import is committed."""
     from .. import tasks
 
-    for meter_id in sorted(meter_ids):
-        transaction.on_commit(lambda meter_id=meter_id: tasks.refresh_meter_status.delay(meter_id))
+    ids = sorted(set(meter_ids))
+    for i in range(0, len(ids), tasks.STATUS_REFRESH_CHUNK):
+        chunk = ids[i : i + tasks.STATUS_REFRESH_CHUNK]
+        transaction.on_commit(lambda chunk=chunk: tasks.refresh_meter_statuses_for.delay(chunk))
 
 
 def ownership_confirm(*, meters: Sequence[Meter], batch: ImportBatch, now: datetime) -> None:

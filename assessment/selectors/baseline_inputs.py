@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+from django.db import connection
 
 from accounts.models import Meter
 
@@ -19,9 +20,25 @@ def meter_day_grid(*, meter: Meter, first_day: date, last_day: date) -> DayGrid:
     tz = meter.premise.timezone
     start, _ = local_day_bounds(first_day, tz)
     _, end = local_day_bounds(last_day, tz)
-    rows = list(MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", "kwh"))
-    epoch = np.array([int(s.timestamp()) for s, _ in rows], dtype=np.int64)
-    kwh = np.array([float(k) for _, k in rows], dtype=np.float64)
+    if connection.vendor == "postgresql":
+        # the starts as epoch seconds and the kWh as doubles computed by PostgreSQL: the same numbers (whole
+        # seconds; numeric to double is correctly rounded, as Python's float(Decimal)) without a datetime and a
+        # Decimal built per row, the bulk of the cost of reading 45 days of 15-minute readings
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT extract(epoch FROM start)::bigint, kwh::float8 FROM {MeterReading._meta.db_table} "  # noqa: S608
+                "WHERE meter_id = %s AND start >= %s AND start < %s",
+                [meter.pk, start, end],
+            )
+            rows = cur.fetchall()
+        epoch = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        kwh = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+    else:
+        rows = list(
+            MeterReading.objects.filter(meter=meter, start__gte=start, start__lt=end).values_list("start", "kwh")
+        )
+        epoch = np.array([int(s.timestamp()) for s, _ in rows], dtype=np.int64)
+        kwh = np.array([float(k) for _, k in rows], dtype=np.float64)
     return build_grid(
         epoch=epoch, kwh=kwh, tz=tz, interval_minutes=meter.interval_minutes, first_day=first_day, last_day=last_day
     )

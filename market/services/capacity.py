@@ -28,7 +28,8 @@ def lock_premises(premise_ids: Iterable[int]) -> None:
     list(Premise.objects.select_for_update().filter(pk__in=sorted(set(premise_ids))).order_by("pk"))
 
 
-def _peak(rows: list[tuple[datetime, datetime, Decimal]], start: datetime, end: datetime) -> Decimal:
+def peak_kw(rows: list[tuple[datetime, datetime, Decimal]], start: datetime, end: datetime) -> Decimal:
+    """The largest sum of the (start, end, kW) rows at any instant of ``[start, end)``."""
     events: list[tuple[datetime, int, Decimal]] = []
     for s, e, kw in rows:
         s, e = max(s, start), min(e, end)
@@ -48,7 +49,7 @@ def premise_committed_kw(
     """The largest commitment of the premise at any instant of ``[start, end)`` (one statement: offers, open
     order shares and awards, UNION ALL; ``market.services.order_queries.commitments``)."""
     rows = order_queries.commitments(premise_id=premise_id, start=start, end=end, exclude_order_id=exclude_order_id)
-    return _peak(rows, start, end)
+    return peak_kw(rows, start, end)
 
 
 def check_capacity(
@@ -59,10 +60,13 @@ def check_capacity(
     kw: Decimal,
     exclude_order_id: int | None = None,
     profile: CapacityProfile | None = None,
+    committed: list[tuple[datetime, datetime, Decimal]] | None = None,
 ) -> Decimal:
     """Refuse unless ``kw`` more fits within the premise's accredited capacity over the window; returns what
     was available. The caller holds the premise row locked. ``profile``: the premise's capacity inputs when
-    the caller has them (``market.services.eligibility``); the commitment is always read now, under the lock."""
+    the caller has them (``market.services.eligibility``); the commitment is read now, under the lock, unless
+    the caller read it under the lock for many premises at once (``committed``: the premise's rows of
+    ``order_queries.commitments_many``)."""
     if profile is not None and start >= profile.since:
         capacity = accredited_capacity_from(profile, start=start, end=end)
     else:
@@ -73,9 +77,12 @@ def check_capacity(
             code=MarketError.NOT_ASSESSED,
             fields={"members": [f"Premise {premise.pk} is not assessed for this window."]},
         )
-    available = capacity - premise_committed_kw(
-        premise_id=premise.pk, start=start, end=end, exclude_order_id=exclude_order_id
-    )
+    if committed is not None and exclude_order_id is None:
+        available = capacity - peak_kw(committed, start, end)
+    else:
+        available = capacity - premise_committed_kw(
+            premise_id=premise.pk, start=start, end=end, exclude_order_id=exclude_order_id
+        )
     if kw > available:
         raise ApplicationError(
             f"{kw} kW from premise {premise.pk} exceeds its available capacity of {max(available, ZERO)} kW "

@@ -221,8 +221,13 @@ def check_seller(
             )
     check_collateral(organisation=organisation, spec=spec, kw=kw, tier=tier, per_kw=collateral_per_kw)
     out = []
+    # every member's commitments in one statement, under the members' locks (taken above)
+    committed = order_queries.commitments_many(premise_ids=ids, start=start, end=end)
     for pid, m_kw in members:
-        check_capacity(premise=premises[pid], start=start, end=end, kw=m_kw, profile=facts.profiles[pid])
+        check_capacity(
+            premise=premises[pid], start=start, end=end, kw=m_kw, profile=facts.profiles[pid],
+            committed=committed.get(pid, []),
+        )  # fmt: skip
         out.append((premises[pid], m_kw))
     return out
 

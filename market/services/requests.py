@@ -40,6 +40,13 @@ def _check_positive(name: str, value: Decimal, *, allow_zero: bool = False) -> N
         raise ApplicationError(f"{name} must be positive.", fields={name: ["Must be greater than zero."]})
 
 
+def offer_checks(*, kw: Decimal, price_per_mwh: Decimal, window_start: datetime, window_end: datetime) -> None:
+    """An offer's own values: kW positive, price not negative, an aware window that ends after it starts."""
+    _check_positive("kw", kw)
+    _check_positive("price_per_mwh", price_per_mwh, allow_zero=True)
+    _check_window(window_start, window_end)
+
+
 @transaction.atomic
 def offer_submit(
     *,
@@ -53,10 +60,9 @@ def offer_submit(
     created_by=None,
 ) -> FlexibilityOffer:
     """List a premise's flexibility. Refused unless the seller may offer the premise, the premise lies in the
-    zone (or below it), and the offered kW fit within the premise's assessed capacity for the window."""
-    _check_positive("kw", kw)
-    _check_positive("price_per_mwh", price_per_mwh, allow_zero=True)
-    _check_window(window_start, window_end)
+    zone (or below it), and the offered kW fit within the premise's assessed capacity for the window (many at
+    once: :func:`market.services.offers_bulk.offers_submit_many`)."""
+    offer_checks(kw=kw, price_per_mwh=price_per_mwh, window_start=window_start, window_end=window_end)
     status = organisation_trading_status(seller)
     if not status.allowed:
         raise NotPermitted(
