@@ -81,12 +81,13 @@ def _window_settle(
     cost of a window grew with the square of its events). Tasks of one window wait for each other (an advisory
     lock on the window, Postgres), so the second finds its verification covered instead of running the window
     again beside the first; exactly-once never rests on that lock but on the journal's business keys."""
-    with _window_lock(window_start):
-        covered = SettlementCoverage.objects.filter(verification_id=verification_id, role=role).exists()
-        if not covered:
-            return settlement_run_execute(
-                window_start=window_start, window_end=window_end, trigger=SettlementRun.Trigger.EVENT, now=now
-            )
+    covered = SettlementCoverage.objects.filter(verification_id=verification_id, role=role)
+    if not covered.exists():
+        with _window_lock(window_start):
+            if not covered.exists():  # again under the lock: a task of this window may have run it meanwhile
+                return settlement_run_execute(
+                    window_start=window_start, window_end=window_end, trigger=SettlementRun.Trigger.EVENT, now=now
+                )
     run = SettlementRun.objects.filter(window_start=window_start, window_end=window_end).first()
     return run or SettlementCoverage.objects.select_related("run").get(verification_id=verification_id, role=role).run
 
