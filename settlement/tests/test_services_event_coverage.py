@@ -153,3 +153,14 @@ def test_a_recovery_not_yet_metered_is_not_covered_and_a_later_task_pays_it():
     assert SettlementItem.objects.get(event=events[1], kind="shift_credit").amount == D("0.09")
     recovery = SettlementRun.objects.get(window_start=_windows(start)[1][0])
     assert recovery.attempts == 2 and SettlementItem.objects.filter(kind="shift_credit").count() == 2
+
+
+def test_a_covered_task_costs_a_few_statements_whatever_the_window_holds(django_assert_max_num_queries):
+    start = DAY + timedelta(hours=10)
+    _w, events = _world("cov-cheap", start)
+    event_settle(event_id=events[0].pk, now=NOW)  # the first task runs both windows for all ten events
+    for e in events[1:]:
+        # the verification, its event marker, the window's run, the shifting-device check, the recovery
+        # parameter, its recovery marker, the recovery run: never the window's run again
+        with django_assert_max_num_queries(8):
+            event_settle(event_id=e.pk, now=NOW)
