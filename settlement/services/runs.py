@@ -162,6 +162,14 @@ def _event_entries(run: SettlementRun, *, now: datetime, covered: set[int]) -> l
     (all settled by this attempt, the unpaid ones included)."""
     currency = settings.SETTLEMENT_CURRENCY
     rows = event_settlement_rows(window_start=run.window_start, window_end=run.window_end)
+    # An event an earlier run settled (its items posted in that run's transaction) is not computed again: each
+    # attempt costs the events verified since, not the whole window (issue #21, ADR 0037).
+    settled = set(
+        SettlementCoverage.objects.filter(
+            role=SettlementCoverage.Role.EVENT, verification_id__in=[r[0] for r in rows]
+        ).values_list("verification_id", flat=True)
+    )
+    rows = [r for r in rows if r[0] not in settled]
     covered.update(r[0] for r in rows)
     rows = [r for r in rows if r[6] is not None and r[7] is not None]  # an event nobody bought is not paid
     if not rows:

@@ -45,7 +45,7 @@ from assessment.services import baseline_compute, interval_starts
 from flexplatform.errors import ApplicationError
 
 from .. import assets
-from ..models import JournalEntry, LedgerAccount, SettlementItem, SettlementRun
+from ..models import JournalEntry, LedgerAccount, SettlementCoverage, SettlementItem, SettlementRun
 from ..selectors import market_parameter
 from .ledger import accounts_ensure
 from .posting import EntrySpec, ItemSpec
@@ -137,6 +137,13 @@ def shift_credit_entries(run: SettlementRun, *, now: datetime, covered: set[int]
         )
     )
     covered = set() if covered is None else covered
+    # settled for good by an earlier run (credited, or nothing to credit): not measured again (ADR 0037)
+    settled = set(
+        SettlementCoverage.objects.filter(
+            role=SettlementCoverage.Role.RECOVERY, verification_id__in=[r["pk"] for r in rows]
+        ).values_list("verification_id", flat=True)
+    )
+    rows = [r for r in rows if r["pk"] not in settled]
     covered.update(r["pk"] for r in rows if r["delivered_kwh"] <= 0)  # nothing delivered: nothing shifted
     rows = [r for r in rows if r["delivered_kwh"] > 0]
     done = set(
