@@ -47,15 +47,8 @@ from flexplatform.errors import ApplicationError
 
 from .. import assets
 from ..errors import SettlementError
-from ..models import (
-    AggregatorAgreement,
-    LedgerAccount,
-    ParticipationContract,
-    SettlementCoverage,
-    SettlementItem,
-    SettlementRun,
-    Stake,
-)
+from ..models import AggregatorAgreement, LedgerAccount, ParticipationContract, SettlementItem, SettlementRun, Stake
+from ..models_coverage import SettlementCoverage
 from ..selectors import market_parameter
 from . import splits, token_rules
 from .collateral import collateral_settle_due
