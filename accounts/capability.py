@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 RESPONSE_MINUTES = Decimal(15)
 HVAC_FULL_SHED_C = Decimal(2)
@@ -71,14 +72,15 @@ def _q(x: Decimal) -> Decimal:
 
 
 def assess_device(
-    spec: DeviceSpec,
+    spec: DeviceSpec | Any,
     *,
     event_minutes: int = 60,
     notice_minutes: int | None = None,
     events_today: int = 0,
     events_this_month: int = 0,
 ) -> Capability:
-    """The kW of load reduction counted for ``spec`` over an event of ``event_minutes``."""
+    """The kW of load reduction counted for ``spec`` over an event of ``event_minutes``. ``spec``: a
+    :class:`DeviceSpec`, or anything with its attributes (an ``accounts.Device``, a device row); only read."""
     kw = min(spec.max_kw, spec.rated_kw) - spec.min_kw
     reasons = [f"Controllable range {spec.min_kw}-{spec.max_kw} kW: up to {_q(kw)} kW of reduction."]
 

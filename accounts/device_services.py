@@ -4,10 +4,12 @@ may see, and the capability the platform counts (:mod:`accounts.capability`)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
+from flexplatform.core import egress
 from flexplatform.errors import ApplicationError, NotPermitted
 
 from .capability import Capability, DeviceSpec, assess_device
@@ -55,6 +57,27 @@ def _check(values: dict) -> None:
         raise ApplicationError("The device's capabilities are inconsistent.", fields=errors)
 
 
+def _check_s2(kind: str, address: str) -> None:
+    """S2 (EN 50491-12-2, ADR 0039): the platform is the Resource Manager of a battery under Power Envelope Based
+    Control; the address is the household energy manager's (CEM's) WebSocket URL."""
+    if kind != Device.Kind.BATTERY:
+        raise ApplicationError(
+            "S2 control is offered for batteries.",
+            code=AccountsError.INVALID_DEVICE,
+            fields={"control_channel": ["S2 (power envelope) is available for battery storage only."]},
+        )
+    parsed = urlsplit(address or "")
+    if parsed.scheme not in ("ws", "wss") or not parsed.hostname:
+        raise ApplicationError(
+            "An S2 device needs its energy manager's address.",
+            code=AccountsError.INVALID_DEVICE,
+            fields={"channel_address": ["The energy manager's WebSocket URL, ws://… or wss://…"]},
+        )
+    # The platform connects to it: the egress rule of every URL a user gives us (public addresses only; checked
+    # again on the address connected to, activation.protocols.s2).
+    egress.url_check(address.replace("ws", "http", 1), field="channel_address")
+
+
 def device_register(
     *, premise: Premise, name: str, kind: str, control_channel: str, user=None, **capabilities
 ) -> Device:
@@ -82,6 +105,13 @@ def device_register(
         raise ApplicationError("Unknown fields.", fields={f: ["Unknown field."] for f in sorted(unknown)})
     _check({"kind": kind, **capabilities})
     station_id = capabilities.get("channel_address", "")
+    if control_channel == Device.Channel.S2:
+        address = capabilities.get("channel_address")
+        if address is None:  # an update that leaves the address as it is
+            address = (
+                Device.objects.filter(premise=premise, name=name).values_list("channel_address", flat=True).first()
+            )
+        _check_s2(kind, address or "")
     if control_channel == Device.Channel.OCPP and station_id:
         # A station id names one charger: it is the station's username on the CSMS and its commands' address, so a
         # second device claiming it could sign in as the first one's station (ADR 0031).

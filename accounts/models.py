@@ -466,6 +466,7 @@ class Device(models.Model):
         OPENADR_VEN = "openadr_ven", "OpenADR VEN"
         MQTT = "mqtt", "MQTT"
         OCPP = "ocpp", "OCPP"
+        S2 = "s2", "S2 (EN 50491-12-2)"
         VENDOR_API = "vendor_api", "Vendor API"
         MANUAL = "manual", "Manual"
 
@@ -476,7 +477,9 @@ class Device(models.Model):
     model = models.CharField(max_length=120, blank=True)
     control_channel = models.CharField(max_length=12, choices=Channel.choices)
     channel_address = models.CharField(
-        max_length=200, blank=True, help_text="VEN id, MQTT topic, OCPP charge point id or vendor device id."
+        max_length=200,
+        blank=True,
+        help_text="VEN id, MQTT topic, OCPP charge point id, S2 energy manager URL or vendor device id.",
     )
     rated_kw = models.DecimalField(max_digits=10, decimal_places=3)
     min_kw = models.DecimalField(max_digits=10, decimal_places=3, default=0, help_text="Lowest controllable power.")

@@ -22,7 +22,11 @@ def in_values(values: list, *, db_type: str = "bigint"):
     (``IN (SELECT unnest(%s::bigint[]))``), elsewhere the list itself. A list of thousands of ids costs
     psycopg's client-side binding several times more than one array."""
     if connection.vendor == "postgresql":
-        return RawSQL(f"SELECT unnest(%s::{db_type}[])", [list(values)])  # noqa: S611 - fixed type name
+        values = list(values)
+        if db_type == "bigint" and all(type(v) is int for v in values):
+            # An integer array as its text literal ('{1,2,3}'): psycopg dumps a list element by element in Python.
+            return RawSQL("SELECT unnest(%s::bigint[])", ["{" + ",".join(map(str, values)) + "}"])
+        return RawSQL(f"SELECT unnest(%s::{db_type}[])", [values])  # noqa: S611 - fixed type name
     return values
 
 

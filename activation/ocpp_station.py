@@ -6,6 +6,12 @@ answers; ``reject`` answers Rejected) and ``ClearChargingProfile``, and reports 
 (``Power.Active.Import`` in W): the charging power ramps from ``draw_kw`` towards the commanded limit over
 ``ramp_seconds``, reaching ``compliance`` of the reduction. Many stations share one event loop.
 
+Schema validation: the simulated station does not validate the CSMS's ``SetChargingProfile`` and
+``ClearChargingProfile`` requests on receipt, nor its own answers (``skip_schema_validation``): the tests check the
+CSMS's request against the OCPP 2.0.1 JSON schema once (``activation/tests/test_ocpp_dispatch.py``), and per message,
+in a worker thread each, the validation was the stations' largest cost in ``bench/bench_dispatch.py``. The CSMS
+keeps validating what stations send it (``activation.protocols.ocpp_csms``: real stations in production).
+
 Each station signs in with HTTP Basic authentication (OCPP 2.0.1 Security Profile 1/2, ADR 0031): username = its
 station id, password = the one issued for it (``StationState.password``); a ``wss://`` URL is TLS (profile 2).
 
@@ -51,7 +57,7 @@ class SimStation(ChargePoint):
         self.state = state
         self.ramp_seconds = ramp_seconds
 
-    @on(enums.Action.set_charging_profile)
+    @on(enums.Action.set_charging_profile, skip_schema_validation=True)
     async def on_set_charging_profile(self, evse_id, charging_profile, **kwargs):
         s = self.state
         s.received.append(charging_profile)
@@ -64,7 +70,7 @@ class SimStation(ChargePoint):
         s.limit_kw, s.limited_at = float(period["limit"]) / 1000, time.monotonic()
         return call_result.SetChargingProfile(status=enums.ChargingProfileStatusEnumType.accepted)
 
-    @on(enums.Action.clear_charging_profile)
+    @on(enums.Action.clear_charging_profile, skip_schema_validation=True)
     async def on_clear_charging_profile(self, charging_profile_id=None, **kwargs):
         self.state.cleared.append(charging_profile_id)
         self.state.limit_kw = None

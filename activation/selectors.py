@@ -586,10 +586,10 @@ def event_accountable_kw(event) -> Decimal | None:
     failed_refs = set(
         OutboxMessage.objects.filter(
             event=event,
-            channel__in=[OutboxMessage.Channel.MQTT, OutboxMessage.Channel.OCPP],
+            channel__in=[OutboxMessage.Channel.MQTT, OutboxMessage.Channel.OCPP, OutboxMessage.Channel.S2],
             status__in=[OutboxMessage.Status.PENDING, OutboxMessage.Status.FAILED, OutboxMessage.Status.CANCELLED],
         )
-        .exclude(last_error__startswith="station rejected")
+        .exclude(Q(last_error__startswith="station rejected") | Q(last_error__startswith="CEM rejected"))
         .exclude(destination__contains="#")
         .values_list("destination", flat=True)
     )

@@ -234,16 +234,45 @@ class SecureDeviceFleet(DeviceFleet):
         client.publish(topic, payload, qos=1)
         client.flush()
 
+    def _reconnect(self, device_id: str) -> None:
+        """A device whose connection broke signs in again (clean session) and resubscribes; if the broker does
+        not take it, it stays out of the loop (no busy loop on a closed socket) and the others carry on."""
+        import selectors
+
+        client = self.clients[device_id]
+        try:
+            self._selector.unregister(client.sock)
+        except (KeyError, ValueError, TypeError):
+            pass
+        client.close()
+        try:
+            client.connect()
+            client.subscribe([f"{self.root}/{device_id}/commands"])
+        except WireError:
+            return
+        self._selector.register(client.sock, selectors.EVENT_READ, device_id)
+
     def _run(self) -> None:
+        pinged = time.monotonic()
         while not self._stop.is_set():
             for key, _ in self._selector.select(0.02):
                 client = self.clients[key.data]
                 try:
-                    _, messages = client.poll(0)
+                    # The command's PUBACK goes out with the device's ack, in one write (``_publish``, flush).
+                    _, messages = client.poll(0, readable=True, ack_later=True)
+                    for topic, payload in messages:
+                        self._on_command(topic, payload)
+                    client.flush()
                 except WireError:
-                    continue  # this device lost its connection; the others carry on
-                for topic, payload in messages:
-                    self._on_command(topic, payload)
+                    self._reconnect(key.data)  # this device lost its connection; the others carry on
+            now = time.monotonic()
+            if now - pinged > 5:  # idle devices keep their connection alive (the broker drops silent ones)
+                pinged = now
+                for device_id, client in self.clients.items():
+                    try:
+                        client.ping_if_idle(now)
+                    except WireError:
+                        self._reconnect(device_id)
             while True:
                 try:
                     topic, payload = self._outgoing.get_nowait()

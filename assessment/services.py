@@ -27,7 +27,6 @@ from .baselines.selection import InsufficientHistory
 from .choice_services import baseline_choice_for
 from .device_capacity import premise_device_capacity
 from .errors import AssessmentError
-from .flexibility import availability_scores, load_shift_kwh, peak_shaving_kw, seasonal_profiles
 from .models import (
     AvailabilityDeclaration,
     Baseline,
@@ -39,6 +38,7 @@ from .models import (
     FlexibilityProfile,
     MeterReading,
 )
+from .profiles import _d3, flexibility_profile_store
 from .weather.sources import method_without_weather
 
 log = logging.getLogger(__name__)
@@ -274,10 +274,6 @@ def baseline_program_set(
     return program
 
 
-def _d3(value: float) -> Decimal:
-    return Decimal(repr(float(value))).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
-
-
 @transaction.atomic
 def baseline_accuracy_report(
     *,
@@ -368,71 +364,8 @@ def flexibility_profile_compute(
     grid = selectors.meter_day_grid(
         meter=meter, first_day=as_of - timedelta(days=history_days), last_day=as_of - timedelta(days=1)
     )
-    sph = 60 // meter.interval_minutes
-    read = ~np.isnan(grid.values)
-    if not read.any():
-        return None
     excluded = selectors.baseline_excluded_days(meter=meter, grid=grid, before=as_of)
-    keep_days = np.array([d not in excluded for d in grid.days]) & read.any(axis=1)
-    days = [d for d, k in zip(grid.days, keep_days, strict=True) if k]
-    blocks = grid.values[keep_days].reshape(len(days), 24, sph)
-    with np.errstate(invalid="ignore"):
-        hourly_kw = np.where(np.isnan(blocks).all(axis=-1), np.nan, np.nansum(blocks, axis=-1))  # kWh per hour = kW
-    how = np.array([[d.weekday() * 24 + h for h in range(24)] for d in days])
-    typical_kw = float(np.nanmean(hourly_kw)) if np.isfinite(hourly_kw).any() else 0.0
-    # The flexible share of the typical demand is what the registered devices can shed (ADR 0029).
-    now_ = now or timezone.now()
-    devices_kw = float(premise_device_capacity(premise=premise, start=now_, end=now_ + timedelta(hours=1)).kw)
-    share = min(devices_kw / typical_kw, 1.0) if typical_kw > 0 else 0.0
-    devices = selectors.device_constraints_for(premise=premise, typical_kw=typical_kw)
-    reliability = float(selectors.reliability_factor_for(premise=premise))
-    device_factor = (
-        sum(d.power_kw for d in devices if d.available) / max(sum(d.power_kw for d in devices), 1e-9)
-        if devices
-        else 0.0
-    )
-    scores = availability_scores(
-        hourly_kw.ravel(), how.ravel(), flexible_share=share, device_factor=device_factor, reliability=reliability
-    )
-    weekday_rows = [i for i, d in enumerate(days) if d.weekday() < 5]
-    peak = slice(*PEAK_HOURS)
-    with np.errstate(invalid="ignore"):
-        peak_load = (
-            np.nanmean(hourly_kw[weekday_rows, peak], axis=0)
-            if weekday_rows
-            else np.zeros(PEAK_HOURS[1] - PEAK_HOURS[0])
-        )
-    peak_load = np.nan_to_num(peak_load)
-    peak_kw = peak_shaving_kw(peak_load, devices, peak_hours=PEAK_HOURS[1] - PEAK_HOURS[0])
-    # Shift out of the peak window into the night (00:00-06:00): gap from 21:00 to 00:00 is 3 h.
-    shift = load_shift_kwh(peak_load, 6.0, devices, interval_hours=1.0, gap_hours=3.0)
-    seasonal = seasonal_profiles(hourly_kw, days, flexible_share=share, weekend=[d.weekday() >= 5 for d in days])
-    peak_hours_of_week = [d * 24 + h for d in range(5) for h in range(*PEAK_HOURS)]
-    score = int(round(float(np.mean(scores[peak_hours_of_week]))))
-    drivers = {
-        "flexible_share": share,
-        "reliability_factor": reliability,
-        "devices_online": device_factor,
-        "typical_kw": round(typical_kw, 3),
-        "history_days": len(days),
-        "events_excluded": len([d for d in excluded if grid.index_of(d) is not None]),
-        "device_source": "registry",
-    }
-    profile, _ = FlexibilityProfile.objects.update_or_create(
-        premise=premise,
-        as_of=as_of,
-        defaults={
-            "availability_scores": [int(x) for x in scores],
-            "seasonal": seasonal,
-            "peak_shaving_kw": _d3(peak_kw),
-            "load_shift_kwh": _d3(shift),
-            "reliability_factor": Decimal(repr(reliability)).quantize(Decimal("0.0001"), rounding=ROUND_DOWN),
-            "score": score,
-            "drivers": drivers,
-            "computed_at": now or timezone.now(),
-        },
-    )
-    return profile
+    return flexibility_profile_store(premise=premise, meter=meter, grid=grid, excluded=excluded, as_of=as_of, now=now)
 
 
 @transaction.atomic
@@ -505,11 +438,11 @@ def assessment_recompute_all(*, now: datetime | None = None) -> int:
 
 
 def assessment_recompute_meters(*, meter_ids: list[int], now: datetime | None = None) -> int:
-    """Recompute these meters, one after another (a chunk of the nightly recompute; safe to run again)."""
-    ids = list(meter_ids)
-    for meter_id in ids:
-        assessment_recompute_meter(meter_id=meter_id, now=now)
-    return len(ids)
+    """Recompute these meters (a chunk of the nightly recompute; safe to run again): the rows
+    :func:`assessment_recompute_meter` stores for each, computed set-based (:mod:`assessment.recompute`)."""
+    from .recompute import recompute_meters
+
+    return recompute_meters(meter_ids=meter_ids, now=now)
 
 
 @transaction.atomic

@@ -88,10 +88,16 @@ def fleet_queryset(*, user, aggregator: Organisation, f: FleetFilter = FleetFilt
 
 
 def fleet_page(*, user, aggregator: Organisation, f: FleetFilter, page: int | str | None) -> dict:
-    """One page of the fleet with each premise's device kinds and accredited kW per hour of the coming day."""
-    paginator = Paginator(fleet_queryset(user=user, aggregator=aggregator, f=f), PAGE_SIZE)
+    """One page of the fleet with each premise's device kinds and accredited kW per hour of the coming day.
+
+    Paged on the ids alone (the filters and the sort, no joins nor flags for the rows not shown), then the page's
+    premises read with their owner, zone and flags: the database sorts thousands of narrow rows, not wide ones."""
+    qs = fleet_queryset(user=user, aggregator=aggregator, f=f)
+    paginator = Paginator(qs.values_list("pk", flat=True), PAGE_SIZE)
     page_obj = paginator.get_page(page)
-    premises = list(page_obj.object_list)
+    ids = list(page_obj.object_list)
+    shown = {p.pk: p for p in qs.filter(pk__in=ids)} if ids else {}
+    premises = page_obj.object_list = [shown[pk] for pk in ids]
     kinds: dict[int, list[str]] = {}
     labels = dict(Device.Kind.choices)
     for pid, kind in (

@@ -38,6 +38,7 @@ LABELS = {
     "vendor_api": "Vendor cloud API",
     "openadr": "OpenADR",
     "ocpp": "OCPP",
+    "s2": "S2 energy manager",
     "mqtt": "MQTT",
     "kw": "kW",
     "kwh": "kWh",

@@ -27,6 +27,7 @@ ZERO = Decimal("0.000")
 COMMANDED_CHANNELS = (
     Device.Channel.MQTT,
     Device.Channel.OCPP,
+    Device.Channel.S2,
     Device.Channel.OPENADR_VEN,
     Device.Channel.VENDOR_API,
 )
@@ -91,9 +92,12 @@ def controllable_from(
     opted_out: bool = False,
 ) -> ControllableDevice:
     """One device's :class:`ControllableDevice` (plain data; no query)."""
-    spec = DeviceSpec.of(device)
+    # The device (a ``Device`` or a ``DeviceRow``) has every attribute of a ``DeviceSpec``: it is assessed as it is,
+    # a spec is built only to replace the battery's state of charge by the owner's declaration (a frozen
+    # dataclass per device was a tenth of an emergency call's dispatch time, bench/bench_dispatch.py).
+    spec = device
     if soc_percent is not None and device.kind == Device.Kind.BATTERY:
-        spec = replace(spec, soc_percent=soc_percent)
+        spec = replace(DeviceSpec.of(device), soc_percent=soc_percent)
     cap = assess_device(
         spec,
         event_minutes=event_minutes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from .events import DREvent
 
@@ -32,6 +33,7 @@ class OutboxMessage(models.Model):
         MQTT = "mqtt", "MQTT"
         WEBHOOK = "webhook", "Webhook"
         OCPP = "ocpp", "OCPP 2.0.1"
+        S2 = "s2", "S2 (EN 50491-12-2)"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -47,6 +49,7 @@ class OutboxMessage(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="outbox",
+        db_index=False,  # outbox_unique_destination (event, channel, destination) serves it: one index less to write
         help_text="Empty for OpenADR 3 notifications about objects other than events.",
     )
     channel = models.CharField(max_length=16, choices=Channel.choices)
@@ -65,7 +68,17 @@ class OutboxMessage(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_status_next")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_status_next"),
+            # The CSMS's poll (``ocpp_commands_due``, several times a second): the pending OCPP commands only, so
+            # a poll does not walk the thousands of pending MQTT rows an emergency call writes. Partial: MQTT rows
+            # and sent commands never enter it (no cost on their inserts and updates).
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(channel="ocpp", status="pending"),
+                name="outbox_ocpp_pending",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["event", "channel", "destination"], name="outbox_unique_destination")
         ]

@@ -142,6 +142,13 @@ class WireClient:
             self.sock = None
             self._out.clear()
 
+    def ping_if_idle(self, now: float | None = None) -> None:
+        """Send a PINGREQ when nothing was written for half the keepalive (MQTT 3.1.2.10: the broker drops a
+        client silent for 1.5 keepalives): for a connection that only listens, so ``poll`` is not called."""
+        if self.sock is not None and self.keepalive and (now or time.monotonic()) - self._last_io > self.keepalive / 2:
+            self._out += _packet(PINGREQ, 0, b"")
+            self.flush()
+
     # --- writing --------------------------------------------------------------------------------------------
 
     def _packet_id(self) -> int:
@@ -269,16 +276,20 @@ class WireClient:
             self._in += chunk
         raise WireError("MQTT broker did not answer in time.")
 
-    def poll(self, timeout: float = 0.0) -> tuple[list[int], list[tuple[str, bytes]]]:
+    def poll(
+        self, timeout: float = 0.0, *, readable: bool = False, ack_later: bool = False
+    ) -> tuple[list[int], list[tuple[str, bytes]]]:
         """Wait up to ``timeout`` for input; return (packet ids acknowledged by the broker, messages received as
-        (topic, payload)). Received QoS 1 messages are acknowledged right away (in one write)."""
+        (topic, payload)). Received QoS 1 messages are acknowledged right away (in one write), or, with
+        ``ack_later``, queued for the caller's next ``flush`` (a device answering a command sends the PUBACK and
+        its answer in one write). ``readable``: the caller's selector already saw input (no wait)."""
         if self.sock is None:
             raise WireError("not connected")
         if self.keepalive and time.monotonic() - self._last_io > self.keepalive / 2:
             self._out += _packet(PINGREQ, 0, b"")
-        if self._out:
+        if self._out and not ack_later:
             self.flush()
-        if not _wait_io(self.sock, timeout=timeout):
+        if not readable and not _wait_io(self.sock, timeout=timeout):
             return [], []
         self._read_available()
         acked: list[int] = []
@@ -307,5 +318,6 @@ class WireClient:
                 messages.append((topic, body[i:]))
         if pubacks:
             self._out += pubacks
-            self.flush()
+            if not ack_later:
+                self.flush()
         return acked, messages

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from .. import notify
-from ..bulk import chunks, in_values, insert_instances, insert_records
+from ..bulk import chunks, in_values, insert_records
 from ..devices import DeviceCommand, translate
 from ..models import (
     DeviceDispatch,
@@ -98,24 +98,25 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
         return
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("events_dispatch_locked writes in the caller's transaction")
-    insert_instances(
+    insert_records(
+        DispatchSignal,
         [
-            DispatchSignal(
-                event_id=e.pk,
-                premise_id=e.premise_id,
-                payload=openadr_event_payload(e),
-                channel=DispatchSignal.Channel.OPENADR,
-            )
+            {
+                "event_id": e.pk,
+                "premise_id": e.premise_id,
+                "payload": openadr_event_payload(e),
+                "channel": DispatchSignal.Channel.OPENADR,
+            }
             for e in events
         ],
         now=now,
         unique=() if fresh else ("event_id", "premise_id"),
-        returning=False,
     )
     safety = _safety_limits(events)
     ack_by = now + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
     root = mqtt_protocol.topic_root()
     mqtt, webhook, ocpp = OutboxMessage.Channel.MQTT, OutboxMessage.Channel.WEBHOOK, OutboxMessage.Channel.OCPP
+    s2 = OutboxMessage.Channel.S2
     rows: list[OutboxRow] = []
     dispatches: list[dict] = []
     commands_by_event: dict[int, list] = {}
@@ -137,12 +138,16 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
             "emergency": event.source == DREvent.Source.EMERGENCY,
         }
         day = event.start.astimezone(ZoneInfo(event.premise.timezone)).date()
+        rated = {d.pk: d.max_kw for d in devices.get(event.pk, [])}
         for cmd in commands:
             dispatches.append(device_dispatch_record(event=event, command=cmd, day=day, now=now))
+            extra = {}
             if cmd.channel == "mqtt":
                 topic, channel = mqtt_protocol.command_topic(cmd.device_id, root=root), mqtt
             elif cmd.channel == "ocpp":
                 topic, channel = cmd.address or cmd.device_id, ocpp
+            elif cmd.channel == "s2":  # the household energy manager's URL; the battery's rating bounds the envelope
+                topic, channel, extra = cmd.address, s2, {"rated_kw": str(rated.get(cmd.device_pk, cmd.value))}
             else:
                 continue  # OpenADR VEN: the VEN reads the event; vendor API: the signed webhook below
             rows.append(
@@ -151,7 +156,7 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
                     channel=channel,
                     destination=cmd.device_id,
                     topic=topic,
-                    payload={**common, **cmd.as_payload()},
+                    payload={**common, **cmd.as_payload(), **extra},
                     ack_by=ack_by,
                 )
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from ..bulk import in_values
@@ -73,29 +73,66 @@ def ocpp_command_result(*, message_id: str, station: str, accepted: bool, now: d
     return bool(rows.update(status=OutboxMessage.Status.FAILED, last_error="station rejected the charging profile"))
 
 
-def ocpp_command_results(*, results: list[tuple[str, str, bool]], now: datetime | None = None) -> int:
-    """Many stations' answers at once, ``(message_id, station, accepted)``: the rule of
-    :func:`ocpp_command_result` in two UPDATEs (the CSMS records a burst of acceptances in one go)."""
+def ocpp_command_results(
+    *, results: list[tuple[str, str, bool] | tuple[str, str, bool, datetime]], now: datetime | None = None
+) -> int:
+    """Many stations' answers at once, ``(message_id, station, accepted[, answered_at])``: the rule of
+    :func:`ocpp_command_result` in a few UPDATEs (the CSMS records a burst of acceptances in one go). An accepted
+    command's ``acked_at`` is the moment its answer arrived (``answered_at``, as the CSMS saw it), not the later
+    moment the batch is written; ``now`` for answers without one."""
     now = now or timezone.now()
-    wanted: dict[uuid.UUID, tuple[str, bool]] = {}
-    for message_id, station, accepted in results:
+    wanted: dict[uuid.UUID, tuple[str, bool, datetime]] = {}
+    for message_id, station, accepted, *at in results:
         try:
-            wanted[uuid.UUID(str(message_id))] = (station, accepted)
+            wanted[uuid.UUID(str(message_id))] = (station, accepted, at[0] if at else now)
         except ValueError:
             continue
     live = [OutboxMessage.Status.PENDING, OutboxMessage.Status.SENT, OutboxMessage.Status.NO_ACK]
-    ok, refused = [], []
+    ok: dict[datetime, list[int]] = {}
+    refused: list[int] = []
     for pk, message_id, topic in OutboxMessage.objects.filter(
         message_id__in=in_values(list(wanted), db_type="uuid"), channel=OutboxMessage.Channel.OCPP, status__in=live
     ).values_list("pk", "message_id", "topic"):
-        station, accepted = wanted[message_id]
+        station, accepted, at = wanted[message_id]
         if topic == station:
-            (ok if accepted else refused).append(pk)
+            if accepted:
+                ok.setdefault(at, []).append(pk)
+            else:
+                refused.append(pk)
     with transaction.atomic():
-        n = OutboxMessage.objects.filter(pk__in=in_values(ok)).update(
-            status=OutboxMessage.Status.ACKNOWLEDGED, acked_at=now
-        )
-        n += OutboxMessage.objects.filter(pk__in=in_values(refused)).update(
+        n = _acknowledge(ok)
+        n += OutboxMessage.objects.filter(pk__in=in_values(refused), status__in=live).update(
             status=OutboxMessage.Status.FAILED, last_error="station rejected the charging profile"
         )
     return n
+
+
+def _acknowledge(acked_at: dict[datetime, list[int]]) -> int:
+    """Rows (by pk, grouped by their answer time) acknowledged at that time, if still live: on PostgreSQL one
+    UPDATE joined to the (pk, time) pairs as two array parameters; elsewhere one UPDATE per distinct time."""
+    pairs = [(pk, at) for at, pks in acked_at.items() for pk in pks]
+    if not pairs:
+        return 0
+    live = [OutboxMessage.Status.PENDING, OutboxMessage.Status.SENT, OutboxMessage.Status.NO_ACK]
+    connection = connections[router.db_for_write(OutboxMessage)]
+    if connection.vendor != "postgresql":
+        return sum(
+            OutboxMessage.objects.filter(pk__in=pks, status__in=live).update(
+                status=OutboxMessage.Status.ACKNOWLEDGED, acked_at=at
+            )
+            for at, pks in acked_at.items()
+        )
+    qn, opts = connection.ops.quote_name, OutboxMessage._meta
+    table, pk = qn(opts.db_table), qn(opts.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS o SET status = %s, acked_at = a.at "  # noqa: S608 - the model's own names
+            f"FROM unnest(%s::bigint[], %s::timestamptz[]) AS a(id, at) WHERE o.{pk} = a.id AND o.status = ANY(%s)",
+            [
+                OutboxMessage.Status.ACKNOWLEDGED.value,
+                [p for p, _ in pairs],
+                [a for _, a in pairs],
+                [s.value for s in live],
+            ],
+        )
+        return cursor.rowcount

@@ -17,6 +17,7 @@ from ..models import DispatchSignal, OutboxMessage, WebhookEndpoint
 from ..protocols import mqtt as mqtt_protocol
 from ..protocols import webhooks
 from .emergency_stop import emergency_stop_active
+from .s2_delivery import s2_flush
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -103,6 +104,8 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 20000, publisher=N
                     else:
                         row.next_attempt_at = now + _backoff(row.attempts)
             row.save(update_fields=["attempts", "status", "sent_at", "acked_at", "last_error", "next_attempt_at"])
+        s2_ok, s2_not = s2_flush(now=now, limit=limit, backoff=_backoff)  # battery commands over S2 (ADR 0039)
+        result["sent"], result["failed"] = result["sent"] + s2_ok, result["failed"] + s2_not
         event_ids = sorted(sent_events)
         for i in range(0, len(event_ids), 5000):
             DispatchSignal.objects.filter(
@@ -118,11 +121,14 @@ def mqtt_results_mark(rows, ok, *, sent_at: datetime, now: datetime, error: str)
     ack_by = sent_at + timedelta(seconds=settings.DEVICE_ACK_SECONDS)
     resend_at = now + timedelta(seconds=settings.OUTBOX_RESEND_SECONDS)
     good = [r[0] for r, g in zip(rows, ok, strict=True) if g]
-    for i in range(0, len(good), 5000):
+    # A row never attempted (attempts 0) cannot be a re-send: sent rows have counted their first attempt.
+    again = [r[0] for r, g in zip(rows, ok, strict=True) if g and r[3]]
+    for i in range(0, len(again), 5000):
         # Re-sent commands (still unacknowledged) keep their deadline; first sends are marked sent below.
-        OutboxMessage.objects.filter(pk__in=in_values(good[i : i + 5000]), status=OutboxMessage.Status.SENT).update(
+        OutboxMessage.objects.filter(pk__in=in_values(again[i : i + 5000]), status=OutboxMessage.Status.SENT).update(
             attempts=F("attempts") + 1, next_attempt_at=resend_at, last_error=""
         )
+    for i in range(0, len(good), 5000):
         OutboxMessage.objects.filter(pk__in=in_values(good[i : i + 5000]), status=OutboxMessage.Status.PENDING).update(
             status=OutboxMessage.Status.SENT,
             sent_at=sent_at,

@@ -4,6 +4,7 @@ not ``Accepted`` never acknowledging."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,8 +18,8 @@ from ocpp.v201 import enums
 from accounts.models import Device
 from activation.models import OutboxMessage
 from activation.ocpp_station import SimStation, StationFleet, StationState
-from activation.protocols.ocpp_csms import set_charging_profile_request
-from activation.services.ocpp_commands import ocpp_commands_due
+from activation.protocols.ocpp_csms import set_charging_profile_payload, set_charging_profile_request
+from activation.services.ocpp_commands import ocpp_command_results, ocpp_commands_due
 from activation.services.outbox import outbox_put
 
 from .test_ocpp import _ev_event, _password, _wait, csms  # noqa: F401 - the CSMS fixture
@@ -48,6 +49,18 @@ def test_the_set_charging_profile_request_is_valid_ocpp_201():
     assert profile["chargingProfilePurpose"] == "ChargingStationMaxProfile" and profile["id"] == 7
     assert profile["chargingSchedule"][0]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 5900.0}]
     assert profile["validTo"] == PAYLOAD["end"]
+
+
+@pytest.mark.parametrize("value", ["5.9", "1.4", "0.001", "7.4"])
+def test_the_payload_the_csms_sends_is_the_librarys_serialization_of_the_typed_request(value):
+    """The CSMS builds the camelCase payload directly (no per-message serialization): it must be exactly what the
+    library makes of the typed request, which the schema accepts."""
+    payload = {**PAYLOAD, "value": value}
+    expected = _as_call(set_charging_profile_request(payload)).payload
+    sent = set_charging_profile_payload(payload)
+    assert sent == expected
+    assert json.dumps(sent, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    _validate_payload(Call(unique_id="m-2", action="SetChargingProfile", payload=sent), "2.0.1")
 
 
 def _chargers(w, event, n: int) -> list[OutboxMessage]:
@@ -111,3 +124,27 @@ def test_a_burst_reaches_every_connected_station_at_once_each_acknowledged_once(
         assert {s.received[0]["id"] for s in fleet.states.values()} == {event.pk}
     finally:
         csms.run(fleet.stop())
+
+
+def test_each_accepted_command_is_acknowledged_at_its_answer_time_once_and_only_for_its_station(act_world):
+    """``acked_at`` is when the station's answer reached the CSMS, not when the batch was written; an answer from
+    another station and a second answer change nothing; a refusal fails the command."""
+    event, first = _ev_event(act_world)
+    rows = [first, *_chargers(act_world, event, 3)]
+    ocpp_commands_due(station_ids=[r.topic for r in rows])
+    t0 = event.created_at + timedelta(seconds=1)
+    answers = [
+        (str(rows[0].message_id), rows[0].topic, True, t0),
+        (str(rows[1].message_id), rows[1].topic, True, t0 + timedelta(milliseconds=250)),
+        (str(rows[2].message_id), "CP-SOMEONE-ELSE", True, t0),
+        (str(rows[3].message_id), rows[3].topic, False, t0),
+    ]
+    assert ocpp_command_results(results=answers) == 3
+    got = {r.pk: (r.status, r.acked_at) for r in OutboxMessage.objects.filter(pk__in=[r.pk for r in rows])}
+    assert got[rows[0].pk] == ("acknowledged", t0)
+    assert got[rows[1].pk] == ("acknowledged", t0 + timedelta(milliseconds=250))
+    assert got[rows[2].pk] == ("sent", None)
+    assert got[rows[3].pk] == ("failed", None)
+    later = [(str(rows[0].message_id), rows[0].topic, True, t0 + timedelta(seconds=5))]
+    assert ocpp_command_results(results=later) == 0  # counted once: the first answer's time stays
+    assert OutboxMessage.objects.get(pk=rows[0].pk).acked_at == t0

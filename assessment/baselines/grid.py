@@ -30,22 +30,39 @@ def _zone(tz: str) -> ZoneInfo:
     return ZoneInfo(tz)
 
 
-def utc_offsets(epoch: np.ndarray, tz: str) -> np.ndarray:
-    """UTC offset in seconds of ``tz`` at each epoch second (one zone lookup per distinct UTC hour)."""
-    hours, inverse = np.unique(epoch // 3600, return_inverse=True)
+HOURS_PER_BLOCK = 1024  # the offsets of a zone are computed (and kept) for blocks of ~43 days of UTC hours
+
+
+@lru_cache(maxsize=256)
+def _block_offsets(tz: str, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """UTC offset (s) of ``tz`` at the first and at the last second of each UTC hour of ``block``."""
     zone = _zone(tz)
-    first = np.array(
-        [datetime.fromtimestamp(int(h) * 3600, zone).utcoffset().total_seconds() for h in hours], dtype=np.int64
+    hours = range(block * HOURS_PER_BLOCK, (block + 1) * HOURS_PER_BLOCK)
+    first = np.array([datetime.fromtimestamp(h * 3600, zone).utcoffset().total_seconds() for h in hours], np.int64)
+    last = np.array(
+        [datetime.fromtimestamp(h * 3600 + 3599, zone).utcoffset().total_seconds() for h in hours], np.int64
     )
+    first.setflags(write=False)
+    last.setflags(write=False)
+    return first, last
+
+
+def utc_offsets(epoch: np.ndarray, tz: str) -> np.ndarray:
+    """UTC offset in seconds of ``tz`` at each epoch second (one zone lookup per distinct UTC hour, kept per block
+    of hours for the process: a chunk of meters in one zone reads the same days)."""
+    hours, inverse = np.unique(epoch // 3600, return_inverse=True)
+    first = np.empty(hours.size, dtype=np.int64)
+    last = np.empty(hours.size, dtype=np.int64)
+    block_of = hours // HOURS_PER_BLOCK
+    for block in np.unique(block_of).tolist():
+        at = block_of == block
+        f, la = _block_offsets(tz, block)
+        first[at], last[at] = f[hours[at] - block * HOURS_PER_BLOCK], la[hours[at] - block * HOURS_PER_BLOCK]
     out = first[inverse.reshape(-1)]
     # Offsets change on the hour in every zone this platform serves; check the hour's last second anyway.
-    last = np.array(
-        [datetime.fromtimestamp(int(h) * 3600 + 3599, zone).utcoffset().total_seconds() for h in hours],
-        dtype=np.int64,
-    )
     for j in np.nonzero(first != last)[0]:
         for i in np.nonzero(inverse.reshape(-1) == j)[0]:
-            out[i] = int(datetime.fromtimestamp(int(epoch[i]), zone).utcoffset().total_seconds())
+            out[i] = int(datetime.fromtimestamp(int(epoch[i]), _zone(tz)).utcoffset().total_seconds())
     return out
 
 

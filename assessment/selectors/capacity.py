@@ -194,6 +194,7 @@ def hourly_capacity_forecast(*, premises, day: date) -> dict[int, list[Decimal]]
 from .capacity_sets import (  # noqa: E402,F401
     accredited_capacity_by_zone_hour,
     accredited_capacity_latest_many,
+    accredited_capacity_latest_with_zone,
     accredited_capacity_over,
     portfolio_capacity_by_hour,
 )

@@ -20,8 +20,10 @@ from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from django.db.models import BigIntegerField, Case, F, Func, Q, QuerySet, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import BigIntegerField, BooleanField, ExpressionWrapper, Func, Q, QuerySet, Value
+from django.utils.functional import cached_property
 
 from accounts.models import Premise
 
@@ -44,6 +46,10 @@ class _EpochMicroseconds(Func):
     integers, exactly, without building a Python datetime per row (the cost of reading many rows)."""
 
     output_field = BigIntegerField()
+
+    @cached_property
+    def convert_value(self):
+        return self._convert_value_noop  # integers from both backends already: no int() per row
 
     def as_postgresql(self, compiler, connection, **extra):
         return self.as_sql(compiler, connection, template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint")
@@ -102,9 +108,9 @@ class CapacityGrid:
 
 
 def capacity_grid(*, premises, day: date) -> CapacityGrid:
-    """The :class:`CapacityGrid` of ``premises`` (a queryset or a list) for local ``day``, in five queries: the
-    assessments (with the premise's timezone), the validated meters, the enrollments' derate and suspension,
-    the latest verified deliveries and the declarations."""
+    """The :class:`CapacityGrid` of ``premises`` (a queryset or a list) for local ``day``, in four queries: the
+    assessments (with the premise's timezone and whether its revenue meter is validated), the enrollments'
+    derate and suspension, the latest verified deliveries and the declarations."""
     ids = _ids(premises)
     if not isinstance(ids, QuerySet) and not ids:
         return CapacityGrid([], np.zeros((0, 24), np.int64), np.zeros((0, 24), bool))
@@ -121,19 +127,23 @@ def capacity_grid(*, premises, day: date) -> CapacityGrid:
             _EpochMicroseconds("window_start"),
             _EpochMicroseconds("window_end"),
             "capacity_kw",
+            # IN, not a correlated EXISTS: the database hashes the validated premises once, not a probe per row
+            ExpressionWrapper(Q(premise_id__in=validated_meter_premise_ids()), output_field=BooleanField()),
         )
     )
     index: dict[int, int] = {}
     tz_of: dict[int, str] = {}
+    validated: set[int] = set()
     kept = []
-    for row in rows:
-        pid, tz, start, end, _ = row
+    for pid, tz, start, end, capacity, ok in rows:
         if tz not in bounds:
             bounds[tz] = _hour_bounds(day, tz)
         starts, ends = bounds[tz]
         if not (start < ends[-1] and end > starts[0]):  # outside the premise's local day
             continue
-        kept.append(row)
+        kept.append((pid, tz, start, end, capacity))
+        if ok:
+            validated.add(pid)
         if pid not in index:
             index[pid] = len(index)
             tz_of[pid] = tz
@@ -143,7 +153,7 @@ def capacity_grid(*, premises, day: date) -> CapacityGrid:
     grid = CapacityGrid(list(index), milli, covered)
     if not n:
         return grid
-    factors = _counted_factors(ids, index)
+    factors = _counted_factors(ids, index, validated)
     kw_of: dict[tuple[Decimal, Decimal], int] = {}
     for pid, tz, start, end, capacity in kept:
         factor = factors.get(pid)
@@ -175,13 +185,15 @@ def capacity_grid(*, premises, day: date) -> CapacityGrid:
     return grid
 
 
-def _counted_factors(ids, candidates) -> dict[int, Decimal]:
+def _counted_factors(ids, candidates, validated: set[int] | None = None) -> dict[int, Decimal]:
     """Per premise of ``candidates`` that counts (a validated revenue meter, not suspended): its reliability (from
     its latest verified deliveries, as ``reliability_factor_for``) × derate. Three queries over ``ids`` (a
-    subquery or a list, the premises asked about)."""
-    validated = set(
-        validated_meter_premise_ids().filter(meter__premise_id__in=ids).values_list("meter__premise_id", flat=True)
-    )
+    subquery or a list, the premises asked about); two when the caller read ``validated`` (the premises among
+    ``candidates`` with a validated revenue meter) already."""
+    if validated is None:
+        validated = set(
+            validated_meter_premise_ids().filter(meter__premise_id__in=ids).values_list("meter__premise_id", flat=True)
+        )
     activation = hooks.activation()
     derates = activation.factors_many(ids)
     counted = [pid for pid in candidates if pid in validated and not derates.get(pid, (None, False))[1]]
@@ -190,8 +202,11 @@ def _counted_factors(ids, candidates) -> dict[int, Decimal]:
     deliveries = activation.deliveries_many(ids, limit=PERFORMANCE_EVENTS)
     histories = [[(float(d), float(c)) for d, c in deliveries.get(pid, ())] for pid in counted]
     out = {}
+    quantized: dict[float, Decimal] = {}  # a factor's Decimal once per distinct float (1.0: every new premise)
     for pid, reliability in zip(counted, reliability_factors(histories), strict=True):
-        r = Decimal(repr(reliability)).quantize(RELIABILITY_QUANT, rounding=ROUND_DOWN)
+        r = quantized.get(reliability)
+        if r is None:
+            r = quantized[reliability] = Decimal(repr(reliability)).quantize(RELIABILITY_QUANT, rounding=ROUND_DOWN)
         out[pid] = r * derates.get(pid, (Decimal("1"), False))[0]
     return out
 
@@ -251,32 +266,133 @@ def accredited_capacity_over(*, premises, start: datetime, end: datetime) -> dic
     return _accredited_in_windows(ids, dict.fromkeys(pks, window))
 
 
+#: Which assessment is a premise's "next assessed window" (``accredited_capacity_latest_kw``): one not ended
+#: before those ended, the earliest of those, else the latest ended; then the latest assessed, the latest row.
+_NEXT_WINDOW_ORDER = (
+    "CASE WHEN a.window_end > %s THEN 0 ELSE 1 END,"
+    " CASE WHEN a.window_end > %s THEN a.window_start END,"
+    " CASE WHEN a.window_end <= %s THEN a.window_end END DESC,"
+    " a.assessed_at DESC, a.id DESC"
+)
+
+
+def _first_per(partition: str, columns: str, source: str, order: str, *, distinct_on: bool) -> str:
+    """``SELECT columns FROM source`` keeping the first row per ``partition`` in ``order``: PostgreSQL's
+    ``DISTINCT ON`` (one sort, no window), or the portable ``ROW_NUMBER() … = 1`` (SQLite). Same rows."""
+    if distinct_on:
+        return f"SELECT DISTINCT ON ({partition}) {columns} FROM {source} ORDER BY {partition}, {order}"  # noqa: S608
+    return (
+        f"SELECT * FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) AS rn"  # noqa: S608
+        f" FROM {source}) ranked WHERE rn = 1"
+    )
+
+
+def _latest_window_sql(premises, now: datetime, *, distinct_on: bool) -> tuple[str, list]:
+    """One statement and its parameters, the premises' set read once: per premise (``premises``: a queryset of
+    ids and zones), its zone, the capacity of the latest assessment covering its next assessed window, whether
+    its revenue meter is validated and the latest availability declaration overlapping that window
+    (``accredited_capacity_from`` reads these for the window). Table names and Django-compiled SQL only in the
+    text; every value is a parameter."""
+    fa = FlexibilityAssessment._meta.db_table
+    decl = AvailabilityDeclaration._meta.db_table
+    premises_sql, premises_params = _sql(premises)
+    validated_sql, validated_params = _sql(validated_meter_premise_ids())
+    at = connection.ops.adapt_datetimefield_value(now)
+    window = _first_per(
+        "a.premise_id",
+        "a.premise_id, a.window_start AS ws, a.window_end AS we",
+        f"{fa} a INNER JOIN p ON p.id = a.premise_id",
+        _NEXT_WINDOW_ORDER,
+        distinct_on=distinct_on,
+    )
+    covering = _first_per(
+        "w.premise_id",
+        "w.premise_id, w.ws, w.we, a.capacity_kw",
+        f"win w INNER JOIN {fa} a ON a.premise_id = w.premise_id AND a.window_start <= w.ws AND a.window_end >= w.we",
+        "a.assessed_at DESC, a.id DESC",
+        distinct_on=distinct_on,
+    )
+    materialized = "MATERIALIZED " if distinct_on else ""
+    sql = (
+        f"WITH p (id, zone_id) AS {materialized}({premises_sql}), win AS ({window}), cov AS ({covering})"  # noqa: S608
+        " SELECT p.id, p.zone_id, cov.capacity_kw,"
+        f" CASE WHEN cov.premise_id IS NOT NULL AND p.id IN ({validated_sql}) THEN 1 ELSE 0 END,"
+        f" (SELECT d.available_kw FROM {decl} d WHERE d.premise_id = p.id AND d.valid_from < cov.we"
+        "   AND d.valid_until > cov.ws ORDER BY d.created_at DESC, d.id DESC LIMIT 1)"
+        " FROM p LEFT JOIN cov ON cov.premise_id = p.id ORDER BY p.id"
+    )
+    return sql, [*premises_params, at, at, at, *validated_params]
+
+
+def _sql(queryset) -> tuple[str, tuple]:
+    return queryset.query.get_compiler(connection=connection).as_sql()
+
+
+def accredited_capacity_latest_with_zone(
+    *, premises: QuerySet, now: datetime, distinct_on: bool | None = None
+) -> dict[int, tuple[int | None, Decimal | None]]:
+    """Every premise of ``premises`` (a queryset) with its grid zone id and ``accredited_capacity_latest_kw``
+    (None without an assessment): the FERC Order 2222 portfolio sums' inputs (``market.services.gates``).
+
+    Set-based in the database: one statement picks each premise's next assessed window, the latest assessment
+    covering it (PostgreSQL ``DISTINCT ON``; ``ROW_NUMBER`` elsewhere, or when ``distinct_on=False``), whether
+    its revenue meter is validated and the latest declaration overlapping the window, reading the premises'
+    set once; two more read the derates and the deliveries of the premises that count, whose reliability
+    factors are computed as ``reliability_factor_for`` computes them (the same floats, then quantized), so the
+    figures are the single-window rule's (``accredited_capacity_from``) to the milli-kW. Three queries
+    whatever the number of premises."""
+    if distinct_on is None:
+        distinct_on = connection.vendor == "postgresql"
+    try:
+        sql, params = _latest_window_sql(premises.order_by().values("pk", "grid_zone_id"), now, distinct_on=distinct_on)
+    except EmptyResultSet:  # a filter that selects nothing (no ids)
+        return {}
+    kw_field = FlexibilityAssessment._meta.get_field("capacity_kw")
+    decimal = _decimal_converter(kw_field)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = [(pid, zone, decimal(kw), bool(ok), decimal(cap)) for pid, zone, kw, ok, cap in cursor.fetchall()]
+    candidates = {pid: None for pid, _, kw, _, _ in rows if kw is not None}
+    validated = {pid for pid, _, kw, ok, _ in rows if kw is not None and ok}
+    factors = _counted_factors(_ids(premises), candidates, validated) if validated else {}
+    out: dict[int, tuple[int | None, Decimal | None]] = {}
+    for pid, zone, capacity, _, cap in rows:
+        if capacity is None:
+            out[pid] = (zone, None)
+            continue
+        factor = factors.get(pid)
+        if factor is None:  # suspended or without a validated meter: 0 kW
+            out[pid] = (zone, Decimal("0"))
+            continue
+        kw = (capacity * factor).quantize(ACCREDITED_QUANT, rounding=ROUND_DOWN)
+        out[pid] = (zone, kw if cap is None else min(kw, cap))
+    return out
+
+
+def _decimal_converter(field):
+    """The backend's conversion of a stored ``field`` value to a Decimal (SQLite hands back floats)."""
+    expression = Value(None, output_field=field)
+    converters = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
+
+    def convert(value):
+        if value is None or isinstance(value, Decimal):
+            return value
+        for converter in converters:
+            value = converter(value, expression, connection)
+        return value
+
+    return convert
+
+
 def accredited_capacity_latest_many(*, premises, now: datetime) -> dict[int, Decimal]:
     """``accredited_capacity_latest_kw`` for each of ``premises`` (a queryset or a list) that has an assessment:
     the accredited capacity of its next assessed window (the earliest that has not ended; else its latest), in
-    six queries whatever their number. Premises without an assessment are absent (0 kW)."""
-    ids = _ids(premises)
-    ahead = Q(window_end__gt=now)
-    ranked = (
-        FlexibilityAssessment.objects.filter(premise_id__in=ids)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=F("premise_id"),
-                order_by=[
-                    Case(When(ahead, then=Value(0)), default=Value(1)).asc(),  # a window not ended first,
-                    Case(When(ahead, then=F("window_start"))).asc(),  # the earliest of those,
-                    Case(When(~ahead, then=F("window_end"))).desc(),  # else the latest ended,
-                    F("assessed_at").desc(),
-                    F("pk").desc(),
-                ],
-            )
-        )
-        .filter(rank=1)
-        .values_list("premise_id", _EpochMicroseconds("window_start"), _EpochMicroseconds("window_end"))
-    )
-    windows = {pid: (start, end) for pid, start, end in ranked}
-    return {pid: kw or Decimal("0") for pid, kw in _accredited_in_windows(ids, windows).items()}
+    three queries whatever their number (:func:`accredited_capacity_latest_with_zone`). Premises without an
+    assessment are absent (0 kW)."""
+    if not isinstance(premises, QuerySet):
+        premises = Premise.objects.filter(pk__in=[getattr(p, "pk", p) for p in premises])
+    latest = accredited_capacity_latest_with_zone(premises=premises, now=now)
+    return {pid: kw for pid, (_, kw) in latest.items() if kw is not None}
 
 
 def capacity_by_premise_hour(*, premises, day: date) -> dict[int, list[Decimal]]:

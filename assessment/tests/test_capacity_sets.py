@@ -225,3 +225,55 @@ def test_capacity_grid_reads_in_constant_queries(mixed_world):
     with CaptureQueriesContext(connection) as all_:
         selectors.accredited_capacity_latest_many(premises=Premise.objects.all(), now=now)
     assert len(one.captured_queries) == len(all_.captured_queries) <= 6
+
+
+def test_latest_window_in_sql_is_the_per_premise_rule(mixed_world):
+    """The set-based statement (PostgreSQL ``DISTINCT ON`` and the portable ``ROW_NUMBER`` form, both run on
+    PostgreSQL; the portable one on SQLite) gives each premise the kW of ``accredited_capacity_latest_kw``: a
+    premise without an assessment (None), one whose whole-day assessment is superseded by a later one over the
+    night (same start: the later one is the next window), delivery histories of 0 to 11 events, a derate, a
+    suspension, a meter not validated, and declarations capping the window."""
+    day, premises = mixed_world.day, mixed_world.all_premises
+    unassessed, superseded = premises[4], premises[0]
+    FlexibilityAssessment.objects.filter(premise=unassessed).delete()
+    tz = superseded.timezone
+    FlexibilityAssessment.objects.create(
+        premise=superseded,
+        baseline=Baseline.objects.filter(meter__premise=superseded).first(),
+        window_start=_hour(day, 0, tz),
+        window_end=_hour(day, 6, tz),
+        baseline_kw=Decimal("5"),
+        capacity_kw=Decimal("4.444"),
+        method="test",
+        assessed_at=_hour(day, 0, tz) - timedelta(minutes=30),  # after the whole-day one (a day before)
+    )
+    forms = [False, True] if connection.vendor == "postgresql" else [False]
+    seen = set()
+    for now in (
+        _hour(day, 0, "UTC") - timedelta(days=2),
+        _hour(day, 16, "UTC") + timedelta(minutes=30),
+        _hour(day, 18, "UTC"),
+        _hour(day, 0, "UTC") + timedelta(days=3),
+    ):
+        expected = {
+            p.pk: (p.grid_zone_id, selectors.accredited_capacity_latest_kw(premise=p, now=now)) for p in premises
+        }
+        expected[unassessed.pk] = (unassessed.grid_zone_id, None)
+        for distinct_on in forms:
+            got = selectors.accredited_capacity_latest_with_zone(
+                premises=Premise.objects.all(), now=now, distinct_on=distinct_on
+            )
+            assert got == expected, (now, distinct_on)
+        seen |= {kw for _, kw in expected.values()}
+    assert Decimal("0") in seen and None in seen and len(seen) > 4  # zeros, none, and real figures
+    before = _hour(day, 0, "UTC") - timedelta(days=2)
+    assert selectors.accredited_capacity_latest_with_zone(premises=Premise.objects.all(), now=before)[
+        superseded.pk
+    ] == (superseded.grid_zone_id, Decimal("4.444"))  # the night's assessment, no factor, no declaration then
+    at = _hour(day, 18, "UTC")
+    assert selectors.accredited_capacity_latest_with_zone(premises=Premise.objects.none(), now=at) == {}
+    with CaptureQueriesContext(connection) as one:
+        selectors.accredited_capacity_latest_with_zone(premises=Premise.objects.filter(pk=premises[1].pk), now=at)
+    with CaptureQueriesContext(connection) as all_:
+        selectors.accredited_capacity_latest_with_zone(premises=Premise.objects.all(), now=at)
+    assert len(one.captured_queries) == len(all_.captured_queries) == 3

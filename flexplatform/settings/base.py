@@ -398,6 +398,8 @@ OUTBOX_BACKOFF_SECONDS = env.int("OUTBOX_BACKOFF_SECONDS", default=5)
 OUTBOX_RESEND_SECONDS = env.int("OUTBOX_RESEND_SECONDS", default=10)
 OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=300)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+# One S2 session with a household energy manager (battery commands, ADR 0039) gives up after this long.
+S2_SESSION_SECONDS = env.float("S2_SESSION_SECONDS", default=10.0)
 # Send the outbox right after a dispatch commits (beat also flushes every 5 s).
 OUTBOX_FLUSH_ON_COMMIT = env.bool("OUTBOX_FLUSH_ON_COMMIT", default=True)
 # OpenADR 3.1.0 notifiers (MQTT binding): notifications published under this topic root on the broker above;

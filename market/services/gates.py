@@ -30,7 +30,7 @@ from accounts.selectors import (
     zone_jurisdiction_map,
 )
 from assessment.selectors import (
-    accredited_capacity_latest_many,
+    accredited_capacity_latest_with_zone,
     accredited_capacity_over,
     premise_meter_validation_reasons,
     validated_meter_premise_ids,
@@ -134,14 +134,16 @@ def aggregation_portfolios(
         return []
     now = now or timezone.now()
     codes, premises = _portfolio_premises(organisation, now=now, jurisdiction=jurisdiction, among=among)
-    zone_of = dict(premises.order_by("pk").values_list("pk", "grid_zone_id"))
-    if not zone_of:
-        return []
     # the premises as a subquery, not thousands of ids as parameters
     if start is not None and end is not None:
+        zone_of = dict(premises.order_by("pk").values_list("pk", "grid_zone_id"))
+        if not zone_of:
+            return []
         kws = accredited_capacity_over(premises=premises, start=start, end=end)
-    else:
-        kws = accredited_capacity_latest_many(premises=premises, now=now)
+    else:  # the premises, their zones and kW in one statement (the compliance status of a large portfolio)
+        latest = accredited_capacity_latest_with_zone(premises=premises, now=now)
+        zone_of = {pk: zone_id for pk, (zone_id, _) in latest.items()}
+        kws = {pk: kw for pk, (_, kw) in latest.items()}
     totals: dict[str, tuple[Decimal, list[int]]] = {}
     for pk, zone_id in zone_of.items():
         code = codes.get(zone_id, "")

@@ -9,6 +9,9 @@ manage.py device_simulator --credentials --password-file P --acl-file A [--reloa
 manage.py device_simulator --ocpp-url ws://127.0.0.1:9000    # plus every registered OCPP charger
     # each charger signs in to the CSMS with HTTP Basic (OCPP 2.0.1 Security Profile 1, ADR 0031): fresh station
     # credentials are issued for it (the old ones revoked); wss:// (profile 2) with --ocpp-ca-file
+manage.py device_simulator --s2-cem-port 9100 [--s2-behaviour comply|refuse|stray]
+    # plus a household energy manager (S2 CEM, ADR 0039) on ws://127.0.0.1:9100/s2 for batteries registered with
+    # control channel S2 at that address: the platform's battery Resource Manager connects to it per command
 manage.py device_simulator --seconds 120 --telemetry-every 5 --non-responders 0.1 --partial 0.2
 """
 
@@ -26,6 +29,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.device_credentials import device_credentials_issue_bulk
 from accounts.models import Device
 from activation.ocpp_station import StationFleet
+from activation.s2_cem import BEHAVIOURS, SimulatedCEM
 from activation.selectors import registry_device_specs
 from activation.simulator import DeviceFleet, SecureDeviceFleet
 
@@ -47,6 +51,8 @@ class Command(BaseCommand):
         parser.add_argument("--reload-pid-file", default="")
         parser.add_argument("--ocpp-url", default="", help="Also run the registered OCPP chargers against this CSMS.")
         parser.add_argument("--ocpp-ca-file", default="", help="wss:// CSMS (security profile 2): its CA.")
+        parser.add_argument("--s2-cem-port", type=int, default=0, help="Also serve a simulated S2 CEM on this port.")
+        parser.add_argument("--s2-behaviour", default="comply", choices=BEHAVIOURS)
 
     def handle(self, *args, **opts):
         specs = registry_device_specs(draw_share=0.7)
@@ -94,6 +100,10 @@ class Command(BaseCommand):
             )
             asyncio.run_coroutine_threadsafe(stations.start(), loop).result(120)
             self.stdout.write(f"{len(chargers)} simulated OCPP 2.0.1 charging stations connected to {opts['ocpp_url']}")
+        cem = None
+        if opts["s2_cem_port"]:
+            cem = SimulatedCEM(behaviour=opts["s2_behaviour"], port=opts["s2_cem_port"]).start()
+            self.stdout.write(f"simulated S2 energy manager ({opts['s2_behaviour']}) on {cem.url}")
         end = time.monotonic() + opts["seconds"]
         try:
             while time.monotonic() < end:
@@ -106,6 +116,8 @@ class Command(BaseCommand):
                 )
         finally:
             fleet.stop()
+            if cem is not None:
+                cem.stop()
             if stations is not None:
                 asyncio.run_coroutine_threadsafe(stations.stop(), loop).result(30)
                 loop.call_soon_threadsafe(loop.stop)

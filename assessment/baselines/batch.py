@@ -1,0 +1,156 @@
+"""Many baselines at once: one method over many (meter, target day) cases, vectorised across them.
+
+The same numbers as :func:`.compute.compute` case by case (the published rules are those of the method modules:
+CAISO 10-in-10 in :mod:`.caiso`, PJM CBL / Same Day / Match Day in :mod:`.pjm`, NYISO CBL in :mod:`.nyiso`,
+CalTRACK 2.0 hourly in :mod:`.regression`): the day-matching methods take a leading meter axis, so the cases of a
+chunk of meters are stacked and each method runs once per day type and look-back length; CalTRACK fits one model
+per case, through :func:`.compute.compute`. The day types (weekday, Saturday, Sunday/holiday, with or without
+worked holidays, :mod:`.daytypes`) are classified once per meter instead of once per call. Used by the nightly
+back-test (``assessment.recompute``). Pure: no ORM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from .caiso import caiso_10in10
+from .calendar import is_nerc_holiday
+from .compute import METHODS, compute
+from .daytypes import MIN_REFERENCE_DAYS, MIN_SEPARATION
+from .grid import DayGrid
+from .nyiso import nyiso_cbl
+from .pjm import pjm_cbl, pjm_match_day, pjm_same_day
+from .selection import InsufficientHistory
+
+WEEKDAY, SATURDAY, SUNDAY_HOLIDAY = 0, 1, 2
+#: cases per vectorised call: (cases x 45 days x 96 slots) arrays and their temporaries stay a few MB each
+MAX_CASES = 128
+
+
+@dataclass
+class MeterDays:
+    """One meter's grid with what every case on it shares: its excluded days, and each day's type (NERC holidays
+    only: the back-test passes no extra holidays) with holidays as Sundays and as worked days."""
+
+    grid: DayGrid
+    excluded: set[date]
+    temperature: np.ndarray | None = None
+    not_excluded: np.ndarray = field(init=False)
+    kinds: dict[bool, np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        days = self.grid.days
+        self.not_excluded = np.array([d not in self.excluded for d in days], dtype=bool)
+        plain = np.array(
+            [WEEKDAY if d.weekday() < 5 else SATURDAY if d.weekday() == 5 else SUNDAY_HOLIDAY for d in days]
+        )
+        holiday = np.array([is_nerc_holiday(d) for d in days], dtype=bool)
+        self.kinds = {True: plain, False: np.where(holiday, SUNDAY_HOLIDAY, plain)}
+
+    def holidays_worked(self, befores: list[int]) -> dict[int, bool]:
+        """:func:`.daytypes.holidays_worked` for targets at each grid index of ``befores`` (NERC holidays), from
+        one pass over the grid."""
+        values = self.grid.values
+        complete = ~np.isnan(values).any(axis=1) & self.not_excluded
+        energy = [float(row.sum()) for row in values]
+        holiday = self.kinds[False] != self.kinds[True]
+        out = {}
+        for before in befores:
+            business, weekend, hol = [], [], []
+            for i in range(before):
+                if not complete[i]:
+                    continue
+                if holiday[i]:
+                    hol.append(energy[i])
+                elif self.kinds[True][i] == WEEKDAY:
+                    business.append(energy[i])
+                else:
+                    weekend.append(energy[i])
+            out[before] = _worked(business, weekend, hol)
+        return out
+
+
+def _worked(business: list[float], weekend: list[float], holiday: list[float]) -> bool:
+    if not holiday or len(business) < MIN_REFERENCE_DAYS or len(weekend) < MIN_REFERENCE_DAYS:
+        return False
+    work, rest = float(np.median(business)), float(np.median(weekend))
+    if abs(work - rest) < MIN_SEPARATION * max(abs(work), abs(rest)):
+        return False
+    worked = sum(abs(e - work) < abs(e - rest) for e in holiday)
+    return worked * 2 > len(holiday)
+
+
+@dataclass(frozen=True)
+class Case:
+    meter: MeterDays
+    target: int  # index of the target day in the meter's grid
+    worked: bool  # the meter's holidays are worked days, as learned before the target
+
+
+def compute_many(*, method: str, cases: list[Case], start_slot: int, end_slot: int) -> list[np.ndarray | None]:
+    """Baseline kWh for slots ``[start_slot, end_slot)`` of each case's target day, or None where
+    :func:`.compute.compute` raises :class:`InsufficientHistory`; the method's default parameters."""
+    spec = METHODS[method]
+    family = spec["family"]
+    out: list[np.ndarray | None] = [None] * len(cases)
+    if family == "caltrack":
+        for i, c in enumerate(cases):
+            try:
+                out[i] = compute(
+                    method=method,
+                    grid=c.meter.grid,
+                    target_day=c.meter.grid.days[c.target],
+                    start_slot=start_slot,
+                    end_slot=end_slot,
+                    excluded_days=c.meter.excluded,
+                    temperature=c.meter.temperature,
+                    worked_holidays=c.worked,
+                ).values
+            except InsufficientHistory:
+                pass
+        return out
+    lookback = spec["lookback_days"]
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(cases):
+        spd, minutes = c.meter.grid.slots_per_day, c.meter.grid.interval_minutes
+        if not (0 <= start_slot < end_slot <= spd):
+            raise ValueError("event slots out of range")
+        kind = int(c.meter.kinds[c.worked][c.target])
+        groups.setdefault((minutes, kind, c.target - max(0, c.target - lookback)), []).append(i)
+    slices = [(key, m[k : k + MAX_CASES]) for key, m in groups.items() for k in range(0, len(m), MAX_CASES)]
+    for (minutes, kind, span), members in slices:
+        common = {"event_start": start_slot, "event_end": end_slot, "slots_per_hour": 60 // minutes}
+        day_of = np.stack([cases[i].meter.grid.values[cases[i].target] for i in members])
+        if family == "pjm-same-day":
+            result = pjm_same_day(day_of, **common)
+        else:
+            history = np.stack(
+                [cases[i].meter.grid.values[cases[i].target - span : cases[i].target] for i in members]
+            ).reshape(len(members), span, -1)
+            eligible = np.stack([_eligible(cases[i], span, kind, family == "caiso") for i in members]).reshape(
+                len(members), span
+            )
+            weekday = kind == WEEKDAY
+            if family == "caiso":
+                result = caiso_10in10(history, eligible, day_of, weekday=weekday, adjust=spec["adjust"], **common)
+            elif family == "pjm":
+                result = pjm_cbl(history, eligible, day_of, weekday=weekday, adjust=spec["adjust"], **common)
+            elif family == "nyiso":
+                result = nyiso_cbl(history, eligible, day_of, weekday=weekday, adjust=spec["adjust"], **common)
+            else:
+                result = pjm_match_day(history, eligible, day_of, **common)
+        for row, i in enumerate(members):
+            if bool(result.ok[row]):
+                out[i] = result.values[row]
+    return out
+
+
+def _eligible(case: Case, span: int, target_kind: int, pool_weekends: bool) -> np.ndarray:
+    """:func:`.compute._like_days` and not excluded, over the ``span`` days before the target."""
+    lo, hi = case.target - span, case.target
+    kinds = case.meter.kinds[case.worked][lo:hi]
+    like = kinds != WEEKDAY if (target_kind != WEEKDAY and pool_weekends) else kinds == target_kind
+    return like & case.meter.not_excluded[lo:hi]
