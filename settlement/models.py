@@ -578,5 +578,6 @@ class RewardShortfall(models.Model):
 
 from settlement.models_claims import ClaimEpoch, ClaimLeaf, TokenClaim, TokenDeployment  # noqa: E402,F401
 from settlement.models_collateral import *  # noqa: E402,F401,F403
+from settlement.models_coverage import *  # noqa: E402,F401,F403
 from settlement.models_payouts import *  # noqa: E402,F401,F403
 from settlement.models_protection import BillProtectionEnrolment, BillProtectionMonth, PremiseTariff  # noqa: E402,F401

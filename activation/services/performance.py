@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from django.db.models import Count, Q
+
 from ..models import DREvent, Enrollment, EventPerformance, EventVerification, OptOut, OutboxMessage, Penalty
 from ..selectors import event_accountable_kw
 from .penalties import penalty_rate_per_mwh, penalty_record
@@ -44,22 +46,24 @@ def event_performance_record(*, event: DREvent, verification: EventVerification,
     if ok_rows:
         interval = (rows[1][0] - rows[0][0]) if len(rows) > 1 else (event.end - event.start)
         response = int((ok_rows[0][0] + interval - event.start).total_seconds())
-    mqtt_rows = OutboxMessage.objects.filter(event=event, channel=OutboxMessage.Channel.MQTT).exclude(
-        destination__endswith="#restore"
+    commands = (
+        OutboxMessage.objects.filter(event=event, channel=OutboxMessage.Channel.MQTT)
+        .exclude(destination__endswith="#restore")
+        .aggregate(sent=Count("id"), acked=Count("id", filter=Q(status=OutboxMessage.Status.ACKNOWLEDGED)))
     )
-    acked = not mqtt_rows.exists() or mqtt_rows.filter(status=OutboxMessage.Status.ACKNOWLEDGED).exists()
+    acked = not commands["sent"] or commands["acked"] > 0
     available = acked and not OptOut.objects.filter(event=event).exists()
-    EventPerformance.objects.update_or_create(
-        event=event,
-        defaults={
-            "activated": available and magnitude >= threshold,
-            "response_seconds": response,
-            "duration_compliance": duration,
-            "magnitude_achievement": min(magnitude, Decimal("99")),
-            "available": available,
-            "computed_at": now,
-        },
-    )
+    indicators = {
+        "activated": available and magnitude >= threshold,
+        "response_seconds": response,
+        "duration_compliance": duration,
+        "magnitude_achievement": min(magnitude, Decimal("99")),
+        "available": available,
+        "computed_at": now,
+    }
+    # one row per event, written under the event's row lock (event_verify): an update, else a create
+    if not EventPerformance.objects.filter(event=event).update(**indicators):
+        EventPerformance.objects.create(event=event, **indicators)
     if program is None:
         return
     enrollment = Enrollment.objects.select_for_update().filter(program=program, premise_id=event.premise_id).first()

@@ -17,16 +17,19 @@ on verification instead (ADR 0027), and keeps the daily sweep for completeness.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Device
-from activation.models import DREvent, EventVerification
+from activation.models import EventVerification
 from flexplatform.errors import ApplicationError
 
 from ..errors import SettlementError
-from ..models import SettlementItem, SettlementRun
+from ..models import SettlementCoverage, SettlementRun
 from ..selectors import market_parameter
 from .runs import settlement_run_execute
 from .shifting import SHIFTING_KINDS
@@ -46,37 +49,70 @@ def event_settle(*, event_id: int, now: datetime | None = None) -> SettlementRun
 
     Refused when the event is not verified; ``None`` when its window has not ended yet (an event shorter than
     5 minutes verified at once): the daily run settles it. A repeat, or a race with the daily run, pays nothing
-    twice."""
+    twice; a task whose verification a run has settled already runs nothing (:class:`SettlementCoverage`)."""
     now = now or timezone.now()
-    start = DREvent.objects.filter(pk=event_id).values_list("start", flat=True).first()
-    if start is None or not EventVerification.objects.filter(event_id=event_id).exists():
+    row = (
+        EventVerification.objects.filter(event_id=event_id)
+        .values_list("pk", "event__start", "event__end", "event__premise_id")
+        .first()
+    )
+    if row is None:
         raise ApplicationError(f"Event {event_id} has not been verified.", code=SettlementError.NOT_VERIFIED)
+    verification_id, start, end, premise_id = row
     window_start, window_end = event_window(start)
     if window_end > now:
         return None
-    # Events verified together start together: the first task's run pays every one verified by then, so a task
-    # whose event that window's run has paid already runs nothing (the window's run again would pay nothing and
-    # cost as much as the whole window: one run per event made the day's event settlement O(events^2), issue #21).
-    paid = SettlementItem.objects.filter(
-        event_id=event_id, run__window_start=window_start, run__window_end=window_end
-    ).exists()
-    if paid:
-        run = SettlementRun.objects.get(window_start=window_start, window_end=window_end)
-    else:
-        run = settlement_run_execute(
-            window_start=window_start, window_end=window_end, trigger=SettlementRun.Trigger.EVENT, now=now
-        )
+    run = _window_settle(window_start, window_end, verification_id, SettlementCoverage.Role.EVENT, now=now)
     # A load-shifting resource's energy credit is due in the window holding the nominal recovery end (event end +
     # ``shift_recovery_hours``; settlement.services.shifting): settled now too when that window has ended.
-    end, premise_id = DREvent.objects.filter(pk=event_id).values_list("end", "premise_id").get()
     if Device.objects.filter(premise_id=premise_id, active=True, kind__in=SHIFTING_KINDS).exists():
         hours = market_parameter("shift_recovery_hours")
         recovery_start, recovery_end = event_window(end + timedelta(minutes=int(hours * 60)))
-        paid = SettlementItem.objects.filter(
-            event_id=event_id, run__window_start=recovery_start, run__window_end=recovery_end
-        ).exists()  # its credit paid by that window's run for an earlier task: nothing more to run
-        if recovery_end <= now and recovery_start != window_start and not paid:
-            settlement_run_execute(
-                window_start=recovery_start, window_end=recovery_end, trigger=SettlementRun.Trigger.EVENT, now=now
-            )
+        if recovery_end <= now and recovery_start != window_start:
+            _window_settle(recovery_start, recovery_end, verification_id, SettlementCoverage.Role.RECOVERY, now=now)
     return run
+
+
+def _window_settle(
+    window_start: datetime, window_end: datetime, verification_id: int, role: str, *, now: datetime
+) -> SettlementRun:
+    """Run the window unless a run has settled this verification in this role already (issue #21: the first
+    task of a window's events pays them all; without this check every later one re-ran the whole window, so the
+    cost of a window grew with the square of its events). Tasks of one window wait for each other (an advisory
+    lock on the window, Postgres), so the second finds its verification covered instead of running the window
+    again beside the first; exactly-once never rests on that lock but on the journal's business keys."""
+    covered = SettlementCoverage.objects.filter(verification_id=verification_id, role=role)
+    if not covered.exists():
+        with _window_lock(window_start):
+            if not covered.exists():  # again under the lock: a task of this window may have run it meanwhile
+                return settlement_run_execute(
+                    window_start=window_start, window_end=window_end, trigger=SettlementRun.Trigger.EVENT, now=now
+                )
+    run = SettlementRun.objects.filter(window_start=window_start, window_end=window_end).first()
+    return run or SettlementCoverage.objects.select_related("run").get(verification_id=verification_id, role=role).run
+
+
+#: first key of the two-key advisory lock on a 5-minute settlement window (the second: the window's number)
+_LOCK_NAMESPACE = 0x5E7721
+
+
+@contextmanager
+def _window_lock(window_start: datetime) -> Iterator[None]:
+    """Postgres advisory lock on the window: a session lock released at the end, or, inside a transaction, a
+    transaction lock (released at its commit or rollback). Nothing to wait for elsewhere (SQLite: one writer)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = int(window_start.timestamp()) // int(WINDOW.total_seconds())
+    if connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, key])
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, key])

@@ -48,6 +48,7 @@ from flexplatform.errors import ApplicationError
 from .. import assets
 from ..errors import SettlementError
 from ..models import AggregatorAgreement, LedgerAccount, ParticipationContract, SettlementItem, SettlementRun, Stake
+from ..models_coverage import SettlementCoverage
 from ..selectors import market_parameter
 from . import splits, token_rules
 from .collateral import collateral_settle_due
@@ -95,9 +96,11 @@ def settlement_run_execute(
     run = SettlementRun.objects.get(window_start=window_start, window_end=window_end)
     # Computed before the run's transaction, so the accounts they need are created (and committed) in short
     # transactions of their own: a long run never holds a new account row another worker waits for.
-    entries = _event_entries(run, now=now) + _contract_entries(run, now=now)
+    covered: dict[str, set[int]] = {SettlementCoverage.Role.EVENT: set(), SettlementCoverage.Role.RECOVERY: set()}
+    entries = _event_entries(run, now=now, covered=covered[SettlementCoverage.Role.EVENT])
+    entries += _contract_entries(run, now=now)
     entries += reservation_availability_entries(run, days=_days_in(run, now))
-    entries += shift_credit_entries(run, now=now)
+    entries += shift_credit_entries(run, now=now, covered=covered[SettlementCoverage.Role.RECOVERY])
     _staking_accounts(run, now=now)
     reward_accounts_ensure()
     periods_ensure([i.delivery_start for e in entries for i in e.items] + _days_in(run, now) + [now])
@@ -110,6 +113,14 @@ def settlement_run_execute(
         created += availability_rewards_post(run, days=_days_in(run, now), now=now)
         receivables_net(reference=f"run:{run.pk}:attempt:{run.attempts + 1}")
         statements_ready_notify(window_start=run.window_start, window_end=run.window_end, now=now)  # ADR 0030
+        SettlementCoverage.objects.bulk_create(  # what this attempt settled: those events' tasks run nothing
+            [
+                SettlementCoverage(run=run, verification_id=v, role=role)
+                for role, vs in covered.items()
+                for v in sorted(vs)
+            ],
+            ignore_conflicts=True,
+        )
         run.attempts += 1
         run.last_attempt_items = created
         run.items_created += created
@@ -139,13 +150,21 @@ def _days_in(run: SettlementRun, now: datetime) -> list[datetime]:
     return days
 
 
-def _event_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
+def _event_entries(run: SettlementRun, *, now: datetime, covered: set[int]) -> list[EntrySpec]:
+    """The event items of every verified event starting in the window; ``covered`` gets every verification read
+    (all settled by this attempt, the unpaid ones included)."""
     currency = settings.SETTLEMENT_CURRENCY
-    rows = [
-        r
-        for r in event_settlement_rows(window_start=run.window_start, window_end=run.window_end)
-        if r[6] is not None and r[7] is not None  # an event nobody bought is not paid
-    ]
+    rows = event_settlement_rows(window_start=run.window_start, window_end=run.window_end)
+    # An event an earlier run settled (its items posted in that run's transaction) is not computed again: each
+    # attempt costs the events verified since, not the whole window (issue #21, ADR 0037).
+    settled = set(
+        SettlementCoverage.objects.filter(
+            role=SettlementCoverage.Role.EVENT, verification_id__in=[r[0] for r in rows]
+        ).values_list("verification_id", flat=True)
+    )
+    rows = [r for r in rows if r[0] not in settled]
+    covered.update(r[0] for r in rows)
+    rows = [r for r in rows if r[6] is not None and r[7] is not None]  # an event nobody bought is not paid
     if not rows:
         return []
     # Delivered kWh: the verification's, netted over the event (activation.services.verification); paid up to the

@@ -45,7 +45,7 @@ from assessment.services import baseline_compute, interval_starts
 from flexplatform.errors import ApplicationError
 
 from .. import assets
-from ..models import JournalEntry, LedgerAccount, SettlementItem, SettlementRun
+from ..models import JournalEntry, LedgerAccount, SettlementCoverage, SettlementItem, SettlementRun
 from ..selectors import market_parameter
 from .ledger import accounts_ensure
 from .posting import EntrySpec, ItemSpec
@@ -105,9 +105,11 @@ def shift_measure(*, verification_row: dict, hours: Decimal, now: datetime) -> t
     )
 
 
-def shift_credit_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec]:
+def shift_credit_entries(run: SettlementRun, *, now: datetime, covered: set[int] | None = None) -> list[EntrySpec]:
     """The energy credits (fiat and Energy tokens) of every event of a load-shifting resource whose nominal
-    recovery end falls in the run's window and that has not been credited yet."""
+    recovery end falls in the run's window and that has not been credited yet. ``covered`` (if given) gets the
+    verification of every such event settled for good: credited (now or before), or with nothing to credit
+    (no delivery, no rebound); not those whose recovery is not fully metered yet."""
     currency = settings.SETTLEMENT_CURRENCY
     hours = market_parameter("shift_recovery_hours")
     off_peak = market_parameter("off_peak_price_per_mwh")
@@ -118,10 +120,10 @@ def shift_credit_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec
             event__end__gte=run.window_start - lag,
             event__end__lt=run.window_end - lag,
             event__premise_id__in=shifting_premises,
-            delivered_kwh__gt=0,
         )
         .order_by("event_id")
         .values(
+            "pk",
             "event_id",
             "delivered_kwh",
             start=F("event__start"),
@@ -134,6 +136,16 @@ def shift_credit_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec
             payer=F("event__buyer_id"),
         )
     )
+    covered = set() if covered is None else covered
+    # settled for good by an earlier run (credited, or nothing to credit): not measured again (ADR 0037)
+    settled = set(
+        SettlementCoverage.objects.filter(
+            role=SettlementCoverage.Role.RECOVERY, verification_id__in=[r["pk"] for r in rows]
+        ).values_list("verification_id", flat=True)
+    )
+    rows = [r for r in rows if r["pk"] not in settled]
+    covered.update(r["pk"] for r in rows if r["delivered_kwh"] <= 0)  # nothing delivered: nothing shifted
+    rows = [r for r in rows if r["delivered_kwh"] > 0]
     done = set(
         JournalEntry.objects.filter(
             business_key__in=[f"energy_credit:event:{r['event_id']}" for r in rows]
@@ -143,10 +155,13 @@ def shift_credit_entries(run: SettlementRun, *, now: datetime) -> list[EntrySpec
     for r in rows:
         key = f"energy_credit:event:{r['event_id']}"
         if key in done:
+            covered.add(r["pk"])
             continue
         result = shift_measure(verification_row=r, hours=hours, now=now)
-        if result is not None and result[1] > 0:
-            measured.append((key, r, *result))
+        if result is not None:
+            covered.add(r["pk"])
+            if result[1] > 0:
+                measured.append((key, r, *result))
     if not measured:
         return []
     keys = {(None, K.TREASURY, assets.ENERGY)}
