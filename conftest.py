@@ -41,11 +41,15 @@ def _fresh_snapshots():
     from django.core.cache import caches
 
     from accounts import authentication
+    from accounts.selectors.compliance import portfolio_copies_clear
     from flexplatform import snapshots
     from market import parameters as market_parameters
     from market.services import eligibility
+    from portal.aggregator_selectors import capacity_copies_clear
 
     eligibility.clear()
+    portfolio_copies_clear()
+    capacity_copies_clear()
     authentication._auth_snapshots.clear()
     market_parameters.parameters_forget()
     snapshots.forget_pending()

@@ -398,6 +398,9 @@ OUTBOX_BACKOFF_SECONDS = env.int("OUTBOX_BACKOFF_SECONDS", default=5)
 OUTBOX_RESEND_SECONDS = env.int("OUTBOX_RESEND_SECONDS", default=10)
 OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=300)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+# An aggregator's portfolio reads over every enrolled premise (compliance, capacity per hour) are kept this long
+# per process; a change of enrolments, consents, premises, verifications or memberships recomputes them at once.
+PORTFOLIO_KEPT_SECONDS = env.int("PORTFOLIO_KEPT_SECONDS", default=300)
 # One S2 session with a household energy manager (battery commands, ADR 0039) gives up after this long.
 S2_SESSION_SECONDS = env.float("S2_SESSION_SECONDS", default=10.0)
 # Send the outbox right after a dispatch commits (beat also flushes every 5 s).
