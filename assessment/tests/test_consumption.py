@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from assessment import quality
 from assessment.consumption import analyse
@@ -16,7 +17,7 @@ def _day(day: date) -> list:
     start, end = quality.local_day_bounds(day, NY)
     rows, t = [], start
     while t < end:
-        rows.append((t, Decimal("1.00") if t.astimezone(quality.ZoneInfo(NY)).hour == 18 else Decimal("0.25")))
+        rows.append((t, Decimal("1.00") if t.astimezone(ZoneInfo(NY)).hour == 18 else Decimal("0.25")))
         t += timedelta(minutes=15)
     return rows
 
