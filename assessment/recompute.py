@@ -46,6 +46,7 @@ from .models import BaselineAccuracy, MeterReading, MeterStatus
 from .profiles import _d3, flexibility_profile_store
 from .selectors.baseline_inputs import outage_days
 from .selectors.performance import PERFORMANCE_EVENTS
+from .status_services import status_apply
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,6 @@ def _statuses_store(meters: list[Meter], readings, windows, ends, now: datetime)
         .values("meter_id")
         .annotate(kwh=Sum("kwh"), n=Count("id"))
     }
-    min_days = settings.METER_VALIDATION_MIN_DAYS
     for m in meters:
         status, (first_day, last_day, _, _) = statuses[m.pk], windows[m.pk]
         tz = m.local_timezone
@@ -234,32 +234,10 @@ def _statuses_store(meters: list[Meter], readings, windows, ends, now: datetime)
             epoch, units, first_day=first_day, last_day=last_day, tz=tz, interval_minutes=m.interval_minutes
         )
         latest, earliest, _ = ends[m.pk]
-        history_days = 0
-        if earliest is not None:
-            first_local = max(earliest.astimezone(ZoneInfo(tz)).date(), first_day)
-            history_days = max((last_day - first_local).days + 1, 0)
-        link = quality.connectivity(latest_start=latest, interval_minutes=m.interval_minutes, now=now)
-        decision = quality.validation_decision(
-            ownership_verified=status.ownership_verified_at is not None,
-            history_days=history_days,
-            report=report,
-            link=link,
-            min_days=min_days,
-            min_completeness=settings.METER_VALIDATION_MIN_COMPLETENESS,
-        )
-        status.connectivity = link
-        status.latest_reading_start = latest
-        status.quality_score = report.score
-        status.completeness = Decimal(str(round(report.completeness, 4)))
-        status.clean_days = report.clean_days
-        status.issues = {**report.issues(), "clean_share": round(report.clean_share, 4), "days": min_days}
-        if decision.validated and not status.validated:
-            status.validated_at = now
-        status.validated = decision.validated
-        status.reasons = list(decision.reasons)
-        status.checked_at = now
-        if m.kind == "ami":
-            status.year_kwh, status.year_intervals = year.get(m.pk, (None, 0))
+        status_apply(
+            status, meter=m, report=report, earliest=earliest, latest=latest, first_day=first_day,
+            last_day=last_day, tz=tz, now=now, year=year.get(m.pk, (None, 0)),
+        )  # fmt: skip
     MeterStatus.objects.bulk_update(
         list(statuses.values()),
         fields=[

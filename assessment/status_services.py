@@ -143,32 +143,44 @@ def meter_statuses_refresh_many(*, meter_ids: Iterable[int], now: datetime | Non
             readings[meter.pk], first_day=first_day, last_day=last_day, tz=tz, interval_minutes=meter.interval_minutes
         )
         earliest, latest = bounds[meter.pk]
-        history_days = 0
-        if earliest is not None:
-            first_local = max(earliest.astimezone(ZoneInfo(tz)).date(), first_day)
-            history_days = max((last_day - first_local).days + 1, 0)
-        link = quality.connectivity(latest_start=latest, interval_minutes=meter.interval_minutes, now=now)
-        decision = quality.validation_decision(
-            ownership_verified=status.ownership_verified_at is not None,
-            history_days=history_days,
-            report=report,
-            link=link,
-            min_days=min_days,
-            min_completeness=settings.METER_VALIDATION_MIN_COMPLETENESS,
-        )
-        status.connectivity = link
-        status.latest_reading_start = latest
-        status.quality_score = report.score
-        status.completeness = Decimal(str(round(report.completeness, 4)))
-        status.clean_days = report.clean_days
-        status.issues = {**report.issues(), "clean_share": round(report.clean_share, 4), "days": min_days}
-        if decision.validated and not status.validated:
-            status.validated_at = now
-        status.validated = decision.validated
-        status.reasons = list(decision.reasons)
-        status.checked_at = now
-        if meter.kind == "ami":
-            kwh, n = years.get(meter.pk, (None, 0))
-            status.year_kwh, status.year_intervals = (kwh, n) if n else (None, 0)
+        status_apply(
+            status, meter=meter, report=report, earliest=earliest, latest=latest, first_day=first_day,
+            last_day=last_day, tz=tz, now=now, year=years.get(meter.pk, (None, 0)),
+        )  # fmt: skip
     _save(list(statuses.values()))
     return [statuses[pk] for pk in ids]
+
+
+def status_apply(status, *, meter, report, earliest, latest, first_day, last_day, tz: str, now, year) -> None:
+    """Write one meter's status from its quality ``report`` over ``first_day``..``last_day`` and its earliest and
+    latest reading starts: connectivity, the validation decision (``quality.validation_decision``), the quality
+    figures and, for a revenue (AMI) meter, its year's ``(kWh, intervals)``. Not saved: the callers bulk-write a
+    chunk's statuses (this module's refresh, the nightly recompute)."""
+    min_days = settings.METER_VALIDATION_MIN_DAYS
+    history_days = 0
+    if earliest is not None:
+        first_local = max(earliest.astimezone(ZoneInfo(tz)).date(), first_day)
+        history_days = max((last_day - first_local).days + 1, 0)
+    link = quality.connectivity(latest_start=latest, interval_minutes=meter.interval_minutes, now=now)
+    decision = quality.validation_decision(
+        ownership_verified=status.ownership_verified_at is not None,
+        history_days=history_days,
+        report=report,
+        link=link,
+        min_days=min_days,
+        min_completeness=settings.METER_VALIDATION_MIN_COMPLETENESS,
+    )
+    status.connectivity = link
+    status.latest_reading_start = latest
+    status.quality_score = report.score
+    status.completeness = Decimal(str(round(report.completeness, 4)))
+    status.clean_days = report.clean_days
+    status.issues = {**report.issues(), "clean_share": round(report.clean_share, 4), "days": min_days}
+    if decision.validated and not status.validated:
+        status.validated_at = now
+    status.validated = decision.validated
+    status.reasons = list(decision.reasons)
+    status.checked_at = now
+    if meter.kind == "ami":
+        kwh, n = year
+        status.year_kwh, status.year_intervals = (kwh, n) if n else (None, 0)
