@@ -46,7 +46,7 @@ from .models import BaselineAccuracy, MeterReading, MeterStatus
 from .profiles import _d3, flexibility_profile_store
 from .selectors.baseline_inputs import outage_days
 from .selectors.performance import PERFORMANCE_EVENTS
-from .status_services import status_apply
+from .status_services import status_apply, statuses_save
 
 log = logging.getLogger(__name__)
 
@@ -238,23 +238,7 @@ def _statuses_store(meters: list[Meter], readings, windows, ends, now: datetime)
             status, meter=m, report=report, earliest=earliest, latest=latest, first_day=first_day,
             last_day=last_day, tz=tz, now=now, year=year.get(m.pk, (None, 0)),
         )  # fmt: skip
-    MeterStatus.objects.bulk_update(
-        list(statuses.values()),
-        fields=[
-            "connectivity",
-            "latest_reading_start",
-            "quality_score",
-            "completeness",
-            "clean_days",
-            "issues",
-            "validated_at",
-            "validated",
-            "reasons",
-            "checked_at",
-            "year_kwh",
-            "year_intervals",
-        ],
-    )
+    statuses_save(list(statuses.values()))
 
 
 # --- baseline accuracy (services.baseline_accuracy_report, set-based) ----------------------------------------

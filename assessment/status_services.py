@@ -86,7 +86,7 @@ def _window_readings(windows: dict[int, tuple]) -> dict[int, list[tuple[datetime
     return out
 
 
-def _save(statuses: list[MeterStatus]) -> None:
+def statuses_save(statuses: list[MeterStatus]) -> None:
     """Write the refreshed fields of every status: one parameterised UPDATE sent for all rows (``executemany``)."""
     fields = [MeterStatus._meta.get_field(name) for name in STATUS_FIELDS]
     quote = connection.ops.quote_name
@@ -147,7 +147,7 @@ def meter_statuses_refresh_many(*, meter_ids: Iterable[int], now: datetime | Non
             status, meter=meter, report=report, earliest=earliest, latest=latest, first_day=first_day,
             last_day=last_day, tz=tz, now=now, year=years.get(meter.pk, (None, 0)),
         )  # fmt: skip
-    _save(list(statuses.values()))
+    statuses_save(list(statuses.values()))
     return [statuses[pk] for pk in ids]
 
 
