@@ -15,11 +15,8 @@ from assessment.models import ImportBatch, MeterReading, MeterStatus
 from assessment.services import interval_starts, meter_readings_record, meter_status_refresh
 from assessment.synthetic import load_profile_kwh, response_kwh
 
+from .weather import meter_seed
 from .world import HISTORY_DAYS, TZ, World, local_day_bounds
-
-
-def _meter_seed(meter: Meter) -> int:
-    return meter.pk * 7919
 
 
 def history_load(*, world: World, until: date, days: int = HISTORY_DAYS) -> int:
@@ -52,7 +49,7 @@ def meter_history_load(*, meter: Meter, until: date, days: int) -> int:
         )[::-1]
         stored = dict(MeterReading.objects.filter(meter=meter, start__in=starts).values_list("start", "kwh"))
     if starts:
-        values = load_profile_kwh(segment=premise.segment, seed=_meter_seed(meter), starts=starts, tz=TZ)
+        values = load_profile_kwh(segment=premise.segment, seed=meter_seed(meter), starts=starts, tz=TZ)
         rows = [
             ParsedReading(meter.meter_id, s, stored.get(s, Decimal(v).quantize(Decimal("0.0001"))), f"history {i + 1}")
             for i, (s, v) in enumerate(zip(starts, values, strict=True))
@@ -74,11 +71,14 @@ def _day_readings(*, meter: Meter, day: date, events: list[DREvent]) -> tuple[li
     (the generator's counterfactual load minus what it metered over the event's intervals)."""
     start, end = local_day_bounds(day)
     starts = interval_starts(start, end, meter.interval_minutes)
-    values = load_profile_kwh(segment=meter.premise.segment, seed=_meter_seed(meter), starts=starts, tz=TZ)
+    values = load_profile_kwh(segment=meter.premise.segment, seed=meter_seed(meter), starts=starts, tz=TZ)
     truth: dict[int, Decimal] = {}
     for event in events:
         # Most respond fully, some partly, a few not at all.
-        r = random.Random(event.pk).random()  # noqa: S311
+        # Seeded by what the event is (its premise's meter, window and program), not its id: the same world
+        # responds the same way whatever rows the database held before.
+        key = f"{meter.meter_id}|{event.start.isoformat()}|{event.end.isoformat()}|{event.source}|{event.target_kw}"
+        r = random.Random(key).random()  # noqa: S311
         compliance = 0.0 if r < 0.08 else (0.55 if r < 0.25 else 1.0)
         idx = [i for i, s in enumerate(starts) if event.start <= s < event.end]
         actual = response_kwh(
