@@ -5,7 +5,7 @@
   events, derate, suspension), registered with ``assessment.hooks.register_activation_facts``. One mechanism
   for those facts; why a provider and not a copy kept by assessment is written in ``assessment.hooks``.
 * :func:`on_awards_committed`: the receiver of ``market.hooks.awards_committed``: each committed award becomes an
-  event or a reservation, through the ``create_event_for_award`` task (already sent from ``on_commit``).
+  event or a reservation, through ``create_events_for_awards`` chunk tasks (sent from ``on_commit``).
 * the premise sources of ``market.hooks``: the market's kept capacity answers of a premise depend on its
   enrollments (derate, suspension) and verified events (reliability), renewed on every write to them.
 """
@@ -118,11 +118,13 @@ class ActivationFacts:
 
 
 def on_awards_committed(sender, *, award_ids: list[int], **kwargs) -> None:
-    """Turn each committed award into an event (or a reservation): one task per award, idempotent per award."""
-    from .tasks import create_event_for_award
+    """Turn the committed awards into events (or reservations): one chunk task per ``AWARD_CHUNK`` awards, a
+    premise's awards in one chunk (``services.award_chunks``), which the workers share; idempotent per award."""
+    from .services import award_chunks
+    from .tasks import create_events_for_awards
 
-    for pk in award_ids:
-        create_event_for_award.delay(pk)
+    for chunk in award_chunks(list(award_ids)):
+        create_events_for_awards.delay(chunk)
 
 
 def _verification_premise_id(verification) -> int | None:

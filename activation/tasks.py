@@ -14,6 +14,14 @@ def create_event_for_award(award_id: int) -> int:
 
 
 @shared_task(acks_late=True)
+def create_events_for_awards(award_ids: list[int]) -> int:
+    """A chunk of any market's awards (``services.award_chunks``): their events in one set-based pass, or
+    reservations. Idempotent: a chunk delivered twice creates nothing twice."""
+    services.awards_activate(award_ids=award_ids)
+    return len(award_ids)
+
+
+@shared_task(acks_late=True)
 def activate_pending_awards() -> list[int]:
     return services.awards_activate_pending()
 

@@ -121,6 +121,21 @@ def program_enrol(
     return enrolment
 
 
+def programs_enrol_missing(*, premise_ids: list[int], program: BaselineProgram, now: datetime | None = None) -> None:
+    """:func:`program_enrol` with ``replace=False`` for many premises in two statements: the premises not yet
+    enrolled in any baseline program are enrolled in ``program``; the others keep theirs. Safe under concurrency
+    (one enrolment per premise: its unique key; a premise enrolled meanwhile keeps that enrolment)."""
+    ids = sorted(set(premise_ids))
+    if not ids:
+        return
+    enrolled = set(ProgramEnrolment.objects.filter(premise_id__in=ids).values_list("premise_id", flat=True))
+    at = now or timezone.now()
+    ProgramEnrolment.objects.bulk_create(
+        [ProgramEnrolment(premise_id=pid, program=program, enrolled_at=at) for pid in ids if pid not in enrolled],
+        ignore_conflicts=True,
+    )
+
+
 def baseline_program_ensure(*, code: str, name: str, method: str, policy: str) -> BaselineProgram:
     """The program ``code``, created with this method and policy if missing (an existing one is left as set)."""
     if method not in METHODS:

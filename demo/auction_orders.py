@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from accounts.models import GridZone, Organisation, Premise
+from assessment.models import FlexibilityAssessment
 from assessment.selectors import accredited_capacity_over
 from assessment.services import flexibility_assess
 from market.engine.products import PRODUCTS, MarketType
@@ -40,8 +41,14 @@ def auction_orders_enter(
     price drawn from ``price_range(seller, members)`` ($/MWh, whole dollars); the operator bids for
     ``demand_share`` of what was offered at ``max_price``. The premises are assessed for the window first, as of
     ``entered`` (the simulated clock: before gate closure)."""
+    assessed = set(  # one query for those assessed already (the window assessment), not one per premise
+        FlexibilityAssessment.objects.filter(
+            premise_id__in=[p.pk for p in premises], window_start=start, window_end=end
+        ).values_list("premise_id", flat=True)
+    )
     for premise in premises:
-        flexibility_assess(premise=premise, window_start=start, window_end=end, now=entered)
+        if premise.pk not in assessed:
+            flexibility_assess(premise=premise, window_start=start, window_end=end, now=entered)
     minimum, _ = minimum_sell_kw(PRODUCTS[product])
     hour = start
     while hour < end:

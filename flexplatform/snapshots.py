@@ -208,6 +208,9 @@ class Request:
     key: Hashable
     deps: tuple[str, ...]
     load: Callable[[], tuple[object, float | None]]
+    #: optional: computes the answers of many requests of one kind at once (given their keys, returns what
+    #: each ``load`` would, in order); the requests missing a copy that share it are computed in one call
+    load_many: Callable[[list[Hashable]], list[tuple[object, float | None]]] | None = None
 
 
 class Snapshots:
@@ -237,7 +240,8 @@ class Snapshots:
             current = None
         pending = _pending_names()
         now = time.monotonic()
-        out = []
+        out: list[object] = []
+        missing: list[tuple[int, Request, tuple[str, ...] | None, bool]] = []
         for r in requests:
             tokens = tuple(current[n] for n in r.deps) if current is not None else None
             changing = bool(pending) and not pending.isdisjoint(r.deps)  # by this transaction: read live
@@ -245,12 +249,22 @@ class Snapshots:
             if tokens is not None and not changing and copy is not None and copy[0] == tokens and copy[1] > now:
                 out.append(copy[2])
                 continue
-            value, valid_for = r.load()
-            out.append(value)
-            if tokens is not None and not changing:
-                life = self.ttl if valid_for is None else min(self.ttl, valid_for)
-                if life > 0:
-                    self._keep(r.key, (tokens, now + life, value), now)
+            out.append(None)
+            missing.append((len(out) - 1, r, tokens, changing))
+        batches: dict[object, list] = {}
+        for m in missing:
+            batches.setdefault(m[1].load_many or m[1].load, []).append(m)
+        for loader, batch in batches.items():
+            if batch[0][1].load_many is None:
+                loaded = [r.load() for _, r, _, _ in batch]
+            else:
+                loaded = loader([r.key for _, r, _, _ in batch])
+            for (i, r, tokens, changing), (value, valid_for) in zip(batch, loaded, strict=True):
+                out[i] = value
+                if tokens is not None and not changing:
+                    life = self.ttl if valid_for is None else min(self.ttl, valid_for)
+                    if life > 0:
+                        self._keep(r.key, (tokens, now + life, value), now)
         return out
 
     def clear(self) -> None:

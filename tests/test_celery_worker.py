@@ -115,14 +115,11 @@ def test_request_is_cleared_by_a_real_worker_through_the_broker(small_world, wor
     assert awards[household.pk].kw == want - offers[business.pk].kw
     assert {a.clearing_price_per_mwh for a in awards.values()} == {Decimal("120.00")}
 
-    # The worker enqueued one event task per award on the broker and ran them too.
+    # The worker enqueued one chunk task for the awards on the broker and ran it too (ADR 0043).
     _wait_for(lambda: DREvent.objects.filter(award__request=request).count() == len(awards), "the events")
-    event_tasks = [task_id for name, task_id in worker if name == "activation.tasks.create_event_for_award"]
-    assert len(event_tasks) == len(awards)
-    for task_id in event_tasks:
-        assert AsyncResult(task_id, app=app).get(timeout=WAIT_SECONDS) in set(
-            DREvent.objects.values_list("pk", flat=True)
-        )
+    event_tasks = [task_id for name, task_id in worker if name == "activation.tasks.create_events_for_awards"]
+    assert len(event_tasks) == 1
+    assert AsyncResult(event_tasks[0], app=app).get(timeout=WAIT_SECONDS) == len(awards)
     events = DREvent.objects.filter(award__request=request)
     assert {e.premise_id: e.target_kw for e in events} == {pk: a.kw for pk, a in awards.items()}
     assert set(events.values_list("status", flat=True)) == {DREvent.Status.NOTIFIED}

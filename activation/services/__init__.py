@@ -1,6 +1,7 @@
 """Write services for activation, one module per responsibility:
 
-* ``awards``: market awards into events or reservations (``award_activate``, the catch-up sweep)
+* ``awards``: market awards into events or reservations (``award_activate``, in chunks ``awards_activate``, the
+  catch-up sweep)
 * ``reservations``: capacity and ancillary reservations and the buyer's calls of them
 * ``programs``: programs and enrollments
 * ``event_rules``: what an event must meet to be created (window, notice, per-day and per-month caps)
@@ -17,7 +18,14 @@
 The names below are the public API other modules import from ``activation.services``.
 """
 
-from .awards import award_activate, awards_activate_pending, event_create_for_award
+from .awards import (
+    award_activate,
+    award_chunks,
+    awards_activate,
+    awards_activate_pending,
+    event_create_for_award,
+    events_create_for_awards,
+)
 from .cascades import cascade_evaluate, cascade_start, cascades_evaluate_due
 from .device_overrides import device_override
 from .device_reports import acks_overdue_mark, device_ack_record, device_acks_record, telemetry_record
@@ -65,6 +73,8 @@ __all__ = [
     "OutboxRow",
     "acks_overdue_mark",
     "award_activate",
+    "award_chunks",
+    "awards_activate",
     "awards_activate_pending",
     "cascade_evaluate",
     "cascade_start",
@@ -82,6 +92,7 @@ __all__ = [
     "event_complete",
     "event_create",
     "event_create_for_award",
+    "events_create_for_awards",
     "event_dispatch",
     "event_move",
     "event_opt_out",

@@ -43,7 +43,16 @@ class Refusal:
 
 def event_caps_refusal(*, program: Program, premise, start: datetime, end: datetime | None = None) -> Refusal | None:
     """The program's caps for one premise: None when an event ``[start, end)`` may be added."""
-    over = premises_over_caps(program=program, premises=[premise], start=start, end=end).get(premise.pk)
+    return caps_refusal(
+        program=program,
+        premise=premise,
+        over=premises_over_caps(program=program, premises=[premise], start=start, end=end).get(premise.pk),
+    )
+
+
+def caps_refusal(*, program: Program, premise, over: tuple[str, int] | None) -> Refusal | None:
+    """The refusal for one premise's entry of :func:`premises_over_caps` (None: not over a cap), for callers that
+    asked about many premises at once (``awards.events_create_for_awards``)."""
     if over is None:
         return None
     code, n = over

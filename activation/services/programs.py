@@ -6,9 +6,10 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from assessment.choice_services import baseline_program_ensure, program_enrol
+from assessment.choice_services import baseline_program_ensure, program_enrol, programs_enrol_missing
 from assessment.models import BaselineProgram
 from flexplatform.errors import ApplicationError
+from market.services.eligibility import premises_changed
 
 from ..models import Enrollment, Program
 
@@ -55,6 +56,35 @@ def market_enrol(*, premise, committed_kw: Decimal) -> Enrollment:
     )
     program_enrol(premise=premise, program=market_baseline_program(), replace=False)
     return enrollment
+
+
+def market_enrol_many(*, program: Program, committed_kw: dict[int, Decimal]) -> None:
+    """:func:`market_enrol` for many resources at once (premise id -> the kW of its first award): the premises
+    not yet in the market program are enrolled with that kW as committed and safety limit (what
+    ``market_enrol`` gives the first award of a resource), and each meter not yet in a baseline program goes
+    into the market's. Set-based: three statements, whatever the number; safe under concurrency (the
+    enrollment's unique key (program, premise): of two chunks enrolling a premise at once, one row is kept)."""
+    ids = sorted(committed_kw)
+    if not ids:
+        return
+    enrolled = set(Enrollment.objects.filter(program=program, premise_id__in=ids).values_list("premise_id", flat=True))
+    new = [pid for pid in ids if pid not in enrolled]
+    if new:
+        Enrollment.objects.bulk_create(
+            [
+                Enrollment(
+                    program=program,
+                    premise_id=pid,
+                    committed_kw=committed_kw[pid],
+                    safety_max_kw=committed_kw[pid],
+                    tier=1,
+                )  # fmt: skip
+                for pid in new
+            ],
+            ignore_conflicts=True,
+        )
+        premises_changed(premise_ids=new)  # what post_save of each Enrollment would have said (market capacity)
+    programs_enrol_missing(premise_ids=ids, program=market_baseline_program())
 
 
 def program_create(**fields) -> Program:

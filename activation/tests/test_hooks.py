@@ -32,9 +32,10 @@ def test_without_activation_a_premise_has_no_history_and_full_capacity(monkeypat
 @pytest.mark.django_db
 def test_awards_committed_is_answered_by_activation():
     market_hooks = pytest.importorskip("market.hooks")  # arch-market-settlement's hook point (issue 13)
-    # the receiver hands each id to create_event_for_award (eager in tests): an unknown award is refused there
-    with pytest.raises(Award.DoesNotExist):
-        market_hooks.awards_committed.send(sender=None, award_ids=[987654])
+    # the receiver hands the ids in chunks to create_events_for_awards (eager in tests): an unknown award makes no
+    # chunk, so nothing is sent and nothing made
+    market_hooks.awards_committed.send(sender=None, award_ids=[987654])
+    assert not Award.objects.exists()
 
 
 def test_enrollments_and_verifications_renew_the_markets_capacity_answers():

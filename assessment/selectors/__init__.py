@@ -23,6 +23,7 @@ from .capacity import (
     accredited_capacity_over,
     availability_current,
     capacity_profile,
+    capacity_profiles,
     hourly_capacity_forecast,
     portfolio_capacity_by_hour,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "baseline_excluded_days",
     "baseline_vs_actual",
     "capacity_profile",
+    "capacity_profiles",
     "coming_day",
     "consumer_meter_charts",
     "device_constraints_for",

@@ -16,10 +16,11 @@ from accounts.models import Premise
 
 from .. import hooks
 from ..baselines.grid import local_day_bounds
+from ..flexibility import reliability_factors
 from ..models import AvailabilityDeclaration, FlexibilityAssessment
 from .baseline_inputs import baseline_excluded_days, meter_day_grid
-from .metering import premise_meter_validated
-from .performance import reliability_factor_for
+from .metering import premise_meter_validated, validated_meter_premise_ids
+from .performance import PERFORMANCE_EVENTS, reliability_factor_for
 
 ACCREDITED_QUANT = Decimal("0.001")
 
@@ -91,6 +92,56 @@ def capacity_profile(*, premise: Premise | int, since: datetime, until: datetime
         reliability=reliability_factor_for(premise=premise_id) if counted else Decimal("1"),
         derate=activation.derate(premise_id) if counted else Decimal("1"),
     )
+
+
+def capacity_profiles(*, premise_ids: list[int], since: datetime) -> dict[int, CapacityProfile]:
+    """:func:`capacity_profile` (no ``until``) for many premises at once: the same profiles, in six queries
+    whatever their number (the assessments, the validated meters, the enrollments' derate and suspension, the
+    latest verified deliveries for the reliability factor (``assessment.flexibility.reliability_factors``, the
+    same floats as ``reliability_factor``), the declarations), where one profile costs up to six. The market
+    loads the member premises of a portfolio order this way (``market.services.eligibility.order_facts``)."""
+    ids = sorted(set(premise_ids))
+    if not ids:
+        return {}
+    assessed: dict[int, list] = {pid: [] for pid in ids}
+    for pid, *row in FlexibilityAssessment.objects.filter(premise_id__in=ids, window_end__gt=since).values_list(
+        "premise_id", "window_start", "window_end", "assessed_at", "pk", "capacity_kw"
+    ):
+        assessed[pid].append(tuple(row))
+    validated = set(
+        validated_meter_premise_ids().filter(meter__premise_id__in=ids).values_list("meter__premise_id", flat=True)
+    )
+    activation = hooks.activation()
+    with_assessments = [pid for pid in ids if assessed[pid]]
+    factors = activation.factors_many(with_assessments) if with_assessments else {}
+    suspended = {pid for pid in with_assessments if factors.get(pid, (None, False))[1]}
+    counted = [pid for pid in with_assessments if pid in validated and pid not in suspended]
+    reliability: dict[int, Decimal] = {}
+    declared: dict[int, list] = {pid: [] for pid in counted}
+    if counted:
+        deliveries = activation.deliveries_many(counted, limit=PERFORMANCE_EVENTS)
+        histories = [[(float(d), float(c)) for d, c in deliveries.get(pid, ())] for pid in counted]
+        for pid, r in zip(counted, reliability_factors(histories), strict=True):
+            reliability[pid] = Decimal(repr(r)).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+        for pid, *row in AvailabilityDeclaration.objects.filter(
+            premise_id__in=counted, valid_until__gt=since
+        ).values_list("premise_id", "valid_from", "valid_until", "created_at", "pk", "available_kw"):
+            declared[pid].append(tuple(row))
+    one = Decimal("1")
+    return {
+        pid: CapacityProfile(
+            premise_id=pid,
+            since=since,
+            assessments=tuple(assessed[pid]),
+            declarations=tuple(declared.get(pid, ())),
+            suspended=pid in suspended,
+            meter_validated=pid in validated,
+            reliability=reliability.get(pid, one),
+            # resource_derate: the lowest derate of its enrollments, 1 without (or at 0, as ``or`` reads it)
+            derate=(factors.get(pid, (one, False))[0] or one) if pid in reliability else one,
+        )
+        for pid in ids
+    }
 
 
 def accredited_capacity_from(profile: CapacityProfile, *, start: datetime, end: datetime) -> Decimal | None:

@@ -191,3 +191,30 @@ def test_the_live_capacity_read_stops_at_what_decides_the_answer(mw, django_asse
         assert accredited_capacity_kw(premise=p5, start=later, end=later + timedelta(minutes=15)) is None
     with django_assert_num_queries(6):
         assert accredited_capacity_kw(premise=p5, start=S, end=E) == Decimal("80.000")
+
+
+def test_a_portfolios_profiles_read_at_once_are_the_profiles_read_one_by_one(mw, django_assert_max_num_queries):
+    """``order_facts`` loads the stale profiles of a portfolio's members together (``capacity_profiles``): the same
+    profiles as ``capacity_profile`` per premise, whatever each premise's factors are."""
+    from activation.models import Enrollment
+    from activation.services import market_program
+    from assessment.models import AvailabilityDeclaration
+    from assessment.selectors import capacity_profile, capacity_profiles
+
+    premises = mw.world.premises
+    program = market_program()
+    Enrollment.objects.create(program=program, premise=premises[1], committed_kw=5, safety_max_kw=5, derate="0.5")
+    Enrollment.objects.create(
+        program=program, premise=premises[2], committed_kw=5, safety_max_kw=5, status=Enrollment.Status.SUSPENDED
+    )
+    AvailabilityDeclaration.objects.create(
+        premise=premises[3], declared_by=premises[3].organisation, available_kw=12, valid_from=S - timedelta(hours=1),
+        valid_until=E + timedelta(hours=1), created_at=timezone.now(),
+    )  # fmt: skip
+    since = S - timedelta(days=2)
+    ids = [p.pk for p in premises]
+    with django_assert_max_num_queries(6):
+        many = capacity_profiles(premise_ids=ids, since=since)
+    assert many == {pid: capacity_profile(premise=pid, since=since) for pid in ids}
+    assert many[premises[1].pk].derate == Decimal("0.5") and many[premises[2].pk].suspended
+    assert many[premises[3].pk].declarations
