@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from assessment.hooks import VerifiedEvent
 
@@ -25,6 +27,25 @@ class ActivationFacts:
         from .selectors import event_days_for_premise
 
         return event_days_for_premise(premise_id=premise_id, tz=tz)
+
+    def event_days_many(self, *, timezones: Mapping[int, str]) -> dict[int, set[date]]:
+        """``selectors.event_days_for_premise`` of each premise, in one read (chunked at 900 ids)."""
+        from .bulk import in_values
+        from .models import DREvent
+
+        out: dict[int, set[date]] = {pk: set() for pk in timezones}
+        zones = {tz: ZoneInfo(tz) for tz in set(timezones.values())}
+        ids = sorted(timezones)
+        for i in range(0, len(ids), 900):
+            for premise_id, start, end in (
+                DREvent.objects.filter(premise_id__in=in_values(ids[i : i + 900]))
+                .exclude(status=DREvent.Status.CANCELLED)
+                .order_by()
+                .values_list("premise_id", "start", "end")
+            ):
+                zone = zones[timezones[premise_id]]
+                out[premise_id].update((start.astimezone(zone).date(), end.astimezone(zone).date()))
+        return out
 
     def verified_events(self, *, premise_id: int, limit: int | None = None) -> list[VerifiedEvent]:
         from .models import EventVerification

@@ -21,8 +21,9 @@ assessment, for the owner and the aggregator.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
@@ -31,7 +32,12 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Premise
-from accounts.selectors.devices import controllable_kw, premise_controllable_devices
+from accounts.selectors.devices import (
+    ControllableDevice,
+    controllable_kw,
+    devices_by_premise,
+    premise_controllable_devices,
+)
 from flexplatform.errors import ApplicationError
 
 from . import hooks
@@ -71,12 +77,63 @@ def premise_device_capacity(
     devices = premise_controllable_devices(
         premise=premise, start=start, end=end, usage=usage, soc_percent=_declared_soc(premise, start, end)
     )
+    return _capacity(devices, lambda: capacity_estimate_current(premise=premise), baseline_kw)
+
+
+def premises_device_capacity(
+    *, premises: Sequence[Premise], start: datetime, end: datetime, baseline_kw: Mapping[int, Decimal]
+) -> dict[int, DeviceCapacity]:
+    """:func:`premise_device_capacity` of each premise (``baseline_kw``: premise id -> its forecast demand), read
+    set-based: the devices in one query, their event usage in one per local day of the window's start (one for
+    premises of one timezone), the declared states of charge in one, the labelled estimates of the premises
+    whose devices count nothing in one. The same rule, applied per premise to what was read."""
+    ids = [p.pk for p in premises]
+    devices = devices_by_premise(ids)
+    by_day: dict[date, list[int]] = {}
+    for p in premises:
+        by_day.setdefault(start.astimezone(ZoneInfo(p.timezone)).date(), []).extend(d.pk for d in devices.get(p.pk, ()))
+    usage: dict[int, tuple[int, int]] = {}
+    for day, device_ids in by_day.items():
+        if device_ids:
+            usage.update(hooks.activation().device_usage(device_ids=device_ids, day=day))
+    soc: dict[int, Decimal] = {}
+    for premise_id, percent in (
+        AvailabilityDeclaration.objects.filter(
+            premise_id__in=ids, valid_from__lt=end, valid_until__gt=start, soc_percent__isnull=False
+        )
+        .order_by("premise_id", "created_at", "pk")
+        .values_list("premise_id", "soc_percent")
+    ):
+        soc[premise_id] = percent  # the latest declaration wins, as in _declared_soc
+    controllable = {
+        p.pk: premise_controllable_devices(
+            premise=p, start=start, end=end, usage=usage, soc_percent=soc.get(p.pk), devices=devices.get(p.pk, ())
+        )
+        for p in premises
+    }
+    bare = [pk for pk, found in controllable.items() if controllable_kw(found) <= 0]
+    estimates: dict[int, CapacityEstimate] = {}
+    if bare:
+        for estimate in CapacityEstimate.objects.filter(premise_id__in=bare, withdrawn_at__isnull=True).order_by(
+            "premise_id", "-created_at", "-pk"
+        ):
+            estimates.setdefault(estimate.premise_id, estimate)  # the first in the model's order, as .first()
+    return {
+        p.pk: _capacity(controllable[p.pk], lambda pk=p.pk: estimates.get(pk), baseline_kw.get(p.pk)) for p in premises
+    }
+
+
+def _capacity(
+    devices: list[ControllableDevice], estimate_of: Callable[[], CapacityEstimate | None], baseline_kw: Decimal | None
+) -> DeviceCapacity:
+    """The rule above on what was read: the devices' kW, else the labelled estimate (``estimate_of``, asked only
+    then), else 0; capped by the forecast demand."""
     breakdown = [d.as_breakdown() for d in devices]
     total = controllable_kw(devices)
     if total > 0:
         kw, method = total, "devices"
     else:
-        estimate = capacity_estimate_current(premise=premise)
+        estimate = estimate_of()
         if estimate is None:
             return DeviceCapacity(Decimal("0.000"), "no-devices", breakdown)
         kw, method = estimate.kw, f"estimate:{estimate.label}"[:40]

@@ -20,6 +20,7 @@ no event days, no verified events, derate 1, not suspended.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -40,6 +41,10 @@ class VerifiedEvent:
 class ActivationFacts(Protocol):
     def event_days(self, *, premise_id: int, tz: str) -> set[date]:
         """Local dates on which the premise had an event that was not cancelled."""
+
+    def event_days_many(self, *, timezones: Mapping[int, str]) -> dict[int, set[date]]:
+        """:meth:`event_days` of each premise (premise id -> its IANA timezone), in one read; every premise of
+        ``timezones`` is in the answer."""
 
     def verified_events(self, *, premise_id: int, limit: int | None = None) -> list[VerifiedEvent]:
         """The premise's verified events, newest first (at most ``limit``)."""
@@ -68,6 +73,9 @@ class ActivationFacts(Protocol):
 class _NoActivation:
     def event_days(self, *, premise_id: int, tz: str) -> set[date]:
         return set()
+
+    def event_days_many(self, *, timezones: Mapping[int, str]) -> dict[int, set[date]]:
+        return {pk: set() for pk in timezones}
 
     def verified_events(self, *, premise_id: int, limit: int | None = None) -> list[VerifiedEvent]:
         return []

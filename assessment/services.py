@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
@@ -17,12 +18,12 @@ from flexplatform.errors import ApplicationError, NotPermitted
 
 from . import selectors
 from .baselines.accuracy import backtest, recommend
-from .baselines.compute import METHODS
+from .baselines.compute import METHODS, BaselineOutcome
 from .baselines.compute import compute as compute_baseline
 from .baselines.grid import local_slots
 from .baselines.selection import InsufficientHistory
 from .choice_services import baseline_choice_for
-from .device_capacity import premise_device_capacity
+from .device_capacity import DeviceCapacity, premise_device_capacity
 from .errors import AssessmentError
 from .models import (
     AvailabilityDeclaration,
@@ -134,15 +135,8 @@ def baseline_compute(
     _check_window(window_start, window_end, meter.interval_minutes)
     if method is not None and method not in METHODS:
         raise ApplicationError(f"Unknown baseline method {method!r}.", fields={"method": ["Unknown method."]})
-    tz = meter.premise.timezone
-    starts = interval_starts(window_start, window_end, meter.interval_minutes)
-    day_ord, slot = local_slots(starts, tz, meter.interval_minutes)
-    if len(set(day_ord.tolist())) != 1:
-        raise ApplicationError(
-            "A baseline window must lie within one local day.", fields={"window_end": ["Spans days."]}
-        )
-    target_day = date.fromordinal(int(day_ord[0]))
-    first_slot, last_slot = int(slot.min()), int(slot.max()) + 1
+    window = baseline_window(meter=meter, window_start=window_start, window_end=window_end)
+    target_day, first_slot, last_slot = window.target_day, window.first_slot, window.last_slot
     method, parameters, choice = _method_for(
         meter, method, parameters, target_day=target_day, slots=(first_slot, last_slot), now=now
     )
@@ -180,27 +174,80 @@ def baseline_compute(
         )
     except InsufficientHistory as exc:
         raise ApplicationError(f"Meter {meter.meter_id}: {exc}.", code=AssessmentError.INSUFFICIENT_HISTORY) from exc
-    values = [
-        Decimal(repr(float(outcome.values[k - first_slot]))).quantize(KWH_QUANT, rounding=ROUND_HALF_UP)
-        for k in slot.tolist()
-    ]
-    stored_parameters = {**outcome.parameters, "tz": tz, "adjustment": round(outcome.adjustment, 6), **weather}
+    baseline, intervals = baseline_unsaved(
+        meter=meter, window=window, outcome=outcome, weather=weather, choice=choice, now=now
+    )
     with transaction.atomic():  # a baseline is stored with its intervals or not at all
-        baseline = Baseline.objects.create(
-            meter=meter,
-            method=method,
-            parameters=stored_parameters,
-            days_used=[d.isoformat() for d in outcome.days_used],
-            choice=choice,
-            window_start=window_start,
-            window_end=window_end,
-            total_kwh=sum(values, Decimal("0")),
-            computed_at=now or timezone.now(),
-        )
-        BaselineInterval.objects.bulk_create(
-            [BaselineInterval(baseline=baseline, start=s, kwh=k) for s, k in zip(starts, values, strict=True)]
-        )
+        baseline.save(force_insert=True)
+        for interval in intervals:
+            interval.baseline = baseline
+        BaselineInterval.objects.bulk_create(intervals)
     return baseline
+
+
+@dataclass(frozen=True)
+class BaselineWindow:
+    """A baseline's window on its meter's local grid: the interval starts, each one's wall-clock slot, the local
+    day and the slots ``[first_slot, last_slot)`` it covers."""
+
+    window_start: datetime
+    window_end: datetime
+    starts: list[datetime]
+    slots: list[int]
+    target_day: date
+    first_slot: int
+    last_slot: int
+
+
+def baseline_window(*, meter: Meter, window_start: datetime, window_end: datetime) -> BaselineWindow:
+    """The window on the meter's grid; refused unless it is aware, ordered, aligned on the meter's interval and
+    within one local day of the premise."""
+    _check_window(window_start, window_end, meter.interval_minutes)
+    starts = interval_starts(window_start, window_end, meter.interval_minutes)
+    day_ord, slot = local_slots(starts, meter.premise.timezone, meter.interval_minutes)
+    if len(set(day_ord.tolist())) != 1:
+        raise ApplicationError(
+            "A baseline window must lie within one local day.", fields={"window_end": ["Spans days."]}
+        )
+    return BaselineWindow(
+        window_start=window_start,
+        window_end=window_end,
+        starts=starts,
+        slots=slot.tolist(),
+        target_day=date.fromordinal(int(day_ord[0])),
+        first_slot=int(slot.min()),
+        last_slot=int(slot.max()) + 1,
+    )
+
+
+def baseline_unsaved(
+    *,
+    meter: Meter,
+    window: BaselineWindow,
+    outcome: BaselineOutcome,
+    weather: dict,
+    choice: BaselineChoice | None,
+    now: datetime | None,
+) -> tuple[Baseline, list[BaselineInterval]]:
+    """The baseline row of a computed outcome and its interval rows (not saved; the intervals' ``baseline`` is
+    set when it is): kWh per interval rounded half up to 0.0001, the total their sum."""
+    values = [
+        Decimal(repr(float(outcome.values[k - window.first_slot]))).quantize(KWH_QUANT, rounding=ROUND_HALF_UP)
+        for k in window.slots
+    ]
+    tz = meter.premise.timezone
+    baseline = Baseline(
+        meter=meter,
+        method=outcome.method,
+        parameters={**outcome.parameters, "tz": tz, "adjustment": round(outcome.adjustment, 6), **weather},
+        days_used=[d.isoformat() for d in outcome.days_used],
+        choice=choice,
+        window_start=window.window_start,
+        window_end=window.window_end,
+        total_kwh=sum(values, Decimal("0")),
+        computed_at=now or timezone.now(),
+    )
+    return baseline, [BaselineInterval(start=s, kwh=k) for s, k in zip(window.starts, values, strict=True)]
 
 
 @transaction.atomic
@@ -225,10 +272,39 @@ def flexibility_assess(
         now=now,
         method=settings.ASSESSMENT_FORECAST_METHOD,
     )
-    hours = Decimal((window_end - window_start).total_seconds()) / Decimal(3600)
-    baseline_kw = (baseline.total_kwh / hours).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
+    baseline_kw = forecast_kw(total_kwh=baseline.total_kwh, window_start=window_start, window_end=window_end)
     capacity = premise_device_capacity(premise=premise, start=window_start, end=window_end, baseline_kw=baseline_kw)
-    return FlexibilityAssessment.objects.create(
+    assessment = assessment_unsaved(
+        premise=premise,
+        baseline=baseline,
+        window_start=window_start,
+        window_end=window_end,
+        baseline_kw=baseline_kw,
+        capacity=capacity,
+        now=now,
+    )
+    assessment.save(force_insert=True)
+    return assessment
+
+
+def forecast_kw(*, total_kwh: Decimal, window_start: datetime, window_end: datetime) -> Decimal:
+    """The forecast baseline's mean demand over the window (kW, rounded down to 1 W): what caps the capacity."""
+    hours = Decimal((window_end - window_start).total_seconds()) / Decimal(3600)
+    return (total_kwh / hours).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
+
+
+def assessment_unsaved(
+    *,
+    premise: Premise,
+    baseline: Baseline,
+    window_start: datetime,
+    window_end: datetime,
+    baseline_kw: Decimal,
+    capacity: DeviceCapacity,
+    now: datetime | None,
+) -> FlexibilityAssessment:
+    """The assessment row (not saved) of a premise's capacity over the window of its forecast ``baseline``."""
+    return FlexibilityAssessment(
         premise=premise,
         baseline=baseline,
         window_start=window_start,

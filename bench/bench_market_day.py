@@ -38,9 +38,11 @@ clock, the workers run on the real one). Each step is what production runs, wher
    premises (by zone), each ``flexibility_assess`` per premise, in the workers: for the event window (every
    premise) and for the day-ahead auction's hours (the auction's zone, as of its order entry; step 5 then finds
    them assessed).
-3. ``offers``: each seller reads its premises' accredited capacity for the window (``accredited_capacity_over``)
-   and offers them in one call (``market.services.offers_submit_many``, the API's list POST): an aggregator its
-   portfolio, a consumer its own premise (bench process).
+3. ``offers``: the sellers' premises' accredited capacity for the window is read (``accredited_capacity_over``,
+   bench process) and each seller offers it in one list (an aggregator its portfolio, a consumer its own premise):
+   ``market.tasks.offers_submit_chunk`` tasks of about 100 premises (an aggregator's portfolio in parts by zone,
+   consumers' lists together), each list all or nothing (``market.services.offers_submit_sellers``, the rules of
+   the API's list POST ``offers_submit_many``), in the workers.
 4. ``requests+clearing``: each operator's request for 60 % of its substation's offers; the ``clear_request`` tasks,
    the awards' ``create_event_for_award`` tasks (events, dispatch commands in the outbox) and ``flush_outbox``
    (MQTT QoS 1 publish to the broker; no device answers) run in the workers.
@@ -101,6 +103,7 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/7"
 WORKER_STEPS = {
     "assessment recompute",
     "window assessment",
+    "offers",
     "meter data",
     "requests+clearing",
     "events advance",
@@ -229,8 +232,9 @@ def _run(args, n, k, broker, workers, logdir) -> dict:
         market_day,
     )
     from market import hooks as market_hooks
+    from market import tasks as market_tasks
     from market.models import Award, FlexibilityOffer
-    from market.services import OfferItem, offers_submit_many, request_submit
+    from market.services import OfferItem, request_submit
     from settlement import tasks as settlement_tasks
     from settlement.models import SettlementItem
 
@@ -322,10 +326,36 @@ def _run(args, n, k, broker, workers, logdir) -> dict:
                     window_end=window_end,
                 )  # fmt: skip
             )
-        made = sum(len(offers_submit_many(seller=s, items=items)) for s, items in by_seller.values())
+        # production's path: the sellers' lists go to the workers in chunks of about OFFERS_CHUNK premises (an
+        # aggregator's portfolio in parts, by zone; the consumers' one-premise lists together), each chunk one
+        # offers_submit_chunk task (offers_submit_sellers, each list all or nothing; safe to run again)
+        chunks: list[list[dict]] = [[]]
+        size = [0]
+
+        def add(seller, items):
+            if size[0] + len(items) > market_tasks.OFFERS_CHUNK and chunks[-1]:
+                chunks.append([])
+                size[0] = 0
+            chunks[-1].append(
+                {"seller": seller.pk, "created_by": None, "items": [
+                    [i.premise.pk, i.zone.pk, str(i.kw), str(i.price_per_mwh), i.window_start.isoformat(),
+                     i.window_end.isoformat()] for i in items]}
+            )  # fmt: skip
+            size[0] += len(items)
+
+        n_items = 0
+        for seller, items in by_seller.values():
+            items = sorted(items, key=lambda i: (i.zone.pk, i.premise.pk))
+            for k in range(0, len(items), market_tasks.OFFERS_CHUNK):
+                add(seller, items[k : k + market_tasks.OFFERS_CHUNK])
+            n_items += len(items)
+        for chunk in chunks:
+            if chunk:
+                market_tasks.offers_submit_chunk.delay(chunk)
         return (
-            f"{made} offers from {len(by_seller)} sellers; {sum(1 for v in capacity.values() if v and v > 0)} "
-            f"with capacity, {sum(v or 0 for v in capacity.values()):,.0f} kW"
+            f"{n_items} offers from {len(by_seller)} sellers in {len(chunks)} tasks; "
+            f"{sum(1 for v in capacity.values() if v and v > 0)} with capacity, "
+            f"{sum(v or 0 for v in capacity.values()):,.0f} kW"
         )
 
     def requests():

@@ -18,6 +18,7 @@ from .compliance import (
     enrolment_eligibility,
     organisation_compliance,
     organisation_trading_status,
+    organisations_trading_status,
     premise_facts,
     verified_resources_for,
 )
@@ -30,7 +31,12 @@ from .participants import (
     user_organisations,
     user_role,
 )
-from .participation import consents_active, enrolments_active, premises_represented_by
+from .participation import (
+    consents_active,
+    enrolments_active,
+    premises_represented_by,
+    premises_represented_by_consumers,
+)
 from .verification import current_verification
 from .zones import (
     ZoneIndex,
@@ -59,8 +65,10 @@ __all__ = [
     "operator_zone_ids",
     "organisation_compliance",
     "organisation_trading_status",
+    "organisations_trading_status",
     "premise_facts",
     "premises_represented_by",
+    "premises_represented_by_consumers",
     "premises_visible_to",
     "user_memberships",
     "user_organisations",

@@ -46,5 +46,14 @@ def premises_represented_by(organisation: Organisation, *, now: datetime | None 
             Exists(active.filter(premise=OuterRef("pk"), aggregator=organisation)), Exists(owner_verified)
         )
     if organisation.kind == Organisation.Kind.CONSUMER:
-        return Premise.objects.filter(organisation=organisation).exclude(Exists(active.filter(premise=OuterRef("pk"))))
+        return premises_represented_by_consumers([organisation.pk], now=now)
     return Premise.objects.none()
+
+
+def premises_represented_by_consumers(organisation_ids: list[int], *, now: datetime | None = None) -> QuerySet[Premise]:
+    """What :func:`premises_represented_by` answers for each of these consumers, together: each one's own premises
+    that no aggregator holds an active enrolment for (``organisation_id`` says whose)."""
+    active = enrolments_active(now=now or timezone.now())
+    return Premise.objects.filter(organisation_id__in=organisation_ids).exclude(
+        Exists(active.filter(premise=OuterRef("pk")))
+    )

@@ -6,7 +6,8 @@ CalTRACK 2.0 hourly in :mod:`.regression`): the day-matching methods take a lead
 chunk of meters are stacked and each method runs once per day type and look-back length; CalTRACK fits one model
 per case, through :func:`.compute.compute`. The day types (weekday, Saturday, Sunday/holiday, with or without
 worked holidays, :mod:`.daytypes`) are classified once per meter instead of once per call. Used by the nightly
-back-test (``assessment.recompute``). Pure: no ORM.
+back-test (``assessment.recompute``: the values) and the window assessment's forecast baselines
+(``assessment.window_services``: whole outcomes, as stored). Pure: no ORM.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from .caiso import caiso_10in10
 from .calendar import is_nerc_holiday
-from .compute import METHODS, compute
+from .compute import METHODS, BaselineOutcome, compute
 from .daytypes import MIN_REFERENCE_DAYS, MIN_SEPARATION
 from .grid import DayGrid
 from .nyiso import nyiso_cbl
@@ -93,25 +94,67 @@ class Case:
 def compute_many(*, method: str, cases: list[Case], start_slot: int, end_slot: int) -> list[np.ndarray | None]:
     """Baseline kWh for slots ``[start_slot, end_slot)`` of each case's target day, or None where
     :func:`.compute.compute` raises :class:`InsufficientHistory`; the method's default parameters."""
+    if METHODS[method]["family"] == "caltrack":
+        return [None if o is None else o.values for o in _caltrack_many(method, cases, start_slot, end_slot)]
+    out: list[np.ndarray | None] = [None] * len(cases)
+    for members, _, result in _day_matching(method, cases, start_slot, end_slot):
+        for row, i in enumerate(members):
+            if bool(result.ok[row]):
+                out[i] = result.values[row]
+    return out
+
+
+def outcomes_many(*, method: str, cases: list[Case], start_slot: int, end_slot: int) -> list[BaselineOutcome | None]:
+    """:func:`compute_many` with each case's whole :class:`.compute.BaselineOutcome` (the days used, the day-of
+    adjustment, the parameters: what a stored baseline records), equal to :func:`.compute.compute`'s for the
+    case; None where it raises :class:`InsufficientHistory`. Used by the window assessment's chunks
+    (``assessment.window_services``)."""
+    if METHODS[method]["family"] == "caltrack":
+        return _caltrack_many(method, cases, start_slot, end_slot)
+    lookback = METHODS[method]["lookback_days"]
+    out: list[BaselineOutcome | None] = [None] * len(cases)
+    for members, span, result in _day_matching(method, cases, start_slot, end_slot):
+        for row, i in enumerate(members):
+            if not bool(result.ok[row]):
+                continue
+            c = cases[i]
+            days = c.meter.grid.days[c.target - span : c.target]
+            used = result.days_used[row] if result.days_used.size else ()
+            out[i] = BaselineOutcome(
+                method=method,
+                values=result.values[row],
+                days_used=[d for d, u in zip(days, used, strict=False) if u],
+                adjustment=float(result.adjustment[row]),
+                parameters={**result.parameters, "lookback_days": lookback, "holidays_worked": bool(c.worked)},
+            )
+    return out
+
+
+def _caltrack_many(method: str, cases: list[Case], start_slot: int, end_slot: int) -> list[BaselineOutcome | None]:
+    """CalTRACK fits one model per case: :func:`.compute.compute` case by case."""
+    out: list[BaselineOutcome | None] = [None] * len(cases)
+    for i, c in enumerate(cases):
+        try:
+            out[i] = compute(
+                method=method,
+                grid=c.meter.grid,
+                target_day=c.meter.grid.days[c.target],
+                start_slot=start_slot,
+                end_slot=end_slot,
+                excluded_days=c.meter.excluded,
+                temperature=c.meter.temperature,
+                worked_holidays=c.worked,
+            )
+        except InsufficientHistory:
+            pass
+    return out
+
+
+def _day_matching(method: str, cases: list[Case], start_slot: int, end_slot: int):
+    """The day-matching methods over the cases, stacked per interval length, day type and look-back span:
+    yields (the cases' indexes, the span, the method's :class:`.selection.BatchResult` for them, row by row)."""
     spec = METHODS[method]
     family = spec["family"]
-    out: list[np.ndarray | None] = [None] * len(cases)
-    if family == "caltrack":
-        for i, c in enumerate(cases):
-            try:
-                out[i] = compute(
-                    method=method,
-                    grid=c.meter.grid,
-                    target_day=c.meter.grid.days[c.target],
-                    start_slot=start_slot,
-                    end_slot=end_slot,
-                    excluded_days=c.meter.excluded,
-                    temperature=c.meter.temperature,
-                    worked_holidays=c.worked,
-                ).values
-            except InsufficientHistory:
-                pass
-        return out
     lookback = spec["lookback_days"]
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(cases):
@@ -125,27 +168,24 @@ def compute_many(*, method: str, cases: list[Case], start_slot: int, end_slot: i
         common = {"event_start": start_slot, "event_end": end_slot, "slots_per_hour": 60 // minutes}
         day_of = np.stack([cases[i].meter.grid.values[cases[i].target] for i in members])
         if family == "pjm-same-day":
-            result = pjm_same_day(day_of, **common)
+            yield members, span, pjm_same_day(day_of, **common)
+            continue
+        history = np.stack(
+            [cases[i].meter.grid.values[cases[i].target - span : cases[i].target] for i in members]
+        ).reshape(len(members), span, -1)
+        eligible = np.stack([_eligible(cases[i], span, kind, family == "caiso") for i in members]).reshape(
+            len(members), span
+        )
+        weekday = kind == WEEKDAY
+        if family == "caiso":
+            result = caiso_10in10(history, eligible, day_of, weekday=weekday, adjust=spec["adjust"], **common)
+        elif family == "pjm":
+            result = pjm_cbl(history, eligible, day_of, weekday=weekday, adjust=spec["adjust"], **common)
+        elif family == "nyiso":
+            result = nyiso_cbl(history, eligible, day_of, weekday=weekday, adjust=spec["adjust"], **common)
         else:
-            history = np.stack(
-                [cases[i].meter.grid.values[cases[i].target - span : cases[i].target] for i in members]
-            ).reshape(len(members), span, -1)
-            eligible = np.stack([_eligible(cases[i], span, kind, family == "caiso") for i in members]).reshape(
-                len(members), span
-            )
-            weekday = kind == WEEKDAY
-            if family == "caiso":
-                result = caiso_10in10(history, eligible, day_of, weekday=weekday, adjust=spec["adjust"], **common)
-            elif family == "pjm":
-                result = pjm_cbl(history, eligible, day_of, weekday=weekday, adjust=spec["adjust"], **common)
-            elif family == "nyiso":
-                result = nyiso_cbl(history, eligible, day_of, weekday=weekday, adjust=spec["adjust"], **common)
-            else:
-                result = pjm_match_day(history, eligible, day_of, **common)
-        for row, i in enumerate(members):
-            if bool(result.ok[row]):
-                out[i] = result.values[row]
-    return out
+            result = pjm_match_day(history, eligible, day_of, **common)
+        yield members, span, result
 
 
 def _eligible(case: Case, span: int, target_kind: int, pool_weekends: bool) -> np.ndarray:

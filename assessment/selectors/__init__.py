@@ -10,7 +10,7 @@
 Activation's facts (event days, verified events, derate, suspension) come through ``assessment.hooks``.
 """
 
-from .baseline_inputs import baseline_excluded_days, meter_day_grid, outage_days, temperature_grid
+from .baseline_inputs import baseline_excluded_days, meter_day_grid, meter_day_grids, outage_days, temperature_grid
 from .capacity import (
     ACCREDITED_QUANT,
     CapacityProfile,
@@ -91,6 +91,7 @@ __all__ = [
     "hourly_capacity_forecast",
     "meter_consumption",
     "meter_day_grid",
+    "meter_day_grids",
     "meter_readings",
     "meter_statuses_for",
     "meter_validated_since",

@@ -26,6 +26,7 @@ from accounts.selectors import (
     current_verification,
     enrolments_active,
     premises_represented_by,
+    premises_represented_by_consumers,
     zone_jurisdiction,
     zone_jurisdiction_map,
 )
@@ -46,6 +47,32 @@ def premises_offerable_by(
     sells: declare availability, link a VEN)."""
     premises = premises_represented_by(organisation, now=now)
     return premises.filter(pk__in=validated_meter_premise_ids()) if meter_validated else premises
+
+
+def premises_offerable_among(
+    organisations: Iterable[Organisation], premise_ids: Iterable[int], *, now: datetime | None = None
+) -> dict[int, set[int]]:
+    """Per organisation (pk): which of ``premise_ids`` :func:`premises_offerable_by` lets it offer now; the
+    consumers' in one query (``accounts.selectors.premises_represented_by_consumers``), the others (aggregators,
+    few) one query each."""
+    now = now or timezone.now()
+    ids = sorted(set(premise_ids))
+    organisations = list(organisations)
+    out: dict[int, set[int]] = {o.pk: set() for o in organisations}
+    consumers = [o.pk for o in organisations if o.kind == Organisation.Kind.CONSUMER]
+    if consumers:
+        rows = (
+            premises_represented_by_consumers(consumers, now=now)
+            .filter(pk__in=ids)
+            .filter(pk__in=validated_meter_premise_ids())
+            .values_list("organisation_id", "pk")
+        )
+        for organisation_id, pk in rows:
+            out[organisation_id].add(pk)
+    for o in organisations:
+        if o.kind != Organisation.Kind.CONSUMER:
+            out[o.pk] = set(premises_offerable_by(o, now=now).filter(pk__in=ids).values_list("pk", flat=True))
+    return out
 
 
 def premise_offer_refusals(
