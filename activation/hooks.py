@@ -26,6 +26,27 @@ class ActivationFacts:
 
         return event_days_for_premise(premise_id=premise_id, tz=tz)
 
+    def event_days_many(self, premise_tz: dict[int, str]) -> dict[int, set[date]]:
+        """``selectors.event_days_for_premise`` for many premises (premise id -> its timezone) in one read."""
+        from zoneinfo import ZoneInfo
+
+        from .bulk import in_values
+        from .models import DREvent
+
+        days: dict[int, set[date]] = {pk: set() for pk in premise_tz}
+        zones = {tz: ZoneInfo(tz) for tz in set(premise_tz.values())}
+        rows = (
+            DREvent.objects.filter(premise_id__in=in_values(sorted(premise_tz)))
+            .exclude(status=DREvent.Status.CANCELLED)
+            .order_by()
+            .values_list("premise_id", "start", "end")
+        )
+        for premise_id, start, end in rows:
+            zone = zones[premise_tz[premise_id]]
+            days[premise_id].add(start.astimezone(zone).date())
+            days[premise_id].add(end.astimezone(zone).date())
+        return days
+
     def verified_events(self, *, premise_id: int, limit: int | None = None) -> list[VerifiedEvent]:
         from .models import EventVerification
 

@@ -31,7 +31,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Premise
-from accounts.selectors.devices import controllable_kw, premise_controllable_devices
+from accounts.selectors.devices import DeviceRow, controllable_kw, devices_by_premise, premise_controllable_devices
 from flexplatform.errors import ApplicationError
 
 from . import hooks
@@ -71,12 +71,63 @@ def premise_device_capacity(
     devices = premise_controllable_devices(
         premise=premise, start=start, end=end, usage=usage, soc_percent=_declared_soc(premise, start, end)
     )
+    return _capacity_from(devices, lambda: capacity_estimate_current(premise=premise), baseline_kw)
+
+
+def premises_device_capacity(
+    *, premises: list[Premise], start: datetime, end: datetime, devices: dict[int, list[DeviceRow]] | None = None
+) -> dict[int, DeviceCapacity]:
+    """:func:`premise_device_capacity` (no baseline cap) of each premise, read set-based: the devices in one query
+    (or ``devices``, as ``accounts.selectors.devices.devices_by_premise`` reads them), their event usage once per
+    local day of ``start``, the declared states of charge in one, the current estimates of the premises whose
+    devices count nothing in one (the nightly recompute's chunk)."""
+    ids = sorted({p.pk for p in premises})
+    if devices is None:
+        devices = devices_by_premise(ids)
+    days: dict = {}
+    for p in premises:
+        local_day = start.astimezone(ZoneInfo(p.timezone)).date()
+        days.setdefault(local_day, set()).update(d.pk for d in devices.get(p.pk, ()))
+    usage = {}
+    for day, device_ids in days.items():
+        if device_ids:
+            usage[day] = hooks.activation().device_usage(device_ids=sorted(device_ids), day=day)
+    soc = {
+        premise_id: value  # the latest declaration wins, as in ``_declared_soc``
+        for premise_id, value in AvailabilityDeclaration.objects.filter(
+            premise_id__in=ids, valid_from__lt=end, valid_until__gt=start, soc_percent__isnull=False
+        )
+        .order_by("premise_id", "created_at", "pk")
+        .values_list("premise_id", "soc_percent")
+    }
+    controllable = {
+        p.pk: premise_controllable_devices(
+            premise=p,
+            start=start,
+            end=end,
+            usage=usage.get(start.astimezone(ZoneInfo(p.timezone)).date(), {}),
+            soc_percent=soc.get(p.pk),
+            devices=devices.get(p.pk, []),
+        )
+        for p in premises
+    }
+    without = [pk for pk, found in controllable.items() if controllable_kw(found) <= 0]
+    estimates: dict[int, CapacityEstimate] = {}
+    if without:
+        for estimate in CapacityEstimate.objects.filter(premise_id__in=without, withdrawn_at__isnull=True):
+            estimates.setdefault(estimate.premise_id, estimate)  # the model's order: the first is the current one
+    return {pk: _capacity_from(found, lambda pk=pk: estimates.get(pk), None) for pk, found in controllable.items()}
+
+
+def _capacity_from(devices, estimate_of, baseline_kw: Decimal | None) -> DeviceCapacity:
+    """Rules 1-4 on the premise's controllable devices; ``estimate_of()`` gives its current estimate (read only
+    when no device counts)."""
     breakdown = [d.as_breakdown() for d in devices]
     total = controllable_kw(devices)
     if total > 0:
         kw, method = total, "devices"
     else:
-        estimate = capacity_estimate_current(premise=premise)
+        estimate = estimate_of()
         if estimate is None:
             return DeviceCapacity(Decimal("0.000"), "no-devices", breakdown)
         kw, method = estimate.kw, f"estimate:{estimate.label}"[:40]

@@ -41,6 +41,10 @@ class ActivationFacts(Protocol):
     def event_days(self, *, premise_id: int, tz: str) -> set[date]:
         """Local dates on which the premise had an event that was not cancelled."""
 
+    def event_days_many(self, premise_tz: dict[int, str]) -> dict[int, set[date]]:
+        """:meth:`event_days` of many premises (premise id -> its timezone) in one read; every premise asked for
+        is in the answer."""
+
     def verified_events(self, *, premise_id: int, limit: int | None = None) -> list[VerifiedEvent]:
         """The premise's verified events, newest first (at most ``limit``)."""
 
@@ -68,6 +72,9 @@ class ActivationFacts(Protocol):
 class _NoActivation:
     def event_days(self, *, premise_id: int, tz: str) -> set[date]:
         return set()
+
+    def event_days_many(self, premise_tz: dict[int, str]) -> dict[int, set[date]]:
+        return {pk: set() for pk in premise_tz}
 
     def verified_events(self, *, premise_id: int, limit: int | None = None) -> list[VerifiedEvent]:
         return []
