@@ -34,6 +34,7 @@ from django.utils import timezone
 from accounts.models import Premise
 from accounts.selectors.devices import (
     ControllableDevice,
+    DeviceRow,
     controllable_kw,
     devices_by_premise,
     premise_controllable_devices,
@@ -81,14 +82,23 @@ def premise_device_capacity(
 
 
 def premises_device_capacity(
-    *, premises: Sequence[Premise], start: datetime, end: datetime, baseline_kw: Mapping[int, Decimal]
+    *,
+    premises: Sequence[Premise],
+    start: datetime,
+    end: datetime,
+    baseline_kw: Mapping[int, Decimal] | None = None,
+    devices: Mapping[int, list[DeviceRow]] | None = None,
 ) -> dict[int, DeviceCapacity]:
     """:func:`premise_device_capacity` of each premise (``baseline_kw``: premise id -> its forecast demand), read
     set-based: the devices in one query, their event usage in one per local day of the window's start (one for
     premises of one timezone), the declared states of charge in one, the labelled estimates of the premises
-    whose devices count nothing in one. The same rule, applied per premise to what was read."""
+    whose devices count nothing in one. The same rule, applied per premise to what was read. No ``baseline_kw``:
+    no demand cap (the nightly recompute's profiles); ``devices``: the premises' devices as
+    ``accounts.selectors.devices.devices_by_premise`` reads them, when the caller has them already."""
     ids = [p.pk for p in premises]
-    devices = devices_by_premise(ids)
+    if devices is None:
+        devices = devices_by_premise(ids)
+    baseline_kw = baseline_kw or {}
     by_day: dict[date, list[int]] = {}
     for p in premises:
         by_day.setdefault(start.astimezone(ZoneInfo(p.timezone)).date(), []).extend(d.pk for d in devices.get(p.pk, ()))

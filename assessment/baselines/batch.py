@@ -4,9 +4,11 @@ The same numbers as :func:`.compute.compute` case by case (the published rules a
 CAISO 10-in-10 in :mod:`.caiso`, PJM CBL / Same Day / Match Day in :mod:`.pjm`, NYISO CBL in :mod:`.nyiso`,
 CalTRACK 2.0 hourly in :mod:`.regression`): the day-matching methods take a leading meter axis, so the cases of a
 chunk of meters are stacked and each method runs once per day type and look-back length; CalTRACK fits one model
-per case, through :func:`.compute.compute`. The day types (weekday, Saturday, Sunday/holiday, with or without
-worked holidays, :mod:`.daytypes`) are classified once per meter instead of once per call. Used by the nightly
-back-test (``assessment.recompute``: the values) and the window assessment's forecast baselines
+per case: for the values alone (:func:`compute_many`) through :func:`.compute.caltrack_fit_predict`, as
+:func:`.compute.compute` does, on hourly arrays derived once per meter; for whole outcomes (:func:`outcomes_many`)
+through :func:`.compute.compute`. The day types (weekday, Saturday, Sunday/holiday, with or without worked
+holidays, :mod:`.daytypes`) are classified once per meter instead of once per call. Used by the nightly back-test
+(``assessment.recompute``: the values) and the window assessment's forecast baselines
 (``assessment.window_services``: whole outcomes, as stored). Pure: no ORM.
 """
 
@@ -14,12 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 
 from .caiso import caiso_10in10
 from .calendar import is_nerc_holiday
-from .compute import METHODS, BaselineOutcome, compute
+from .compute import METHODS, BaselineOutcome, caltrack_fit_predict, compute
 from .daytypes import MIN_REFERENCE_DAYS, MIN_SEPARATION
 from .grid import DayGrid
 from .nyiso import nyiso_cbl
@@ -45,11 +48,25 @@ class MeterDays:
     def __post_init__(self) -> None:
         days = self.grid.days
         self.not_excluded = np.array([d not in self.excluded for d in days], dtype=bool)
-        plain = np.array(
-            [WEEKDAY if d.weekday() < 5 else SATURDAY if d.weekday() == 5 else SUNDAY_HOLIDAY for d in days]
-        )
+        weekdays = np.array([d.weekday() for d in days], dtype=np.int64)
+        plain = np.where(weekdays < 5, WEEKDAY, np.where(weekdays == 5, SATURDAY, SUNDAY_HOLIDAY))
         holiday = np.array([is_nerc_holiday(d) for d in days], dtype=bool)
         self.kinds = {True: plain, False: np.where(holiday, SUNDAY_HOLIDAY, plain)}
+        # CalTRACK's day of the week (holidays as Sundays unless worked, :func:`.compute._caltrack`), per worked flag
+        self.weekdays = {True: weekdays, False: np.where(holiday, 6, weekdays)}
+
+    @cached_property
+    def hourly(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What :func:`.compute._caltrack` derives from the grid for every case, once for the meter: the load per
+        local hour (NaN where the hour misses a reading), the mean temperature per hour, each day's month."""
+        sph = 60 // self.grid.interval_minutes
+        vals = self.grid.values.reshape(len(self.grid.days), 24, sph)
+        temps = np.asarray(self.temperature).reshape(len(self.grid.days), 24, sph)
+        with np.errstate(invalid="ignore"):
+            load_h = vals.sum(axis=-1)
+            load_h[np.isnan(vals).any(axis=-1)] = np.nan
+            temp_h = np.nanmean(temps, axis=-1) if np.isfinite(temps).any() else temps.mean(axis=-1)
+        return load_h, temp_h, np.array([d.month for d in self.grid.days], dtype=np.int64)
 
     def holidays_worked(self, befores: list[int]) -> dict[int, bool]:
         """:func:`.daytypes.holidays_worked` for targets at each grid index of ``befores`` (NERC holidays), from
@@ -94,8 +111,9 @@ class Case:
 def compute_many(*, method: str, cases: list[Case], start_slot: int, end_slot: int) -> list[np.ndarray | None]:
     """Baseline kWh for slots ``[start_slot, end_slot)`` of each case's target day, or None where
     :func:`.compute.compute` raises :class:`InsufficientHistory`; the method's default parameters."""
-    if METHODS[method]["family"] == "caltrack":
-        return [None if o is None else o.values for o in _caltrack_many(method, cases, start_slot, end_slot)]
+    spec = METHODS[method]
+    if spec["family"] == "caltrack":
+        return [_caltrack(c, spec["lookback_days"], start_slot, end_slot) for c in cases]
     out: list[np.ndarray | None] = [None] * len(cases)
     for members, _, result in _day_matching(method, cases, start_slot, end_slot):
         for row, i in enumerate(members):
@@ -186,6 +204,29 @@ def _day_matching(method: str, cases: list[Case], start_slot: int, end_slot: int
         else:
             result = pjm_match_day(history, eligible, day_of, **common)
         yield members, span, result
+
+
+def _caltrack(case: Case, lookback: int, start_slot: int, end_slot: int) -> np.ndarray | None:
+    """:func:`.compute._caltrack`'s values for one case (:func:`.compute.caltrack_fit_predict` on the same numbers,
+    sliced from the meter's hourly arrays, :attr:`MeterDays.hourly`); None where it raises
+    :class:`InsufficientHistory`."""
+    m, t = case.meter, case.target
+    if not (0 <= start_slot < end_slot <= m.grid.slots_per_day):
+        raise ValueError("event slots out of range")
+    if m.temperature is None:
+        return None
+    load_h, temp_h, months = m.hourly
+    first = max(0, t - lookback)
+    train = np.append(m.not_excluded[first:t], False)
+    days = slice(first, t + 1)
+    try:
+        _, values = caltrack_fit_predict(
+            load_h[days], temp_h[days], m.weekdays[case.worked][days], months[days], train, start_slot, end_slot,
+            60 // m.grid.interval_minutes,
+        )  # fmt: skip
+    except ValueError:
+        return None
+    return values
 
 
 def _eligible(case: Case, span: int, target_kind: int, pool_weekends: bool) -> np.ndarray:

@@ -159,6 +159,36 @@ def compute(
     )
 
 
+def caltrack_fit_predict(
+    load_h: np.ndarray,
+    temp_h: np.ndarray,
+    weekday: np.ndarray,
+    months: np.ndarray,
+    train: np.ndarray,
+    start_slot: int,
+    end_slot: int,
+    slots_per_hour: int,
+):
+    """CalTRACK 2.0 hourly over the look-back days and the target day (the last row): the model fitted on the
+    ``train`` days' hourly load (kWh) and temperature (°C), and its prediction (kWh per slot) for slots
+    ``[start_slot, end_slot)`` of the target day. ``weekday``: each day's day of the week, 6 for a holiday taken
+    as a Sunday; ``months``: each day's month. Raises ``ValueError`` when the model cannot be fitted."""
+    # Holidays (NERC and the caller's) take Sunday's hours of the week, in training and in the prediction: the
+    # day-type rule the ISO baselines apply, carried into the time-of-week model (a plant closed on Labor Day is
+    # not predicted at its Monday production level) - unless the meter runs through holidays (:mod:`.daytypes`).
+    how = (weekday[:, None] * 24 + np.arange(24)[None, :]).astype(np.int64)
+    y = np.where(train[:, None], load_h, np.nan)
+    # CalTRACK 2.0 hourly: the model of the event day's month, its month weighted 1 and the neighbours 0.5.
+    weights = np.repeat(month_weights(months, int(months[-1]))[:, None], 24, axis=1)
+    model = fit_towt(y.ravel(), how.ravel(), temp_h.ravel(), weights.ravel())
+    slot_hours = np.arange(start_slot, end_slot) // slots_per_hour
+    values = model.predict(how[-1][slot_hours], temp_h[-1][slot_hours]) / slots_per_hour
+    # No clipping per hour (CalTRACK sums unclipped predictions); only the event's total is clipped at zero.
+    if values.sum() < 0:
+        values = np.zeros_like(values)
+    return model, values
+
+
 def _caltrack(
     method,
     grid,
@@ -184,25 +214,13 @@ def _caltrack(
         load_h[np.isnan(vals).any(axis=-1)] = np.nan
         temp_h = np.nanmean(temps, axis=-1) if np.isfinite(temps).any() else temps.mean(axis=-1)
     days = grid.days[first : t + 1]
-    # Holidays (NERC and the caller's) take Sunday's hours of the week, in training and in the prediction: the
-    # day-type rule the ISO baselines apply, carried into the time-of-week model (a plant closed on Labor Day is
-    # not predicted at its Monday production level) - unless the meter runs through holidays (:mod:`.daytypes`).
     weekday = np.array([6 if (not worked and is_holiday(d, holidays)) else d.weekday() for d in days])
-    how = (weekday[:, None] * 24 + np.arange(24)[None, :]).astype(np.int64)
     train = np.array([d not in excluded for d in days[:-1]] + [False])
-    y = np.where(train[:, None], load_h, np.nan)
-    # CalTRACK 2.0 hourly: the model of the event day's month, its month weighted 1 and the neighbours 0.5.
-    weights = np.repeat(month_weights(np.array([d.month for d in days]), days[-1].month)[:, None], 24, axis=1)
+    months = np.array([d.month for d in days])
     try:
-        model = fit_towt(y.ravel(), how.ravel(), temp_h.ravel(), weights.ravel())
+        model, values = caltrack_fit_predict(load_h, temp_h, weekday, months, train, start_slot, end_slot, sph)
     except ValueError as exc:
         raise InsufficientHistory(str(exc)) from exc
-    slot_hours = np.arange(start_slot, end_slot) // sph
-    pred_h = model.predict(how[-1][slot_hours], temp_h[-1][slot_hours])
-    # No clipping per hour (CalTRACK sums unclipped predictions); only the event's total is clipped at zero.
-    values = pred_h / sph
-    if values.sum() < 0:
-        values = np.zeros_like(values)
     used = [d for i, d in enumerate(days[:-1]) if train[i] and not np.isnan(load_h[i]).all()]
     return BaselineOutcome(
         method=method,

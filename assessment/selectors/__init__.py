@@ -10,7 +10,14 @@
 Activation's facts (event days, verified events, derate, suspension) come through ``assessment.hooks``.
 """
 
-from .baseline_inputs import baseline_excluded_days, meter_day_grid, meter_day_grids, outage_days, temperature_grid
+from .baseline_inputs import (
+    baseline_excluded_days,
+    meter_day_grid,
+    meter_day_grids,
+    outage_days,
+    temperature_grid,
+    temperature_grids,
+)
 from .capacity import (
     ACCREDITED_QUANT,
     CapacityProfile,
@@ -35,7 +42,9 @@ from .flexibility import (
     baseline_vs_actual,
     coming_day,
     consumer_meter_charts,
+    declarations_current,
     device_constraints_for,
+    device_constraints_from,
     flexibility_profile_latest,
     portfolio_flexibility,
     premise_flexibility_summary,
@@ -86,7 +95,9 @@ __all__ = [
     "capacity_profiles",
     "coming_day",
     "consumer_meter_charts",
+    "declarations_current",
     "device_constraints_for",
+    "device_constraints_from",
     "flexibility_profile_latest",
     "hourly_capacity_forecast",
     "meter_consumption",
@@ -111,5 +122,6 @@ __all__ = [
     "reading_revisions",
     "reliability_factor_for",
     "temperature_grid",
+    "temperature_grids",
     "validated_meter_premise_ids",
 ]

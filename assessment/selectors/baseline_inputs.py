@@ -108,3 +108,10 @@ def temperature_grid(*, meter: Meter, grid: DayGrid):
     from ..weather.sources import temperatures_for
 
     return temperatures_for(meter=meter, grid=grid)
+
+
+def temperature_grids(*, items: list[tuple[Meter, DayGrid]]) -> list:
+    """:func:`temperature_grid` of each (meter, grid), read together (the nightly recompute's chunk)."""
+    from ..weather.sources import temperatures_for_many
+
+    return temperatures_for_many(items=items)

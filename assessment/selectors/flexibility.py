@@ -3,7 +3,7 @@ the latest flexibility profile, baseline accuracy and the baseline-vs-actual cha
 
 from __future__ import annotations
 
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
@@ -14,30 +14,52 @@ from accounts.capability import DeviceSpec, assess_device
 from accounts.models import Meter, Premise
 
 from ..flexibility import DeviceConstraint
-from ..models import Baseline, BaselineAccuracy, FlexibilityProfile
+from ..models import AvailabilityDeclaration, Baseline, BaselineAccuracy, FlexibilityProfile
 from .capacity import availability_current
 from .meters import meter_readings
 from .performance import reliability_factor_for
 
 
-def device_constraints_for(*, premise: Premise, typical_kw: float) -> list[DeviceConstraint]:
-    """The premise's flexible devices as :class:`DeviceConstraint` inputs.
-
-    From the device registry (``accounts.Device``): each active device counts with the controllable kW its
-    capability assessment gives (``accounts.capability.assess_device``: control channel, range, ramp, comfort
-    band, state of charge); batteries are storage, EV chargers / water heaters / pool pumps / processes are
-    deferrable, thermostats curtailable; PV inverters and manual devices count nothing. A premise without
-    registered devices falls back to its segment's typical devices (``SEGMENT_DEVICES``). A current
-    availability declaration with a state of charge sets the storage's SoC.
-    """
-    now = timezone.now()
+def device_constraints_for(
+    *, premise: Premise, typical_kw: float, now: datetime | None = None
+) -> list[DeviceConstraint]:
+    """The premise's flexible devices as :class:`DeviceConstraint` inputs (:func:`device_constraints_from`), with
+    the availability declaration current at ``now`` (default: the present)."""
+    now = now or timezone.now()
     declaration = availability_current(premise=premise, start=now, end=now + timedelta(minutes=1))
-    declared_soc = (
-        float(declaration.soc_percent) / 100.0
-        if declaration is not None and declaration.soc_percent is not None
-        else None
+    return device_constraints_from(
+        devices=list(premise.devices.filter(active=True).order_by("pk")),
+        segment=premise.segment,
+        typical_kw=typical_kw,
+        declared_soc=declaration.soc_percent if declaration is not None else None,
     )
-    devices = list(premise.devices.filter(active=True).order_by("pk"))
+
+
+def declarations_current(*, premise_ids, start: datetime, end: datetime) -> dict[int, AvailabilityDeclaration]:
+    """:func:`.capacity.availability_current` of many premises, in one read: per premise with one, the latest
+    declaration covering any part of ``[start, end)``."""
+    found: dict[int, AvailabilityDeclaration] = {}
+    for declaration in AvailabilityDeclaration.objects.filter(
+        premise_id__in=list(premise_ids), valid_from__lt=end, valid_until__gt=start
+    ).order_by("-created_at", "-pk"):
+        found.setdefault(declaration.premise_id, declaration)
+    return found
+
+
+def device_constraints_from(
+    *, devices, segment: str, typical_kw: float, declared_soc: Decimal | None
+) -> list[DeviceConstraint]:
+    """The premise's flexible devices as :class:`DeviceConstraint` inputs (no query).
+
+    From the device registry (``devices``: the premise's active ``accounts.Device`` rows, or ``DeviceRow`` tuples,
+    by pk): each counts with the controllable kW its capability assessment gives (``accounts.capability.assess_device``:
+    control channel, range, ramp, comfort band, state of charge); batteries are storage, EV chargers / water
+    heaters / pool pumps / processes are deferrable, thermostats curtailable; PV inverters and manual devices count
+    nothing. A premise without registered devices falls back to its ``segment``'s typical devices
+    (``SEGMENT_DEVICES``). A current availability declaration's state of charge (``declared_soc``, percent) sets
+    the storage's SoC.
+    """
+    declared = float(declared_soc) / 100.0 if declared_soc is not None else None
     out: list[DeviceConstraint] = []
     if devices:
         for device in devices:
@@ -47,7 +69,7 @@ def device_constraints_for(*, premise: Premise, typical_kw: float) -> list[Devic
                 continue
             share = min(kw / typical_kw, 1.0) if typical_kw > 0 else 0.0
             if kind == "storage":
-                soc = declared_soc if declared_soc is not None else float(device.soc_percent or 50) / 100.0
+                soc = declared if declared is not None else float(device.soc_percent or 50) / 100.0
                 out.append(
                     DeviceConstraint(
                         kind=kind,
@@ -67,12 +89,12 @@ def device_constraints_for(*, premise: Premise, typical_kw: float) -> list[Devic
                     )
                 )
         return out
-    for d in SEGMENT_DEVICES.get(premise.segment, []):
+    for d in SEGMENT_DEVICES.get(segment, []):
         power = d["power_share"] * typical_kw
         energy = d.get("hours", 0.0) * power
         soc = d.get("soc", 0.5)
-        if d["kind"] == "storage" and declared_soc is not None:
-            soc = declared_soc
+        if d["kind"] == "storage" and declared is not None:
+            soc = declared
         out.append(
             DeviceConstraint(
                 kind=d["kind"],

@@ -27,7 +27,8 @@ from django.utils.module_loading import import_string
 from accounts.models import Meter
 
 from ..baselines.grid import EPOCH_ORDINAL, DayGrid, utc_offsets
-from .selectors import hourly_temperatures, station_for_premise
+from .models import PremiseLocation
+from .selectors import hourly_temperatures, nearest_station, station_for_premise
 
 MAX_GAP_HOURS = 6  # missing hours bridged by linear interpolation; a longer gap means no data
 
@@ -55,7 +56,29 @@ class StationTemperatures:
     """Temperatures of the premise's nearest station (hourly observations; short gaps interpolated)."""
 
     def temperatures(self, *, meter: Meter, grid: DayGrid) -> Temperatures | None:
-        station = station_for_premise(premise=meter.premise)
+        return self._from_station(station_for_premise(premise=meter.premise), meter, grid)
+
+    def temperatures_many(self, *, items: list[tuple[Meter, DayGrid]]) -> list[Temperatures | None]:
+        """:meth:`temperatures` of each (meter, grid): the premises' locations in one read (most premises of a
+        chunk have none), the nearest station once per location."""
+        located = {
+            loc.premise_id: loc
+            for loc in PremiseLocation.objects.filter(premise_id__in={m.premise_id for m, _ in items}).order_by("pk")
+        }
+        stations: dict[tuple, object] = {}
+        out = []
+        for meter, grid in items:
+            loc = located.get(meter.premise_id)
+            if loc is None:
+                out.append(None)
+                continue
+            key = (loc.latitude, loc.longitude)
+            if key not in stations:
+                stations[key] = nearest_station(latitude=float(loc.latitude), longitude=float(loc.longitude))
+            out.append(self._from_station(stations[key], meter, grid))
+        return out
+
+    def _from_station(self, station, meter: Meter, grid: DayGrid) -> Temperatures | None:
         if station is None or not grid.days:
             return None
         epochs = grid_utc_epochs(grid, meter.local_timezone)
@@ -93,6 +116,23 @@ def temperatures_for(*, meter: Meter, grid: DayGrid) -> Temperatures | None:
         if found is not None:
             return found
     return None
+
+
+def temperatures_for_many(*, items: list[tuple[Meter, DayGrid]]) -> list[Temperatures | None]:
+    """:func:`temperatures_for` of each (meter, grid), a source's reads done once for all of them where it offers
+    ``temperatures_many`` (the nightly recompute asks for a chunk of meters)."""
+    out: list[Temperatures | None] = [None] * len(items)
+    pending = list(range(len(items)))
+    for source in weather_sources():
+        if not pending:
+            break
+        many = getattr(source, "temperatures_many", None)
+        asked = [items[i] for i in pending]
+        found = many(items=asked) if many else [source.temperatures(meter=m, grid=g) for m, g in asked]
+        for i, temperatures in zip(pending, found, strict=True):
+            out[i] = temperatures
+        pending = [i for i in pending if out[i] is None]
+    return out
 
 
 def method_without_weather() -> str:
