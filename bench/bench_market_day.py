@@ -129,15 +129,22 @@ class Steps:
             quiet = quiet + 1 if busy == 0 else 0
             time.sleep(0.2)
 
+    def _per_task(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.r.hgetall("bench:tasks").items()}
+
     def run(self, name: str, fn):
         t0, c0, w0, d0 = time.perf_counter(), _self_cpu(), self.workers.cpu(), self.db.cpu()
-        q0, wq0 = self.counter.n, self._worker_queries()
+        s0 = self.db.sampler_cpu
+        q0, wq0, tasks0 = self.counter.n, self._worker_queries(), self._per_task()
+        self.db.sample_during()
         detail = fn()
         self.idle()
+        self.db.sample_stop()
+        tasks = {k: v - tasks0.get(k, 0) for k, v in self._per_task().items() if v - tasks0.get(k, 0)}
         row = {
             "step": name,
             "wall": time.perf_counter() - t0,
-            "cpu_bench": _self_cpu() - c0,
+            "cpu_bench": _self_cpu() - c0 - (self.db.sampler_cpu - s0),  # not the backend sampler's thread
             "cpu_workers": self.workers.cpu() - w0,
             "cpu_db": self.db.cpu() - d0,
             "q_bench": self.counter.n - q0,
@@ -146,6 +153,17 @@ class Steps:
         }
         self.rows.append(row)
         print(_line(name, row, self.n, detail), flush=True)
+        by_task = sorted(
+            (
+                (t[: -len(":queries")], q, tasks.get(t[: -len(":queries")] + ":n", 0))
+                for t, q in tasks.items()
+                if t.endswith(":queries")
+            ),
+            key=lambda x: -x[1],
+        )
+        if by_task:
+            print("    sql by task: " + ", ".join(f"{t.rsplit('.', 1)[-1]} {n:,}x {q:,}" for t, q, n in by_task[:4]),
+                  flush=True)  # fmt: skip
         return detail
 
 
