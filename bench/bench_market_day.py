@@ -51,16 +51,16 @@ clock, the workers run on the real one). Each step is what production runs, wher
 7. ``meter data``: the day's readings (each event's response applied: most full, some partial, a few none)
    through the bulk import, as the utility sends them; its meter-status refreshes in the workers.
 8. ``verify+event settle``: beat's ``verify_due_events`` (one ``verify_events`` task per 100 due events); each
-   verification's ``settle_verified_event``.
+   chunk's ``settle_verified_events`` (its penalties, then each window once; ADR 0044).
 9. ``daily run``: beat's ``settle_day`` for the UTC day.
 10. ``anchoring``: beat's ``anchor_closed_periods`` (seal the day's hours, one anchor each, on anvil).
 11. ``claims epoch``: beat's ``close_claims_epoch``.
 
 A step ends when the broker's queue and the unacknowledged set are empty. Printed per step: wall seconds, CPU
-seconds of the bench process and of the workers (``/proc``, each worker's process tree; the PostgreSQL backends'
-CPU is not included), SQL statements (bench process and workers), and per premise: wall ms and CPU ms. Then the
-totals, the rows made, the peak RSS of each process and the load average. With ``--sizes`` the runs are made
-one after another (fresh database each) and the per-premise cost of every step is compared across sizes (a
+seconds of the bench process, of the workers (``/proc``, each worker's process tree) and of the database's
+PostgreSQL backends (sampled during the step), SQL statements (bench process and workers; then the largest per
+task name), and per premise: wall ms and CPU ms. Then the totals, the rows made, the peak RSS of each process and
+the load average. With ``--sizes`` the runs are made one after another (fresh database each) and the per-premise cost of every step is compared across sizes (a
 step whose cost per premise rises by more than 30 % from one size to the next is flagged); with several
 ``--workers`` values the largest size is also run with each further K and the speed-up of the worker steps
 printed. Not imported by the test suite.

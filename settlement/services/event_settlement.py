@@ -7,7 +7,9 @@ event is settled by the one settlement engine (:func:`settlement.services.runs.s
 end, where its energy credit is due): the same items, amounts and business keys as the daily run, so the
 daily run stays the sweep that pays whatever the event path missed (a lost task, an event verified before this
 path existed), and exactly-once holds across both by the journal entries' business keys (ADR 0008: overlapping
-windows are safe). Every event starting in that window that is verified by then is settled with it.
+windows are safe). Every event starting in that window that is verified by then is settled with it. The
+workers' verification sweep announces a chunk at once (``activation.signals.verifications_final``): its
+``settle_verified_events`` task settles the chunk with :func:`events_settle`, each window once (ADR 0044).
 
 Timeline: CAISO settles demand response on a fixed statement cycle (the Initial Settlement Statement T+3 business
 days after the trade date, recalculations at T+12 business days and later; CAISO BPM for Settlements and Billing,
