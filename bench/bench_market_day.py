@@ -53,16 +53,16 @@ clock, the workers run on the real one). Each step is what production runs, wher
 7. ``meter data``: the day's readings (each event's response applied: most full, some partial, a few none)
    through the bulk import, as the utility sends them; its meter-status refreshes in the workers.
 8. ``verify+event settle``: beat's ``verify_due_events`` (one ``verify_events`` task per 100 due events); each
-   verification's ``settle_verified_event``.
+   chunk's ``settle_verified_events`` (its penalties, then each window once; ADR 0044).
 9. ``daily run``: beat's ``settle_day`` for the UTC day.
 10. ``anchoring``: beat's ``anchor_closed_periods`` (seal the day's hours, one anchor each, on anvil).
 11. ``claims epoch``: beat's ``close_claims_epoch``.
 
 A step ends when the broker's queue and the unacknowledged set are empty. Printed per step: wall seconds, CPU
-seconds of the bench process and of the workers (``/proc``, each worker's process tree; the PostgreSQL backends'
-CPU is not included), SQL statements (bench process and workers), and per premise: wall ms and CPU ms. Then the
-totals, the rows made, the peak RSS of each process and the load average. With ``--sizes`` the runs are made
-one after another (fresh database each) and the per-premise cost of every step is compared across sizes (a
+seconds of the bench process, of the workers (``/proc``, each worker's process tree) and of the database's
+PostgreSQL backends (sampled during the step), SQL statements (bench process and workers; then the largest per
+task name), and per premise: wall ms and CPU ms. Then the totals, the rows made, the peak RSS of each process and
+the load average. With ``--sizes`` the runs are made one after another (fresh database each) and the per-premise cost of every step is compared across sizes (a
 step whose cost per premise rises by more than 30 % from one size to the next is flagged); with several
 ``--workers`` values the largest size is also run with each further K and the speed-up of the worker steps
 printed. Not imported by the test suite.
@@ -132,15 +132,22 @@ class Steps:
             quiet = quiet + 1 if busy == 0 else 0
             time.sleep(0.2)
 
+    def _per_task(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.r.hgetall("bench:tasks").items()}
+
     def run(self, name: str, fn):
         t0, c0, w0, d0 = time.perf_counter(), _self_cpu(), self.workers.cpu(), self.db.cpu()
-        q0, wq0 = self.counter.n, self._worker_queries()
+        s0 = self.db.sampler_cpu
+        q0, wq0, tasks0 = self.counter.n, self._worker_queries(), self._per_task()
+        self.db.sample_during()
         detail = fn()
         self.idle()
+        self.db.sample_stop()
+        tasks = {k: v - tasks0.get(k, 0) for k, v in self._per_task().items() if v - tasks0.get(k, 0)}
         row = {
             "step": name,
             "wall": time.perf_counter() - t0,
-            "cpu_bench": _self_cpu() - c0,
+            "cpu_bench": _self_cpu() - c0 - (self.db.sampler_cpu - s0),  # not the backend sampler's thread
             "cpu_workers": self.workers.cpu() - w0,
             "cpu_db": self.db.cpu() - d0,
             "q_bench": self.counter.n - q0,
@@ -149,6 +156,17 @@ class Steps:
         }
         self.rows.append(row)
         print(_line(name, row, self.n, detail), flush=True)
+        by_task = sorted(
+            (
+                (t[: -len(":queries")], q, tasks.get(t[: -len(":queries")] + ":n", 0))
+                for t, q in tasks.items()
+                if t.endswith(":queries")
+            ),
+            key=lambda x: -x[1],
+        )
+        if by_task:
+            print("    sql by task: " + ", ".join(f"{t.rsplit('.', 1)[-1]} {n:,}x {q:,}" for t, q, n in by_task[:4]),
+                  flush=True)  # fmt: skip
         return detail
 
 

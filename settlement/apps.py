@@ -6,13 +6,14 @@ class SettlementConfig(AppConfig):
     verbose_name = "Settlement, ledger and anchoring"
 
     def ready(self) -> None:
-        from activation.signals import penalty_recorded, verification_final
+        from activation.signals import penalty_recorded, verification_final, verifications_final
         from market.hooks import register_collateral_provider
 
         from .services.collateral import collateral_position
 
         penalty_recorded.connect(_settle_penalty, dispatch_uid="settlement.settle_penalty")
         verification_final.connect(_settle_verified_event, dispatch_uid="settlement.settle_verified_event")
+        verifications_final.connect(_settle_verified_events, dispatch_uid="settlement.settle_verified_events")
         register_collateral_provider(collateral_position)
 
 
@@ -28,3 +29,11 @@ def _settle_verified_event(sender, event_id: int, **kwargs) -> None:
     from . import tasks
 
     tasks.settle_verified_event.delay(event_id)
+
+
+def _settle_verified_events(sender, event_ids: list[int], penalty_ids: list[int], **kwargs) -> None:
+    """A chunk of verifications committed (sent after the commits): one task charges its penalties and settles its
+    events' windows (issue #21, ADR 0044)."""
+    from . import tasks
+
+    tasks.settle_verified_events.delay(list(event_ids), list(penalty_ids))

@@ -73,16 +73,20 @@ def settle_penalty(penalty_id: int) -> int:
     """Charge a penalty the activation app recorded (shortfall or opt-out) to its payer, once."""
     from activation.models import Penalty
 
-    from .services.penalties import penalty_settle
+    from .services.penalties import penalty_settle_recorded
 
-    penalty = Penalty.objects.select_related("payer").get(pk=penalty_id)
-    return penalty_settle(
-        event_id=penalty.event_id,
-        payee=penalty.payer,
-        amount=penalty.amount,
-        reason=f"{penalty.get_reason_display()}: {penalty.shortfall_kwh} kWh x {penalty.rate_per_mwh}/MWh",
-        business_key=f"activation:{penalty.pk}",
-    ).pk
+    return penalty_settle_recorded(penalty=Penalty.objects.select_related("payer").get(pk=penalty_id)).pk
+
+
+@shared_task(acks_late=True, **RETRY_ON_CONFLICT)
+def settle_verified_events(event_ids: list[int], penalty_ids: list[int]) -> list[int]:
+    """A chunk of verifications committed (``activation.signals.verifications_final``): charge its penalties, then
+    settle each of its events' windows once (issue #21, ADR 0044); a repeat pays nothing twice."""
+    from .services.event_settlement import events_settle
+    from .services.penalties import penalties_settle_recorded
+
+    penalties_settle_recorded(penalty_ids=penalty_ids)
+    return events_settle(event_ids=event_ids)
 
 
 @shared_task(acks_late=True, **RETRY_ON_CONFLICT)

@@ -35,13 +35,14 @@ def penalty_rate_per_mwh(*, event: DREvent, program: Program) -> Decimal:
 
 
 def penalty_record(
-    *, event: DREvent, reason: str, shortfall_kwh: Decimal, rate_per_mwh: Decimal, now: datetime
+    *, event: DREvent, reason: str, shortfall_kwh: Decimal, rate_per_mwh: Decimal, now: datetime, announce: bool = True
 ) -> Penalty:
     """Record the penalty of ``event`` for ``reason`` (a shortfall below the program threshold, an opt-out), once
     per event and reason: shortfall kWh x rate / 1000, rounded half-up to the cent (reproducible from the stored
     rate), paid by the premise's organisation. Settlement charges it in the ledger once the caller's transaction
     commits: :data:`activation.signals.penalty_recorded` is sent then, with the penalty's id (settlement's
-    receiver is idempotent per penalty)."""
+    receiver is idempotent per penalty). ``announce=False``: the caller announces it with others
+    (:func:`activation.services.verification.events_verify` sends one ``verifications_final`` per chunk)."""
     penalty, created = Penalty.objects.get_or_create(
         event=event,
         reason=reason,
@@ -57,7 +58,8 @@ def penalty_record(
     )
     if created:
         notify.penalty_recorded(penalty, now=now)  # in the fact's transaction (ADR 0030)
-    transaction.on_commit(lambda pk=penalty.pk: penalty_recorded.send(sender=Penalty, penalty_id=pk))
+    if announce:
+        transaction.on_commit(lambda pk=penalty.pk: penalty_recorded.send(sender=Penalty, penalty_id=pk))
     return penalty
 
 

@@ -13,7 +13,9 @@ from .penalties import penalty_rate_per_mwh, penalty_record
 from .units import KWH
 
 
-def event_performance_record(*, event: DREvent, verification: EventVerification, rows, now: datetime) -> None:
+def event_performance_record(
+    *, event: DREvent, verification: EventVerification, rows, now: datetime, announce: bool = True
+) -> Penalty | None:
     """Reliability indicators of the event, then the program's compliance rules.
 
     * magnitude achievement = delivered / committed kWh
@@ -27,6 +29,9 @@ def event_performance_record(*, event: DREvent, verification: EventVerification,
     Fairness (ADR 0029): "committed" here is what the premise answers for, the kW the platform actually commanded
     to its devices and got out (``selectors.event_accountable_kw``) over the event, never more than the event's
     target: a shortfall caused by the platform not commanding a device is never the consumer's penalty.
+
+    Returns the shortfall penalty recorded, if any (``announce=False``: the caller announces it, see
+    :func:`.penalties.penalty_record`).
     """
     program = event.program
     threshold = program.performance_threshold if program else Decimal("0.75")
@@ -65,18 +70,24 @@ def event_performance_record(*, event: DREvent, verification: EventVerification,
     if not EventPerformance.objects.filter(event=event).update(**indicators):
         EventPerformance.objects.create(event=event, **indicators)
     if program is None:
-        return
+        return None
     enrollment = Enrollment.objects.select_for_update().filter(program=program, premise_id=event.premise_id).first()
     if magnitude >= threshold:
         if enrollment and enrollment.consecutive_failures:
             enrollment.consecutive_failures = 0
             enrollment.save(update_fields=["consecutive_failures"])
-        return
+        return None
     shortfall = (committed - verification.delivered_kwh).quantize(KWH)
     rate = penalty_rate_per_mwh(event=event, program=program)
+    penalty = None
     if rate > 0 and shortfall > 0:
-        penalty_record(
-            event=event, reason=Penalty.Reason.SHORTFALL, shortfall_kwh=shortfall, rate_per_mwh=rate, now=now
+        penalty = penalty_record(
+            event=event,
+            reason=Penalty.Reason.SHORTFALL,
+            shortfall_kwh=shortfall,
+            rate_per_mwh=rate,
+            now=now,
+            announce=announce,
         )
     if enrollment is not None:
         enrollment.consecutive_failures += 1
@@ -86,3 +97,4 @@ def event_performance_record(*, event: DREvent, verification: EventVerification,
             enrollment.status = Enrollment.Status.DERATED
             enrollment.derate = program.derate_factor
         enrollment.save(update_fields=["consecutive_failures", "status", "derate"])
+    return penalty

@@ -23,12 +23,18 @@ from flexplatform.errors import ApplicationError
 from ..errors import ActivationErrorCode as Code
 from ..models import DataSource, DREvent, EventVerification, VerificationInterval
 from ..selectors import ven_reported_energy
-from ..signals import verification_final
+from ..signals import verification_final, verifications_final
 from .performance import event_performance_record
 from .units import KWH
 
 
 def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerification:
+    """Verify one event (see :func:`_event_verify`) and announce it once committed: ``verification_final`` (the
+    event) and ``penalty_recorded`` (its shortfall penalty, if any)."""
+    return _event_verify(event_id=event_id, now=now, announce=True)[0]
+
+
+def _event_verify(*, event_id: int, now: datetime | None, announce: bool) -> tuple[EventVerification, bool, int | None]:
     """Delivered energy = max(sum over the event's intervals of (baseline - actual), 0); stored once per event.
 
     Each interval's baseline - actual is kept signed in the record (``VerificationInterval.delivered_kwh``);
@@ -38,13 +44,16 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
     that interval (meter data takes precedence); a resource without a meter is verified from its VEN's reports
     alone, against the BASELINE it reported. The record says which source was used (``actual_source``,
     ``baseline_source``, and per interval). Refused until the event has completed and every interval has data.
+
+    Returns the verification, whether this call recorded it, and its shortfall penalty's id, if any.
+    ``announce=False``: nothing is sent, the caller announces (:func:`events_verify`, issue #21).
     """
     now = now or timezone.now()
     with transaction.atomic():
         event = DREvent.objects.select_for_update(of=("self",)).select_related("premise", "program").get(pk=event_id)
         existing = EventVerification.objects.filter(event=event).first()
         if existing is not None:
-            return existing
+            return existing, False, None
         if event.status != DREvent.Status.COMPLETED:
             raise ApplicationError(f"Event {event.pk} is {event.status}, not completed.", code=Code.INVALID_STATE)
         meter = event.premise.meters.order_by("id").first()
@@ -103,14 +112,17 @@ def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerifica
                 for s, b, a, d in rows
             ]
         )
-        event_performance_record(event=event, verification=verification, rows=rows, now=now)
+        penalty = event_performance_record(
+            event=event, verification=verification, rows=rows, now=now, announce=announce
+        )
         # Final once committed: settlement pays the event at once (ADR 0027; the daily run ``settle-day`` is the
         # sweep); penalties are charged at once (``penalties.penalty_record``).
-        event_id, verified_at = event.pk, verification.verified_at
-        transaction.on_commit(
-            lambda: verification_final.send(sender=EventVerification, event_id=event_id, verified_at=verified_at)
-        )
-    return verification
+        if announce:
+            event_id, verified_at = event.pk, verification.verified_at
+            transaction.on_commit(
+                lambda: verification_final.send(sender=EventVerification, event_id=event_id, verified_at=verified_at)
+            )
+    return verification, True, (penalty.pk if penalty is not None else None)
 
 
 def events_due_for_verification() -> list[int]:
@@ -129,14 +141,32 @@ def events_verify_due(*, now: datetime | None = None) -> list[int]:
 
 def events_verify(*, event_ids: list[int], now: datetime | None = None) -> list[int]:
     """Verify these events, each in its own transaction, skipping those whose meter data is not complete yet;
-    returns the ids verified (an event verified before is returned as it is: safe to run a chunk twice)."""
-    verified = []
-    for event_id in event_ids:
-        try:
-            event_verify(event_id=event_id, now=now)
-        except ApplicationError as exc:
-            if exc.code != Code.METER_DATA_INCOMPLETE:
-                raise
-            continue
-        verified.append(event_id)
+    returns the ids verified (an event verified before is returned as it is: safe to run a chunk twice).
+
+    The chunk is announced once (issue #21, ADR 0044): one ``verifications_final`` with the events this call
+    verified and their shortfall penalties, after the last commit (also when a later event fails: what committed
+    is announced), so settlement settles the chunk in one task (its penalties, then each window once) instead of
+    one task per event and one per penalty. An event verified before (a repeated chunk) is not announced again:
+    it was when it was verified, and the daily run is the sweep."""
+    verified: list[int] = []
+    fresh: list[int] = []
+    penalties: list[int] = []
+    try:
+        for event_id in event_ids:
+            try:
+                _, created, penalty_id = _event_verify(event_id=event_id, now=now, announce=False)
+            except ApplicationError as exc:
+                if exc.code != Code.METER_DATA_INCOMPLETE:
+                    raise
+                continue
+            verified.append(event_id)
+            if created:
+                fresh.append(event_id)
+            if penalty_id is not None:
+                penalties.append(penalty_id)
+    finally:
+        if fresh or penalties:  # at once outside a transaction (the task), else once the caller's commits
+            transaction.on_commit(
+                lambda: verifications_final.send(sender=EventVerification, event_ids=fresh, penalty_ids=penalties)
+            )
     return verified

@@ -64,3 +64,44 @@ def test_a_chunk_skips_events_without_data_and_is_safe_to_run_twice(small_world)
     assert services.events_verify(event_ids=[waiting.pk, ready.pk], now=end + timedelta(hours=1)) == [ready.pk]
     assert list(EventVerification.objects.filter(event__in=[ready, waiting])) == [first]
     assert services.events_due_for_verification() == [waiting.pk]
+
+
+def test_a_chunk_is_announced_once_with_its_penalties_and_a_repeat_announces_nothing(
+    small_world, django_capture_on_commit_callbacks
+):
+    """Issue #21 (ADR 0044): one ``verifications_final`` per chunk, not one signal per event and per penalty."""
+    from activation.models import Penalty
+    from activation.signals import penalty_recorded, verification_final, verifications_final
+
+    events = [_completed_event(small_world, p, with_data=True) for p in small_world.premises[1:3]]
+    waiting = _completed_event(small_world, small_world.premises[3], with_data=False)
+    sent: dict[str, list] = {"chunk": [], "one": []}
+
+    def chunk(sender, event_ids, penalty_ids, **kwargs):
+        sent["chunk"].append((event_ids, penalty_ids))
+
+    def one(sender, **kwargs):
+        sent["one"].append(kwargs)
+
+    verifications_final.connect(chunk, dispatch_uid="test-chunk")
+    verification_final.connect(one, dispatch_uid="test-one")
+    penalty_recorded.connect(one, dispatch_uid="test-one-penalty")
+    try:
+        ids = [waiting.pk] + [e.pk for e in events]
+        end = events[0].end + timedelta(hours=1)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert services.events_verify(event_ids=ids, now=end) == [e.pk for e in events]
+        penalties = list(Penalty.objects.filter(event__in=events).order_by("event_id").values_list("pk", flat=True))
+        assert sent["chunk"] == [([e.pk for e in events], penalties)]
+        assert sent["one"] == []
+        with django_capture_on_commit_callbacks(execute=True):
+            assert services.events_verify(event_ids=ids, now=end) == [e.pk for e in events]
+        assert len(sent["chunk"]) == 1 and sent["one"] == []
+        # one event verified on its own (the API, the demo) is still announced on its own
+        with django_capture_on_commit_callbacks(execute=True):
+            services.event_verify(event_id=events[0].pk, now=end)  # verified already: nothing new
+        assert sent["one"] == []
+    finally:
+        verifications_final.disconnect(dispatch_uid="test-chunk")
+        verification_final.disconnect(dispatch_uid="test-one")
+        penalty_recorded.disconnect(dispatch_uid="test-one-penalty")

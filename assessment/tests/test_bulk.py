@@ -142,3 +142,48 @@ def test_bulk_counts_every_bad_line_once_per_problem(meter_world):
     assert problems[1].startswith("negative energy: 40 records (line 2502, line 2503, line 2504, ...)"), problems
     assert "2,540 bad records, 2 distinct problems" in exc.value.detail
     assert MeterReading.objects.count() == 0
+
+
+def test_bulk_revisions_read_each_meters_file_span_only(meter_world):
+    """Issue #21: the revision check reads the stored readings per meter over the file's span for that meter (an
+    index range scan each, not the whole table); the revisions are the same: only changed values, per meter, and
+    none for readings outside the file or of another meter."""
+    day = datetime(2026, 1, 5, tzinfo=UTC)
+    history = [
+        MeterReading(meter=m, start=day + timedelta(minutes=15 * i), kwh=Decimal("1.0"))
+        for m in (meter_world.alice_meter, meter_world.bob_meter)
+        for i in range(4 * 96)
+    ]
+    MeterReading.objects.bulk_create(history)
+    # day 2 of A-1 again, two values changed; B-1 (same times) untouched; a new reading after the history
+    second = [day + timedelta(days=1, minutes=15 * i) for i in range(96)]
+    rows = ["meter_id,start,kwh"]
+    rows += [f"A-1,{s:%Y-%m-%dT%H:%MZ},{'2.5' if i in (3, 50) else '1.0'}" for i, s in enumerate(second)]
+    rows += [f"A-1,{day + timedelta(days=4):%Y-%m-%dT%H:%MZ},7"]
+    batch = _bulk(meter_world, "\n".join(rows) + "\n")
+    assert (batch.rows_total, batch.rows_new, batch.rows_unchanged, batch.rows_revised) == (97, 1, 94, 2)
+    revisions = sorted(ReadingRevision.objects.values_list("meter__meter_id", "start", "old_kwh", "new_kwh"))
+    assert revisions == [
+        ("A-1", second[3], Decimal("1.0"), Decimal("2.5")),
+        ("A-1", second[50], Decimal("1.0"), Decimal("2.5")),
+    ]
+    assert MeterReading.objects.filter(meter=meter_world.bob_meter, kwh=Decimal("1.0")).count() == 4 * 96
+
+
+def test_bulk_next_day_of_a_meter_with_history_is_a_plain_insert(meter_world):
+    """Issue #21: a file whose meters have a history but no reading within the file's span (the next day's data)
+    has nothing to revise: no revision check, a plain insert; the same counts as the upsert would give."""
+    day = datetime(2026, 1, 5, tzinfo=UTC)
+    MeterReading.objects.bulk_create(
+        [MeterReading(meter=meter_world.alice_meter, start=day + timedelta(minutes=15 * i), kwh=1) for i in range(96)]
+    )
+    rows = "meter_id,start,kwh\n" + "".join(
+        f"A-1,{day + timedelta(days=1, minutes=15 * i):%Y-%m-%dT%H:%MZ},2\n" for i in range(96)
+    )
+    batch = _bulk(meter_world, rows)
+    assert (batch.rows_total, batch.rows_new, batch.rows_unchanged, batch.rows_revised) == (96, 96, 0, 0)
+    assert not ReadingRevision.objects.exists()
+    assert MeterReading.objects.filter(meter=meter_world.alice_meter).count() == 192
+    # the same file again overlaps itself: the revision path, nothing changed
+    again = _bulk(meter_world, rows)
+    assert (again.rows_new, again.rows_unchanged, again.rows_revised) == (0, 96, 0)

@@ -7,7 +7,9 @@ event is settled by the one settlement engine (:func:`settlement.services.runs.s
 end, where its energy credit is due): the same items, amounts and business keys as the daily run, so the
 daily run stays the sweep that pays whatever the event path missed (a lost task, an event verified before this
 path existed), and exactly-once holds across both by the journal entries' business keys (ADR 0008: overlapping
-windows are safe). Every event starting in that window that is verified by then is settled with it.
+windows are safe). Every event starting in that window that is verified by then is settled with it. The
+workers' verification sweep announces a chunk at once (``activation.signals.verifications_final``): its
+``settle_verified_events`` task settles the chunk with :func:`events_settle`, each window once (ADR 0044).
 
 Timeline: CAISO settles demand response on a fixed statement cycle (the Initial Settlement Statement T+3 business
 days after the trade date, recalculations at T+12 business days and later; CAISO BPM for Settlements and Billing,
@@ -71,6 +73,56 @@ def event_settle(*, event_id: int, now: datetime | None = None) -> SettlementRun
         if recovery_end <= now and recovery_start != window_start:
             _window_settle(recovery_start, recovery_end, verification_id, SettlementCoverage.Role.RECOVERY, now=now)
     return run
+
+
+def events_settle(*, event_ids: list[int], now: datetime | None = None) -> list[int]:
+    """:func:`event_settle` for a chunk of events at once (issue #21, ADR 0044): their verifications, markers
+    and shifting devices read in three queries, then each window they need run once (in time order, under its
+    lock) unless every verification it is needed for is covered already. The same runs as the events' tasks one
+    by one would make, so the same items; an event not verified is skipped (the daily run is the sweep), a repeat
+    runs nothing. Returns the ids of the runs made."""
+    now = now or timezone.now()
+    rows = list(
+        EventVerification.objects.filter(event_id__in=event_ids)
+        .order_by("event_id")
+        .values_list("pk", "event__start", "event__end", "event__premise_id")
+    )
+    if not rows:
+        return []
+    covered = set(
+        SettlementCoverage.objects.filter(verification_id__in=[r[0] for r in rows]).values_list(
+            "verification_id", "role"
+        )
+    )
+    shifting = set(
+        Device.objects.filter(premise_id__in={r[3] for r in rows}, active=True, kind__in=SHIFTING_KINDS).values_list(
+            "premise_id", flat=True
+        )
+    )
+    hours = market_parameter("shift_recovery_hours") if shifting else None
+    windows: dict[tuple[datetime, datetime, str], list[int]] = {}
+    for verification_id, start, end, premise_id in rows:
+        window_start, window_end = event_window(start)
+        if window_end > now:
+            continue  # not ended yet: the daily run settles it
+        windows.setdefault((window_start, window_end, SettlementCoverage.Role.EVENT), []).append(verification_id)
+        if premise_id in shifting:
+            recovery_start, recovery_end = event_window(end + timedelta(minutes=int(hours * 60)))
+            if recovery_end <= now and recovery_start != window_start:
+                key = (recovery_start, recovery_end, SettlementCoverage.Role.RECOVERY)
+                windows.setdefault(key, []).append(verification_id)
+    runs = []
+    for (window_start, window_end, role), ids in sorted(windows.items()):
+        if all((v, role) in covered for v in ids):
+            continue
+        with _window_lock(window_start):
+            # again under the lock: a task of this window may have run it meanwhile
+            if SettlementCoverage.objects.filter(verification_id__in=ids, role=role).count() < len(ids):
+                run = settlement_run_execute(
+                    window_start=window_start, window_end=window_end, trigger=SettlementRun.Trigger.EVENT, now=now
+                )
+                runs.append(run.pk)
+    return runs
 
 
 def _window_settle(

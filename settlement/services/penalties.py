@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organisation
-from activation.models import DREvent
+from activation.models import DREvent, Penalty
 from flexplatform.errors import ApplicationError
 
 from .. import assets
@@ -73,6 +73,24 @@ def penalty_settle(
                 item = _charge(event_id=event_id, payee=org, amount=part, memo=f"{who}{memo[1:]}", key=k, now=now)
                 first = first or item
     return first
+
+
+def penalty_settle_recorded(*, penalty: Penalty) -> SettlementItem:
+    """Charge a penalty the activation app recorded (shortfall or opt-out) to its payer, once."""
+    return penalty_settle(
+        event_id=penalty.event_id,
+        payee=penalty.payer,
+        amount=penalty.amount,
+        reason=f"{penalty.get_reason_display()}: {penalty.shortfall_kwh} kWh x {penalty.rate_per_mwh}/MWh",
+        business_key=f"activation:{penalty.pk}",
+    )
+
+
+def penalties_settle_recorded(*, penalty_ids: list[int]) -> list[int]:
+    """:func:`penalty_settle_recorded` for each of these penalties (read in one query), in id order; returns the
+    items' ids (each charged once: a repeat returns the item charged before)."""
+    penalties = Penalty.objects.filter(pk__in=penalty_ids).select_related("payer").order_by("pk")
+    return [penalty_settle_recorded(penalty=p).pk for p in penalties]
 
 
 def _charge(
