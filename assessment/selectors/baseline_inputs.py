@@ -38,12 +38,15 @@ def meter_day_grids(*, spans: Sequence[tuple[Meter, date, date]]) -> dict[int, D
     if connection.vendor == "postgresql" and bounds:
         ids = sorted(bounds)
         with connection.cursor() as cursor:
+            # One index range scan of (meter_id, start) per meter: the aggregate in a LATERAL subquery cannot be
+            # flattened into a join of the ranges with the whole table, which the planner ran as a sequential scan
+            # of every reading per chunk (6.9 s for 100 meters among 10,000; ADR 0041).
             cursor.execute(
-                "SELECT q.meter_id, array_agg(EXTRACT(EPOCH FROM r.start)::bigint ORDER BY r.start),"  # noqa: S608
-                " array_agg(r.kwh::float8 ORDER BY r.start)"
+                "SELECT q.meter_id, r.epochs, r.vals"  # noqa: S608
                 " FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS q(meter_id, lo, hi)"
-                f" JOIN {MeterReading._meta.db_table} r ON r.meter_id = q.meter_id AND r.start >= q.lo"
-                " AND r.start < q.hi GROUP BY q.meter_id",
+                " CROSS JOIN LATERAL (SELECT array_agg(EXTRACT(EPOCH FROM start)::bigint ORDER BY start) AS epochs,"
+                f" array_agg(kwh::float8 ORDER BY start) AS vals FROM {MeterReading._meta.db_table}"
+                " WHERE meter_id = q.meter_id AND start >= q.lo AND start < q.hi) AS r WHERE r.epochs IS NOT NULL",
                 [ids, [bounds[i][0] for i in ids], [bounds[i][1] for i in ids]],
             )
             for meter_id, epochs, values in cursor.fetchall():

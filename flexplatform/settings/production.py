@@ -4,13 +4,14 @@ by ``manage.py check --deploy``, flexplatform/core/checks.py), HTTPS everywhere,
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import ANVIL_DEV_PRIVATE_KEYS, DEV_SECRET_KEY, env
+from .base import ANVIL_DEV_PRIVATE_KEYS, DEV_SECRET_KEY, env, postgres_jit_off
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+postgres_jit_off(DATABASES["default"])
 # No "SELECT 1" before each request's first query (Django's default): after a database restart, each worker's
 # first request fails once and its connection is replaced; API clients retry with their Idempotency-Key.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DJANGO_CONN_HEALTH_CHECKS", default=False)
