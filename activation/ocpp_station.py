@@ -34,7 +34,7 @@ from functools import lru_cache
 
 import websockets
 from ocpp.charge_point import camel_to_snake_case
-from ocpp.messages import MessageType
+from ocpp.messages import Call, MessageType
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result, datatypes, enums
 
@@ -92,7 +92,15 @@ class SimStation(ChargePoint):
             and isinstance(msg[3], dict)
             and isinstance(msg[3].get("chargingProfile"), dict)
         ):
-            status = await self.set_charging_profile(_snake(msg[3]["chargingProfile"]))
+            # The registered handler still answers (a station's own behaviour, e.g. a firmware fault, stays its own);
+            # an exception is a CALLERROR, as the library sends it.
+            handler = self.route_map[enums.Action.set_charging_profile]["_on_action"]
+            try:
+                result = await handler(evse_id=msg[3].get("evseId"), charging_profile=_snake(msg[3]["chargingProfile"]))
+            except Exception as exc:  # noqa: BLE001 - answered as the library answers a failing handler
+                await self._send(Call(msg[1], msg[2], msg[3]).create_call_error(exc).to_json())
+                return
+            status = getattr(result.status, "value", result.status)
             await self._send(json.dumps([MessageType.CallResult, msg[1], {"status": status}], separators=(",", ":")))
             return
         await super().route_message(raw_msg)
