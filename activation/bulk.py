@@ -3,9 +3,11 @@ and ``IN`` lists of thousands of ids. Plumbing only: no business rule lives here
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from django.db import connection, connections, router
+from django.conf import settings
+from django.db import connection, connections, models, router
 from django.db.models.expressions import RawSQL
 
 OUTBOX_INSERT_BATCH = 1000
@@ -99,16 +101,64 @@ def insert_values(
         return ids
 
 
+def _plain_types(f, connection) -> tuple[type, ...]:
+    """The Python types a field's database value is the value itself for, on PostgreSQL (the backend adapts them
+    as they are: Django's ``get_db_prep_save`` returns an equal value, or a typed integer wrapper psycopg needs only
+    for server-side binding): exact built-in field classes only (a subclass may prepare its values its own way).
+    Empty elsewhere, and for any other field (JSON, UUID...): those values go through the field."""
+    if connection.vendor != "postgresql":
+        return ()
+    kind = type(f)
+    if kind in (models.ForeignKey, models.OneToOneField):
+        return (int, type(None)) if type(f.target_field) in (models.AutoField, models.BigAutoField) else ()
+    return _PLAIN.get(kind, ())
+
+
+_PLAIN: dict[type, tuple[type, ...]] = {
+    **dict.fromkeys(
+        (
+            models.IntegerField,
+            models.BigIntegerField,
+            models.SmallIntegerField,
+            models.PositiveIntegerField,
+            models.PositiveSmallIntegerField,
+            models.PositiveBigIntegerField,
+        ),
+        (int, type(None)),
+    ),
+    models.CharField: (str, type(None)),
+    models.TextField: (str, type(None)),
+    models.DecimalField: (Decimal, type(None)),
+    models.DateField: (date, type(None)),  # exactly a date: a datetime is converted by the field
+    models.BooleanField: (bool, type(None)),
+}
+
+
 def _prepared(fields, connection, n: int, column, now: datetime) -> list:
-    """One column's database-ready values: each distinct value prepared once by its field."""
+    """One column's database-ready values: each distinct value prepared once by its field; on PostgreSQL a column
+    of plain values the backend takes as they are (ints, strings, decimals, dates, aware datetimes) is used as it
+    is (``_plain_types``: 10,000 device commands were 50,000 field preparations)."""
     out: list = []
     for f in fields:
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             out.append([f.get_db_prep_save(now, connection)] * n)
             continue
+        values = column(f)
+        plain = _plain_types(f, connection)
+        if plain and all(type(v) in plain for v in values):
+            out.append(values)
+            continue
+        if (
+            connection.vendor == "postgresql"
+            and settings.USE_TZ
+            and type(f) is models.DateTimeField
+            and all(v is None or (type(v) is datetime and v.tzinfo is not None) for v in values)
+        ):
+            out.append(values)  # aware datetimes (a naive one goes through the field: its warning and time zone)
+            continue
         cache: dict = {}
         col = []
-        for v in column(f):
+        for v in values:
             try:
                 col.append(cache[v])
             except (KeyError, TypeError):

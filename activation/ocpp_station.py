@@ -30,10 +30,28 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import websockets
+from ocpp.charge_point import camel_to_snake_case
+from ocpp.messages import Call, MessageType
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result, datatypes, enums
+
+
+@lru_cache(maxsize=256)
+def _snake_key(key: str) -> str:
+    """The library's camelCase -> snake_case conversion of one key (kept: a profile has the same dozen keys)."""
+    return next(iter(camel_to_snake_case({key: None})))
+
+
+def _snake(data):
+    """``ocpp.charge_point.camel_to_snake_case`` with its per-key conversion kept (``_snake_key``)."""
+    if isinstance(data, dict):
+        return {_snake_key(k): _snake(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_snake(v) for v in data]
+    return data
 
 
 @dataclass
@@ -57,18 +75,52 @@ class SimStation(ChargePoint):
         self.state = state
         self.ramp_seconds = ramp_seconds
 
+    async def route_message(self, raw_msg):
+        """The CSMS's ``SetChargingProfile`` is answered here without the library's per-message routing (its
+        key rewriting per request and typed answer serialized by deep copies: most of a simulated station's CPU in
+        ``bench/bench_dispatch.py``); the answer is the same OCPP CALLRESULT. Everything else goes the library's
+        way."""
+        try:
+            msg = json.loads(raw_msg)
+        except ValueError:
+            msg = None
+        if (
+            isinstance(msg, list)
+            and len(msg) == 4
+            and msg[0] == MessageType.Call
+            and msg[2] == enums.Action.set_charging_profile
+            and isinstance(msg[3], dict)
+            and isinstance(msg[3].get("chargingProfile"), dict)
+        ):
+            # The registered handler still answers (a station's own behaviour, e.g. a firmware fault, stays its own);
+            # an exception is a CALLERROR, as the library sends it.
+            handler = self.route_map[enums.Action.set_charging_profile]["_on_action"]
+            try:
+                result = await handler(evse_id=msg[3].get("evseId"), charging_profile=_snake(msg[3]["chargingProfile"]))
+            except Exception as exc:  # noqa: BLE001 - answered as the library answers a failing handler
+                await self._send(Call(msg[1], msg[2], msg[3]).create_call_error(exc).to_json())
+                return
+            status = getattr(result.status, "value", result.status)
+            await self._send(json.dumps([MessageType.CallResult, msg[1], {"status": status}], separators=(",", ":")))
+            return
+        await super().route_message(raw_msg)
+
     @on(enums.Action.set_charging_profile, skip_schema_validation=True)
     async def on_set_charging_profile(self, evse_id, charging_profile, **kwargs):
+        return call_result.SetChargingProfile(status=await self.set_charging_profile(charging_profile))
+
+    async def set_charging_profile(self, charging_profile: dict) -> str:
+        """The station takes the profile (snake_case keys, as the library hands them): its answer's status."""
         s = self.state
         s.received.append(charging_profile)
         s.received_at.append(time.time())
         if not s.responds:
             await asyncio.sleep(3600)  # never answers (the CSMS times out)
         if s.reject:
-            return call_result.SetChargingProfile(status=enums.ChargingProfileStatusEnumType.rejected)
+            return enums.ChargingProfileStatusEnumType.rejected.value
         period = charging_profile["charging_schedule"][0]["charging_schedule_period"][0]
         s.limit_kw, s.limited_at = float(period["limit"]) / 1000, time.monotonic()
-        return call_result.SetChargingProfile(status=enums.ChargingProfileStatusEnumType.accepted)
+        return enums.ChargingProfileStatusEnumType.accepted.value
 
     @on(enums.Action.clear_charging_profile, skip_schema_validation=True)
     async def on_clear_charging_profile(self, charging_profile_id=None, **kwargs):

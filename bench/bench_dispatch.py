@@ -102,6 +102,17 @@ def _end_children() -> None:
             pass
 
 
+def _stop(proc, timeout: float = 30) -> None:
+    """Terminate a child process, killed if it has not ended after ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def main() -> None:
     import atexit
 
@@ -406,22 +417,21 @@ def main() -> None:
         pg_cpu = sum(_cpu_seconds(pid) - pg_cpu0.get(pid, 0.0) for pid in _pg_backends(pg_db))
     if args.profile:
         csms.send_signal(signal.SIGINT)  # a clean exit: cProfile writes the CSMS's profile to PROFILE.csms
-        csms.wait(30)
+        try:
+            csms.wait(120)
+        except subprocess.TimeoutExpired:
+            pass  # ended below (no CSMS profile then)
     for proc in (stations, csms):
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait(10)
+        _stop(proc)
     broker.stop()
     acked_rows = OutboxMessage.objects.filter(
         channel=OutboxMessage.Channel.MQTT, status=OutboxMessage.Status.ACKNOWLEDGED
     ).count()
     worker_cpu = _cpu_seconds(worker.pid) if worker else 0.0
-    if worker:
-        worker.terminate()
-        worker.wait(10)
     fleet_cpu = _cpu_seconds(fleet.pid)
-    fleet.terminate()
-    fleet.wait(10)
+    for proc in (worker, fleet):  # on a loaded host a child may take a while to stop: it is ended, not waited on
+        if proc is not None:
+            _stop(proc)
 
     n_cmds = OutboxMessage.objects.filter(channel=OutboxMessage.Channel.MQTT).count()
     print(

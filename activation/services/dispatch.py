@@ -93,7 +93,7 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
     -> notified. The caller holds the transaction, has locked or just created the events and has checked their
     status and the emergency stop. Idempotent: nothing is written twice for an event. ``fresh``: the events
     were created in this transaction (nothing of theirs can exist yet), so rows are written without the
-    conflict check."""
+    conflict check; they may be created notified at ``now`` (announced like scheduled ones, not moved again)."""
     if not events:
         return
     if not transaction.get_connection().in_atomic_block:
@@ -197,13 +197,17 @@ def events_dispatch_locked(*, events: list[DREvent], now: datetime, fresh: bool 
     outbox_insert(rows, now=now, fresh=fresh)
     _subscription_notifications(events=events, now=now)
     scheduled = [e.pk for e in events if e.status == DREvent.Status.SCHEDULED]
-    notify.events_scheduled([e for e in events if e.status == DREvent.Status.SCHEDULED], now=now)  # ADR 0030
+    # Announced now: the scheduled events, and fresh ones the caller created notified at ``now`` (an emergency
+    # call: no UPDATE of rows it has just written).
+    announced = [
+        e
+        for e in events
+        if e.status == DREvent.Status.SCHEDULED
+        or (fresh and e.status == DREvent.Status.NOTIFIED and e.notified_at == now)
+    ]
+    notify.events_scheduled(announced, now=now)  # ADR 0030
     notify.manual_devices_asked(  # a manual device is not commanded: its owner is asked to turn it down
-        [
-            (e, [d.name for d in devices.get(e.pk, []) if d.channel == "manual" and d.available])
-            for e in events
-            if e.status == DREvent.Status.SCHEDULED
-        ],
+        [(e, [d.name for d in devices.get(e.pk, []) if d.channel == "manual" and d.available]) for e in announced],
         now=now,
     )
     for chunk in chunks(scheduled):

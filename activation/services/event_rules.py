@@ -27,7 +27,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 
 from flexplatform.errors import ApplicationError, Conflict
 
-from ..bulk import chunks
+from ..bulk import chunks, in_values
 from ..errors import ActivationErrorCode as Code
 from ..models import DREvent, Program
 
@@ -108,7 +108,7 @@ def premises_over_caps(
         month_start = day_start.replace(day=1)
         next_month = (month_start + timedelta(days=32)).replace(day=1)
         for chunk in chunks(ids):
-            live = _live().filter(premise_id__in=chunk).exclude(Exists(continues))
+            live = _live().filter(premise_id__in=in_values(chunk)).exclude(Exists(continues))
             month = dict(
                 live.filter(start__gte=month_start, start__lt=next_month)
                 .values_list("premise_id")
@@ -125,7 +125,7 @@ def premises_over_caps(
             if end is not None:
                 adjacent = set(
                     _live()
-                    .filter(Q(end=start) | Q(start=end), premise_id__in=chunk)
+                    .filter(Q(end=start) | Q(start=end), premise_id__in=in_values(chunk))
                     .values_list("premise_id", flat=True)
                 )
             for pk in chunk:

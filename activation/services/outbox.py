@@ -23,6 +23,7 @@ from flexplatform.errors import ApplicationError
 from ..bulk import insert_values
 from ..models import OutboxMessage, WebhookEndpoint
 
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder (json.dumps builds one per call with options)
 _random_pool = bytearray()
 _random_lock = threading.Lock()
 # A forked child (Celery prefork, gunicorn --preload) must not hand out the ids left in its parent's pool.
@@ -63,21 +64,13 @@ def outbox_insert(rows: list[OutboxRow], *, now: datetime, fresh: bool = False) 
     connection = connections[router.db_for_write(OutboxMessage)]
     ops = connection.ops
     opts = OutboxMessage._meta
-    uuid_field = opts.get_field("message_id")
     at = ops.adapt_datetimefield_value(now)
     deadlines: dict = {None: None}
     for r in rows:
         if r.ack_by not in deadlines:
             deadlines[r.ack_by] = ops.adapt_datetimefield_value(r.ack_by)
-    per_row = {
-        "event_id": lambda r: r.event_id,
-        "channel": lambda r: r.channel,
-        "destination": lambda r: r.destination,
-        "message_id": lambda r: uuid_field.get_db_prep_value(r.message_id, connection),
-        "topic": lambda r: r.topic,
-        "payload": lambda r: json.dumps({**r.payload, "message_id": str(r.message_id)}, separators=(",", ":")),
-        "ack_deadline": lambda r: deadlines[r.ack_by],
-    }
+    # The per-row columns, in this order, built in one loop below (no function call per value: 10,000 commands).
+    per_row = ("event_id", "channel", "destination", "message_id", "topic", "payload", "ack_deadline")
     constant = {"status": OutboxMessage.Status.PENDING, "attempts": 0, "next_attempt_at": at, "created_at": at}
     fields = [f for f in opts.concrete_fields if not f.primary_key]
     for f in fields:
@@ -85,8 +78,23 @@ def outbox_insert(rows: list[OutboxRow], *, now: datetime, fresh: bool = False) 
             constant[f.column] = f.get_db_prep_save(f.get_default(), connection)
     columns = list(per_row) + [f.column for f in fields if f.column not in per_row]
     tail = tuple(constant[c] for c in columns[len(per_row) :])
-    getters = list(per_row.values())
-    values = [tuple(g(r) for g in getters) + tail for r in rows]
+    uuid_field = opts.get_field("message_id")
+    # A native uuid column takes the UUID as it is (what ``UUIDField.get_db_prep_value`` returns); else its hex.
+    native_uuid = connection.features.has_native_uuid_field
+    encode = _COMPACT_JSON.encode
+    values = [
+        (
+            r.event_id,
+            r.channel,
+            r.destination,
+            r.message_id if native_uuid else uuid_field.get_db_prep_value(r.message_id, connection),
+            r.topic,
+            encode({**r.payload, "message_id": str(r.message_id)}),
+            deadlines[r.ack_by],
+            *tail,
+        )
+        for r in rows
+    ]
     # ``fresh``: the events were created in this transaction, so no row can exist yet (COPY straight in).
     unique = () if fresh else ("event_id", "channel", "destination")
     insert_values(OutboxMessage, columns, values, unique=unique, returning=False)

@@ -277,3 +277,29 @@ def test_demo_device_simulator_acknowledges_dispatched_commands_and_reports_tele
     assert str(row.message_id) in simulation.fleet.received[device]
     assert row.status == (OutboxMessage.Status.ACKNOWLEDGED if responds else OutboxMessage.Status.SENT)
     assert Telemetry.objects.filter(event=event).exists() == responds
+
+
+def test_emergency_events_are_written_notified_and_their_owners_told_once(act_world, fleet_program):
+    """The emergency call creates its events notified at the call (no second write of them) and notifies each
+    premise's organisation once per event, as a dispatched scheduled event is (ADR 0040)."""
+    from accounts.models import Notification, NotificationKind
+
+    w = act_world
+    program, households = fleet_program
+    events = _call(w, program)
+    rows = DREvent.objects.filter(pk__in=[e.pk for e in events])
+    assert {(r.status, r.notified_at) for r in rows} == {(DREvent.Status.NOTIFIED, w.now)}
+    assert all(e.status == DREvent.Status.NOTIFIED and e.notified_at == w.now for e in events)
+    told = Notification.objects.filter(kind=NotificationKind.EVENT_SCHEDULED)
+    expected = {f"event_scheduled:{e.pk}" for e in events}
+    assert set(told.values_list("key", flat=True)) == expected
+    assert told.count() == len(set(told.values_list("user_id", "key")))
+    # The dispatch records (written as plain values) read back as the commands sent.
+    for r in OutboxMessage.objects.filter(event__in=events, channel="mqtt"):
+        record = r.event.device_dispatches.get(device_id=int(r.destination.removeprefix("dev-")))
+        assert (record.command, record.value, record.shed_kw) == (
+            r.payload["command"],
+            Decimal(r.payload["value"]),
+            Decimal(r.payload["shed_kw"]),
+        )
+    assert _call(w, program) == [] and told.count() == len(expected)
