@@ -22,6 +22,7 @@ from .awards import NOT_DISPATCHED
 from .dispatch import events_dispatch_locked
 from .emergency_stop import emergency_stop_active
 from .event_rules import event_window_check, premises_over_caps
+from .lifecycle import created_as
 
 EMERGENCY_CHUNK = 500  # resources per transaction of an emergency call (2,000 residential devices), at most
 EMERGENCY_FIRST_CHUNK = 50  # the first transaction's resources: the first commands leave while the rest is written
@@ -144,7 +145,7 @@ def emergency_event_create(
             # Dispatched events are created notified (stamped now), as the dispatch would move them in this
             # transaction: one UPDATE of every event of the chunk less (``events_dispatch_locked``, ``fresh``).
             chunk = [
-                event_of(e, kw, status=DREvent.Status.NOTIFIED, notified_at=now)
+                event_of(e, kw, **created_as(DREvent.Status.NOTIFIED, now=now))
                 for e, kw in targets
                 if e.premise_id not in over
             ]

@@ -53,6 +53,15 @@ def event_move(event: DREvent, *, to: str, now: datetime, **fields) -> DREvent:
     return event
 
 
+def created_as(to: str, *, now: datetime) -> dict:
+    """The fields of an event created directly in status ``to`` (the move from its first status, without the
+    UPDATE of a row just written): the status and its stamp, as :func:`events_move` would write them. Only a
+    status one move from scheduled may be created so."""
+    if Status.SCHEDULED not in EVENT_TRANSITIONS.get(to, ()):
+        raise ValueError(f"an event cannot be created {to}")
+    return {"status": to, STAMP[to]: now}
+
+
 def events_move(*, events: QuerySet[DREvent], to: str, now: datetime) -> int:
     """Move every event of ``events`` whose current status leads to ``to``, in one UPDATE; the others are left
     as they are. Returns how many moved."""

@@ -299,3 +299,16 @@ def test_award_events_created_under_the_stop_wait_and_go_out_when_it_lifts(act_w
     assert services.events_dispatch_pending(now=w.now) == [event.pk]
     event.refresh_from_db()
     assert event.status == DREvent.Status.NOTIFIED and OutboxMessage.objects.filter(event=event).exists()
+
+
+def test_an_event_is_created_only_in_a_status_one_move_from_scheduled():
+    from datetime import UTC, datetime
+
+    from activation.models import DREvent
+    from activation.services.lifecycle import created_as
+
+    now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+    assert created_as(DREvent.Status.NOTIFIED, now=now) == {"status": DREvent.Status.NOTIFIED, "notified_at": now}
+    for status in (DREvent.Status.ACTIVE, DREvent.Status.COMPLETED, "bogus"):
+        with pytest.raises(ValueError, match="cannot be created"):
+            created_as(status, now=now)
