@@ -13,7 +13,13 @@ adopted by CalTRACK and implemented in `opendsm`/`eemeter`):
   segment holds at least 20 hours of that occupancy (CalTRACK's minimum bin size);
 * predictions are not clipped per hour: the caller sums them and clips the aggregate at zero only.
 
-Solved through the normal equations (minimum-norm solution, deterministic). ``opendsm`` (PyPI, pinned 1.2.7)
+Solved exactly with the time-of-week block eliminated (:func:`_towt_coef`, Frisch-Waugh-Lovell): the 168
+one-hot columns only shift each hour of the week's level, so the temperature coefficients are the weighted least
+squares fit of the features demeaned within their hour of the week (a system of at most 14 unknowns), and each hour
+of the week's coefficient is its weighted mean of load minus the temperature part. This is the same solution as the
+minimum-norm solution of the whole 182-unknown system (hours of the week with no data get 0, features with no data
+get 0); a fit whose small system is near-singular is solved the whole way (:func:`_towt_coef_normal`, LAPACK
+``gelsy`` on the normal equations; ADR 0045). ``opendsm`` (PyPI, pinned 1.2.7)
 brings about 40 packages into an environment for one model; it runs in its own venv (``make opendsm-venv``)
 and the suite compares the two on its sample meters (:mod:`assessment.tests.test_caltrack_vs_opendsm`).
 """
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg.lapack import _compute_lwork
 
 KNOTS_F = (30.0, 45.0, 55.0, 65.0, 75.0, 90.0)
 MIN_BIN_HOURS = 20
@@ -42,20 +49,17 @@ def month_weights(months: np.ndarray, month: int) -> np.ndarray:
 
 
 def _knots_for(temp_f: np.ndarray) -> list[float]:
-    """Drop knots whose segment would hold fewer than ``MIN_BIN_HOURS`` hours (merging segments)."""
+    """Drop knots whose segment would hold fewer than ``MIN_BIN_HOURS`` hours (merging segments): the first
+    segment from the left that is short loses its right knot (the last segment its left knot), until none is."""
+    # hours at or below each knot, counted once: a segment (lo, hi] holds below[hi] - below[lo] hours
+    below = dict(zip(KNOTS_F, np.searchsorted(np.sort(temp_f), KNOTS_F, side="right").tolist(), strict=True))
     knots = list(KNOTS_F)
-    changed = True
-    while changed and knots:
-        changed = False
-        edges = [-np.inf, *knots, np.inf]
-        for i in range(len(edges) - 1):
-            n = int(((temp_f > edges[i]) & (temp_f <= edges[i + 1])).sum())
-            if n < MIN_BIN_HOURS:
-                # merge this segment into a neighbour by removing the knot between them
-                drop = i if i < len(knots) else i - 1
-                knots.pop(drop)
-                changed = True
-                break
+    while knots:
+        edges = [0, *(below[k] for k in knots), temp_f.size]
+        short = next((i for i in range(len(edges) - 1) if edges[i + 1] - edges[i] < MIN_BIN_HOURS), None)
+        if short is None:
+            break
+        knots.pop(short if short < len(knots) else short - 1)
     return knots
 
 
@@ -110,17 +114,78 @@ def _least_squares(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _solve_normal(xtx: np.ndarray, xty: np.ndarray) -> np.ndarray:
     """The minimum-norm solution of the normal equations (LAPACK ``gelsy``: complete orthogonal factorisation,
-    the same solution as an SVD-based solver for a rank-deficient system, several times faster)."""
-    coef, *_ = scipy.linalg.lstsq(xtx, xty, lapack_driver="gelsy", check_finite=False)
+    the same solution as an SVD-based solver for a rank-deficient system, several times faster). LAPACK is called
+    as ``scipy.linalg.lstsq(xtx, xty, lapack_driver="gelsy")`` calls it (the same arguments, ``rcond`` = machine
+    epsilon), without its per-call checks."""
+    n = xtx.shape[1]
+    lwork = _GELSY_LWORK.get(n)
+    if lwork is None:
+        lwork = _GELSY_LWORK[n] = _compute_lwork(_gelsy_lwork, n, n, 1, _EPS)
+    _, coef, _, _, info = _gelsy(xtx, xty, np.zeros((n, 1), dtype=np.int32), _EPS, lwork, False, False)
+    if info != 0:
+        raise ValueError(f"gelsy failed (info {info})")
     return coef
 
 
-def _towt_normal(
-    how: np.ndarray, fo: np.ndarray, fu: np.ndarray, y: np.ndarray, w: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+_gelsy, _gelsy_lwork = scipy.linalg.get_lapack_funcs(("gelsy", "gelsy_lwork"), (np.zeros((1, 1)),))
+_EPS = float(np.finfo(np.float64).eps)
+_GELSY_LWORK: dict[int, int] = {}
+
+
+#: the time-of-week elimination's small system is solved directly while its condition number (columns scaled to a
+#: unit diagonal) stays below this; above it the whole system is solved (:func:`_towt_coef_normal`)
+MAX_CONDITION = 1e10
+
+
+def _towt_coef(how: np.ndarray, f: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The coefficients of :func:`_design`'s matrix (168 time-of-week indicators, then the temperature features
+    ``f``: occupied, then unoccupied, each zero outside its occupancy) fitted to ``y`` with weights ``w`` > 0, with
+    the one-hot block eliminated (Frisch-Waugh-Lovell): the features and the load are demeaned (weighted) within
+    each hour of the week, the temperature coefficients are the weighted least squares fit of the demeaned load on
+    the demeaned features, and each hour of the week's coefficient is its weighted mean of ``y - f @ beta``.
+
+    The minimum-norm solution of the whole system where that is unique up to its empty parts: an hour of the week
+    without data, and a feature that is zero on every row, get 0 (their columns are zero, so the minimum-norm
+    solution gives them 0 and the rest is unchanged). Where the small system is near-singular (a feature constant
+    within every hour of the week, or collinear with others), the whole system is solved (:func:`_towt_coef_normal`)."""
+    n = f.shape[1]
+    wsum = np.bincount(how, weights=w, minlength=168)
+    seen = wsum > 0
+    sums = np.bincount(
+        (how[:, None] * (n + 1) + np.arange(n + 1)).ravel(),
+        weights=(np.hstack([f, y[:, None]]) * w[:, None]).ravel(),
+        minlength=168 * (n + 1),
+    ).reshape(168, n + 1)
+    means = np.zeros_like(sums)
+    means[seen] = sums[seen] / wsum[seen, None]
+    live = np.flatnonzero((f != 0).any(axis=0))  # features with data; the others get 0
+    centred = np.hstack([f[:, live], y[:, None]]) - means[how][:, np.append(live, n)]
+    weighted = centred[:, :-1] * w[:, None]
+    a = weighted.T @ centred[:, :-1]
+    b = weighted.T @ centred[:, -1]
+    beta = np.zeros(n)
+    if live.size:
+        scale = np.sqrt(np.diag(a))
+        if not (scale > 0).all():
+            return _towt_coef_normal(how, f, y, w)
+        scaled = a / scale[:, None] / scale[None, :]
+        eig = np.linalg.eigvalsh(scaled)
+        if eig[0] <= eig[-1] / MAX_CONDITION:
+            return _towt_coef_normal(how, f, y, w)
+        beta[live] = np.linalg.solve(scaled, b / scale) / scale
+    alpha = np.where(seen, means[:, n] - means[:, :n] @ beta, 0.0)
+    return np.concatenate([alpha, beta])
+
+
+def _towt_coef_normal(how: np.ndarray, f: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """:func:`_towt_coef` through the whole system's normal equations (minimum-norm, :func:`_solve_normal`): for a
+    fit whose eliminated system is near-singular."""
+    return _solve_normal(*_towt_normal(how, f, y, w))
+
+
+def _towt_normal(how: np.ndarray, f: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """X'WX and X'Wy of :func:`_design`'s matrix without forming it: the 168 time-of-week columns are one-hot,
     so their blocks are weighted counts and per-hour sums (``bincount``), O(rows x features)."""
-    f = np.hstack([fo, fu])  # occupied and unoccupied temperature features, each zero outside its occupancy
     fw = f * w[:, None]
     n = f.shape[1]
     xtx = np.zeros((168 + n, 168 + n))
@@ -156,5 +221,5 @@ def fit_towt(load: np.ndarray, how: np.ndarray, temp_c: np.ndarray, weights: np.
     knots_occ, knots_unocc = _knots_for(temp_f[occ]), _knots_for(temp_f[~occ])
     fo = _temperature_features(temp_f, knots_occ) * occ[:, None]
     fu = _temperature_features(temp_f, knots_unocc) * (~occ)[:, None]
-    coef = _solve_normal(*_towt_normal(how, fo, fu, load, w))
+    coef = _towt_coef(how, np.hstack([fo, fu]), load, w)
     return TowtModel(coef=coef, knots_occupied=knots_occ, knots_unoccupied=knots_unocc, occupied=occupied)
