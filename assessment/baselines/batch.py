@@ -70,25 +70,22 @@ class MeterDays:
 
     def holidays_worked(self, befores: list[int]) -> dict[int, bool]:
         """:func:`.daytypes.holidays_worked` for targets at each grid index of ``befores`` (NERC holidays), from
-        one pass over the grid."""
+        one set of day masks over the grid."""
         values = self.grid.values
         complete = ~np.isnan(values).any(axis=1) & self.not_excluded
-        energy = [float(row.sum()) for row in values]
+        energy = np.array([float(row.sum()) for row in values])
         holiday = self.kinds[False] != self.kinds[True]
-        out = {}
-        for before in befores:
-            business, weekend, hol = [], [], []
-            for i in range(before):
-                if not complete[i]:
-                    continue
-                if holiday[i]:
-                    hol.append(energy[i])
-                elif self.kinds[True][i] == WEEKDAY:
-                    business.append(energy[i])
-                else:
-                    weekend.append(energy[i])
-            out[before] = _worked(business, weekend, hol)
-        return out
+        business = complete & ~holiday & (self.kinds[True] == WEEKDAY)
+        weekend = complete & ~holiday & (self.kinds[True] != WEEKDAY)
+        hol = complete & holiday
+        return {
+            before: _worked(
+                energy[:before][business[:before]].tolist(),
+                energy[:before][weekend[:before]].tolist(),
+                energy[:before][hol[:before]].tolist(),
+            )
+            for before in befores
+        }
 
 
 def _worked(business: list[float], weekend: list[float], holiday: list[float]) -> bool:

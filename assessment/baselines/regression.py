@@ -151,15 +151,19 @@ def _towt_coef(how: np.ndarray, f: np.ndarray, y: np.ndarray, w: np.ndarray) -> 
     n = f.shape[1]
     wsum = np.bincount(how, weights=w, minlength=168)
     seen = wsum > 0
+    fy = np.empty((y.size, n + 1))
+    fy[:, :n], fy[:, n] = f, y
     sums = np.bincount(
-        (how[:, None] * (n + 1) + np.arange(n + 1)).ravel(),
-        weights=(np.hstack([f, y[:, None]]) * w[:, None]).ravel(),
-        minlength=168 * (n + 1),
+        (how[:, None] * (n + 1) + np.arange(n + 1)).ravel(), weights=(fy * w[:, None]).ravel(), minlength=168 * (n + 1)
     ).reshape(168, n + 1)
     means = np.zeros_like(sums)
     means[seen] = sums[seen] / wsum[seen, None]
     live = np.flatnonzero((f != 0).any(axis=0))  # features with data; the others get 0
-    centred = np.hstack([f[:, live], y[:, None]]) - means[how][:, np.append(live, n)]
+    if live.size == n:
+        centred = fy - means[how]
+    else:
+        columns = np.append(live, n)
+        centred = fy[:, columns] - means[how][:, columns]
     weighted = centred[:, :-1] * w[:, None]
     a = weighted.T @ centred[:, :-1]
     b = weighted.T @ centred[:, -1]
