@@ -169,7 +169,7 @@ def order_facts(*, organisation, premise_ids: list[int], start: datetime | None 
     wall clock on; an order for an earlier window (one given a clock in the past: the demo's and the benchmark's
     simulated day) reads its members' profiles from ``start`` on, all at once, and keeps none (before, each
     member's capacity was read again on its own, up to six queries per member: ADR 0048)."""
-    live = start is not None and premise_ids and start < timezone.now() - PROFILE_LOOKBACK
+    live = bool(premise_ids) and start is not None and start < timezone.now() - PROFILE_LOOKBACK
     requests = [
         market_parameters_request(),
         snapshots.Request(("zones",), (PARTIES,), _load_zones),
