@@ -72,32 +72,41 @@ def _load_zones() -> tuple[ZoneIndex, None]:
 
 
 def _load_organisation(organisation) -> tuple[OrganisationFacts, float | None]:
-    from accounts.models import Consent, Enrolment, Organisation, VerificationCase
+    from accounts.models import Consent, Enrolment, Organisation, Premise, VerificationCase
     from accounts.selectors import organisation_trading_status, premises_represented_by, zone_index
 
     now = timezone.now()
     trading = organisation_trading_status(organisation, now=now)
-    offerable = frozenset(premises_represented_by(organisation, now=now).values_list("pk", flat=True))
+    represented = list(premises_represented_by(organisation, now=now).values_list("pk", "organisation_id"))
+    offerable = frozenset(pk for pk, _ in represented)
     served = frozenset()
     if organisation.kind == Organisation.Kind.GRID_OPERATOR:
         zones = zone_index()
         served = frozenset(zones.with_descendant_ids(organisation.service_zones.values_list("pk", flat=True)))
     # The answer changes by itself when a verification, consent or enrolment in it starts or runs out: kept
-    # until the first such moment.
-    mine = Q(aggregator=organisation) | Q(premise__organisation=organisation) | Q(premise__pk__in=offerable)
-    consents = Consent.objects.filter(mine, status=Consent.Status.ACTIVE)
-    enrolments = Enrolment.objects.filter(mine, status=Enrolment.Status.ACTIVE)
+    # until the first such moment. In it: the verifications of the organisation and of the owners of the
+    # premises it offers; the active consents and enrolments held by it, or on its own premises or on those it
+    # offers. Each read filters its own table's indexed columns, one branch at a time (an OR across a join, as
+    # before, read every active consent, enrolment and verification of the platform once per seller: a day's
+    # consumers cost N x N in the database; ADR 0048).
+    owners = sorted({organisation.pk} | {owner for _, owner in represented})
+    scope = sorted(offerable | set(Premise.objects.filter(organisation=organisation).values_list("pk", flat=True)))
+    branches = [Q(aggregator=organisation)] + ([Q(premise_id__in=scope)] if scope else [])
+    bounds = {
+        Consent: (Consent.Status.ACTIVE, ("expires_at", "granted_at")),
+        Enrolment: (Enrolment.Status.ACTIVE, ("ends_at", "starts_at")),
+    }
     ends = [
         VerificationCase.objects.filter(
-            Q(organisation=organisation) | Q(organisation__premises__pk__in=offerable),
-            status=VerificationCase.Status.VERIFIED,
-            verified_until__gt=now,
-        ).aggregate(m=Min("verified_until"))["m"],
-        consents.filter(expires_at__gt=now).aggregate(m=Min("expires_at"))["m"],
-        consents.filter(granted_at__gt=now).aggregate(m=Min("granted_at"))["m"],
-        enrolments.filter(ends_at__gt=now).aggregate(m=Min("ends_at"))["m"],
-        enrolments.filter(starts_at__gt=now).aggregate(m=Min("starts_at"))["m"],
+            organisation_id__in=owners, status=VerificationCase.Status.VERIFIED, verified_until__gt=now
+        ).aggregate(m=Min("verified_until"))["m"]
     ]
+    for model, (active, fields) in bounds.items():
+        for branch in branches:
+            found = model.objects.filter(branch, status=active).aggregate(
+                **{f: Min(f, filter=Q(**{f"{f}__gt": now})) for f in fields}
+            )
+            ends += found.values()
     if organisation.licence_expires_on is not None:  # the licence rule fails from the next UTC day on
         ends.append(datetime.combine(organisation.licence_expires_on + timedelta(days=1), time.min, tzinfo=UTC))
     soonest = min((e for e in ends if e is not None and e > now), default=None)
@@ -142,25 +151,42 @@ class OrderFacts:
     parameters: dict
 
 
-def order_facts(*, organisation, premise_ids: list[int]) -> OrderFacts:
+def _read_profiles(premise_ids: list[int], since: datetime) -> dict:
+    """The premises' capacity profiles from ``since`` on, read now and kept nowhere: one premise's by the single
+    read (what an unassessed premise needs not, it skips), a portfolio's together (six queries for all)."""
+    from assessment.selectors import capacity_profile, capacity_profiles
+
+    if len(premise_ids) == 1:
+        return {premise_ids[0]: capacity_profile(premise=premise_ids[0], since=since)}
+    return capacity_profiles(premise_ids=premise_ids, since=since) if premise_ids else {}
+
+
+def order_facts(*, organisation, premise_ids: list[int], start: datetime | None = None) -> OrderFacts:
     """The governed parameters, zones, the organisation's facts and the named premises' capacity profiles: one
-    token round trip when nothing changed since this process last computed them."""
+    token round trip when nothing changed since this process last computed them.
+
+    ``start``: the order's delivery start. The kept profiles cover windows from ``PROFILE_LOOKBACK`` before the
+    wall clock on; an order for an earlier window (one given a clock in the past: the demo's and the benchmark's
+    simulated day) reads its members' profiles from ``start`` on, all at once, and keeps none (before, each
+    member's capacity was read again on its own, up to six queries per member: ADR 0048)."""
+    live = bool(premise_ids) and start is not None and start < timezone.now() - PROFILE_LOOKBACK
     requests = [
         market_parameters_request(),
         snapshots.Request(("zones",), (PARTIES,), _load_zones),
         snapshots.Request(("organisation", organisation.pk), (PARTIES,), lambda: _load_organisation(organisation)),
     ]
-    requests += [
-        snapshots.Request(
-            ("premise", pid), (premise_token(pid),), lambda pid=pid: _load_profile(pid), load_many=_load_profiles
-        )
-        for pid in premise_ids
-    ]
+    if not live:
+        requests += [
+            snapshots.Request(
+                ("premise", pid), (premise_token(pid),), lambda pid=pid: _load_profile(pid), load_many=_load_profiles
+            )
+            for pid in premise_ids
+        ]
     parameters, zones, org_facts, *profiles = _snapshots.get(requests)
     return OrderFacts(
         zones=zones,
         organisation=org_facts,
-        profiles=dict(zip(premise_ids, profiles, strict=True)),
+        profiles=_read_profiles(premise_ids, start) if live else dict(zip(premise_ids, profiles, strict=True)),
         parameters=parameters,
     )
 

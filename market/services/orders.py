@@ -117,7 +117,7 @@ def order_submit(
     if market == MarketType.REAL_TIME:
         check_rt_timing(spec=spec, start=delivery_start, end=delivery_end, now=now)
     member_ids = list(dict.fromkeys(pid for pid, _ in member_kw)) if side == MarketOrder.Side.SELL else []
-    facts = eligibility.order_facts(organisation=organisation, premise_ids=member_ids)
+    facts = eligibility.order_facts(organisation=organisation, premise_ids=member_ids, start=delivery_start)
     zone = zone_resolve(facts.zones, zone)
     tier, collateral_per_kw = collateral_terms(spec=spec, side=side, priority=priority, parameters=facts.parameters)
     if side == MarketOrder.Side.SELL:

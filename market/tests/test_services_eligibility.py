@@ -218,3 +218,68 @@ def test_a_portfolios_profiles_read_at_once_are_the_profiles_read_one_by_one(mw,
     assert many == {pid: capacity_profile(premise=pid, since=since) for pid in ids}
     assert many[premises[1].pk].derate == Decimal("0.5") and many[premises[2].pk].suspended
     assert many[premises[3].pk].declarations
+
+
+def _past_window():
+    """A 15-minute window that started two days ago (an order given a clock in the past: the demo's day)."""
+    start = (timezone.now() - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    return start, start + timedelta(minutes=15)
+
+
+def test_a_past_windows_portfolio_order_reads_its_members_capacity_at_once(mw):
+    """An order for a window before what the kept profiles cover reads its members' profiles together (one read of
+    each input, however many members), not each member's again (up to six queries a member; ADR 0048), and the
+    capacity rule gives the same answers: within the accredited kW accepted, above it refused."""
+    start, end = _past_window()
+    members = [mw.premise(1), mw.premise(2)]
+    for p in members:
+        accredit(p, start - timedelta(hours=1), end + timedelta(hours=1), 20)
+    snapshots.forget_pending()
+    now = start - timedelta(hours=1)
+    with CaptureQueriesContext(connection) as ctx:
+        out = sell(mw, mw.aggregator, [(p, Decimal("15")) for p in members], product="congestion", zone=mw.iso,
+                   start=start, end=end, now=now)  # fmt: skip
+    assert out.order.kw == Decimal("30")
+    reads = [q["sql"] for q in ctx.captured_queries if "assessment_flexibilityassessment" in q["sql"]]
+    assert len(reads) == 1
+    with pytest.raises(ApplicationError) as e:
+        sell(mw, mw.aggregator, [(p, Decimal("10")) for p in members], product="congestion", zone=mw.iso,
+             start=start, end=end, now=now)  # fmt: skip
+    assert e.value.code == "over_capacity" and "5.000 kW" in str(e.value.detail)
+    assert not any(k[0] == "premise" for k in eligibility._snapshots._copies)  # nothing kept from the past read
+
+
+def test_entering_many_orders_for_one_aggregator_loads_its_facts_once(mw, monkeypatch):
+    calls = []
+    load = eligibility._load_organisation
+    monkeypatch.setattr(eligibility, "_load_organisation", lambda org: calls.append(org.pk) or load(org))
+    snapshots.forget_pending()
+    p1 = mw.premise(1)
+    for _ in range(4):
+        sell(mw, mw.aggregator, [(p1, Decimal("1"))], product="congestion", zone=mw.sub1)
+    assert calls == [mw.aggregator.pk]
+
+
+def test_the_answers_end_is_read_on_each_tables_own_columns(mw, django_capture_on_commit_callbacks):
+    """The verifications, consents and enrolments that bound how long a seller's answer is kept are read on their own
+    tables' columns, one branch at a time (an OR across a join reads every row of the platform, once per seller);
+    the same moments bound it: a consent on the household's own premise (for the household and for the
+    aggregator holding it), the owner's verification of a premise the aggregator offers."""
+    from accounts.selectors import current_verification
+
+    p1, p5 = mw.premise(1), mw.premise(5)
+    with CaptureQueriesContext(connection) as ctx:
+        eligibility._load_organisation(p5.organisation)
+    bounds = [q["sql"] for q in ctx.captured_queries if "MIN(" in q["sql"]]
+    assert len(bounds) == 5 and not any("JOIN" in sql or " OR " in sql for sql in bounds)
+    consent = Consent.objects.filter(premise=p1, status=Consent.Status.ACTIVE).first()
+    soon = timezone.now() + timedelta(seconds=40)
+    Consent.objects.filter(pk=consent.pk).update(expires_at=soon)  # on the household's own premise
+    assert 0 < eligibility._load_organisation(p1.organisation)[1] <= 40
+    assert 0 < eligibility._load_organisation(mw.aggregator)[1] <= 40
+    Consent.objects.filter(pk=consent.pk).update(expires_at=soon + timedelta(days=300))
+    case = current_verification(p1.organisation)
+    case.verified_until = timezone.now() + timedelta(seconds=50)
+    case.save(update_fields=["verified_until"])
+    facts, valid_for = eligibility._load_organisation(mw.aggregator)  # the premise's owner, not the aggregator
+    assert p1.pk in facts.offerable and 0 < valid_for <= 50
