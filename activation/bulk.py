@@ -145,14 +145,17 @@ def _prepared(fields, connection, n: int, column, now: datetime) -> list:
             continue
         values = column(f)
         plain = _plain_types(f, connection)
-        if plain and all(type(v) in plain for v in values):
+        # The set of the column's value types (one C-level pass), not a Python test per value.
+        types = set(map(type, values)) if plain or type(f) is models.DateTimeField else None
+        if plain and types <= set(plain):
             out.append(values)
             continue
         if (
             connection.vendor == "postgresql"
             and settings.USE_TZ
             and type(f) is models.DateTimeField
-            and all(v is None or (type(v) is datetime and v.tzinfo is not None) for v in values)
+            and types <= {datetime, type(None)}
+            and all(v.tzinfo is not None for v in set(values) - {None})
         ):
             out.append(values)  # aware datetimes (a naive one goes through the field: its warning and time zone)
             continue

@@ -78,6 +78,7 @@ def emergency_event_create(
     buyers: dict = {}
     event_attnames = [f.attname for f in DREvent._meta.concrete_fields]
     event_defaults = {f.attname: f.get_default() for f in DREvent._meta.concrete_fields}
+    zones_by_id: dict = {}  # the premises' zones, read once for the call (one instance per zone)
     for i, j in _chunk_bounds(len(enrollment_ids)):
         with transaction.atomic():
             if emergency_stop_active() is not None:
@@ -89,11 +90,12 @@ def emergency_event_create(
                 .select_related("premise")
                 .order_by("premise_id")
             )
-            # The premises' zones, one instance per zone (not one per premise): cached on each premise.
+            # The premises' zones, one instance per zone (not one per premise), read once for the whole call (a
+            # zone's code and name are all the dispatch reads of it): cached on each premise.
             zone_field = Premise._meta.get_field("grid_zone")
-            zones_by_id = {
-                z.pk: z for z in GridZone.objects.filter(pk__in={e.premise.grid_zone_id for e in enrollments})
-            }
+            missing = {e.premise.grid_zone_id for e in enrollments} - zones_by_id.keys()
+            if missing:
+                zones_by_id.update((z.pk, z) for z in GridZone.objects.filter(pk__in=missing))
             for e in enrollments:
                 zone_field.set_cached_value(e.premise, zones_by_id[e.premise.grid_zone_id])
             done = set(
@@ -164,6 +166,8 @@ def emergency_event_create(
                 if e.premise_id in over
             ]
             insert_instances(chunk + skipped, now=now)
-            events_dispatch_locked(events=chunk, now=now, fresh=True)
+            # The enrollments' safety limits as locked above (not read again by the dispatch).
+            safety = {(program.pk, e.premise_id): e.safety_max_kw for e, _ in targets}
+            events_dispatch_locked(events=chunk, now=now, fresh=True, safety=safety)
         events.extend(chunk)
     return events

@@ -36,9 +36,14 @@ def new_message_id() -> uuid.UUID:
     with _random_lock:
         if len(_random_pool) < 16:
             _random_pool.extend(os.urandom(65536))
-        raw = bytes(_random_pool[-16:])
+        raw = int.from_bytes(_random_pool[-16:])
         del _random_pool[-16:]
-    return uuid.UUID(bytes=raw, version=4)
+    # The version (4) and variant (RFC 4122) bits set as ``uuid.UUID(..., version=4)`` sets them, on the integer.
+    return uuid.UUID(int=raw & _VERSION_CLEAR | _VERSION_4)
+
+
+_VERSION_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_VERSION_4 = (0x8000 << 48) | (4 << 76)
 
 
 @dataclass(frozen=True, slots=True)

@@ -303,3 +303,40 @@ def test_emergency_events_are_written_notified_and_their_owners_told_once(act_wo
             Decimal(r.payload["shed_kw"]),
         )
     assert _call(w, program) == [] and told.count() == len(expected)
+
+
+def test_emergency_call_reads_zones_once_and_safety_limits_with_the_lock(act_world, fleet_program):
+    """Across its chunks, the emergency call reads the premises' zones once and takes each enrollment's safety
+    limit from the rows it locked (no second read of the enrollments per chunk, ADR 0049); the commands still
+    keep the safety limit."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    w = act_world
+    program, households = fleet_program
+    tight = households[1]
+    Enrollment.objects.filter(program=program, premise=tight).update(safety_max_kw=Decimal("6"))
+    chunks = len(emergency._chunk_bounds(len(households)))
+    assert chunks == 2  # EMERGENCY_CHUNK = 2 (the fixture), three households
+    with CaptureQueriesContext(connection) as ctx:
+        events = _call(w, program)
+    sql = [q["sql"] for q in ctx.captured_queries]
+    enrollment_reads = [s for s in sql if 'FROM "activation_enrollment"' in s]
+    assert len(enrollment_reads) == 1 + chunks  # the ids, then one locking read per chunk
+    assert all("FOR UPDATE" in s for s in enrollment_reads[1:])
+    zone_reads = [s for s in sql if s.startswith('SELECT "accounts_gridzone"."id", "accounts_gridzone"."code"')]
+    assert len(zone_reads) == 1
+    for e in events:
+        shed = sum(Decimal(r.payload["shed_kw"]) for r in OutboxMessage.objects.filter(event=e, channel="mqtt"))
+        assert shed <= Enrollment.objects.get(program=program, premise_id=e.premise_id).safety_max_kw
+
+
+def test_message_ids_are_random_version_4_uuids():
+    import uuid
+
+    from activation.services.outbox import new_message_id
+
+    ids = [new_message_id() for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in ids)
+    assert all(uuid.UUID(str(u), version=4) == u for u in ids)  # the bits uuid.UUID(version=4) sets
