@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -29,6 +28,7 @@ from assessment.models import AvailabilityDeclaration, BaselineInterval, MeterRe
 from assessment.services import baseline_compute, interval_starts
 from flexplatform.errors import ApplicationError
 
+from .bulk import id_chunks as _chunks
 from .bulk import in_values
 from .models import (
     DeviceDispatch,
@@ -106,16 +106,6 @@ def device_usage(*, device_ids: list[int], day, exclude_event_ids=()) -> dict[in
             if local_day == day:
                 counts[0] += 1
     return {k: (v[0], v[1]) for k, v in out.items()}
-
-
-def _chunks(ids: list[int], size: int = 900):
-    """Slices of ``ids`` for ``IN`` lists: of ``size`` (SQLite's bound-parameter limit), one slice on PostgreSQL,
-    where ``bulk.in_values`` sends them as one array parameter (an emergency chunk's 2,500 devices: one query, not
-    three)."""
-    if connection.vendor == "postgresql":
-        size = max(len(ids), 1)
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size]
 
 
 def declared_soc_by_premise(*, premise_ids: list[int], start: datetime, end: datetime) -> dict[int, Decimal]:

@@ -13,7 +13,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from accounts.models import Device, GridZone
+from accounts.models import Device, GridZone, Premise
 from activation import services
 from activation.models import DispatchSignal, DREvent, Enrollment, OutboxMessage, Program
 from activation.selectors import registry_device_specs
@@ -316,6 +316,8 @@ def test_emergency_call_reads_zones_once_and_safety_limits_with_the_lock(act_wor
     program, households = fleet_program
     tight = households[1]
     Enrollment.objects.filter(program=program, premise=tight).update(safety_max_kw=Decimal("6"))
+    # Every household in one zone, so that both chunks have premises of it.
+    Premise.objects.filter(pk__in=[h.pk for h in households]).update(grid_zone_id=households[0].grid_zone_id)
     chunks = len(emergency._chunk_bounds(len(households)))
     assert chunks == 2  # EMERGENCY_CHUNK = 2 (the fixture), three households
     with CaptureQueriesContext(connection) as ctx:
@@ -324,8 +326,12 @@ def test_emergency_call_reads_zones_once_and_safety_limits_with_the_lock(act_wor
     enrollment_reads = [s for s in sql if 'FROM "activation_enrollment"' in s]
     assert len(enrollment_reads) == 1 + chunks  # the ids, then one locking read per chunk
     assert all("FOR UPDATE" in s for s in enrollment_reads[1:])
-    zone_reads = [s for s in sql if s.startswith('SELECT "accounts_gridzone"."id", "accounts_gridzone"."code"')]
-    assert len(zone_reads) == 1
+    # Each zone is read once for the whole call (a later chunk reads only zones not seen yet).
+    zone_reads = [s for s in sql if 'FROM "accounts_gridzone" WHERE "accounts_gridzone"."id" IN (' in s]
+    read = [
+        z for s in zone_reads for z in re.findall(r"\d+", s.split('"accounts_gridzone"."id" IN (')[1].split(")")[0])
+    ]
+    assert read == [str(households[0].grid_zone_id)]
     for e in events:
         shed = sum(Decimal(r.payload["shed_kw"]) for r in OutboxMessage.objects.filter(event=e, channel="mqtt"))
         assert shed <= Enrollment.objects.get(program=program, premise_id=e.premise_id).safety_max_kw
@@ -340,3 +346,14 @@ def test_message_ids_are_random_version_4_uuids():
     assert len(set(ids)) == len(ids)
     assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in ids)
     assert all(uuid.UUID(str(u), version=4) == u for u in ids)  # the bits uuid.UUID(version=4) sets
+
+
+def test_device_budget_ids_go_in_one_slice_on_postgresql():
+    from django.db import connection
+
+    from activation.bulk import id_chunks
+
+    ids = list(range(2500))
+    expected = [ids] if connection.vendor == "postgresql" else [ids[:900], ids[900:1800], ids[1800:]]
+    assert list(id_chunks(ids)) == expected
+    assert list(id_chunks([])) == []
