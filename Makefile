@@ -6,6 +6,9 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 VENDOR := static/vendor/htmx.min.js static/vendor/chart.umd.js
 
+# pytest-xdist processes for `make test` (the CI machine has 2 cores; TEST_WORKERS=0 runs in one process)
+TEST_WORKERS ?= 2
+
 OA3_VENV := .venv-oa3client
 OA3_STAMP := $(OA3_VENV)/.installed
 
@@ -55,7 +58,7 @@ $(OA3_STAMP): requirements-oa3client.txt
 
 # Sets up and runs the whole suite (Postgres/Redis when DATABASE_URL/REDIS_URL say so).
 test: setup oa3client
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 # ruff, the layer contracts of ADR 0017 (pyproject.toml [tool.importlinter]) and migrations in step with models.
 lint: setup
