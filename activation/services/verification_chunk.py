@@ -22,12 +22,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 
 from accounts.models import Device, Meter
 from accounts.selectors.devices import device_ref
-from assessment.models import MeterReading
+from assessment.selectors import meters_window_readings
 from assessment.services import interval_starts
 from assessment.settlement_baselines import Prepared, baselines_prepare, baselines_save
 
@@ -55,8 +55,6 @@ def events_verify_chunk(*, event_ids: list[int], now: datetime) -> tuple[dict[in
     """Verify what the chunk path takes of these events in one transaction. Returns ``{event id: (recorded now,
     shortfall penalty id)}`` for the events it verified or found verified, and the ids left to the per-event
     path (in the given order)."""
-    if connection.vendor != "postgresql":  # the readings' statement is PostgreSQL's; SQLite: one by one
-        return {}, list(event_ids)
     try:
         with transaction.atomic():
             done, rest = _verify(event_ids, now)
@@ -97,7 +95,9 @@ def _verify(event_ids: list[int], now: datetime) -> tuple[dict, set[int]]:
         meters[events[pk].premise_id].premise = events[pk].premise
     starts = {pk: interval_starts(events[pk].start, events[pk].end, meters[events[pk].premise_id].interval_minutes)
               for pk in todo}  # fmt: skip
-    actual = _window_readings({pk: (meters[events[pk].premise_id].pk, events[pk].start, events[pk].end) for pk in todo})
+    actual = meters_window_readings(
+        windows={pk: (meters[events[pk].premise_id].pk, events[pk].start, events[pk].end) for pk in todo}
+    )
     away |= {events[pk].premise_id for pk in todo if any(s not in actual[pk] for s in starts[pk])}
     todo = [pk for pk in todo if events[pk].premise_id not in away]
     batch = baselines_prepare(
@@ -148,27 +148,6 @@ def _verify(event_ids: list[int], now: datetime) -> tuple[dict, set[int]]:
     for v in verifications:
         done[v.event_id] = (True, penalties.get(v.event_id))
     return done, rest
-
-
-def _window_readings(windows: dict[int, tuple[int, datetime, datetime]]) -> dict[int, dict[datetime, Decimal]]:
-    """Each event's meter readings over its window (event id -> (meter, start, end)) in one statement: one index
-    range scan of (meter_id, start) per event; kWh as stored (Decimal)."""
-    out: dict[int, dict[datetime, Decimal]] = {pk: {} for pk in windows}
-    if not windows:
-        return out
-    ids = list(windows)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT q.event_id, r.start, r.kwh"  # noqa: S608
-            " FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[])"
-            " AS q(event_id, meter_id, lo, hi)"
-            f" CROSS JOIN LATERAL (SELECT start, kwh FROM {MeterReading._meta.db_table}"
-            " WHERE meter_id = q.meter_id AND start >= q.lo AND start < q.hi) AS r",
-            [ids, [windows[i][0] for i in ids], [windows[i][1] for i in ids], [windows[i][2] for i in ids]],
-        )
-        for event_id, start, kwh in cursor.fetchall():
-            out[event_id][start] = kwh
-    return out
 
 
 def _accountable_kw(events, ids) -> dict[int, Decimal | None]:
