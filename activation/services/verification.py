@@ -148,7 +148,11 @@ def events_verify(*, event_ids: list[int], now: datetime | None = None) -> list[
     verified and their shortfall penalties, after the last commit (also when a later event fails: what committed
     is announced), so settlement settles the chunk in one task (its penalties, then each window once) instead of
     one task per event and one per penalty. An event verified before (a repeated chunk) is not announced again:
-    it was when it was verified, and the daily run is the sweep."""
+    it was when it was verified, and the daily run is the sweep.
+
+    The common case is verified set-based, the chunk in one transaction (ADR 0046,
+    :func:`.verification_chunk.events_verify_chunk`: the same numbers, a handful of statements per chunk); the
+    other events (and every event of their premises) one by one, after it."""
     verified: list[int] = []
     fresh: list[int] = []
     penalties: list[int] = []
