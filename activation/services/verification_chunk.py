@@ -55,12 +55,16 @@ def events_verify_chunk(*, event_ids: list[int], now: datetime) -> tuple[dict[in
     """Verify what the chunk path takes of these events in one transaction. Returns ``{event id: (recorded now,
     shortfall penalty id)}`` for the events it verified or found verified, and the ids left to the per-event
     path (in the given order)."""
-    try:
-        with transaction.atomic():
-            done, rest = _verify(event_ids, now)
-    except IntegrityError:  # a baseline or choice of the chunk stored meanwhile by another worker: one by one
-        return {}, list(event_ids)
-    return done, [e for e in event_ids if e in rest]
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                done, rest = _verify(event_ids, now)
+            return done, [e for e in event_ids if e in rest]
+        except IntegrityError:
+            # a baseline choice or baseline of the chunk stored meanwhile by another worker (a premise's other
+            # event in another chunk, its settlement's recovery baseline): again, reading what it stored
+            continue
+    return {}, list(event_ids)  # still racing: one by one
 
 
 def _verify(event_ids: list[int], now: datetime) -> tuple[dict, set[int]]:

@@ -180,3 +180,27 @@ def test_the_chunk_reads_once_per_kind_not_per_event(small_world):
         assert services.events_verify(event_ids=ids, now=now) == ids
     assert MeterReading.objects.exists()
     assert len(q.captured_queries) <= 32, "\n".join(x["sql"][:150] for x in q.captured_queries)
+
+
+def test_a_chunk_that_loses_a_race_runs_again_set_based(small_world, monkeypatch):
+    """A baseline choice stored meanwhile by another worker (its unique key refuses the chunk's insert): the chunk
+    is rolled back and run again, set-based, not left to the one-by-one path."""
+    from django.db import IntegrityError
+
+    from activation.services import verification_chunk
+
+    events = _events(small_world)
+    ids = [e.pk for e in events[:-1]]
+    now = events[0].end + timedelta(hours=2)
+    save, calls = verification_chunk.baselines_save, []
+
+    def racing(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return save(**kwargs)
+
+    monkeypatch.setattr(verification_chunk, "baselines_save", racing)
+    with CaptureQueriesContext(connection) as q:
+        assert services.events_verify(event_ids=ids, now=now) == ids
+    assert len(calls) == 2 and len(q.captured_queries) <= 64

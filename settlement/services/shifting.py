@@ -140,14 +140,18 @@ def shifts_measure(
     todo = [
         r for r in verification_rows if r["pk"] in windows and all(s in actual[r["pk"]] for s in windows[r["pk"]][3])
     ]
-    try:
-        with transaction.atomic():
-            batch = baselines_prepare(
-                items=[(windows[r["pk"]][0], r["start"], windows[r["pk"]][2]) for r in todo], now=now
-            )
-            keep = [i for i, p in enumerate(batch.results) if isinstance(p, Prepared)]
-            baselines_save(batch=batch, keep=keep)
-    except IntegrityError:
+    for _attempt in range(3):  # a choice or baseline stored meanwhile by another worker: again, reading it
+        try:
+            with transaction.atomic():
+                batch = baselines_prepare(
+                    items=[(windows[r["pk"]][0], r["start"], windows[r["pk"]][2]) for r in todo], now=now
+                )
+                keep = [i for i, p in enumerate(batch.results) if isinstance(p, Prepared)]
+                baselines_save(batch=batch, keep=keep)
+            break
+        except IntegrityError:
+            continue
+    else:  # still racing: one by one
         return {r["pk"]: shift_measure(verification_row=r, hours=hours, now=now) for r in verification_rows}
     for i in keep:
         r, p = todo[i], batch.results[i]
