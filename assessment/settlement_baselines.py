@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 
 from accounts.models import Meter
 from flexplatform.errors import ApplicationError
@@ -69,6 +70,7 @@ def baselines_prepare(*, items: list[tuple[Meter, datetime, datetime]], now: dat
         except ApplicationError as exc:
             results[i] = exc
     meters = {items[i][0].pk: items[i][0] for i in windows}
+    _meters_lock(sorted(meters))
     programs: dict[int, BaselineProgram] = {}
     for enrolment in (
         ProgramEnrolment.objects.filter(premise_id__in={m.premise_id for m in meters.values()})
@@ -156,6 +158,23 @@ def baselines_prepare(*, items: list[tuple[Meter, datetime, datetime]], now: dat
     _compute(items, windows, keys, choices, batch, results, grid_of, excluded_of, now)
     batch.results = results  # type: ignore[assignment]
     return batch
+
+
+#: first key of the two-key advisory lock on a meter's settlement baselines (the second: the meter's id)
+_LOCK_NAMESPACE = 0x0BA5E1
+
+
+def _meters_lock(meter_ids: list[int]) -> None:
+    """Inside a transaction on PostgreSQL: wait for any other chunk computing these meters' choices and baselines
+    to commit (a transaction-level advisory lock per meter, taken in id order, so two chunks never wait for each
+    other in a cycle), then read what it stored, instead of failing on its unique keys at the insert."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block or not meter_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s::int, (m %% 2147483647)::int)) FROM unnest(%s::bigint[]) AS m",
+            [_LOCK_NAMESPACE, meter_ids],
+        )
 
 
 def _method_of(choice: BaselineChoice | None) -> tuple[str, dict]:
