@@ -13,7 +13,8 @@ The chunk path takes the common case: a completed, unverified event of a metered
 whose meter data is complete and whose baseline computes. Every other event, and every event of a premise that
 has one such (so that one premise's events, its baseline choices and its enrollment are always handled in order
 by one path), is left to the per-event path, which refuses, skips or verifies it exactly as before, after the
-chunk commits. The numbers are the per-event path's: the same baselines, intervals, performance, penalties and
+chunk commits. Chunks sharing a meter wait for each other (``settlement_baselines``' lock per meter); a unique
+key hit all the same runs the chunk again. The numbers are the per-event path's: the same baselines, intervals, performance, penalties and
 enrollment changes (``activation/tests/test_verify_chunk_path.py`` compares the two).
 """
 
