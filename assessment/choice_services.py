@@ -63,15 +63,62 @@ def baseline_choice_for(
     existing = BaselineChoice.objects.filter(meter=meter, month=month, day_type=kind).first()
     if existing is not None:
         return existing
+    grid = excluded = temperature = None
+    if program.policy == BaselineProgram.Policy.MOST_ACCURATE:
+        grid = selectors.meter_day_grid(meter=meter, first_day=choice_history_start(target_day), last_day=target_day)
+        excluded = selectors.baseline_excluded_days(meter=meter, grid=grid, before=target_day)
+        found = selectors.temperature_grid(meter=meter, grid=grid)
+        temperature = None if found is None else found.values
+    unsaved = baseline_choice_unsaved(
+        meter=meter,
+        program=program,
+        target_day=target_day,
+        start_slot=start_slot,
+        end_slot=end_slot,
+        grid=grid,
+        excluded=excluded,
+        temperature=temperature,
+        now=now,
+    )
+    with transaction.atomic():
+        choice_row, _ = BaselineChoice.objects.get_or_create(
+            meter=meter,
+            month=month,
+            day_type=kind,
+            defaults={
+                f: getattr(unsaved, f)
+                for f in ("program", "policy", "method", "default_method", "evidence", "chosen_at")
+            },
+        )
+    return choice_row
+
+
+def choice_history_start(target_day: date) -> date:
+    """The first day of the history a ``most-accurate`` choice for ``target_day`` reads: enough for the longest
+    look-back behind the oldest like day (Sundays: one a week)."""
+    longest = max(METHODS[m]["lookback_days"] for m in CHOICE_METHODS)
+    return target_day - timedelta(days=longest + 7 * (TEST_DAYS + MIN_EXACT_DAYS))
+
+
+def baseline_choice_unsaved(
+    *,
+    meter: Meter,
+    program: BaselineProgram,
+    target_day: date,
+    start_slot: int,
+    end_slot: int,
+    grid,
+    excluded: set[date] | None,
+    temperature,
+    now: datetime | None,
+) -> BaselineChoice:
+    """The choice (not saved) for ``target_day``'s month and day type under ``program``: its method, else (policy
+    ``most-accurate``) the method most accurate on the like days of ``grid`` (the meter's history from
+    :func:`choice_history_start`, its excluded days and temperatures). Used by :func:`baseline_choice_for` and by
+    the verification chunk's baselines (``assessment.settlement_baselines``)."""
     method, evidence = program.method, {}
     if program.policy == BaselineProgram.Policy.MOST_ACCURATE:
-        # enough history for the longest look-back behind the oldest like day (Sundays: one a week)
-        longest = max(METHODS[m]["lookback_days"] for m in CHOICE_METHODS)
-        first = target_day - timedelta(days=longest + 7 * (TEST_DAYS + MIN_EXACT_DAYS))
-        grid = selectors.meter_day_grid(meter=meter, first_day=first, last_day=target_day)
-        excluded = selectors.baseline_excluded_days(meter=meter, grid=grid, before=target_day)
         # no weather data: the regression cannot be back-tested and is not chosen (InsufficientHistory skips it)
-        found = selectors.temperature_grid(meter=meter, grid=grid)
         choice = choose_method(
             grid=grid,
             target_day=target_day,
@@ -79,28 +126,24 @@ def baseline_choice_for(
             end_slot=end_slot,
             methods=CHOICE_METHODS,
             excluded_days=excluded,
-            temperature=None if found is None else found.values,
+            temperature=temperature,
             default=program.method,
         )
         if choice is None:
             evidence = {"window_slots": [start_slot, end_slot], "note": "too few like days: the program's method"}
         else:
             method, evidence = choice.method, _evidence(choice, start_slot=start_slot, end_slot=end_slot)
-    with transaction.atomic():
-        choice_row, _ = BaselineChoice.objects.get_or_create(
-            meter=meter,
-            month=month,
-            day_type=kind,
-            defaults={
-                "program": program,
-                "policy": program.policy,
-                "method": method,
-                "default_method": program.method,
-                "evidence": evidence,
-                "chosen_at": now or timezone.now(),
-            },
-        )
-    return choice_row
+    return BaselineChoice(
+        meter=meter,
+        month=target_day.replace(day=1),
+        day_type=day_type(target_day),
+        program=program,
+        policy=program.policy,
+        method=method,
+        default_method=program.method,
+        evidence=evidence,
+        chosen_at=now or timezone.now(),
+    )
 
 
 @transaction.atomic

@@ -451,17 +451,23 @@ def _run(args, n, k, broker, workers, logdir) -> dict:
         settlement_tasks.close_claims_epoch.delay()
         return None
 
-    steps.run("assessment recompute", recompute)
-    steps.run("window assessment", assess)
-    steps.run("offers", offers)
-    steps.run("requests+clearing", requests)
-    steps.run("day-ahead auction", auction)
-    steps.run("events advance", advance)
-    steps.run("meter data", day_data)
-    steps.run("verify+event settle", verify)
-    steps.run("daily run", daily)
-    steps.run("anchoring", anchor)
-    steps.run("claims epoch", claims)
+    day_steps = [
+        ("assessment recompute", recompute),
+        ("window assessment", assess),
+        ("offers", offers),
+        ("requests+clearing", requests),
+        ("day-ahead auction", auction),
+        ("events advance", advance),
+        ("meter data", day_data),
+        ("verify+event settle", verify),
+        ("daily run", daily),
+        ("anchoring", anchor),
+        ("claims epoch", claims),
+    ]
+    for name, fn in day_steps:
+        steps.run(name, fn)
+        if name == args.stop_after:  # the database is left as this step left it (to clone, profile, compare)
+            break
     keys = ("wall", "cpu_bench", "cpu_workers", "cpu_db", "q_bench", "q_workers")
     total = {key: sum(r[key] for r in steps.rows) for key in keys}
     print(_line("TOTAL", total, n, None), flush=True)
@@ -543,6 +549,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     parser.add_argument("--json", default="", help="write the run's figures to this file")
+    parser.add_argument("--stop-after", default="", help="a step's name: end the day after it (e.g. 'meter data')")
     parser.add_argument(
         "--keep-world",
         action="store_true",
@@ -568,7 +575,7 @@ def main() -> None:
     for size, k in plan:
         path = out / f"{size}-{k}.json"
         cmd = [sys.executable, __file__, "--premises", str(size), "--workers", str(k), "--json", str(path)]
-        cmd += ["--database-url", args.database_url, "--redis-url", args.redis_url]
+        cmd += ["--database-url", args.database_url, "--redis-url", args.redis_url, "--stop-after", args.stop_after]
         if args.keep_world or sum(1 for s, _ in plan if s == size) > 1:
             cmd.append("--keep-world")
         print(f"\n=== {size:,} premises, K = {k} ===", flush=True)

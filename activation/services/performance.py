@@ -33,10 +33,67 @@ def event_performance_record(
     Returns the shortfall penalty recorded, if any (``announce=False``: the caller announces it, see
     :func:`.penalties.penalty_record`).
     """
+    commands = (
+        OutboxMessage.objects.filter(event=event, channel=OutboxMessage.Channel.MQTT)
+        .exclude(destination__endswith="#restore")
+        .aggregate(sent=Count("id"), acked=Count("id", filter=Q(status=OutboxMessage.Status.ACKNOWLEDGED)))
+    )
+    indicators, magnitude, committed = performance_indicators(
+        event=event,
+        verification=verification,
+        rows=rows,
+        accountable_kw=event_accountable_kw(event),
+        sent=commands["sent"],
+        acked=commands["acked"],
+        opted_out=OptOut.objects.filter(event=event).exists(),
+        now=now,
+    )
+    # one row per event, written under the event's row lock (event_verify): an update, else a create
+    if not EventPerformance.objects.filter(event=event).update(**indicators):
+        EventPerformance.objects.create(event=event, **indicators)
     program = event.program
-    threshold = program.performance_threshold if program else Decimal("0.75")
+    if program is None:
+        return None
+    enrollment = Enrollment.objects.select_for_update().filter(program=program, premise_id=event.premise_id).first()
+    met = magnitude >= performance_threshold(program)
+    penalty = None
+    if not met:
+        shortfall = (committed - verification.delivered_kwh).quantize(KWH)
+        rate = penalty_rate_per_mwh(event=event, program=program)
+        if rate > 0 and shortfall > 0:
+            penalty = penalty_record(
+                event=event,
+                reason=Penalty.Reason.SHORTFALL,
+                shortfall_kwh=shortfall,
+                rate_per_mwh=rate,
+                now=now,
+                announce=announce,
+            )
+    fields = enrollment_outcome(enrollment=enrollment, program=program, met=met)
+    if fields:
+        enrollment.save(update_fields=fields)
+    return penalty
+
+
+def performance_threshold(program) -> Decimal:
+    return program.performance_threshold if program else Decimal("0.75")
+
+
+def performance_indicators(
+    *,
+    event: DREvent,
+    verification: EventVerification,
+    rows,
+    accountable_kw,
+    sent: int,
+    acked: int,
+    opted_out: bool,
+    now,
+) -> tuple[dict, Decimal, Decimal]:
+    """The event's indicators (the fields of its :class:`EventPerformance`), its magnitude achievement and the
+    committed kWh it answers for (see :func:`event_performance_record`); pure."""
+    threshold = performance_threshold(event.program)
     committed = verification.committed_kwh
-    accountable_kw = event_accountable_kw(event)
     if accountable_kw is not None:
         hours = Decimal((event.end - event.start).total_seconds()) / Decimal(3600)
         committed = min(committed, (accountable_kw * hours).quantize(KWH))
@@ -51,13 +108,7 @@ def event_performance_record(
     if ok_rows:
         interval = (rows[1][0] - rows[0][0]) if len(rows) > 1 else (event.end - event.start)
         response = int((ok_rows[0][0] + interval - event.start).total_seconds())
-    commands = (
-        OutboxMessage.objects.filter(event=event, channel=OutboxMessage.Channel.MQTT)
-        .exclude(destination__endswith="#restore")
-        .aggregate(sent=Count("id"), acked=Count("id", filter=Q(status=OutboxMessage.Status.ACKNOWLEDGED)))
-    )
-    acked = not commands["sent"] or commands["acked"] > 0
-    available = acked and not OptOut.objects.filter(event=event).exists()
+    available = (not sent or acked > 0) and not opted_out
     indicators = {
         "activated": available and magnitude >= threshold,
         "response_seconds": response,
@@ -66,35 +117,24 @@ def event_performance_record(
         "available": available,
         "computed_at": now,
     }
-    # one row per event, written under the event's row lock (event_verify): an update, else a create
-    if not EventPerformance.objects.filter(event=event).update(**indicators):
-        EventPerformance.objects.create(event=event, **indicators)
-    if program is None:
+    return indicators, magnitude, committed
+
+
+def enrollment_outcome(*, enrollment: Enrollment | None, program, met: bool) -> list[str] | None:
+    """The program's compliance rules on the enrollment after an event that ``met`` the threshold or not (changed
+    in place): a success resets the consecutive failures, a failure counts one and derates or suspends. Returns
+    the fields to save, or None when nothing changed."""
+    if enrollment is None:
         return None
-    enrollment = Enrollment.objects.select_for_update().filter(program=program, premise_id=event.premise_id).first()
-    if magnitude >= threshold:
-        if enrollment and enrollment.consecutive_failures:
+    if met:
+        if enrollment.consecutive_failures:
             enrollment.consecutive_failures = 0
-            enrollment.save(update_fields=["consecutive_failures"])
+            return ["consecutive_failures"]
         return None
-    shortfall = (committed - verification.delivered_kwh).quantize(KWH)
-    rate = penalty_rate_per_mwh(event=event, program=program)
-    penalty = None
-    if rate > 0 and shortfall > 0:
-        penalty = penalty_record(
-            event=event,
-            reason=Penalty.Reason.SHORTFALL,
-            shortfall_kwh=shortfall,
-            rate_per_mwh=rate,
-            now=now,
-            announce=announce,
-        )
-    if enrollment is not None:
-        enrollment.consecutive_failures += 1
-        if enrollment.consecutive_failures >= program.suspend_after_failures:
-            enrollment.status = Enrollment.Status.SUSPENDED
-        elif enrollment.consecutive_failures >= program.derate_after_failures:
-            enrollment.status = Enrollment.Status.DERATED
-            enrollment.derate = program.derate_factor
-        enrollment.save(update_fields=["consecutive_failures", "status", "derate"])
-    return penalty
+    enrollment.consecutive_failures += 1
+    if enrollment.consecutive_failures >= program.suspend_after_failures:
+        enrollment.status = Enrollment.Status.SUSPENDED
+    elif enrollment.consecutive_failures >= program.derate_after_failures:
+        enrollment.status = Enrollment.Status.DERATED
+        enrollment.derate = program.derate_factor
+    return ["consecutive_failures", "status", "derate"]

@@ -26,6 +26,7 @@ from ..selectors import ven_reported_energy
 from ..signals import verification_final, verifications_final
 from .performance import event_performance_record
 from .units import KWH
+from .verification_chunk import events_verify_chunk
 
 
 def event_verify(*, event_id: int, now: datetime | None = None) -> EventVerification:
@@ -147,12 +148,26 @@ def events_verify(*, event_ids: list[int], now: datetime | None = None) -> list[
     verified and their shortfall penalties, after the last commit (also when a later event fails: what committed
     is announced), so settlement settles the chunk in one task (its penalties, then each window once) instead of
     one task per event and one per penalty. An event verified before (a repeated chunk) is not announced again:
-    it was when it was verified, and the daily run is the sweep."""
+    it was when it was verified, and the daily run is the sweep.
+
+    The common case is verified set-based, the chunk in one transaction (ADR 0046,
+    :func:`.verification_chunk.events_verify_chunk`: the same numbers, a handful of statements per chunk); the
+    other events (and every event of their premises) one by one, after it."""
     verified: list[int] = []
     fresh: list[int] = []
     penalties: list[int] = []
     try:
+        # the common case set-based, in one transaction (ADR 0046); the rest one by one, as before
+        done, rest = events_verify_chunk(event_ids=event_ids, now=now or timezone.now())
         for event_id in event_ids:
+            if event_id in done:
+                created, penalty_id = done[event_id]
+                verified.append(event_id)
+                if created:
+                    fresh.append(event_id)
+                if penalty_id is not None:
+                    penalties.append(penalty_id)
+        for event_id in rest:
             try:
                 _, created, penalty_id = _event_verify(event_id=event_id, now=now, announce=False)
             except ApplicationError as exc:

@@ -34,6 +34,24 @@ def meter_day_grids(*, spans: Sequence[tuple[Meter, date, date]]) -> dict[int, D
     for meter, first_day, last_day in spans:
         tz = meter.premise.timezone
         bounds[meter.pk] = (local_day_bounds(first_day, tz)[0], local_day_bounds(last_day, tz)[1])
+    arrays = meter_reading_arrays(bounds=bounds)
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+    return {
+        meter.pk: build_grid(
+            epoch=arrays.get(meter.pk, empty)[0],
+            kwh=arrays.get(meter.pk, empty)[1],
+            tz=meter.premise.timezone,
+            interval_minutes=meter.interval_minutes,
+            first_day=first_day,
+            last_day=last_day,
+        )
+        for meter, first_day, last_day in spans
+    }
+
+
+def meter_reading_arrays(*, bounds: dict[int, tuple[datetime, datetime]]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """(epoch seconds, kWh as float) of each meter's readings in its ``[start, end)`` (meter id -> bounds), read in
+    one statement on PostgreSQL (one row of two arrays per meter with readings; a meter without is left out)."""
     arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     if connection.vendor == "postgresql" and bounds:
         ids = sorted(bounds)
@@ -54,18 +72,7 @@ def meter_day_grids(*, spans: Sequence[tuple[Meter, date, date]]) -> dict[int, D
     elif bounds:
         for meter_id, (start, end) in bounds.items():
             arrays[meter_id] = _readings_arrays(meter_id=meter_id, start=start, end=end)
-    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
-    return {
-        meter.pk: build_grid(
-            epoch=arrays.get(meter.pk, empty)[0],
-            kwh=arrays.get(meter.pk, empty)[1],
-            tz=meter.premise.timezone,
-            interval_minutes=meter.interval_minutes,
-            first_day=first_day,
-            last_day=last_day,
-        )
-        for meter, first_day, last_day in spans
-    }
+    return arrays
 
 
 def _readings_arrays(*, meter_id: int, start: datetime, end: datetime) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import Membership, Meter
@@ -32,6 +33,34 @@ def meter_readings(*, meter: Meter, start: datetime, end: datetime, channel: str
     reads) or export (``MeterExportReading``, energy received from the customer on a net-metered meter)."""
     model = MeterExportReading if channel == Channel.EXPORT else MeterReading
     return model.objects.filter(meter=meter, start__gte=start, start__lt=end).order_by("start")
+
+
+def meters_window_readings(*, windows: dict[int, tuple[int, datetime, datetime]]) -> dict[int, dict[datetime, Decimal]]:
+    """:func:`meter_readings` (import) of many windows (a key -> (meter id, start, end)) as ``{start: kWh}`` per
+    key, in one statement on PostgreSQL (one index range scan of (meter_id, start) per window; kWh as stored)."""
+    out: dict[int, dict[datetime, Decimal]] = {key: {} for key in windows}
+    if not windows:
+        return out
+    if connection.vendor != "postgresql":
+        for key, (meter_id, start, end) in windows.items():
+            out[key] = dict(
+                MeterReading.objects.filter(meter_id=meter_id, start__gte=start, start__lt=end).values_list(
+                    "start", "kwh"
+                )
+            )
+        return out
+    keys = list(windows)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT q.key, r.start, r.kwh"  # noqa: S608
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS q(key, meter_id, lo, hi)"
+            f" CROSS JOIN LATERAL (SELECT start, kwh FROM {MeterReading._meta.db_table}"
+            " WHERE meter_id = q.meter_id AND start >= q.lo AND start < q.hi) AS r",
+            [keys, [windows[k][0] for k in keys], [windows[k][1] for k in keys], [windows[k][2] for k in keys]],
+        )
+        for key, start, kwh in cursor.fetchall():
+            out[key][start] = kwh
+    return out
 
 
 def meters_readable_by(user) -> QuerySet[Meter]:

@@ -40,8 +40,9 @@ from django.db.models import F
 from accounts.models import Device, Meter
 from activation.models import EventVerification
 from assessment.baselines.grid import local_day_bounds
-from assessment.selectors import DEVICE_KIND_CLASS, meter_readings
+from assessment.selectors import DEVICE_KIND_CLASS, meter_readings, meters_window_readings
 from assessment.services import baseline_compute, interval_starts
+from assessment.settlement_baselines import Prepared, baselines_prepare, baselines_save
 from flexplatform.errors import ApplicationError
 
 from .. import assets
@@ -105,6 +106,64 @@ def shift_measure(*, verification_row: dict, hours: Decimal, now: datetime) -> t
     )
 
 
+def shifts_measure(
+    *, verification_rows: list[dict], hours: Decimal, now: datetime
+) -> dict[int, tuple[Decimal, Decimal] | None]:
+    """:func:`shift_measure` of many verified events (verification id -> result), set-based (issue #21, ADR 0046):
+    the meters, the recovery windows' readings and the baselines (``assessment.settlement_baselines``) read once
+    for all; the same baselines stored, the same numbers. A baseline stored meanwhile by another worker: one by
+    one, as :func:`shift_measure` handles it."""
+    out: dict[int, tuple[Decimal, Decimal] | None] = {r["pk"]: None for r in verification_rows}
+    meters = {}
+    for meter in (
+        Meter.objects.filter(premise_id__in={r["premise_id"] for r in verification_rows})
+        .select_related("premise")
+        .order_by("premise_id", "id")
+    ):
+        meters.setdefault(meter.premise_id, meter)
+    windows = {}
+    for r in verification_rows:
+        meter = meters.get(r["premise_id"])
+        if meter is None:
+            continue
+        start, end = recovery_window(
+            event_start=r["start"],
+            event_end=r["end"],
+            hours=hours,
+            interval_minutes=meter.interval_minutes,
+            tz=meter.premise.timezone,
+        )
+        if end <= start or end > now:
+            continue
+        windows[r["pk"]] = (meter, start, end, interval_starts(start, end, meter.interval_minutes))
+    actual = meters_window_readings(windows={pk: (w[0].pk, w[1], w[2]) for pk, w in windows.items()})
+    todo = [
+        r for r in verification_rows if r["pk"] in windows and all(s in actual[r["pk"]] for s in windows[r["pk"]][3])
+    ]
+    for _attempt in range(3):  # a choice or baseline stored meanwhile by another worker: again, reading it
+        try:
+            with transaction.atomic():
+                batch = baselines_prepare(
+                    items=[(windows[r["pk"]][0], r["start"], windows[r["pk"]][2]) for r in todo], now=now
+                )
+                keep = [i for i, p in enumerate(batch.results) if isinstance(p, Prepared)]
+                baselines_save(batch=batch, keep=keep)
+            break
+        except IntegrityError:
+            continue
+    else:  # still racing: one by one
+        return {r["pk"]: shift_measure(verification_row=r, hours=hours, now=now) for r in verification_rows}
+    for i in keep:
+        r, p = todo[i], batch.results[i]
+        starts = windows[r["pk"]][3]
+        if any(s not in p.values for s in starts):
+            continue
+        out[r["pk"]] = assets.shifted_energy(
+            delivered_kwh=r["delivered_kwh"], recovery=[(p.values[s], actual[r["pk"]][s]) for s in starts]
+        )
+    return out
+
+
 def shift_credit_entries(run: SettlementRun, *, now: datetime, covered: set[int] | None = None) -> list[EntrySpec]:
     """The energy credits (fiat and Energy tokens) of every event of a load-shifting resource whose nominal
     recovery end falls in the run's window and that has not been credited yet. ``covered`` (if given) gets the
@@ -152,12 +211,15 @@ def shift_credit_entries(run: SettlementRun, *, now: datetime, covered: set[int]
         ).values_list("business_key", flat=True)
     )
     measured = []
+    results = shifts_measure(
+        verification_rows=[r for r in rows if f"energy_credit:event:{r['event_id']}" not in done], hours=hours, now=now
+    )
     for r in rows:
         key = f"energy_credit:event:{r['event_id']}"
         if key in done:
             covered.add(r["pk"])
             continue
-        result = shift_measure(verification_row=r, hours=hours, now=now)
+        result = results[r["pk"]]
         if result is not None:
             covered.add(r["pk"])
             if result[1] > 0:

@@ -202,3 +202,48 @@ def test_the_recovery_window_runs_once_for_the_events_whose_credit_it_has_paid()
     event_settle(event_id=events[1].pk, now=NOW)  # the second event's task: its credit is paid, no new attempt
     recovery.refresh_from_db()
     assert recovery.attempts == 1 and SettlementItem.objects.filter(kind="shift_credit").count() == 2
+
+
+def test_the_runs_set_based_measurement_is_the_one_by_one_measurement():
+    """ADR 0046: ``shifts_measure`` (one read per kind for a run's events) gives what ``shift_measure`` gives per
+    event, and stores the same recovery baselines."""
+    from django.db import transaction
+
+    from activation.models import EventVerification
+    from assessment.models import Baseline
+    from settlement.services.shifting import shift_measure, shifts_measure
+
+    w = world_make(n=4)
+    for p in w.premises:
+        _shifting_device(p)
+    _history(w.premises[0], recovery_kwh=[D("0.7")] * 4)
+    _history(w.premises[1], recovery_kwh=[D("0.6"), D("0.4"), D("0.4"), D("0.5")])
+    _history(w.premises[2], recovery_kwh=[D("0.6")] * 16)
+    _history(w.premises[3], recovery_metered=6)  # recovery not fully metered: nothing measured, nothing stored
+    for p in w.premises:
+        _event(w, p)
+    rows = list(
+        EventVerification.objects.order_by("event_id").values(
+            "pk", "event_id", "delivered_kwh", "event__start", "event__end", "event__premise_id"
+        )
+    )
+    rows = [
+        {**r, "start": r["event__start"], "end": r["event__end"], "premise_id": r["event__premise_id"]} for r in rows
+    ]
+
+    def stored():
+        return sorted(Baseline.objects.values_list("meter_id", "method", "window_start", "window_end", "total_kwh"))
+
+    class Undo(Exception):
+        pass
+
+    try:
+        with transaction.atomic():
+            one_by_one = {r["pk"]: shift_measure(verification_row=r, hours=D("4"), now=NOW) for r in rows}
+            expected = stored()
+            raise Undo
+    except Undo:
+        pass
+    assert shifts_measure(verification_rows=rows, hours=D("4"), now=NOW) == one_by_one
+    assert stored() == expected
+    assert [one_by_one[r["pk"]] is None for r in rows] == [False, False, False, True]
