@@ -18,8 +18,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from statistics import median
 
 import numpy as np
@@ -221,6 +222,29 @@ def validation_decision(
     return Validation(not reasons, tuple(reasons))
 
 
+@lru_cache(maxsize=256)
+def _window_days(first_day: date, last_day: date, tz: str) -> np.ndarray:
+    """UTC epoch seconds of the local midnights that start ``first_day`` .. ``last_day`` and end ``last_day``
+    (the same instants :func:`local_day_bounds` gives; kept per process: a chunk's meters share their window)."""
+    edges = [int(local_day_bounds(first_day, tz)[0].timestamp())]
+    day = first_day
+    while day <= last_day:
+        edges.append(int(local_day_bounds(day, tz)[1].timestamp()))
+        day += timedelta(days=1)
+    out = np.array(edges, dtype=np.int64)
+    out.setflags(write=False)
+    return out
+
+
+def _median2(sorted_or_not: np.ndarray) -> int:
+    """Twice the median of a non-empty integer array (an integer: the mean of the two middle values, doubled)."""
+    n = sorted_or_not.size
+    if n % 2:
+        return int(np.partition(sorted_or_not, n // 2)[n // 2]) * 2
+    part = np.partition(sorted_or_not, (n // 2 - 1, n // 2))
+    return int(part[n // 2 - 1] + part[n // 2])
+
+
 def assess_quality_arrays(
     epoch: np.ndarray,
     units: np.ndarray,
@@ -231,35 +255,38 @@ def assess_quality_arrays(
     interval_minutes: int,
     scale: int = 10_000,
 ) -> QualityReport:
-    """:func:`assess_quality` on arrays, for many meters at a time (the nightly recompute): ``epoch`` (UTC
-    seconds) and ``units`` (kWh x ``scale``, integers: exact, as the stored ``numeric(12, 4)``). Same report,
-    field for field: the median and MAD of the spike test are compared in integers, as the Decimals compare."""
-    from .baselines.grid import local_slots_epoch
-
+    """:func:`assess_quality` on arrays, for many meters at a time (the import's status refresh, the nightly
+    recompute): ``epoch`` (UTC seconds) and ``units`` (kWh x ``scale``, integers: exact, as the stored
+    ``numeric(12, 4)``). Same report, field for field: the median and MAD of the spike test are compared in
+    integers, as the Decimals compare; intervals are counted per local day between the days' UTC bounds, as
+    :func:`assess_quality` counts them. Stored readings come in start order without repeats: then nothing is
+    sorted or de-duplicated here."""
     report = QualityReport()
-    window_start, _ = local_day_bounds(first_day, tz)
-    _, window_end = local_day_bounds(last_day, tz)
-    ws, we, step = int(window_start.timestamp()), int(window_end.timestamp()), interval_minutes * 60
+    edges = _window_days(first_day, last_day, tz)
+    ws, we, step = int(edges[0]), int(edges[-1]), interval_minutes * 60
+    window_start, window_end = datetime.fromtimestamp(ws, UTC), datetime.fromtimestamp(we, UTC)
     epoch, units = np.asarray(epoch, dtype=np.int64), np.asarray(units, dtype=np.int64)
     inside = (epoch >= ws) & (epoch < we)
     epoch, units = epoch[inside], units[inside]
-    order = np.argsort(epoch, kind="stable")  # the first reading of a repeated start is the one kept
-    epoch, units = epoch[order], units[order]
-    first = np.ones(epoch.size, dtype=bool)
-    first[1:] = epoch[1:] != epoch[:-1]
-    starts, counts = np.unique(epoch, return_counts=True)
-    report.duplicates = int((counts - 1).sum())
-    e, v = epoch[first], units[first]
-    flagged = np.isin(e, starts[counts > 1])
+    if epoch.size < 2 or (epoch[1:] > epoch[:-1]).all():  # in order, no start twice
+        e, v = epoch, units
+        flagged = np.zeros(e.size, dtype=bool)
+    else:
+        order = np.argsort(epoch, kind="stable")  # the first reading of a repeated start is the one kept
+        epoch, units = epoch[order], units[order]
+        first = np.ones(epoch.size, dtype=bool)
+        first[1:] = epoch[1:] != epoch[:-1]
+        starts, counts = np.unique(epoch, return_counts=True)
+        report.duplicates = int((counts - 1).sum())
+        e, v = epoch[first], units[first]
+        flagged = np.isin(e, starts[counts > 1])
     negative = v < 0
     report.negatives = int(negative.sum())
     flagged |= negative
-    positives = np.sort(v[v > 0])
+    positives = v[v > 0]
     if positives.size >= 8:
-        n = positives.size
-        med2 = int(positives[n // 2]) * 2 if n % 2 else int(positives[n // 2 - 1] + positives[n // 2])
-        dev = np.sort(np.abs(2 * positives - med2))  # |v - median| x 2
-        d2 = int(dev[n // 2]) * 2 if n % 2 else int(dev[n // 2 - 1] + dev[n // 2])  # MAD x 4
+        med2 = _median2(positives)
+        d2 = _median2(np.abs(2 * positives - med2))  # MAD x 4 (|v - median| x 2, its median doubled)
         # v > SPIKE_FACTOR x med  and  v > med + SPIKE_MADS x MAD x 1.4826, both sides x 40,000
         spike = (2 * v > SPIKE_FACTOR * med2) & (40_000 * v > 20_000 * med2 + SPIKE_MADS * 14_826 * d2)
         report.spikes = int(spike.sum())
@@ -278,19 +305,16 @@ def assess_quality_arrays(
     on_grid = e[((e - ws) % step) == 0]
     present = np.zeros(slots, dtype=bool)
     present[(on_grid - ws) // step] = True
-    edges = np.diff(np.concatenate([[0], (~present).astype(np.int8), [0]]))
-    for a, b in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0], strict=True):
+    edges_gap = np.diff(np.concatenate([[0], (~present).astype(np.int8), [0]]))
+    for a, b in zip(np.nonzero(edges_gap == 1)[0], np.nonzero(edges_gap == -1)[0], strict=True):
         end = window_end if b >= slots else window_start + timedelta(seconds=int(b) * step)
         report.gaps.append((window_start + timedelta(seconds=int(a) * step), end))
-    day_ord, _ = local_slots_epoch(e, tz, interval_minutes)
-    per_day_present = Counter(day_ord.tolist())
-    per_day_flagged = Counter(day_ord[flagged].tolist())
-    day = first_day
-    while day <= last_day:
-        expected = expected_intervals(day, tz, interval_minutes)
-        o = day.toordinal()
-        report.days.append(DayQuality(day, expected, per_day_present[o], per_day_flagged[o]))
+    # Per local day: the starts between its two local midnights (``e`` is sorted).
+    per_day_present = np.diff(np.searchsorted(e, edges)).tolist()
+    per_day_flagged = np.diff(np.searchsorted(e[flagged], edges)).tolist()
+    per_day_expected = (np.diff(edges) // step).tolist()
+    for k, expected in enumerate(per_day_expected):
+        report.days.append(DayQuality(first_day + timedelta(days=k), expected, per_day_present[k], per_day_flagged[k]))
         report.expected += expected
-        report.present += min(per_day_present[o], expected)
-        day += timedelta(days=1)
+        report.present += min(per_day_present[k], expected)
     return report

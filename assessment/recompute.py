@@ -20,22 +20,19 @@ premise and day, statuses updated in place).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
 from accounts.models import Meter
-from flexplatform import plausible
 
-from . import hooks, quality, selectors
+from . import hooks, selectors
 from .baselines.accuracy import backtest, recommend
 from .baselines.batch import Case, MeterDays, compute_many
 from .baselines.calendar import is_nerc_holiday
@@ -43,18 +40,15 @@ from .baselines.compute import METHODS
 from .baselines.grid import DayGrid, build_grid, local_day_bounds
 from .baselines.selection import InsufficientHistory
 from .flexibility import reliability_factor
-from .models import BaselineAccuracy, MeterReading, MeterStatus
+from .models import BaselineAccuracy
 from .profiles import ProfileInput, _d3, flexibility_profiles_store_many
 from .selectors.baseline_inputs import outage_days
 from .selectors.performance import PERFORMANCE_EVENTS
-from .status_services import status_apply, statuses_save
+from .status_services import UNITS, reading_ends, readings_arrays, status_window, statuses_lock, statuses_store
 
 log = logging.getLogger(__name__)
 
 PROFILE_HISTORY_DAYS = 90  # services.flexibility_profile_compute's default
-UNITS = 10_000  # kWh -> integer units of the stored numeric(12, 4)
-FETCH_ROWS = 50_000
-YEAR_DAYS = 365  # the revenue meter's year (its annual-consumption estimate)
 
 
 def recompute_meters(*, meter_ids: Sequence[int], now: datetime | None = None) -> int:
@@ -65,7 +59,7 @@ def recompute_meters(*, meter_ids: Sequence[int], now: datetime | None = None) -
     meters = list(Meter.objects.select_related("premise").filter(pk__in=list(meter_ids)).order_by("pk"))
     if not meters:
         return 0
-    ends = _reading_ends(meters)
+    ends = reading_ends(meters)
     longest = max(METHODS[m]["lookback_days"] for m in ACCURACY_METHODS)
     as_of = {
         m.pk: ends[m.pk][2].astimezone(ZoneInfo(m.premise.timezone)).date() + timedelta(days=1)
@@ -80,7 +74,7 @@ def recompute_meters(*, meter_ids: Sequence[int], now: datetime | None = None) -
         .values_list("premise_id", "first")
     )
     profile_meters = {m.premise_id: m for m in Meter.objects.select_related("premise").filter(pk__in=firsts.values())}
-    windows = {m.pk: _status_window(m, now) for m in meters}
+    windows = {m.pk: status_window(m, now) for m in meters}
     ranges: dict[int, list[datetime]] = {}
     for m in meters:
         _widen(ranges, m.pk, windows[m.pk][2], windows[m.pk][3])
@@ -89,8 +83,10 @@ def recompute_meters(*, meter_ids: Sequence[int], now: datetime | None = None) -
             _widen(ranges, m.pk, *_days_bounds(day - timedelta(days=longest + ACCURACY_TEST_DAYS * 2), day, m))
             pm = profile_meters[m.premise_id]
             _widen(ranges, pm.pk, *_days_bounds(day - timedelta(days=PROFILE_HISTORY_DAYS), day, pm))
-    readings = _readings(ranges)
-    _statuses_store(meters, readings, ranges, windows, ends, now)
+    readings = readings_arrays(ranges)
+    with transaction.atomic():
+        statuses = statuses_lock([m.pk for m in meters])
+        statuses_store(meters, statuses, readings=readings, ranges=ranges, windows=windows, ends=ends, now=now)
     if not as_of:
         return len(meters)
     events = hooks.activation().event_days_many(timezones={m.premise_id: m.premise.timezone for m in meters})
@@ -144,43 +140,6 @@ def _days_bounds(first: date, until: date, meter: Meter) -> tuple[datetime, date
     return local_day_bounds(first, meter.premise.timezone)[0], local_day_bounds(until, meter.premise.timezone)[0]
 
 
-def _readings(ranges: dict[int, list[datetime]]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per meter: (UTC epoch seconds, kWh x ``UNITS``) of its readings in its range, in one query.
-
-    One index range scan of ``(meter_id, start)`` per meter (a LATERAL subquery, kept apart from the outer query
-    by ``OFFSET 0``): the rows read are the chunk's own, whatever the size of the table. A plain join of the ranges
-    with the table (or a LATERAL the planner flattens into one) let it choose a sequential scan of every reading
-    for each chunk: the recompute's database time per meter then grew with the population (5.55 ms at 1,000
-    premises, 14.16 ms at 10,000; issue #21). No ORDER BY (a sort per meter in the database): the rows come meter
-    by meter, usually in ``start`` order; they are sorted here when they do not."""
-    ids = sorted(ranges)
-    table = MeterReading._meta.db_table
-    sql = (
-        "SELECT q.meter_id, r.epoch, r.units "  # noqa: S608 - the table name, no input
-        "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS q(meter_id, lo, hi) "
-        f"CROSS JOIN LATERAL (SELECT floor(extract(epoch FROM r.start))::bigint AS epoch, "
-        f"(r.kwh * {UNITS})::bigint AS units FROM {table} r "
-        "WHERE r.meter_id = q.meter_id AND r.start >= q.lo AND r.start < q.hi OFFSET 0) AS r"
-    )
-    blocks = []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [ids, [ranges[i][0] for i in ids], [ranges[i][1] for i in ids]])
-        while block := cursor.fetchmany(FETCH_ROWS):  # a block of tuples at a time: the arrays hold the rest
-            blocks.append(np.array(block, dtype=np.int64))
-    rows = np.concatenate(blocks) if blocks else np.zeros((0, 3), dtype=np.int64)
-    if len(rows) > 1:
-        meter, epoch = rows[:, 0], rows[:, 1]
-        ordered = (meter[1:] > meter[:-1]) | ((meter[1:] == meter[:-1]) & (epoch[1:] > epoch[:-1]))
-        if not ordered.all():
-            rows = rows[np.lexsort((epoch, meter))]
-    out = {}
-    cut = np.searchsorted(rows[:, 0], ids, side="left").tolist() + [len(rows)]
-    for k, meter_id in enumerate(ids):
-        part = rows[cut[k] : cut[k + 1]]
-        out[meter_id] = (part[:, 1].copy(), part[:, 2].copy())
-    return out
-
-
 def _grid(meter: Meter, readings, first_day: date, last_day: date) -> DayGrid:
     """``selectors.meter_day_grid`` from the arrays read (``units / 10,000`` is exactly ``float(Decimal)``)."""
     epoch, units = readings[meter.pk]
@@ -192,94 +151,6 @@ def _grid(meter: Meter, readings, first_day: date, last_day: date) -> DayGrid:
         first_day=first_day,
         last_day=last_day,
     )
-
-
-def _reading_ends(meters: list[Meter]) -> dict[int, tuple]:
-    """Per meter: (latest, earliest) start within the plausible window, and the latest start of all."""
-    low, high = plausible.datetime_bounds()
-    table = MeterReading._meta.db_table
-    one = f"(SELECT r.start FROM {table} r WHERE r.meter_id = q.id"  # noqa: S608 - the table name, no input
-    sql = (
-        f"SELECT q.id, {one} AND r.start >= %s AND r.start < %s ORDER BY r.start DESC LIMIT 1), "  # noqa: S608
-        f"{one} AND r.start >= %s AND r.start < %s ORDER BY r.start LIMIT 1), "
-        f"{one} ORDER BY r.start DESC LIMIT 1) FROM unnest(%s::bigint[]) AS q(id)"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [low, high, low, high, [m.pk for m in meters]])
-        return {row[0]: row[1:] for row in cursor.fetchall()}
-
-
-# --- statuses (services.meter_status_refresh, set-based) -----------------------------------------------------
-
-
-def _status_window(meter: Meter, now: datetime) -> tuple[date, date, datetime, datetime]:
-    tz = meter.local_timezone
-    last_day = now.astimezone(ZoneInfo(tz)).date() - timedelta(days=1)
-    first_day = last_day - timedelta(days=settings.METER_VALIDATION_MIN_DAYS - 1)
-    return first_day, last_day, quality.local_day_bounds(first_day, tz)[0], quality.local_day_bounds(last_day, tz)[1]
-
-
-@transaction.atomic
-def _statuses_store(meters: list[Meter], readings, ranges, windows, ends, now: datetime) -> None:
-    ids = [m.pk for m in meters]
-    MeterStatus.objects.bulk_create([MeterStatus(meter_id=i) for i in ids], ignore_conflicts=True)
-    statuses = {s.meter_id: s for s in MeterStatus.objects.select_for_update().filter(meter_id__in=ids).order_by("pk")}
-    year = _year_totals([m.pk for m in meters if m.kind == "ami"], readings, ranges, now)
-    for m in meters:
-        status, (first_day, last_day, _, _) = statuses[m.pk], windows[m.pk]
-        tz = m.local_timezone
-        epoch, units = readings.get(m.pk, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
-        report = quality.assess_quality_arrays(
-            epoch, units, first_day=first_day, last_day=last_day, tz=tz, interval_minutes=m.interval_minutes
-        )
-        latest, earliest, _ = ends[m.pk]
-        status_apply(
-            status, meter=m, report=report, earliest=earliest, latest=latest, first_day=first_day,
-            last_day=last_day, tz=tz, now=now, year=year.get(m.pk, (None, 0)),
-        )  # fmt: skip
-    statuses_save(list(statuses.values()))
-
-
-def _year_totals(ids: list[int], readings, ranges, now: datetime) -> dict[int, tuple[Decimal, int]]:
-    """Per meter with readings in ``[now - 365 days, now)``: their kWh (``numeric``, 4 decimals) and count, as
-    ``Sum("kwh"), Count("id")`` over them give. The readings already read (``readings``, the meter's range of
-    ``ranges``) are summed here, exactly in integer units; only the rest of the year is read, by two index range
-    probes per meter (none in a chunk whose history is shorter than its range): the year is not read twice."""
-    if not ids:
-        return {}
-    start, end = now - timedelta(days=YEAR_DAYS), now
-    first_s, end_s = math.ceil(start.timestamp()), math.floor(end.timestamp())
-    inner: dict[int, tuple[int, int]] = {}  # the part summed from the arrays: whole seconds [lo, hi)
-    for meter_id in ids:
-        lo = max(math.ceil(ranges[meter_id][0].timestamp()), first_s)
-        hi = min(math.floor(ranges[meter_id][1].timestamp()), end_s)
-        inner[meter_id] = (lo, hi) if lo < hi else (first_s, first_s)
-    table = MeterReading._meta.db_table
-    sql = (
-        "SELECT q.id, sum(r.kwh * %s)::bigint, count(*) "  # noqa: S608 - the table name, no input
-        "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS q(id, lo, hi) "
-        f"CROSS JOIN LATERAL (SELECT r.kwh FROM {table} r WHERE r.meter_id = q.id "
-        "AND ((r.start >= %s AND r.start < q.lo) OR (r.start >= q.hi AND r.start < %s)) OFFSET 0) AS r GROUP BY q.id"
-    )
-    bounds = [inner[i] for i in ids]
-    params = [UNITS, ids, [_utc(lo) for lo, _ in bounds], [_utc(hi) for _, hi in bounds], start, end]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        totals = {meter_id: [units, n] for meter_id, units, n in cursor.fetchall()}
-    for meter_id in ids:
-        lo, hi = inner[meter_id]
-        epoch, units = readings.get(meter_id, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
-        within = (epoch >= lo) & (epoch < hi)
-        n = int(within.sum())
-        if n:
-            total = totals.setdefault(meter_id, [0, 0])
-            total[0] += int(units[within].sum())
-            total[1] += n
-    return {i: (Decimal(units).scaleb(-4), n) for i, (units, n) in totals.items() if n}
-
-
-def _utc(epoch: int) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 # --- baseline accuracy (services.baseline_accuracy_report, set-based) ----------------------------------------
