@@ -21,12 +21,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Meter
@@ -74,6 +75,8 @@ def readings_arrays(ranges: dict[int, list[datetime]]) -> dict[int, tuple[np.nda
     (``timestamptz_send``: microseconds since 2000-01-01 UTC) and its kWh x ``UNITS``; numpy reads it as it comes
     (issue #21: a row and three Python objects per reading cost the import's status refresh more than its quality
     checks; the binary start costs the database less than ``extract(epoch FROM start)``)."""
+    if connection.vendor != "postgresql":
+        return _readings_arrays_portable(ranges)
     ids = sorted(ranges)
     table = MeterReading._meta.db_table
     sql = (
@@ -99,6 +102,8 @@ def readings_arrays(ranges: dict[int, list[datetime]]) -> dict[int, tuple[np.nda
 def reading_ends(meters: list[Meter]) -> dict[int, tuple]:
     """Per meter: (latest, earliest) start within the plausible window, and the latest start of all."""
     low, high = plausible.datetime_bounds()
+    if connection.vendor != "postgresql":
+        return {m.pk: _reading_ends_portable(m.pk, low, high) for m in meters}
     table = MeterReading._meta.db_table
     one = f"(SELECT r.start FROM {table} r WHERE r.meter_id = q.id"  # noqa: S608 - the table name, no input
     sql = (
@@ -125,6 +130,8 @@ def year_totals(ids: list[int], readings, ranges, now: datetime) -> dict[int, tu
         lo = max(math.ceil(ranges[meter_id][0].timestamp()), first_s)
         hi = min(math.floor(ranges[meter_id][1].timestamp()), end_s)
         inner[meter_id] = (lo, hi) if lo < hi else (first_s, first_s)
+    if connection.vendor != "postgresql":
+        return _year_totals_finish(ids, readings, inner, _rest_of_year_portable(ids, inner, start, end))
     table = MeterReading._meta.db_table
     sql = (
         "SELECT q.id, sum(r.kwh * %s)::bigint, count(*) "  # noqa: S608 - the table name, no input
@@ -137,6 +144,11 @@ def year_totals(ids: list[int], readings, ranges, now: datetime) -> dict[int, tu
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         totals = {meter_id: [units, n] for meter_id, units, n in cursor.fetchall()}
+    return _year_totals_finish(ids, readings, inner, totals)
+
+
+def _year_totals_finish(ids, readings, inner, totals: dict[int, list[int]]) -> dict[int, tuple[Decimal, int]]:
+    """Add the part of the year already read (the arrays, within each meter's ``inner`` seconds) to ``totals``."""
     for meter_id in ids:
         lo, hi = inner[meter_id]
         epoch, units = readings.get(meter_id, (_EMPTY, _EMPTY))
@@ -151,6 +163,52 @@ def year_totals(ids: list[int], readings, ranges, now: datetime) -> dict[int, tu
 
 def _utc(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+# -- the same reads on a database without arrays (SQLite, the embedded default: a handful of meters) -----------
+
+
+def _units(kwh) -> int:
+    """kWh as integer units of ``numeric(12, 4)`` (PostgreSQL's ``(kwh * 10000)::bigint``, which rounds half away
+    from zero; SQLite may hand back a binary float of the stored decimal)."""
+    return int((Decimal(str(kwh)) * UNITS).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def _readings_arrays_portable(ranges: dict[int, list[datetime]]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """:func:`readings_arrays` with one ORM read per meter: the same integers (floor of the start's seconds)."""
+    out = {}
+    for meter_id in sorted(ranges):
+        lo, hi = ranges[meter_id][0], ranges[meter_id][1]
+        rows = MeterReading.objects.filter(meter_id=meter_id, start__gte=lo, start__lt=hi).order_by("start")
+        pairs = [(math.floor(start.timestamp()), _units(kwh)) for start, kwh in rows.values_list("start", "kwh")]
+        epoch = np.array([p[0] for p in pairs], dtype=np.int64)
+        units = np.array([p[1] for p in pairs], dtype=np.int64)
+        out[meter_id] = (epoch, units)
+    return out
+
+
+def _reading_ends_portable(meter_id: int, low: datetime, high: datetime) -> tuple:
+    mine = MeterReading.objects.filter(meter_id=meter_id)
+    plausible_starts = mine.filter(start__gte=low, start__lt=high).values_list("start", flat=True)
+    return (
+        plausible_starts.order_by("-start").first(),
+        plausible_starts.order_by("start").first(),
+        mine.order_by("-start").values_list("start", flat=True).first(),
+    )
+
+
+def _rest_of_year_portable(ids, inner, start: datetime, end: datetime) -> dict[int, list[int]]:
+    """The year outside each meter's ``inner`` seconds, summed exactly in integer units (one read per meter)."""
+    totals: dict[int, list[int]] = {}
+    for meter_id in ids:
+        lo, hi = _utc(inner[meter_id][0]), _utc(inner[meter_id][1])
+        rest = MeterReading.objects.filter(meter_id=meter_id).filter(
+            Q(start__gte=start, start__lt=lo) | Q(start__gte=hi, start__lt=end)
+        )
+        kwhs = list(rest.values_list("kwh", flat=True))
+        if kwhs:
+            totals[meter_id] = [sum(_units(k) for k in kwhs), len(kwhs)]
+    return totals
 
 
 def statuses_save(statuses: list[MeterStatus]) -> None:
