@@ -14,9 +14,11 @@ import environ  # noqa: E402
 from celery.schedules import crontab  # noqa: E402
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+
+#: the embedded default's files: its SQLite database, the local anvil's state, collected static files
+VAR_DIR = Path(env("FLEX_VAR_DIR", default=str(BASE_DIR / "var")))
 
 # Anvil's (and Hardhat's) ten well-known development keys, from the public "test test ... junk" mnemonic. Anvil's
 # first is the local default; production refuses every one of them (flexplatform/core/checks.py).
