@@ -305,6 +305,7 @@ def test_emergency_events_are_written_notified_and_their_owners_told_once(act_wo
     assert _call(w, program) == [] and told.count() == len(expected)
 
 
+@pytest.mark.postgres  # the statements of PostgreSQL's set-based reads; SQLite (the embedded default) reads per meter
 def test_emergency_call_reads_zones_once_and_safety_limits_with_the_lock(act_world, fleet_program):
     """Across its chunks, the emergency call reads the premises' zones once and takes each enrollment's safety
     limit from the rows it locked (no second read of the enrollments per chunk, ADR 0049); the commands still

@@ -171,6 +171,7 @@ def test_a_chunk_runs_twice_and_records_nothing_twice(small_world):
     assert _stored() == first
 
 
+@pytest.mark.postgres  # the statements of PostgreSQL's set-based reads; SQLite (the embedded default) reads per meter
 def test_the_chunk_reads_once_per_kind_not_per_event(small_world):
     """A chunk's statements do not grow with its events (the per-event path made about 37 per event)."""
     events = _events(small_world)

@@ -25,6 +25,7 @@ def _statements(ids, now) -> int:
     return len(queries.captured_queries)
 
 
+@pytest.mark.postgres  # the statements of PostgreSQL's set-based reads; SQLite (the embedded default) reads per meter
 def test_a_chunk_costs_the_same_statements_for_two_meters_as_for_all(small_world):
     now = timezone.now()
     ids = services.meters_with_data_ids()

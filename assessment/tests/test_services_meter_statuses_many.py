@@ -66,6 +66,7 @@ def test_many_meters_get_the_statuses_each_gets_alone(three_meters):
     assert a["year_intervals"] == 16 * 96 - 4 and b["year_kwh"] is not None  # 16 local days, one of 23 hours
 
 
+@pytest.mark.postgres  # the statements of PostgreSQL's set-based reads; SQLite (the embedded default) reads per meter
 def test_the_statements_do_not_grow_with_the_meters(meter_world):
     for i in range(6):
         acc.meter_create(premise=meter_world.bob_site, meter_id=f"X-{i}", interval_minutes=15)

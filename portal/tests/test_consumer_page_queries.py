@@ -32,6 +32,7 @@ def _counts(client, paths) -> dict[str, int]:
     return out
 
 
+@pytest.mark.postgres  # the page budgets are PostgreSQL's (SQLite, the embedded default, takes other paths)
 def test_no_consumer_page_reads_more_queries_as_events_and_payments_accumulate(
     small_world, django_capture_on_commit_callbacks
 ):
