@@ -75,15 +75,10 @@ def shift_measure(*, verification_row: dict, hours: Decimal, now: datetime) -> t
     )
     if meter is None:
         return None
-    start, end = recovery_window(
-        event_start=verification_row["start"],
-        event_end=verification_row["end"],
-        hours=hours,
-        interval_minutes=meter.interval_minutes,
-        tz=meter.premise.timezone,
-    )
-    if end <= start or end > now:
+    window = _recovery_window_for(verification_row, meter, hours=hours, now=now)
+    if window is None:
         return None
+    start, end = window
     starts = interval_starts(start, end, meter.interval_minutes)
     actual = dict(meter_readings(meter=meter, start=start, end=end).values_list("start", "kwh"))
     if any(s not in actual for s in starts):
@@ -126,15 +121,10 @@ def shifts_measure(
         meter = meters.get(r["premise_id"])
         if meter is None:
             continue
-        start, end = recovery_window(
-            event_start=r["start"],
-            event_end=r["end"],
-            hours=hours,
-            interval_minutes=meter.interval_minutes,
-            tz=meter.premise.timezone,
-        )
-        if end <= start or end > now:
+        window = _recovery_window_for(r, meter, hours=hours, now=now)
+        if window is None:
             continue
+        start, end = window
         windows[r["pk"]] = (meter, start, end, interval_starts(start, end, meter.interval_minutes))
     actual = meters_window_readings(windows={pk: (w[0].pk, w[1], w[2]) for pk, w in windows.items()})
     todo = [
@@ -285,3 +275,17 @@ def shift_credit_entries(run: SettlementRun, *, now: datetime, covered: set[int]
         if legs:
             out.append(EntrySpec(key, f"Energy credit, {what}", legs, items))
     return out
+
+
+def _recovery_window_for(row, meter, *, hours, now):
+    """The event's recovery window on its meter's intervals, or None when it is empty or not over by ``now``."""
+    start, end = recovery_window(
+        event_start=row["start"],
+        event_end=row["end"],
+        hours=hours,
+        interval_minutes=meter.interval_minutes,
+        tz=meter.premise.timezone,
+    )
+    if end <= start or end > now:
+        return None
+    return start, end
