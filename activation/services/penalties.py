@@ -34,6 +34,13 @@ def penalty_rate_per_mwh(*, event: DREvent, program: Program) -> Decimal:
     return program.penalty_rate_per_mwh
 
 
+def penalty_amount(*, shortfall_kwh: Decimal, rate_per_mwh: Decimal) -> Decimal:
+    """A penalty's amount: shortfall kWh x rate ($/MWh) / 1000, rounded half-up to the cent (reproducible from the
+    stored shortfall and rate). The one formula of a shortfall penalty, an opt-out's terms and a verification
+    chunk's penalties."""
+    return (shortfall_kwh * rate_per_mwh / 1000).quantize(MONEY, rounding=ROUND_HALF_UP)
+
+
 def penalty_record(
     *, event: DREvent, reason: str, shortfall_kwh: Decimal, rate_per_mwh: Decimal, now: datetime, announce: bool = True
 ) -> Penalty:
@@ -51,7 +58,7 @@ def penalty_record(
             "payer": event.premise.organisation,
             "shortfall_kwh": shortfall_kwh,
             "rate_per_mwh": rate_per_mwh,
-            "amount": (shortfall_kwh * rate_per_mwh / 1000).quantize(MONEY, rounding=ROUND_HALF_UP),
+            "amount": penalty_amount(shortfall_kwh=shortfall_kwh, rate_per_mwh=rate_per_mwh),
             "delivery_start": event.start,
             "created_at": now,
         },
@@ -77,7 +84,7 @@ def opt_out_terms(*, event: DREvent, program: Program, now: datetime) -> dict:
     if consequence == Program.OptOutConsequence.PENALTY and rate > 0:
         remaining_h = Decimal((event.end - max(now, event.start)).total_seconds()) / Decimal(3600)
         shortfall = (event.target_kw * remaining_h).quantize(KWH)
-        amount = (shortfall * rate / 1000).quantize(MONEY, rounding=ROUND_HALF_UP)
+        amount = penalty_amount(shortfall_kwh=shortfall, rate_per_mwh=rate)
     return {
         "phase": phase,
         "consequence": consequence,

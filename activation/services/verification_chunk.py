@@ -21,7 +21,7 @@ enrollment changes (``activation/tests/test_verify_chunk_path.py`` compares the 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
@@ -47,9 +47,9 @@ from ..models import (
     Penalty,
     VerificationInterval,
 )
-from .penalties import penalty_rate_per_mwh
+from .penalties import penalty_amount, penalty_rate_per_mwh
 from .performance import enrollment_outcome, performance_indicators, performance_threshold
-from .units import KWH, MONEY
+from .units import KWH
 
 
 def events_verify_chunk(*, event_ids: list[int], now: datetime) -> tuple[dict[int, tuple[bool, int | None]], list[int]]:
@@ -260,7 +260,7 @@ def _performance(events, verifications, rows_of, now) -> dict[int, int]:
                         payer_id=event.premise.organisation_id,
                         shortfall_kwh=shortfall,
                         rate_per_mwh=rate,
-                        amount=(shortfall * rate / 1000).quantize(MONEY, rounding=ROUND_HALF_UP),
+                        amount=penalty_amount(shortfall_kwh=shortfall, rate_per_mwh=rate),
                         delivery_start=event.start,
                         created_at=now,
                     )
