@@ -29,6 +29,11 @@ class DREventAdmin(admin.ModelAdmin):
         "end",
     ]
 
+    def has_delete_permission(self, request, obj=None):
+        # An event is the record its dispatch rows, verification and settlement hang on; it is cancelled through
+        # the services, never deleted (its dispatch rows hold it by construction, ADR 0052).
+        return False
+
 
 @admin.register(DispatchSignal)
 class DispatchSignalAdmin(admin.ModelAdmin):

@@ -17,9 +17,19 @@ class DeviceDispatch(models.Model):
 
     # The unique (event, device) and the budget index (device, local_day) serve lookups by event and by device:
     # no single-column index of their own (two indexes less to write per command, 10,000 per emergency call).
-    event = models.ForeignKey(DREvent, on_delete=models.PROTECT, related_name="device_dispatches", db_index=False)
+    # The event and the premise have no database foreign-key constraint (ADR 0052): each checked row cost a
+    # deferred trigger query at COMMIT (10,000 commands, 20,000 queries), and both are held by construction: the
+    # row is written only by ``events_dispatch_locked`` in the transaction that created or locked its event (events
+    # are never deleted), and its premise is the event's own (``DREvent.premise`` keeps its constraint). The device
+    # keeps its constraint: a device row is not locked by the dispatch, and the constraint is what stops its
+    # deletion racing a command written for it.
+    event = models.ForeignKey(
+        DREvent, on_delete=models.PROTECT, related_name="device_dispatches", db_index=False, db_constraint=False
+    )
     device = models.ForeignKey("accounts.Device", on_delete=models.PROTECT, related_name="dispatches", db_index=False)
-    premise = models.ForeignKey("accounts.Premise", on_delete=models.PROTECT, related_name="device_dispatches")
+    premise = models.ForeignKey(
+        "accounts.Premise", on_delete=models.PROTECT, related_name="device_dispatches", db_constraint=False
+    )
     channel = models.CharField(max_length=12)
     kind = models.CharField(max_length=20)
     command = models.CharField(max_length=32)

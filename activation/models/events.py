@@ -140,8 +140,14 @@ class DispatchSignal(models.Model):
         FAILED = "failed", "Failed"
 
     # signal_unique_event_premise (event, premise) serves lookups by event: one index less to write per signal.
-    event = models.ForeignKey(DREvent, on_delete=models.PROTECT, related_name="signals", db_index=False)
-    premise = models.ForeignKey("accounts.Premise", on_delete=models.PROTECT, related_name="signals")
+    # No database foreign-key constraint on the event and its premise (ADR 0052): written only in the transaction
+    # that holds the event (events are never deleted), and the premise is the event's, which keeps its constraint.
+    event = models.ForeignKey(
+        DREvent, on_delete=models.PROTECT, related_name="signals", db_index=False, db_constraint=False
+    )
+    premise = models.ForeignKey(
+        "accounts.Premise", on_delete=models.PROTECT, related_name="signals", db_constraint=False
+    )
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.OPENADR)
     payload = models.JSONField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

@@ -50,6 +50,9 @@ class OutboxMessage(models.Model):
         on_delete=models.PROTECT,
         related_name="outbox",
         db_index=False,  # outbox_unique_destination (event, channel, destination) serves it: one index less to write
+        # No database constraint (ADR 0052): rows are written in the transaction that holds their event, and
+        # events are never deleted; the constraint's deferred check was one query per command at COMMIT.
+        db_constraint=False,
         help_text="Empty for OpenADR 3 notifications about objects other than events.",
     )
     channel = models.CharField(max_length=16, choices=Channel.choices)

@@ -348,3 +348,18 @@ def test_admin_shows_an_events_price_buyer_and_status_without_letting_them_be_ed
     assert str(events[0].price_per_mwh) in page
     for field in ("price_per_mwh", "buyer", "status", "target_kw"):
         assert f'name="{field}"' not in page
+
+
+def test_admin_refuses_to_delete_an_event(two_vens):
+    """ADR 0052: an event's dispatch rows hold it by construction (no database constraint), so the admin never
+    deletes one: no delete link on its page, and the delete view is forbidden."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    _, _, _, _, _, events, _ = two_vens
+    admin = Client()
+    admin.force_login(get_user_model().objects.get(email="admin@demo.flex"))
+    page = admin.get(f"/admin/activation/drevent/{events[0].pk}/change/").content.decode()
+    assert f"/admin/activation/drevent/{events[0].pk}/delete/" not in page
+    assert admin.post(f"/admin/activation/drevent/{events[0].pk}/delete/", {"post": "yes"}).status_code == 403
+    assert DREvent.objects.filter(pk=events[0].pk).exists()
