@@ -134,7 +134,7 @@ class DeviceFleet:
         if device is None:
             return
         try:
-            cmd = json.loads(payload)
+            cmd = json.loads(payload.decode())  # str: no encoding detection per message
         except ValueError:
             return
         if not isinstance(cmd, dict):

@@ -36,10 +36,11 @@ HERE = Path(__file__).resolve()
 PROJECT_ROOT = HERE.parents[1]
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a running process (Linux /proc)."""
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU time of a running process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def pct(values: list[float], p: float) -> float:
@@ -186,11 +187,15 @@ def one_run(args, ids: list[str], creds_file: Path, run: int) -> dict:
         time.sleep(1.0)  # the connections settle
         watched = {"simulator": fleet.pid, "listener": listener.pid, "mosquitto": broker.process.pid}
         tracers = []
-        if args.strace:
+        if args.strace or args.perf:
             for name, pid in watched.items():
-                out = Path(args.strace) / f"run{run}.{name}.txt"
-                tracers.append(subprocess.Popen(["strace", "-c", "-f", "-p", str(pid), "-o", str(out)],  # noqa: S603, S607
-                                                stderr=subprocess.DEVNULL))  # fmt: skip
+                if args.strace:
+                    out = Path(args.strace) / f"run{run}.{name}.txt"
+                    argv = ["strace", "-c", "-f", "-p", str(pid), "-o", str(out)]
+                else:
+                    out = Path(args.perf) / f"run{run}.{name}.data"
+                    argv = ["perf", "record", "-q", "-F", "2999", "-g", "-p", str(pid), "-o", str(out)]
+                tracers.append(subprocess.Popen(argv, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL))  # noqa: S603
             time.sleep(2.0)
         load = os.getloadavg()[0]
         before = {name: _cpu_seconds(pid) for name, pid in watched.items()}
@@ -220,7 +225,8 @@ def one_run(args, ids: list[str], creds_file: Path, run: int) -> dict:
                     p.kill()
                     p.wait(10)
         broker.stop()
-    cpu = {name: after[name] - before[name] for name in watched}
+    cpu = {name: sum(after[name]) - sum(before[name]) for name in watched}
+    system = {name: after[name][1] - before[name][1] for name in watched}
     cpu["publisher"] = publish_cpu
     cpu["total"] = sum(cpu.values())
     return {
@@ -232,6 +238,7 @@ def one_run(args, ids: list[str], creds_file: Path, run: int) -> dict:
         "p50": pct(lat, 50),
         "p95": pct(lat, 95),
         "cpu": cpu,
+        "system": system,
     }
 
 
@@ -245,6 +252,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--code", default=str(PROJECT_ROOT), help="The checkout whose code runs (A/B).")
     parser.add_argument("--strace", default="", help="Directory for strace -c -f counts (not a CPU run).")
+    parser.add_argument("--perf", default="", help="Directory for perf record -g profiles of the three processes.")
     args = parser.parse_args()
     args.code = str(Path(args.code).resolve())
     sys.path.insert(0, args.code)
@@ -262,8 +270,9 @@ def main() -> None:
     (PROJECT_ROOT / "var").mkdir(exist_ok=True)
     creds_file = PROJECT_ROOT / "var" / "bench_mqtt_fleet.credentials.json"
     ids = build_world(args.devices, creds_file)
-    if args.strace:
-        Path(args.strace).mkdir(parents=True, exist_ok=True)
+    for directory in (args.strace, args.perf):
+        if directory:
+            Path(directory).mkdir(parents=True, exist_ok=True)
     print(f"code: {args.code} ({len(ids)} devices)")
     results = []
     names = ("simulator", "listener", "mosquitto", "publisher", "total")
@@ -273,7 +282,10 @@ def main() -> None:
         print(
             f"run {run + 1}: load {r['load']:.2f}; PUBACKs {r['puback_ok']}/{len(ids)} in {r['published_s']:.3f} s; "
             f"acks {r['acked']}/{len(ids)} p50 {r['p50']:.3f} s p95 {r['p95']:.3f} s; CPU-s "
-            + " ".join(f"{k} {r['cpu'][k]:.3f}" for k in names),
+            + " ".join(f"{k} {r['cpu'][k]:.3f}" for k in names)
+            + " (of which system: "
+            + " ".join(f"{k} {v:.2f}" for k, v in r["system"].items())
+            + ")",
             flush=True,
         )
     if len(results) > 1:

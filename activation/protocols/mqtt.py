@@ -197,7 +197,7 @@ class MqttListener:
         if len(parts) != 4:
             return
         try:
-            data = json.loads(payload)
+            data = json.loads(payload.decode())  # str: no encoding detection per message
         except ValueError:
             return
         if not isinstance(data, dict):

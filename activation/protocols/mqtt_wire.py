@@ -92,6 +92,7 @@ class WireClient:
         self._next_id = 0
         self.inflight: set[int] = set()  # our QoS 1 publishes awaiting PUBACK
         self.refused: set[int] = set()  # MQTT 5: publishes the broker acknowledged with a failure reason
+        self._poller, self._poller_sock = None, None
         self._last_io = time.monotonic()
 
     # --- connection ---------------------------------------------------------------------------------------
@@ -328,8 +329,12 @@ class WireClient:
             self._out += _packet(PINGREQ, 0, b"")
         if self._out and not ack_later:
             self.flush()
-        if not readable and not _wait_io(self.sock, timeout=timeout):
-            return [], []
+        if not readable:
+            if self._poller_sock is not self.sock:  # one poll object per connection, not one per wait
+                self._poller, self._poller_sock = select.poll(), self.sock
+                self._poller.register(self.sock, select.POLLIN)
+            if not self._poller.poll(int(timeout * 1000)):
+                return [], []
         self._read_available()
         return self._take(ack_later)
 
