@@ -43,6 +43,16 @@ def _cpu_seconds(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
+def _switches(pid: int) -> int:
+    """Voluntary context switches of a process and its threads (each one a wait that ended: a wakeup)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("voluntary_ctxt_switches"):
+                total += int(line.split()[1])
+    return total
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -198,6 +208,7 @@ def one_run(args, ids: list[str], creds_file: Path, run: int) -> dict:
                 tracers.append(subprocess.Popen(argv, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL))  # noqa: S603
             time.sleep(2.0)
         load = os.getloadavg()[0]
+        woken = {name: _switches(pid) for name, pid in watched.items()}
         before = {name: _cpu_seconds(pid) for name, pid in watched.items()}
         t0 = time.time()
         c0 = time.thread_time()
@@ -206,6 +217,7 @@ def one_run(args, ids: list[str], creds_file: Path, run: int) -> dict:
         published = time.time() - t0
         done = listener.stdout.readline().split()
         after = {name: _cpu_seconds(pid) for name, pid in watched.items()}
+        woken = {name: _switches(pid) - woken[name] for name, pid in watched.items()}
         for tracer in tracers:
             tracer.send_signal(2)
             tracer.wait(30)
@@ -239,6 +251,7 @@ def one_run(args, ids: list[str], creds_file: Path, run: int) -> dict:
         "p95": pct(lat, 95),
         "cpu": cpu,
         "system": system,
+        "woken": woken,
     }
 
 
@@ -285,7 +298,8 @@ def main() -> None:
             + " ".join(f"{k} {r['cpu'][k]:.3f}" for k in names)
             + " (of which system: "
             + " ".join(f"{k} {v:.2f}" for k, v in r["system"].items())
-            + ")",
+            + "); wakeups "
+            + " ".join(f"{k} {v}" for k, v in r["woken"].items()),
             flush=True,
         )
     if len(results) > 1:
