@@ -28,6 +28,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -71,11 +72,14 @@ def listener_main(argv: list[str]) -> None:
     from activation.protocols.mqtt import MqttConfig, MqttListener
 
     acks: dict[str, tuple] = {}
+    complete = threading.Event()
 
     def on_ack(device_id, data):
         mid = data.get("message_id")
         if mid not in acks:
             acks[mid] = (mid, device_id, time.time())
+            if len(acks) >= expect:
+                complete.set()
 
     listener = MqttListener(
         on_ack=on_ack,
@@ -88,9 +92,7 @@ def listener_main(argv: list[str]) -> None:
         ),
     ).start()
     print("READY", flush=True)
-    end = time.monotonic() + seconds
-    while len(acks) < expect and time.monotonic() < end:
-        time.sleep(0.01)
+    complete.wait(seconds)
     print(f"DONE {len(acks)}", flush=True)
     sys.stdin.readline()
     listener.stop()
