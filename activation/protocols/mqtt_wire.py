@@ -2,10 +2,10 @@
 
 Implements the parts of MQTT 3.1.1 (OASIS Standard, 2014) and MQTT 5.0 (OASIS Standard, 2019) that the
 platform's bulk paths need: CONNECT/CONNACK, PUBLISH at QoS 0/1 with PUBACK both ways, SUBSCRIBE/SUBACK,
-PINGREQ/PINGRESP, DISCONNECT. Packets are encoded into one buffer and written with a few ``sendall`` calls;
-incoming bytes are parsed in bulk. Used by the outbox publisher (``MqttPublisher``), the platform's ack
-listener when it must keep up with a whole fleet, and the device simulator; paho-mqtt stays the client for
-everything else.
+PINGREQ/PINGRESP, DISCONNECT. Packets are encoded into one buffer and written with one ``send`` when the
+kernel takes it all; incoming bytes are read 64 KiB at a time and parsed in one pass (ADR 0051). Used by the
+outbox publisher (``MqttPublisher``), the platform's ack listener when it must keep up with a whole fleet, and
+the device simulator; paho-mqtt stays the client for everything else.
 
 Why MQTT 5 for subscribers: Mosquitto sends an MQTT 3.1.1 subscriber at most ``max_inflight_messages`` (20)
 unacknowledged QoS 1 messages and queues ``max_queued_messages`` (1000) more, then drops; an MQTT 5 subscriber

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from activation.protocols.mqtt_wire import MQTT_5, MQTT_311, READ_SIZE, WireClient, _varint
-from activation.simulator import ack_payload
+from activation.simulator import DeviceFleet, SimDevice, ack_payload
 
 
 def _publish(topic: str, payload: bytes, *, pid: int = 0, v5: bool = False, props: bytes = b"") -> bytes:
@@ -142,3 +142,13 @@ def test_the_simulators_ack_is_the_json_it_always_sent(mid):
     data = json.loads(body)
     assert data["message_id"] == mid
     assert body == json.dumps({"message_id": mid, "at": data["at"]}).encode()
+
+
+def test_the_simulator_answers_a_command_once_and_ignores_json_that_is_not_an_object():
+    fleet = DeviceFleet([SimDevice("d1", 1, 3.0)], root="flex/devices")
+    fleet.client = WireClient("127.0.0.1", 1, client_id="sim", version=MQTT_5)  # not connected: writes are queued
+    fleet._on_command("flex/devices/d1/commands", b"[1, 2]")
+    fleet._on_command("flex/devices/d1/commands", b'{"message_id": "m1", "shed_kw": "2"}')
+    fleet._on_command("flex/devices/d1/commands", b'{"message_id": "m1", "shed_kw": "2"}')  # a redelivery
+    assert fleet.received["d1"] == ["m1", "m1"] and fleet.devices["d1"].applied == {"m1"}
+    assert len(fleet.client.inflight) == 1 and b"flex/devices/d1/ack" in fleet.client._out  # one ack, at QoS 1
