@@ -12,15 +12,23 @@ from __future__ import annotations
 import json
 import queue
 import random
+import select
 import threading
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 
 from .protocols.mqtt import TOPIC_ROOT, topic_root
 from .protocols.mqtt_wire import MQTT_5, WireClient, WireError
+
+
+def ack_payload(message_id) -> bytes:
+    """``json.dumps({"message_id": ..., "at": now})``, the same bytes, written directly (one per command)."""
+    mid = encode_basestring_ascii(message_id) if isinstance(message_id, str) else json.dumps(message_id)
+    return f'{{"message_id": {mid}, "at": "{datetime.now(UTC).isoformat()}"}}'.encode()
 
 
 @dataclass
@@ -126,8 +134,10 @@ class DeviceFleet:
         if device is None:
             return
         try:
-            cmd = json.loads(payload)
+            cmd = json.loads(payload.decode())  # str: no encoding detection per message
         except ValueError:
+            return
+        if not isinstance(cmd, dict):
             return
         mid = cmd.get("message_id", "")
         with self.lock:
@@ -140,12 +150,11 @@ class DeviceFleet:
             device.command = cmd
             device.commanded_at = time.monotonic()
             device.event_id = cmd.get("event_id")
-        at = datetime.now(UTC).isoformat()
-        self._publish(
-            device.device_id,
-            f"{self.root}/{device.device_id}/ack",
-            json.dumps({"message_id": mid, "at": at}).encode(),
-        )
+        self._answer(device.device_id, f"{self.root}/{device.device_id}/ack", ack_payload(mid))
+
+    def _answer(self, device_id: str, topic: str, payload: bytes) -> None:
+        """Queue the device's ack (QoS 1); the loop writes it with the command's PUBACK, in one write."""
+        self.client.publish(topic, payload, qos=1)
 
     def _publish(self, device_id: str, topic: str, payload: bytes) -> None:
         self.client.publish(topic, payload, qos=1)
@@ -205,12 +214,11 @@ class SecureDeviceFleet(DeviceFleet):
         super().__init__(devices, **kw)
         self.credentials = credentials
         self.clients: dict[str, WireClient] = {}
-        self._selector = None
+        self._epoll: select.epoll | None = None
+        self._fds: dict[int, str] = {}  # socket descriptor -> device id
 
     def start(self, timeout: float = 10.0) -> SecureDeviceFleet:
-        import selectors
-
-        self._selector = selectors.DefaultSelector()
+        self._epoll = select.epoll()
         for device_id in self.devices:
             client = WireClient(
                 self.host,
@@ -224,10 +232,18 @@ class SecureDeviceFleet(DeviceFleet):
             ).connect()
             client.subscribe([f"{self.root}/{device_id}/commands"])
             self.clients[device_id] = client
-            self._selector.register(client.sock, selectors.EVENT_READ, device_id)
+            self._watch(device_id, client)
         self._thread = threading.Thread(target=self._run, name="secure-device-fleet", daemon=True)
         self._thread.start()
         return self
+
+    def _watch(self, device_id: str, client: WireClient) -> None:
+        fd = client.sock.fileno()
+        self._fds[fd] = device_id
+        self._epoll.register(fd, select.EPOLLIN)
+
+    def _answer(self, device_id: str, topic: str, payload: bytes) -> None:
+        self.clients[device_id].publish(topic, payload, qos=1)  # written by the loop with the command's PUBACK
 
     def _publish(self, device_id: str, topic: str, payload: bytes) -> None:
         client = self.clients[device_id]
@@ -237,38 +253,45 @@ class SecureDeviceFleet(DeviceFleet):
     def _reconnect(self, device_id: str) -> None:
         """A device whose connection broke signs in again (clean session) and resubscribes; if the broker does
         not take it, it stays out of the loop (no busy loop on a closed socket) and the others carry on."""
-        import selectors
-
         client = self.clients[device_id]
-        try:
-            self._selector.unregister(client.sock)
-        except (KeyError, ValueError, TypeError):
-            pass
+        if client.sock is not None:
+            fd = client.sock.fileno()
+            if self._fds.get(fd) == device_id:
+                del self._fds[fd]
+                try:
+                    self._epoll.unregister(fd)
+                except (OSError, ValueError):
+                    pass
         client.close()
         try:
             client.connect()
             client.subscribe([f"{self.root}/{device_id}/commands"])
         except WireError:
             return
-        self._selector.register(client.sock, selectors.EVENT_READ, device_id)
+        self._watch(device_id, client)
 
     def _run(self) -> None:
         pinged = time.monotonic()
+        epoll, fds, clients = self._epoll, self._fds, self.clients
         while not self._stop.is_set():
-            for key, _ in self._selector.select(0.02):
-                client = self.clients[key.data]
+            # epoll directly (not ``selectors``): one (descriptor, events) pair per ready device, no key objects.
+            for fd, _ in epoll.poll(0.02):
+                device_id = fds.get(fd)
+                if device_id is None:
+                    continue
+                client = clients[device_id]
                 try:
-                    # The command's PUBACK goes out with the device's ack, in one write (``_publish``, flush).
+                    # The command's PUBACK goes out with the device's ack, in one write (``_answer``, flush).
                     _, messages = client.poll(0, readable=True, ack_later=True)
                     for topic, payload in messages:
                         self._on_command(topic, payload)
                     client.flush()
                 except WireError:
-                    self._reconnect(key.data)  # this device lost its connection; the others carry on
+                    self._reconnect(device_id)  # this device lost its connection; the others carry on
             now = time.monotonic()
             if now - pinged > 5:  # idle devices keep their connection alive (the broker drops silent ones)
                 pinged = now
-                for device_id, client in self.clients.items():
+                for device_id, client in list(clients.items()):
                     try:
                         client.ping_if_idle(now)
                     except WireError:
@@ -297,8 +320,9 @@ class SecureDeviceFleet(DeviceFleet):
         for client in self.clients.values():
             client.close()
         self.clients.clear()
-        if self._selector is not None:
-            self._selector.close()
+        if self._epoll is not None:
+            self._epoll.close()
+            self._fds.clear()
 
 
 class AckCollector:

@@ -135,11 +135,12 @@ class MqttPublisher:
                     payload = json.dumps(payload, separators=(",", ":"))
                 if isinstance(payload, str):
                     payload = payload.encode()
-                stalled = time.monotonic() + self.config.timeout
-                while len(client.inflight) >= MAX_PACKET_ID - 1:  # every packet id in use: wait for PUBACKs
-                    if time.monotonic() > stalled:
-                        raise WireError("the broker stopped acknowledging")
-                    read(0.05)
+                if len(client.inflight) >= MAX_PACKET_ID - 1:  # every packet id in use: wait for PUBACKs
+                    stalled = time.monotonic() + self.config.timeout
+                    while len(client.inflight) >= MAX_PACKET_ID - 1:
+                        if time.monotonic() > stalled:
+                            raise WireError("the broker stopped acknowledging")
+                        read(0.05)
                 waiting[client.publish(topic, payload, qos=1)] = i
                 if len(client._out) >= self.WRITE_CHUNK:
                     client.flush()
@@ -192,12 +193,16 @@ class MqttListener:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    # After a batch, wait this long before reading again (ADR 0051): acks are recorded in batches anyway, and a
+    # fleet's acks arrive within the same second; 2 ms cut the listener's wakeups about tenfold, its CPU by half.
+    GATHER_SECONDS = 0.002
+
     def _dispatch(self, topic: str, payload: bytes) -> None:
         parts = topic.split("/")
         if len(parts) != 4:
             return
         try:
-            data = json.loads(payload)
+            data = json.loads(payload.decode())  # str: no encoding detection per message
         except ValueError:
             return
         if not isinstance(data, dict):
@@ -223,6 +228,10 @@ class MqttListener:
                 continue
             for topic, payload in messages:
                 self._dispatch(topic, payload)
+            if messages and self.GATHER_SECONDS:
+                # The PUBACKs of this batch are written; let the next acks gather: one wakeup, one read and one
+                # write of PUBACKs for many messages instead of a few (a fleet answers within the same second).
+                self._stop.wait(self.GATHER_SECONDS)
 
     def _subscribe(self) -> None:
         self.client.close()

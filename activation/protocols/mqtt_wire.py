@@ -2,10 +2,10 @@
 
 Implements the parts of MQTT 3.1.1 (OASIS Standard, 2014) and MQTT 5.0 (OASIS Standard, 2019) that the
 platform's bulk paths need: CONNECT/CONNACK, PUBLISH at QoS 0/1 with PUBACK both ways, SUBSCRIBE/SUBACK,
-PINGREQ/PINGRESP, DISCONNECT. Packets are encoded into one buffer and written with a few ``sendall`` calls;
-incoming bytes are parsed in bulk. Used by the outbox publisher (``MqttPublisher``), the platform's ack
-listener when it must keep up with a whole fleet, and the device simulator; paho-mqtt stays the client for
-everything else.
+PINGREQ/PINGRESP, DISCONNECT. Packets are encoded into one buffer and written with one ``send`` when the
+kernel takes it all; incoming bytes are read 64 KiB at a time and parsed in one pass (ADR 0051). Used by the
+outbox publisher (``MqttPublisher``), the platform's ack listener when it must keep up with a whole fleet, and
+the device simulator; paho-mqtt stays the client for everything else.
 
 Why MQTT 5 for subscribers: Mosquitto sends an MQTT 3.1.1 subscriber at most ``max_inflight_messages`` (20)
 unacknowledged QoS 1 messages and queues ``max_queued_messages`` (1000) more, then drops; an MQTT 5 subscriber
@@ -48,6 +48,11 @@ def _wait_io(sock, *, write: bool = False, timeout: float = 0.0) -> bool:
     return bool(poller.poll(int(timeout * 1000)))
 
 
+# One ``recv`` asks for this much: under glibc's mmap threshold (128 KiB), so the buffer Python allocates for it
+# comes from the heap. Asking for 1 MiB cost an mmap, an mremap and a munmap (and a page fault) per read.
+READ_SIZE = 1 << 16
+
+
 def _utf8(s: str) -> bytes:
     b = s.encode()
     return struct.pack("!H", len(b)) + b
@@ -83,15 +88,17 @@ class WireClient:
         self.receive_maximum, self.timeout = receive_maximum, timeout
         self.sock: socket.socket | None = None
         self._out = bytearray()
-        self._in = bytearray()
+        self._in = b""  # bytes received, not parsed yet (a partial packet)
         self._next_id = 0
         self.inflight: set[int] = set()  # our QoS 1 publishes awaiting PUBACK
         self.refused: set[int] = set()  # MQTT 5: publishes the broker acknowledged with a failure reason
+        self._poller, self._poller_sock = None, None
         self._last_io = time.monotonic()
 
     # --- connection ---------------------------------------------------------------------------------------
 
     def connect(self) -> WireClient:
+        self._in = b""  # nothing of an earlier connection is parsed with this one's bytes
         try:
             self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         except OSError as exc:
@@ -152,6 +159,10 @@ class WireClient:
     # --- writing --------------------------------------------------------------------------------------------
 
     def _packet_id(self) -> int:
+        nid = self._next_id % MAX_PACKET_ID + 1
+        if nid not in self.inflight:
+            self._next_id = nid
+            return nid
         for _ in range(MAX_PACKET_ID):
             self._next_id = self._next_id % MAX_PACKET_ID + 1
             if self._next_id not in self.inflight:
@@ -161,15 +172,25 @@ class WireClient:
     def publish(self, topic: str, payload: bytes, *, qos: int = 1) -> int:
         """Queue a PUBLISH; returns its packet id (0 for QoS 0)."""
         t = topic.encode()
-        head = struct.pack("!H", len(t)) + t
+        n = 2 + len(t) + len(payload) + (2 if qos else 0) + (1 if self.version == MQTT_5 else 0)
+        out = self._out
+        out.append(0x30 | (qos << 1))
+        if n < 128:
+            out.append(n)
+        elif n < 16384:
+            out += bytes((n & 0x7F | 0x80, n >> 7))
+        else:
+            out += _varint(n)
+        out += len(t).to_bytes(2, "big")
+        out += t
         pid = 0
         if qos:
             pid = self._packet_id()
-            head += struct.pack("!H", pid)
+            out += pid.to_bytes(2, "big")
             self.inflight.add(pid)
         if self.version == MQTT_5:
-            head += b"\x00"  # no properties
-        self._out += bytes([0x30 | (qos << 1)]) + _varint(len(head) + len(payload)) + head + payload
+            out.append(0)  # no properties
+        out += payload
         return pid
 
     def subscribe(self, filters: list[str], *, qos: int = 1) -> None:
@@ -193,12 +214,24 @@ class WireClient:
             raise WireError(f"MQTT subscription refused: {list(codes)}")
 
     def flush(self) -> None:
-        """Write everything queued (blocking until the kernel took it)."""
-        if not self._out:
+        """Write everything queued (blocking until the kernel took it): one ``send`` when the socket takes it all,
+        as it does for a device's answer or a batch of acknowledgements."""
+        out = self._out
+        if not out:
             return
         if self.sock is None:
             raise WireError("not connected")
-        data, self._out = bytes(self._out), bytearray()
+        try:
+            sent = self.sock.send(out)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            sent = 0
+        except OSError as exc:
+            raise WireError(str(exc)) from exc
+        if sent == len(out):
+            out.clear()
+            self._last_io = time.monotonic()
+            return
+        data, self._out = bytes(out[sent:]), bytearray()
         view = memoryview(data)
         deadline = time.monotonic() + self.timeout
         while view:
@@ -229,19 +262,26 @@ class WireClient:
             mult *= 128
 
     def _read_available(self) -> bool:
-        """Append what the socket has to the input buffer; False when the broker closed the connection."""
+        """Append what the socket has to the input buffer; False when the broker closed the connection. Reads
+        until a read comes back short (the socket is drained: no further ``recv`` to learn it from EAGAIN), or
+        while the TLS layer holds decrypted bytes that ``poll`` would not report."""
+        parts = [self._in] if self._in else []
+        sock = self.sock
         while True:
             try:
-                chunk = self.sock.recv(1 << 20)
+                chunk = sock.recv(READ_SIZE)
             except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                return True
+                break
             except OSError as exc:
                 raise WireError(str(exc)) from exc
             if not chunk:
                 raise WireError("MQTT broker closed the connection.")
-            self._in += chunk
-            if len(chunk) < (1 << 20):
-                return True
+            parts.append(chunk)
+            if len(chunk) < READ_SIZE and not (self.tls is not None and sock.pending()):
+                break
+        if parts:
+            self._in = parts[0] if len(parts) == 1 else b"".join(parts)
+        return True
 
     def _frames(self):
         """Complete packets in the input buffer as (type, flags, body)."""
@@ -257,7 +297,7 @@ class WireClient:
                 break
             out.append((first >> 4, first & 0x0F, bytes(buf[j : j + length])))
             i = j + length
-        del buf[:i]
+        self._in = buf[i:]
         return out
 
     def _wait_for(self, kind: int):
@@ -289,35 +329,65 @@ class WireClient:
             self._out += _packet(PINGREQ, 0, b"")
         if self._out and not ack_later:
             self.flush()
-        if not readable and not _wait_io(self.sock, timeout=timeout):
-            return [], []
+        if not readable:
+            if self._poller_sock is not self.sock:  # one poll object per connection, not one per wait
+                self._poller, self._poller_sock = select.poll(), self.sock
+                self._poller.register(self.sock, select.POLLIN)
+            if not self._poller.poll(int(timeout * 1000)):
+                return [], []
         self._read_available()
+        return self._take(ack_later)
+
+    def _take(self, ack_later: bool) -> tuple[list[int], list[tuple[str, bytes]]]:
+        """Parse the complete packets in the input buffer (the rest waits for more bytes): PUBACKs of our
+        publishes and incoming PUBLISH messages, whose PUBACKs are queued (and written unless ``ack_later``).
+        One pass over the buffer, no intermediate packet objects: a publisher reads thousands of PUBACKs at once."""
+        data = self._in
+        n = len(data)
+        i = 0
         acked: list[int] = []
         messages: list[tuple[str, bytes]] = []
-        pubacks = bytearray()
+        out = self._out
+        queued = len(out)
+        inflight = self.inflight
         v5 = self.version == MQTT_5
-        for kind, flags, body in self._frames():
+        while i + 2 <= n:
+            first = data[i]
+            length = data[i + 1]
+            j = i + 2
+            if length & 0x80:
+                try:
+                    length, j = self._read_varint(data, i + 1)
+                except IndexError:
+                    break
+            end = j + length
+            if end > n:
+                break
+            kind = first >> 4
             if kind == PUBACK:
-                pid = (body[0] << 8) | body[1]
-                if pid in self.inflight:
-                    self.inflight.discard(pid)
+                pid = (data[j] << 8) | data[j + 1]
+                if pid in inflight:
+                    inflight.discard(pid)
                     acked.append(pid)
-                    if len(body) > 2 and body[2] >= 0x80:  # MQTT 5: the broker refused it (e.g. 0x87)
+                    if length > 2 and data[j + 2] >= 0x80:  # MQTT 5: the broker refused it (e.g. 0x87)
                         self.refused.add(pid)
             elif kind == PUBLISH:
-                qos = (flags >> 1) & 0x03
-                tlen = (body[0] << 8) | body[1]
-                topic = body[2 : 2 + tlen].decode()
-                i = 2 + tlen
-                if qos:
-                    pubacks += b"\x40\x02" + body[i : i + 2]
-                    i += 2
+                tlen = (data[j] << 8) | data[j + 1]
+                k = j + 2 + tlen
+                topic = data[j + 2 : k].decode()
+                if first & 0x06:  # QoS 1 (or 2, which we never subscribe at): acknowledge its packet id
+                    out += b"\x40\x02"
+                    out += data[k : k + 2]
+                    k += 2
                 if v5:
-                    plen, i = self._read_varint(body, i)
-                    i += plen
-                messages.append((topic, body[i:]))
-        if pubacks:
-            self._out += pubacks
-            if not ack_later:
-                self.flush()
+                    plen = data[k]
+                    k += 1
+                    if plen & 0x80:
+                        plen, k = self._read_varint(data, k - 1)
+                    k += plen
+                messages.append((topic, data[k:end]))
+            i = end
+        self._in = data[i:] if i < n else b""
+        if len(out) > queued and not ack_later:
+            self.flush()
         return acked, messages
