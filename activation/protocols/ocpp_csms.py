@@ -32,8 +32,10 @@ were written for. ``security_profile=2`` serves ``wss://`` with the given TLS co
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl
+from collections import deque
 from datetime import UTC, datetime
 from decimal import Decimal
 from http import HTTPStatus
@@ -122,6 +124,19 @@ def set_charging_profile_payload(payload: dict) -> dict:
     }
 
 
+_ANSWER_SHAPES = (
+    (MessageType.CallResult, 3),
+    (MessageType.CallResult, 4),
+    (MessageType.CallError, 4),
+    (MessageType.CallError, 5),
+)
+
+
+def _time_out(answer: asyncio.Future) -> None:
+    if not answer.done():
+        answer.set_exception(TimeoutError())
+
+
 class StationSession(ChargePoint):
     """One connected charging station."""
 
@@ -131,6 +146,7 @@ class StationSession(ChargePoint):
         self.device_ref: str | None = None
         self.premise_id: int | None = None
         self.last_energy_wh: float | None = None
+        self._answers: dict[str, asyncio.Future] = {}  # message id -> the SetChargingProfile call awaiting it
 
     @on(enums.Action.boot_notification)
     async def on_boot_notification(self, charging_station, reason, **kwargs):
@@ -171,36 +187,63 @@ class StationSession(ChargePoint):
             data = {"premise_id": self.premise_id, "kw": str(kw), "at": mv.get("timestamp") or _now()}
             await asyncio.to_thread(self.csms.store.telemetry, device_ref=self.device_ref, data=data)
 
+    async def route_message(self, raw_msg):
+        """An answer (CALLRESULT or CALLERROR) to one of this session's SetChargingProfile calls goes straight to
+        the call waiting for it (by its message id), with the moment it arrived; every other message the
+        library's way (``ChargePoint.route_message``: the station's CALLs checked against the OCPP 2.0.1 schema,
+        answers to the library's own calls through its response queue)."""
+        if self._answers:
+            try:
+                msg = json.loads(raw_msg)
+            except ValueError:
+                msg = None
+            # The answers' shapes the library's ``unpack`` takes: [3, id, payload(, action)], [4, id, code,
+            # description(, details)].
+            shape = (msg[0], len(msg)) if type(msg) is list and msg else None
+            if shape in _ANSWER_SHAPES and type(msg[1]) is str:
+                waiter = self._answers.pop(msg[1], None)
+                if waiter is not None:
+                    if not waiter.done():
+                        waiter.set_result((msg, datetime.now(UTC)))
+                    return
+        await super().route_message(raw_msg)
+
     async def send_limit(self, command: dict) -> None:
         """SetChargingProfile for the command; its answer recorded with the moment it arrived (the command's
         ``acked_at``); the profile cleared at the window's end.
 
         The request is the payload :func:`set_charging_profile_payload` builds (equal to the library's typed
         request, and checked against the OCPP 2.0.1 JSON schema, by the tests), sent as an OCPP CALL through this
-        session's own call lock and response queue (``ChargePoint.call`` without its per-message serialization
-        and schema validation: for a burst of 2,000 stations they were the CSMS's largest cost). The answer is
-        checked here instead: only a CALLRESULT whose status is exactly ``Accepted`` acknowledges; a CALLERROR or
-        any other status is a refusal."""
+        session's own call lock (one CALL awaiting its answer per station, OCPP-J); the answer is matched by its
+        message id in :meth:`route_message` (``ChargePoint.call`` without its per-message serialization, schema
+        validation, response queue and ``wait_for`` task: for a burst of 2,000 stations they were the CSMS's
+        largest cost). Only a CALLRESULT whose status is exactly ``Accepted`` acknowledges; a CALLERROR or any
+        other status is a refusal."""
         payload = command["payload"]
         # The OCPP message id is the outbox row's (unique, and the same in the logs of both sides).
-        request = Call(
-            unique_id=command["message_id"], action="SetChargingProfile", payload=set_charging_profile_payload(payload)
-        )
+        message_id = command["message_id"]
+        request = Call(unique_id=message_id, action="SetChargingProfile", payload=set_charging_profile_payload(payload))
+        loop = asyncio.get_running_loop()
         try:
-            async with self._call_lock:  # one CALL awaiting its answer per station at a time (OCPP-J)
-                await self._send(request.to_json())
-                response = await self._get_specific_response(request.unique_id, self._response_timeout)
+            async with self._call_lock:
+                answer = self._answers[message_id] = loop.create_future()
+                try:
+                    await self._send(request.to_json())
+                    timer = loop.call_later(self._response_timeout, _time_out, answer)
+                    try:
+                        response, answered_at = await answer
+                    finally:
+                        timer.cancel()
+                finally:
+                    self._answers.pop(message_id, None)
         except (TimeoutError, websockets.ConnectionClosed) as exc:
-            log.warning("OCPP %s: SetChargingProfile not answered: %s", self.id, exc)
+            log.warning("OCPP %s: SetChargingProfile not answered: %s", self.id, exc or "timeout")
             return  # left sent: the acknowledgement deadline marks it
-        answered_at = datetime.now(UTC)
-        body = response.payload if response.message_type_id == MessageType.CallResult else None
-        accepted = isinstance(body, dict) and body.get("status") == enums.ChargingProfileStatusEnumType.accepted
-        self.csms.record(command["message_id"], self.id, accepted, answered_at)
+        body = response[2] if response[0] == MessageType.CallResult else None
+        accepted = type(body) is dict and body.get("status") == enums.ChargingProfileStatusEnumType.accepted
+        self.csms.record(message_id, self.id, accepted, answered_at)
         if accepted:
-            end = datetime.fromisoformat(payload["end"])
-            delay = max((end - datetime.now(UTC)).total_seconds(), 0.0)
-            self.csms.later(delay, self.clear, int(payload["event_id"]))
+            self.csms.clear_at(payload["end"], self, int(payload["event_id"]))
 
     async def clear(self, profile_id: int) -> None:
         try:
@@ -220,7 +263,7 @@ class DjangoStore:
         found = station_authenticate(station_id=station_id, password=password)
         return (device_ref(found[0]), found[1]) if found else None
 
-    def due(self, station_ids: list[str]) -> list[dict]:
+    def due(self, station_ids) -> list[dict]:
         from activation.services.ocpp_commands import ocpp_commands_due
 
         return ocpp_commands_due(station_ids=station_ids)
@@ -266,7 +309,9 @@ class Csms:
         self._results: list[tuple[str, str, bool, datetime]] = []
         self._results_waiting: asyncio.Event | None = None
         self.send_concurrency = SEND_CONCURRENCY
-        self._sending: asyncio.Semaphore | None = None
+        self._queued: deque[dict] = deque()  # claimed commands not sent yet
+        self._lanes = 0  # tasks sending them
+        self._clears: dict[str, list[tuple[StationSession, int]]] = {}  # window end -> profiles to clear then
 
     def record(self, message_id: str, station: str, accepted: bool, at: datetime) -> None:
         """A station's answer (``at``: when it arrived), written with the others that arrived meanwhile (one
@@ -292,9 +337,19 @@ class Csms:
             except Exception:  # noqa: BLE001 - a database hiccup must not stop the server
                 log.exception("OCPP results not recorded")
 
-    def later(self, delay: float, fn, *args) -> None:
-        """Run the coroutine ``fn(*args)`` after ``delay`` seconds (a timer, not a sleeping task per station)."""
-        asyncio.get_running_loop().call_later(delay, lambda: self._spawn(fn(*args)))
+    def clear_at(self, end: str, session: StationSession, profile_id: int) -> None:
+        """ClearChargingProfile of ``profile_id`` on the session's station at ``end`` (ISO 8601, the event
+        window's end): one timer per distinct end, not one per station (a burst's profiles share it)."""
+        waiting = self._clears.get(end)
+        if waiting is None:
+            waiting = self._clears[end] = []
+            delay = max((datetime.fromisoformat(end) - datetime.now(UTC)).total_seconds(), 0.0)
+            asyncio.get_running_loop().call_later(delay, self._clear_now, end)
+        waiting.append((session, profile_id))
+
+    def _clear_now(self, end: str) -> None:
+        for session, profile_id in self._clears.pop(end, ()):
+            self._spawn(session.clear(profile_id))
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -341,38 +396,50 @@ class Csms:
 
     async def _poll(self) -> None:
         while not self._stopped.is_set():
-            stations = list(self.sessions)
-            if stations:
+            if self.sessions:
                 try:
-                    due = await asyncio.to_thread(self.store.due, stations)
+                    # The live sessions' keys, asked only for membership in the worker thread (no copy per poll).
+                    due = await asyncio.to_thread(self.store.due, self.sessions.keys())
                 except Exception:  # noqa: BLE001 - a database hiccup must not stop the server
                     log.exception("OCPP outbox poll failed")
                     due = []
                 if due:
-                    self._spawn(self._send_all(due))
+                    self._send_all(due)
                     continue  # more may be waiting
             try:
                 await asyncio.wait_for(self._stopped.wait(), self.poll_seconds)
             except TimeoutError:
                 pass
 
-    async def _send_all(self, commands: list[dict]) -> None:
-        """Every claimed command to its station at once (``asyncio.gather``), at most ``send_concurrency``
-        SetChargingProfile calls awaiting their answer at a time; the poller goes on meanwhile. A station that
-        disconnected after the claim keeps its row sent (the acknowledgement deadline marks it)."""
+    def _send_all(self, commands: list[dict]) -> None:
+        """Every claimed command to its station at once, at most ``send_concurrency`` SetChargingProfile calls
+        awaiting their answer at a time (over all bursts); the poller goes on meanwhile. The commands wait in one
+        queue that ``send_concurrency`` sending tasks at most work through, each sending its next command when the
+        last one was answered (not a task and a semaphore wait per command: a semaphore's release scans its
+        waiters, quadratic in a burst of thousands). A station that disconnected after the claim keeps its row
+        sent (the acknowledgement deadline marks it)."""
+        self._queued.extend(commands)
+        for _ in range(min(self.send_concurrency - self._lanes, len(self._queued))):
+            self._lanes += 1
+            self._spawn(self._lane())
 
-        async def one(command: dict) -> None:
-            session = self.sessions.get(command["station"])
-            if session is not None:
-                async with self._sending:
+    async def _lane(self) -> None:
+        try:
+            while self._queued:
+                command = self._queued.popleft()
+                session = self.sessions.get(command["station"])
+                if session is None:
+                    continue
+                try:
                     await session.send_limit(command)
-
-        await asyncio.gather(*(one(c) for c in commands), return_exceptions=True)
+                except Exception:  # noqa: BLE001 - one station's failure must not stop the others' commands
+                    log.exception("OCPP %s: SetChargingProfile failed", command["station"])
+        finally:
+            self._lanes -= 1
 
     async def serve(self) -> None:
         self._stopped = asyncio.Event()
         self._results_waiting = asyncio.Event()
-        self._sending = asyncio.Semaphore(self.send_concurrency)
         self.ready = self.ready or asyncio.Event()
         async with websockets.serve(
             self._on_connect,
