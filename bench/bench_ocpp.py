@@ -188,13 +188,13 @@ def one_run(tree: Path, spec: Path, n: int, bursts: int, profile: str, timeout: 
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "flexplatform.settings.test", "PYTHONPATH": str(tree)}
     me = str(Path(__file__).resolve())
     csms = subprocess.Popen(  # noqa: S603
-        [sys.executable, *([me, "--child", f"{profile}.csms"] if profile else []), "manage.py", "ocpp_server", "--port", str(port), "--poll-seconds", "0.05"],
+        [sys.executable, *([me, "--child", f"{profile}.csms" if profile != "-" else "-"] if profile else []), "manage.py", "ocpp_server", "--port", str(port), "--poll-seconds", "0.05"],
         cwd=tree, stdout=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     CHILDREN.append(csms)
     assert csms.stdout.readline().startswith("OCPP 2.0.1 CSMS")
     stations = subprocess.Popen(  # noqa: S603
-        [sys.executable, *([me, "--child", f"{profile}.stations"] if profile else []), "-m", "activation.ocpp_station", f"ws://127.0.0.1:{port}", str(spec), "--seconds", "600"],
+        [sys.executable, *([me, "--child", f"{profile}.stations" if profile != "-" else "-"] if profile else []), "-m", "activation.ocpp_station", f"ws://127.0.0.1:{port}", str(spec), "--seconds", "600"],
         cwd=tree, stdout=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     CHILDREN.append(stations)
@@ -209,7 +209,7 @@ def one_run(tree: Path, spec: Path, n: int, bursts: int, profile: str, timeout: 
     rows = OutboxMessage.objects.filter(channel=OutboxMessage.Channel.OCPP)
     for burst in range(1, bursts + 1):
         db0 = backends(dbname, own)
-        if profile and burst == 1:
+        if profile == "-" or (profile and burst == 1):
             csms.send_signal(signal.SIGUSR1)
             stations.send_signal(signal.SIGUSR1)
             time.sleep(0.2)
@@ -220,7 +220,7 @@ def one_run(tree: Path, spec: Path, n: int, bursts: int, profile: str, timeout: 
             time.sleep(0.02)
         c1, s1, m1 = _cpu_seconds(csms.pid), _cpu_seconds(stations.pid), _main_thread_cpu(csms.pid)
         db1 = backends(dbname, own)
-        if profile and burst == 1:
+        if profile == "-" or (profile and burst == 1):
             csms.send_signal(signal.SIGUSR2)
             stations.send_signal(signal.SIGUSR2)
         wall = time.time() - t0
@@ -251,11 +251,36 @@ def child(out: str, argv: list[str]) -> None:
     """Run ``manage.py ...`` or ``-m module ...`` (argv) with a CPU-time cProfile of its event loop's thread that
     SIGUSR1 starts and SIGUSR2 stops and writes to ``out`` (the burst alone, not the start and sign-in)."""
     import cProfile
+    import gc
     import runpy
 
-    profiler = cProfile.Profile(time.process_time)
-    signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
-    signal.signal(signal.SIGUSR2, lambda *_: (profiler.disable(), profiler.dump_stats(out)))
+    profiler = cProfile.Profile(time.process_time) if out != "-" else None
+    collected = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}  # generation -> [collections, CPU-s]
+    started = [0.0]
+
+    def gc_timer(phase, info):
+        if phase == "start":
+            started[0] = time.thread_time()
+        else:
+            collected[info["generation"]][0] += 1
+            collected[info["generation"]][1] += time.thread_time() - started[0]
+
+    def begin(*_):
+        for v in collected.values():
+            v[:] = [0, 0.0]
+        gc.callbacks.append(gc_timer)
+        if profiler:
+            profiler.enable()
+
+    def end(*_):
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(out)
+        gc.callbacks.remove(gc_timer)
+        print(f"GC {Path(argv[-1]).name if argv[0] == '-m' else 'csms'}: {collected}", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGUSR1, begin)
+    signal.signal(signal.SIGUSR2, end)
     sys.path.insert(0, os.getcwd())
     if argv[0] == "-m":
         sys.argv = [argv[1], *argv[2:]]
@@ -278,7 +303,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--bursts", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=60)
-    parser.add_argument("--profile", default="", help="cProfile burst 1 into PROFILE.<tree>.<run>.csms|stations.")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="cProfile burst 1 into PROFILE.<tree>.<run>.csms|stations ('-': only the GC's time, on stderr).",
+    )
     parser.add_argument("--skip-setup", action="store_true", help="Keep the world of the previous invocation.")
     args = parser.parse_args()
     os.environ["DATABASE_URL"] = args.database_url
@@ -302,7 +331,9 @@ def main() -> None:
     results = []
     for run in range(1, args.runs + 1):
         for tree in trees:
-            profile = f"{Path(args.profile).resolve()}.{tree.name}.{run}" if args.profile else ""
+            profile = (
+                f"{Path(args.profile).resolve()}.{tree.name}.{run}" if args.profile not in ("", "-") else args.profile
+            )
             for r in one_run(tree, spec, n, args.bursts, profile, args.timeout):
                 show(r)
                 results.append(r)

@@ -148,3 +148,33 @@ def test_each_accepted_command_is_acknowledged_at_its_answer_time_once_and_only_
     later = [(str(rows[0].message_id), rows[0].topic, True, t0 + timedelta(seconds=5))]
     assert ocpp_command_results(results=later) == 0  # counted once: the first answer's time stays
     assert OutboxMessage.objects.get(pk=rows[0].pk).acked_at == t0
+
+
+class _Wire:
+    """A connection stand-in: what the station sends."""
+
+    def __init__(self):
+        self.sent: list = []
+
+    async def send(self, message):
+        self.sent.append(json.loads(message))
+
+
+@pytest.mark.parametrize("validate", [False, True])
+def test_the_simulated_station_checks_a_request_against_the_schema_only_when_asked(validate):
+    import asyncio
+
+    good = _as_call(set_charging_profile_request(PAYLOAD))
+    bad = _as_call(set_charging_profile_request(PAYLOAD))
+    bad.unique_id = "m-2"
+    del bad.payload["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]["startPeriod"]
+    wire = _Wire()
+    station = SimStation(StationState("CP-1", 7.4), wire, 0.0, validate=validate)
+    for message in (good, bad):
+        asyncio.run(station.route_message(message.to_json()))
+    assert wire.sent[0] == [3, "m-1", {"status": "Accepted"}]
+    if validate:
+        assert wire.sent[1][0] == 4 and wire.sent[1][1] == "m-2"  # a CALLERROR: the request is not valid OCPP
+        assert len(station.state.received) == 1
+    else:
+        assert wire.sent[1] == [3, "m-2", {"status": "Accepted"}]

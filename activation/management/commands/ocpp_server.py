@@ -51,6 +51,7 @@ class Command(BaseCommand):
                 poll_seconds=opts["poll_seconds"],
                 security_profile=settings.OCPP_SECURITY_PROFILE,
                 ssl_context=tls_context(),
+                gc_freeze=True,  # the long-lived fleet kept out of the GC's full collections (Csms._freeze_fleet)
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
