@@ -199,7 +199,7 @@ def one_run(tree: Path, spec: Path, n: int, bursts: int, profile: str, timeout: 
     )  # fmt: skip
     CHILDREN.append(stations)
     assert stations.stdout.readline().strip() == "READY"
-    time.sleep(1.0)  # the sign-in's tail (threads, backends) settles
+    time.sleep(3.0)  # the sign-in's tail settles (threads, backends; the CSMS freezes its fleet for the GC)
     dbname = connection.settings_dict["NAME"]
     own = connection.connection.info.backend_pid if connection.connection else None
     if own is None:

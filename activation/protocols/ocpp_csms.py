@@ -69,7 +69,7 @@ def _now() -> str:
 # work per message (the stations' messages) the thread hop costs more than the validation.
 ocpp_messages.ASYNC_VALIDATION = False
 SEND_CONCURRENCY = 1000  # SetChargingProfile calls awaiting their answer at once (one per station at most)
-FREEZE_AFTER_SECONDS = 1.0  # the fleet unchanged this long: its objects frozen for the GC (``Csms.gc_freeze``)
+FREEZE_AFTER_SECONDS = 0.5  # the fleet unchanged this long: its objects frozen for the GC (``Csms.gc_freeze``)
 RESULTS_GATHER_SECONDS = 0.05  # stations' answers written together: one transaction per burst, not per answer
 
 
@@ -98,6 +98,13 @@ def set_charging_profile_request(payload: dict) -> call.SetChargingProfile:
     return call.SetChargingProfile(evse_id=0, charging_profile=profile)
 
 
+# The enumerations' values, read once (an Enum member's ``.value`` is a descriptor call per access).
+_STATION_MAX_PROFILE = enums.ChargingProfilePurposeEnumType.charging_station_max_profile.value
+_ABSOLUTE = enums.ChargingProfileKindEnumType.absolute.value
+_WATTS = enums.ChargingRateUnitEnumType.watts.value
+_ACCEPTED = enums.ChargingProfileStatusEnumType.accepted.value
+
+
 def set_charging_profile_payload(payload: dict) -> dict:
     """The JSON payload of :func:`set_charging_profile_request`, built directly in OCPP's camelCase: the same
     object the library's serialization makes of the typed request (``serialize_as_dict``, ``snake_to_camel_case``,
@@ -111,12 +118,12 @@ def set_charging_profile_payload(payload: dict) -> dict:
         "chargingProfile": {
             "id": profile_id,
             "stackLevel": 1,
-            "chargingProfilePurpose": enums.ChargingProfilePurposeEnumType.charging_station_max_profile.value,
-            "chargingProfileKind": enums.ChargingProfileKindEnumType.absolute.value,
+            "chargingProfilePurpose": _STATION_MAX_PROFILE,
+            "chargingProfileKind": _ABSOLUTE,
             "chargingSchedule": [
                 {
                     "id": profile_id,
-                    "chargingRateUnit": enums.ChargingRateUnitEnumType.watts.value,
+                    "chargingRateUnit": _WATTS,
                     "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit_w}],
                     "startSchedule": payload["start"],
                 }
@@ -243,7 +250,7 @@ class StationSession(ChargePoint):
             log.warning("OCPP %s: SetChargingProfile not answered: %s", self.id, exc or "timeout")
             return  # left sent: the acknowledgement deadline marks it
         body = response[2] if response[0] == MessageType.CallResult else None
-        accepted = type(body) is dict and body.get("status") == enums.ChargingProfileStatusEnumType.accepted
+        accepted = type(body) is dict and body.get("status") == _ACCEPTED
         self.csms.record(message_id, self.id, accepted, answered_at)
         if accepted:
             self.csms.clear_at(payload["end"], self, int(payload["event_id"]))

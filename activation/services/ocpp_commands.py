@@ -32,17 +32,28 @@ def ocpp_commands_due(
     plain tuples, the stations as one array parameter on PostgreSQL (``bulk.in_values``). ``station_ids`` may be
     a set-like view (the CSMS's live sessions' keys): it is only asked for membership, not copied."""
     now = now or timezone.now()
-    due = OutboxMessage.objects.filter(
-        channel=OutboxMessage.Channel.OCPP, status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now
-    )
+    connection = connections[router.db_for_write(OutboxMessage)]
+    postgresql = connection.vendor == "postgresql"
     # First, without a transaction or a lock, which of the connected stations have a command waiting: most polls
-    # find none, and one indexed query is all they cost.
+    # find none, and one indexed query is all they cost (on PostgreSQL its SQL written once: the ORM's building
+    # of it was 0.23 ms of the poll's 0.33, twenty times a second).
     connected = station_ids if isinstance(station_ids, AbstractSet) else set(station_ids)
-    station_ids = [t for t in due.order_by().values_list("topic", flat=True).distinct() if t in connected]
+    if postgresql:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT topic FROM {connection.ops.quote_name(OutboxMessage._meta.db_table)} "  # noqa: S608
+                "WHERE channel = %s AND status = %s AND next_attempt_at <= %s",
+                [OutboxMessage.Channel.OCPP.value, OutboxMessage.Status.PENDING.value, now],
+            )
+            waiting = [r[0] for r in cursor.fetchall()]
+    else:
+        waiting = OutboxMessage.objects.filter(
+            channel=OutboxMessage.Channel.OCPP, status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now
+        ).order_by().values_list("topic", flat=True).distinct()  # fmt: skip
+    station_ids = [t for t in waiting if t in connected]
     if not station_ids:
         return []
-    connection = connections[router.db_for_write(OutboxMessage)]
-    if connection.vendor == "postgresql":
+    if postgresql:
         return _claim_postgresql(connection, station_ids, now, limit)
     with transaction.atomic():
         rows = list(
