@@ -14,6 +14,13 @@ the validation costs about 0.2 ms (``jsonschema``; measured 2026-12-07 at load 6
 ``SetChargingProfile`` against the schema, a malformed one answered with a CALLERROR as the library does. The CSMS
 keeps validating what stations send it (``activation.protocols.ocpp_csms``: real stations in production).
 
+Keep-alive: the stations' ``WebSocketPingInterval`` (OCPP 2.0.1 ``OCPPCommCtrlr``; 1.6 ``WebSocketPingInterval``) is
+0 by default: "0 disables client side websocket Ping/Pong. In this case there is either no ping/pong or the server
+initiates the ping and client responds with Pong" (the variable's definition). The CSMS pings every connection
+(``websockets``' keep-alive) and the stations answer; 2,000 idle stations cost the simulator 11 ms of CPU a second
+so, 24 ms when they ping every 20 s as well (measured 2026-12-07, ``bench/bench_ocpp.py``'s setup).
+``ping_interval`` (``--ping-interval S``) has the stations ping too.
+
 Each station signs in with HTTP Basic authentication (OCPP 2.0.1 Security Profile 1/2, ADR 0031): username = its
 station id, password = the one issued for it (``StationState.password``); a ``wss://`` URL is TLS (profile 2).
 
@@ -49,12 +56,16 @@ def _snake_key(key: str) -> str:
 
 
 def _snake(data):
-    """``ocpp.charge_point.camel_to_snake_case`` with its per-key conversion kept (``_snake_key``)."""
+    """``ocpp.charge_point.camel_to_snake_case`` with its per-key conversion kept (``_snake_key``), descending
+    only into the containers (a profile's sixteen values, five of them containers: five calls, not sixteen)."""
     if isinstance(data, dict):
-        return {_snake_key(k): _snake(v) for k, v in data.items()}
+        return {_snake_key(k): (_snake(v) if isinstance(v, _NESTED) else v) for k, v in data.items()}
     if isinstance(data, list):
-        return [_snake(v) for v in data]
+        return [_snake(v) if isinstance(v, _NESTED) else v for v in data]
     return data
+
+
+_NESTED = (dict, list)
 
 
 @dataclass
@@ -180,12 +191,14 @@ class StationFleet:
         ramp_seconds: float = 0.0,
         ssl_context: ssl.SSLContext | None = None,
         validate: bool = False,
+        ping_interval: float = 0,
     ):
         self.url = url.rstrip("/")
         self.ssl_context = ssl_context
         self.states = {s.station_id: s for s in states}
         self.ramp_seconds = ramp_seconds
         self.validate = validate
+        self.ping_interval = ping_interval
         self.stations: dict[str, SimStation] = {}
         self._tasks: list[asyncio.Task] = []
         self._connections = []
@@ -220,6 +233,7 @@ class StationFleet:
                 additional_headers=headers,
                 ssl=self.ssl_context,
                 compression=None,  # as the CSMS serves (activation.protocols.ocpp_csms)
+                ping_interval=self.ping_interval or None,  # WebSocketPingInterval (module docstring)
             )
         self._connections.append(connection)
         station = SimStation(state, connection, self.ramp_seconds, validate=self.validate)
@@ -256,6 +270,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--receipts", default="", help="Write station -> [receive times] here at the end.")
     parser.add_argument("--ca-file", default="", help="wss:// (security profile 2): trust the CSMS's certificate.")
     parser.add_argument(
+        "--ping-interval", type=float, default=0, help="WebSocketPingInterval in s (0: the CSMS pings, we answer)."
+    )
+    parser.add_argument(
         "--validate", action="store_true", help="Check each SetChargingProfile against the OCPP 2.0.1 schema."
     )
     args = parser.parse_args(argv)
@@ -268,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
         context = ssl.create_default_context(cafile=args.ca_file) if args.ca_file else None
         fleet = StationFleet.from_seed(
             args.url, specs, non_responders=args.non_responders, partial=args.partial, ssl_context=context,
-            validate=args.validate,
+            validate=args.validate, ping_interval=args.ping_interval,
         )  # fmt: skip
         await fleet.start()
         # The booted fleet lives until the end: kept out of the cyclic GC's full collections (one during a burst
