@@ -5,7 +5,7 @@ with the CPU seconds of each process from the moment the commands are written to
 Run from the project root (PostgreSQL; the database is migrated and FLUSHED first)::
 
     .venv/bin/python bench/bench_ocpp.py --database-url postgres://.../flex_bench [--stations 2000]
-        [--trees /work/main,/work/wt-x] [--runs 3] [--bursts 2] [--profile FILE]
+        [--trees /work/main,/work/wt-x] [--runs 3] [--bursts 2] [--chunks 4 --gap 0.6] [--profile FILE]
 
 Setup (once): 2,000 premises with one EV charger each (OCPP, a station password issued per charger,
 ``device_credentials_issue_bulk``), enrolled in an emergency program; one ``emergency_event_create`` writes the
@@ -13,13 +13,15 @@ Setup (once): 2,000 premises with one EV charger each (OCPP, a station password 
 
 A run (per source tree in ``--trees``, alternating, ``--runs`` times): the CSMS and the stations start from that
 tree (its code, this database), the stations sign in; then each of ``--bursts`` bursts makes the 2,000 rows due
-again in one UPDATE (pending, a fresh message id each, due now: what the dispatch's INSERT leaves) and the clock
-starts at its commit. Measured until every row is acknowledged: the CPU seconds (utime + stime, /proc) of the
-CSMS, the stations and the database's backends (all but this script's own; new ones counted from zero), and the
-latency ``acked_at`` - commit (p50 / p95 / max). Burst 1 is what ``bench_dispatch.py`` sees (fresh processes);
-later bursts are warm. Printed per run, then the medians per tree and burst. ``--profile FILE`` runs the CSMS
-under cProfile (CPU time) and writes FILE.<run> (function calls are deterministic; CPU seconds are not).
-Not imported by the test suite.
+again (pending, a fresh message id each, due now: what the dispatch's INSERT leaves), in one UPDATE or, with
+``--chunks 4 --gap 0.6``, in four commits 0.6 s apart as the emergency call commits them; the clock starts at the
+first commit. Measured until every row is acknowledged: the CPU seconds (utime + stime, /proc) of the
+CSMS (and of its event loop's thread alone), the stations and the database's backends (all but this script's own;
+new ones counted from zero), and the latency ``acked_at`` - first commit (p50 / p95 / max). Burst 1 is what
+``bench_dispatch.py`` sees (fresh processes); later bursts are warm. Printed per run, then the medians per tree and
+burst. ``--profile FILE`` runs the CSMS and the stations under a CPU-time cProfile of burst 1 alone (started and
+stopped by signal; FILE.<tree>.<run>.csms|stations: function calls are deterministic, CPU seconds are not);
+``--profile -`` prints the time of their garbage collections per burst instead. Not imported by the test suite.
 """
 
 from __future__ import annotations
@@ -140,20 +142,32 @@ def setup(n: int):
     return [[x.channel_address, float(x.max_kw), passwords[x.pk]] for x in chargers]
 
 
-def make_due() -> float:
-    """Every OCPP row pending again, due now, with a fresh message id (the state the dispatch's INSERT leaves):
-    one UPDATE; returns the wall time of its commit (the clock's start)."""
+def make_due(chunks: int = 1, gap: float = 0.0) -> float:
+    """Every OCPP row pending again, due now, with a fresh message id (the state the dispatch's INSERT leaves), in
+    ``chunks`` commits ``gap`` seconds apart (the emergency call commits 500 resources at a time: 4 chunks of 500
+    chargers, about 0.6 s apart in bench_dispatch.py); returns the wall time of the first commit (the clock's
+    start)."""
     from django.db import connection, transaction
 
     from activation.models import OutboxMessage
 
     table = OutboxMessage._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = 'pending', sent_at = NULL, acked_at = NULL, attempts = 0, "  # noqa: S608
-            "last_error = '', message_id = gen_random_uuid(), next_attempt_at = now() WHERE channel = 'ocpp'"
-        )
-    return time.time()
+    ids = list(
+        OutboxMessage.objects.filter(channel=OutboxMessage.Channel.OCPP).order_by("pk").values_list("pk", flat=True)
+    )
+    size = -(-len(ids) // chunks)
+    t0 = None
+    for i in range(0, len(ids), size):
+        if t0 is not None and gap:
+            time.sleep(gap)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = 'pending', sent_at = NULL, acked_at = NULL, attempts = 0, "  # noqa: S608
+                "last_error = '', message_id = gen_random_uuid(), next_attempt_at = now() WHERE id = ANY(%s)",
+                [ids[i : i + size]],
+            )
+        t0 = t0 or time.time()
+    return t0
 
 
 def acked_count() -> int:
@@ -177,7 +191,9 @@ def backends(dbname: str, own: int) -> dict[int, float]:
         return {r[0]: _cpu_seconds(r[0]) for r in cursor.fetchall()}
 
 
-def one_run(tree: Path, spec: Path, n: int, bursts: int, profile: str, timeout: float) -> list[dict]:
+def one_run(
+    tree: Path, spec: Path, n: int, bursts: int, profile: str, timeout: float, chunks: int = 1, gap: float = 0.0
+) -> list[dict]:
     """Start the CSMS and the stations from ``tree``; ``bursts`` measured bursts; both stopped after."""
     from django.db import connection
 
@@ -214,7 +230,7 @@ def one_run(tree: Path, spec: Path, n: int, bursts: int, profile: str, timeout: 
             stations.send_signal(signal.SIGUSR1)
             time.sleep(0.2)
         c0, s0, m0 = _cpu_seconds(csms.pid), _cpu_seconds(stations.pid), _main_thread_cpu(csms.pid)
-        t0 = make_due()
+        t0 = make_due(chunks, gap)
         deadline = time.monotonic() + timeout
         while acked_count() < n and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -303,6 +319,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--bursts", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--chunks", type=int, default=1, help="Commits per burst (4: as the emergency call).")
+    parser.add_argument("--gap", type=float, default=0.0, help="Seconds between them (bench_dispatch: about 0.6).")
     parser.add_argument(
         "--profile",
         default="",
@@ -334,7 +352,7 @@ def main() -> None:
             profile = (
                 f"{Path(args.profile).resolve()}.{tree.name}.{run}" if args.profile not in ("", "-") else args.profile
             )
-            for r in one_run(tree, spec, n, args.bursts, profile, args.timeout):
+            for r in one_run(tree, spec, n, args.bursts, profile, args.timeout, args.chunks, args.gap):
                 show(r)
                 results.append(r)
     print("medians (CPU-s from the write to the last ack; latency from the write's commit):")

@@ -69,7 +69,7 @@ def _now() -> str:
 # work per message (the stations' messages) the thread hop costs more than the validation.
 ocpp_messages.ASYNC_VALIDATION = False
 SEND_CONCURRENCY = 1000  # SetChargingProfile calls awaiting their answer at once (one per station at most)
-FREEZE_AFTER_SECONDS = 0.5  # the fleet unchanged this long: its objects frozen for the GC (``Csms.gc_freeze``)
+FREEZE_AFTER_SECONDS = 0.2  # the fleet unchanged this long: its objects frozen for the GC (``Csms.gc_freeze``)
 RESULTS_GATHER_SECONDS = 0.05  # stations' answers written together: one transaction per burst, not per answer
 
 
