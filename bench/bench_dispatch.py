@@ -261,8 +261,6 @@ def main() -> None:
             "ocpp_server",
             "--port",
             str(ocpp_port),
-            "--poll-seconds",
-            "0.05",
         ],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,

@@ -12,8 +12,11 @@ the station id is the charger's ``channel_address`` in the device registry. Mess
 * at the end of the window -> ``ClearChargingProfile`` (K10) of that profile (the profile's ``validTo`` ends it
   too, should the station be offline then).
 
-The server polls the outbox for commands of connected stations every ``poll_seconds`` (the rows are claimed
-under a row lock, so two servers never send the same command). Built on the ``ocpp`` library (mobilityhouse)
+The server claims the outbox's commands for connected stations when PostgreSQL notifies it (the dispatch's
+``NOTIFY flex_ocpp_outbox``, delivered when the dispatch commits: ``activation.services.outbox``) and otherwise
+polls every ``poll_seconds`` (every ``listen_poll_seconds`` while it listens: the poll is then the fallback, for a
+station that connects with commands waiting or a notification lost with a connection). The rows are claimed
+under a row lock, so two servers never send the same command. Built on the ``ocpp`` library (mobilityhouse)
 over ``websockets``. Database calls run in worker threads (``asyncio.to_thread``).
 
 Station authentication (ADR 0031), OCA OCPP 2.0.1 Part 2, "A00 Security profiles" (profile 1: unsecured transport
@@ -36,6 +39,7 @@ import gc
 import json
 import logging
 import ssl
+import threading
 import time
 from collections import deque
 from datetime import UTC, datetime
@@ -278,6 +282,43 @@ class DjangoStore:
 
         return ocpp_commands_due(station_ids=station_ids)
 
+    def listen(self, wake, stopped: threading.Event) -> bool:
+        """Call ``wake()`` (from a thread of its own) whenever a transaction that wrote OCPP commands commits:
+        ``LISTEN flex_ocpp_outbox`` on a connection of its own (PostgreSQL; autocommit), reconnecting after an
+        error, until ``stopped`` is set. ``wake()`` is also called each time it (re)starts listening, so that
+        what committed meanwhile is claimed. False, and nothing started, on other databases."""
+        from django.db import connections, router
+
+        from activation.models import OutboxMessage
+        from activation.services.outbox import OCPP_NOTIFY_CHANNEL
+
+        connection = connections[router.db_for_write(OutboxMessage)]
+        if connection.vendor != "postgresql":
+            return False
+        params = {
+            k: v
+            for k, v in connection.get_connection_params().items()
+            if k not in ("cursor_factory", "context", "prepare_threshold")  # Django's cursor and adapters: not needed
+        }
+
+        def run() -> None:
+            import psycopg
+
+            while not stopped.is_set():
+                try:
+                    with psycopg.connect(**params, autocommit=True) as conn:
+                        conn.execute(f"LISTEN {OCPP_NOTIFY_CHANNEL}")
+                        wake()
+                        while not stopped.is_set():
+                            for _ in conn.notifies(timeout=1.0):
+                                wake()
+                except psycopg.Error as exc:
+                    log.warning("OCPP outbox notifications lost, listening again: %s", exc)
+                    stopped.wait(1.0)
+
+        threading.Thread(target=run, name="ocpp-outbox-listen", daemon=True).start()
+        return True
+
     def results(self, results: list[tuple[str, str, bool, datetime]]) -> None:
         from activation.services.ocpp_commands import ocpp_command_results
 
@@ -299,6 +340,7 @@ class Csms:
         port: int,
         store=None,
         poll_seconds: float = 0.1,
+        listen_poll_seconds: float = 1.0,
         response_timeout: int = 10,
         security_profile: int = 1,
         ssl_context: ssl.SSLContext | None = None,
@@ -312,6 +354,10 @@ class Csms:
         self.host, self.port = host, port
         self.store = store or DjangoStore()
         self.poll_seconds = poll_seconds
+        self.listen_poll_seconds = max(listen_poll_seconds, poll_seconds)
+        self._wake: asyncio.Event | None = None  # set when the database notifies that commands are waiting
+        self._listening = False
+        self._listen_stopped = threading.Event()
         self.response_timeout = response_timeout
         self.sessions: dict[str, StationSession] = {}
         self._stopped: asyncio.Event | None = None
@@ -422,10 +468,16 @@ class Csms:
                     self._send_all(due)
                     continue  # more may be waiting
             self._freeze_fleet()
-            try:
-                await asyncio.wait_for(self._stopped.wait(), self.poll_seconds)
-            except TimeoutError:
-                pass
+            # Woken by a notification (commands committed), by stop(), or after the poll interval.
+            stop, woken = asyncio.ensure_future(self._stopped.wait()), asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait(
+                (stop, woken),
+                timeout=self.listen_poll_seconds if self._listening else self.poll_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for waiter in (stop, woken):
+                waiter.cancel()
+            self._wake.clear()
 
     def _freeze_fleet(self) -> None:
         """With ``gc_freeze`` (the server command): once the connected fleet has not changed for
@@ -478,6 +530,13 @@ class Csms:
     async def serve(self) -> None:
         self._stopped = asyncio.Event()
         self._results_waiting = asyncio.Event()
+        self._wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self._listen_stopped.clear()
+        listen = getattr(self.store, "listen", None)
+        self._listening = bool(listen) and listen(
+            lambda: loop.call_soon_threadsafe(self._wake.set), self._listen_stopped
+        )
         self.ready = self.ready or asyncio.Event()
         async with websockets.serve(
             self._on_connect,
@@ -501,5 +560,6 @@ class Csms:
             task.cancel()
 
     def stop(self) -> None:
+        self._listen_stopped.set()
         if self._stopped is not None:
             self._stopped.set()

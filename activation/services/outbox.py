@@ -103,6 +103,23 @@ def outbox_insert(rows: list[OutboxRow], *, now: datetime, fresh: bool = False) 
     # ``fresh``: the events were created in this transaction, so no row can exist yet (COPY straight in).
     unique = () if fresh else ("event_id", "channel", "destination")
     insert_values(OutboxMessage, columns, values, unique=unique, returning=False)
+    if any(r.channel == OutboxMessage.Channel.OCPP for r in rows):
+        ocpp_commands_notify()
+
+
+#: The PostgreSQL notification channel the OCPP CSMS listens on (``activation.protocols.ocpp_csms``).
+OCPP_NOTIFY_CHANNEL = "flex_ocpp_outbox"
+
+
+def ocpp_commands_notify() -> None:
+    """Tell the OCPP CSMS that commands are waiting: ``NOTIFY flex_ocpp_outbox`` in the caller's transaction,
+    which PostgreSQL delivers to the listening CSMS when (and only if) the transaction commits (several in one
+    transaction are delivered once). The CSMS then claims them at once instead of at its next poll; its poll
+    stays, as the fallback. Nothing on other databases (the CSMS polls)."""
+    connection = connections[router.db_for_write(OutboxMessage)]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"NOTIFY {OCPP_NOTIFY_CHANNEL}")
 
 
 def outbox_put(*, event, channel, destination, topic, payload, now, ack_by) -> OutboxMessage:
@@ -121,6 +138,8 @@ def outbox_put(*, event, channel, destination, topic, payload, now, ack_by) -> O
             "ack_deadline": ack_by,
         },
     )
+    if created and channel == OutboxMessage.Channel.OCPP:
+        ocpp_commands_notify()
     return row
 
 

@@ -5,6 +5,7 @@ not ``Accepted`` never acknowledging."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -178,3 +179,29 @@ def test_the_simulated_station_checks_a_request_against_the_schema_only_when_ask
         assert len(station.state.received) == 1
     else:
         assert wire.sent[1] == [3, "m-2", {"status": "Accepted"}]
+
+
+@pytest.mark.postgres
+def test_a_committed_dispatch_wakes_the_csms_at_once_without_waiting_for_its_poll(act_world):
+    """PostgreSQL: the dispatch's ``NOTIFY flex_ocpp_outbox`` (delivered at its commit) wakes the CSMS, which claims
+    and sends the command at once; its poll (here every 30 s) is only the fallback."""
+    from .test_ocpp import Loop
+
+    loop = Loop(listen_poll_seconds=30)
+    try:
+        assert loop.csms._listening
+        fleet = StationFleet(loop.url, [StationState("CP-0001", 7.4, password=_password("CP-0001"))])
+        loop.run(fleet.start())
+        try:
+            assert _wait(lambda: "CP-0001" in loop.csms.sessions)
+            time.sleep(0.3)  # the poller is asleep now, for up to 30 s
+            t0 = time.monotonic()
+            event, row = _ev_event(act_world)  # commits: the notification goes out
+            acked = OutboxMessage.objects.filter(pk=row.pk, status=OutboxMessage.Status.ACKNOWLEDGED)
+            assert _wait(acked.exists, timeout=10)
+            assert time.monotonic() - t0 < 10
+            assert len(fleet.states["CP-0001"].received) == 1
+        finally:
+            loop.run(fleet.stop())
+    finally:
+        loop.close()

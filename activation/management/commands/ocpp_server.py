@@ -39,7 +39,15 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=None)
         parser.add_argument("--port", type=int, default=None)
         parser.add_argument("--seconds", type=float, default=0, help="Stop after this long (0 = run until killed).")
-        parser.add_argument("--poll-seconds", type=float, default=0.1)
+        parser.add_argument(
+            "--poll-seconds", type=float, default=0.1, help="Outbox poll interval when not notified (not PostgreSQL)."
+        )
+        parser.add_argument(
+            "--listen-poll-seconds",
+            type=float,
+            default=1.0,
+            help="PostgreSQL: the fallback poll interval (commands are claimed when their commit notifies the CSMS).",
+        )
 
     def handle(self, *args, **opts):
         logging.getLogger("ocpp").setLevel(logging.WARNING)  # the library logs every message at INFO
@@ -49,6 +57,7 @@ class Command(BaseCommand):
                 host=opts["host"] or settings.OCPP_HOST,
                 port=opts["port"] or settings.OCPP_PORT,
                 poll_seconds=opts["poll_seconds"],
+                listen_poll_seconds=opts["listen_poll_seconds"],
                 security_profile=settings.OCPP_SECURITY_PROFILE,
                 ssl_context=tls_context(),
                 gc_freeze=True,  # the long-lived fleet kept out of the GC's full collections (Csms._freeze_fleet)
