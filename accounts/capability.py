@@ -82,7 +82,8 @@ def assess_device(
     """The kW of load reduction counted for ``spec`` over an event of ``event_minutes``. ``spec``: a
     :class:`DeviceSpec`, or anything with its attributes (an ``accounts.Device``, a device row); only read."""
     kw = min(spec.max_kw, spec.rated_kw) - spec.min_kw
-    reasons = [f"Controllable range {spec.min_kw}-{spec.max_kw} kW: up to {_q(kw)} kW of reduction."]
+    counted = _q(kw)  # ``_q(kw)``, taken again each time ``kw`` changes below (its last value is what is counted)
+    reasons = [f"Controllable range {spec.min_kw}-{spec.max_kw} kW: up to {counted} kW of reduction."]
 
     def zero(why: str) -> Capability:
         return Capability(Decimal("0.000"), [*reasons, why])
@@ -107,8 +108,9 @@ def assess_device(
         reachable = spec.ramp_kw_per_min * RESPONSE_MINUTES
         if reachable < kw:
             kw = reachable
+            counted = _q(kw)
             reasons.append(
-                f"Ramp {spec.ramp_kw_per_min} kW/min reaches {_q(kw)} kW within the {RESPONSE_MINUTES}-minute response."
+                f"Ramp {spec.ramp_kw_per_min} kW/min reaches {counted} kW within the {RESPONSE_MINUTES}-minute response."
             )
 
     hours = Decimal(event_minutes) / Decimal(60)
@@ -120,9 +122,10 @@ def assess_device(
         sustained = energy / hours
         if sustained < kw:
             kw = sustained
+            counted = _q(kw)
             reasons.append(
                 f"State of charge {soc}% with a {spec.soc_min_percent}% floor leaves {_q(energy)} kWh: "
-                f"{_q(kw)} kW over {event_minutes} minutes."
+                f"{counted} kW over {event_minutes} minutes."
             )
     elif spec.kind == "hvac":
         if spec.setpoint_c is None or spec.comfort_max_c is None:
@@ -131,9 +134,10 @@ def assess_device(
         share = min(max(headroom / HVAC_FULL_SHED_C, Decimal(0)), Decimal(1))
         if share < 1:
             kw = kw * share
+            counted = _q(kw)
             reasons.append(
                 f"Setpoint {spec.setpoint_c} °C, comfort limit {spec.comfort_max_c} °C: {headroom} °C of the "
-                f"{HVAC_FULL_SHED_C} °C a full shed needs; {_q(kw)} kW."
+                f"{HVAC_FULL_SHED_C} °C a full shed needs; {counted} kW."
             )
         else:
             reasons.append(f"Comfort band allows a {HVAC_FULL_SHED_C} °C setpoint offset: full shed.")
@@ -144,12 +148,13 @@ def assess_device(
         share = min(max(headroom / WATER_HEATER_FULL_SHED_C, Decimal(0)), Decimal(1))
         if share < 1:
             kw = kw * share
+            counted = _q(kw)
             reasons.append(
                 f"Tank at {spec.setpoint_c} °C may coast to {spec.comfort_min_c} °C: {headroom} °C of the "
-                f"{WATER_HEATER_FULL_SHED_C} °C a full shed needs; {_q(kw)} kW."
+                f"{WATER_HEATER_FULL_SHED_C} °C a full shed needs; {counted} kW."
             )
 
-    kw = _q(kw)
+    kw = counted
     rebound = (kw * hours * spec.rebound_percent / 100).quantize(KW, rounding=ROUND_DOWN)
     if rebound:
         reasons.append(f"Expect {rebound} kWh of rebound after the event ({spec.rebound_percent}%).")

@@ -29,23 +29,29 @@ Commands, by kind (each stays inside the device's controllable range and the own
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from json.encoder import encode_basestring_ascii
+from typing import NamedTuple
 
 from accounts.capability import HVAC_FULL_SHED_C
 from accounts.selectors.devices import ControllableDevice
 
 KW = Decimal("0.001")
 ORDER = ["battery", "water_heater", "pool_pump", "ev_charger", "hvac", "industrial_process"]
+_RANK = {kind: i for i, kind in enumerate(ORDER)}  # merit order position by kind (99: any other kind, last)
 STEP_C = Decimal("0.5")
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 class CommandOutsideLimits(ValueError):
     """A command that would pass a device's comfort or event limits (never sent)."""
 
 
-@dataclass(frozen=True)
-class DeviceCommand:
+class DeviceCommand(NamedTuple):
+    """One device's command for one event: immutable plain data, a named tuple (10,000 per emergency call: a third of
+    the cost of building a frozen dataclass, ADR 0053)."""
+
     device_id: str
     kind: str
     command: str
@@ -66,6 +72,19 @@ class DeviceCommand:
             "shed_kw": str(self.shed_kw),
             "duration_minutes": self.duration_minutes,
         }
+
+    def as_payload_json(self) -> str:
+        """:meth:`as_payload` as compact JSON text, exactly what ``json.dumps(self.as_payload(), separators=(",",
+        ":"))`` writes (strings through the encoder's own ``encode_basestring_ascii``), built without the dict:
+        10,000 per emergency call (test_devices compares the two)."""
+        if type(self.duration_minutes) is not int:  # the encoder's own path for anything but a plain int
+            return _COMPACT_JSON.encode(self.as_payload())
+        q = encode_basestring_ascii
+        return (
+            f'{{"device_id":{q(self.device_id)},"kind":{q(self.kind)},"channel":{q(self.channel)},'
+            f'"command":{q(self.command)},"value":{q(str(self.value))},"shed_kw":{q(str(self.shed_kw))},'
+            f'"duration_minutes":{int.__repr__(self.duration_minutes)}}}'
+        )
 
 
 def command_check(device: ControllableDevice, command: DeviceCommand) -> None:
@@ -92,8 +111,8 @@ def _command(d: ControllableDevice, want: Decimal, minutes: int) -> DeviceComman
     if want <= 0:
         return None
     minutes = min(minutes, d.max_event_minutes)
-    common = {"device_id": d.ref, "kind": d.kind, "channel": d.channel, "device_pk": d.pk, "address": d.address}
-    if d.kind == "hvac":
+    kind = d.kind
+    if kind == "hvac":
         span = d.max_kw - d.min_kw
         per_c = span / HVAC_FULL_SHED_C
         headroom = min((d.comfort_max_c or Decimal(0)) - (d.setpoint_c or Decimal(0)), HVAC_FULL_SHED_C)
@@ -101,19 +120,21 @@ def _command(d: ControllableDevice, want: Decimal, minutes: int) -> DeviceComman
         offset = min(steps * STEP_C, (headroom / STEP_C).to_integral_value(rounding=ROUND_DOWN) * STEP_C)
         if offset <= 0:
             return None
-        shed = min(offset * per_c, d.kw).quantize(KW, rounding=ROUND_DOWN)
-        return DeviceCommand(command="SETPOINT_OFFSET", value=offset, shed_kw=shed, duration_minutes=minutes, **common)
-    if d.kind in ("ev_charger", "industrial_process"):
+        command, value, shed = "SETPOINT_OFFSET", offset, min(offset * per_c, d.kw).quantize(KW, rounding=ROUND_DOWN)
+    elif kind in ("ev_charger", "industrial_process"):
         limit = max(d.max_kw - want, d.min_kw).quantize(KW, rounding=ROUND_UP)
-        name = "CHARGE_LIMIT_KW" if d.kind == "ev_charger" else "LOAD_LIMIT_KW"
-        shed = min(d.max_kw - limit, d.kw).quantize(KW, rounding=ROUND_DOWN)
-        return DeviceCommand(command=name, value=limit, shed_kw=shed, duration_minutes=minutes, **common)
-    if d.kind in ("water_heater", "pool_pump"):
-        return DeviceCommand(command="OFF", value=Decimal(minutes), shed_kw=d.kw, duration_minutes=minutes, **common)
-    if d.kind == "battery":
-        kw = want.quantize(KW, rounding=ROUND_DOWN)
-        return DeviceCommand(command="DISCHARGE_KW", value=kw, shed_kw=kw, duration_minutes=minutes, **common)
-    return None
+        command = "CHARGE_LIMIT_KW" if kind == "ev_charger" else "LOAD_LIMIT_KW"
+        value, shed = limit, min(d.max_kw - limit, d.kw).quantize(KW, rounding=ROUND_DOWN)
+    elif kind in ("water_heater", "pool_pump"):
+        command, value, shed = "OFF", Decimal(minutes), d.kw
+    elif kind == "battery":
+        command = "DISCHARGE_KW"
+        value = shed = want.quantize(KW, rounding=ROUND_DOWN)
+    else:
+        return None
+    # Positional, in the field order: device_id, kind, command, value, shed_kw, duration_minutes, channel,
+    # device_pk, address (keyword arguments cost more than the construction, 10,000 times per emergency call).
+    return DeviceCommand(d.ref, kind, command, value, shed, minutes, d.channel, d.pk, d.address)
 
 
 def translate(
@@ -128,7 +149,7 @@ def translate(
     commands: list[DeviceCommand] = []
     total = Decimal("0")
     usable = [d for d in devices if d.usable]
-    for d in sorted(usable, key=lambda x: (ORDER.index(x.kind) if x.kind in ORDER else 99, x.pk)):
+    for d in sorted(usable, key=lambda x: (_RANK.get(x.kind, 99), x.pk)):
         remaining = need - total
         if remaining <= 0:
             break

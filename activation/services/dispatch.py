@@ -11,6 +11,7 @@ No publishing here: ``outbox_delivery.outbox_flush`` sends after commit."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+
+from flexplatform.collector import collection_paused
 
 from .. import notify
 from ..bulk import chunks, in_values, insert_records
@@ -37,6 +40,8 @@ from .lifecycle import events_move
 from .openadr_notifications import notify_event
 from .openadr_notifiers import notifier_enabled
 from .outbox import OutboxRow, outbox_flush_on_commit, outbox_insert
+
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # as outbox_insert writes a payload
 
 
 def openadr_event_payload(event: DREvent) -> dict:
@@ -90,6 +95,7 @@ def _safety_limits(events: list[DREvent]) -> dict[tuple[int, int], Decimal]:
     return out
 
 
+@collection_paused()  # a command, a record and an outbox row per device (ADR 0053)
 def events_dispatch_locked(
     *,
     events: list[DREvent],
@@ -162,19 +168,25 @@ def events_dispatch_locked(
             "end": texts[end_key],
             "emergency": event.source == emergency,
         }
+        # A command's payload is ``{**common, **cmd.as_payload()}``: written as JSON text, the event's keys encoded
+        # once per event and each command's text appended (``DeviceCommand.as_payload_json``), not a merged dict
+        # encoded per command (``outbox.payload_json`` adds the message id to the text).
+        head = _COMPACT_JSON.encode(common)[:-1] + ","
         day = start.astimezone(ZoneInfo(event.premise.timezone)).date()
         rated = {d.pk: d.max_kw for d in event_devices}
         for cmd in commands:
             dispatches.append(
                 device_dispatch_record(event=event, command=cmd, day=day, now=now, ids=(event_id, premise_id))
             )
-            extra = {}
             if cmd.channel == "mqtt":
                 topic, channel = mqtt_protocol.command_topic(cmd.device_id, root=root), mqtt
+                payload = head + cmd.as_payload_json()[1:]
             elif cmd.channel == "ocpp":
                 topic, channel = cmd.address or cmd.device_id, ocpp
+                payload = head + cmd.as_payload_json()[1:]
             elif cmd.channel == "s2":  # the household energy manager's URL; the battery's rating bounds the envelope
-                topic, channel, extra = cmd.address, s2, {"rated_kw": str(rated.get(cmd.device_pk, cmd.value))}
+                topic, channel = cmd.address, s2
+                payload = {**common, **cmd.as_payload(), "rated_kw": str(rated.get(cmd.device_pk, cmd.value))}
             else:
                 continue  # OpenADR VEN: the VEN reads the event; vendor API: the signed webhook below
             rows.append(
@@ -183,7 +195,7 @@ def events_dispatch_locked(
                     channel=channel,
                     destination=cmd.device_id,
                     topic=topic,
-                    payload={**common, **cmd.as_payload(), **extra},
+                    payload=payload,
                     ack_by=ack_by,
                 )
             )

@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts import policies
 from accounts.models import GridZone, Membership, Premise
 from accounts.selectors import user_role, zone_with_descendant_ids
+from flexplatform.collector import collection_paused
 from flexplatform.errors import ApplicationError, Conflict, NotPermitted
 
 from ..bulk import in_values, insert_instances
@@ -40,6 +41,7 @@ def _chunk_bounds(n: int) -> list[tuple[int, int]]:
     return bounds
 
 
+@collection_paused()  # its chunks build tens of thousands of short-lived objects (ADR 0053)
 def emergency_event_create(
     *, program: Program, zone, start: datetime, end: datetime, user, now: datetime | None = None
 ) -> list[DREvent]:

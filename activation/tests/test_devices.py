@@ -219,3 +219,45 @@ def test_the_owner_overrides_one_device_recorded_with_a_restore_and_it_stays_the
     restore = OutboxMessage.objects.get(event=event, destination=f"dev-{dispatch.device_id}#override")
     assert restore.payload["command"] == "RESTORE"
     assert event_accountable_kw(event) == D("40.000")
+
+
+def test_a_controllable_device_is_the_one_its_fields_name(act_world):
+    """``controllable_from`` builds its named tuple positionally: the same as by field name (no field swapped)."""
+    for device in Device.objects.filter(premise__in=act_world.premises):
+        built = controllable_from(device, event_minutes=60, notice_minutes=60, opted_out=device.pk % 2 == 0)
+        by_name = ControllableDevice(
+            pk=device.pk, ref=device_ref(device.pk), premise_id=device.premise_id, name=device.name, kind=device.kind,
+            channel=device.control_channel, address=device.channel_address, rated_kw=device.rated_kw,
+            min_kw=device.min_kw, max_kw=device.max_kw, kw=built.kw, reasons=built.reasons,
+            max_event_minutes=device.max_event_minutes, setpoint_c=device.setpoint_c,
+            comfort_min_c=device.comfort_min_c, comfort_max_c=device.comfort_max_c,
+            available=device.active and device.pk % 2 != 0,
+        )  # fmt: skip
+        assert built == by_name and built._asdict() == by_name._asdict()
+    # ``_command`` builds a command positionally too.
+    (cmd,) = translate(devices=[_dev(7, "battery", "5")], reduction_kw=D("3"), duration_minutes=60)
+    assert cmd._asdict() == {
+        "device_id": "dev-7", "kind": "battery", "command": "DISCHARGE_KW", "value": D("3.000"),
+        "shed_kw": D("3.000"), "duration_minutes": 60, "channel": "mqtt", "device_pk": 7, "address": "",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "device_id, value, minutes",
+    [
+        ("dev-1", D("1.500"), 60),
+        ('dev-"quoted"\\back\nline', D("-0E-3"), 0),
+        ("dév-ünicode-🔋", D("1E+2"), 240),
+        ("\x00\x1f\t", D("NaN"), 10**20),
+    ],
+)
+def test_a_commands_json_text_is_the_encoders(device_id, value, minutes):
+    """``as_payload_json`` writes exactly what the JSON encoder writes of ``as_payload`` (compact, ASCII)."""
+    import json
+
+    encode = json.JSONEncoder(separators=(",", ":")).encode
+    for kind, command, channel in [("battery", "DISCHARGE_KW", "mqtt"), ("ev_charger", "CHARGE_LIMIT_KW", "ocpp")]:
+        cmd = DeviceCommand(device_id, kind, command, value, value, minutes, channel, 3, "ws://x")
+        assert cmd.as_payload_json() == encode(cmd.as_payload()) == json.dumps(cmd.as_payload(), separators=(",", ":"))
+    odd = DeviceCommand("dev-1", "battery", "OFF", value, value, True)  # not a plain int: the encoder's own path
+    assert odd.as_payload_json() == encode(odd.as_payload())

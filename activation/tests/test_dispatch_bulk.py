@@ -358,3 +358,26 @@ def test_device_budget_ids_go_in_one_slice_on_postgresql():
     expected = [ids] if connection.vendor == "postgresql" else [ids[:900], ids[900:1800], ids[1800:]]
     assert list(id_chunks(ids)) == expected
     assert list(id_chunks([])) == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"event_id": 1, "emergency": True, "start": "2031-06-10T12:00:00+00:00", "value": "1.500"},
+        {"nested": {"a": [1, None, False]}, "text": 'qu"ote\\ é 🔋\n'},
+        {"message_id": "earlier", "kind": "battery"},  # a payload with the key keeps its place
+    ],
+)
+def test_an_outbox_payload_is_written_as_the_encoder_writes_it_with_its_message_id(payload):
+    """``outbox.payload_json``: from a dict, or from the JSON text of one (a device command's, ADR 0053), the
+    payload written is exactly ``json.dumps({**payload, "message_id": ...})`` (compact)."""
+    import json
+
+    from activation.services.outbox import new_message_id, payload_json
+
+    message_id = str(new_message_id())
+    expected = json.dumps({**payload, "message_id": message_id}, separators=(",", ":"))
+    assert payload_json(payload, message_id) == expected
+    if "message_id" not in payload:
+        assert payload_json(json.dumps(payload, separators=(",", ":")), message_id) == expected
