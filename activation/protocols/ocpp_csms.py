@@ -75,6 +75,8 @@ ocpp_messages.ASYNC_VALIDATION = False
 SEND_CONCURRENCY = 1000  # SetChargingProfile calls awaiting their answer at once (one per station at most)
 FREEZE_AFTER_SECONDS = 0.2  # the fleet unchanged this long: its objects frozen for the GC (``Csms.gc_freeze``)
 RESULTS_GATHER_SECONDS = 0.05  # stations' answers written together: one transaction per burst, not per answer
+RESULTS_RETRY_SECONDS = 0.2  # a failed write of answers is tried again after this (times the failures, up to 10)
+RESULTS_ATTEMPTS_AT_STOP = 3  # once the server is stopping, answers are given up after this many failed writes
 
 
 def set_charging_profile_request(payload: dict) -> call.SetChargingProfile:
@@ -379,6 +381,7 @@ class Csms:
         self._results_waiting.set()
 
     async def _write_results(self) -> None:
+        failures = 0  # consecutive failed writes (the database down): retried, spaced out
         while not self._stopped.is_set() or self._results:
             if not self._results:
                 self._results_waiting.clear()
@@ -393,8 +396,17 @@ class Csms:
             batch, self._results = self._results, []
             try:
                 await asyncio.to_thread(self.store.results, batch)
-            except Exception:  # noqa: BLE001 - a database hiccup must not stop the server
-                log.exception("OCPP results not recorded")
+                failures = 0
+            except Exception:  # noqa: BLE001 - a database hiccup must not stop the server, nor lose an answer
+                failures += 1
+                if self._stopped.is_set() and failures >= RESULTS_ATTEMPTS_AT_STOP:
+                    log.exception("OCPP results not recorded (%d answers; stopping)", len(batch))
+                    continue
+                log.exception("OCPP results not recorded (%d answers): written again", len(batch))
+                # Back in front, with their own arrival times: recording is atomic and an answer counts once
+                # (``ocpp_command_results``), so writing the batch again is safe.
+                self._results[:0] = batch
+                await asyncio.sleep(RESULTS_RETRY_SECONDS * min(failures, 10))
 
     def clear_at(self, end: str, session: StationSession, profile_id: int) -> None:
         """ClearChargingProfile of ``profile_id`` on the session's station at ``end`` (ISO 8601, the event

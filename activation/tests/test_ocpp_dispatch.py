@@ -205,3 +205,39 @@ def test_a_committed_dispatch_wakes_the_csms_at_once_without_waiting_for_its_pol
             loop.run(fleet.stop())
     finally:
         loop.close()
+
+
+def test_answers_whose_write_failed_are_written_again_with_their_own_times():
+    """A database error while recording stations' answers loses none: the batch is written again (recording is
+    atomic and counts an answer once), each answer with the time it arrived."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from activation.protocols.ocpp_csms import Csms
+
+    class FlakyStore:
+        def __init__(self):
+            self.calls: list[list] = []
+
+        def results(self, batch):
+            self.calls.append(list(batch))
+            if len(self.calls) == 1:
+                raise RuntimeError("database table is locked")
+
+    store = FlakyStore()
+    server = Csms(host="127.0.0.1", port=0, store=store)
+    at = datetime(2031, 6, 10, 12, 0, 1, tzinfo=UTC)
+
+    async def run():
+        server._stopped, server._results_waiting = asyncio.Event(), asyncio.Event()
+        writer = asyncio.get_running_loop().create_task(server._write_results())
+        server.record("m-1", "CP-1", True, at)
+        for _ in range(200):
+            if len(store.calls) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        server._stopped.set()
+        await asyncio.wait_for(writer, 5)
+
+    asyncio.run(run())
+    assert store.calls == [[("m-1", "CP-1", True, at)], [("m-1", "CP-1", True, at)]]
