@@ -121,6 +121,56 @@ def _stop(proc, timeout: float = 30) -> None:
         proc.wait(10)
 
 
+def emergency_world(n_premises: int, *, code: str, flush: bool = True):
+    """The benches' world (this one's and ``bench_ocpp.py``'s): the database migrated (and FLUSHED), a zone, a
+    consumer organisation with ``n_premises`` residential premises, the grid operator serving the zone, an
+    emergency program (no notice) with every premise enrolled at 30 kW. Returns (zone, operator, program,
+    premises in id order); the caller registers the devices."""
+    from decimal import Decimal
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from accounts.models import GridZone, Membership, Organisation, Premise
+    from activation import services
+    from activation.models import Enrollment, Program
+
+    call_command("migrate", verbosity=0)
+    if flush:
+        call_command("flush", interactive=False, verbosity=0)
+    zone = GridZone.objects.create(code="bench-zone", name="Bench zone")
+    org = Organisation.objects.create(name="Bench consumers", kind=Organisation.Kind.CONSUMER)
+    op_org = Organisation.objects.create(name="Bench DSO", kind=Organisation.Kind.GRID_OPERATOR)
+    operator = get_user_model().objects.create_user(username="op", email="op@bench", password="x")  # noqa: S106
+    Membership.objects.create(user=operator, organisation=op_org, role=Membership.Role.GRID_OPERATOR)
+    op_org.service_zones.add(zone)  # the operator calls emergencies only in the zones it serves
+    Premise.objects.bulk_create(
+        [Premise(organisation=org, name=f"P{i}", segment="residential", grid_zone=zone) for i in range(n_premises)],
+        batch_size=2000,
+    )
+    program = services.program_create(
+        code=code, name=f"Bench {code}", kind=Program.Kind.EMERGENCY, notice_minutes=0,
+        max_events_per_day=5, max_events_per_month=20,
+    )  # fmt: skip
+    premises = list(Premise.objects.order_by("id"))
+    Enrollment.objects.bulk_create(
+        [Enrollment(program=program, premise=p, committed_kw=Decimal(30), safety_max_kw=Decimal(30)) for p in premises],
+        batch_size=2000,
+    )
+    return zone, operator, program, premises
+
+
+def vacuum_analyse() -> None:
+    """On PostgreSQL, ``VACUUM (ANALYZE)`` of the bench database (autocommit, outside a transaction): this host's
+    PostgreSQL runs without autovacuum, and every run's FLUSH leaves dead catalog rows behind (31,783 in
+    ``pg_class`` after some 40 runs, which slowed later runs); the world's statistics for the planner."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM (ANALYZE)")
+
+
 def main() -> None:
     import atexit
 
@@ -159,50 +209,22 @@ def main() -> None:
     from decimal import Decimal
 
     from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
 
     from accounts.device_credentials import device_credentials_issue_bulk
-    from accounts.models import Device, GridZone, Membership, Organisation, Premise
+    from accounts.models import Device
     from activation import services
-    from activation.models import Enrollment, OutboxMessage, Program
+    from activation.models import OutboxMessage
     from activation.protocols import mqtt as mqtt_protocol
     from activation.services import dispatch, emergency, outbox_delivery
     from tests.faults import SecureMosquittoBroker, free_port
 
     t = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    if args.database_url:
-        call_command("flush", interactive=False, verbosity=0)
-    zone = GridZone.objects.create(code="bench-zone", name="Bench zone")
-    org = Organisation.objects.create(name="Bench consumers", kind=Organisation.Kind.CONSUMER)
-    op_org = Organisation.objects.create(name="Bench DSO", kind=Organisation.Kind.GRID_OPERATOR)
-    operator = get_user_model().objects.create_user(username="op", email="op@bench", password="x")  # noqa: S106
-    Membership.objects.create(user=operator, organisation=op_org, role=Membership.Role.GRID_OPERATOR)
-    op_org.service_zones.add(zone)  # the operator calls emergencies only in the zones it serves
-    n_premises = args.devices // 5
-    Premise.objects.bulk_create(
-        [Premise(organisation=org, name=f"P{i}", segment="residential", grid_zone=zone) for i in range(n_premises)],
-        batch_size=2000,
+    zone, operator, program, premises = emergency_world(
+        args.devices // 5, code="bench-emergency", flush=bool(args.database_url)
     )
-    program = services.program_create(
-        code="bench-emergency",
-        name="Bench emergency",
-        kind=Program.Kind.EMERGENCY,
-        notice_minutes=0,
-        max_events_per_day=5,
-        max_events_per_month=20,
-    )
-    premises = list(Premise.objects.order_by("id"))
-    Enrollment.objects.bulk_create(
-        [
-            Enrollment(program=program, premise=p, committed_kw=Decimal("30"), safety_max_kw=Decimal("30"))
-            for p in premises
-        ],
-        batch_size=2000,
-    )
+    n_premises = len(premises)
     d = Decimal
     kinds = [
         ("Battery", "battery", "mqtt", {"rated_kw": d(5), "max_kw": d(5), "capacity_kwh": d("13.5"),
@@ -239,9 +261,7 @@ def main() -> None:
     os.environ.update(
         MQTT_PORT=str(broker.port), MQTT_USERNAME=settings.MQTT_USERNAME, MQTT_PASSWORD=settings.MQTT_PASSWORD
     )
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:  # autocommit (outside a transaction): dead catalog rows, statistics
-            cursor.execute("VACUUM (ANALYZE)")
+    vacuum_analyse()
     print(
         f"setup: {n_premises} premises, {n_devices} MQTT devices with credentials, {len(chargers)} OCPP chargers, "
         f"{connection.vendor} database "

@@ -40,7 +40,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench.bench_dispatch import _stop, pct  # noqa: E402 - the same percentile and child-process stop
+from bench.bench_dispatch import _stop, emergency_world, pct, vacuum_analyse  # noqa: E402 - shared with it
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -78,36 +78,14 @@ def setup(n: int):
     from datetime import timedelta
     from decimal import Decimal
 
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.utils import timezone
 
     from accounts.device_credentials import device_credentials_issue_bulk
-    from accounts.models import Device, GridZone, Membership, Organisation, Premise
+    from accounts.models import Device
     from activation import services
-    from activation.models import Enrollment, OutboxMessage, Program
+    from activation.models import OutboxMessage
 
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
-    zone = GridZone.objects.create(code="bench-zone", name="Bench zone")
-    org = Organisation.objects.create(name="Bench consumers", kind=Organisation.Kind.CONSUMER)
-    op_org = Organisation.objects.create(name="Bench DSO", kind=Organisation.Kind.GRID_OPERATOR)
-    operator = get_user_model().objects.create_user(username="op", email="op@bench", password="x")  # noqa: S106
-    Membership.objects.create(user=operator, organisation=op_org, role=Membership.Role.GRID_OPERATOR)
-    op_org.service_zones.add(zone)
-    Premise.objects.bulk_create(
-        [Premise(organisation=org, name=f"P{i}", segment="residential", grid_zone=zone) for i in range(n)],
-        batch_size=2000,
-    )
-    program = services.program_create(
-        code="bench-ocpp", name="Bench OCPP", kind=Program.Kind.EMERGENCY, notice_minutes=0,
-        max_events_per_day=5, max_events_per_month=20,
-    )  # fmt: skip
-    premises = list(Premise.objects.order_by("id"))
-    Enrollment.objects.bulk_create(
-        [Enrollment(program=program, premise=p, committed_kw=Decimal(30), safety_max_kw=Decimal(30)) for p in premises],
-        batch_size=2000,
-    )
+    zone, operator, program, premises = emergency_world(n, code="bench-ocpp")
     Device.objects.bulk_create(
         [
             Device(premise=p, name="EV charger", kind="ev_charger", control_channel="ocpp", max_events_per_day=5,
@@ -125,6 +103,7 @@ def setup(n: int):
     )
     n_rows = OutboxMessage.objects.filter(channel=OutboxMessage.Channel.OCPP).count()
     assert n_rows == n, f"{n_rows} OCPP commands written for {n} chargers"
+    vacuum_analyse()
     return [[x.channel_address, float(x.max_kw), passwords[x.pk]] for x in chargers]
 
 
